@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/tollgate-dev/tollgate/internal/api/bedrockapi"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/principal"
+	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/secretbox"
+	"github.com/tollgate-dev/tollgate/internal/server"
+	"github.com/tollgate-dev/tollgate/internal/sigv4"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+)
+
+// Main wires every part of Tollgate together. End-to-end tests reuse it
+// with Addr "127.0.0.1:0".
+type Main struct {
+	Config config.Config
+	Logger *slog.Logger
+	getenv func(string) string
+
+	DB         *sqlite.DB
+	Catalog    *catalog.Catalog
+	Profiles   *profile.Service
+	Principals *principal.Service
+	Server     *server.Server
+
+	// RootAccessKeyID and RootSecretAccessKey are the root credentials.
+	RootAccessKeyID, RootSecretAccessKey string
+
+	ln net.Listener
+}
+
+// NewMain returns a Main logging JSON to logw.
+func NewMain(cfg config.Config, logw io.Writer, getenv func(string) string) *Main {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	return &Main{
+		Config: cfg,
+		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level})),
+		getenv: getenv,
+	}
+}
+
+// Open opens the store, loads every in-memory index, ensures the root
+// credentials, and binds the listener. After Open, URL is known.
+func (m *Main) Open(ctx context.Context) error {
+	cfg := m.Config
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	box, err := m.masterKey()
+	if err != nil {
+		return err
+	}
+	m.Catalog = catalog.Default()
+	if cfg.CatalogFile != "" {
+		data, err := os.ReadFile(cfg.CatalogFile)
+		if err != nil {
+			return fmt.Errorf("catalog: %w", err)
+		}
+		over, err := catalog.Parse(data)
+		if err != nil {
+			return err
+		}
+		m.Catalog = m.Catalog.Merge(over)
+	}
+	m.DB, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "tollgate.db"), sqlite.Options{Synchronous: cfg.Synchronous})
+	if err != nil {
+		return err
+	}
+	m.Principals, err = principal.NewService(ctx, m.DB, box, nil)
+	if err != nil {
+		return err
+	}
+	if err := m.ensureRoot(ctx); err != nil {
+		return err
+	}
+	m.Profiles, err = profile.NewService(ctx, profile.Config{
+		Store: m.DB, Catalog: m.Catalog, Region: cfg.Region, Quota: cfg.ProfileQuota,
+	})
+	if err != nil {
+		return err
+	}
+
+	rest := http.NewServeMux()
+	bedrockapi.New(m.Profiles).Register(rest)
+	rest.HandleFunc("/", server.UnknownOperation)
+
+	m.Server = server.New(server.Options{
+		Logger:          m.Logger,
+		Verifier:        &sigv4.Verifier{Keys: m.Principals},
+		Auth:            m.Principals,
+		Region:          cfg.Region,
+		RestJSON:        rest,
+		Ready:           m.DB.Ping,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		TLSCert:         cfg.TLSCert,
+		TLSKey:          cfg.TLSKey,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+	})
+	m.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// URL returns the base endpoint clients use.
+func (m *Main) URL() string {
+	scheme := "http"
+	if m.Config.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + m.ln.Addr().String()
+}
+
+// CredentialsFile is the AWS shared-credentials file holding the root key.
+func (m *Main) CredentialsFile() string { return filepath.Join(m.Config.DataDir, "credentials") }
+
+// ConfigFile is an AWS shared-config file with the region and endpoint.
+func (m *Main) ConfigFile() string { return filepath.Join(m.Config.DataDir, "config") }
+
+// Run serves until ctx is cancelled, then drains and returns.
+func (m *Main) Run(ctx context.Context) error {
+	if err := m.writeClientFiles(); err != nil {
+		return err
+	}
+	m.Logger.Info("serving", "addr", m.ln.Addr().String(), "region", m.Config.Region, "account", m.Config.AccountID)
+	return m.Server.Serve(ctx, m.ln)
+}
+
+// Close releases everything Open acquired.
+func (m *Main) Close() error {
+	var errs []error
+	if m.ln != nil {
+		m.ln.Close()
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// masterKey loads the key that encrypts secrets at rest: TOLLGATE_MASTER_KEY
+// (base64) or <data-dir>/master.key, created on first start.
+func (m *Main) masterKey() (*secretbox.Box, error) {
+	if v := m.getenv("TOLLGATE_MASTER_KEY"); v != "" {
+		key, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
+		}
+		return secretbox.New(key)
+	}
+	path := filepath.Join(m.Config.DataDir, "master.key")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key := secretbox.NewKey()
+		enc := base64.StdEncoding.EncodeToString(key) + "\n"
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		if _, err := f.WriteString(enc); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		return secretbox.New(key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, fmt.Errorf("master key %s: %w", path, err)
+	}
+	return secretbox.New(key)
+}
+
+func (m *Main) ensureRoot(ctx context.Context) error {
+	id, secret := m.getenv("TOLLGATE_ROOT_ACCESS_KEY_ID"), m.getenv("TOLLGATE_ROOT_SECRET_ACCESS_KEY")
+	if (id == "") != (secret == "") {
+		return errors.New("TOLLGATE_ROOT_ACCESS_KEY_ID and TOLLGATE_ROOT_SECRET_ACCESS_KEY must be set together")
+	}
+	id, secret, created, err := m.Principals.EnsureRoot(ctx, m.Config.AccountID, id, secret)
+	if err != nil {
+		return err
+	}
+	if created {
+		m.Logger.Info("root_access_key_created", "access_key_id", id)
+	}
+	m.RootAccessKeyID, m.RootSecretAccessKey = id, secret
+	keyFile := filepath.Join(m.Config.DataDir, "bedrock-api-key")
+	if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
+		token, err := m.Principals.CreateAPIKey(ctx, principal.RootID(m.Config.AccountID))
+		if err != nil {
+			return err
+		}
+		if err := writeFile0600(keyFile, token+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeClientFiles writes the AWS shared credentials and config files so
+// every SDK and the AWS CLI can reach this Tollgate.
+func (m *Main) writeClientFiles() error {
+	creds := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", m.RootAccessKeyID, m.RootSecretAccessKey)
+	if err := writeFile0600(m.CredentialsFile(), creds); err != nil {
+		return err
+	}
+	conf := fmt.Sprintf("[default]\nregion = %s\nendpoint_url = %s\n", m.Config.Region, m.URL())
+	return writeFile0600(m.ConfigFile(), conf)
+}
+
+func writeFile0600(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

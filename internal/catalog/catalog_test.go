@@ -1,0 +1,637 @@
+package catalog
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollgate-dev/tollgate/internal/money"
+)
+
+func date(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func mustParse(t *testing.T, y string) *Catalog {
+	t.Helper()
+	c, err := Parse([]byte(y))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+func TestDefaultParses(t *testing.T) {
+	c, err := Parse(embedded)
+	if err != nil {
+		t.Fatalf("embedded catalog.yaml: %v", err)
+	}
+	if got, want := len(c.Models()), 30; got < want {
+		t.Errorf("len(Models()) = %d, want at least %d", got, want)
+	}
+	if got := Default(); got == nil || len(got.Models()) != len(c.Models()) {
+		t.Errorf("Default() disagrees with Parse(embedded)")
+	}
+}
+
+func TestDefaultCoverage(t *testing.T) {
+	c := Default()
+	providers := map[string]bool{}
+	families := map[string]bool{}
+	for _, m := range c.Models() {
+		providers[m.Provider] = true
+		families[m.Family] = true
+	}
+	for _, p := range []string{"Anthropic", "Amazon", "Meta", "Mistral AI", "Cohere", "AI21 Labs"} {
+		if !providers[p] {
+			t.Errorf("no model from provider %q", p)
+		}
+	}
+	for _, f := range []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba"} {
+		if !families[f] {
+			t.Errorf("no model of family %q", f)
+		}
+	}
+	for _, id := range []string{
+		"anthropic.claude-3-haiku-20240307-v1:0",
+		"anthropic.claude-3-sonnet-20240229-v1:0",
+		"anthropic.claude-3-opus-20240229-v1:0",
+		"anthropic.claude-3-5-haiku-20241022-v1:0",
+		"anthropic.claude-3-5-sonnet-20240620-v1:0",
+		"anthropic.claude-3-5-sonnet-20241022-v2:0",
+		"anthropic.claude-3-7-sonnet-20250219-v1:0",
+		"anthropic.claude-sonnet-4-20250514-v1:0",
+		"anthropic.claude-sonnet-4-5-20250929-v1:0",
+		"anthropic.claude-opus-4-20250514-v1:0",
+		"anthropic.claude-opus-4-1-20250805-v1:0",
+		"anthropic.claude-opus-4-5-20251101-v1:0",
+		"anthropic.claude-haiku-4-5-20251001-v1:0",
+		"amazon.nova-micro-v1:0",
+		"amazon.nova-lite-v1:0",
+		"amazon.nova-pro-v1:0",
+		"amazon.titan-text-express-v1",
+		"amazon.titan-text-lite-v1",
+		"amazon.titan-text-premier-v1:0",
+		"amazon.titan-embed-text-v1",
+		"amazon.titan-embed-text-v2:0",
+		"meta.llama3-1-8b-instruct-v1:0",
+		"meta.llama3-1-70b-instruct-v1:0",
+		"meta.llama3-1-405b-instruct-v1:0",
+		"meta.llama3-3-70b-instruct-v1:0",
+		"mistral.mistral-7b-instruct-v0:2",
+		"mistral.mixtral-8x7b-instruct-v0:1",
+		"mistral.mistral-large-2402-v1:0",
+		"mistral.mistral-large-2407-v1:0",
+		"cohere.command-r-v1:0",
+		"cohere.command-r-plus-v1:0",
+		"cohere.embed-english-v3",
+		"cohere.embed-multilingual-v3",
+		"ai21.jamba-1-5-large-v1:0",
+		"ai21.jamba-1-5-mini-v1:0",
+	} {
+		if _, ok := c.Model(id); !ok {
+			t.Errorf("Model(%q) missing", id)
+		}
+	}
+}
+
+// TestDefaultConsistency checks properties of the embedded data that Parse
+// does not enforce.
+func TestDefaultConsistency(t *testing.T) {
+	c := Default()
+	for _, m := range c.Models() {
+		t.Run(m.ID, func(t *testing.T) {
+			embeds := slices.Contains(m.OutputModalities, "EMBEDDING")
+			if embeds == m.Streaming {
+				t.Errorf("Streaming = %v with outputs %v; want streaming exactly for non-embedding models", m.Streaming, m.OutputModalities)
+			}
+			if got, want := embeds, strings.HasSuffix(m.Family, "-embed"); got != want {
+				t.Errorf("EMBEDDING output = %v, family %q", got, m.Family)
+			}
+			if _, ok := m.PriceAt(time.Now()); !ok {
+				t.Errorf("no price in force now")
+			}
+		})
+	}
+	for _, p := range c.SystemProfiles() {
+		t.Run(p.ID, func(t *testing.T) {
+			for _, r := range p.Regions {
+				if !strings.Contains(p.Description, r) {
+					t.Errorf("Description %q does not mention region %s", p.Description, r)
+				}
+			}
+		})
+	}
+}
+
+func TestPriceAt(t *testing.T) {
+	c := mustParse(t, `
+models:
+  - id: vendor.two-prices-v1:0
+    name: Two Prices
+    provider: Vendor
+    inputModalities: [TEXT]
+    outputModalities: [TEXT]
+    streaming: true
+    inferenceTypes: [ON_DEMAND]
+    lifecycle: ACTIVE
+    regions: [us-east-1]
+    family: anthropic
+    prices:
+      - effective: 2024-03-07
+        input: "0.001"
+        output: "0.002"
+        source: first
+      - effective: 2025-01-01
+        input: "0.0005"
+        output: "0.001"
+        cacheRead: "0.00005"
+        cacheWrite: "0.000625"
+        source: second
+`)
+	m, ok := c.Model("vendor.two-prices-v1:0")
+	if !ok {
+		t.Fatal("model missing")
+	}
+	first := Price{Effective: date("2024-03-07"), Input: 1_000_000, Output: 2_000_000, Source: "first"}
+	second := Price{Effective: date("2025-01-01"), Input: 500_000, Output: 1_000_000, CacheRead: 50_000, CacheWrite: 625_000, HasCache: true, Source: "second"}
+	tests := []struct {
+		name   string
+		at     time.Time
+		want   Price
+		wantOK bool
+	}{
+		{"before first", date("2024-03-06").Add(23*time.Hour + 59*time.Minute), Price{}, false},
+		{"at first", date("2024-03-07"), first, true},
+		{"between", date("2024-12-31").Add(23 * time.Hour), first, true},
+		{"at second", date("2025-01-01"), second, true},
+		{"after second", date("2030-06-01"), second, true},
+		{"second in another zone", time.Date(2025, 1, 1, 1, 0, 0, 0, time.FixedZone("CET", 3600)), second, true},
+		{"first in another zone", time.Date(2025, 1, 1, 0, 30, 0, 0, time.FixedZone("CET", 3600)), first, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := m.PriceAt(tt.at)
+			if ok != tt.wantOK {
+				t.Fatalf("PriceAt(%v) ok = %v, want %v", tt.at, ok, tt.wantOK)
+			}
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("PriceAt(%v) mismatch (-got +want):\n%s", tt.at, diff)
+			}
+		})
+	}
+}
+
+func TestDefaultPrices(t *testing.T) {
+	src := "LiteLLM model_prices_and_context_window.json @00035b69 (aws-cost-stack.md §6)"
+	tests := []struct {
+		id   string
+		want Price
+	}{
+		{"anthropic.claude-3-haiku-20240307-v1:0", Price{
+			Effective: date("2024-03-07"), Input: 250_000, Output: 1_250_000,
+			CacheRead: 25_000, CacheWrite: 312_500, HasCache: true, Source: src,
+		}},
+		{"anthropic.claude-sonnet-4-20250514-v1:0", Price{
+			Effective: date("2025-05-14"), Input: 3_000_000, Output: 15_000_000,
+			CacheRead: 300_000, CacheWrite: 3_750_000, HasCache: true, Source: src,
+		}},
+		{"amazon.nova-micro-v1:0", Price{
+			Effective: date("2024-12-03"), Input: 35_000, Output: 140_000, Source: src,
+		}},
+		{"amazon.titan-embed-text-v2:0", Price{
+			Effective: date("2024-04-30"), Input: 20_000, Output: 0, Source: src,
+		}},
+		{"meta.llama3-1-405b-instruct-v1:0", Price{
+			Effective: date("2024-07-23"), Input: 5_320_000, Output: 16_000_000, Source: src,
+		}},
+	}
+	c := Default()
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			m, ok := c.Model(tt.id)
+			if !ok {
+				t.Fatalf("Model(%q) missing", tt.id)
+			}
+			got, ok := m.PriceAt(time.Now())
+			if !ok {
+				t.Fatal("no price in force now")
+			}
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("price mismatch (-got +want):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("claude 3 haiku cost", func(t *testing.T) {
+		m, _ := c.Model("anthropic.claude-3-haiku-20240307-v1:0")
+		p, _ := m.PriceAt(time.Now())
+		// 1M input tokens of Claude 3 Haiku cost $0.25.
+		if got, want := p.Input.Cost(1_000_000), money.MustParse("0.25"); got != want {
+			t.Errorf("Cost(1M) = %v, want %v", got, want)
+		}
+	})
+}
+
+func TestDefaultModelDetails(t *testing.T) {
+	c := Default()
+	got, ok := c.Model("anthropic.claude-3-sonnet-20240229-v1:0")
+	if !ok {
+		t.Fatal("Claude 3 Sonnet missing")
+	}
+	want := Model{
+		ID:               "anthropic.claude-3-sonnet-20240229-v1:0",
+		Name:             "Claude 3 Sonnet",
+		Provider:         "Anthropic",
+		InputModalities:  []string{"TEXT", "IMAGE"},
+		OutputModalities: []string{"TEXT"},
+		Streaming:        true,
+		InferenceTypes:   []string{"ON_DEMAND"},
+		Lifecycle:        "LEGACY",
+		Regions:          got.Regions,
+		Family:           "anthropic",
+		Prices: []Price{{
+			Effective: date("2024-02-29"), Input: 3_000_000, Output: 15_000_000,
+			Source: got.Prices[0].Source,
+		}},
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("Model mismatch (-got +want):\n%s", diff)
+	}
+}
+
+// validModel is a model entry that passes validation; tests replace one line.
+const validModel = `
+models:
+  - id: vendor.model-v1:0
+    name: Model
+    provider: Vendor
+    inputModalities: [TEXT]
+    outputModalities: [TEXT]
+    streaming: true
+    inferenceTypes: [ON_DEMAND]
+    customizations: [FINE_TUNING]
+    lifecycle: ACTIVE
+    regions: [us-east-1, us-west-2]
+    family: llama
+    prices:
+      - effective: 2024-01-01
+        input: "0.001"
+        output: "0.002"
+        source: test
+systemProfiles:
+  - id: us.vendor.model-v1:0
+    geo: us
+    name: US Model
+    description: Routes requests to Model in us-east-1 and us-west-2.
+    modelId: vendor.model-v1:0
+    regions: [us-east-1, us-west-2]
+`
+
+func TestParseValid(t *testing.T) {
+	c := mustParse(t, validModel)
+	if got, want := len(c.Models()), 1; got != want {
+		t.Errorf("len(Models()) = %d, want %d", got, want)
+	}
+	if got, want := len(c.SystemProfiles()), 1; got != want {
+		t.Errorf("len(SystemProfiles()) = %d, want %d", got, want)
+	}
+	empty := mustParse(t, "")
+	if got := len(empty.Models()) + len(empty.SystemProfiles()); got != 0 {
+		t.Errorf("empty document has %d entries, want 0", got)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		old     string // a line of validModel
+		new     string // its replacement
+		wantErr string // substring of the error
+	}{
+		{"unknown key", "    streaming: true", "    streaming: true\n    colour: blue", "colour"},
+		{"unknown top-level key", "models:", "extra: 1\nmodels:", "extra"},
+		{"bad yaml", "    streaming: true", "    streaming: [", "catalog:"},
+		{"empty model id", "  - id: vendor.model-v1:0", "  - id: \"\"", "models[0]: missing id"},
+		{"bad model id", "  - id: vendor.model-v1:0", "  - id: Vendor_Model", "model-id pattern"},
+		{"model id without provider", "  - id: vendor.model-v1:0", "  - id: model", "model-id pattern"},
+		{"duplicate model id", "systemProfiles:", "  - id: vendor.model-v1:0\n    name: M\n    provider: V\n    inputModalities: [TEXT]\n    outputModalities: [TEXT]\n    inferenceTypes: [ON_DEMAND]\n    lifecycle: ACTIVE\n    regions: [us-east-1]\n    family: llama\n    prices: [{effective: 2024-01-01, input: \"1\", output: \"1\", source: s}]\nsystemProfiles:", "duplicate id"},
+		{"missing name", "    name: Model", "    name: \"\"", "missing name"},
+		{"missing provider", "    provider: Vendor", "    provider: \"\"", "missing provider"},
+		{"unknown input modality", "    inputModalities: [TEXT]", "    inputModalities: [TEXT, AUDIO]", `"AUDIO" is not one of`},
+		{"no output modality", "    outputModalities: [TEXT]", "    outputModalities: []", "outputModalities is empty"},
+		{"repeated modality", "    inputModalities: [TEXT]", "    inputModalities: [TEXT, TEXT]", "repeated"},
+		{"unknown inference type", "    inferenceTypes: [ON_DEMAND]", "    inferenceTypes: [ON_DEMAND, BATCH]", `"BATCH" is not one of`},
+		{"no inference type", "    inferenceTypes: [ON_DEMAND]", "", "inferenceTypes is empty"},
+		{"unknown customization", "    customizations: [FINE_TUNING]", "    customizations: [RLHF]", `"RLHF" is not one of`},
+		{"unknown lifecycle", "    lifecycle: ACTIVE", "    lifecycle: RETIRED", `lifecycle "RETIRED"`},
+		{"missing lifecycle", "    lifecycle: ACTIVE", "", `lifecycle ""`},
+		{"unknown family", "    family: llama", "    family: gpt", `family "gpt"`},
+		{"no region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: []\n    family", "at least 1 region"},
+		{"bad region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: [US East]\n    family", "not a region name"},
+		{"repeated region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: [us-east-1, us-east-1]\n    family", "repeated"},
+		{"no prices", "    prices:\n      - effective: 2024-01-01\n        input: \"0.001\"\n        output: \"0.002\"\n        source: test", "    prices: []", "no prices"},
+		{"bad date", "effective: 2024-01-01", "effective: 2024-13-01", "not a date"},
+		{"missing input", "        input: \"0.001\"\n", "", "missing input"},
+		{"bad amount", "input: \"0.001\"", "input: \"0.001USD\"", "not a decimal dollar amount"},
+		{"float syntax", "input: \"0.001\"", "input: 1e-3", "not a decimal dollar amount"},
+		{"too precise", "input: \"0.001\"", "input: \"0.0000000001\"", "not a decimal dollar amount"},
+		{"negative price", "output: \"0.002\"", "output: \"-0.002\"", "negative"},
+		{"negative cache price", "        source: test", "        cacheRead: \"-0.1\"\n        cacheWrite: \"0.1\"\n        source: test", "cacheRead \"-0.1\" is negative"},
+		{"half a cache price", "        source: test", "        cacheRead: \"0.1\"\n        source: test", "together"},
+		{"missing source", "        source: test", "", "missing source"},
+		{"prices out of order", "        source: test", "        source: test\n      - {effective: 2023-06-01, input: \"1\", output: \"1\", source: s}", "not after the previous"},
+		{"prices same date", "        source: test", "        source: test\n      - {effective: 2024-01-01, input: \"1\", output: \"1\", source: s}", "not after the previous"},
+		{"empty profile id", "  - id: us.vendor.model-v1:0", "  - id: \"\"", "systemProfiles[0]: missing id"},
+		{"profile id mismatch", "  - id: us.vendor.model-v1:0", "  - id: eu.vendor.model-v1:0", "geo + \".\" + modelId"},
+		{"unknown geo", "    geo: us", "    geo: mars", `geo "mars"`},
+		{"unknown profile model", "    modelId: vendor.model-v1:0", "    modelId: vendor.other-v1:0", "not in the catalogue"},
+		{"missing profile name", "    name: US Model", "", "missing name"},
+		{"one profile region", "    regions: [us-east-1, us-west-2]\n", "    regions: [us-east-1]\n", "at least 2 region"},
+		{"duplicate profile", "", "  - id: us.vendor.model-v1:0\n    geo: us\n    name: US Model\n    modelId: vendor.model-v1:0\n    regions: [us-east-1, us-west-2]\n", "duplicate id"},
+		{"two documents", "", "---\nmodels: []\n", "more than one YAML document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var y string
+			if tt.old == "" {
+				y = validModel + tt.new
+			} else {
+				// Replace the last occurrence so that profile lines win over
+				// identical model lines.
+				i := strings.LastIndex(validModel, tt.old)
+				if i < 0 {
+					t.Fatalf("test bug: %q not in validModel", tt.old)
+				}
+				y = validModel[:i] + tt.new + validModel[i+len(tt.old):]
+			}
+			_, err := Parse([]byte(y))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want error containing %q; input:\n%s", tt.wantErr, y)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Parse error = %q, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseErrorNamesEntry(t *testing.T) {
+	y := strings.Replace(validModel, "    family: llama", "    family: gpt", 1)
+	_, err := Parse([]byte(y))
+	if err == nil || !strings.Contains(err.Error(), `model "vendor.model-v1:0"`) {
+		t.Errorf("Parse error = %v, want it to name model \"vendor.model-v1:0\"", err)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	base := mustParse(t, validModel)
+	override := mustParse(t, `
+models:
+  - id: vendor.model-v1:0
+    name: Model Renamed
+    provider: Vendor
+    inputModalities: [TEXT]
+    outputModalities: [TEXT]
+    inferenceTypes: [ON_DEMAND]
+    lifecycle: LEGACY
+    regions: [eu-west-1]
+    family: llama
+    prices: [{effective: 2024-01-01, input: "0.01", output: "0.02", source: override}]
+  - id: vendor.new-v1:0
+    name: New
+    provider: Vendor
+    inputModalities: [TEXT]
+    outputModalities: [EMBEDDING]
+    inferenceTypes: [ON_DEMAND]
+    lifecycle: ACTIVE
+    regions: [us-east-1]
+    family: titan-embed
+    prices: [{effective: 2024-01-01, input: "0.0001", output: "0", source: override}]
+systemProfiles:
+  - id: eu.vendor.model-v1:0
+    geo: eu
+    name: EU Model
+    modelId: vendor.model-v1:0
+    regions: [eu-west-1, eu-central-1]
+`)
+	merged := base.Merge(override)
+
+	var gotIDs []string
+	for _, m := range merged.Models() {
+		gotIDs = append(gotIDs, m.ID)
+	}
+	if diff := cmp.Diff(gotIDs, []string{"vendor.model-v1:0", "vendor.new-v1:0"}); diff != "" {
+		t.Errorf("merged model ids (-got +want):\n%s", diff)
+	}
+	var gotProfiles []string
+	for _, p := range merged.SystemProfiles() {
+		gotProfiles = append(gotProfiles, p.ID)
+	}
+	if diff := cmp.Diff(gotProfiles, []string{"eu.vendor.model-v1:0", "us.vendor.model-v1:0"}); diff != "" {
+		t.Errorf("merged profile ids (-got +want):\n%s", diff)
+	}
+	m, _ := merged.Model("vendor.model-v1:0")
+	if got, want := m.Name, "Model Renamed"; got != want {
+		t.Errorf("replaced model Name = %q, want %q", got, want)
+	}
+	if diff := cmp.Diff(m.Regions, []string{"eu-west-1"}); diff != "" {
+		t.Errorf("replaced model Regions (-got +want):\n%s", diff)
+	}
+	// The inputs are unchanged.
+	if orig, _ := base.Model("vendor.model-v1:0"); orig.Name != "Model" {
+		t.Errorf("base changed by Merge: Name = %q", orig.Name)
+	}
+	if _, ok := base.Model("vendor.new-v1:0"); ok {
+		t.Error("base gained a model from Merge")
+	}
+	if got := len(base.Merge(nil).Models()); got != 1 {
+		t.Errorf("Merge(nil) has %d models, want 1", got)
+	}
+
+	// Overriding one price of the default catalogue keeps everything else.
+	d := Default()
+	dm := d.Merge(override)
+	if got, want := len(dm.Models()), len(d.Models())+2; got != want {
+		t.Errorf("Default().Merge: %d models, want %d", got, want)
+	}
+}
+
+func TestModelsIn(t *testing.T) {
+	c := Default()
+	for _, region := range []string{"us-east-1", "us-west-2", "eu-central-1"} {
+		t.Run(region, func(t *testing.T) {
+			got := c.ModelsIn(region)
+			if len(got) == 0 {
+				t.Fatalf("ModelsIn(%q) is empty", region)
+			}
+			if !slices.IsSortedFunc(got, func(a, b Model) int { return strings.Compare(a.ID, b.ID) }) {
+				t.Error("not sorted by ID")
+			}
+			for _, m := range got {
+				if !slices.Contains(m.Regions, region) {
+					t.Errorf("%s listed but not offered in %s", m.ID, region)
+				}
+			}
+		})
+	}
+	if got := c.ModelsIn("xx-nowhere-1"); len(got) != 0 {
+		t.Errorf("ModelsIn(nowhere) = %d models, want 0", len(got))
+	}
+	// Claude 3 Opus is offered in-region only in us-west-2.
+	for _, m := range c.ModelsIn("us-east-1") {
+		if m.ID == "anthropic.claude-3-opus-20240229-v1:0" {
+			t.Error("Claude 3 Opus listed in us-east-1")
+		}
+	}
+}
+
+func TestSystemProfilesFrom(t *testing.T) {
+	c := Default()
+	got := c.SystemProfilesFrom("us-east-1")
+	geos := map[string]int{}
+	for _, p := range got {
+		geos[p.Geo]++
+		if !slices.Contains(p.Regions, "us-east-1") {
+			t.Errorf("%s listed but does not route through us-east-1", p.ID)
+		}
+	}
+	if geos["us"] == 0 || geos["global"] == 0 {
+		t.Errorf("SystemProfilesFrom(us-east-1) geos = %v, want us and global", geos)
+	}
+	if geos["eu"] != 0 || geos["apac"] != 0 {
+		t.Errorf("SystemProfilesFrom(us-east-1) geos = %v, want no eu or apac", geos)
+	}
+	if !slices.IsSortedFunc(got, func(a, b SystemProfile) int { return strings.Compare(a.ID, b.ID) }) {
+		t.Error("not sorted by ID")
+	}
+
+	eu := c.SystemProfilesFrom("eu-west-3")
+	for _, p := range eu {
+		if p.Geo != "eu" {
+			t.Errorf("SystemProfilesFrom(eu-west-3) includes %s", p.ID)
+		}
+	}
+	if len(eu) == 0 {
+		t.Error("SystemProfilesFrom(eu-west-3) is empty")
+	}
+}
+
+func TestSystemProfile(t *testing.T) {
+	c := Default()
+	got, ok := c.SystemProfile("us.anthropic.claude-3-5-sonnet-20240620-v1:0")
+	if !ok {
+		t.Fatal("profile missing")
+	}
+	want := SystemProfile{
+		ID:          "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+		Geo:         "us",
+		Name:        "US Anthropic Claude 3.5 Sonnet",
+		Description: "Routes requests to Anthropic Claude 3.5 Sonnet in us-east-1, us-east-2 and us-west-2.",
+		ModelID:     "anthropic.claude-3-5-sonnet-20240620-v1:0",
+		Regions:     []string{"us-east-1", "us-east-2", "us-west-2"},
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("SystemProfile mismatch (-got +want):\n%s", diff)
+	}
+	if _, ok := c.SystemProfile("anthropic.claude-3-5-sonnet-20240620-v1:0"); ok {
+		t.Error("a model id was found as a system profile")
+	}
+	if _, ok := c.Model("nope.nope"); ok {
+		t.Error("Model(nope.nope) found")
+	}
+}
+
+func TestModelARNs(t *testing.T) {
+	tests := []struct {
+		name string
+		p    SystemProfile
+		want []string
+	}{
+		{"us", SystemProfile{ModelID: "anthropic.claude-3-haiku-20240307-v1:0", Regions: []string{"us-east-1", "us-west-2"}}, []string{
+			"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+			"arn:aws:bedrock:us-west-2::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+		}},
+		{"no regions", SystemProfile{ModelID: "a.b"}, []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.p.ModelARNs(), tt.want); diff != "" {
+				t.Errorf("ModelARNs mismatch (-got +want):\n%s", diff)
+			}
+		})
+	}
+	p, _ := Default().SystemProfile("global.anthropic.claude-sonnet-4-20250514-v1:0")
+	if got, want := len(p.ModelARNs()), len(p.Regions); got != want {
+		t.Errorf("len(ModelARNs()) = %d, want %d", got, want)
+	}
+}
+
+func TestReturnedSlicesAreCopies(t *testing.T) {
+	c := mustParse(t, validModel)
+	const id, pid = "vendor.model-v1:0", "us.vendor.model-v1:0"
+	before, _ := c.Model(id)
+	beforeP, _ := c.SystemProfile(pid)
+
+	mutateModel := func(m Model) {
+		m.InputModalities[0] = "X"
+		m.OutputModalities[0] = "X"
+		m.InferenceTypes[0] = "X"
+		m.Customizations[0] = "X"
+		m.Regions[0] = "X"
+		m.Prices[0].Input = 42
+	}
+	tests := []struct {
+		name   string
+		mutate func()
+	}{
+		{"Model", func() { m, _ := c.Model(id); mutateModel(m) }},
+		{"Models", func() { ms := c.Models(); mutateModel(ms[0]); ms[0] = Model{} }},
+		{"ModelsIn", func() { ms := c.ModelsIn("us-east-1"); mutateModel(ms[0]); ms[0] = Model{} }},
+		{"SystemProfile", func() { p, _ := c.SystemProfile(pid); p.Regions[0] = "X" }},
+		{"SystemProfiles", func() { ps := c.SystemProfiles(); ps[0].Regions[0] = "X"; ps[0] = SystemProfile{} }},
+		{"SystemProfilesFrom", func() { ps := c.SystemProfilesFrom("us-east-1"); ps[0].Regions[0] = "X" }},
+		{"ModelARNs", func() { p, _ := c.SystemProfile(pid); p.ModelARNs()[0] = "X" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.mutate()
+			got, _ := c.Model(id)
+			if diff := cmp.Diff(got, before); diff != "" {
+				t.Errorf("model changed (-got +want):\n%s", diff)
+			}
+			gotP, _ := c.SystemProfile(pid)
+			if diff := cmp.Diff(gotP, beforeP); diff != "" {
+				t.Errorf("profile changed (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	c := Default()
+	done := make(chan struct{})
+	for range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 50 {
+				_ = c.Models()
+				_ = c.SystemProfilesFrom("us-east-1")
+				if m, ok := c.Model("amazon.nova-pro-v1:0"); ok {
+					m.Regions[0] = "X"
+				}
+				_ = Default()
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+}

@@ -1,0 +1,308 @@
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tollgate-dev/tollgate/internal/money"
+)
+
+// The file format. Keys are lowerCamel; prices are decimal strings of USD
+// per 1,000 tokens so they parse exactly.
+type fileDoc struct {
+	Models         []modelDoc   `yaml:"models"`
+	SystemProfiles []profileDoc `yaml:"systemProfiles"`
+}
+
+type modelDoc struct {
+	ID               string     `yaml:"id"`
+	Name             string     `yaml:"name"`
+	Provider         string     `yaml:"provider"`
+	InputModalities  []string   `yaml:"inputModalities"`
+	OutputModalities []string   `yaml:"outputModalities"`
+	Streaming        bool       `yaml:"streaming"`
+	InferenceTypes   []string   `yaml:"inferenceTypes"`
+	Customizations   []string   `yaml:"customizations"`
+	Lifecycle        string     `yaml:"lifecycle"`
+	Regions          []string   `yaml:"regions"`
+	Family           string     `yaml:"family"`
+	Prices           []priceDoc `yaml:"prices"`
+}
+
+type priceDoc struct {
+	Effective  string `yaml:"effective"` // YYYY-MM-DD, UTC
+	Input      string `yaml:"input"`
+	Output     string `yaml:"output"`
+	CacheRead  string `yaml:"cacheRead"`
+	CacheWrite string `yaml:"cacheWrite"`
+	Source     string `yaml:"source"`
+}
+
+type profileDoc struct {
+	ID          string   `yaml:"id"`
+	Geo         string   `yaml:"geo"`
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	ModelID     string   `yaml:"modelId"`
+	Regions     []string `yaml:"regions"`
+}
+
+var (
+	// modelIDPattern is Bedrock's BedrockModelId pattern without the
+	// provisioned-throughput suffix.
+	modelIDPattern = regexp.MustCompile(`^[a-z0-9-]{1,63}[.][a-z0-9-]{1,63}([a-z0-9-]{1,63}[.]){0,2}[a-z0-9-]{1,63}([:][a-z0-9-]{1,63}){0,2}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-gov|-iso|-isob)?-[a-z]+-[0-9]{1,2}$`)
+
+	modalities     = []string{"TEXT", "IMAGE", "EMBEDDING"}
+	inferenceTypes = []string{"ON_DEMAND", "PROVISIONED"}
+	customizations = []string{"FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"}
+	lifecycles     = []string{"ACTIVE", "LEGACY"}
+	families       = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba"}
+	geos           = []string{"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"}
+)
+
+const maxModelIDLen = 140
+
+// Parse decodes and validates a catalogue file. Decoding is strict: unknown
+// keys and a second YAML document are errors. An empty document is an
+// empty catalogue. Validation errors name the offending entry; all of them
+// are reported, joined.
+func Parse(data []byte) (*Catalog, error) {
+	var doc fileDoc
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("catalog: more than one YAML document")
+	}
+
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf("catalog: "+format, args...)) }
+
+	models := make(map[string]Model, len(doc.Models))
+	for i, md := range doc.Models {
+		m, problems := md.toModel()
+		name := fmt.Sprintf("models[%d]", i)
+		if md.ID != "" {
+			name = fmt.Sprintf("model %q", md.ID)
+		}
+		for _, p := range problems {
+			fail("%s: %s", name, p)
+		}
+		if md.ID == "" {
+			continue
+		}
+		if _, dup := models[md.ID]; dup {
+			fail("%s: duplicate id", name)
+			continue
+		}
+		models[md.ID] = m
+	}
+
+	profiles := make(map[string]SystemProfile, len(doc.SystemProfiles))
+	for i, pd := range doc.SystemProfiles {
+		p, problems := pd.toProfile()
+		name := fmt.Sprintf("systemProfiles[%d]", i)
+		if pd.ID != "" {
+			name = fmt.Sprintf("system profile %q", pd.ID)
+		}
+		for _, pr := range problems {
+			fail("%s: %s", name, pr)
+		}
+		if pd.ModelID != "" {
+			if _, ok := models[pd.ModelID]; !ok {
+				fail("%s: model %q is not in the catalogue", name, pd.ModelID)
+			}
+		}
+		if pd.ID == "" {
+			continue
+		}
+		if _, dup := profiles[pd.ID]; dup {
+			fail("%s: duplicate id", name)
+			continue
+		}
+		profiles[pd.ID] = p
+	}
+
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return newCatalog(models, profiles), nil
+}
+
+// toModel converts d and lists what is wrong with it.
+func (d modelDoc) toModel() (Model, []string) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	switch {
+	case d.ID == "":
+		bad("missing id")
+	case len(d.ID) > maxModelIDLen || !modelIDPattern.MatchString(d.ID):
+		bad("id does not match the Bedrock model-id pattern")
+	}
+	if strings.TrimSpace(d.Name) == "" {
+		bad("missing name")
+	}
+	if strings.TrimSpace(d.Provider) == "" {
+		bad("missing provider")
+	}
+	problems = append(problems, checkEnums("inputModalities", d.InputModalities, modalities, true)...)
+	problems = append(problems, checkEnums("outputModalities", d.OutputModalities, modalities, true)...)
+	problems = append(problems, checkEnums("inferenceTypes", d.InferenceTypes, inferenceTypes, true)...)
+	problems = append(problems, checkEnums("customizations", d.Customizations, customizations, false)...)
+	if !slices.Contains(lifecycles, d.Lifecycle) {
+		bad("lifecycle %q is not one of %s", d.Lifecycle, strings.Join(lifecycles, ", "))
+	}
+	if !slices.Contains(families, d.Family) {
+		bad("family %q is not one of %s", d.Family, strings.Join(families, ", "))
+	}
+	problems = append(problems, checkRegions(d.Regions, 1)...)
+
+	m := Model{
+		ID:               d.ID,
+		Name:             d.Name,
+		Provider:         d.Provider,
+		InputModalities:  d.InputModalities,
+		OutputModalities: d.OutputModalities,
+		Streaming:        d.Streaming,
+		InferenceTypes:   d.InferenceTypes,
+		Customizations:   d.Customizations,
+		Lifecycle:        d.Lifecycle,
+		Regions:          d.Regions,
+		Family:           d.Family,
+	}
+	if len(d.Prices) == 0 {
+		bad("no prices")
+	}
+	for i, pd := range d.Prices {
+		p, ps := pd.toPrice()
+		for _, pr := range ps {
+			bad("prices[%d]: %s", i, pr)
+		}
+		if len(ps) > 0 {
+			continue
+		}
+		if n := len(m.Prices); n > 0 && !p.Effective.After(m.Prices[n-1].Effective) {
+			bad("prices[%d]: effective %s is not after the previous price's", i, pd.Effective)
+		}
+		m.Prices = append(m.Prices, p)
+	}
+	return m, problems
+}
+
+func (d priceDoc) toPrice() (Price, []string) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	p := Price{Source: d.Source}
+	eff, err := time.Parse(time.DateOnly, d.Effective)
+	if err != nil {
+		bad("effective %q is not a date (YYYY-MM-DD)", d.Effective)
+	}
+	p.Effective = eff.UTC()
+
+	amount := func(field, s string, dst *money.PerThousand) {
+		if s == "" {
+			bad("missing %s", field)
+			return
+		}
+		v, err := money.ParsePerThousand(s)
+		switch {
+		case err != nil:
+			bad("%s %q is not a decimal dollar amount", field, s)
+		case v < 0:
+			bad("%s %q is negative", field, s)
+		default:
+			*dst = v
+		}
+	}
+	amount("input", d.Input, &p.Input)
+	amount("output", d.Output, &p.Output)
+	switch {
+	case d.CacheRead == "" && d.CacheWrite == "":
+	case d.CacheRead == "" || d.CacheWrite == "":
+		bad("cacheRead and cacheWrite must be given together")
+	default:
+		p.HasCache = true
+		amount("cacheRead", d.CacheRead, &p.CacheRead)
+		amount("cacheWrite", d.CacheWrite, &p.CacheWrite)
+	}
+	if strings.TrimSpace(d.Source) == "" {
+		bad("missing source")
+	}
+	return p, problems
+}
+
+func (d profileDoc) toProfile() (SystemProfile, []string) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if d.ID == "" {
+		bad("missing id")
+	}
+	if !slices.Contains(geos, d.Geo) {
+		bad("geo %q is not one of %s", d.Geo, strings.Join(geos, ", "))
+	}
+	if d.ModelID == "" {
+		bad("missing modelId")
+	}
+	if d.ID != "" && d.ID != d.Geo+"."+d.ModelID {
+		bad("id is not geo + \".\" + modelId (%q)", d.Geo+"."+d.ModelID)
+	}
+	if strings.TrimSpace(d.Name) == "" {
+		bad("missing name")
+	}
+	problems = append(problems, checkRegions(d.Regions, 2)...)
+	return SystemProfile{
+		ID:          d.ID,
+		Geo:         d.Geo,
+		Name:        d.Name,
+		Description: d.Description,
+		ModelID:     d.ModelID,
+		Regions:     d.Regions,
+	}, problems
+}
+
+// checkEnums reports values not in known, duplicates, and (if required) an
+// empty list.
+func checkEnums(field string, values, known []string, required bool) []string {
+	var problems []string
+	if required && len(values) == 0 {
+		problems = append(problems, fmt.Sprintf("%s is empty", field))
+	}
+	for i, v := range values {
+		if !slices.Contains(known, v) {
+			problems = append(problems, fmt.Sprintf("%s: %q is not one of %s", field, v, strings.Join(known, ", ")))
+		} else if slices.Contains(values[:i], v) {
+			problems = append(problems, fmt.Sprintf("%s: %q is repeated", field, v))
+		}
+	}
+	return problems
+}
+
+func checkRegions(regions []string, least int) []string {
+	var problems []string
+	if len(regions) < least {
+		problems = append(problems, fmt.Sprintf("needs at least %d region(s), has %d", least, len(regions)))
+	}
+	for i, r := range regions {
+		if !regionPattern.MatchString(r) {
+			problems = append(problems, fmt.Sprintf("region %q is not a region name", r))
+		} else if slices.Contains(regions[:i], r) {
+			problems = append(problems, fmt.Sprintf("region %q is repeated", r))
+		}
+	}
+	return problems
+}

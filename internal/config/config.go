@@ -1,0 +1,218 @@
+// Package config defines Tollgate's configuration: a struct with defaults,
+// validation, strict YAML decoding (unknown keys are errors), and overrides
+// from TOLLGATE_* environment variables and command-line flags, applied in
+// that order (file < environment < flags).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of `tollgate serve`.
+type Config struct {
+	// Addr is the listen address. Default "127.0.0.1:8080".
+	Addr string `yaml:"addr"`
+	// DataDir holds the database, the credentials file and the master key.
+	// Default "./tollgate-data".
+	DataDir string `yaml:"dataDir"`
+	// Region is the AWS region Tollgate presents. Default "us-east-1".
+	Region string `yaml:"region"`
+	// AccountID is the 12-digit AWS account id Tollgate presents.
+	// Default "123456789012".
+	AccountID string `yaml:"accountId"`
+	// TLSCert and TLSKey are PEM files; when both are set Tollgate serves
+	// HTTPS (HTTP/1.1 and HTTP/2). Default empty: cleartext HTTP/1.1 and h2c.
+	TLSCert string `yaml:"tlsCert"`
+	TLSKey  string `yaml:"tlsKey"`
+	// ProfileQuota is the most application inference profiles per account.
+	// Default 1000.
+	ProfileQuota int `yaml:"profileQuota"`
+	// MaxBodyBytes caps control-plane request bodies. Default 1 MiB.
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// CatalogFile is an optional YAML catalogue whose models and system
+	// profiles replace or extend the embedded ones. Default empty.
+	CatalogFile string `yaml:"catalogFile"`
+	// LogLevel is debug, info, warn or error. Default "info".
+	LogLevel string `yaml:"logLevel"`
+	// Synchronous is SQLite's durability: FULL (default) or NORMAL.
+	Synchronous string `yaml:"synchronous"`
+	// ShutdownTimeout bounds how long shutdown waits for in-flight requests.
+	// Default 30s.
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./tollgate-data",
+		Region:          "us-east-1",
+		AccountID:       "123456789012",
+		ProfileQuota:    1000,
+		MaxBodyBytes:    1 << 20,
+		LogLevel:        "info",
+		Synchronous:     "FULL",
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-gov)?-[a-z]+-\d$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+)
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: %v", c.Addr, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("dataDir must not be empty"))
+	}
+	if !regionRE.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("region %q is not an AWS region name", c.Region))
+	}
+	if !accountRE.MatchString(c.AccountID) {
+		errs = append(errs, fmt.Errorf("accountId %q must be 12 digits", c.AccountID))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tlsCert and tlsKey must be given together"))
+	}
+	if c.ProfileQuota < 1 {
+		errs = append(errs, fmt.Errorf("profileQuota %d must be at least 1", c.ProfileQuota))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("maxBodyBytes %d must be at least 1024", c.MaxBodyBytes))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("logLevel %q must be debug, info, warn or error", c.LogLevel))
+	}
+	switch strings.ToUpper(c.Synchronous) {
+	case "FULL", "NORMAL":
+	default:
+		errs = append(errs, fmt.Errorf("synchronous %q must be FULL or NORMAL", c.Synchronous))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdownTimeout %v must be positive", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// DecodeYAML applies a YAML document onto c. Unknown keys are errors.
+func (c *Config) DecodeYAML(data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// field describes one setting for the environment and flag layers.
+type field struct {
+	name  string // flag name; env is TOLLGATE_ + upper snake of it
+	usage string
+	get   func(*Config) string
+	set   func(*Config, string) error
+}
+
+func str(p func(*Config) *string) (func(*Config) string, func(*Config, string) error) {
+	return func(c *Config) string { return *p(c) }, func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+func fields() []field {
+	mk := func(name, usage string, p func(*Config) *string) field {
+		g, s := str(p)
+		return field{name, usage, g, s}
+	}
+	return []field{
+		mk("addr", "listen address", func(c *Config) *string { return &c.Addr }),
+		mk("data-dir", "data directory (database, credentials, master key)", func(c *Config) *string { return &c.DataDir }),
+		mk("region", "AWS region presented", func(c *Config) *string { return &c.Region }),
+		mk("account-id", "12-digit AWS account id presented", func(c *Config) *string { return &c.AccountID }),
+		mk("tls-cert", "TLS certificate (PEM)", func(c *Config) *string { return &c.TLSCert }),
+		mk("tls-key", "TLS private key (PEM)", func(c *Config) *string { return &c.TLSKey }),
+		mk("catalog", "catalogue override YAML file", func(c *Config) *string { return &c.CatalogFile }),
+		mk("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
+		mk("synchronous", "SQLite durability: FULL or NORMAL", func(c *Config) *string { return &c.Synchronous }),
+		{"profile-quota", "application profiles per account",
+			func(c *Config) string { return strconv.Itoa(c.ProfileQuota) },
+			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.ProfileQuota = n; return err }},
+		{"max-body-bytes", "control-plane request body limit",
+			func(c *Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) },
+			func(c *Config, v string) error { n, err := strconv.ParseInt(v, 10, 64); c.MaxBodyBytes = n; return err }},
+		{"shutdown-timeout", "how long shutdown waits for in-flight requests",
+			func(c *Config) string { return c.ShutdownTimeout.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ShutdownTimeout = d; return err }},
+	}
+}
+
+// EnvName returns the environment variable for a flag name.
+func EnvName(flagName string) string {
+	return "TOLLGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load builds the configuration for `serve`: defaults, then the YAML file
+// named by --config (or TOLLGATE_CONFIG), then TOLLGATE_* variables from
+// getenv, then the flags in args.
+func Load(name string, args []string, getenv func(string) string) (Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	configFile := fs.String("config", getenv("TOLLGATE_CONFIG"), "YAML configuration file")
+	def := Default()
+	vals := map[string]*string{}
+	for _, f := range fields() {
+		vals[f.name] = fs.String(f.name, f.get(&def), f.usage+" (env "+EnvName(f.name)+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	c := Default()
+	if *configFile != "" {
+		data, err := os.ReadFile(*configFile)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if err := c.DecodeYAML(data); err != nil {
+			return Config{}, err
+		}
+	}
+	for _, f := range fields() {
+		if v := getenv(EnvName(f.name)); v != "" {
+			if err := f.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("%s: %w", EnvName(f.name), err)
+			}
+		}
+	}
+	var ferr error
+	fs.Visit(func(fl *flag.Flag) {
+		for _, f := range fields() {
+			if f.name == fl.Name {
+				if err := f.set(&c, *vals[f.name]); err != nil && ferr == nil {
+					ferr = fmt.Errorf("-%s: %w", f.name, err)
+				}
+			}
+		}
+	})
+	if ferr != nil {
+		return Config{}, ferr
+	}
+	return c, c.Validate()
+}

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.yml")
+	if len(files) < 5 {
+		t.Fatalf("only %d test files", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := Default()
+			err = c.DecodeYAML(data)
+			if err == nil {
+				err = c.Validate()
+			}
+			good := strings.HasSuffix(f, ".good.yml")
+			if good && err != nil {
+				t.Errorf("good file rejected: %v", err)
+			}
+			if !good && err == nil {
+				t.Errorf("bad file accepted")
+			}
+		})
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yml")
+	if err := os.WriteFile(file, []byte("addr: 127.0.0.1:1111\nregion: eu-west-1\nprofileQuota: 7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"TOLLGATE_CONFIG":           file,
+		"TOLLGATE_REGION":           "us-west-2",
+		"TOLLGATE_ACCOUNT_ID":       "111122223333",
+		"TOLLGATE_PROFILE_QUOTA":    "9",
+		"TOLLGATE_SHUTDOWN_TIMEOUT": "5s",
+	}
+	got, err := Load("serve", []string{"--account-id", "444455556666", "--data-dir", dir}, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Addr = "127.0.0.1:1111"    // file
+	want.Region = "us-west-2"       // env beats file
+	want.ProfileQuota = 9           // env beats file
+	want.AccountID = "444455556666" // flag beats env
+	want.DataDir = dir              // flag
+	want.ShutdownTimeout = 5 * time.Second
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("Load (-got +want):\n%s", diff)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"bad flag value", []string{"--profile-quota", "x"}, nil},
+		{"bad env value", nil, map[string]string{"TOLLGATE_SHUTDOWN_TIMEOUT": "soon"}},
+		{"invalid result", []string{"--region", "mars"}, nil},
+		{"unknown flag", []string{"--nope"}, nil},
+		{"missing file", []string{"--config", "/nonexistent/tollgate.yml"}, nil},
+		{"stray argument", []string{"extra"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Load("serve", tc.args, func(k string) string { return tc.env[k] }); err == nil {
+				t.Error("Load succeeded")
+			}
+		})
+	}
+}

@@ -1,0 +1,549 @@
+package profile
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+// DefaultQuota is the default number of application profiles per account.
+const DefaultQuota = 1000
+
+// Service is the inference-profile domain: it validates requests, applies
+// them to the Store and keeps an in-memory view of all application profiles
+// so reads (and every runtime call) never touch the store. Safe for
+// concurrent use.
+type Service struct {
+	store   Store
+	catalog *catalog.Catalog
+	region  string
+	quota   int
+	now     func() time.Time
+
+	mu       sync.RWMutex
+	byKey    map[key]*Profile // account+id -> profile
+	byAcct   map[string][]*Profile
+	tokens   map[key]*Profile // account+token -> profile
+	names    map[key]*Profile // account+name -> profile
+	onChange []func(old, new *Profile)
+}
+
+type key struct{ account, s string }
+
+// Config configures a Service.
+type Config struct {
+	Store   Store
+	Catalog *catalog.Catalog
+	Region  string
+	// Quota is the most application profiles per account; 0 means DefaultQuota.
+	Quota int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewService loads every application profile from the store and returns
+// the service.
+func NewService(ctx context.Context, cfg Config) (*Service, error) {
+	s := &Service{
+		store:   cfg.Store,
+		catalog: cfg.Catalog,
+		region:  cfg.Region,
+		quota:   cmp.Or(cfg.Quota, DefaultQuota),
+		now:     cfg.Now,
+		byKey:   map[key]*Profile{},
+		byAcct:  map[string][]*Profile{},
+		tokens:  map[key]*Profile{},
+		names:   map[key]*Profile{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	all, err := cfg.Store.ListAllProfiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		s.insertLocked(&all[i])
+	}
+	return s, nil
+}
+
+// Region returns the region the service presents.
+func (s *Service) Region() string { return s.region }
+
+// Catalog returns the model catalogue the service resolves against.
+func (s *Service) Catalog() *catalog.Catalog { return s.catalog }
+
+// OnChange registers f to be called (under no lock) after every change to
+// an application profile: creation (old nil), tag change, deletion (new nil).
+// Register before serving requests.
+func (s *Service) OnChange(f func(old, new *Profile)) { s.onChange = append(s.onChange, f) }
+
+func (s *Service) notify(old, new *Profile) {
+	for _, f := range s.onChange {
+		f(old, new)
+	}
+}
+
+func (s *Service) insertLocked(p *Profile) {
+	s.byKey[key{p.Account, p.ID}] = p
+	s.byAcct[p.Account] = append(s.byAcct[p.Account], p)
+	if p.ClientRequestToken != "" {
+		s.tokens[key{p.Account, p.ClientRequestToken}] = p
+	}
+	s.names[key{p.Account, p.Name}] = p
+}
+
+func (s *Service) removeLocked(p *Profile) {
+	delete(s.byKey, key{p.Account, p.ID})
+	list := s.byAcct[p.Account]
+	if i := slices.Index(list, p); i >= 0 {
+		s.byAcct[p.Account] = slices.Delete(list, i, i+1)
+	}
+	if p.ClientRequestToken != "" && s.tokens[key{p.Account, p.ClientRequestToken}] == p {
+		delete(s.tokens, key{p.Account, p.ClientRequestToken})
+	}
+	if s.names[key{p.Account, p.Name}] == p {
+		delete(s.names, key{p.Account, p.Name})
+	}
+}
+
+// CreateInput is a request to create an application inference profile.
+type CreateInput struct {
+	Account            string
+	Name               string
+	Description        string
+	CopyFrom           string
+	Tags               []tags.Tag
+	ClientRequestToken string
+}
+
+var (
+	namePattern  = regexp.MustCompile(`^([0-9a-zA-Z][ _-]?)+$`)
+	descPattern  = regexp.MustCompile(`^([0-9a-zA-Z:.][ _-]?)+$`)
+	tokenPattern = regexp.MustCompile(`^[a-zA-Z0-9](-*[a-zA-Z0-9])*$`)
+)
+
+func (in CreateInput) validate() error {
+	if n := utf8.RuneCountInString(in.Name); n < 1 || n > 64 {
+		return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'inferenceProfileName' failed to satisfy constraint: Member must have length between 1 and 64")
+	}
+	if !namePattern.MatchString(in.Name) {
+		return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'inferenceProfileName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([0-9a-zA-Z][ _-]?)+$")
+	}
+	if in.Description != "" {
+		if utf8.RuneCountInString(in.Description) > 200 {
+			return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length between 1 and 200")
+		}
+		if !descPattern.MatchString(in.Description) {
+			return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([0-9a-zA-Z:.][ _-]?)+$")
+		}
+	}
+	if in.ClientRequestToken != "" && (len(in.ClientRequestToken) > 256 || !tokenPattern.MatchString(in.ClientRequestToken)) {
+		return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+	}
+	if in.CopyFrom == "" {
+		return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'modelSource' failed to satisfy constraint: Member must not be null")
+	}
+	return tags.ValidateList(in.Tags)
+}
+
+func (in CreateInput) hash() string {
+	h := sha256.New()
+	for _, s := range []string{in.Name, in.Description, in.CopyFrom, tags.FromList(in.Tags).Canonical()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0xff})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Create creates an application inference profile, or returns the profile a
+// previous request with the same client request token created.
+func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
+	if err := in.validate(); err != nil {
+		return Profile{}, err
+	}
+	modelID, modelARNs, err := s.resolveSource(in.Account, in.CopyFrom)
+	if err != nil {
+		return Profile{}, err
+	}
+	hash := in.hash()
+
+	s.mu.Lock()
+	if in.ClientRequestToken != "" {
+		if p, ok := s.tokens[key{in.Account, in.ClientRequestToken}]; ok {
+			s.mu.Unlock()
+			if p.RequestHash != hash {
+				return Profile{}, errkind.New(errkind.Conflict, "The client request token %q was already used with different request parameters.", in.ClientRequestToken)
+			}
+			return p.Clone(), nil
+		}
+	}
+	if _, ok := s.names[key{in.Account, in.Name}]; ok {
+		s.mu.Unlock()
+		return Profile{}, errkind.New(errkind.Conflict, "An inference profile named %q already exists.", in.Name)
+	}
+	if len(s.byAcct[in.Account]) >= s.quota {
+		s.mu.Unlock()
+		return Profile{}, errkind.New(errkind.QuotaExceeded, "The account has reached its quota of %d application inference profiles.", s.quota)
+	}
+	id, err := s.newIDLocked(in.Account)
+	if err != nil {
+		s.mu.Unlock()
+		return Profile{}, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	p := &Profile{
+		ID:                 id,
+		ARN:                arn.ApplicationProfile(s.region, in.Account, id),
+		Name:               in.Name,
+		Description:        in.Description,
+		Account:            in.Account,
+		Region:             s.region,
+		Type:               Application,
+		ModelID:            modelID,
+		ModelARNs:          modelARNs,
+		Source:             in.CopyFrom,
+		Tags:               tags.FromList(in.Tags),
+		CreatedAt:          now,
+		UpdatedAt:          now,
+		ClientRequestToken: in.ClientRequestToken,
+		RequestHash:        hash,
+	}
+	if err := s.store.CreateProfile(ctx, *p); err != nil {
+		s.mu.Unlock()
+		return Profile{}, err
+	}
+	s.insertLocked(p)
+	s.mu.Unlock()
+	s.notify(nil, p)
+	return p.Clone(), nil
+}
+
+func (s *Service) newIDLocked(account string) (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	for range 8 {
+		var b [12]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", errkind.Wrap(errkind.Internal, err, "internal error")
+		}
+		for i := range b {
+			b[i] = alphabet[int(b[i])%len(alphabet)]
+		}
+		id := string(b[:])
+		if _, taken := s.byKey[key{account, id}]; !taken {
+			return id, nil
+		}
+	}
+	return "", errkind.New(errkind.Internal, "could not allocate a profile id")
+}
+
+// resolveSource checks a modelSource.copyFrom ARN and returns the model it
+// wraps and the model ARNs the new profile routes to.
+func (s *Service) resolveSource(account, copyFrom string) (string, []string, error) {
+	a, err := arn.Bedrock(copyFrom, arn.TypeFoundationModel, arn.TypeInferenceProfile)
+	if err != nil {
+		return "", nil, errkind.New(errkind.Invalid, "1 validation error detected: Value at 'modelSource.copyFrom' failed to satisfy constraint: Member must be the ARN of a foundation model or a system-defined inference profile")
+	}
+	if a.Region != s.region {
+		return "", nil, errkind.New(errkind.Invalid, "The model source ARN %s is in region %q, not %q.", copyFrom, a.Region, s.region)
+	}
+	switch a.Type() {
+	case arn.TypeFoundationModel:
+		if a.Account != "" {
+			return "", nil, errkind.New(errkind.Invalid, "A foundation-model ARN has no account id: %s", copyFrom)
+		}
+		m, ok := s.catalog.Model(a.ID())
+		if !ok || !slices.Contains(m.Regions, s.region) {
+			return "", nil, errkind.New(errkind.NotFound, "The foundation model %s is not available in %s.", a.ID(), s.region)
+		}
+		if !slices.Contains(m.InferenceTypes, "ON_DEMAND") {
+			return "", nil, errkind.New(errkind.Invalid, "The foundation model %s does not support on-demand inference.", a.ID())
+		}
+		return m.ID, []string{arn.FoundationModel(s.region, m.ID)}, nil
+	default:
+		if a.Account != account {
+			return "", nil, errkind.New(errkind.Invalid, "The inference profile ARN %s belongs to another account.", copyFrom)
+		}
+		sp, ok := s.catalog.SystemProfile(a.ID())
+		if !ok || !slices.Contains(sp.Regions, s.region) {
+			return "", nil, errkind.New(errkind.NotFound, "The inference profile %s was not found.", a.ID())
+		}
+		return sp.ModelID, sp.ModelARNs(), nil
+	}
+}
+
+// Get returns the profile (system-defined or application) named by an id or
+// ARN, as the given account sees it.
+func (s *Service) Get(account, identifier string) (Profile, error) {
+	id, typ, err := s.parseIdentifier(account, identifier)
+	if err != nil {
+		return Profile{}, err
+	}
+	if typ != SystemDefined {
+		s.mu.RLock()
+		p, ok := s.byKey[key{account, id}]
+		s.mu.RUnlock()
+		if ok {
+			return p.Clone(), nil
+		}
+		if typ == Application {
+			return Profile{}, notFound(identifier)
+		}
+	}
+	if sp, ok := s.catalog.SystemProfile(id); ok && slices.Contains(sp.Regions, s.region) {
+		return s.systemProfile(account, sp), nil
+	}
+	return Profile{}, notFound(identifier)
+}
+
+// Lookup returns the application profile with the given id in account,
+// without copying; callers must not modify it. It is the runtime hot path.
+func (s *Service) Lookup(account, id string) (*Profile, bool) {
+	s.mu.RLock()
+	p, ok := s.byKey[key{account, id}]
+	s.mu.RUnlock()
+	return p, ok
+}
+
+func notFound(identifier string) error {
+	return errkind.New(errkind.NotFound, "The inference profile %s could not be found.", identifier)
+}
+
+// parseIdentifier splits an inferenceProfileIdentifier (id or ARN) into the
+// id and the type its ARN names ("" for a bare id).
+func (s *Service) parseIdentifier(account, identifier string) (string, Type, error) {
+	if !strings.HasPrefix(identifier, "arn:") {
+		if identifier == "" || len(identifier) > 64 || !idPattern.MatchString(identifier) {
+			return "", "", errkind.New(errkind.Invalid, "1 validation error detected: Value at 'inferenceProfileIdentifier' failed to satisfy constraint: Member must satisfy regular expression pattern")
+		}
+		return identifier, "", nil
+	}
+	a, err := arn.Bedrock(identifier, arn.TypeInferenceProfile, arn.TypeApplicationProfile)
+	if err != nil || !idPattern.MatchString(a.ID()) {
+		return "", "", errkind.New(errkind.Invalid, "1 validation error detected: Value at 'inferenceProfileIdentifier' failed to satisfy constraint: Member must be an inference profile id or ARN")
+	}
+	if a.Region != s.region {
+		return "", "", errkind.New(errkind.Invalid, "The ARN %s is in region %q, but this endpoint serves %q.", identifier, a.Region, s.region)
+	}
+	if a.Account != account {
+		return "", "", notFound(identifier)
+	}
+	if a.Type() == arn.TypeApplicationProfile {
+		return a.ID(), Application, nil
+	}
+	return a.ID(), SystemDefined, nil
+}
+
+var idPattern = regexp.MustCompile(`^[a-zA-Z0-9-:.]+$`)
+
+// systemEpoch is the creation time reported for system-defined profiles.
+var systemEpoch = time.Date(2024, 8, 27, 0, 0, 0, 0, time.UTC)
+
+func (s *Service) systemProfile(account string, sp catalog.SystemProfile) Profile {
+	return Profile{
+		ID:          sp.ID,
+		ARN:         arn.InferenceProfile(s.region, account, sp.ID),
+		Name:        sp.Name,
+		Description: sp.Description,
+		Account:     account,
+		Region:      s.region,
+		Type:        SystemDefined,
+		ModelID:     sp.ModelID,
+		ModelARNs:   sp.ModelARNs(),
+		CreatedAt:   systemEpoch,
+		UpdatedAt:   systemEpoch,
+	}
+}
+
+// SystemProfile returns the system-defined profile id as account sees it.
+func (s *Service) SystemProfile(account, id string) (Profile, bool) {
+	sp, ok := s.catalog.SystemProfile(id)
+	if !ok || !slices.Contains(sp.Regions, s.region) {
+		return Profile{}, false
+	}
+	return s.systemProfile(account, sp), true
+}
+
+// ListSystem returns the system-defined profiles invokable from the region,
+// ordered by ID.
+func (s *Service) ListSystem(account string) []Profile {
+	sps := s.catalog.SystemProfilesFrom(s.region)
+	out := make([]Profile, len(sps))
+	for i, sp := range sps {
+		out[i] = s.systemProfile(account, sp)
+	}
+	return out
+}
+
+// ListApplication returns the account's application profiles ordered by
+// creation time then ID.
+func (s *Service) ListApplication(account string) []Profile {
+	s.mu.RLock()
+	list := s.byAcct[account]
+	out := make([]Profile, len(list))
+	for i, p := range list {
+		out[i] = p.Clone()
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Profile) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// All returns every application profile of every account, in no order.
+func (s *Service) All() []Profile {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Profile, 0, len(s.byKey))
+	for _, p := range s.byKey {
+		out = append(out, p.Clone())
+	}
+	return out
+}
+
+// Delete deletes an application profile. System-defined profiles cannot be
+// deleted.
+func (s *Service) Delete(ctx context.Context, account, identifier string) error {
+	id, typ, err := s.parseIdentifier(account, identifier)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	p, ok := s.byKey[key{account, id}]
+	if !ok || typ == SystemDefined {
+		s.mu.Unlock()
+		if _, sys := s.SystemProfile(account, id); sys {
+			return errkind.New(errkind.Invalid, "System-defined inference profile %s cannot be deleted.", identifier)
+		}
+		return notFound(identifier)
+	}
+	if err := s.store.DeleteProfile(ctx, account, id); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.removeLocked(p)
+	s.mu.Unlock()
+	s.notify(p, nil)
+	return nil
+}
+
+// resolveTaggable finds the application profile a tagging call names by
+// ARN. Other ARNs get the exceptions Bedrock gives.
+func (s *Service) resolveTaggable(account, resourceARN string) (*Profile, error) {
+	if n := len(resourceARN); n < 20 || n > 1011 {
+		return nil, errkind.New(errkind.Invalid, "1 validation error detected: Value at 'resourceARN' failed to satisfy constraint: Member must have length between 20 and 1011")
+	}
+	a, err := arn.Parse(resourceARN)
+	if err != nil || a.Service != "bedrock" {
+		return nil, errkind.New(errkind.Invalid, "1 validation error detected: Value at 'resourceARN' failed to satisfy constraint: Member must be a taggable Bedrock resource ARN")
+	}
+	if a.Region != s.region {
+		return nil, errkind.New(errkind.Invalid, "The ARN %s is in region %q, but this endpoint serves %q.", resourceARN, a.Region, s.region)
+	}
+	if a.Type() != arn.TypeApplicationProfile {
+		if a.Type() == arn.TypeInferenceProfile || a.Type() == arn.TypeFoundationModel {
+			return nil, errkind.New(errkind.Invalid, "Tags can only be managed on application inference profiles; %s is not one.", resourceARN)
+		}
+		return nil, errkind.New(errkind.NotFound, "The resource %s could not be found.", resourceARN)
+	}
+	if a.Account != account {
+		return nil, errkind.New(errkind.NotFound, "The resource %s could not be found.", resourceARN)
+	}
+	s.mu.RLock()
+	p, ok := s.byKey[key{account, a.ID()}]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, errkind.New(errkind.NotFound, "The resource %s could not be found.", resourceARN)
+	}
+	return p, nil
+}
+
+// Tag adds or overwrites tags on an application profile.
+func (s *Service) Tag(ctx context.Context, account, resourceARN string, add []tags.Tag) error {
+	if len(add) == 0 {
+		return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 0")
+	}
+	if err := tags.ValidateList(add); err != nil {
+		return err
+	}
+	return s.updateTags(ctx, account, resourceARN, func(cur tags.Set) (tags.Set, error) {
+		return cur.Merge(tags.FromList(add))
+	})
+}
+
+// Untag removes tag keys from an application profile; absent keys are
+// ignored, as AWS does.
+func (s *Service) Untag(ctx context.Context, account, resourceARN string, keys []string) error {
+	if len(keys) > 200 {
+		return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length less than or equal to 200")
+	}
+	for _, k := range keys {
+		if n := utf8.RuneCountInString(k); n < 1 || n > 128 {
+			return errkind.New(errkind.Invalid, "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length between 1 and 128")
+		}
+	}
+	return s.updateTags(ctx, account, resourceARN, func(cur tags.Set) (tags.Set, error) {
+		return cur.Without(keys), nil
+	})
+}
+
+func (s *Service) updateTags(ctx context.Context, account, resourceARN string, f func(tags.Set) (tags.Set, error)) error {
+	p, err := s.resolveTaggable(account, resourceARN)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	cur, ok := s.byKey[key{account, p.ID}]
+	if !ok {
+		s.mu.Unlock()
+		return errkind.New(errkind.NotFound, "The resource %s could not be found.", resourceARN)
+	}
+	next, err := f(cur.Tags)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	if err := s.store.SetProfileTags(ctx, account, cur.ID, next, now); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	// Replace the pointer rather than mutate: readers holding the old
+	// *Profile (Lookup) keep a consistent view.
+	old := cur
+	np := cur.Clone()
+	np.Tags = next
+	np.UpdatedAt = now
+	s.removeLocked(old)
+	s.insertLocked(&np)
+	s.mu.Unlock()
+	s.notify(old, &np)
+	return nil
+}
+
+// ListTags returns an application profile's tags sorted by key.
+func (s *Service) ListTags(account, resourceARN string) ([]tags.Tag, error) {
+	p, err := s.resolveTaggable(account, resourceARN)
+	if err != nil {
+		return nil, err
+	}
+	return p.Tags.List(), nil
+}
