@@ -1,0 +1,218 @@
+package invoke
+
+import (
+	"encoding/json"
+)
+
+// The conversation types below are Tollgate's canonical form of a model
+// call. They follow the Bedrock Converse API member for member (same JSON
+// names), because Converse is the lingua franca every provider is
+// translated to and from; documents (tool input, additional fields) stay
+// raw JSON so nothing a client sends is lost on the way to a provider.
+
+// ConverseRequest is a Converse or ConverseStream request body.
+type ConverseRequest struct {
+	Messages                          []Message         `json:"messages,omitempty"`
+	System                            []SystemBlock     `json:"system,omitempty"`
+	InferenceConfig                   *InferenceConfig  `json:"inferenceConfig,omitempty"`
+	ToolConfig                        *ToolConfig       `json:"toolConfig,omitempty"`
+	GuardrailConfig                   json.RawMessage   `json:"guardrailConfig,omitempty"`
+	AdditionalModelRequestFields      json.RawMessage   `json:"additionalModelRequestFields,omitempty"`
+	AdditionalModelResponseFieldPaths []string          `json:"additionalModelResponseFieldPaths,omitempty"`
+	PromptVariables                   json.RawMessage   `json:"promptVariables,omitempty"`
+	RequestMetadata                   map[string]string `json:"requestMetadata,omitempty"`
+	PerformanceConfig                 json.RawMessage   `json:"performanceConfig,omitempty"`
+	ServiceTier                       json.RawMessage   `json:"serviceTier,omitempty"`
+	OutputConfig                      json.RawMessage   `json:"outputConfig,omitempty"`
+}
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role    string         `json:"role"` // "user" or "assistant"
+	Content []ContentBlock `json:"content"`
+}
+
+// ContentBlock is a union: exactly one member is set. Members Tollgate does
+// not interpret are kept raw in Other so they pass through to Bedrock.
+type ContentBlock struct {
+	Text             *string          `json:"text,omitempty"`
+	Image            *ImageBlock      `json:"image,omitempty"`
+	ToolUse          *ToolUseBlock    `json:"toolUse,omitempty"`
+	ToolResult       *ToolResultBlock `json:"toolResult,omitempty"`
+	ReasoningContent json.RawMessage  `json:"reasoningContent,omitempty"`
+	CachePoint       json.RawMessage  `json:"cachePoint,omitempty"`
+	Document         json.RawMessage  `json:"document,omitempty"`
+	Video            json.RawMessage  `json:"video,omitempty"`
+	Audio            json.RawMessage  `json:"audio,omitempty"`
+	GuardContent     json.RawMessage  `json:"guardContent,omitempty"`
+	CitationsContent json.RawMessage  `json:"citationsContent,omitempty"`
+	SearchResult     json.RawMessage  `json:"searchResult,omitempty"`
+}
+
+// ImageBlock is an image content block.
+type ImageBlock struct {
+	Format string `json:"format"` // png, jpeg, gif, webp
+	Source struct {
+		Bytes      []byte          `json:"bytes,omitempty"` // base64 in JSON
+		S3Location json.RawMessage `json:"s3Location,omitempty"`
+	} `json:"source"`
+}
+
+// ToolUseBlock is a model's request to call a tool.
+type ToolUseBlock struct {
+	ToolUseID string          `json:"toolUseId"`
+	Name      string          `json:"name"`
+	Input     json.RawMessage `json:"input"`
+	Type      string          `json:"type,omitempty"`
+}
+
+// ToolResultBlock is the result of a tool call, sent back by the client.
+type ToolResultBlock struct {
+	ToolUseID string              `json:"toolUseId"`
+	Content   []ToolResultContent `json:"content"`
+	Status    string              `json:"status,omitempty"` // success, error
+	Type      string              `json:"type,omitempty"`
+}
+
+// ToolResultContent is a union inside a tool result.
+type ToolResultContent struct {
+	Text     *string         `json:"text,omitempty"`
+	JSON     json.RawMessage `json:"json,omitempty"`
+	Image    *ImageBlock     `json:"image,omitempty"`
+	Document json.RawMessage `json:"document,omitempty"`
+}
+
+// SystemBlock is a union of system prompt members.
+type SystemBlock struct {
+	Text         *string         `json:"text,omitempty"`
+	GuardContent json.RawMessage `json:"guardContent,omitempty"`
+	CachePoint   json.RawMessage `json:"cachePoint,omitempty"`
+}
+
+// InferenceConfig holds the common inference parameters.
+type InferenceConfig struct {
+	MaxTokens     *int32   `json:"maxTokens,omitempty"`
+	Temperature   *float32 `json:"temperature,omitempty"`
+	TopP          *float32 `json:"topP,omitempty"`
+	StopSequences []string `json:"stopSequences,omitempty"`
+}
+
+// ToolConfig declares the tools a model may call.
+type ToolConfig struct {
+	Tools      []Tool          `json:"tools"`
+	ToolChoice json.RawMessage `json:"toolChoice,omitempty"` // {"auto":{}} | {"any":{}} | {"tool":{"name":...}}
+}
+
+// Tool is a union; ToolSpec is the member Tollgate interprets.
+type Tool struct {
+	ToolSpec   *ToolSpec       `json:"toolSpec,omitempty"`
+	SystemTool json.RawMessage `json:"systemTool,omitempty"`
+	CachePoint json.RawMessage `json:"cachePoint,omitempty"`
+}
+
+// ToolSpec describes one tool.
+type ToolSpec struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	InputSchema struct {
+		JSON json.RawMessage `json:"json"`
+	} `json:"inputSchema"`
+	Strict *bool `json:"strict,omitempty"`
+}
+
+// ConverseResponse is a Converse response body.
+type ConverseResponse struct {
+	Output struct {
+		Message *Message `json:"message,omitempty"`
+	} `json:"output"`
+	StopReason                    string          `json:"stopReason"`
+	Usage                         Usage           `json:"usage"`
+	Metrics                       Metrics         `json:"metrics"`
+	AdditionalModelResponseFields json.RawMessage `json:"additionalModelResponseFields,omitempty"`
+	Trace                         json.RawMessage `json:"trace,omitempty"`
+	PerformanceConfig             json.RawMessage `json:"performanceConfig,omitempty"`
+	ServiceTier                   json.RawMessage `json:"serviceTier,omitempty"`
+}
+
+// Usage is the token usage of one call, as Bedrock reports it.
+type Usage struct {
+	InputTokens           int64 `json:"inputTokens"`
+	OutputTokens          int64 `json:"outputTokens"`
+	TotalTokens           int64 `json:"totalTokens"`
+	CacheReadInputTokens  int64 `json:"cacheReadInputTokens,omitempty"`
+	CacheWriteInputTokens int64 `json:"cacheWriteInputTokens,omitempty"`
+}
+
+// Add returns u + o, with TotalTokens recomputed.
+func (u Usage) Add(o Usage) Usage {
+	r := Usage{
+		InputTokens:           u.InputTokens + o.InputTokens,
+		OutputTokens:          u.OutputTokens + o.OutputTokens,
+		CacheReadInputTokens:  u.CacheReadInputTokens + o.CacheReadInputTokens,
+		CacheWriteInputTokens: u.CacheWriteInputTokens + o.CacheWriteInputTokens,
+	}
+	r.TotalTokens = r.InputTokens + r.OutputTokens
+	return r
+}
+
+// Metrics is the latency report of a call.
+type Metrics struct {
+	LatencyMs int64 `json:"latencyMs"`
+}
+
+// StreamEvent is one ConverseStream event: exactly one member is set, and
+// its JSON name is the event-stream :event-type.
+type StreamEvent struct {
+	MessageStart      *MessageStartEvent      `json:"messageStart,omitempty"`
+	ContentBlockStart *ContentBlockStartEvent `json:"contentBlockStart,omitempty"`
+	ContentBlockDelta *ContentBlockDeltaEvent `json:"contentBlockDelta,omitempty"`
+	ContentBlockStop  *ContentBlockStopEvent  `json:"contentBlockStop,omitempty"`
+	MessageStop       *MessageStopEvent       `json:"messageStop,omitempty"`
+	Metadata          *MetadataEvent          `json:"metadata,omitempty"`
+}
+
+// MessageStartEvent opens the assistant message.
+type MessageStartEvent struct {
+	Role string `json:"role"`
+}
+
+// ContentBlockStartEvent opens a non-text block (tool use).
+type ContentBlockStartEvent struct {
+	ContentBlockIndex int `json:"contentBlockIndex"`
+	Start             struct {
+		ToolUse *struct {
+			ToolUseID string `json:"toolUseId"`
+			Name      string `json:"name"`
+		} `json:"toolUse,omitempty"`
+	} `json:"start"`
+}
+
+// ContentBlockDeltaEvent carries a piece of a block.
+type ContentBlockDeltaEvent struct {
+	ContentBlockIndex int `json:"contentBlockIndex"`
+	Delta             struct {
+		Text    *string `json:"text,omitempty"`
+		ToolUse *struct {
+			Input string `json:"input"` // partial JSON text
+		} `json:"toolUse,omitempty"`
+		ReasoningContent json.RawMessage `json:"reasoningContent,omitempty"`
+	} `json:"delta"`
+}
+
+// ContentBlockStopEvent closes a block.
+type ContentBlockStopEvent struct {
+	ContentBlockIndex int `json:"contentBlockIndex"`
+}
+
+// MessageStopEvent closes the message.
+type MessageStopEvent struct {
+	StopReason                    string          `json:"stopReason"`
+	AdditionalModelResponseFields json.RawMessage `json:"additionalModelResponseFields,omitempty"`
+}
+
+// MetadataEvent is the last event: usage and latency.
+type MetadataEvent struct {
+	Usage   Usage           `json:"usage"`
+	Metrics Metrics         `json:"metrics"`
+	Trace   json.RawMessage `json:"trace,omitempty"`
+}
