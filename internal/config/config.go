@@ -51,6 +51,15 @@ type Config struct {
 	// ShutdownTimeout bounds how long shutdown waits for in-flight requests.
 	// Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+	// AttemptTimeout bounds one provider attempt before the call fails over
+	// to the next region. Default 0: no bound.
+	AttemptTimeout time.Duration `yaml:"attemptTimeout"`
+	// Providers are the model backends; a built-in simulator named "sim"
+	// always exists. Default empty.
+	Providers []Provider `yaml:"providers"`
+	// Routes bind models and regions to providers; the first match wins and
+	// unmatched models go to "sim". Default empty.
+	Routes []Route `yaml:"routes"`
 }
 
 // Default returns the configuration with every default filled in.
@@ -110,6 +119,12 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %v must be positive", c.ShutdownTimeout))
 	}
+	if c.AttemptTimeout < 0 {
+		errs = append(errs, fmt.Errorf("attemptTimeout %v must not be negative", c.AttemptTimeout))
+	}
+	if err := c.validateProviders(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -156,6 +171,9 @@ func fields() []field {
 		{"max-body-bytes", "control-plane request body limit",
 			func(c *Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) },
 			func(c *Config, v string) error { n, err := strconv.ParseInt(v, 10, 64); c.MaxBodyBytes = n; return err }},
+		{"attempt-timeout", "bound on one provider attempt before failover (0 = none)",
+			func(c *Config) string { return c.AttemptTimeout.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.AttemptTimeout = d; return err }},
 		{"shutdown-timeout", "how long shutdown waits for in-flight requests",
 			func(c *Config) string { return c.ShutdownTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ShutdownTimeout = d; return err }},

@@ -53,6 +53,7 @@ type NativeResponse struct {
 	Body        []byte
 	ContentType string
 	Usage       Usage
+	LatencyMs   int64 // set by the pipeline: the whole call's latency
 }
 
 // NativeInvoker is implemented by providers that take model-native

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -31,6 +32,9 @@ var migrations embed.FS
 type DB struct {
 	w *sql.DB // single writer connection
 	r *sql.DB // readers
+
+	tagMu  sync.Mutex
+	tagIDs map[string]int64 // canonical tag set -> id, for committed sets
 }
 
 // Options tunes Open.
@@ -67,7 +71,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{w: w, r: r}
+	db := &DB{w: w, r: r, tagIDs: map[string]int64{}}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

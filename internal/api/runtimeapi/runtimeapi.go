@@ -1,0 +1,255 @@
+// Package runtimeapi serves Bedrock Runtime (restJson1 plus AWS event
+// streams): Converse, ConverseStream, InvokeModel and
+// InvokeModelWithResponseStream, wire compatible with
+// aws-sdk-go-v2/service/bedrockruntime and the JavaScript v3 client.
+// Handlers decode, call the invoke pipeline, and encode; once a stream has
+// started, errors travel inside it as exception events.
+package runtimeapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/aws/smithy-go/eventstream"
+
+	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
+)
+
+// Handler serves the runtime operations.
+type Handler struct {
+	svc *invoke.Service
+}
+
+// New returns a Handler over the invoke pipeline.
+func New(svc *invoke.Service) *Handler { return &Handler{svc: svc} }
+
+// Register adds the runtime routes to mux.
+func (h *Handler) Register(mux *http.ServeMux) {
+	mux.Handle("POST /model/{modelId}/converse", h.wrap("Converse", h.converse))
+	mux.Handle("POST /model/{modelId}/converse-stream", h.wrap("ConverseStream", h.converseStream))
+	mux.Handle("POST /model/{modelId}/invoke", h.wrap("InvokeModel", h.invokeModel))
+	mux.Handle("POST /model/{modelId}/invoke-with-response-stream", h.wrap("InvokeModelWithResponseStream", h.invokeModelStream))
+}
+
+func (h *Handler) wrap(op string, f func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := awsproto.Info(r.Context())
+		info.Service, info.Op = "bedrock-runtime", op
+		if err := f(w, r); err != nil {
+			awsproto.WriteRestJSONError(w, r, awsproto.BedrockCodes, err)
+		}
+	})
+}
+
+func caller(r *http.Request) invoke.Caller {
+	info := awsproto.Info(r.Context())
+	c := invoke.Caller{RequestID: info.ID}
+	if p := info.Identity.Principal; p != nil {
+		c.Account, c.PrincipalID = p.Account, p.ID
+	}
+	return c
+}
+
+
+func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
+	var req invoke.ConverseRequest
+	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &req); err != nil {
+		return err
+	}
+	resp, err := h.svc.Converse(r.Context(), caller(r), r.PathValue("modelId"), &req)
+	if err != nil {
+		return err
+	}
+	return awsproto.WriteJSON(w, http.StatusOK, "application/json", resp)
+}
+
+// stream writes AWS event-stream frames, sending the 200 header lazily so
+// an error before the first event is still an ordinary error response.
+type stream struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	enc     *eventstream.Encoder
+	buf     bytes.Buffer
+	started bool
+	header  func(h http.Header)
+	mu      sync.Mutex
+}
+
+func newStream(w http.ResponseWriter, header func(http.Header)) *stream {
+	return &stream{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(), header: header}
+}
+
+func (s *stream) start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	h := s.w.Header()
+	h.Set("Content-Type", "application/vnd.amazon.eventstream")
+	if s.header != nil {
+		s.header(h)
+	}
+	s.w.WriteHeader(http.StatusOK)
+}
+
+func (s *stream) frame(headers eventstream.Headers, payload []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.start()
+	s.buf.Reset()
+	if err := s.enc.Encode(&s.buf, eventstream.Message{Headers: headers, Payload: payload}); err != nil {
+		return errkind.Wrap(errkind.Internal, err, "internal error")
+	}
+	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+func (s *stream) event(eventType string, payload []byte) error {
+	return s.frame(eventstream.Headers{
+		{Name: ":event-type", Value: eventstream.StringValue(eventType)},
+		{Name: ":content-type", Value: eventstream.StringValue("application/json")},
+		{Name: ":message-type", Value: eventstream.StringValue("event")},
+	}, payload)
+}
+
+// exceptionTypes names the stream exception member for each error kind.
+var exceptionTypes = map[errkind.Kind]string{
+	errkind.Throttled:   "throttlingException",
+	errkind.Invalid:     "validationException",
+	errkind.Unavailable: "serviceUnavailableException",
+	errkind.Internal:    "internalServerException",
+}
+
+func (s *stream) exception(err error) error {
+	e := errkind.As(err)
+	name, ok := exceptionTypes[e.Kind]
+	if !ok {
+		name = "modelStreamErrorException"
+	}
+	body := map[string]any{"message": e.Message}
+	if name == "modelStreamErrorException" {
+		body["originalStatusCode"] = awsproto.BedrockCodes.Lookup(e).Status
+		body["originalMessage"] = e.Message
+	}
+	payload, _ := json.Marshal(body)
+	return s.frame(eventstream.Headers{
+		{Name: ":exception-type", Value: eventstream.StringValue(name)},
+		{Name: ":content-type", Value: eventstream.StringValue("application/json")},
+		{Name: ":message-type", Value: eventstream.StringValue("exception")},
+	}, payload)
+}
+
+// eventName returns the member name of the set event.
+func eventName(ev invoke.StreamEvent) (string, any) {
+	switch {
+	case ev.MessageStart != nil:
+		return "messageStart", ev.MessageStart
+	case ev.ContentBlockStart != nil:
+		return "contentBlockStart", ev.ContentBlockStart
+	case ev.ContentBlockDelta != nil:
+		return "contentBlockDelta", ev.ContentBlockDelta
+	case ev.ContentBlockStop != nil:
+		return "contentBlockStop", ev.ContentBlockStop
+	case ev.MessageStop != nil:
+		return "messageStop", ev.MessageStop
+	case ev.Metadata != nil:
+		return "metadata", ev.Metadata
+	}
+	return "", nil
+}
+
+// finishStream turns the pipeline's result into the end of the response:
+// an ordinary error before any frame, an exception frame after.
+func finishStream(s *stream, r *http.Request, err error) error {
+	if err == nil {
+		return nil
+	}
+	if !s.started {
+		return err
+	}
+	awsproto.Info(r.Context()).Err = err
+	if errors.Is(err, errClientGone) || r.Context().Err() != nil {
+		return nil // nobody is listening
+	}
+	_ = s.exception(err)
+	return nil
+}
+
+var errClientGone = errors.New("client went away")
+
+func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
+	var req invoke.ConverseRequest
+	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &req); err != nil {
+		return err
+	}
+	s := newStream(w, nil)
+	err := h.svc.ConverseStream(r.Context(), caller(r), r.PathValue("modelId"), &req, func(ev invoke.StreamEvent) error {
+		name, v := eventName(ev)
+		if name == "" {
+			return nil
+		}
+		payload, err := json.Marshal(v)
+		if err != nil {
+			return errkind.Wrap(errkind.Internal, err, "internal error")
+		}
+		if err := s.event(name, payload); err != nil {
+			return errors.Join(errClientGone, err)
+		}
+		return nil
+	})
+	return finishStream(s, r, err)
+}
+
+func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
+	in := invoke.NativeRequest{
+		Body:        awsproto.Info(r.Context()).Body,
+		ContentType: r.Header.Get("Content-Type"),
+		Accept:      r.Header.Get("Accept"),
+	}
+	resp, err := h.svc.InvokeModel(r.Context(), caller(r), r.PathValue("modelId"), in)
+	if err != nil {
+		return err
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", resp.ContentType)
+	hd.Set("Content-Length", strconv.Itoa(len(resp.Body)))
+	hd.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(resp.Usage.InputTokens, 10))
+	hd.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(resp.Usage.OutputTokens, 10))
+	hd.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(resp.LatencyMs, 10))
+	if resp.Usage.CacheReadInputTokens > 0 || resp.Usage.CacheWriteInputTokens > 0 {
+		hd.Set("X-Amzn-Bedrock-Cache-Read-Input-Token-Count", strconv.FormatInt(resp.Usage.CacheReadInputTokens, 10))
+		hd.Set("X-Amzn-Bedrock-Cache-Write-Input-Token-Count", strconv.FormatInt(resp.Usage.CacheWriteInputTokens, 10))
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(resp.Body)
+	return nil
+}
+
+type payloadPart struct {
+	Bytes []byte `json:"bytes"`
+}
+
+func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) error {
+	in := invoke.NativeRequest{
+		Body:        awsproto.Info(r.Context()).Body,
+		ContentType: r.Header.Get("Content-Type"),
+		Accept:      r.Header.Get("X-Amzn-Bedrock-Accept"),
+	}
+	s := newStream(w, func(hd http.Header) { hd.Set("X-Amzn-Bedrock-Content-Type", "application/json") })
+	err := h.svc.InvokeModelStream(r.Context(), caller(r), r.PathValue("modelId"), in, func(chunk []byte) error {
+		payload, _ := json.Marshal(payloadPart{Bytes: chunk})
+		if err := s.event("chunk", payload); err != nil {
+			return errors.Join(errClientGone, err)
+		}
+		return nil
+	})
+	return finishStream(s, r, err)
+}

@@ -1,0 +1,179 @@
+package invoke
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+)
+
+// NativeCodec translates one model family's InvokeModel bodies to and from
+// Converse (implemented by package native; declared here so the pipeline
+// does not depend on it).
+type NativeCodec interface {
+	Request(body []byte) (*ConverseRequest, error)
+	Response(resp *ConverseResponse, modelID string) ([]byte, error)
+	Stream(modelID string) NativeStreamEncoder
+}
+
+// NativeStreamEncoder turns Converse stream events into native chunks.
+type NativeStreamEncoder interface {
+	Encode(ev StreamEvent) ([][]byte, error)
+}
+
+// NativeCodecs gives the pipeline the codecs and the embedding simulator.
+type NativeCodecs interface {
+	// For returns the codec of a model family.
+	For(family string) (NativeCodec, bool)
+	// Embed answers an embedding request of an embedding family locally
+	// (for providers without a native embedding endpoint).
+	Embed(family string, body []byte, tokens func(string) int64) ([]byte, Usage, error)
+	// UsageFromResponse and UsageFromChunk read usage from native bodies.
+	UsageFromResponse(family string, body []byte) (Usage, bool)
+}
+
+func isEmbedding(family string) bool { return family == "titan-embed" || family == "cohere-embed" }
+
+// InvokeModel runs an InvokeModel call: a native body passes as is to a
+// NativeInvoker provider, and is translated through Converse otherwise.
+func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string, in NativeRequest) (NativeResponse, error) {
+	c, err := s.begin(caller, OpInvoke, modelID)
+	if err != nil {
+		return NativeResponse{}, err
+	}
+	family := c.target.Model.Family
+	var resp NativeResponse
+	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+		actx, cancel := c.withTimeout(ctx)
+		defer cancel()
+		if ni, ok := r.Provider.(NativeInvoker); ok {
+			var err error
+			resp, err = ni.InvokeModel(actx, cl, in)
+			return err
+		}
+		if s.native == nil {
+			return errkind.New(errkind.Invalid, "InvokeModel is not available for %s on this provider.", cl.ModelID)
+		}
+		if isEmbedding(family) {
+			body, u, err := s.native.Embed(family, in.Body, s.tokens)
+			resp = NativeResponse{Body: body, ContentType: "application/json", Usage: u}
+			return err
+		}
+		codec, ok := s.native.For(family)
+		if !ok {
+			return errkind.New(errkind.Invalid, "InvokeModel bodies of the %s family are not supported.", family)
+		}
+		req, err := codec.Request(in.Body)
+		if err != nil {
+			return noFailover{err}
+		}
+		cr, err := r.Provider.Converse(actx, cl, req)
+		if err != nil {
+			return err
+		}
+		body, err := codec.Response(cr, cl.ModelID)
+		if err != nil {
+			return noFailover{err}
+		}
+		resp = NativeResponse{Body: body, ContentType: "application/json", Usage: cr.Usage}
+		return nil
+	})
+	err = unwrapNoFailover(err)
+	if ferr := c.finish(ctx, resp.Usage, err); ferr != nil && err == nil {
+		return NativeResponse{}, ferr
+	}
+	if err != nil {
+		return NativeResponse{}, err
+	}
+	resp.LatencyMs = s.now().Sub(c.start).Milliseconds()
+	return resp, nil
+}
+
+// InvokeModelStream runs InvokeModelWithResponseStream. As with
+// ConverseStream, the last chunk (which carries the invocation metrics) is
+// held back until the record is durable.
+func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID string, in NativeRequest, emit func(chunk []byte) error) error {
+	c, err := s.begin(caller, OpInvokeStream, modelID)
+	if err != nil {
+		return err
+	}
+	if !c.target.Model.Streaming {
+		return errkind.New(errkind.Invalid, "The model %s does not support response streaming.", c.target.Model.ID)
+	}
+	family := c.target.Model.Family
+	var (
+		usage   Usage
+		emitted bool
+		emitErr error
+		held    []byte
+	)
+	send := func(chunk []byte) error {
+		if held != nil {
+			if c.firstTok.IsZero() {
+				c.firstTok = s.now()
+			}
+			emitted = true
+			if err := emit(held); err != nil {
+				emitErr = err
+				return err
+			}
+		}
+		held = chunk
+		return nil
+	}
+	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+		if ni, ok := r.Provider.(NativeInvoker); ok {
+			var err error
+			usage, err = ni.InvokeModelStream(ctx, cl, in, send)
+			if err != nil && emitted {
+				return noFailover{err}
+			}
+			return err
+		}
+		if s.native == nil {
+			return errkind.New(errkind.Invalid, "InvokeModelWithResponseStream is not available for %s on this provider.", cl.ModelID)
+		}
+		codec, ok := s.native.For(family)
+		if !ok {
+			return errkind.New(errkind.Invalid, "InvokeModel bodies of the %s family are not supported.", family)
+		}
+		req, err := codec.Request(in.Body)
+		if err != nil {
+			return noFailover{err}
+		}
+		enc := codec.Stream(cl.ModelID)
+		usage, err = r.Provider.ConverseStream(ctx, cl, req, func(ev StreamEvent) error {
+			if ev.Metadata != nil {
+				ev.Metadata.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
+			}
+			chunks, err := enc.Encode(ev)
+			if err != nil {
+				return noFailover{err}
+			}
+			for _, ch := range chunks {
+				if err := send(ch); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && emitted {
+			return noFailover{err}
+		}
+		return err
+	})
+	err = unwrapNoFailover(err)
+	if emitErr != nil && !errors.Is(err, context.Canceled) {
+		err = errors.Join(context.Canceled, emitErr)
+	}
+	if ferr := c.finish(ctx, usage, err); ferr != nil && err == nil {
+		return ferr
+	}
+	if err != nil {
+		return err
+	}
+	if held != nil {
+		return emit(held)
+	}
+	return nil
+}

@@ -1,0 +1,374 @@
+package invoke
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
+	"github.com/tollgate-dev/tollgate/internal/profile"
+)
+
+// Route is the provider serving a model in a region.
+type Route struct {
+	Name     string // provider name, recorded in the ledger
+	Provider Provider
+	Upstream string // optional upstream model name or ARN
+}
+
+// Router finds the route for a model in a region; ok false when no
+// provider serves it there.
+type Router func(model catalog.Model, region string) (Route, bool)
+
+// Appender makes a record durable (ledger.Batcher).
+type Appender interface {
+	Append(ctx context.Context, r ledger.Record) error
+}
+
+// Config configures a Service.
+type Config struct {
+	Profiles *profile.Service
+	Catalog  *catalog.Catalog
+	Router   Router
+	Ledger   Appender
+	Logger   *slog.Logger
+	// AttemptTimeout bounds one non-streaming provider attempt (and a
+	// stream's wait for its first event) before failing over; 0 = none.
+	AttemptTimeout time.Duration
+	// Now is the clock; nil = time.Now.
+	Now func() time.Time
+	// Tokens counts tokens of a text for requests no provider answers with
+	// usage (simulated embeddings). nil = 1 token per 4 bytes.
+	Tokens func(string) int64
+	// OnRecord, if set, is called with every record after it is durable.
+	OnRecord func(ledger.Record)
+	// Native translates InvokeModel bodies for providers that only speak
+	// Converse; nil disables InvokeModel on such providers.
+	Native NativeCodecs
+}
+
+// Service is the runtime pipeline. Safe for concurrent use.
+type Service struct {
+	profiles *profile.Service
+	catalog  *catalog.Catalog
+	router   Router
+	ledger   Appender
+	log      *slog.Logger
+	timeout  time.Duration
+	now      func() time.Time
+	tokens   func(string) int64
+	onRecord func(ledger.Record)
+	native   NativeCodecs
+
+	rr       atomic.Uint64
+	unpriced atomic.Int64
+}
+
+// NewService returns the pipeline.
+func NewService(cfg Config) *Service {
+	s := &Service{profiles: cfg.Profiles, catalog: cfg.Catalog, router: cfg.Router, ledger: cfg.Ledger,
+		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, native: cfg.Native}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.tokens == nil {
+		s.tokens = func(t string) int64 { return int64(len(t)+3) / 4 }
+	}
+	return s
+}
+
+// UnpricedCalls returns how many calls were recorded without a known price.
+func (s *Service) UnpricedCalls() int64 { return s.unpriced.Load() }
+
+// Operation names, as the ledger records them.
+const (
+	OpConverse       = "Converse"
+	OpConverseStream = "ConverseStream"
+	OpInvoke         = "InvokeModel"
+	OpInvokeStream   = "InvokeModelWithResponseStream"
+)
+
+// Caller identifies who makes a call.
+type Caller struct {
+	RequestID   string
+	Account     string
+	PrincipalID string
+}
+
+// call is the state of one runtime call from resolution to its record.
+type call struct {
+	s        *Service
+	caller   Caller
+	op       string
+	target   Target
+	start    time.Time
+	firstTok time.Time
+	route    Route
+	region   string
+	attempts int
+}
+
+func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
+	t, err := s.Resolve(caller.Account, modelID)
+	if err != nil {
+		return nil, err
+	}
+	return &call{s: s, caller: caller, op: op, target: t, start: s.now()}, nil
+}
+
+// regionsInOrder returns the target's regions starting at the next
+// round-robin position.
+func (c *call) regionsInOrder() []string {
+	rs := c.target.Regions
+	if len(rs) <= 1 {
+		return rs
+	}
+	start := int(c.s.rr.Add(1) % uint64(len(rs)))
+	out := make([]string, 0, len(rs))
+	out = append(out, rs[start:]...)
+	return append(out, rs[:start]...)
+}
+
+// failover reports whether an attempt's error lets the call move on to the
+// next region.
+func failover(err error) bool {
+	var nf noFailover
+	if errors.As(err, &nf) {
+		return false
+	}
+	switch errkind.KindOf(err) {
+	case errkind.Throttled, errkind.Unavailable:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// attempt runs f against each region in turn until one succeeds or fails
+// with an error that does not allow failover.
+func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl Call, r Route) error) error {
+	var last error
+	for _, region := range c.regionsInOrder() {
+		route, ok := c.s.router(c.target.Model, region)
+		if !ok {
+			last = errkind.New(errkind.Unavailable, "No provider serves %s in %s.", c.target.Model.ID, region)
+			continue
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.attempts++
+		c.route, c.region = route, region
+		cl := Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream}
+		err := f(ctx, cl, route)
+		if err == nil {
+			return nil
+		}
+		last = err
+		if !failover(err) || ctx.Err() != nil {
+			return err
+		}
+		c.s.log.Warn("provider_failover", "request_id", c.caller.RequestID, "region", region, "provider", route.Name, "err", err.Error())
+	}
+	if last == nil {
+		last = errkind.New(errkind.Unavailable, "No region is available for %s.", c.target.Model.ID)
+	}
+	if errors.Is(last, context.DeadlineExceeded) {
+		last = errkind.Wrap(errkind.Unavailable, last, "The model did not answer in time.")
+	}
+	return last
+}
+
+func (c *call) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.s.timeout > 0 {
+		return context.WithTimeout(ctx, c.s.timeout)
+	}
+	return ctx, func() {}
+}
+
+func outcome(err error) (string, string) {
+	if err == nil {
+		return ledger.OutcomeSuccess, ""
+	}
+	if errors.Is(err, context.Canceled) {
+		return ledger.OutcomeCancelled, ""
+	}
+	switch errkind.KindOf(err) {
+	case errkind.Throttled:
+		return ledger.OutcomeThrottled, "ThrottlingException"
+	case errkind.Invalid:
+		return ledger.OutcomeClientError, "ValidationException"
+	case errkind.Denied:
+		return ledger.OutcomeClientError, "AccessDeniedException"
+	case errkind.NotFound:
+		return ledger.OutcomeClientError, "ResourceNotFoundException"
+	case errkind.Unavailable:
+		return ledger.OutcomeServerError, "ServiceUnavailableException"
+	}
+	return ledger.OutcomeServerError, "InternalServerException"
+}
+
+// finish prices the usage and appends the call's record durably. It runs
+// without the request's cancellation: a call the client abandoned is still
+// recorded and billed for what it consumed.
+func (c *call) finish(ctx context.Context, u Usage, callErr error) error {
+	end := c.s.now()
+	out, code := outcome(callErr)
+	r := ledger.Record{
+		RequestID:        c.caller.RequestID,
+		Time:             c.start.UTC().Truncate(time.Millisecond),
+		Account:          c.caller.Account,
+		Region:           c.s.profiles.Region(),
+		PrincipalID:      c.caller.PrincipalID,
+		ProfileARN:       c.target.ProfileARN,
+		ProfileID:        c.target.ProfileID,
+		ModelID:          c.target.Model.ID,
+		Provider:         c.route.Name,
+		Operation:        c.op,
+		InputTokens:      u.InputTokens,
+		OutputTokens:     u.OutputTokens,
+		CacheReadTokens:  u.CacheReadInputTokens,
+		CacheWriteTokens: u.CacheWriteInputTokens,
+		LatencyMs:        end.Sub(c.start).Milliseconds(),
+		Attempts:         c.attempts,
+		Outcome:          out,
+		ErrorCode:        code,
+		Tags:             c.target.Tags,
+	}
+	if c.attempts > 0 {
+		r.RegionServed = c.region
+	}
+	if !c.firstTok.IsZero() {
+		r.TTFTMs = c.firstTok.Sub(c.start).Milliseconds()
+	}
+	price, ok := pricing.Lookup(c.s.catalog, c.target.Model.ID, c.start)
+	if ok {
+		b, priced := pricing.Compute(price, pricing.Tokens{Input: u.InputTokens, Output: u.OutputTokens,
+			CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens})
+		r.Cost, r.Priced = b.Total(), priced
+	}
+	if !r.Priced {
+		r.Cost = 0
+		c.s.unpriced.Add(1)
+		c.s.log.Warn("usage_unpriced", "request_id", r.RequestID, "model", r.ModelID, "time", r.Time)
+	}
+	if err := c.s.ledger.Append(context.WithoutCancel(ctx), r); err != nil {
+		c.s.log.Error("ledger_append_failed", "request_id", r.RequestID, "err", err.Error())
+		return errkind.Wrap(errkind.Internal, err, "The usage of this call could not be recorded.")
+	}
+	if c.s.onRecord != nil {
+		c.s.onRecord(r)
+	}
+	return nil
+}
+
+// Converse runs a non-streaming Converse call through modelID.
+func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, req *ConverseRequest) (*ConverseResponse, error) {
+	c, err := s.begin(caller, OpConverse, modelID)
+	if err != nil {
+		return nil, err
+	}
+	var resp *ConverseResponse
+	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+		actx, cancel := c.withTimeout(ctx)
+		defer cancel()
+		var err error
+		resp, err = r.Provider.Converse(actx, cl, req)
+		return err
+	})
+	var u Usage
+	if err == nil {
+		u = resp.Usage
+		resp.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
+	}
+	if ferr := c.finish(ctx, u, err); ferr != nil && err == nil {
+		return nil, ferr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// ConverseStream runs a streaming Converse call, passing events to emit.
+// The final metadata event is held back until the call's record is
+// durable, so a client that received the whole stream is always billed.
+// An error returned before any emit is an ordinary error response; after
+// that the caller writes it into the stream.
+func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID string, req *ConverseRequest, emit func(StreamEvent) error) error {
+	c, err := s.begin(caller, OpConverseStream, modelID)
+	if err != nil {
+		return err
+	}
+	var (
+		usage    Usage
+		emitted  bool
+		metadata *MetadataEvent
+		emitErr  error
+	)
+	wrapped := func(ev StreamEvent) error {
+		if ev.Metadata != nil {
+			m := *ev.Metadata
+			metadata = &m
+			return nil
+		}
+		if ev.ContentBlockDelta != nil && c.firstTok.IsZero() {
+			c.firstTok = s.now()
+		}
+		emitted = true
+		if err := emit(ev); err != nil {
+			emitErr = err
+			return err
+		}
+		return nil
+	}
+	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+		var err error
+		usage, err = r.Provider.ConverseStream(ctx, cl, req, wrapped)
+		if err != nil && emitted {
+			// Past the first event there is no failover: the client has
+			// part of this region's answer.
+			return noFailover{err}
+		}
+		return err
+	})
+	err = unwrapNoFailover(err)
+	if emitErr != nil && err == nil {
+		err = emitErr
+	}
+	if emitErr != nil && !errors.Is(err, context.Canceled) {
+		err = errors.Join(context.Canceled, err) // the client went away
+	}
+	if ferr := c.finish(ctx, usage, err); ferr != nil && err == nil {
+		return ferr
+	}
+	if err != nil {
+		return err
+	}
+	if metadata == nil {
+		metadata = &MetadataEvent{Usage: usage}
+	}
+	metadata.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
+	return emit(StreamEvent{Metadata: metadata})
+}
+
+// noFailover marks an error after which the call must not move on.
+type noFailover struct{ err error }
+
+func (e noFailover) Error() string { return e.err.Error() }
+func (e noFailover) Unwrap() error { return e.err }
+
+func unwrapNoFailover(err error) error {
+	var nf noFailover
+	if errors.As(err, &nf) {
+		return nf.err
+	}
+	return err
+}

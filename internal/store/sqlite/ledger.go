@@ -1,0 +1,241 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+var (
+	_ ledger.Writer = (*DB)(nil)
+	_ ledger.Reader = (*DB)(nil)
+)
+
+// tagSetID returns the id of a tag set, inserting it if new, inside tx.
+func (db *DB) tagSetID(ctx context.Context, tx *sql.Tx, local map[string]int64, t tags.Set) (int64, error) {
+	if len(t) == 0 {
+		return 0, nil
+	}
+	c := t.Canonical()
+	if id, ok := local[c]; ok {
+		return id, nil
+	}
+	db.tagMu.Lock()
+	id, ok := db.tagIDs[c]
+	db.tagMu.Unlock()
+	if ok {
+		local[c] = id
+		return id, nil
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM tag_sets WHERE canonical = ?`, c).Scan(&id); err == nil {
+		local[c] = id
+		return id, nil
+	} else if err != sql.ErrNoRows {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO tag_sets (canonical, tags) VALUES (?, ?)`, c, tagsJSON(t))
+	if err != nil {
+		return 0, err
+	}
+	id, err = res.LastInsertId()
+	local[c] = id
+	return id, err
+}
+
+const insertRecord = `INSERT INTO usage_records (request_id, time_ms, account, region, region_served, principal_id,
+	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
+	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos, priced, tag_set_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (request_id) DO NOTHING`
+
+const upsertRollup = `INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id, principal_id,
+	operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos, unpriced)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id) DO UPDATE SET
+	calls = calls + 1, errors = errors + excluded.errors,
+	input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
+	cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
+	cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+	cost_nanos = cost_nanos + excluded.cost_nanos, unpriced = unpriced + excluded.unpriced`
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// AppendRecords implements ledger.Writer.
+func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin append")
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, insertRecord)
+	if err != nil {
+		return internal(err, "prepare append")
+	}
+	defer ins.Close()
+	up, err := tx.PrepareContext(ctx, upsertRollup)
+	if err != nil {
+		return internal(err, "prepare rollup")
+	}
+	defer up.Close()
+	local := map[string]int64{}
+	for _, r := range recs {
+		ts, err := db.tagSetID(ctx, tx, local, r.Tags)
+		if err != nil {
+			return internal(err, "tag set")
+		}
+		res, err := ins.ExecContext(ctx, r.RequestID, ms(r.Time), r.Account, r.Region, r.RegionServed, r.PrincipalID,
+			r.ProfileARN, r.ProfileID, r.ModelID, r.Provider, r.Operation, r.InputTokens, r.OutputTokens,
+			r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.TTFTMs, r.Attempts, r.Outcome, r.ErrorCode,
+			int64(r.Cost), b2i(r.Priced), ts)
+		if err != nil {
+			return internal(err, "insert record")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // already recorded: idempotent
+		}
+		hour := r.Time.UTC().Truncate(time.Hour)
+		if _, err := up.ExecContext(ctx, ms(hour), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
+			r.Operation, ts, b2i(r.Outcome != ledger.OutcomeSuccess), r.InputTokens, r.OutputTokens,
+			r.CacheReadTokens, r.CacheWriteTokens, int64(r.Cost), b2i(!r.Priced)); err != nil {
+			return internal(err, "update rollup")
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit append")
+	}
+	db.tagMu.Lock()
+	for c, id := range local {
+		db.tagIDs[c] = id
+	}
+	db.tagMu.Unlock()
+	return nil
+}
+
+func (db *DB) tagSets(ctx context.Context) (map[int64]tags.Set, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, tags FROM tag_sets`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]tags.Set{}
+	for rows.Next() {
+		var id int64
+		var tj string
+		if err := rows.Scan(&id, &tj); err != nil {
+			return nil, err
+		}
+		var t tags.Set
+		if err := json.Unmarshal([]byte(tj), &t); err != nil {
+			return nil, err
+		}
+		if t == nil {
+			t = tags.Set{}
+		}
+		out[id] = t
+	}
+	return out, rows.Err()
+}
+
+func timeWhere(col string, account string, from, to time.Time, args []any) (string, []any) {
+	var w []string
+	if account != "" {
+		w = append(w, "account = ?")
+		args = append(args, account)
+	}
+	if !from.IsZero() {
+		w = append(w, col+" >= ?")
+		args = append(args, ms(from))
+	}
+	if !to.IsZero() {
+		w = append(w, col+" < ?")
+		args = append(args, ms(to))
+	}
+	if len(w) == 0 {
+		return "", args
+	}
+	return " WHERE " + strings.Join(w, " AND "), args
+}
+
+// Records implements ledger.Reader.
+func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, error) {
+	sets, err := db.tagSets(ctx)
+	if err != nil {
+		return nil, internal(err, "load tag sets")
+	}
+	where, args := timeWhere("time_ms", q.Account, q.From, q.To, nil)
+	order := " ORDER BY time_ms, seq"
+	if q.Newest {
+		order = " ORDER BY time_ms DESC, seq DESC"
+	}
+	query := `SELECT request_id, time_ms, account, region, region_served, principal_id, profile_arn, profile_id, model_id,
+		provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
+		attempts, outcome, error_code, cost_nanos, priced, tag_set_id FROM usage_records` + where + order
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, internal(err, "query records")
+	}
+	defer rows.Close()
+	var out []ledger.Record
+	for rows.Next() {
+		var r ledger.Record
+		var t, cost, priced, ts int64
+		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
+			&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
+			&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &cost, &priced, &ts); err != nil {
+			return nil, internal(err, "scan record")
+		}
+		r.Time, r.Cost, r.Priced, r.Tags = fromMS(t), money.Amount(cost), priced == 1, sets[ts].Clone()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query records")
+	}
+	return out, nil
+}
+
+// Rollups implements ledger.Reader.
+func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) ([]ledger.Rollup, error) {
+	sets, err := db.tagSets(ctx)
+	if err != nil {
+		return nil, internal(err, "load tag sets")
+	}
+	where, args := timeWhere("hour_ms", account, from.Truncate(time.Hour), to, nil)
+	rows, err := db.r.QueryContext(ctx, `SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
+		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos, unpriced
+		FROM usage_hourly`+where+` ORDER BY hour_ms`, args...)
+	if err != nil {
+		return nil, internal(err, "query rollups")
+	}
+	defer rows.Close()
+	var out []ledger.Rollup
+	for rows.Next() {
+		var r ledger.Rollup
+		var h, ts, cost int64
+		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
+			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
+			&cost, &r.Unpriced); err != nil {
+			return nil, internal(err, "scan rollup")
+		}
+		r.Hour, r.Cost, r.Tags = fromMS(h), money.Amount(cost), sets[ts].Clone()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query rollups")
+	}
+	return out, nil
+}

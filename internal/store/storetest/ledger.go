@@ -1,0 +1,154 @@
+package storetest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+// LedgerStore is a store with a usage ledger.
+type LedgerStore interface {
+	ledger.Writer
+	ledger.Reader
+}
+
+func record(i int, at time.Time, t tags.Set) ledger.Record {
+	return ledger.Record{
+		RequestID: fmt.Sprintf("req-%06d", i), Time: at, Account: "111111111111", Region: "us-east-1",
+		RegionServed: []string{"us-east-1", "us-west-2"}[i%2], PrincipalID: "root-111111111111",
+		ProfileARN: "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/aaaaaaaaaaaa",
+		ProfileID:  "aaaaaaaaaaaa", ModelID: "anthropic.claude-3-haiku-20240307-v1:0", Provider: "sim",
+		Operation: "Converse", InputTokens: int64(10 + i), OutputTokens: int64(20 + i%7), CacheReadTokens: int64(i % 3),
+		LatencyMs: 5, Attempts: 1, Outcome: ledger.OutcomeSuccess, Cost: money.Amount(1000 + i), Priced: i%5 != 0,
+		Tags: t,
+	}
+}
+
+func testLedger(t *testing.T, s LedgerStore) {
+	ctx := t.Context()
+	claims := tags.Set{"dept": "claims", "app": "claims_chatbot"}
+	sales := tags.Set{"dept": "sales"}
+	var recs []ledger.Record
+	for i := range 40 {
+		tg := claims
+		switch i % 3 {
+		case 1:
+			tg = sales
+		case 2:
+			tg = tags.Set{}
+		}
+		recs = append(recs, record(i, t0.Add(time.Duration(i)*10*time.Minute), tg))
+	}
+	recs[7].Outcome = ledger.OutcomeThrottled
+	if err := s.AppendRecords(ctx, recs[:25]); err != nil {
+		t.Fatal(err)
+	}
+	// Appending an overlapping batch again must not double count.
+	if err := s.AppendRecords(ctx, recs[20:]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Records(ctx, ledger.Query{Account: "111111111111"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]ledger.Record, len(recs))
+	for i, r := range recs {
+		r.Time = r.Time.UTC()
+		if len(r.Tags) == 0 {
+			r.Tags = tags.Set{}
+		}
+		want[i] = r
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("Records (-got +want):\n%s", diff)
+	}
+	// Rollups sum exactly to the records.
+	rolls, err := s.Rollups(ctx, "111111111111", t0, t0.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls, errs, in, out, cr int64
+	var cost money.Amount
+	var unpriced int64
+	for _, r := range rolls {
+		calls += r.Calls
+		errs += r.Errors
+		in += r.InputTokens
+		out += r.OutputTokens
+		cr += r.CacheReadTokens
+		cost += r.Cost
+		unpriced += r.Unpriced
+	}
+	var wIn, wOut, wCR int64
+	var wCost money.Amount
+	var wUnpriced int64
+	for _, r := range recs {
+		wIn += r.InputTokens
+		wOut += r.OutputTokens
+		wCR += r.CacheReadTokens
+		wCost += r.Cost
+		if !r.Priced {
+			wUnpriced++
+		}
+	}
+	if diff := cmp.Diff([]int64{calls, errs, in, out, cr, int64(cost), unpriced},
+		[]int64{int64(len(recs)), 1, wIn, wOut, wCR, int64(wCost), wUnpriced}); diff != "" {
+		t.Errorf("rollup totals (calls, errors, in, out, cacheRead, cost, unpriced) (-got +want):\n%s", diff)
+	}
+	// A time window selects records.
+	got, _ = s.Records(ctx, ledger.Query{From: t0.Add(time.Hour), To: t0.Add(2 * time.Hour)})
+	if len(got) != 6 {
+		t.Errorf("records in [1h, 2h): %d, want 6", len(got))
+	}
+	got, _ = s.Records(ctx, ledger.Query{Newest: true, Limit: 3})
+	if len(got) != 3 || got[0].RequestID != "req-000039" {
+		t.Errorf("newest 3: %v", got)
+	}
+}
+
+func testLedgerConcurrent(t *testing.T, s LedgerStore) {
+	b := ledger.NewBatcher(s, 64)
+	const n = 500
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tg := tags.Set{"tenant": fmt.Sprintf("t%d", i%13)}
+			errs <- b.Append(t.Context(), record(i, t0.Add(time.Duration(i)*time.Second), tg))
+		}()
+	}
+	wg.Wait()
+	b.Close()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Append(t.Context(), record(n+1, t0, nil)); err != ledger.ErrClosed {
+		t.Errorf("Append after Close = %v, want ErrClosed", err)
+	}
+	got, err := s.Records(t.Context(), ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != n {
+		t.Errorf("%d records, want %d", len(got), n)
+	}
+	perTenant := map[string]int{}
+	for _, r := range got {
+		perTenant[r.Tags["tenant"]]++
+	}
+	if len(perTenant) != 13 {
+		t.Errorf("%d distinct tenants, want 13", len(perTenant))
+	}
+}
