@@ -143,16 +143,10 @@ type Usage struct {
 	CacheWriteInputTokens int64 `json:"cacheWriteInputTokens,omitempty"`
 }
 
-// Add returns u + o, with TotalTokens recomputed.
-func (u Usage) Add(o Usage) Usage {
-	r := Usage{
-		InputTokens:           u.InputTokens + o.InputTokens,
-		OutputTokens:          u.OutputTokens + o.OutputTokens,
-		CacheReadInputTokens:  u.CacheReadInputTokens + o.CacheReadInputTokens,
-		CacheWriteInputTokens: u.CacheWriteInputTokens + o.CacheWriteInputTokens,
-	}
-	r.TotalTokens = r.InputTokens + r.OutputTokens
-	return r
+// Total returns the total Bedrock reports: input, output and both cache
+// classes (cache tokens are not part of InputTokens).
+func (u Usage) Total() int64 {
+	return u.InputTokens + u.OutputTokens + u.CacheReadInputTokens + u.CacheWriteInputTokens
 }
 
 // Metrics is the latency report of a call.
