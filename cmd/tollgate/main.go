@@ -16,7 +16,13 @@ import (
 const usage = `Tollgate: attribute, budget, watch and control every generative-AI call.
 
 Usage:
+  tollgate demo [--once] [--calls N] [serve flags]
+                             run Tollgate with the insurance example: profiles,
+                             simulated traffic of all four runtime calls, and a
+                             cost report; then keep serving (unless --once)
   tollgate serve [flags]     run the gateway (tollgate serve -h for flags)
+  tollgate usage [--data-dir D] [--limit N] [--json]
+                             print recent usage records
   tollgate version           print the version
 
 Every flag of serve can also be set as TOLLGATE_<FLAG> (e.g. TOLLGATE_ADDR)
@@ -46,6 +52,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr, getenv)
+	case "demo":
+		return demo(ctx, args[1:], stdout, stderr, getenv)
+	case "usage":
+		return usageCmd(ctx, args[1:], stdout, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "tollgate", version)
 		return nil

@@ -14,10 +14,14 @@ import (
 	"strings"
 
 	"github.com/tollgate-dev/tollgate/internal/api/bedrockapi"
+	"github.com/tollgate-dev/tollgate/internal/api/runtimeapi"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/provider/sim"
 	"github.com/tollgate-dev/tollgate/internal/secretbox"
 	"github.com/tollgate-dev/tollgate/internal/server"
 	"github.com/tollgate-dev/tollgate/internal/sigv4"
@@ -36,6 +40,8 @@ type Main struct {
 	Profiles   *profile.Service
 	Principals *principal.Service
 	Server     *server.Server
+	Ledger     *ledger.Batcher
+	Invoke     *invoke.Service
 
 	// RootAccessKeyID and RootSecretAccessKey are the root credentials.
 	RootAccessKeyID, RootSecretAccessKey string
@@ -98,8 +104,25 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 
+	router, err := buildRouter(ctx, cfg, m.getenv)
+	if err != nil {
+		return err
+	}
+	m.Ledger = ledger.NewBatcher(m.DB, 0)
+	m.Invoke = invoke.NewService(invoke.Config{
+		Profiles:       m.Profiles,
+		Catalog:        m.Catalog,
+		Router:         router.Route,
+		Ledger:         m.Ledger,
+		Logger:         m.Logger,
+		AttemptTimeout: cfg.AttemptTimeout,
+		Tokens:         sim.Tokens,
+		Native:         nativeCodecs{},
+	})
+
 	rest := http.NewServeMux()
 	bedrockapi.New(m.Profiles).Register(rest)
+	runtimeapi.New(m.Invoke).Register(rest)
 	rest.HandleFunc("/", server.UnknownOperation)
 
 	m.Server = server.New(server.Options{
@@ -150,6 +173,9 @@ func (m *Main) Close() error {
 	var errs []error
 	if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.Ledger != nil {
+		m.Ledger.Close() // durable before the store closes
 	}
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())

@@ -265,14 +265,7 @@ func (d profileDoc) toProfile() (SystemProfile, []string) {
 		bad("missing name")
 	}
 	problems = append(problems, checkRegions(d.Regions, 2)...)
-	return SystemProfile{
-		ID:          d.ID,
-		Geo:         d.Geo,
-		Name:        d.Name,
-		Description: d.Description,
-		ModelID:     d.ModelID,
-		Regions:     d.Regions,
-	}, problems
+	return SystemProfile(d), problems
 }
 
 // checkEnums reports values not in known, duplicates, and (if required) an

@@ -230,9 +230,8 @@ func (s *Service) EnsureRoot(ctx context.Context, account, id, secret string) (s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rootID := RootID(account)
-	p, ok := s.principals[rootID]
-	if !ok {
-		p = &Principal{ID: rootID, Account: account, Name: "root", Kind: Root, Tags: tags.Set{}, CreatedAt: s.now().UTC()}
+	if _, ok := s.principals[rootID]; !ok {
+		p := &Principal{ID: rootID, Account: account, Name: "root", Kind: Root, Tags: tags.Set{}, CreatedAt: s.now().UTC()}
 		if err := s.store.PutPrincipal(ctx, *p); err != nil {
 			return "", "", false, err
 		}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/bedrock"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/smithy-go"
+
+	"github.com/tollgate-dev/tollgate/internal/config"
+)
+
+// testServer is a Tollgate started in-process on a free port.
+type testServer struct {
+	*Main
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServer starts Tollgate on 127.0.0.1:0 in dir (a new temp dir when
+// empty) and stops it when the test ends.
+func startServer(t *testing.T, dir string, mutate func(*config.Config)) *testServer {
+	t.Helper()
+	return startServerIn(t, dir, mutate, nil)
+}
+
+// startServerTLS starts a server whose certificate pool trusts.
+func startServerTLS(t *testing.T, mutate func(*config.Config), pool *x509.CertPool) *testServer {
+	t.Helper()
+	return startServerIn(t, "", mutate, pool)
+}
+
+func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool) *testServer {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DataDir = dir
+	if dir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.Synchronous = "NORMAL"
+	cfg.LogLevel = "error"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var logw io.Writer = io.Discard
+	if os.Getenv("TOLLGATE_TEST_LOG") != "" {
+		logw = os.Stderr
+	}
+	m := NewMain(cfg, logw, func(string) string { return "" })
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Open(ctx); err != nil {
+		cancel()
+		m.Close()
+		t.Fatal(err)
+	}
+	ts := &testServer{Main: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { ts.done <- m.Run(ctx) }()
+	waitHealthy(t, m.URL(), pool)
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func (ts *testServer) stop() {
+	if ts.cancel == nil {
+		return
+	}
+	ts.cancel()
+	<-ts.done
+	ts.Close()
+	ts.cancel = nil
+}
+
+func waitHealthy(t *testing.T, url string, pool *x509.CertPool) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never became healthy", url)
+}
+
+// awsConfig loads an SDK configuration the way a user would: the shared
+// credentials and config files Tollgate wrote, plus the endpoint.
+func (ts *testServer) awsConfig(t *testing.T) aws.Config {
+	t.Helper()
+	cfg, err := awsconfig.LoadDefaultConfig(t.Context(),
+		awsconfig.WithSharedCredentialsFiles([]string{ts.CredentialsFile()}),
+		awsconfig.WithSharedConfigFiles([]string{ts.ConfigFile()}),
+		awsconfig.WithSharedConfigProfile("default"),
+		awsconfig.WithRetryMaxAttempts(1),
+		awsconfig.WithBaseEndpoint(ts.URL()),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func (ts *testServer) bedrock(t *testing.T, opts ...func(*bedrock.Options)) *bedrock.Client {
+	return bedrock.NewFromConfig(ts.awsConfig(t), opts...)
+}
+
+func (ts *testServer) runtime(t *testing.T, opts ...func(*bedrockruntime.Options)) *bedrockruntime.Client {
+	return bedrockruntime.NewFromConfig(ts.awsConfig(t), opts...)
+}
+
+// errorCode returns the AWS error code of err, or "" when err is not an
+// API error.
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}

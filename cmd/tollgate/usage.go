@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+)
+
+// usage prints the most recent usage records from the data directory.
+func usageCmd(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("tollgate usage", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", firstNonEmpty(getenv("TOLLGATE_DATA_DIR"), "./tollgate-data"), "data directory")
+	limit := fs.Int("limit", 20, "how many records (newest first)")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(*dataDir, "tollgate.db"), sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	recs, err := db.Records(ctx, ledger.Query{Newest: true, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, r := range recs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tREQUEST ID\tOPERATION\tPROFILE\tMODEL\tREGION\tIN\tOUT\tCACHE R/W\tLATENCY\tOUTCOME\tCOST (USD)")
+	for _, r := range recs {
+		cost := r.Cost.Decimal(6)
+		if !r.Priced {
+			cost = "unpriced"
+		}
+		prof := r.ProfileID
+		if prof == "" {
+			prof = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d/%d\t%dms\t%s\t%s\n",
+			r.Time.Format("2006-01-02T15:04:05.000Z"), r.RequestID, r.Operation, prof, r.ModelID, r.RegionServed,
+			r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.Outcome, cost)
+	}
+	return tw.Flush()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
