@@ -31,16 +31,22 @@ type testServer struct {
 // empty) and stops it when the test ends.
 func startServer(t *testing.T, dir string, mutate func(*config.Config)) *testServer {
 	t.Helper()
-	return startServerIn(t, dir, mutate, nil)
+	return startServerIn(t, dir, mutate, nil, nil)
+}
+
+// startServerEnv starts a server that sees env as its environment.
+func startServerEnv(t *testing.T, env map[string]string, mutate func(*config.Config)) *testServer {
+	t.Helper()
+	return startServerIn(t, "", mutate, nil, env)
 }
 
 // startServerTLS starts a server whose certificate pool trusts.
 func startServerTLS(t *testing.T, mutate func(*config.Config), pool *x509.CertPool) *testServer {
 	t.Helper()
-	return startServerIn(t, "", mutate, pool)
+	return startServerIn(t, "", mutate, pool, nil)
 }
 
-func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool) *testServer {
+func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool, env map[string]string) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -60,7 +66,7 @@ func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *
 	if os.Getenv("TOLLGATE_TEST_LOG") != "" {
 		logw = os.Stderr
 	}
-	m := NewMain(cfg, logw, func(string) string { return "" })
+	m := NewMain(cfg, logw, func(k string) string { return env[k] })
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()

@@ -12,6 +12,11 @@ import (
 
 // ConverseRequest is a Converse or ConverseStream request body.
 type ConverseRequest struct {
+	// Raw is the request body exactly as the client sent it, when it came
+	// from the wire; providers that speak Converse natively forward it
+	// as is. Never serialised.
+	Raw []byte `json:"-"`
+
 	Messages                          []Message         `json:"messages,omitempty"`
 	System                            []SystemBlock     `json:"system,omitempty"`
 	InferenceConfig                   *InferenceConfig  `json:"inferenceConfig,omitempty"`
@@ -33,7 +38,8 @@ type Message struct {
 }
 
 // ContentBlock is a union: exactly one member is set. Members Tollgate does
-// not interpret are kept raw in Other so they pass through to Bedrock.
+// not interpret are kept as raw JSON; the Bedrock provider forwards the
+// client's original body (ConverseRequest.Raw), so nothing is lost there.
 type ContentBlock struct {
 	Text             *string          `json:"text,omitempty"`
 	Image            *ImageBlock      `json:"image,omitempty"`

@@ -56,12 +56,13 @@ func caller(r *http.Request) invoke.Caller {
 	return c
 }
 
-
 func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 	var req invoke.ConverseRequest
-	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &req); err != nil {
+	body := awsproto.Info(r.Context()).Body
+	if err := awsproto.DecodeJSON(body, &req); err != nil {
 		return err
 	}
+	req.Raw = body
 	resp, err := h.svc.Converse(r.Context(), caller(r), r.PathValue("modelId"), &req)
 	if err != nil {
 		return err
@@ -187,9 +188,11 @@ var errClientGone = errors.New("client went away")
 
 func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	var req invoke.ConverseRequest
-	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &req); err != nil {
+	body := awsproto.Info(r.Context()).Body
+	if err := awsproto.DecodeJSON(body, &req); err != nil {
 		return err
 	}
+	req.Raw = body
 	s := newStream(w, nil)
 	err := h.svc.ConverseStream(r.Context(), caller(r), r.PathValue("modelId"), &req, func(ev invoke.StreamEvent) error {
 		name, v := eventName(ev)

@@ -296,9 +296,19 @@ func (p *Provider) upstreamModel(call invoke.Call) string {
 	return call.ModelID
 }
 
+// converseBody is the body to forward: the client's own bytes when the
+// request came from the wire, so members Tollgate does not model reach
+// Bedrock unchanged.
+func converseBody(req *invoke.ConverseRequest) ([]byte, error) {
+	if len(req.Raw) > 0 {
+		return req.Raw, nil
+	}
+	return json.Marshal(req)
+}
+
 // Converse runs one Converse call.
 func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.ConverseRequest) (*invoke.ConverseResponse, error) {
-	body, err := json.Marshal(req)
+	body, err := converseBody(req)
 	if err != nil {
 		return nil, errkind.Wrap(errkind.Internal, err, "internal error")
 	}

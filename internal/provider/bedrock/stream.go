@@ -29,7 +29,7 @@ const maxFrame = 16 << 20
 // upstream request is cancelled and emit's error returned with the usage so
 // far.
 func (p *Provider) ConverseStream(ctx context.Context, call invoke.Call, req *invoke.ConverseRequest, emit func(invoke.StreamEvent) error) (invoke.Usage, error) {
-	body, err := json.Marshal(req)
+	body, err := converseBody(req)
 	if err != nil {
 		return invoke.Usage{}, errkind.Wrap(errkind.Internal, err, "internal error")
 	}
