@@ -218,6 +218,9 @@ func anthropicBlock(b *obj) (invoke.ContentBlock, error) {
 		if err != nil {
 			return invoke.ContentBlock{}, err
 		}
+		if text == "" {
+			return invoke.ContentBlock{}, malformed("%s/text: text content blocks must be non-empty", b.path)
+		}
 		return textBlock(text), nil
 	case "image":
 		img, err := anthropicImage(b)

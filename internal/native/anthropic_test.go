@@ -216,8 +216,12 @@ func TestAnthropicResponse(t *testing.T) {
 				"usage":{"input_tokens":5,"cache_creation_input_tokens":20,"cache_read_input_tokens":100,"output_tokens":7}}`,
 		},
 		{
-			name:    "stop sequence reported in additional fields",
-			resp:    func() *invoke.ConverseResponse { r := textResponse("stop_sequence"); r.AdditionalModelResponseFields = json.RawMessage(`{"stop_sequence":"END"}`); return r }(),
+			name: "stop sequence reported in additional fields",
+			resp: func() *invoke.ConverseResponse {
+				r := textResponse("stop_sequence")
+				r.AdditionalModelResponseFields = json.RawMessage(`{"stop_sequence":"END"}`)
+				return r
+			}(),
 			modelID: "anthropic.claude-3-haiku-20240307-v1:0",
 			want: `{"id":"msg_bdrk_011111111111111111111111","type":"message","role":"assistant",
 				"model":"claude-3-haiku-20240307",

@@ -44,6 +44,7 @@ func TestRequestMalformed(t *testing.T) {
 		{"anthropic empty content array", FamilyAnthropic, `{` + av + `,"max_tokens":10,"messages":[{"role":"user","content":[]}]}`, "minimum item count"},
 		{"anthropic content number", FamilyAnthropic, `{` + av + `,"max_tokens":10,"messages":[{"role":"user","content":5}]}`, "#/messages/0/content"},
 		{"anthropic unknown block", FamilyAnthropic, `{` + av + `,"max_tokens":10,"messages":[{"role":"user","content":[{"type":"video"}]}]}`, "#/messages/0/content/0/type"},
+		{"anthropic empty text block", FamilyAnthropic, `{` + av + `,"max_tokens":10,"messages":[{"role":"user","content":[{"type":"text","text":""}]}]}`, "#/messages/0/content/0/text"},
 		{"anthropic text block without text", FamilyAnthropic, `{` + av + `,"max_tokens":10,"messages":[{"role":"user","content":[{"type":"text"}]}]}`, "required key [text]"},
 		{"anthropic bad base64", FamilyAnthropic, `{` + av + `,"max_tokens":10,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"***"}}]}]}`, "base64"},
 		{"anthropic bad media type", FamilyAnthropic, `{` + av + `,"max_tokens":10,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/tiff","data":"AA=="}}]}]}`, "media_type"},

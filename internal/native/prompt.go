@@ -90,31 +90,29 @@ func parseInst(prompt string) ([]invoke.SystemBlock, []invoke.Message, bool) {
 	}
 	var sys []invoke.SystemBlock
 	var msgs []invoke.Message
-	for p != "" {
-		if !strings.HasPrefix(p, "[INST]") {
-			return nil, nil, false
-		}
-		user, after, ok := strings.Cut(p[len("[INST]"):], "[/INST]")
+	rest := p[len("[INST]"):]
+	for {
+		user, after, ok := strings.Cut(rest, "[/INST]")
 		if !ok {
 			return nil, nil, false
 		}
-		if s, rest, found := cutSys(user); found {
+		if s, r, found := cutSys(user); found {
 			if s != "" {
 				sys = append(sys, systemText(s))
 			}
-			user = rest
+			user = r
 		}
 		if user = strings.TrimSpace(user); user != "" {
 			msgs = appendTurn(msgs, "user", []invoke.ContentBlock{textBlock(user)})
 		}
-		answer, next, _ := strings.Cut(after, "[INST]")
+		answer, next, more := strings.Cut(after, "[INST]")
 		if answer = strings.TrimSpace(answer); answer != "" {
 			msgs = appendTurn(msgs, "assistant", []invoke.ContentBlock{textBlock(answer)})
 		}
-		if next == "" {
+		if !more {
 			break
 		}
-		p = "[INST]" + next
+		rest = next
 	}
 	if len(msgs) == 0 {
 		return nil, nil, false

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+)
+
+// buildBinary builds cmd/tollgate once per test binary run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "tollgate-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "tollgate")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// process is a `tollgate serve` child process.
+type process struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startProcess(t *testing.T, dataDir string, env ...string) *process {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "error")
+	cmd.Env = append(os.Environ(), env...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(stderr)
+	deadline := time.AfterFunc(30*time.Second, func() { _ = cmd.Process.Kill() })
+	defer deadline.Stop()
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "tollgate: serving on "); ok {
+			p.url = strings.Fields(u)[0]
+			break
+		}
+	}
+	if p.url == "" {
+		t.Fatal("tollgate serve did not report its address")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	waitHealthy(t, p.url, nil)
+	return p
+}
+
+// TestKillDuringLoad sends concurrent calls to a `tollgate serve` process,
+// SIGKILLs it mid-load, restarts it on the same data directory, and checks
+// that every call whose response the client fully received has exactly one
+// usage record.
+func TestKillDuringLoad(t *testing.T) {
+	const keyID, secret = "AKIADURABILITYTEST01", "durability-secret"
+	env := []string{"TOLLGATE_ROOT_ACCESS_KEY_ID=" + keyID, "TOLLGATE_ROOT_SECRET_ACCESS_KEY=" + secret}
+	dir := t.TempDir()
+	p := startProcess(t, dir, env...)
+
+	rc := bedrockruntime.NewFromConfig(aws.Config{
+		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(keyID, secret, ""),
+		BaseEndpoint: aws.String(p.url), RetryMaxAttempts: 1, HTTPClient: sharedHTTPClient(),
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var mu sync.Mutex
+	var received []string
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				prompt := fmt.Sprintf("worker %d call %d", w, i)
+				var id string
+				if i%2 == 0 {
+					out, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(usHaiku), Messages: userText(prompt)})
+					if err != nil {
+						return
+					}
+					id, _ = middleware.GetRequestIDMetadata(out.ResultMetadata)
+				} else {
+					out, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(usHaiku), Messages: userText(prompt)})
+					if err != nil {
+						return
+					}
+					sr := readConverseStream(out)
+					// Fully received means the final metadata event arrived.
+					if sr.err != nil || len(sr.events) == 0 || sr.events[len(sr.events)-1] != "metadata" {
+						return
+					}
+					id = sr.reqID
+				}
+				mu.Lock()
+				received = append(received, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	// Let load build up, then kill without warning.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(received)
+		mu.Unlock()
+		if n >= 400 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d calls completed in 60s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+	cancel()
+	wg.Wait()
+
+	// Restart on the same directory: it must come up, serve, and stop cleanly.
+	p2 := startProcess(t, dir, env...)
+	if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.cmd.Wait(); err != nil {
+		t.Fatalf("graceful stop after restart: %v", err)
+	}
+
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.Records(t.Context(), ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range recs {
+		count[r.RequestID]++
+	}
+	missing := 0
+	for _, id := range received {
+		if count[id] != 1 {
+			missing++
+			if missing < 5 {
+				t.Errorf("request %s fully received but has %d records", id, count[id])
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%d of %d fully received calls lack exactly one record", missing, len(received))
+	}
+	t.Logf("%d calls fully received before SIGKILL, %d records on disk", len(received), len(recs))
+}
