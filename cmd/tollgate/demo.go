@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	btypes "github.com/aws/aws-sdk-go-v2/service/bedrock/types"
@@ -37,13 +38,13 @@ type demoProfile struct {
 var demoProfiles = []demoProfile{
 	{"claims-chatbot-prod", "us.anthropic.claude-3-haiku-20240307-v1:0",
 		map[string]string{"tenant": "acme-insurance", "dept": "claims", "team": "automation", "app": "claims_chatbot", "cost_center": "CC-1001", "environment": "prod"}},
-	{"sales-chat-prod", "anthropic.claude-3-5-haiku-20241022-v1:0",
+	{"sales-chat-prod", "us.anthropic.claude-3-5-haiku-20241022-v1:0",
 		map[string]string{"tenant": "acme-insurance", "dept": "sales", "team": "support", "app": "chat_app", "cost_center": "CC-2002", "environment": "prod"}},
 	{"policy-recs-dev", "amazon.nova-lite-v1:0",
 		map[string]string{"tenant": "acme-insurance", "dept": "underwriting", "team": "personalization", "app": "policy_recommendations", "cost_center": "CC-3003", "environment": "dev"}},
 	{"policy-recs-prod", "us.amazon.nova-pro-v1:0",
 		map[string]string{"tenant": "acme-insurance", "dept": "underwriting", "team": "personalization", "app": "policy_recommendations", "cost_center": "CC-3003", "environment": "prod"}},
-	{"risk-assessment-dev", "meta.llama3-1-8b-instruct-v1:0",
+	{"risk-assessment-dev", "us.meta.llama3-1-8b-instruct-v1:0",
 		map[string]string{"tenant": "acme-insurance", "dept": "risk", "team": "actuarial", "app": "risk_assessment", "cost_center": "CC-4004", "environment": "dev"}},
 	{"risk-assessment-prod", "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
 		map[string]string{"tenant": "acme-insurance", "dept": "risk", "team": "actuarial", "app": "risk_assessment", "cost_center": "CC-4004", "environment": "prod"}},
@@ -87,6 +88,14 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 	if cfg.LogLevel == "info" {
 		cfg.LogLevel = "warn" // keep the demo's output readable
 	}
+	if len(cfg.Routes) == 0 {
+		// Simulate a model that takes a moment to answer, as real ones do.
+		// (At zero latency the AWS SDK for Go can close a connection while a
+		// stream is still arriving; see docs/providers.md.)
+		cfg.Providers = append(cfg.Providers, config.Provider{Name: "demo-sim", Type: "sim",
+			Latency: 15 * time.Millisecond, TokensPerSecond: 2000})
+		cfg.Routes = []config.Route{{Provider: "demo-sim"}}
+	}
 	m := NewMain(cfg, stderr, getenv)
 	if err := m.Open(ctx); err != nil {
 		m.Close()
@@ -127,17 +136,21 @@ func ignoreCanceled(err error) error {
 	return err
 }
 
-func (m *Main) clientConfig() aws.Config {
-	return aws.Config{
-		Region:           m.Config.Region,
-		Credentials:      credentials.NewStaticCredentialsProvider(m.RootAccessKeyID, m.RootSecretAccessKey, ""),
-		BaseEndpoint:     aws.String(m.URL()),
-		RetryMaxAttempts: 3,
-	}
+func (m *Main) clientConfig(ctx context.Context) (aws.Config, error) {
+	return awsconfig.LoadDefaultConfig(ctx,
+		awsconfig.WithRegion(m.Config.Region),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(m.RootAccessKeyID, m.RootSecretAccessKey, "")),
+		awsconfig.WithBaseEndpoint(m.URL()),
+		awsconfig.WithSharedConfigFiles([]string{m.ConfigFile()}),
+		awsconfig.WithSharedCredentialsFiles([]string{m.CredentialsFile()}),
+	)
 }
 
 func runDemo(ctx context.Context, m *Main, calls int, stdout io.Writer) error {
-	cfg := m.clientConfig()
+	cfg, err := m.clientConfig(ctx)
+	if err != nil {
+		return err
+	}
 	bc := bedrock.NewFromConfig(cfg)
 	rc := bedrockruntime.NewFromConfig(cfg)
 
@@ -186,6 +199,9 @@ func runDemo(ctx context.Context, m *Main, calls int, stdout io.Writer) error {
 				p := demoProfiles[i%len(demoProfiles)]
 				err := demoCall(ctx, rc, arns[i%len(arns)], p.source, i%4, fmt.Sprintf(prompts[i%len(prompts)], 1000+i))
 				if err != nil {
+					err = fmt.Errorf("%s via %s: %w", []string{"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"}[i%4], p.name, err)
+				}
+				if err != nil {
 					mu.Lock()
 					failures++
 					if firstErr == nil {
@@ -224,11 +240,7 @@ func demoCall(ctx context.Context, rc *bedrockruntime.Client, model, source stri
 		if err != nil {
 			return err
 		}
-		s := out.GetStream()
-		for range s.Events() {
-		}
-		s.Close()
-		return s.Err()
+		return drain(out.GetStream())
 	}
 	body := nativeBody(source, prompt)
 	if kind == 2 {
@@ -239,10 +251,21 @@ func demoCall(ctx context.Context, rc *bedrockruntime.Client, model, source stri
 	if err != nil {
 		return err
 	}
-	s := out.GetStream()
+	return drain(out.GetStream())
+}
+
+// eventStream is what both runtime stream types offer.
+type eventStream[E any] interface {
+	Events() <-chan E
+	Err() error
+	Close() error
+}
+
+// drain reads a stream to its end and returns its error.
+func drain[E any](s eventStream[E]) error {
+	defer s.Close()
 	for range s.Events() {
 	}
-	s.Close()
 	return s.Err()
 }
 
@@ -301,9 +324,9 @@ func printDemoReport(ctx context.Context, m *Main, from time.Time, w io.Writer) 
 			}
 			add(byTag[k][v], r)
 		}
-		name := r.ProfileARN
-		if name == "" {
-			name = r.ModelID
+		name := r.ModelID + " (direct)"
+		if p, err := m.Profiles.Get(r.Account, r.ProfileARN); r.ProfileARN != "" && err == nil {
+			name = p.Name + " (" + p.ID + ")"
 		}
 		if byProfile[name] == nil {
 			byProfile[name] = &agg{}
@@ -311,8 +334,8 @@ func printDemoReport(ctx context.Context, m *Main, from time.Time, w io.Writer) 
 		add(byProfile[name], r)
 	}
 	fmt.Fprintf(w, "\nCost by tag (USD, exact to the nano-dollar; untagged spend shows as \"(untagged)\")\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "TAG\tVALUE\tCALLS\tINPUT TOKENS\tOUTPUT TOKENS\tCOST\t")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TAG\tVALUE\tCALLS\tINPUT TOKENS\tOUTPUT TOKENS\tCOST (USD)\t")
 	for _, k := range []string{"dept", "app", "environment", "cost_center"} {
 		vals := make([]string, 0, len(byTag[k]))
 		for v := range byTag[k] {
@@ -325,13 +348,13 @@ func printDemoReport(ctx context.Context, m *Main, from time.Time, w io.Writer) 
 			if label == "" {
 				label = "(untagged)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t\n", k, label, a.calls, a.in, a.out, a.cost.Decimal(6))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t\n", k, label, a.calls, a.in, a.out, a.cost.Decimal(9))
 		}
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nCost by inference profile\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "PROFILE\tCALLS\tINPUT TOKENS\tOUTPUT TOKENS\tCOST\t")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROFILE\tCALLS\tINPUT TOKENS\tOUTPUT TOKENS\tCOST (USD)\t")
 	names := make([]string, 0, len(byProfile))
 	for n := range byProfile {
 		names = append(names, n)
@@ -339,8 +362,8 @@ func printDemoReport(ctx context.Context, m *Main, from time.Time, w io.Writer) 
 	sort.Strings(names)
 	for _, n := range names {
 		a := byProfile[n]
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", n, a.calls, a.in, a.out, a.cost.Decimal(6))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", n, a.calls, a.in, a.out, a.cost.Decimal(9))
 	}
-	fmt.Fprintf(tw, "TOTAL\t%d\t%d\t%d\t%s\t\n", total.calls, total.in, total.out, total.cost.Decimal(6))
+	fmt.Fprintf(tw, "TOTAL\t%d\t%d\t%d\t%s\t\n", total.calls, total.in, total.out, total.cost.Decimal(9))
 	return tw.Flush()
 }
