@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -599,5 +601,46 @@ func TestTLSAndBearerKeys(t *testing.T) {
 	})
 	if _, err := c.ListFoundationModels(t.Context(), &bedrock.ListFoundationModelsInput{}); err != nil {
 		t.Fatalf("SigV4 over TLS: %v", err)
+	}
+}
+
+// TestCredentialsAtRest checks the files Tollgate writes for clients and
+// that no secret is stored in clear in the database.
+func TestCredentialsAtRest(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir, nil)
+	for _, f := range []string{"credentials", "config", "master.key", "bedrock-api-key"} {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", f, st.Mode().Perm())
+		}
+	}
+	creds := readFile(t, filepath.Join(dir, "credentials"))
+	want := "[default]\naws_access_key_id = " + ts.RootAccessKeyID + "\naws_secret_access_key = " + ts.RootSecretAccessKey + "\n"
+	if creds != want {
+		t.Errorf("credentials file:\n%s\nwant:\n%s", creds, want)
+	}
+	apiKey := strings.TrimSpace(readFile(t, filepath.Join(dir, "bedrock-api-key")))
+	secret := ts.RootSecretAccessKey
+	ts.stop()
+	for _, f := range []string{"tollgate.db", "tollgate.db-wal"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte(secret)) || bytes.Contains(data, []byte(apiKey)) {
+			t.Errorf("%s holds a secret in clear", f)
+		}
+	}
+	// The environment's root key replaces a generated one.
+	ts2 := startServerEnv(t, map[string]string{"TOLLGATE_ROOT_ACCESS_KEY_ID": "AKIAFROMENVIRONMENT1", "TOLLGATE_ROOT_SECRET_ACCESS_KEY": "from-env"}, nil)
+	if ts2.RootAccessKeyID != "AKIAFROMENVIRONMENT1" {
+		t.Errorf("root key %s, want the one from the environment", ts2.RootAccessKeyID)
+	}
+	if _, err := ts2.bedrock(t).ListFoundationModels(t.Context(), &bedrock.ListFoundationModelsInput{}); err != nil {
+		t.Errorf("environment root key: %v", err)
 	}
 }
