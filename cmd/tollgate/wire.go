@@ -15,6 +15,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/api/bedrockapi"
 	"github.com/tollgate-dev/tollgate/internal/api/runtimeapi"
+	"github.com/tollgate-dev/tollgate/internal/api/taggingapi"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
@@ -125,7 +126,13 @@ func (m *Main) Open(ctx context.Context) error {
 	runtimeapi.New(m.Invoke).Register(rest)
 	rest.HandleFunc("/", server.UnknownOperation)
 
+	tagging := taggingapi.New(m.Profiles, taggingapi.Options{Rate: cfg.TaggingRate})
 	m.Server = server.New(server.Options{
+		RPC: []server.RPCService{{
+			Name: taggingapi.ServiceName, SigningName: "tagging",
+			JSON: tagging.ServeJSON, CBOR: tagging.ServeCBOR,
+			JSONError: taggingapi.WriteJSONError, CBORError: taggingapi.WriteCBORError,
+		}},
 		Logger:          m.Logger,
 		Verifier:        &sigv4.Verifier{Keys: m.Principals},
 		Auth:            m.Principals,

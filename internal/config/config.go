@@ -54,6 +54,9 @@ type Config struct {
 	// AttemptTimeout bounds one provider attempt before the call fails over
 	// to the next region. Default 0: no bound.
 	AttemptTimeout time.Duration `yaml:"attemptTimeout"`
+	// TaggingRate is the Tagging API requests per second each account may
+	// make before ThrottledException; 0 (default) means unlimited.
+	TaggingRate float64 `yaml:"taggingRate"`
 	// Providers are the model backends; a built-in simulator named "sim"
 	// always exists. Default empty.
 	Providers []Provider `yaml:"providers"`
@@ -119,6 +122,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %v must be positive", c.ShutdownTimeout))
 	}
+	if c.TaggingRate < 0 {
+		errs = append(errs, fmt.Errorf("taggingRate %v must not be negative", c.TaggingRate))
+	}
 	if c.AttemptTimeout < 0 {
 		errs = append(errs, fmt.Errorf("attemptTimeout %v must not be negative", c.AttemptTimeout))
 	}
@@ -171,6 +177,9 @@ func fields() []field {
 		{"max-body-bytes", "control-plane request body limit",
 			func(c *Config) string { return strconv.FormatInt(c.MaxBodyBytes, 10) },
 			func(c *Config, v string) error { n, err := strconv.ParseInt(v, 10, 64); c.MaxBodyBytes = n; return err }},
+		{"tagging-rate", "Tagging API requests per second per account (0 = unlimited)",
+			func(c *Config) string { return strconv.FormatFloat(c.TaggingRate, 'g', -1, 64) },
+			func(c *Config, v string) error { f, err := strconv.ParseFloat(v, 64); c.TaggingRate = f; return err }},
 		{"attempt-timeout", "bound on one provider attempt before failover (0 = none)",
 			func(c *Config) string { return c.AttemptTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.AttemptTimeout = d; return err }},

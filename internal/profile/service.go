@@ -36,8 +36,9 @@ type Service struct {
 	mu       sync.RWMutex
 	byKey    map[key]*Profile // account+id -> profile
 	byAcct   map[string][]*Profile
-	tokens   map[key]*Profile // account+token -> profile
-	names    map[key]*Profile // account+name -> profile
+	tokens   map[key]*Profile       // account+token -> profile
+	names    map[key]*Profile       // account+name -> profile
+	tagIdx   map[string]*tags.Index // account -> ARN -> tags
 	onChange []func(old, new *Profile)
 }
 
@@ -67,6 +68,7 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		byAcct:  map[string][]*Profile{},
 		tokens:  map[key]*Profile{},
 		names:   map[key]*Profile{},
+		tagIdx:  map[string]*tags.Index{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -87,9 +89,10 @@ func (s *Service) Region() string { return s.region }
 // Catalog returns the model catalogue the service resolves against.
 func (s *Service) Catalog() *catalog.Catalog { return s.catalog }
 
-// OnChange registers f to be called (under no lock) after every change to
-// an application profile: creation (old nil), tag change, deletion (new nil).
-// Register before serving requests.
+// OnChange registers f to be called after every change to an application
+// profile: creation (old nil), tag change, deletion (new nil). f runs under
+// the service's lock, so changes arrive in order; it must be quick and must
+// not call back into the Service. Register before serving requests.
 func (s *Service) OnChange(f func(old, new *Profile)) { s.onChange = append(s.onChange, f) }
 
 func (s *Service) notify(old, new *Profile) {
@@ -105,6 +108,12 @@ func (s *Service) insertLocked(p *Profile) {
 		s.tokens[key{p.Account, p.ClientRequestToken}] = p
 	}
 	s.names[key{p.Account, p.Name}] = p
+	ix := s.tagIdx[p.Account]
+	if ix == nil {
+		ix = tags.NewIndex()
+		s.tagIdx[p.Account] = ix
+	}
+	ix.Put(p.ARN, p.Tags)
 }
 
 func (s *Service) removeLocked(p *Profile) {
@@ -118,6 +127,9 @@ func (s *Service) removeLocked(p *Profile) {
 	}
 	if s.names[key{p.Account, p.Name}] == p {
 		delete(s.names, key{p.Account, p.Name})
+	}
+	if ix := s.tagIdx[p.Account]; ix != nil {
+		ix.Remove(p.ARN)
 	}
 }
 
@@ -228,8 +240,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
 		return Profile{}, err
 	}
 	s.insertLocked(p)
-	s.mu.Unlock()
 	s.notify(nil, p)
+	s.mu.Unlock()
 	return p.Clone(), nil
 }
 
@@ -440,8 +452,8 @@ func (s *Service) Delete(ctx context.Context, account, identifier string) error 
 		return err
 	}
 	s.removeLocked(p)
-	s.mu.Unlock()
 	s.notify(p, nil)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -534,8 +546,8 @@ func (s *Service) updateTags(ctx context.Context, account, resourceARN string, f
 	np.UpdatedAt = now
 	s.removeLocked(old)
 	s.insertLocked(&np)
-	s.mu.Unlock()
 	s.notify(old, &np)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -546,4 +558,47 @@ func (s *Service) ListTags(account, resourceARN string) ([]tags.Tag, error) {
 		return nil, err
 	}
 	return p.Tags.List(), nil
+}
+
+// index returns the account's tag index (nil when it has no profiles).
+func (s *Service) index(account string) *tags.Index {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.tagIdx[account]
+}
+
+// FindByTags returns the ARNs of the account's application profiles that
+// match every filter, sorted. It reads the inverted index, never scanning.
+func (s *Service) FindByTags(account string, filters []tags.Filter) []string {
+	ix := s.index(account)
+	if ix == nil {
+		return nil
+	}
+	return ix.Match(filters)
+}
+
+// TagsOf returns the current tags of the application profile with this ARN
+// (shared; do not modify).
+func (s *Service) TagsOf(account, arn string) (tags.Set, bool) {
+	ix := s.index(account)
+	if ix == nil {
+		return nil, false
+	}
+	return ix.Tags(arn)
+}
+
+// TagKeys returns the tag keys in use on the account's profiles, sorted.
+func (s *Service) TagKeys(account string) []string {
+	if ix := s.index(account); ix != nil {
+		return ix.Keys()
+	}
+	return nil
+}
+
+// TagValues returns the values of a tag key in use, sorted.
+func (s *Service) TagValues(account, key string) []string {
+	if ix := s.index(account); ix != nil {
+		return ix.Values(key)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -40,6 +41,9 @@ type Options struct {
 	// RestJSON serves the restJson1 APIs (bedrock and bedrock-runtime),
 	// routed by path. Unmatched paths answer UnknownOperationException.
 	RestJSON http.Handler
+	// RPC are the services dispatched by X-Amz-Target (awsJson) and by
+	// POST /service/<Name>/operation/<Op> (Smithy RPC v2 CBOR).
+	RPC []RPCService
 	// Ready reports whether the server is ready to take traffic.
 	Ready func(ctx context.Context) error
 	// MaxBodyBytes caps control-plane bodies; RuntimeMaxBodyBytes caps
@@ -50,6 +54,20 @@ type Options struct {
 	TLSCert, TLSKey string
 	// ShutdownTimeout bounds the drain at shutdown.
 	ShutdownTimeout time.Duration
+}
+
+// RPCService is an AWS service spoken over awsJson and/or RPC v2 CBOR.
+type RPCService struct {
+	// Name is the Smithy service shape name, e.g.
+	// "ResourceGroupsTaggingAPI_20170126": the X-Amz-Target prefix and the
+	// RPC v2 path segment.
+	Name string
+	// SigningName is the SigV4 service name requests must be signed for.
+	SigningName string
+	// JSON and CBOR serve one operation; either may be nil.
+	JSON, CBOR func(w http.ResponseWriter, r *http.Request, op string)
+	// JSONError and CBORError write errors in each protocol's shape.
+	JSONError, CBORError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // Server is the HTTP front of Tollgate.
@@ -109,11 +127,36 @@ func (s *Server) routes() http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 
-	rest := http.NewServeMux()
-	if s.opts.RestJSON != nil {
-		rest.Handle("/", s.opts.RestJSON)
-	}
+	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An http.ServeMux answers a path with "//", "." or ".." segments
+		// with a redirect no AWS client follows; answer it here instead.
+		if s.opts.RestJSON == nil || !canonicalPath(r.URL.EscapedPath()) {
+			UnknownOperation(w, r)
+			return
+		}
+		s.opts.RestJSON.ServeHTTP(w, r)
+	})
 	restAuthed := s.authenticate("bedrock", restJSONErrors, rest)
+
+	type rpcRoute struct {
+		svc        RPCService
+		json, cbor http.Handler
+	}
+	rpc := map[string]rpcRoute{}
+	for _, svc := range s.opts.RPC {
+		rt := rpcRoute{svc: svc}
+		if svc.JSON != nil {
+			rt.json = s.authenticate(svc.SigningName, svc.JSONError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				svc.JSON(w, r, opFromContext(r))
+			}))
+		}
+		if svc.CBOR != nil {
+			rt.cbor = s.authenticate(svc.SigningName, svc.CBORError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				svc.CBOR(w, r, opFromContext(r))
+			}))
+		}
+		rpc[svc.Name] = rt
+	}
 
 	return s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -121,8 +164,36 @@ func (s *Server) routes() http.Handler {
 			ops.ServeHTTP(w, r)
 			return
 		}
+		if target := r.Header.Get("X-Amz-Target"); target != "" && r.Method == http.MethodPost {
+			name, op, _ := strings.Cut(target, ".")
+			if rt, ok := rpc[name]; ok && rt.json != nil && op != "" {
+				rt.json.ServeHTTP(w, withOp(r, op))
+				return
+			}
+			awsproto.WriteAWSJSONError(w, r, awsproto.Codes{errkind.Internal: {Name: "UnknownOperationException", Status: 400}},
+				errkind.New(errkind.Internal, "No operation matches X-Amz-Target %q.", target), "application/x-amz-json-1.1")
+			return
+		}
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/service/"); ok && r.Method == http.MethodPost {
+			name, op, _ := strings.Cut(rest, "/operation/")
+			if rt, ok := rpc[name]; ok && rt.cbor != nil && op != "" && !strings.Contains(op, "/") {
+				rt.cbor.ServeHTTP(w, withOp(r, op))
+				return
+			}
+		}
 		restAuthed.ServeHTTP(w, r)
 	}))
+}
+
+type opKey struct{}
+
+func withOp(r *http.Request, op string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), opKey{}, op))
+}
+
+func opFromContext(r *http.Request) string {
+	op, _ := r.Context().Value(opKey{}).(string)
+	return op
 }
 
 // errorWriter writes an error in one protocol's shape.
@@ -136,6 +207,19 @@ func restJSONErrors(w http.ResponseWriter, r *http.Request, err error) {
 func UnknownOperation(w http.ResponseWriter, r *http.Request) {
 	awsproto.WriteRestJSONError(w, r, awsproto.Codes{errkind.Internal: {Name: "UnknownOperationException", Status: 404}},
 		errkind.New(errkind.Internal, "No operation matches %s %s.", r.Method, r.URL.EscapedPath()))
+}
+
+// canonicalPath reports whether p is already in the form http.ServeMux
+// routes without redirecting: rooted, without empty, "." or ".." segments.
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if p[len(p)-1] == '/' && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // authenticate reads the body within its limit, then verifies a SigV4
@@ -165,7 +249,10 @@ func (s *Server) authenticate(signingName string, fail errorWriter, next http.Ha
 
 func (s *Server) identify(r *http.Request, signingName string, body []byte) (principal.Identity, error) {
 	h := r.Header.Get("Authorization")
-	if token, ok := strings.CutPrefix(h, "Bearer "); ok && signingName == "bedrock" {
+	if token, ok := strings.CutPrefix(h, "Bearer "); ok {
+		if signingName != "bedrock" {
+			return principal.Identity{}, errkind.New(errkind.Denied, "Bedrock API keys are accepted by Bedrock APIs only; sign this request with SigV4.").WithCode("UnrecognizedClientException")
+		}
 		id, ok := s.opts.Auth.ByAPIKey(strings.TrimSpace(token))
 		if !ok {
 			return principal.Identity{}, errkind.New(errkind.Denied, "The API key is invalid or has been revoked.").WithCode("UnrecognizedClientException")
