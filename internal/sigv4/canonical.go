@@ -232,7 +232,7 @@ func appendRequeryEscaped(dst []byte, s string) ([]byte, bool) {
 // (client-side requests).
 func appendHeaderValues(dst []byte, r *http.Request, name string) []byte {
 	switch name {
-	case "host":
+	case "host", ":authority":
 		return appendStripped(dst, r.Host)
 	case "content-length":
 		if _, ok := r.Header["Content-Length"]; !ok {

@@ -151,7 +151,7 @@ func (a *auth) parseSignedHeaders() *errkind.Error {
 	for rest := a.signedHeaders; rest != ""; {
 		var name string
 		name, rest, _ = strings.Cut(rest, ";")
-		if !isLowerToken(name) {
+		if !isLowerToken(name) && name != ":authority" {
 			return incomplete("SignedHeaders must be lowercase header names separated by ';'.")
 		}
 		if prev != "" && name <= prev {
@@ -159,7 +159,9 @@ func (a *auth) parseSignedHeaders() *errkind.Error {
 		}
 		prev = name
 		switch name {
-		case "host":
+		case "host", ":authority":
+			// Over HTTP/2 the JavaScript SDK signs the :authority
+			// pseudo-header in place of host; both carry r.Host.
 			a.signsHost = true
 		case "x-amz-date":
 			a.signsAmzDate = true
