@@ -109,3 +109,63 @@ func (s *Service) modelTarget(account, id, ident string) (Target, error) {
 	}
 	return Target{Account: account, Model: m, Regions: []string{region}}, nil
 }
+
+// ResolveTagged finds the application profile for a call that names its
+// tenant by tags instead of an ARN: modelID is the base model (id or ARN)
+// and the profile must wrap that model and carry every tag in filters.
+// None is a NotFound error; several are an Invalid error listing them.
+func (s *Service) ResolveTagged(account, modelID string, filters []tags.Filter) (Target, error) {
+	base, err := s.Resolve(account, modelID)
+	if err != nil {
+		return Target{}, err
+	}
+	if base.Type == profile.Application {
+		return Target{}, errkind.New(errkind.Invalid, "X-Tollgate-Profile-Tags needs a base model as modelId, not the profile %s.", modelID)
+	}
+	var found []*profile.Profile
+	for _, a := range s.profiles.FindByTags(account, filters) {
+		id := a[strings.LastIndexByte(a, '/')+1:]
+		if p, ok := s.profiles.Lookup(account, id); ok && p.ModelID == base.Model.ID {
+			found = append(found, p)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Target{}, errkind.New(errkind.NotFound, "No application inference profile for %s matches the tags %s.", base.Model.ID, describe(filters))
+	case 1:
+		return s.fromApplication(found[0])
+	}
+	arns := make([]string, len(found))
+	for i, p := range found {
+		arns[i] = p.ARN
+	}
+	return Target{}, errkind.New(errkind.Invalid, "%d application inference profiles for %s match the tags %s: %s.", len(found), base.Model.ID, describe(filters), strings.Join(arns, ", "))
+}
+
+func describe(filters []tags.Filter) string {
+	parts := make([]string, len(filters))
+	for i, f := range filters {
+		parts[i] = f.Key + "=" + strings.Join(f.Values, "|")
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseProfileTags reads the X-Tollgate-Profile-Tags header:
+// "tenant=acme,app=claims_chatbot". Each key must appear once.
+func ParseProfileTags(h string) ([]tags.Filter, error) {
+	var out []tags.Filter
+	seen := map[string]bool{}
+	for _, part := range strings.Split(h, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || seen[k] {
+			return nil, errkind.New(errkind.Invalid, "X-Tollgate-Profile-Tags must be key=value pairs separated by commas, each key once.")
+		}
+		if err := tags.ValidateValue(v); err != nil || len(k) > 128 {
+			return nil, errkind.New(errkind.Invalid, "X-Tollgate-Profile-Tags holds an invalid tag %q.", k)
+		}
+		seen[k] = true
+		out = append(out, tags.Filter{Key: k, Values: []string{v}})
+	}
+	return out, nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
 // Route is the provider serving a model in a region.
@@ -101,6 +102,9 @@ type Caller struct {
 	RequestID   string
 	Account     string
 	PrincipalID string
+	// ProfileTags, when set, names the application profile by its tags
+	// (the X-Tollgate-Profile-Tags header); modelId is then the base model.
+	ProfileTags []tags.Filter
 }
 
 // call is the state of one runtime call from resolution to its record.
@@ -117,7 +121,13 @@ type call struct {
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
-	t, err := s.Resolve(caller.Account, modelID)
+	var t Target
+	var err error
+	if len(caller.ProfileTags) > 0 {
+		t, err = s.ResolveTagged(caller.Account, modelID, caller.ProfileTags)
+	} else {
+		t, err = s.Resolve(caller.Account, modelID)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -47,13 +47,24 @@ func (h *Handler) wrap(op string, f func(w http.ResponseWriter, r *http.Request)
 	})
 }
 
-func caller(r *http.Request) invoke.Caller {
+// ProfileTagsHeader names an application profile by its tags instead of
+// an ARN; the path's modelId is then the base model.
+const ProfileTagsHeader = "X-Tollgate-Profile-Tags"
+
+func caller(r *http.Request) (invoke.Caller, error) {
 	info := awsproto.Info(r.Context())
 	c := invoke.Caller{RequestID: info.ID}
 	if p := info.Identity.Principal; p != nil {
 		c.Account, c.PrincipalID = p.Account, p.ID
 	}
-	return c
+	if h := r.Header.Get(ProfileTagsHeader); h != "" {
+		f, err := invoke.ParseProfileTags(h)
+		if err != nil {
+			return c, err
+		}
+		c.ProfileTags = f
+	}
+	return c, nil
 }
 
 func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
@@ -63,7 +74,11 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.Raw = body
-	resp, err := h.svc.Converse(r.Context(), caller(r), r.PathValue("modelId"), &req)
+	c, err := caller(r)
+	if err != nil {
+		return err
+	}
+	resp, err := h.svc.Converse(r.Context(), c, r.PathValue("modelId"), &req)
 	if err != nil {
 		return err
 	}
@@ -193,8 +208,12 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req.Raw = body
+	c, err := caller(r)
+	if err != nil {
+		return err
+	}
 	s := newStream(w, nil)
-	err := h.svc.ConverseStream(r.Context(), caller(r), r.PathValue("modelId"), &req, func(ev invoke.StreamEvent) error {
+	err = h.svc.ConverseStream(r.Context(), c, r.PathValue("modelId"), &req, func(ev invoke.StreamEvent) error {
 		name, v := eventName(ev)
 		if name == "" {
 			return nil
@@ -217,7 +236,11 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 		ContentType: r.Header.Get("Content-Type"),
 		Accept:      r.Header.Get("Accept"),
 	}
-	resp, err := h.svc.InvokeModel(r.Context(), caller(r), r.PathValue("modelId"), in)
+	c, err := caller(r)
+	if err != nil {
+		return err
+	}
+	resp, err := h.svc.InvokeModel(r.Context(), c, r.PathValue("modelId"), in)
 	if err != nil {
 		return err
 	}
@@ -246,8 +269,12 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 		ContentType: r.Header.Get("Content-Type"),
 		Accept:      r.Header.Get("X-Amzn-Bedrock-Accept"),
 	}
+	c, err := caller(r)
+	if err != nil {
+		return err
+	}
 	s := newStream(w, func(hd http.Header) { hd.Set("X-Amzn-Bedrock-Content-Type", "application/json") })
-	err := h.svc.InvokeModelStream(r.Context(), caller(r), r.PathValue("modelId"), in, func(chunk []byte) error {
+	err = h.svc.InvokeModelStream(r.Context(), c, r.PathValue("modelId"), in, func(chunk []byte) error {
 		payload, _ := json.Marshal(payloadPart{Bytes: chunk})
 		if err := s.event("chunk", payload); err != nil {
 			return errors.Join(errClientGone, err)
