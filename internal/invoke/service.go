@@ -263,9 +263,10 @@ func (c *call) finish(ctx context.Context, u Usage, callErr error) error {
 		b, priced := pricing.Compute(price, pricing.Tokens{Input: u.InputTokens, Output: u.OutputTokens,
 			CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens})
 		r.Cost, r.Priced = b.Total(), priced
+		r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost = b.Input, b.Output, b.CacheRead, b.CacheWrite
 	}
 	if !r.Priced {
-		r.Cost = 0
+		r.Cost, r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost = 0, 0, 0, 0, 0
 		c.s.unpriced.Add(1)
 		c.s.log.Warn("usage_unpriced", "request_id", r.RequestID, "model", r.ModelID, "time", r.Time)
 	}

@@ -47,8 +47,13 @@ type Record struct {
 	Outcome   string
 	ErrorCode string // AWS exception name when the call failed
 
-	Cost   money.Amount // exact, nano-USD; 0 when Priced is false
+	Cost   money.Amount // exact, nano-USD: the sum of the four classes below; 0 when Priced is false
 	Priced bool         // false: no price was known at call time
+
+	InputCost      money.Amount
+	OutputCost     money.Amount
+	CacheReadCost  money.Amount
+	CacheWriteCost money.Amount
 
 	Tags tags.Set // the profile's tags at call time
 }
@@ -98,5 +103,9 @@ type Rollup struct {
 	CacheReadTokens  int64
 	CacheWriteTokens int64
 	Cost             money.Amount
+	InputCost        money.Amount
+	OutputCost       money.Amount
+	CacheReadCost    money.Amount
+	CacheWriteCost   money.Amount
 	Unpriced         int64 // calls without a known price
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
-	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -50,19 +49,24 @@ func (db *DB) tagSetID(ctx context.Context, tx *sql.Tx, local map[string]int64, 
 
 const insertRecord = `INSERT INTO usage_records (request_id, time_ms, account, region, region_served, principal_id,
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
-	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos, priced, tag_set_id)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (request_id) DO NOTHING`
 
 const upsertRollup = `INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id, principal_id,
-	operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos, unpriced)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?)
+	operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id) DO UPDATE SET
 	calls = calls + 1, errors = errors + excluded.errors,
 	input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
 	cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
 	cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-	cost_nanos = cost_nanos + excluded.cost_nanos, unpriced = unpriced + excluded.unpriced`
+	cost_nanos = cost_nanos + excluded.cost_nanos,
+	input_cost = input_cost + excluded.input_cost, output_cost = output_cost + excluded.output_cost,
+	cache_read_cost = cache_read_cost + excluded.cache_read_cost, cache_write_cost = cache_write_cost + excluded.cache_write_cost,
+	unpriced = unpriced + excluded.unpriced`
 
 func b2i(b bool) int64 {
 	if b {
@@ -78,15 +82,11 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 		return internal(err, "begin append")
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, insertRecord)
-	if err != nil {
-		return internal(err, "prepare append")
-	}
+	// The statements were prepared on the single writer connection, which
+	// the transaction holds, so these reuse them rather than parse again.
+	ins := tx.StmtContext(ctx, db.insRecord)
 	defer ins.Close()
-	up, err := tx.PrepareContext(ctx, upsertRollup)
-	if err != nil {
-		return internal(err, "prepare rollup")
-	}
+	up := tx.StmtContext(ctx, db.upRollup)
 	defer up.Close()
 	local := map[string]int64{}
 	for _, r := range recs {
@@ -97,7 +97,7 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 		res, err := ins.ExecContext(ctx, r.RequestID, ms(r.Time), r.Account, r.Region, r.RegionServed, r.PrincipalID,
 			r.ProfileARN, r.ProfileID, r.ModelID, r.Provider, r.Operation, r.InputTokens, r.OutputTokens,
 			r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.TTFTMs, r.Attempts, r.Outcome, r.ErrorCode,
-			int64(r.Cost), b2i(r.Priced), ts)
+			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), b2i(r.Priced), ts)
 		if err != nil {
 			return internal(err, "insert record")
 		}
@@ -107,7 +107,8 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 		hour := r.Time.UTC().Truncate(time.Hour)
 		if _, err := up.ExecContext(ctx, ms(hour), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
 			r.Operation, ts, b2i(r.Outcome != ledger.OutcomeSuccess), r.InputTokens, r.OutputTokens,
-			r.CacheReadTokens, r.CacheWriteTokens, int64(r.Cost), b2i(!r.Priced)); err != nil {
+			r.CacheReadTokens, r.CacheWriteTokens, int64(r.Cost), int64(r.InputCost), int64(r.OutputCost),
+			int64(r.CacheReadCost), int64(r.CacheWriteCost), b2i(!r.Priced)); err != nil {
 			return internal(err, "update rollup")
 		}
 	}
@@ -180,7 +181,8 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 	}
 	query := `SELECT request_id, time_ms, account, region, region_served, principal_id, profile_arn, profile_id, model_id,
 		provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
-		attempts, outcome, error_code, cost_nanos, priced, tag_set_id FROM usage_records` + where + order
+		attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
+		priced, tag_set_id FROM usage_records` + where + order
 	if q.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)
@@ -193,13 +195,14 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 	var out []ledger.Record
 	for rows.Next() {
 		var r ledger.Record
-		var t, cost, priced, ts int64
+		var t, priced, ts int64
 		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
 			&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
-			&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &cost, &priced, &ts); err != nil {
+			&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
+			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &priced, &ts); err != nil {
 			return nil, internal(err, "scan record")
 		}
-		r.Time, r.Cost, r.Priced, r.Tags = fromMS(t), money.Amount(cost), priced == 1, sets[ts].Clone()
+		r.Time, r.Priced, r.Tags = fromMS(t), priced == 1, sets[ts].Clone()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -216,7 +219,8 @@ func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) (
 	}
 	where, args := timeWhere("hour_ms", account, from.Truncate(time.Hour), to, nil)
 	rows, err := db.r.QueryContext(ctx, `SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
-		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos, unpriced
+		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
+		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
 		FROM usage_hourly`+where+` ORDER BY hour_ms`, args...)
 	if err != nil {
 		return nil, internal(err, "query rollups")
@@ -225,13 +229,13 @@ func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) (
 	var out []ledger.Rollup
 	for rows.Next() {
 		var r ledger.Rollup
-		var h, ts, cost int64
+		var h, ts int64
 		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
 			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&cost, &r.Unpriced); err != nil {
+			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
 			return nil, internal(err, "scan rollup")
 		}
-		r.Hour, r.Cost, r.Tags = fromMS(h), money.Amount(cost), sets[ts].Clone()
+		r.Hour, r.Tags = fromMS(h), sets[ts].Clone()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -27,6 +27,7 @@ func record(i int, at time.Time, t tags.Set) ledger.Record {
 		ProfileID:  "aaaaaaaaaaaa", ModelID: "anthropic.claude-3-haiku-20240307-v1:0", Provider: "sim",
 		Operation: "Converse", InputTokens: int64(10 + i), OutputTokens: int64(20 + i%7), CacheReadTokens: int64(i % 3),
 		LatencyMs: 5, Attempts: 1, Outcome: ledger.OutcomeSuccess, Cost: money.Amount(1000 + i), Priced: i%5 != 0,
+		InputCost: money.Amount(600 + i), OutputCost: 300, CacheReadCost: 100,
 		Tags: t,
 	}
 }
@@ -75,7 +76,7 @@ func testLedger(t *testing.T, s LedgerStore) {
 		t.Fatal(err)
 	}
 	var calls, errs, in, out, cr int64
-	var cost money.Amount
+	var cost, inCost money.Amount
 	var unpriced int64
 	for _, r := range rolls {
 		calls += r.Calls
@@ -84,12 +85,14 @@ func testLedger(t *testing.T, s LedgerStore) {
 		out += r.OutputTokens
 		cr += r.CacheReadTokens
 		cost += r.Cost
+		inCost += r.InputCost
 		unpriced += r.Unpriced
 	}
 	var wIn, wOut, wCR int64
-	var wCost money.Amount
+	var wCost, wInCost money.Amount
 	var wUnpriced int64
 	for _, r := range recs {
+		wInCost += r.InputCost
 		wIn += r.InputTokens
 		wOut += r.OutputTokens
 		wCR += r.CacheReadTokens
@@ -98,9 +101,9 @@ func testLedger(t *testing.T, s LedgerStore) {
 			wUnpriced++
 		}
 	}
-	if diff := cmp.Diff([]int64{calls, errs, in, out, cr, int64(cost), unpriced},
-		[]int64{int64(len(recs)), 1, wIn, wOut, wCR, int64(wCost), wUnpriced}); diff != "" {
-		t.Errorf("rollup totals (calls, errors, in, out, cacheRead, cost, unpriced) (-got +want):\n%s", diff)
+	if diff := cmp.Diff([]int64{calls, errs, in, out, cr, int64(cost), int64(inCost), unpriced},
+		[]int64{int64(len(recs)), 1, wIn, wOut, wCR, int64(wCost), int64(wInCost), wUnpriced}); diff != "" {
+		t.Errorf("rollup totals (calls, errors, in, out, cacheRead, cost, inputCost, unpriced) (-got +want):\n%s", diff)
 	}
 	// A time window selects records.
 	got, _ = s.Records(ctx, ledger.Query{From: t0.Add(time.Hour), To: t0.Add(2 * time.Hour)})

@@ -29,7 +29,11 @@ CREATE TABLE usage_records (
     attempts           INTEGER NOT NULL,
     outcome            TEXT    NOT NULL,
     error_code         TEXT    NOT NULL,
-    cost_nanos         INTEGER NOT NULL,
+    cost_nanos         INTEGER NOT NULL, -- total: the four classes below
+    input_cost         INTEGER NOT NULL,
+    output_cost        INTEGER NOT NULL,
+    cache_read_cost    INTEGER NOT NULL,
+    cache_write_cost   INTEGER NOT NULL,
     priced             INTEGER NOT NULL,
     tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id)
 );
@@ -52,6 +56,10 @@ CREATE TABLE usage_hourly (
     cache_read_tokens  INTEGER NOT NULL,
     cache_write_tokens INTEGER NOT NULL,
     cost_nanos         INTEGER NOT NULL,
+    input_cost         INTEGER NOT NULL,
+    output_cost        INTEGER NOT NULL,
+    cache_read_cost    INTEGER NOT NULL,
+    cache_write_cost   INTEGER NOT NULL,
     unpriced           INTEGER NOT NULL,
     PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id)
 ) WITHOUT ROWID;
