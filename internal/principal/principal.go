@@ -104,8 +104,10 @@ type Service struct {
 
 	mu         sync.RWMutex
 	principals map[string]*Principal
-	secrets    map[string]keyEntry // access key id -> decrypted secret
-	apiKeys    map[string]apiEntry // hash -> entry
+	secrets    map[string]keyEntry // active access key id -> decrypted secret
+	apiKeys    map[string]apiEntry // active API key hash -> entry
+	keys       map[string]AccessKey
+	apiKeyList map[string]APIKey // by public id
 }
 
 type keyEntry struct {
@@ -124,7 +126,8 @@ func NewService(ctx context.Context, store Store, box *secretbox.Box, now func()
 		now = time.Now
 	}
 	s := &Service{store: store, box: box, now: now,
-		principals: map[string]*Principal{}, secrets: map[string]keyEntry{}, apiKeys: map[string]apiEntry{}}
+		principals: map[string]*Principal{}, secrets: map[string]keyEntry{}, apiKeys: map[string]apiEntry{},
+		keys: map[string]AccessKey{}, apiKeyList: map[string]APIKey{}}
 	ps, aks, apis, err := store.LoadPrincipals(ctx)
 	if err != nil {
 		return nil, err
@@ -133,11 +136,13 @@ func NewService(ctx context.Context, store Store, box *secretbox.Box, now func()
 		s.principals[ps[i].ID] = &ps[i]
 	}
 	for _, k := range aks {
+		s.keys[k.ID] = k
 		if err := s.addAccessKeyLocked(k); err != nil {
 			return nil, err
 		}
 	}
 	for _, k := range apis {
+		s.apiKeyList[k.ID] = k
 		s.addAPIKeyLocked(k)
 	}
 	return s, nil
@@ -266,6 +271,7 @@ func (s *Service) putAccessKeyLocked(ctx context.Context, principalID, id, secre
 	if err := s.store.PutAccessKey(ctx, k); err != nil {
 		return err
 	}
+	s.keys[k.ID] = k
 	return s.addAccessKeyLocked(k)
 }
 
@@ -287,6 +293,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, principalID string) (string,
 	if err := s.store.PutAPIKey(ctx, k); err != nil {
 		return "", err
 	}
+	s.apiKeyList[k.ID] = k
 	s.addAPIKeyLocked(k)
 	return token, nil
 }
