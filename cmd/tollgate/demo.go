@@ -89,9 +89,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		cfg.LogLevel = "warn" // keep the demo's output readable
 	}
 	if len(cfg.Routes) == 0 {
-		// Simulate a model that takes a moment to answer, as real ones do.
-		// (At zero latency the AWS SDK for Go can close a connection while a
-		// stream is still arriving; see docs/providers.md.)
+		// Simulate a model that takes a moment to answer, as real ones do
+		// (and as the AWS SDK for Go needs; see docs/providers.md).
 		cfg.Providers = append(cfg.Providers, config.Provider{Name: "demo-sim", Type: "sim",
 			Latency: 15 * time.Millisecond, TokensPerSecond: 2000})
 		cfg.Routes = []config.Route{{Provider: "demo-sim"}}
@@ -152,7 +151,6 @@ func runDemo(ctx context.Context, m *Main, calls int, stdout io.Writer) error {
 		return err
 	}
 	bc := bedrock.NewFromConfig(cfg)
-	rc := bedrockruntime.NewFromConfig(cfg)
 
 	fmt.Fprintf(stdout, "Creating %d application inference profiles through the AWS SDK...\n", len(demoProfiles))
 	arns := make([]string, len(demoProfiles))
@@ -195,6 +193,10 @@ func runDemo(ctx context.Context, m *Main, calls int, stdout io.Writer) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One runtime client per worker: the AWS SDK for Go's event-stream
+			// codec is shared by a client's calls and is not safe for
+			// concurrent streams (see docs/providers.md).
+			rc := bedrockruntime.NewFromConfig(cfg)
 			for i := range jobs {
 				p := demoProfiles[i%len(demoProfiles)]
 				err := demoCall(ctx, rc, arns[i%len(arns)], p.source, i%4, fmt.Sprintf(prompts[i%len(prompts)], 1000+i))

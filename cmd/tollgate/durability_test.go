@@ -87,10 +87,10 @@ func TestKillDuringLoad(t *testing.T) {
 	dir := t.TempDir()
 	p := startProcess(t, dir, env...)
 
-	rc := bedrockruntime.NewFromConfig(aws.Config{
+	cfg := aws.Config{
 		Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(keyID, secret, ""),
 		BaseEndpoint: aws.String(p.url), RetryMaxAttempts: 1, HTTPClient: sharedHTTPClient(),
-	})
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var mu sync.Mutex
@@ -100,6 +100,9 @@ func TestKillDuringLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// One client per worker: the SDK's event-stream codec is not
+			// safe for concurrent streams on one client.
+			rc := bedrockruntime.NewFromConfig(cfg)
 			for i := 0; ctx.Err() == nil; i++ {
 				prompt := fmt.Sprintf("worker %d call %d", w, i)
 				var id string

@@ -56,6 +56,10 @@ func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *
 	}
 	cfg.Synchronous = "NORMAL"
 	cfg.LogLevel = "error"
+	// A simulated model that answers after 3 ms: at zero latency the AWS
+	// SDK for Go can drop a stream's connection (docs/providers.md).
+	cfg.Providers = []config.Provider{{Name: "test-sim", Type: "sim", Latency: 3 * time.Millisecond}}
+	cfg.Routes = []config.Route{{Provider: "test-sim"}}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -269,7 +269,12 @@ func TestConcurrentMetering(t *testing.T) {
 		createProfile(t, bc, "risk", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0", tagList("dept", "risk")...),
 		"us.amazon.nova-lite-v1:0",
 	}
-	rc := ts.runtime(t, func(o *bedrockruntime.Options) { o.HTTPClient = sharedHTTPClient() })
+	// The SDK's event-stream codec is shared by a client's calls and is not
+	// safe for concurrent streams, so each worker has its own client.
+	clients := make(chan *bedrockruntime.Client, 64)
+	for range 64 {
+		clients <- ts.runtime(t, func(o *bedrockruntime.Options) { o.HTTPClient = sharedHTTPClient() })
+	}
 
 	const n = 1000
 	type seen struct {
@@ -279,13 +284,12 @@ func TestConcurrentMetering(t *testing.T) {
 	results := make(chan seen, n)
 	errs := make(chan error, n)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 64)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+			rc := <-clients
+			defer func() { clients <- rc }()
 			model := profiles[i%len(profiles)]
 			prompt := fmt.Sprintf("call %d: please assess risk for policy %d", i, i*7)
 			var s seen
@@ -377,7 +381,7 @@ func TestConcurrentMetering(t *testing.T) {
 // record carries what was produced, exactly once.
 func TestStreamDisconnectIsBilled(t *testing.T) {
 	ts := startServer(t, "", func(c *config.Config) {
-		c.Providers = []config.Provider{{Name: "slow", Type: "sim", TokensPerSecond: 200}}
+		c.Providers = []config.Provider{{Name: "slow", Type: "sim", Latency: 3 * time.Millisecond, TokensPerSecond: 200}}
 		c.Routes = []config.Route{{Provider: "slow"}}
 	})
 	rc := ts.runtime(t)
@@ -400,6 +404,9 @@ func TestStreamDisconnectIsBilled(t *testing.T) {
 		}
 	}
 	out.GetStream().Close()
+	if deltas != 3 {
+		t.Fatalf("stream ended after %d deltas: %v", deltas, out.GetStream().Err())
+	}
 	var rec *ledger.Record
 	deadline := time.Now().Add(10 * time.Second)
 	for rec == nil && time.Now().Before(deadline) {
