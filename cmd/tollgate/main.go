@@ -23,6 +23,22 @@ Usage:
   tollgate serve [flags]     run the gateway (tollgate serve -h for flags)
   tollgate usage [--data-dir D] [--limit N] [--json]
                              print recent usage records
+  tollgate report [--group-by tag:dept] [--filter tag:env=prod] [--granularity daily] [--json]
+                             print cost and usage tables like Cost Explorer
+                             (tollgate report -h for flags)
+  tollgate bench [flags]     drive a running Tollgate at fixed rates over loopback
+                             and report latency (tollgate bench -h for flags)
+  tollgate resolver [flags]  caching sidecar: GET /resolve?tenant=acme&app=x answers
+                             the profile ARN from the Tagging API, kept in memory and
+                             in a snapshot file (tollgate resolver -h for flags)
+  tollgate profiles export-map --key tenant,app [--out map.yaml] [flags]
+                             write the static map of key tag values -> profile ARN
+  tollgate accounts list|create --id ID --name N
+  tollgate principals list|create --name N [--kind user|role] [--account A] [--tag k=v]|show --principal P
+  tollgate keys create|list|create-api-key --principal P | activate|deactivate KEY | revoke-api-key ID
+  tollgate policies list|put --name N --file F|attach|detach --principal P --policy N
+                             administer accounts, principals, keys and IAM policies
+                             (talks to the running Tollgate in --data-dir or --endpoint)
   tollgate version           print the version
 
 Every flag of serve can also be set as TOLLGATE_<FLAG> (e.g. TOLLGATE_ADDR)
@@ -56,6 +72,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return demo(ctx, args[1:], stdout, stderr, getenv)
 	case "usage":
 		return usageCmd(ctx, args[1:], stdout, getenv)
+	case "report":
+		return reportCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "resolver":
+		return resolverCmd(ctx, args[1:], stderr)
+	case "profiles":
+		return profilesCmd(ctx, args[1:], stdout, stderr)
+	case "accounts", "principals", "keys", "policies":
+		return adminCmd(ctx, args[0], args[1:], stdout, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "tollgate", version)
 		return nil

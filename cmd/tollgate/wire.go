@@ -13,11 +13,15 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 	"github.com/tollgate-dev/tollgate/internal/api/bedrockapi"
+	"github.com/tollgate-dev/tollgate/internal/api/ceapi"
 	"github.com/tollgate-dev/tollgate/internal/api/runtimeapi"
 	"github.com/tollgate-dev/tollgate/internal/api/taggingapi"
+	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/principal"
@@ -40,6 +44,7 @@ type Main struct {
 	Catalog    *catalog.Catalog
 	Profiles   *profile.Service
 	Principals *principal.Service
+	Directory  *principal.Directory
 	Server     *server.Server
 	Ledger     *ledger.Batcher
 	Invoke     *invoke.Service
@@ -95,6 +100,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.Directory, err = principal.NewDirectory(ctx, m.Principals, m.DB, authz.Compile, cfg.AccountID)
+	if err != nil {
+		return err
+	}
 	if err := m.ensureRoot(ctx); err != nil {
 		return err
 	}
@@ -126,16 +135,24 @@ func (m *Main) Open(ctx context.Context) error {
 	runtimeapi.New(m.Invoke).Register(rest)
 	rest.HandleFunc("/", server.UnknownOperation)
 
+	admin := http.NewServeMux()
+	adminapi.New(m.Directory).Register(admin)
 	tagging := taggingapi.New(m.Profiles, taggingapi.Options{Rate: cfg.TaggingRate})
+	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID})
 	m.Server = server.New(server.Options{
 		RPC: []server.RPCService{{
-			Name: taggingapi.ServiceName, SigningName: "tagging",
+			Name: taggingapi.ServiceName, SigningName: "tagging", ActionPrefix: "tag",
 			JSON: tagging.ServeJSON, CBOR: tagging.ServeCBOR,
 			JSONError: taggingapi.WriteJSONError, CBORError: taggingapi.WriteCBORError,
+		}, {
+			Name: ceapi.ServiceName, SigningName: ceapi.SigningName, ActionPrefix: "ce",
+			JSON: ce.ServeJSON, JSONError: ceapi.WriteJSONError,
 		}},
 		Logger:          m.Logger,
 		Verifier:        &sigv4.Verifier{Keys: m.Principals},
 		Auth:            m.Principals,
+		Authz:           authz.New(m.Directory, nil),
+		Admin:           admin,
 		Region:          cfg.Region,
 		RestJSON:        rest,
 		Ready:           m.DB.Ping,

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -105,6 +106,9 @@ type Caller struct {
 	// ProfileTags, when set, names the application profile by its tags
 	// (the X-Tollgate-Profile-Tags header); modelId is then the base model.
 	ProfileTags []tags.Filter
+	// Authorize, when set, decides whether the caller may perform an
+	// action on a resource given its condition keys.
+	Authorize func(action, resource string, keys map[string][]string) error
 }
 
 // call is the state of one runtime call from resolution to its record.
@@ -131,7 +135,40 @@ func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := authorizeInvoke(caller, op, t); err != nil {
+		return nil, err
+	}
 	return &call{s: s, caller: caller, op: op, target: t, start: s.now()}, nil
+}
+
+// authorizeInvoke checks the invoke action as AWS does: on the profile
+// (with its tags as aws:ResourceTag keys) and on every foundation-model ARN
+// it routes to (with bedrock:InferenceProfileArn naming the profile).
+func authorizeInvoke(caller Caller, op string, t Target) error {
+	if caller.Authorize == nil {
+		return nil
+	}
+	action := "bedrock:InvokeModel"
+	if op == OpConverseStream || op == OpInvokeStream {
+		action = "bedrock:InvokeModelWithResponseStream"
+	}
+	if t.ProfileARN == "" {
+		return caller.Authorize(action, arn.FoundationModel(t.Regions[0], t.Model.ID), nil)
+	}
+	keys := make(map[string][]string, len(t.Tags))
+	for k, v := range t.Tags {
+		keys["aws:ResourceTag/"+k] = []string{v}
+	}
+	if err := caller.Authorize(action, t.ProfileARN, keys); err != nil {
+		return err
+	}
+	via := map[string][]string{"bedrock:InferenceProfileArn": {t.ProfileARN}}
+	for _, region := range t.Regions {
+		if err := caller.Authorize(action, arn.FoundationModel(region, t.Model.ID), via); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // regionsInOrder returns the target's regions starting at the next

@@ -184,11 +184,24 @@ func (d *Directory) CreatePrincipal(ctx context.Context, account string, kind Ki
 	if err := d.store.PutPrincipal(ctx, p); err != nil {
 		return Principal{}, err
 	}
+	// Replace the pointer (never mutate it: requests read it without the
+	// lock) and repoint the keys that hold the old one.
+	np := &p
 	if old, ok := d.principals[id]; ok {
-		*old = p // keys hold the pointer: update in place under the lock
-	} else {
-		d.principals[id] = &p
+		for k, e := range d.secrets {
+			if e.principal == old {
+				e.principal = np
+				d.secrets[k] = e
+			}
+		}
+		for k, e := range d.apiKeys {
+			if e.principal == old {
+				e.principal = np
+				d.apiKeys[k] = e
+			}
+		}
 	}
+	d.principals[id] = np
 	return p, nil
 }
 
@@ -402,4 +415,34 @@ func (d *Directory) APIKeys(principalID string) []APIKey {
 	}
 	slices.SortFunc(out, func(a, b APIKey) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// ByAccessKeyAny returns the owner of an access key, active or not.
+func (d *Directory) ByAccessKeyAny(keyID string) (Principal, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	k, ok := d.keys[keyID]
+	if !ok {
+		return Principal{}, false
+	}
+	p, ok := d.principals[k.PrincipalID]
+	if !ok {
+		return Principal{}, false
+	}
+	return *p, true
+}
+
+// APIKeyOwner returns the owner of a Bedrock API key by its public id.
+func (d *Directory) APIKeyOwner(id string) (Principal, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	k, ok := d.apiKeyList[id]
+	if !ok {
+		return Principal{}, false
+	}
+	p, ok := d.principals[k.PrincipalID]
+	if !ok {
+		return Principal{}, false
+	}
+	return *p, true
 }

@@ -20,10 +20,16 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
+	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/sigv4"
 )
+
+// Authorizer decides whether an authenticated caller may act (authz.Authorizer).
+type Authorizer interface {
+	Check(id principal.Identity, env authz.Env, action, resource string, keys map[string][]string) error
+}
 
 // Authenticator is what the server needs from the principal domain.
 type Authenticator interface {
@@ -36,11 +42,16 @@ type Options struct {
 	Logger   *slog.Logger
 	Verifier *sigv4.Verifier
 	Auth     Authenticator
+	// Authz authorizes each operation; nil allows every authenticated call.
+	Authz Authorizer
 	// Region is the region requests must be signed for.
 	Region string
 	// RestJSON serves the restJson1 APIs (bedrock and bedrock-runtime),
 	// routed by path. Unmatched paths answer UnknownOperationException.
 	RestJSON http.Handler
+	// Admin serves Tollgate's own API under /tollgate/v1/ (signing name
+	// "tollgate").
+	Admin http.Handler
 	// RPC are the services dispatched by X-Amz-Target (awsJson) and by
 	// POST /service/<Name>/operation/<Op> (Smithy RPC v2 CBOR).
 	RPC []RPCService
@@ -64,6 +75,9 @@ type RPCService struct {
 	Name string
 	// SigningName is the SigV4 service name requests must be signed for.
 	SigningName string
+	// ActionPrefix, when set, makes the server authorize "<prefix>:<Op>"
+	// on resource "*" before the operation runs (e.g. "tag", "ce").
+	ActionPrefix string
 	// JSON and CBOR serve one operation; either may be nil.
 	JSON, CBOR func(w http.ResponseWriter, r *http.Request, op string)
 	// JSONError and CBORError write errors in each protocol's shape.
@@ -137,6 +151,10 @@ func (s *Server) routes() http.Handler {
 		s.opts.RestJSON.ServeHTTP(w, r)
 	})
 	restAuthed := s.authenticate("bedrock", restJSONErrors, rest)
+	var adminAuthed http.Handler
+	if s.opts.Admin != nil {
+		adminAuthed = s.authenticate("tollgate", restJSONErrors, s.opts.Admin)
+	}
 
 	type rpcRoute struct {
 		svc        RPCService
@@ -147,12 +165,26 @@ func (s *Server) routes() http.Handler {
 		rt := rpcRoute{svc: svc}
 		if svc.JSON != nil {
 			rt.json = s.authenticate(svc.SigningName, svc.JSONError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				svc.JSON(w, r, opFromContext(r))
+				op := opFromContext(r)
+				if svc.ActionPrefix != "" {
+					if err := awsproto.Authorize(r.Context(), svc.ActionPrefix+":"+op, "*", nil); err != nil {
+						svc.JSONError(w, r, err)
+						return
+					}
+				}
+				svc.JSON(w, r, op)
 			}))
 		}
 		if svc.CBOR != nil {
 			rt.cbor = s.authenticate(svc.SigningName, svc.CBORError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				svc.CBOR(w, r, opFromContext(r))
+				op := opFromContext(r)
+				if svc.ActionPrefix != "" {
+					if err := awsproto.Authorize(r.Context(), svc.ActionPrefix+":"+op, "*", nil); err != nil {
+						svc.CBORError(w, r, err)
+						return
+					}
+				}
+				svc.CBOR(w, r, op)
 			}))
 		}
 		rpc[svc.Name] = rt
@@ -162,6 +194,10 @@ func (s *Server) routes() http.Handler {
 		switch r.URL.Path {
 		case "/healthz", "/readyz":
 			ops.ServeHTTP(w, r)
+			return
+		}
+		if adminAuthed != nil && strings.HasPrefix(r.URL.Path, "/tollgate/v1/") {
+			adminAuthed.ServeHTTP(w, r)
 			return
 		}
 		if target := r.Header.Get("X-Amz-Target"); target != "" && r.Method == http.MethodPost {
@@ -243,6 +279,15 @@ func (s *Server) authenticate(signingName string, fail errorWriter, next http.Ha
 			return
 		}
 		info.Identity = id
+		if s.opts.Authz != nil {
+			env := authz.Env{Secure: r.TLS != nil}
+			if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+				env.SourceIP = host
+			}
+			info.Authorizer = func(action, resource string, keys map[string][]string) error {
+				return s.opts.Authz.Check(id, env, action, resource, keys)
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
 }

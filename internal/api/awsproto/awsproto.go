@@ -27,6 +27,18 @@ type RequestInfo struct {
 	Op       string             // operation name for logs and metrics
 	Err      error              // the error answered, logged once by the access log
 	Body     []byte             // the request body, read once before auth
+	// Authorizer decides what the caller may do; nil allows everything
+	// (handlers tested alone).
+	Authorizer func(action, resource string, keys map[string][]string) error
+}
+
+// Authorize asks the request's authorizer whether the caller may perform
+// action on resource, with the given resource and request condition keys.
+func Authorize(ctx context.Context, action, resource string, keys map[string][]string) error {
+	if f := Info(ctx).Authorizer; f != nil {
+		return f(action, resource, keys)
+	}
+	return nil
 }
 
 type infoKey struct{}

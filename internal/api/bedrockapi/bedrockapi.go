@@ -53,6 +53,37 @@ func (h *Handler) wrap(op string, f handlerFunc) http.Handler {
 	})
 }
 
+// resourceKeys returns the aws:ResourceTag/* condition keys of tags.
+func resourceKeys(t tags.Set) map[string][]string {
+	keys := make(map[string][]string, len(t))
+	for k, v := range t {
+		keys["aws:ResourceTag/"+k] = []string{v}
+	}
+	return keys
+}
+
+// addRequestKeys adds aws:RequestTag/* and aws:TagKeys for tags a request
+// carries.
+func addRequestKeys(keys map[string][]string, list []tags.Tag) map[string][]string {
+	tagKeys := make([]string, 0, len(list))
+	for _, t := range list {
+		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
+		tagKeys = append(tagKeys, t.Key)
+	}
+	keys["aws:TagKeys"] = tagKeys
+	return keys
+}
+
+// authorizeProfile checks action on an existing profile, with its tags as
+// resource condition keys.
+func authorizeProfile(r *http.Request, action string, p profile.Profile, extra func(map[string][]string)) error {
+	keys := resourceKeys(p.Tags)
+	if extra != nil {
+		extra(keys)
+	}
+	return awsproto.Authorize(r.Context(), action, p.ARN, keys)
+}
+
 func writeOK(w http.ResponseWriter, status int, v any) error {
 	return awsproto.WriteJSON(w, status, "application/json", v)
 }
@@ -100,6 +131,15 @@ func (h *Handler) createInferenceProfile(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
+	account := awsproto.Account(r.Context())
+	keys := addRequestKeys(map[string][]string{}, tl)
+	newARN := arn.ApplicationProfile(h.profiles.Region(), account, "*")
+	if err := awsproto.Authorize(r.Context(), "bedrock:CreateInferenceProfile", newARN, keys); err != nil {
+		return err
+	}
+	if err := awsproto.Authorize(r.Context(), "bedrock:CreateInferenceProfile", *in.ModelSource.CopyFrom, keys); err != nil {
+		return err
+	}
 	p, err := h.profiles.Create(r.Context(), profile.CreateInput{
 		Account:            awsproto.Account(r.Context()),
 		Name:               *in.InferenceProfileName,
@@ -144,10 +184,18 @@ func (h *Handler) getInferenceProfile(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
+	if err := authorizeProfile(r, "bedrock:GetInferenceProfile", p, nil); err != nil {
+		return err
+	}
 	return writeOK(w, http.StatusOK, summary(p))
 }
 
 func (h *Handler) deleteInferenceProfile(w http.ResponseWriter, r *http.Request) error {
+	if p, err := h.profiles.Get(awsproto.Account(r.Context()), r.PathValue("id")); err == nil {
+		if err := authorizeProfile(r, "bedrock:DeleteInferenceProfile", p, nil); err != nil {
+			return err
+		}
+	}
 	if err := h.profiles.Delete(r.Context(), awsproto.Account(r.Context()), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -185,6 +233,9 @@ func (h *Handler) listInferenceProfiles(w http.ResponseWriter, r *http.Request) 
 			return errkind.New(errkind.Invalid, "1 validation error detected: Value '%s' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 1000", s)
 		}
 		limit = n
+	}
+	if err := awsproto.Authorize(r.Context(), "bedrock:ListInferenceProfiles", "*", nil); err != nil {
+		return err
 	}
 	typ := q.Get("type")
 	account := awsproto.Account(r.Context())
@@ -239,6 +290,9 @@ func (h *Handler) tagResource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := h.authorizeTagging(r, "bedrock:TagResource", *in.ResourceARN, func(keys map[string][]string) { addRequestKeys(keys, tl) }); err != nil {
+		return err
+	}
 	if err := h.profiles.Tag(r.Context(), awsproto.Account(r.Context()), *in.ResourceARN, tl); err != nil {
 		return err
 	}
@@ -256,6 +310,9 @@ func (h *Handler) untagResource(w http.ResponseWriter, r *http.Request) error {
 	if in.TagKeys == nil {
 		return required("tagKeys")
 	}
+	if err := h.authorizeTagging(r, "bedrock:UntagResource", *in.ResourceARN, func(keys map[string][]string) { keys["aws:TagKeys"] = in.TagKeys }); err != nil {
+		return err
+	}
 	if err := h.profiles.Untag(r.Context(), awsproto.Account(r.Context()), *in.ResourceARN, in.TagKeys); err != nil {
 		return err
 	}
@@ -272,6 +329,9 @@ func (h *Handler) listTagsForResource(w http.ResponseWriter, r *http.Request) er
 	}
 	list, err := h.profiles.ListTags(awsproto.Account(r.Context()), *in.ResourceARN)
 	if err != nil {
+		return err
+	}
+	if err := awsproto.Authorize(r.Context(), "bedrock:ListTagsForResource", *in.ResourceARN, resourceKeys(tags.FromList(list))); err != nil {
 		return err
 	}
 	out := listTagsForResourceOutput{Tags: make([]tagOut, len(list))}
@@ -314,6 +374,9 @@ func (h *Handler) listFoundationModels(w http.ResponseWriter, r *http.Request) e
 		if v := q.Get(name); v != "" && !slices.Contains(values, v) {
 			return errkind.New(errkind.Invalid, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy enum value set: [%s]", v, name, strings.Join(values, ", "))
 		}
+	}
+	if err := awsproto.Authorize(r.Context(), "bedrock:ListFoundationModels", "*", nil); err != nil {
+		return err
 	}
 	provider := q.Get("byProvider")
 	if provider != "" && !validProvider(provider) {
@@ -373,5 +436,22 @@ func (h *Handler) getFoundationModel(w http.ResponseWriter, r *http.Request) err
 	if !ok || !slices.Contains(m.Regions, region) {
 		return errkind.New(errkind.NotFound, "The foundation model %s could not be found in %s.", id, region)
 	}
+	if err := awsproto.Authorize(r.Context(), "bedrock:GetFoundationModel", arn.FoundationModel(region, m.ID), nil); err != nil {
+		return err
+	}
 	return writeOK(w, http.StatusOK, getFoundationModelOutput{ModelDetails: modelSummary(region, m)})
+}
+
+// authorizeTagging checks a tagging action on a profile ARN with its
+// current tags; an ARN that names no profile is left to the domain's
+// error.
+func (h *Handler) authorizeTagging(r *http.Request, action, resourceARN string, extra func(map[string][]string)) error {
+	keys := map[string][]string{}
+	if t, ok := h.profiles.TagsOf(awsproto.Account(r.Context()), resourceARN); ok {
+		keys = resourceKeys(t)
+	}
+	if extra != nil {
+		extra(keys)
+	}
+	return awsproto.Authorize(r.Context(), action, resourceARN, keys)
 }

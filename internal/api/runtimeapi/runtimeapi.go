@@ -53,7 +53,7 @@ const ProfileTagsHeader = "X-Tollgate-Profile-Tags"
 
 func caller(r *http.Request) (invoke.Caller, error) {
 	info := awsproto.Info(r.Context())
-	c := invoke.Caller{RequestID: info.ID}
+	c := invoke.Caller{RequestID: info.ID, Authorize: info.Authorizer}
 	if p := info.Identity.Principal; p != nil {
 		c.Account, c.PrincipalID = p.Account, p.ID
 	}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -35,7 +36,21 @@ type DB struct {
 
 	tagMu  sync.Mutex
 	tagIDs map[string]int64 // canonical tag set -> id, for committed sets
+
+	// insRecord and upRollup are the ledger's statements, prepared once on
+	// the writer so each append does not parse them again.
+	insRecord, upRollup *sql.Stmt
+
+	// ckpt is a connection of its own for the background checkpointer;
+	// closing stopCkpt stops it and ckptDone closes when it has.
+	ckpt     *sql.DB
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
 }
+
+// checkpointInterval is how often the background checkpointer copies
+// committed WAL frames into the database file.
+const checkpointInterval = 100 * time.Millisecond
 
 // Options tunes Open.
 type Options struct {
@@ -76,12 +91,64 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if db.insRecord, err = db.w.PrepareContext(ctx, insertRecord); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
+	}
+	if db.upRollup, err = db.w.PrepareContext(ctx, upsertRollup); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare rollup: %w", err)
+	}
+	if db.ckpt, err = sql.Open("sqlite", dsn); err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
+	go db.checkpointLoop()
 	return db, nil
+}
+
+// checkpointLoop runs a PASSIVE checkpoint every checkpointInterval on its
+// own connection. A passive checkpoint neither waits for nor blocks the
+// writer, so the copying and syncing it does stay off the commit path;
+// left to the writer, SQLite's automatic checkpoint runs inside a commit
+// every 1000 WAL pages and stalls every append queued behind it. The
+// automatic checkpoint stays on as a backstop: it then finds almost every
+// frame already copied, finishes quickly, and lets the WAL restart.
+func (db *DB) checkpointLoop() {
+	defer close(db.ckptDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopCkpt:
+			return
+		case <-t.C:
+		}
+		// Errors (SQLITE_BUSY while another checkpoint runs) only delay
+		// the copying to the next tick.
+		_, _ = db.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+	}
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	var errs []error
+	if db.stopCkpt != nil {
+		close(db.stopCkpt)
+		<-db.ckptDone
+		db.stopCkpt = nil
+	}
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.Close())
+	}
+	for _, st := range []*sql.Stmt{db.insRecord, db.upRollup} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, db.r.Close(), db.w.Close())...)
 }
 
 // Ping checks the database answers.

@@ -21,6 +21,7 @@ import (
 type Store interface {
 	profile.Store
 	principal.Store
+	principal.AdminStore
 	LedgerStore
 }
 
@@ -31,9 +32,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("ProfileConflicts", func(t *testing.T) { testProfileConflicts(t, open(t)) })
 	t.Run("ProfileTags", func(t *testing.T) { testProfileTags(t, open(t)) })
 	t.Run("Principals", func(t *testing.T) { testPrincipals(t, open(t)) })
+	t.Run("Admin", func(t *testing.T) { testAdmin(t, open(t)) })
 	t.Run("ConcurrentCreates", func(t *testing.T) { testConcurrentCreates(t, open(t)) })
 	t.Run("Ledger", func(t *testing.T) { testLedger(t, open(t)) })
 	t.Run("LedgerGroupCommit", func(t *testing.T) { testLedgerConcurrent(t, open(t)) })
+	t.Run("CostRollups", func(t *testing.T) { testCostRollups(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/tollgate-dev/tollgate/resolver"
+)
+
+// profilesCmd runs `tollgate profiles SUBCOMMAND`.
+func profilesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, exportMapUsage)
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "export-map":
+		return exportMapCmd(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprint(stderr, exportMapUsage)
+	return fmt.Errorf("profiles: unknown command %q", args[0])
+}
+
+const exportMapUsage = `Usage: tollgate profiles export-map --key tenant,app [--out map.yaml] [flags]
+
+Lists every application inference profile through the Tagging API
+(GetResources) and writes the static map of the key tags' values to
+profile ARNs, for tollgate resolver --static or resolver.LoadStaticMap.
+Profiles lacking a key tag are left out. Two profiles with the same values
+are an error unless --allow-duplicates, which keeps the lowest ARN.
+
+`
+
+// exportMapCmd runs `tollgate profiles export-map`.
+func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("tollgate profiles export-map", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var endpoint, region, credFile, profile string
+	taggingFlags(fs, &endpoint, &region, &credFile, &profile)
+	keys := fs.String("key", "", "comma-separated key tags, in order, e.g. tenant,app (required)")
+	out := fs.String("out", "-", `file to write ("-": standard output)`)
+	allowDups := fs.Bool("allow-duplicates", false, "when several profiles carry the same key values, keep the lowest ARN and warn")
+	resourceType := fs.String("resource-type", resolver.DefaultResourceType, "GetResources resource-type filter")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, exportMapUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("export-map: unexpected argument %q", fs.Arg(0))
+	}
+	if *keys == "" {
+		return errors.New("export-map: --key is required, e.g. --key tenant,app")
+	}
+	keyTags := strings.Split(*keys, ",")
+	for i := range keyTags {
+		keyTags[i] = strings.TrimSpace(keyTags[i])
+	}
+
+	client, err := taggingClient(ctx, endpoint, region, credFile, profile)
+	if err != nil {
+		return fmt.Errorf("export-map: %w", err)
+	}
+	r, err := resolver.New(resolver.Options{API: client, ResourceTypes: []string{*resourceType}})
+	if err != nil {
+		return fmt.Errorf("export-map: %w", err)
+	}
+	defer r.Close()
+	profiles, err := r.ListProfiles(ctx)
+	if err != nil {
+		return fmt.Errorf("export-map: %w", err)
+	}
+	m, dups, err := resolver.BuildStaticMap(keyTags, profiles)
+	if err != nil {
+		return fmt.Errorf("export-map: %w", err)
+	}
+	if len(dups) > 0 {
+		var b strings.Builder
+		for _, d := range dups {
+			fmt.Fprintf(&b, "\n  %s: %s", d.Key, strings.Join(d.ARNs, ", "))
+		}
+		if !*allowDups {
+			return fmt.Errorf("export-map: %d key(s) name several profiles (pass --allow-duplicates to keep the lowest ARN):%s", len(dups), b.String())
+		}
+		fmt.Fprintf(stderr, "tollgate: warning: %d key(s) name several profiles; keeping the lowest ARN:%s\n", len(dups), b.String())
+	}
+	if *out == "-" {
+		data, err := m.Encode()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(data)
+		return err
+	}
+	if err := m.WriteFile(*out); err != nil {
+		return fmt.Errorf("export-map: %w", err)
+	}
+	fmt.Fprintf(stderr, "tollgate: wrote %d keys to %s (%d profiles listed; those lacking a key tag are left out)\n",
+		m.Len(), *out, len(profiles))
+	return nil
+}

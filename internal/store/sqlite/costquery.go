@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/costquery"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+)
+
+var (
+	_ costquery.Source    = (*DB)(nil)
+	_ costquery.Versioned = (*DB)(nil)
+)
+
+// LedgerVersion implements costquery.Versioned: the highest record
+// sequence, which every append that changes a rollup raises (records and
+// rollups are written in one transaction, and records are never deleted).
+func (db *DB) LedgerVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM usage_records`).Scan(&v); err != nil {
+		return 0, internal(err, "ledger version")
+	}
+	return v, nil
+}
+
+// maxAccountParams is the longest account list bound as SQL parameters;
+// a longer one is applied while scanning.
+const maxAccountParams = 500
+
+// CostRollups implements costquery.Source: the rollups whose hour lies in
+// [from, to) of the given accounts (nil: all; empty: none), by hour. It
+// reads the rollup table's primary key (hour first) as a range, and
+// rollups with the same tag set share one Tags map.
+func (db *DB) CostRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	if accounts != nil && len(accounts) == 0 {
+		return nil, nil
+	}
+	sets, err := db.tagSets(ctx)
+	if err != nil {
+		return nil, internal(err, "load tag sets")
+	}
+	query := `SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
+		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
+		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+		FROM usage_hourly WHERE hour_ms >= ? AND hour_ms < ?`
+	args := []any{ms(from), ms(to)}
+	var keep map[string]bool
+	switch {
+	case accounts == nil:
+	case len(accounts) <= maxAccountParams:
+		query += " AND account IN (?" + strings.Repeat(", ?", len(accounts)-1) + ")"
+		for _, a := range accounts {
+			args = append(args, a)
+		}
+	default:
+		keep = make(map[string]bool, len(accounts))
+		for _, a := range accounts {
+			keep[a] = true
+		}
+	}
+	rows, err := db.r.QueryContext(ctx, query+" ORDER BY hour_ms", args...)
+	if err != nil {
+		return nil, internal(err, "query rollups")
+	}
+	defer rows.Close()
+	var out []ledger.Rollup
+	for rows.Next() {
+		var r ledger.Rollup
+		var h, ts int64
+		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
+			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
+			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
+			return nil, internal(err, "scan rollup")
+		}
+		if keep != nil && !keep[r.Account] {
+			continue
+		}
+		r.Hour, r.Tags = fromMS(h), sets[ts]
+		if r.Tags == nil {
+			r.Tags = sets[0]
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query rollups")
+	}
+	return slices.Clip(out), nil
+}
