@@ -41,6 +41,9 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	if err != nil {
 		return NativeResponse{}, err
 	}
+	if err := c.admit(ctx, in.Body, s.nativeMaxTokens(c.target.Model.Family, in.Body)); err != nil {
+		return NativeResponse{}, c.reject(ctx, err)
+	}
 	family := c.target.Model.Family
 	var resp NativeResponse
 	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
@@ -99,6 +102,9 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 	}
 	if !c.target.Model.Streaming {
 		return errkind.New(errkind.Invalid, "The model %s does not support response streaming.", c.target.Model.ID)
+	}
+	if err := c.admit(ctx, in.Body, s.nativeMaxTokens(c.target.Model.Family, in.Body)); err != nil {
+		return c.reject(ctx, err)
 	}
 	family := c.target.Model.Family
 	var (
@@ -176,4 +182,20 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 		return emit(held)
 	}
 	return nil
+}
+
+// nativeMaxTokens reads the output bound of a native body (0 when unknown).
+func (s *Service) nativeMaxTokens(family string, body []byte) int64 {
+	if s.native == nil || isEmbedding(family) {
+		return 0
+	}
+	codec, ok := s.native.For(family)
+	if !ok {
+		return 0
+	}
+	req, err := codec.Request(body)
+	if err != nil {
+		return 0
+	}
+	return maxTokensOf(req)
 }

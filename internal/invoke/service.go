@@ -52,6 +52,8 @@ type Config struct {
 	// Native translates InvokeModel bodies for providers that only speak
 	// Converse; nil disables InvokeModel on such providers.
 	Native NativeCodecs
+	// Admitter admits calls (budgets, rate limits); nil admits all.
+	Admitter Admitter
 }
 
 // Service is the runtime pipeline. Safe for concurrent use.
@@ -66,6 +68,7 @@ type Service struct {
 	tokens   func(string) int64
 	onRecord func(ledger.Record)
 	native   NativeCodecs
+	admitter Admitter
 
 	rr       atomic.Uint64
 	unpriced atomic.Int64
@@ -74,7 +77,7 @@ type Service struct {
 // NewService returns the pipeline.
 func NewService(cfg Config) *Service {
 	s := &Service{profiles: cfg.Profiles, catalog: cfg.Catalog, router: cfg.Router, ledger: cfg.Ledger,
-		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, native: cfg.Native}
+		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, native: cfg.Native, admitter: cfg.Admitter}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -122,6 +125,7 @@ type call struct {
 	route    Route
 	region   string
 	attempts int
+	ticket   Ticket // from the admitter, settled by finish
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
@@ -309,7 +313,13 @@ func (c *call) finish(ctx context.Context, u Usage, callErr error) error {
 	}
 	if err := c.s.ledger.Append(context.WithoutCancel(ctx), r); err != nil {
 		c.s.log.Error("ledger_append_failed", "request_id", r.RequestID, "err", err.Error())
+		if c.ticket != nil {
+			c.ticket.Done(r) // the cost was incurred all the same
+		}
 		return errkind.Wrap(errkind.Internal, err, "The usage of this call could not be recorded.")
+	}
+	if c.ticket != nil {
+		c.ticket.Done(r)
 	}
 	if c.s.onRecord != nil {
 		c.s.onRecord(r)
@@ -322,6 +332,9 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 	c, err := s.begin(caller, OpConverse, modelID)
 	if err != nil {
 		return nil, err
+	}
+	if err := c.admit(ctx, req.Raw, maxTokensOf(req)); err != nil {
+		return nil, c.reject(ctx, err)
 	}
 	var resp *ConverseResponse
 	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
@@ -354,6 +367,9 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 	c, err := s.begin(caller, OpConverseStream, modelID)
 	if err != nil {
 		return err
+	}
+	if err := c.admit(ctx, req.Raw, maxTokensOf(req)); err != nil {
+		return c.reject(ctx, err)
 	}
 	var (
 		usage    Usage
@@ -418,5 +434,12 @@ func unwrapNoFailover(err error) error {
 	if errors.As(err, &nf) {
 		return nf.err
 	}
+	return err
+}
+
+// reject records a call the admitter refused (no tokens, no cost) and
+// returns the refusal.
+func (c *call) reject(ctx context.Context, err error) error {
+	_ = c.finish(ctx, Usage{}, err)
 	return err
 }
