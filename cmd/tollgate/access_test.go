@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -15,6 +17,8 @@ import (
 	btypes "github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
+	cetypes "github.com/aws/aws-sdk-go-v2/service/costexplorer/types"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 )
@@ -97,7 +101,7 @@ const (
   "Statement": [{"Effect": "Deny", "Action": "bedrock:InvokeModel*", "Resource": "arn:aws:bedrock:*:*:inference-profile/*"},
                 {"Effect": "Allow", "Action": "bedrock:InvokeModel*", "Resource": "*"}]
 }`
-	adminPolicy = `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["bedrock:*", "tag:*"], "Resource": "*"}]}`
+	adminPolicy = `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["bedrock:*", "tag:*", "ce:*"], "Resource": "*"}]}`
 )
 
 // TestAccessControl drives several principals in two accounts through the
@@ -212,6 +216,39 @@ func TestAccessControl(t *testing.T) {
 	recs, _ := ts.DB.Records(ctx, ledger.Query{Account: dev})
 	if len(recs) != 1 || recs[0].PrincipalID != "user-"+dev+"-carol" {
 		t.Errorf("dev account records %+v", recs)
+	}
+
+	// The management account's root sees every account's spend (the
+	// consolidated view); carol sees her account's only.
+	accountsSeen := func(c *costexplorer.Client) []string {
+		t.Helper()
+		day := time.Now().UTC().Format("2006-01-02")
+		next := time.Now().UTC().Add(24 * time.Hour).Format("2006-01-02")
+		out, err := c.GetCostAndUsage(ctx, &costexplorer.GetCostAndUsageInput{
+			TimePeriod:  &cetypes.DateInterval{Start: aws.String(day), End: aws.String(next)},
+			Granularity: cetypes.GranularityDaily, Metrics: []string{"UnblendedCost"},
+			GroupBy: []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeDimension, Key: aws.String("LINKED_ACCOUNT")}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var accts []string
+		for _, r := range out.ResultsByTime {
+			for _, g := range r.Groups {
+				accts = append(accts, g.Keys...)
+			}
+		}
+		slices.Sort(accts)
+		return accts
+	}
+	if got := accountsSeen(costexplorer.NewFromConfig(ts.awsConfig(t))); !slices.Equal(got, []string{mgmt, dev}) {
+		t.Errorf("management view of LINKED_ACCOUNT: %v, want both accounts", got)
+	}
+	carolCE := costexplorer.NewFromConfig(ts.awsConfig(t), func(o *costexplorer.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(carolKey, carolSecret, "")
+	})
+	if got := accountsSeen(carolCE); !slices.Equal(got, []string{dev}) {
+		t.Errorf("carol's view of LINKED_ACCOUNT: %v, want only %s", got, dev)
 	}
 
 	// Policy changes and key revocation take effect at once.

@@ -39,6 +39,13 @@ Usage:
   tollgate policies list|put --name N --file F|attach|detach --principal P --policy N
                              administer accounts, principals, keys and IAM policies
                              (talks to the running Tollgate in --data-dir or --endpoint)
+  tollgate alarms [list|history] [--state S] [--name N] [--json]
+                             print the CloudWatch alarms, their state and history
+  tollgate budgets [list] | show NAME [--account A] [--json]
+                             print the budgets with spend, forecast and a bar, or
+                             one budget with its alerts, actions and history
+  tollgate anomalies [list|show ID|monitors|subscriptions] [--since 7d] [--json]
+                             print the cost anomalies found, with root causes
   tollgate version           print the version
 
 Every flag of serve can also be set as TOLLGATE_<FLAG> (e.g. TOLLGATE_ADDR)
@@ -74,6 +81,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return usageCmd(ctx, args[1:], stdout, getenv)
 	case "report":
 		return reportCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "export":
+		return exportCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "chargeback":
+		return chargebackCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "resolver":
@@ -82,6 +93,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return profilesCmd(ctx, args[1:], stdout, stderr)
 	case "accounts", "principals", "keys", "policies":
 		return adminCmd(ctx, args[0], args[1:], stdout, getenv)
+	case "alarms":
+		return alarmsCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "budgets":
+		return budgetsCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "anomalies":
+		return anomaliesCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "tollgate", version)
 		return nil

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 	"github.com/tollgate-dev/tollgate/internal/api/bedrockapi"
 	"github.com/tollgate-dev/tollgate/internal/api/ceapi"
@@ -30,8 +31,45 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/secretbox"
 	"github.com/tollgate-dev/tollgate/internal/server"
 	"github.com/tollgate-dev/tollgate/internal/sigv4"
+	"github.com/tollgate-dev/tollgate/internal/store/postgres"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
+
+// Store is what Main needs of its database: the store interfaces of the
+// domain packages, Ping for readiness, and Close. *sqlite.DB (the default)
+// and *postgres.DB (Config.Store set to a postgres:// URL) implement it.
+type Store interface {
+	profile.Store
+	principal.Store
+	principal.AdminStore
+	ledger.Writer
+	ledger.Reader
+	costquery.Source
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+var (
+	_ Store = (*sqlite.DB)(nil)
+	_ Store = (*postgres.DB)(nil)
+)
+
+// openStore opens the database cfg selects: PostgreSQL when cfg.Store is
+// set, else SQLite in cfg.DataDir.
+func openStore(ctx context.Context, cfg config.Config) (Store, error) {
+	if cfg.Store != "" {
+		db, err := postgres.Open(ctx, cfg.Store, postgres.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "tollgate.db"), sqlite.Options{Synchronous: cfg.Synchronous})
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
 
 // Main wires every part of Tollgate together. End-to-end tests reuse it
 // with Addr "127.0.0.1:0".
@@ -40,7 +78,7 @@ type Main struct {
 	Logger *slog.Logger
 	getenv func(string) string
 
-	DB         *sqlite.DB
+	DB         Store
 	Catalog    *catalog.Catalog
 	Profiles   *profile.Service
 	Principals *principal.Service
@@ -48,6 +86,12 @@ type Main struct {
 	Server     *server.Server
 	Ledger     *ledger.Batcher
 	Invoke     *invoke.Service
+	Watch      *Watch   // metric series, alarms, CloudWatch API, /metrics (alarms.go)
+	Budgets    *Budgets // budgets, their alerts and enforcement, the Budgets API (budgets.go)
+
+	// Anomalies runs cost anomaly detection (anomalies.go); nil when the
+	// store keeps no anomalies.
+	Anomalies *anomaly.Runner
 
 	// RootAccessKeyID and RootSecretAccessKey are the root credentials.
 	RootAccessKeyID, RootSecretAccessKey string
@@ -92,7 +136,7 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.Catalog = m.Catalog.Merge(over)
 	}
-	m.DB, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "tollgate.db"), sqlite.Options{Synchronous: cfg.Synchronous})
+	m.DB, err = openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -119,6 +163,13 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Ledger = ledger.NewBatcher(m.DB, 0)
+	if m.Watch, err = openWatch(ctx, m); err != nil {
+		return err
+	}
+	if m.Budgets, err = openBudgets(ctx, m); err != nil {
+		return err
+	}
+	m.Watch.UseOutbox(m.Budgets.Outbox) // alarm webhooks go through the budgets' outbox
 	m.Invoke = invoke.NewService(invoke.Config{
 		Profiles:       m.Profiles,
 		Catalog:        m.Catalog,
@@ -128,6 +179,8 @@ func (m *Main) Open(ctx context.Context) error {
 		AttemptTimeout: cfg.AttemptTimeout,
 		Tokens:         sim.Tokens,
 		Native:         nativeCodecs{},
+		OnRecord:       m.Watch.OnRecord,
+		Admitter:       m.Watch.Admitter(m.Budgets.Admitter()),
 	})
 
 	rest := http.NewServeMux()
@@ -138,16 +191,16 @@ func (m *Main) Open(ctx context.Context) error {
 	admin := http.NewServeMux()
 	adminapi.New(m.Directory).Register(admin)
 	tagging := taggingapi.New(m.Profiles, taggingapi.Options{Rate: cfg.TaggingRate})
-	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID})
+	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Other: m.openAnomalies()})
 	m.Server = server.New(server.Options{
-		RPC: []server.RPCService{{
+		RPC: append([]server.RPCService{{
 			Name: taggingapi.ServiceName, SigningName: "tagging", ActionPrefix: "tag",
 			JSON: tagging.ServeJSON, CBOR: tagging.ServeCBOR,
 			JSONError: taggingapi.WriteJSONError, CBORError: taggingapi.WriteCBORError,
 		}, {
 			Name: ceapi.ServiceName, SigningName: ceapi.SigningName, ActionPrefix: "ce",
 			JSON: ce.ServeJSON, JSONError: ceapi.WriteJSONError,
-		}},
+		}}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
 		Logger:          m.Logger,
 		Verifier:        &sigv4.Verifier{Keys: m.Principals},
 		Auth:            m.Principals,
@@ -160,6 +213,8 @@ func (m *Main) Open(ctx context.Context) error {
 		TLSCert:         cfg.TLSCert,
 		TLSKey:          cfg.TLSKey,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		Metrics:         m.Watch.MetricsHandler(),
+		ObserveRequest:  m.Watch.Exporter.ObserveRequest,
 	})
 	m.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -189,6 +244,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Logger.Info("serving", "addr", m.ln.Addr().String(), "region", m.Config.Region, "account", m.Config.AccountID)
+	defer m.runAnomalies(ctx)()
 	return m.Server.Serve(ctx, m.ln)
 }
 
@@ -201,6 +257,8 @@ func (m *Main) Close() error {
 	if m.Ledger != nil {
 		m.Ledger.Close() // durable before the store closes
 	}
+	errs = append(errs, m.Watch.Close())   // flushes the metric series
+	errs = append(errs, m.Budgets.Close()) // undelivered alerts stay in the outbox
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 	}

@@ -22,7 +22,8 @@ const module = "github.com/tollgate-dev/tollgate"
 var domain = []string{
 	"errkind", "money", "arn", "tags", "catalog", "profile",
 	"principal", "ledger", "pricing", "secretbox", "invoke", "native",
-	"policy", "authz", "costquery",
+	"policy", "authz", "costquery", "metrics", "alarm", "anomaly",
+	"budget", "notify",
 }
 
 // listedPackage is the part of `go list -json` output the rules read.

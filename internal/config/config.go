@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -48,6 +49,12 @@ type Config struct {
 	LogLevel string `yaml:"logLevel"`
 	// Synchronous is SQLite's durability: FULL (default) or NORMAL.
 	Synchronous string `yaml:"synchronous"`
+	// Store selects the database. Default empty: SQLite in DataDir. A
+	// postgres:// (or postgresql://) URL selects that PostgreSQL database,
+	// which several replicas may share; DataDir still holds the
+	// credentials files and the master key. Keep the password out of the
+	// URL (PGPASSWORD or a pgpass file) when it is written in a file.
+	Store string `yaml:"store"`
 	// ShutdownTimeout bounds how long shutdown waits for in-flight requests.
 	// Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
@@ -119,6 +126,9 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("synchronous %q must be FULL or NORMAL", c.Synchronous))
 	}
+	if err := validateStore(c.Store); err != nil {
+		errs = append(errs, err)
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %v must be positive", c.ShutdownTimeout))
 	}
@@ -132,6 +142,22 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// validateStore accepts an empty store (SQLite) or a PostgreSQL URL. Its
+// errors never repeat a password the URL may hold.
+func validateStore(s string) error {
+	if s == "" {
+		return nil
+	}
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok || (scheme != "postgres" && scheme != "postgresql") {
+		return errors.New("store must be empty (SQLite in dataDir) or a postgres:// URL")
+	}
+	if _, err := url.Parse(s); err != nil {
+		return errors.New("store is not a valid postgres:// URL")
+	}
+	return nil
 }
 
 // DecodeYAML applies a YAML document onto c. Unknown keys are errors.
@@ -171,6 +197,7 @@ func fields() []field {
 		mk("catalog", "catalogue override YAML file", func(c *Config) *string { return &c.CatalogFile }),
 		mk("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 		mk("synchronous", "SQLite durability: FULL or NORMAL", func(c *Config) *string { return &c.Synchronous }),
+		mk("store", "database: empty for SQLite in the data dir, or a postgres:// URL", func(c *Config) *string { return &c.Store }),
 		{"profile-quota", "application profiles per account",
 			func(c *Config) string { return strconv.Itoa(c.ProfileQuota) },
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.ProfileQuota = n; return err }},

@@ -260,6 +260,8 @@ func outcome(err error) (string, string) {
 		return ledger.OutcomeClientError, "AccessDeniedException"
 	case errkind.NotFound:
 		return ledger.OutcomeClientError, "ResourceNotFoundException"
+	case errkind.QuotaExceeded:
+		return ledger.OutcomeClientError, "ServiceQuotaExceededException"
 	case errkind.Unavailable:
 		return ledger.OutcomeServerError, "ServiceUnavailableException"
 	}

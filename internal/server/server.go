@@ -1,7 +1,7 @@
 // Package server is Tollgate's one listener: HTTP/1.1 and cleartext HTTP/2
 // (or TLS), request ids, the access log, panic recovery, body limits,
 // authentication (SigV4 and Bedrock API keys) and dispatch to the API
-// handlers by path or X-Amz-Target, plus /healthz and /readyz.
+// handlers by path or X-Amz-Target, plus /healthz, /readyz and /metrics.
 package server
 
 import (
@@ -65,6 +65,13 @@ type Options struct {
 	TLSCert, TLSKey string
 	// ShutdownTimeout bounds the drain at shutdown.
 	ShutdownTimeout time.Duration
+	// Metrics, when set, serves GET /metrics (Prometheus), unauthenticated
+	// like /healthz.
+	Metrics http.Handler
+	// ObserveRequest, when set, is called once per request with the
+	// service and operation that served it ("" when none did), the status
+	// and the duration.
+	ObserveRequest func(service, op string, status int, d time.Duration)
 }
 
 // RPCService is an AWS service spoken over awsJson and/or RPC v2 CBOR.
@@ -195,6 +202,11 @@ func (s *Server) routes() http.Handler {
 		case "/healthz", "/readyz":
 			ops.ServeHTTP(w, r)
 			return
+		case "/metrics":
+			if s.opts.Metrics != nil && r.Method == http.MethodGet {
+				s.opts.Metrics.ServeHTTP(w, r)
+				return
+			}
 		}
 		if adminAuthed != nil && strings.HasPrefix(r.URL.Path, "/tollgate/v1/") {
 			adminAuthed.ServeHTTP(w, r)
@@ -405,6 +417,9 @@ func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.Req
 		}
 	}
 	s.log.LogAttrs(context.Background(), level, "request", attrs...)
+	if s.opts.ObserveRequest != nil {
+		s.opts.ObserveRequest(info.Service, info.Op, sw.status, d)
+	}
 }
 
 // Serve accepts connections on ln until ctx is cancelled, then drains

@@ -6,7 +6,8 @@
 // internal/costquery and back, pages results with NextPageToken, and
 // answers errors with the exceptions the Cost Explorer model defines
 // (ValidationException for bad requests, which the model leaves
-// unmodelled, as the service does).
+// unmodelled, as the service does). AnomalyHandler (anomaly.go) serves
+// Cost Anomaly Detection's operations, plugged in through Options.Other.
 //
 // What a caller sees: the organisation's management account (the
 // deployment's own account) sees the spend of every account, as an AWS

@@ -2,10 +2,8 @@ package taggingapi
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"strconv"
 
@@ -46,27 +44,7 @@ func (jsonCodec) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 type cborCodec struct{}
 
-func (cborCodec) decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return awsproto.DecodeJSON(nil, v)
-	}
-	val, err := cbor.Decode(body)
-	if err != nil {
-		return errkind.Wrap(errkind.Invalid, err, "The request body is not valid CBOR.")
-	}
-	if _, ok := val.(cbor.Map); !ok {
-		return errkind.New(errkind.Invalid, "The request body must be a CBOR map.")
-	}
-	plain, err := fromCBOR(val, 0)
-	if err != nil {
-		return err
-	}
-	js, err := json.Marshal(plain)
-	if err != nil {
-		return errkind.Wrap(errkind.Invalid, err, "The request body cannot be read.")
-	}
-	return awsproto.DecodeJSON(js, v)
-}
+func (cborCodec) decode(body []byte, v any) error { return awsproto.DecodeCBOR(body, v) }
 
 func (cborCodec) write(w http.ResponseWriter, v any) {
 	writeCBOR(w, http.StatusOK, v)
@@ -100,60 +78,6 @@ func writeCBOR(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// fromCBOR converts a decoded CBOR value to the value encoding/json would
-// produce for the same document.
-func fromCBOR(v cbor.Value, depth int) (any, error) {
-	if depth > 64 {
-		return nil, errkind.New(errkind.Invalid, "The request body is nested too deeply.")
-	}
-	switch x := v.(type) {
-	case cbor.Map:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			c, err := fromCBOR(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			if c != nil {
-				m[k] = c
-			}
-		}
-		return m, nil
-	case cbor.List:
-		l := make([]any, 0, len(x))
-		for _, e := range x {
-			c, err := fromCBOR(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			l = append(l, c)
-		}
-		return l, nil
-	case cbor.String:
-		return string(x), nil
-	case cbor.Uint:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), nil
-	case cbor.NegInt:
-		if x == 0 || uint64(x) > math.MaxInt64 {
-			return nil, errkind.New(errkind.Invalid, "An integer in the request is out of range.")
-		}
-		return json.Number("-" + strconv.FormatUint(uint64(x), 10)), nil
-	case cbor.Bool:
-		return bool(x), nil
-	case cbor.Float32:
-		return float64(x), nil
-	case cbor.Float64:
-		return float64(x), nil
-	case cbor.Slice:
-		return base64.StdEncoding.EncodeToString(x), nil
-	case *cbor.Nil, *cbor.Undefined:
-		return nil, nil
-	case *cbor.Tag:
-		return fromCBOR(x.Value, depth+1)
-	}
-	return nil, errkind.New(errkind.Invalid, "The request body holds an unsupported CBOR value (%T).", v)
 }
 
 // toCBOR converts a JSON-decoded value (numbers as json.Number) to CBOR.

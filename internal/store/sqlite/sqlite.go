@@ -48,9 +48,15 @@ type DB struct {
 	ckptDone chan struct{}
 }
 
-// checkpointInterval is how often the background checkpointer copies
-// committed WAL frames into the database file.
-const checkpointInterval = 100 * time.Millisecond
+const (
+	// checkpointInterval is how often the background checkpointer copies
+	// committed WAL frames into the database file.
+	checkpointInterval = 100 * time.Millisecond
+	// walBackstopPages is the WAL size (in pages, 40 MB at 4 KiB) past
+	// which the writer checkpoints inside a commit, should the background
+	// checkpointer fall behind. SQLite's default is 1000.
+	walBackstopPages = 10000
+)
 
 // Options tunes Open.
 type Options struct {
@@ -75,7 +81,9 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	dsn := "file:" + abs + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sync + ")&_txlock=immediate"
-	w, err := sql.Open("sqlite", dsn)
+	// The writer checkpoints by itself only past walBackstopPages; below
+	// that the background checkpointer (checkpointLoop) does it.
+	w, err := sql.Open("sqlite", dsn+"&_pragma=wal_autocheckpoint("+strconv.Itoa(walBackstopPages)+")")
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +119,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 
 // checkpointLoop runs a PASSIVE checkpoint every checkpointInterval on its
 // own connection. A passive checkpoint neither waits for nor blocks the
-// writer, so the copying and syncing it does stay off the commit path;
-// left to the writer, SQLite's automatic checkpoint runs inside a commit
-// every 1000 WAL pages and stalls every append queued behind it. The
-// automatic checkpoint stays on as a backstop: it then finds almost every
-// frame already copied, finishes quickly, and lets the WAL restart.
+// writer, so the copying and the fsyncs it does stay off the commit path.
+// Left to the writer, SQLite's automatic checkpoint runs inside a commit
+// every 1000 WAL pages (a few times a second under load) and its fsyncs
+// stall every append queued behind it. Once a checkpoint has copied every
+// frame, the next commit restarts the WAL from its beginning, so the WAL
+// stays small; the writer's own checkpoint remains as a backstop at
+// walBackstopPages.
 func (db *DB) checkpointLoop() {
 	defer close(db.ckptDone)
 	t := time.NewTicker(checkpointInterval)

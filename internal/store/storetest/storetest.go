@@ -37,6 +37,9 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("Ledger", func(t *testing.T) { testLedger(t, open(t)) })
 	t.Run("LedgerGroupCommit", func(t *testing.T) { testLedgerConcurrent(t, open(t)) })
 	t.Run("CostRollups", func(t *testing.T) { testCostRollups(t, open(t)) })
+	t.Run("Anomaly", func(t *testing.T) { testAnomaly(t, open(t)) })
+	t.Run("Budgets", func(t *testing.T) { testBudgets(t, open(t)) })
+	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

@@ -10,12 +10,126 @@ CREATE TABLE accounts (
     name       TEXT    NOT NULL,
     created_at INTEGER NOT NULL
 );
+CREATE TABLE alarm_history (
+    seq        INTEGER PRIMARY KEY,
+    account    TEXT    NOT NULL,
+    alarm_name TEXT    NOT NULL,
+    time_ms    INTEGER NOT NULL,
+    type       TEXT    NOT NULL,
+    summary    TEXT    NOT NULL,
+    data       TEXT    NOT NULL
+);
+CREATE TABLE alarms (
+    account               TEXT    NOT NULL,
+    name                  TEXT    NOT NULL,
+    definition            TEXT    NOT NULL, -- JSON of alarm.Alarm
+    state                 TEXT    NOT NULL,
+    state_updated_ms      INTEGER NOT NULL,
+    config_updated_ms     INTEGER NOT NULL,
+    PRIMARY KEY (account, name)
+);
+CREATE TABLE anomalies (
+    id              TEXT PRIMARY KEY,
+    account         TEXT    NOT NULL,
+    monitor_arn     TEXT    NOT NULL REFERENCES anomaly_monitors (arn) ON DELETE CASCADE,
+    dimension_value TEXT    NOT NULL,
+    start_ms        INTEGER NOT NULL,
+    end_ms          INTEGER NOT NULL,
+    open            INTEGER NOT NULL,
+    adapted         INTEGER NOT NULL,
+    max_score       REAL    NOT NULL,
+    current_score   REAL    NOT NULL,
+    actual_nanos    INTEGER NOT NULL,
+    expected_nanos  INTEGER NOT NULL,
+    max_impact      INTEGER NOT NULL,
+    root_causes     TEXT    NOT NULL DEFAULT '[]',
+    feedback        TEXT    NOT NULL DEFAULT '',
+    detected_at     INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE TABLE anomaly_monitors (
+    arn            TEXT PRIMARY KEY,
+    account        TEXT    NOT NULL,
+    name           TEXT    NOT NULL,
+    type           TEXT    NOT NULL,
+    dimension      TEXT    NOT NULL,
+    tag_key        TEXT    NOT NULL DEFAULT '',
+    monitor_values TEXT    NOT NULL DEFAULT '[]',
+    resource_tags  TEXT    NOT NULL DEFAULT '{}',
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    last_evaluated INTEGER NOT NULL DEFAULT 0,
+    value_count    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE anomaly_subscription_monitors (
+    subscription_arn TEXT    NOT NULL REFERENCES anomaly_subscriptions (arn) ON DELETE CASCADE,
+    monitor_arn      TEXT    NOT NULL REFERENCES anomaly_monitors (arn) ON DELETE CASCADE,
+    position         INTEGER NOT NULL,
+    PRIMARY KEY (subscription_arn, monitor_arn)
+);
+CREATE TABLE anomaly_subscriptions (
+    arn           TEXT PRIMARY KEY,
+    account       TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    frequency     TEXT    NOT NULL,
+    subscribers   TEXT    NOT NULL,
+    threshold     TEXT    NOT NULL,
+    legacy        INTEGER NOT NULL DEFAULT 0,
+    resource_tags TEXT    NOT NULL DEFAULT '{}',
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
 CREATE TABLE api_keys (
     hash         TEXT PRIMARY KEY,
     id           TEXT    NOT NULL UNIQUE,
     principal_id TEXT    NOT NULL REFERENCES principals (id),
     status       TEXT    NOT NULL,
     created_at   INTEGER NOT NULL
+);
+CREATE TABLE budget_alerts (
+    account         TEXT    NOT NULL,
+    budget          TEXT    NOT NULL,
+    alert           TEXT    NOT NULL,
+    period_start_ms INTEGER NOT NULL,
+    alarm           INTEGER NOT NULL,
+    fired           INTEGER NOT NULL,
+    updated_ms      INTEGER NOT NULL,
+    PRIMARY KEY (account, budget, alert, period_start_ms)
+);
+CREATE TABLE budgets (
+    account    TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    definition TEXT    NOT NULL, -- JSON of budget.Budget
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (account, name)
+);
+CREATE TABLE metric_buckets (
+    res_s    INTEGER NOT NULL,
+    account  TEXT    NOT NULL,
+    metric   TEXT    NOT NULL,
+    model_id TEXT    NOT NULL,
+    start_ms INTEGER NOT NULL,
+    count    INTEGER NOT NULL,
+    sum      INTEGER NOT NULL,
+    min      INTEGER NOT NULL,
+    max      INTEGER NOT NULL,
+    sketch   BLOB    NOT NULL,
+    PRIMARY KEY (res_s, account, metric, model_id, start_ms)
+) WITHOUT ROWID;
+CREATE TABLE outbox (
+    key          TEXT    PRIMARY KEY,
+    kind         TEXT    NOT NULL,
+    target       TEXT    NOT NULL,
+    subject      TEXT    NOT NULL,
+    body         TEXT    NOT NULL,
+    data         TEXT    NOT NULL, -- JSON, '' when none
+    created_ms   INTEGER NOT NULL,
+    state        TEXT    NOT NULL, -- pending, delivered, dead
+    attempts     INTEGER NOT NULL,
+    next_ms      INTEGER NOT NULL,
+    last_error   TEXT    NOT NULL,
+    delivered_ms INTEGER NOT NULL
 );
 CREATE TABLE policies (
     account    TEXT    NOT NULL,
@@ -115,6 +229,15 @@ CREATE TABLE usage_records (
     priced             INTEGER NOT NULL,
     tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id)
 );
+CREATE INDEX alarm_history_account_time ON alarm_history (account, time_ms);
+CREATE INDEX anomalies_account_end ON anomalies (account, end_ms);
+CREATE INDEX anomalies_monitor_end ON anomalies (monitor_arn, end_ms);
+CREATE INDEX anomaly_monitors_account ON anomaly_monitors (account, created_at);
+CREATE INDEX anomaly_subscription_monitors_monitor ON anomaly_subscription_monitors (monitor_arn);
+CREATE INDEX anomaly_subscriptions_account ON anomaly_subscriptions (account, created_at);
+CREATE INDEX budget_alerts_period ON budget_alerts (period_start_ms);
+CREATE INDEX metric_buckets_start ON metric_buckets (res_s, start_ms);
+CREATE INDEX outbox_due ON outbox (next_ms) WHERE state = 'pending';
 CREATE UNIQUE INDEX profiles_token ON profiles (account, client_request_token)
     WHERE client_request_token IS NOT NULL;
 CREATE INDEX usage_records_account_time ON usage_records (account, time_ms);

@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tollgate-dev/tollgate/internal/alarm"
+	"github.com/tollgate-dev/tollgate/internal/api/cloudwatchapi"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
+	"github.com/tollgate-dev/tollgate/internal/notify"
+	"github.com/tollgate-dev/tollgate/internal/promexport"
+	"github.com/tollgate-dev/tollgate/internal/server"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+)
+
+// watchStore is what the metric series and alarms need of the store.
+type watchStore interface {
+	metrics.Store
+	alarm.Store
+	metrics.RecordReader
+}
+
+// Watch is the observability part of Main: the AWS/Bedrock metric
+// series, the CloudWatch alarms and their evaluator, the CloudWatch API,
+// and the Prometheus registry behind /metrics. Its zero parts are off:
+// with a store that keeps no metric series, only Prometheus runs.
+type Watch struct {
+	Metrics    *metrics.Registry // nil when the store keeps no series
+	Alarms     *alarm.Service    // nil likewise
+	Prometheus *prometheus.Registry
+	Exporter   *promexport.Exporter
+
+	api      *cloudwatchapi.Handler
+	webhooks *webhookSender
+	outbox   atomic.Pointer[notify.Outbox]
+	cancel   context.CancelFunc
+	done     sync.WaitGroup
+
+	// BudgetStatus, when set before Open returns, feeds the budget gauges
+	// of /metrics (the budget service's hook).
+	BudgetStatus func() []promexport.BudgetStatus
+}
+
+// openWatch builds the Watch over m's store and starts its background
+// loops (metric flushes, alarm evaluation), which Close stops.
+func openWatch(ctx context.Context, m *Main) (*Watch, error) {
+	w := &Watch{Prometheus: prometheus.NewRegistry()}
+	w.Prometheus.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var tagLabels []string
+	// TOLLGATE_METRICS_TAG_LABELS allow-lists the tag keys that become
+	// Prometheus labels (comma-separated).
+	for _, k := range strings.Split(m.getenv("TOLLGATE_METRICS_TAG_LABELS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			tagLabels = append(tagLabels, k)
+		}
+	}
+	var err error
+	w.Exporter, err = promexport.New(w.Prometheus, promexport.Options{TagLabels: tagLabels, Alarms: w.alarmStatus,
+		Budgets: func() []promexport.BudgetStatus {
+			if w.BudgetStatus == nil {
+				return nil
+			}
+			return w.BudgetStatus()
+		}})
+	if err != nil {
+		return nil, err
+	}
+	st, ok := m.DB.(watchStore)
+	if !ok {
+		m.Logger.Warn("cloudwatch_disabled", "reason", "the store keeps no metric series or alarms")
+		return w, nil
+	}
+	w.Metrics, err = metrics.Open(ctx, metrics.Config{Store: st, Records: st, Logger: m.Logger})
+	if err != nil {
+		return nil, err
+	}
+	w.webhooks = &webhookSender{log: m.Logger, client: &http.Client{Timeout: 15 * time.Second}}
+	w.Alarms, err = alarm.NewService(ctx, alarm.Config{Store: st, Source: metricsSource{w.Metrics}, Notifier: alarmNotifier{w},
+		Region: m.Config.Region, Normalize: metrics.NormalizeModelID, Logger: m.Logger})
+	if err != nil {
+		return nil, err
+	}
+	w.api = cloudwatchapi.New(w.Metrics, w.Alarms, cloudwatchapi.Options{Region: m.Config.Region})
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w.cancel = cancel
+	w.done.Add(2)
+	go func() { defer w.done.Done(); w.Metrics.Run(bg) }()
+	go func() { defer w.done.Done(); w.Alarms.Run(bg, 10*time.Second) }()
+	return w, nil
+}
+
+// UseOutbox sends alarm webhooks through the durable notification outbox
+// budget alerts use; until it is called, or when o is nil, they are
+// logged and posted once directly (webhookSender).
+func (w *Watch) UseOutbox(o *notify.Outbox) {
+	if w != nil && o != nil {
+		w.outbox.Store(o)
+	}
+}
+
+// alarmNotifier is the alarms' alarm.Notifier: the outbox when there is
+// one, else the direct sender.
+type alarmNotifier struct{ w *Watch }
+
+func (n alarmNotifier) Enqueue(ctx context.Context, key, target, subject, body string) error {
+	o := n.w.outbox.Load()
+	if o == nil {
+		return n.w.webhooks.Enqueue(ctx, key, target, subject, body)
+	}
+	var msg struct{ NewStateReason string }
+	_ = json.Unmarshal([]byte(body), &msg)
+	return o.Enqueue(ctx, notify.Message{Key: key, Kind: "alarm.state", Target: notify.Target(notify.ChannelWebhook, target),
+		Subject: subject, Body: msg.NewStateReason, Data: json.RawMessage(body)})
+}
+
+// OnRecord counts a durable usage record (invoke.Config.OnRecord).
+func (w *Watch) OnRecord(r ledger.Record) {
+	if w.Metrics != nil {
+		w.Metrics.Add(r)
+	}
+	w.Exporter.ObserveRecord(r)
+}
+
+// RPC returns the CloudWatch service for the server (none when off).
+func (w *Watch) RPC() []server.RPCService {
+	if w.api == nil {
+		return nil
+	}
+	return []server.RPCService{{
+		Name: cloudwatchapi.ServiceName, SigningName: cloudwatchapi.SigningName, ActionPrefix: "cloudwatch",
+		JSON: w.api.ServeJSON, CBOR: w.api.ServeCBOR,
+		JSONError: cloudwatchapi.WriteJSONError, CBORError: cloudwatchapi.WriteCBORError,
+	}}
+}
+
+// MetricsHandler serves the Prometheus exposition.
+func (w *Watch) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(w.Prometheus, promhttp.HandlerOpts{})
+}
+
+// Admitter returns an invoke.Admitter enforcing the alarms' Tollgate
+// actions (throttle, disable) before next (budgets), which may be nil.
+func (w *Watch) Admitter(next invoke.Admitter) invoke.Admitter {
+	if w.Alarms == nil {
+		return next
+	}
+	return gateAdmitter{gate: w.Alarms.Gate(), next: next}
+}
+
+func (w *Watch) alarmStatus() []promexport.AlarmStatus {
+	if w.Alarms == nil {
+		return nil
+	}
+	var out []promexport.AlarmStatus
+	for _, a := range w.Alarms.All() {
+		out = append(out, promexport.AlarmStatus{Account: a.Account, Name: a.Name, State: string(a.State)})
+	}
+	return out
+}
+
+// Close stops the background loops, flushes the metric series and waits
+// for webhooks in flight; call it before closing the store.
+func (w *Watch) Close() error {
+	if w == nil || w.cancel == nil {
+		return nil
+	}
+	w.cancel()
+	w.done.Wait() // the metrics loop flushes on its way out
+	w.webhooks.wait(5 * time.Second)
+	return nil
+}
+
+// gateAdmitter refuses calls an alarm action throttles or disables, then
+// asks next.
+type gateAdmitter struct {
+	gate *alarm.Gate
+	next invoke.Admitter
+}
+
+type noTicket struct{}
+
+func (noTicket) Model() string        { return "" }
+func (noTicket) Done(r ledger.Record) {}
+
+func (g gateAdmitter) Admit(ctx context.Context, a invoke.Admission) (invoke.Ticket, error) {
+	dim := a.ProfileID
+	if dim == "" {
+		dim = a.Model.ID
+	}
+	if err := g.gate.Check(a.Account, dim, a.Time); err != nil {
+		return nil, err
+	}
+	if g.next != nil {
+		return g.next.Admit(ctx, a)
+	}
+	return noTicket{}, nil
+}
+
+// metricsSource is the alarms' view of the metric series.
+type metricsSource struct{ reg *metrics.Registry }
+
+// Datapoints implements alarm.Source.
+func (s metricsSource) Datapoints(ctx context.Context, q alarm.Query) ([]alarm.Datapoint, error) {
+	out := make([]alarm.Datapoint, q.Count)
+	for i := range out {
+		out[i] = alarm.Datapoint{Start: q.Start.Add(time.Duration(i) * q.Period), Missing: true}
+	}
+	dims := make(map[string]string, len(q.Dimensions))
+	for _, d := range q.Dimensions {
+		dims[d.Name] = d.Value
+	}
+	key, def, ok := metrics.Resolve(q.Account, q.Namespace, q.MetricName, dims)
+	if !ok || (q.Unit != "" && q.Unit != def.Unit) {
+		return out, nil
+	}
+	periods, err := s.reg.Query(ctx, key, q.Start, q.Start.Add(time.Duration(q.Count)*q.Period), q.Period)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range periods {
+		i := int(p.Start.Sub(q.Start) / q.Period)
+		if i < 0 || i >= len(out) {
+			continue
+		}
+		if v, ok := p.Stats.Value(q.Statistic, def.Scale); ok && !math.IsNaN(v) {
+			out[i] = alarm.Datapoint{Start: p.Start, Value: v, Samples: p.Stats.Count}
+		}
+	}
+	return out, nil
+}
+
+// webhookSender delivers alarm webhooks when Main has no durable outbox
+// (a store without one): it logs each notification and POSTs the
+// CloudWatch-style JSON at once, retrying three times within a minute,
+// without persisting it (a restart loses a notification in flight).
+type webhookSender struct {
+	log    *slog.Logger
+	client *http.Client
+	wg     sync.WaitGroup
+}
+
+// Enqueue implements alarm.Notifier.
+func (s *webhookSender) Enqueue(ctx context.Context, key, target, subject, body string) error {
+	s.log.Info("alarm_notification", "key", key, "target", target, "subject", subject)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		var err error
+		for attempt, wait := 0, time.Second; attempt < 3; attempt, wait = attempt+1, wait*5 {
+			if err = s.post(key, target, subject, body); err == nil {
+				return
+			}
+			time.Sleep(wait)
+		}
+		s.log.Error("alarm_webhook_failed", "key", key, "target", target, "err", err.Error())
+	}()
+	return nil
+}
+
+func (s *webhookSender) post(key, target, subject, body string) error {
+	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader([]byte(body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	req.Header.Set("X-Tollgate-Subject", subject)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("webhook answered %s", resp.Status)
+	}
+	return nil
+}
+
+// wait waits up to d for deliveries in flight.
+func (s *webhookSender) wait(d time.Duration) {
+	if s == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+const alarmsUsage = `Usage: tollgate alarms [list] [--state OK|ALARM|INSUFFICIENT_DATA] [--json] [--data-dir D]
+       tollgate alarms history [--name N] [--type StateUpdate|Action|ConfigurationUpdate] [--limit N] [--json] [--data-dir D]
+
+List the CloudWatch alarms (created with PutMetricAlarm) with their state,
+condition and actions, or their history, newest first.
+
+Flags:
+`
+
+// alarmsCmd prints the alarms and their history from the data directory.
+func alarmsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	sub := "list"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("tollgate alarms", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, alarmsUsage); fs.PrintDefaults() }
+	dataDir := fs.String("data-dir", firstNonEmpty(getenv("TOLLGATE_DATA_DIR"), "./tollgate-data"), "data directory")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	state := fs.String("state", "", "list: only alarms in this state")
+	name := fs.String("name", "", "history: only this alarm")
+	typ := fs.String("type", "", "history: only items of this type")
+	limit := fs.Int("limit", 20, "history: how many items")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if sub != "list" && sub != "history" {
+		fs.Usage()
+		return fmt.Errorf("unknown alarms command %q", sub)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(*dataDir, "tollgate.db"), sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	enc := json.NewEncoder(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	if sub == "history" {
+		items, err := db.AlarmHistory(ctx, alarm.HistoryQuery{AlarmName: *name, Type: *typ, Newest: true, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		if !*asJSON {
+			fmt.Fprintln(tw, "TIME\tACCOUNT\tALARM\tTYPE\tSUMMARY")
+		}
+		for _, h := range items {
+			if *asJSON {
+				if err := enc.Encode(h); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.Time.Format(time.RFC3339), h.Account, h.AlarmName, h.Type, h.Summary)
+		}
+		return tw.Flush()
+	}
+	all, err := db.LoadAlarms(ctx)
+	if err != nil {
+		return err
+	}
+	if *state != "" && !alarm.State(*state).Valid() {
+		return errors.New("--state must be OK, ALARM or INSUFFICIENT_DATA")
+	}
+	if !*asJSON {
+		fmt.Fprintln(tw, "ACCOUNT\tALARM\tSTATE\tSINCE\tCONDITION\tACTIONS\tREASON")
+	}
+	for _, a := range all {
+		if *state != "" && string(a.State) != *state {
+			continue
+		}
+		if *asJSON {
+			if err := enc.Encode(a); err != nil {
+				return err
+			}
+			continue
+		}
+		actions := strings.Join(a.Actions(a.State), " ")
+		if !a.ActionsEnabled {
+			actions = "(disabled)"
+		} else if actions == "" {
+			actions = "-"
+		}
+		reason := a.StateReason
+		if len(reason) > 80 {
+			reason = reason[:77] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Account, a.Name, a.State, a.StateTransitioned.Format(time.RFC3339),
+			condition(a), actions, reason)
+	}
+	return tw.Flush()
+}
+
+// condition describes what an alarm watches, e.g.
+// "Sum(Invocations{ModelId=abc}) > 100 for 2 of 3 x 60s".
+func condition(a alarm.Alarm) string {
+	var dims []string
+	for _, d := range a.Dimensions {
+		dims = append(dims, d.Name+"="+d.Value)
+	}
+	op := map[string]string{alarm.GreaterThanOrEqualToThreshold: ">=", alarm.GreaterThanThreshold: ">",
+		alarm.LessThanThreshold: "<", alarm.LessThanOrEqualToThreshold: "<="}[a.ComparisonOperator]
+	return fmt.Sprintf("%s(%s{%s}) %s %g for %d of %d x %ds (missing: %s)", a.Stat(), a.MetricName, strings.Join(dims, ","),
+		op, a.Threshold, a.M(), a.EvaluationPeriods, int(a.Period/time.Second), a.Treat())
+}

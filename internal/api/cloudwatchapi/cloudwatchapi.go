@@ -1,0 +1,700 @@
+// Package cloudwatchapi serves the part of the CloudWatch API that covers
+// Tollgate's AWS/Bedrock metric series and metric alarms — GetMetricData,
+// GetMetricStatistics, ListMetrics, PutMetricAlarm, DescribeAlarms,
+// DescribeAlarmsForMetric, DescribeAlarmHistory, DeleteAlarms,
+// SetAlarmState, EnableAlarmActions and DisableAlarmActions — in both
+// protocols its SDKs speak: Smithy RPC v2 CBOR (the newest Go SDK,
+// POST /service/GraniteServiceVersion20100801/operation/<Op>) and
+// awsJson1_0 (the JavaScript v3 SDK, POST / with X-Amz-Target). Errors
+// carry the awsQuery-compatible X-Amzn-Query-Error header CloudWatch's
+// clients read their codes from.
+package cloudwatchapi
+
+import (
+	"context"
+	"encoding/base64"
+	"math"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/alarm"
+	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
+)
+
+// ServiceName is the Smithy service shape name: the X-Amz-Target prefix
+// and the RPC v2 path segment.
+const ServiceName = "GraniteServiceVersion20100801"
+
+// SigningName is the SigV4 service name.
+const SigningName = "monitoring"
+
+// Codes maps error kinds to CloudWatch's exceptions.
+var Codes = awsproto.Codes{
+	errkind.Internal:      {Name: "InternalServiceFault", Status: 500},
+	errkind.Unavailable:   {Name: "InternalServiceFault", Status: 500},
+	errkind.Invalid:       {Name: "InvalidParameterValueException", Status: 400},
+	errkind.NotFound:      {Name: "ResourceNotFound", Status: 404},
+	errkind.Conflict:      {Name: "ConcurrentModificationException", Status: 429},
+	errkind.Denied:        {Name: "AccessDenied", Status: 403},
+	errkind.Throttled:     {Name: "Throttling", Status: 400},
+	errkind.QuotaExceeded: {Name: "LimitExceededFault", Status: 400},
+	errkind.TooManyTags:   {Name: "LimitExceededFault", Status: 400},
+}
+
+// queryCodes are the awsQuery error codes of CloudWatch's exceptions.
+var queryCodes = map[string]string{
+	"InternalServiceFault":                 "InternalServiceError",
+	"InvalidParameterValueException":       "InvalidParameterValue",
+	"InvalidParameterCombinationException": "InvalidParameterCombination",
+	"MissingRequiredParameterException":    "MissingParameter",
+	"InvalidFormatFault":                   "InvalidFormat",
+	"LimitExceededFault":                   "LimitExceeded",
+}
+
+// Handler serves the CloudWatch API. Safe for concurrent use.
+type Handler struct {
+	metrics *metrics.Registry
+	alarms  *alarm.Service
+	region  string
+	now     func() time.Time
+}
+
+// Options configures a Handler.
+type Options struct {
+	// Region appears in alarm ARNs.
+	Region string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns a Handler.
+func New(m *metrics.Registry, a *alarm.Service, opts Options) *Handler {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Handler{metrics: m, alarms: a, region: opts.Region, now: opts.Now}
+}
+
+// ServeJSON serves one awsJson1_0 operation.
+func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
+	h.serve(w, r, op, jsonCodec{})
+}
+
+// ServeCBOR serves one RPC v2 CBOR operation.
+func (h *Handler) ServeCBOR(w http.ResponseWriter, r *http.Request, op string) {
+	h.serve(w, r, op, cborCodec{})
+}
+
+// WriteJSONError answers an error raised before an operation runs
+// (authentication) in the awsJson1_0 shape.
+func WriteJSONError(w http.ResponseWriter, r *http.Request, err error) {
+	jsonCodec{}.writeError(w, r, err)
+}
+
+// WriteCBORError is WriteJSONError for RPC v2 CBOR.
+func WriteCBORError(w http.ResponseWriter, r *http.Request, err error) {
+	cborCodec{}.writeError(w, r, err)
+}
+
+func decodeInto[T any](c codec, body []byte, f func(T) (any, error)) (any, error) {
+	var in T
+	if err := c.decode(body, &in); err != nil {
+		return nil, err
+	}
+	return f(in)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, c codec) {
+	info := awsproto.Info(r.Context())
+	info.Service, info.Op = "cloudwatch", op
+	ctx, account, body := r.Context(), awsproto.Account(r.Context()), info.Body
+	var out any
+	var err error
+	switch op {
+	case "GetMetricData":
+		out, err = decodeInto(c, body, func(in getMetricDataInput) (any, error) { return h.getMetricData(ctx, account, in) })
+	case "GetMetricStatistics":
+		out, err = decodeInto(c, body, func(in getMetricStatisticsInput) (any, error) { return h.getMetricStatistics(ctx, account, in) })
+	case "ListMetrics":
+		out, err = decodeInto(c, body, func(in listMetricsInput) (any, error) { return h.listMetrics(ctx, account, in) })
+	case "PutMetricAlarm":
+		out, err = decodeInto(c, body, func(in putMetricAlarmInput) (any, error) { return h.putMetricAlarm(ctx, account, in) })
+	case "DescribeAlarms":
+		out, err = decodeInto(c, body, func(in describeAlarmsInput) (any, error) { return h.describeAlarms(account, in) })
+	case "DescribeAlarmsForMetric":
+		out, err = decodeInto(c, body, func(in describeAlarmsForMetricInput) (any, error) { return h.describeAlarmsForMetric(account, in) })
+	case "DescribeAlarmHistory":
+		out, err = decodeInto(c, body, func(in describeAlarmHistoryInput) (any, error) { return h.describeAlarmHistory(ctx, account, in) })
+	case "DeleteAlarms":
+		out, err = decodeInto(c, body, func(in alarmNamesInput) (any, error) {
+			if err := checkNames(in.AlarmNames); err != nil {
+				return nil, err
+			}
+			return empty{}, h.alarms.Delete(ctx, account, in.AlarmNames)
+		})
+	case "EnableAlarmActions", "DisableAlarmActions":
+		out, err = decodeInto(c, body, func(in alarmNamesInput) (any, error) {
+			if err := checkNames(in.AlarmNames); err != nil {
+				return nil, err
+			}
+			return empty{}, h.alarms.SetActionsEnabled(ctx, account, in.AlarmNames, op == "EnableAlarmActions")
+		})
+	case "SetAlarmState":
+		out, err = decodeInto(c, body, func(in setAlarmStateInput) (any, error) {
+			if in.AlarmName == nil || in.StateValue == nil || in.StateReason == nil {
+				return nil, missing("AlarmName, StateValue and StateReason")
+			}
+			return empty{}, h.alarms.SetState(ctx, account, *in.AlarmName, alarm.State(*in.StateValue), *in.StateReason, deref(in.StateReasonData))
+		})
+	default:
+		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", op).WithCode("UnknownOperationException")
+	}
+	if err != nil {
+		c.writeError(w, r, err)
+		return
+	}
+	c.write(w, out)
+}
+
+func missing(what string) error {
+	return errkind.New(errkind.Invalid, "The parameter %s is required.", what).WithCode("MissingRequiredParameterException")
+}
+
+func invalid(format string, args ...any) *errkind.Error {
+	return errkind.New(errkind.Invalid, format, args...)
+}
+
+func deref[T any](p *T) T {
+	var z T
+	if p == nil {
+		return z
+	}
+	return *p
+}
+
+func checkNames(names []string) error {
+	if len(names) > 100 {
+		return invalid("At most 100 alarm names may be given.")
+	}
+	return nil
+}
+
+// Pagination tokens: opaque, scoped to the operation.
+
+func encodeToken(scope, v string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("v1\x00" + scope + "\x00" + v))
+}
+
+func decodeToken(tok *string, scope string) (string, error) {
+	if tok == nil || *tok == "" {
+		return "", nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(*tok)
+	parts := strings.SplitN(string(raw), "\x00", 3)
+	if err != nil || len(parts) != 3 || parts[0] != "v1" || parts[1] != scope {
+		return "", errkind.New(errkind.Invalid, "The NextToken is invalid.").WithCode("InvalidNextToken")
+	}
+	return parts[2], nil
+}
+
+func dimsMap(ds []dimension) (map[string]string, error) {
+	if len(ds) > 30 {
+		return nil, invalid("At most 30 dimensions may be given.")
+	}
+	m := make(map[string]string, len(ds))
+	for _, d := range ds {
+		if d.Name == nil || d.Value == nil || *d.Name == "" || len(*d.Name) > 255 || len(*d.Value) > 1024 {
+			return nil, invalid("Each dimension needs a Name (1 to 255 characters) and a Value (at most 1024 characters).")
+		}
+		if _, dup := m[*d.Name]; dup {
+			return nil, invalid("The dimension %s is given twice.", *d.Name)
+		}
+		m[*d.Name] = *d.Value
+	}
+	return m, nil
+}
+
+// window validates and aligns a query's time range and period: the start
+// rounds down to the minute (to the hour when older than 15 days, where
+// only hourly data is kept), and the period must be a multiple of 60 s.
+func (h *Handler) window(start, end *float64, period int64) (time.Time, time.Time, time.Duration, error) {
+	if start == nil || end == nil {
+		return time.Time{}, time.Time{}, 0, missing("StartTime and EndTime")
+	}
+	from, to := timeOf(start), timeOf(end)
+	if !from.Before(to) {
+		return time.Time{}, time.Time{}, 0, invalid("The parameter StartTime must be less than the parameter EndTime.")
+	}
+	switch {
+	case period <= 0:
+		return time.Time{}, time.Time{}, 0, missing("Period")
+	case period < 60 && (period == 1 || period == 5 || period == 10 || period == 20 || period == 30):
+		return time.Time{}, time.Time{}, 0, invalid("The period %d needs high-resolution data; Tollgate's metrics have 1-minute resolution, so use a multiple of 60.", period)
+	case period%60 != 0:
+		return time.Time{}, time.Time{}, 0, invalid("The parameter Period must be a multiple of 60.")
+	}
+	from = from.Truncate(time.Minute)
+	if from.Before(h.now().Add(-metrics.MinuteRetention)) {
+		from = from.Truncate(time.Hour)
+	}
+	return from, to, time.Duration(period) * time.Second, nil
+}
+
+var idRE = regexp.MustCompile(`^[a-z][a-zA-Z0-9_]*$`)
+
+type queryResult struct {
+	id, label string
+	times     []time.Time
+	values    []float64
+}
+
+func (h *Handler) getMetricData(ctx context.Context, account string, in getMetricDataInput) (any, error) {
+	if len(in.MetricDataQueries) == 0 {
+		return nil, missing("MetricDataQueries")
+	}
+	if len(in.MetricDataQueries) > 500 {
+		return nil, invalid("At most 500 MetricDataQueries may be given.")
+	}
+	desc := true
+	switch deref(in.ScanBy) {
+	case "", "TimestampDescending":
+	case "TimestampAscending":
+		desc = false
+	default:
+		return nil, invalid("ScanBy must be TimestampDescending or TimestampAscending.")
+	}
+	maxPoints := 100_800
+	if in.MaxDatapoints != nil {
+		if *in.MaxDatapoints < 1 {
+			return nil, invalid("MaxDatapoints must be at least 1.")
+		}
+		maxPoints = int(*in.MaxDatapoints)
+	}
+	skip := 0
+	if tok, err := decodeToken(in.NextToken, "GetMetricData"); err != nil {
+		return nil, err
+	} else if tok != "" {
+		if skip, err = strconv.Atoi(tok); err != nil || skip < 0 {
+			return nil, errkind.New(errkind.Invalid, "The NextToken is invalid.").WithCode("InvalidNextToken")
+		}
+	}
+	seen := map[string]bool{}
+	var results []queryResult
+	for _, q := range in.MetricDataQueries {
+		id := deref(q.Id)
+		if !idRE.MatchString(id) || len(id) > 255 {
+			return nil, invalid("The Id %q must start with a lowercase letter and hold only letters, digits and underscores.", id)
+		}
+		if seen[id] {
+			return nil, invalid("The Id %s is used by more than one query.", id)
+		}
+		seen[id] = true
+		if q.Expression != nil {
+			return nil, invalid("Metric math expressions (query %s) are not supported by Tollgate; use MetricStat.", id)
+		}
+		if q.MetricStat == nil || q.MetricStat.Metric == nil {
+			return nil, missing("MetricStat (query " + id + ")")
+		}
+		ms := q.MetricStat
+		stat := deref(ms.Stat)
+		if !metrics.ValidStat(stat) {
+			return nil, invalid("The statistic %q of query %s is not supported: use SampleCount, Average, Sum, Minimum, Maximum or pNN.NN.", stat, id)
+		}
+		from, to, period, err := h.window(in.StartTime, in.EndTime, int64(deref(ms.Period)))
+		if err != nil {
+			return nil, err
+		}
+		res := queryResult{id: id, label: deref(ms.Metric.MetricName)}
+		if q.Label != nil && *q.Label != "" {
+			res.label = *q.Label
+		}
+		if q.ReturnData != nil && !*q.ReturnData {
+			continue
+		}
+		periods, def, err := h.periods(ctx, account, ms.Metric, deref(ms.Unit), from, to, period)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range periods {
+			if v, ok := p.Stats.Value(stat, def.Scale); ok && !math.IsNaN(v) {
+				res.times, res.values = append(res.times, p.Start), append(res.values, v)
+			}
+		}
+		if desc {
+			slices.Reverse(res.times)
+			slices.Reverse(res.values)
+		}
+		results = append(results, res)
+	}
+	out := getMetricDataOutput{MetricDataResults: []metricDataResult{}, Messages: []messageData{}}
+	pos, taken := 0, 0
+	for _, res := range results {
+		n := len(res.values)
+		lo := min(max(skip-pos, 0), n)
+		hi := min(lo+(maxPoints-taken), n)
+		pos += n
+		status := "Complete"
+		if hi < n {
+			status = "PartialData"
+		}
+		r := metricDataResult{Id: res.id, Label: res.label, Timestamps: []epoch{}, Values: []float64{}, StatusCode: status, Messages: []messageData{}}
+		for i := lo; i < hi; i++ {
+			r.Timestamps = append(r.Timestamps, epoch(res.times[i]))
+			r.Values = append(r.Values, res.values[i])
+		}
+		taken += hi - lo
+		out.MetricDataResults = append(out.MetricDataResults, r)
+	}
+	if skip+taken < pos {
+		out.NextToken = encodeToken("GetMetricData", strconv.Itoa(skip+taken))
+	}
+	return out, nil
+}
+
+// periods reads the periods of the series a request names; a series that
+// does not exist (another namespace, unknown dimensions, another unit) has
+// none.
+func (h *Handler) periods(ctx context.Context, account string, m *metricShape, unit string, from, to time.Time, period time.Duration) ([]metrics.Period, metrics.Def, error) {
+	if m.Namespace == nil || m.MetricName == nil {
+		return nil, metrics.Def{}, missing("Namespace and MetricName")
+	}
+	dims, err := dimsMap(m.Dimensions)
+	if err != nil {
+		return nil, metrics.Def{}, err
+	}
+	key, def, ok := metrics.Resolve(account, *m.Namespace, *m.MetricName, dims)
+	if !ok || (unit != "" && unit != def.Unit) {
+		return nil, def, nil
+	}
+	ps, err := h.metrics.Query(ctx, key, from, to, period)
+	return ps, def, err
+}
+
+func (h *Handler) getMetricStatistics(ctx context.Context, account string, in getMetricStatisticsInput) (any, error) {
+	if in.Namespace == nil || in.MetricName == nil {
+		return nil, missing("Namespace and MetricName")
+	}
+	switch {
+	case len(in.Statistics) == 0 && len(in.ExtendedStatistics) == 0:
+		return nil, missing("Statistics or ExtendedStatistics").(*errkind.Error).WithCode("InvalidParameterCombinationException")
+	case len(in.Statistics) > 0 && len(in.ExtendedStatistics) > 0:
+		return nil, invalid("Specify Statistics or ExtendedStatistics, not both.").WithCode("InvalidParameterCombinationException")
+	case len(in.Statistics) > 5 || len(in.ExtendedStatistics) > 10:
+		return nil, invalid("At most 5 Statistics or 10 ExtendedStatistics may be given.")
+	}
+	for _, s := range in.Statistics {
+		if _, ok := metrics.ParsePercentile(s); ok || !metrics.ValidStat(s) {
+			return nil, invalid("The statistic %q is not one of SampleCount, Average, Sum, Minimum, Maximum.", s)
+		}
+	}
+	for _, s := range in.ExtendedStatistics {
+		if _, ok := metrics.ParsePercentile(s); !ok {
+			return nil, invalid("The extended statistic %q is not supported: use a percentile p0 to p100.", s)
+		}
+	}
+	from, to, period, err := h.window(in.StartTime, in.EndTime, int64(deref(in.Period)))
+	if err != nil {
+		return nil, err
+	}
+	if n := to.Sub(from) / period; n > 1440 {
+		return nil, invalid("You have requested up to %d datapoints, which exceeds the limit of 1,440. You may reduce the datapoints requested by increasing Period, or decreasing the time range.", n).WithCode("InvalidParameterCombinationException")
+	}
+	periods, def, err := h.periods(ctx, account, &metricShape{Namespace: in.Namespace, MetricName: in.MetricName, Dimensions: in.Dimensions}, deref(in.Unit), from, to, period)
+	if err != nil {
+		return nil, err
+	}
+	out := getMetricStatisticsOutput{Label: *in.MetricName, Datapoints: []datapoint{}}
+	for _, p := range periods {
+		d := datapoint{Timestamp: epoch(p.Start), Unit: def.Unit}
+		for _, s := range in.Statistics {
+			v, _ := p.Stats.Value(s, def.Scale)
+			v2 := v
+			switch s {
+			case metrics.StatSum:
+				d.Sum = &v2
+			case metrics.StatAverage:
+				d.Average = &v2
+			case metrics.StatMinimum:
+				d.Minimum = &v2
+			case metrics.StatMaximum:
+				d.Maximum = &v2
+			case metrics.StatSampleCount:
+				d.SampleCount = &v2
+			}
+		}
+		if len(in.ExtendedStatistics) > 0 {
+			d.ExtendedStatistics = map[string]float64{}
+			for _, s := range in.ExtendedStatistics {
+				d.ExtendedStatistics[s], _ = p.Stats.Value(s, def.Scale)
+			}
+		}
+		out.Datapoints = append(out.Datapoints, d)
+	}
+	return out, nil
+}
+
+func (h *Handler) listMetrics(ctx context.Context, account string, in listMetricsInput) (any, error) {
+	since := h.now().Add(-14 * 24 * time.Hour)
+	switch deref(in.RecentlyActive) {
+	case "":
+	case "PT3H":
+		since = h.now().Add(-3 * time.Hour)
+	default:
+		return nil, invalid("RecentlyActive must be PT3H.")
+	}
+	if len(in.Dimensions) > 10 {
+		return nil, invalid("At most 10 dimension filters may be given.")
+	}
+	after, err := decodeToken(in.NextToken, "ListMetrics")
+	if err != nil {
+		return nil, err
+	}
+	keys, err := h.metrics.Series(ctx, account, since)
+	if err != nil {
+		return nil, err
+	}
+	var all []outMetric
+	for _, k := range keys {
+		m := outMetric{Namespace: metrics.Namespace, MetricName: k.Metric, Dimensions: []outDimension{}}
+		if k.ModelID != "" {
+			m.Dimensions = append(m.Dimensions, outDimension{Name: metrics.DimensionModelID, Value: k.ModelID})
+		}
+		if in.Namespace != nil && *in.Namespace != m.Namespace || in.MetricName != nil && *in.MetricName != m.MetricName {
+			continue
+		}
+		if !matchFilters(m.Dimensions, in.Dimensions) {
+			continue
+		}
+		all = append(all, m)
+	}
+	const pageSize = 500
+	start := 0
+	if after != "" {
+		start = slices.IndexFunc(all, func(m outMetric) bool { return metricID(m) > after })
+		if start < 0 {
+			start = len(all)
+		}
+	}
+	end := min(start+pageSize, len(all))
+	out := listMetricsOutput{Metrics: append([]outMetric{}, all[start:end]...)}
+	if end < len(all) {
+		out.NextToken = encodeToken("ListMetrics", metricID(all[end-1]))
+	}
+	return out, nil
+}
+
+func metricID(m outMetric) string {
+	id := m.MetricName + "\x00"
+	for _, d := range m.Dimensions {
+		id += d.Value
+	}
+	return id
+}
+
+func matchFilters(ds []outDimension, fs []dimensionFilter) bool {
+	for _, f := range fs {
+		name := deref(f.Name)
+		i := slices.IndexFunc(ds, func(d outDimension) bool { return d.Name == name })
+		if i < 0 {
+			return false
+		}
+		if f.Value != nil && metrics.NormalizeModelID(*f.Value) != ds[i].Value {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) putMetricAlarm(ctx context.Context, account string, in putMetricAlarmInput) (any, error) {
+	switch {
+	case len(in.Metrics) > 0 || in.ThresholdMetricId != nil:
+		return nil, invalid("Alarms on metric math (Metrics, ThresholdMetricId) are not supported by Tollgate; use MetricName, Namespace and Dimensions.")
+	case in.EvaluationCriteria != nil || in.EvaluationWindow != nil || in.EvaluationInterval != nil:
+		return nil, invalid("EvaluationCriteria, EvaluationWindow and EvaluationInterval are not supported; alarms evaluate a sliding window every minute.")
+	case in.Threshold == nil:
+		return nil, missing("Threshold")
+	}
+	a := alarm.Alarm{Account: account, Name: deref(in.AlarmName), Description: deref(in.AlarmDescription),
+		Namespace: deref(in.Namespace), MetricName: deref(in.MetricName), Statistic: deref(in.Statistic),
+		ExtendedStatistic: deref(in.ExtendedStatistic), Unit: deref(in.Unit),
+		Period: time.Duration(deref(in.Period)) * time.Second, EvaluationPeriods: int(deref(in.EvaluationPeriods)),
+		DatapointsToAlarm: int(deref(in.DatapointsToAlarm)), Threshold: *in.Threshold,
+		ComparisonOperator: deref(in.ComparisonOperator), TreatMissingData: deref(in.TreatMissingData),
+		EvaluateLowSampleCountPercentile: deref(in.EvaluateLowSampleCountPercentile),
+		ActionsEnabled:                   in.ActionsEnabled == nil || *in.ActionsEnabled,
+		AlarmActions:                     in.AlarmActions, OKActions: in.OKActions, InsufficientDataActions: in.InsufficientDataActions}
+	if math.IsNaN(a.Threshold) || math.IsInf(a.Threshold, 0) {
+		return nil, invalid("Threshold must be a finite number.")
+	}
+	for _, d := range in.Dimensions {
+		if d.Name == nil || d.Value == nil {
+			return nil, invalid("Each dimension needs a Name and a Value.")
+		}
+		a.Dimensions = append(a.Dimensions, alarm.Dimension{Name: *d.Name, Value: *d.Value})
+	}
+	if err := h.alarms.Put(ctx, a); err != nil {
+		return nil, err
+	}
+	return empty{}, nil
+}
+
+func (h *Handler) toWire(a alarm.Alarm) metricAlarm {
+	m := metricAlarm{AlarmName: a.Name, AlarmArn: a.ARN(h.region), AlarmDescription: a.Description,
+		AlarmConfigurationUpdatedTimestamp: epoch(a.ConfigurationUpdated), ActionsEnabled: a.ActionsEnabled,
+		OKActions: nonNil(a.OKActions), AlarmActions: nonNil(a.AlarmActions), InsufficientDataActions: nonNil(a.InsufficientDataActions),
+		StateValue: string(a.State), StateReason: a.StateReason, StateReasonData: a.StateReasonData,
+		StateUpdatedTimestamp: epoch(a.StateUpdated), StateTransitionedTimestamp: epoch(a.StateTransitioned),
+		MetricName: a.MetricName, Namespace: a.Namespace, Statistic: a.Statistic, ExtendedStatistic: a.ExtendedStatistic,
+		Dimensions: []outDimension{}, Period: int32(a.Period / time.Second), Unit: a.Unit,
+		EvaluationPeriods: int32(a.EvaluationPeriods), DatapointsToAlarm: int32(a.M()), Threshold: a.Threshold,
+		ComparisonOperator: a.ComparisonOperator, TreatMissingData: a.Treat(),
+		EvaluateLowSampleCountPercentile: a.EvaluateLowSampleCountPercentile}
+	for _, d := range a.Dimensions {
+		m.Dimensions = append(m.Dimensions, outDimension{Name: d.Name, Value: d.Value})
+	}
+	return m
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (h *Handler) describeAlarms(account string, in describeAlarmsInput) (any, error) {
+	if len(in.AlarmNames) > 100 {
+		return nil, invalid("At most 100 AlarmNames may be given.")
+	}
+	if len(in.AlarmNames) > 0 && in.AlarmNamePrefix != nil {
+		return nil, invalid("AlarmNames and AlarmNamePrefix cannot be given together.").WithCode("InvalidParameterCombinationException")
+	}
+	limit := 50
+	if in.MaxRecords != nil {
+		if *in.MaxRecords < 1 || *in.MaxRecords > 100 {
+			return nil, invalid("MaxRecords must be between 1 and 100.")
+		}
+		limit = int(*in.MaxRecords)
+	}
+	after, err := decodeToken(in.NextToken, "DescribeAlarms")
+	if err != nil {
+		return nil, err
+	}
+	out := describeAlarmsOutput{MetricAlarms: []metricAlarm{}, CompositeAlarms: []any{}}
+	if len(in.AlarmTypes) > 0 && !slices.Contains(in.AlarmTypes, "MetricAlarm") {
+		return out, nil
+	}
+	if in.ChildrenOfAlarmName != nil || in.ParentsOfAlarmName != nil {
+		return out, nil // no composite alarms
+	}
+	f := alarm.Filter{Names: in.AlarmNames, Prefix: deref(in.AlarmNamePrefix), ActionPrefix: deref(in.ActionPrefix)}
+	if in.StateValue != nil {
+		f.State = alarm.State(*in.StateValue)
+		if !f.State.Valid() {
+			return nil, invalid("StateValue must be OK, ALARM or INSUFFICIENT_DATA.")
+		}
+	}
+	list := h.alarms.List(account, f)
+	for _, a := range list {
+		if a.Name <= after && after != "" {
+			continue
+		}
+		if len(out.MetricAlarms) == limit {
+			out.NextToken = encodeToken("DescribeAlarms", out.MetricAlarms[limit-1].AlarmName)
+			break
+		}
+		out.MetricAlarms = append(out.MetricAlarms, h.toWire(a))
+	}
+	return out, nil
+}
+
+func (h *Handler) describeAlarmsForMetric(account string, in describeAlarmsForMetricInput) (any, error) {
+	if in.Namespace == nil || in.MetricName == nil {
+		return nil, missing("Namespace and MetricName")
+	}
+	dims, err := dimsMap(in.Dimensions)
+	if err != nil {
+		return nil, err
+	}
+	out := describeAlarmsForMetricOutput{MetricAlarms: []metricAlarm{}}
+	for _, a := range h.alarms.List(account, alarm.Filter{}) {
+		if a.Namespace != *in.Namespace || a.MetricName != *in.MetricName || len(a.Dimensions) != len(dims) {
+			continue
+		}
+		match := true
+		for _, d := range a.Dimensions {
+			if v, ok := dims[d.Name]; !ok || metrics.NormalizeModelID(v) != metrics.NormalizeModelID(d.Value) {
+				match = false
+			}
+		}
+		if !match || (in.Statistic != nil && *in.Statistic != a.Statistic) || (in.ExtendedStatistic != nil && *in.ExtendedStatistic != a.ExtendedStatistic) ||
+			(in.Period != nil && time.Duration(*in.Period)*time.Second != a.Period) || (in.Unit != nil && *in.Unit != a.Unit) {
+			continue
+		}
+		out.MetricAlarms = append(out.MetricAlarms, h.toWire(a))
+	}
+	return out, nil
+}
+
+func (h *Handler) describeAlarmHistory(ctx context.Context, account string, in describeAlarmHistoryInput) (any, error) {
+	q := alarm.HistoryQuery{Account: account, AlarmName: deref(in.AlarmName), Newest: true, Limit: 100}
+	switch t := deref(in.HistoryItemType); t {
+	case "", alarm.HistoryConfigurationUpdate, alarm.HistoryStateUpdate, alarm.HistoryAction:
+		q.Type = t
+	default:
+		return nil, invalid("HistoryItemType must be ConfigurationUpdate, StateUpdate or Action.")
+	}
+	switch deref(in.ScanBy) {
+	case "", "TimestampDescending":
+	case "TimestampAscending":
+		q.Newest = false
+	default:
+		return nil, invalid("ScanBy must be TimestampDescending or TimestampAscending.")
+	}
+	if in.MaxRecords != nil {
+		if *in.MaxRecords < 1 || *in.MaxRecords > 100 {
+			return nil, invalid("MaxRecords must be between 1 and 100.")
+		}
+		q.Limit = int(*in.MaxRecords)
+	}
+	if in.StartDate != nil {
+		q.From = timeOf(in.StartDate)
+	}
+	if in.EndDate != nil {
+		q.To = timeOf(in.EndDate).Add(time.Millisecond) // EndDate is inclusive
+	}
+	out := describeAlarmHistoryOutput{AlarmHistoryItems: []alarmHistoryItem{}}
+	if len(in.AlarmTypes) > 0 && !slices.Contains(in.AlarmTypes, "MetricAlarm") {
+		return out, nil
+	}
+	tok, err := decodeToken(in.NextToken, "DescribeAlarmHistory")
+	if err != nil {
+		return nil, err
+	}
+	if tok != "" {
+		if q.Offset, err = strconv.Atoi(tok); err != nil || q.Offset < 0 {
+			return nil, errkind.New(errkind.Invalid, "The NextToken is invalid.").WithCode("InvalidNextToken")
+		}
+	}
+	limit := q.Limit
+	q.Limit++ // one more tells whether there is a next page
+	items, err := h.alarms.History(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) > limit {
+		items = items[:limit]
+		out.NextToken = encodeToken("DescribeAlarmHistory", strconv.Itoa(q.Offset+limit))
+	}
+	for _, it := range items {
+		out.AlarmHistoryItems = append(out.AlarmHistoryItems, alarmHistoryItem{AlarmName: it.AlarmName, AlarmType: "MetricAlarm",
+			Timestamp: epoch(it.Time), HistoryItemType: it.Type, HistorySummary: it.Summary, HistoryData: it.Data})
+	}
+	return out, nil
+}

@@ -1,0 +1,288 @@
+package budget
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/notify"
+)
+
+// Alerts.
+//
+// After a call settles, its budgets are marked and the evaluator (Run)
+// looks at them within moments; every EvalInterval it looks at all
+// budgets, since forecasts move with time. For each notification it
+// compares the actual spend (ACTUAL) or the forecast (FORECASTED) with the
+// threshold:
+//   - an ACTUAL notification fires the first time its condition holds in a
+//     period, and not again in that period;
+//   - a FORECASTED notification fires when its condition starts to hold,
+//     and again if the forecast leaves the condition and comes back.
+//
+// Each firing enqueues one message per subscriber, with an idempotency key
+// naming the budget, the notification, the period and the firing number,
+// before the alert state is stored: a crash between the two re-enqueues
+// the same keys (which the outbox ignores) and stores the state then. An
+// action coming into force in a period is announced to its subscribers
+// the same way, once per period.
+
+// Message kinds.
+const (
+	KindAlert  = "budget.alert"
+	KindAction = "budget.action"
+)
+
+func (s *Service) evaluate(ctx context.Context, dirtyOnly bool) {
+	s.eval.Lock()
+	defer s.eval.Unlock()
+	now := s.cfg.Now()
+	states := s.snapshot()
+	if !dirtyOnly {
+		// Refresh the day's histories of budgets with forecast alerts in
+		// one read of the ledger.
+		today := now.UTC().Truncate(24 * time.Hour)
+		var stale []*state
+		for _, st := range states {
+			if h := st.fc.Load(); hasForecastAlert(st.b) && (h == nil || !h.day.Equal(today)) {
+				stale = append(stale, st)
+			}
+		}
+		if len(stale) > 0 {
+			if err := s.loadHistory(ctx, stale, today); err != nil {
+				s.log.Error("budget_history_failed", "err", err.Error())
+			}
+		}
+	}
+	for _, st := range states {
+		if ctx.Err() != nil {
+			return
+		}
+		if !st.dirt.Swap(false) && dirtyOnly {
+			continue
+		}
+		s.evaluateOne(ctx, st, now)
+	}
+}
+
+func hasForecastAlert(b *Budget) bool {
+	for _, n := range b.Notifications {
+		if n.Type == Forecasted {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) evaluateOne(ctx context.Context, st *state, now time.Time) {
+	b := st.b
+	if len(b.Notifications) == 0 && len(b.Actions) == 0 {
+		return
+	}
+	p, ok := b.PeriodAt(now)
+	lim := st.current(now)
+	if !ok || lim == nil {
+		return
+	}
+	actual := st.ctr.spent.Load()
+	var fc int64
+	var fok bool
+	if hasForecastAlert(b) {
+		if h := s.history(ctx, st, now); h != nil {
+			fc, _, fok = Forecast(actual, h.daily, now, p)
+		}
+	}
+	for _, n := range b.Notifications {
+		thr := ThresholdUnits(lim.limit, n.Threshold, n.ThresholdType, b.Type)
+		v := actual
+		if n.Type == Forecasted {
+			if !fok {
+				continue
+			}
+			v = fc
+		}
+		cond := n.Comparison.Holds(v, thr)
+		k := alertKey{b.Account, b.Name, n.Key(), p.Start.Unix()}
+		s.amu.Lock()
+		cur := s.alerts[k]
+		s.amu.Unlock()
+		switch {
+		case cond && !cur.Alarm:
+			a := alert{b: b, p: p, n: n, limit: lim.limit, threshold: thr, actual: actual, forecast: fc, hasForecast: fok, seq: cur.Fired}
+			if err := s.send(ctx, a, n.Subscribers); err != nil {
+				s.log.Error("budget_alert_failed", "account", b.Account, "budget", b.Name, "alert", n.Key(), "err", err.Error())
+				continue
+			}
+			s.setAlert(ctx, k, true, cur.Fired+1, now)
+		case !cond && cur.Alarm && n.Type == Forecasted:
+			s.setAlert(ctx, k, false, cur.Fired, now)
+		}
+	}
+	for _, act := range b.Actions {
+		at := ThresholdUnits(lim.limit, act.Threshold, act.ThresholdType, b.Type)
+		if actual < at {
+			continue
+		}
+		k := alertKey{b.Account, b.Name, "action/" + act.ID, p.Start.Unix()}
+		s.amu.Lock()
+		cur := s.alerts[k]
+		s.amu.Unlock()
+		if cur.Alarm {
+			continue
+		}
+		a := alert{b: b, p: p, act: &act, limit: lim.limit, threshold: at, actual: actual}
+		if err := s.send(ctx, a, act.Subscribers); err != nil {
+			s.log.Error("budget_action_alert_failed", "account", b.Account, "budget", b.Name, "action", act.ID, "err", err.Error())
+			continue
+		}
+		s.setAlert(ctx, k, true, cur.Fired+1, now)
+	}
+}
+
+func (s *Service) setAlert(ctx context.Context, k alertKey, alarm bool, fired int, now time.Time) {
+	a := AlertState{Account: k.account, Budget: k.budget, Alert: k.alert, PeriodStart: time.Unix(k.period, 0).UTC(),
+		Alarm: alarm, Fired: fired, UpdatedAt: now.UTC().Truncate(time.Millisecond)}
+	if err := s.cfg.Store.PutBudgetAlertState(context.WithoutCancel(ctx), a); err != nil {
+		s.log.Error("budget_alert_state_failed", "budget", k.budget, "alert", k.alert, "err", err.Error())
+		return // evaluated again later: the outbox drops the repeated keys
+	}
+	s.amu.Lock()
+	s.alerts[k] = a
+	s.amu.Unlock()
+}
+
+// alert is one firing of a notification or an action.
+type alert struct {
+	b                *Budget
+	p                Period
+	n                Notification
+	act              *Action
+	limit, threshold int64
+	actual, forecast int64
+	hasForecast      bool
+	seq              int // how many times it fired before in the period
+}
+
+// AlertData is the JSON payload of an alert message (Message.Data).
+type AlertData struct {
+	Account     string `json:"account"`
+	BudgetName  string `json:"budgetName"`
+	BudgetType  string `json:"budgetType"`
+	TimeUnit    string `json:"timeUnit"`
+	PeriodStart string `json:"periodStart"`
+	PeriodEnd   string `json:"periodEnd"`
+	Unit        string `json:"unit"`
+	Limit       string `json:"budgetedAmount"`
+	Actual      string `json:"actualAmount"`
+	Forecast    string `json:"forecastedAmount,omitempty"`
+	Threshold   string `json:"thresholdAmount"`
+	// Notification fields (budget.alert).
+	NotificationType   string  `json:"notificationType,omitempty"`
+	ComparisonOperator string  `json:"comparisonOperator,omitempty"`
+	ThresholdValue     float64 `json:"threshold"`
+	ThresholdType      string  `json:"thresholdType"`
+	// Action fields (budget.action).
+	ActionID   string `json:"actionId,omitempty"`
+	ActionType string `json:"actionType,omitempty"`
+	// Firing is 1 for the first firing of the alert in the period, 2 for
+	// the next (FORECASTED alerts), ...
+	Firing int `json:"firing"`
+}
+
+// money formats units for people: "$12.50" or "1200 Tokens".
+func (b *Budget) human(v int64) string {
+	if b.Type == Usage {
+		return strconv.FormatInt(v, 10) + " " + b.Unit
+	}
+	s := b.FormatUnits(v)
+	if i := strings.IndexByte(s, '.'); i >= 0 && len(s)-i-1 < 2 {
+		s += "0"
+	}
+	return "$" + s
+}
+
+func (a alert) messages(subs []Subscriber) []notify.Message {
+	b := a.b
+	d := AlertData{Account: b.Account, BudgetName: b.Name, BudgetType: string(b.Type), TimeUnit: string(b.TimeUnit),
+		PeriodStart: a.p.Start.Format(time.RFC3339), PeriodEnd: a.p.End.Format(time.RFC3339), Unit: b.Unit,
+		Limit: b.FormatUnits(a.limit), Actual: b.FormatUnits(a.actual), Threshold: b.FormatUnits(a.threshold), Firing: a.seq + 1}
+	if a.hasForecast {
+		d.Forecast = b.FormatUnits(a.forecast)
+	}
+	var kind, id, subject, rule string
+	if a.act != nil {
+		kind, id = KindAction, "action/"+a.act.ID
+		d.ActionID, d.ActionType, d.ThresholdValue, d.ThresholdType = a.act.ID, string(a.act.Type), a.act.Threshold, string(a.act.ThresholdType)
+		subject = fmt.Sprintf("AWS Budgets: %s has reached the threshold of its %s action", b.Name, a.act.Type)
+		rule = fmt.Sprintf("%s action at actual spend of %s", a.act.Type, thresholdText(b, a.act.Threshold, a.act.ThresholdType, a.threshold))
+		switch a.act.Type {
+		case Block:
+			rule += ": calls in scope that could pass it are now rejected"
+		case Throttle:
+			rule += fmt.Sprintf(": calls in scope are now limited to %d per minute", a.act.RequestsPerMinute)
+		case Downgrade:
+			rule += ": calls in scope now go to " + a.act.Model
+		}
+	} else {
+		n := a.n
+		kind, id = KindAlert, n.Key()
+		d.NotificationType, d.ComparisonOperator, d.ThresholdValue, d.ThresholdType = string(n.Type), string(n.Comparison), n.Threshold, string(n.ThresholdType)
+		verb := map[Comparison]string{GreaterThan: "exceeded", EqualTo: "reached", LessThan: "stayed below"}[n.Comparison]
+		if n.Type == Forecasted {
+			verb = map[Comparison]string{GreaterThan: "is forecasted to exceed", EqualTo: "is forecasted to reach", LessThan: "is forecasted to stay below"}[n.Comparison]
+			subject = fmt.Sprintf("AWS Budgets: %s %s your alert threshold", b.Name, verb)
+		} else {
+			subject = fmt.Sprintf("AWS Budgets: %s has %s your alert threshold", b.Name, verb)
+		}
+		cmpText := map[Comparison]string{GreaterThan: "greater than", EqualTo: "equal to", LessThan: "less than"}[n.Comparison]
+		rule = fmt.Sprintf("%s %s %s", n.Type, cmpText, thresholdText(b, n.Threshold, n.ThresholdType, a.threshold))
+	}
+	var body strings.Builder
+	fmt.Fprintf(&body, "Budget: %s (account %s, %s, %s)\n", b.Name, b.Account, b.Type, b.TimeUnit)
+	fmt.Fprintf(&body, "Period: %s to %s\n", a.p.Start.Format(time.DateOnly), a.p.End.Format(time.DateOnly))
+	fmt.Fprintf(&body, "Alert: %s\n", rule)
+	fmt.Fprintf(&body, "Budgeted amount: %s\n", b.human(a.limit))
+	fmt.Fprintf(&body, "Actual: %s\n", b.human(a.actual))
+	if a.hasForecast {
+		fmt.Fprintf(&body, "Forecasted: %s\n", b.human(a.forecast))
+	}
+	data, _ := json.Marshal(d)
+	out := make([]notify.Message, 0, len(subs))
+	for _, sub := range subs {
+		target := notify.Target(notify.ChannelEmail, sub.Address)
+		if sub.Type == SNS {
+			target = notify.Target(notify.ChannelWebhook, sub.Address)
+		}
+		key := strings.Join([]string{"budget", b.Account, b.Name, strconv.FormatInt(b.CreatedAt.UnixMilli(), 10), id,
+			strconv.FormatInt(a.p.Start.Unix(), 10), strconv.Itoa(a.seq + 1), target}, "/")
+		out = append(out, notify.Message{Key: key, Kind: kind, Target: target, Subject: subject, Body: body.String(), Data: data})
+	}
+	return out
+}
+
+func thresholdText(b *Budget, v float64, tt ThresholdType, units int64) string {
+	if tt == Percentage {
+		return fmt.Sprintf("%s%% of the budgeted amount (%s)", strconv.FormatFloat(v, 'f', -1, 64), b.human(units))
+	}
+	return b.human(units)
+}
+
+// send enqueues the alert for every subscriber.
+func (s *Service) send(ctx context.Context, a alert, subs []Subscriber) error {
+	msgs := a.messages(subs)
+	if s.cfg.Notifier == nil {
+		for _, m := range msgs {
+			s.log.Info("budget_alert", "key", m.Key, "subject", m.Subject)
+		}
+		return nil
+	}
+	for _, m := range msgs {
+		if err := s.cfg.Notifier.Enqueue(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

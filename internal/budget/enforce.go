@@ -1,0 +1,498 @@
+package budget
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+// Enforcement.
+//
+// Every budget has a counter for its current period: spent (the actual
+// spend of the period's calls that have finished, in the budget's units)
+// and reserved (the worst-case cost of the calls in scope that are in
+// flight). Admission reserves each call's worst case on every budget in
+// scope; the call's durable record settles it: spent grows by the record's
+// cost in scope, reserved shrinks by the reservation.
+//
+// The BLOCK rule. A call is rejected by a budget with a BLOCK action at
+// threshold T (in units) when
+//
+//	spent >= T  or  spent + reserved + worstCase > T
+//
+// where reserved includes every reservation taken before this one. Both
+// counters are atomics: the reservation is added first and the sum checked
+// after (and taken back on rejection), so two concurrent admissions can
+// never both fit into the same headroom, and a settling call adds its cost
+// to spent before it releases its reservation, so no reader ever sees
+// less than the truth. Hence at every moment spent + reserved <= T holds
+// for the admitted calls, and when every call costs at most its worst case
+// the final spend never exceeds T: the overshoot bound is
+//
+//	spend - T <= sum over admitted calls of max(0, actual cost - worstCase)
+//
+// which is 0 when worst cases hold (the pipeline's worst case prices the
+// input at one token per two bytes of request body and the output at the
+// request's maxTokens). A call of an unpriced model reserves 0 and is
+// blocked only once spent >= T.
+//
+// THROTTLE and DOWNGRADE apply once the period's actual spend reaches their
+// threshold. THROTTLE admits at most RequestsPerMinute calls in scope per
+// UTC calendar minute (the lowest cap of the actions in force); DOWNGRADE
+// routes the call to its model (the first in force, budgets in name
+// order).
+//
+// The check per call is O(budgets in scope), independent of how many
+// budgets and profiles exist: an index maps each caller subject (an
+// inference profile, or an account's direct calls to a model) to the
+// budgets whose scope may include it, kept up to date when a budget
+// changes and when a profile is created, retagged or deleted. The index is
+// an immutable map swapped atomically, so readers never lock.
+
+// counter is a budget's spend in its current period. It survives budget
+// updates that keep the scope and period.
+type counter struct {
+	mu              sync.Mutex    // serialises period changes
+	start, end      atomic.Int64  // current period, unix nanoseconds
+	spent, reserved atomic.Int64  // units
+	calls           atomic.Uint64 // calls settled this period (for views)
+}
+
+// limits are a budget's thresholds in units for one period.
+type limits struct {
+	start, end int64 // unix nanoseconds
+	limit      int64
+	block      int64 // BLOCK threshold; -1 without BLOCK
+	throttles  []throttle
+	downgrades []downgrade
+}
+
+type throttle struct{ at, rpm int64 }
+type downgrade struct {
+	at    int64
+	model string
+}
+
+// state is one budget's runtime state. b and sc never change; an update
+// replaces the state (sharing the counter when the scope stays the same).
+type state struct {
+	b    *Budget
+	sc   *Scope
+	ctr  *counter
+	lim  atomic.Pointer[limits]
+	fc   atomic.Pointer[history]
+	rpm  atomic.Uint64 // throttle window: minute<<32 | count
+	dirt atomic.Bool   // spend changed since the last alert evaluation
+}
+
+// history is a budget's daily spend before one day, for forecasts.
+type history struct {
+	day   time.Time
+	daily []int64
+}
+
+func newState(b *Budget, sc *Scope, ctr *counter) *state {
+	return &state{b: b, sc: sc, ctr: ctr}
+}
+
+// current returns the limits of the period containing t, moving the
+// counter to that period when t is past its end; nil when t lies outside
+// the budget's time period or before the counter's period.
+func (st *state) current(t time.Time) *limits {
+	tn := t.UnixNano()
+	if l := st.lim.Load(); l != nil && tn >= l.start && tn < l.end {
+		return l
+	}
+	p, ok := st.b.PeriodAt(t)
+	if !ok {
+		return nil
+	}
+	ps, pe := p.Start.UnixNano(), p.End.UnixNano()
+	c := st.ctr
+	c.mu.Lock()
+	switch cs := c.start.Load(); {
+	case ps > cs:
+		c.spent.Store(0)
+		c.calls.Store(0)
+		c.start.Store(ps)
+		c.end.Store(pe)
+	case ps < cs:
+		c.mu.Unlock()
+		return nil // an earlier period: not the one the counter tracks
+	}
+	c.mu.Unlock()
+	l := st.limitsFor(p)
+	st.lim.Store(l)
+	return l
+}
+
+func (st *state) limitsFor(p Period) *limits {
+	b := st.b
+	l := &limits{start: p.Start.UnixNano(), end: p.End.UnixNano(), limit: b.LimitFor(p.Start), block: -1}
+	for _, a := range b.Actions {
+		at := ThresholdUnits(l.limit, a.Threshold, a.ThresholdType, b.Type)
+		switch a.Type {
+		case Block:
+			if l.block < 0 || at < l.block {
+				l.block = at
+			}
+		case Throttle:
+			l.throttles = append(l.throttles, throttle{at, a.RequestsPerMinute})
+		case Downgrade:
+			l.downgrades = append(l.downgrades, downgrade{at, a.Model})
+		}
+	}
+	slices.SortStableFunc(l.downgrades, func(x, y downgrade) int { return cmp.Compare(x.at, y.at) })
+	return l
+}
+
+// addSpend settles d units of a call that started at t.
+func (st *state) addSpend(t time.Time, d int64) {
+	if st.current(t) == nil {
+		return // a call of an earlier period: counted in the ledger only
+	}
+	st.ctr.spent.Add(d)
+}
+
+// allow takes a slot of the throttle window of t's minute; false when rpm
+// calls were admitted in that minute already.
+func (st *state) allow(t time.Time, rpm int64) bool {
+	m := uint64(t.Unix()/60) & 0xffffffff
+	for {
+		old := st.rpm.Load()
+		var n uint64
+		if old>>32 == m {
+			n = old & 0xffffffff
+		}
+		if int64(n) >= rpm {
+			return false
+		}
+		if st.rpm.CompareAndSwap(old, m<<32|(n+1)) {
+			return true
+		}
+	}
+}
+
+// subjectKey identifies who a call is made through: an inference profile
+// (arn), or an account's direct calls to a model.
+type subjectKey struct{ arn, account, model string }
+
+// subject is what admission knows of a caller before the call runs.
+type subject struct {
+	account, arn, model string
+	tags                tags.Set
+	regions             []string // the regions a profile routes to; nil when unknown
+}
+
+func (sub *subject) line() line {
+	return line{account: sub.account, profileARN: sub.arn, model: sub.model, tags: sub.tags, regions: sub.regions}
+}
+
+// entry is the budgets that may include a subject's calls.
+type entry struct {
+	sub    subject
+	states []*state
+	check  []bool // the state's scope depends on the operation: evaluate per call
+}
+
+// index maps subjects to their budgets. Readers load the map without
+// locking; writers (budget and profile changes, first calls of a new
+// subject) copy it under mu.
+type index struct {
+	mu  sync.Mutex
+	m   atomic.Pointer[map[subjectKey]*entry]
+	all []*state // every budget's state, in (account, name) order; guarded by mu
+}
+
+func (ix *index) load() map[subjectKey]*entry {
+	if m := ix.m.Load(); m != nil {
+		return *m
+	}
+	return nil
+}
+
+// build returns sub's entry against states.
+func build(sub subject, states []*state) *entry {
+	e := &entry{sub: sub}
+	l := sub.line()
+	for _, st := range states {
+		switch st.sc.admits(&l) {
+		case yes:
+			e.states = append(e.states, st)
+			e.check = append(e.check, false)
+		case maybe:
+			e.states = append(e.states, st)
+			e.check = append(e.check, true)
+		}
+	}
+	return e
+}
+
+func stateLess(a, b *state) int {
+	if c := cmp.Compare(a.b.Account, b.b.Account); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.b.Name, b.b.Name)
+}
+
+// fill returns the entry of a subject seen for the first time.
+func (ix *index) fill(k subjectKey, sub subject) *entry {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	old := ix.load()
+	if e, ok := old[k]; ok {
+		return e
+	}
+	e := build(sub, ix.all)
+	next := make(map[subjectKey]*entry, len(old)+1)
+	for kk, v := range old {
+		next[kk] = v
+	}
+	next[k] = e
+	ix.m.Store(&next)
+	return e
+}
+
+// replace swaps budget state old for new (either may be nil) in every
+// entry.
+func (ix *index) replace(old, new *state) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	all := slices.Clone(ix.all)
+	if old != nil {
+		all = slices.DeleteFunc(all, func(s *state) bool { return s == old })
+	}
+	if new != nil {
+		i, _ := slices.BinarySearchFunc(all, new, stateLess)
+		all = slices.Insert(all, i, new)
+	}
+	ix.all = all
+	cur := ix.load()
+	next := make(map[subjectKey]*entry, len(cur))
+	for k, e := range cur {
+		ne := &entry{sub: e.sub, states: make([]*state, 0, len(e.states)+1), check: make([]bool, 0, len(e.states)+1)}
+		for i, st := range e.states {
+			if st != old {
+				ne.states, ne.check = append(ne.states, st), append(ne.check, e.check[i])
+			}
+		}
+		if new != nil {
+			l := e.sub.line()
+			if v := new.sc.admits(&l); v != no {
+				i, _ := slices.BinarySearchFunc(ne.states, new, stateLess)
+				ne.states = slices.Insert(ne.states, i, new)
+				ne.check = slices.Insert(ne.check, i, v == maybe)
+			}
+		}
+		next[k] = ne
+	}
+	ix.m.Store(&next)
+}
+
+// setSubjects replaces the entries of the given profiles (a nil subject
+// removes the key).
+func (ix *index) setSubjects(keys []subjectKey, subs []*subject) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	cur := ix.load()
+	next := make(map[subjectKey]*entry, len(cur)+len(keys))
+	for k, e := range cur {
+		next[k] = e
+	}
+	for i, k := range keys {
+		if subs[i] == nil {
+			delete(next, k)
+			continue
+		}
+		next[k] = build(*subs[i], ix.all)
+	}
+	ix.m.Store(&next)
+}
+
+func profileSubject(p *profile.Profile) (subjectKey, *subject) {
+	return subjectKey{arn: p.ARN}, &subject{account: p.Account, arn: p.ARN, model: p.ModelID, tags: p.Tags, regions: p.Regions()}
+}
+
+// ProfileChanged keeps the admission index in step with application
+// profiles: register it with profile.Service.OnChange. A profile created,
+// retagged or deleted enters or leaves a budget's scope before the change
+// returns.
+func (s *Service) ProfileChanged(old, new *profile.Profile) {
+	switch {
+	case new != nil:
+		k, sub := profileSubject(new)
+		s.idx.setSubjects([]subjectKey{k}, []*subject{sub})
+	case old != nil:
+		k, _ := profileSubject(old)
+		s.idx.setSubjects([]subjectKey{k}, []*subject{nil})
+	}
+}
+
+// AddProfiles indexes existing profiles (at start, before serving).
+func (s *Service) AddProfiles(ps []profile.Profile) {
+	keys := make([]subjectKey, len(ps))
+	subs := make([]*subject, len(ps))
+	for i := range ps {
+		keys[i], subs[i] = profileSubject(&ps[i])
+	}
+	s.idx.setSubjects(keys, subs)
+}
+
+// hold is one budget's reservation for a call.
+type hold struct {
+	st *state
+	w  int64
+}
+
+// ticket settles an admitted call's reservations.
+type ticket struct {
+	s     *Service
+	model string
+	n     int
+	few   [4]hold
+	more  []hold
+	ln    line // scratch for scope evaluation
+}
+
+func (t *ticket) add(h hold) {
+	if t.n < len(t.few) {
+		t.few[t.n] = h
+	} else {
+		t.more = append(t.more, h)
+	}
+	t.n++
+}
+
+func (t *ticket) each(f func(h hold)) {
+	for i := 0; i < min(t.n, len(t.few)); i++ {
+		f(t.few[i])
+	}
+	for _, h := range t.more {
+		f(h)
+	}
+}
+
+// Model returns the DOWNGRADE model, or "".
+func (t *ticket) Model() string { return t.model }
+
+// Done settles the call with its durable record (a zero Record when the
+// call did not run).
+func (t *ticket) Done(r ledger.Record) {
+	t.each(func(h hold) {
+		if r.RequestID != "" {
+			if d := h.st.sc.spend(&r, &t.ln); d != 0 {
+				h.st.addSpend(r.Time, d)
+			}
+			h.st.ctr.calls.Add(1)
+		}
+		h.st.ctr.reserved.Add(-h.w)
+		t.s.markDirty(h.st)
+	})
+}
+
+func (t *ticket) release() {
+	t.each(func(h hold) { h.st.ctr.reserved.Add(-h.w) })
+}
+
+type noTicket struct{}
+
+func (noTicket) Model() string      { return "" }
+func (noTicket) Done(ledger.Record) {}
+
+var _ invoke.Admitter = (*Service)(nil)
+
+// Admit implements invoke.Admitter: it reserves the call's worst case on
+// every budget in scope and applies their actions. A BLOCK refusal is an
+// errkind.QuotaExceeded error, a THROTTLE refusal errkind.Throttled; both
+// name the budget.
+func (s *Service) Admit(_ context.Context, a invoke.Admission) (invoke.Ticket, error) {
+	k := subjectKey{arn: a.ProfileARN}
+	if a.ProfileARN == "" {
+		k = subjectKey{account: a.Account, model: a.Model.ID}
+	}
+	e, ok := s.idx.load()[k]
+	if !ok {
+		e = s.idx.fill(k, subject{account: a.Account, arn: a.ProfileARN, model: a.Model.ID, tags: a.Tags})
+	}
+	if len(e.states) == 0 {
+		return noTicket{}, nil
+	}
+	t := &ticket{s: s}
+	for i, st := range e.states {
+		if e.check[i] {
+			t.ln = e.sub.line()
+			t.ln.operation, t.ln.opKnown = a.Operation, true
+			if st.sc.admits(&t.ln) == no {
+				continue
+			}
+		}
+		lim := st.current(a.Time)
+		if lim == nil {
+			continue
+		}
+		spent := st.ctr.spent.Load()
+		if len(lim.throttles) > 0 {
+			rpm := int64(-1)
+			for _, th := range lim.throttles {
+				if spent >= th.at && (rpm < 0 || th.rpm < rpm) {
+					rpm = th.rpm
+				}
+			}
+			if rpm >= 0 && !st.allow(a.Time, rpm) {
+				t.release()
+				return nil, errkind.New(errkind.Throttled, "Budget %q throttles the calls in its scope to %d requests per minute.", st.b.Name, rpm)
+			}
+		}
+		w := int64(a.WorstCase)
+		if st.b.Type == Usage {
+			w = a.InputTokens + a.MaxOutputTokens
+		}
+		r := st.ctr.reserved.Add(w)
+		if lim.block >= 0 {
+			spent = st.ctr.spent.Load()
+			if spent >= lim.block || spent+r > lim.block {
+				st.ctr.reserved.Add(-w)
+				t.release()
+				return nil, errkind.New(errkind.QuotaExceeded, "Budget %q blocks this call: its spend this period (%s) plus the calls in flight and this call's worst case would pass its limit of %s.",
+					st.b.Name, st.b.FormatUnits(spent), st.b.FormatUnits(lim.block))
+			}
+		}
+		t.add(hold{st, w})
+		if t.model == "" {
+			for _, d := range lim.downgrades {
+				if spent >= d.at {
+					if d.model != a.Model.ID {
+						t.model = d.model
+					}
+					break
+				}
+			}
+		}
+	}
+	if t.n == 0 {
+		return noTicket{}, nil
+	}
+	return t, nil
+}
+
+// markDirty schedules st for alert evaluation.
+func (s *Service) markDirty(st *state) {
+	if len(st.b.Notifications) == 0 && len(st.b.Actions) == 0 {
+		return
+	}
+	if !st.dirt.Load() && st.dirt.CompareAndSwap(false, true) {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}

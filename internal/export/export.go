@@ -1,0 +1,464 @@
+// Package export writes Tollgate's usage as CUR 2.0-style line items, the
+// rows of an AWS Data Exports Cost and Usage Report: one line item per
+// token class of each (period, account, resource, usage type, operation,
+// region, model, tag set), summed exactly from the ledger's hourly rollups
+// and written as CSV or Parquet. An export streams: it holds one period's
+// line items in memory, whatever the length of the range.
+//
+// Line items match Cost Explorer's (package costquery) item for item: the
+// same usage types, resource ids, regions and operations, the same exact
+// nano-dollar costs, and the same rule that a class with neither tokens
+// nor cost is no line item. Their sums over any selection therefore equal
+// GetCostAndUsage's, and equal summing the raw records.
+package export
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/costquery"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+// Fixed values of every line item.
+const (
+	// LineItemType is line_item_line_item_type: all of Tollgate's usage is
+	// on-demand usage.
+	LineItemType = "Usage"
+	// ProductCode is line_item_product_code.
+	ProductCode = costquery.ServiceCode
+	// PricingUnit is pricing_unit: the unit of line_item_usage_amount and
+	// of line_item_unblended_rate.
+	PricingUnit = "1K tokens"
+)
+
+// LineItem is one line of an export.
+type LineItem struct {
+	// Start and End bound the period, [Start, End):
+	// line_item_usage_start_date and line_item_usage_end_date.
+	Start, End time.Time
+	// Account is line_item_usage_account_id: the account that made the
+	// calls.
+	Account string
+	// ResourceID is line_item_resource_id: the inference profile ARN, or
+	// the foundation-model ARN of direct calls.
+	ResourceID string
+	// UsageType is line_item_usage_type, e.g.
+	// "USE1-Claude3Haiku-input-tokens".
+	UsageType string
+	// Operation is line_item_operation: Converse, ConverseStream,
+	// InvokeModel or InvokeModelWithResponseStream.
+	Operation string
+	// Class is the token class the usage type names.
+	Class costquery.Class
+	// Tokens is the usage; line_item_usage_amount is Tokens/1000, in the
+	// pricing unit (1K tokens), written exactly with three decimals.
+	Tokens int64
+	// Rate is line_item_unblended_rate, USD per 1K tokens: the catalogue
+	// price of the class in force over the period. Valid when Rated.
+	Rate money.PerThousand
+	// Rated is false when the catalogue has no price for the class then
+	// (the rate is written empty, or null in Parquet).
+	Rated bool
+	// Cost is line_item_unblended_cost: the exact sum of the calls' costs
+	// of this class, each rounded half up to the nano-dollar when the call
+	// was priced, so it may differ from Rate × usage amount by up to half
+	// a nano-dollar per call. Unpriced calls add nothing.
+	Cost money.Amount
+	// Region is product_region: the region that served the calls
+	// (costquery.NoRegion if none did).
+	Region string
+	// Model is the foundation-model id.
+	Model string
+	// Tags are the profile's tags at call time; written to resource_tags
+	// with keys "user_<key>". Shared between line items: do not modify.
+	Tags tags.Set
+
+	tagsKey string // the canonical form of Tags, when known: a cache key for writers
+}
+
+// Writer writes line items in one file format. Not safe for concurrent
+// use.
+type Writer interface {
+	// Write appends li; li is not retained.
+	Write(li *LineItem) error
+	// Close writes whatever is buffered (and, for Parquet, the footer). It
+	// does not close the underlying io.Writer.
+	Close() error
+}
+
+// Source streams the hourly rollups an export reads.
+type Source interface {
+	// StreamRollups calls fn with each rollup whose Hour lies in
+	// [from, to) of the given accounts (nil: every account; an empty
+	// non-nil slice: none), ordered by Hour, holding one rollup at a
+	// time. tagSetID identifies r.Tags: rollups carry equal tag sets
+	// exactly when their ids are equal. r may be reused once fn returns;
+	// r.Tags may be shared and must not be modified. An error from fn
+	// stops the stream and is returned; others are errkind Internal. Safe
+	// for concurrent use.
+	StreamRollups(ctx context.Context, accounts []string, from, to time.Time, fn func(r *ledger.Rollup, tagSetID int64) error) error
+}
+
+// Options say what to export.
+type Options struct {
+	// From and To bound the usage, [From, To); both whole UTC hours.
+	From, To time.Time
+	// Granularity is the length of the line items' periods: Hourly,
+	// Daily or Monthly (UTC; the first and last may be partial).
+	Granularity costquery.Granularity
+	// Accounts limits the export to these accounts; nil exports all.
+	Accounts []string
+	// Namer names the usage types (nil: model ids only).
+	Namer *costquery.Namer
+	// Catalog gives the rates (nil: every line item unrated).
+	Catalog *catalog.Catalog
+	// Progress, when set, is called as the export moves on to each hour
+	// holding usage, and once at the end with To.
+	Progress func(Progress)
+}
+
+// Progress reports how far an export has gone.
+type Progress struct {
+	// Hour is the hour being read; the export has covered [From, Hour).
+	Hour time.Time
+	// Rollups read and line items written so far.
+	Rollups, Rows int64
+}
+
+// Stats sums an export.
+type Stats struct {
+	Rollups int64        // hourly rollups read
+	Rows    int64        // line items written
+	Tokens  int64        // sum of the line items' tokens
+	Cost    money.Amount // sum of the line items' costs
+}
+
+// Validate checks o; problems are Invalid errors.
+func (o Options) Validate() error {
+	if o.From.IsZero() || o.To.IsZero() || !o.From.Before(o.To) {
+		return errkind.New(errkind.Invalid, "the export needs a range with its start before its end")
+	}
+	if !o.From.Equal(o.From.Truncate(time.Hour)) || !o.To.Equal(o.To.Truncate(time.Hour)) {
+		return errkind.New(errkind.Invalid, "the export range must start and end on whole hours")
+	}
+	switch o.Granularity {
+	case costquery.Hourly, costquery.Daily, costquery.Monthly:
+	default:
+		return errkind.New(errkind.Invalid, "granularity must be HOURLY, DAILY or MONTHLY, not %q", string(o.Granularity))
+	}
+	return nil
+}
+
+// Run reads the rollups of o's range from src and writes their line items
+// to w, period by period, each period's items sorted by account, resource,
+// usage type, operation, region, model and tags. It does not close w.
+func Run(ctx context.Context, src Source, o Options, w Writer) (Stats, error) {
+	if err := o.Validate(); err != nil {
+		return Stats{}, err
+	}
+	if o.Namer == nil {
+		o.Namer = costquery.NewNamer(nil)
+	}
+	x := &exporter{
+		o: o, w: w, periods: costquery.Periods(o.From.UTC(), o.To.UTC(), o.Granularity),
+		groups: map[groupKey]*group{}, names: map[[2]string]*modelNames{}, prices: map[string]*priceSpan{},
+		canon: map[int64]string{},
+	}
+	lastHour := time.Time{}
+	err := src.StreamRollups(ctx, o.Accounts, o.From, o.To, func(r *ledger.Rollup, tagSetID int64) error {
+		if r.Hour.Before(o.From) || !r.Hour.Before(o.To) {
+			return nil // outside the range: a Source may round it out
+		}
+		if !r.Hour.Equal(lastHour) {
+			if r.Hour.Before(lastHour) {
+				return errkind.New(errkind.Internal, "export: rollups out of hour order")
+			}
+			lastHour = r.Hour
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := x.advance(r.Hour); err != nil {
+				return err
+			}
+			if o.Progress != nil {
+				o.Progress(Progress{Hour: r.Hour, Rollups: x.stats.Rollups, Rows: x.stats.Rows})
+			}
+		}
+		x.add(r, tagSetID)
+		return nil
+	})
+	if err != nil {
+		return x.stats, err
+	}
+	if err := x.flush(); err != nil {
+		return x.stats, err
+	}
+	if o.Progress != nil {
+		o.Progress(Progress{Hour: o.To, Rollups: x.stats.Rollups, Rows: x.stats.Rows})
+	}
+	return x.stats, nil
+}
+
+// groupKey is what sums rollups into the line items of one period: the
+// rollup dimensions every line-item column derives from (the usage type
+// from region, model and class; the resource from profile, region and
+// model), the tag set, and the price in force (which changes only at
+// midnight, so only monthly periods can hold two).
+type groupKey struct {
+	account, profile, region, model, operation string
+	tagSet                                     int64
+	price                                      int // index in the model's prices; -1: none
+}
+
+// group sums one key's rollups, per token class.
+type group struct {
+	tokens [numClasses]int64
+	cost   [numClasses]money.Amount
+	tags   tags.Set
+}
+
+const numClasses = int(costquery.CacheWrite) + 1
+
+// modelNames are the names of one (region, model) pair.
+type modelNames struct {
+	usageTypes [numClasses]string
+	modelARN   string
+}
+
+// priceSpan memoises which of a model's prices is in force over
+// [from, to).
+type priceSpan struct {
+	model    catalog.Model
+	known    bool // the catalogue knows the model
+	valid    bool // index, from and to are set
+	index    int
+	from, to time.Time
+}
+
+type exporter struct {
+	o       Options
+	w       Writer
+	periods []costquery.Period
+	pi      int // the period being summed
+	groups  map[groupKey]*group
+	names   map[[2]string]*modelNames
+	prices  map[string]*priceSpan
+	canon   map[int64]string // tag set id -> canonical form
+	stats   Stats
+	batch   []*LineItem
+}
+
+// advance moves to the period holding hour, writing the periods before.
+func (x *exporter) advance(hour time.Time) error {
+	for x.pi < len(x.periods) && !hour.Before(x.periods[x.pi].End) {
+		if err := x.flush(); err != nil {
+			return err
+		}
+		x.pi++
+	}
+	return nil
+}
+
+// priceIndex returns the index of model's price in force at hour, or -1.
+func (x *exporter) priceIndex(model string, hour time.Time) int {
+	s := x.prices[model]
+	if s == nil {
+		s = &priceSpan{}
+		if x.o.Catalog != nil {
+			s.model, s.known = x.o.Catalog.Model(model)
+		}
+		x.prices[model] = s
+	}
+	if !s.known {
+		return -1
+	}
+	if s.valid && !hour.Before(s.from) && hour.Before(s.to) {
+		return s.index
+	}
+	// A price holds from its Effective until the next one's.
+	ps := s.model.Prices
+	i := sort.Search(len(ps), func(i int) bool { return ps[i].Effective.After(hour) }) - 1
+	s.valid, s.index, s.from, s.to = true, i, time.Time{}, endOfTime
+	if i >= 0 {
+		s.from = ps[i].Effective
+	}
+	if i+1 < len(ps) {
+		s.to = ps[i+1].Effective
+	}
+	return i
+}
+
+var endOfTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+func (x *exporter) add(r *ledger.Rollup, tagSetID int64) {
+	x.stats.Rollups++
+	k := groupKey{account: r.Account, profile: r.ProfileARN, region: r.RegionServed, model: r.ModelID,
+		operation: r.Operation, tagSet: tagSetID, price: x.priceIndex(r.ModelID, r.Hour)}
+	g := x.groups[k]
+	if g == nil {
+		g = &group{tags: r.Tags}
+		x.groups[k] = g
+	}
+	g.tokens[costquery.Input] += r.InputTokens
+	g.tokens[costquery.Output] += r.OutputTokens
+	g.tokens[costquery.CacheRead] += r.CacheReadTokens
+	g.tokens[costquery.CacheWrite] += r.CacheWriteTokens
+	g.cost[costquery.Input] += r.InputCost
+	g.cost[costquery.Output] += r.OutputCost
+	g.cost[costquery.CacheRead] += r.CacheReadCost
+	g.cost[costquery.CacheWrite] += r.CacheWriteCost
+}
+
+func (x *exporter) modelNames(region, model string) *modelNames {
+	k := [2]string{region, model}
+	if m, ok := x.names[k]; ok {
+		return m
+	}
+	m := &modelNames{modelARN: arn.FoundationModel(region, model)}
+	for c := range numClasses {
+		m.usageTypes[c] = x.o.Namer.UsageType(region, model, costquery.Class(c))
+	}
+	x.names[k] = m
+	return m
+}
+
+// rateOf returns the price of class c in price p.
+func rateOf(p catalog.Price, c costquery.Class) (money.PerThousand, bool) {
+	switch c {
+	case costquery.Input:
+		return p.Input, true
+	case costquery.Output:
+		return p.Output, true
+	case costquery.CacheRead:
+		return p.CacheRead, p.HasCache
+	default:
+		return p.CacheWrite, p.HasCache
+	}
+}
+
+// flush writes the line items of the current period and starts the next.
+func (x *exporter) flush() error {
+	if len(x.groups) == 0 {
+		return nil
+	}
+	p := x.periods[x.pi]
+	items := x.batch[:0]
+	for k, g := range x.groups {
+		names := x.modelNames(k.region, k.model)
+		resource := k.profile
+		if resource == "" {
+			resource = names.modelARN
+		}
+		region := k.region
+		if region == "" {
+			region = costquery.NoRegion
+		}
+		tk, ok := x.canon[k.tagSet]
+		if !ok {
+			tk = g.tags.Canonical()
+			x.canon[k.tagSet] = tk
+		}
+		for c := range numClasses {
+			if g.tokens[c] == 0 && g.cost[c] == 0 {
+				continue // as in Cost Explorer: a failed call bills nothing
+			}
+			li := &LineItem{Start: p.Start, End: p.End, Account: k.account, ResourceID: resource,
+				UsageType: names.usageTypes[c], Operation: k.operation, Class: costquery.Class(c),
+				Tokens: g.tokens[c], Cost: g.cost[c], Region: region, Model: k.model, Tags: g.tags, tagsKey: tk}
+			if k.price >= 0 {
+				li.Rate, li.Rated = rateOf(x.prices[k.model].model.Prices[k.price], costquery.Class(c))
+			}
+			items = append(items, li)
+		}
+	}
+	clear(x.groups)
+	slices.SortFunc(items, compareItems)
+	// Distinct groups give distinct line items; should two ever name the
+	// same one, merge them so that no line item repeats.
+	out := items[:0]
+	for _, li := range items {
+		if n := len(out); n > 0 && compareItems(out[n-1], li) == 0 {
+			out[n-1].Tokens += li.Tokens
+			out[n-1].Cost += li.Cost
+			continue
+		}
+		out = append(out, li)
+	}
+	for _, li := range out {
+		if err := x.w.Write(li); err != nil {
+			return err
+		}
+		x.stats.Rows++
+		x.stats.Tokens += li.Tokens
+		x.stats.Cost += li.Cost
+	}
+	clear(items)
+	x.batch = items[:0]
+	return nil
+}
+
+func compareItems(a, b *LineItem) int {
+	return cmp.Or(
+		cmp.Compare(a.Account, b.Account),
+		cmp.Compare(a.ResourceID, b.ResourceID),
+		cmp.Compare(a.UsageType, b.UsageType),
+		cmp.Compare(a.Operation, b.Operation),
+		cmp.Compare(a.Region, b.Region),
+		cmp.Compare(a.Model, b.Model),
+		cmp.Compare(a.tagsKey, b.tagsKey),
+		cmp.Compare(a.Class, b.Class),
+		boolCompare(a.Rated, b.Rated),
+		cmp.Compare(a.Rate, b.Rate),
+	)
+}
+
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// SliceSource is a Source over rollups held in memory, ordered by Hour (as
+// costquery.RollupRecords returns them); for tests and small exports.
+type SliceSource []ledger.Rollup
+
+// StreamRollups implements Source.
+func (s SliceSource) StreamRollups(ctx context.Context, accounts []string, from, to time.Time, fn func(r *ledger.Rollup, tagSetID int64) error) error {
+	var keep map[string]bool
+	if accounts != nil {
+		keep = make(map[string]bool, len(accounts))
+		for _, a := range accounts {
+			keep[a] = true
+		}
+	}
+	ids := map[string]int64{}
+	for i := range s {
+		r := s[i]
+		if r.Hour.Before(from) || !r.Hour.Before(to) || keep != nil && !keep[r.Account] {
+			continue
+		}
+		c := r.Tags.Canonical()
+		id, ok := ids[c]
+		if !ok {
+			id = int64(len(ids))
+			ids[c] = id
+		}
+		if err := fn(&r, id); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}

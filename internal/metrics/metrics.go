@@ -1,0 +1,196 @@
+// Package metrics owns Tollgate's per-profile metric series in the shape
+// of CloudWatch's AWS/Bedrock namespace: Invocations, InvocationLatency,
+// the error and throttle counts, the four token counts, TimeToFirstToken
+// and Cost, each under the dimension ModelId (the inference profile id for
+// calls through a profile, the model id for direct calls) and once more
+// without dimensions ("across all model ids").
+//
+// Series are fed by the durable usage records of the ledger. Each series
+// keeps one bucket per minute (kept 15 days) and one per hour (kept 15
+// months); a bucket holds the sample count, sum, minimum, maximum and a
+// small logarithmic histogram from which percentiles are read with at most
+// 1% relative error (see Sketch). Recent buckets live in memory (Registry)
+// and are written to a Store in batches; older ones are read back from it.
+package metrics
+
+import (
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+)
+
+// Namespace is the CloudWatch namespace of the series.
+const Namespace = "AWS/Bedrock"
+
+// DimensionModelID is the one dimension series carry.
+const DimensionModelID = "ModelId"
+
+// The metric names, as AWS/Bedrock spells them (Cost is Tollgate's own).
+const (
+	Invocations            = "Invocations"
+	InvocationLatency      = "InvocationLatency"
+	InvocationClientErrors = "InvocationClientErrors"
+	InvocationServerErrors = "InvocationServerErrors"
+	InvocationThrottles    = "InvocationThrottles"
+	InputTokenCount        = "InputTokenCount"
+	OutputTokenCount       = "OutputTokenCount"
+	CacheReadInputTokens   = "CacheReadInputTokens"
+	CacheWriteInputTokens  = "CacheWriteInputTokens"
+	TimeToFirstToken       = "TimeToFirstToken"
+	Cost                   = "Cost"
+)
+
+// Def describes one metric.
+type Def struct {
+	Name string
+	// Unit is the CloudWatch StandardUnit its values are reported in.
+	Unit string
+	// Scale converts a stored integer value to the reported value: 1 for
+	// counts and milliseconds, 1e-9 for Cost (stored in nano-USD,
+	// reported in USD).
+	Scale float64
+}
+
+var defs = []Def{
+	{Invocations, "Count", 1},
+	{InvocationLatency, "Milliseconds", 1},
+	{InvocationClientErrors, "Count", 1},
+	{InvocationServerErrors, "Count", 1},
+	{InvocationThrottles, "Count", 1},
+	{InputTokenCount, "Count", 1},
+	{OutputTokenCount, "Count", 1},
+	{CacheReadInputTokens, "Count", 1},
+	{CacheWriteInputTokens, "Count", 1},
+	{TimeToFirstToken, "Milliseconds", 1},
+	{Cost, "None", 1e-9},
+}
+
+// Defs returns every metric, in a fixed order.
+func Defs() []Def { return append([]Def(nil), defs...) }
+
+// Lookup returns the metric named name.
+func Lookup(name string) (Def, bool) {
+	for _, d := range defs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Def{}, false
+}
+
+// Resolutions of stored buckets, and how long each is kept (CloudWatch
+// keeps 1-minute data 15 days and 1-hour data 15 months).
+const (
+	Minute          = time.Minute
+	Hour            = time.Hour
+	MinuteRetention = 15 * 24 * time.Hour
+	HourRetention   = 455 * 24 * time.Hour
+)
+
+// Key identifies one series. ModelID is the value of the ModelId
+// dimension; "" is the series without dimensions, across all model ids.
+type Key struct {
+	Account string
+	Metric  string
+	ModelID string
+}
+
+// Sample is one value of one metric taken from a usage record.
+type Sample struct {
+	Metric string
+	Value  int64 // in the metric's stored unit (see Def.Scale)
+}
+
+// DimensionValue returns the ModelId a record is counted under: the
+// inference profile id for calls through a profile, else the model id.
+func DimensionValue(r ledger.Record) string {
+	if r.ProfileID != "" {
+		return r.ProfileID
+	}
+	return r.ModelID
+}
+
+// NormalizeModelID turns a ModelId dimension value as a client may give it
+// (a profile id, a profile ARN, a model id or a foundation-model ARN) into
+// the value series are stored under.
+func NormalizeModelID(v string) string {
+	if !strings.HasPrefix(v, "arn:") {
+		return v
+	}
+	a, err := arn.Bedrock(v, arn.TypeFoundationModel, arn.TypeInferenceProfile, arn.TypeApplicationProfile)
+	if err != nil {
+		return v
+	}
+	return a.ID()
+}
+
+// SamplesOf returns the samples a usage record contributes, following
+// the AWS/Bedrock definitions:
+//
+//   - Invocations (1) and InvocationLatency count every call that was
+//     accepted, including those that failed; a throttled call counts only
+//     as InvocationThrottles (1).
+//   - InvocationClientErrors and InvocationServerErrors are 1 for each
+//     failed call; error and throttle metrics have no sample when nothing
+//     happened, so alarms on them want TreatMissingData notBreaching.
+//   - The token counts and Cost have one sample per call that consumed
+//     anything (every successful call, and failed or cancelled calls that
+//     used tokens), so their sums equal the ledger's; the cache token counts
+//     only when non-zero, and Cost only when the call was priced.
+//   - TimeToFirstToken has one sample per successful streaming call.
+func SamplesOf(r ledger.Record) []Sample {
+	out := make([]Sample, 0, 8)
+	if r.Outcome == ledger.OutcomeThrottled {
+		return append(out, Sample{InvocationThrottles, 1})
+	}
+	out = append(out, Sample{Invocations, 1}, Sample{InvocationLatency, r.LatencyMs})
+	switch r.Outcome {
+	case ledger.OutcomeClientError:
+		out = append(out, Sample{InvocationClientErrors, 1})
+	case ledger.OutcomeServerError:
+		out = append(out, Sample{InvocationServerErrors, 1})
+	}
+	used := r.InputTokens > 0 || r.OutputTokens > 0 || r.CacheReadTokens > 0 || r.CacheWriteTokens > 0
+	if r.Outcome == ledger.OutcomeSuccess || used {
+		out = append(out, Sample{InputTokenCount, r.InputTokens}, Sample{OutputTokenCount, r.OutputTokens})
+		if r.CacheReadTokens > 0 {
+			out = append(out, Sample{CacheReadInputTokens, r.CacheReadTokens})
+		}
+		if r.CacheWriteTokens > 0 {
+			out = append(out, Sample{CacheWriteInputTokens, r.CacheWriteTokens})
+		}
+		if r.Priced {
+			out = append(out, Sample{Cost, int64(r.Cost)})
+		}
+	}
+	if r.Outcome == ledger.OutcomeSuccess && (r.Operation == "ConverseStream" || r.Operation == "InvokeModelWithResponseStream") {
+		out = append(out, Sample{TimeToFirstToken, r.TTFTMs})
+	}
+	return out
+}
+
+// Resolve returns the series a CloudWatch client names by namespace,
+// metric name and dimensions: none for the series across all model ids,
+// or ModelId alone (a profile or model id, or its ARN). ok is false for
+// anything else, which has no data.
+func Resolve(account, namespace, metricName string, dims map[string]string) (Key, Def, bool) {
+	def, ok := Lookup(metricName)
+	if !ok || namespace != Namespace {
+		return Key{}, Def{}, false
+	}
+	key := Key{Account: account, Metric: metricName}
+	switch len(dims) {
+	case 0:
+	case 1:
+		v, ok := dims[DimensionModelID]
+		if !ok || v == "" {
+			return Key{}, Def{}, false
+		}
+		key.ModelID = NormalizeModelID(v)
+	default:
+		return Key{}, Def{}, false
+	}
+	return key, def, true
+}

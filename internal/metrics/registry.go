@@ -1,0 +1,462 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+)
+
+// Bucket is the aggregate of one series at one resolution over
+// [Start, Start+Res).
+type Bucket struct {
+	Key   Key
+	Res   time.Duration // Minute or Hour
+	Start time.Time
+	Stats Stats
+}
+
+// Store persists buckets. Implementations are safe for concurrent use;
+// their errors are errkind.Internal.
+type Store interface {
+	// WriteMetricBuckets stores, in one transaction, each bucket of
+	// replace (replacing a stored bucket of the same key, resolution and
+	// start), then merges each bucket of merge into the stored one
+	// (storing it when there is none). A bucket may appear more than once;
+	// later ones win (replace) or add up (merge).
+	WriteMetricBuckets(ctx context.Context, replace, merge []Bucket) error
+	// MetricBuckets returns the stored buckets of resolution res whose
+	// start lies in [from, to), of the series keys (every series when keys
+	// is empty), ordered by start.
+	MetricBuckets(ctx context.Context, res time.Duration, from, to time.Time, keys ...Key) ([]Bucket, error)
+	// MetricSeries returns the series of account ("" = every account)
+	// with a bucket of resolution res starting at or after since.
+	MetricSeries(ctx context.Context, account string, res time.Duration, since time.Time) ([]Key, error)
+	// LatestMetricBucket returns the start of the newest stored bucket of
+	// resolution res, or the zero time when there is none.
+	LatestMetricBucket(ctx context.Context, res time.Duration) (time.Time, error)
+	// DeleteMetricBuckets deletes the buckets of resolution res that start
+	// before before.
+	DeleteMetricBuckets(ctx context.Context, res time.Duration, before time.Time) error
+}
+
+// RecordReader reads usage records (ledger.Reader).
+type RecordReader interface {
+	Records(ctx context.Context, q ledger.Query) ([]ledger.Record, error)
+}
+
+// Config configures a Registry.
+type Config struct {
+	// Store persists the buckets. Required.
+	Store Store
+	// Records, when set, is read at Open to rebuild recent buckets.
+	Records RecordReader
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Memory is how long minute buckets stay in memory after their
+	// minute before only the store has them. Default 3h.
+	Memory time.Duration
+	// Rebuild is how far before the newest stored minute bucket the
+	// start-up rebuild from the ledger begins (it must cover the longest
+	// call, since a call is counted at its start). Default 15m.
+	Rebuild time.Duration
+	// FlushInterval is how often Run writes changed buckets. Default 10s.
+	FlushInterval time.Duration
+	// Logger logs flush failures; nil discards.
+	Logger *slog.Logger
+}
+
+// Registry holds the metric series: recent buckets in memory, fed by
+// Add, written to the store by Flush (every FlushInterval under Run, and
+// at Close), older buckets read back from the store.
+//
+// Durability: a bucket in memory is authoritative for its minute or hour
+// and replaces the stored one when flushed, so flushes are idempotent. At
+// Open the buckets from Config.Rebuild before the newest stored minute on
+// are rebuilt from the ledger, which is durable before Add sees a record;
+// so a crash loses nothing, except samples of calls longer than Rebuild
+// that ended in the last FlushInterval before it. A sample older than the
+// memory window (a very long call) is merged into the stored buckets.
+//
+// Safe for concurrent use.
+type Registry struct {
+	store   Store
+	now     func() time.Time
+	memory  time.Duration
+	every   time.Duration
+	log     *slog.Logger
+	flushMu sync.Mutex // one Flush at a time
+
+	mu     sync.Mutex
+	floor  time.Time // minute: buckets from here on are complete in memory
+	series map[Key]*series
+	dirty  map[bucketID]struct{}
+	late   map[bucketID]*Stats // samples below the floor, to merge
+	// pendingReplace and pendingMerge are the writes of a failed flush,
+	// retried first.
+	pendingReplace, pendingMerge []Bucket
+}
+
+type series struct {
+	minutes map[int64]*Stats // by unix second of the bucket start
+	hours   map[int64]*Stats
+}
+
+type bucketID struct {
+	key   Key
+	hour  bool
+	start int64
+}
+
+func (id bucketID) res() time.Duration {
+	if id.hour {
+		return Hour
+	}
+	return Minute
+}
+
+// Open returns a Registry and rebuilds its recent buckets.
+func Open(ctx context.Context, cfg Config) (*Registry, error) {
+	r := &Registry{store: cfg.Store, now: cfg.Now, memory: cfg.Memory, every: cfg.FlushInterval, log: cfg.Logger,
+		series: map[Key]*series{}, dirty: map[bucketID]struct{}{}, late: map[bucketID]*Stats{}}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.memory <= 0 {
+		r.memory = 3 * time.Hour
+	}
+	if r.every <= 0 {
+		r.every = 10 * time.Second
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	rebuild := cfg.Rebuild
+	if rebuild <= 0 {
+		rebuild = 15 * time.Minute
+	}
+	now := r.now().UTC()
+	latest, err := r.store.LatestMetricBucket(ctx, Minute)
+	if err != nil {
+		return nil, err
+	}
+	from := now.Add(-r.memory)
+	if !latest.IsZero() {
+		from = latest
+		if now.Before(from) {
+			from = now
+		}
+		from = from.Add(-rebuild)
+	}
+	from = from.UTC().Truncate(Minute)
+	r.floor = from
+	// The floor's hour bucket starts with the stored minutes before it.
+	if hour := from.Truncate(Hour); hour.Before(from) {
+		bs, err := r.store.MetricBuckets(ctx, Minute, hour, from)
+		if err != nil {
+			return nil, err
+		}
+		for i := range bs {
+			id := bucketID{bs[i].Key, true, hour.Unix()}
+			r.bucket(id).Merge(&bs[i].Stats)
+			r.dirty[id] = struct{}{}
+		}
+	}
+	if cfg.Records != nil {
+		recs, err := cfg.Records.Records(ctx, ledger.Query{From: from})
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		for _, rec := range recs {
+			r.addLocked(rec)
+		}
+		r.mu.Unlock()
+	}
+	return r, nil
+}
+
+// bucket returns the in-memory bucket id, creating it. r.mu held (or r
+// not yet shared).
+func (r *Registry) bucket(id bucketID) *Stats {
+	s := r.series[id.key]
+	if s == nil {
+		s = &series{minutes: map[int64]*Stats{}, hours: map[int64]*Stats{}}
+		r.series[id.key] = s
+	}
+	m := s.minutes
+	if id.hour {
+		m = s.hours
+	}
+	st := m[id.start]
+	if st == nil {
+		st = &Stats{}
+		m[id.start] = st
+	}
+	return st
+}
+
+// Add counts a durable usage record.
+func (r *Registry) Add(rec ledger.Record) {
+	r.mu.Lock()
+	r.addLocked(rec)
+	r.mu.Unlock()
+}
+
+func (r *Registry) addLocked(rec ledger.Record) {
+	t := rec.Time.UTC()
+	minute, hour := t.Truncate(Minute), t.Truncate(Hour)
+	dim := DimensionValue(rec)
+	for _, smp := range SamplesOf(rec) {
+		for _, key := range [2]Key{{rec.Account, smp.Metric, dim}, {rec.Account, smp.Metric, ""}} {
+			r.sample(bucketID{key, false, minute.Unix()}, minute.Before(r.floor), smp.Value)
+			r.sample(bucketID{key, true, hour.Unix()}, hour.Before(r.floor.Truncate(Hour)), smp.Value)
+		}
+	}
+}
+
+func (r *Registry) sample(id bucketID, late bool, v int64) {
+	if late {
+		st := r.late[id]
+		if st == nil {
+			st = &Stats{}
+			r.late[id] = st
+		}
+		st.Add(v)
+		return
+	}
+	r.bucket(id).Add(v)
+	r.dirty[id] = struct{}{}
+}
+
+// Flush writes every bucket changed since the last flush, then lets
+// buckets older than the memory window go.
+func (r *Registry) Flush(ctx context.Context) error {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
+	r.mu.Lock()
+	replace, merge := r.pendingReplace, r.pendingMerge
+	r.pendingReplace, r.pendingMerge = nil, nil
+	for id := range r.dirty {
+		replace = append(replace, Bucket{Key: id.key, Res: id.res(), Start: time.Unix(id.start, 0).UTC(), Stats: *r.bucket(id).Clone()})
+	}
+	clear(r.dirty)
+	for id, st := range r.late {
+		merge = append(merge, Bucket{Key: id.key, Res: id.res(), Start: time.Unix(id.start, 0).UTC(), Stats: *st})
+	}
+	clear(r.late)
+	r.mu.Unlock()
+
+	if len(replace)+len(merge) > 0 {
+		if err := r.store.WriteMetricBuckets(ctx, replace, merge); err != nil {
+			r.mu.Lock()
+			r.pendingReplace, r.pendingMerge = replace, merge
+			r.mu.Unlock()
+			return err
+		}
+	}
+	r.evict()
+	return nil
+}
+
+// evict advances the floor to the memory window and drops buckets below
+// it that have no unflushed samples.
+func (r *Registry) evict() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	floor := r.now().UTC().Add(-r.memory).Truncate(Minute)
+	if !floor.After(r.floor) {
+		return
+	}
+	r.floor = floor
+	minFloor, hourFloor := floor.Unix(), floor.Truncate(Hour).Unix()
+	for key, s := range r.series {
+		for start := range s.minutes {
+			if _, d := r.dirty[bucketID{key, false, start}]; start < minFloor && !d {
+				delete(s.minutes, start)
+			}
+		}
+		for start := range s.hours {
+			if _, d := r.dirty[bucketID{key, true, start}]; start < hourFloor && !d {
+				delete(s.hours, start)
+			}
+		}
+		if len(s.minutes) == 0 && len(s.hours) == 0 {
+			delete(r.series, key)
+		}
+	}
+}
+
+// Prune deletes stored buckets past their retention.
+func (r *Registry) Prune(ctx context.Context) error {
+	now := r.now().UTC()
+	if err := r.store.DeleteMetricBuckets(ctx, Minute, now.Add(-MinuteRetention)); err != nil {
+		return err
+	}
+	return r.store.DeleteMetricBuckets(ctx, Hour, now.Add(-HourRetention))
+}
+
+// Run flushes every FlushInterval and prunes every hour until ctx is
+// done, then flushes once more.
+func (r *Registry) Run(ctx context.Context) {
+	t := time.NewTicker(r.every)
+	defer t.Stop()
+	var pruned time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			if err := r.Flush(context.WithoutCancel(ctx)); err != nil {
+				r.log.Error("metrics_flush_failed", "err", err.Error())
+			}
+			return
+		case <-t.C:
+		}
+		if err := r.Flush(ctx); err != nil {
+			r.log.Error("metrics_flush_failed", "err", err.Error())
+		}
+		if now := r.now(); now.Sub(pruned) >= time.Hour {
+			if err := r.Prune(ctx); err != nil {
+				r.log.Error("metrics_prune_failed", "err", err.Error())
+			} else {
+				pruned = now
+			}
+		}
+	}
+}
+
+// Period is the aggregate of one period of a query.
+type Period struct {
+	Start time.Time
+	Stats Stats
+}
+
+// Resolution returns the bucket resolution a query of period starting at
+// from reads: hours when both are whole hours, else minutes.
+func Resolution(from time.Time, period time.Duration) time.Duration {
+	if period%Hour == 0 && from.Equal(from.Truncate(Hour)) {
+		return Hour
+	}
+	return Minute
+}
+
+// Query returns, for the series key, the aggregate of each period of
+// length period (a multiple of a minute) starting at from and before to
+// that has samples, by start. from should be a whole minute; buckets are
+// assigned to the period their start falls in.
+func (r *Registry) Query(ctx context.Context, key Key, from, to time.Time, period time.Duration) ([]Period, error) {
+	if period < Minute || !to.After(from) {
+		return nil, nil
+	}
+	from, to = from.UTC(), to.UTC()
+	res := Resolution(from, period)
+	lo, hi := from.Unix(), to.Unix()
+	mem := map[int64]*Stats{}
+	r.mu.Lock()
+	floor := r.floor
+	if res == Hour {
+		floor = floor.Truncate(Hour)
+	}
+	if s := r.series[key]; s != nil {
+		m := s.minutes
+		if res == Hour {
+			m = s.hours
+		}
+		for start, st := range m {
+			if start >= lo && start < hi {
+				mem[start] = st.Clone()
+			}
+		}
+	}
+	r.mu.Unlock()
+
+	all := mem
+	if from.Before(floor) {
+		stored, err := r.store.MetricBuckets(ctx, res, from, minTime(to, floor), key)
+		if err != nil {
+			return nil, err
+		}
+		for i := range stored {
+			start := stored[i].Start.Unix()
+			if _, ok := mem[start]; !ok {
+				all[start] = &stored[i].Stats
+			}
+		}
+	}
+	p := int64(period / time.Second)
+	byPeriod := map[int64]*Stats{}
+	for _, start := range sortedKeys(all) {
+		ps := lo + (start-lo)/p*p
+		agg := byPeriod[ps]
+		if agg == nil {
+			agg = &Stats{}
+			byPeriod[ps] = agg
+		}
+		agg.Merge(all[start])
+	}
+	out := make([]Period, 0, len(byPeriod))
+	for _, start := range sortedKeys(byPeriod) {
+		out = append(out, Period{Start: time.Unix(start, 0).UTC(), Stats: *byPeriod[start]})
+	}
+	return out, nil
+}
+
+// Series returns the series of account ("" = every account) with samples
+// since since, sorted by metric, then ModelId.
+func (r *Registry) Series(ctx context.Context, account string, since time.Time) ([]Key, error) {
+	seen := map[Key]bool{}
+	lo := since.Unix()
+	r.mu.Lock()
+	for key, s := range r.series {
+		if account != "" && key.Account != account {
+			continue
+		}
+		for start := range s.hours {
+			if start+int64(Hour/time.Second) > lo {
+				seen[key] = true
+				break
+			}
+		}
+	}
+	r.mu.Unlock()
+	stored, err := r.store.MetricSeries(ctx, account, Hour, since.UTC().Truncate(Hour))
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range stored {
+		seen[k] = true
+	}
+	out := make([]Key, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b Key) int {
+		switch {
+		case a.Account != b.Account:
+			return cmpStr(a.Account, b.Account)
+		case a.Metric != b.Metric:
+			return cmpStr(a.Metric, b.Metric)
+		}
+		return cmpStr(a.ModelID, b.ModelID)
+	})
+	return out, nil
+}
+
+func cmpStr(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,136 @@
+// Package webhook delivers notify messages as an HTTP POST of JSON to a
+// URL: the target of Tollgate's SNS-style subscriptions. Each body is
+// signed with HMAC-SHA256 under a shared secret,
+//
+//	X-Tollgate-Signature: sha256=<hex of HMAC-SHA256(secret, body)>
+//
+// and carries the message's idempotency key in X-Tollgate-Idempotency-Key
+// (also the "id" member of the body), so a receiver can check where a
+// delivery comes from and drop a repeat. A URL whose scheme is slack+https
+// (or slack+http), or whose host is hooks.slack.com, gets the
+// Slack-compatible body {"text": "..."} instead, signed the same way.
+//
+// Any 2xx answer is a delivery. 408, 425, 429 and 5xx answers, and
+// transport errors, are retried by the outbox; other answers (400, 404,
+// 410, ...) reject the message for good.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/notify"
+)
+
+// Header names.
+const (
+	SignatureHeader   = "X-Tollgate-Signature"
+	IdempotencyHeader = "X-Tollgate-Idempotency-Key"
+	KindHeader        = "X-Tollgate-Kind"
+)
+
+// Payload is the JSON body of a delivery (other than Slack's).
+type Payload struct {
+	// ID is the message's idempotency key.
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Subject   string          `json:"subject"`
+	Text      string          `json:"text"`
+	Data      json.RawMessage `json:"data,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+}
+
+// Sign returns the signature header value of body under secret.
+func Sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Verify reports whether header is body's signature under secret, in
+// constant time.
+func Verify(secret, body []byte, header string) bool {
+	return hmac.Equal([]byte(header), []byte(Sign(secret, body)))
+}
+
+// Deliverer posts messages to webhooks. Safe for concurrent use.
+type Deliverer struct {
+	// Secret signs every body.
+	Secret []byte
+	// Client sends the requests. Default: a client with a 15s timeout.
+	Client *http.Client
+}
+
+var _ notify.Deliverer = (*Deliverer)(nil)
+
+var defaultClient = &http.Client{Timeout: 15 * time.Second}
+
+// Body returns the URL to post m to and the body to post.
+func Body(m notify.Message) (string, []byte, error) {
+	_, addr, ok := notify.SplitTarget(m.Target)
+	if !ok {
+		return "", nil, fmt.Errorf("webhook: bad target %q", m.Target)
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("webhook: bad URL: %w", err)
+	}
+	slack := u.Host == "hooks.slack.com"
+	if s, ok := strings.CutPrefix(u.Scheme, "slack+"); ok {
+		u.Scheme, slack = s, true
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", nil, fmt.Errorf("webhook: unsupported scheme %q", u.Scheme)
+	}
+	var v any = Payload{ID: m.Key, Kind: m.Kind, Subject: m.Subject, Text: m.Body, Data: m.Data, CreatedAt: m.CreatedAt}
+	if slack {
+		v = map[string]string{"text": "*" + m.Subject + "*\n" + m.Body}
+	}
+	body, err := json.Marshal(v)
+	return u.String(), body, err
+}
+
+// Deliver implements notify.Deliverer.
+func (d *Deliverer) Deliver(ctx context.Context, m notify.Message) error {
+	u, body, err := Body(m)
+	if err != nil {
+		return notify.Permanent(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return notify.Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Tollgate-Notify/1")
+	req.Header.Set(SignatureHeader, Sign(d.Secret, body))
+	req.Header.Set(IdempotencyHeader, m.Key)
+	req.Header.Set(KindHeader, m.Kind)
+	c := d.Client
+	if c == nil {
+		c = defaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch s := resp.StatusCode; {
+	case s >= 200 && s < 300:
+		return nil
+	case s == http.StatusRequestTimeout || s == http.StatusTooEarly || s == http.StatusTooManyRequests || s >= 500:
+		return fmt.Errorf("webhook: %s answered %s", u, resp.Status)
+	default:
+		return notify.Permanent(fmt.Errorf("webhook: %s rejected the message: %s", u, resp.Status))
+	}
+}

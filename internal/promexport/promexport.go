@@ -1,0 +1,257 @@
+// Package promexport registers Tollgate's Prometheus metrics on an
+// injected registry: API requests by service and operation, model calls,
+// latency and time-to-first-token histograms, tokens, cost, throttles and
+// errors by account, profile id and model, budget spend and remaining
+// (through a hook the budget service fills), and alarm states.
+//
+// Label values are bounded: services and operations are Tollgate's own
+// names (at most MaxOperations pairs, the rest counted as "other"),
+// outcomes and error codes come from fixed lists, and profile ids and
+// models are bounded by the profile quota and the catalogue. Tag values
+// are free-form, so a tag becomes a label (tag_<key>) only when the
+// operator lists its key in Options.TagLabels.
+package promexport
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
+)
+
+// AlarmStatus is an alarm's current state, for the alarm gauges.
+type AlarmStatus struct {
+	Account string
+	Name    string
+	State   string // OK, ALARM or INSUFFICIENT_DATA
+}
+
+// BudgetStatus is a budget's spend in its current period.
+type BudgetStatus struct {
+	Account string
+	Name    string
+	Limit   money.Amount
+	Spent   money.Amount
+}
+
+// Options configures an Exporter.
+type Options struct {
+	// TagLabels are the tag keys that become labels on the model-call
+	// counters, as tag_<key> (other characters than letters, digits and
+	// "_" become "_"). Default none.
+	TagLabels []string
+	// MaxOperations bounds the distinct (service, operation) label pairs
+	// of the request metrics. Default 256.
+	MaxOperations int
+	// Alarms, when set, is read at each scrape for the alarm gauges.
+	Alarms func() []AlarmStatus
+	// Budgets, when set, is read at each scrape for the budget gauges
+	// (the hook the budget service fills).
+	Budgets func() []BudgetStatus
+}
+
+// Exporter updates the metrics. Safe for concurrent use.
+type Exporter struct {
+	tagKeys []string
+
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	calls    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	ttft     *prometheus.HistogramVec
+	tokens   *prometheus.CounterVec
+	cost     *prometheus.CounterVec
+	throttle *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+	unpriced *prometheus.CounterVec
+
+	opsMu  sync.Mutex
+	ops    map[[2]string]bool
+	maxOps int
+}
+
+// latencyBuckets span 5 ms to 2 minutes, for model calls.
+var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120}
+
+// New registers the metrics on reg.
+func New(reg prometheus.Registerer, opts Options) (*Exporter, error) {
+	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]bool{}}
+	if e.maxOps <= 0 {
+		e.maxOps = 256
+	}
+	var tagLabels []string
+	seen := map[string]bool{}
+	for _, k := range opts.TagLabels {
+		l := "tag_" + sanitize(k)
+		if k == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		e.tagKeys = append(e.tagKeys, k)
+		tagLabels = append(tagLabels, l)
+	}
+	call := []string{"account", "profile", "model"}
+	withTags := func(ls ...string) []string { return append(append(append([]string{}, call...), ls...), tagLabels...) }
+	e.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_http_requests_total",
+		Help: "API requests by service, operation and HTTP status code."}, []string{"service", "operation", "code"})
+	e.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_http_request_duration_seconds",
+		Help: "API request duration by service and operation.", Buckets: latencyBuckets}, []string{"service", "operation"})
+	e.calls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_invocations_total",
+		Help: "Model calls by account, inference profile id (empty for direct calls), model and outcome (success, client_error, server_error, throttled, cancelled)."},
+		withTags("outcome"))
+	e.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_model_invocation_latency_seconds",
+		Help: "Model call latency, to the last token, of calls that were not throttled.", Buckets: latencyBuckets}, call)
+	e.ttft = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_model_time_to_first_token_seconds",
+		Help: "Time to first token of successful streaming calls.", Buckets: latencyBuckets}, call)
+	e.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_tokens_total",
+		Help: "Tokens by type (input, output, cache_read, cache_write)."}, withTags("type"))
+	e.cost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_cost_usd_total",
+		Help: "Cost of model calls in USD (priced calls)."}, withTags())
+	e.throttle = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_throttles_total",
+		Help: "Model calls refused with ThrottlingException."}, call)
+	e.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_errors_total",
+		Help: "Failed model calls by AWS error code."}, append(append([]string{}, call...), "code"))
+	e.unpriced = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_unpriced_calls_total",
+		Help: "Model calls recorded without a known price (no cost billed: fix the catalogue)."}, call)
+	cs := []prometheus.Collector{e.requests, e.duration, e.calls, e.latency, e.ttft, e.tokens, e.cost, e.throttle, e.errors, e.unpriced}
+	if opts.Alarms != nil {
+		cs = append(cs, alarmCollector(opts.Alarms))
+	}
+	if opts.Budgets != nil {
+		cs = append(cs, budgetCollector(opts.Budgets))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// ObserveRequest counts one API request. service and op are what served
+// it ("" when nothing did, before routing or authentication).
+func (e *Exporter) ObserveRequest(service, op string, status int, d time.Duration) {
+	if service == "" {
+		service, op = "none", "none"
+	}
+	e.opsMu.Lock()
+	if !e.ops[[2]string{service, op}] {
+		if len(e.ops) >= e.maxOps {
+			op = "other"
+		} else {
+			e.ops[[2]string{service, op}] = true
+		}
+	}
+	e.opsMu.Unlock()
+	e.requests.WithLabelValues(service, op, strconv.Itoa(status)).Inc()
+	e.duration.WithLabelValues(service, op).Observe(d.Seconds())
+}
+
+// ObserveRecord counts one durable usage record.
+func (e *Exporter) ObserveRecord(r ledger.Record) {
+	call := []string{r.Account, r.ProfileID, r.ModelID}
+	tagVals := make([]string, len(e.tagKeys))
+	for i, k := range e.tagKeys {
+		tagVals[i] = r.Tags[k]
+	}
+	with := func(extra ...string) []string {
+		return append(append(append(make([]string, 0, 4+len(tagVals)), call...), extra...), tagVals...)
+	}
+	e.calls.WithLabelValues(with(r.Outcome)...).Inc()
+	if r.Outcome == ledger.OutcomeThrottled {
+		e.throttle.WithLabelValues(call...).Inc()
+	} else {
+		e.latency.WithLabelValues(call...).Observe(float64(r.LatencyMs) / 1000)
+	}
+	if r.ErrorCode != "" {
+		e.errors.WithLabelValues(append(call, r.ErrorCode)...).Inc()
+	}
+	if r.Outcome == ledger.OutcomeSuccess && r.TTFTMs > 0 {
+		e.ttft.WithLabelValues(call...).Observe(float64(r.TTFTMs) / 1000)
+	}
+	for _, t := range []struct {
+		typ string
+		n   int64
+	}{{"input", r.InputTokens}, {"output", r.OutputTokens}, {"cache_read", r.CacheReadTokens}, {"cache_write", r.CacheWriteTokens}} {
+		if t.n > 0 {
+			e.tokens.WithLabelValues(with(t.typ)...).Add(float64(t.n))
+		}
+	}
+	if r.Priced && r.Cost > 0 {
+		e.cost.WithLabelValues(with()...).Add(usd(r.Cost))
+	}
+	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteTokens > 0 {
+		e.unpriced.WithLabelValues(call...).Inc()
+	}
+}
+
+func usd(a money.Amount) float64 { return float64(a) / 1e9 }
+
+var alarmStates = []string{"OK", "ALARM", "INSUFFICIENT_DATA"}
+
+func alarmCollector(f func() []AlarmStatus) prometheus.Collector {
+	state := prometheus.NewDesc("tollgate_alarm_state", "1 for the state each alarm is in, 0 for the others.",
+		[]string{"account", "alarm", "state"}, nil)
+	count := prometheus.NewDesc("tollgate_alarms", "Alarms by state.", []string{"state"}, nil)
+	return collector{descs: []*prometheus.Desc{state, count}, collect: func(ch chan<- prometheus.Metric) {
+		n := map[string]float64{}
+		for _, a := range f() {
+			n[a.State]++
+			for _, s := range alarmStates {
+				v := 0.0
+				if s == a.State {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(state, prometheus.GaugeValue, v, a.Account, a.Name, s)
+			}
+		}
+		for _, s := range alarmStates {
+			ch <- prometheus.MustNewConstMetric(count, prometheus.GaugeValue, n[s], s)
+		}
+	}}
+}
+
+func budgetCollector(f func() []BudgetStatus) prometheus.Collector {
+	labels := []string{"account", "budget"}
+	limit := prometheus.NewDesc("tollgate_budget_limit_usd", "Budget limit of the current period in USD.", labels, nil)
+	spent := prometheus.NewDesc("tollgate_budget_spend_usd", "Actual spend of the budget's current period in USD.", labels, nil)
+	left := prometheus.NewDesc("tollgate_budget_remaining_usd", "Limit minus spend (negative when over budget) in USD.", labels, nil)
+	return collector{descs: []*prometheus.Desc{limit, spent, left}, collect: func(ch chan<- prometheus.Metric) {
+		for _, b := range f() {
+			ch <- prometheus.MustNewConstMetric(limit, prometheus.GaugeValue, usd(b.Limit), b.Account, b.Name)
+			ch <- prometheus.MustNewConstMetric(spent, prometheus.GaugeValue, usd(b.Spent), b.Account, b.Name)
+			ch <- prometheus.MustNewConstMetric(left, prometheus.GaugeValue, usd(b.Limit-b.Spent), b.Account, b.Name)
+		}
+	}}
+}
+
+// collector is a prometheus.Collector reading its values at each scrape.
+type collector struct {
+	descs   []*prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }

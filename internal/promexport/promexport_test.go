@@ -1,0 +1,125 @@
+package promexport_test
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/promexport"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+func TestExporter(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e, err := promexport.New(reg, promexport.Options{
+		TagLabels:     []string{"dept", "cost-center"},
+		MaxOperations: 3,
+		Alarms: func() []promexport.AlarmStatus {
+			return []promexport.AlarmStatus{{Account: "111111111111", Name: "rpm", State: "ALARM"}, {Account: "111111111111", Name: "cost", State: "OK"}}
+		},
+		Budgets: func() []promexport.BudgetStatus {
+			return []promexport.BudgetStatus{{Account: "111111111111", Name: "sales", Limit: 10_000e9, Spent: 2_500e9}}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := ledger.Record{Account: "111111111111", ProfileID: "aaaaaaaaaaaa", ModelID: "m1", Operation: "ConverseStream",
+		InputTokens: 100, OutputTokens: 20, LatencyMs: 1500, TTFTMs: 200, Outcome: ledger.OutcomeSuccess, Cost: 250_000_000, Priced: true,
+		Tags: tags.Set{"dept": "sales", "cost-center": "cc1", "secret": "never-a-label"}}
+	e.ObserveRecord(base)
+	e.ObserveRecord(base)
+	thr := base
+	thr.Outcome, thr.ErrorCode, thr.InputTokens, thr.OutputTokens, thr.Cost = ledger.OutcomeThrottled, "ThrottlingException", 0, 0, 0
+	e.ObserveRecord(thr)
+	for _, op := range []string{"Converse", "ConverseStream", "InvokeModel", "Bogus1", "Bogus2"} {
+		e.ObserveRequest("bedrock-runtime", op, 200, 10*time.Millisecond)
+	}
+	e.ObserveRequest("", "", 403, time.Millisecond)
+
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	exposition := string(body)
+	for _, tc := range []struct {
+		name, text string
+	}{
+		{"invocations", `
+# HELP tollgate_model_invocations_total Model calls by account, inference profile id (empty for direct calls), model and outcome (success, client_error, server_error, throttled, cancelled).
+# TYPE tollgate_model_invocations_total counter
+tollgate_model_invocations_total{account="111111111111",model="m1",outcome="success",profile="aaaaaaaaaaaa",tag_cost_center="cc1",tag_dept="sales"} 2
+tollgate_model_invocations_total{account="111111111111",model="m1",outcome="throttled",profile="aaaaaaaaaaaa",tag_cost_center="cc1",tag_dept="sales"} 1
+`},
+		{"tokens and cost", `
+# HELP tollgate_model_cost_usd_total Cost of model calls in USD (priced calls).
+# TYPE tollgate_model_cost_usd_total counter
+tollgate_model_cost_usd_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa",tag_cost_center="cc1",tag_dept="sales"} 0.5
+# HELP tollgate_model_tokens_total Tokens by type (input, output, cache_read, cache_write).
+# TYPE tollgate_model_tokens_total counter
+tollgate_model_tokens_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa",tag_cost_center="cc1",tag_dept="sales",type="input"} 200
+tollgate_model_tokens_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa",tag_cost_center="cc1",tag_dept="sales",type="output"} 40
+`},
+		{"throttles and errors", `
+# HELP tollgate_model_errors_total Failed model calls by AWS error code.
+# TYPE tollgate_model_errors_total counter
+tollgate_model_errors_total{account="111111111111",code="ThrottlingException",model="m1",profile="aaaaaaaaaaaa"} 1
+# HELP tollgate_model_throttles_total Model calls refused with ThrottlingException.
+# TYPE tollgate_model_throttles_total counter
+tollgate_model_throttles_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa"} 1
+`},
+		{"requests bounded", `
+# HELP tollgate_http_requests_total API requests by service, operation and HTTP status code.
+# TYPE tollgate_http_requests_total counter
+tollgate_http_requests_total{code="200",operation="Converse",service="bedrock-runtime"} 1
+tollgate_http_requests_total{code="200",operation="ConverseStream",service="bedrock-runtime"} 1
+tollgate_http_requests_total{code="200",operation="InvokeModel",service="bedrock-runtime"} 1
+tollgate_http_requests_total{code="200",operation="other",service="bedrock-runtime"} 2
+tollgate_http_requests_total{code="403",operation="other",service="none"} 1
+`},
+		{"alarms", `
+# HELP tollgate_alarm_state 1 for the state each alarm is in, 0 for the others.
+# TYPE tollgate_alarm_state gauge
+tollgate_alarm_state{account="111111111111",alarm="cost",state="ALARM"} 0
+tollgate_alarm_state{account="111111111111",alarm="cost",state="INSUFFICIENT_DATA"} 0
+tollgate_alarm_state{account="111111111111",alarm="cost",state="OK"} 1
+tollgate_alarm_state{account="111111111111",alarm="rpm",state="ALARM"} 1
+tollgate_alarm_state{account="111111111111",alarm="rpm",state="INSUFFICIENT_DATA"} 0
+tollgate_alarm_state{account="111111111111",alarm="rpm",state="OK"} 0
+# HELP tollgate_alarms Alarms by state.
+# TYPE tollgate_alarms gauge
+tollgate_alarms{state="ALARM"} 1
+tollgate_alarms{state="INSUFFICIENT_DATA"} 0
+tollgate_alarms{state="OK"} 1
+`},
+		{"budgets", `
+# HELP tollgate_budget_remaining_usd Limit minus spend (negative when over budget) in USD.
+# TYPE tollgate_budget_remaining_usd gauge
+tollgate_budget_remaining_usd{account="111111111111",budget="sales"} 7500
+# HELP tollgate_budget_spend_usd Actual spend of the budget's current period in USD.
+# TYPE tollgate_budget_spend_usd gauge
+tollgate_budget_spend_usd{account="111111111111",budget="sales"} 2500
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, line := range strings.Split(strings.TrimSpace(tc.text), "\n") {
+				if !strings.Contains(exposition, line+"\n") {
+					t.Errorf("/metrics lacks %q", line)
+				}
+			}
+		})
+	}
+	for _, bad := range []string{"never-a-label", "tag_secret", "Bogus"} {
+		if strings.Contains(exposition, bad) {
+			t.Errorf("/metrics holds %q", bad)
+		}
+	}
+	if !strings.Contains(exposition, `tollgate_model_time_to_first_token_seconds_count{account="111111111111",model="m1",profile="aaaaaaaaaaaa"} 2`) {
+		t.Error("/metrics lacks the TTFT histogram")
+	}
+}

@@ -1,0 +1,573 @@
+package postgres
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+var (
+	_ ledger.Writer = (*DB)(nil)
+	_ ledger.Reader = (*DB)(nil)
+)
+
+// versionShards is the number of rows of ledger_version (see the migration).
+const versionShards = 16
+
+// appendAttempts bounds the tries of one append that fails on a deadlock
+// or serialization failure. Appends take their locks in one global order
+// (tag sets, request ids, rollups, version shard; each sorted), so neither
+// should happen; the retry is insurance, and safe because an append is
+// idempotent.
+const appendAttempts = 3
+
+// AppendRecords implements ledger.Writer. In one transaction it inserts
+// the request ids of recs into usage_request_ids (ON CONFLICT DO NOTHING),
+// then only the records whose id it inserted into usage_records, then adds
+// those records to their hourly rollups, so a record appended twice, by
+// this replica or another, counts once. The monthly partitions the records
+// need are created beforehand, each in a short transaction of its own.
+func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
+	recs = uniqueByRequestID(recs)
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := db.ensurePartitions(ctx, recs); err != nil {
+		return internal(err, "create ledger partition")
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = db.appendTx(ctx, recs)
+		switch state := sqlState(err); {
+		case state == codeNoPartition && attempt == 1:
+			// A partition this process knew was dropped (retention)
+			// while records of its month still arrive: create it again.
+			db.forgetPartitions()
+			if perr := db.ensurePartitions(ctx, recs); perr != nil {
+				return internal(perr, "create ledger partition")
+			}
+			continue
+		case (state == "40P01" || state == "40001") && attempt < appendAttempts:
+			continue // deadlock detected, serialization failure
+		}
+		break
+	}
+	if err != nil {
+		return internal(err, "append records")
+	}
+	return nil
+}
+
+// uniqueByRequestID returns recs without repeated request ids (the first
+// of each is kept), sorted by request id so that concurrent appends insert
+// overlapping ids in the same order.
+func uniqueByRequestID(recs []ledger.Record) []ledger.Record {
+	out := slices.Clone(recs)
+	slices.SortStableFunc(out, func(a, b ledger.Record) int { return strings.Compare(a.RequestID, b.RequestID) })
+	return slices.CompactFunc(out, func(a, b ledger.Record) bool { return a.RequestID == b.RequestID })
+}
+
+// rollupKey is the primary key of one usage_hourly row.
+type rollupKey struct {
+	hour                                                          int64
+	account, regionServed, profileARN, modelID, principalID, oper string
+	tagSet                                                        int64
+}
+
+func compareKeys(a, b rollupKey) int {
+	return cmp.Or(cmp.Compare(a.hour, b.hour), strings.Compare(a.account, b.account),
+		strings.Compare(a.regionServed, b.regionServed), strings.Compare(a.profileARN, b.profileARN),
+		strings.Compare(a.modelID, b.modelID), strings.Compare(a.principalID, b.principalID),
+		strings.Compare(a.oper, b.oper), cmp.Compare(a.tagSet, b.tagSet))
+}
+
+// rollupSums are the counters a batch adds to one rollup.
+type rollupSums struct {
+	calls, errors, in, out, cacheRead, cacheWrite           int64
+	cost, inCost, outCost, cacheReadCost, cacheWriteCost, n int64
+}
+
+const insertRequestIDs = `INSERT INTO usage_request_ids (request_id, time_ms)
+	SELECT r, t FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u (r, t, n) ORDER BY n
+	ON CONFLICT (request_id) DO NOTHING
+	RETURNING request_id`
+
+const insertRecords = `INSERT INTO usage_records (request_id, time_ms, account, region, region_served, principal_id,
+	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
+	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id)
+	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+	$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[],
+	$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
+	$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[])`
+
+// upsertRollups adds a batch's sums to its rollups, one row per key, in the
+// order given (sorted: concurrent appends lock shared rows in one order).
+const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, account, region_served, profile_arn, model_id, principal_id,
+	operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced)
+	SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id,
+		operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
+		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+		$7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],
+		$16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
+		WITH ORDINALITY AS u (hour_ms, account, region_served, profile_arn, model_id, principal_id,
+		operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
+		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced, n)
+	ORDER BY n
+	ON CONFLICT (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id) DO UPDATE SET
+	calls = h.calls + excluded.calls, errors = h.errors + excluded.errors,
+	input_tokens = h.input_tokens + excluded.input_tokens, output_tokens = h.output_tokens + excluded.output_tokens,
+	cache_read_tokens = h.cache_read_tokens + excluded.cache_read_tokens,
+	cache_write_tokens = h.cache_write_tokens + excluded.cache_write_tokens,
+	cost_nanos = h.cost_nanos + excluded.cost_nanos,
+	input_cost = h.input_cost + excluded.input_cost, output_cost = h.output_cost + excluded.output_cost,
+	cache_read_cost = h.cache_read_cost + excluded.cache_read_cost, cache_write_cost = h.cache_write_cost + excluded.cache_write_cost,
+	unpriced = h.unpriced + excluded.unpriced`
+
+// appendTx is one attempt at AppendRecords; recs are unique and sorted by
+// request id.
+func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	local, err := db.tagSetIDs(ctx, tx, recs)
+	if err != nil {
+		return fmt.Errorf("tag sets: %w", err)
+	}
+
+	ids, times := make([]string, len(recs)), make([]int64, len(recs))
+	for i, r := range recs {
+		ids[i], times[i] = r.RequestID, ms(r.Time)
+	}
+	inserted := make(map[string]bool, len(recs))
+	err = eachRow(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		inserted[id] = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("request ids: %w", err)
+	}
+	if len(inserted) == 0 {
+		return tx.Commit() // every record already stored: idempotent
+	}
+
+	var c recordColumns
+	sums := map[rollupKey]*rollupSums{}
+	for _, r := range recs {
+		if !inserted[r.RequestID] {
+			continue
+		}
+		ts := local[r.Tags.Canonical()]
+		c.add(r, ts)
+		k := rollupKey{ms(r.Time.UTC().Truncate(time.Hour)), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts}
+		s := sums[k]
+		if s == nil {
+			s = &rollupSums{}
+			sums[k] = s
+		}
+		s.calls++
+		if r.Outcome != ledger.OutcomeSuccess {
+			s.errors++
+		}
+		s.in += r.InputTokens
+		s.out += r.OutputTokens
+		s.cacheRead += r.CacheReadTokens
+		s.cacheWrite += r.CacheWriteTokens
+		s.cost += int64(r.Cost)
+		s.inCost += int64(r.InputCost)
+		s.outCost += int64(r.OutputCost)
+		s.cacheReadCost += int64(r.CacheReadCost)
+		s.cacheWriteCost += int64(r.CacheWriteCost)
+		if !r.Priced {
+			s.n++
+		}
+	}
+	if _, err := tx.ExecContext(ctx, insertRecords, c.args()...); err != nil {
+		return fmt.Errorf("insert records: %w", err)
+	}
+
+	keys := make([]rollupKey, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
+	var u rollupColumns
+	for _, k := range keys {
+		u.add(k, sums[k])
+	}
+	if _, err := tx.ExecContext(ctx, upsertRollups, u.args()...); err != nil {
+		return fmt.Errorf("update rollups: %w", err)
+	}
+	// Last, so the shard's row is held only while committing.
+	if _, err := tx.ExecContext(ctx, `UPDATE ledger_version SET v = v + 1 WHERE shard = $1`, rand.IntN(versionShards)); err != nil {
+		return fmt.Errorf("ledger version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	db.mu.Lock()
+	for canon, id := range local {
+		db.tagIDs[canon] = id
+	}
+	db.mu.Unlock()
+	return nil
+}
+
+// recordColumns holds a batch of records column by column, for unnest.
+type recordColumns struct {
+	requestID, account, region, regionServed, principalID, profileARN, profileID,
+	modelID, provider, operation, outcome, errorCode []string
+	timeMS, in, out, cacheRead, cacheWrite, latency, ttft, attempts,
+	cost, inCost, outCost, cacheReadCost, cacheWriteCost, tagSet []int64
+	priced []bool
+}
+
+func (c *recordColumns) add(r ledger.Record, tagSet int64) {
+	c.requestID = append(c.requestID, r.RequestID)
+	c.timeMS = append(c.timeMS, ms(r.Time))
+	c.account = append(c.account, r.Account)
+	c.region = append(c.region, r.Region)
+	c.regionServed = append(c.regionServed, r.RegionServed)
+	c.principalID = append(c.principalID, r.PrincipalID)
+	c.profileARN = append(c.profileARN, r.ProfileARN)
+	c.profileID = append(c.profileID, r.ProfileID)
+	c.modelID = append(c.modelID, r.ModelID)
+	c.provider = append(c.provider, r.Provider)
+	c.operation = append(c.operation, r.Operation)
+	c.in = append(c.in, r.InputTokens)
+	c.out = append(c.out, r.OutputTokens)
+	c.cacheRead = append(c.cacheRead, r.CacheReadTokens)
+	c.cacheWrite = append(c.cacheWrite, r.CacheWriteTokens)
+	c.latency = append(c.latency, r.LatencyMs)
+	c.ttft = append(c.ttft, r.TTFTMs)
+	c.attempts = append(c.attempts, int64(r.Attempts))
+	c.outcome = append(c.outcome, r.Outcome)
+	c.errorCode = append(c.errorCode, r.ErrorCode)
+	c.cost = append(c.cost, int64(r.Cost))
+	c.inCost = append(c.inCost, int64(r.InputCost))
+	c.outCost = append(c.outCost, int64(r.OutputCost))
+	c.cacheReadCost = append(c.cacheReadCost, int64(r.CacheReadCost))
+	c.cacheWriteCost = append(c.cacheWriteCost, int64(r.CacheWriteCost))
+	c.priced = append(c.priced, r.Priced)
+	c.tagSet = append(c.tagSet, tagSet)
+}
+
+// args returns the columns in insertRecords' parameter order.
+func (c *recordColumns) args() []any {
+	return []any{c.requestID, c.timeMS, c.account, c.region, c.regionServed, c.principalID,
+		c.profileARN, c.profileID, c.modelID, c.provider, c.operation, c.in, c.out, c.cacheRead,
+		c.cacheWrite, c.latency, c.ttft, c.attempts, c.outcome, c.errorCode, c.cost,
+		c.inCost, c.outCost, c.cacheReadCost, c.cacheWriteCost, c.priced, c.tagSet}
+}
+
+// rollupColumns holds a batch of rollup deltas column by column.
+type rollupColumns struct {
+	hour, tagSet                                                  []int64
+	account, regionServed, profileARN, modelID, principalID, oper []string
+	calls, errors, in, out, cacheRead, cacheWrite, cost, inCost,
+	outCost, cacheReadCost, cacheWriteCost, unpriced []int64
+}
+
+func (u *rollupColumns) add(k rollupKey, s *rollupSums) {
+	u.hour = append(u.hour, k.hour)
+	u.account = append(u.account, k.account)
+	u.regionServed = append(u.regionServed, k.regionServed)
+	u.profileARN = append(u.profileARN, k.profileARN)
+	u.modelID = append(u.modelID, k.modelID)
+	u.principalID = append(u.principalID, k.principalID)
+	u.oper = append(u.oper, k.oper)
+	u.tagSet = append(u.tagSet, k.tagSet)
+	u.calls = append(u.calls, s.calls)
+	u.errors = append(u.errors, s.errors)
+	u.in = append(u.in, s.in)
+	u.out = append(u.out, s.out)
+	u.cacheRead = append(u.cacheRead, s.cacheRead)
+	u.cacheWrite = append(u.cacheWrite, s.cacheWrite)
+	u.cost = append(u.cost, s.cost)
+	u.inCost = append(u.inCost, s.inCost)
+	u.outCost = append(u.outCost, s.outCost)
+	u.cacheReadCost = append(u.cacheReadCost, s.cacheReadCost)
+	u.cacheWriteCost = append(u.cacheWriteCost, s.cacheWriteCost)
+	u.unpriced = append(u.unpriced, s.n)
+}
+
+// args returns the columns in upsertRollups' parameter order.
+func (u *rollupColumns) args() []any {
+	return []any{u.hour, u.account, u.regionServed, u.profileARN, u.modelID, u.principalID,
+		u.oper, u.tagSet, u.calls, u.errors, u.in, u.out, u.cacheRead, u.cacheWrite, u.cost,
+		u.inCost, u.outCost, u.cacheReadCost, u.cacheWriteCost, u.unpriced}
+}
+
+// tagSetIDs returns the id of every tag set of recs, by canonical form,
+// inserting the new ones inside tx. The sets are looked up, then inserted
+// (ON CONFLICT DO NOTHING, in canonical order), then looked up again for
+// those another transaction inserted meanwhile; an existing row is never
+// locked, so appends of popular tag sets do not wait for one another.
+func (db *DB) tagSetIDs(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (map[string]int64, error) {
+	local := map[string]int64{}
+	sets := map[string]tags.Set{}
+	db.mu.Lock()
+	for _, r := range recs {
+		c := r.Tags.Canonical()
+		if _, ok := local[c]; ok {
+			continue
+		}
+		if id, ok := db.tagIDs[c]; ok {
+			local[c] = id
+		} else {
+			sets[c] = r.Tags
+		}
+	}
+	db.mu.Unlock()
+	if len(sets) == 0 {
+		return local, nil
+	}
+	missing := func() [][]byte {
+		var out [][]byte
+		for c := range sets {
+			if _, ok := local[c]; !ok {
+				out = append(out, []byte(c))
+			}
+		}
+		slices.SortFunc(out, bytes.Compare)
+		return out
+	}
+	scan := func(rows *sql.Rows) error {
+		var id int64
+		var c []byte
+		if err := rows.Scan(&id, &c); err != nil {
+			return err
+		}
+		local[string(c)] = id
+		return nil
+	}
+	lookup := func() error {
+		return eachRow(ctx, tx, `SELECT id, canonical FROM tag_sets WHERE canonical = ANY($1::bytea[])`, []any{missing()}, scan)
+	}
+	if err := lookup(); err != nil {
+		return nil, err
+	}
+	canon := missing()
+	if len(canon) == 0 {
+		return local, nil
+	}
+	js := make([]string, len(canon))
+	for i, c := range canon {
+		js[i] = tagsJSON(sets[string(c)])
+	}
+	err := eachRow(ctx, tx, `INSERT INTO tag_sets (canonical, tags)
+		SELECT c, t FROM unnest($1::bytea[], $2::jsonb[]) WITH ORDINALITY AS u (c, t, n) ORDER BY n
+		ON CONFLICT (canonical) DO NOTHING
+		RETURNING id, canonical`, []any{canon, js}, scan)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing()) > 0 {
+		if err := lookup(); err != nil {
+			return nil, err
+		}
+		if m := missing(); len(m) > 0 {
+			return nil, fmt.Errorf("%d tag sets neither found nor inserted", len(m))
+		}
+	}
+	return local, nil
+}
+
+// eachRow runs query in tx and calls scan for every row.
+func eachRow(ctx context.Context, tx *sql.Tx, query string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// tagSetsByID returns the tag sets with the given ids, from the cache or
+// the database (tag sets never change, so the cache is never stale). The
+// sets returned are shared: callers must not modify them.
+func (db *DB) tagSetsByID(ctx context.Context, ids map[int64]bool) (map[int64]tags.Set, error) {
+	out := make(map[int64]tags.Set, len(ids))
+	var miss []int64
+	db.mu.Lock()
+	for id := range ids {
+		if s, ok := db.tagsByID[id]; ok {
+			out[id] = s
+		} else {
+			miss = append(miss, id)
+		}
+	}
+	db.mu.Unlock()
+	if len(miss) == 0 {
+		return out, nil
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT id, tags FROM tag_sets WHERE id = ANY($1::bigint[])`, miss)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	fetched := map[int64]tags.Set{}
+	for rows.Next() {
+		var id int64
+		var tj []byte
+		if err := rows.Scan(&id, &tj); err != nil {
+			return nil, err
+		}
+		s, err := decodeTags(tj)
+		if err != nil {
+			return nil, err
+		}
+		fetched[id] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	db.mu.Lock()
+	for id, s := range fetched {
+		db.tagsByID[id] = s
+		out[id] = s
+	}
+	db.mu.Unlock()
+	return out, nil
+}
+
+// where builds a WHERE clause on an optional account and a [from, to)
+// range of col, numbering parameters after those in args.
+func where(col string, account string, from, to time.Time, args []any) (string, []any) {
+	var w []string
+	if account != "" {
+		args = append(args, account)
+		w = append(w, fmt.Sprintf("account = $%d", len(args)))
+	}
+	if !from.IsZero() {
+		args = append(args, ms(from))
+		w = append(w, fmt.Sprintf("%s >= $%d", col, len(args)))
+	}
+	if !to.IsZero() {
+		args = append(args, ms(to))
+		w = append(w, fmt.Sprintf("%s < $%d", col, len(args)))
+	}
+	if len(w) == 0 {
+		return "", args
+	}
+	return " WHERE " + strings.Join(w, " AND "), args
+}
+
+// Records implements ledger.Reader.
+func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, error) {
+	cond, args := where("time_ms", q.Account, q.From, q.To, nil)
+	order := " ORDER BY time_ms, seq"
+	if q.Newest {
+		order = " ORDER BY time_ms DESC, seq DESC"
+	}
+	query := `SELECT request_id, time_ms, account, region, region_served, principal_id, profile_arn, profile_id, model_id,
+		provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
+		attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
+		priced, tag_set_id FROM usage_records` + cond + order
+	if q.Limit > 0 {
+		args = append(args, q.Limit)
+		query += fmt.Sprintf(" LIMIT $%d", len(args))
+	}
+	var out []ledger.Record
+	var setIDs []int64
+	ids := map[int64]bool{}
+	err := db.each(ctx, query, args, func(rows *sql.Rows) error {
+		var r ledger.Record
+		var t, ts int64
+		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
+			&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
+			&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
+			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Priced, &ts); err != nil {
+			return err
+		}
+		r.Time = fromMS(t)
+		out = append(out, r)
+		setIDs = append(setIDs, ts)
+		ids[ts] = true
+		return nil
+	})
+	if err != nil {
+		return nil, internal(err, "query records")
+	}
+	sets, err := db.tagSetsByID(ctx, ids)
+	if err != nil {
+		return nil, internal(err, "load tag sets")
+	}
+	for i := range out {
+		out[i].Tags = sets[setIDs[i]].Clone()
+	}
+	return out, nil
+}
+
+const selectRollups = `SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
+	tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+	FROM usage_hourly`
+
+// rollups runs a selectRollups query and returns its rollups with their
+// tag sets, shared between rollups of one set.
+func (db *DB) rollups(ctx context.Context, query string, args []any) ([]ledger.Rollup, error) {
+	var out []ledger.Rollup
+	var setIDs []int64
+	ids := map[int64]bool{}
+	err := db.each(ctx, query, args, func(rows *sql.Rows) error {
+		var r ledger.Rollup
+		var h, ts int64
+		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
+			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
+			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
+			return err
+		}
+		r.Hour = fromMS(h)
+		out = append(out, r)
+		setIDs = append(setIDs, ts)
+		ids[ts] = true
+		return nil
+	})
+	if err != nil {
+		return nil, internal(err, "query rollups")
+	}
+	sets, err := db.tagSetsByID(ctx, ids)
+	if err != nil {
+		return nil, internal(err, "load tag sets")
+	}
+	for i := range out {
+		out[i].Tags = sets[setIDs[i]]
+		if out[i].Tags == nil {
+			out[i].Tags = tags.Set{}
+		}
+	}
+	return slices.Clip(out), nil
+}
+
+// Rollups implements ledger.Reader.
+func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) ([]ledger.Rollup, error) {
+	cond, args := where("hour_ms", account, from.Truncate(time.Hour), to, nil)
+	out, err := db.rollups(ctx, selectRollups+cond+" ORDER BY hour_ms", args)
+	for i := range out {
+		out[i].Tags = out[i].Tags.Clone() // callers own what Rollups returns
+	}
+	return out, err
+}

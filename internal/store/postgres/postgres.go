@@ -1,0 +1,327 @@
+// Package postgres is Tollgate's scale-out store: PostgreSQL through pgx's
+// database/sql driver, shared by any number of Tollgate replicas. It
+// implements the same store interfaces as the embedded SQLite store, with
+// hand-written PostgreSQL SQL, and runs its embedded forward-only
+// migrations at open under an advisory lock, so replicas starting together
+// migrate once.
+//
+// The usage ledger is partitioned by month; see the migrations and
+// docs/scale-out.md for how idempotency and partitions fit together.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Advisory lock keys. PostgreSQL advisory locks are per database, so every
+// Tollgate replica (and every schema in one database) shares them.
+const (
+	// lockMigrate serialises migrations: "tollgate" in ASCII.
+	lockMigrate int64 = 0x746f6c6c67617465
+	// lockPartitions serialises the creation of ledger partitions.
+	lockPartitions = lockMigrate + 1
+)
+
+// DB is an open Tollgate PostgreSQL database: a pool of connections. Safe
+// for concurrent use, by several processes at once.
+type DB struct {
+	db *sql.DB
+
+	// mu guards the caches below. Both hold facts that never change once
+	// committed, so they stay valid whatever other replicas do (except a
+	// partition dropped by retention: see ensurePartitions).
+	mu         sync.Mutex
+	tagIDs     map[string]int64   // canonical tag set -> id
+	tagsByID   map[int64]tags.Set // id -> tag set
+	partitions map[int64]bool     // month start (unix ms) -> partition exists
+}
+
+// Options tunes Open.
+type Options struct {
+	// MaxConns bounds the pool's open connections. Default 16.
+	MaxConns int
+}
+
+// Open connects to the PostgreSQL database at url (a postgres:// URL or a
+// key=value connection string, as pgx accepts; extra parameters such as
+// search_path become session settings) and runs the migrations.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = 16
+	}
+	sqldb, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	sqldb.SetMaxOpenConns(opts.MaxConns)
+	sqldb.SetMaxIdleConns(opts.MaxConns)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	sqldb.SetConnMaxLifetime(time.Hour)
+	db := &DB{
+		db:         sqldb,
+		tagIDs:     map[string]int64{"": 0},
+		tagsByID:   map[int64]tags.Set{0: {}},
+		partitions: map[int64]bool{},
+	}
+	if err := sqldb.PingContext(ctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
+
+// migrate applies the pending migrations, each in its own transaction,
+// while holding the migration advisory lock on one connection: a replica
+// starting while another migrates waits, then finds nothing left to do.
+func (db *DB) migrate(ctx context.Context) (err error) {
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockMigrate); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	defer func() {
+		// Unlock under a context of its own: a cancelled ctx must not
+		// leave the lock held by a connection that goes back to the pool.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, uerr := conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, lockMigrate); uerr != nil {
+			// Discard the connection: closing the session releases the lock.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, fmt.Errorf("postgres: migration unlock: %w", uerr))
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer PRIMARY KEY,
+		name       text        NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("postgres: migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := path.Base(name)
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: bad version prefix", base)
+		}
+		var applied bool
+		if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, v).Scan(&applied); err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", base, err)
+		}
+		if applied {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := applyMigration(ctx, conn, v, base, string(body)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, conn *sql.Conn, version int, name, body string) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("postgres: migration %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	// A statement without parameters goes through the simple protocol,
+	// which runs a whole script.
+	if _, err := tx.ExecContext(ctx, body); err != nil {
+		return fmt.Errorf("postgres: migration %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, name); err != nil {
+		return fmt.Errorf("postgres: migration %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("postgres: migration %s: %w", name, err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest applied migration version.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := db.db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
+	return int(v.Int64), err
+}
+
+// Schema returns the schema of the tables the migrations built, as SQL-like
+// text, for the golden test: every table of the current schema (not the
+// ledger's monthly partitions) with its columns, constraints and indexes,
+// in name order, with names unqualified.
+func (db *DB) Schema(ctx context.Context) (string, error) {
+	rows, err := db.db.QueryContext(ctx, `
+		SELECT c.oid, c.relname, c.relkind = 'p',
+			COALESCE(pg_get_partkeydef(c.oid), '')
+		FROM pg_class c
+		WHERE c.relnamespace = current_schema()::regnamespace
+			AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+		ORDER BY c.relname COLLATE "C"`)
+	if err != nil {
+		return "", err
+	}
+	type table struct {
+		oid         uint32
+		name, part  string
+		partitioned bool
+	}
+	var tables []table
+	for rows.Next() {
+		var t table
+		if err := rows.Scan(&t.oid, &t.name, &t.partitioned, &t.part); err != nil {
+			rows.Close()
+			return "", err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, t := range tables {
+		var lines []string
+		cols, err := db.queryStrings(ctx, `
+			SELECT quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
+				|| CASE WHEN a.attidentity = 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY'
+					WHEN a.attidentity = 'a' THEN ' GENERATED ALWAYS AS IDENTITY' ELSE '' END
+				|| CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+				|| COALESCE(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
+			FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+			WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+			ORDER BY a.attnum`, t.oid)
+		if err != nil {
+			return "", err
+		}
+		lines = append(lines, cols...)
+		cons, err := db.queryStrings(ctx, `
+			SELECT 'CONSTRAINT ' || quote_ident(conname) || ' ' || pg_get_constraintdef(oid)
+			FROM pg_constraint WHERE conrelid = $1 ORDER BY conname COLLATE "C"`, t.oid)
+		if err != nil {
+			return "", err
+		}
+		lines = append(lines, cons...)
+		fmt.Fprintf(&b, "CREATE TABLE %s (\n    %s\n)", t.name, strings.Join(lines, ",\n    "))
+		if t.partitioned {
+			fmt.Fprintf(&b, " PARTITION BY %s", t.part)
+		}
+		b.WriteString(";\n")
+		idx, err := db.queryStrings(ctx, `
+			SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+			WHERE i.indrelid = $1 AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)
+			ORDER BY c.relname COLLATE "C"`, t.oid)
+		if err != nil {
+			return "", err
+		}
+		for _, s := range idx {
+			b.WriteString(s + ";\n")
+		}
+	}
+	seqs, err := db.queryStrings(ctx, `
+		SELECT 'CREATE SEQUENCE ' || c.relname || ' AS ' || format_type(s.seqtypid, NULL) || ';'
+		FROM pg_class c JOIN pg_sequence s ON s.seqrelid = c.oid
+		WHERE c.relnamespace = current_schema()::regnamespace
+			AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'i')
+		ORDER BY c.relname COLLATE "C"`)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range seqs {
+		b.WriteString(s + "\n")
+	}
+	var schema string
+	if err := db.db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return "", err
+	}
+	return strings.ReplaceAll(b.String(), schema+".", ""), nil
+}
+
+func (db *DB) queryStrings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// codeNoPartition is the SQLSTATE of an insert whose row fits no
+// partition (check_violation).
+const codeNoPartition = "23514"
+
+// sqlState returns err's PostgreSQL SQLSTATE, or "".
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// isConstraint reports whether err is an integrity constraint violation
+// (SQLSTATE class 23), as SQLite's constraint errors are.
+func isConstraint(err error) bool { return strings.HasPrefix(sqlState(err), "23") }
+
+// internal wraps an unexpected database error: errkind.Unavailable when
+// the database cannot be reached or is shutting down or out of
+// connections (clients may retry), errkind.Internal otherwise.
+func internal(err error, op string) error {
+	var ce *pgconn.ConnectError
+	switch state := sqlState(err); {
+	case errors.As(err, &ce), errors.Is(err, driver.ErrBadConn),
+		strings.HasPrefix(state, "08"),  // connection exception
+		strings.HasPrefix(state, "53"),  // insufficient resources (too many connections)
+		strings.HasPrefix(state, "57P"): // admin or crash shutdown, cannot connect now
+		return errkind.Wrap(errkind.Unavailable, err, "the store is unavailable (%s)", op)
+	}
+	return errkind.Wrap(errkind.Internal, err, "internal error (%s)", op)
+}

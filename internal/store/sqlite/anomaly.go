@@ -1,0 +1,368 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+var _ anomaly.Store = (*DB)(nil)
+
+// msOrZero and fromMSOrZero map the zero time to 0 and back.
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return ms(t)
+}
+
+func fromMSOrZero(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return fromMS(v)
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func decodeTags(s string) (tags.Set, error) {
+	t := tags.Set{}
+	if err := json.Unmarshal([]byte(s), &t); err != nil {
+		return nil, err
+	}
+	if t == nil {
+		t = tags.Set{}
+	}
+	return t, nil
+}
+
+// CreateAnomalyMonitor implements anomaly.Store.
+func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error {
+	vals := m.Values
+	if vals == nil {
+		vals = []string{}
+	}
+	_, err := db.w.ExecContext(ctx, `INSERT INTO anomaly_monitors
+		(arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at, last_evaluated, value_count)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ARN, m.Account, m.Name, string(m.Type), string(m.Dimension), m.TagKey, jsonText(vals), tagsJSON(m.ResourceTags),
+		ms(m.CreatedAt), ms(m.UpdatedAt), msOrZero(m.LastEvaluated), m.ValueCount)
+	if isConstraint(err) {
+		return errkind.Wrap(errkind.Conflict, err, "The cost anomaly monitor %s already exists.", m.ARN)
+	}
+	if err != nil {
+		return internal(err, "create anomaly monitor")
+	}
+	return nil
+}
+
+// AnomalyMonitors implements anomaly.Store.
+func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error) {
+	q := `SELECT arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at,
+		last_evaluated, value_count FROM anomaly_monitors`
+	var args []any
+	if account != "" {
+		q += ` WHERE account = ?`
+		args = append(args, account)
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY created_at, arn`, args...)
+	if err != nil {
+		return nil, internal(err, "list anomaly monitors")
+	}
+	defer rows.Close()
+	var out []anomaly.Monitor
+	for rows.Next() {
+		var m anomaly.Monitor
+		var typ, dim, vals, rt string
+		var created, updated, evaluated int64
+		if err := rows.Scan(&m.ARN, &m.Account, &m.Name, &typ, &dim, &m.TagKey, &vals, &rt, &created, &updated,
+			&evaluated, &m.ValueCount); err != nil {
+			return nil, internal(err, "scan anomaly monitor")
+		}
+		m.Type, m.Dimension = anomaly.MonitorType(typ), anomaly.Dimension(dim)
+		if err := json.Unmarshal([]byte(vals), &m.Values); err != nil {
+			return nil, internal(err, "decode monitor values")
+		}
+		if len(m.Values) == 0 {
+			m.Values = nil
+		}
+		if m.ResourceTags, err = decodeTags(rt); err != nil {
+			return nil, internal(err, "decode monitor tags")
+		}
+		m.CreatedAt, m.UpdatedAt, m.LastEvaluated = fromMS(created), fromMS(updated), fromMSOrZero(evaluated)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "list anomaly monitors")
+	}
+	return out, nil
+}
+
+func notFoundIfNone(res sql.Result, format string, args ...any) error {
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errkind.New(errkind.NotFound, format, args...)
+	}
+	return nil
+}
+
+// RenameAnomalyMonitor implements anomaly.Store.
+func (db *DB) RenameAnomalyMonitor(ctx context.Context, account, arn, name string, at time.Time) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE anomaly_monitors SET name = ?, updated_at = ? WHERE account = ? AND arn = ?`,
+		name, ms(at), account, arn)
+	if err != nil {
+		return internal(err, "rename anomaly monitor")
+	}
+	return notFoundIfNone(res, "The cost anomaly monitor %s does not exist.", arn)
+}
+
+// DeleteAnomalyMonitor implements anomaly.Store: the monitor's anomalies
+// and subscription entries go with it (foreign keys cascade).
+func (db *DB) DeleteAnomalyMonitor(ctx context.Context, account, arn string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM anomaly_monitors WHERE account = ? AND arn = ?`, account, arn)
+	if err != nil {
+		return internal(err, "delete anomaly monitor")
+	}
+	return notFoundIfNone(res, "The cost anomaly monitor %s does not exist.", arn)
+}
+
+// SetAnomalyMonitorEvaluated implements anomaly.Store.
+func (db *DB) SetAnomalyMonitorEvaluated(ctx context.Context, arn string, end time.Time, values int) error {
+	if _, err := db.w.ExecContext(ctx, `UPDATE anomaly_monitors SET last_evaluated = ?, value_count = ? WHERE arn = ?`,
+		msOrZero(end), values, arn); err != nil {
+		return internal(err, "set anomaly monitor evaluated")
+	}
+	return nil
+}
+
+// insertLinks writes a subscription's monitors in order.
+func insertLinks(ctx context.Context, tx *sql.Tx, s anomaly.Subscription) error {
+	for i, m := range s.MonitorARNs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO anomaly_subscription_monitors (subscription_arn, monitor_arn, position)
+			VALUES (?, ?, ?)`, s.ARN, m, i); err != nil {
+			if isConstraint(err) {
+				return errkind.Wrap(errkind.NotFound, err, "The cost anomaly monitor %s does not exist.", m)
+			}
+			return internal(err, "link subscription monitor")
+		}
+	}
+	return nil
+}
+
+// CreateAnomalySubscription implements anomaly.Store.
+func (db *DB) CreateAnomalySubscription(ctx context.Context, s anomaly.Subscription) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin")
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO anomaly_subscriptions
+		(arn, account, name, frequency, subscribers, threshold, legacy, resource_tags, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ARN, s.Account, s.Name, string(s.Frequency), jsonText(s.Subscribers), jsonText(s.Threshold), s.Legacy,
+		tagsJSON(s.ResourceTags), ms(s.CreatedAt), ms(s.UpdatedAt))
+	if isConstraint(err) {
+		return errkind.Wrap(errkind.Conflict, err, "The cost anomaly subscription %s already exists.", s.ARN)
+	}
+	if err != nil {
+		return internal(err, "create anomaly subscription")
+	}
+	if err := insertLinks(ctx, tx, s); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit")
+	}
+	return nil
+}
+
+// AnomalySubscriptions implements anomaly.Store.
+func (db *DB) AnomalySubscriptions(ctx context.Context, account string) ([]anomaly.Subscription, error) {
+	q := `SELECT s.arn, s.account, s.name, s.frequency, s.subscribers, s.threshold, s.legacy, s.resource_tags,
+		s.created_at, s.updated_at, COALESCE((SELECT json_group_array(monitor_arn) FROM
+			(SELECT monitor_arn FROM anomaly_subscription_monitors WHERE subscription_arn = s.arn ORDER BY position)), '[]')
+		FROM anomaly_subscriptions s`
+	var args []any
+	if account != "" {
+		q += ` WHERE s.account = ?`
+		args = append(args, account)
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY s.created_at, s.arn`, args...)
+	if err != nil {
+		return nil, internal(err, "list anomaly subscriptions")
+	}
+	defer rows.Close()
+	var out []anomaly.Subscription
+	for rows.Next() {
+		var s anomaly.Subscription
+		var freq, subscribers, threshold, rt, mons string
+		var created, updated int64
+		if err := rows.Scan(&s.ARN, &s.Account, &s.Name, &freq, &subscribers, &threshold, &s.Legacy, &rt,
+			&created, &updated, &mons); err != nil {
+			return nil, internal(err, "scan anomaly subscription")
+		}
+		s.Frequency = anomaly.Frequency(freq)
+		if err := json.Unmarshal([]byte(subscribers), &s.Subscribers); err != nil {
+			return nil, internal(err, "decode subscribers")
+		}
+		if err := json.Unmarshal([]byte(threshold), &s.Threshold); err != nil {
+			return nil, internal(err, "decode threshold")
+		}
+		if err := json.Unmarshal([]byte(mons), &s.MonitorARNs); err != nil {
+			return nil, internal(err, "decode subscription monitors")
+		}
+		if s.ResourceTags, err = decodeTags(rt); err != nil {
+			return nil, internal(err, "decode subscription tags")
+		}
+		s.CreatedAt, s.UpdatedAt = fromMS(created), fromMS(updated)
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "list anomaly subscriptions")
+	}
+	return out, nil
+}
+
+// UpdateAnomalySubscription implements anomaly.Store.
+func (db *DB) UpdateAnomalySubscription(ctx context.Context, s anomaly.Subscription) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin")
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE anomaly_subscriptions SET name = ?, frequency = ?, subscribers = ?, threshold = ?,
+		legacy = ?, updated_at = ? WHERE account = ? AND arn = ?`,
+		s.Name, string(s.Frequency), jsonText(s.Subscribers), jsonText(s.Threshold), s.Legacy, ms(s.UpdatedAt), s.Account, s.ARN)
+	if err != nil {
+		return internal(err, "update anomaly subscription")
+	}
+	if err := notFoundIfNone(res, "The cost anomaly subscription %s does not exist.", s.ARN); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM anomaly_subscription_monitors WHERE subscription_arn = ?`, s.ARN); err != nil {
+		return internal(err, "unlink subscription monitors")
+	}
+	if err := insertLinks(ctx, tx, s); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit")
+	}
+	return nil
+}
+
+// DeleteAnomalySubscription implements anomaly.Store.
+func (db *DB) DeleteAnomalySubscription(ctx context.Context, account, arn string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM anomaly_subscriptions WHERE account = ? AND arn = ?`, account, arn)
+	if err != nil {
+		return internal(err, "delete anomaly subscription")
+	}
+	return notFoundIfNone(res, "The cost anomaly subscription %s does not exist.", arn)
+}
+
+// PutAnomalies implements anomaly.Store. An anomaly whose monitor no
+// longer exists (deleted during an evaluation) is skipped.
+func (db *DB) PutAnomalies(ctx context.Context, as []anomaly.Anomaly) error {
+	if len(as) == 0 {
+		return nil
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin")
+	}
+	defer tx.Rollback()
+	for _, a := range as {
+		rc := a.RootCauses
+		if rc == nil {
+			rc = []anomaly.RootCause{}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO anomalies (id, account, monitor_arn, dimension_value, start_ms, end_ms,
+			open, adapted, max_score, current_score, actual_nanos, expected_nanos, max_impact, root_causes, feedback,
+			detected_at, updated_at)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM anomaly_monitors WHERE arn = ?)
+			ON CONFLICT (id) DO UPDATE SET dimension_value = excluded.dimension_value, start_ms = excluded.start_ms,
+			end_ms = excluded.end_ms, open = excluded.open, adapted = excluded.adapted, max_score = excluded.max_score,
+			current_score = excluded.current_score, actual_nanos = excluded.actual_nanos,
+			expected_nanos = excluded.expected_nanos, max_impact = excluded.max_impact,
+			root_causes = excluded.root_causes, updated_at = excluded.updated_at`,
+			a.ID, a.Account, a.MonitorARN, a.DimensionValue, ms(a.Start), ms(a.End), a.Open, a.Adapted, a.MaxScore,
+			a.CurrentScore, int64(a.Actual), int64(a.Expected), int64(a.MaxImpact), jsonText(rc), string(a.Feedback),
+			ms(a.DetectedAt), ms(a.UpdatedAt), a.MonitorARN); err != nil {
+			return internal(err, "put anomaly")
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit")
+	}
+	return nil
+}
+
+// Anomalies implements anomaly.Store.
+func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly.Anomaly, error) {
+	var where []string
+	var args []any
+	if f.Account != "" {
+		where, args = append(where, "account = ?"), append(args, f.Account)
+	}
+	if f.MonitorARN != "" {
+		where, args = append(where, "monitor_arn = ?"), append(args, f.MonitorARN)
+	}
+	if !f.EndFrom.IsZero() {
+		where, args = append(where, "end_ms >= ?"), append(args, ms(f.EndFrom))
+	}
+	if !f.EndTo.IsZero() {
+		where, args = append(where, "end_ms < ?"), append(args, ms(f.EndTo))
+	}
+	q := `SELECT id, account, monitor_arn, dimension_value, start_ms, end_ms, open, adapted, max_score, current_score,
+		actual_nanos, expected_nanos, max_impact, root_causes, feedback, detected_at, updated_at FROM anomalies`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := db.r.QueryContext(ctx, q+" ORDER BY end_ms, id", args...)
+	if err != nil {
+		return nil, internal(err, "list anomalies")
+	}
+	defer rows.Close()
+	var out []anomaly.Anomaly
+	for rows.Next() {
+		var a anomaly.Anomaly
+		var start, end, detected, updated, actual, expected, maxImpact int64
+		var rc, fb string
+		if err := rows.Scan(&a.ID, &a.Account, &a.MonitorARN, &a.DimensionValue, &start, &end, &a.Open, &a.Adapted,
+			&a.MaxScore, &a.CurrentScore, &actual, &expected, &maxImpact, &rc, &fb, &detected, &updated); err != nil {
+			return nil, internal(err, "scan anomaly")
+		}
+		if err := json.Unmarshal([]byte(rc), &a.RootCauses); err != nil {
+			return nil, internal(err, "decode root causes")
+		}
+		if len(a.RootCauses) == 0 {
+			a.RootCauses = nil
+		}
+		a.Start, a.End, a.DetectedAt, a.UpdatedAt = fromMS(start), fromMS(end), fromMS(detected), fromMS(updated)
+		a.Actual, a.Expected, a.MaxImpact = money.Amount(actual), money.Amount(expected), money.Amount(maxImpact)
+		a.Feedback = anomaly.Feedback(fb)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "list anomalies")
+	}
+	return out, nil
+}
+
+// SetAnomalyFeedback implements anomaly.Store.
+func (db *DB) SetAnomalyFeedback(ctx context.Context, account, id string, fb anomaly.Feedback) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE anomalies SET feedback = ? WHERE account = ? AND id = ?`, string(fb), account, id)
+	if err != nil {
+		return internal(err, "set anomaly feedback")
+	}
+	return notFoundIfNone(res, "The anomaly %s does not exist.", id)
+}

@@ -1,0 +1,232 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/budget"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/notify"
+)
+
+var (
+	_ budget.Store = (*DB)(nil)
+	_ notify.Store = (*DB)(nil)
+)
+
+// CreateBudget implements budget.Store.
+func (db *DB) CreateBudget(ctx context.Context, b budget.Budget) error {
+	doc, err := json.Marshal(b)
+	if err != nil {
+		return internal(err, "encode budget")
+	}
+	_, err = db.w.ExecContext(ctx, `INSERT INTO budgets (account, name, definition, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)`,
+		b.Account, b.Name, string(doc), ms(b.CreatedAt), ms(b.UpdatedAt))
+	if isConstraint(err) {
+		return errkind.Wrap(errkind.Conflict, err, "The budget %s already exists.", b.Name)
+	}
+	if err != nil {
+		return internal(err, "create budget")
+	}
+	return nil
+}
+
+// UpdateBudget implements budget.Store.
+func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
+	doc, err := json.Marshal(b)
+	if err != nil {
+		return internal(err, "encode budget")
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE budgets SET definition = ?, updated_ms = ? WHERE account = ? AND name = ?`,
+		string(doc), ms(b.UpdatedAt), b.Account, b.Name)
+	if err != nil {
+		return internal(err, "update budget")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errkind.New(errkind.NotFound, "The budget %s does not exist.", b.Name)
+	}
+	return nil
+}
+
+// DeleteBudget implements budget.Store.
+func (db *DB) DeleteBudget(ctx context.Context, account, name string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin delete budget")
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE account = ? AND name = ?`, account, name)
+	if err != nil {
+		return internal(err, "delete budget")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errkind.New(errkind.NotFound, "The budget %s does not exist.", name)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM budget_alerts WHERE account = ? AND budget = ?`, account, name); err != nil {
+		return internal(err, "delete budget alerts")
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit delete budget")
+	}
+	return nil
+}
+
+// ListBudgets implements budget.Store.
+func (db *DB) ListBudgets(ctx context.Context) ([]budget.Budget, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT definition FROM budgets ORDER BY account, name`)
+	if err != nil {
+		return nil, internal(err, "list budgets")
+	}
+	defer rows.Close()
+	var out []budget.Budget
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, internal(err, "scan budget")
+		}
+		var b budget.Budget
+		if err := json.Unmarshal([]byte(doc), &b); err != nil {
+			return nil, internal(err, "decode budget")
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "list budgets")
+	}
+	return out, nil
+}
+
+// PutBudgetAlertState implements budget.Store.
+func (db *DB) PutBudgetAlertState(ctx context.Context, s budget.AlertState) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO budget_alerts (account, budget, alert, period_start_ms, alarm, fired, updated_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account, budget, alert, period_start_ms) DO UPDATE SET alarm = excluded.alarm, fired = excluded.fired, updated_ms = excluded.updated_ms`,
+		s.Account, s.Budget, s.Alert, ms(s.PeriodStart), b2i(s.Alarm), s.Fired, ms(s.UpdatedAt))
+	if err != nil {
+		return internal(err, "put budget alert state")
+	}
+	return nil
+}
+
+// BudgetAlertStates implements budget.Store.
+func (db *DB) BudgetAlertStates(ctx context.Context, since time.Time) ([]budget.AlertState, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT account, budget, alert, period_start_ms, alarm, fired, updated_ms
+		FROM budget_alerts WHERE period_start_ms >= ? ORDER BY account, budget, alert, period_start_ms`, ms(since))
+	if err != nil {
+		return nil, internal(err, "list budget alert states")
+	}
+	defer rows.Close()
+	var out []budget.AlertState
+	for rows.Next() {
+		var s budget.AlertState
+		var start, updated, alarm int64
+		if err := rows.Scan(&s.Account, &s.Budget, &s.Alert, &start, &alarm, &s.Fired, &updated); err != nil {
+			return nil, internal(err, "scan budget alert state")
+		}
+		s.PeriodStart, s.UpdatedAt, s.Alarm = fromMS(start), fromMS(updated), alarm != 0
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "list budget alert states")
+	}
+	return out, nil
+}
+
+// EnqueueMessage implements notify.Store.
+func (db *DB) EnqueueMessage(ctx context.Context, m notify.Message) (bool, error) {
+	res, err := db.w.ExecContext(ctx, `INSERT INTO outbox (key, kind, target, subject, body, data, created_ms, state, attempts, next_ms, last_error, delivered_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0) ON CONFLICT (key) DO NOTHING`,
+		m.Key, m.Kind, m.Target, m.Subject, m.Body, string(m.Data), ms(m.CreatedAt), ms(m.CreatedAt))
+	if err != nil {
+		return false, internal(err, "enqueue message")
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+const outboxColumns = `key, kind, target, subject, body, data, created_ms, state, attempts, next_ms, last_error, delivered_ms`
+
+func scanDelivery(sc interface{ Scan(...any) error }) (notify.Delivery, error) {
+	var d notify.Delivery
+	var data, state string
+	var created, next, delivered int64
+	if err := sc.Scan(&d.Key, &d.Kind, &d.Target, &d.Subject, &d.Body, &data, &created, &state, &d.Attempts, &next, &d.LastError, &delivered); err != nil {
+		return d, err
+	}
+	if data != "" {
+		d.Data = json.RawMessage(data)
+	}
+	d.CreatedAt, d.NextAt, d.State = fromMS(created), fromMS(next), notify.State(state)
+	if delivered != 0 {
+		d.DeliveredAt = fromMS(delivered)
+	}
+	return d, nil
+}
+
+// DueMessages implements notify.Store.
+func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]notify.Delivery, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+		WHERE state = 'pending' AND next_ms <= ? ORDER BY next_ms, key LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, internal(err, "due messages")
+	}
+	defer rows.Close()
+	var out []notify.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, internal(err, "scan message")
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "due messages")
+	}
+	return out, nil
+}
+
+func messageNotFound(res sql.Result, key string) error {
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
+	}
+	return nil
+}
+
+// MarkDelivered implements notify.Store.
+func (db *DB) MarkDelivered(ctx context.Context, key string, attempts int, at time.Time) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', attempts = ?, delivered_ms = ?, last_error = '' WHERE key = ?`,
+		attempts, ms(at), key)
+	if err != nil {
+		return internal(err, "mark delivered")
+	}
+	return messageNotFound(res, key)
+}
+
+// MarkFailed implements notify.Store.
+func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next time.Time, dead bool, lastErr string) error {
+	state := notify.Pending
+	if dead {
+		state = notify.Dead
+	}
+	res, err := db.w.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = ?, next_ms = ?, last_error = ? WHERE key = ?`,
+		string(state), attempts, ms(next), lastErr, key)
+	if err != nil {
+		return internal(err, "mark failed")
+	}
+	return messageNotFound(res, key)
+}
+
+// OutboxMessage implements notify.Store.
+func (db *DB) OutboxMessage(ctx context.Context, key string) (notify.Delivery, error) {
+	d, err := scanDelivery(db.r.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, errkind.New(errkind.NotFound, "The message %s does not exist.", key)
+	}
+	if err != nil {
+		return d, internal(err, "get message")
+	}
+	return d, nil
+}

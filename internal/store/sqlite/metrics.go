@@ -1,0 +1,336 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/alarm"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
+)
+
+var (
+	_ metrics.Store = (*DB)(nil)
+	_ alarm.Store   = (*DB)(nil)
+)
+
+func resSeconds(res time.Duration) int64 { return int64(res / time.Second) }
+
+const upsertBucket = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, count, sum, min, max, sketch)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (res_s, account, metric, model_id, start_ms) DO UPDATE SET
+	count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`
+
+// WriteMetricBuckets implements metrics.Store.
+func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.Bucket) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin metric write")
+	}
+	defer tx.Rollback()
+	up, err := tx.PrepareContext(ctx, upsertBucket)
+	if err != nil {
+		return internal(err, "prepare metric write")
+	}
+	defer up.Close()
+	put := func(b *metrics.Bucket) error {
+		sk, _ := b.Stats.Sketch.MarshalBinary()
+		_, err := up.ExecContext(ctx, resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start),
+			b.Stats.Count, b.Stats.Sum, b.Stats.Min, b.Stats.Max, sk)
+		return err
+	}
+	for i := range replace {
+		if err := put(&replace[i]); err != nil {
+			return internal(err, "write metric bucket")
+		}
+	}
+	for i := range merge {
+		b := merge[i]
+		stored, err := scanBucket(tx.QueryRowContext(ctx, `SELECT res_s, account, metric, model_id, start_ms, count, sum, min, max, sketch
+			FROM metric_buckets WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms = ?`,
+			resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start)))
+		switch {
+		case err == sql.ErrNoRows:
+		case err != nil:
+			return internal(err, "read metric bucket")
+		default:
+			stored.Stats.Merge(&b.Stats)
+			b.Stats = stored.Stats
+		}
+		if err := put(&b); err != nil {
+			return internal(err, "merge metric bucket")
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit metric write")
+	}
+	return nil
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanBucket(r rowScanner) (metrics.Bucket, error) {
+	var b metrics.Bucket
+	var res, start int64
+	var sk []byte
+	if err := r.Scan(&res, &b.Key.Account, &b.Key.Metric, &b.Key.ModelID, &start, &b.Stats.Count, &b.Stats.Sum,
+		&b.Stats.Min, &b.Stats.Max, &sk); err != nil {
+		return b, err
+	}
+	b.Res, b.Start = time.Duration(res)*time.Second, fromMS(start)
+	return b, b.Stats.Sketch.UnmarshalBinary(sk)
+}
+
+// MetricBuckets implements metrics.Store.
+func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to time.Time, keys ...metrics.Key) ([]metrics.Bucket, error) {
+	const cols = `SELECT res_s, account, metric, model_id, start_ms, count, sum, min, max, sketch FROM metric_buckets`
+	var out []metrics.Bucket
+	query := func(q string, args ...any) error {
+		rows, err := db.r.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			b, err := scanBucket(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, b)
+		}
+		return rows.Err()
+	}
+	if len(keys) == 0 {
+		if err := query(cols+` WHERE res_s = ? AND start_ms >= ? AND start_ms < ? ORDER BY start_ms, account, metric, model_id`,
+			resSeconds(res), ms(from), ms(to)); err != nil {
+			return nil, internal(err, "query metric buckets")
+		}
+		return out, nil
+	}
+	for _, k := range keys {
+		if err := query(cols+` WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms >= ? AND start_ms < ?
+			ORDER BY start_ms`, resSeconds(res), k.Account, k.Metric, k.ModelID, ms(from), ms(to)); err != nil {
+			return nil, internal(err, "query metric buckets")
+		}
+	}
+	if len(keys) > 1 {
+		sortBuckets(out)
+	}
+	return out, nil
+}
+
+func sortBuckets(bs []metrics.Bucket) {
+	for i := 1; i < len(bs); i++ {
+		for j := i; j > 0 && bs[j].Start.Before(bs[j-1].Start); j-- {
+			bs[j], bs[j-1] = bs[j-1], bs[j]
+		}
+	}
+}
+
+// MetricSeries implements metrics.Store.
+func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duration, since time.Time) ([]metrics.Key, error) {
+	q := `SELECT DISTINCT account, metric, model_id FROM metric_buckets WHERE res_s = ? AND start_ms >= ?`
+	args := []any{resSeconds(res), ms(since)}
+	if account != "" {
+		q += ` AND account = ?`
+		args = append(args, account)
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY account, metric, model_id`, args...)
+	if err != nil {
+		return nil, internal(err, "query metric series")
+	}
+	defer rows.Close()
+	var out []metrics.Key
+	for rows.Next() {
+		var k metrics.Key
+		if err := rows.Scan(&k.Account, &k.Metric, &k.ModelID); err != nil {
+			return nil, internal(err, "scan metric series")
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query metric series")
+	}
+	return out, nil
+}
+
+// LatestMetricBucket implements metrics.Store.
+func (db *DB) LatestMetricBucket(ctx context.Context, res time.Duration) (time.Time, error) {
+	var v sql.NullInt64
+	if err := db.r.QueryRowContext(ctx, `SELECT MAX(start_ms) FROM metric_buckets WHERE res_s = ?`, resSeconds(res)).Scan(&v); err != nil {
+		return time.Time{}, internal(err, "latest metric bucket")
+	}
+	if !v.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(v.Int64), nil
+}
+
+// DeleteMetricBuckets implements metrics.Store.
+func (db *DB) DeleteMetricBuckets(ctx context.Context, res time.Duration, before time.Time) error {
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM metric_buckets WHERE res_s = ? AND start_ms < ?`, resSeconds(res), ms(before)); err != nil {
+		return internal(err, "delete metric buckets")
+	}
+	return nil
+}
+
+// LoadAlarms implements alarm.Store.
+func (db *DB) LoadAlarms(ctx context.Context) ([]alarm.Alarm, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT definition FROM alarms ORDER BY account, name`)
+	if err != nil {
+		return nil, internal(err, "query alarms")
+	}
+	defer rows.Close()
+	var out []alarm.Alarm
+	for rows.Next() {
+		var def string
+		if err := rows.Scan(&def); err != nil {
+			return nil, internal(err, "scan alarm")
+		}
+		var a alarm.Alarm
+		if err := json.Unmarshal([]byte(def), &a); err != nil {
+			return nil, internal(err, "decode alarm")
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query alarms")
+	}
+	return out, nil
+}
+
+func appendHistory(ctx context.Context, tx *sql.Tx, items []alarm.HistoryItem) error {
+	for _, h := range items {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO alarm_history (account, alarm_name, time_ms, type, summary, data) VALUES (?, ?, ?, ?, ?, ?)`,
+			h.Account, h.AlarmName, ms(h.Time), h.Type, h.Summary, h.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveAlarm implements alarm.Store.
+func (db *DB) SaveAlarm(ctx context.Context, a alarm.Alarm, items []alarm.HistoryItem) error {
+	def, err := json.Marshal(a)
+	if err != nil {
+		return internal(err, "encode alarm")
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin alarm write")
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO alarms (account, name, definition, state, state_updated_ms, config_updated_ms)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO UPDATE SET definition = excluded.definition,
+		state = excluded.state, state_updated_ms = excluded.state_updated_ms, config_updated_ms = excluded.config_updated_ms`,
+		a.Account, a.Name, string(def), string(a.State), ms(a.StateUpdated), ms(a.ConfigurationUpdated)); err != nil {
+		return internal(err, "write alarm")
+	}
+	if err := appendHistory(ctx, tx, items); err != nil {
+		return internal(err, "write alarm history")
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit alarm write")
+	}
+	return nil
+}
+
+// DeleteAlarms implements alarm.Store.
+func (db *DB) DeleteAlarms(ctx context.Context, account string, names []string, items []alarm.HistoryItem) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin alarm delete")
+	}
+	defer tx.Rollback()
+	for _, n := range names {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM alarms WHERE account = ? AND name = ?`, account, n); err != nil {
+			return internal(err, "delete alarm")
+		}
+	}
+	if err := appendHistory(ctx, tx, items); err != nil {
+		return internal(err, "write alarm history")
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit alarm delete")
+	}
+	return nil
+}
+
+// AppendAlarmHistory implements alarm.Store.
+func (db *DB) AppendAlarmHistory(ctx context.Context, items []alarm.HistoryItem) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin alarm history")
+	}
+	defer tx.Rollback()
+	if err := appendHistory(ctx, tx, items); err != nil {
+		return internal(err, "write alarm history")
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit alarm history")
+	}
+	return nil
+}
+
+// AlarmHistory implements alarm.Store.
+func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.HistoryItem, error) {
+	w := []string{"1 = 1"}
+	var args []any
+	if q.Account != "" {
+		w, args = append(w, "account = ?"), append(args, q.Account)
+	}
+	if q.AlarmName != "" {
+		w, args = append(w, "alarm_name = ?"), append(args, q.AlarmName)
+	}
+	if q.Type != "" {
+		w, args = append(w, "type = ?"), append(args, q.Type)
+	}
+	if !q.From.IsZero() {
+		w, args = append(w, "time_ms >= ?"), append(args, ms(q.From))
+	}
+	if !q.To.IsZero() {
+		w, args = append(w, "time_ms < ?"), append(args, ms(q.To))
+	}
+	order := " ORDER BY time_ms, seq"
+	if q.Newest {
+		order = " ORDER BY time_ms DESC, seq DESC"
+	}
+	query := `SELECT account, alarm_name, time_ms, type, summary, data FROM alarm_history WHERE ` + strings.Join(w, " AND ") + order
+	if q.Limit > 0 || q.Offset > 0 {
+		limit := q.Limit
+		if limit <= 0 {
+			limit = -1
+		}
+		query += ` LIMIT ? OFFSET ?`
+		args = append(args, limit, q.Offset)
+	}
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, internal(err, "query alarm history")
+	}
+	defer rows.Close()
+	var out []alarm.HistoryItem
+	for rows.Next() {
+		var h alarm.HistoryItem
+		var t int64
+		if err := rows.Scan(&h.Account, &h.AlarmName, &t, &h.Type, &h.Summary, &h.Data); err != nil {
+			return nil, internal(err, "scan alarm history")
+		}
+		h.Time = fromMS(t)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query alarm history")
+	}
+	return out, nil
+}
+
+// PruneAlarmHistory implements alarm.Store.
+func (db *DB) PruneAlarmHistory(ctx context.Context, before time.Time) error {
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM alarm_history WHERE time_ms < ?`, ms(before)); err != nil {
+		return internal(err, "prune alarm history")
+	}
+	return nil
+}
