@@ -331,10 +331,6 @@ type pass struct {
 
 	prefix []float64 // prefix[i] = sum of norm[:i]
 
-	hw, hd  []float64 // the two seasonal forecasts, normalised; NaN if none
-	blend   float64   // weight of hw, recomputed daily
-	blendAt int
-
 	dow    [7]float64 // day-of-week factors, by time.Weekday
 	dowDay int        // the day index they were computed at
 

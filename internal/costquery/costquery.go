@@ -42,6 +42,15 @@ type Source interface {
 	CostRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error)
 }
 
+// DailySource is a Source that also keeps daily rollups (the hourly ones
+// summed per UTC day, Hour being midnight). Daily and monthly queries read
+// them: a day is one row per dimension combination instead of 24.
+type DailySource interface {
+	// CostRollupsDaily is CostRollups over daily rollups, for from and to
+	// at UTC midnight.
+	CostRollupsDaily(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error)
+}
+
 // Versioned is a Source that can say whether its rollups changed. A Source
 // implementing it lets the Service reuse the rollups it read for one query
 // in the next ones (the pages of one result, the queries of one report)
@@ -65,6 +74,7 @@ type Service struct {
 
 // cached is one read of the Source, valid while the version holds.
 type cached struct {
+	daily    bool   // from the daily rollups
 	accounts string // accounts joined, "\x00*" for all
 	from, to time.Time
 	version  int64
@@ -93,9 +103,27 @@ func NewService(src Source, names *Namer, now func() time.Time) *Service {
 // rollups reads the rollups of [from, to) for accounts, from the cache when
 // a cached read covers the range and the ledger has not changed since.
 func (s *Service) rollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	return s.read(ctx, false, accounts, from, to)
+}
+
+// dailyRollups reads daily rollups when the source keeps them and the
+// range is whole days, else hourly ones.
+func (s *Service) dailyRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	_, ok := s.src.(DailySource)
+	return s.read(ctx, ok && from.Equal(midnight(from)) && to.Equal(midnight(to)), accounts, from, to)
+}
+
+func (s *Service) fetch(ctx context.Context, daily bool, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	if daily {
+		return s.src.(DailySource).CostRollupsDaily(ctx, accounts, from, to)
+	}
+	return s.src.CostRollups(ctx, accounts, from, to)
+}
+
+func (s *Service) read(ctx context.Context, daily bool, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
 	v, ok := s.src.(Versioned)
 	if !ok {
-		return s.src.CostRollups(ctx, accounts, from, to)
+		return s.fetch(ctx, daily, accounts, from, to)
 	}
 	version, err := v.LedgerVersion(ctx)
 	if err != nil {
@@ -113,7 +141,7 @@ func (s *Service) rollups(ctx context.Context, accounts []string, from, to time.
 	// Reads of another version are of no more use (versions only grow).
 	s.cache = slices.DeleteFunc(s.cache, func(c cached) bool { return c.version != version })
 	for i, c := range s.cache {
-		if c.accounts == key && !from.Before(c.from) && !to.After(c.to) {
+		if c.daily == daily && c.accounts == key && !from.Before(c.from) && !to.After(c.to) {
 			copy(s.cache[1:i+1], s.cache[:i])
 			s.cache[0] = c
 			s.mu.Unlock()
@@ -123,12 +151,12 @@ func (s *Service) rollups(ctx context.Context, accounts []string, from, to time.
 		}
 	}
 	s.mu.Unlock()
-	rolls, err := s.src.CostRollups(ctx, accounts, from, to)
+	rolls, err := s.fetch(ctx, daily, accounts, from, to)
 	if err != nil || len(rolls) > cacheMaxRolls {
 		return rolls, err
 	}
 	s.mu.Lock()
-	s.cache = slices.Insert(s.cache, 0, cached{accounts: key, from: from, to: to, version: version, rolls: rolls})
+	s.cache = slices.Insert(s.cache, 0, cached{daily: daily, accounts: key, from: from, to: to, version: version, rolls: rolls})
 	total := 0
 	for i, c := range s.cache {
 		total += len(c.rolls)
@@ -153,7 +181,11 @@ func (s *Service) CostAndUsage(ctx context.Context, accounts []string, q Query) 
 	if err := q.Validate(); err != nil {
 		return Result{}, err
 	}
-	rolls, err := s.rollups(ctx, accounts, q.From, q.To)
+	read := s.rollups
+	if q.Granularity != Hourly {
+		read = s.dailyRollups
+	}
+	rolls, err := read(ctx, accounts, q.From, q.To)
 	if err != nil {
 		return Result{}, err
 	}

@@ -11,8 +11,9 @@ import (
 )
 
 var (
-	_ costquery.Source    = (*DB)(nil)
-	_ costquery.Versioned = (*DB)(nil)
+	_ costquery.Source      = (*DB)(nil)
+	_ costquery.Versioned   = (*DB)(nil)
+	_ costquery.DailySource = (*DB)(nil)
 )
 
 // LedgerVersion implements costquery.Versioned: the highest record
@@ -35,6 +36,16 @@ const maxAccountParams = 500
 // reads the rollup table's primary key (hour first) as a range, and
 // rollups with the same tag set share one Tags map.
 func (db *DB) CostRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	return db.costRollups(ctx, "usage_hourly", "hour_ms", accounts, from, to)
+}
+
+// CostRollupsDaily implements costquery.DailySource: like CostRollups, from
+// the daily rollup table, with Hour the UTC midnight of each day.
+func (db *DB) CostRollupsDaily(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	return db.costRollups(ctx, "usage_daily", "day_ms", accounts, from, to)
+}
+
+func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
 	if accounts != nil && len(accounts) == 0 {
 		return nil, nil
 	}
@@ -42,10 +53,10 @@ func (db *DB) CostRollups(ctx context.Context, accounts []string, from, to time.
 	if err != nil {
 		return nil, internal(err, "load tag sets")
 	}
-	query := `SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
+	query := `SELECT ` + timeCol + `, account, region_served, profile_arn, model_id, principal_id, operation,
 		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
 		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
-		FROM usage_hourly WHERE hour_ms >= ? AND hour_ms < ?`
+		FROM ` + table + ` WHERE ` + timeCol + ` >= ? AND ` + timeCol + ` < ?`
 	args := []any{ms(from), ms(to)}
 	var keep map[string]bool
 	switch {
@@ -61,7 +72,7 @@ func (db *DB) CostRollups(ctx context.Context, accounts []string, from, to time.
 			keep[a] = true
 		}
 	}
-	rows, err := db.r.QueryContext(ctx, query+" ORDER BY hour_ms", args...)
+	rows, err := db.r.QueryContext(ctx, query+" ORDER BY "+timeCol, args...)
 	if err != nil {
 		return nil, internal(err, "query rollups")
 	}

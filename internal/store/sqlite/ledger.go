@@ -68,6 +68,9 @@ const upsertRollup = `INSERT INTO usage_hourly (hour_ms, account, region_served,
 	cache_read_cost = cache_read_cost + excluded.cache_read_cost, cache_write_cost = cache_write_cost + excluded.cache_write_cost,
 	unpriced = unpriced + excluded.unpriced`
 
+// upsertDaily is upsertRollup for the daily table.
+var upsertDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(upsertRollup)
+
 func b2i(b bool) int64 {
 	if b {
 		return 1
@@ -88,6 +91,8 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	defer ins.Close()
 	up := tx.StmtContext(ctx, db.upRollup)
 	defer up.Close()
+	upDay := tx.StmtContext(ctx, db.upDaily)
+	defer upDay.Close()
 	local := map[string]int64{}
 	for _, r := range recs {
 		ts, err := db.tagSetID(ctx, tx, local, r.Tags)
@@ -105,11 +110,17 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 			continue // already recorded: idempotent
 		}
 		hour := r.Time.UTC().Truncate(time.Hour)
-		if _, err := up.ExecContext(ctx, ms(hour), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
-			r.Operation, ts, b2i(r.Outcome != ledger.OutcomeSuccess), r.InputTokens, r.OutputTokens,
-			r.CacheReadTokens, r.CacheWriteTokens, int64(r.Cost), int64(r.InputCost), int64(r.OutputCost),
-			int64(r.CacheReadCost), int64(r.CacheWriteCost), b2i(!r.Priced)); err != nil {
-			return internal(err, "update rollup")
+		day := r.Time.UTC().Truncate(24 * time.Hour)
+		for _, u := range []struct {
+			stmt *sql.Stmt
+			at   time.Time
+		}{{up, hour}, {upDay, day}} {
+			if _, err := u.stmt.ExecContext(ctx, ms(u.at), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
+				r.Operation, ts, b2i(r.Outcome != ledger.OutcomeSuccess), r.InputTokens, r.OutputTokens,
+				r.CacheReadTokens, r.CacheWriteTokens, int64(r.Cost), int64(r.InputCost), int64(r.OutputCost),
+				int64(r.CacheReadCost), int64(r.CacheWriteCost), b2i(!r.Priced)); err != nil {
+				return internal(err, "update rollup")
+			}
 		}
 	}
 	if err := tx.Commit(); err != nil {

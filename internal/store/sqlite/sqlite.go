@@ -39,7 +39,7 @@ type DB struct {
 
 	// insRecord and upRollup are the ledger's statements, prepared once on
 	// the writer so each append does not parse them again.
-	insRecord, upRollup *sql.Stmt
+	insRecord, upRollup, upDaily *sql.Stmt
 
 	// ckpt is a connection of its own for the background checkpointer;
 	// closing stopCkpt stops it and ckptDone closes when it has.
@@ -103,6 +103,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
 	}
+	if db.upDaily, err = db.w.PrepareContext(ctx, upsertDaily); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare daily rollup: %w", err)
+	}
 	if db.upRollup, err = db.w.PrepareContext(ctx, upsertRollup); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: prepare rollup: %w", err)
@@ -153,7 +157,7 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		errs = append(errs, db.ckpt.Close())
 	}
-	for _, st := range []*sql.Stmt{db.insRecord, db.upRollup} {
+	for _, st := range []*sql.Stmt{db.insRecord, db.upRollup, db.upDaily} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -176,6 +176,29 @@ CREATE TABLE tag_sets (
     canonical TEXT NOT NULL UNIQUE,
     tags      TEXT NOT NULL -- JSON object
 );
+CREATE TABLE usage_daily (
+    day_ms             INTEGER NOT NULL,
+    account            TEXT    NOT NULL,
+    region_served      TEXT    NOT NULL,
+    profile_arn        TEXT    NOT NULL,
+    model_id           TEXT    NOT NULL,
+    principal_id       TEXT    NOT NULL,
+    operation          TEXT    NOT NULL,
+    tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id),
+    calls              INTEGER NOT NULL,
+    errors             INTEGER NOT NULL,
+    input_tokens       INTEGER NOT NULL,
+    output_tokens      INTEGER NOT NULL,
+    cache_read_tokens  INTEGER NOT NULL,
+    cache_write_tokens INTEGER NOT NULL,
+    cost_nanos         INTEGER NOT NULL,
+    input_cost         INTEGER NOT NULL,
+    output_cost        INTEGER NOT NULL,
+    cache_read_cost    INTEGER NOT NULL,
+    cache_write_cost   INTEGER NOT NULL,
+    unpriced           INTEGER NOT NULL,
+    PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id)
+) WITHOUT ROWID;
 CREATE TABLE usage_hourly (
     hour_ms            INTEGER NOT NULL,
     account            TEXT    NOT NULL,
