@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,7 +119,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 		return err
 	}
 	fmt.Fprintf(stdout, "\nTollgate is serving on %s (region %s).\n", m.URL(), cfg.Region)
-	fmt.Fprintf(stdout, "Point any AWS SDK or the AWS CLI at it:\n  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s\n", m.CredentialsFile(), m.ConfigFile())
+	creds, _ := filepath.Abs(m.CredentialsFile())
+	conf, _ := filepath.Abs(m.ConfigFile())
+	fmt.Fprintf(stdout, "Point any AWS SDK or the AWS CLI at it:\n  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s\n", creds, conf)
 	fmt.Fprintf(stdout, "  aws bedrock list-inference-profiles --type-equals APPLICATION --endpoint-url %s\n", m.URL())
 	if once {
 		stop()
