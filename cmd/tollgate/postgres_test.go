@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,9 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	rgttypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -90,4 +95,98 @@ func TestPostgresStore(t *testing.T) {
 	if calls != 6 {
 		t.Errorf("rollups count %d calls, want 6", calls)
 	}
+}
+
+// within polls f until it returns nil, failing the test when it has
+// not within bound.
+func within(t *testing.T, bound time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v: %v", what, bound, err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// TestPostgresReplicasFollowChanges runs two replicas on one PostgreSQL
+// schema (skipped without TOLLGATE_TEST_POSTGRES_URL): profiles created,
+// retagged and deleted, and principals, policies and access keys created
+// or deactivated through one replica take effect on the other within the
+// documented lag (LISTEN/NOTIFY, well under 5 s).
+func TestPostgresReplicasFollowChanges(t *testing.T) {
+	const bound = 5 * time.Second
+	url := pgtest.URL(t)
+	onPostgres := func(c *config.Config) { c.Store = url }
+	dir := t.TempDir()
+	ctx := t.Context()
+	r1 := startServer(t, dir, onPostgres)
+	key, err := os.ReadFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2 := startServerIn(t, t.TempDir(), onPostgres, nil, map[string]string{"TOLLGATE_MASTER_KEY": strings.TrimSpace(string(key))})
+
+	// A principal, its policy and access key, made through replica 1, work
+	// on replica 2.
+	const mgmt = "123456789012"
+	r1.putPolicy(t, mgmt, "admin", adminPolicy)
+	_, danaKey, danaSecret := r1.newUser(t, mgmt, "dana", []string{"admin"})
+	danaOn2 := r2.bedrock(t, func(o *bedrock.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(danaKey, danaSecret, "")
+	})
+	within(t, bound, "dana's new key on replica 2", func() error {
+		_, err := danaOn2.ListInferenceProfiles(ctx, &bedrock.ListInferenceProfilesInput{TypeEquals: types.InferenceProfileTypeApplication})
+		return err
+	})
+
+	// A profile created on replica 1 is resolvable on replica 2.
+	arn := createProfile(t, r1.bedrock(t), "replicated", haikuARN, tagList("team", "alpha")...)
+	rc2 := r2.runtime(t)
+	converse := func() error {
+		_, err := rc2.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(arn), Messages: userText("hi")})
+		return err
+	}
+	within(t, bound, "Converse on replica 2 through a profile created on replica 1", converse)
+
+	// Retagged on replica 1, found by its new tag on replica 2.
+	if _, err := r1.bedrock(t).TagResource(ctx, &bedrock.TagResourceInput{ResourceARN: aws.String(arn), Tags: tagList("team", "beta")}); err != nil {
+		t.Fatal(err)
+	}
+	tg2 := r2.tagging(t)
+	within(t, bound, "GetResources team=beta on replica 2", func() error {
+		out, err := tg2.GetResources(ctx, &rgt.GetResourcesInput{TagFilters: []rgttypes.TagFilter{{Key: aws.String("team"), Values: []string{"beta"}}}})
+		if err != nil {
+			return err
+		}
+		if len(out.ResourceTagMappingList) != 1 || aws.ToString(out.ResourceTagMappingList[0].ResourceARN) != arn {
+			return fmt.Errorf("got %d resources, want %s", len(out.ResourceTagMappingList), arn)
+		}
+		return nil
+	})
+
+	// An access key deactivated on replica 1 stops working on replica 2.
+	r1.mustCLI(t, nil, "keys", "deactivate", danaKey)
+	within(t, bound, "dana's deactivated key refused on replica 2", func() error {
+		if _, err := danaOn2.ListInferenceProfiles(ctx, &bedrock.ListInferenceProfilesInput{}); err == nil {
+			return errors.New("the deactivated key still works")
+		}
+		return nil
+	})
+
+	// A profile deleted on replica 1 is gone on replica 2.
+	if _, err := r1.bedrock(t).DeleteInferenceProfile(ctx, &bedrock.DeleteInferenceProfileInput{InferenceProfileIdentifier: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	within(t, bound, "profile deleted on replica 1 gone on replica 2", func() error {
+		if converse() == nil {
+			return errors.New("Converse through the deleted profile still succeeds")
+		}
+		return nil
+	})
 }

@@ -85,6 +85,7 @@ type compiledPolicy struct {
 func NewDirectory(ctx context.Context, svc *Service, admin AdminStore, compile PolicyCompiler, management string) (*Directory, error) {
 	d := &Directory{Service: svc, admin: admin, compile: compile, management: management,
 		accounts: map[string]Account{}, policies: map[[2]string]compiledPolicy{}, attached: map[string][]Attachment{}, cache: map[string][]any{}}
+	d.admin = countingAdmin{admin, &svc.writes}
 	accts, pols, atts, err := admin.LoadAdmin(ctx)
 	if err != nil {
 		return nil, err

@@ -108,6 +108,7 @@ type Service struct {
 	apiKeys    map[string]apiEntry // active API key hash -> entry
 	keys       map[string]AccessKey
 	apiKeyList map[string]APIKey // by public id
+	writes     uint64            // store writes made (under mu); see reload
 }
 
 type keyEntry struct {
@@ -128,6 +129,7 @@ func NewService(ctx context.Context, store Store, box *secretbox.Box, now func()
 	s := &Service{store: store, box: box, now: now,
 		principals: map[string]*Principal{}, secrets: map[string]keyEntry{}, apiKeys: map[string]apiEntry{},
 		keys: map[string]AccessKey{}, apiKeyList: map[string]APIKey{}}
+	s.store = countingStore{store, &s.writes}
 	ps, aks, apis, err := store.LoadPrincipals(ctx)
 	if err != nil {
 		return nil, err

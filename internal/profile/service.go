@@ -40,6 +40,9 @@ type Service struct {
 	names    map[key]*Profile       // account+name -> profile
 	tagIdx   map[string]*tags.Index // account -> ARN -> tags
 	onChange []func(old, new *Profile)
+	// writes counts the store writes made under mu, so Reload can tell
+	// that its snapshot of the store may predate one of them.
+	writes uint64
 }
 
 type key struct{ account, s string }
@@ -235,6 +238,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
 		ClientRequestToken: in.ClientRequestToken,
 		RequestHash:        hash,
 	}
+	s.writes++
 	if err := s.store.CreateProfile(ctx, *p); err != nil {
 		s.mu.Unlock()
 		return Profile{}, err
@@ -447,6 +451,7 @@ func (s *Service) Delete(ctx context.Context, account, identifier string) error 
 		}
 		return notFound(identifier)
 	}
+	s.writes++
 	if err := s.store.DeleteProfile(ctx, account, id); err != nil {
 		s.mu.Unlock()
 		return err
@@ -534,6 +539,7 @@ func (s *Service) updateTags(ctx context.Context, account, resourceARN string, f
 		return err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
+	s.writes++
 	if err := s.store.SetProfileTags(ctx, account, cur.ID, next, now); err != nil {
 		s.mu.Unlock()
 		return err
@@ -601,4 +607,75 @@ func (s *Service) TagValues(account, key string) []string {
 		return ix.Values(key)
 	}
 	return nil
+}
+
+// Reload re-reads every application profile from the store and swaps the
+// in-memory view (profiles, names, tokens, tag index) for it under the
+// lock, so changes made through other replicas sharing the store become
+// visible. Profiles whose stored version is unchanged keep their pointer;
+// OnChange callbacks run for every profile added (old nil), retagged or
+// otherwise updated, and removed (new nil).
+func (s *Service) Reload(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		s.mu.RLock()
+		before := s.writes
+		s.mu.RUnlock()
+		last := attempt >= 3
+		if last {
+			// Writes keep racing the reads: read under the lock.
+			s.mu.Lock()
+		}
+		all, err := s.store.ListAllProfiles(ctx)
+		if err != nil {
+			if last {
+				s.mu.Unlock()
+			}
+			return err
+		}
+		if !last {
+			s.mu.Lock()
+			if s.writes != before {
+				// A local write happened meanwhile; the snapshot may
+				// predate it.
+				s.mu.Unlock()
+				continue
+			}
+		}
+		s.swapLocked(all)
+		s.mu.Unlock()
+		return nil
+	}
+}
+
+func (s *Service) swapLocked(all []Profile) {
+	old := s.byKey
+	s.byKey = make(map[key]*Profile, len(all))
+	s.byAcct = map[string][]*Profile{}
+	s.tokens = map[key]*Profile{}
+	s.names = map[key]*Profile{}
+	s.tagIdx = map[string]*tags.Index{}
+	type change struct{ old, new *Profile }
+	var changes []change
+	for i := range all {
+		p := &all[i]
+		k := key{p.Account, p.ID}
+		if o, ok := old[k]; ok {
+			if o.UpdatedAt.Equal(p.UpdatedAt) && o.Tags.Canonical() == p.Tags.Canonical() {
+				p = o
+			} else {
+				changes = append(changes, change{o, p})
+			}
+		} else {
+			changes = append(changes, change{nil, p})
+		}
+		s.insertLocked(p)
+	}
+	for k, o := range old {
+		if _, ok := s.byKey[k]; !ok {
+			changes = append(changes, change{o, nil})
+		}
+	}
+	for _, c := range changes {
+		s.notify(c.old, c.new)
+	}
 }

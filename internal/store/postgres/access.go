@@ -12,72 +12,74 @@ var _ principal.AdminStore = (*DB)(nil)
 
 // PutAccount implements principal.AdminStore.
 func (db *DB) PutAccount(ctx context.Context, a principal.Account) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, ms(a.CreatedAt))
-	if err != nil {
-		return internal(err, "put account")
-	}
-	return nil
+	return db.change(ctx, ChangeAccount, "put account", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, ms(a.CreatedAt))
+		if err != nil {
+			return internal(err, "put account")
+		}
+		return nil
+	})
 }
 
 // PutPolicy implements principal.AdminStore.
 func (db *DB) PutPolicy(ctx context.Context, p principal.PolicyDoc) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO policies (account, name, document, updated_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (account, name) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
-		p.Account, p.Name, p.Document, ms(p.UpdatedAt))
-	if err != nil {
-		return internal(err, "put policy")
-	}
-	return nil
+	return db.change(ctx, ChangePolicy, "put policy", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO policies (account, name, document, updated_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (account, name) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
+			p.Account, p.Name, p.Document, ms(p.UpdatedAt))
+		if err != nil {
+			return internal(err, "put policy")
+		}
+		return nil
+	})
 }
 
 // DeletePolicy implements principal.AdminStore.
 func (db *DB) DeletePolicy(ctx context.Context, account, name string) error {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return internal(err, "begin delete policy")
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM policies WHERE account = $1 AND name = $2`, account, name)
-	if err != nil {
-		return internal(err, "delete policy")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "Policy %s does not exist.", name)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM principal_policies WHERE account = $1 AND policy_name = $2`, account, name); err != nil {
-		return internal(err, "delete attachments")
-	}
-	if err := tx.Commit(); err != nil {
-		return internal(err, "commit delete policy")
-	}
-	return nil
+	return db.change(ctx, ChangePolicy, "delete policy", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM policies WHERE account = $1 AND name = $2`, account, name)
+		if err != nil {
+			return internal(err, "delete policy")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errkind.New(errkind.NotFound, "Policy %s does not exist.", name)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM principal_policies WHERE account = $1 AND policy_name = $2`, account, name); err != nil {
+			return internal(err, "delete attachments")
+		}
+		return nil
+	})
 }
 
 // Attach implements principal.AdminStore.
 func (db *DB) Attach(ctx context.Context, a principal.Attachment) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO principal_policies (principal_id, account, policy_name) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, a.PrincipalID, a.Account, a.PolicyName)
-	if isConstraint(err) {
-		return errkind.Wrap(errkind.NotFound, err, "The principal does not exist.")
-	}
-	if err != nil {
-		return internal(err, "attach policy")
-	}
-	return nil
+	return db.change(ctx, ChangeAttachment, "attach policy", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO principal_policies (principal_id, account, policy_name) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, a.PrincipalID, a.Account, a.PolicyName)
+		if isConstraint(err) {
+			return errkind.Wrap(errkind.NotFound, err, "The principal does not exist.")
+		}
+		if err != nil {
+			return internal(err, "attach policy")
+		}
+		return nil
+	})
 }
 
 // Detach implements principal.AdminStore.
 func (db *DB) Detach(ctx context.Context, a principal.Attachment) error {
-	res, err := db.db.ExecContext(ctx, `DELETE FROM principal_policies WHERE principal_id = $1 AND account = $2 AND policy_name = $3`,
-		a.PrincipalID, a.Account, a.PolicyName)
-	if err != nil {
-		return internal(err, "detach policy")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The policy is not attached.")
-	}
-	return nil
+	return db.change(ctx, ChangeAttachment, "detach policy", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM principal_policies WHERE principal_id = $1 AND account = $2 AND policy_name = $3`,
+			a.PrincipalID, a.Account, a.PolicyName)
+		if err != nil {
+			return internal(err, "detach policy")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errkind.New(errkind.NotFound, "The policy is not attached.")
+		}
+		return nil
+	})
 }
 
 // LoadAdmin implements principal.AdminStore.

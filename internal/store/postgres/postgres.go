@@ -46,7 +46,9 @@ const (
 // DB is an open Tollgate PostgreSQL database: a pool of connections. Safe
 // for concurrent use, by several processes at once.
 type DB struct {
-	db *sql.DB
+	db        *sql.DB
+	url       string        // for Watch's dedicated connection
+	reconcile time.Duration // Watch's tick period
 
 	// mu guards the caches below. Both hold facts that never change once
 	// committed, so they stay valid whatever other replicas do (except a
@@ -61,6 +63,9 @@ type DB struct {
 type Options struct {
 	// MaxConns bounds the pool's open connections. Default 16.
 	MaxConns int
+	// Reconcile is the period of Watch's reconciliation tick. Default
+	// DefaultReconcile (30 s).
+	Reconcile time.Duration
 }
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
@@ -69,6 +74,9 @@ type Options struct {
 func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = 16
+	}
+	if opts.Reconcile <= 0 {
+		opts.Reconcile = DefaultReconcile
 	}
 	sqldb, err := sql.Open("pgx", url)
 	if err != nil {
@@ -80,6 +88,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	sqldb.SetConnMaxLifetime(time.Hour)
 	db := &DB{
 		db:         sqldb,
+		url:        url,
+		reconcile:  opts.Reconcile,
 		tagIDs:     map[string]int64{"": 0},
 		tagsByID:   map[int64]tags.Set{0: {}},
 		partitions: map[int64]bool{},

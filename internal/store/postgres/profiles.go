@@ -48,44 +48,50 @@ func nullable(s string) any {
 
 // CreateProfile implements profile.Store.
 func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
-	arns, _ := json.Marshal(p.ModelARNs)
-	_, err := db.db.ExecContext(ctx, `INSERT INTO profiles
-		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
-		tagsJSON(p.Tags), ms(p.CreatedAt), ms(p.UpdatedAt), nullable(p.ClientRequestToken), p.RequestHash)
-	if isConstraint(err) {
-		return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
-	}
-	if err != nil {
-		return internal(err, "create profile")
-	}
-	return nil
+	return db.change(ctx, ChangeProfile, "create profile", func(tx *sql.Tx) error {
+		arns, _ := json.Marshal(p.ModelARNs)
+		_, err := tx.ExecContext(ctx, `INSERT INTO profiles
+			(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
+			tagsJSON(p.Tags), ms(p.CreatedAt), ms(p.UpdatedAt), nullable(p.ClientRequestToken), p.RequestHash)
+		if isConstraint(err) {
+			return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
+		}
+		if err != nil {
+			return internal(err, "create profile")
+		}
+		return nil
+	})
 }
 
 // DeleteProfile implements profile.Store.
 func (db *DB) DeleteProfile(ctx context.Context, account, id string) error {
-	res, err := db.db.ExecContext(ctx, `DELETE FROM profiles WHERE account = $1 AND id = $2`, account, id)
-	if err != nil {
-		return internal(err, "delete profile")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The inference profile %s could not be found.", id)
-	}
-	return nil
+	return db.change(ctx, ChangeProfile, "delete profile", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE account = $1 AND id = $2`, account, id)
+		if err != nil {
+			return internal(err, "delete profile")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errkind.New(errkind.NotFound, "The inference profile %s could not be found.", id)
+		}
+		return nil
+	})
 }
 
 // SetProfileTags implements profile.Store.
 func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set, updated time.Time) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE profiles SET tags = $1, updated_at = $2 WHERE account = $3 AND id = $4`,
-		tagsJSON(t), ms(updated), account, id)
-	if err != nil {
-		return internal(err, "set profile tags")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The inference profile %s could not be found.", id)
-	}
-	return nil
+	return db.change(ctx, ChangeProfile, "set profile tags", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE profiles SET tags = $1, updated_at = $2 WHERE account = $3 AND id = $4`,
+			tagsJSON(t), ms(updated), account, id)
+		if err != nil {
+			return internal(err, "set profile tags")
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errkind.New(errkind.NotFound, "The inference profile %s could not be found.", id)
+		}
+		return nil
+	})
 }
 
 // ListAllProfiles implements profile.Store.
@@ -126,41 +132,47 @@ func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
 
 // PutPrincipal implements principal.Store.
 func (db *DB) PutPrincipal(ctx context.Context, p principal.Principal) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO principals (id, account, name, kind, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (id) DO UPDATE SET account = excluded.account, name = excluded.name, kind = excluded.kind, tags = excluded.tags`,
-		p.ID, p.Account, p.Name, string(p.Kind), tagsJSON(p.Tags), ms(p.CreatedAt))
-	if err != nil {
-		return internal(err, "put principal")
-	}
-	return nil
+	return db.change(ctx, ChangePrincipal, "put principal", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO principals (id, account, name, kind, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (id) DO UPDATE SET account = excluded.account, name = excluded.name, kind = excluded.kind, tags = excluded.tags`,
+			p.ID, p.Account, p.Name, string(p.Kind), tagsJSON(p.Tags), ms(p.CreatedAt))
+		if err != nil {
+			return internal(err, "put principal")
+		}
+		return nil
+	})
 }
 
 // PutAccessKey implements principal.Store.
 func (db *DB) PutAccessKey(ctx context.Context, k principal.AccessKey) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO access_keys (id, principal_id, secret_sealed, status, created_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, secret_sealed = excluded.secret_sealed, status = excluded.status`,
-		k.ID, k.PrincipalID, k.SecretSealed, k.Status, ms(k.CreatedAt))
-	if isConstraint(err) {
-		return errkind.Wrap(errkind.Invalid, err, "the access key's principal does not exist")
-	}
-	if err != nil {
-		return internal(err, "put access key")
-	}
-	return nil
+	return db.change(ctx, ChangeAccessKey, "put access key", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, principal_id, secret_sealed, status, created_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, secret_sealed = excluded.secret_sealed, status = excluded.status`,
+			k.ID, k.PrincipalID, k.SecretSealed, k.Status, ms(k.CreatedAt))
+		if isConstraint(err) {
+			return errkind.Wrap(errkind.Invalid, err, "the access key's principal does not exist")
+		}
+		if err != nil {
+			return internal(err, "put access key")
+		}
+		return nil
+	})
 }
 
 // PutAPIKey implements principal.Store.
 func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
-	_, err := db.db.ExecContext(ctx, `INSERT INTO api_keys (hash, id, principal_id, status, created_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (hash) DO UPDATE SET status = excluded.status`,
-		k.Hash, k.ID, k.PrincipalID, k.Status, ms(k.CreatedAt))
-	if isConstraint(err) {
-		return errkind.Wrap(errkind.Invalid, err, "the API key's principal does not exist or its id is taken")
-	}
-	if err != nil {
-		return internal(err, "put api key")
-	}
-	return nil
+	return db.change(ctx, ChangeAPIKey, "put api key", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (hash, id, principal_id, status, created_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (hash) DO UPDATE SET status = excluded.status`,
+			k.Hash, k.ID, k.PrincipalID, k.Status, ms(k.CreatedAt))
+		if isConstraint(err) {
+			return errkind.Wrap(errkind.Invalid, err, "the API key's principal does not exist or its id is taken")
+		}
+		if err != nil {
+			return internal(err, "put api key")
+		}
+		return nil
+	})
 }
 
 // LoadPrincipals implements principal.Store.

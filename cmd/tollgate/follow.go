@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/store/postgres"
+)
+
+// followDebounce is how long a burst of change notifications is coalesced
+// before the in-memory indexes reload.
+const followDebounce = 50 * time.Millisecond
+
+// Which in-memory indexes a change kind invalidates.
+const (
+	reloadProfiles uint8 = 1 << iota
+	reloadDirectory
+)
+
+func reloadsFor(kind string) uint8 {
+	switch kind {
+	case postgres.ChangeProfile:
+		return reloadProfiles
+	case postgres.ChangePrincipal, postgres.ChangeAccessKey, postgres.ChangeAPIKey,
+		postgres.ChangeAccount, postgres.ChangePolicy, postgres.ChangeAttachment:
+		return reloadDirectory
+	default: // postgres.ChangeTick, and kinds of a newer release
+		return reloadProfiles | reloadDirectory
+	}
+}
+
+// followChanges makes the in-memory indexes (profiles and their tags, and
+// through the profiles' OnChange the budgets' scope map; principals, keys,
+// accounts and policies) follow the changes other replicas commit to a
+// shared PostgreSQL store: it watches the store's notifications and
+// reconciliation ticks and reloads what changed, coalescing bursts within
+// followDebounce. It does nothing on SQLite. The returned stop waits for
+// it to finish; ctx's end stops it.
+func (m *Main) followChanges(ctx context.Context) (stop func()) {
+	pg, ok := m.DB.(*postgres.DB)
+	if !ok {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var (
+		mu      sync.Mutex
+		pending uint8
+		wake    = make(chan struct{}, 1)
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() {
+		_ = pg.Watch(ctx, func(kind string) {
+			mu.Lock()
+			pending |= reloadsFor(kind)
+			mu.Unlock()
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
+	})
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+			t := time.NewTimer(followDebounce)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			mu.Lock()
+			what := pending
+			pending = 0
+			mu.Unlock()
+			if what&reloadProfiles != 0 {
+				if err := m.Profiles.Reload(ctx); err != nil && ctx.Err() == nil {
+					m.Logger.Warn("reload_profiles_failed", "error", err.Error())
+				}
+			}
+			if what&reloadDirectory != 0 {
+				if err := m.Directory.Reload(ctx); err != nil && ctx.Err() == nil {
+					m.Logger.Warn("reload_directory_failed", "error", err.Error())
+				}
+			}
+		}
+	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}

@@ -1,0 +1,150 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Channel is the PostgreSQL notification channel every committed change to
+// profiles, principals, keys, accounts, policies or attachments is announced
+// on, with the kind of change (a Change* constant) as the payload. Channels
+// are per database, not per schema: replicas on other schemas of the same
+// database hear the changes too, which only costs them a reload.
+const Channel = "tollgate_changes"
+
+// Change kinds, the payloads of notifications on Channel. Watch also calls
+// back with ChangeTick.
+const (
+	ChangeProfile    = "profile"
+	ChangePrincipal  = "principal"
+	ChangeAccessKey  = "access_key"
+	ChangeAPIKey     = "api_key"
+	ChangeAccount    = "account"
+	ChangePolicy     = "policy"
+	ChangeAttachment = "attachment"
+	// ChangeTick is the periodic reconciliation (and the catch-up after
+	// the listening connection was re-established): reload everything.
+	ChangeTick = "tick"
+)
+
+// DefaultReconcile is the default period of Watch's ChangeTick.
+const DefaultReconcile = 30 * time.Second
+
+// change runs f in a transaction and, when f succeeds, announces kind on
+// Channel in the same transaction, so the notification is delivered if and
+// only if the change commits. Errors from f are returned unchanged.
+func (db *DB) change(ctx context.Context, kind, op string, f func(tx *sql.Tx) error) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin "+op)
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, kind); err != nil {
+		return internal(err, "notify "+op)
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "commit "+op)
+	}
+	return nil
+}
+
+// Watch calls fn with the kind of every change any replica (this one
+// included) commits, and with ChangeTick every reconciliation period
+// (Options.Reconcile) and after a lost listening connection is restored,
+// so a missed notification delays a change by at most one period. It
+// listens on a dedicated connection, outside the pool, reconnecting with
+// backoff. Calls to fn are sequential. Watch returns ctx's error when ctx
+// is done.
+func (db *DB) Watch(ctx context.Context, fn func(kind string)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	kinds := make(chan string, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		db.listen(ctx, kinds)
+	}()
+	defer func() { <-done }()
+	tick := time.NewTicker(db.reconcile)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			cancel()
+			return ctx.Err()
+		case <-tick.C:
+			fn(ChangeTick)
+		case k := <-kinds:
+			fn(k)
+		}
+	}
+}
+
+// listen LISTENs on Channel and sends each payload to out until ctx is
+// done, reconnecting with exponential backoff (100 ms up to 30 s).
+func (db *DB) listen(ctx context.Context, out chan<- string) {
+	send := func(k string) bool {
+		select {
+		case out <- k:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 30 * time.Second
+	backoff := minBackoff
+	for first := true; ; first = false {
+		err := db.listenOnce(ctx, func() bool {
+			backoff = minBackoff
+			// Changes committed while disconnected were not heard.
+			return first || send(ChangeTick)
+		}, send)
+		if ctx.Err() != nil {
+			return
+		}
+		_ = err // the reconciliation tick bounds what is missed meanwhile
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// listenOnce connects, LISTENs, calls listening, then forwards
+// notifications until an error.
+func (db *DB) listenOnce(ctx context.Context, listening func() bool, send func(string) bool) error {
+	conn, err := pgx.Connect(ctx, db.url)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		conn.Close(cctx)
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return err
+	}
+	if !listening() {
+		return ctx.Err()
+	}
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if !send(n.Payload) {
+			return ctx.Err()
+		}
+	}
+}

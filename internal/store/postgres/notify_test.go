@@ -1,0 +1,85 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/principal"
+	"github.com/tollgate-dev/tollgate/internal/store/postgres"
+	"github.com/tollgate-dev/tollgate/internal/store/postgres/pgtest"
+)
+
+// TestWatch checks that a committed change is announced to a watcher on
+// another connection, that a failed change is not, and that the
+// reconciliation tick fires.
+func TestWatch(t *testing.T) {
+	url := pgtest.URL(t)
+	writer := openURL(t, url)
+	db, err := postgres.Open(t.Context(), url, postgres.Options{Reconcile: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+
+	ctx, cancel := context.WithCancel(t.Context())
+	kinds := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() { done <- db.Watch(ctx, func(k string) { kinds <- k }) }()
+	next := func(want string) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case k := <-kinds:
+				if k == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %q notification within 5s", want)
+			}
+		}
+	}
+	next(postgres.ChangeTick)
+	// The listener is up once a tick arrived; retry the write until its
+	// notification is heard, in case LISTEN was not yet in place.
+	for i := 0; ; i++ {
+		if err := writer.PutAccount(ctx, principal.Account{ID: "111111111111", Name: "a", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case k := <-kinds:
+			if k != postgres.ChangeAccount {
+				continue
+			}
+		case <-time.After(time.Second):
+			if i < 5 {
+				continue
+			}
+			t.Fatal("no account notification")
+		}
+		break
+	}
+	if err := writer.Detach(ctx, principal.Attachment{PrincipalID: "nobody", Account: "111111111111", PolicyName: "p"}); err == nil {
+		t.Fatal("Detach of a missing attachment succeeded")
+	}
+	if err := writer.PutPolicy(ctx, principal.PolicyDoc{Account: "111111111111", Name: "p", Document: "{}", UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// The failed Detach rolled back its notification: the next change
+	// heard is the policy.
+	for {
+		k := <-kinds
+		if k == postgres.ChangeTick {
+			continue
+		}
+		if k != postgres.ChangePolicy {
+			t.Fatalf("heard %q, want %q (a rolled-back change was announced)", k, postgres.ChangePolicy)
+		}
+		break
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Errorf("Watch returned %v, want context.Canceled", err)
+	}
+}
