@@ -26,6 +26,10 @@ Usage:
   tollgate report [--group-by tag:dept] [--filter tag:env=prod] [--granularity daily] [--json]
                              print cost and usage tables like Cost Explorer
                              (tollgate report -h for flags)
+  tollgate export --from D --to D [--granularity hourly|daily] [--format csv|parquet] [--out F]
+                             write CUR 2.0-style line items (tollgate export -h)
+  tollgate chargeback --by tag:cost_center --month 2026-11 [--markup 15%] [--format text|csv|json|html]
+                             one statement per tag value, reconciled with Cost Explorer
   tollgate bench [flags]     drive a running Tollgate at fixed rates over loopback
                              and report latency (tollgate bench -h for flags)
   tollgate resolver [flags]  caching sidecar: GET /resolve?tenant=acme&app=x answers
