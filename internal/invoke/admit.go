@@ -78,7 +78,15 @@ func (c *call) admit(ctx context.Context, body []byte, maxOut int64) error {
 	}
 	c.ticket = t
 	if m := t.Model(); m != "" && m != c.target.Model.ID {
-		if repl, ok := c.s.catalog.Model(m); ok {
+		repl, ok := c.s.catalog.Model(m)
+		native := c.op == OpInvoke || c.op == OpInvokeStream
+		switch {
+		case !ok:
+		case native && repl.Family != c.target.Model.Family:
+			// A model-native body only fits models of its family.
+			c.s.log.Warn("downgrade_skipped", "request_id", c.caller.RequestID, "model", c.target.Model.ID, "to", m,
+				"reason", "InvokeModel body of another model family")
+		default:
 			c.target.Model = repl
 		}
 	}
