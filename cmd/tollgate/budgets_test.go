@@ -842,6 +842,15 @@ func TestBudgetDowngradeAndThrottle(t *testing.T) {
 	if len(recs) != 1 || recs[0].ModelID != nova {
 		t.Fatalf("records %+v, want one call recorded as %s", recs, nova)
 	}
+	// An InvokeModel body is in the Anthropic format: it cannot go to Nova,
+	// so the call keeps its model.
+	body := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`)
+	if _, err := rc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(profileARN), Body: body, ContentType: aws.String("application/json")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, recs = ledgerSpend(t, ts, profileARN); len(recs) != 2 || recs[1].ModelID != haikuID {
+		t.Fatalf("records %+v, want the InvokeModel call kept on %s", recs, haikuID)
+	}
 	action("THROTTLE", "2")
 	var throttled int
 	for range 10 {
