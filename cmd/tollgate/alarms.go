@@ -69,7 +69,7 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	var tagLabels []string
 	// TOLLGATE_METRICS_TAG_LABELS allow-lists the tag keys that become
 	// Prometheus labels (comma-separated).
-	for _, k := range strings.Split(m.getenv("TOLLGATE_METRICS_TAG_LABELS"), ",") {
+	for _, k := range strings.Split(firstNonEmpty(m.Config.MetricsTagLabels, m.getenv("TOLLGATE_METRICS_TAG_LABELS")), ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			tagLabels = append(tagLabels, k)
 		}

@@ -82,15 +82,19 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 		return nil, err
 	}
 	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: b.WebhookSecret}}
-	if addr := m.getenv("TOLLGATE_SMTP_ADDR"); addr != "" {
-		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: addr, From: firstNonEmpty(m.getenv("TOLLGATE_SMTP_FROM"), "tollgate@localhost"),
-			Username: m.getenv("TOLLGATE_SMTP_USERNAME"), Password: m.getenv("TOLLGATE_SMTP_PASSWORD")}
+	cfg := m.Config
+	if addr := firstNonEmpty(cfg.SMTPAddr, m.getenv("TOLLGATE_SMTP_ADDR")); addr != "" {
+		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: addr, From: firstNonEmpty(cfg.SMTPFrom, m.getenv("TOLLGATE_SMTP_FROM"), "tollgate@localhost"),
+			Username: firstNonEmpty(cfg.SMTPUsername, m.getenv("TOLLGATE_SMTP_USERNAME")), Password: m.getenv("TOLLGATE_SMTP_PASSWORD")}
 	}
 	ocfg := notify.Config{Store: st, Deliverers: deliverers, Logger: m.Logger}
-	if v := m.getenv("TOLLGATE_NOTIFY_RETRY"); v != "" {
-		first, err := time.ParseDuration(v)
-		if err != nil || first <= 0 {
-			return nil, fmt.Errorf("TOLLGATE_NOTIFY_RETRY: %q is not a positive duration", v)
+	if v := m.getenv("TOLLGATE_NOTIFY_RETRY"); v != "" || cfg.NotifyRetry > 0 {
+		first := cfg.NotifyRetry
+		if first == 0 {
+			var err error
+			if first, err = time.ParseDuration(v); err != nil || first <= 0 {
+				return nil, fmt.Errorf("TOLLGATE_NOTIFY_RETRY: %q is not a positive duration", v)
+			}
 		}
 		ocfg.Backoff = func(n int) time.Duration {
 			return min(time.Hour, first*time.Duration(1<<min(n-1, 30)))
@@ -99,7 +103,9 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	}
 	b.Outbox = notify.New(ocfg)
 	bcfg := budget.Config{Store: st, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Management: m.Config.AccountID, Logger: m.Logger}
-	if v := m.getenv("TOLLGATE_BUDGET_EVAL_INTERVAL"); v != "" {
+	if cfg.BudgetEvalInterval > 0 {
+		bcfg.EvalInterval = cfg.BudgetEvalInterval
+	} else if v := m.getenv("TOLLGATE_BUDGET_EVAL_INTERVAL"); v != "" {
 		if bcfg.EvalInterval, err = time.ParseDuration(v); err != nil || bcfg.EvalInterval <= 0 {
 			return nil, fmt.Errorf("TOLLGATE_BUDGET_EVAL_INTERVAL: %q is not a positive duration", v)
 		}

@@ -70,3 +70,23 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestMetricsTagLabelsConfig allow-lists a tag key as a Prometheus label
+// through the configuration.
+func TestMetricsTagLabelsConfig(t *testing.T) {
+	ts := startServer(t, "", func(c *config.Config) { c.MetricsTagLabels = "dept" })
+	profile := createProfile(t, ts.bedrock(t), "tagged", haikuARN, tagList("dept", "claims", "team", "secret-team")...)
+	if _, err := ts.runtime(t).Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: aws.String(profile), Messages: userText("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(ts.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	calls := grepLines(string(body), "tollgate_model_invocations_total{")
+	if !strings.Contains(calls, `dept="claims"`) || strings.Contains(calls, "secret-team") {
+		t.Errorf("invocation series:\n%s", calls)
+	}
+}

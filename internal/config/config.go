@@ -64,6 +64,23 @@ type Config struct {
 	// TaggingRate is the Tagging API requests per second each account may
 	// make before ThrottledException; 0 (default) means unlimited.
 	TaggingRate float64 `yaml:"taggingRate"`
+	// SMTPAddr is the host:port of the SMTP server for EMAIL subscribers of
+	// budget and anomaly alerts; SMTPFrom the sender (default
+	// "tollgate@localhost") and SMTPUsername the login (the password is
+	// read from TOLLGATE_SMTP_PASSWORD only). Default empty: e-mail alerts
+	// stay queued.
+	SMTPAddr     string `yaml:"smtpAddr"`
+	SMTPFrom     string `yaml:"smtpFrom"`
+	SMTPUsername string `yaml:"smtpUsername"`
+	// NotifyRetry is the first retry delay of the notification outbox; it
+	// doubles each attempt, to at most 1h. Default 0: 1s.
+	NotifyRetry time.Duration `yaml:"notifyRetry"`
+	// BudgetEvalInterval is how often budgets re-evaluate forecasts and
+	// alerts besides after every call. Default 0: 10s.
+	BudgetEvalInterval time.Duration `yaml:"budgetEvalInterval"`
+	// MetricsTagLabels are profile tag keys added as Prometheus labels,
+	// comma-separated. Default empty: none, so label values stay bounded.
+	MetricsTagLabels string `yaml:"metricsTagLabels"`
 	// Providers are the model backends; a built-in simulator named "sim"
 	// always exists. Default empty.
 	Providers []Provider `yaml:"providers"`
@@ -132,6 +149,9 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %v must be positive", c.ShutdownTimeout))
 	}
+	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 {
+		errs = append(errs, errors.New("notifyRetry and budgetEvalInterval must not be negative"))
+	}
 	if c.TaggingRate < 0 {
 		errs = append(errs, fmt.Errorf("taggingRate %v must not be negative", c.TaggingRate))
 	}
@@ -197,6 +217,16 @@ func fields() []field {
 		mk("catalog", "catalogue override YAML file", func(c *Config) *string { return &c.CatalogFile }),
 		mk("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 		mk("synchronous", "SQLite durability: FULL or NORMAL", func(c *Config) *string { return &c.Synchronous }),
+		mk("smtp-addr", "SMTP server host:port for e-mail alerts", func(c *Config) *string { return &c.SMTPAddr }),
+		mk("smtp-from", "sender address of e-mail alerts", func(c *Config) *string { return &c.SMTPFrom }),
+		mk("smtp-username", "SMTP login (password: TOLLGATE_SMTP_PASSWORD)", func(c *Config) *string { return &c.SMTPUsername }),
+		mk("metrics-tag-labels", "profile tag keys to add as Prometheus labels (comma-separated)", func(c *Config) *string { return &c.MetricsTagLabels }),
+		{"notify-retry", "first retry delay of the notification outbox (0 = 1s)",
+			func(c *Config) string { return c.NotifyRetry.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.NotifyRetry = d; return err }},
+		{"budget-eval-interval", "how often budgets re-evaluate forecasts and alerts (0 = 10s)",
+			func(c *Config) string { return c.BudgetEvalInterval.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BudgetEvalInterval = d; return err }},
 		mk("store", "database: empty for SQLite in the data dir, or a postgres:// URL", func(c *Config) *string { return &c.Store }),
 		{"profile-quota", "application profiles per account",
 			func(c *Config) string { return strconv.Itoa(c.ProfileQuota) },
