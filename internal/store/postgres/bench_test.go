@@ -1,0 +1,145 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/store/postgres"
+	"github.com/tollgate-dev/tollgate/internal/store/postgres/pgtest"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+// benchRecord is the i-th generated record of a run: 60 combinations of
+// account, model, principal and tag set (so an hour holds at most 60
+// rollups), at time at.
+func benchRecord(run string, i int, at time.Time) ledger.Record {
+	account := fmt.Sprintf("%012d", 111111111111*(1+i%2))
+	cost := money.Amount(1000 + i%97)
+	return ledger.Record{
+		RequestID: fmt.Sprintf("%s-%09d", run, i), Time: at,
+		Account: account, Region: "us-east-1", RegionServed: "us-east-1",
+		PrincipalID: fmt.Sprintf("user-%d", i%5), ModelID: fmt.Sprintf("model-%d", i%3), Provider: "sim",
+		Operation: "Converse", InputTokens: 100, OutputTokens: 20, LatencyMs: 5, Attempts: 1,
+		Outcome: ledger.OutcomeSuccess, Priced: true, Cost: cost, InputCost: cost,
+		Tags: tags.Set{"team": fmt.Sprintf("t%d", i%4), "env": "prod"},
+	}
+}
+
+// BenchmarkAppendParallel measures ledger ingest through ledger.Batcher
+// (the gateway's group commit) on PostgreSQL: records/s with 1, 16 and 64
+// concurrent appenders on one store, and with three stores (replicas, each
+// with its own Batcher) appending at once. Skipped without
+// TOLLGATE_TEST_POSTGRES_URL.
+func BenchmarkAppendParallel(b *testing.B) {
+	url := pgtest.URL(b) // one schema for all the cases
+	var seq atomic.Int64 // request ids unique across the cases
+	run := func(b *testing.B, replicas, appendersPerReplica int) {
+		ctx := context.Background()
+		dbs := make([]*postgres.DB, replicas)
+		batchers := make([]*ledger.Batcher, replicas)
+		for i := range dbs {
+			db, err := postgres.Open(ctx, url, postgres.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			dbs[i] = db
+			batchers[i] = ledger.NewBatcher(db, 0)
+		}
+		// Warm the partition and tag caches outside the timing.
+		now := time.Now().UTC()
+		for i, bt := range batchers {
+			if err := bt.Append(ctx, benchRecord("warm", int(seq.Add(1)), now)); err != nil {
+				b.Fatalf("replica %d: %v", i, err)
+			}
+		}
+		total := replicas * appendersPerReplica
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, total)
+		b.ResetTimer()
+		start := time.Now()
+		for a := range total {
+			bt := batchers[a%replicas]
+			wg.Go(func() {
+				for next.Add(1) <= int64(b.N) {
+					if err := bt.Append(ctx, benchRecord("rec", int(seq.Add(1)), now)); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.StopTimer()
+		for _, bt := range batchers {
+			bt.Close()
+		}
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
+	}
+	for _, n := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("replicas=1/appenders=%d", n), func(b *testing.B) { run(b, 1, n) })
+	}
+	b.Run("replicas=3/appenders=48", func(b *testing.B) { run(b, 3, 16) })
+}
+
+// benchRecords is the size of BenchmarkCostRollupsMonth's ledger.
+const benchRecords = 200_000
+
+// BenchmarkCostRollupsMonth measures CostRollups (the cost-query source)
+// for one month over a ledger of 200,000 records spread over that month,
+// built once per run with AppendRecords. Skipped without
+// TOLLGATE_TEST_POSTGRES_URL.
+func BenchmarkCostRollupsMonth(b *testing.B) {
+	url := pgtest.URL(b)
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	from := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 1, 0)
+	step := to.Sub(from) / benchRecords
+	const batch = 2000
+	recs := make([]ledger.Record, 0, batch)
+	for i := range benchRecords {
+		recs = append(recs, benchRecord("month", i, from.Add(time.Duration(i)*step).Truncate(time.Millisecond)))
+		if len(recs) == batch {
+			if err := db.AppendRecords(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	b.Run(fmt.Sprintf("records=%d", benchRecords), func(b *testing.B) {
+		var rows int
+		b.ResetTimer()
+		start := time.Now()
+		for range b.N {
+			rolls, err := db.CostRollups(ctx, nil, from, to)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows = len(rolls)
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if rows == 0 {
+			b.Fatal("CostRollups returned no rows")
+		}
+		b.ReportMetric(elapsed.Seconds()*1000/float64(b.N), "ms/op")
+		b.ReportMetric(float64(rows), "rows")
+	})
+}
