@@ -41,7 +41,11 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	if err != nil {
 		return NativeResponse{}, err
 	}
-	if err := c.admit(ctx, in.Body, s.nativeMaxTokens(c.target.Model.Family, in.Body)); err != nil {
+	// The body is parsed once: for the admission's output bound and, on a
+	// provider without native bodies, for the translation (a downgrade keeps
+	// the model family, so the parse stays valid).
+	nb := s.parseNative(c.target.Model.Family, in.Body)
+	if err := c.admit(ctx, in.Body, maxTokensOf(nb.req)); err != nil {
 		return NativeResponse{}, c.reject(ctx, err)
 	}
 	family := c.target.Model.Family
@@ -62,13 +66,12 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 			resp = NativeResponse{Body: body, ContentType: "application/json", Usage: u}
 			return err
 		}
-		codec, ok := s.native.For(family)
-		if !ok {
+		codec, req := nb.codec, nb.req
+		if codec == nil {
 			return errkind.New(errkind.Invalid, "InvokeModel bodies of the %s family are not supported.", family)
 		}
-		req, err := codec.Request(in.Body)
-		if err != nil {
-			return noFailover{err}
+		if nb.err != nil {
+			return noFailover{nb.err}
 		}
 		cr, err := r.Provider.Converse(actx, cl, req)
 		if err != nil {
@@ -103,7 +106,8 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 	if !c.target.Model.Streaming {
 		return errkind.New(errkind.Invalid, "The model %s does not support response streaming.", c.target.Model.ID)
 	}
-	if err := c.admit(ctx, in.Body, s.nativeMaxTokens(c.target.Model.Family, in.Body)); err != nil {
+	nb := s.parseNative(c.target.Model.Family, in.Body)
+	if err := c.admit(ctx, in.Body, maxTokensOf(nb.req)); err != nil {
 		return c.reject(ctx, err)
 	}
 	family := c.target.Model.Family
@@ -139,13 +143,12 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 		if s.native == nil {
 			return errkind.New(errkind.Invalid, "InvokeModelWithResponseStream is not available for %s on this provider.", cl.ModelID)
 		}
-		codec, ok := s.native.For(family)
-		if !ok {
+		codec, req := nb.codec, nb.req
+		if codec == nil {
 			return errkind.New(errkind.Invalid, "InvokeModel bodies of the %s family are not supported.", family)
 		}
-		req, err := codec.Request(in.Body)
-		if err != nil {
-			return noFailover{err}
+		if nb.err != nil {
+			return noFailover{nb.err}
 		}
 		enc := codec.Stream(cl.ModelID)
 		usage, err = r.Provider.ConverseStream(ctx, cl, req, func(ev StreamEvent) error {
@@ -184,18 +187,22 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 	return nil
 }
 
-// nativeMaxTokens reads the output bound of a native body (0 when unknown).
-func (s *Service) nativeMaxTokens(family string, body []byte) int64 {
+// nativeBody is a model-native body parsed into Converse terms.
+type nativeBody struct {
+	codec NativeCodec      // nil when the family has no codec
+	req   *ConverseRequest // nil when the body did not parse
+	err   error            // why it did not parse
+}
+
+// parseNative parses a native body of a family once.
+func (s *Service) parseNative(family string, body []byte) nativeBody {
 	if s.native == nil || isEmbedding(family) {
-		return 0
+		return nativeBody{}
 	}
 	codec, ok := s.native.For(family)
 	if !ok {
-		return 0
+		return nativeBody{}
 	}
 	req, err := codec.Request(body)
-	if err != nil {
-		return 0
-	}
-	return maxTokensOf(req)
+	return nativeBody{codec: codec, req: req, err: err}
 }
