@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/api/cloudwatchapi"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/notify"
@@ -105,7 +106,18 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	w.cancel = cancel
 	w.done.Add(2)
 	go func() { defer w.done.Done(); w.Metrics.Run(bg) }()
-	go func() { defer w.done.Done(); w.Alarms.Run(bg, 10*time.Second) }()
+	go func() {
+		defer w.done.Done()
+		lease.Run(bg, m.lease("alarm-evaluation"), func(ctx context.Context) {
+			if m.leases != nil {
+				// Taking over: start from the states the last holder stored.
+				if err := w.Alarms.Reload(ctx); err != nil {
+					m.Logger.Warn("reload_alarms_failed", "err", err.Error())
+				}
+			}
+			w.Alarms.Run(ctx, 10*time.Second)
+		})
+	}()
 	return w, nil
 }
 

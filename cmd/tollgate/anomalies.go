@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/ceapi"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
+	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
@@ -53,7 +54,7 @@ func (m *Main) runAnomalies(ctx context.Context) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m.Anomalies.Run(ctx)
+		lease.Run(ctx, m.lease("anomaly-detection"), m.Anomalies.Run)
 	}()
 	return func() { cancel(); <-done }
 }

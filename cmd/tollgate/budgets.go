@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/api/budgetsapi"
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/notify/mail"
@@ -110,6 +111,9 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 			return nil, fmt.Errorf("TOLLGATE_BUDGET_EVAL_INTERVAL: %q is not a positive duration", v)
 		}
 	}
+	if sh, ok := m.DB.(budget.Shared); ok && m.leases != nil {
+		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = sh, m.Replica, cfg.BudgetSyncInterval
+	}
 	if b.Service, err = budget.NewService(ctx, bcfg); err != nil {
 		return nil, err
 	}
@@ -121,9 +125,27 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel = cancel
-	b.done.Add(2)
-	go func() { defer b.done.Done(); b.Outbox.Run(bg) }()
-	go func() { defer b.done.Done(); b.Service.Run(bg) }()
+	b.done.Add(3)
+	// With several replicas on PostgreSQL one of them delivers the outbox
+	// and evaluates alerts at a time (leases); each keeps its budgets in
+	// step with the fleet's spend (RunShared).
+	go func() { defer b.done.Done(); lease.Run(bg, m.lease("notify-outbox"), b.Outbox.Run) }()
+	go func() {
+		defer b.done.Done()
+		lease.Run(bg, m.lease("budget-alerts"), func(ctx context.Context) {
+			if bcfg.Shared != nil {
+				// Taking over: start from what the fleet spent and fired.
+				if err := b.Service.Sync(ctx); err != nil {
+					m.Logger.Warn("budget_sync_failed", "err", err.Error())
+				}
+				if err := b.Service.ReloadAlerts(ctx); err != nil {
+					m.Logger.Warn("budget_alerts_reload_failed", "err", err.Error())
+				}
+			}
+			b.Service.Run(ctx)
+		})
+	}()
+	go func() { defer b.done.Done(); b.Service.RunShared(bg) }()
 	return b, nil
 }
 

@@ -16,6 +16,9 @@ const followDebounce = 50 * time.Millisecond
 const (
 	reloadProfiles uint8 = 1 << iota
 	reloadDirectory
+	reloadBudgets
+	reloadAlarms
+	returnAllowance // not a reload: give back idle budget allowance
 )
 
 func reloadsFor(kind string) uint8 {
@@ -25,14 +28,22 @@ func reloadsFor(kind string) uint8 {
 	case postgres.ChangePrincipal, postgres.ChangeAccessKey, postgres.ChangeAPIKey,
 		postgres.ChangeAccount, postgres.ChangePolicy, postgres.ChangeAttachment:
 		return reloadDirectory
+	case postgres.ChangeBudget:
+		return reloadBudgets
+	case postgres.ChangeAlarm:
+		return reloadAlarms
+	case postgres.ChangeAllowance:
+		return returnAllowance
+	case postgres.ChangeAnomaly:
+		return 0 // monitors and subscriptions are read from the store
 	default: // postgres.ChangeTick, and kinds of a newer release
-		return reloadProfiles | reloadDirectory
+		return reloadProfiles | reloadDirectory | reloadBudgets | reloadAlarms
 	}
 }
 
 // followChanges makes the in-memory indexes (profiles and their tags, and
 // through the profiles' OnChange the budgets' scope map; principals, keys,
-// accounts and policies) follow the changes other replicas commit to a
+// accounts and policies; budgets; alarms) follow the changes other replicas commit to a
 // shared PostgreSQL store: it watches the store's notifications and
 // reconciliation ticks and reloads what changed, coalescing bursts within
 // followDebounce. It does nothing on SQLite. The returned stop waits for
@@ -87,6 +98,19 @@ func (m *Main) followChanges(ctx context.Context) (stop func()) {
 				if err := m.Directory.Reload(ctx); err != nil && ctx.Err() == nil {
 					m.Logger.Warn("reload_directory_failed", "error", err.Error())
 				}
+			}
+			if what&reloadBudgets != 0 && m.Budgets != nil && m.Budgets.Service != nil {
+				if err := m.Budgets.Service.Reload(ctx); err != nil && ctx.Err() == nil {
+					m.Logger.Warn("reload_budgets_failed", "error", err.Error())
+				}
+			}
+			if what&reloadAlarms != 0 && m.Watch != nil && m.Watch.Alarms != nil {
+				if err := m.Watch.Alarms.Reload(ctx); err != nil && ctx.Err() == nil {
+					m.Logger.Warn("reload_alarms_failed", "error", err.Error())
+				}
+			}
+			if what&returnAllowance != 0 && m.Budgets != nil && m.Budgets.Service != nil {
+				m.Budgets.Service.ReturnIdle(ctx, true)
 			}
 		}
 	})

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +26,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
@@ -93,6 +96,12 @@ type Main struct {
 	// store keeps no anomalies.
 	Anomalies *anomaly.Runner
 
+	// Replica identifies this process among the replicas sharing a
+	// PostgreSQL store (host name and a random suffix); leases names its
+	// background jobs' leases there (nil on SQLite: the jobs just run).
+	Replica string
+	leases  lease.Store
+
 	// RootAccessKeyID and RootSecretAccessKey are the root credentials.
 	RootAccessKeyID, RootSecretAccessKey string
 
@@ -139,6 +148,10 @@ func (m *Main) Open(ctx context.Context) error {
 	m.DB, err = openStore(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	m.Replica = replicaID()
+	if ls, ok := m.DB.(lease.Store); ok && cfg.Store != "" {
+		m.leases = ls
 	}
 	m.Principals, err = principal.NewService(ctx, m.DB, box, nil)
 	if err != nil {
@@ -221,6 +234,25 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// replicaID names this process: its host name and a random suffix, so a
+// restarted replica is a new one (it holds none of the old one's budget
+// allowance or metric buckets).
+func replicaID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	if host == "" {
+		host = "tollgate"
+	}
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+// lease returns the lease configuration of the background job name: with
+// several replicas on PostgreSQL the job runs on one of them at a time.
+func (m *Main) lease(name string) lease.Config {
+	return lease.Config{Store: m.leases, Name: name, Holder: m.Replica, TTL: m.Config.LeaseTTL, Logger: m.Logger}
 }
 
 // URL returns the base endpoint clients use.

@@ -137,6 +137,28 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Reload replaces the alarms in memory by the store's: with several
+// replicas on one store, another replica changed them (PutMetricAlarm,
+// DeleteAlarms, or a state its evaluator moved).
+func (s *Service) Reload(ctx context.Context) error {
+	all, err := s.cfg.Store.LoadAlarms(ctx)
+	if err != nil {
+		return err
+	}
+	m := make(map[alarmKey]*Alarm, len(all))
+	for i := range all {
+		a := all[i]
+		m[alarmKey{a.Account, a.Name}] = &a
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	s.alarms = m
+	s.mu.Unlock()
+	s.refreshGate()
+	return nil
+}
+
 // Gate returns the gate enforcing Tollgate actions.
 func (s *Service) Gate() *Gate { return s.gate }
 

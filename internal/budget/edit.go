@@ -127,10 +127,17 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 	if err := s.cfg.Store.DeleteBudget(ctx, account, name); err != nil {
 		return err
 	}
+	s.remove(old)
+	return nil
+}
+
+// remove drops a deleted budget's live state and alert states.
+func (s *Service) remove(st *state) {
+	account, name := st.b.Account, st.b.Name
 	s.mu.Lock()
 	delete(s.budgets, bkey{account, name})
 	s.mu.Unlock()
-	s.idx.replace(old, nil)
+	s.idx.replace(st, nil)
 	s.amu.Lock()
 	for k := range s.alerts {
 		if k.account == account && k.budget == name {
@@ -138,7 +145,6 @@ func (s *Service) Delete(ctx context.Context, account, name string) error {
 		}
 	}
 	s.amu.Unlock()
-	return nil
 }
 
 func findNotification(b *Budget, n Notification) int {

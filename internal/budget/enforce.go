@@ -65,6 +65,13 @@ type counter struct {
 	start, end      atomic.Int64  // current period, unix nanoseconds
 	spent, reserved atomic.Int64  // units
 	calls           atomic.Uint64 // calls settled this period (for views)
+
+	// Shared stores only (shared.go): own is this replica's settled spend
+	// this period, local what settled here since the last sync's read
+	// began, grant this replica's BLOCK allowance for the period, claimed
+	// when it last claimed (unix nanoseconds).
+	own, local, grant, claimed atomic.Int64
+	claimMu                    sync.Mutex // one claim or return at a time
 }
 
 // limits are a budget's thresholds in units for one period.
@@ -90,8 +97,10 @@ type state struct {
 	ctr  *counter
 	lim  atomic.Pointer[limits]
 	fc   atomic.Pointer[history]
-	rpm  atomic.Uint64 // throttle window: minute<<32 | count
+	rpm  atomic.Uint64 // throttle window: minute<<32 | count (shared stores: slots left)
 	dirt atomic.Bool   // spend changed since the last alert evaluation
+
+	rateMu sync.Mutex // shared stores: one throttle claim at a time
 }
 
 // history is a budget's daily spend before one day, for forecasts.
@@ -123,6 +132,9 @@ func (st *state) current(t time.Time) *limits {
 	case ps > cs:
 		c.spent.Store(0)
 		c.calls.Store(0)
+		c.own.Store(0)
+		c.local.Store(0)
+		c.grant.Store(0)
 		c.start.Store(ps)
 		c.end.Store(pe)
 	case ps < cs:
@@ -160,6 +172,8 @@ func (st *state) addSpend(t time.Time, d int64) {
 	if st.current(t) == nil {
 		return // a call of an earlier period: counted in the ledger only
 	}
+	st.ctr.local.Add(d) // before spent: a sync may count it twice, never miss it
+	st.ctr.own.Add(d)
 	st.ctr.spent.Add(d)
 }
 
@@ -414,7 +428,7 @@ var _ invoke.Admitter = (*Service)(nil)
 // every budget in scope and applies their actions. A BLOCK refusal is an
 // errkind.QuotaExceeded error, a THROTTLE refusal errkind.Throttled; both
 // name the budget.
-func (s *Service) Admit(_ context.Context, a invoke.Admission) (invoke.Ticket, error) {
+func (s *Service) Admit(ctx context.Context, a invoke.Admission) (invoke.Ticket, error) {
 	k := subjectKey{arn: a.ProfileARN}
 	if a.ProfileARN == "" {
 		k = subjectKey{account: a.Account, model: a.Model.ID}
@@ -447,9 +461,22 @@ func (s *Service) Admit(_ context.Context, a invoke.Admission) (invoke.Ticket, e
 					rpm = th.rpm
 				}
 			}
-			if rpm >= 0 && !st.allow(a.Time, rpm) {
-				t.release()
-				return nil, errkind.New(errkind.Throttled, "Budget %q throttles the calls in its scope to %d requests per minute.", st.b.Name, rpm)
+			if rpm >= 0 {
+				ok := true
+				if s.cfg.Shared != nil {
+					var err error
+					if ok, err = s.sharedAllow(ctx, st, a.Time, rpm); err != nil {
+						t.release()
+						s.log.Error("budget_rate_claim_failed", "account", st.b.Account, "budget", st.b.Name, "err", err.Error())
+						return nil, errkind.Wrap(errkind.Throttled, err, "Budget %q throttles the calls in its scope and cannot count them now.", st.b.Name)
+					}
+				} else {
+					ok = st.allow(a.Time, rpm)
+				}
+				if !ok {
+					t.release()
+					return nil, errkind.New(errkind.Throttled, "Budget %q throttles the calls in its scope to %d requests per minute.", st.b.Name, rpm)
+				}
 			}
 		}
 		w := int64(a.WorstCase)
@@ -459,11 +486,18 @@ func (s *Service) Admit(_ context.Context, a invoke.Admission) (invoke.Ticket, e
 		r := st.ctr.reserved.Add(w)
 		if lim.block >= 0 {
 			spent = st.ctr.spent.Load()
-			if spent >= lim.block || spent+r > lim.block {
+			if spent >= lim.block || (s.cfg.Shared == nil && spent+r > lim.block) {
 				st.ctr.reserved.Add(-w)
 				t.release()
 				return nil, errkind.New(errkind.QuotaExceeded, "Budget %q blocks this call: its spend this period (%s) plus the calls in flight and this call's worst case would pass its limit of %s.",
 					st.b.Name, st.b.FormatUnits(spent), st.b.FormatUnits(lim.block))
+			}
+			if s.cfg.Shared != nil {
+				if err := s.sharedBlock(ctx, st, lim, r); err != nil {
+					st.ctr.reserved.Add(-w)
+					t.release()
+					return nil, err
+				}
 			}
 		}
 		t.add(hold{st, w})

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/catalog"
@@ -77,6 +78,15 @@ type Config struct {
 	// EvalInterval is how often every budget's alerts are evaluated even
 	// without new spend (forecasts move with time). Default 1 minute.
 	EvalInterval time.Duration
+
+	// Shared, when several replicas share the store, enforces BLOCK and
+	// THROTTLE across them (shared.go); nil on a single node.
+	Shared Shared
+	// Replica identifies this replica in Shared's pools.
+	Replica string
+	// SyncInterval is how often RunShared reads the fleet's spend from
+	// the ledger and returns idle allowance. Default 2 s.
+	SyncInterval time.Duration
 }
 
 type bkey struct{ account, name string }
@@ -97,6 +107,8 @@ type Service struct {
 	amu    sync.Mutex
 	alerts map[alertKey]AlertState
 	eval   sync.Mutex // one alert evaluation at a time
+
+	announced atomic.Int64 // shared stores: when a shortage was last announced (unix nanoseconds)
 }
 
 type alertKey struct {
@@ -116,6 +128,9 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.EvalInterval <= 0 {
 		cfg.EvalInterval = time.Minute
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = 2 * time.Second
 	}
 	s := &Service{cfg: cfg, namer: costquery.NewNamer(cfg.Catalog), log: cfg.Logger,
 		budgets: map[bkey]*state{}, wake: make(chan struct{}, 1), alerts: map[alertKey]AlertState{}}

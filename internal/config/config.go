@@ -78,6 +78,15 @@ type Config struct {
 	// BudgetEvalInterval is how often budgets re-evaluate forecasts and
 	// alerts besides after every call. Default 0: 10s.
 	BudgetEvalInterval time.Duration `yaml:"budgetEvalInterval"`
+	// BudgetSyncInterval is, with several replicas on PostgreSQL, how
+	// often each reads the fleet's budget spend from the ledger and gives
+	// back budget allowance it does not use. Default 0: 2s.
+	BudgetSyncInterval time.Duration `yaml:"budgetSyncInterval"`
+	// LeaseTTL is, with several replicas on PostgreSQL, how long a dead
+	// replica's background jobs (budget and alarm evaluation, anomaly
+	// detection, notification delivery) wait before another replica takes
+	// them over. Default 0: 15s.
+	LeaseTTL time.Duration `yaml:"leaseTTL"`
 	// MetricsTagLabels are profile tag keys added as Prometheus labels,
 	// comma-separated. Default empty: none, so label values stay bounded.
 	MetricsTagLabels string `yaml:"metricsTagLabels"`
@@ -149,8 +158,11 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %v must be positive", c.ShutdownTimeout))
 	}
-	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 {
-		errs = append(errs, errors.New("notifyRetry and budgetEvalInterval must not be negative"))
+	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 || c.BudgetSyncInterval < 0 || c.LeaseTTL < 0 {
+		errs = append(errs, errors.New("notifyRetry, budgetEvalInterval, budgetSyncInterval and leaseTTL must not be negative"))
+	}
+	if c.LeaseTTL > 0 && c.LeaseTTL < 300*time.Millisecond {
+		errs = append(errs, fmt.Errorf("leaseTTL %v is too short: at least 300ms", c.LeaseTTL))
 	}
 	if c.TaggingRate < 0 {
 		errs = append(errs, fmt.Errorf("taggingRate %v must not be negative", c.TaggingRate))
@@ -227,6 +239,12 @@ func fields() []field {
 		{"budget-eval-interval", "how often budgets re-evaluate forecasts and alerts (0 = 10s)",
 			func(c *Config) string { return c.BudgetEvalInterval.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BudgetEvalInterval = d; return err }},
+		{"budget-sync-interval", "replicas on PostgreSQL: how often budgets read the fleet's spend (0 = 2s)",
+			func(c *Config) string { return c.BudgetSyncInterval.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BudgetSyncInterval = d; return err }},
+		{"lease-ttl", "replicas on PostgreSQL: how long before a dead replica's background jobs move (0 = 15s)",
+			func(c *Config) string { return c.LeaseTTL.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.LeaseTTL = d; return err }},
 		mk("store", "database: empty for SQLite in the data dir, or a postgres:// URL", func(c *Config) *string { return &c.Store }),
 		{"profile-quota", "application profiles per account",
 			func(c *Config) string { return strconv.Itoa(c.ProfileQuota) },

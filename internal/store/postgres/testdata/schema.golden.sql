@@ -23,6 +23,31 @@ CREATE TABLE api_keys (
     CONSTRAINT api_keys_pkey PRIMARY KEY (hash),
     CONSTRAINT api_keys_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES principals(id)
 );
+CREATE TABLE budget_allowances (
+    account text NOT NULL,
+    budget text NOT NULL,
+    period_start bigint NOT NULL,
+    period_end bigint NOT NULL,
+    replica text NOT NULL,
+    granted bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    CONSTRAINT budget_allowances_pkey PRIMARY KEY (account, budget, period_start, replica)
+);
+CREATE TABLE budget_pools (
+    account text NOT NULL,
+    budget text NOT NULL,
+    period_start bigint NOT NULL,
+    period_end bigint NOT NULL,
+    base bigint NOT NULL,
+    created_at bigint NOT NULL,
+    CONSTRAINT budget_pools_pkey PRIMARY KEY (account, budget, period_start)
+);
+CREATE TABLE leases (
+    name text NOT NULL,
+    holder text NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT leases_pkey PRIMARY KEY (name)
+);
 CREATE TABLE ledger_version (
     shard integer NOT NULL,
     v bigint NOT NULL,
@@ -82,6 +107,13 @@ CREATE TABLE tag_sets (
     tags jsonb NOT NULL,
     CONSTRAINT tag_sets_canonical_key UNIQUE (canonical),
     CONSTRAINT tag_sets_pkey PRIMARY KEY (id)
+);
+CREATE TABLE throttle_windows (
+    account text NOT NULL,
+    budget text NOT NULL,
+    minute bigint NOT NULL,
+    used bigint NOT NULL,
+    CONSTRAINT throttle_windows_pkey PRIMARY KEY (account, budget, minute)
 );
 CREATE TABLE usage_hourly (
     hour_ms bigint NOT NULL,

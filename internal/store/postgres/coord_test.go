@@ -1,0 +1,160 @@
+package postgres_test
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/budget"
+	"github.com/tollgate-dev/tollgate/internal/store/postgres/pgtest"
+)
+
+// TestLeases: one holder at a time; the holder renews; another takes an
+// expired lease over; a released lease is free at once.
+func TestLeases(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := openURL(t, url), openURL(t, url)
+	ctx := t.Context()
+	const ttl = 400 * time.Millisecond
+	must := func(ok bool, err error) bool {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !must(a.AcquireLease(ctx, "job", "A", ttl)) {
+		t.Fatal("A could not take a free lease")
+	}
+	if must(b.AcquireLease(ctx, "job", "B", ttl)) {
+		t.Fatal("B took a lease A holds")
+	}
+	if !must(a.AcquireLease(ctx, "job", "A", ttl)) {
+		t.Fatal("A could not renew its lease")
+	}
+	if !must(b.AcquireLease(ctx, "other", "B", ttl)) {
+		t.Fatal("B could not take another lease")
+	}
+	if h, _ := b.LeaseHolder(ctx, "job"); h != "A" {
+		t.Errorf("LeaseHolder = %q, want A", h)
+	}
+	time.Sleep(ttl + 100*time.Millisecond) // A stops renewing: it died
+	if !must(b.AcquireLease(ctx, "job", "B", ttl)) {
+		t.Fatal("B could not take over an expired lease")
+	}
+	if must(a.AcquireLease(ctx, "job", "A", ttl)) {
+		t.Fatal("A took its lease back from B")
+	}
+	if err := b.ReleaseLease(ctx, "job", "B"); err != nil {
+		t.Fatal(err)
+	}
+	if !must(a.AcquireLease(ctx, "job", "A", ttl)) {
+		t.Fatal("A could not take a released lease")
+	}
+}
+
+// TestAllowanceClaims runs claims of three replicas (three pools of
+// connections) on one budget at once: the grants never exceed the limit
+// less the base, and a replica's grant is what it was given.
+func TestAllowanceClaims(t *testing.T) {
+	url := pgtest.URL(t)
+	dbs := []*budgetShared{{openURL(t, url), "r0"}, {openURL(t, url), "r1"}, {openURL(t, url), "r2"}}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	const limit, base = 1_000_000, 100_000
+	var wg sync.WaitGroup
+	var given [3]atomic.Int64
+	for i, d := range dbs {
+		for range 8 {
+			wg.Go(func() {
+				for range 40 {
+					before := given[i].Load()
+					got, err := d.db.ClaimAllowance(t.Context(), budget.Claim{Account: "111111111111", Budget: "b", Replica: d.id,
+						PeriodStart: start, PeriodEnd: start.AddDate(0, 1, 0), Limit: limit, Base: base, Need: 1000, Want: 7000})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for got > before && !given[i].CompareAndSwap(before, got) {
+						before = given[i].Load()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	var sum int64
+	for i := range dbs {
+		sum += given[i].Load()
+	}
+	if sum > limit-base {
+		t.Errorf("grants sum to %d, more than the %d the pool holds", sum, limit-base)
+	}
+	if sum < limit-base-1000 {
+		t.Errorf("grants sum to %d of %d: the pool was not used up", sum, limit-base)
+	}
+	// A return lowers a grant (never raises it) and frees the pool.
+	c := budget.Claim{Account: "111111111111", Budget: "b", Replica: "r0", PeriodStart: start, PeriodEnd: start.AddDate(0, 1, 0),
+		Limit: limit, Base: base, Need: 5000, Want: 5000}
+	if err := dbs[0].db.ReturnAllowance(t.Context(), c, given[0].Load()-5000); err != nil {
+		t.Fatal(err)
+	}
+	if err := dbs[0].db.ReturnAllowance(t.Context(), c, given[0].Load()+1e9); err != nil {
+		t.Fatal(err)
+	}
+	c.Replica = "r1"
+	got, err := dbs[1].db.ClaimAllowance(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != given[1].Load()+5000 {
+		t.Errorf("after r0 returned 5000, r1's grant = %d, want %d", got, given[1].Load()+5000)
+	}
+	if err := dbs[0].db.PruneShared(t.Context(), start.AddDate(0, 2, 0)); err != nil {
+		t.Fatal(err)
+	}
+	c.Replica, c.Base = "r2", 0
+	if got, err := dbs[2].db.ClaimAllowance(t.Context(), c); err != nil || got != 5000 {
+		t.Errorf("after pruning the ended period, a claim = %d, %v; want a fresh pool granting 5000", got, err)
+	}
+}
+
+type budgetShared struct {
+	db interface {
+		budget.Shared
+	}
+	id string
+}
+
+// TestRateClaims: replicas claiming a THROTTLE window's slots at once get
+// exactly the limit between them.
+func TestRateClaims(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := openURL(t, url), openURL(t, url)
+	minute := time.Date(2026, 11, 3, 10, 4, 0, 0, time.UTC)
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 16 {
+		db := a
+		if i%2 == 1 {
+			db = b
+		}
+		wg.Go(func() {
+			for range 10 {
+				n, err := db.ClaimRate(t.Context(), "111111111111", "b", minute, 50, 3)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				total.Add(n)
+			}
+		})
+	}
+	wg.Wait()
+	if total.Load() != 50 {
+		t.Errorf("%d slots taken of a window of 50", total.Load())
+	}
+	if n, _ := a.ClaimRate(t.Context(), "111111111111", "b", minute.Add(time.Minute), 50, 3); n != 3 {
+		t.Errorf("the next minute's first claim = %d, want 3", n)
+	}
+}
