@@ -176,10 +176,5 @@ func (db *DB) PruneShared(ctx context.Context, before time.Time) error {
 	return nil
 }
 
-// Change kinds of the stores other helpers are porting; temporary until
-// they land (see budgets.go, metrics.go, anomaly.go).
-const (
-	ChangeBudget  = "budget"
-	ChangeAlarm   = "alarm"
-	ChangeAnomaly = "anomaly"
-)
+// ChangeAlarm is temporary until the alarm store lands (metrics.go).
+const ChangeAlarm = "alarm"

@@ -124,6 +124,11 @@ func testAnomalySubscriptions(t *testing.T, s anomaly.Store) {
 	if err := s.UpdateAnomalySubscription(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
+	missing := sub
+	missing.MonitorARNs = []string{m1.ARN, anomaly.MonitorARN(anAcct, "missing")}
+	if err := s.UpdateAnomalySubscription(ctx, missing); !errkind.Is(err, errkind.NotFound) {
+		t.Errorf("update to a missing monitor = %v, want NotFound", err)
+	}
 	other := sub
 	other.Account = anOther
 	if err := s.UpdateAnomalySubscription(ctx, other); !errkind.Is(err, errkind.NotFound) {
@@ -210,6 +215,19 @@ func testAnomalies(t *testing.T, s anomaly.Store) {
 				t.Errorf("(-got +want):\n%s", diff)
 			}
 		})
+	}
+	// A batch naming an anomaly twice inserts it, then updates it.
+	twice1, twice2 := a2, a2
+	twice1.ID, twice1.Feedback = "a4", anomaly.FeedbackNo
+	twice2.ID, twice2.MaxScore, twice2.DetectedAt, twice2.UpdatedAt = "a4", 3, t0.Add(time.Hour), t0.Add(time.Hour)
+	if err := s.PutAnomalies(ctx, []anomaly.Anomaly{twice1, twice2}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Anomalies(ctx, anomaly.AnomalyFilter{EndFrom: h.Add(4 * time.Hour)})
+	want := twice2
+	want.Feedback, want.DetectedAt = anomaly.FeedbackNo, t0
+	if diff := cmp.Diff(got, []anomaly.Anomaly{a2, want}); diff != "" {
+		t.Errorf("after a batch naming a4 twice (-got +want):\n%s", diff)
 	}
 	if err := s.DeleteAnomalyMonitor(ctx, anAcct, m.ARN); err != nil {
 		t.Fatal(err)

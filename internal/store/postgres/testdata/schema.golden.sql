@@ -13,6 +13,68 @@ CREATE TABLE accounts (
     created_at bigint NOT NULL,
     CONSTRAINT accounts_pkey PRIMARY KEY (id)
 );
+CREATE TABLE anomalies (
+    id text NOT NULL,
+    account text NOT NULL,
+    monitor_arn text NOT NULL,
+    dimension_value text NOT NULL,
+    start_ms bigint NOT NULL,
+    end_ms bigint NOT NULL,
+    open boolean NOT NULL,
+    adapted boolean NOT NULL,
+    max_score double precision NOT NULL,
+    current_score double precision NOT NULL,
+    actual_nanos bigint NOT NULL,
+    expected_nanos bigint NOT NULL,
+    max_impact bigint NOT NULL,
+    root_causes jsonb NOT NULL,
+    feedback text NOT NULL,
+    detected_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    CONSTRAINT anomalies_monitor_arn_fkey FOREIGN KEY (monitor_arn) REFERENCES anomaly_monitors(arn) ON DELETE CASCADE,
+    CONSTRAINT anomalies_pkey PRIMARY KEY (id)
+);
+CREATE INDEX anomalies_account_end ON anomalies USING btree (account, end_ms);
+CREATE INDEX anomalies_monitor_end ON anomalies USING btree (monitor_arn, end_ms);
+CREATE TABLE anomaly_monitors (
+    arn text NOT NULL,
+    account text NOT NULL,
+    name text NOT NULL,
+    type text NOT NULL,
+    dimension text NOT NULL,
+    tag_key text NOT NULL,
+    monitor_values jsonb NOT NULL,
+    resource_tags jsonb NOT NULL,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    last_evaluated bigint,
+    value_count integer NOT NULL,
+    CONSTRAINT anomaly_monitors_pkey PRIMARY KEY (arn)
+);
+CREATE INDEX anomaly_monitors_account ON anomaly_monitors USING btree (account, created_at);
+CREATE TABLE anomaly_subscription_monitors (
+    subscription_arn text NOT NULL,
+    monitor_arn text NOT NULL,
+    "position" integer NOT NULL,
+    CONSTRAINT anomaly_subscription_monitors_monitor_arn_fkey FOREIGN KEY (monitor_arn) REFERENCES anomaly_monitors(arn) ON DELETE CASCADE,
+    CONSTRAINT anomaly_subscription_monitors_pkey PRIMARY KEY (subscription_arn, monitor_arn),
+    CONSTRAINT anomaly_subscription_monitors_subscription_arn_fkey FOREIGN KEY (subscription_arn) REFERENCES anomaly_subscriptions(arn) ON DELETE CASCADE
+);
+CREATE INDEX anomaly_subscription_monitors_monitor ON anomaly_subscription_monitors USING btree (monitor_arn);
+CREATE TABLE anomaly_subscriptions (
+    arn text NOT NULL,
+    account text NOT NULL,
+    name text NOT NULL,
+    frequency text NOT NULL,
+    subscribers jsonb NOT NULL,
+    threshold jsonb NOT NULL,
+    legacy boolean NOT NULL,
+    resource_tags jsonb NOT NULL,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    CONSTRAINT anomaly_subscriptions_pkey PRIMARY KEY (arn)
+);
+CREATE INDEX anomaly_subscriptions_account ON anomaly_subscriptions USING btree (account, created_at);
 CREATE TABLE api_keys (
     hash text NOT NULL,
     id text NOT NULL,
@@ -23,6 +85,18 @@ CREATE TABLE api_keys (
     CONSTRAINT api_keys_pkey PRIMARY KEY (hash),
     CONSTRAINT api_keys_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES principals(id)
 );
+CREATE TABLE budget_alerts (
+    account text NOT NULL,
+    budget text NOT NULL,
+    alert text NOT NULL,
+    period_start bigint NOT NULL,
+    alarm boolean NOT NULL,
+    fired integer NOT NULL,
+    updated_at bigint NOT NULL,
+    CONSTRAINT budget_alerts_account_budget_fkey FOREIGN KEY (account, budget) REFERENCES budgets(account, name) ON DELETE CASCADE,
+    CONSTRAINT budget_alerts_pkey PRIMARY KEY (account, budget, alert, period_start)
+);
+CREATE INDEX budget_alerts_period ON budget_alerts USING btree (period_start);
 CREATE TABLE budget_allowances (
     account text NOT NULL,
     budget text NOT NULL,
@@ -42,6 +116,14 @@ CREATE TABLE budget_pools (
     created_at bigint NOT NULL,
     CONSTRAINT budget_pools_pkey PRIMARY KEY (account, budget, period_start)
 );
+CREATE TABLE budgets (
+    account text NOT NULL,
+    name text NOT NULL,
+    definition jsonb NOT NULL,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    CONSTRAINT budgets_pkey PRIMARY KEY (account, name)
+);
 CREATE TABLE leases (
     name text NOT NULL,
     holder text NOT NULL,
@@ -53,6 +135,23 @@ CREATE TABLE ledger_version (
     v bigint NOT NULL,
     CONSTRAINT ledger_version_pkey PRIMARY KEY (shard)
 );
+CREATE TABLE outbox (
+    key text NOT NULL,
+    kind text NOT NULL,
+    target text NOT NULL,
+    subject text NOT NULL,
+    body text NOT NULL,
+    data json,
+    created_at bigint NOT NULL,
+    state text NOT NULL,
+    attempts integer NOT NULL,
+    next_at bigint NOT NULL,
+    last_error text NOT NULL,
+    delivered_at bigint,
+    CONSTRAINT outbox_pkey PRIMARY KEY (key),
+    CONSTRAINT outbox_state_check CHECK ((state = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text])))
+);
+CREATE INDEX outbox_due ON outbox USING btree (next_at) WHERE (state = 'pending'::text);
 CREATE TABLE policies (
     account text NOT NULL,
     name text NOT NULL,
