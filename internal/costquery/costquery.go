@@ -44,7 +44,9 @@ type Source interface {
 
 // DailySource is a Source that also keeps daily rollups (the hourly ones
 // summed per UTC day, Hour being midnight). Daily and monthly queries read
-// them: a day is one row per dimension combination instead of 24.
+// them for the whole days of their range, and the hourly rollups for the
+// partial days at its edges: a day is one row per dimension combination
+// instead of 24.
 type DailySource interface {
 	// CostRollupsDaily is CostRollups over daily rollups, for from and to
 	// at UTC midnight.
@@ -106,11 +108,34 @@ func (s *Service) rollups(ctx context.Context, accounts []string, from, to time.
 	return s.read(ctx, false, accounts, from, to)
 }
 
-// dailyRollups reads daily rollups when the source keeps them and the
-// range is whole days, else hourly ones.
+// dailyRollups reads the rollups of [from, to) for a query whose periods
+// are days or months: when the source keeps daily rollups, the whole UTC
+// days of the range from them and the partial days at its edges from the
+// hourly ones, ordered by Hour; else hourly ones throughout.
 func (s *Service) dailyRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
-	_, ok := s.src.(DailySource)
-	return s.read(ctx, ok && from.Equal(midnight(from)) && to.Equal(midnight(to)), accounts, from, to)
+	first, last := midnight(from), midnight(to)
+	if first.Before(from) {
+		first = first.AddDate(0, 0, 1)
+	}
+	if _, ok := s.src.(DailySource); !ok || !first.Before(last) {
+		return s.read(ctx, false, accounts, from, to)
+	}
+	days, err := s.read(ctx, true, accounts, first, last)
+	if err != nil || (first.Equal(from) && last.Equal(to)) {
+		return days, err
+	}
+	var head, tail []ledger.Rollup
+	if from.Before(first) {
+		if head, err = s.read(ctx, false, accounts, from, first); err != nil {
+			return nil, err
+		}
+	}
+	if last.Before(to) {
+		if tail, err = s.read(ctx, false, accounts, last, to); err != nil {
+			return nil, err
+		}
+	}
+	return slices.Concat(head, days, tail), nil
 }
 
 func (s *Service) fetch(ctx context.Context, daily bool, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {

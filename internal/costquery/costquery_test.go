@@ -779,3 +779,71 @@ func TestServiceReusesReadsUntilTheLedgerChanges(t *testing.T) {
 		}
 	}
 }
+
+// dailySource serves hourly rollups and the same usage rolled up per UTC
+// day, logging every read.
+type dailySource struct {
+	hourly, daily fakeSource
+	reads         []string
+}
+
+func (d *dailySource) CostRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	d.reads = append(d.reads, "hourly "+from.Format("01-02T15")+"/"+to.Format("01-02T15"))
+	return d.hourly.CostRollups(ctx, accounts, from, to)
+}
+
+func (d *dailySource) CostRollupsDaily(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	d.reads = append(d.reads, "daily "+from.Format("01-02T15")+"/"+to.Format("01-02T15"))
+	return d.daily.CostRollups(ctx, accounts, from, to)
+}
+
+// TestServiceReadsWholeDaysDaily checks that daily and monthly queries read
+// the whole days of their range from the daily rollups and the partial
+// days at its edges from the hourly ones, and answer as from hourly
+// rollups alone.
+func TestServiceReadsWholeDaysDaily(t *testing.T) {
+	recs := genRecords(4000)
+	atMidnight := slices.Clone(recs)
+	for i := range atMidnight {
+		atMidnight[i].Time = atMidnight[i].Time.Truncate(24 * time.Hour)
+	}
+	hourly := costquery.RollupRecords(recs)
+	src := &dailySource{hourly: fakeSource{hourly}, daily: fakeSource{costquery.RollupRecords(atMidnight)}}
+	svc := costquery.NewService(src, nil, nil)
+	h := func(d, hour int) time.Time { return day(d).Add(time.Duration(hour) * time.Hour) }
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		g        costquery.Granularity
+		reads    []string
+	}{
+		{"whole days", day(0), day(4), costquery.Daily, []string{"daily 01-30T00/02-03T00"}},
+		{"mid-day to mid-day", h(0, 5), h(3, 7), costquery.Daily,
+			[]string{"daily 01-31T00/02-02T00", "hourly 01-30T05/01-31T00", "hourly 02-02T00/02-02T07"}},
+		{"midnight to mid-day", day(0), h(2, 13), costquery.Monthly, []string{"daily 01-30T00/02-01T00", "hourly 02-01T00/02-01T13"}},
+		{"mid-day to midnight", h(1, 23), day(4), costquery.Monthly, []string{"daily 02-01T00/02-03T00", "hourly 01-31T23/02-01T00"}},
+		{"across one midnight", h(1, 20), h(2, 4), costquery.Daily, []string{"hourly 01-31T20/02-01T04"}},
+		{"within a day", h(2, 3), h(2, 9), costquery.Daily, []string{"hourly 02-01T03/02-01T09"}},
+		{"hourly granularity", day(0), day(2), costquery.Hourly, []string{"hourly 01-30T00/02-01T00"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src.reads = nil
+			q := costquery.Query{From: tc.from, To: tc.to, Granularity: tc.g,
+				GroupBy: []costquery.GroupBy{{Type: costquery.GroupTag, Key: "dept"}, {Type: costquery.GroupDimension, Key: "USAGE_TYPE"}}}
+			got, err := svc.CostAndUsage(t.Context(), nil, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := costquery.Aggregate(hourly, q, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(got, want); diff != "" {
+				t.Errorf("result (-got +want):\n%s", diff)
+			}
+			if diff := cmp.Diff(src.reads, tc.reads); diff != "" {
+				t.Errorf("reads (-got +want):\n%s", diff)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/costquery"
@@ -9,8 +10,9 @@ import (
 )
 
 var (
-	_ costquery.Source    = (*DB)(nil)
-	_ costquery.Versioned = (*DB)(nil)
+	_ costquery.Source      = (*DB)(nil)
+	_ costquery.Versioned   = (*DB)(nil)
+	_ costquery.DailySource = (*DB)(nil)
 )
 
 // LedgerVersion implements costquery.Versioned: the sum of the
@@ -42,4 +44,22 @@ func (db *DB) CostRollups(ctx context.Context, accounts []string, from, to time.
 		args = append(args, accounts)
 	}
 	return db.rollups(ctx, query+" ORDER BY hour_ms", args)
+}
+
+// selectDaily is selectRollups over the daily rollups.
+var selectDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(selectRollups)
+
+// CostRollupsDaily implements costquery.DailySource: like CostRollups, from
+// the daily rollup table, with Hour the UTC midnight of each day.
+func (db *DB) CostRollupsDaily(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	if accounts != nil && len(accounts) == 0 {
+		return nil, nil
+	}
+	query := selectDaily + ` WHERE day_ms >= $1 AND day_ms < $2`
+	args := []any{ms(from), ms(to)}
+	if accounts != nil {
+		query += ` AND account = ANY($3::text[])`
+		args = append(args, accounts)
+	}
+	return db.rollups(ctx, query+" ORDER BY day_ms", args)
 }

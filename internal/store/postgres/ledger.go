@@ -25,17 +25,18 @@ const versionShards = 16
 
 // appendAttempts bounds the tries of one append that fails on a deadlock
 // or serialization failure. Appends take their locks in one global order
-// (tag sets, request ids, rollups, version shard; each sorted), so neither
-// should happen; the retry is insurance, and safe because an append is
-// idempotent.
+// (tag sets, request ids, hourly rollups, daily rollups, version shard;
+// each sorted), so neither should happen; the retry is insurance, and safe
+// because an append is idempotent.
 const appendAttempts = 3
 
 // AppendRecords implements ledger.Writer. In one transaction it inserts
 // the request ids of recs into usage_request_ids (ON CONFLICT DO NOTHING),
 // then only the records whose id it inserted into usage_records, then adds
-// those records to their hourly rollups, so a record appended twice, by
-// this replica or another, counts once. The monthly partitions the records
-// need are created beforehand, each in a short transaction of its own.
+// those records to their hourly rollups and then to their daily ones, so a
+// record appended twice, by this replica or another, counts once. The
+// monthly partitions the records need are created beforehand, each in a
+// short transaction of its own.
 func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	recs = uniqueByRequestID(recs)
 	if len(recs) == 0 {
@@ -76,7 +77,8 @@ func uniqueByRequestID(recs []ledger.Record) []ledger.Record {
 	return slices.CompactFunc(out, func(a, b ledger.Record) bool { return a.RequestID == b.RequestID })
 }
 
-// rollupKey is the primary key of one usage_hourly row.
+// rollupKey is the primary key of one usage_hourly row, or of one
+// usage_daily row with hour the day's midnight.
 type rollupKey struct {
 	hour                                                          int64
 	account, regionServed, profileARN, modelID, principalID, oper string
@@ -94,6 +96,53 @@ func compareKeys(a, b rollupKey) int {
 type rollupSums struct {
 	calls, errors, in, out, cacheRead, cacheWrite           int64
 	cost, inCost, outCost, cacheReadCost, cacheWriteCost, n int64
+}
+
+func (s *rollupSums) add(o *rollupSums) {
+	s.calls += o.calls
+	s.errors += o.errors
+	s.in += o.in
+	s.out += o.out
+	s.cacheRead += o.cacheRead
+	s.cacheWrite += o.cacheWrite
+	s.cost += o.cost
+	s.inCost += o.inCost
+	s.outCost += o.outCost
+	s.cacheReadCost += o.cacheReadCost
+	s.cacheWriteCost += o.cacheWriteCost
+	s.n += o.n
+}
+
+// msPerDay is the length of a UTC day in milliseconds.
+const msPerDay = 24 * 60 * 60 * 1000
+
+// dailySums sums hourly rollup deltas per UTC day.
+func dailySums(hourly map[rollupKey]*rollupSums) map[rollupKey]*rollupSums {
+	out := make(map[rollupKey]*rollupSums, len(hourly))
+	for k, s := range hourly {
+		k.hour -= k.hour % msPerDay
+		d := out[k]
+		if d == nil {
+			d = &rollupSums{}
+			out[k] = d
+		}
+		d.add(s)
+	}
+	return out
+}
+
+// sortedColumns returns sums as rollup columns in key order.
+func sortedColumns(sums map[rollupKey]*rollupSums) *rollupColumns {
+	keys := make([]rollupKey, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
+	var u rollupColumns
+	for _, k := range keys {
+		u.add(k, sums[k])
+	}
+	return &u
 }
 
 const insertRequestIDs = `INSERT INTO usage_request_ids (request_id, time_ms)
@@ -134,6 +183,9 @@ const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, account, region_s
 	input_cost = h.input_cost + excluded.input_cost, output_cost = h.output_cost + excluded.output_cost,
 	cache_read_cost = h.cache_read_cost + excluded.cache_read_cost, cache_write_cost = h.cache_write_cost + excluded.cache_write_cost,
 	unpriced = h.unpriced + excluded.unpriced`
+
+// upsertDaily is upsertRollups for the daily rollups.
+var upsertDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(upsertRollups)
 
 // appendTx is one attempt at AppendRecords; recs are unique and sorted by
 // request id.
@@ -203,17 +255,20 @@ func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
 		return fmt.Errorf("insert records: %w", err)
 	}
 
-	keys := make([]rollupKey, 0, len(sums))
-	for k := range sums {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, compareKeys)
-	var u rollupColumns
-	for _, k := range keys {
-		u.add(k, sums[k])
-	}
-	if _, err := tx.ExecContext(ctx, upsertRollups, u.args()...); err != nil {
+	if _, err := tx.ExecContext(ctx, upsertRollups, sortedColumns(sums).args()...); err != nil {
 		return fmt.Errorf("update rollups: %w", err)
+	}
+	// The daily rollups come after all the hourly ones, again in key
+	// order, so every append still locks rows in one global order. A daily
+	// row is shared by every append of its combination during the whole
+	// day, but appends running at the same time carry records of the same
+	// hour: those that meet on a daily row have already met, and queued,
+	// on the hourly row of the same combination, which they hold until
+	// commit too. Appends of different hours of one day (a late batch, an
+	// hour boundary) are the only new waits, each as short as the
+	// remainder of a transaction.
+	if _, err := tx.ExecContext(ctx, upsertDaily, sortedColumns(dailySums(sums)).args()...); err != nil {
+		return fmt.Errorf("update daily rollups: %w", err)
 	}
 	// Last, so the shard's row is held only while committing.
 	if _, err := tx.ExecContext(ctx, `UPDATE ledger_version SET v = v + 1 WHERE shard = $1`, rand.IntN(versionShards)); err != nil {

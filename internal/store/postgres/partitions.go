@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -111,11 +112,14 @@ func (db *DB) Partitions(ctx context.Context) ([]string, error) {
 
 // DropPartitionsBefore is the ledger's retention: it drops the monthly
 // partitions of usage_records that end at or before before, with their
-// records, and forgets the request ids of those records. The hourly
-// rollups stay, so reports and Cost Explorer still cover the months
-// dropped; Records no longer returns their records. A record of a dropped
-// month appended again afterwards (a retry older than the retention) is
-// stored and counted again. It returns the partitions dropped.
+// records, and deletes the request ids and the hourly and daily rollups
+// of everything before the end of the latest month dropped, in one
+// transaction, so the rollups remain the records rolled up: reports and
+// Cost Explorer no longer cover the months dropped, as Records no longer
+// returns their records. A record of a dropped month appended again
+// afterwards (a retry older than the retention) is stored and counted
+// once more, in a month that holds only such records. It returns the
+// partitions dropped.
 func (db *DB) DropPartitionsBefore(ctx context.Context, before time.Time) ([]string, error) {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -161,8 +165,19 @@ func (db *DB) DropPartitionsBefore(ctx context.Context, before time.Time) ([]str
 		horizon = max(horizon, p.end)
 	}
 	if len(parts) > 0 {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM usage_request_ids WHERE time_ms < $1`, horizon); err != nil {
-			return nil, internal(err, "forget request ids")
+		// In the appends' lock order: request ids, hourly, daily.
+		for _, q := range []struct{ what, query string }{
+			{"forget request ids", `DELETE FROM usage_request_ids WHERE time_ms < $1`},
+			{"delete hourly rollups", `DELETE FROM usage_hourly WHERE hour_ms < $1`},
+			{"delete daily rollups", `DELETE FROM usage_daily WHERE day_ms < $1`},
+		} {
+			if _, err := tx.ExecContext(ctx, q.query, horizon); err != nil {
+				return nil, internal(err, q.what)
+			}
+		}
+		// The rollups changed: readers' caches must see a new version.
+		if _, err := tx.ExecContext(ctx, `UPDATE ledger_version SET v = v + 1 WHERE shard = $1`, rand.IntN(versionShards)); err != nil {
+			return nil, internal(err, "ledger version")
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -1,11 +1,14 @@
 package postgres_test
 
 import (
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
@@ -128,10 +131,26 @@ func TestPostgresReplicasAppendConcurrently(t *testing.T) {
 	if want := money.Amount(len(recs) * (len(recs) - 1) / 2); calls != int64(len(recs)) || cost != want {
 		t.Errorf("rollups: %d calls costing %d, want %d costing %d", calls, cost, len(recs), want)
 	}
+	daily, err := b.CostRollupsDaily(t.Context(), nil, t0.Truncate(24*time.Hour), t0.AddDate(0, 0, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := map[time.Time]bool{}
+	calls, cost = 0, 0
+	for _, r := range daily {
+		calls += r.Calls
+		cost += r.Cost
+		days[r.Hour] = true
+	}
+	if want := money.Amount(len(recs) * (len(recs) - 1) / 2); calls != int64(len(recs)) || cost != want || len(days) != 2 {
+		t.Errorf("daily rollups: %d calls costing %d over %d days, want %d costing %d over 2", calls, cost, len(days), len(recs), want)
+	}
 }
 
 // TestPostgresPartitions checks that appends create the monthly partitions
-// they need, and create one again after retention dropped it.
+// they need, and create one again after retention dropped it; and that
+// retention deletes the hourly and daily rollups of the months it drops,
+// so the rollups stay the records rolled up.
 func TestPostgresPartitions(t *testing.T) {
 	url := pgtest.URL(t)
 	db := openURL(t, url)
@@ -152,7 +171,37 @@ func TestPostgresPartitions(t *testing.T) {
 	if fmt.Sprint(parts) != fmt.Sprint(want) {
 		t.Errorf("partitions %v, want %v", parts, want)
 	}
-	// Retention drops January; a late record of January creates it again.
+	// calls returns the calls of the hourly and of the daily rollups in
+	// [from, to).
+	calls := func(from, to time.Time) [2]int64 {
+		t.Helper()
+		var out [2]int64
+		hourly, err := db.CostRollups(ctx, nil, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		daily, err := db.CostRollupsDaily(ctx, nil, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, rs := range [][]ledger.Rollup{hourly, daily} {
+			for _, r := range rs {
+				out[i] += r.Calls
+			}
+		}
+		return out
+	}
+	janFrom, janTo := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)
+	marFrom, marTo := mar, mar.AddDate(0, 1, 0)
+	if got := calls(janFrom, janTo); got != [2]int64{1, 1} {
+		t.Errorf("January's hourly and daily calls before retention %v, want [1 1]", got)
+	}
+	v0, err := db.LedgerVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Retention drops January, with its rollups; a late record of January
+	// creates it again.
 	other := openURL(t, url)
 	dropped, err := other.DropPartitionsBefore(ctx, time.Date(2027, 2, 15, 0, 0, 0, 0, time.UTC))
 	if err != nil {
@@ -161,8 +210,20 @@ func TestPostgresPartitions(t *testing.T) {
 	if fmt.Sprint(dropped) != "[usage_records_p202701]" {
 		t.Errorf("dropped %v, want [usage_records_p202701]", dropped)
 	}
+	if got := calls(janFrom, janTo); got != [2]int64{0, 0} {
+		t.Errorf("January's hourly and daily calls after retention %v, want [0 0]", got)
+	}
+	if got := calls(marFrom, marTo); got != [2]int64{1, 1} {
+		t.Errorf("March's hourly and daily calls after retention %v, want [1 1]", got)
+	}
+	if v1, err := db.LedgerVersion(ctx); err != nil || v1 == v0 {
+		t.Errorf("LedgerVersion %d before retention, %d (%v) after; want it to change with the rollups", v0, v1, err)
+	}
 	if err := db.AppendRecords(ctx, []ledger.Record{rec("c", jan)}); err != nil {
 		t.Fatalf("append after the partition was dropped: %v", err)
+	}
+	if got := calls(janFrom, janTo); got != [2]int64{1, 1} {
+		t.Errorf("January's hourly and daily calls after a late record %v, want [1 1]", got)
 	}
 	got, err := db.Records(ctx, ledger.Query{})
 	if err != nil {
@@ -174,5 +235,50 @@ func TestPostgresPartitions(t *testing.T) {
 	}
 	if fmt.Sprint(ids) != "[c b]" {
 		t.Errorf("records %v, want [c b]", ids)
+	}
+}
+
+// TestPostgresDailyBackfill checks migration 0004's backfill: run again on
+// a ledger appended before it (its table dropped and its version
+// forgotten), it rebuilds from the hourly rollups exactly the daily
+// rollups that ingest kept.
+func TestPostgresDailyBackfill(t *testing.T) {
+	url := pgtest.URL(t)
+	db := openURL(t, url)
+	ctx := t.Context()
+	start := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	var recs []ledger.Record
+	for i := range 400 {
+		recs = append(recs, ledger.Record{RequestID: fmt.Sprint("r", i), Time: start.Add(time.Duration(i) * 23 * time.Minute),
+			Account: []string{"111111111111", "222222222222"}[i%2], RegionServed: "us-east-1", ModelID: "m",
+			Operation: "Converse", Outcome: ledger.OutcomeSuccess, Priced: i%7 != 0, InputTokens: int64(i), OutputTokens: 3,
+			Cost: money.Amount(10 + i), InputCost: money.Amount(10 + i), Tags: tags.Set{"dept": []string{"a", "b", "c"}[i%3]}})
+	}
+	if err := db.AppendRecords(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	from, to := start.Truncate(24*time.Hour), start.AddDate(0, 0, 8)
+	kept, err := db.CostRollupsDaily(ctx, nil, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) == 0 {
+		t.Fatal("no daily rollups kept at ingest")
+	}
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, `DROP TABLE usage_daily; DELETE FROM schema_migrations WHERE version = 4`); err != nil {
+		t.Fatal(err)
+	}
+	again := openURL(t, url) // migrates: 0004 again
+	backfilled, err := again.CostRollupsDaily(ctx, nil, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(backfilled, kept); diff != "" {
+		t.Errorf("daily rollups backfilled vs kept at ingest (-backfilled +kept):\n%s", diff)
 	}
 }

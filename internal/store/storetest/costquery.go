@@ -142,3 +142,125 @@ func testCostRollups(t *testing.T, st Store) {
 		t.Errorf("rollups before the first record = %d, %v; want none", len(got), err)
 	}
 }
+
+// testDailyRollups checks the daily rollups the store keeps at ingest
+// (costquery.DailySource): exactly the records rolled up per UTC day, each
+// record counted once however often it is appended; and that cost queries
+// over a range starting and ending mid-day, which read whole days from
+// them and the edges from the hourly rollups, answer as the records do.
+func testDailyRollups(t *testing.T, st Store) {
+	s, ok := st.(CostRollupStore)
+	if !ok {
+		t.Fatalf("%T does not implement costquery.Source (CostRollups)", st)
+	}
+	d, ok := st.(costquery.DailySource)
+	if !ok {
+		t.Fatalf("%T does not implement costquery.DailySource (CostRollupsDaily)", st)
+	}
+	ctx := t.Context()
+	accounts := []string{"111111111111", "222222222222", "333333333333"}
+	sets := []tags.Set{{"dept": "claims"}, {"dept": "sales", "env": "prod"}, {}, {"dept": "claims", "team": "a"}}
+	// 500 records 19 minutes apart from t0 (midday): about six and a half
+	// days, so partial first and last days around whole ones.
+	var recs []ledger.Record
+	for i := range 500 {
+		r := record(i, t0.Add(time.Duration(i)*19*time.Minute), sets[i%4])
+		r.Account = accounts[i%3]
+		r.Operation = []string{"Converse", "InvokeModel"}[i%2]
+		if i%11 == 0 {
+			r.Outcome, r.InputTokens, r.OutputTokens, r.CacheReadTokens = ledger.OutcomeThrottled, 0, 0, 0
+			r.Cost, r.InputCost, r.OutputCost, r.CacheReadCost = 0, 0, 0, 0
+		}
+		recs = append(recs, r)
+	}
+	for _, batch := range [][]ledger.Record{recs[:300], recs[:300], recs[250:], recs[400:450]} {
+		if err := s.AppendRecords(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := recs[len(recs)-1].Time
+	firstDay := t0.Truncate(24 * time.Hour)
+	endDay := last.Truncate(24*time.Hour).AddDate(0, 0, 1)
+
+	// The records rolled up per day: at their day's midnight, rolled up
+	// by the hour.
+	perDay := func(rs []ledger.Record, from, to time.Time, accts []string) []ledger.Rollup {
+		var in []ledger.Record
+		for _, r := range rs {
+			day := r.Time.Truncate(24 * time.Hour)
+			if !day.Before(from) && day.Before(to) && (accts == nil || slices.Contains(accts, r.Account)) {
+				r.Time = day
+				in = append(in, r)
+			}
+		}
+		return costquery.RollupRecords(in)
+	}
+	for _, tc := range []struct {
+		name     string
+		accounts []string
+		from, to time.Time
+	}{
+		{"every day", nil, firstDay, endDay},
+		{"inner days", nil, firstDay.AddDate(0, 0, 1), endDay.AddDate(0, 0, -2)},
+		{"one account", accounts[1:2], firstDay, endDay},
+		{"two accounts", []string{accounts[2], accounts[0]}, firstDay.AddDate(0, 0, 2), endDay},
+		{"no accounts", []string{}, firstDay, endDay},
+		{"before the first record", nil, firstDay.AddDate(0, 0, -3), firstDay},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := d.CostRollupsDaily(ctx, tc.accounts, tc.from, tc.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range got {
+				if !r.Hour.Equal(r.Hour.Truncate(24 * time.Hour)) {
+					t.Fatalf("daily rollup %d at %v, not a UTC midnight", i, r.Hour)
+				}
+				if i > 0 && r.Hour.Before(got[i-1].Hour) {
+					t.Fatalf("daily rollup %d (%v) before rollup %d (%v): not ordered by day", i, r.Hour, i-1, got[i-1].Hour)
+				}
+			}
+			want := perDay(recs, tc.from, tc.to, tc.accounts)
+			sortRollups(got)
+			sortRollups(want)
+			if diff := cmp.Diff(got, want); diff != "" {
+				t.Errorf("CostRollupsDaily vs the records rolled up per day (-got +want):\n%s", diff)
+			}
+		})
+	}
+
+	svc := costquery.NewService(s, nil, nil)
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		g        costquery.Granularity
+	}{
+		{"mid-day to mid-day, daily", t0.Add(3 * time.Hour), t0.Add(4*24*time.Hour + 5*time.Hour), costquery.Daily},
+		{"mid-day to mid-day, monthly", t0.Add(-5 * time.Hour), last.Truncate(time.Hour), costquery.Monthly},
+		{"whole days", firstDay, endDay, costquery.Daily},
+		{"across one midnight", t0.Add(6 * time.Hour), t0.Add(15 * time.Hour), costquery.Daily},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := costquery.Query{From: tc.from, To: tc.to, Granularity: tc.g, GroupBy: []costquery.GroupBy{
+				{Type: costquery.GroupTag, Key: "dept"}, {Type: costquery.GroupDimension, Key: "LINKED_ACCOUNT"}}}
+			got, err := svc.CostAndUsage(ctx, nil, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := costquery.Aggregate(costquery.RollupRecords(recs), q, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(got, want); diff != "" {
+				t.Errorf("CostAndUsage vs the records (-got +want):\n%s", diff)
+			}
+			var n int
+			for _, p := range got.Periods {
+				n += len(p.Groups)
+			}
+			if n == 0 {
+				t.Error("no groups: the range holds no usage")
+			}
+		})
+	}
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("Ledger", func(t *testing.T) { testLedger(t, open(t)) })
 	t.Run("LedgerGroupCommit", func(t *testing.T) { testLedgerConcurrent(t, open(t)) })
 	t.Run("CostRollups", func(t *testing.T) { testCostRollups(t, open(t)) })
+	t.Run("DailyRollups", func(t *testing.T) { testDailyRollups(t, open(t)) })
 	t.Run("Anomaly", func(t *testing.T) { testAnomaly(t, open(t)) })
 	t.Run("Budgets", func(t *testing.T) { testBudgets(t, open(t)) })
 	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open(t)) })

@@ -214,6 +214,30 @@ CREATE TABLE throttle_windows (
     used bigint NOT NULL,
     CONSTRAINT throttle_windows_pkey PRIMARY KEY (account, budget, minute)
 );
+CREATE TABLE usage_daily (
+    day_ms bigint NOT NULL,
+    account text NOT NULL,
+    region_served text NOT NULL,
+    profile_arn text NOT NULL,
+    model_id text NOT NULL,
+    principal_id text NOT NULL,
+    operation text NOT NULL,
+    tag_set_id bigint NOT NULL,
+    calls bigint NOT NULL,
+    errors bigint NOT NULL,
+    input_tokens bigint NOT NULL,
+    output_tokens bigint NOT NULL,
+    cache_read_tokens bigint NOT NULL,
+    cache_write_tokens bigint NOT NULL,
+    cost_nanos bigint NOT NULL,
+    input_cost bigint NOT NULL,
+    output_cost bigint NOT NULL,
+    cache_read_cost bigint NOT NULL,
+    cache_write_cost bigint NOT NULL,
+    unpriced bigint NOT NULL,
+    CONSTRAINT usage_daily_pkey PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id),
+    CONSTRAINT usage_daily_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
+);
 CREATE TABLE usage_hourly (
     hour_ms bigint NOT NULL,
     account text NOT NULL,
