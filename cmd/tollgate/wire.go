@@ -236,9 +236,9 @@ func (m *Main) Open(ctx context.Context) error {
 	return nil
 }
 
-// replicaID names this process: its host name and a random suffix, so a
-// restarted replica is a new one (it holds none of the old one's budget
-// allowance or metric buckets).
+// replicaID names this process: its host name, process id and a random
+// suffix, so a restarted replica is a new one (it holds none of the old
+// one's budget allowance or metric buckets).
 func replicaID() string {
 	host, _ := os.Hostname()
 	var b [4]byte
@@ -246,7 +246,7 @@ func replicaID() string {
 	if host == "" {
 		host = "tollgate"
 	}
-	return host + "-" + hex.EncodeToString(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
 // lease returns the lease configuration of the background job name: with
