@@ -87,6 +87,11 @@ type Config struct {
 	// detection, notification delivery) wait before another replica takes
 	// them over. Default 0: 15s.
 	LeaseTTL time.Duration `yaml:"leaseTTL"`
+	// LedgerRetentionMonths is, on PostgreSQL, how many whole months of
+	// usage records (and their rollups) to keep before the current one;
+	// older months' partitions are dropped hourly by one replica. Default
+	// 0: keep everything. (SQLite keeps everything.)
+	LedgerRetentionMonths int `yaml:"ledgerRetentionMonths"`
 	// MetricsTagLabels are profile tag keys added as Prometheus labels,
 	// comma-separated. Default empty: none, so label values stay bounded.
 	MetricsTagLabels string `yaml:"metricsTagLabels"`
@@ -160,6 +165,12 @@ func (c Config) Validate() error {
 	}
 	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 || c.BudgetSyncInterval < 0 || c.LeaseTTL < 0 {
 		errs = append(errs, errors.New("notifyRetry, budgetEvalInterval, budgetSyncInterval and leaseTTL must not be negative"))
+	}
+	if c.LedgerRetentionMonths < 0 {
+		errs = append(errs, fmt.Errorf("ledgerRetentionMonths %d must not be negative", c.LedgerRetentionMonths))
+	}
+	if c.LedgerRetentionMonths > 0 && c.Store == "" {
+		errs = append(errs, errors.New("ledgerRetentionMonths applies to the PostgreSQL store only: set store too, or leave it 0"))
 	}
 	if c.LeaseTTL > 0 && c.LeaseTTL < 300*time.Millisecond {
 		errs = append(errs, fmt.Errorf("leaseTTL %v is too short: at least 300ms", c.LeaseTTL))
@@ -246,6 +257,9 @@ func fields() []field {
 			func(c *Config) string { return c.LeaseTTL.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.LeaseTTL = d; return err }},
 		mk("store", "database: empty for SQLite in the data dir, or a postgres:// URL", func(c *Config) *string { return &c.Store }),
+		{"ledger-retention-months", "PostgreSQL: whole months of usage records kept before the current one (0 = all)",
+			func(c *Config) string { return strconv.Itoa(c.LedgerRetentionMonths) },
+			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.LedgerRetentionMonths = n; return err }},
 		{"profile-quota", "application profiles per account",
 			func(c *Config) string { return strconv.Itoa(c.ProfileQuota) },
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.ProfileQuota = n; return err }},
