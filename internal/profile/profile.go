@@ -91,3 +91,14 @@ type Store interface {
 	// ordered by account, creation time and ID.
 	ListAllProfiles(ctx context.Context) ([]Profile, error)
 }
+
+// QuotaStore is a Store that enforces the per-account quota itself, in
+// the transaction that inserts: several replicas sharing it cannot exceed
+// the quota together, as they could checking their own counts. The
+// Service uses it when its store implements it.
+type QuotaStore interface {
+	// CreateProfileWithin is CreateProfile, failing with an
+	// errkind.QuotaExceeded error when p's account already has quota
+	// profiles.
+	CreateProfileWithin(ctx context.Context, p Profile, quota int) error
+}

@@ -239,7 +239,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
 		RequestHash:        hash,
 	}
 	s.writes++
-	if err := s.store.CreateProfile(ctx, *p); err != nil {
+	create := s.store.CreateProfile
+	if qs, ok := s.store.(QuotaStore); ok {
+		create = func(ctx context.Context, p Profile) error { return qs.CreateProfileWithin(ctx, p, s.quota) }
+	}
+	if err := create(ctx, *p); err != nil {
 		s.mu.Unlock()
 		return Profile{}, err
 	}

@@ -1,12 +1,17 @@
 package postgres_test
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/budget"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/store/postgres"
+	"github.com/tollgate-dev/tollgate/internal/tags"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres/pgtest"
 )
 
@@ -156,5 +161,36 @@ func TestRateClaims(t *testing.T) {
 	}
 	if n, _ := a.ClaimRate(t.Context(), "111111111111", "b", minute.Add(time.Minute), 50, 3); n != 3 {
 		t.Errorf("the next minute's first claim = %d, want 3", n)
+	}
+}
+
+// TestProfileQuotaAcrossReplicas: replicas creating profiles in one
+// account at once stop at the quota together.
+func TestProfileQuotaAcrossReplicas(t *testing.T) {
+	url := pgtest.URL(t)
+	dbs := []*postgres.DB{openURL(t, url), openURL(t, url), openURL(t, url)}
+	const quota = 7
+	var created, refused atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Go(func() {
+			id := fmt.Sprintf("q%011d", i)
+			p := profile.Profile{ID: id, ARN: "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/" + id, Name: id,
+				Account: "111111111111", Region: "us-east-1", Type: profile.Application, ModelID: "m", ModelARNs: []string{"a"}, Source: "s",
+				Tags: tags.Set{}, CreatedAt: time.Now(), UpdatedAt: time.Now(), RequestHash: "h"}
+			err := dbs[i%3].CreateProfileWithin(t.Context(), p, quota)
+			switch {
+			case err == nil:
+				created.Add(1)
+			case errkind.Is(err, errkind.QuotaExceeded):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if created.Load() != quota || refused.Load() != 30-quota {
+		t.Errorf("%d created and %d refused, want %d and %d", created.Load(), refused.Load(), quota, 30-quota)
 	}
 }

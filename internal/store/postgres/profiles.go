@@ -13,8 +13,9 @@ import (
 )
 
 var (
-	_ profile.Store   = (*DB)(nil)
-	_ principal.Store = (*DB)(nil)
+	_ profile.Store      = (*DB)(nil)
+	_ profile.QuotaStore = (*DB)(nil)
+	_ principal.Store    = (*DB)(nil)
 )
 
 func ms(t time.Time) int64     { return t.UnixMilli() }
@@ -48,21 +49,43 @@ func nullable(s string) any {
 
 // CreateProfile implements profile.Store.
 func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
+	return db.change(ctx, ChangeProfile, "create profile", func(tx *sql.Tx) error { return insertProfile(ctx, tx, p) })
+}
+
+// CreateProfileWithin implements profile.QuotaStore: creates in one
+// account are serialised by a transaction-scoped advisory lock on the
+// account, and the count is read under it, so replicas together never
+// pass the quota.
+func (db *DB) CreateProfileWithin(ctx context.Context, p profile.Profile, quota int) error {
 	return db.change(ctx, ChangeProfile, "create profile", func(tx *sql.Tx) error {
-		arns, _ := json.Marshal(p.ModelARNs)
-		_, err := tx.ExecContext(ctx, `INSERT INTO profiles
-			(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
-			tagsJSON(p.Tags), ms(p.CreatedAt), ms(p.UpdatedAt), nullable(p.ClientRequestToken), p.RequestHash)
-		if isConstraint(err) {
-			return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/profiles/' || $1, 0))`, p.Account); err != nil {
+			return internal(err, "create profile: lock")
 		}
-		if err != nil {
-			return internal(err, "create profile")
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM profiles WHERE account = $1`, p.Account).Scan(&n); err != nil {
+			return internal(err, "create profile: count")
 		}
-		return nil
+		if n >= quota {
+			return errkind.New(errkind.QuotaExceeded, "The account has reached its quota of %d application inference profiles.", quota)
+		}
+		return insertProfile(ctx, tx, p)
 	})
+}
+
+func insertProfile(ctx context.Context, tx *sql.Tx, p profile.Profile) error {
+	arns, _ := json.Marshal(p.ModelARNs)
+	_, err := tx.ExecContext(ctx, `INSERT INTO profiles
+		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
+		tagsJSON(p.Tags), ms(p.CreatedAt), ms(p.UpdatedAt), nullable(p.ClientRequestToken), p.RequestHash)
+	if isConstraint(err) {
+		return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
+	}
+	if err != nil {
+		return internal(err, "create profile")
+	}
+	return nil
 }
 
 // DeleteProfile implements profile.Store.
