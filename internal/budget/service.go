@@ -230,7 +230,7 @@ func (s *Service) loadSpend(ctx context.Context, states []*state, now time.Time)
 	if len(jobs) == 0 {
 		return nil
 	}
-	rolls, err := s.cfg.Source.CostRollups(ctx, nil, from, to)
+	rolls, err := costquery.DayRollups(ctx, s.cfg.Source, nil, from, to)
 	if err != nil {
 		return err
 	}
@@ -432,7 +432,7 @@ func (s *Service) history(ctx context.Context, st *state, now time.Time) *histor
 // before today, in one read of the ledger.
 func (s *Service) loadHistory(ctx context.Context, states []*state, today time.Time) error {
 	from := today.AddDate(0, 0, -costquery.HistoryDays)
-	rolls, err := s.cfg.Source.CostRollups(ctx, nil, from, today)
+	rolls, err := costquery.DayRollups(ctx, s.cfg.Source, nil, from, today)
 	if err != nil {
 		return err
 	}
@@ -499,7 +499,7 @@ func (s *Service) PerformanceHistory(ctx context.Context, account, name string, 
 	if hi.After(hourCeil(now)) {
 		hi = hourCeil(now)
 	}
-	rolls, err := s.cfg.Source.CostRollups(ctx, st.sc.Accounts(), lo, hi)
+	rolls, err := costquery.DayRollups(ctx, s.cfg.Source, st.sc.Accounts(), lo, hi)
 	if err != nil {
 		return Budget{}, nil, err
 	}

@@ -289,7 +289,7 @@ func (s *Service) Sync(ctx context.Context) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	rolls, err := s.cfg.Source.CostRollups(ctx, nil, from, to)
+	rolls, err := costquery.DayRollups(ctx, s.cfg.Source, nil, from, to)
 	if err != nil {
 		return err
 	}

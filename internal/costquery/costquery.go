@@ -113,25 +113,49 @@ func (s *Service) rollups(ctx context.Context, accounts []string, from, to time.
 // days of the range from them and the partial days at its edges from the
 // hourly ones, ordered by Hour; else hourly ones throughout.
 func (s *Service) dailyRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	_, daily := s.src.(DailySource)
+	return splitDays(daily, from, to, func(daily bool, from, to time.Time) ([]ledger.Rollup, error) {
+		return s.read(ctx, daily, accounts, from, to)
+	})
+}
+
+// DayRollups reads src's rollups of [from, to) for sums over days or
+// longer periods, as the Service does for DAILY and MONTHLY queries: the
+// whole UTC days from daily rollups when src keeps them (each dated at its
+// midnight), the partial days at the edges from hourly ones. It does not
+// cache.
+func DayRollups(ctx context.Context, src Source, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	ds, daily := src.(DailySource)
+	return splitDays(daily, from, to, func(daily bool, from, to time.Time) ([]ledger.Rollup, error) {
+		if daily {
+			return ds.CostRollupsDaily(ctx, accounts, from, to)
+		}
+		return src.CostRollups(ctx, accounts, from, to)
+	})
+}
+
+// splitDays reads [from, to) with read: whole days daily when daily is
+// true, the rest hourly, ordered by Hour.
+func splitDays(daily bool, from, to time.Time, read func(daily bool, from, to time.Time) ([]ledger.Rollup, error)) ([]ledger.Rollup, error) {
 	first, last := midnight(from), midnight(to)
 	if first.Before(from) {
 		first = first.AddDate(0, 0, 1)
 	}
-	if _, ok := s.src.(DailySource); !ok || !first.Before(last) {
-		return s.read(ctx, false, accounts, from, to)
+	if !daily || !first.Before(last) {
+		return read(false, from, to)
 	}
-	days, err := s.read(ctx, true, accounts, first, last)
+	days, err := read(true, first, last)
 	if err != nil || (first.Equal(from) && last.Equal(to)) {
 		return days, err
 	}
 	var head, tail []ledger.Rollup
 	if from.Before(first) {
-		if head, err = s.read(ctx, false, accounts, from, first); err != nil {
+		if head, err = read(false, from, first); err != nil {
 			return nil, err
 		}
 	}
 	if last.Before(to) {
-		if tail, err = s.read(ctx, false, accounts, last, to); err != nil {
+		if tail, err = read(false, last, to); err != nil {
 			return nil, err
 		}
 	}
