@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -10,36 +11,50 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 )
 
-// Bucket is the aggregate of one series at one resolution over
-// [Start, Start+Res).
+// Bucket is the aggregate of the samples one replica counted for one
+// series at one resolution over [Start, Start+Res).
 type Bucket struct {
 	Key   Key
 	Res   time.Duration // Minute or Hour
 	Start time.Time
-	Stats Stats
+	// Replica is the Config.Replica of the Registry that counted the
+	// samples; "" for a single node.
+	Replica string
+	Stats   Stats
 }
 
-// Store persists buckets. Implementations are safe for concurrent use;
-// their errors are errkind.Internal.
+// Store persists buckets. Implementations are safe for concurrent use,
+// also by several processes sharing one database; their errors are
+// errkind.Internal (or errkind.Unavailable when the database cannot be
+// reached).
+//
+// A stored bucket is identified by its key, resolution, start and
+// replica: the replicas sharing a store each keep a row of their own for
+// the same series and minute, and a write of one replica's bucket never
+// touches another replica's row. Reads see every replica's rows.
 type Store interface {
 	// WriteMetricBuckets stores, in one transaction, each bucket of
-	// replace (replacing a stored bucket of the same key, resolution and
-	// start), then merges each bucket of merge into the stored one
-	// (storing it when there is none). A bucket may appear more than once;
-	// later ones win (replace) or add up (merge).
+	// replace (replacing the stored bucket of the same key, resolution,
+	// start and replica), then merges each bucket of merge into the stored
+	// one of the same key, resolution, start and replica (storing it when
+	// there is none). A bucket may appear more than once; later ones win
+	// (replace) or add up (merge).
 	WriteMetricBuckets(ctx context.Context, replace, merge []Bucket) error
 	// MetricBuckets returns the stored buckets of resolution res whose
 	// start lies in [from, to), of the series keys (every series when keys
-	// is empty), ordered by start.
+	// is empty), one per replica that stored one (they are not merged),
+	// each with its Replica. They are ordered by start, then account,
+	// metric, model id and replica (byte order).
 	MetricBuckets(ctx context.Context, res time.Duration, from, to time.Time, keys ...Key) ([]Bucket, error)
 	// MetricSeries returns the series of account ("" = every account)
-	// with a bucket of resolution res starting at or after since.
+	// with a bucket of resolution res, of any replica, starting at or
+	// after since, ordered by account, metric and model id (byte order).
 	MetricSeries(ctx context.Context, account string, res time.Duration, since time.Time) ([]Key, error)
 	// LatestMetricBucket returns the start of the newest stored bucket of
-	// resolution res, or the zero time when there is none.
+	// resolution res, of any replica, or the zero time when there is none.
 	LatestMetricBucket(ctx context.Context, res time.Duration) (time.Time, error)
-	// DeleteMetricBuckets deletes the buckets of resolution res that start
-	// before before.
+	// DeleteMetricBuckets deletes the buckets of resolution res, of every
+	// replica, that start before before.
 	DeleteMetricBuckets(ctx context.Context, res time.Duration, before time.Time) error
 }
 
@@ -52,8 +67,20 @@ type RecordReader interface {
 type Config struct {
 	// Store persists the buckets. Required.
 	Store Store
-	// Records, when set, is read at Open to rebuild recent buckets.
+	// Records, when set, is read at Open to rebuild recent buckets. It is
+	// not read when Replica is set.
 	Records RecordReader
+	// Replica is this process's id among the Tollgate replicas that share
+	// Store, or "" (the default) for a single node, which alone writes the
+	// store. Each replica's buckets are stored apart (Bucket.Replica) and
+	// a Query adds up every replica's. The ids of the replicas running at
+	// one time must differ; a replica restarted under the same id carries
+	// on with its stored buckets. See Registry for what a shared store
+	// changes to durability. A store written by replicas should not go
+	// back to a single node: the single node's start-up rebuild would
+	// count again, for the rebuilt minutes, the calls the replicas' rows
+	// already hold.
+	Replica string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Memory is how long minute buckets stay in memory after their
@@ -61,7 +88,8 @@ type Config struct {
 	Memory time.Duration
 	// Rebuild is how far before the newest stored minute bucket the
 	// start-up rebuild from the ledger begins (it must cover the longest
-	// call, since a call is counted at its start). Default 15m.
+	// call, since a call is counted at its start). Default 15m. Not used
+	// when Replica is set.
 	Rebuild time.Duration
 	// FlushInterval is how often Run writes changed buckets. Default 10s.
 	FlushInterval time.Duration
@@ -74,16 +102,33 @@ type Config struct {
 // at Close), older buckets read back from the store.
 //
 // Durability: a bucket in memory is authoritative for its minute or hour
-// and replaces the stored one when flushed, so flushes are idempotent. At
-// Open the buckets from Config.Rebuild before the newest stored minute on
-// are rebuilt from the ledger, which is durable before Add sees a record;
-// so a crash loses nothing, except samples of calls longer than Rebuild
-// that ended in the last FlushInterval before it. A sample older than the
-// memory window (a very long call) is merged into the stored buckets.
+// (for this replica's samples) and replaces this replica's stored one
+// when flushed, so flushes are idempotent. A sample older than the memory
+// window (a very long call) is merged into the stored bucket.
+//
+// On a single node (Config.Replica ""), the buckets from Config.Rebuild
+// before the newest stored minute on are rebuilt from the ledger at Open;
+// the ledger is durable before Add sees a record, so a crash loses
+// nothing, except samples of calls longer than Rebuild that ended in the
+// last FlushInterval before it.
+//
+// On a shared store (Config.Replica set), the ledger holds every
+// replica's calls, so rebuilding from it would count other replicas'
+// samples twice: there is no rebuild. Open reads back this replica's
+// stored buckets of the current minute and hour (a replica restarted
+// under the same id carries on with them), and a replica that dies
+// loses the samples it had not flushed: at most FlushInterval's worth
+// (more if its flushes were failing).
+// The ledger, costs and budgets are unaffected; only the metric series
+// (and the alarms reading them) miss those samples. A Query reads the
+// store for every period, adding every other replica's stored buckets to
+// this replica's own, so it sees all replicas' flushed samples and its
+// own unflushed ones, each once.
 //
 // Safe for concurrent use.
 type Registry struct {
 	store   Store
+	replica string
 	now     func() time.Time
 	memory  time.Duration
 	every   time.Duration
@@ -118,9 +163,10 @@ func (id bucketID) res() time.Duration {
 	return Minute
 }
 
-// Open returns a Registry and rebuilds its recent buckets.
+// Open returns a Registry and rebuilds its recent buckets (single node)
+// or reads back its own current ones (shared store).
 func Open(ctx context.Context, cfg Config) (*Registry, error) {
-	r := &Registry{store: cfg.Store, now: cfg.Now, memory: cfg.Memory, every: cfg.FlushInterval, log: cfg.Logger,
+	r := &Registry{store: cfg.Store, replica: cfg.Replica, now: cfg.Now, memory: cfg.Memory, every: cfg.FlushInterval, log: cfg.Logger,
 		series: map[Key]*series{}, dirty: map[bucketID]struct{}{}, late: map[bucketID]*Stats{}}
 	if r.now == nil {
 		r.now = time.Now
@@ -139,6 +185,12 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		rebuild = 15 * time.Minute
 	}
 	now := r.now().UTC()
+	if r.replica != "" {
+		if err := r.openShared(ctx, now); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 	latest, err := r.store.LatestMetricBucket(ctx, Minute)
 	if err != nil {
 		return nil, err
@@ -160,6 +212,9 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 			return nil, err
 		}
 		for i := range bs {
+			if bs[i].Replica != r.replica {
+				continue // not this node's: Query adds it up
+			}
 			id := bucketID{bs[i].Key, true, hour.Unix()}
 			r.bucket(id).Merge(&bs[i].Stats)
 			r.dirty[id] = struct{}{}
@@ -177,6 +232,31 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		r.mu.Unlock()
 	}
 	return r, nil
+}
+
+// maxTime bounds reads of buckets "from now on".
+var maxTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// openShared starts a replica of a shared store: its floor is the current
+// minute (older samples are merged into the stored buckets), and the
+// buckets it stored under its id from the floor's minute and hour on, if
+// it ran before, become its in-memory ones, so the next flush, which
+// replaces them, keeps what they hold.
+func (r *Registry) openShared(ctx context.Context, now time.Time) error {
+	r.floor = now.Truncate(Minute)
+	for _, res := range [2]time.Duration{Minute, Hour} {
+		bs, err := r.store.MetricBuckets(ctx, res, r.floor.Truncate(res), maxTime)
+		if err != nil {
+			return err
+		}
+		for i := range bs {
+			if bs[i].Replica != r.replica {
+				continue
+			}
+			*r.bucket(bucketID{bs[i].Key, res == Hour, bs[i].Start.Unix()}) = bs[i].Stats
+		}
+	}
+	return nil
 }
 
 // bucket returns the in-memory bucket id, creating it. r.mu held (or r
@@ -241,11 +321,12 @@ func (r *Registry) Flush(ctx context.Context) error {
 	replace, merge := r.pendingReplace, r.pendingMerge
 	r.pendingReplace, r.pendingMerge = nil, nil
 	for id := range r.dirty {
-		replace = append(replace, Bucket{Key: id.key, Res: id.res(), Start: time.Unix(id.start, 0).UTC(), Stats: *r.bucket(id).Clone()})
+		replace = append(replace, Bucket{Key: id.key, Res: id.res(), Start: time.Unix(id.start, 0).UTC(), Replica: r.replica,
+			Stats: *r.bucket(id).Clone()})
 	}
 	clear(r.dirty)
 	for id, st := range r.late {
-		merge = append(merge, Bucket{Key: id.key, Res: id.res(), Start: time.Unix(id.start, 0).UTC(), Stats: *st})
+		merge = append(merge, Bucket{Key: id.key, Res: id.res(), Start: time.Unix(id.start, 0).UTC(), Replica: r.replica, Stats: *st})
 	}
 	clear(r.late)
 	r.mu.Unlock()
@@ -346,6 +427,11 @@ func Resolution(from time.Time, period time.Duration) time.Duration {
 // length period (a multiple of a minute) starting at from and before to
 // that has samples, by start. from should be a whole minute; buckets are
 // assigned to the period their start falls in.
+//
+// Each bucket start adds up this replica's bucket in memory (or, once it
+// left memory, its stored one) and every other replica's stored one. A
+// single node reads the store only below its memory floor; a replica of a
+// shared store reads it for the whole range.
 func (r *Registry) Query(ctx context.Context, key Key, from, to time.Time, period time.Duration) ([]Period, error) {
 	if period < Minute || !to.After(from) {
 		return nil, nil
@@ -372,15 +458,24 @@ func (r *Registry) Query(ctx context.Context, key Key, from, to time.Time, perio
 	}
 	r.mu.Unlock()
 
-	all := mem
-	if from.Before(floor) {
-		stored, err := r.store.MetricBuckets(ctx, res, from, minTime(to, floor), key)
+	all := maps.Clone(mem)
+	if shared := r.replica != ""; shared || from.Before(floor) {
+		hi := to
+		if !shared {
+			hi = minTime(to, floor)
+		}
+		stored, err := r.store.MetricBuckets(ctx, res, from, hi, key)
 		if err != nil {
 			return nil, err
 		}
 		for i := range stored {
 			start := stored[i].Start.Unix()
-			if _, ok := mem[start]; !ok {
+			if _, ok := mem[start]; ok && stored[i].Replica == r.replica {
+				continue // memory is authoritative for this replica's samples
+			}
+			if st := all[start]; st != nil {
+				st.Merge(&stored[i].Stats)
+			} else {
 				all[start] = &stored[i].Stats
 			}
 		}

@@ -175,6 +175,3 @@ func (db *DB) PruneShared(ctx context.Context, before time.Time) error {
 	}
 	return nil
 }
-
-// ChangeAlarm is temporary until the alarm store lands (metrics.go).
-const ChangeAlarm = "alarm"

@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,12 +20,15 @@ var (
 
 func resSeconds(res time.Duration) int64 { return int64(res / time.Second) }
 
-const upsertBucket = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, count, sum, min, max, sketch)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (res_s, account, metric, model_id, start_ms) DO UPDATE SET
+const upsertBucket = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (res_s, account, metric, model_id, start_ms, replica) DO UPDATE SET
 	count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`
 
-// WriteMetricBuckets implements metrics.Store.
+const bucketColumns = `res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch`
+
+// WriteMetricBuckets implements metrics.Store. SQLite has one writer at a
+// time, so a merge's read and write cannot interleave with another's.
 func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.Bucket) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -37,7 +42,7 @@ func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.B
 	defer up.Close()
 	put := func(b *metrics.Bucket) error {
 		sk, _ := b.Stats.Sketch.MarshalBinary()
-		_, err := up.ExecContext(ctx, resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start),
+		_, err := up.ExecContext(ctx, resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start), b.Replica,
 			b.Stats.Count, b.Stats.Sum, b.Stats.Min, b.Stats.Max, sk)
 		return err
 	}
@@ -48,9 +53,9 @@ func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.B
 	}
 	for i := range merge {
 		b := merge[i]
-		stored, err := scanBucket(tx.QueryRowContext(ctx, `SELECT res_s, account, metric, model_id, start_ms, count, sum, min, max, sketch
-			FROM metric_buckets WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms = ?`,
-			resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start)))
+		stored, err := scanBucket(tx.QueryRowContext(ctx, `SELECT `+bucketColumns+` FROM metric_buckets
+			WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms = ? AND replica = ?`,
+			resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start), b.Replica))
 		switch {
 		case err == sql.ErrNoRows:
 		case err != nil:
@@ -71,11 +76,12 @@ func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.B
 
 type rowScanner interface{ Scan(dest ...any) error }
 
+// scanBucket scans the bucketColumns of one row.
 func scanBucket(r rowScanner) (metrics.Bucket, error) {
 	var b metrics.Bucket
 	var res, start int64
 	var sk []byte
-	if err := r.Scan(&res, &b.Key.Account, &b.Key.Metric, &b.Key.ModelID, &start, &b.Stats.Count, &b.Stats.Sum,
+	if err := r.Scan(&res, &b.Key.Account, &b.Key.Metric, &b.Key.ModelID, &start, &b.Replica, &b.Stats.Count, &b.Stats.Sum,
 		&b.Stats.Min, &b.Stats.Max, &sk); err != nil {
 		return b, err
 	}
@@ -85,7 +91,7 @@ func scanBucket(r rowScanner) (metrics.Bucket, error) {
 
 // MetricBuckets implements metrics.Store.
 func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to time.Time, keys ...metrics.Key) ([]metrics.Bucket, error) {
-	const cols = `SELECT res_s, account, metric, model_id, start_ms, count, sum, min, max, sketch FROM metric_buckets`
+	const order = ` ORDER BY start_ms, account, metric, model_id, replica`
 	var out []metrics.Bucket
 	query := func(q string, args ...any) error {
 		rows, err := db.r.QueryContext(ctx, q, args...)
@@ -103,30 +109,44 @@ func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to tim
 		return rows.Err()
 	}
 	if len(keys) == 0 {
-		if err := query(cols+` WHERE res_s = ? AND start_ms >= ? AND start_ms < ? ORDER BY start_ms, account, metric, model_id`,
+		if err := query(`SELECT `+bucketColumns+` FROM metric_buckets WHERE res_s = ? AND start_ms >= ? AND start_ms < ?`+order,
 			resSeconds(res), ms(from), ms(to)); err != nil {
 			return nil, internal(err, "query metric buckets")
 		}
 		return out, nil
 	}
-	for _, k := range keys {
-		if err := query(cols+` WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms >= ? AND start_ms < ?
-			ORDER BY start_ms`, resSeconds(res), k.Account, k.Metric, k.ModelID, ms(from), ms(to)); err != nil {
+	for _, k := range uniqueKeys(keys) {
+		if err := query(`SELECT `+bucketColumns+` FROM metric_buckets
+			WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms >= ? AND start_ms < ?`+order,
+			resSeconds(res), k.Account, k.Metric, k.ModelID, ms(from), ms(to)); err != nil {
 			return nil, internal(err, "query metric buckets")
 		}
 	}
 	if len(keys) > 1 {
-		sortBuckets(out)
+		slices.SortStableFunc(out, compareBuckets)
 	}
 	return out, nil
 }
 
-func sortBuckets(bs []metrics.Bucket) {
-	for i := 1; i < len(bs); i++ {
-		for j := i; j > 0 && bs[j].Start.Before(bs[j-1].Start); j-- {
-			bs[j], bs[j-1] = bs[j-1], bs[j]
+// uniqueKeys returns keys without repeats, in their first order.
+func uniqueKeys(keys []metrics.Key) []metrics.Key {
+	seen := make(map[metrics.Key]bool, len(keys))
+	out := make([]metrics.Key, 0, len(keys))
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
 		}
 	}
+	return out
+}
+
+// compareBuckets orders buckets as metrics.Store.MetricBuckets returns
+// them: by start, account, metric, model id and replica.
+func compareBuckets(a, b metrics.Bucket) int {
+	return cmp.Or(a.Start.Compare(b.Start), strings.Compare(a.Key.Account, b.Key.Account),
+		strings.Compare(a.Key.Metric, b.Key.Metric), strings.Compare(a.Key.ModelID, b.Key.ModelID),
+		strings.Compare(a.Replica, b.Replica))
 }
 
 // MetricSeries implements metrics.Store.

@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +28,8 @@ func testMetrics(t *testing.T, st Store) {
 		t.Skipf("%T does not implement metrics.Store and alarm.Store", st)
 	}
 	t.Run("Buckets", func(t *testing.T) { testMetricBuckets(t, s) })
+	t.Run("Replicas", func(t *testing.T) { testMetricReplicas(t, s) })
+	t.Run("ConcurrentMerges", func(t *testing.T) { testMetricConcurrentMerges(t, s) })
 	t.Run("Alarms", func(t *testing.T) { testAlarmStore(t, s) })
 }
 
@@ -120,6 +125,163 @@ func testMetricBuckets(t *testing.T, s MetricsStore) {
 	}
 	if got, _ := s.MetricBuckets(ctx, metrics.Hour, t0.Truncate(time.Hour), t0.Add(time.Hour)); len(got) != 2 {
 		t.Errorf("deleting minute buckets touched hour buckets: %d left, want 2", len(got))
+	}
+}
+
+// testMetricReplicas checks that the replicas sharing a store keep a
+// bucket row each: writes of one replica never touch another's row, reads
+// return every replica's row, and deletion prunes them all. It shares the
+// store with the other Metrics subtests, after Buckets: its buckets are of
+// an account and a day of their own, newer than Buckets' ones.
+func testMetricReplicas(t *testing.T, s MetricsStore) {
+	ctx := t.Context()
+	inv := metrics.Key{Account: "333333333333", Metric: metrics.Invocations, ModelID: "aaaaaaaaaaaa"}
+	lat := metrics.Key{Account: "333333333333", Metric: metrics.InvocationLatency, ModelID: "aaaaaaaaaaaa"}
+	m0 := t0.Add(24 * time.Hour).Truncate(time.Minute)
+	h0 := m0.Truncate(time.Hour)
+	b := func(key metrics.Key, res time.Duration, start time.Time, replica string, st metrics.Stats) metrics.Bucket {
+		return metrics.Bucket{Key: key, Res: res, Start: start, Replica: replica, Stats: st}
+	}
+	read := func(t *testing.T, res time.Duration, from time.Time, keys ...metrics.Key) []metrics.Bucket {
+		t.Helper()
+		got, err := s.MetricBuckets(ctx, res, from, from.Add(time.Hour), keys...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+
+	// Two replicas (and the single node, "") write the same buckets.
+	if err := s.WriteMetricBuckets(ctx, []metrics.Bucket{
+		b(inv, metrics.Minute, m0, "replica-b", stats(1, 1)),
+		b(inv, metrics.Minute, m0, "replica-a", stats(1)),
+		b(inv, metrics.Minute, m0, "", stats(1, 1, 1)),
+		b(lat, metrics.Minute, m0, "replica-a", stats(200)),
+		b(inv, metrics.Hour, h0, "replica-a", stats(1)),
+	}, []metrics.Bucket{
+		b(inv, metrics.Hour, h0, "replica-b", stats(1, 1)), // stored, as there is no row of replica-b
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []metrics.Bucket{ // by start, account, metric, model id, replica
+		b(lat, metrics.Minute, m0, "replica-a", stats(200)),
+		b(inv, metrics.Minute, m0, "", stats(1, 1, 1)),
+		b(inv, metrics.Minute, m0, "replica-a", stats(1)),
+		b(inv, metrics.Minute, m0, "replica-b", stats(1, 1)),
+	}
+	if diff := cmp.Diff(read(t, metrics.Minute, m0), want, cmpStats); diff != "" {
+		t.Errorf("MetricBuckets, every series (-got +want):\n%s", diff)
+	}
+	if diff := cmp.Diff(read(t, metrics.Minute, m0, inv, lat, inv), want, cmpStats); diff != "" {
+		t.Errorf("MetricBuckets(inv, lat, inv) (-got +want):\n%s", diff)
+	}
+
+	// Replacing and merging replica-a's rows leaves the others alone.
+	if err := s.WriteMetricBuckets(ctx, []metrics.Bucket{
+		b(inv, metrics.Minute, m0, "replica-a", stats(1, 1, 1, 1, 1)),
+	}, []metrics.Bucket{
+		b(inv, metrics.Hour, h0, "replica-a", stats(1, 1)),
+		b(inv, metrics.Minute, m0.Add(time.Minute), "replica-a", stats(1)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want = []metrics.Bucket{
+		b(inv, metrics.Minute, m0, "", stats(1, 1, 1)),
+		b(inv, metrics.Minute, m0, "replica-a", stats(1, 1, 1, 1, 1)),
+		b(inv, metrics.Minute, m0, "replica-b", stats(1, 1)),
+		b(inv, metrics.Minute, m0.Add(time.Minute), "replica-a", stats(1)),
+	}
+	if diff := cmp.Diff(read(t, metrics.Minute, m0, inv), want, cmpStats); diff != "" {
+		t.Errorf("after replacing replica-a's minute (-got +want):\n%s", diff)
+	}
+	want = []metrics.Bucket{
+		b(inv, metrics.Hour, h0, "replica-a", stats(1, 1, 1)),
+		b(inv, metrics.Hour, h0, "replica-b", stats(1, 1)),
+	}
+	if diff := cmp.Diff(read(t, metrics.Hour, h0, inv), want, cmpStats); diff != "" {
+		t.Errorf("after merging into replica-a's hour (-got +want):\n%s", diff)
+	}
+
+	// Series and the newest bucket are across replicas.
+	keys, err := s.MetricSeries(ctx, inv.Account, metrics.Minute, m0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(keys, []metrics.Key{lat, inv}); diff != "" {
+		t.Errorf("MetricSeries (-got +want):\n%s", diff)
+	}
+	if latest, err := s.LatestMetricBucket(ctx, metrics.Minute); err != nil || !latest.Equal(m0.Add(time.Minute)) {
+		t.Errorf("LatestMetricBucket = %v, %v; want %v (replica-a's)", latest, err, m0.Add(time.Minute))
+	}
+
+	// Deleting prunes every replica's rows.
+	if err := s.DeleteMetricBuckets(ctx, metrics.Minute, m0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	want = []metrics.Bucket{b(inv, metrics.Minute, m0.Add(time.Minute), "replica-a", stats(1))}
+	if diff := cmp.Diff(read(t, metrics.Minute, m0), want, cmpStats); diff != "" {
+		t.Errorf("after deleting the minute buckets before +1m (-got +want):\n%s", diff)
+	}
+	if err := s.DeleteMetricBuckets(ctx, metrics.Hour, h0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, metrics.Hour, h0); len(got) != 0 {
+		t.Errorf("after deleting the hour buckets: %d left, want none", len(got))
+	}
+}
+
+// testMetricConcurrentMerges has writers of two replicas merge into and
+// replace the same buckets at once, each call with its buckets in another
+// order: every merge counts once (none is lost to a concurrent one), and
+// no write fails (no deadlock).
+func testMetricConcurrentMerges(t *testing.T, s MetricsStore) {
+	ctx := t.Context()
+	const writers, rounds = 8, 10
+	m0 := t0.Add(48 * time.Hour).Truncate(time.Minute)
+	keys := make([]metrics.Key, 6)
+	for i := range keys {
+		keys[i] = metrics.Key{Account: "444444444444", Metric: metrics.Invocations, ModelID: fmt.Sprintf("model-%d", i)}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*rounds)
+	for w := range writers {
+		replica := []string{"replica-a", "replica-b"}[w%2]
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for range rounds {
+				var merge, replace []metrics.Bucket
+				for _, k := range keys {
+					merge = append(merge, metrics.Bucket{Key: k, Res: metrics.Minute, Start: m0, Replica: replica, Stats: stats(1)})
+					replace = append(replace, metrics.Bucket{Key: k, Res: metrics.Minute, Start: m0.Add(time.Minute), Replica: replica, Stats: stats(int64(w))})
+				}
+				rng.Shuffle(len(merge), func(i, j int) { merge[i], merge[j] = merge[j], merge[i] })
+				rng.Shuffle(len(replace), func(i, j int) { replace[i], replace[j] = replace[j], replace[i] })
+				errs <- s.WriteMetricBuckets(ctx, replace, merge)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.MetricBuckets(ctx, metrics.Minute, m0, m0.Add(time.Minute), keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2*len(keys) {
+		t.Fatalf("%d merged buckets, want %d (one per key and replica)", len(got), 2*len(keys))
+	}
+	for _, b := range got {
+		if b.Stats.Count != writers/2*rounds {
+			t.Errorf("%v of %s: %d merged samples, want %d", b.Key, b.Replica, b.Stats.Count, writers/2*rounds)
+		}
+	}
+	got, _ = s.MetricBuckets(ctx, metrics.Minute, m0.Add(time.Minute), m0.Add(2*time.Minute), keys...)
+	if len(got) != 2*len(keys) {
+		t.Errorf("%d replaced buckets, want %d (one per key and replica)", len(got), 2*len(keys))
 	}
 }
 

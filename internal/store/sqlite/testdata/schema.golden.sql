@@ -110,12 +110,13 @@ CREATE TABLE metric_buckets (
     metric   TEXT    NOT NULL,
     model_id TEXT    NOT NULL,
     start_ms INTEGER NOT NULL,
+    replica  TEXT    NOT NULL DEFAULT '',
     count    INTEGER NOT NULL,
     sum      INTEGER NOT NULL,
     min      INTEGER NOT NULL,
     max      INTEGER NOT NULL,
     sketch   BLOB    NOT NULL,
-    PRIMARY KEY (res_s, account, metric, model_id, start_ms)
+    PRIMARY KEY (res_s, account, metric, model_id, start_ms, replica)
 ) WITHOUT ROWID;
 CREATE TABLE outbox (
     key          TEXT    PRIMARY KEY,

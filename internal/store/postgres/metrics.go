@@ -1,0 +1,456 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/alarm"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
+)
+
+var (
+	_ metrics.Store = (*DB)(nil)
+	_ alarm.Store   = (*DB)(nil)
+)
+
+// ChangeAlarm is the payload on Channel of a committed change to the
+// alarms (SaveAlarm, DeleteAlarms), so replicas holding the alarms in
+// memory reload them. Appending to and pruning the alarm history is not
+// announced.
+const ChangeAlarm = "alarm"
+
+// lockMetricReplica is the first key of the transaction-scoped advisory
+// lock WriteMetricBuckets holds per replica (the second is the hash of the
+// replica id), so two writes of one replica's buckets never interleave:
+// a merge reads the stored bucket and writes the sum, which a concurrent
+// write of the same row would otherwise undo. The two-key form never
+// collides with the single-key locks of postgres.go. Advisory locks are
+// per database, so replicas of another schema using the same ids only
+// wait for one another now and then. "tgmb" in ASCII.
+const lockMetricReplica int32 = 0x74676d62
+
+// metricWriteAttempts bounds the tries of one WriteMetricBuckets that
+// fails on a deadlock or serialization failure. Writers of one replica
+// are serialised and write their rows in one order, so neither should
+// happen (only a concurrent DeleteMetricBuckets of the same old rows
+// could); a failed attempt is rolled back, so trying again is safe.
+const metricWriteAttempts = 3
+
+func resSeconds(res time.Duration) int64 { return int64(res / time.Second) }
+
+// bucketPK is the primary key of one metric_buckets row.
+type bucketPK struct {
+	res                      int64
+	account, metric, modelID string
+	start                    int64
+	replica                  string
+}
+
+func pkOf(b *metrics.Bucket) bucketPK {
+	return bucketPK{resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start), b.Replica}
+}
+
+func comparePKs(a, b bucketPK) int {
+	return cmp.Or(cmp.Compare(a.res, b.res), strings.Compare(a.account, b.account), strings.Compare(a.metric, b.metric),
+		strings.Compare(a.modelID, b.modelID), cmp.Compare(a.start, b.start), strings.Compare(a.replica, b.replica))
+}
+
+// pendingBucket is what one write leaves in one row: stats, added to the
+// stored ones when merge is set.
+type pendingBucket struct {
+	stats metrics.Stats
+	merge bool
+}
+
+// bucketColumns holds buckets column by column, for unnest.
+type bucketColumns struct {
+	res, start, count, sum, min, max  []int64
+	account, metric, modelID, replica []string
+	sketch                            [][]byte
+}
+
+func (c *bucketColumns) addKey(k bucketPK) {
+	c.res, c.start = append(c.res, k.res), append(c.start, k.start)
+	c.account, c.metric = append(c.account, k.account), append(c.metric, k.metric)
+	c.modelID, c.replica = append(c.modelID, k.modelID), append(c.replica, k.replica)
+}
+
+func (c *bucketColumns) addStats(s *metrics.Stats) {
+	sk, _ := s.Sketch.MarshalBinary()
+	c.count, c.sum, c.min, c.max = append(c.count, s.Count), append(c.sum, s.Sum), append(c.min, s.Min), append(c.max, s.Max)
+	c.sketch = append(c.sketch, sk)
+}
+
+// selectBuckets reads the stored rows of a list of primary keys ($1 to $6).
+const selectBuckets = `SELECT b.res_s, b.account, b.metric, b.model_id, b.start_ms, b.replica, b.count, b.sum, b.min, b.max, b.sketch
+	FROM metric_buckets b
+	JOIN unnest($1::integer[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
+		AS k (res_s, account, metric, model_id, start_ms, replica)
+		USING (res_s, account, metric, model_id, start_ms, replica)`
+
+// upsertBuckets writes rows, replacing stored ones, in the order given.
+const upsertBuckets = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch)
+	SELECT res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch
+	FROM unnest($1::integer[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+		$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bytea[])
+		WITH ORDINALITY AS u (res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch, n)
+	ORDER BY n
+	ON CONFLICT (res_s, account, metric, model_id, start_ms, replica) DO UPDATE SET
+	count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`
+
+// WriteMetricBuckets implements metrics.Store. In one transaction it
+// takes the advisory lock of each replica the buckets belong to (in
+// order), folds replace and merge into one final row per primary key,
+// adds the stored rows of the merged ones, and writes every row with one
+// INSERT ... ON CONFLICT DO UPDATE, sorted by primary key, so concurrent
+// writes lock shared rows in one order.
+func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.Bucket) error {
+	rows := make(map[bucketPK]*pendingBucket, len(replace)+len(merge))
+	for i := range replace {
+		rows[pkOf(&replace[i])] = &pendingBucket{stats: *replace[i].Stats.Clone()}
+	}
+	for i := range merge {
+		k := pkOf(&merge[i])
+		if p := rows[k]; p != nil {
+			p.stats.Merge(&merge[i].Stats)
+			continue
+		}
+		rows[k] = &pendingBucket{stats: *merge[i].Stats.Clone(), merge: true}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	keys := make([]bucketPK, 0, len(rows))
+	replicas := map[string]bool{}
+	for k := range rows {
+		keys = append(keys, k)
+		replicas[k.replica] = true
+	}
+	slices.SortFunc(keys, comparePKs)
+	var err error
+	for attempt := 1; attempt <= metricWriteAttempts; attempt++ {
+		err = db.writeBucketsTx(ctx, keys, rows, slices.Sorted(maps.Keys(replicas)))
+		if state := sqlState(err); state != "40P01" && state != "40001" {
+			break
+		}
+	}
+	if err != nil {
+		return internal(err, "write metric buckets")
+	}
+	return nil
+}
+
+// writeBucketsTx is one attempt at WriteMetricBuckets; keys are sorted,
+// replicas too. rows is not modified.
+func (db *DB) writeBucketsTx(ctx context.Context, keys []bucketPK, rows map[bucketPK]*pendingBucket, replicas []string) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, r := range replicas {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockMetricReplica, r); err != nil {
+			return err
+		}
+	}
+	// The stored rows of the merged buckets: under the replicas' locks no
+	// other write of them can come in between this read and the write.
+	var m bucketColumns
+	for _, k := range keys {
+		if rows[k].merge {
+			m.addKey(k)
+		}
+	}
+	stored := map[bucketPK]metrics.Stats{}
+	if len(m.res) > 0 {
+		err := eachRow(ctx, tx, selectBuckets, []any{m.res, m.account, m.metric, m.modelID, m.start, m.replica}, func(r *sql.Rows) error {
+			b, err := scanBucket(r)
+			if err != nil {
+				return err
+			}
+			stored[pkOf(&b)] = b.Stats
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	var c bucketColumns
+	for _, k := range keys {
+		c.addKey(k)
+		p := rows[k]
+		if st, ok := stored[k]; ok {
+			st.Merge(&p.stats)
+			c.addStats(&st)
+			continue
+		}
+		c.addStats(&p.stats)
+	}
+	if _, err := tx.ExecContext(ctx, upsertBuckets, c.res, c.account, c.metric, c.modelID, c.start, c.replica,
+		c.count, c.sum, c.min, c.max, c.sketch); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanBucket scans the columns of selectBuckets.
+func scanBucket(r rowScanner) (metrics.Bucket, error) {
+	var b metrics.Bucket
+	var res, start int64
+	var sk []byte
+	if err := r.Scan(&res, &b.Key.Account, &b.Key.Metric, &b.Key.ModelID, &start, &b.Replica, &b.Stats.Count, &b.Stats.Sum,
+		&b.Stats.Min, &b.Stats.Max, &sk); err != nil {
+		return b, err
+	}
+	b.Res, b.Start = time.Duration(res)*time.Second, fromMS(start)
+	return b, b.Stats.Sketch.UnmarshalBinary(sk)
+}
+
+// MetricBuckets implements metrics.Store.
+func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to time.Time, keys ...metrics.Key) ([]metrics.Bucket, error) {
+	q := `SELECT res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch FROM metric_buckets
+		WHERE res_s = $1 AND start_ms >= $2 AND start_ms < $3`
+	args := []any{resSeconds(res), ms(from), ms(to)}
+	if len(keys) > 0 {
+		var accounts, names, models []string
+		for _, k := range keys {
+			accounts, names, models = append(accounts, k.Account), append(names, k.Metric), append(models, k.ModelID)
+		}
+		q += ` AND (account, metric, model_id) IN (SELECT * FROM unnest($4::text[], $5::text[], $6::text[]))`
+		args = append(args, accounts, names, models)
+	}
+	q += ` ORDER BY start_ms, account COLLATE "C", metric COLLATE "C", model_id COLLATE "C", replica COLLATE "C"`
+	rows, err := db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, internal(err, "query metric buckets")
+	}
+	defer rows.Close()
+	var out []metrics.Bucket
+	for rows.Next() {
+		b, err := scanBucket(rows)
+		if err != nil {
+			return nil, internal(err, "scan metric bucket")
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query metric buckets")
+	}
+	return out, nil
+}
+
+// MetricSeries implements metrics.Store.
+func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duration, since time.Time) ([]metrics.Key, error) {
+	q := `SELECT account, metric, model_id FROM metric_buckets WHERE res_s = $1 AND start_ms >= $2`
+	args := []any{resSeconds(res), ms(since)}
+	if account != "" {
+		q += ` AND account = $3`
+		args = append(args, account)
+	}
+	q += ` GROUP BY account, metric, model_id ORDER BY account COLLATE "C", metric COLLATE "C", model_id COLLATE "C"`
+	rows, err := db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, internal(err, "query metric series")
+	}
+	defer rows.Close()
+	var out []metrics.Key
+	for rows.Next() {
+		var k metrics.Key
+		if err := rows.Scan(&k.Account, &k.Metric, &k.ModelID); err != nil {
+			return nil, internal(err, "scan metric series")
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query metric series")
+	}
+	return out, nil
+}
+
+// LatestMetricBucket implements metrics.Store.
+func (db *DB) LatestMetricBucket(ctx context.Context, res time.Duration) (time.Time, error) {
+	var v sql.NullInt64
+	if err := db.db.QueryRowContext(ctx, `SELECT max(start_ms) FROM metric_buckets WHERE res_s = $1`, resSeconds(res)).Scan(&v); err != nil {
+		return time.Time{}, internal(err, "latest metric bucket")
+	}
+	if !v.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(v.Int64), nil
+}
+
+// DeleteMetricBuckets implements metrics.Store.
+func (db *DB) DeleteMetricBuckets(ctx context.Context, res time.Duration, before time.Time) error {
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM metric_buckets WHERE res_s = $1 AND start_ms < $2`, resSeconds(res), ms(before)); err != nil {
+		return internal(err, "delete metric buckets")
+	}
+	return nil
+}
+
+// LoadAlarms implements alarm.Store.
+func (db *DB) LoadAlarms(ctx context.Context) ([]alarm.Alarm, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT definition FROM alarms ORDER BY account COLLATE "C", name COLLATE "C"`)
+	if err != nil {
+		return nil, internal(err, "query alarms")
+	}
+	defer rows.Close()
+	var out []alarm.Alarm
+	for rows.Next() {
+		var def []byte
+		if err := rows.Scan(&def); err != nil {
+			return nil, internal(err, "scan alarm")
+		}
+		var a alarm.Alarm
+		if err := json.Unmarshal(def, &a); err != nil {
+			return nil, internal(err, "decode alarm")
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query alarms")
+	}
+	return out, nil
+}
+
+// appendHistory inserts items in their order (seq follows it).
+func appendHistory(ctx context.Context, ex interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, items []alarm.HistoryItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	n := len(items)
+	accounts, names, types, summaries, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times := make([]int64, n)
+	for i, h := range items {
+		accounts[i], names[i], times[i], types[i], summaries[i], data[i] = h.Account, h.AlarmName, ms(h.Time), h.Type, h.Summary, h.Data
+	}
+	_, err := ex.ExecContext(ctx, `INSERT INTO alarm_history (account, alarm_name, time_ms, type, summary, data)
+		SELECT account, alarm_name, time_ms, type, summary, data
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+			WITH ORDINALITY AS u (account, alarm_name, time_ms, type, summary, data, n)
+		ORDER BY n`, accounts, names, times, types, summaries, data)
+	return err
+}
+
+// SaveAlarm implements alarm.Store. The change is announced on Channel
+// (ChangeAlarm).
+func (db *DB) SaveAlarm(ctx context.Context, a alarm.Alarm, items []alarm.HistoryItem) error {
+	def, err := json.Marshal(a)
+	if err != nil {
+		return internal(err, "encode alarm")
+	}
+	return db.change(ctx, ChangeAlarm, "save alarm", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO alarms (account, name, definition, state, state_updated_ms, config_updated_ms)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, name) DO UPDATE SET definition = excluded.definition,
+			state = excluded.state, state_updated_ms = excluded.state_updated_ms, config_updated_ms = excluded.config_updated_ms`,
+			a.Account, a.Name, string(def), string(a.State), ms(a.StateUpdated), ms(a.ConfigurationUpdated)); err != nil {
+			return internal(err, "write alarm")
+		}
+		if err := appendHistory(ctx, tx, items); err != nil {
+			return internal(err, "write alarm history")
+		}
+		return nil
+	})
+}
+
+// DeleteAlarms implements alarm.Store. The change is announced on
+// Channel (ChangeAlarm).
+func (db *DB) DeleteAlarms(ctx context.Context, account string, names []string, items []alarm.HistoryItem) error {
+	return db.change(ctx, ChangeAlarm, "delete alarms", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM alarms WHERE account = $1 AND name = ANY ($2::text[])`,
+			account, slices.Sorted(slices.Values(names))); err != nil {
+			return internal(err, "delete alarms")
+		}
+		if err := appendHistory(ctx, tx, items); err != nil {
+			return internal(err, "write alarm history")
+		}
+		return nil
+	})
+}
+
+// AppendAlarmHistory implements alarm.Store.
+func (db *DB) AppendAlarmHistory(ctx context.Context, items []alarm.HistoryItem) error {
+	if err := appendHistory(ctx, db.db, items); err != nil {
+		return internal(err, "write alarm history")
+	}
+	return nil
+}
+
+// AlarmHistory implements alarm.Store.
+func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.HistoryItem, error) {
+	var w []string
+	var args []any
+	where := func(cond string, v any) {
+		args = append(args, v)
+		w = append(w, cond+" $"+strconv.Itoa(len(args)))
+	}
+	if q.Account != "" {
+		where("account =", q.Account)
+	}
+	if q.AlarmName != "" {
+		where("alarm_name =", q.AlarmName)
+	}
+	if q.Type != "" {
+		where("type =", q.Type)
+	}
+	if !q.From.IsZero() {
+		where("time_ms >=", ms(q.From))
+	}
+	if !q.To.IsZero() {
+		where("time_ms <", ms(q.To))
+	}
+	query := `SELECT account, alarm_name, time_ms, type, summary, data FROM alarm_history`
+	if len(w) > 0 {
+		query += ` WHERE ` + strings.Join(w, " AND ")
+	}
+	if q.Newest {
+		query += ` ORDER BY time_ms DESC, seq DESC`
+	} else {
+		query += ` ORDER BY time_ms, seq`
+	}
+	if q.Limit > 0 {
+		args = append(args, q.Limit)
+		query += ` LIMIT $` + strconv.Itoa(len(args))
+	}
+	if q.Offset > 0 {
+		args = append(args, q.Offset)
+		query += ` OFFSET $` + strconv.Itoa(len(args))
+	}
+	rows, err := db.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, internal(err, "query alarm history")
+	}
+	defer rows.Close()
+	var out []alarm.HistoryItem
+	for rows.Next() {
+		var h alarm.HistoryItem
+		var t int64
+		if err := rows.Scan(&h.Account, &h.AlarmName, &t, &h.Type, &h.Summary, &h.Data); err != nil {
+			return nil, internal(err, "scan alarm history")
+		}
+		h.Time = fromMS(t)
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal(err, "query alarm history")
+	}
+	return out, nil
+}
+
+// PruneAlarmHistory implements alarm.Store.
+func (db *DB) PruneAlarmHistory(ctx context.Context, before time.Time) error {
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM alarm_history WHERE time_ms < $1`, ms(before)); err != nil {
+		return internal(err, "prune alarm history")
+	}
+	return nil
+}
