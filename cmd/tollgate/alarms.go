@@ -91,7 +91,13 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 		m.Logger.Warn("cloudwatch_disabled", "reason", "the store keeps no metric series or alarms")
 		return w, nil
 	}
-	w.Metrics, err = metrics.Open(ctx, metrics.Config{Store: st, Records: st, Logger: m.Logger})
+	mcfg := metrics.Config{Store: st, Records: st, Logger: m.Logger}
+	if m.leases != nil {
+		// Several replicas share the store: each keeps its own buckets,
+		// and queries add up every replica's.
+		mcfg.Replica = m.Replica
+	}
+	w.Metrics, err = metrics.Open(ctx, mcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/aws/aws-sdk-go-v2/service/budgets"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	bt "github.com/aws/aws-sdk-go-v2/service/budgets/types"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -48,6 +50,7 @@ var fleetJobs = []string{"budget-alerts", "notify-outbox", "alarm-evaluation", "
 //   - a BLOCK budget driven by concurrent calls on all three holds: the
 //     ledger's spend never passes its limit (the overshoot bound of one
 //     node, 0 when worst cases hold, which the simulator's do);
+//   - every replica's CloudWatch reports the fleet's metrics;
 //   - its ACTUAL thresholds alert exactly once each, though three
 //     replicas saw the spend;
 //   - the replica running the background jobs is SIGKILLed: the jobs move
@@ -166,6 +169,40 @@ func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 		if blockedOn[i].Load() == 0 {
 			t.Errorf("replica %d blocked no call", i+1)
 		}
+	}
+
+	// Every replica's CloudWatch answers with the fleet's metrics: each
+	// replica flushes its own buckets, and queries add them up.
+	var inputTokens float64
+	recs, err := db.Records(ctx, ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if r.ProfileARN == arn {
+			inputTokens += float64(r.InputTokens)
+		}
+	}
+	start := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour)
+	for i, r := range fleet {
+		cw := cloudwatch.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(r.p.url), HTTPClient: sharedHTTPClient()})
+		within(t, 20*time.Second, fmt.Sprintf("InputTokenCount on replica %d equal to the ledger's %v", i+1, inputTokens), func() error {
+			st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/Bedrock"),
+				MetricName: aws.String("InputTokenCount"), Dimensions: []cwtypes.Dimension{{Name: aws.String("ModelId"), Value: aws.String(arn)}},
+				StartTime: aws.Time(start), EndTime: aws.Time(start.Add(3 * time.Hour)), Period: aws.Int32(3600),
+				Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+			if err != nil {
+				return err
+			}
+			var sum float64
+			for _, dp := range st.Datapoints {
+				sum += aws.ToFloat64(dp.Sum)
+			}
+			if sum != inputTokens {
+				return fmt.Errorf("sum %v", sum)
+			}
+			return nil
+		})
 	}
 
 	// One alert per threshold, though every replica saw the spend pass it.

@@ -56,8 +56,10 @@ func (db *DB) change(ctx context.Context, kind, op string, f func(tx *sql.Tx) er
 
 // Watch calls fn with the kind of every change any replica (this one
 // included) commits, and with ChangeTick every reconciliation period
-// (Options.Reconcile) and after a lost listening connection is restored,
-// so a missed notification delays a change by at most one period. It
+// (Options.Reconcile), once listening begins (a change committed after the
+// caller loaded its state and before LISTEN took effect is caught up at
+// once) and after a lost listening connection is restored, so a missed
+// notification delays a change by at most one period. It
 // listens on a dedicated connection, outside the pool, reconnecting with
 // backoff. Calls to fn are sequential. Watch returns ctx's error when ctx
 // is done.
@@ -99,11 +101,13 @@ func (db *DB) listen(ctx context.Context, out chan<- string) {
 	}
 	const minBackoff, maxBackoff = 100 * time.Millisecond, 30 * time.Second
 	backoff := minBackoff
-	for first := true; ; first = false {
+	for {
 		err := db.listenOnce(ctx, func() bool {
 			backoff = minBackoff
-			// Changes committed while disconnected were not heard.
-			return first || send(ChangeTick)
+			// Changes committed before listening began (since the
+			// caller loaded its state, or while disconnected) were not
+			// heard: reconcile once now.
+			return send(ChangeTick)
 		}, send)
 		if ctx.Err() != nil {
 			return

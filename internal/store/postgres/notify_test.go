@@ -83,3 +83,26 @@ func TestWatch(t *testing.T) {
 		t.Errorf("Watch returned %v, want context.Canceled", err)
 	}
 }
+
+// TestWatchCatchesUpWhenListening: a change committed after a replica
+// loaded its state but before its LISTEN took effect is not heard; Watch
+// makes up for it with a ChangeTick as soon as it listens, not at the next
+// reconciliation.
+func TestWatchCatchesUpWhenListening(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := postgres.Open(t.Context(), url, postgres.Options{Reconcile: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	kinds := make(chan string, 10)
+	go func() { _ = db.Watch(t.Context(), func(k string) { kinds <- k }) }()
+	select {
+	case k := <-kinds:
+		if k != postgres.ChangeTick {
+			t.Errorf("first callback %q, want %q", k, postgres.ChangeTick)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no catch-up tick once listening (the reconciliation is an hour away)")
+	}
+}
