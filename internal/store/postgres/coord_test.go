@@ -194,3 +194,34 @@ func TestProfileQuotaAcrossReplicas(t *testing.T) {
 		t.Errorf("%d created and %d refused, want %d and %d", created.Load(), refused.Load(), quota, 30-quota)
 	}
 }
+
+// BenchmarkClaimAllowance measures one claim's round trip (the cost a
+// replica pays once per chunk of a BLOCK budget, not per call) and one
+// THROTTLE slot claim, against an acquire of a lease as the baseline of a
+// one-statement round trip.
+func BenchmarkClaimAllowance(b *testing.B) {
+	db := openURL(b, pgtest.URL(b))
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	b.Run("lease-baseline", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.AcquireLease(b.Context(), "job", "r1", time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("claim", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.ClaimAllowance(b.Context(), budget.Claim{Account: "111111111111", Budget: "b", Replica: "r1",
+				PeriodStart: start, PeriodEnd: start.AddDate(0, 1, 0), Limit: 1 << 62, Need: 1, Want: 1}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("rate", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.ClaimRate(b.Context(), "111111111111", "b", start, 1<<62, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

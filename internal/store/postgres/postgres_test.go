@@ -18,7 +18,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-func openURL(t *testing.T, url string) *postgres.DB {
+func openURL(t testing.TB, url string) *postgres.DB {
 	t.Helper()
 	db, err := postgres.Open(t.Context(), url, postgres.Options{})
 	if err != nil {
