@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,7 +17,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/money"
-	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
 
 // openAnomalies sets up cost anomaly detection when the store keeps
@@ -62,11 +60,12 @@ func (m *Main) runAnomalies(ctx context.Context) (stop func()) {
 const anomaliesUsage = `Usage: tollgate anomalies [list|show ID|monitors|subscriptions] [flags]
 
 Print the cost anomalies Tollgate found (the Cost Explorer anomaly
-detection API serves the same), newest first, read from the data
-directory's database: when each started and ended (UTC hours), the
-monitor and value, the score, actual and expected spend and the impact,
-and the largest root cause. show prints one anomaly with all its root
-causes; monitors and subscriptions list those.
+detection API serves the same), newest first: when each started and
+ended (UTC hours), the monitor and value, the score, actual and expected
+spend and the impact, and the largest root cause. show prints one
+anomaly with all its root causes; monitors and subscriptions list those.
+They are read from the SQLite database in --data-dir or, with --store
+(or TOLLGATE_STORE), the PostgreSQL database the replicas share.
 
   --since S      anomalies ending at or after S: a date (2026-03-01), a
                  time (2026-03-01T14:00:00Z) or a duration before now
@@ -90,7 +89,8 @@ func anomaliesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, 
 		fmt.Fprint(stderr, anomaliesUsage)
 		fs.PrintDefaults()
 	}
-	dataDir := fs.String("data-dir", firstNonEmpty(getenv("TOLLGATE_DATA_DIR"), "./tollgate-data"), "data directory")
+	var lf ledgerFlags
+	lf.register(fs, getenv)
 	since := fs.String("since", "7d", "anomalies ending at or after this date, time or duration ago")
 	monitor := fs.String("monitor", "", "only this monitor (name or ARN)")
 	account := fs.String("account", "", "only monitors of this account")
@@ -109,7 +109,7 @@ func anomaliesCmd(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if fs.NArg() > 0 {
 		return fmt.Errorf("anomalies: unexpected argument %q", fs.Arg(0))
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(*dataDir, "tollgate.db"), sqlite.Options{})
+	db, err := lf.open(ctx, true)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/chargeback"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
-	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
 
 const chargebackUsage = `Usage: tollgate chargeback --by tag:KEY [flags]
@@ -28,7 +27,9 @@ MONTHLY, grouped by the same tag, same accounts).
 
 The markup is applied to each line's cost in whole basis points, rounded
 half away from zero to the nano-dollar; statement totals are the sums of
-their lines. See docs/reports.md.
+their lines. The ledger is the SQLite database in --data-dir, or with
+--store (or TOLLGATE_STORE) the PostgreSQL database the replicas share.
+See docs/reports.md.
 
 Examples:
   tollgate chargeback --by tag:cost_center --month 2026-11 --markup 15%
@@ -38,8 +39,7 @@ Examples:
 Flags:
 `
 
-// chargebackCmd writes chargeback statements from the data directory's
-// ledger.
+// chargebackCmd writes chargeback statements from the ledger.
 func chargebackCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("tollgate chargeback", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -47,7 +47,8 @@ func chargebackCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 		fmt.Fprint(fs.Output(), chargebackUsage)
 		fs.PrintDefaults()
 	}
-	dataDir := fs.String("data-dir", firstNonEmpty(getenv("TOLLGATE_DATA_DIR"), "./tollgate-data"), "data directory")
+	var lf ledgerFlags
+	lf.register(fs, getenv)
 	byFlag := fs.String("by", "", "tag:KEY (one statement per tag value, plus the untagged one) or account (required)")
 	monthFlag := fs.String("month", "", "calendar month, YYYY-MM, UTC (default: last month)")
 	markupFlag := fs.String("markup", "0%", "markup on cost, a percentage with at most two decimals (15%, 12.5%)")
@@ -97,7 +98,7 @@ func chargebackCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if len(accountFlags) > 0 {
 		accounts = accountFlags
 	}
-	db, err := openLedger(ctx, *dataDir)
+	db, err := lf.open(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func chargebackCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 // of the rollups, then checks them against Cost Explorer's answer for the
 // same scope. Should appends land between the two reads and the figures
 // differ, it reads both again.
-func reconciledStatements(ctx context.Context, db *sqlite.DB, by chargeback.By, m chargeback.Markup, accounts []string, from, to time.Time) (*chargeback.Result, error) {
+func reconciledStatements(ctx context.Context, db ledgerDB, by chargeback.By, m chargeback.Markup, accounts []string, from, to time.Time) (*chargeback.Result, error) {
 	for attempt := 1; ; attempt++ {
 		before, err := db.LedgerVersion(ctx)
 		if err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/export"
-	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
 
 const exportUsage = `Usage: tollgate export [flags]
@@ -24,7 +23,8 @@ AWS Data Exports Cost and Usage Report): one per token class of each
 period, account, resource, usage type, operation, region, model and tag
 set, summed exactly from the ledger's hourly rollups, as CSV or Parquet.
 The export streams in constant memory; on a terminal it shows a progress
-bar on stderr.
+bar on stderr. It reads the SQLite database in --data-dir, or with --store
+(or TOLLGATE_STORE) the PostgreSQL database the replicas share.
 
   line_item_usage_amount is in the pricing unit, 1K tokens (tokens/1000,
   exact); line_item_unblended_rate is the catalogue price in USD per 1K
@@ -38,7 +38,7 @@ Examples:
 Flags:
 `
 
-// exportCmd writes CUR-style line items from the data directory's ledger.
+// exportCmd writes CUR-style line items from the ledger.
 func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("tollgate export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,7 +46,8 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprint(fs.Output(), exportUsage)
 		fs.PrintDefaults()
 	}
-	dataDir := fs.String("data-dir", firstNonEmpty(getenv("TOLLGATE_DATA_DIR"), "./tollgate-data"), "data directory")
+	var lf ledgerFlags
+	lf.register(fs, getenv)
 	catalogFile := fs.String("catalog", getenv("TOLLGATE_CATALOG"), "catalogue override YAML file (names usage types, gives rates)")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD (default: the first of this month, UTC)")
 	toFlag := fs.String("to", "", "end day, exclusive, YYYY-MM-DD (default: tomorrow, UTC: month to date)")
@@ -90,7 +91,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	db, err := openLedger(ctx, *dataDir)
+	db, err := lf.open(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -165,15 +166,6 @@ func loadCatalog(file string) (*catalog.Catalog, error) {
 		return nil, err
 	}
 	return cat.Merge(over), nil
-}
-
-// openLedger opens the data directory's existing SQLite ledger.
-func openLedger(ctx context.Context, dataDir string) (*sqlite.DB, error) {
-	path := filepath.Join(dataDir, "tollgate.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no Tollgate ledger at %s (set --data-dir): %w", path, err)
-	}
-	return sqlite.Open(ctx, path, sqlite.Options{})
 }
 
 // writeOutput runs write on stdout (path "") or on a temporary file next

@@ -21,8 +21,10 @@ Usage:
                              simulated traffic of all four runtime calls, and a
                              cost report; then keep serving (unless --once)
   tollgate serve [flags]     run the gateway (tollgate serve -h for flags)
-  tollgate usage [--data-dir D] [--limit N] [--json]
-                             print recent usage records
+  tollgate usage [--data-dir D | --store URL] [--limit N] [--json]
+                             print recent usage records (usage, report, export,
+                             chargeback and anomalies read the SQLite database in
+                             --data-dir, or the PostgreSQL one --store names)
   tollgate report [--group-by tag:dept] [--filter tag:env=prod] [--granularity daily] [--json]
                              print cost and usage tables like Cost Explorer
                              (tollgate report -h for flags)

@@ -8,21 +8,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
-	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
 
 const reportUsage = `Usage: tollgate report [flags]
 
-Print cost and usage from the data directory's ledger, grouped and filtered
-as Cost Explorer groups and filters them (the same engine answers
+Print cost and usage from the ledger, grouped and filtered as Cost
+Explorer groups and filters them (the same engine answers
 GetCostAndUsage). Costs are exact USD; usage is tokens of every class.
+The ledger is the SQLite database in --data-dir, or with --store (or
+TOLLGATE_STORE) the PostgreSQL database the replicas share.
 
   --group-by G   repeatable, at most twice: tag:KEY, or a dimension: model,
                  region, usage-type, profile (the resource: profile ARN, or
@@ -34,6 +34,7 @@ GetCostAndUsage). Costs are exact USD; usage is tokens of every class.
 Examples:
   tollgate report --group-by tag:dept --group-by model --granularity daily --filter tag:env=prod
   tollgate report --from 2026-01-01 --to 2026-04-01 --group-by profile --json
+  tollgate report --store postgres://tollgate@db.internal/tollgate --group-by tag:dept
 
 Flags:
 `
@@ -193,7 +194,7 @@ func groupValue(g costquery.GroupBy, key string) string {
 	return key
 }
 
-// reportCmd prints cost and usage tables from the data directory.
+// reportCmd prints cost and usage tables from the ledger.
 func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("tollgate report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -201,7 +202,8 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fmt.Fprint(fs.Output(), reportUsage)
 		fs.PrintDefaults()
 	}
-	dataDir := fs.String("data-dir", firstNonEmpty(getenv("TOLLGATE_DATA_DIR"), "./tollgate-data"), "data directory")
+	var lf ledgerFlags
+	lf.register(fs, getenv)
 	catalogFile := fs.String("catalog", getenv("TOLLGATE_CATALOG"), "catalogue override YAML file (names the usage types)")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD (default: the first of this month, UTC)")
 	toFlag := fs.String("to", "", "end day, exclusive, YYYY-MM-DD (default: tomorrow, UTC: month to date)")
@@ -265,13 +267,9 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		}
 		cat = cat.Merge(over)
 	}
-	path := filepath.Join(*dataDir, "tollgate.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("report: no Tollgate ledger at %s (set --data-dir): %w", path, err)
-	}
-	db, err := sqlite.Open(ctx, path, sqlite.Options{})
+	db, err := lf.open(ctx, false)
 	if err != nil {
-		return err
+		return fmt.Errorf("report: %w", err)
 	}
 	defer db.Close()
 	var accounts []string

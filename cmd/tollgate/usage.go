@@ -6,23 +6,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
-	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
 
-// usage prints the most recent usage records from the data directory.
+// usageCmd prints the most recent usage records from the ledger.
 func usageCmd(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("tollgate usage", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", firstNonEmpty(getenv("TOLLGATE_DATA_DIR"), "./tollgate-data"), "data directory")
+	var lf ledgerFlags
+	lf.register(fs, getenv)
 	limit := fs.Int("limit", 20, "how many records (newest first)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(*dataDir, "tollgate.db"), sqlite.Options{})
+	db, err := lf.open(ctx, true)
 	if err != nil {
 		return err
 	}

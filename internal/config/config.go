@@ -157,7 +157,7 @@ func (c Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("synchronous %q must be FULL or NORMAL", c.Synchronous))
 	}
-	if err := validateStore(c.Store); err != nil {
+	if err := ValidateStore(c.Store); err != nil {
 		errs = append(errs, err)
 	}
 	if c.ShutdownTimeout <= 0 {
@@ -187,9 +187,10 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validateStore accepts an empty store (SQLite) or a PostgreSQL URL. Its
-// errors never repeat a password the URL may hold.
-func validateStore(s string) error {
+// ValidateStore accepts an empty store (SQLite) or a PostgreSQL URL, as
+// Validate does for Config.Store; the offline commands check their
+// --store with it. Its errors never repeat a password the URL may hold.
+func ValidateStore(s string) error {
 	if s == "" {
 		return nil
 	}

@@ -99,12 +99,14 @@ type Writer interface {
 type Source interface {
 	// StreamRollups calls fn with each rollup whose Hour lies in
 	// [from, to) of the given accounts (nil: every account; an empty
-	// non-nil slice: none), ordered by Hour, holding one rollup at a
-	// time. tagSetID identifies r.Tags: rollups carry equal tag sets
-	// exactly when their ids are equal. r may be reused once fn returns;
-	// r.Tags may be shared and must not be modified. An error from fn
-	// stops the stream and is returned; others are errkind Internal. Safe
-	// for concurrent use.
+	// non-nil slice: none), ordered by Hour, in memory bounded however
+	// long the range (a few rollups at a time, never all of them), read
+	// from one consistent snapshot of the ledger: appends committed
+	// during the stream are not seen. tagSetID identifies r.Tags:
+	// rollups carry equal tag sets exactly when their ids are equal. r
+	// may be reused once fn returns; r.Tags may be shared and must not
+	// be modified. An error from fn stops the stream and is returned;
+	// others are errkind Internal. Safe for concurrent use.
 	StreamRollups(ctx context.Context, accounts []string, from, to time.Time, fn func(r *ledger.Rollup, tagSetID int64) error) error
 }
 

@@ -460,10 +460,15 @@ func eachRow(ctx context.Context, tx *sql.Tx, query string, args []any, scan fun
 	return rows.Err()
 }
 
+// querier is what tagSetsByID reads with: the pool, or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // tagSetsByID returns the tag sets with the given ids, from the cache or
-// the database (tag sets never change, so the cache is never stale). The
+// through q (tag sets never change, so the cache is never stale). The
 // sets returned are shared: callers must not modify them.
-func (db *DB) tagSetsByID(ctx context.Context, ids map[int64]bool) (map[int64]tags.Set, error) {
+func (db *DB) tagSetsByID(ctx context.Context, q querier, ids map[int64]bool) (map[int64]tags.Set, error) {
 	out := make(map[int64]tags.Set, len(ids))
 	var miss []int64
 	db.mu.Lock()
@@ -478,7 +483,7 @@ func (db *DB) tagSetsByID(ctx context.Context, ids map[int64]bool) (map[int64]ta
 	if len(miss) == 0 {
 		return out, nil
 	}
-	rows, err := db.db.QueryContext(ctx, `SELECT id, tags FROM tag_sets WHERE id = ANY($1::bigint[])`, miss)
+	rows, err := q.QueryContext(ctx, `SELECT id, tags FROM tag_sets WHERE id = ANY($1::bigint[])`, miss)
 	if err != nil {
 		return nil, err
 	}
@@ -566,7 +571,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 	if err != nil {
 		return nil, internal(err, "query records")
 	}
-	sets, err := db.tagSetsByID(ctx, ids)
+	sets, err := db.tagSetsByID(ctx, db.db, ids)
 	if err != nil {
 		return nil, internal(err, "load tag sets")
 	}
@@ -604,7 +609,7 @@ func (db *DB) rollups(ctx context.Context, query string, args []any) ([]ledger.R
 	if err != nil {
 		return nil, internal(err, "query rollups")
 	}
-	sets, err := db.tagSetsByID(ctx, ids)
+	sets, err := db.tagSetsByID(ctx, db.db, ids)
 	if err != nil {
 		return nil, internal(err, "load tag sets")
 	}
