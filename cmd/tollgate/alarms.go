@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +30,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/promexport"
 	"github.com/tollgate-dev/tollgate/internal/server"
-	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
 
 // watchStore is what the metric series and alarms need of the store.
@@ -328,8 +326,8 @@ func (s *webhookSender) wait(d time.Duration) {
 	}
 }
 
-const alarmsUsage = `Usage: tollgate alarms [list] [--state OK|ALARM|INSUFFICIENT_DATA] [--json] [--data-dir D]
-       tollgate alarms history [--name N] [--type StateUpdate|Action|ConfigurationUpdate] [--limit N] [--json] [--data-dir D]
+const alarmsUsage = `Usage: tollgate alarms [list] [--state OK|ALARM|INSUFFICIENT_DATA] [--json] [--data-dir D | --store URL]
+       tollgate alarms history [--name N] [--type StateUpdate|Action|ConfigurationUpdate] [--limit N] [--json] [--data-dir D | --store URL]
 
 List the CloudWatch alarms (created with PutMetricAlarm) with their state,
 condition and actions, or their history, newest first.
@@ -337,7 +335,8 @@ condition and actions, or their history, newest first.
 Flags:
 `
 
-// alarmsCmd prints the alarms and their history from the data directory.
+// alarmsCmd prints the alarms and their history from the data
+// directory's database or the PostgreSQL store.
 func alarmsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	sub := "list"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -346,7 +345,8 @@ func alarmsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs := flag.NewFlagSet("tollgate alarms", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, alarmsUsage); fs.PrintDefaults() }
-	dataDir := fs.String("data-dir", firstNonEmpty(getenv("TOLLGATE_DATA_DIR"), "./tollgate-data"), "data directory")
+	var lf ledgerFlags
+	lf.register(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	state := fs.String("state", "", "list: only alarms in this state")
 	name := fs.String("name", "", "history: only this alarm")
@@ -359,7 +359,7 @@ func alarmsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		fs.Usage()
 		return fmt.Errorf("unknown alarms command %q", sub)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(*dataDir, "tollgate.db"), sqlite.Options{})
+	db, err := lf.open(ctx, true)
 	if err != nil {
 		return err
 	}

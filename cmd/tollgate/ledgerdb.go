@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
@@ -17,9 +18,9 @@ import (
 )
 
 // ledgerDB is what the offline commands (usage, report, export,
-// chargeback, anomalies) read of the database: the records, the rollups
-// whole or streamed, the ledger's version, and the anomalies with their
-// monitors and subscriptions. *sqlite.DB and *postgres.DB implement it;
+// chargeback, anomalies, alarms) read of the database: the records, the
+// rollups whole or streamed, the ledger's version, the anomalies with
+// their monitors and subscriptions, and the alarms with their history. *sqlite.DB and *postgres.DB implement it;
 // the value keeps its store's type, so costquery finds the daily rollups
 // both keep.
 type ledgerDB interface {
@@ -30,6 +31,8 @@ type ledgerDB interface {
 	AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error)
 	AnomalySubscriptions(ctx context.Context, account string) ([]anomaly.Subscription, error)
 	Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly.Anomaly, error)
+	LoadAlarms(ctx context.Context) ([]alarm.Alarm, error)
+	AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.HistoryItem, error)
 	Close() error
 }
 

@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	ce "github.com/aws/aws-sdk-go-v2/service/costexplorer"
 	cetypes "github.com/aws/aws-sdk-go-v2/service/costexplorer/types"
 	"github.com/google/go-cmp/cmp"
@@ -248,5 +250,33 @@ func TestOfflineCommandsOnPostgres(t *testing.T) {
 	}
 	if err := run(ctx, []string{"export", "--store", "mysql://db/tollgate"}, &out, &out, noEnv); err == nil || !strings.Contains(err.Error(), "postgres://") {
 		t.Errorf("export --store mysql://: %v, want an error asking for a postgres:// URL", err)
+	}
+}
+
+// TestAlarmsCommandOnPostgres: tollgate alarms lists the alarms and their
+// history from the PostgreSQL store the replicas share.
+func TestAlarmsCommandOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	ts := startServer(t, t.TempDir(), func(c *config.Config) { c.Store = url })
+	ctx := t.Context()
+	cw := cloudwatch.NewFromConfig(ts.awsConfig(t))
+	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("pg-cli-alarm"), Namespace: aws.String("AWS/Bedrock"),
+		MetricName: aws.String("Invocations"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1),
+		Threshold: aws.Float64(100), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"alarms", "--store", url}, []string{"pg-cli-alarm", "INSUFFICIENT_DATA", "Invocations"}},
+		{[]string{"alarms", "history", "--store", url}, []string{"pg-cli-alarm", "ConfigurationUpdate", "created"}},
+	} {
+		var out, errOut bytes.Buffer
+		if err := run(ctx, tc.args, &out, &errOut, func(string) string { return "" }); err != nil {
+			t.Fatalf("tollgate %s: %v\n%s", strings.Join(tc.args, " "), err, errOut.String())
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("tollgate %s lacks %q:\n%s", strings.Join(tc.args[:len(tc.args)-2], " "), w, out.String())
+			}
+		}
 	}
 }

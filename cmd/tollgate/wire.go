@@ -277,7 +277,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Logger.Info("serving", "addr", m.ln.Addr().String(), "region", m.Config.Region, "account", m.Config.AccountID)
 	defer m.runAnomalies(ctx)()
-	defer m.runRetention(ctx)() // PostgreSQL: drop months past the retention
+	defer m.runRetention(ctx)()  // PostgreSQL: drop months past the retention
 	defer m.followChanges(ctx)() // PostgreSQL: follow other replicas' changes
 	return m.Server.Serve(ctx, m.ln)
 }

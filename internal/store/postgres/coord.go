@@ -121,7 +121,7 @@ func (db *DB) ReturnAllowance(ctx context.Context, c budget.Claim, keep int64) e
 // AnnounceAllowanceShortage implements budget.Shared: it asks the other
 // replicas (on Channel) to give back the allowance they do not need.
 func (db *DB) AnnounceAllowanceShortage(ctx context.Context) error {
-	if _, err := db.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, ChangeAllowance); err != nil {
+	if _, err := db.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.channel, ChangeAllowance); err != nil {
 		return internal(err, "announce allowance shortage")
 	}
 	return nil

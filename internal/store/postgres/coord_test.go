@@ -11,8 +11,8 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres"
-	"github.com/tollgate-dev/tollgate/internal/tags"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres/pgtest"
+	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
 // TestLeases: one holder at a time; the holder renews; another takes an

@@ -3,17 +3,33 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // Channel is the PostgreSQL notification channel every committed change to
-// profiles, principals, keys, accounts, policies or attachments is announced
-// on, with the kind of change (a Change* constant) as the payload. Channels
-// are per database, not per schema: replicas on other schemas of the same
-// database hear the changes too, which only costs them a reload.
+// profiles, principals, keys, accounts, policies, attachments, budgets,
+// alarms or anomaly monitors is announced on, with the kind of change (a
+// Change* constant) as the payload, when Tollgate's tables are in the
+// public schema. Notification channels are per database, so in any other
+// schema the channel is Channel, "_" and a hash of the schema's name
+// (ChannelFor): replicas of separate Tollgates on separate schemas of one
+// database do not hear each other.
 const Channel = "tollgate_changes"
+
+// ChannelFor returns the notification channel of the Tollgate whose
+// tables are in schema.
+func ChannelFor(schema string) string {
+	if schema == "public" {
+		return Channel
+	}
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	return fmt.Sprintf("%s_%016x", Channel, h.Sum64())
+}
 
 // Change kinds, the payloads of notifications on Channel. Watch also calls
 // back with ChangeTick.
@@ -45,7 +61,7 @@ func (db *DB) change(ctx context.Context, kind, op string, f func(tx *sql.Tx) er
 	if err := f(tx); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, Channel, kind); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.channel, kind); err != nil {
 		return internal(err, "notify "+op)
 	}
 	if err := tx.Commit(); err != nil {
@@ -136,7 +152,7 @@ func (db *DB) listenOnce(ctx context.Context, listening func() bool, send func(s
 		defer cancel()
 		conn.Close(cctx)
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{db.channel}.Sanitize()); err != nil {
 		return err
 	}
 	if !listening() {

@@ -106,3 +106,43 @@ func TestWatchCatchesUpWhenListening(t *testing.T) {
 		t.Fatal("no catch-up tick once listening (the reconciliation is an hour away)")
 	}
 }
+
+// TestWatchIgnoresOtherSchemas: a Tollgate on another schema of the same
+// database has its own channel, so its changes are not heard.
+func TestWatchIgnoresOtherSchemas(t *testing.T) {
+	mine, other := openURL(t, pgtest.URL(t)), openURL(t, pgtest.URL(t))
+	kinds := make(chan string, 10)
+	go func() {
+		_ = mine.Watch(t.Context(), func(k string) {
+			if k != postgres.ChangeTick {
+				kinds <- k
+			}
+		})
+	}()
+	// Once mine hears its own change, it listens.
+	for i := 0; ; i++ {
+		if err := mine.PutAccount(t.Context(), principal.Account{ID: "111111111111", Name: "a", CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-kinds:
+		case <-time.After(time.Second):
+			if i < 5 {
+				continue
+			}
+			t.Fatal("no notification of a change on the watched schema")
+		}
+		break
+	}
+	if err := other.PutAccount(t.Context(), principal.Account{ID: "222222222222", Name: "b", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case k := <-kinds:
+		t.Errorf("heard %q from another schema", k)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if postgres.ChannelFor("public") != postgres.Channel || postgres.ChannelFor("a") == postgres.ChannelFor("b") {
+		t.Errorf("ChannelFor: public %q, a %q, b %q", postgres.ChannelFor("public"), postgres.ChannelFor("a"), postgres.ChannelFor("b"))
+	}
+}

@@ -48,6 +48,7 @@ const (
 type DB struct {
 	db        *sql.DB
 	url       string        // for Watch's dedicated connection
+	channel   string        // the notification channel: ChannelFor the schema
 	reconcile time.Duration // Watch's tick period
 
 	// mu guards the caches below. Both hold facts that never change once
@@ -102,6 +103,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		sqldb.Close()
 		return nil, err
 	}
+	var schema string
+	if err := sqldb.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("postgres: current schema: %w", err)
+	}
+	db.channel = ChannelFor(schema)
 	return db, nil
 }
 
