@@ -200,8 +200,10 @@ func (b *Budgets) status() []promexport.BudgetStatus {
 	return out
 }
 
-// Close stops the evaluator and the outbox; call it before closing the
-// store. Messages not yet delivered stay in the outbox for the next start.
+// Close stops the evaluator and the outbox and gives back unused budget
+// allowance; call it after the calls in flight have settled and before
+// closing the store. Messages not yet delivered stay in the outbox for the
+// next start.
 func (b *Budgets) Close() error {
 	if b == nil || b.cancel == nil {
 		return nil
@@ -209,6 +211,11 @@ func (b *Budgets) Close() error {
 	b.cancel()
 	b.done.Wait()
 	b.cancel = nil
+	// Replicas on PostgreSQL: give the BLOCK allowance this replica holds
+	// and no longer needs back to the pools, for the others.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b.Service.ReturnIdle(ctx, true)
 	return nil
 }
 

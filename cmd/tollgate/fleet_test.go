@@ -23,6 +23,8 @@ import (
 	bt "github.com/aws/aws-sdk-go-v2/service/budgets/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	rgt "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+	rgttypes "github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi/types"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
@@ -54,7 +56,9 @@ var fleetJobs = []string{"budget-alerts", "notify-outbox", "alarm-evaluation", "
 //   - its ACTUAL thresholds alert exactly once each, though three
 //     replicas saw the spend;
 //   - the replica running the background jobs is SIGKILLed: the jobs move
-//     to a survivor, which delivers the next alert.
+//     to a survivor, which delivers the next alert;
+//   - a profile retagged on one survivor is found by its new tag on the
+//     other within the stated lag.
 func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 	const keyID, secret = "AKIAFLEETTEST0000001", "fleet-secret"
 	storeURL := pgtest.URL(t)
@@ -267,6 +271,23 @@ func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 	if n := len(recv.accepted()); n != 3 {
 		t.Errorf("%d distinct alerts after the kill, want 3", n)
 	}
+
+	// Retagged on one survivor, found by its new tag on the other.
+	other := fleet[(victim+2)%3]
+	if _, err := survivor.bedrock.TagResource(ctx, &bedrock.TagResourceInput{ResourceARN: aws.String(arn), Tags: tagList("dept", "moved")}); err != nil {
+		t.Fatal(err)
+	}
+	tg := rgt.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(other.p.url), HTTPClient: sharedHTTPClient()})
+	within(t, lag, "the retagged profile found by its new tag on the other survivor", func() error {
+		out, err := tg.GetResources(ctx, &rgt.GetResourcesInput{TagFilters: []rgttypes.TagFilter{{Key: aws.String("dept"), Values: []string{"moved"}}}})
+		if err != nil {
+			return err
+		}
+		if len(out.ResourceTagMappingList) != 1 || aws.ToString(out.ResourceTagMappingList[0].ResourceARN) != arn {
+			return fmt.Errorf("%d resources", len(out.ResourceTagMappingList))
+		}
+		return nil
+	})
 }
 
 // fleetCall makes one Converse call with a small maxTokens, so its worst

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
@@ -121,6 +122,12 @@ func (ts *testServer) awsConfig(t *testing.T) aws.Config {
 		awsconfig.WithSharedConfigProfile("default"),
 		awsconfig.WithRetryMaxAttempts(1),
 		awsconfig.WithBaseEndpoint(ts.URL()),
+		// No idle timeout: with one attempt per call, a connection the
+		// transport's idle timer closes just as a call reuses it (tests
+		// that pause about 90 s) fails the call with "use of closed
+		// network connection" (aws/aws-sdk-go-v2#2737), which the SDK
+		// would otherwise retry.
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.IdleConnTimeout = 0 })),
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -266,3 +266,48 @@ func TestReloadFollowsOtherReplica(t *testing.T) {
 		t.Errorf("after delete and Reload: %v, want NotFound", err)
 	}
 }
+
+// TestReturnIdleGivesBackUnused: a replica's grant beyond what it spent
+// and holds in flight goes back to the pool (at shutdown, on a shortage),
+// where another replica can claim it.
+func TestReturnIdleGivesBackUnused(t *testing.T) {
+	f, svcs, sh := newFleet(t, 2, t0)
+	limit := 8 * money.Dollar
+	mustCreate(t, f, Budget{Name: "claims", Limit: int64(limit), Filter: claims(),
+		Actions: []Action{{Type: Block, Threshold: 100, ThresholdType: Percentage}}})
+	if err := svcs[1].Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	tg := tags.Set{"dept": "claims"}
+	tk, err := svcs[0].Admit(context.Background(), admission(f, tg, money.Dollar))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := f.record("aaaaaaaaaaaa", tg, money.Dollar/2)
+	f.store.add(rec)
+	tk.Done(rec)
+	granted := func(replica string) int64 {
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		for _, g := range sh.granted {
+			return g[replica]
+		}
+		return 0
+	}
+	if g := granted("a"); g != int64(limit)/8 {
+		t.Fatalf("first claim granted %s, want an eighth of the limit", money.Amount(g))
+	}
+	svcs[0].ReturnIdle(t.Context(), true)
+	if g := granted("a"); g != int64(money.Dollar/2) {
+		t.Errorf("after ReturnIdle the grant is %s, want the $0.50 spent", money.Amount(g))
+	}
+	// The other replica can now have everything but that.
+	if err := svcs[1].Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	tk, err = svcs[1].Admit(context.Background(), admission(f, tg, limit-money.Dollar/2))
+	if err != nil {
+		t.Fatalf("the rest of the pool is refused to the other replica: %v", err)
+	}
+	tk.Done(ledger.Record{})
+}
