@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	ce "github.com/aws/aws-sdk-go-v2/service/costexplorer"
 	cetypes "github.com/aws/aws-sdk-go-v2/service/costexplorer/types"
 	"github.com/aws/smithy-go"
@@ -411,7 +413,12 @@ func TestCE(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := ce.NewFromConfig(ts.awsConfig(t))
+	// A connection per call: under CI load a reused keep-alive connection
+	// was closed under a response now and then ("use of closed network
+	// connection", aws/aws-sdk-go-v2#2737).
+	c := ce.NewFromConfig(ts.awsConfig(t), func(o *ce.Options) {
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.DisableKeepAlives = true })
+	})
 	t.Run("CostAndUsage", func(t *testing.T) { testCECostAndUsage(t, c, w) })
 	t.Run("Pagination", func(t *testing.T) { testCEPagination(t, c, w) })
 	t.Run("Validation", func(t *testing.T) { testCEValidation(t, c, w) })

@@ -258,6 +258,9 @@ func (a *Alarm) Validate() error {
 		return invalid("The alarm name must be 1 to 255 printable ASCII characters.")
 	case len(a.Description) > 1024:
 		return invalid("The alarm description must be at most 1024 characters.")
+	case strings.ContainsRune(a.Description, 0) || strings.ContainsRune(a.Namespace, 0) || strings.ContainsRune(a.MetricName, 0) || strings.ContainsRune(a.Unit, 0):
+		// No store keeps NUL in text (PostgreSQL cannot).
+		return invalid("The alarm's description, namespace, metric name and unit must not contain NUL characters.")
 	case a.Namespace == "":
 		return missing("Namespace")
 	case a.MetricName == "":
@@ -272,7 +275,7 @@ func (a *Alarm) Validate() error {
 		return missing("ComparisonOperator")
 	}
 	for _, d := range a.Dimensions {
-		if d.Name == "" || len(d.Name) > 255 || d.Value == "" || len(d.Value) > 1024 {
+		if d.Name == "" || len(d.Name) > 255 || d.Value == "" || len(d.Value) > 1024 || strings.ContainsRune(d.Name+d.Value, 0) {
 			return invalid("Each dimension needs a Name (1 to 255 characters) and a Value (1 to 1024 characters).")
 		}
 	}

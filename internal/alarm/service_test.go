@@ -329,6 +329,8 @@ func TestPutValidation(t *testing.T) {
 		{"bad action", func(a *alarm.Alarm) { a.AlarmActions = []string{"mailto:ops@example.com"} }, ""},
 		{"bad throttle", func(a *alarm.Alarm) { a.AlarmActions = []string{"tollgate:throttle:-1"} }, ""},
 		{"six actions", func(a *alarm.Alarm) { a.OKActions = []string{"arn:1", "arn:2", "arn:3", "arn:4", "arn:5", "arn:6"} }, ""},
+		{"NUL in the description", func(a *alarm.Alarm) { a.Description = "a\x00b" }, ""},
+		{"NUL in a dimension", func(a *alarm.Alarm) { a.Dimensions[0].Value = "m\x00" }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := limitAlarm("x")

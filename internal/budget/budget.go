@@ -426,6 +426,8 @@ func ValidateName(name string) error {
 	switch {
 	case n < 1 || n > MaxNameLength:
 		return errkind.New(errkind.Invalid, "The budget name must be 1-%d characters long.", MaxNameLength)
+	case !utf8.ValidString(name) || strings.ContainsRune(name, 0):
+		return errkind.New(errkind.Invalid, "The budget name must be UTF-8 text without NUL characters.")
 	case strings.ContainsAny(name, `:\`):
 		return errkind.New(errkind.Invalid, "The budget name %q contains ':' or '\\', which are not allowed.", truncate(name))
 	case strings.Contains(name, "/action/"):

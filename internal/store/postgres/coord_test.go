@@ -225,3 +225,15 @@ func BenchmarkClaimAllowance(b *testing.B) {
 		}
 	})
 }
+
+// TestNulIsInvalid: a NUL character, which PostgreSQL cannot store, is
+// the caller's error (errkind.Invalid, a 400), not an internal one.
+func TestNulIsInvalid(t *testing.T) {
+	db := openURL(t, pgtest.URL(t))
+	p := profile.Profile{ID: "nul000000001", ARN: "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/nul000000001",
+		Name: "nul", Description: "a\x00b", Account: "111111111111", Region: "us-east-1", Type: profile.Application, ModelID: "m",
+		ModelARNs: []string{"a"}, Source: "s", Tags: tags.Set{}, CreatedAt: time.Now(), UpdatedAt: time.Now(), RequestHash: "h"}
+	if err := db.CreateProfile(t.Context(), p); !errkind.Is(err, errkind.Invalid) {
+		t.Errorf("CreateProfile with a NUL in the description = %v, want Invalid", err)
+	}
+}

@@ -339,6 +339,11 @@ func internal(err error, op string) error {
 		strings.HasPrefix(state, "53"),  // insufficient resources (too many connections)
 		strings.HasPrefix(state, "57P"): // admin or crash shutdown, cannot connect now
 		return errkind.Wrap(errkind.Unavailable, err, "the store is unavailable (%s)", op)
+	case state == "22021", state == "22P05":
+		// character_not_in_repertoire, untranslatable_character: a NUL
+		// or invalid UTF-8 in a string the request carried, which
+		// PostgreSQL text and jsonb cannot hold.
+		return errkind.Wrap(errkind.Invalid, err, "A string in the request contains a NUL character or invalid UTF-8, which cannot be stored.")
 	}
 	return errkind.Wrap(errkind.Internal, err, "internal error (%s)", op)
 }
