@@ -53,14 +53,10 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 		batch, setIDs = batch[:0], setIDs[:0]
 		ids := map[int64]bool{}
 		err := eachRow(ctx, tx, fetch, nil, func(rows *sql.Rows) error {
-			var r ledger.Rollup
-			var h, ts int64
-			if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
-				&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-				&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
+			r, ts, err := scanRollup(rows)
+			if err != nil {
 				return err
 			}
-			r.Hour = fromMS(h)
 			batch = append(batch, r)
 			setIDs = append(setIDs, ts)
 			ids[ts] = true

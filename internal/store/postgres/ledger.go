@@ -593,14 +593,10 @@ func (db *DB) rollups(ctx context.Context, query string, args []any) ([]ledger.R
 	var setIDs []int64
 	ids := map[int64]bool{}
 	err := db.each(ctx, query, args, func(rows *sql.Rows) error {
-		var r ledger.Rollup
-		var h, ts int64
-		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
-			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
+		r, ts, err := scanRollup(rows)
+		if err != nil {
 			return err
 		}
-		r.Hour = fromMS(h)
 		out = append(out, r)
 		setIDs = append(setIDs, ts)
 		ids[ts] = true
@@ -630,4 +626,17 @@ func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) (
 		out[i].Tags = out[i].Tags.Clone() // callers own what Rollups returns
 	}
 	return out, err
+}
+
+// scanRollup scans a row of the rollup columns (hour, account, region
+// served, profile, model, principal, operation, tag set id, then the
+// counters) into a rollup without its tags, and the tag set's id.
+func scanRollup(rows *sql.Rows) (ledger.Rollup, int64, error) {
+	var r ledger.Rollup
+	var h, ts int64
+	err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
+		&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
+		&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced)
+	r.Hour = fromMS(h)
+	return r, ts, err
 }
