@@ -61,48 +61,20 @@ func (db *DB) LeaseHolder(ctx context.Context, name string) (string, error) {
 	return h, nil
 }
 
-// ClaimAllowance implements budget.Shared. Claims on one budget's period
-// are serialised by a transaction-scoped advisory lock keyed by the
-// schema, budget and period, so claims on different budgets never wait
-// on each other and a transaction takes one lock only (no deadlock).
+// ClaimAllowance implements budget.Shared in one round trip (the
+// function tollgate_claim_allowance of migration 0005). Claims on one
+// budget's period are serialised by a transaction-scoped advisory lock
+// keyed by the schema, budget and period, so claims on different budgets
+// never wait on each other and a transaction takes one lock only (no
+// deadlock).
 func (db *DB) ClaimAllowance(ctx context.Context, c budget.Claim) (int64, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	var got int64
+	err := db.db.QueryRowContext(ctx, `SELECT tollgate_claim_allowance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		c.Account, c.Budget, ms(c.PeriodStart), ms(c.PeriodEnd), c.Replica, c.Limit, c.Base, c.Need, c.Want, ms(time.Now())).Scan(&got)
 	if err != nil {
 		return 0, internal(err, "claim allowance")
 	}
-	defer tx.Rollback()
-	ps := ms(c.PeriodStart)
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || $1 || '/' || $2 || '/' || $3::bigint, 0))`,
-		c.Account, c.Budget, ps); err != nil {
-		return 0, internal(err, "claim allowance: lock")
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO budget_pools (account, budget, period_start, period_end, base, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, c.Account, c.Budget, ps, ms(c.PeriodEnd), c.Base, ms(time.Now())); err != nil {
-		return 0, internal(err, "claim allowance: pool")
-	}
-	var base, granted, mine int64
-	if err := tx.QueryRowContext(ctx, `SELECT p.base,
-			coalesce((SELECT sum(granted) FROM budget_allowances a WHERE a.account = p.account AND a.budget = p.budget AND a.period_start = p.period_start), 0),
-			coalesce((SELECT granted FROM budget_allowances a WHERE a.account = p.account AND a.budget = p.budget AND a.period_start = p.period_start AND a.replica = $4), 0)
-		FROM budget_pools p WHERE p.account = $1 AND p.budget = $2 AND p.period_start = $3`,
-		c.Account, c.Budget, ps, c.Replica).Scan(&base, &granted, &mine); err != nil {
-		return 0, internal(err, "claim allowance: read")
-	}
-	free := c.Limit - base - granted
-	give := min(max(c.Want, c.Need), free)
-	if give < c.Need || give <= 0 {
-		return mine, nil
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO budget_allowances (account, budget, period_start, period_end, replica, granted, updated_at)
-		VALUES ($1, $2, $3, $7, $4, $5, $6)
-		ON CONFLICT (account, budget, period_start, replica) DO UPDATE SET granted = budget_allowances.granted + EXCLUDED.granted, updated_at = EXCLUDED.updated_at`,
-		c.Account, c.Budget, ps, c.Replica, give, ms(time.Now()), ms(c.PeriodEnd)); err != nil {
-		return 0, internal(err, "claim allowance: grant")
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, internal(err, "claim allowance: commit")
-	}
-	return mine + give, nil
+	return got, nil
 }
 
 // ReturnAllowance implements budget.Shared: the replica's grant becomes
@@ -127,37 +99,17 @@ func (db *DB) AnnounceAllowanceShortage(ctx context.Context) error {
 	return nil
 }
 
-// ClaimRate implements budget.Shared: up to want of the limit calls of a
-// budget's THROTTLE window (one UTC minute), across replicas. The window's
-// row is locked for the claim only.
+// ClaimRate implements budget.Shared in one round trip (the function
+// tollgate_claim_rate of migration 0005): up to want of the limit calls of
+// a budget's THROTTLE window (one UTC minute), across replicas. The
+// window's row is locked for the claim only.
 func (db *DB) ClaimRate(ctx context.Context, account, name string, minute time.Time, limit, want int64) (int64, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
+	var got int64
+	if err := db.db.QueryRowContext(ctx, `SELECT tollgate_claim_rate($1, $2, $3, $4, $5)`,
+		account, name, minute.Unix(), limit, want).Scan(&got); err != nil {
 		return 0, internal(err, "claim rate")
 	}
-	defer tx.Rollback()
-	m := minute.Unix()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO throttle_windows (account, budget, minute, used) VALUES ($1, $2, $3, 0)
-		ON CONFLICT DO NOTHING`, account, name, m); err != nil {
-		return 0, internal(err, "claim rate: window")
-	}
-	var used int64
-	if err := tx.QueryRowContext(ctx, `SELECT used FROM throttle_windows WHERE account = $1 AND budget = $2 AND minute = $3 FOR UPDATE`,
-		account, name, m).Scan(&used); err != nil {
-		return 0, internal(err, "claim rate: read")
-	}
-	give := min(want, limit-used)
-	if give <= 0 {
-		return 0, nil
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE throttle_windows SET used = used + $4 WHERE account = $1 AND budget = $2 AND minute = $3`,
-		account, name, m, give); err != nil {
-		return 0, internal(err, "claim rate: take")
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, internal(err, "claim rate: commit")
-	}
-	return give, nil
+	return got, nil
 }
 
 // PruneShared implements budget.Shared: it deletes the pools and
