@@ -70,6 +70,7 @@ func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 		"TOLLGATE_ROOT_ACCESS_KEY_ID=" + keyID, "TOLLGATE_ROOT_SECRET_ACCESS_KEY=" + secret,
 		"TOLLGATE_WEBHOOK_SECRET=" + string(hookSecret), "TOLLGATE_NOTIFY_RETRY=50ms",
 		"TOLLGATE_LEASE_TTL=1s", "TOLLGATE_BUDGET_SYNC_INTERVAL=200ms", "TOLLGATE_BUDGET_EVAL_INTERVAL=300ms",
+		"TOLLGATE_TAGGING_RATE=5",
 	}
 	creds := credentials.NewStaticCredentialsProvider(keyID, secret, "")
 	fleet := make([]*fleetReplica, 3)
@@ -220,6 +221,32 @@ func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 	}
 	if perThreshold["ACTUAL/50"] != 1 || perThreshold["ACTUAL/80"] != 1 || len(perThreshold) != 2 {
 		t.Errorf("deliveries per threshold = %v, want one each at 50 and 80", perThreshold)
+	}
+
+	// The Tagging API's rate (5 a second per account) is the fleet's: 30
+	// requests at once through three replicas get at most 5 a second (10
+	// if they straddle two seconds), not 5 on each replica.
+	var tagOK, tagThrottled atomic.Int64
+	var tagWG sync.WaitGroup
+	for i := range 30 {
+		tagWG.Go(func() {
+			tg := rgt.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: creds, BaseEndpoint: aws.String(fleet[i%3].p.url),
+				HTTPClient: sharedHTTPClient(), RetryMaxAttempts: 1})
+			_, err := tg.GetTagKeys(ctx, &rgt.GetTagKeysInput{})
+			var qe interface{ ErrorCode() string }
+			switch {
+			case err == nil:
+				tagOK.Add(1)
+			case errors.As(err, &qe) && qe.ErrorCode() == "ThrottledException":
+				tagThrottled.Add(1)
+			default:
+				t.Errorf("GetTagKeys: %v", err)
+			}
+		})
+	}
+	tagWG.Wait()
+	if tagOK.Load() == 0 || tagOK.Load() > 10 || tagThrottled.Load() == 0 {
+		t.Errorf("Tagging API across 3 replicas at 5/s: %d admitted, %d throttled; want 1 to 10 admitted", tagOK.Load(), tagThrottled.Load())
 	}
 
 	// Kill the replica holding the budget alerts; its jobs move.

@@ -203,7 +203,11 @@ func (m *Main) Open(ctx context.Context) error {
 
 	admin := http.NewServeMux()
 	adminapi.New(m.Directory).Register(admin)
-	tagging := taggingapi.New(m.Profiles, taggingapi.Options{Rate: cfg.TaggingRate})
+	topts := taggingapi.Options{Rate: cfg.TaggingRate}
+	if sr, ok := m.DB.(taggingapi.SharedRate); ok && m.leases != nil {
+		topts.Shared = sr // several replicas: the rate is the fleet's
+	}
+	tagging := taggingapi.New(m.Profiles, topts)
 	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Other: m.openAnomalies()})
 	m.Server = server.New(server.Options{
 		RPC: append([]server.RPCService{{

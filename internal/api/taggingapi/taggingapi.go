@@ -8,7 +8,9 @@
 package taggingapi
 
 import (
+	"context"
 	"encoding/base64"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -45,7 +47,19 @@ var Codes = awsproto.Codes{
 // Handler serves the Tagging API. Safe for concurrent use.
 type Handler struct {
 	profiles *profile.Service
-	limiter  *limiter
+	limiter  interface {
+		allow(ctx context.Context, account string) bool
+	}
+}
+
+// SharedRate counts requests across the replicas that share a store (the
+// PostgreSQL store's budget THROTTLE windows serve). Safe for concurrent
+// use.
+type SharedRate interface {
+	// ClaimRate takes up to want of the limit slots of the window
+	// starting at window, for account and key; it returns how many it
+	// took.
+	ClaimRate(ctx context.Context, account, key string, window time.Time, limit, want int64) (int64, error)
 }
 
 // Options configures a Handler.
@@ -53,6 +67,12 @@ type Options struct {
 	// Rate is the requests per second each account may make (bursting to
 	// Rate); 0 means unlimited.
 	Rate float64
+	// Shared, when several replicas share a store, makes Rate the
+	// fleet's: requests are counted per account in fixed windows (a
+	// second, or 1/Rate seconds below one request a second) in the store,
+	// each replica taking slots in batches of an eighth of the window.
+	// nil counts each replica's requests alone (a token bucket).
+	Shared SharedRate
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -66,6 +86,9 @@ func New(profiles *profile.Service, opts Options) *Handler {
 			now = time.Now
 		}
 		h.limiter = &limiter{rate: opts.Rate, now: now, buckets: map[string]*bucket{}}
+		if opts.Shared != nil {
+			h.limiter = newSharedLimiter(opts.Shared, opts.Rate, now)
+		}
 	}
 	return h
 }
@@ -95,7 +118,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, c cod
 	info := awsproto.Info(r.Context())
 	info.Service, info.Op = "tagging", op
 	account := awsproto.Account(r.Context())
-	if h.limiter != nil && !h.limiter.allow(account) {
+	if h.limiter != nil && !h.limiter.allow(r.Context(), account) {
 		c.writeError(w, r, errkind.New(errkind.Throttled, "Rate exceeded"))
 		return
 	}
@@ -346,7 +369,7 @@ type bucket struct {
 	last   time.Time
 }
 
-func (l *limiter) allow(account string) bool {
+func (l *limiter) allow(_ context.Context, account string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -362,5 +385,70 @@ func (l *limiter) allow(account string) bool {
 		return false
 	}
 	b.tokens--
+	return true
+}
+
+// sharedKey names the Tagging API's windows in the store; a budget name
+// cannot contain ':', so it meets no budget's THROTTLE window.
+const sharedKey = "tagging:api"
+
+// sharedLimiter is the fleet's limiter: fixed windows counted in the
+// store, claimed in batches.
+type sharedLimiter struct {
+	shared SharedRate
+	window time.Duration // 1s, or longer below one request a second
+	limit  int64         // requests per window
+	now    func() time.Time
+
+	mu    sync.Mutex
+	slots map[string]*slots // per account
+}
+
+// slots are the requests this replica may still admit in one window.
+type slots struct {
+	window int64 // start, unix nanoseconds
+	left   int64
+}
+
+func newSharedLimiter(shared SharedRate, rate float64, now func() time.Time) *sharedLimiter {
+	l := &sharedLimiter{shared: shared, window: time.Second, now: now, slots: map[string]*slots{}}
+	if rate < 1 {
+		l.window = time.Duration(math.Round(float64(time.Second) / rate))
+		rate = 1
+	}
+	l.limit = int64(rate)
+	return l
+}
+
+func (l *sharedLimiter) allow(ctx context.Context, account string) bool {
+	start := l.now().Truncate(l.window)
+	ws := start.UnixNano()
+	l.mu.Lock()
+	s := l.slots[account]
+	if s == nil {
+		s = &slots{}
+		l.slots[account] = s
+	}
+	if s.window == ws && s.left > 0 {
+		s.left--
+		l.mu.Unlock()
+		return true
+	}
+	l.mu.Unlock()
+	got, err := l.shared.ClaimRate(ctx, account, sharedKey, start, l.limit, max(1, l.limit/8))
+	if err != nil {
+		// The throttle protects the service, not money: without the
+		// store to count in, serve.
+		return true
+	}
+	if got == 0 {
+		return false
+	}
+	l.mu.Lock()
+	if s.window != ws {
+		s.window, s.left = ws, 0
+	}
+	s.left += got - 1
+	l.mu.Unlock()
 	return true
 }
