@@ -42,15 +42,12 @@ import (
 // deliverers, and the Budgets API. With a store that keeps no budgets it
 // is off: no API, no admission.
 //
-// Until internal/config grows the fields, it is configured by the
-// environment:
-//
-//	TOLLGATE_SMTP_ADDR            SMTP server host:port for EMAIL subscribers (default: none; e-mail alerts wait in the outbox)
-//	TOLLGATE_SMTP_FROM            sender address (default "tollgate@localhost")
-//	TOLLGATE_SMTP_USERNAME/_PASSWORD  PLAIN authentication (default none)
-//	TOLLGATE_WEBHOOK_SECRET       HMAC key signing webhook bodies (default: <data-dir>/webhook.secret, created on first start)
-//	TOLLGATE_NOTIFY_RETRY         first retry delay of a failed delivery, doubling up to 1h (default 5s, with jitter)
-//	TOLLGATE_BUDGET_EVAL_INTERVAL how often every budget's alerts are evaluated besides after each call (default 1m)
+// It is configured by config.Config (SMTP, outbox retry, evaluation and
+// sync intervals; docs/configuration.md) and by the environment for the
+// secrets: TOLLGATE_SMTP_PASSWORD and TOLLGATE_WEBHOOK_SECRET (default:
+// <data-dir>/webhook.secret, created on first start). With several
+// replicas on PostgreSQL, one delivers the outbox and evaluates alerts at
+// a time (leases) and all enforce budgets for the fleet (budget.Shared).
 type Budgets struct {
 	Service *budget.Service
 	Outbox  *notify.Outbox

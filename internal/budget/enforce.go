@@ -167,13 +167,16 @@ func (st *state) limitsFor(p Period) *limits {
 	return l
 }
 
-// addSpend settles d units of a call that started at t.
-func (st *state) addSpend(t time.Time, d int64) {
+// addSpend settles d units of a call that started at t; shared says the
+// store is shared between replicas (the counters own and local count too).
+func (st *state) addSpend(t time.Time, d int64, shared bool) {
 	if st.current(t) == nil {
 		return // a call of an earlier period: counted in the ledger only
 	}
-	st.ctr.local.Add(d) // before spent: a sync may count it twice, never miss it
-	st.ctr.own.Add(d)
+	if shared {
+		st.ctr.local.Add(d) // before spent: a sync may count it twice, never miss it
+		st.ctr.own.Add(d)
+	}
 	st.ctr.spent.Add(d)
 }
 
@@ -404,7 +407,7 @@ func (t *ticket) Done(r ledger.Record) {
 	t.each(func(h hold) {
 		if r.RequestID != "" {
 			if d := h.st.sc.spend(&r, &t.ln); d != 0 {
-				h.st.addSpend(r.Time, d)
+				h.st.addSpend(r.Time, d, t.s.cfg.Shared != nil)
 			}
 			h.st.ctr.calls.Add(1)
 		}

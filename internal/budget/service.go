@@ -2,6 +2,7 @@ package budget
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -210,53 +211,74 @@ func (s *Service) spendOf(rolls []ledger.Rollup, sc *Scope, from, to time.Time, 
 // loadSpend moves each state's counter to its current period and adds the
 // spend the ledger holds for it.
 func (s *Service) loadSpend(ctx context.Context, states []*state, now time.Time) error {
+	spends, err := s.ledgerSpend(ctx, states, now)
+	if err != nil {
+		return err
+	}
+	for _, ps := range spends {
+		if ps.err != nil {
+			return ps.err
+		}
+		// The counter may be live already (a budget created under
+		// traffic): keep what settled since, and add the ledger's sum.
+		c := ps.st.ctr
+		c.mu.Lock()
+		if start := ps.p.Start.UnixNano(); c.start.Load() != start {
+			c.spent.Store(0)
+			c.start.Store(start)
+			c.end.Store(ps.p.End.UnixNano())
+		}
+		c.spent.Add(ps.sum)
+		c.mu.Unlock()
+		ps.st.lim.Store(ps.st.limitsFor(ps.p))
+	}
+	return nil
+}
+
+// periodSpend is a budget's spend in its period containing a time, as
+// the ledger holds it (err when it could not be summed).
+type periodSpend struct {
+	st  *state
+	p   Period
+	sum int64
+	err error
+}
+
+// ledgerSpend reads, in one read of the ledger, each state's spend in its
+// period containing now; states outside their time period are left out.
+func (s *Service) ledgerSpend(ctx context.Context, states []*state, now time.Time) ([]periodSpend, error) {
 	to := hourCeil(now)
 	from := to
-	type job struct {
-		st *state
-		p  Period
-	}
-	var jobs []job
+	var out []periodSpend
 	for _, st := range states {
 		p, ok := st.b.PeriodAt(now)
 		if !ok {
 			continue
 		}
-		jobs = append(jobs, job{st, p})
+		out = append(out, periodSpend{st: st, p: p})
 		if p.Start.Before(from) {
 			from = p.Start
 		}
 	}
-	if len(jobs) == 0 {
-		return nil
+	if len(out) == 0 {
+		return nil, nil
 	}
 	rolls, err := costquery.DayRollups(ctx, s.cfg.Source, nil, from, to)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, j := range jobs {
-		per, err := s.spendOf(rolls, j.st.sc, j.p.Start, to, costquery.Monthly)
+	for i := range out {
+		ps := &out[i]
+		per, err := s.spendOf(rolls, ps.st.sc, ps.p.Start, to, costquery.Monthly)
 		if err != nil {
-			return err
+			ps.err = fmt.Errorf("budget %s: %w", ps.st.b.Name, err)
+			continue
 		}
-		var sum int64
 		for _, v := range per {
-			sum += v
+			ps.sum += v
 		}
-		// The counter may be live already (a budget created under
-		// traffic): keep what settled since, and add the ledger's sum.
-		c := j.st.ctr
-		c.mu.Lock()
-		if ps := j.p.Start.UnixNano(); c.start.Load() != ps {
-			c.spent.Store(0)
-			c.start.Store(ps)
-			c.end.Store(j.p.End.UnixNano())
-		}
-		c.spent.Add(sum)
-		c.mu.Unlock()
-		j.st.lim.Store(j.st.limitsFor(j.p))
 	}
-	return nil
+	return out, nil
 }
 
 // Run evaluates alerts until ctx is done: soon after spend changes, and

@@ -3,10 +3,8 @@ package budget
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 )
 
@@ -225,16 +223,16 @@ func (s *Service) returnExcess(ctx context.Context, st *state) {
 
 // RunShared keeps a shared-store replica's budgets in step with the
 // fleet until ctx is done: every SyncInterval it reads every budget's
-// spend from the ledger, reloads the alert states other replicas stored,
-// and returns idle allowance; every hour it prunes the pools of ended
-// periods. It does nothing without Config.Shared.
+// spend from the ledger and returns idle allowance; every EvalInterval it
+// reloads the alert states other replicas stored; every hour it prunes
+// the pools of ended periods. It does nothing without Config.Shared.
 func (s *Service) RunShared(ctx context.Context) {
 	if s.cfg.Shared == nil {
 		return
 	}
 	t := time.NewTicker(s.cfg.SyncInterval)
 	defer t.Stop()
-	var pruned time.Time
+	var pruned, reloaded time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -244,11 +242,16 @@ func (s *Service) RunShared(ctx context.Context) {
 		if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("budget_sync_failed", "err", err.Error())
 		}
-		if err := s.ReloadAlerts(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("budget_alerts_reload_failed", "err", err.Error())
+		now := s.cfg.Now()
+		if now.Sub(reloaded) >= s.cfg.EvalInterval {
+			if err := s.ReloadAlerts(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("budget_alerts_reload_failed", "err", err.Error())
+			} else {
+				reloaded = now
+			}
 		}
 		s.ReturnIdle(ctx, false)
-		if now := s.cfg.Now(); now.Sub(pruned) >= time.Hour {
+		if now.Sub(pruned) >= time.Hour {
 			if err := s.cfg.Shared.PruneShared(ctx, now.AddDate(0, 0, -1)); err != nil {
 				s.log.Warn("budget_prune_failed", "err", err.Error())
 			} else {
@@ -263,55 +266,37 @@ func (s *Service) RunShared(ctx context.Context) {
 // node the counters are exact already).
 func (s *Service) Sync(ctx context.Context) error {
 	now := s.cfg.Now()
-	states := s.snapshot()
-	type job struct {
-		st    *state
-		p     Period
-		start int64
-	}
-	var jobs []job
-	to := hourCeil(now)
-	from := to
-	for _, st := range states {
-		p, ok := st.b.PeriodAt(now)
-		if !ok || st.current(now) == nil {
+	var states []*state
+	starts := map[*state]int64{}
+	for _, st := range s.snapshot() {
+		if st.current(now) == nil {
 			continue
 		}
 		// Spend settling from here on is counted in local (first) and
 		// may be in the read too: counted twice until the next sync,
 		// never missed.
 		st.ctr.local.Store(0)
-		jobs = append(jobs, job{st, p, st.ctr.start.Load()})
-		if p.Start.Before(from) {
-			from = p.Start
-		}
+		states = append(states, st)
+		starts[st] = st.ctr.start.Load()
 	}
-	if len(jobs) == 0 {
-		return nil
-	}
-	rolls, err := costquery.DayRollups(ctx, s.cfg.Source, nil, from, to)
+	spends, err := s.ledgerSpend(ctx, states, now)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, j := range jobs {
-		per, err := s.spendOf(rolls, j.st.sc, j.p.Start, to, costquery.Monthly)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("budget %s: %w", j.st.b.Name, err))
+	for _, ps := range spends {
+		if ps.err != nil {
+			errs = append(errs, ps.err)
 			continue
 		}
-		var sum int64
-		for _, v := range per {
-			sum += v
-		}
-		c := j.st.ctr
+		c := ps.st.ctr
 		c.mu.Lock()
-		if c.start.Load() == j.start {
+		if c.start.Load() == starts[ps.st] {
 			for {
 				cur := c.spent.Load()
-				if c.spent.CompareAndSwap(cur, sum+c.local.Load()) {
-					if cur != sum {
-						s.markDirty(j.st)
+				if c.spent.CompareAndSwap(cur, ps.sum+c.local.Load()) {
+					if cur != ps.sum {
+						s.markDirty(ps.st)
 					}
 					break
 				}

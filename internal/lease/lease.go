@@ -43,8 +43,6 @@ type Config struct {
 	TTL time.Duration
 	// Logger logs acquisitions and losses; nil discards.
 	Logger *slog.Logger
-	// now is the clock (tests).
-	now func() time.Time
 }
 
 // Run runs job whenever this replica holds the lease, until ctx is done.
@@ -61,9 +59,6 @@ func Run(ctx context.Context, cfg Config, job func(ctx context.Context)) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.now == nil {
-		cfg.now = time.Now
 	}
 	every := cfg.TTL / 3
 	for {
@@ -94,7 +89,7 @@ func Run(ctx context.Context, cfg Config, job func(ctx context.Context)) {
 // this replica's clock (the time before the request plus TTL: the store
 // set its expiry after that).
 func acquire(ctx context.Context, cfg Config) (held bool, until time.Time, err error) {
-	start := cfg.now()
+	start := time.Now()
 	actx, cancel := context.WithTimeout(ctx, cfg.TTL/3)
 	defer cancel()
 	ok, err := cfg.Store.AcquireLease(actx, cfg.Name, cfg.Holder, cfg.TTL)
@@ -134,7 +129,7 @@ func hold(ctx context.Context, cfg Config, until time.Time, job func(ctx context
 		case ok:
 			until = u
 			continue
-		case err != nil && cfg.now().Before(until.Add(-cfg.TTL/3)):
+		case err != nil && time.Now().Before(until.Add(-cfg.TTL/3)):
 			continue // the store did not answer: try again while time remains
 		}
 		// Lost, or about to expire unrenewed: stop before another replica

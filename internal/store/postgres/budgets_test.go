@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -215,23 +214,8 @@ func TestPostgresPutAnomaliesAcrossReplicas(t *testing.T) {
 func TestPostgresChangesAnnounced(t *testing.T) {
 	url := pgtest.URL(t)
 	writer := openURL(t, url)
-	watcher, err := postgres.Open(t.Context(), url, postgres.Options{Reconcile: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { watcher.Close() })
-	ctx, cancel := context.WithCancel(t.Context())
-	kinds := make(chan string, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		watcher.Watch(ctx, func(k string) {
-			if k != postgres.ChangeTick {
-				kinds <- k
-			}
-		})
-	}()
-	defer func() { cancel(); <-done }()
+	ctx := t.Context()
+	kinds := watchKinds(t, url, 100*time.Millisecond, false)
 	// Wait until the listener hears changes: a tick only says Watch runs.
 	sentinel := func() {
 		t.Helper()

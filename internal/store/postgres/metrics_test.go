@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -13,21 +12,12 @@ import (
 
 // TestAlarmChangesAnnounced checks that saving and deleting alarms is
 // announced on the notification channel (ChangeAlarm), so other replicas
-// reload their alarms. (That the history and metric writes are not
-// announced cannot be checked here: the channel is per database, and
-// tests running at the same time in other schemas announce theirs.)
+// reload their alarms.
 func TestAlarmChangesAnnounced(t *testing.T) {
 	url := pgtest.URL(t)
 	writer := openURL(t, url)
-	db, err := postgres.Open(t.Context(), url, postgres.Options{Reconcile: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	kinds := make(chan string, 1000)
-	go func() { _ = db.Watch(ctx, func(k string) { kinds <- k }) }()
+	ctx := t.Context()
+	kinds := watchKinds(t, url, 200*time.Millisecond, true)
 	// heard reports whether kind is heard within 2s.
 	heard := func(kind string) bool {
 		deadline := time.After(2 * time.Second)

@@ -90,13 +90,7 @@ func TestWatch(t *testing.T) {
 // reconciliation.
 func TestWatchCatchesUpWhenListening(t *testing.T) {
 	url := pgtest.URL(t)
-	db, err := postgres.Open(t.Context(), url, postgres.Options{Reconcile: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	kinds := make(chan string, 10)
-	go func() { _ = db.Watch(t.Context(), func(k string) { kinds <- k }) }()
+	kinds := watchKinds(t, url, time.Hour, true)
 	select {
 	case k := <-kinds:
 		if k != postgres.ChangeTick {
@@ -110,15 +104,9 @@ func TestWatchCatchesUpWhenListening(t *testing.T) {
 // TestWatchIgnoresOtherSchemas: a Tollgate on another schema of the same
 // database has its own channel, so its changes are not heard.
 func TestWatchIgnoresOtherSchemas(t *testing.T) {
-	mine, other := openURL(t, pgtest.URL(t)), openURL(t, pgtest.URL(t))
-	kinds := make(chan string, 10)
-	go func() {
-		_ = mine.Watch(t.Context(), func(k string) {
-			if k != postgres.ChangeTick {
-				kinds <- k
-			}
-		})
-	}()
+	url := pgtest.URL(t)
+	mine, other := openURL(t, url), openURL(t, pgtest.URL(t))
+	kinds := watchKinds(t, url, time.Hour, false)
 	// Once mine hears its own change, it listens.
 	for i := 0; ; i++ {
 		if err := mine.PutAccount(t.Context(), principal.Account{ID: "111111111111", Name: "a", CreatedAt: time.Now()}); err != nil {
@@ -145,4 +133,27 @@ func TestWatchIgnoresOtherSchemas(t *testing.T) {
 	if postgres.ChannelFor("public") != postgres.Channel || postgres.ChannelFor("a") == postgres.ChannelFor("b") {
 		t.Errorf("ChannelFor: public %q, a %q, b %q", postgres.ChannelFor("public"), postgres.ChannelFor("a"), postgres.ChannelFor("b"))
 	}
+}
+
+// watchKinds starts Watch on a store of its own over url, reconciling
+// every reconcile, and returns the kinds it hears (without ChangeTick
+// unless ticks); it stops when t ends.
+func watchKinds(t *testing.T, url string, reconcile time.Duration, ticks bool) <-chan string {
+	t.Helper()
+	db, err := postgres.Open(t.Context(), url, postgres.Options{Reconcile: reconcile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := make(chan string, 1000)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = db.Watch(t.Context(), func(k string) {
+			if ticks || k != postgres.ChangeTick {
+				kinds <- k
+			}
+		})
+	}()
+	t.Cleanup(func() { <-done; db.Close() })
+	return kinds
 }
