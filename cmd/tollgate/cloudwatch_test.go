@@ -402,8 +402,8 @@ func TestCloudWatchAlarmFiresWebhookAndThrottles(t *testing.T) {
 		}
 	}
 
-	// /metrics (unauthenticated) shows the calls and the alarm state.
-	resp, err := http.Get(ts.URL() + "/metrics")
+	// /metrics shows the calls and the alarm state.
+	resp, err := ts.getMetrics(t)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +49,7 @@ func TestUnknownPriceIsNotZero(t *testing.T) {
 	if ts.Invoke.UnpricedCalls() != 1 {
 		t.Errorf("UnpricedCalls = %d", ts.Invoke.UnpricedCalls())
 	}
-	resp, err := http.Get(ts.URL() + "/metrics")
+	resp, err := ts.getMetrics(t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +78,7 @@ func TestMetricsTagLabelsConfig(t *testing.T) {
 	if _, err := ts.runtime(t).Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: aws.String(profile), Messages: userText("hi")}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(ts.URL() + "/metrics")
+	resp, err := ts.getMetrics(t)
 	if err != nil {
 		t.Fatal(err)
 	}

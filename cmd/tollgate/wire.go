@@ -105,7 +105,8 @@ type Main struct {
 	// RootAccessKeyID and RootSecretAccessKey are the root credentials.
 	RootAccessKeyID, RootSecretAccessKey string
 
-	ln net.Listener
+	ln        net.Listener
+	metricsLn net.Listener // the private /metrics listener; nil when none
 }
 
 // NewMain returns a Main logging JSON to logw.
@@ -231,13 +232,35 @@ func (m *Main) Open(ctx context.Context) error {
 		TLSKey:          cfg.TLSKey,
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		Metrics:         m.Watch.MetricsHandler(),
+		MetricsAccount:  cfg.AccountID,
 		ObserveRequest:  m.Watch.Exporter.ObserveRequest,
+
+		RuntimeMaxBodyBytes:   cfg.RuntimeMaxBodyBytes,
+		RuntimeRoutes:         runtimeapi.Routes,
+		BodyReadTimeout:       cfg.BodyReadTimeout,
+		BodyMemoryBytes:       cfg.BodyMemoryBytes,
+		MaxConnsPerClient:     cfg.MaxConnsPerClient,
+		AllowPlaintextAPIKeys: cfg.AllowPlaintextAPIKeys,
 	})
 	m.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
+	if cfg.MetricsAddr != "" {
+		if m.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// MetricsURL returns the base URL of the private metrics listener, or ""
+// when there is none.
+func (m *Main) MetricsURL() string {
+	if m.metricsLn == nil {
+		return ""
+	}
+	return "http://" + m.metricsLn.Addr().String()
 }
 
 // replicaID names this process: its host name, process id and a random
@@ -280,6 +303,25 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Logger.Info("serving", "addr", m.ln.Addr().String(), "region", m.Config.Region, "account", m.Config.AccountID)
+	if m.Config.TLSCert == "" {
+		if m.Config.AllowPlaintextAPIKeys {
+			m.Logger.Warn("api_keys_over_plain_http", "from", "any address", "hint", "only behind a proxy that terminates TLS")
+		} else {
+			m.Logger.Info("api_keys_over_plain_http", "from", "loopback only", "hint", "serve TLS (tlsCert) for API keys from other hosts")
+		}
+	}
+	if m.metricsLn != nil {
+		m.Logger.Info("serving_metrics", "addr", m.metricsLn.Addr().String())
+		mctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := m.Server.ServeMetrics(mctx, m.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.Logger.Error("metrics_listener", "err", err)
+			}
+		}()
+		defer func() { stop(); <-done }()
+	}
 	defer m.runAnomalies(ctx)()
 	defer m.runRetention(ctx)()  // PostgreSQL: drop months past the retention
 	defer m.followChanges(ctx)() // PostgreSQL: follow other replicas' changes
@@ -291,6 +333,9 @@ func (m *Main) Close() error {
 	var errs []error
 	if m.ln != nil {
 		m.ln.Close()
+	}
+	if m.metricsLn != nil {
+		m.metricsLn.Close()
 	}
 	if m.Ledger != nil {
 		m.Ledger.Close() // durable before the store closes

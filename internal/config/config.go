@@ -40,8 +40,31 @@ type Config struct {
 	// ProfileQuota is the most application inference profiles per account.
 	// Default 1000.
 	ProfileQuota int `yaml:"profileQuota"`
-	// MaxBodyBytes caps control-plane request bodies. Default 1 MiB.
+	// MaxBodyBytes caps every request body but the runtime operations'.
+	// Default 1 MiB.
 	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// RuntimeMaxBodyBytes caps the bodies of Converse, ConverseStream,
+	// InvokeModel and InvokeModelWithResponseStream. Default 25,000,000.
+	RuntimeMaxBodyBytes int64 `yaml:"runtimeMaxBodyBytes"`
+	// BodyReadTimeout bounds reading one request body after its headers;
+	// a slower client gets RequestTimeoutException. Default 20s.
+	BodyReadTimeout time.Duration `yaml:"bodyReadTimeout"`
+	// BodyMemoryBytes bounds the request bodies held in memory at once;
+	// past it requests are throttled. Default 256 MiB.
+	BodyMemoryBytes int64 `yaml:"bodyMemoryBytes"`
+	// MaxConnsPerClient bounds the open connections from one client IP
+	// address; 0 means no bound. Raise it behind a load balancer, whose
+	// address every connection comes from. Default 512.
+	MaxConnsPerClient int `yaml:"maxConnsPerClient"`
+	// AllowPlaintextAPIKeys accepts Bedrock API keys over plain HTTP from
+	// other hosts (behind a proxy that terminates TLS). Default false:
+	// without TLS only loopback clients may send them.
+	AllowPlaintextAPIKeys bool `yaml:"allowPlaintextAPIKeys"`
+	// MetricsAddr, when set, is a second listen address serving only GET
+	// /metrics, unauthenticated: keep it private. On the API port /metrics
+	// needs a signed request from a principal of AccountID allowed
+	// tollgate:GetMetrics. Default empty: no metrics listener.
+	MetricsAddr string `yaml:"metricsAddr"`
 	// CatalogFile is an optional YAML catalogue whose models and system
 	// profiles replace or extend the embedded ones. Default empty.
 	CatalogFile string `yaml:"catalogFile"`
@@ -106,15 +129,19 @@ type Config struct {
 // Default returns the configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
-		DataDir:         "./tollgate-data",
-		Region:          "us-east-1",
-		AccountID:       "123456789012",
-		ProfileQuota:    1000,
-		MaxBodyBytes:    1 << 20,
-		LogLevel:        "info",
-		Synchronous:     "FULL",
-		ShutdownTimeout: 30 * time.Second,
+		Addr:                "127.0.0.1:8080",
+		DataDir:             "./tollgate-data",
+		Region:              "us-east-1",
+		AccountID:           "123456789012",
+		ProfileQuota:        1000,
+		MaxBodyBytes:        1 << 20,
+		RuntimeMaxBodyBytes: 25_000_000,
+		BodyReadTimeout:     20 * time.Second,
+		BodyMemoryBytes:     256 << 20,
+		MaxConnsPerClient:   512,
+		LogLevel:            "info",
+		Synchronous:         "FULL",
+		ShutdownTimeout:     30 * time.Second,
 	}
 }
 
@@ -146,6 +173,23 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("maxBodyBytes %d must be at least 1024", c.MaxBodyBytes))
+	}
+	if c.RuntimeMaxBodyBytes < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("runtimeMaxBodyBytes %d must be at least maxBodyBytes %d", c.RuntimeMaxBodyBytes, c.MaxBodyBytes))
+	}
+	if c.BodyMemoryBytes < c.RuntimeMaxBodyBytes {
+		errs = append(errs, fmt.Errorf("bodyMemoryBytes %d must be at least runtimeMaxBodyBytes %d", c.BodyMemoryBytes, c.RuntimeMaxBodyBytes))
+	}
+	if c.BodyReadTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("bodyReadTimeout %v must be positive", c.BodyReadTimeout))
+	}
+	if c.MaxConnsPerClient < 0 {
+		errs = append(errs, fmt.Errorf("maxConnsPerClient %d must not be negative", c.MaxConnsPerClient))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("metricsAddr %q: %v", c.MetricsAddr, err))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -273,6 +317,34 @@ func fields() []field {
 		{"attempt-timeout", "bound on one provider attempt before failover (0 = none)",
 			func(c *Config) string { return c.AttemptTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.AttemptTimeout = d; return err }},
+		mk("metrics-addr", "private listen address serving /metrics unauthenticated (empty = none)", func(c *Config) *string { return &c.MetricsAddr }),
+		{"runtime-max-body-bytes", "runtime operations' request body limit",
+			func(c *Config) string { return strconv.FormatInt(c.RuntimeMaxBodyBytes, 10) },
+			func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				c.RuntimeMaxBodyBytes = n
+				return err
+			}},
+		{"body-memory-bytes", "request bodies held in memory at once, over all connections",
+			func(c *Config) string { return strconv.FormatInt(c.BodyMemoryBytes, 10) },
+			func(c *Config, v string) error {
+				n, err := strconv.ParseInt(v, 10, 64)
+				c.BodyMemoryBytes = n
+				return err
+			}},
+		{"body-read-timeout", "bound on reading one request body",
+			func(c *Config) string { return c.BodyReadTimeout.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BodyReadTimeout = d; return err }},
+		{"max-conns-per-client", "open connections per client IP (0 = unbounded)",
+			func(c *Config) string { return strconv.Itoa(c.MaxConnsPerClient) },
+			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.MaxConnsPerClient = n; return err }},
+		{"allow-plaintext-api-keys", "accept Bedrock API keys over plain HTTP from other hosts",
+			func(c *Config) string { return strconv.FormatBool(c.AllowPlaintextAPIKeys) },
+			func(c *Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				c.AllowPlaintextAPIKeys = b
+				return err
+			}},
 		{"shutdown-timeout", "how long shutdown waits for in-flight requests",
 			func(c *Config) string { return c.ShutdownTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ShutdownTimeout = d; return err }},

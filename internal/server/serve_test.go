@@ -43,17 +43,26 @@ func (b *syncBuffer) String() string {
 
 // testServer is a server.Server serving on a loopback listener.
 type testServer struct {
-	url    string
-	token  string // a Bedrock API key the server accepts
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	url   string
+	token string // a Bedrock API key the server accepts
+	// keyID and secret are the root's access key.
+	keyID, secret string
+	srv           *server.Server
+	logs          *syncBuffer
+	cancel        context.CancelFunc
+	done          chan error
 }
 
 // start serves rest (the restJson1 handler) behind real authentication:
 // the principal service over SQLite in a temporary directory, with a root
 // principal holding one API key.
 func start(t *testing.T, rest http.Handler) *testServer {
+	t.Helper()
+	return startWith(t, rest, nil)
+}
+
+// startWith is start with options changed by mutate (when not nil).
+func startWith(t *testing.T, rest http.Handler, mutate func(*server.Options)) *testServer {
 	t.Helper()
 	ctx := t.Context()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tollgate.db"), sqlite.Options{Synchronous: "NORMAL"})
@@ -69,7 +78,8 @@ func start(t *testing.T, rest http.Handler) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := principals.EnsureRoot(ctx, "123456789012", "", ""); err != nil {
+	keyID, secret, _, err := principals.EnsureRoot(ctx, "123456789012", "", "")
+	if err != nil {
 		t.Fatal(err)
 	}
 	token, err := principals.CreateAPIKey(ctx, principal.RootID("123456789012"))
@@ -78,20 +88,25 @@ func start(t *testing.T, rest http.Handler) *testServer {
 	}
 
 	logs := &syncBuffer{}
-	srv := server.New(server.Options{
+	opts := server.Options{
 		Logger:   slog.New(slog.NewJSONHandler(logs, nil)),
 		Verifier: &sigv4.Verifier{Keys: principals},
 		Auth:     principals,
 		Region:   "us-east-1",
 		RestJSON: rest,
 		Ready:    db.Ping,
-	})
+	}
+	if mutate != nil {
+		mutate(&opts)
+	}
+	srv := server.New(opts)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{url: "http://" + ln.Addr().String(), token: token, logs: logs, cancel: cancel, done: make(chan error, 1)}
+	ts := &testServer{url: "http://" + ln.Addr().String(), token: token, keyID: keyID, secret: secret, srv: srv,
+		logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { ts.done <- srv.Serve(sctx, ln) }()
 	t.Cleanup(func() {
 		if ts.cancel != nil {

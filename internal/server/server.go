@@ -57,16 +57,41 @@ type Options struct {
 	RPC []RPCService
 	// Ready reports whether the server is ready to take traffic.
 	Ready func(ctx context.Context) error
-	// MaxBodyBytes caps control-plane bodies; RuntimeMaxBodyBytes caps
-	// /model/... bodies (InvokeModel allows up to 25 MB).
+	// MaxBodyBytes caps every request body but those of RuntimeRoutes,
+	// which RuntimeMaxBodyBytes caps (InvokeModel allows up to 25 MB).
+	// Defaults 1 MiB and 25,000,000 bytes.
 	MaxBodyBytes        int64
 	RuntimeMaxBodyBytes int64
+	// RuntimeRoutes are the http.ServeMux patterns of the runtime
+	// operations (POST /model/{modelId}/converse, ...): only a request
+	// RestJSON would serve by one of them gets RuntimeMaxBodyBytes.
+	RuntimeRoutes []string
+	// BodyReadTimeout bounds reading one request body, from the end of
+	// its headers. Default 20s.
+	BodyReadTimeout time.Duration
+	// BodyMemoryBytes bounds the request bodies held in memory at once,
+	// over every connection; a request that would pass it is throttled.
+	// Default 256 MiB.
+	BodyMemoryBytes int64
+	// MaxConnsPerClient bounds the open connections from one client
+	// address; more are closed on accept. 0 means no bound. HTTP/2
+	// connections carry at most MaxStreamsPerConn concurrent requests.
+	MaxConnsPerClient int
+	// AllowPlaintextAPIKeys accepts Bedrock API keys over plain HTTP from
+	// any address; by default only loopback clients may send them without
+	// TLS (set it behind a proxy that terminates TLS).
+	AllowPlaintextAPIKeys bool
+	// MetricsAccount is the account whose principals may read /metrics on
+	// the API port (signed, with tollgate:GetMetrics); it shows every
+	// account's series. Empty: /metrics is served only by ServeMetrics.
+	MetricsAccount string
 	// TLSCert and TLSKey enable TLS.
 	TLSCert, TLSKey string
 	// ShutdownTimeout bounds the drain at shutdown.
 	ShutdownTimeout time.Duration
-	// Metrics, when set, serves GET /metrics (Prometheus), unauthenticated
-	// like /healthz.
+	// Metrics, when set, is the Prometheus handler: on the API port, GET
+	// /metrics for signed callers of MetricsAccount; unauthenticated on
+	// the private listener ServeMetrics runs.
 	Metrics http.Handler
 	// ObserveRequest, when set, is called once per request with the
 	// service and operation that served it ("" when none did), the status
@@ -91,6 +116,10 @@ type RPCService struct {
 	JSONError, CBORError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
+// MaxStreamsPerConn is the most concurrent requests one HTTP/2 connection
+// may carry.
+const MaxStreamsPerConn = 100
+
 // Server is the HTTP front of Tollgate.
 type Server struct {
 	opts    Options
@@ -98,6 +127,9 @@ type Server struct {
 	handler http.Handler
 	seq     atomic.Uint64
 	prefix  string
+	bodies  *bodyBudget
+	// runtimeRoutes matches RuntimeRoutes, for the body limit.
+	runtimeRoutes *http.ServeMux
 }
 
 // New returns a Server; call Serve to run it.
@@ -114,11 +146,34 @@ func New(opts Options) *Server {
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 30 * time.Second
 	}
+	if opts.BodyReadTimeout == 0 {
+		opts.BodyReadTimeout = 20 * time.Second
+	}
+	if opts.BodyMemoryBytes == 0 {
+		opts.BodyMemoryBytes = 256 << 20
+	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	s := &Server{opts: opts, log: opts.Logger, prefix: hex.EncodeToString(b[:])}
+	s := &Server{opts: opts, log: opts.Logger, prefix: hex.EncodeToString(b[:]), bodies: newBodyBudget(opts.BodyMemoryBytes)}
+	s.runtimeRoutes = http.NewServeMux()
+	for _, p := range opts.RuntimeRoutes {
+		s.runtimeRoutes.HandleFunc(p, http.NotFound)
+	}
 	s.handler = s.routes()
 	return s
+}
+
+// BodyLimit returns the most body bytes the request may carry: the
+// runtime limit for the runtime operations' routes, the control-plane
+// limit for everything else (any RPC service, the admin API, and any
+// other path, /model/... included).
+func (s *Server) BodyLimit(r *http.Request) int64 {
+	if r.Header.Get("X-Amz-Target") == "" && !strings.HasPrefix(r.URL.Path, "/service/") && !strings.HasPrefix(r.URL.Path, "/tollgate/") {
+		if _, pattern := s.runtimeRoutes.Handler(r); pattern != "" {
+			return s.opts.RuntimeMaxBodyBytes
+		}
+	}
+	return s.opts.MaxBodyBytes
 }
 
 // Handler returns the server's root handler (for httptest).
@@ -162,6 +217,16 @@ func (s *Server) routes() http.Handler {
 	if s.opts.Admin != nil {
 		adminAuthed = s.authenticate("tollgate", restJSONErrors, s.opts.Admin)
 	}
+	var metricsAuthed http.Handler
+	if s.opts.Metrics != nil && s.opts.MetricsAccount != "" {
+		metricsAuthed = s.authenticate("tollgate", restJSONErrors, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := s.authorizeMetrics(r); err != nil {
+				restJSONErrors(w, r, err)
+				return
+			}
+			s.opts.Metrics.ServeHTTP(w, r)
+		}))
+	}
 
 	type rpcRoute struct {
 		svc        RPCService
@@ -203,8 +268,8 @@ func (s *Server) routes() http.Handler {
 			ops.ServeHTTP(w, r)
 			return
 		case "/metrics":
-			if s.opts.Metrics != nil && r.Method == http.MethodGet {
-				s.opts.Metrics.ServeHTTP(w, r)
+			if metricsAuthed != nil && r.Method == http.MethodGet {
+				metricsAuthed.ServeHTTP(w, r)
 				return
 			}
 		}
@@ -218,8 +283,9 @@ func (s *Server) routes() http.Handler {
 				rt.json.ServeHTTP(w, withOp(r, op))
 				return
 			}
-			awsproto.WriteAWSJSONError(w, r, awsproto.Codes{errkind.Internal: {Name: "UnknownOperationException", Status: 400}},
-				errkind.New(errkind.Internal, "No operation matches X-Amz-Target %q.", target), "application/x-amz-json-1.1")
+			// A client's mistake: logged as such, not as a server error.
+			awsproto.WriteAWSJSONError(w, r, awsproto.Codes{errkind.Invalid: {Name: "UnknownOperationException", Status: 400}},
+				errkind.New(errkind.Invalid, "No operation matches X-Amz-Target %q.", target), "application/x-amz-json-1.1")
 			return
 		}
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/service/"); ok && r.Method == http.MethodPost {
@@ -253,8 +319,8 @@ func restJSONErrors(w http.ResponseWriter, r *http.Request, err error) {
 
 // UnknownOperation answers a restJson1 request no route matched.
 func UnknownOperation(w http.ResponseWriter, r *http.Request) {
-	awsproto.WriteRestJSONError(w, r, awsproto.Codes{errkind.Internal: {Name: "UnknownOperationException", Status: 404}},
-		errkind.New(errkind.Internal, "No operation matches %s %s.", r.Method, r.URL.EscapedPath()))
+	awsproto.WriteRestJSONError(w, r, awsproto.Codes{errkind.NotFound: {Name: "UnknownOperationException", Status: 404}},
+		errkind.New(errkind.NotFound, "No operation matches %s %s.", r.Method, r.URL.EscapedPath()))
 }
 
 // canonicalPath reports whether p is already in the form http.ServeMux
@@ -270,25 +336,33 @@ func canonicalPath(p string) bool {
 	return c == p
 }
 
-// authenticate reads the body within its limit, then verifies a SigV4
-// signature for signingName or a Bedrock API key, and records the caller.
+// authenticate proves who is calling, then serves the request. What needs
+// no body is checked first — a Bedrock API key, or a SigV4 Authorization
+// header naming an active access key, scoped to signingName and this
+// region, with a fresh date — so a caller who cannot get that far costs
+// neither memory nor a read. Only then is the body read (incrementally,
+// within the route's limit, under BodyReadTimeout, charged to the body
+// budget) and the signature over it proven.
 func (s *Server) authenticate(signingName string, fail errorWriter, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := awsproto.Info(r.Context())
-		limit := s.opts.MaxBodyBytes
-		if strings.HasPrefix(r.URL.Path, "/model/") {
-			limit = s.opts.RuntimeMaxBodyBytes
-		}
-		body, err := awsproto.ReadBody(r, limit)
+		id, prepared, err := s.identifyHeaders(r, signingName)
 		if err != nil {
-			fail(w, r, err)
+			failUnread(w, r, fail, err)
+			return
+		}
+		body, release, err := readBody(w, r, s.BodyLimit(r), s.opts.BodyReadTimeout, s.bodies)
+		defer release()
+		if err != nil {
+			failUnread(w, r, fail, err)
 			return
 		}
 		info.Body = body
-		id, err := s.identify(r, signingName, body)
-		if err != nil {
-			fail(w, r, err)
-			return
+		if prepared != nil {
+			if id, err = s.finishSigV4(prepared, body); err != nil {
+				fail(w, r, err)
+				return
+			}
 		}
 		info.Identity = id
 		if s.opts.Authz != nil {
@@ -304,33 +378,89 @@ func (s *Server) authenticate(signingName string, fail errorWriter, next http.Ha
 	})
 }
 
-func (s *Server) identify(r *http.Request, signingName string, body []byte) (principal.Identity, error) {
+// failUnread answers err to a request whose body was not read, closing an
+// HTTP/1.1 connection after the answer: otherwise net/http would wait to
+// read (up to 256 KB of) the unread body before answering, to keep the
+// connection, which a client that never sends it turns into a hang.
+func failUnread(w http.ResponseWriter, r *http.Request, fail errorWriter, err error) {
+	if r.ProtoMajor == 1 && r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
+	fail(w, r, err)
+}
+
+// mustBeSigned are the headers a SigV4 signature must cover when present:
+// each changes who is billed or what is served.
+var mustBeSigned = []string{"X-Tollgate-Profile-Tags"}
+
+// identifyHeaders authenticates what the headers alone can: a Bedrock API
+// key completely (the identity is returned), a SigV4 signature up to the
+// body (the prepared request is returned for finishSigV4).
+func (s *Server) identifyHeaders(r *http.Request, signingName string) (principal.Identity, *sigv4.Prepared, error) {
 	h := r.Header.Get("Authorization")
 	if token, ok := strings.CutPrefix(h, "Bearer "); ok {
-		if signingName != "bedrock" {
-			return principal.Identity{}, errkind.New(errkind.Denied, "Bedrock API keys are accepted by Bedrock APIs only; sign this request with SigV4.").WithCode("UnrecognizedClientException")
+		if signingName != "bedrock" && r.URL.Path != "/metrics" {
+			return principal.Identity{}, nil, errkind.New(errkind.Denied, "Bedrock API keys are accepted by Bedrock APIs only; sign this request with SigV4.").WithCode("UnrecognizedClientException")
+		}
+		if r.TLS == nil && !s.opts.AllowPlaintextAPIKeys && !loopbackClient(r) {
+			return principal.Identity{}, nil, errkind.New(errkind.Denied, "Bedrock API keys are accepted over plain HTTP only from this host; use HTTPS.")
 		}
 		id, ok := s.opts.Auth.ByAPIKey(strings.TrimSpace(token))
 		if !ok {
-			return principal.Identity{}, errkind.New(errkind.Denied, "The API key is invalid or has been revoked.").WithCode("UnrecognizedClientException")
+			return principal.Identity{}, nil, errkind.New(errkind.Denied, "The API key is invalid or has been revoked.").WithCode("UnrecognizedClientException")
 		}
-		return id, nil
+		return id, nil, nil
 	}
-	res, err := s.opts.Verifier.Verify(r.Context(), r, body)
+	p, err := s.opts.Verifier.Prepare(r.Context(), r)
+	if err != nil {
+		return principal.Identity{}, nil, err
+	}
+	region, service := p.Scope()
+	if service != signingName {
+		return principal.Identity{}, nil, errkind.New(errkind.Denied, "Credential should be scoped to correct service: '%s'.", signingName).WithCode("InvalidSignatureException")
+	}
+	if s.opts.Region != "" && region != s.opts.Region {
+		return principal.Identity{}, nil, errkind.New(errkind.Denied, "Credential should be scoped to a valid region: '%s'.", s.opts.Region).WithCode("InvalidSignatureException")
+	}
+	for _, name := range mustBeSigned {
+		if r.Header.Get(name) != "" && !p.Signs(name) {
+			return principal.Identity{}, nil, errkind.New(errkind.Denied, "'%s' must be a 'SignedHeader' in the AWS Authorization.", name).WithCode("IncompleteSignatureException")
+		}
+	}
+	return principal.Identity{}, &p, nil
+}
+
+// finishSigV4 proves a prepared signature over the body.
+func (s *Server) finishSigV4(p *sigv4.Prepared, body []byte) (principal.Identity, error) {
+	res, err := s.opts.Verifier.Finish(p, body)
 	if err != nil {
 		return principal.Identity{}, err
-	}
-	if res.Service != signingName {
-		return principal.Identity{}, errkind.New(errkind.Denied, "Credential should be scoped to correct service: '%s'.", signingName).WithCode("InvalidSignatureException")
-	}
-	if s.opts.Region != "" && res.Region != s.opts.Region {
-		return principal.Identity{}, errkind.New(errkind.Denied, "Credential should be scoped to a valid region: '%s'.", s.opts.Region).WithCode("InvalidSignatureException")
 	}
 	id, ok := s.opts.Auth.ByAccessKey(res.AccessKeyID)
 	if !ok {
 		return principal.Identity{}, errkind.New(errkind.Denied, "The security token included in the request is invalid.").WithCode("UnrecognizedClientException")
 	}
 	return id, nil
+}
+
+// loopbackClient reports whether r came from this host.
+func loopbackClient(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// authorizeMetrics lets through callers of the metrics account allowed
+// tollgate:GetMetrics: the series name every account's budgets, alarms
+// and profiles.
+func (s *Server) authorizeMetrics(r *http.Request) error {
+	if awsproto.Account(r.Context()) != s.opts.MetricsAccount {
+		return errkind.New(errkind.Denied, "You are not authorized to read /metrics.")
+	}
+	return awsproto.Authorize(r.Context(), "tollgate:GetMetrics", "*", nil)
 }
 
 // statusWriter records the status and size for the access log and passes
@@ -432,6 +562,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: MaxStreamsPerConn}
+	ln = limitPerClient(ln, s.opts.MaxConnsPerClient)
 	var p http.Protocols
 	p.SetHTTP1(true)
 	if s.opts.TLSCert != "" {
@@ -465,3 +597,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	return err
 }
+
+// ServeMetrics serves GET /metrics, unauthenticated, on ln until ctx is
+// cancelled: a listener for a private address that only the monitoring
+// system reaches.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	if s.opts.Metrics != nil {
+		mux.Handle("GET /metrics", s.opts.Metrics)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// Services returns the RPC services the server dispatches.
+func (s *Server) Services() []RPCService { return s.opts.RPC }

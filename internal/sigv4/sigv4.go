@@ -56,6 +56,10 @@ type Verifier struct {
 	// MaxSkew is how far the request date may be from Now, either way;
 	// 0 means 5 minutes, as AWS allows.
 	MaxSkew time.Duration
+	// AllowUnsignedPayload accepts X-Amz-Content-Sha256: UNSIGNED-PAYLOAD.
+	// Default false: as on the AWS services Tollgate serves (S3 is the
+	// exception), the signature must cover the body.
+	AllowUnsignedPayload bool
 
 	mu   sync.RWMutex
 	keys map[scopeKey]signingKey
@@ -91,57 +95,125 @@ type Result struct {
 // IncompleteSignatureException, UnrecognizedClientException or
 // InvalidSignatureException) and whose Message is safe for the client; a
 // failing key store yields kind Unavailable or Internal.
+//
+// Verify is Prepare followed by Finish; a server that reads bodies only
+// from callers whose headers already passed calls the two itself.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Result, error) {
+	p, err := v.Prepare(ctx, r)
+	if err != nil {
+		return Result{}, err
+	}
+	return v.Finish(&p, body)
+}
+
+// Prepared is a request whose headers passed every check that needs no
+// body: a well-formed Authorization header for an active access key, a
+// signing time within the allowed skew, and a signed security token. Only
+// Finish, with the body, proves the signature.
+type Prepared struct {
+	r       *http.Request
+	a       auth
+	date    time.Time
+	amzDate string
+	token   string
+	secret  string
+	// payloadHash is X-Amz-Content-Sha256 when the client sent one.
+	payloadHash string
+}
+
+// Scope returns the credential scope's region and service, so a caller can
+// refuse a request signed for another endpoint before reading its body.
+func (p *Prepared) Scope() (region, service string) { return p.a.region, p.a.service }
+
+// Prepare checks r's headers: everything Verify checks except the
+// signature itself, which covers the body. It looks the access key up, so
+// a request with an unknown or inactive key fails here, before its body is
+// read. Errors are as for Verify.
+func (v *Verifier) Prepare(ctx context.Context, r *http.Request) (Prepared, error) {
 	hv := r.Header["Authorization"]
 	if len(hv) == 0 || hv[0] == "" {
-		return Result{}, &errkind.Error{Kind: errkind.Denied, Code: codeMissingToken, Message: "Missing Authentication Token"}
+		return Prepared{}, &errkind.Error{Kind: errkind.Denied, Code: codeMissingToken, Message: "Missing Authentication Token"}
 	}
 	if len(hv) > 1 {
-		return Result{}, incomplete("Only one Authorization header is allowed.")
+		return Prepared{}, incomplete("Only one Authorization header is allowed.")
 	}
 	a, perr := parseAuth(hv[0])
 	if perr != nil {
-		return Result{}, perr
+		return Prepared{}, perr
 	}
 	if !a.signsHost {
-		return Result{}, incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
+		return Prepared{}, incomplete("'Host' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 
 	date, amzDate, derr := a.requestDate(r)
 	if derr != nil {
-		return Result{}, derr
+		return Prepared{}, derr
 	}
 	if err := v.checkSkew(date); err != nil {
-		return Result{}, err
+		return Prepared{}, err
 	}
-
-	var token string
+	p := Prepared{r: r, a: a, date: date, amzDate: amzDate}
 	if tv := r.Header["X-Amz-Security-Token"]; len(tv) > 0 {
 		if len(tv) > 1 || !a.signsToken {
-			return Result{}, incomplete("'X-Amz-Security-Token' must be a single 'SignedHeader' in the AWS Authorization.")
+			return Prepared{}, incomplete("'X-Amz-Security-Token' must be a single 'SignedHeader' in the AWS Authorization.")
 		}
-		token = tv[0]
+		p.token = tv[0]
+	}
+	if cv := r.Header["X-Amz-Content-Sha256"]; len(cv) > 0 {
+		switch {
+		case len(cv) > 1:
+			return Prepared{}, incomplete("Only one X-Amz-Content-Sha256 header is allowed.")
+		case cv[0] == unsignedPayload:
+			if !v.AllowUnsignedPayload {
+				return Prepared{}, incomplete("This service requires a signed payload: X-Amz-Content-Sha256 must be the hex SHA-256 of the payload, not UNSIGNED-PAYLOAD.")
+			}
+		case isHexString(cv[0], 2*sha256.Size):
+		default:
+			return Prepared{}, incomplete("X-Amz-Content-Sha256 must be UNSIGNED-PAYLOAD or the hex SHA-256 of the payload.")
+		}
+		p.payloadHash = cv[0]
 	}
 
+	if v.Keys == nil {
+		return Prepared{}, errkind.New(errkind.Internal, "internal error")
+	}
+	secret, err := v.Keys.Secret(ctx, a.accessKeyID)
+	switch {
+	case err == nil:
+		if secret == "" {
+			// Fail closed: "AWS4" alone is a key anyone can compute.
+			return Prepared{}, errkind.New(errkind.Internal, "internal error")
+		}
+	case errkind.Is(err, errkind.NotFound):
+		return Prepared{}, &errkind.Error{Kind: errkind.Denied, Code: codeUnrecognized,
+			Message: "The security token included in the request is invalid.", Err: err}
+	case errkind.Is(err, errkind.Unavailable):
+		return Prepared{}, errkind.Wrap(errkind.Unavailable, err, "The credential store is unavailable; retry later.")
+	default:
+		return Prepared{}, errkind.Wrap(errkind.Internal, err, "internal error")
+	}
+	p.secret = secret
+	return p, nil
+}
+
+// Finish proves the signature of a prepared request over its body (the
+// full request body; the request's Body is not read). Errors are as for
+// Verify.
+func (v *Verifier) Finish(p *Prepared, body []byte) (Result, error) {
+	a, r := &p.a, p.r
 	// The payload hash line is the X-Amz-Content-Sha256 header when the
 	// client sent one (S3 style), else the hex SHA-256 of the body.
 	var payloadBuf [2 * sha256.Size]byte
 	var payload []byte
 	var bodySum [sha256.Size]byte
 	checkBody := false
-	if cv := r.Header["X-Amz-Content-Sha256"]; len(cv) > 0 {
-		switch {
-		case len(cv) > 1:
-			return Result{}, incomplete("Only one X-Amz-Content-Sha256 header is allowed.")
-		case cv[0] == unsignedPayload:
-			payload = append(payloadBuf[:0], cv[0]...)
-		case isHexString(cv[0], 2*sha256.Size):
-			payload, checkBody = append(payloadBuf[:0], cv[0]...), true
-			bodySum = sha256.Sum256(body)
-		default:
-			return Result{}, incomplete("X-Amz-Content-Sha256 must be UNSIGNED-PAYLOAD or the hex SHA-256 of the payload.")
-		}
-	} else {
+	switch {
+	case p.payloadHash == unsignedPayload:
+		payload = append(payloadBuf[:0], p.payloadHash...)
+	case p.payloadHash != "":
+		payload, checkBody = append(payloadBuf[:0], p.payloadHash...), true
+		bodySum = sha256.Sum256(body)
+	default:
 		bodySum = sha256.Sum256(body)
 		hex.Encode(payloadBuf[:], bodySum[:])
 		payload = payloadBuf[:]
@@ -150,41 +222,20 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 	s := getScratch()
 	defer putScratch(s)
 
-	// The string to sign, built before the key lookup so that malformed
-	// requests never reach the key store.
 	var ok bool
 	if s.canon, ok = s.appendCanonicalRequest(s.canon[:0], r, a.signedHeaders, payload); !ok {
 		return Result{}, incomplete("The query string is malformed.")
 	}
 	canonSum := sha256.Sum256(s.canon)
 	sts := append(s.canon[:0], algorithm+"\n"...)
-	sts = append(sts, amzDate...)
+	sts = append(sts, p.amzDate...)
 	sts = append(sts, '\n')
 	sts = append(sts, a.scope...)
 	sts = append(sts, '\n')
 	sts = hex.AppendEncode(sts, canonSum[:])
 	s.canon = sts
 
-	if v.Keys == nil {
-		return Result{}, errkind.New(errkind.Internal, "internal error")
-	}
-	secret, err := v.Keys.Secret(ctx, a.accessKeyID)
-	switch {
-	case err == nil:
-		if secret == "" {
-			// Fail closed: "AWS4" alone is a key anyone can compute.
-			return Result{}, errkind.New(errkind.Internal, "internal error")
-		}
-	case errkind.Is(err, errkind.NotFound):
-		return Result{}, &errkind.Error{Kind: errkind.Denied, Code: codeUnrecognized,
-			Message: "The security token included in the request is invalid.", Err: err}
-	case errkind.Is(err, errkind.Unavailable):
-		return Result{}, errkind.Wrap(errkind.Unavailable, err, "The credential store is unavailable; retry later.")
-	default:
-		return Result{}, errkind.Wrap(errkind.Internal, err, "internal error")
-	}
-
-	key := v.signingKey(s, &a, secret)
+	key := v.signingKey(s, a, p.secret)
 	mac := hmacSHA256(&s.mac, key[:], sts)
 	var got [sha256.Size]byte
 	if !decodeHex(got[:], a.signature) || !hmac.Equal(got[:], mac[:]) {
@@ -199,15 +250,25 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 				Message: "The provided 'x-amz-content-sha256' header does not match what was computed."}
 		}
 	}
-	v.storeSigningKey(&a, secret, key)
+	v.storeSigningKey(a, p.secret, key)
 
 	return Result{
 		AccessKeyID:  a.accessKeyID,
 		Region:       a.region,
 		Service:      a.service,
-		SessionToken: token,
-		Date:         date,
+		SessionToken: p.token,
+		Date:         p.date,
 	}, nil
+}
+
+// Signs reports whether the signature covers the header name (any case).
+func (p *Prepared) Signs(name string) bool {
+	for h := range strings.SplitSeq(p.a.signedHeaders, ";") {
+		if strings.EqualFold(h, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // requestDate returns the signing time from X-Amz-Date (else Date) and its

@@ -418,11 +418,11 @@ func TestVerifyRejects(t *testing.T) {
 			wantCode: invalid,
 		},
 		{
-			name:        "unsigned payload accepts any body",
+			// The services Tollgate serves require a signed payload.
+			name:        "unsigned payload refused",
 			header:      http.Header{"X-Amz-Content-Sha256": {"UNSIGNED-PAYLOAD"}},
 			payloadHash: "UNSIGNED-PAYLOAD",
-			mutate:      func(_ *http.Request, b []byte) []byte { return []byte("anything") },
-			wantCode:    "",
+			wantCode:    "IncompleteSignatureException",
 		},
 		{
 			name:        "content sha256 header matching body",
@@ -713,5 +713,21 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := v.Verify(ctx, req, body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVerifyUnsignedPayloadOptIn: with AllowUnsignedPayload an
+// UNSIGNED-PAYLOAD signature covers no body, so any body verifies.
+func TestVerifyUnsignedPayloadOptIn(t *testing.T) {
+	body := []byte(`{"a":1}`)
+	req := signedRequest(t, creds(testKeyID, testSecret, ""),
+		http.Header{"X-Amz-Content-Sha256": {"UNSIGNED-PAYLOAD"}}, body, "UNSIGNED-PAYLOAD")
+	v := newVerifier(testNow)
+	if _, err := v.Verify(t.Context(), req, []byte("anything")); err == nil {
+		t.Fatal("Verify accepted UNSIGNED-PAYLOAD without AllowUnsignedPayload")
+	}
+	v.AllowUnsignedPayload = true
+	if _, err := v.Verify(t.Context(), req, []byte("anything")); err != nil {
+		t.Fatalf("Verify with AllowUnsignedPayload: %v", err)
 	}
 }

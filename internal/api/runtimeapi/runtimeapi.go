@@ -29,12 +29,21 @@ type Handler struct {
 // New returns a Handler over the invoke pipeline.
 func New(svc *invoke.Service) *Handler { return &Handler{svc: svc} }
 
+// Routes are the runtime operations' patterns, in Register's order: the
+// only routes whose bodies may reach the runtime body limit.
+var Routes = []string{
+	"POST /model/{modelId}/converse",
+	"POST /model/{modelId}/converse-stream",
+	"POST /model/{modelId}/invoke",
+	"POST /model/{modelId}/invoke-with-response-stream",
+}
+
 // Register adds the runtime routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("POST /model/{modelId}/converse", h.wrap("Converse", h.converse))
-	mux.Handle("POST /model/{modelId}/converse-stream", h.wrap("ConverseStream", h.converseStream))
-	mux.Handle("POST /model/{modelId}/invoke", h.wrap("InvokeModel", h.invokeModel))
-	mux.Handle("POST /model/{modelId}/invoke-with-response-stream", h.wrap("InvokeModelWithResponseStream", h.invokeModelStream))
+	mux.Handle(Routes[0], h.wrap("Converse", h.converse))
+	mux.Handle(Routes[1], h.wrap("ConverseStream", h.converseStream))
+	mux.Handle(Routes[2], h.wrap("InvokeModel", h.invokeModel))
+	mux.Handle(Routes[3], h.wrap("InvokeModelWithResponseStream", h.invokeModelStream))
 }
 
 func (h *Handler) wrap(op string, f func(w http.ResponseWriter, r *http.Request) error) http.Handler {
