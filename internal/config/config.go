@@ -59,7 +59,9 @@ type Config struct {
 	// Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
 	// AttemptTimeout bounds one provider attempt before the call fails over
-	// to the next region. Default 0: no bound.
+	// to the next region: the whole attempt of a non-streaming call, and a
+	// stream's wait for its first event (a stream that has started runs to
+	// its end). Default 0: no bound.
 	AttemptTimeout time.Duration `yaml:"attemptTimeout"`
 	// TaggingRate is the Tagging API requests per second each account may
 	// make before ThrottledException; 0 (default) means unlimited.
