@@ -55,8 +55,9 @@ type Config struct {
 	// credentials files and the master key. Keep the password out of the
 	// URL (PGPASSWORD or a pgpass file) when it is written in a file.
 	Store string `yaml:"store"`
-	// ShutdownTimeout bounds how long shutdown waits for in-flight requests.
-	// Default 30s.
+	// ShutdownTimeout bounds how long shutdown waits for in-flight requests
+	// to finish; past it they are cut, and each call is recorded with the
+	// usage it delivered before the ledger closes. Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
 	// AttemptTimeout bounds one provider attempt before the call fails over
 	// to the next region: the whole attempt of a non-streaming call, and a
