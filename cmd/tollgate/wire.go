@@ -198,7 +198,7 @@ func (m *Main) Open(ctx context.Context) error {
 
 	rest := http.NewServeMux()
 	bedrockapi.New(m.Profiles).Register(rest)
-	runtimeapi.New(m.Invoke).Register(rest)
+	runtimeapi.New(m.Invoke, runtimeapi.Options{StreamWriteTimeout: cfg.StreamWriteTimeout}).Register(rest)
 	rest.HandleFunc("/", server.UnknownOperation)
 
 	admin := http.NewServeMux()

@@ -64,6 +64,12 @@ type Config struct {
 	// stream's wait for its first event (a stream that has started runs to
 	// its end). Default 0: no bound.
 	AttemptTimeout time.Duration `yaml:"attemptTimeout"`
+	// StreamWriteTimeout bounds each write of a stream event to the client
+	// (ConverseStream, InvokeModelWithResponseStream). A client that stops
+	// reading makes a write miss it; the call then ends, is recorded with
+	// the tokens delivered, and releases its budget reservation. Default
+	// 15s.
+	StreamWriteTimeout time.Duration `yaml:"streamWriteTimeout"`
 	// TaggingRate is the Tagging API requests per second each account may
 	// make before ThrottledException; 0 (default) means unlimited.
 	TaggingRate float64 `yaml:"taggingRate"`
@@ -109,15 +115,16 @@ type Config struct {
 // Default returns the configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
-		DataDir:         "./tollgate-data",
-		Region:          "us-east-1",
-		AccountID:       "123456789012",
-		ProfileQuota:    1000,
-		MaxBodyBytes:    1 << 20,
-		LogLevel:        "info",
-		Synchronous:     "FULL",
-		ShutdownTimeout: 30 * time.Second,
+		Addr:               "127.0.0.1:8080",
+		DataDir:            "./tollgate-data",
+		Region:             "us-east-1",
+		AccountID:          "123456789012",
+		ProfileQuota:       1000,
+		MaxBodyBytes:       1 << 20,
+		LogLevel:           "info",
+		Synchronous:        "FULL",
+		ShutdownTimeout:    30 * time.Second,
+		StreamWriteTimeout: 15 * time.Second,
 	}
 }
 
@@ -183,6 +190,9 @@ func (c Config) Validate() error {
 	}
 	if c.AttemptTimeout < 0 {
 		errs = append(errs, fmt.Errorf("attemptTimeout %v must not be negative", c.AttemptTimeout))
+	}
+	if c.StreamWriteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("streamWriteTimeout %v must be positive", c.StreamWriteTimeout))
 	}
 	if err := c.validateProviders(); err != nil {
 		errs = append(errs, err)
@@ -276,6 +286,9 @@ func fields() []field {
 		{"attempt-timeout", "bound on one provider attempt before failover (0 = none)",
 			func(c *Config) string { return c.AttemptTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.AttemptTimeout = d; return err }},
+		{"stream-write-timeout", "bound on each write of a stream event to the client",
+			func(c *Config) string { return c.StreamWriteTimeout.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.StreamWriteTimeout = d; return err }},
 		{"shutdown-timeout", "how long shutdown waits for in-flight requests",
 			func(c *Config) string { return c.ShutdownTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ShutdownTimeout = d; return err }},
