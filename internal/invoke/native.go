@@ -50,6 +50,7 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	}
 	family := c.target.Model.Family
 	var resp NativeResponse
+	defer c.settlePanic(ctx, &resp.Usage)
 	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
 		actx, cancel := c.withTimeout(ctx)
 		defer cancel()
@@ -118,6 +119,7 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 		held    []byte
 		fe      *firstEvent // the current attempt's
 	)
+	defer c.settlePanic(ctx, &usage)
 	send := func(chunk []byte) error {
 		if err := fe.event(); err != nil {
 			return err

@@ -127,6 +127,7 @@ type call struct {
 	region   string
 	attempts int
 	ticket   Ticket // from the admitter, settled by finish
+	recorded bool   // finish has run
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
@@ -327,6 +328,7 @@ func outcome(err error) (string, string) {
 // without the request's cancellation: a call the client abandoned is still
 // recorded and billed for what it consumed.
 func (c *call) finish(ctx context.Context, u Usage, callErr error) error {
+	c.recorded = true
 	end := c.s.now()
 	out, code := outcome(callErr)
 	r := ledger.Record{
@@ -393,6 +395,7 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 	if err := c.admit(ctx, req.Raw, maxTokensOf(req)); err != nil {
 		return nil, c.reject(ctx, err)
 	}
+	defer c.settlePanic(ctx, nil)
 	var resp *ConverseResponse
 	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
 		actx, cancel := c.withTimeout(ctx)
@@ -435,6 +438,7 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		emitErr  error
 		fe       *firstEvent // the current attempt's
 	)
+	defer c.settlePanic(ctx, &usage)
 	wrapped := func(ev StreamEvent) error {
 		if err := fe.event(); err != nil {
 			return err
@@ -500,6 +504,26 @@ func unwrapNoFailover(err error) error {
 		return nf.err
 	}
 	return err
+}
+
+// settlePanic, deferred by every operation once its call is admitted,
+// records a call that panicked (a bug in a provider or in the code
+// writing to the client) with the usage known so far (u may be nil), so
+// that its reservation is released and its cost counted, then panics on.
+func (c *call) settlePanic(ctx context.Context, u *Usage) {
+	if c.recorded {
+		return // the panic, if any, came after the record: nothing is held
+	}
+	v := recover()
+	if v == nil {
+		return
+	}
+	var usage Usage
+	if u != nil {
+		usage = *u
+	}
+	_ = c.finish(ctx, usage, errkind.New(errkind.Internal, "internal error"))
+	panic(v)
 }
 
 // reject records a call the admitter refused (no tokens, no cost) and

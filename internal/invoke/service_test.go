@@ -43,11 +43,12 @@ func (r *records) all() []ledger.Record {
 	return append([]ledger.Record(nil), r.recs...)
 }
 
-// newService returns a pipeline whose n-th provider attempt (counted
+// newService returns a pipeline configured by cfg, over a real profile
+// service and a recording ledger, whose n-th provider attempt (counted
 // across calls, 0-based) goes to providers[n], the last one serving every
 // attempt past the list: the first attempt of a test's first call always
 // meets providers[0], whatever region round-robin picks.
-func newService(t *testing.T, attemptTimeout time.Duration, providers ...invoke.Provider) (*invoke.Service, *records) {
+func newService(t *testing.T, cfg invoke.Config, providers ...invoke.Provider) (*invoke.Service, *records) {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "tollgate.db"), sqlite.Options{})
 	if err != nil {
@@ -65,8 +66,8 @@ func newService(t *testing.T, attemptTimeout time.Duration, providers ...invoke.
 		return invoke.Route{Name: "p" + string(rune('0'+i)), Provider: providers[i]}, true
 	}
 	recs := &records{}
-	svc := invoke.NewService(invoke.Config{Profiles: profiles, Catalog: cat, Router: router, Ledger: recs, AttemptTimeout: attemptTimeout})
-	return svc, recs
+	cfg.Profiles, cfg.Catalog, cfg.Router, cfg.Ledger = profiles, cat, router, recs
+	return invoke.NewService(cfg), recs
 }
 
 func request(text string) *invoke.ConverseRequest {
@@ -122,7 +123,7 @@ func TestFailover(t *testing.T) {
 				name = tc.name + "/stream"
 			}
 			t.Run(name, func(t *testing.T) {
-				svc, recs := newService(t, 0, sim.New(tc.first), sim.New(sim.Config{}))
+				svc, recs := newService(t, invoke.Config{}, sim.New(tc.first), sim.New(sim.Config{}))
 				err := call(t.Context(), svc, stream, "req-1")
 				if !tc.fails && err != nil {
 					t.Fatalf("call failed: %v", err)
@@ -159,7 +160,7 @@ func TestAttemptTimeout(t *testing.T) {
 		t.Run(name+"/silent attempt fails over", func(t *testing.T) {
 			// The first region never answers; without the attempt timeout
 			// the call would wait for the test's own deadline.
-			svc, recs := newService(t, timeout, sim.New(sim.Config{Latency: time.Hour}), sim.New(sim.Config{}))
+			svc, recs := newService(t, invoke.Config{AttemptTimeout: timeout}, sim.New(sim.Config{Latency: time.Hour}), sim.New(sim.Config{}))
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			start := time.Now()
@@ -173,7 +174,7 @@ func TestAttemptTimeout(t *testing.T) {
 			t.Logf("failed over after %v", time.Since(start))
 		})
 		t.Run(name+"/every region silent", func(t *testing.T) {
-			svc, recs := newService(t, timeout, sim.New(sim.Config{Latency: time.Hour}))
+			svc, recs := newService(t, invoke.Config{AttemptTimeout: timeout}, sim.New(sim.Config{Latency: time.Hour}))
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			err := call(ctx, svc, stream, "req-1")
@@ -188,7 +189,7 @@ func TestAttemptTimeout(t *testing.T) {
 	t.Run("stream/started stream outlives the timeout", func(t *testing.T) {
 		// The first event comes at once; the whole stream takes longer
 		// than the attempt timeout, and must not be cut or failed over.
-		svc, recs := newService(t, timeout, sim.New(sim.Config{TokensPerSecond: 50}))
+		svc, recs := newService(t, invoke.Config{AttemptTimeout: timeout}, sim.New(sim.Config{TokensPerSecond: 50}))
 		if err := call(t.Context(), svc, true, "req-1"); err != nil {
 			t.Fatal(err)
 		}
@@ -200,4 +201,117 @@ func TestAttemptTimeout(t *testing.T) {
 			t.Errorf("record: attempts %d, outcome %s, %d output tokens; want 1, success, the whole reply", r.Attempts, r.Outcome, r.OutputTokens)
 		}
 	})
+}
+
+// tickets is an Admitter that counts the tickets it issues and settles.
+type tickets struct {
+	issued, settled atomic.Int64
+	twice           atomic.Bool // a ticket was settled more than once
+}
+
+func (a *tickets) Admit(context.Context, invoke.Admission) (invoke.Ticket, error) {
+	a.issued.Add(1)
+	return &ticket{a: a}, nil
+}
+
+type ticket struct {
+	a    *tickets
+	done atomic.Bool
+}
+
+func (t *ticket) Model() string { return "" }
+
+func (t *ticket) Done(ledger.Record) {
+	if t.done.Swap(true) {
+		t.a.twice.Store(true)
+	}
+	t.a.settled.Add(1)
+}
+
+// panicky is a provider whose code panics: at once for Converse, after
+// two events for a stream.
+type panicky struct{ *sim.Provider }
+
+func (p panicky) Converse(context.Context, invoke.Call, *invoke.ConverseRequest) (*invoke.ConverseResponse, error) {
+	panic("provider bug")
+}
+
+func (p panicky) ConverseStream(ctx context.Context, c invoke.Call, req *invoke.ConverseRequest, emit func(invoke.StreamEvent) error) (invoke.Usage, error) {
+	n := 0
+	return p.Provider.ConverseStream(ctx, c, req, func(ev invoke.StreamEvent) error {
+		if n++; n > 2 {
+			panic("provider bug")
+		}
+		return emit(ev)
+	})
+}
+
+// TestReservationSettledOnEveryExit checks that an admitted call settles
+// its ticket (releasing a budget reservation) exactly once and is recorded
+// however it ends: success, provider error, attempt timeout, the client
+// going away, a failed write to the client, or a panic.
+func TestReservationSettledOnEveryExit(t *testing.T) {
+	errWrite := errors.New("write: i/o timeout")
+	for _, tc := range []struct {
+		name      string
+		provider  invoke.Provider
+		stream    bool
+		emit      func(cancel context.CancelFunc, n int) error // for streams
+		wantPanic bool
+		outcome   string
+	}{
+		{name: "success", provider: sim.New(sim.Config{}), outcome: ledger.OutcomeSuccess},
+		{name: "stream success", provider: sim.New(sim.Config{}), stream: true, outcome: ledger.OutcomeSuccess},
+		{name: "provider error", provider: sim.New(sim.Config{Faults: []sim.Fault{{Kind: errkind.Invalid}}}), outcome: ledger.OutcomeClientError},
+		{name: "attempt timeout", provider: sim.New(sim.Config{Latency: time.Hour}), stream: true, outcome: ledger.OutcomeServerError},
+		{name: "client gone", provider: sim.New(sim.Config{TokensPerSecond: 1000}), stream: true, outcome: ledger.OutcomeCancelled,
+			emit: func(cancel context.CancelFunc, n int) error {
+				if n == 3 {
+					cancel()
+				}
+				return nil
+			}},
+		{name: "write failed", provider: sim.New(sim.Config{}), stream: true, outcome: ledger.OutcomeCancelled,
+			emit: func(_ context.CancelFunc, n int) error {
+				if n == 3 {
+					return errWrite
+				}
+				return nil
+			}},
+		{name: "provider panic", provider: panicky{sim.New(sim.Config{})}, wantPanic: true, outcome: ledger.OutcomeServerError},
+		{name: "stream provider panic", provider: panicky{sim.New(sim.Config{})}, stream: true, wantPanic: true, outcome: ledger.OutcomeServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			adm := &tickets{}
+			svc, recs := newService(t, invoke.Config{AttemptTimeout: 100 * time.Millisecond, Admitter: adm}, tc.provider)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var panicked any
+			func() {
+				defer func() { panicked = recover() }()
+				caller := invoke.Caller{RequestID: "req-1", Account: account}
+				if !tc.stream {
+					_, _ = svc.Converse(ctx, caller, usHaiku, request("tell me about floods"))
+					return
+				}
+				n := 0
+				_ = svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(invoke.StreamEvent) error {
+					n++
+					if tc.emit != nil {
+						return tc.emit(cancel, n)
+					}
+					return nil
+				})
+			}()
+			if (panicked != nil) != tc.wantPanic {
+				t.Fatalf("panic = %v, want a panic: %v", panicked, tc.wantPanic)
+			}
+			if adm.issued.Load() != 1 || adm.settled.Load() != 1 || adm.twice.Load() {
+				t.Errorf("tickets: %d issued, %d settled (twice: %v); want 1 and 1", adm.issued.Load(), adm.settled.Load(), adm.twice.Load())
+			}
+			if r := onlyRecord(t, recs); r.Outcome != tc.outcome {
+				t.Errorf("outcome %s, want %s", r.Outcome, tc.outcome)
+			}
+		})
+	}
 }
