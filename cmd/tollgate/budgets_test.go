@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +31,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
@@ -948,4 +952,98 @@ func TestBudgetsAccessControl(t *testing.T) {
 	wantCode(t, "DescribeBudget of another budget", err, "AccessDeniedException")
 	_, err = bc.DeleteBudget(ctx, &budgets.DeleteBudgetInput{AccountId: acct, BudgetName: aws.String("visible")})
 	wantCode(t, "DeleteBudget without budgets:ModifyBudget", err, "AccessDeniedException")
+}
+
+// TestStalledStreamReleasesItsReservation opens a ConverseStream whose
+// client reads the response header and then nothing more, with an output
+// larger than every socket buffer on the way. The write that cannot go
+// out misses the stream write timeout, which ends the call: it is
+// recorded with what it delivered and its BLOCK-budget reservation goes,
+// so a call its reservation blocked is admitted again.
+func TestStalledStreamReleasesItsReservation(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir, func(c *config.Config) {
+		c.StreamWriteTimeout = time.Second
+		c.ShutdownTimeout = 2 * time.Second
+	})
+	ctx := t.Context()
+	profileARN := createProfile(t, ts.bedrock(t), "stall-bot", haikuARN, tagList("dept", "claims")...)
+	// Both calls reserve maxTokens 1,000,000 of output ($1.25 at Haiku's
+	// $1.25 per million), so the stalled call fits under $1.875 but not
+	// with the probe beside it; what the stalled call actually costs
+	// (100,000 input tokens, $0.025, and at most as many output tokens)
+	// leaves room for the probe once its reservation is gone.
+	createBlockBudget(t, ts.budgets(t), "stall-block", "claims", "1.875")
+	const maxTokens = 1_000_000
+	probe := func() error {
+		_, err := ts.runtime(t).Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profileARN), Messages: userText("ping"),
+			InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(maxTokens)}})
+		return err
+	}
+	blocked := func(err error) bool {
+		var qe interface{ ErrorCode() string }
+		return errors.As(err, &qe) && qe.ErrorCode() == "ServiceQuotaExceededException" && strings.Contains(err.Error(), `"stall-block"`)
+	}
+
+	// 100,000 one-letter tokens echoed back: one event each, some 15 MB.
+	const words = 100_000
+	body, _ := json.Marshal(map[string]any{
+		"messages":        []map[string]any{{"role": "user", "content": []map[string]string{{"text": "echo: " + strings.Repeat("a ", words)}}}},
+		"inferenceConfig": map[string]int{"maxTokens": maxTokens},
+	})
+	apiKey := strings.TrimSpace(readFile(t, filepath.Join(dir, "bedrock-api-key")))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "POST /model/%s/converse-stream HTTP/1.1\r\nHost: tollgate\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		url.PathEscape(profileARN), apiKey, len(body))
+	if _, err := conn.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 16), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stalled stream: status %d", resp.StatusCode)
+	}
+	reqID := resp.Header.Get("X-Amzn-RequestId")
+	// The client reads nothing more from here on.
+
+	if err := probe(); !blocked(err) {
+		t.Fatalf("probe beside the stalled stream: %v, want blocked by its reservation", err)
+	}
+	start := time.Now()
+	for {
+		err := probe()
+		if err == nil {
+			break
+		}
+		if !blocked(err) {
+			t.Fatal(err)
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the stalled stream still holds its reservation after 20s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("probe admitted %v after the stalled stream started", time.Since(start).Round(10*time.Millisecond))
+
+	_, recs := ledgerSpend(t, ts, profileARN)
+	var rec *ledger.Record
+	for i := range recs {
+		if recs[i].RequestID == reqID {
+			rec = &recs[i]
+		}
+	}
+	if rec == nil {
+		t.Fatalf("no record for the stalled stream %s", reqID)
+	}
+	if rec.Outcome != ledger.OutcomeCancelled || rec.OutputTokens <= 0 || rec.OutputTokens >= words || rec.InputTokens < words || rec.Cost <= 0 {
+		t.Errorf("stalled stream record: outcome %s, %d in, %d out, cost %v; want cancelled with part of the %d tokens", rec.Outcome, rec.InputTokens, rec.OutputTokens, rec.Cost, words)
+	}
+	t.Logf("the stalled stream delivered %d of %d tokens", rec.OutputTokens, words)
 }

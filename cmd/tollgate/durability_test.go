@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
+	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
@@ -186,4 +188,93 @@ func TestKillDuringLoad(t *testing.T) {
 		t.Errorf("%d of %d fully received calls lack exactly one record", missing, len(received))
 	}
 	t.Logf("%d calls fully received before SIGKILL, %d records on disk", len(received), len(recs))
+}
+
+// TestShutdownRecordsStreamsInFlight stops a server whose shutdown timeout
+// is shorter than the streams in flight: past it they are cut, and each
+// must still have one record carrying the tokens it delivered, written
+// before the ledger closes.
+func TestShutdownRecordsStreamsInFlight(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir, func(c *config.Config) {
+		c.ShutdownTimeout = 300 * time.Millisecond
+		// 16 to 63 tokens at 10 per second: every stream outlives the
+		// grace period by more than a second.
+		c.Providers = []config.Provider{{Name: "slow", Type: "sim", Latency: 3 * time.Millisecond, TokensPerSecond: 10}}
+		c.Routes = []config.Route{{Provider: "slow"}}
+	})
+	const n = 5
+	type result struct {
+		reqID    string
+		deltas   int
+		metadata bool
+	}
+	results := make([]result, n)
+	ready := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		// One client per stream: the SDK's event-stream codec is not safe
+		// for concurrent streams on one client.
+		out, err := ts.runtime(t).ConverseStream(t.Context(), &bedrockruntime.ConverseStreamInput{ModelId: aws.String(haikuID),
+			Messages: userText(fmt.Sprintf("stream %d: write about flood insurance", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[i].reqID, _ = middleware.GetRequestIDMetadata(out.ResultMetadata)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer out.GetStream().Close()
+			for ev := range out.GetStream().Events() {
+				switch ev.(type) {
+				case *rt.ConverseStreamOutputMemberContentBlockDelta:
+					results[i].deltas++
+					if results[i].deltas == 2 {
+						ready <- struct{}{}
+					}
+				case *rt.ConverseStreamOutputMemberMetadata:
+					results[i].metadata = true
+				}
+			}
+		}()
+	}
+	for range n {
+		select {
+		case <-ready:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the streams did not start")
+		}
+	}
+	start := time.Now()
+	ts.stop() // cancels Run, waits for it, closes the ledger
+	t.Logf("shutdown took %v", time.Since(start).Round(time.Millisecond))
+	wg.Wait()
+
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.Records(t.Context(), ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string][]ledger.Record{}
+	for _, r := range recs {
+		byID[r.RequestID] = append(byID[r.RequestID], r)
+	}
+	for i, res := range results {
+		if res.metadata {
+			t.Fatalf("stream %d completed before the shutdown cut it: the test proves nothing", i)
+		}
+		rs := byID[res.reqID]
+		if len(rs) != 1 {
+			t.Errorf("stream %d (%s) delivered %d deltas and has %d records, want 1", i, res.reqID, res.deltas, len(rs))
+			continue
+		}
+		r := rs[0]
+		if r.Outcome != ledger.OutcomeCancelled || r.OutputTokens < int64(res.deltas) || r.InputTokens == 0 || r.Cost <= 0 {
+			t.Errorf("stream %d delivered %d deltas; record: outcome %s, %d in, %d out, cost %v", i, res.deltas, r.Outcome, r.InputTokens, r.OutputTokens, r.Cost)
+		}
+	}
 }

@@ -231,6 +231,24 @@ func TestRuntimeErrors(t *testing.T) {
 		if sr.text == "" {
 			t.Error("no text before the exception")
 		}
+		// The record, durable before the exception was sent, bills the
+		// two deltas delivered.
+		recs, err := ts.DB.Records(ctx, ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []ledger.Record
+		for _, r := range recs {
+			if r.RequestID == sr.reqID {
+				mine = append(mine, r)
+			}
+		}
+		if len(mine) != 1 {
+			t.Fatalf("%d records for the failed stream, want 1", len(mine))
+		}
+		if r := mine[0]; r.Outcome != ledger.OutcomeThrottled || r.OutputTokens != 2 || r.InputTokens == 0 || r.Cost <= 0 {
+			t.Errorf("record of a stream failed after 2 deltas: outcome %s, %d in, %d out, cost %v", r.Outcome, r.InputTokens, r.OutputTokens, r.Cost)
+		}
 	})
 	t.Run("throttled before the stream", func(t *testing.T) {
 		_, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String("amazon.nova-micro-v1:0"), Messages: userText("hi")})

@@ -199,7 +199,7 @@ func (m *Main) Open(ctx context.Context) error {
 
 	rest := http.NewServeMux()
 	bedrockapi.New(m.Profiles).Register(rest)
-	runtimeapi.New(m.Invoke).Register(rest)
+	runtimeapi.New(m.Invoke, runtimeapi.Options{StreamWriteTimeout: cfg.StreamWriteTimeout}).Register(rest)
 	rest.HandleFunc("/", server.UnknownOperation)
 
 	admin := http.NewServeMux()
@@ -328,7 +328,9 @@ func (m *Main) Run(ctx context.Context) error {
 	return m.Server.Serve(ctx, m.ln)
 }
 
-// Close releases everything Open acquired.
+// Close releases everything Open acquired. Call it after Run has returned:
+// Run returns only once every request handler has, so every call's record
+// is queued before the ledger flushes and closes here.
 func (m *Main) Close() error {
 	var errs []error
 	if m.ln != nil {

@@ -78,12 +78,21 @@ type Config struct {
 	// credentials files and the master key. Keep the password out of the
 	// URL (PGPASSWORD or a pgpass file) when it is written in a file.
 	Store string `yaml:"store"`
-	// ShutdownTimeout bounds how long shutdown waits for in-flight requests.
-	// Default 30s.
+	// ShutdownTimeout bounds how long shutdown waits for in-flight requests
+	// to finish; past it they are cut, and each call is recorded with the
+	// usage it delivered before the ledger closes. Default 30s.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
 	// AttemptTimeout bounds one provider attempt before the call fails over
-	// to the next region. Default 0: no bound.
+	// to the next region: the whole attempt of a non-streaming call, and a
+	// stream's wait for its first event (a stream that has started runs to
+	// its end). Default 0: no bound.
 	AttemptTimeout time.Duration `yaml:"attemptTimeout"`
+	// StreamWriteTimeout bounds each write of a stream event to the client
+	// (ConverseStream, InvokeModelWithResponseStream). A client that stops
+	// reading makes a write miss it; the call then ends, is recorded with
+	// the tokens delivered, and releases its budget reservation. Default
+	// 15s.
+	StreamWriteTimeout time.Duration `yaml:"streamWriteTimeout"`
 	// TaggingRate is the Tagging API requests per second each account may
 	// make before ThrottledException; 0 (default) means unlimited.
 	TaggingRate float64 `yaml:"taggingRate"`
@@ -142,6 +151,7 @@ func Default() Config {
 		LogLevel:            "info",
 		Synchronous:         "FULL",
 		ShutdownTimeout:     30 * time.Second,
+		StreamWriteTimeout:  15 * time.Second,
 	}
 }
 
@@ -224,6 +234,9 @@ func (c Config) Validate() error {
 	}
 	if c.AttemptTimeout < 0 {
 		errs = append(errs, fmt.Errorf("attemptTimeout %v must not be negative", c.AttemptTimeout))
+	}
+	if c.StreamWriteTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("streamWriteTimeout %v must be positive", c.StreamWriteTimeout))
 	}
 	if err := c.validateProviders(); err != nil {
 		errs = append(errs, err)
@@ -345,6 +358,9 @@ func fields() []field {
 				c.AllowPlaintextAPIKeys = b
 				return err
 			}},
+		{"stream-write-timeout", "bound on each write of a stream event to the client",
+			func(c *Config) string { return c.StreamWriteTimeout.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.StreamWriteTimeout = d; return err }},
 		{"shutdown-timeout", "how long shutdown waits for in-flight requests",
 			func(c *Config) string { return c.ShutdownTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ShutdownTimeout = d; return err }},

@@ -50,6 +50,7 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	}
 	family := c.target.Model.Family
 	var resp NativeResponse
+	defer c.settlePanic(ctx, &resp.Usage)
 	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
 		actx, cancel := c.withTimeout(ctx)
 		defer cancel()
@@ -116,8 +117,13 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 		emitted bool
 		emitErr error
 		held    []byte
+		fe      *firstEvent // the current attempt's
 	)
+	defer c.settlePanic(ctx, &usage)
 	send := func(chunk []byte) error {
+		if err := fe.event(); err != nil {
+			return err
+		}
 		if held != nil {
 			if c.firstTok.IsZero() {
 				c.firstTok = s.now()
@@ -132,9 +138,16 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 		return nil
 	}
 	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+		ctx, afe, stop := c.streamAttempt(ctx)
+		defer stop()
+		fe = afe
+		// A chunk held back from an attempt that failed over was never
+		// sent; this attempt starts afresh.
+		held = nil
 		if ni, ok := r.Provider.(NativeInvoker); ok {
 			var err error
 			usage, err = ni.InvokeModelStream(ctx, cl, in, send)
+			err = fe.err(err)
 			if err != nil && emitted {
 				return noFailover{err}
 			}
@@ -166,6 +179,7 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 			}
 			return nil
 		})
+		err = fe.err(err)
 		if err != nil && emitted {
 			return noFailover{err}
 		}

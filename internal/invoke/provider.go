@@ -28,7 +28,8 @@ type Call struct {
 // Errors are *errkind.Error values: Throttled for rate limiting (the
 // pipeline fails over to another region), Unavailable for 5xx, timeouts and
 // connection failures (also failed over), Invalid for a request the model
-// rejects, Internal otherwise.
+// rejects, Internal otherwise (an upstream internal error: failed over
+// too). A stream fails over only before its first event.
 type Provider interface {
 	// Converse runs one non-streaming call.
 	Converse(ctx context.Context, call Call, req *ConverseRequest) (*ConverseResponse, error)

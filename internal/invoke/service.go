@@ -39,8 +39,9 @@ type Config struct {
 	Router   Router
 	Ledger   Appender
 	Logger   *slog.Logger
-	// AttemptTimeout bounds one non-streaming provider attempt (and a
-	// stream's wait for its first event) before failing over; 0 = none.
+	// AttemptTimeout bounds one non-streaming provider attempt, and a
+	// stream attempt's wait for its first event, before failing over; a
+	// stream that has started is not bounded. 0 = none.
 	AttemptTimeout time.Duration
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
@@ -126,6 +127,7 @@ type call struct {
 	region   string
 	attempts int
 	ticket   Ticket // from the admitter, settled by finish
+	recorded bool   // finish has run
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
@@ -189,14 +191,14 @@ func (c *call) regionsInOrder() []string {
 }
 
 // failover reports whether an attempt's error lets the call move on to the
-// next region.
+// next region: throttling, an upstream 5xx (Unavailable, or Internal from
+// the provider), a connection failure or the attempt timeout.
 func failover(err error) bool {
 	var nf noFailover
 	if errors.As(err, &nf) {
 		return false
 	}
-	switch errkind.KindOf(err) {
-	case errkind.Throttled, errkind.Unavailable:
+	if errkind.Is(err, errkind.Throttled) || errkind.Is(err, errkind.Unavailable) || errkind.Is(err, errkind.Internal) {
 		return true
 	}
 	return errors.Is(err, context.DeadlineExceeded)
@@ -244,6 +246,60 @@ func (c *call) withTimeout(ctx context.Context) (context.Context, context.Cancel
 	return ctx, func() {}
 }
 
+// firstEvent bounds a stream attempt's wait for its first event by the
+// attempt timeout. Once the first event has come the stream runs to its
+// end: past that point it can no longer fail over.
+type firstEvent struct {
+	timer   *time.Timer // nil without an attempt timeout
+	expired atomic.Bool // the timeout ran out before the first event
+	started bool        // an event came (set by the emitting goroutine)
+}
+
+// streamAttempt returns the context of one stream attempt and its
+// first-event bound; stop releases both.
+func (c *call) streamAttempt(ctx context.Context) (actx context.Context, fe *firstEvent, stop func()) {
+	actx, cancel := context.WithCancel(ctx)
+	fe = &firstEvent{}
+	if c.s.timeout > 0 {
+		fe.timer = time.AfterFunc(c.s.timeout, func() {
+			fe.expired.Store(true)
+			cancel()
+		})
+	}
+	return actx, fe, func() {
+		if fe.timer != nil {
+			fe.timer.Stop()
+		}
+		cancel()
+	}
+}
+
+// event is called with each event of the attempt before it goes
+// anywhere; it returns an error, and the event must be dropped, when the
+// timeout ran out first.
+func (fe *firstEvent) event() error {
+	if !fe.started {
+		fe.started = true
+		if fe.timer != nil && !fe.timer.Stop() {
+			fe.expired.Store(true)
+		}
+	}
+	if fe.expired.Load() {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// err returns the attempt's error: a timeout that fails over when the
+// attempt produced no event in time, else err as is.
+func (fe *firstEvent) err(err error) error {
+	var nf noFailover
+	if err == nil || !fe.expired.Load() || errors.As(err, &nf) {
+		return err
+	}
+	return errkind.Wrap(errkind.Unavailable, context.DeadlineExceeded, "The model did not answer in time.")
+}
+
 func outcome(err error) (string, string) {
 	if err == nil {
 		return ledger.OutcomeSuccess, ""
@@ -272,6 +328,7 @@ func outcome(err error) (string, string) {
 // without the request's cancellation: a call the client abandoned is still
 // recorded and billed for what it consumed.
 func (c *call) finish(ctx context.Context, u Usage, callErr error) error {
+	c.recorded = true
 	end := c.s.now()
 	out, code := outcome(callErr)
 	r := ledger.Record{
@@ -338,6 +395,7 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 	if err := c.admit(ctx, req.Raw, maxTokensOf(req)); err != nil {
 		return nil, c.reject(ctx, err)
 	}
+	defer c.settlePanic(ctx, nil)
 	var resp *ConverseResponse
 	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
 		actx, cancel := c.withTimeout(ctx)
@@ -378,8 +436,13 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		emitted  bool
 		metadata *MetadataEvent
 		emitErr  error
+		fe       *firstEvent // the current attempt's
 	)
+	defer c.settlePanic(ctx, &usage)
 	wrapped := func(ev StreamEvent) error {
+		if err := fe.event(); err != nil {
+			return err
+		}
 		if ev.Metadata != nil {
 			m := *ev.Metadata
 			metadata = &m
@@ -396,8 +459,12 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		return nil
 	}
 	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+		actx, afe, stop := c.streamAttempt(ctx)
+		defer stop()
+		fe = afe
 		var err error
-		usage, err = r.Provider.ConverseStream(ctx, cl, req, wrapped)
+		usage, err = r.Provider.ConverseStream(actx, cl, req, wrapped)
+		err = fe.err(err)
 		if err != nil && emitted {
 			// Past the first event there is no failover: the client has
 			// part of this region's answer.
@@ -437,6 +504,26 @@ func unwrapNoFailover(err error) error {
 		return nf.err
 	}
 	return err
+}
+
+// settlePanic, deferred by every operation once its call is admitted,
+// records a call that panicked (a bug in a provider or in the code
+// writing to the client) with the usage known so far (u may be nil), so
+// that its reservation is released and its cost counted, then panics on.
+func (c *call) settlePanic(ctx context.Context, u *Usage) {
+	if c.recorded {
+		return // the panic, if any, came after the record: nothing is held
+	}
+	v := recover()
+	if v == nil {
+		return
+	}
+	var usage Usage
+	if u != nil {
+		usage = *u
+	}
+	_ = c.finish(ctx, usage, errkind.New(errkind.Internal, "internal error"))
+	panic(v)
 }
 
 // reject records a call the admitter refused (no tokens, no cost) and

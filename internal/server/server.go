@@ -552,15 +552,23 @@ func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.Req
 	}
 }
 
-// Serve accepts connections on ln until ctx is cancelled, then drains
-// in-flight requests (up to the shutdown timeout) and returns.
+// Serve accepts connections on ln until ctx is cancelled, then shuts down:
+// it stops accepting, lets the requests in flight finish for up to the
+// shutdown timeout, then cancels the contexts of those still running and
+// closes their connections (a stream cut so ends and records the usage it
+// delivered). It returns once every handler has returned.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Handlers do not see ctx's cancellation (the requests in flight get
+	// the grace period), but are cancelled when the grace period is over.
+	hctx, cut := context.WithCancel(context.WithoutCancel(ctx))
+	defer cut()
+	var handlers inFlight
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           handlers.track(s.handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		BaseContext:       func(net.Listener) context.Context { return hctx },
 	}
 	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: MaxStreamsPerConn}
 	ln = limitPerClient(ln, s.opts.MaxConnsPerClient)
@@ -585,17 +593,41 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	select {
 	case err := <-errc:
+		cut()
+		srv.Close()
+		s.waitHandlers(&handlers)
 		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting_down", "timeout", s.opts.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	err := srv.Shutdown(sctx)
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn("shutdown_timeout", "in_flight", handlers.count())
+		cut()
+		_ = srv.Close()
+	}
+	s.waitHandlers(&handlers)
 	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) {
 		return e
 	}
-	return err
+	return nil
+}
+
+// waitHandlers waits for every handler to return, logging now and then
+// the ones still running.
+func (s *Server) waitHandlers(handlers *inFlight) {
+	idle := handlers.whenIdle()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-idle:
+			return
+		case <-tick.C:
+			s.log.Warn("shutdown_waiting_for_handlers", "in_flight", handlers.count())
+		}
+	}
 }
 
 // ServeMetrics serves GET /metrics, unauthenticated, on ln until ctx is

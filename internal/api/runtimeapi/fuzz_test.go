@@ -102,7 +102,7 @@ func newRuntime(tb testing.TB) (http.Handler, string) {
 		Native:   nativeCodecs{},
 	})
 	mux := http.NewServeMux()
-	runtimeapi.New(svc).Register(mux)
+	runtimeapi.New(svc, runtimeapi.Options{}).Register(mux)
 	mux.HandleFunc("/", server.UnknownOperation)
 	return mux, p.ARN
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/smithy-go/eventstream"
 
@@ -23,11 +24,20 @@ import (
 
 // Handler serves the runtime operations.
 type Handler struct {
-	svc *invoke.Service
+	svc  *invoke.Service
+	opts Options
+}
+
+// Options configures a Handler.
+type Options struct {
+	// StreamWriteTimeout bounds each write of a stream event to the
+	// client. A write that misses it (a client that stopped reading) ends
+	// the call, which is recorded with what it delivered. 0: no bound.
+	StreamWriteTimeout time.Duration
 }
 
 // New returns a Handler over the invoke pipeline.
-func New(svc *invoke.Service) *Handler { return &Handler{svc: svc} }
+func New(svc *invoke.Service, opts Options) *Handler { return &Handler{svc: svc, opts: opts} }
 
 // Routes are the runtime operations' patterns, in Register's order: the
 // only routes whose bodies may reach the runtime body limit.
@@ -97,17 +107,30 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 // stream writes AWS event-stream frames, sending the 200 header lazily so
 // an error before the first event is still an ordinary error response.
 type stream struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	enc     *eventstream.Encoder
-	buf     bytes.Buffer
-	started bool
-	header  func(h http.Header)
-	mu      sync.Mutex
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	enc      *eventstream.Encoder
+	buf      bytes.Buffer
+	started  bool
+	header   func(h http.Header)
+	timeout  time.Duration // per write; 0 = none
+	deadline bool          // a write deadline is set
+	failed   bool          // a write failed
+	mu       sync.Mutex
 }
 
-func newStream(w http.ResponseWriter, header func(http.Header)) *stream {
-	return &stream{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(), header: header}
+func (h *Handler) newStream(w http.ResponseWriter, header func(http.Header)) *stream {
+	return &stream{w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(), header: header, timeout: h.opts.StreamWriteTimeout}
+}
+
+// close clears the write deadline of a stream that ended well, so that
+// the connection serves its next request without it.
+func (s *stream) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deadline && !s.failed {
+		_ = s.rc.SetWriteDeadline(time.Time{})
+	}
 }
 
 func (s *stream) start() {
@@ -131,10 +154,20 @@ func (s *stream) frame(headers eventstream.Headers, payload []byte) error {
 	if err := s.enc.Encode(&s.buf, eventstream.Message{Headers: headers, Payload: payload}); err != nil {
 		return errkind.Wrap(errkind.Internal, err, "internal error")
 	}
+	if s.timeout > 0 {
+		// A client that stops reading must not hold the call (and its
+		// budget reservation) for longer than one write may take.
+		s.deadline = s.rc.SetWriteDeadline(time.Now().Add(s.timeout)) == nil
+	}
 	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+		s.failed = true
 		return err
 	}
-	return s.rc.Flush()
+	if err := s.rc.Flush(); err != nil {
+		s.failed = true
+		return err
+	}
+	return nil
 }
 
 func (s *stream) event(eventType string, payload []byte) error {
@@ -221,7 +254,8 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s := newStream(w, nil)
+	s := h.newStream(w, nil)
+	defer s.close()
 	err = h.svc.ConverseStream(r.Context(), c, r.PathValue("modelId"), &req, func(ev invoke.StreamEvent) error {
 		name, v := eventName(ev)
 		if name == "" {
@@ -282,7 +316,8 @@ func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	s := newStream(w, func(hd http.Header) { hd.Set("X-Amzn-Bedrock-Content-Type", "application/json") })
+	s := h.newStream(w, func(hd http.Header) { hd.Set("X-Amzn-Bedrock-Content-Type", "application/json") })
+	defer s.close()
 	err = h.svc.InvokeModelStream(r.Context(), c, r.PathValue("modelId"), in, func(chunk []byte) error {
 		payload, _ := json.Marshal(payloadPart{Bytes: chunk})
 		if err := s.event("chunk", payload); err != nil {
