@@ -211,7 +211,7 @@ func (m *Main) Open(ctx context.Context) error {
 	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Other: m.openAnomalies()})
 	m.Server = server.New(server.Options{
 		RPC: append([]server.RPCService{{
-			Name: taggingapi.ServiceName, SigningName: "tagging", ActionPrefix: "tag",
+			Name: taggingapi.ServiceName, SigningName: "tagging",
 			JSON: tagging.ServeJSON, CBOR: tagging.ServeCBOR,
 			JSONError: taggingapi.WriteJSONError, CBORError: taggingapi.WriteCBORError,
 		}, {
