@@ -215,7 +215,7 @@ func (m *Main) Open(ctx context.Context) error {
 			JSON: tagging.ServeJSON, CBOR: tagging.ServeCBOR,
 			JSONError: taggingapi.WriteJSONError, CBORError: taggingapi.WriteCBORError,
 		}, {
-			Name: ceapi.ServiceName, SigningName: ceapi.SigningName, ActionPrefix: "ce",
+			Name: ceapi.ServiceName, SigningName: ceapi.SigningName,
 			JSON: ce.ServeJSON, JSONError: ceapi.WriteJSONError,
 		}}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
 		Logger:          m.Logger,
