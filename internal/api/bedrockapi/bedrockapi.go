@@ -29,17 +29,46 @@ type Handler struct {
 // New returns a Handler over the profile service.
 func New(profiles *profile.Service) *Handler { return &Handler{profiles: profiles} }
 
+// Route is one control-plane operation: its HTTP pattern and its name.
+type Route struct {
+	Pattern string
+	Op      string
+}
+
+func (h *Handler) routes() []struct {
+	Route
+	f handlerFunc
+} {
+	return []struct {
+		Route
+		f handlerFunc
+	}{
+		{Route{"POST /inference-profiles", "CreateInferenceProfile"}, h.createInferenceProfile},
+		{Route{"GET /inference-profiles", "ListInferenceProfiles"}, h.listInferenceProfiles},
+		{Route{"GET /inference-profiles/{id}", "GetInferenceProfile"}, h.getInferenceProfile},
+		{Route{"DELETE /inference-profiles/{id}", "DeleteInferenceProfile"}, h.deleteInferenceProfile},
+		{Route{"POST /tagResource", "TagResource"}, h.tagResource},
+		{Route{"POST /untagResource", "UntagResource"}, h.untagResource},
+		{Route{"POST /listTagsForResource", "ListTagsForResource"}, h.listTagsForResource},
+		{Route{"GET /foundation-models", "ListFoundationModels"}, h.listFoundationModels},
+		{Route{"GET /foundation-models/{id}", "GetFoundationModel"}, h.getFoundationModel},
+	}
+}
+
+// Routes lists the control-plane operations Register adds.
+func Routes() []Route {
+	var out []Route
+	for _, r := range (&Handler{}).routes() {
+		out = append(out, r.Route)
+	}
+	return out
+}
+
 // Register adds the control-plane routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("POST /inference-profiles", h.wrap("CreateInferenceProfile", h.createInferenceProfile))
-	mux.Handle("GET /inference-profiles", h.wrap("ListInferenceProfiles", h.listInferenceProfiles))
-	mux.Handle("GET /inference-profiles/{id}", h.wrap("GetInferenceProfile", h.getInferenceProfile))
-	mux.Handle("DELETE /inference-profiles/{id}", h.wrap("DeleteInferenceProfile", h.deleteInferenceProfile))
-	mux.Handle("POST /tagResource", h.wrap("TagResource", h.tagResource))
-	mux.Handle("POST /untagResource", h.wrap("UntagResource", h.untagResource))
-	mux.Handle("POST /listTagsForResource", h.wrap("ListTagsForResource", h.listTagsForResource))
-	mux.Handle("GET /foundation-models", h.wrap("ListFoundationModels", h.listFoundationModels))
-	mux.Handle("GET /foundation-models/{id}", h.wrap("GetFoundationModel", h.getFoundationModel))
+	for _, r := range h.routes() {
+		mux.Handle(r.Pattern, h.wrap(r.Op, r.f))
+	}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
