@@ -163,7 +163,7 @@ func (w *Watch) RPC() []server.RPCService {
 		return nil
 	}
 	return []server.RPCService{{
-		Name: cloudwatchapi.ServiceName, SigningName: cloudwatchapi.SigningName, ActionPrefix: "cloudwatch",
+		Name: cloudwatchapi.ServiceName, SigningName: cloudwatchapi.SigningName,
 		JSON: w.api.ServeJSON, CBOR: w.api.ServeCBOR,
 		JSONError: cloudwatchapi.WriteJSONError, CBORError: cloudwatchapi.WriteCBORError,
 	}}

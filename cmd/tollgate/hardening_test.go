@@ -122,8 +122,8 @@ func allRoutes(ts *testServer) []route {
 		route{"bedrock control plane", "/inference-profiles", "", "bedrock", false},
 		route{"unknown /model/ operation", "/model/m/delete", "", "bedrock", false},
 	)
-	for _, p := range runtimeapi.Routes {
-		_, path, _ := strings.Cut(p, " ")
+	for _, r := range runtimeapi.Routes() {
+		_, path, _ := strings.Cut(r.Pattern, " ")
 		rs = append(rs, route{"runtime " + path, strings.Replace(path, "{modelId}", "anthropic.claude-3-haiku-20240307-v1%3A0", 1), "", "bedrock", true})
 	}
 	return rs

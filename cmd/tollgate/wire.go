@@ -212,11 +212,11 @@ func (m *Main) Open(ctx context.Context) error {
 	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Other: m.openAnomalies()})
 	m.Server = server.New(server.Options{
 		RPC: append([]server.RPCService{{
-			Name: taggingapi.ServiceName, SigningName: "tagging", ActionPrefix: "tag",
+			Name: taggingapi.ServiceName, SigningName: "tagging",
 			JSON: tagging.ServeJSON, CBOR: tagging.ServeCBOR,
 			JSONError: taggingapi.WriteJSONError, CBORError: taggingapi.WriteCBORError,
 		}, {
-			Name: ceapi.ServiceName, SigningName: ceapi.SigningName, ActionPrefix: "ce",
+			Name: ceapi.ServiceName, SigningName: ceapi.SigningName,
 			JSON: ce.ServeJSON, JSONError: ceapi.WriteJSONError,
 		}}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
 		Logger:          m.Logger,
@@ -236,7 +236,7 @@ func (m *Main) Open(ctx context.Context) error {
 		ObserveRequest:  m.Watch.Exporter.ObserveRequest,
 
 		RuntimeMaxBodyBytes:   cfg.RuntimeMaxBodyBytes,
-		RuntimeRoutes:         runtimeapi.Routes,
+		RuntimeRoutes:         runtimePatterns(),
 		BodyReadTimeout:       cfg.BodyReadTimeout,
 		BodyMemoryBytes:       cfg.BodyMemoryBytes,
 		MaxConnsPerClient:     cfg.MaxConnsPerClient,
@@ -434,4 +434,14 @@ func writeFile0600(path, content string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// runtimePatterns are the runtime operations' route patterns, which get
+// the runtime body limit.
+func runtimePatterns() []string {
+	var ps []string
+	for _, r := range runtimeapi.Routes() {
+		ps = append(ps, r.Pattern)
+	}
+	return ps
 }

@@ -1,6 +1,7 @@
 // Package arn parses and formats Amazon Resource Names, with helpers for the
 // Bedrock resource types Tollgate serves (foundation models, system-defined
-// and application inference profiles).
+// and application inference profiles) and for the IAM and Organizations
+// resources its admin API authorizes on (policies, accounts).
 package arn
 
 import (
@@ -133,4 +134,24 @@ func Bedrock(s string, types ...string) (ARN, error) {
 		}
 	}
 	return ARN{}, ErrInvalid
+}
+
+// IAMPolicy returns the ARN of an account's customer-managed identity
+// policy, as IAM writes it.
+func IAMPolicy(account, name string) string {
+	return "arn:aws:iam::" + account + ":policy/" + name
+}
+
+// IAMAll returns the pattern-like ARN that stands for every IAM resource
+// of an account (its users, roles and policies); list operations over
+// principals are authorized on it.
+func IAMAll(account string) string {
+	return "arn:aws:iam::" + account + ":*"
+}
+
+// OrganizationsAccount returns the ARN of a member account of the
+// organisation whose management account is management, as AWS
+// Organizations writes it without the organisation id segment.
+func OrganizationsAccount(management, account string) string {
+	return "arn:aws:organizations::" + management + ":account/" + account
 }

@@ -107,9 +107,6 @@ type RPCService struct {
 	Name string
 	// SigningName is the SigV4 service name requests must be signed for.
 	SigningName string
-	// ActionPrefix, when set, makes the server authorize "<prefix>:<Op>"
-	// on resource "*" before the operation runs (e.g. "tag", "ce").
-	ActionPrefix string
 	// JSON and CBOR serve one operation; either may be nil.
 	JSON, CBOR func(w http.ResponseWriter, r *http.Request, op string)
 	// JSONError and CBORError write errors in each protocol's shape.
@@ -237,26 +234,12 @@ func (s *Server) routes() http.Handler {
 		rt := rpcRoute{svc: svc}
 		if svc.JSON != nil {
 			rt.json = s.authenticate(svc.SigningName, svc.JSONError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				op := opFromContext(r)
-				if svc.ActionPrefix != "" {
-					if err := awsproto.Authorize(r.Context(), svc.ActionPrefix+":"+op, "*", nil); err != nil {
-						svc.JSONError(w, r, err)
-						return
-					}
-				}
-				svc.JSON(w, r, op)
+				svc.JSON(w, r, opFromContext(r))
 			}))
 		}
 		if svc.CBOR != nil {
 			rt.cbor = s.authenticate(svc.SigningName, svc.CBORError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				op := opFromContext(r)
-				if svc.ActionPrefix != "" {
-					if err := awsproto.Authorize(r.Context(), svc.ActionPrefix+":"+op, "*", nil); err != nil {
-						svc.CBORError(w, r, err)
-						return
-					}
-				}
-				svc.CBOR(w, r, op)
+				svc.CBOR(w, r, opFromContext(r))
 			}))
 		}
 		rpc[svc.Name] = rt

@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -27,29 +25,19 @@ func TestShutdownCutsHandlersPastTheGracePeriod(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			started := make(chan struct{})
 			var cleanedUp atomic.Bool
-			// /metrics is served without authentication: any handler will do.
-			srv := server.New(server.Options{
-				ShutdownTimeout: 100 * time.Millisecond,
-				Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					w.WriteHeader(http.StatusOK)
-					w.(http.Flusher).Flush()
-					close(started)
-					<-r.Context().Done()
-					time.Sleep(200 * time.Millisecond) // recording what was delivered
-					cleanedUp.Store(true)
-				}),
+			block := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusOK)
+				w.(http.Flusher).Flush()
+				close(started)
+				<-r.Context().Done()
+				time.Sleep(200 * time.Millisecond) // recording what was delivered
+				cleanedUp.Store(true)
 			})
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ctx, ln) }()
+			ts := startWith(t, block, func(o *server.Options) { o.ShutdownTimeout = 100 * time.Millisecond })
+			cancel, done := ts.cancel, ts.done
+			ts.cancel = nil // this test stops it
 
-			req, _ := http.NewRequestWithContext(t.Context(), "GET", "http://"+ln.Addr().String()+"/metrics", nil)
-			resp, err := tc.client.Do(req)
+			resp, err := tc.client.Do(ts.request(t, "POST", "/block", nil))
 			if err != nil {
 				t.Fatal(err)
 			}

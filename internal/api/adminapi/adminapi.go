@@ -1,17 +1,45 @@
 // Package adminapi is Tollgate's own administration API, a small JSON API
 // under /tollgate/v1/ for accounts, principals (users and roles), access
 // keys, Bedrock API keys and identity policies. Requests are signed with
-// SigV4 under the signing name "tollgate"; each operation is authorized as
-// the action "tollgate:<Operation>", so an account's root may do everything
-// and other principals need a policy. Only the management account may
-// manage other accounts.
+// SigV4 under the signing name "tollgate".
+//
+// Each operation is authorized as the action "tollgate:<Operation>" on the
+// ARN of the resource it touches, in IAM's forms (see Routes and
+// docs/access-control.md):
+//
+//	a user or role, its keys and attachments  arn:aws:iam::ACCOUNT:user/NAME, arn:aws:iam::ACCOUNT:role/NAME
+//	the root (GetPrincipal only)              arn:aws:iam::ACCOUNT:root
+//	a policy                                  arn:aws:iam::ACCOUNT:policy/NAME
+//	the principals of an account (list)       arn:aws:iam::ACCOUNT:*
+//	the policies of an account (list)         arn:aws:iam::ACCOUNT:policy/*
+//	an account (create)                       arn:aws:organizations::MANAGEMENT:account/ACCOUNT
+//	the accounts (list)                       *
+//
+// AttachPolicy and DetachPolicy carry the condition key iam:PolicyARN, and
+// CreatePrincipal carries aws:RequestTag/* and aws:TagKeys for the
+// principal tags it sets.
+//
+// Beyond the policy, three rules hold for every caller but an account's
+// root, so that no principal grants itself more than it has:
+//
+//   - an account's root is managed only by itself: nobody else creates,
+//     lists, activates, deactivates or revokes its keys or changes its
+//     attachments;
+//   - a principal never changes its own power: it may not create (retag)
+//     itself, attach a policy to or detach one from itself, or put a policy
+//     attached to itself;
+//   - another account is administered only by the management account's
+//     root; any other caller acts within its own account only.
 package adminapi
 
 import (
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
+	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -28,22 +56,68 @@ type Handler struct {
 // New returns a Handler over the principal directory.
 func New(dir *principal.Directory) *Handler { return &Handler{dir: dir} }
 
+// Route is one admin operation: its HTTP pattern and its name, the
+// action "tollgate:<Op>".
+type Route struct {
+	Pattern string
+	Op      string
+}
+
+// target is what an operation acts on, resolved before it runs.
+type target struct {
+	arn     string              // the resource authorized on
+	account string              // the account it belongs to; "" for none
+	keys    map[string][]string // condition keys, may be nil
+	// principal, when set, is the principal acted on: the root and
+	// self rules apply to it.
+	principal *principal.Principal
+	// empowers marks an operation that changes the principal's power
+	// (its tags or policies); a caller may not do that to itself.
+	empowers bool
+	// policyName, when set, names a policy in account being replaced; a
+	// caller may not replace a policy attached to itself.
+	policyName string
+}
+
+type route struct {
+	Route
+	resolve func(r *http.Request) (target, error)
+	serve   func(w http.ResponseWriter, r *http.Request, t target) error
+}
+
+func (h *Handler) routes() []route {
+	return []route{
+		{Route{"GET /tollgate/v1/accounts", "ListAccounts"}, h.anything, h.listAccounts},
+		{Route{"POST /tollgate/v1/accounts", "CreateAccount"}, h.newAccount, h.createAccount},
+		{Route{"GET /tollgate/v1/principals", "ListPrincipals"}, h.queryAccount(arn.IAMAll), h.listPrincipals},
+		{Route{"POST /tollgate/v1/principals", "CreatePrincipal"}, h.newPrincipal, h.createPrincipal},
+		{Route{"GET /tollgate/v1/principals/{id}", "GetPrincipal"}, h.pathPrincipal(false), h.getPrincipal},
+		{Route{"POST /tollgate/v1/principals/{id}/access-keys", "CreateAccessKey"}, h.pathPrincipal(false), h.createAccessKey},
+		{Route{"GET /tollgate/v1/principals/{id}/access-keys", "ListAccessKeys"}, h.pathPrincipal(false), h.listAccessKeys},
+		{Route{"POST /tollgate/v1/access-keys/{key}", "UpdateAccessKey"}, h.accessKeyOwner, h.updateAccessKey},
+		{Route{"POST /tollgate/v1/principals/{id}/api-keys", "CreateAPIKey"}, h.pathPrincipal(false), h.createAPIKey},
+		{Route{"DELETE /tollgate/v1/api-keys/{key}", "RevokeAPIKey"}, h.apiKeyOwner, h.revokeAPIKey},
+		{Route{"GET /tollgate/v1/policies", "ListPolicies"}, h.queryAccount(func(a string) string { return arn.IAMPolicy(a, "*") }), h.listPolicies},
+		{Route{"PUT /tollgate/v1/policies/{account}/{name}", "PutPolicy"}, h.pathPolicy, h.putPolicy},
+		{Route{"POST /tollgate/v1/principals/{id}/policies", "AttachPolicy"}, h.attachment, h.attachPolicy},
+		{Route{"DELETE /tollgate/v1/principals/{id}/policies/{name}", "DetachPolicy"}, h.attachment, h.detachPolicy},
+	}
+}
+
+// Routes lists the admin operations the handler registers.
+func Routes() []Route {
+	var out []Route
+	for _, r := range (&Handler{}).routes() {
+		out = append(out, r.Route)
+	}
+	return out
+}
+
 // Register adds the routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("GET /tollgate/v1/accounts", h.wrap("ListAccounts", h.listAccounts))
-	mux.Handle("POST /tollgate/v1/accounts", h.wrap("CreateAccount", h.createAccount))
-	mux.Handle("GET /tollgate/v1/principals", h.wrap("ListPrincipals", h.listPrincipals))
-	mux.Handle("POST /tollgate/v1/principals", h.wrap("CreatePrincipal", h.createPrincipal))
-	mux.Handle("GET /tollgate/v1/principals/{id}", h.wrap("GetPrincipal", h.getPrincipal))
-	mux.Handle("POST /tollgate/v1/principals/{id}/access-keys", h.wrap("CreateAccessKey", h.createAccessKey))
-	mux.Handle("GET /tollgate/v1/principals/{id}/access-keys", h.wrap("ListAccessKeys", h.listAccessKeys))
-	mux.Handle("POST /tollgate/v1/access-keys/{key}", h.wrap("UpdateAccessKey", h.updateAccessKey))
-	mux.Handle("POST /tollgate/v1/principals/{id}/api-keys", h.wrap("CreateAPIKey", h.createAPIKey))
-	mux.Handle("DELETE /tollgate/v1/api-keys/{key}", h.wrap("RevokeAPIKey", h.revokeAPIKey))
-	mux.Handle("GET /tollgate/v1/policies", h.wrap("ListPolicies", h.listPolicies))
-	mux.Handle("PUT /tollgate/v1/policies/{account}/{name}", h.wrap("PutPolicy", h.putPolicy))
-	mux.Handle("POST /tollgate/v1/principals/{id}/policies", h.wrap("AttachPolicy", h.attachPolicy))
-	mux.Handle("DELETE /tollgate/v1/principals/{id}/policies/{name}", h.wrap("DetachPolicy", h.detachPolicy))
+	for _, rt := range h.routes() {
+		mux.Handle(rt.Pattern, h.wrap(rt))
+	}
 	mux.HandleFunc("/tollgate/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errkind.New(errkind.NotFound, "No admin operation matches %s %s.", r.Method, r.URL.Path))
 	})
@@ -53,13 +127,18 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	awsproto.WriteRestJSONError(w, r, awsproto.BedrockCodes, err)
 }
 
-func (h *Handler) wrap(op string, f func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+// wrap resolves the operation's target, authorizes the caller on it and
+// only then serves it.
+func (h *Handler) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := awsproto.Info(r.Context())
-		info.Service, info.Op = "tollgate", op
-		err := awsproto.Authorize(r.Context(), "tollgate:"+op, "*", nil)
+		info.Service, info.Op = "tollgate", rt.Op
+		t, err := rt.resolve(r)
 		if err == nil {
-			err = f(w, r)
+			err = h.authorize(r, rt.Op, t)
+		}
+		if err == nil {
+			err = rt.serve(w, r, t)
 		}
 		if err != nil {
 			writeError(w, r, err)
@@ -67,18 +146,152 @@ func (h *Handler) wrap(op string, f func(w http.ResponseWriter, r *http.Request)
 	})
 }
 
+// authorize applies the account, root and self rules of the package
+// comment, then the caller's policies, to action "tollgate:"+op on t.
+func (h *Handler) authorize(r *http.Request, op string, t target) error {
+	action := "tollgate:" + op
+	caller := awsproto.Info(r.Context()).Identity.Principal
+	if caller == nil {
+		return awsproto.Authorize(r.Context(), action, t.arn, t.keys)
+	}
+	deny := func(why string) error {
+		return errkind.New(errkind.Denied, "User: %s is not authorized to perform: %s on resource: %s: %s", caller.ARN(), action, t.arn, why)
+	}
+	managementRoot := caller.Kind == principal.Root && caller.Account == h.dir.Management()
+	if t.account != "" && t.account != caller.Account && !managementRoot {
+		return deny("only the management account's root administers account " + t.account)
+	}
+	if p := t.principal; p != nil && p.Kind == principal.Root && p.ID != caller.ID && op != "GetPrincipal" {
+		return deny("an account's root is managed only by itself")
+	}
+	if caller.Kind != principal.Root {
+		if p := t.principal; p != nil && t.empowers && p.ID == caller.ID {
+			return deny("a principal may not change its own tags or policies")
+		}
+		if t.policyName != "" && t.account == caller.Account && slices.Contains(h.dir.AttachedPolicyNames(caller.ID), t.policyName) {
+			return deny("a principal may not change a policy attached to itself")
+		}
+	}
+	return awsproto.Authorize(r.Context(), action, t.arn, t.keys)
+}
+
 func ok(w http.ResponseWriter, status int, v any) error {
 	return awsproto.WriteJSON(w, status, "application/json", v)
 }
 
-// scope checks that the caller may manage account: its own, or any from
-// the management account.
-func (h *Handler) scope(r *http.Request, account string) error {
-	caller := awsproto.Account(r.Context())
-	if account == caller || caller == h.dir.Management() {
-		return nil
+// visible reports whether the caller may see account: its own, or any
+// when it is the management account's root.
+func (h *Handler) visible(r *http.Request, account string) bool {
+	caller := awsproto.Info(r.Context()).Identity.Principal
+	if caller == nil {
+		return true // handlers tested alone
 	}
-	return errkind.New(errkind.Denied, "Only the management account may manage account %s.", account)
+	return account == caller.Account || caller.Kind == principal.Root && caller.Account == h.dir.Management()
+}
+
+// The resolvers below find each operation's target.
+
+func (h *Handler) anything(*http.Request) (target, error) { return target{arn: "*"}, nil }
+
+func (h *Handler) newAccount(r *http.Request) (target, error) {
+	var in Account
+	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &in); err != nil {
+		return target{}, err
+	}
+	if awsproto.Account(r.Context()) != h.dir.Management() {
+		return target{}, errkind.New(errkind.Denied, "Only the management account may create accounts.")
+	}
+	// The new account is another account: only the management account's
+	// root creates it.
+	return target{arn: arn.OrganizationsAccount(h.dir.Management(), in.AccountID), account: in.AccountID}, nil
+}
+
+// queryAccount targets the account named by ?account= (default: the
+// caller's) through the ARN mk builds.
+func (h *Handler) queryAccount(mk func(account string) string) func(r *http.Request) (target, error) {
+	return func(r *http.Request) (target, error) {
+		account := r.URL.Query().Get("account")
+		if account == "" {
+			account = awsproto.Account(r.Context())
+		}
+		return target{arn: mk(account), account: account}, nil
+	}
+}
+
+func principalTarget(p principal.Principal) target {
+	return target{arn: p.ARN(), account: p.Account, principal: &p}
+}
+
+func (h *Handler) newPrincipal(r *http.Request) (target, error) {
+	in, err := decodePrincipal(r)
+	if err != nil {
+		return target{}, err
+	}
+	p := principal.Principal{ID: principal.PrincipalID(in.Account, principal.Kind(in.Kind), in.Name), Account: in.Account, Name: in.Name, Kind: principal.Kind(in.Kind)}
+	if p.Kind == principal.Root {
+		return target{}, errkind.New(errkind.Invalid, "A principal is a user or a role.")
+	}
+	t := principalTarget(p)
+	t.empowers = true // recreating a principal replaces its tags
+	t.keys = authz.AddRequestTags(map[string][]string{}, tags.Set(in.Tags).List())
+	return t, nil
+}
+
+// pathPrincipal targets the principal named in the path.
+func (h *Handler) pathPrincipal(empowers bool) func(r *http.Request) (target, error) {
+	return func(r *http.Request) (target, error) {
+		p, found := h.dir.Principal(r.PathValue("id"))
+		if !found {
+			return target{}, errkind.New(errkind.NotFound, "Principal %s does not exist.", r.PathValue("id"))
+		}
+		t := principalTarget(p)
+		t.empowers = empowers
+		return t, nil
+	}
+}
+
+func (h *Handler) accessKeyOwner(r *http.Request) (target, error) {
+	id := r.PathValue("key")
+	owner, found := h.dir.ByAccessKeyAny(id)
+	if !found {
+		return target{}, errkind.New(errkind.NotFound, "Access key %s does not exist.", id)
+	}
+	return principalTarget(owner), nil
+}
+
+func (h *Handler) apiKeyOwner(r *http.Request) (target, error) {
+	id := r.PathValue("key")
+	owner, found := h.dir.APIKeyOwner(id)
+	if !found {
+		return target{}, errkind.New(errkind.NotFound, "API key %s does not exist.", id)
+	}
+	return principalTarget(owner), nil
+}
+
+func (h *Handler) pathPolicy(r *http.Request) (target, error) {
+	account, name := r.PathValue("account"), r.PathValue("name")
+	return target{arn: arn.IAMPolicy(account, name), account: account, policyName: name}, nil
+}
+
+// attachment targets the principal in the path, with iam:PolicyARN naming
+// the policy attached or detached.
+func (h *Handler) attachment(r *http.Request) (target, error) {
+	name := r.PathValue("name")
+	if name == "" {
+		var in struct {
+			PolicyName string `json:"policyName"`
+		}
+		if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &in); err != nil {
+			return target{}, err
+		}
+		name = in.PolicyName
+	}
+	t, err := h.pathPrincipal(true)(r)
+	if err != nil {
+		return target{}, err
+	}
+	t.keys = map[string][]string{"iam:PolicyARN": {arn.IAMPolicy(t.account, name)}}
+	return t, nil
 }
 
 // Account is the wire form of an account.
@@ -88,23 +301,20 @@ type Account struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-func (h *Handler) listAccounts(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) listAccounts(w http.ResponseWriter, r *http.Request, _ target) error {
 	out := []Account{}
 	for _, a := range h.dir.Accounts() {
-		if h.scope(r, a.ID) == nil {
+		if h.visible(r, a.ID) {
 			out = append(out, Account{a.ID, a.Name, a.CreatedAt})
 		}
 	}
 	return ok(w, http.StatusOK, map[string]any{"accounts": out})
 }
 
-func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) createAccount(w http.ResponseWriter, r *http.Request, _ target) error {
 	var in Account
 	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &in); err != nil {
 		return err
-	}
-	if awsproto.Account(r.Context()) != h.dir.Management() {
-		return errkind.New(errkind.Denied, "Only the management account may create accounts.")
 	}
 	a, err := h.dir.CreateAccount(r.Context(), in.AccountID, in.Name)
 	if err != nil {
@@ -134,39 +344,41 @@ func (h *Handler) wire(p principal.Principal) Principal {
 	return Principal{ID: p.ID, Account: p.Account, Name: p.Name, Kind: string(p.Kind), ARN: p.ARN(), Tags: t, Policies: pols, CreatedAt: p.CreatedAt}
 }
 
-func (h *Handler) listPrincipals(w http.ResponseWriter, r *http.Request) error {
-	account := r.URL.Query().Get("account")
-	if account == "" {
-		account = awsproto.Account(r.Context())
-	}
-	if err := h.scope(r, account); err != nil {
-		return err
-	}
+func (h *Handler) listPrincipals(w http.ResponseWriter, r *http.Request, t target) error {
 	out := []Principal{}
-	for _, p := range h.dir.Principals(account) {
+	for _, p := range h.dir.Principals(t.account) {
 		out = append(out, h.wire(p))
 	}
 	return ok(w, http.StatusOK, map[string]any{"principals": out})
 }
 
-func (h *Handler) createPrincipal(w http.ResponseWriter, r *http.Request) error {
-	var in struct {
-		Account string            `json:"accountId"`
-		Name    string            `json:"name"`
-		Kind    string            `json:"kind"`
-		Tags    map[string]string `json:"tags"`
-	}
+type principalInput struct {
+	Account string            `json:"accountId"`
+	Name    string            `json:"name"`
+	Kind    string            `json:"kind"`
+	Tags    map[string]string `json:"tags"`
+}
+
+// decodePrincipal decodes a CreatePrincipal body, with the caller's
+// account and the user kind as defaults.
+func decodePrincipal(r *http.Request) (principalInput, error) {
+	var in principalInput
 	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &in); err != nil {
-		return err
+		return in, err
 	}
 	if in.Account == "" {
 		in.Account = awsproto.Account(r.Context())
 	}
-	if err := h.scope(r, in.Account); err != nil {
-		return err
-	}
 	if in.Kind == "" {
 		in.Kind = string(principal.User)
+	}
+	return in, nil
+}
+
+func (h *Handler) createPrincipal(w http.ResponseWriter, r *http.Request, _ target) error {
+	in, err := decodePrincipal(r)
+	if err != nil {
+		return err
 	}
 	p, err := h.dir.CreatePrincipal(r.Context(), in.Account, principal.Kind(in.Kind), in.Name, tags.Set(in.Tags))
 	if err != nil {
@@ -175,28 +387,13 @@ func (h *Handler) createPrincipal(w http.ResponseWriter, r *http.Request) error 
 	return ok(w, http.StatusCreated, h.wire(p))
 }
 
-// principal finds the principal named in the path and checks scope.
-func (h *Handler) principal(r *http.Request) (principal.Principal, error) {
-	p, found := h.dir.Principal(r.PathValue("id"))
-	if !found {
-		return principal.Principal{}, errkind.New(errkind.NotFound, "Principal %s does not exist.", r.PathValue("id"))
-	}
-	return p, h.scope(r, p.Account)
-}
-
-func (h *Handler) getPrincipal(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.principal(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) getPrincipal(w http.ResponseWriter, r *http.Request, t target) error {
+	p := *t.principal
 	return ok(w, http.StatusOK, h.wire(p))
 }
 
-func (h *Handler) createAccessKey(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.principal(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) createAccessKey(w http.ResponseWriter, r *http.Request, t target) error {
+	p := *t.principal
 	id, secret, err := h.dir.CreateAccessKey(r.Context(), p.ID)
 	if err != nil {
 		return err
@@ -204,11 +401,8 @@ func (h *Handler) createAccessKey(w http.ResponseWriter, r *http.Request) error 
 	return ok(w, http.StatusCreated, map[string]string{"accessKeyId": id, "secretAccessKey": secret, "status": principal.Active, "principalId": p.ID})
 }
 
-func (h *Handler) listAccessKeys(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.principal(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) listAccessKeys(w http.ResponseWriter, r *http.Request, t target) error {
+	p := *t.principal
 	type key struct {
 		ID        string    `json:"accessKeyId"`
 		Status    string    `json:"status"`
@@ -225,7 +419,7 @@ func (h *Handler) listAccessKeys(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, http.StatusOK, map[string]any{"accessKeys": out, "apiKeys": apis})
 }
 
-func (h *Handler) updateAccessKey(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) updateAccessKey(w http.ResponseWriter, r *http.Request, _ target) error {
 	var in struct {
 		Status string `json:"status"`
 	}
@@ -233,24 +427,14 @@ func (h *Handler) updateAccessKey(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	id := r.PathValue("key")
-	owner, found := h.dir.ByAccessKeyAny(id)
-	if !found {
-		return errkind.New(errkind.NotFound, "Access key %s does not exist.", id)
-	}
-	if err := h.scope(r, owner.Account); err != nil {
-		return err
-	}
 	if err := h.dir.SetAccessKeyStatus(r.Context(), id, in.Status); err != nil {
 		return err
 	}
 	return ok(w, http.StatusOK, map[string]string{"accessKeyId": id, "status": in.Status})
 }
 
-func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.principal(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request, t target) error {
+	p := *t.principal
 	token, err := h.dir.CreateAPIKey(r.Context(), p.ID)
 	if err != nil {
 		return err
@@ -258,15 +442,8 @@ func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, http.StatusCreated, map[string]string{"apiKey": token, "principalId": p.ID})
 }
 
-func (h *Handler) revokeAPIKey(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) revokeAPIKey(w http.ResponseWriter, r *http.Request, _ target) error {
 	id := r.PathValue("key")
-	owner, found := h.dir.APIKeyOwner(id)
-	if !found {
-		return errkind.New(errkind.NotFound, "API key %s does not exist.", id)
-	}
-	if err := h.scope(r, owner.Account); err != nil {
-		return err
-	}
 	if err := h.dir.RevokeAPIKey(r.Context(), id); err != nil {
 		return err
 	}
@@ -281,26 +458,16 @@ type Policy struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-func (h *Handler) listPolicies(w http.ResponseWriter, r *http.Request) error {
-	account := r.URL.Query().Get("account")
-	if account == "" {
-		account = awsproto.Account(r.Context())
-	}
-	if err := h.scope(r, account); err != nil {
-		return err
-	}
+func (h *Handler) listPolicies(w http.ResponseWriter, r *http.Request, t target) error {
 	out := []Policy{}
-	for _, p := range h.dir.Policies(account) {
+	for _, p := range h.dir.Policies(t.account) {
 		out = append(out, Policy{p.Account, p.Name, p.Document, p.UpdatedAt})
 	}
 	return ok(w, http.StatusOK, map[string]any{"policies": out})
 }
 
-func (h *Handler) putPolicy(w http.ResponseWriter, r *http.Request) error {
-	account, name := r.PathValue("account"), r.PathValue("name")
-	if err := h.scope(r, account); err != nil {
-		return err
-	}
+func (h *Handler) putPolicy(w http.ResponseWriter, r *http.Request, t target) error {
+	account, name := t.account, t.policyName
 	doc := string(awsproto.Info(r.Context()).Body)
 	if err := h.dir.PutPolicy(r.Context(), account, name, doc); err != nil {
 		return err
@@ -308,17 +475,14 @@ func (h *Handler) putPolicy(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, http.StatusOK, Policy{Account: account, Name: name, Document: doc, UpdatedAt: time.Now().UTC()})
 }
 
-func (h *Handler) attachPolicy(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) attachPolicy(w http.ResponseWriter, r *http.Request, t target) error {
 	var in struct {
 		PolicyName string `json:"policyName"`
 	}
 	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &in); err != nil {
 		return err
 	}
-	p, err := h.principal(r)
-	if err != nil {
-		return err
-	}
+	p := *t.principal
 	if err := h.dir.AttachPolicy(r.Context(), p.ID, in.PolicyName); err != nil {
 		return err
 	}
@@ -326,11 +490,8 @@ func (h *Handler) attachPolicy(w http.ResponseWriter, r *http.Request) error {
 	return ok(w, http.StatusOK, h.wire(p))
 }
 
-func (h *Handler) detachPolicy(w http.ResponseWriter, r *http.Request) error {
-	p, err := h.principal(r)
-	if err != nil {
-		return err
-	}
+func (h *Handler) detachPolicy(w http.ResponseWriter, r *http.Request, t target) error {
+	p := *t.principal
 	if err := h.dir.DetachPolicy(r.Context(), p.ID, r.PathValue("name")); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/profile"
@@ -28,17 +29,46 @@ type Handler struct {
 // New returns a Handler over the profile service.
 func New(profiles *profile.Service) *Handler { return &Handler{profiles: profiles} }
 
+// Route is one control-plane operation: its HTTP pattern and its name.
+type Route struct {
+	Pattern string
+	Op      string
+}
+
+func (h *Handler) routes() []struct {
+	Route
+	f handlerFunc
+} {
+	return []struct {
+		Route
+		f handlerFunc
+	}{
+		{Route{"POST /inference-profiles", "CreateInferenceProfile"}, h.createInferenceProfile},
+		{Route{"GET /inference-profiles", "ListInferenceProfiles"}, h.listInferenceProfiles},
+		{Route{"GET /inference-profiles/{id}", "GetInferenceProfile"}, h.getInferenceProfile},
+		{Route{"DELETE /inference-profiles/{id}", "DeleteInferenceProfile"}, h.deleteInferenceProfile},
+		{Route{"POST /tagResource", "TagResource"}, h.tagResource},
+		{Route{"POST /untagResource", "UntagResource"}, h.untagResource},
+		{Route{"POST /listTagsForResource", "ListTagsForResource"}, h.listTagsForResource},
+		{Route{"GET /foundation-models", "ListFoundationModels"}, h.listFoundationModels},
+		{Route{"GET /foundation-models/{id}", "GetFoundationModel"}, h.getFoundationModel},
+	}
+}
+
+// Routes lists the control-plane operations Register adds.
+func Routes() []Route {
+	var out []Route
+	for _, r := range (&Handler{}).routes() {
+		out = append(out, r.Route)
+	}
+	return out
+}
+
 // Register adds the control-plane routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("POST /inference-profiles", h.wrap("CreateInferenceProfile", h.createInferenceProfile))
-	mux.Handle("GET /inference-profiles", h.wrap("ListInferenceProfiles", h.listInferenceProfiles))
-	mux.Handle("GET /inference-profiles/{id}", h.wrap("GetInferenceProfile", h.getInferenceProfile))
-	mux.Handle("DELETE /inference-profiles/{id}", h.wrap("DeleteInferenceProfile", h.deleteInferenceProfile))
-	mux.Handle("POST /tagResource", h.wrap("TagResource", h.tagResource))
-	mux.Handle("POST /untagResource", h.wrap("UntagResource", h.untagResource))
-	mux.Handle("POST /listTagsForResource", h.wrap("ListTagsForResource", h.listTagsForResource))
-	mux.Handle("GET /foundation-models", h.wrap("ListFoundationModels", h.listFoundationModels))
-	mux.Handle("GET /foundation-models/{id}", h.wrap("GetFoundationModel", h.getFoundationModel))
+	for _, r := range h.routes() {
+		mux.Handle(r.Pattern, h.wrap(r.Op, r.f))
+	}
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -53,31 +83,10 @@ func (h *Handler) wrap(op string, f handlerFunc) http.Handler {
 	})
 }
 
-// resourceKeys returns the aws:ResourceTag/* condition keys of tags.
-func resourceKeys(t tags.Set) map[string][]string {
-	keys := make(map[string][]string, len(t))
-	for k, v := range t {
-		keys["aws:ResourceTag/"+k] = []string{v}
-	}
-	return keys
-}
-
-// addRequestKeys adds aws:RequestTag/* and aws:TagKeys for tags a request
-// carries.
-func addRequestKeys(keys map[string][]string, list []tags.Tag) map[string][]string {
-	tagKeys := make([]string, 0, len(list))
-	for _, t := range list {
-		keys["aws:RequestTag/"+t.Key] = []string{t.Value}
-		tagKeys = append(tagKeys, t.Key)
-	}
-	keys["aws:TagKeys"] = tagKeys
-	return keys
-}
-
 // authorizeProfile checks action on an existing profile, with its tags as
 // resource condition keys.
 func authorizeProfile(r *http.Request, action string, p profile.Profile, extra func(map[string][]string)) error {
-	keys := resourceKeys(p.Tags)
+	keys := authz.ResourceKeys(p.Tags)
 	if extra != nil {
 		extra(keys)
 	}
@@ -132,7 +141,7 @@ func (h *Handler) createInferenceProfile(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	account := awsproto.Account(r.Context())
-	keys := addRequestKeys(map[string][]string{}, tl)
+	keys := authz.AddRequestTags(map[string][]string{}, tl)
 	newARN := arn.ApplicationProfile(h.profiles.Region(), account, "*")
 	if err := awsproto.Authorize(r.Context(), "bedrock:CreateInferenceProfile", newARN, keys); err != nil {
 		return err
@@ -290,7 +299,8 @@ func (h *Handler) tagResource(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := h.authorizeTagging(r, "bedrock:TagResource", *in.ResourceARN, func(keys map[string][]string) { addRequestKeys(keys, tl) }); err != nil {
+	current, _ := h.profiles.TagsOf(awsproto.Account(r.Context()), *in.ResourceARN)
+	if err := awsproto.Authorize(r.Context(), "bedrock:TagResource", *in.ResourceARN, authz.TagResourceKeys(current, tl)); err != nil {
 		return err
 	}
 	if err := h.profiles.Tag(r.Context(), awsproto.Account(r.Context()), *in.ResourceARN, tl); err != nil {
@@ -310,7 +320,8 @@ func (h *Handler) untagResource(w http.ResponseWriter, r *http.Request) error {
 	if in.TagKeys == nil {
 		return required("tagKeys")
 	}
-	if err := h.authorizeTagging(r, "bedrock:UntagResource", *in.ResourceARN, func(keys map[string][]string) { keys["aws:TagKeys"] = in.TagKeys }); err != nil {
+	current, _ := h.profiles.TagsOf(awsproto.Account(r.Context()), *in.ResourceARN)
+	if err := awsproto.Authorize(r.Context(), "bedrock:UntagResource", *in.ResourceARN, authz.UntagResourceKeys(current, in.TagKeys)); err != nil {
 		return err
 	}
 	if err := h.profiles.Untag(r.Context(), awsproto.Account(r.Context()), *in.ResourceARN, in.TagKeys); err != nil {
@@ -331,7 +342,7 @@ func (h *Handler) listTagsForResource(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	if err := awsproto.Authorize(r.Context(), "bedrock:ListTagsForResource", *in.ResourceARN, resourceKeys(tags.FromList(list))); err != nil {
+	if err := awsproto.Authorize(r.Context(), "bedrock:ListTagsForResource", *in.ResourceARN, authz.ResourceKeys(tags.FromList(list))); err != nil {
 		return err
 	}
 	out := listTagsForResourceOutput{Tags: make([]tagOut, len(list))}
@@ -440,18 +451,4 @@ func (h *Handler) getFoundationModel(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return writeOK(w, http.StatusOK, getFoundationModelOutput{ModelDetails: modelSummary(region, m)})
-}
-
-// authorizeTagging checks a tagging action on a profile ARN with its
-// current tags; an ARN that names no profile is left to the domain's
-// error.
-func (h *Handler) authorizeTagging(r *http.Request, action, resourceARN string, extra func(map[string][]string)) error {
-	keys := map[string][]string{}
-	if t, ok := h.profiles.TagsOf(awsproto.Account(r.Context()), resourceARN); ok {
-		keys = resourceKeys(t)
-	}
-	if extra != nil {
-		extra(keys)
-	}
-	return awsproto.Authorize(r.Context(), action, resourceARN, keys)
 }

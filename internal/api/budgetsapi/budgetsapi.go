@@ -37,6 +37,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -83,6 +84,16 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, err error) {
 
 type empty struct{}
 
+// Operations are the operations the Budgets API serves.
+var Operations = []string{
+	"CreateBudget", "DescribeBudget", "DescribeBudgets", "UpdateBudget", "DeleteBudget",
+	"CreateNotification", "UpdateNotification", "DeleteNotification", "DescribeNotificationsForBudget",
+	"CreateSubscriber", "UpdateSubscriber", "DeleteSubscriber", "DescribeSubscribersForNotification",
+	"DescribeBudgetNotificationsForAccount", "DescribeBudgetPerformanceHistory",
+	"CreateBudgetAction", "DescribeBudgetAction", "DescribeBudgetActionsForBudget", "DescribeBudgetActionsForAccount",
+	"UpdateBudgetAction", "DeleteBudgetAction",
+}
+
 // ServeJSON serves one awsJson1_1 operation.
 func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
 	info := awsproto.Info(r.Context())
@@ -93,6 +104,9 @@ func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
 	decode := func(v any) bool {
 		err = awsproto.DecodeJSON(info.Body, v)
 		return err == nil
+	}
+	if !slices.Contains(Operations, op) {
+		op = "" // answered UnknownOperationException below
 	}
 	switch op {
 	case "CreateBudget":
@@ -143,7 +157,7 @@ func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
 			out, err = h.actions(ctx, op, in)
 		}
 	default:
-		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", op).WithCode("UnknownOperationException")
+		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", info.Op).WithCode("UnknownOperationException")
 	}
 	if err != nil {
 		WriteJSONError(w, r, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,6 +41,63 @@ func NewAnomalyHandler(svc *anomaly.Service, next func(w http.ResponseWriter, r 
 	return &AnomalyHandler{svc: svc, next: next}
 }
 
+// AnomalyOperations are the anomaly-detection operations AnomalyHandler
+// serves.
+var AnomalyOperations = []string{
+	"CreateAnomalyMonitor", "GetAnomalyMonitors", "UpdateAnomalyMonitor", "DeleteAnomalyMonitor",
+	"CreateAnomalySubscription", "GetAnomalySubscriptions", "UpdateAnomalySubscription", "DeleteAnomalySubscription",
+	"GetAnomalies", "ProvideAnomalyFeedback",
+}
+
+// authorizeAnomaly checks "ce:<op>" on the monitors or subscriptions op
+// touches, as AWS does: the ARN the request names
+// (arn:aws:ce::ACCOUNT:anomalymonitor/ID, .../anomalysubscription/ID),
+// each ARN of a list, or the account's wildcard ARN of the type when a
+// read names none. Creating and ProvideAnomalyFeedback name no existing
+// resource and are authorized on "*".
+func authorizeAnomaly(ctx context.Context, op string, body []byte) error {
+	var in struct {
+		MonitorArn          *string  `json:"MonitorArn"`
+		MonitorArnList      []string `json:"MonitorArnList"`
+		SubscriptionArn     *string  `json:"SubscriptionArn"`
+		SubscriptionArnList []string `json:"SubscriptionArnList"`
+	}
+	_ = awsproto.DecodeJSON(body, &in) // a malformed body fails the operation itself
+	account := awsproto.Account(ctx)
+	monitors, subs := "arn:aws:ce::"+account+":anomalymonitor/*", "arn:aws:ce::"+account+":anomalysubscription/*"
+	one := func(p *string, all string) []string {
+		if p == nil || *p == "" {
+			return []string{all}
+		}
+		return []string{*p}
+	}
+	list := func(l []string, all string) []string {
+		if len(l) == 0 {
+			return []string{all}
+		}
+		return l
+	}
+	var resources []string
+	switch op {
+	case "GetAnomalyMonitors":
+		resources = list(in.MonitorArnList, monitors)
+	case "UpdateAnomalyMonitor", "DeleteAnomalyMonitor", "GetAnomalies":
+		resources = one(in.MonitorArn, monitors)
+	case "GetAnomalySubscriptions":
+		resources = list(in.SubscriptionArnList, subs)
+	case "UpdateAnomalySubscription", "DeleteAnomalySubscription":
+		resources = one(in.SubscriptionArn, subs)
+	default:
+		resources = []string{"*"}
+	}
+	for _, res := range resources {
+		if err := awsproto.Authorize(ctx, "ce:"+op, res, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // anomalyPageSize is the default page of the list operations; MaxResults
 // may ask for up to maxAnomalyPage.
 const (
@@ -57,6 +115,12 @@ func (h *AnomalyHandler) ServeJSON(w http.ResponseWriter, r *http.Request, op st
 	decode := func(in any) bool {
 		err = awsproto.DecodeJSON(info.Body, in)
 		return err == nil
+	}
+	if slices.Contains(AnomalyOperations, op) {
+		if err := authorizeAnomaly(ctx, op, info.Body); err != nil {
+			WriteJSONError(w, r, err)
+			return
+		}
 	}
 	switch op {
 	case "CreateAnomalyMonitor":

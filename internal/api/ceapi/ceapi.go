@@ -70,6 +70,10 @@ type Options struct {
 	Other func(w http.ResponseWriter, r *http.Request, op string)
 }
 
+// Operations are the cost and usage operations Handler serves itself, each
+// authorized as "ce:<Operation>" on "*"; the rest go to Options.Other.
+var Operations = []string{"GetCostAndUsage", "GetCostAndUsageWithResources", "GetDimensionValues", "GetTags", "GetCostForecast"}
+
 // Handler serves Cost Explorer. Safe for concurrent use.
 type Handler struct {
 	svc  *costquery.Service
@@ -96,6 +100,13 @@ func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
 	info.Service, info.Op = "ce", op
 	var out any
 	var err error
+	if slices.Contains(Operations, op) {
+		// AWS authorizes the cost and usage queries on "*".
+		if err := awsproto.Authorize(r.Context(), "ce:"+op, "*", nil); err != nil {
+			WriteJSONError(w, r, err)
+			return
+		}
+	}
 	switch op {
 	case "GetCostAndUsage", "GetCostAndUsageWithResources":
 		var in getCostAndUsageInput

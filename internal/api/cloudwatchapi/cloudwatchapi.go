@@ -8,6 +8,13 @@
 // awsJson1_0 (the JavaScript v3 SDK, POST / with X-Amz-Target). Errors
 // carry the awsQuery-compatible X-Amzn-Query-Error header CloudWatch's
 // clients read their codes from.
+//
+// Authorization follows AWS: the alarm operations (PutMetricAlarm,
+// DescribeAlarms, DescribeAlarmHistory, DeleteAlarms, SetAlarmState,
+// EnableAlarmActions, DisableAlarmActions) authorize "cloudwatch:<Op>" on
+// each alarm they name, arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME (on
+// alarm:* when they name none); the metric operations and
+// DescribeAlarmsForMetric on "*".
 package cloudwatchapi
 
 import (
@@ -110,12 +117,59 @@ func decodeInto[T any](c codec, body []byte, f func(T) (any, error)) (any, error
 	return f(in)
 }
 
+// Operations are the operations the CloudWatch API serves, in both
+// protocols.
+var Operations = []string{
+	"GetMetricData", "GetMetricStatistics", "ListMetrics", "PutMetricAlarm", "DescribeAlarms",
+	"DescribeAlarmsForMetric", "DescribeAlarmHistory", "DeleteAlarms", "EnableAlarmActions",
+	"DisableAlarmActions", "SetAlarmState",
+}
+
+// alarmOps are the operations AWS authorizes on the alarms they name
+// (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME); the others, on "*".
+var alarmOps = []string{"PutMetricAlarm", "DescribeAlarms", "DescribeAlarmHistory", "DeleteAlarms", "EnableAlarmActions", "DisableAlarmActions", "SetAlarmState"}
+
+// authorize checks "cloudwatch:<op>" on the resources op touches: each
+// alarm it names, every alarm of the account ("alarm:*") when an alarm
+// operation names none, or "*" for the metric operations.
+func (h *Handler) authorize(ctx context.Context, op, account string, body []byte, c codec) error {
+	action := "cloudwatch:" + op
+	if !slices.Contains(alarmOps, op) {
+		return awsproto.Authorize(ctx, action, "*", nil)
+	}
+	var in struct {
+		AlarmName  *string  `json:"AlarmName"`
+		AlarmNames []string `json:"AlarmNames"`
+	}
+	_ = c.decode(body, &in) // a malformed body fails the operation itself
+	names := in.AlarmNames
+	if in.AlarmName != nil {
+		names = append(names, *in.AlarmName)
+	}
+	if len(names) == 0 {
+		names = []string{"*"}
+	}
+	for _, n := range names {
+		a := alarm.Alarm{Account: account, Name: n}
+		if err := awsproto.Authorize(ctx, action, a.ARN(h.region), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, c codec) {
 	info := awsproto.Info(r.Context())
 	info.Service, info.Op = "cloudwatch", op
 	ctx, account, body := r.Context(), awsproto.Account(r.Context()), info.Body
 	var out any
 	var err error
+	if !slices.Contains(Operations, op) {
+		op = "" // answered UnknownOperationException below
+	} else if err = h.authorize(ctx, op, account, body, c); err != nil {
+		c.writeError(w, r, err)
+		return
+	}
 	switch op {
 	case "GetMetricData":
 		out, err = decodeInto(c, body, func(in getMetricDataInput) (any, error) { return h.getMetricData(ctx, account, in) })
@@ -153,7 +207,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, c cod
 			return empty{}, h.alarms.SetState(ctx, account, *in.AlarmName, alarm.State(*in.StateValue), *in.StateReason, deref(in.StateReasonData))
 		})
 	default:
-		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", op).WithCode("UnknownOperationException")
+		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", info.Op).WithCode("UnknownOperationException")
 	}
 	if err != nil {
 		c.writeError(w, r, err)

@@ -39,21 +39,42 @@ type Options struct {
 // New returns a Handler over the invoke pipeline.
 func New(svc *invoke.Service, opts Options) *Handler { return &Handler{svc: svc, opts: opts} }
 
-// Routes are the runtime operations' patterns, in Register's order: the
-// only routes whose bodies may reach the runtime body limit.
-var Routes = []string{
-	"POST /model/{modelId}/converse",
-	"POST /model/{modelId}/converse-stream",
-	"POST /model/{modelId}/invoke",
-	"POST /model/{modelId}/invoke-with-response-stream",
+// Route is one runtime operation: its HTTP pattern and its name.
+type Route struct {
+	Pattern string
+	Op      string
+}
+
+func (h *Handler) routes() []struct {
+	Route
+	f func(w http.ResponseWriter, r *http.Request) error
+} {
+	return []struct {
+		Route
+		f func(w http.ResponseWriter, r *http.Request) error
+	}{
+		{Route{"POST /model/{modelId}/converse", "Converse"}, h.converse},
+		{Route{"POST /model/{modelId}/converse-stream", "ConverseStream"}, h.converseStream},
+		{Route{"POST /model/{modelId}/invoke", "InvokeModel"}, h.invokeModel},
+		{Route{"POST /model/{modelId}/invoke-with-response-stream", "InvokeModelWithResponseStream"}, h.invokeModelStream},
+	}
+}
+
+// Routes lists the runtime operations Register adds: the only routes
+// whose bodies may reach the runtime body limit.
+func Routes() []Route {
+	var out []Route
+	for _, r := range (&Handler{}).routes() {
+		out = append(out, r.Route)
+	}
+	return out
 }
 
 // Register adds the runtime routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle(Routes[0], h.wrap("Converse", h.converse))
-	mux.Handle(Routes[1], h.wrap("ConverseStream", h.converseStream))
-	mux.Handle(Routes[2], h.wrap("InvokeModel", h.invokeModel))
-	mux.Handle(Routes[3], h.wrap("InvokeModelWithResponseStream", h.invokeModelStream))
+	for _, r := range h.routes() {
+		mux.Handle(r.Pattern, h.wrap(r.Op, r.f))
+	}
 }
 
 func (h *Handler) wrap(op string, f func(w http.ResponseWriter, r *http.Request) error) http.Handler {

@@ -5,6 +5,14 @@
 // Go SDK's default). Tag filters are answered from the profile service's
 // inverted index, never by scanning, and a per-account request rate answers
 // ThrottledException as AWS does, so clients can exercise their backoff.
+//
+// Every operation authorizes "tag:<Operation>" on "*". The read operations
+// answer from the caller's account only. TagResources and UntagResources
+// change each resource only when the caller also holds bedrock:TagResource
+// or bedrock:UntagResource on its ARN, with its aws:ResourceTag/*,
+// aws:RequestTag/* and aws:TagKeys condition keys, exactly as Bedrock's
+// own TagResource and UntagResource do; a resource denied is reported in
+// FailedResourcesMap (StatusCode 403), as AWS does.
 package taggingapi
 
 import (
@@ -19,6 +27,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -114,10 +123,24 @@ func WriteCBORError(w http.ResponseWriter, r *http.Request, err error) {
 	cborCodec{}.writeError(w, r, err)
 }
 
+// Operations are the operations the Tagging API serves, in both protocols.
+// Each is authorized as "tag:<Operation>" on "*", as on AWS; TagResources
+// and UntagResources also authorize bedrock:TagResource and
+// bedrock:UntagResource on each resource ARN (see tagResources).
+var Operations = []string{"GetResources", "GetTagKeys", "GetTagValues", "TagResources", "UntagResources"}
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, c codec) {
 	info := awsproto.Info(r.Context())
 	info.Service, info.Op = "tagging", op
 	account := awsproto.Account(r.Context())
+	if !slices.Contains(Operations, op) {
+		c.writeError(w, r, errkind.New(errkind.Invalid, "The operation %s is not supported.", op).WithCode("UnknownOperationException"))
+		return
+	}
+	if err := awsproto.Authorize(r.Context(), "tag:"+op, "*", nil); err != nil {
+		c.writeError(w, r, err)
+		return
+	}
 	if h.limiter != nil && !h.limiter.allow(r.Context(), account) {
 		c.writeError(w, r, errkind.New(errkind.Throttled, "Rate exceeded"))
 		return
@@ -325,7 +348,15 @@ func (h *Handler) tagResources(r *http.Request, account string, in tagResourcesI
 	}
 	out := failedOutput{FailedResourcesMap: map[string]failureInfo{}}
 	for _, a := range in.ResourceARNList {
-		if err := h.profiles.Tag(r.Context(), account, a, list); err != nil {
+		// As on AWS, tagging through this API needs the service's own
+		// permission on each resource, with the keys Bedrock's
+		// TagResource checks; a denial fails that resource only.
+		current, _ := h.profiles.TagsOf(account, a)
+		err := awsproto.Authorize(r.Context(), "bedrock:TagResource", a, authz.TagResourceKeys(current, list))
+		if err == nil {
+			err = h.profiles.Tag(r.Context(), account, a, list)
+		}
+		if err != nil {
 			out.FailedResourcesMap[a] = failure(err)
 		}
 	}
@@ -341,17 +372,28 @@ func (h *Handler) untagResources(r *http.Request, account string, in untagResour
 	}
 	out := failedOutput{FailedResourcesMap: map[string]failureInfo{}}
 	for _, a := range in.ResourceARNList {
-		if err := h.profiles.Untag(r.Context(), account, a, in.TagKeys); err != nil {
+		current, _ := h.profiles.TagsOf(account, a)
+		err := awsproto.Authorize(r.Context(), "bedrock:UntagResource", a, authz.UntagResourceKeys(current, in.TagKeys))
+		if err == nil {
+			err = h.profiles.Untag(r.Context(), account, a, in.TagKeys)
+		}
+		if err != nil {
 			out.FailedResourcesMap[a] = failure(err)
 		}
 	}
 	return out, nil
 }
 
+// failure is the FailedResourcesMap entry of a resource the batch could
+// not change. AWS's ErrorCode is InternalServiceException or
+// InvalidParameterException; an access denial carries StatusCode 403.
 func failure(err error) failureInfo {
 	e := errkind.As(err)
-	if e.Kind == errkind.Internal || e.Kind == errkind.Unavailable {
+	switch e.Kind {
+	case errkind.Internal, errkind.Unavailable:
 		return failureInfo{StatusCode: 500, ErrorCode: "InternalServiceException", ErrorMessage: e.Message}
+	case errkind.Denied:
+		return failureInfo{StatusCode: 403, ErrorCode: "InvalidParameterException", ErrorMessage: e.Message}
 	}
 	return failureInfo{StatusCode: 400, ErrorCode: "InvalidParameterException", ErrorMessage: e.Message}
 }
