@@ -28,6 +28,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/notify"
+	"github.com/tollgate-dev/tollgate/internal/notify/webhook"
 	"github.com/tollgate-dev/tollgate/internal/promexport"
 	"github.com/tollgate-dev/tollgate/internal/server"
 )
@@ -99,8 +100,8 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.webhooks = &webhookSender{log: m.Logger, client: &http.Client{Timeout: 15 * time.Second}}
-	w.Alarms, err = alarm.NewService(ctx, alarm.Config{Store: st, Source: metricsSource{w.Metrics}, Notifier: alarmNotifier{w},
+	w.webhooks = &webhookSender{log: m.Logger, client: webhook.NewClient(m.Egress, 15*time.Second)}
+	w.Alarms, err = alarm.NewService(ctx, alarm.Config{Store: st, Source: metricsSource{w.Metrics}, Notifier: alarmNotifier{w}, Egress: m.Egress,
 		Region: m.Config.Region, Normalize: metrics.NormalizeModelID, Logger: m.Logger})
 	if err != nil {
 		return nil, err
@@ -267,7 +268,8 @@ func (s metricsSource) Datapoints(ctx context.Context, q alarm.Query) ([]alarm.D
 
 // webhookSender delivers alarm webhooks when Main has no durable outbox
 // (a store without one): it logs each notification and POSTs the
-// CloudWatch-style JSON at once, retrying three times within a minute,
+// CloudWatch-style JSON at once, through a client of the outbound address
+// policy (webhook.NewClient), retrying three times within a minute,
 // without persisting it (a restart loses a notification in flight).
 type webhookSender struct {
 	log    *slog.Logger

@@ -39,7 +39,9 @@ func (m *Main) openAnomalies() func(http.ResponseWriter, *http.Request, string) 
 		Store: st, Source: m.DB, Names: costquery.NewNamer(m.Catalog), Management: m.Config.AccountID,
 		Notifier: notifier, Logger: m.Logger,
 	})
-	return ceapi.NewAnomalyHandler(anomaly.NewService(st, nil), nil).ServeJSON
+	svc := anomaly.NewService(st, nil)
+	svc.Egress = m.Egress
+	return ceapi.NewAnomalyHandler(svc, nil).ServeJSON
 }
 
 // runAnomalies starts the anomaly runner, if any, and returns the

@@ -73,7 +73,7 @@ func sameAmount(f float64, a money.Amount) bool {
 }
 
 func TestAnomaliesSDK(t *testing.T) {
-	ts := startServer(t, "", nil)
+	ts := startServer(t, "", allowLoopback)
 	ctx := t.Context()
 	// The IMMEDIATE subscription's SNS subscriber: a webhook.
 	alerts := make(chan webhook.Payload, 10)

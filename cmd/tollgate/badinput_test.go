@@ -16,6 +16,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock/types"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 )
 
 // signedRequest builds a request to ts signed by the root key the way the
@@ -210,5 +212,117 @@ func TestMalformedRequestTargets(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("GetFoundationModel after malformed requests = %d, want 200", resp.StatusCode)
+	}
+}
+
+// TestOutOfRangeInferenceParameters sends, through the official SDK
+// client, inference parameters and content formats Bedrock refuses with
+// ValidationException, and a CBOR body with data after its map.
+func TestOutOfRangeInferenceParameters(t *testing.T) {
+	ts := startServer(t, "", nil)
+	rc := ts.runtime(t)
+	ctx := t.Context()
+	f := func(v float32) *float32 { return &v }
+	png := []byte("\x89PNG\r\n\x1a\n")
+	for _, tc := range []struct {
+		name    string
+		in      *bedrockruntime.ConverseInput
+		wantMsg string
+	}{
+		{"temperature 7.5", &bedrockruntime.ConverseInput{InferenceConfig: &rt.InferenceConfiguration{Temperature: f(7.5)}},
+			"1 validation error detected: Value '7.5' at 'inferenceConfig.temperature' failed to satisfy constraint: Member must have value less than or equal to 1"},
+		{"temperature -0.1", &bedrockruntime.ConverseInput{InferenceConfig: &rt.InferenceConfiguration{Temperature: f(-0.1)}},
+			"1 validation error detected: Value '-0.1' at 'inferenceConfig.temperature' failed to satisfy constraint: Member must have value greater than or equal to 0"},
+		{"topP -3", &bedrockruntime.ConverseInput{InferenceConfig: &rt.InferenceConfiguration{TopP: f(-3)}},
+			"1 validation error detected: Value '-3.0' at 'inferenceConfig.topP' failed to satisfy constraint: Member must have value greater than or equal to 0"},
+		{"maxTokens 0", &bedrockruntime.ConverseInput{InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(0)}},
+			"1 validation error detected: Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1"},
+		{"two errors", &bedrockruntime.ConverseInput{InferenceConfig: &rt.InferenceConfiguration{Temperature: f(2), TopP: f(1.5)}},
+			"2 validation errors detected: Value '2.0' at 'inferenceConfig.temperature' failed to satisfy constraint: Member must have value less than or equal to 1; Value '1.5' at 'inferenceConfig.topP' failed to satisfy constraint: Member must have value less than or equal to 1"},
+		{"empty stop sequence", &bedrockruntime.ConverseInput{InferenceConfig: &rt.InferenceConfiguration{StopSequences: []string{"END", ""}}},
+			"Value '' at 'inferenceConfig.stopSequences.2.member' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"image format exe", &bedrockruntime.ConverseInput{Messages: []rt.Message{{Role: rt.ConversationRoleUser, Content: []rt.ContentBlock{
+			&rt.ContentBlockMemberText{Value: "look"},
+			&rt.ContentBlockMemberImage{Value: rt.ImageBlock{Format: "exe", Source: &rt.ImageSourceMemberBytes{Value: png}}}}}}},
+			"1 validation error detected: Value 'exe' at 'messages.1.member.content.2.member.image.format' failed to satisfy constraint: Member must satisfy enum value set: [png, jpeg, gif, webp]"},
+		{"document format exe", &bedrockruntime.ConverseInput{Messages: []rt.Message{{Role: rt.ConversationRoleUser, Content: []rt.ContentBlock{
+			&rt.ContentBlockMemberDocument{Value: rt.DocumentBlock{Format: "exe", Name: aws.String("d"), Source: &rt.DocumentSourceMemberBytes{Value: []byte("x")}}}}}}},
+			"Value 'exe' at 'messages.1.member.content.1.member.document.format' failed to satisfy constraint: Member must satisfy enum value set: [pdf, csv, doc, docx, xls, xlsx, html, txt, md]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := *tc.in
+			in.ModelId = aws.String(haikuID)
+			if in.Messages == nil {
+				in.Messages = userText("hi")
+			}
+			_, err := rc.Converse(ctx, &in)
+			if errorCode(err) != "ValidationException" {
+				t.Fatalf("Converse = %v, want ValidationException", err)
+			}
+			if !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("message %q lacks %q", err, tc.wantMsg)
+			}
+			// ConverseStream refuses it the same way, before any event.
+			_, err = rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: in.ModelId, Messages: in.Messages, InferenceConfig: in.InferenceConfig})
+			if errorCode(err) != "ValidationException" {
+				t.Errorf("ConverseStream = %v, want ValidationException", err)
+			}
+		})
+	}
+
+	// The native Anthropic body of InvokeModel.
+	for _, tc := range []struct{ name, params, wantMsg string }{
+		{"temperature 7.5", `"temperature":7.5`, "#/temperature: 7.5 is not less or equal to 1"},
+		{"top_p -3", `"top_p":-3`, "#/top_p: -3 is not greater or equal to 0"},
+		{"top_p 1.5", `"top_p":1.5`, "#/top_p: 1.5 is not less or equal to 1"},
+		{"top_k -1", `"top_k":-1`, "#/top_k: -1 is not greater or equal to 0"},
+		{"max_tokens 0", `"max_tokens":0`, "#/max_tokens: 0 is not greater or equal to 1"},
+	} {
+		t.Run("InvokeModel "+tc.name, func(t *testing.T) {
+			body := `{"anthropic_version":"bedrock-2023-05-31","messages":[{"role":"user","content":"hi"}],` + tc.params
+			if !strings.Contains(tc.params, "max_tokens") {
+				body += `,"max_tokens":10`
+			}
+			_, err := rc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(haikuID), Body: []byte(body + "}"), ContentType: aws.String("application/json")})
+			if errorCode(err) != "ValidationException" || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Errorf("InvokeModel = %v, want ValidationException with %q", err, tc.wantMsg)
+			}
+		})
+	}
+
+	// A Smithy RPC v2 CBOR request (CloudWatch, as the Go SDK sends it)
+	// with bytes after its map; the same map alone is answered.
+	cbor := []byte{0xa0} // {}
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		status int
+	}{
+		{"CBOR map alone", cbor, 200},
+		{"CBOR trailing byte", append(cbor, 0x00), 400},
+		{"CBOR two maps", append(cbor, 0xa0), 400},
+		{"CBOR truncated map", []byte{0xa1, 0x61}, 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(ctx, "POST", ts.URL()+"/service/GraniteServiceVersion20100801/operation/ListMetrics", bytes.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/cbor")
+			req.Header.Set("Accept", "application/cbor")
+			req.Header.Set("Smithy-Protocol", "rpc-v2-cbor")
+			if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: ts.RootAccessKeyID, SecretAccessKey: ts.RootSecretAccessKey},
+				req, sha256Hex(tc.body), "monitoring", "us-east-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+		})
 	}
 }

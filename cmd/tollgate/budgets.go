@@ -79,7 +79,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	if b.WebhookSecret, err = m.webhookSecret(); err != nil {
 		return nil, err
 	}
-	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: b.WebhookSecret}}
+	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: b.WebhookSecret, Egress: m.Egress}}
 	cfg := m.Config
 	if addr := firstNonEmpty(cfg.SMTPAddr, m.getenv("TOLLGATE_SMTP_ADDR")); addr != "" {
 		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: addr, From: firstNonEmpty(cfg.SMTPFrom, m.getenv("TOLLGATE_SMTP_FROM"), "tollgate@localhost"),
@@ -100,7 +100,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 		ocfg.Poll = min(time.Second, first)
 	}
 	b.Outbox = notify.New(ocfg)
-	bcfg := budget.Config{Store: st, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Management: m.Config.AccountID, Logger: m.Logger}
+	bcfg := budget.Config{Store: st, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Egress: m.Egress, Management: m.Config.AccountID, Logger: m.Logger}
 	if cfg.BudgetEvalInterval > 0 {
 		bcfg.EvalInterval = cfg.BudgetEvalInterval
 	} else if v := m.getenv("TOLLGATE_BUDGET_EVAL_INTERVAL"); v != "" {

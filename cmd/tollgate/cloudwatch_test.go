@@ -326,7 +326,7 @@ func (h *hookServer) next(t *testing.T) hookCall {
 // traffic past it, and checks the transition: webhook, Tollgate throttle,
 // state and history through the API, /metrics and the CLI.
 func TestCloudWatchAlarmFiresWebhookAndThrottles(t *testing.T) {
-	ts := startServer(t, "", nil)
+	ts := startServer(t, "", allowLoopback)
 	ctx := t.Context()
 	hook := newHookServer(t)
 	profARN := createProfile(t, ts.bedrock(t), "sales-chat", cwHaikuARN, tagList("dept", "sales")...)

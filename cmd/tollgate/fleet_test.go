@@ -71,6 +71,7 @@ func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 		"TOLLGATE_WEBHOOK_SECRET=" + string(hookSecret), "TOLLGATE_NOTIFY_RETRY=50ms",
 		"TOLLGATE_LEASE_TTL=1s", "TOLLGATE_BUDGET_SYNC_INTERVAL=200ms", "TOLLGATE_BUDGET_EVAL_INTERVAL=300ms",
 		"TOLLGATE_TAGGING_RATE=5",
+		"TOLLGATE_OUTBOUND_ALLOW=127.0.0.0/8", // the webhook receiver's address
 	}
 	creds := credentials.NewStaticCredentialsProvider(keyID, secret, "")
 	fleet := make([]*fleetReplica, 3)

@@ -51,6 +51,19 @@ func startServerTLS(t *testing.T, mutate func(*config.Config), pool *x509.CertPo
 
 func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool, env map[string]string) *testServer {
 	t.Helper()
+	return startMain(t, dir, mutate, pool, env, nil)
+}
+
+// allowLoopback lets alert webhooks reach the test receivers on
+// 127.0.0.1, which the outbound policy refuses by default. Only the tests
+// that deliver to such a receiver set it, so every other test runs with
+// the default policy.
+func allowLoopback(c *config.Config) { c.OutboundAllow = []string{"127.0.0.0/8"} }
+
+// startMain starts a server like startServerIn; prepare, when not nil,
+// adjusts the Main before Open.
+func startMain(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool, env map[string]string, prepare func(*Main)) *testServer {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dir
@@ -74,6 +87,9 @@ func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *
 		logw = os.Stderr
 	}
 	m := NewMain(cfg, logw, func(k string) string { return env[k] })
+	if prepare != nil {
+		prepare(m)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()

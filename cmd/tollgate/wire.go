@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
+	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -102,6 +103,11 @@ type Main struct {
 	Replica string
 	leases  lease.Store
 
+	// Egress is the outbound address policy of alert webhooks (alarm
+	// actions, SNS subscribers), from Config.OutboundAllow; Open sets it
+	// unless it is set (tests set one that resolves names their way).
+	Egress *egress.Policy
+
 	// RootAccessKeyID and RootSecretAccessKey are the root credentials.
 	RootAccessKeyID, RootSecretAccessKey string
 
@@ -145,6 +151,11 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 		m.Catalog = m.Catalog.Merge(over)
+	}
+	if m.Egress == nil {
+		if m.Egress, err = cfg.Egress(); err != nil {
+			return err
+		}
 	}
 	m.DB, err = openStore(ctx, cfg)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 )
 
@@ -334,6 +335,22 @@ func (a *Alarm) Validate() error {
 		for _, s := range list {
 			if _, err := ParseAction(s); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CheckWebhooks checks the URL of every webhook action, of the three
+// lists, with out (egress.Policy.CheckURL): errkind.Invalid for one
+// pointing at an internal address out does not allow.
+func (a *Alarm) CheckWebhooks(out *egress.Policy) error {
+	for _, list := range [][]string{a.AlarmActions, a.OKActions, a.InsufficientDataActions} {
+		for _, s := range list {
+			if act, err := ParseAction(s); err == nil && act.Kind == ActionWebhook {
+				if err := out.CheckURL(act.Target); err != nil {
+					return err
+				}
 			}
 		}
 	}

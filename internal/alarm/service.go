@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 )
 
@@ -81,6 +82,9 @@ type Config struct {
 	Source Source
 	// Notifier delivers webhook actions; nil logs them only.
 	Notifier Notifier
+	// Egress checks webhook actions' URLs when an alarm is put. Default
+	// nil: the egress defaults, no internal address allowed.
+	Egress *egress.Policy
 	// Region appears in ARNs and notifications.
 	Region string
 	// Normalize maps a ModelId dimension value (an ARN, say) to the value
@@ -198,6 +202,9 @@ func (s *Service) put(a *Alarm) {
 // evaluation.
 func (s *Service) Put(ctx context.Context, in Alarm) error {
 	if err := in.Validate(); err != nil {
+		return err
+	}
+	if err := in.CheckWebhooks(s.cfg.Egress); err != nil {
 		return err
 	}
 	s.writeMu.Lock()

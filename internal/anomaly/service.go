@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -21,6 +22,11 @@ import (
 // create what, with which limits, and what each reads. Safe for
 // concurrent use.
 type Service struct {
+	// Egress checks SNS subscribers' webhook URLs when a subscription is
+	// created or updated; set it before use. Default nil: the egress
+	// defaults, no internal address allowed.
+	Egress *egress.Policy
+
 	store Store
 	now   func() time.Time
 }
@@ -320,6 +326,9 @@ func (s *Service) checkSubscription(ctx context.Context, account string, sub *Su
 			u, err := url.Parse(sb.Address)
 			if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || len(sb.Address) > 2000 {
 				return invalid("The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL.", truncate(sb.Address))
+			}
+			if err := s.Egress.CheckURL(sb.Address); err != nil {
+				return err
 			}
 		default:
 			return invalid("Invalid subscriber Type %q: valid values are EMAIL and SNS.", truncate(sb.Type))

@@ -41,7 +41,7 @@ func (s *Service) install(ctx context.Context, old, st *state) {
 func (s *Service) Create(ctx context.Context, b Budget) error {
 	now := s.cfg.Now().UTC()
 	b = b.Clone()
-	if err := b.normalize(now, s.cfg.Catalog); err != nil {
+	if err := b.normalize(now, s.cfg.Catalog, s.cfg.Egress); err != nil {
 		return err
 	}
 	b.CreatedAt, b.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
@@ -81,7 +81,7 @@ func (s *Service) modify(ctx context.Context, account, name string, f func(b *Bu
 		return err
 	}
 	now := s.cfg.Now().UTC()
-	if err := b.normalize(now, s.cfg.Catalog); err != nil {
+	if err := b.normalize(now, s.cfg.Catalog, s.cfg.Egress); err != nil {
 		return err
 	}
 	b.UpdatedAt = now.Truncate(time.Millisecond)
@@ -247,7 +247,7 @@ func (s *Service) CreateSubscriber(ctx context.Context, account, name string, n 
 		if i < 0 {
 			return notificationNotFound(name)
 		}
-		if err := sub.validate(); err != nil {
+		if err := sub.validate(s.cfg.Egress); err != nil {
 			return err
 		}
 		if slices.Contains(b.Notifications[i].Subscribers, sub) {
@@ -269,7 +269,7 @@ func (s *Service) UpdateSubscriber(ctx context.Context, account, name string, n 
 		if j < 0 {
 			return errkind.New(errkind.NotFound, "Unable to find the subscriber of this notification of budget %s.", name)
 		}
-		if err := new.validate(); err != nil {
+		if err := new.validate(s.cfg.Egress); err != nil {
 			return err
 		}
 		if k := slices.Index(b.Notifications[i].Subscribers, new); k >= 0 && k != j {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
+	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/notify"
@@ -68,6 +69,9 @@ type Config struct {
 	Catalog *catalog.Catalog
 	// Notifier sends alerts; nil drops them (they are still evaluated).
 	Notifier Notifier
+	// Egress checks SNS subscribers' webhook URLs when they are written.
+	// Default nil: the egress defaults, no internal address allowed.
+	Egress *egress.Policy
 	// Management is the account whose budgets see every account's usage
 	// (the organisation's management account); other accounts' budgets
 	// see their own. "" means every budget sees only its own account.

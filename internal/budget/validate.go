@@ -9,12 +9,13 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
+	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 )
 
 // normalize validates b and fills its defaults. now picks the default
-// start; cat checks DOWNGRADE models.
-func (b *Budget) normalize(now time.Time, cat *catalog.Catalog) error {
+// start; cat checks DOWNGRADE models; out checks SNS subscriber URLs.
+func (b *Budget) normalize(now time.Time, cat *catalog.Catalog, out *egress.Policy) error {
 	if err := ValidateName(b.Name); err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (b *Budget) normalize(now time.Time, cat *catalog.Catalog) error {
 			return errkind.New(errkind.Conflict, "The budget has this notification twice: %s.", n.Key())
 		}
 		seen[n.Key()] = true
-		if err := checkSubscribers(n.Subscribers, true); err != nil {
+		if err := checkSubscribers(n.Subscribers, true, out); err != nil {
 			return err
 		}
 	}
@@ -117,7 +118,7 @@ func (b *Budget) normalize(now time.Time, cat *catalog.Catalog) error {
 		return errkind.New(errkind.QuotaExceeded, "A budget can have at most %d actions.", MaxActions)
 	}
 	for i := range b.Actions {
-		if err := b.Actions[i].normalize(cat); err != nil {
+		if err := b.Actions[i].normalize(cat, out); err != nil {
 			return err
 		}
 	}
@@ -155,15 +156,15 @@ func (n *Notification) normalize() error {
 }
 
 // checkSubscribers validates subscribers and their counts (at least one
-// when need is true).
-func checkSubscribers(subs []Subscriber, need bool) error {
+// when need is true); out checks SNS subscriber URLs.
+func checkSubscribers(subs []Subscriber, need bool, out *egress.Policy) error {
 	if need && len(subs) == 0 {
 		return errkind.New(errkind.Invalid, "A notification needs at least one subscriber.")
 	}
 	var email, sns int
 	seen := map[Subscriber]bool{}
 	for _, sub := range subs {
-		if err := sub.validate(); err != nil {
+		if err := sub.validate(out); err != nil {
 			return err
 		}
 		if seen[sub] {
@@ -182,7 +183,9 @@ func checkSubscribers(subs []Subscriber, need bool) error {
 	return nil
 }
 
-func (sub Subscriber) validate() error {
+// validate checks a subscriber; an SNS subscriber's webhook URL must
+// pass out's address check (egress.Policy.CheckURL).
+func (sub Subscriber) validate(out *egress.Policy) error {
 	switch sub.Type {
 	case Email:
 		a, err := mail.ParseAddress(sub.Address)
@@ -199,13 +202,16 @@ func (sub Subscriber) validate() error {
 		default:
 			return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL.", truncate(sub.Address))
 		}
+		if err := out.CheckURL(sub.Address); err != nil {
+			return err
+		}
 	default:
 		return errkind.New(errkind.Invalid, "Invalid SubscriptionType %q: valid values are EMAIL and SNS.", truncate(string(sub.Type)))
 	}
 	return nil
 }
 
-func (a *Action) normalize(cat *catalog.Catalog) error {
+func (a *Action) normalize(cat *catalog.Catalog, out *egress.Policy) error {
 	switch a.Type {
 	case Block:
 	case Throttle:
@@ -239,7 +245,7 @@ func (a *Action) normalize(cat *catalog.Catalog) error {
 	if a.ApprovalModel != "AUTOMATIC" {
 		return errkind.New(errkind.Invalid, "ApprovalModel %q is not supported: Tollgate runs budget actions automatically.", truncate(a.ApprovalModel))
 	}
-	return checkSubscribers(a.Subscribers, false)
+	return checkSubscribers(a.Subscribers, false, out)
 }
 
 // sameScope reports whether two versions of a budget count the same spend

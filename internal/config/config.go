@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tollgate-dev/tollgate/internal/egress"
 )
 
 // Config is the whole configuration of `tollgate serve`.
@@ -104,6 +106,15 @@ type Config struct {
 	SMTPAddr     string `yaml:"smtpAddr"`
 	SMTPFrom     string `yaml:"smtpFrom"`
 	SMTPUsername string `yaml:"smtpUsername"`
+	// OutboundAllow lets alert webhooks (CloudWatch alarm actions, Budgets
+	// and Cost Explorer SNS subscribers) reach internal addresses, which
+	// Tollgate refuses by default: loopback, link-local (incl. the cloud
+	// metadata address), private, CGNAT, unspecified and multicast
+	// ranges. Each entry is a CIDR prefix ("10.1.2.0/24"), an IP address
+	// ("10.1.2.3"), a host name ("hooks.internal") trusted on any port, or
+	// a host name and port ("hooks.internal:8443"); a trusted host name is
+	// dialled whatever it resolves to. Default empty: nothing internal.
+	OutboundAllow []string `yaml:"outboundAllow"`
 	// NotifyRetry is the first retry delay of the notification outbox; it
 	// doubles each attempt, to at most 1h. Default 0: 1s.
 	NotifyRetry time.Duration `yaml:"notifyRetry"`
@@ -238,10 +249,22 @@ func (c Config) Validate() error {
 	if c.StreamWriteTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("streamWriteTimeout %v must be positive", c.StreamWriteTimeout))
 	}
+	if _, err := c.Egress(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.validateProviders(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Egress returns the outbound address policy of OutboundAllow.
+func (c Config) Egress() (*egress.Policy, error) {
+	p, err := egress.New(c.OutboundAllow)
+	if err != nil {
+		return nil, fmt.Errorf("outboundAllow: %w", err)
+	}
+	return p, nil
 }
 
 // ValidateStore accepts an empty store (SQLite) or a PostgreSQL URL, as
@@ -302,6 +325,9 @@ func fields() []field {
 		mk("smtp-from", "sender address of e-mail alerts", func(c *Config) *string { return &c.SMTPFrom }),
 		mk("smtp-username", "SMTP login (password: TOLLGATE_SMTP_PASSWORD)", func(c *Config) *string { return &c.SMTPUsername }),
 		mk("metrics-tag-labels", "profile tag keys to add as Prometheus labels (comma-separated)", func(c *Config) *string { return &c.MetricsTagLabels }),
+		{"outbound-allow", "CIDR prefixes, addresses and host[:port] names alert webhooks may reach despite being internal (comma-separated)",
+			func(c *Config) string { return strings.Join(c.OutboundAllow, ",") },
+			func(c *Config, v string) error { c.OutboundAllow = splitList(v); return nil }},
 		{"notify-retry", "first retry delay of the notification outbox (0 = 1s)",
 			func(c *Config) string { return c.NotifyRetry.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.NotifyRetry = d; return err }},
@@ -365,6 +391,17 @@ func fields() []field {
 			func(c *Config) string { return c.ShutdownTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ShutdownTimeout = d; return err }},
 	}
+}
+
+// splitList splits a comma-separated list, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // EnvName returns the environment variable for a flag name.

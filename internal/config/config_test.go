@@ -55,6 +55,7 @@ func TestLoadPrecedence(t *testing.T) {
 		"TOLLGATE_ACCOUNT_ID":       "111122223333",
 		"TOLLGATE_PROFILE_QUOTA":    "9",
 		"TOLLGATE_SHUTDOWN_TIMEOUT": "5s",
+		"TOLLGATE_OUTBOUND_ALLOW":   "10.1.2.0/24, hooks.internal:8443,",
 	}
 	got, err := Load("serve", []string{"--account-id", "444455556666", "--data-dir", dir}, func(k string) string { return env[k] })
 	if err != nil {
@@ -67,6 +68,7 @@ func TestLoadPrecedence(t *testing.T) {
 	want.AccountID = "444455556666" // flag beats env
 	want.DataDir = dir              // flag
 	want.ShutdownTimeout = 5 * time.Second
+	want.OutboundAllow = []string{"10.1.2.0/24", "hooks.internal:8443"}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("Load (-got +want):\n%s", diff)
 	}

@@ -37,10 +37,10 @@ func (c anthropicCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 	if cfg.MaxTokens, err = o.maxTokens("max_tokens"); err != nil {
 		return nil, err
 	}
-	if cfg.Temperature, err = o.sampling("temperature"); err != nil {
+	if cfg.Temperature, err = o.unit("temperature"); err != nil {
 		return nil, err
 	}
-	if cfg.TopP, err = o.sampling("top_p"); err != nil {
+	if cfg.TopP, err = o.unit("top_p"); err != nil {
 		return nil, err
 	}
 	if cfg.StopSequences, _, err = o.strs("stop_sequences"); err != nil {
@@ -58,8 +58,10 @@ func (c anthropicCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 	if req.ToolConfig, err = anthropicTools(o, extra); err != nil {
 		return nil, err
 	}
-	if _, _, err := o.int("top_k"); err != nil {
+	if k, _, err := o.int("top_k"); err != nil {
 		return nil, err
+	} else if k < 0 {
+		return nil, malformed("%s: %d is not greater or equal to 0", o.at("top_k"), k)
 	}
 	for k, v := range o.rest() {
 		extra[k] = v

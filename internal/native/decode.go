@@ -307,5 +307,19 @@ func (o *obj) sampling(key string) (*float32, error) {
 	return &v, nil
 }
 
+// unit reads a sampling parameter that lies in [0, 1] (Anthropic's
+// temperature and top_p).
+func (o *obj) unit(key string) (*float32, error) {
+	v, err := o.sampling(key)
+	if err != nil || v == nil {
+		return v, err
+	}
+	if *v > 1 {
+		f, _, _ := o.float(key)
+		return nil, malformed("%s: %s is not less or equal to 1", o.at(key), strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	return v, nil
+}
+
 // elem returns the path of element i of the array member key.
 func (o *obj) elem(key string, i int) string { return fmt.Sprintf("%s/%d", o.at(key), i) }

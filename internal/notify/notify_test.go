@@ -3,16 +3,19 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/notify/mail"
 	"github.com/tollgate-dev/tollgate/internal/notify/mail/mailtest"
@@ -21,6 +24,18 @@ import (
 )
 
 var secret = []byte("s3cret")
+
+// loopback allows the test receivers, which listen on 127.0.0.1: the
+// outbound policy refuses loopback addresses by default.
+var loopback = mustPolicy("127.0.0.0/8")
+
+func mustPolicy(entries ...string) *egress.Policy {
+	p, err := egress.New(entries)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
 
 // receiver is a webhook endpoint that answers the statuses it is told to
 // (200 once they run out) and records every request.
@@ -72,7 +87,7 @@ func openDB(t *testing.T, path string) *sqlite.DB {
 }
 
 func newOutbox(db *sqlite.DB, extra func(*notify.Config)) *notify.Outbox {
-	cfg := notify.Config{Store: db, Deliverers: map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: secret}},
+	cfg := notify.Config{Store: db, Deliverers: map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: secret, Egress: loopback}},
 		Backoff: func(int) time.Duration { return 20 * time.Millisecond }, Poll: 10 * time.Millisecond, MaxAttempts: 10}
 	if extra != nil {
 		extra(&cfg)
@@ -223,7 +238,7 @@ func TestPermanentFailuresAndMaxAttempts(t *testing.T) {
 func TestSlackVariant(t *testing.T) {
 	rc := newReceiver(t)
 	m := message("k", "slack+"+rc.URL+"/services/x")
-	if err := (&webhook.Deliverer{Secret: secret}).Deliver(t.Context(), m); err != nil {
+	if err := (&webhook.Deliverer{Secret: secret, Egress: loopback}).Deliver(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}
 	got := rc.requests()
@@ -259,5 +274,50 @@ func TestMail(t *testing.T) {
 	srv.SetReject("550 5.1.1 no such user")
 	if err := d.Deliver(t.Context(), m); !notify.IsPermanent(err) {
 		t.Errorf("Deliver on a 550 = %v, want a permanent error", err)
+	}
+}
+
+// TestWebhookOutboundPolicy proves the delivery-time address check: the
+// default deliverer refuses a receiver on a loopback address, whether
+// written as an address, as localhost, or as a name that resolves there,
+// for good (no retry); and it follows no redirect, so an allowed receiver
+// cannot send it on to an internal one.
+func TestWebhookOutboundPolicy(t *testing.T) {
+	rc := newReceiver(t)
+	_, port, _ := net.SplitHostPort(rc.Listener.Addr().String())
+	rebind := (*egress.Policy)(nil).WithLookup(func(_ context.Context, host string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	})
+	for _, tc := range []struct {
+		name string
+		d    *webhook.Deliverer
+		url  string
+	}{
+		{"address", &webhook.Deliverer{Secret: secret}, rc.URL + "/hook"},
+		{"localhost", &webhook.Deliverer{Secret: secret}, "http://localhost:" + port + "/hook"},
+		{"name resolving to loopback", &webhook.Deliverer{Secret: secret, Egress: rebind}, "http://hooks.example.com:" + port + "/hook"},
+		{"slack scheme", &webhook.Deliverer{Secret: secret}, "slack+" + rc.URL + "/hook"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.d.Deliver(t.Context(), message("k", tc.url))
+			if !errors.Is(err, egress.ErrRefused) || !notify.IsPermanent(err) {
+				t.Errorf("Deliver = %v, want a permanent egress.ErrRefused", err)
+			}
+		})
+	}
+	if got := rc.requests(); len(got) != 0 {
+		t.Errorf("the refused receiver got %d requests", len(got))
+	}
+
+	// An allowed receiver that redirects: the redirect is not followed.
+	inner := newReceiver(t)
+	redirect := httptest.NewServer(http.RedirectHandler(inner.URL+"/internal", http.StatusTemporaryRedirect))
+	t.Cleanup(redirect.Close)
+	d := &webhook.Deliverer{Secret: secret, Egress: loopback}
+	if err := d.Deliver(t.Context(), message("k", redirect.URL)); err == nil || !notify.IsPermanent(err) {
+		t.Errorf("Deliver to a redirect = %v, want a permanent rejection", err)
+	}
+	if got := inner.requests(); len(got) != 0 {
+		t.Errorf("the redirect was followed: %d requests", len(got))
 	}
 }

@@ -88,9 +88,18 @@ func ReadBody(r *http.Request, limit int64) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// InputValidator is a request shape that checks the constraints its
+// service model states (ranges, lengths, enumerations) once decoded.
+type InputValidator interface {
+	// ValidateInput returns an errkind.Invalid error in the service's
+	// words, or nil.
+	ValidateInput() error
+}
+
 // DecodeJSON decodes a JSON object body into v. An empty body decodes as
 // {}. Malformed JSON, a non-object, trailing data or a wrong member type is
-// an Invalid error naming the problem.
+// an Invalid error naming the problem; so is a constraint v, an
+// InputValidator, finds broken.
 func DecodeJSON(body []byte, v any) error {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -113,6 +122,9 @@ func DecodeJSON(body []byte, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errkind.New(errkind.Invalid, "The request body has data after the JSON object.")
+	}
+	if iv, ok := v.(InputValidator); ok {
+		return iv.ValidateInput()
 	}
 	return nil
 }

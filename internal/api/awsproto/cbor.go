@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"math"
 	"strconv"
 
@@ -15,11 +17,18 @@ import (
 // DecodeCBOR decodes a Smithy RPC v2 CBOR request body into v, a struct
 // with the same JSON tags as the awsJson form: the CBOR document is turned
 // into the JSON document it stands for, so one set of struct tags serves
-// both protocols. An empty body decodes as {}. Malformed input is an
-// Invalid error.
+// both protocols. An empty body decodes as {}. Malformed input, and data
+// after the one top-level item, is an Invalid error.
 func DecodeCBOR(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return DecodeJSON(nil, v)
+	}
+	n, err := itemLen(body, 0)
+	if err != nil {
+		return errkind.Wrap(errkind.Invalid, err, "The request body is not valid CBOR.")
+	}
+	if n != len(body) {
+		return errkind.New(errkind.Invalid, "The request body has data after the CBOR map.")
 	}
 	val, err := cbor.Decode(body)
 	if err != nil {
@@ -37,6 +46,112 @@ func DecodeCBOR(body []byte, v any) error {
 		return errkind.Wrap(errkind.Invalid, err, "The request body cannot be read.")
 	}
 	return DecodeJSON(js, v)
+}
+
+// errTruncated reports a CBOR item that runs past the end of the input.
+var errTruncated = errors.New("unexpected end of CBOR data")
+
+// itemLen returns the length in bytes of the well-formed CBOR data item
+// that starts p (RFC 8949, section 3), without building it, so that data
+// after it can be told apart.
+func itemLen(p []byte, depth int) (int, error) {
+	if depth > 128 {
+		return 0, errors.New("CBOR nested too deeply")
+	}
+	if len(p) == 0 {
+		return 0, errTruncated
+	}
+	major, minor := p[0]>>5, p[0]&0x1f
+	var arg uint64
+	off := 1
+	switch {
+	case minor < 24:
+		arg = uint64(minor)
+	case minor <= 27:
+		size := 1 << (minor - 24)
+		if len(p) < 1+size {
+			return 0, errTruncated
+		}
+		for _, b := range p[1 : 1+size] {
+			arg = arg<<8 | uint64(b)
+		}
+		off += size
+	case minor == 31:
+		switch major {
+		case 2, 3: // indefinite byte or text string: definite chunks of the same major type
+			for {
+				if off >= len(p) {
+					return 0, errTruncated
+				}
+				if p[off] == 0xff {
+					return off + 1, nil
+				}
+				if p[off]>>5 != major || p[off]&0x1f == 31 {
+					return 0, errors.New("bad chunk in an indefinite-length CBOR string")
+				}
+				n, err := itemLen(p[off:], depth+1)
+				if err != nil {
+					return 0, err
+				}
+				off += n
+			}
+		case 4, 5: // indefinite array or map: items up to a break
+			count := 0
+			for {
+				if off >= len(p) {
+					return 0, errTruncated
+				}
+				if p[off] == 0xff {
+					if major == 5 && count%2 != 0 {
+						return 0, errors.New("CBOR map with a key and no value")
+					}
+					return off + 1, nil
+				}
+				n, err := itemLen(p[off:], depth+1)
+				if err != nil {
+					return 0, err
+				}
+				off += n
+				count++
+			}
+		}
+		return 0, errors.New("unexpected CBOR break or indefinite length")
+	default:
+		return 0, fmt.Errorf("reserved CBOR additional information %d", minor)
+	}
+	switch major {
+	case 0, 1, 7: // integers; simple values and floats carry their argument only
+		return off, nil
+	case 2, 3:
+		if arg > uint64(len(p)-off) {
+			return 0, errTruncated
+		}
+		return off + int(arg), nil
+	case 6: // a tag, then its content
+		n, err := itemLen(p[off:], depth+1)
+		if err != nil {
+			return 0, err
+		}
+		return off + n, nil
+	}
+	items := arg // 4: array
+	if major == 5 {
+		if arg > math.MaxUint64/2 {
+			return 0, errTruncated
+		}
+		items = 2 * arg
+	}
+	if items > uint64(len(p)-off) { // every item takes at least one byte
+		return 0, errTruncated
+	}
+	for range items {
+		n, err := itemLen(p[off:], depth+1)
+		if err != nil {
+			return 0, err
+		}
+		off += n
+	}
+	return off, nil
 }
 
 // fromCBOR converts a decoded CBOR value to the value encoding/json would

@@ -10,6 +10,11 @@
 // (or slack+http), or whose host is hooks.slack.com, gets the
 // Slack-compatible body {"text": "..."} instead, signed the same way.
 //
+// Requests go only to addresses the outbound policy (internal/egress)
+// allows, checked on the address dialled after DNS resolution; redirects
+// are not followed (a 3xx answer rejects the message), and proxies from
+// the environment are not used, so neither can lead a request elsewhere.
+//
 // Any 2xx answer is a delivery. 408, 425, 429 and 5xx answers, and
 // transport errors, are retried by the outbox; other answers (400, 404,
 // 410, ...) reject the message for good.
@@ -22,13 +27,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 )
 
@@ -67,13 +75,36 @@ func Verify(secret, body []byte, header string) bool {
 type Deliverer struct {
 	// Secret signs every body.
 	Secret []byte
-	// Client sends the requests. Default: a client with a 15s timeout.
+	// Egress is the outbound address policy when Client is nil. Default
+	// nil: the egress defaults, no internal address allowed.
+	Egress *egress.Policy
+	// Client sends the requests. Default: NewClient(Egress, 15s).
 	Client *http.Client
+
+	once   sync.Once
+	client *http.Client
 }
 
 var _ notify.Deliverer = (*Deliverer)(nil)
 
-var defaultClient = &http.Client{Timeout: 15 * time.Second}
+// NewClient returns an HTTP client for webhooks: it connects only to
+// addresses p allows (checked after resolution), follows no redirect,
+// uses no proxy, and gives up on a request after timeout.
+func NewClient(p *egress.Policy, timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			Proxy:                 nil,
+			DialContext:           p.DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          16,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
 
 // Body returns the URL to post m to and the body to post.
 func Body(m notify.Message) (string, []byte, error) {
@@ -117,9 +148,13 @@ func (d *Deliverer) Deliver(ctx context.Context, m notify.Message) error {
 	req.Header.Set(KindHeader, m.Kind)
 	c := d.Client
 	if c == nil {
-		c = defaultClient
+		d.once.Do(func() { d.client = NewClient(d.Egress, 15*time.Second) })
+		c = d.client
 	}
 	resp, err := c.Do(req)
+	if errors.Is(err, egress.ErrRefused) {
+		return notify.Permanent(err)
+	}
 	if err != nil {
 		return err
 	}
