@@ -6,6 +6,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var _ principal.AdminStore = (*DB)(nil)
@@ -14,7 +15,7 @@ var _ principal.AdminStore = (*DB)(nil)
 func (db *DB) PutAccount(ctx context.Context, a principal.Account) error {
 	return db.change(ctx, ChangeAccount, "put account", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, ms(a.CreatedAt))
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, sqlstore.MS(a.CreatedAt))
 		if err != nil {
 			return internal(err, "put account")
 		}
@@ -27,7 +28,7 @@ func (db *DB) PutPolicy(ctx context.Context, p principal.PolicyDoc) error {
 	return db.change(ctx, ChangePolicy, "put policy", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO policies (account, name, document, updated_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (account, name) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
-			p.Account, p.Name, p.Document, ms(p.UpdatedAt))
+			p.Account, p.Name, p.Document, sqlstore.MS(p.UpdatedAt))
 		if err != nil {
 			return internal(err, "put policy")
 		}
@@ -91,7 +92,7 @@ func (db *DB) LoadAdmin(ctx context.Context) ([]principal.Account, []principal.P
 		if err := rows.Scan(&a.ID, &a.Name, &c); err != nil {
 			return err
 		}
-		a.CreatedAt = fromMS(c)
+		a.CreatedAt = sqlstore.FromMS(c)
 		accts = append(accts, a)
 		return nil
 	})
@@ -106,7 +107,7 @@ func (db *DB) LoadAdmin(ctx context.Context) ([]principal.Account, []principal.P
 			if err := rows.Scan(&p.Account, &p.Name, &p.Document, &u); err != nil {
 				return err
 			}
-			p.UpdatedAt = fromMS(u)
+			p.UpdatedAt = sqlstore.FromMS(u)
 			pols = append(pols, p)
 			return nil
 		})

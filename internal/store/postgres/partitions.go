@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 // month returns the bounds, in unix milliseconds, of the UTC month holding
@@ -147,7 +148,7 @@ func (db *DB) DropPartitionsBefore(ctx context.Context, before time.Time) ([]str
 		if _, err := fmt.Sscanf(bound, "FOR VALUES FROM ('%d') TO ('%d')", &from, &to); err != nil {
 			return fmt.Errorf("partition %s: bound %q: %w", name, bound, err)
 		}
-		if to <= ms(before) {
+		if to <= sqlstore.MS(before) {
 			parts = append(parts, part{name, to})
 		}
 		return nil

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var _ principal.AdminStore = (*DB)(nil)
@@ -12,7 +13,7 @@ var _ principal.AdminStore = (*DB)(nil)
 // PutAccount implements principal.AdminStore.
 func (db *DB) PutAccount(ctx context.Context, a principal.Account) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, ms(a.CreatedAt))
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, sqlstore.MS(a.CreatedAt))
 	if err != nil {
 		return internal(err, "put account")
 	}
@@ -23,7 +24,7 @@ func (db *DB) PutAccount(ctx context.Context, a principal.Account) error {
 func (db *DB) PutPolicy(ctx context.Context, p principal.PolicyDoc) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO policies (account, name, document, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (account, name) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
-		p.Account, p.Name, p.Document, ms(p.UpdatedAt))
+		p.Account, p.Name, p.Document, sqlstore.MS(p.UpdatedAt))
 	if err != nil {
 		return internal(err, "put policy")
 	}
@@ -93,7 +94,7 @@ func (db *DB) LoadAdmin(ctx context.Context) ([]principal.Account, []principal.P
 			rows.Close()
 			return nil, nil, nil, internal(err, "scan account")
 		}
-		a.CreatedAt = fromMS(c)
+		a.CreatedAt = sqlstore.FromMS(c)
 		accts = append(accts, a)
 	}
 	rows.Close()
@@ -109,7 +110,7 @@ func (db *DB) LoadAdmin(ctx context.Context) ([]principal.Account, []principal.P
 			rows.Close()
 			return nil, nil, nil, internal(err, "scan policy")
 		}
-		p.UpdatedAt = fromMS(u)
+		p.UpdatedAt = sqlstore.FromMS(u)
 		pols = append(pols, p)
 	}
 	rows.Close()

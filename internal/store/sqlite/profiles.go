@@ -9,6 +9,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -17,19 +18,6 @@ var (
 	_ principal.Store = (*DB)(nil)
 )
 
-func ms(t time.Time) int64     { return t.UnixMilli() }
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-func tagsJSON(t tags.Set) string {
-	b, _ := json.Marshal(map[string]string(t.Clone()))
-	return string(b)
-}
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // CreateProfile implements profile.Store.
 func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
 	arns, _ := json.Marshal(p.ModelARNs)
@@ -37,7 +25,7 @@ func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
 		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
-		tagsJSON(p.Tags), ms(p.CreatedAt), ms(p.UpdatedAt), nullable(p.ClientRequestToken), p.RequestHash)
+		sqlstore.TagsJSON(p.Tags), sqlstore.MS(p.CreatedAt), sqlstore.MS(p.UpdatedAt), sqlstore.Nullable(p.ClientRequestToken), p.RequestHash)
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
 	}
@@ -62,7 +50,7 @@ func (db *DB) DeleteProfile(ctx context.Context, account, id string) error {
 // SetProfileTags implements profile.Store.
 func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set, updated time.Time) error {
 	res, err := db.w.ExecContext(ctx, `UPDATE profiles SET tags = ?, updated_at = ? WHERE account = ? AND id = ?`,
-		tagsJSON(t), ms(updated), account, id)
+		sqlstore.TagsJSON(t), sqlstore.MS(updated), account, id)
 	if err != nil {
 		return internal(err, "set profile tags")
 	}
@@ -100,7 +88,7 @@ func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
 			p.Tags = tags.Set{}
 		}
 		p.Type = profile.Application
-		p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
+		p.CreatedAt, p.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
 		p.ClientRequestToken = token.String
 		out = append(out, p)
 	}
@@ -114,7 +102,7 @@ func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
 func (db *DB) PutPrincipal(ctx context.Context, p principal.Principal) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO principals (id, account, name, kind, tags, created_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET account = excluded.account, name = excluded.name, kind = excluded.kind, tags = excluded.tags`,
-		p.ID, p.Account, p.Name, string(p.Kind), tagsJSON(p.Tags), ms(p.CreatedAt))
+		p.ID, p.Account, p.Name, string(p.Kind), sqlstore.TagsJSON(p.Tags), sqlstore.MS(p.CreatedAt))
 	if err != nil {
 		return internal(err, "put principal")
 	}
@@ -125,7 +113,7 @@ func (db *DB) PutPrincipal(ctx context.Context, p principal.Principal) error {
 func (db *DB) PutAccessKey(ctx context.Context, k principal.AccessKey) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO access_keys (id, principal_id, secret_sealed, status, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, secret_sealed = excluded.secret_sealed, status = excluded.status`,
-		k.ID, k.PrincipalID, k.SecretSealed, k.Status, ms(k.CreatedAt))
+		k.ID, k.PrincipalID, k.SecretSealed, k.Status, sqlstore.MS(k.CreatedAt))
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Invalid, err, "the access key's principal does not exist")
 	}
@@ -139,7 +127,7 @@ func (db *DB) PutAccessKey(ctx context.Context, k principal.AccessKey) error {
 func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO api_keys (hash, id, principal_id, status, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (hash) DO UPDATE SET status = excluded.status`,
-		k.Hash, k.ID, k.PrincipalID, k.Status, ms(k.CreatedAt))
+		k.Hash, k.ID, k.PrincipalID, k.Status, sqlstore.MS(k.CreatedAt))
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Invalid, err, "the API key's principal does not exist or its id is taken")
 	}
@@ -165,7 +153,7 @@ func (db *DB) LoadPrincipals(ctx context.Context) ([]principal.Principal, []prin
 			return nil, nil, nil, internal(err, "scan principal")
 		}
 		p.Kind = principal.Kind(kind)
-		p.CreatedAt = fromMS(created)
+		p.CreatedAt = sqlstore.FromMS(created)
 		if err := json.Unmarshal([]byte(tj), &p.Tags); err != nil {
 			rows.Close()
 			return nil, nil, nil, internal(err, "decode principal tags")
@@ -188,7 +176,7 @@ func (db *DB) LoadPrincipals(ctx context.Context) ([]principal.Principal, []prin
 			rows.Close()
 			return nil, nil, nil, internal(err, "scan access key")
 		}
-		k.CreatedAt = fromMS(created)
+		k.CreatedAt = sqlstore.FromMS(created)
 		aks = append(aks, k)
 	}
 	rows.Close()
@@ -207,7 +195,7 @@ func (db *DB) LoadPrincipals(ctx context.Context) ([]principal.Principal, []prin
 		if err := rows.Scan(&k.Hash, &k.ID, &k.PrincipalID, &k.Status, &created); err != nil {
 			return nil, nil, nil, internal(err, "scan api key")
 		}
-		k.CreatedAt = fromMS(created)
+		k.CreatedAt = sqlstore.FromMS(created)
 		apis = append(apis, k)
 	}
 	if err := rows.Err(); err != nil {
