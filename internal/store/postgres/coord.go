@@ -124,3 +124,8 @@ func (db *DB) PruneShared(ctx context.Context, before time.Time) error {
 	}
 	return nil
 }
+
+// Shared reports whether several Tollgate replicas may share the store:
+// always for PostgreSQL, whose replicas coordinate through it (leases,
+// budget pools, throttle windows, the change feed).
+func (db *DB) Shared() bool { return true }

@@ -38,6 +38,10 @@ type DB struct {
 	// the writer so each append does not parse them again.
 	insRecord, upRollup, upDaily *sql.Stmt
 
+	// coord is the single node's leases, budget pools and change feed
+	// (coord.go).
+	coord coord
+
 	// ckpt is a connection of its own for the background checkpointer;
 	// closing stopCkpt stops it and ckptDone closes when it has.
 	ckpt     *sql.DB
