@@ -85,48 +85,13 @@ func (db *DB) Detach(ctx context.Context, a principal.Attachment) error {
 
 // LoadAdmin implements principal.AdminStore.
 func (db *DB) LoadAdmin(ctx context.Context) ([]principal.Account, []principal.PolicyDoc, []principal.Attachment, error) {
-	var accts []principal.Account
-	err := db.each(ctx, `SELECT id, name, created_at FROM accounts ORDER BY id COLLATE "C"`, nil, func(rows *sql.Rows) error {
-		var a principal.Account
-		var c int64
-		if err := rows.Scan(&a.ID, &a.Name, &c); err != nil {
-			return err
-		}
-		a.CreatedAt = sqlstore.FromMS(c)
-		accts = append(accts, a)
-		return nil
-	})
+	ps, ks, as, err := sqlstore.LoadAdmin(ctx, db.db,
+		`SELECT id, name, created_at FROM accounts ORDER BY id COLLATE "C"`,
+		`SELECT account, name, document, updated_at FROM policies ORDER BY account COLLATE "C", name COLLATE "C"`,
+		`SELECT principal_id, account, policy_name FROM principal_policies
+		ORDER BY principal_id COLLATE "C", account COLLATE "C", policy_name COLLATE "C"`)
 	if err != nil {
-		return nil, nil, nil, internal(err, "load accounts")
+		return nil, nil, nil, internal(err, "load admin")
 	}
-	var pols []principal.PolicyDoc
-	err = db.each(ctx, `SELECT account, name, document, updated_at FROM policies ORDER BY account COLLATE "C", name COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var p principal.PolicyDoc
-			var u int64
-			if err := rows.Scan(&p.Account, &p.Name, &p.Document, &u); err != nil {
-				return err
-			}
-			p.UpdatedAt = sqlstore.FromMS(u)
-			pols = append(pols, p)
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, internal(err, "load policies")
-	}
-	var atts []principal.Attachment
-	err = db.each(ctx, `SELECT principal_id, account, policy_name FROM principal_policies
-		ORDER BY principal_id COLLATE "C", account COLLATE "C", policy_name COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var a principal.Attachment
-			if err := rows.Scan(&a.PrincipalID, &a.Account, &a.PolicyName); err != nil {
-				return err
-			}
-			atts = append(atts, a)
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, internal(err, "load attachments")
-	}
-	return accts, pols, atts, nil
+	return ps, ks, as, nil
 }

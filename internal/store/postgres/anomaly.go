@@ -65,7 +65,7 @@ func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Mo
 		args = append(args, account)
 	}
 	var out []anomaly.Monitor
-	err := db.each(ctx, q+` ORDER BY created_at, arn COLLATE "C"`, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, q+` ORDER BY created_at, arn COLLATE "C"`, args, func(rows *sql.Rows) error {
 		var m anomaly.Monitor
 		var typ, dim string
 		var vals, rt []byte
@@ -220,7 +220,7 @@ func (db *DB) AnomalySubscriptions(ctx context.Context, account string) ([]anoma
 		args = append(args, account)
 	}
 	var out []anomaly.Subscription
-	err := db.each(ctx, q+` ORDER BY s.created_at, s.arn COLLATE "C"`, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, q+` ORDER BY s.created_at, s.arn COLLATE "C"`, args, func(rows *sql.Rows) error {
 		var s anomaly.Subscription
 		var freq string
 		var subscribers, threshold, rt, mons []byte
@@ -398,7 +398,7 @@ func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	var out []anomaly.Anomaly
-	err := db.each(ctx, q+` ORDER BY end_ms, id COLLATE "C"`, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, q+` ORDER BY end_ms, id COLLATE "C"`, args, func(rows *sql.Rows) error {
 		var a anomaly.Anomaly
 		var start, end, detected, updated, actual, expected, maxImpact int64
 		var rc []byte

@@ -75,20 +75,7 @@ func budgetNotFound(res sql.Result, name string) error {
 
 // ListBudgets implements budget.Store.
 func (db *DB) ListBudgets(ctx context.Context) ([]budget.Budget, error) {
-	var out []budget.Budget
-	err := db.each(ctx, `SELECT definition FROM budgets ORDER BY account COLLATE "C", name COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var doc []byte
-			if err := rows.Scan(&doc); err != nil {
-				return err
-			}
-			var b budget.Budget
-			if err := json.Unmarshal(doc, &b); err != nil {
-				return err
-			}
-			out = append(out, b)
-			return nil
-		})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanBudget, `SELECT definition FROM budgets ORDER BY account COLLATE "C", name COLLATE "C"`)
 	if err != nil {
 		return nil, internal(err, "list budgets")
 	}
@@ -113,20 +100,8 @@ func (db *DB) PutBudgetAlertState(ctx context.Context, s budget.AlertState) erro
 
 // BudgetAlertStates implements budget.Store.
 func (db *DB) BudgetAlertStates(ctx context.Context, since time.Time) ([]budget.AlertState, error) {
-	var out []budget.AlertState
-	err := db.each(ctx, `SELECT account, budget, alert, period_start, alarm, fired, updated_at
-		FROM budget_alerts WHERE period_start >= $1
-		ORDER BY account COLLATE "C", budget COLLATE "C", alert COLLATE "C", period_start`, []any{sqlstore.MS(since)},
-		func(rows *sql.Rows) error {
-			var s budget.AlertState
-			var start, updated int64
-			if err := rows.Scan(&s.Account, &s.Budget, &s.Alert, &start, &s.Alarm, &s.Fired, &updated); err != nil {
-				return err
-			}
-			s.PeriodStart, s.UpdatedAt = sqlstore.FromMS(start), sqlstore.FromMS(updated)
-			out = append(out, s)
-			return nil
-		})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanAlertState, `SELECT account, budget, alert, period_start, alarm, fired, updated_at
+		FROM budget_alerts WHERE period_start >= $1 ORDER BY account COLLATE "C", budget COLLATE "C", alert COLLATE "C", period_start`, sqlstore.MS(since))
 	if err != nil {
 		return nil, internal(err, "list budget alert states")
 	}
@@ -163,17 +138,8 @@ const outboxColumns = `key, kind, target, subject, body, data, created_at, state
 // another is attempting (delivery is at least once; receivers drop
 // repeated keys).
 func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]notify.Delivery, error) {
-	var out []notify.Delivery
-	err := db.each(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, key COLLATE "C" LIMIT $2`, []any{sqlstore.MS(now), limit},
-		func(rows *sql.Rows) error {
-			d, err := sqlstore.ScanDelivery(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-			return nil
-		})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanDelivery, `SELECT `+outboxColumns+` FROM outbox
+		WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, key COLLATE "C" LIMIT $2`, sqlstore.MS(now), limit)
 	if err != nil {
 		return nil, internal(err, "due messages")
 	}

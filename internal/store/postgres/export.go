@@ -53,7 +53,7 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 	for {
 		batch, setIDs = batch[:0], setIDs[:0]
 		ids := map[int64]bool{}
-		err := eachRow(ctx, tx, fetch, nil, func(rows *sql.Rows) error {
+		err := sqlstore.Each(ctx, tx, fetch, nil, func(rows *sql.Rows) error {
 			r, ts, err := scanRollup(rows)
 			if err != nil {
 				return err

@@ -206,7 +206,7 @@ func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
 		ids[i], times[i] = r.RequestID, sqlstore.MS(r.Time)
 	}
 	inserted := make(map[string]bool, len(recs))
-	err = eachRow(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
+	err = sqlstore.Each(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			return err
@@ -415,7 +415,7 @@ func (db *DB) tagSetIDs(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (
 		return nil
 	}
 	lookup := func() error {
-		return eachRow(ctx, tx, `SELECT id, canonical FROM tag_sets WHERE canonical = ANY($1::bytea[])`, []any{missing()}, scan)
+		return sqlstore.Each(ctx, tx, `SELECT id, canonical FROM tag_sets WHERE canonical = ANY($1::bytea[])`, []any{missing()}, scan)
 	}
 	if err := lookup(); err != nil {
 		return nil, err
@@ -428,7 +428,7 @@ func (db *DB) tagSetIDs(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (
 	for i, c := range canon {
 		js[i] = sqlstore.TagsJSON(sets[string(c)])
 	}
-	err := eachRow(ctx, tx, `INSERT INTO tag_sets (canonical, tags)
+	err := sqlstore.Each(ctx, tx, `INSERT INTO tag_sets (canonical, tags)
 		SELECT c, t FROM unnest($1::bytea[], $2::jsonb[]) WITH ORDINALITY AS u (c, t, n) ORDER BY n
 		ON CONFLICT (canonical) DO NOTHING
 		RETURNING id, canonical`, []any{canon, js}, scan)
@@ -444,21 +444,6 @@ func (db *DB) tagSetIDs(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (
 		}
 	}
 	return local, nil
-}
-
-// eachRow runs query in tx and calls scan for every row.
-func eachRow(ctx context.Context, tx *sql.Tx, query string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // querier is what tagSetsByID reads with: the pool, or a transaction.
@@ -554,7 +539,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 	var out []ledger.Record
 	var setIDs []int64
 	ids := map[int64]bool{}
-	err := db.each(ctx, query, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, query, args, func(rows *sql.Rows) error {
 		var r ledger.Record
 		var t, ts int64
 		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
@@ -593,7 +578,7 @@ func (db *DB) rollups(ctx context.Context, query string, args []any) ([]ledger.R
 	var out []ledger.Rollup
 	var setIDs []int64
 	ids := map[int64]bool{}
-	err := db.each(ctx, query, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, query, args, func(rows *sql.Rows) error {
 		r, ts, err := scanRollup(rows)
 		if err != nil {
 			return err

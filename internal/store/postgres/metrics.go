@@ -163,7 +163,7 @@ func (db *DB) writeBucketsTx(ctx context.Context, keys []bucketPK, rows map[buck
 	}
 	stored := map[bucketPK]metrics.Stats{}
 	if len(m.res) > 0 {
-		err := eachRow(ctx, tx, selectBuckets, []any{m.res, m.account, m.metric, m.modelID, m.start, m.replica}, func(r *sql.Rows) error {
+		err := sqlstore.Each(ctx, tx, selectBuckets, []any{m.res, m.account, m.metric, m.modelID, m.start, m.replica}, func(r *sql.Rows) error {
 			b, err := sqlstore.ScanBucket(r)
 			if err != nil {
 				return err
@@ -207,20 +207,8 @@ func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to tim
 		args = append(args, accounts, names, models)
 	}
 	q += ` ORDER BY start_ms, account COLLATE "C", metric COLLATE "C", model_id COLLATE "C", replica COLLATE "C"`
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanBucket, q, args...)
 	if err != nil {
-		return nil, internal(err, "query metric buckets")
-	}
-	defer rows.Close()
-	var out []metrics.Bucket
-	for rows.Next() {
-		b, err := sqlstore.ScanBucket(rows)
-		if err != nil {
-			return nil, internal(err, "scan metric bucket")
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query metric buckets")
 	}
 	return out, nil
@@ -276,24 +264,8 @@ func (db *DB) DeleteMetricBuckets(ctx context.Context, res time.Duration, before
 
 // LoadAlarms implements alarm.Store.
 func (db *DB) LoadAlarms(ctx context.Context) ([]alarm.Alarm, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT definition FROM alarms ORDER BY account COLLATE "C", name COLLATE "C"`)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanAlarm, `SELECT definition FROM alarms ORDER BY account COLLATE "C", name COLLATE "C"`)
 	if err != nil {
-		return nil, internal(err, "query alarms")
-	}
-	defer rows.Close()
-	var out []alarm.Alarm
-	for rows.Next() {
-		var def []byte
-		if err := rows.Scan(&def); err != nil {
-			return nil, internal(err, "scan alarm")
-		}
-		var a alarm.Alarm
-		if err := json.Unmarshal(def, &a); err != nil {
-			return nil, internal(err, "decode alarm")
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query alarms")
 	}
 	return out, nil
@@ -404,22 +376,8 @@ func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.H
 		args = append(args, q.Offset)
 		query += ` OFFSET $` + strconv.Itoa(len(args))
 	}
-	rows, err := db.db.QueryContext(ctx, query, args...)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanHistoryItem, query, args...)
 	if err != nil {
-		return nil, internal(err, "query alarm history")
-	}
-	defer rows.Close()
-	var out []alarm.HistoryItem
-	for rows.Next() {
-		var h alarm.HistoryItem
-		var t int64
-		if err := rows.Scan(&h.Account, &h.AlarmName, &t, &h.Type, &h.Summary, &h.Data); err != nil {
-			return nil, internal(err, "scan alarm history")
-		}
-		h.Time = sqlstore.FromMS(t)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query alarm history")
 	}
 	return out, nil

@@ -96,7 +96,7 @@ func (db *DB) forgetPartitions() {
 // Partitions returns the names of usage_records' partitions, oldest first.
 func (db *DB) Partitions(ctx context.Context) ([]string, error) {
 	var out []string
-	err := db.each(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	err := sqlstore.Each(ctx, db.db, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'usage_records'::regclass ORDER BY c.relname COLLATE "C"`, nil, func(rows *sql.Rows) error {
 		var name string
 		if err := rows.Scan(&name); err != nil {
@@ -137,7 +137,7 @@ func (db *DB) DropPartitionsBefore(ctx context.Context, before time.Time) ([]str
 	var parts []part
 	// The bounds are read from the catalog rather than the names, so
 	// partitions made by hand are judged by what they hold.
-	err = eachRow(ctx, tx, `SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
+	err = sqlstore.Each(ctx, tx, `SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
 		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'usage_records'::regclass ORDER BY c.relname COLLATE "C"`, nil, func(rows *sql.Rows) error {
 		var name, bound string

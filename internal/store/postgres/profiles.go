@@ -91,35 +91,9 @@ func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set
 
 // ListAllProfiles implements profile.Store.
 func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT account, id, arn, name, description, region, model_id, model_arns, source, tags,
-		created_at, updated_at, client_request_token, request_hash FROM profiles
-		ORDER BY account COLLATE "C", created_at, id COLLATE "C"`)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanProfile, `SELECT account, id, arn, name, description, region, model_id,
+		model_arns, source, tags, created_at, updated_at, client_request_token, request_hash FROM profiles ORDER BY account COLLATE "C", created_at, id COLLATE "C"`)
 	if err != nil {
-		return nil, internal(err, "list profiles")
-	}
-	defer rows.Close()
-	var out []profile.Profile
-	for rows.Next() {
-		var p profile.Profile
-		var arns, tj []byte
-		var created, updated int64
-		var token sql.NullString
-		if err := rows.Scan(&p.Account, &p.ID, &p.ARN, &p.Name, &p.Description, &p.Region, &p.ModelID, &arns, &p.Source, &tj,
-			&created, &updated, &token, &p.RequestHash); err != nil {
-			return nil, internal(err, "scan profile")
-		}
-		if err := json.Unmarshal(arns, &p.ModelARNs); err != nil {
-			return nil, internal(err, "decode model arns")
-		}
-		if p.Tags, err = sqlstore.DecodeTags(tj); err != nil {
-			return nil, internal(err, "decode tags")
-		}
-		p.Type = profile.Application
-		p.CreatedAt, p.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
-		p.ClientRequestToken = token.String
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list profiles")
 	}
 	return out, nil
@@ -172,72 +146,12 @@ func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
 
 // LoadPrincipals implements principal.Store.
 func (db *DB) LoadPrincipals(ctx context.Context) ([]principal.Principal, []principal.AccessKey, []principal.APIKey, error) {
-	var ps []principal.Principal
-	err := db.each(ctx, `SELECT id, account, name, kind, tags, created_at FROM principals ORDER BY id COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var p principal.Principal
-			var kind string
-			var tj []byte
-			var created int64
-			if err := rows.Scan(&p.ID, &p.Account, &p.Name, &kind, &tj, &created); err != nil {
-				return err
-			}
-			p.Kind = principal.Kind(kind)
-			p.CreatedAt = sqlstore.FromMS(created)
-			var err error
-			if p.Tags, err = sqlstore.DecodeTags(tj); err != nil {
-				return err
-			}
-			ps = append(ps, p)
-			return nil
-		})
+	ps, ks, as, err := sqlstore.LoadPrincipals(ctx, db.db,
+		`SELECT id, account, name, kind, tags, created_at FROM principals ORDER BY id COLLATE "C"`,
+		`SELECT id, principal_id, secret_sealed, status, created_at FROM access_keys ORDER BY id COLLATE "C"`,
+		`SELECT hash, id, principal_id, status, created_at FROM api_keys ORDER BY id COLLATE "C"`)
 	if err != nil {
 		return nil, nil, nil, internal(err, "load principals")
 	}
-	var aks []principal.AccessKey
-	err = db.each(ctx, `SELECT id, principal_id, secret_sealed, status, created_at FROM access_keys ORDER BY id COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var k principal.AccessKey
-			var created int64
-			if err := rows.Scan(&k.ID, &k.PrincipalID, &k.SecretSealed, &k.Status, &created); err != nil {
-				return err
-			}
-			k.CreatedAt = sqlstore.FromMS(created)
-			aks = append(aks, k)
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, internal(err, "load access keys")
-	}
-	var apis []principal.APIKey
-	err = db.each(ctx, `SELECT hash, id, principal_id, status, created_at FROM api_keys ORDER BY id COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var k principal.APIKey
-			var created int64
-			if err := rows.Scan(&k.Hash, &k.ID, &k.PrincipalID, &k.Status, &created); err != nil {
-				return err
-			}
-			k.CreatedAt = sqlstore.FromMS(created)
-			apis = append(apis, k)
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, internal(err, "load api keys")
-	}
-	return ps, aks, apis, nil
-}
-
-// each runs query and calls scan for every row.
-func (db *DB) each(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := db.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return ps, ks, as, nil
 }

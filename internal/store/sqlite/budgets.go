@@ -77,24 +77,8 @@ func (db *DB) DeleteBudget(ctx context.Context, account, name string) error {
 
 // ListBudgets implements budget.Store.
 func (db *DB) ListBudgets(ctx context.Context) ([]budget.Budget, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT definition FROM budgets ORDER BY account, name`)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanBudget, `SELECT definition FROM budgets ORDER BY account, name`)
 	if err != nil {
-		return nil, internal(err, "list budgets")
-	}
-	defer rows.Close()
-	var out []budget.Budget
-	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
-			return nil, internal(err, "scan budget")
-		}
-		var b budget.Budget
-		if err := json.Unmarshal([]byte(doc), &b); err != nil {
-			return nil, internal(err, "decode budget")
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list budgets")
 	}
 	return out, nil
@@ -114,23 +98,9 @@ func (db *DB) PutBudgetAlertState(ctx context.Context, s budget.AlertState) erro
 
 // BudgetAlertStates implements budget.Store.
 func (db *DB) BudgetAlertStates(ctx context.Context, since time.Time) ([]budget.AlertState, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT account, budget, alert, period_start_ms, alarm, fired, updated_ms
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanAlertState, `SELECT account, budget, alert, period_start_ms, alarm, fired, updated_ms
 		FROM budget_alerts WHERE period_start_ms >= ? ORDER BY account, budget, alert, period_start_ms`, sqlstore.MS(since))
 	if err != nil {
-		return nil, internal(err, "list budget alert states")
-	}
-	defer rows.Close()
-	var out []budget.AlertState
-	for rows.Next() {
-		var s budget.AlertState
-		var start, updated, alarm int64
-		if err := rows.Scan(&s.Account, &s.Budget, &s.Alert, &start, &alarm, &s.Fired, &updated); err != nil {
-			return nil, internal(err, "scan budget alert state")
-		}
-		s.PeriodStart, s.UpdatedAt, s.Alarm = sqlstore.FromMS(start), sqlstore.FromMS(updated), alarm != 0
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list budget alert states")
 	}
 	return out, nil
@@ -152,21 +122,9 @@ const outboxColumns = `key, kind, target, subject, body, data, created_ms, state
 
 // DueMessages implements notify.Store.
 func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]notify.Delivery, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanDelivery, `SELECT `+outboxColumns+` FROM outbox
 		WHERE state = 'pending' AND next_ms <= ? ORDER BY next_ms, key LIMIT ?`, sqlstore.MS(now), limit)
 	if err != nil {
-		return nil, internal(err, "due messages")
-	}
-	defer rows.Close()
-	var out []notify.Delivery
-	for rows.Next() {
-		d, err := sqlstore.ScanDelivery(rows)
-		if err != nil {
-			return nil, internal(err, "scan message")
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "due messages")
 	}
 	return out, nil

@@ -78,19 +78,9 @@ func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to tim
 	const order = ` ORDER BY start_ms, account, metric, model_id, replica`
 	var out []metrics.Bucket
 	query := func(q string, args ...any) error {
-		rows, err := db.r.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			b, err := sqlstore.ScanBucket(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, b)
-		}
-		return rows.Err()
+		bs, err := sqlstore.All(ctx, db.r, sqlstore.ScanBucket, q, args...)
+		out = append(out, bs...)
+		return err
 	}
 	if len(keys) == 0 {
 		if err := query(`SELECT `+bucketColumns+` FROM metric_buckets WHERE res_s = ? AND start_ms >= ? AND start_ms < ?`+order,
@@ -182,24 +172,8 @@ func (db *DB) DeleteMetricBuckets(ctx context.Context, res time.Duration, before
 
 // LoadAlarms implements alarm.Store.
 func (db *DB) LoadAlarms(ctx context.Context) ([]alarm.Alarm, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT definition FROM alarms ORDER BY account, name`)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanAlarm, `SELECT definition FROM alarms ORDER BY account, name`)
 	if err != nil {
-		return nil, internal(err, "query alarms")
-	}
-	defer rows.Close()
-	var out []alarm.Alarm
-	for rows.Next() {
-		var def string
-		if err := rows.Scan(&def); err != nil {
-			return nil, internal(err, "scan alarm")
-		}
-		var a alarm.Alarm
-		if err := json.Unmarshal([]byte(def), &a); err != nil {
-			return nil, internal(err, "decode alarm")
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query alarms")
 	}
 	return out, nil
@@ -310,22 +284,8 @@ func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.H
 		query += ` LIMIT ? OFFSET ?`
 		args = append(args, limit, q.Offset)
 	}
-	rows, err := db.r.QueryContext(ctx, query, args...)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanHistoryItem, query, args...)
 	if err != nil {
-		return nil, internal(err, "query alarm history")
-	}
-	defer rows.Close()
-	var out []alarm.HistoryItem
-	for rows.Next() {
-		var h alarm.HistoryItem
-		var t int64
-		if err := rows.Scan(&h.Account, &h.AlarmName, &t, &h.Type, &h.Summary, &h.Data); err != nil {
-			return nil, internal(err, "scan alarm history")
-		}
-		h.Time = sqlstore.FromMS(t)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query alarm history")
 	}
 	return out, nil

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"time"
 
@@ -62,37 +61,9 @@ func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set
 
 // ListAllProfiles implements profile.Store.
 func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT account, id, arn, name, description, region, model_id, model_arns, source, tags,
-		created_at, updated_at, client_request_token, request_hash FROM profiles ORDER BY account, created_at, id`)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanProfile, `SELECT account, id, arn, name, description, region, model_id,
+		model_arns, source, tags, created_at, updated_at, client_request_token, request_hash FROM profiles ORDER BY account, created_at, id`)
 	if err != nil {
-		return nil, internal(err, "list profiles")
-	}
-	defer rows.Close()
-	var out []profile.Profile
-	for rows.Next() {
-		var p profile.Profile
-		var arns, tj string
-		var created, updated int64
-		var token sql.NullString
-		if err := rows.Scan(&p.Account, &p.ID, &p.ARN, &p.Name, &p.Description, &p.Region, &p.ModelID, &arns, &p.Source, &tj,
-			&created, &updated, &token, &p.RequestHash); err != nil {
-			return nil, internal(err, "scan profile")
-		}
-		if err := json.Unmarshal([]byte(arns), &p.ModelARNs); err != nil {
-			return nil, internal(err, "decode model arns")
-		}
-		if err := json.Unmarshal([]byte(tj), &p.Tags); err != nil {
-			return nil, internal(err, "decode tags")
-		}
-		if p.Tags == nil {
-			p.Tags = tags.Set{}
-		}
-		p.Type = profile.Application
-		p.CreatedAt, p.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
-		p.ClientRequestToken = token.String
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list profiles")
 	}
 	return out, nil
@@ -139,67 +110,12 @@ func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
 
 // LoadPrincipals implements principal.Store.
 func (db *DB) LoadPrincipals(ctx context.Context) ([]principal.Principal, []principal.AccessKey, []principal.APIKey, error) {
-	var ps []principal.Principal
-	rows, err := db.r.QueryContext(ctx, `SELECT id, account, name, kind, tags, created_at FROM principals ORDER BY id`)
+	ps, ks, as, err := sqlstore.LoadPrincipals(ctx, db.r,
+		`SELECT id, account, name, kind, tags, created_at FROM principals ORDER BY id`,
+		`SELECT id, principal_id, secret_sealed, status, created_at FROM access_keys ORDER BY id`,
+		`SELECT hash, id, principal_id, status, created_at FROM api_keys ORDER BY id`)
 	if err != nil {
 		return nil, nil, nil, internal(err, "load principals")
 	}
-	for rows.Next() {
-		var p principal.Principal
-		var kind, tj string
-		var created int64
-		if err := rows.Scan(&p.ID, &p.Account, &p.Name, &kind, &tj, &created); err != nil {
-			rows.Close()
-			return nil, nil, nil, internal(err, "scan principal")
-		}
-		p.Kind = principal.Kind(kind)
-		p.CreatedAt = sqlstore.FromMS(created)
-		if err := json.Unmarshal([]byte(tj), &p.Tags); err != nil {
-			rows.Close()
-			return nil, nil, nil, internal(err, "decode principal tags")
-		}
-		ps = append(ps, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, internal(err, "load principals")
-	}
-	var aks []principal.AccessKey
-	rows, err = db.r.QueryContext(ctx, `SELECT id, principal_id, secret_sealed, status, created_at FROM access_keys ORDER BY id`)
-	if err != nil {
-		return nil, nil, nil, internal(err, "load access keys")
-	}
-	for rows.Next() {
-		var k principal.AccessKey
-		var created int64
-		if err := rows.Scan(&k.ID, &k.PrincipalID, &k.SecretSealed, &k.Status, &created); err != nil {
-			rows.Close()
-			return nil, nil, nil, internal(err, "scan access key")
-		}
-		k.CreatedAt = sqlstore.FromMS(created)
-		aks = append(aks, k)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, internal(err, "load access keys")
-	}
-	var apis []principal.APIKey
-	rows, err = db.r.QueryContext(ctx, `SELECT hash, id, principal_id, status, created_at FROM api_keys ORDER BY id`)
-	if err != nil {
-		return nil, nil, nil, internal(err, "load api keys")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k principal.APIKey
-		var created int64
-		if err := rows.Scan(&k.Hash, &k.ID, &k.PrincipalID, &k.Status, &created); err != nil {
-			return nil, nil, nil, internal(err, "scan api key")
-		}
-		k.CreatedAt = sqlstore.FromMS(created)
-		apis = append(apis, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, internal(err, "load api keys")
-	}
-	return ps, aks, apis, nil
+	return ps, ks, as, nil
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -182,3 +183,42 @@ func ScanHistoryItem(sc Scanner) (alarm.HistoryItem, error) {
 // ResSeconds returns a metric resolution in whole seconds, as res_s
 // holds it.
 func ResSeconds(res time.Duration) int64 { return int64(res / time.Second) }
+
+// LoadPrincipals reads every principal, access key and API key with the
+// dialect's three queries (of the columns ScanPrincipal, ScanAccessKey
+// and ScanAPIKey read), for principal.Store. Errors are returned
+// unwrapped, named by what failed.
+func LoadPrincipals(ctx context.Context, q Querier, principals, accessKeys, apiKeys string) ([]principal.Principal, []principal.AccessKey, []principal.APIKey, error) {
+	ps, err := All(ctx, q, ScanPrincipal, principals)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("principals: %w", err)
+	}
+	aks, err := All(ctx, q, ScanAccessKey, accessKeys)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("access keys: %w", err)
+	}
+	apis, err := All(ctx, q, ScanAPIKey, apiKeys)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("api keys: %w", err)
+	}
+	return ps, aks, apis, nil
+}
+
+// LoadAdmin reads every account, policy and attachment with the
+// dialect's three queries (of the columns ScanAccount, ScanPolicy and
+// ScanAttachment read), for principal.AdminStore.
+func LoadAdmin(ctx context.Context, q Querier, accounts, policies, attachments string) ([]principal.Account, []principal.PolicyDoc, []principal.Attachment, error) {
+	accts, err := All(ctx, q, ScanAccount, accounts)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("accounts: %w", err)
+	}
+	pols, err := All(ctx, q, ScanPolicy, policies)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("policies: %w", err)
+	}
+	atts, err := All(ctx, q, ScanAttachment, attachments)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("attachments: %w", err)
+	}
+	return accts, pols, atts, nil
+}
