@@ -33,20 +33,12 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/server"
 )
 
-// watchStore is what the metric series and alarms need of the store.
-type watchStore interface {
-	metrics.Store
-	alarm.Store
-	metrics.RecordReader
-}
-
 // Watch is the observability part of Main: the AWS/Bedrock metric
 // series, the CloudWatch alarms and their evaluator, the CloudWatch API,
-// and the Prometheus registry behind /metrics. Its zero parts are off:
-// with a store that keeps no metric series, only Prometheus runs.
+// and the Prometheus registry behind /metrics.
 type Watch struct {
-	Metrics    *metrics.Registry // nil when the store keeps no series
-	Alarms     *alarm.Service    // nil likewise
+	Metrics    *metrics.Registry
+	Alarms     *alarm.Service
 	Prometheus *prometheus.Registry
 	Exporter   *promexport.Exporter
 
@@ -85,13 +77,8 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, ok := m.DB.(watchStore)
-	if !ok {
-		m.Logger.Warn("cloudwatch_disabled", "reason", "the store keeps no metric series or alarms")
-		return w, nil
-	}
-	mcfg := metrics.Config{Store: st, Records: st, Logger: m.Logger}
-	if m.leases != nil {
+	mcfg := metrics.Config{Store: m.DB, Records: m.DB, Logger: m.Logger}
+	if m.DB.Shared() {
 		// Several replicas share the store: each keeps its own buckets,
 		// and queries add up every replica's.
 		mcfg.Replica = m.Replica
@@ -101,7 +88,7 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 		return nil, err
 	}
 	w.webhooks = &webhookSender{log: m.Logger, client: webhook.NewClient(m.Egress, 15*time.Second)}
-	w.Alarms, err = alarm.NewService(ctx, alarm.Config{Store: st, Source: metricsSource{w.Metrics}, Notifier: alarmNotifier{w}, Egress: m.Egress,
+	w.Alarms, err = alarm.NewService(ctx, alarm.Config{Store: m.DB, Source: metricsSource{w.Metrics}, Notifier: alarmNotifier{w}, Egress: m.Egress,
 		Region: m.Config.Region, Normalize: metrics.NormalizeModelID, Logger: m.Logger})
 	if err != nil {
 		return nil, err
@@ -152,17 +139,12 @@ func (n alarmNotifier) Enqueue(ctx context.Context, key, target, subject, body s
 
 // OnRecord counts a durable usage record (invoke.Config.OnRecord).
 func (w *Watch) OnRecord(r ledger.Record) {
-	if w.Metrics != nil {
-		w.Metrics.Add(r)
-	}
+	w.Metrics.Add(r)
 	w.Exporter.ObserveRecord(r)
 }
 
-// RPC returns the CloudWatch service for the server (none when off).
+// RPC returns the CloudWatch service for the server.
 func (w *Watch) RPC() []server.RPCService {
-	if w.api == nil {
-		return nil
-	}
 	return []server.RPCService{{
 		Name: cloudwatchapi.ServiceName, SigningName: cloudwatchapi.SigningName,
 		JSON: w.api.ServeJSON, CBOR: w.api.ServeCBOR,
@@ -178,9 +160,6 @@ func (w *Watch) MetricsHandler() http.Handler {
 // Admitter returns an invoke.Admitter enforcing the alarms' Tollgate
 // actions (throttle, disable) before next (budgets), which may be nil.
 func (w *Watch) Admitter(next invoke.Admitter) invoke.Admitter {
-	if w.Alarms == nil {
-		return next
-	}
 	return gateAdmitter{gate: w.Alarms.Gate(), next: next}
 }
 

@@ -19,37 +19,22 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/money"
 )
 
-// openAnomalies sets up cost anomaly detection when the store keeps
-// anomalies: m.Anomalies, the runner Run starts, and the Cost Explorer
-// operations it returns for ceapi.Options.Other (nil without it). Alerts
-// go through the budgets' notify outbox; without one they are logged
-// ("anomaly_alert").
+// openAnomalies sets up cost anomaly detection: m.Anomalies, the runner
+// Run starts, and the Cost Explorer operations it returns for
+// ceapi.Options.Other. Alerts go through the budgets' notify outbox.
 func (m *Main) openAnomalies() func(http.ResponseWriter, *http.Request, string) {
-	var db any = m.DB
-	st, ok := db.(anomaly.Store)
-	if !ok {
-		m.Logger.Warn("anomaly_detection_unavailable", "reason", fmt.Sprintf("the %T store keeps no anomalies", m.DB))
-		return nil
-	}
-	var notifier anomaly.Notifier
-	if m.Budgets != nil && m.Budgets.Outbox != nil {
-		notifier = m.Budgets.Outbox
-	}
 	m.Anomalies = anomaly.NewRunner(anomaly.RunnerConfig{
-		Store: st, Source: m.DB, Names: costquery.NewNamer(m.Catalog), Management: m.Config.AccountID,
-		Notifier: notifier, Logger: m.Logger,
+		Store: m.DB, Source: m.DB, Names: costquery.NewNamer(m.Catalog), Management: m.Config.AccountID,
+		Notifier: m.Budgets.Outbox, Logger: m.Logger,
 	})
-	svc := anomaly.NewService(st, nil)
+	svc := anomaly.NewService(m.DB, nil)
 	svc.Egress = m.Egress
 	return ceapi.NewAnomalyHandler(svc, nil).ServeJSON
 }
 
-// runAnomalies starts the anomaly runner, if any, and returns the
-// function that stops it and waits for it.
+// runAnomalies starts the anomaly runner and returns the function that
+// stops it and waits for it.
 func (m *Main) runAnomalies(ctx context.Context) (stop func()) {
-	if m.Anomalies == nil {
-		return func() {}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {

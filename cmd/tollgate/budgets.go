@@ -39,15 +39,14 @@ import (
 // Budgets is the budgets part of Main: the budget service (spend,
 // forecasts, alerts, enforcement through the runtime pipeline's
 // Admitter), the notification outbox with its webhook and e-mail
-// deliverers, and the Budgets API. With a store that keeps no budgets it
-// is off: no API, no admission.
+// deliverers, and the Budgets API.
 //
 // It is configured by config.Config (SMTP, outbox retry, evaluation and
 // sync intervals; docs/configuration.md) and by the environment for the
 // secrets: TOLLGATE_SMTP_PASSWORD and TOLLGATE_WEBHOOK_SECRET (default:
 // <data-dir>/webhook.secret, created on first start). With several
-// replicas on PostgreSQL, one delivers the outbox and evaluates alerts at
-// a time (leases) and all enforce budgets for the fleet (budget.Shared).
+// replicas sharing the store, one delivers the outbox and evaluates alerts
+// at a time (leases) and all enforce budgets for the fleet (budget.Shared).
 type Budgets struct {
 	Service *budget.Service
 	Outbox  *notify.Outbox
@@ -59,21 +58,10 @@ type Budgets struct {
 	done   sync.WaitGroup
 }
 
-// budgetStore is what budgets need of the store.
-type budgetStore interface {
-	budget.Store
-	notify.Store
-}
-
 // openBudgets builds the budgets over m's store, indexes m's profiles for
 // admission, and starts the alert evaluator and the outbox, which Close
 // stops.
 func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
-	st, ok := m.DB.(budgetStore)
-	if !ok {
-		m.Logger.Warn("budgets_disabled", "reason", fmt.Sprintf("the store %T keeps no budgets", m.DB))
-		return &Budgets{}, nil
-	}
 	b := &Budgets{}
 	var err error
 	if b.WebhookSecret, err = m.webhookSecret(); err != nil {
@@ -85,7 +73,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: addr, From: firstNonEmpty(cfg.SMTPFrom, m.getenv("TOLLGATE_SMTP_FROM"), "tollgate@localhost"),
 			Username: firstNonEmpty(cfg.SMTPUsername, m.getenv("TOLLGATE_SMTP_USERNAME")), Password: m.getenv("TOLLGATE_SMTP_PASSWORD")}
 	}
-	ocfg := notify.Config{Store: st, Deliverers: deliverers, Logger: m.Logger}
+	ocfg := notify.Config{Store: m.DB, Deliverers: deliverers, Logger: m.Logger}
 	if v := m.getenv("TOLLGATE_NOTIFY_RETRY"); v != "" || cfg.NotifyRetry > 0 {
 		first := cfg.NotifyRetry
 		if first == 0 {
@@ -100,7 +88,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 		ocfg.Poll = min(time.Second, first)
 	}
 	b.Outbox = notify.New(ocfg)
-	bcfg := budget.Config{Store: st, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Egress: m.Egress, Management: m.Config.AccountID, Logger: m.Logger}
+	bcfg := budget.Config{Store: m.DB, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Egress: m.Egress, Management: m.Config.AccountID, Logger: m.Logger}
 	if cfg.BudgetEvalInterval > 0 {
 		bcfg.EvalInterval = cfg.BudgetEvalInterval
 	} else if v := m.getenv("TOLLGATE_BUDGET_EVAL_INTERVAL"); v != "" {
@@ -108,8 +96,8 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 			return nil, fmt.Errorf("TOLLGATE_BUDGET_EVAL_INTERVAL: %q is not a positive duration", v)
 		}
 	}
-	if sh, ok := m.DB.(budget.Shared); ok && m.leases != nil {
-		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = sh, m.Replica, cfg.BudgetSyncInterval
+	if m.DB.Shared() {
+		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = m.DB, m.Replica, cfg.BudgetSyncInterval
 	}
 	if b.Service, err = budget.NewService(ctx, bcfg); err != nil {
 		return nil, err
@@ -123,7 +111,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel = cancel
 	b.done.Add(3)
-	// With several replicas on PostgreSQL one of them delivers the outbox
+	// With several replicas sharing the store one of them delivers the outbox
 	// and evaluates alerts at a time (leases); each keeps its budgets in
 	// step with the fleet's spend (RunShared).
 	go func() { defer b.done.Done(); lease.Run(bg, m.lease("notify-outbox"), b.Outbox.Run) }()
@@ -169,19 +157,11 @@ func (m *Main) webhookSecret() ([]byte, error) {
 	return []byte(strings.TrimSpace(string(data))), nil
 }
 
-// Admitter returns the budgets' invoke.Admitter, or nil when off.
-func (b *Budgets) Admitter() invoke.Admitter {
-	if b == nil || b.Service == nil {
-		return nil
-	}
-	return b.Service
-}
+// Admitter returns the budgets' invoke.Admitter.
+func (b *Budgets) Admitter() invoke.Admitter { return b.Service }
 
-// RPC returns the Budgets API service, none when off.
+// RPC returns the Budgets API service.
 func (b *Budgets) RPC() []server.RPCService {
-	if b == nil || b.API == nil {
-		return nil
-	}
 	return []server.RPCService{{Name: budgetsapi.ServiceName, SigningName: budgetsapi.SigningName,
 		JSON: b.API.ServeJSON, JSONError: budgetsapi.WriteJSONError}}
 }
@@ -208,8 +188,8 @@ func (b *Budgets) Close() error {
 	b.cancel()
 	b.done.Wait()
 	b.cancel = nil
-	// Replicas on PostgreSQL: give the BLOCK allowance this replica holds
-	// and no longer needs back to the pools, for the others.
+	// Replicas sharing the store: give the BLOCK allowance this replica
+	// holds and no longer needs back to the pools, for the others.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	b.Service.ReturnIdle(ctx, true)

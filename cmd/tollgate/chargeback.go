@@ -114,7 +114,7 @@ func chargebackCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 // of the rollups, then checks them against Cost Explorer's answer for the
 // same scope. Should appends land between the two reads and the figures
 // differ, it reads both again.
-func reconciledStatements(ctx context.Context, db ledgerDB, by chargeback.By, m chargeback.Markup, accounts []string, from, to time.Time) (*chargeback.Result, error) {
+func reconciledStatements(ctx context.Context, db Store, by chargeback.By, m chargeback.Markup, accounts []string, from, to time.Time) (*chargeback.Result, error) {
 	for attempt := 1; ; attempt++ {
 		before, err := db.LedgerVersion(ctx)
 		if err != nil {

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/store/postgres"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 // followDebounce is how long a burst of change notifications is coalesced
@@ -23,36 +23,33 @@ const (
 
 func reloadsFor(kind string) uint8 {
 	switch kind {
-	case postgres.ChangeProfile:
+	case sqlstore.ChangeProfile:
 		return reloadProfiles
-	case postgres.ChangePrincipal, postgres.ChangeAccessKey, postgres.ChangeAPIKey,
-		postgres.ChangeAccount, postgres.ChangePolicy, postgres.ChangeAttachment:
+	case sqlstore.ChangePrincipal, sqlstore.ChangeAccessKey, sqlstore.ChangeAPIKey,
+		sqlstore.ChangeAccount, sqlstore.ChangePolicy, sqlstore.ChangeAttachment:
 		return reloadDirectory
-	case postgres.ChangeBudget:
+	case sqlstore.ChangeBudget:
 		return reloadBudgets
-	case postgres.ChangeAlarm:
+	case sqlstore.ChangeAlarm:
 		return reloadAlarms
-	case postgres.ChangeAllowance:
+	case sqlstore.ChangeAllowance:
 		return returnAllowance
-	case postgres.ChangeAnomaly:
+	case sqlstore.ChangeAnomaly:
 		return 0 // monitors and subscriptions are read from the store
-	default: // postgres.ChangeTick, and kinds of a newer release
+	default: // sqlstore.ChangeTick, and kinds of a newer release
 		return reloadProfiles | reloadDirectory | reloadBudgets | reloadAlarms
 	}
 }
 
 // followChanges makes the in-memory indexes (profiles and their tags, and
 // through the profiles' OnChange the budgets' scope map; principals, keys,
-// accounts and policies; budgets; alarms) follow the changes other replicas commit to a
-// shared PostgreSQL store: it watches the store's notifications and
-// reconciliation ticks and reloads what changed, coalescing bursts within
-// followDebounce. It does nothing on SQLite. The returned stop waits for
-// it to finish; ctx's end stops it.
+// accounts and policies; budgets; alarms) follow the changes other
+// replicas commit to a shared store: it watches the store's change feed
+// (Store.Watch: on PostgreSQL its notifications and reconciliation ticks;
+// on SQLite, one node, only its own allowance announcements) and reloads
+// what changed, coalescing bursts within followDebounce. The returned
+// stop waits for it to finish; ctx's end stops it.
 func (m *Main) followChanges(ctx context.Context) (stop func()) {
-	pg, ok := m.DB.(*postgres.DB)
-	if !ok {
-		return func() {}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	var (
 		mu      sync.Mutex
@@ -61,7 +58,7 @@ func (m *Main) followChanges(ctx context.Context) (stop func()) {
 		wg      sync.WaitGroup
 	)
 	wg.Go(func() {
-		_ = pg.Watch(ctx, func(kind string) {
+		_ = m.DB.Watch(ctx, func(kind string) {
 			mu.Lock()
 			pending |= reloadsFor(kind)
 			mu.Unlock()
@@ -99,17 +96,17 @@ func (m *Main) followChanges(ctx context.Context) (stop func()) {
 					m.Logger.Warn("reload_directory_failed", "error", err.Error())
 				}
 			}
-			if what&reloadBudgets != 0 && m.Budgets != nil && m.Budgets.Service != nil {
+			if what&reloadBudgets != 0 {
 				if err := m.Budgets.Service.Reload(ctx); err != nil && ctx.Err() == nil {
 					m.Logger.Warn("reload_budgets_failed", "error", err.Error())
 				}
 			}
-			if what&reloadAlarms != 0 && m.Watch != nil && m.Watch.Alarms != nil {
+			if what&reloadAlarms != 0 {
 				if err := m.Watch.Alarms.Reload(ctx); err != nil && ctx.Err() == nil {
 					m.Logger.Warn("reload_alarms_failed", "error", err.Error())
 				}
 			}
-			if what&returnAllowance != 0 && m.Budgets != nil && m.Budgets.Service != nil {
+			if what&returnAllowance != 0 {
 				m.Budgets.Service.ReturnIdle(ctx, true)
 			}
 		}

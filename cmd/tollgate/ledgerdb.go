@@ -7,38 +7,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tollgate-dev/tollgate/internal/alarm"
-	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/config"
-	"github.com/tollgate-dev/tollgate/internal/costquery"
-	"github.com/tollgate-dev/tollgate/internal/export"
-	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
-)
-
-// ledgerDB is what the offline commands (usage, report, export,
-// chargeback, anomalies, alarms) read of the database: the records, the
-// rollups whole or streamed, the ledger's version, the anomalies with
-// their monitors and subscriptions, and the alarms with their history. *sqlite.DB and *postgres.DB implement it;
-// the value keeps its store's type, so costquery finds the daily rollups
-// both keep.
-type ledgerDB interface {
-	ledger.Reader
-	costquery.Source
-	costquery.Versioned
-	export.Source
-	AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error)
-	AnomalySubscriptions(ctx context.Context, account string) ([]anomaly.Subscription, error)
-	Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly.Anomaly, error)
-	LoadAlarms(ctx context.Context) ([]alarm.Alarm, error)
-	AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.HistoryItem, error)
-	Close() error
-}
-
-var (
-	_ ledgerDB = (*sqlite.DB)(nil)
-	_ ledgerDB = (*postgres.DB)(nil)
 )
 
 // offlineConns bounds an offline command's connections to PostgreSQL: it
@@ -78,7 +49,7 @@ func (lf *ledgerFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 // (running any migrations the binary has that the database lacks, as
 // serve would), else the SQLite database in --data-dir, which must exist
 // unless create is set.
-func (lf *ledgerFlags) open(ctx context.Context, create bool) (ledgerDB, error) {
+func (lf *ledgerFlags) open(ctx context.Context, create bool) (Store, error) {
 	store := lf.store
 	if !lf.storeSet {
 		store = lf.getenv(config.EnvName("store"))

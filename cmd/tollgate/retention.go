@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/lease"
-	"github.com/tollgate-dev/tollgate/internal/store/postgres"
 )
 
 // retentionEvery is how often the ledger retention job looks for months
@@ -20,14 +19,14 @@ func retentionCutoff(now time.Time, keep int) time.Time {
 	return time.Date(y, m-time.Month(keep), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// runRetention starts the ledger retention job when the PostgreSQL store
-// has Config.LedgerRetentionMonths set: at start and every hour, on one
-// replica (a lease), it drops the monthly partitions before the cutoff.
-// The returned stop waits for it.
+// runRetention starts the ledger retention job when
+// Config.LedgerRetentionMonths is set (config.Validate allows it with a
+// PostgreSQL store only): at start and every hour, on one replica (a
+// lease), it drops the months before the cutoff (Store.
+// DropPartitionsBefore). The returned stop waits for it.
 func (m *Main) runRetention(ctx context.Context) (stop func()) {
-	pg, ok := m.DB.(*postgres.DB)
 	keep := m.Config.LedgerRetentionMonths
-	if !ok || keep <= 0 {
+	if keep <= 0 {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -39,7 +38,7 @@ func (m *Main) runRetention(ctx context.Context) (stop func()) {
 			defer t.Stop()
 			for {
 				cut := retentionCutoff(time.Now(), keep)
-				dropped, err := pg.DropPartitionsBefore(ctx, cut)
+				dropped, err := m.DB.DropPartitionsBefore(ctx, cut)
 				switch {
 				case err != nil && ctx.Err() == nil:
 					m.Logger.Error("ledger_retention_failed", "err", err.Error())

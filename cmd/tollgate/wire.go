@@ -14,7 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 	"github.com/tollgate-dev/tollgate/internal/api/bedrockapi"
@@ -22,13 +24,17 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/api/runtimeapi"
 	"github.com/tollgate-dev/tollgate/internal/api/taggingapi"
 	"github.com/tollgate-dev/tollgate/internal/authz"
+	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/egress"
+	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
+	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/provider/sim"
@@ -39,16 +45,60 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
 
-// Store is what Main needs of its database: the store interfaces of the
-// domain packages, Ping for readiness, and Close. *sqlite.DB (the default)
-// and *postgres.DB (Config.Store set to a postgres:// URL) implement it.
+// Store is the whole store contract: every capability Tollgate has, as
+// Main and the offline commands use it. *sqlite.DB (the default, one
+// node) and *postgres.DB (Config.Store set to a postgres:// URL, shared by
+// replicas) implement all of it: what PostgreSQL shares between replicas
+// SQLite implements for its one node (see internal/store/sqlite's
+// coord.go). Whether replicas share the store is Shared's answer, not the
+// store's type. Safe for concurrent use.
 type Store interface {
+	// Profiles, principals, and their administration (accounts,
+	// policies, attachments).
 	profile.Store
 	principal.Store
 	principal.AdminStore
+
+	// The usage ledger, and the cost queries and exports that read it.
 	ledger.Writer
 	ledger.Reader
 	costquery.Source
+	costquery.Versioned
+	costquery.DailySource
+	export.Source
+	// DropPartitionsBefore is the ledger's retention: it drops the whole
+	// months that end at or before before and returns their names
+	// (PostgreSQL's monthly partitions; SQLite keeps its ledger whole and
+	// drops nothing).
+	DropPartitionsBefore(ctx context.Context, before time.Time) ([]string, error)
+
+	// Budgets, their alert states, and the notification outbox.
+	budget.Store
+	notify.Store
+
+	// Metric series (and the records they are rebuilt from) and alarms.
+	metrics.Store
+	metrics.RecordReader
+	alarm.Store
+
+	// Cost anomaly monitors, subscriptions and anomalies.
+	anomaly.Store
+
+	// Coordination between the replicas sharing the store: leases of
+	// background jobs, budget allowance pools and throttle windows (the
+	// latter also the tagging API's fleet-wide rate), and the change feed
+	// that keeps in-memory indexes in step with other replicas' changes.
+	lease.Store
+	budget.Shared
+	// Watch calls fn with the kind of every change the store announces
+	// (the sqlstore.Change* kinds) until ctx is done.
+	Watch(ctx context.Context, fn func(kind string)) error
+	// Shared reports whether several replicas may share the store: then
+	// background jobs run under leases, budgets pool their allowance, the
+	// tagging rate is the fleet's, and each replica keeps its own metric
+	// buckets.
+	Shared() bool
+
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -93,13 +143,13 @@ type Main struct {
 	Watch      *Watch   // metric series, alarms, CloudWatch API, /metrics (alarms.go)
 	Budgets    *Budgets // budgets, their alerts and enforcement, the Budgets API (budgets.go)
 
-	// Anomalies runs cost anomaly detection (anomalies.go); nil when the
-	// store keeps no anomalies.
+	// Anomalies runs cost anomaly detection (anomalies.go).
 	Anomalies *anomaly.Runner
 
 	// Replica identifies this process among the replicas sharing a
-	// PostgreSQL store (host name and a random suffix); leases names its
-	// background jobs' leases there (nil on SQLite: the jobs just run).
+	// store (host name and a random suffix); leases names its background
+	// jobs' leases there (nil when the store is not shared: the jobs just
+	// run).
 	Replica string
 	leases  lease.Store
 
@@ -162,8 +212,8 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Replica = replicaID()
-	if ls, ok := m.DB.(lease.Store); ok && cfg.Store != "" {
-		m.leases = ls
+	if m.DB.Shared() {
+		m.leases = m.DB
 	}
 	m.Principals, err = principal.NewService(ctx, m.DB, box, nil)
 	if err != nil {
@@ -216,8 +266,8 @@ func (m *Main) Open(ctx context.Context) error {
 	admin := http.NewServeMux()
 	adminapi.New(m.Directory).Register(admin)
 	topts := taggingapi.Options{Rate: cfg.TaggingRate}
-	if sr, ok := m.DB.(taggingapi.SharedRate); ok && m.leases != nil {
-		topts.Shared = sr // several replicas: the rate is the fleet's
+	if m.DB.Shared() {
+		topts.Shared = m.DB // several replicas: the rate is the fleet's
 	}
 	tagging := taggingapi.New(m.Profiles, topts)
 	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Other: m.openAnomalies()})
@@ -288,7 +338,8 @@ func replicaID() string {
 }
 
 // lease returns the lease configuration of the background job name: with
-// several replicas on PostgreSQL the job runs on one of them at a time.
+// several replicas sharing the store the job runs on one of them at a
+// time.
 func (m *Main) lease(name string) lease.Config {
 	return lease.Config{Store: m.leases, Name: name, Holder: m.Replica, TTL: m.Config.LeaseTTL, Logger: m.Logger}
 }

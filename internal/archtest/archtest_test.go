@@ -23,7 +23,16 @@ var domain = []string{
 	"errkind", "money", "arn", "tags", "catalog", "profile",
 	"principal", "ledger", "pricing", "secretbox", "invoke", "native",
 	"policy", "authz", "costquery", "metrics", "alarm", "anomaly",
-	"budget", "notify",
+	"budget", "notify", "lease", "chargeback",
+}
+
+// forbiddenModules are the third-party modules no domain package may
+// depend on: the database drivers, which belong to the stores, and
+// Prometheus, which belongs to the exporter (internal/promexport).
+var forbiddenModules = []struct{ prefix, why string }{
+	{"modernc.org/sqlite", "a database driver (modernc.org/sqlite)"},
+	{"github.com/jackc/pgx", "a database driver (github.com/jackc/pgx)"},
+	{"github.com/prometheus", "Prometheus (github.com/prometheus/...)"},
 }
 
 // listedPackage is the part of `go list -json` output the rules read.
@@ -91,6 +100,11 @@ func forbiddenInDomain(path string) string {
 	case "database/sql":
 		return "storage (database/sql)"
 	}
+	for _, m := range forbiddenModules {
+		if path == m.prefix || strings.HasPrefix(path, m.prefix+"/") {
+			return m.why
+		}
+	}
 	for _, prefix := range []string{"store", "api", "server", "provider"} {
 		p := module + "/internal/" + prefix
 		if path == p || strings.HasPrefix(path, p+"/") {
@@ -135,7 +149,8 @@ func short(path string) string { return strings.TrimPrefix(path, module+"/") }
 
 // TestDomainImports keeps the domain packages plain Go: neither they nor
 // anything they import (test files aside) may use net/http, database/sql,
-// or a store, API, server or provider package.
+// a database driver, Prometheus, or a store, API, server or provider
+// package.
 func TestDomainImports(t *testing.T) {
 	pkgs := goList(t, "-deps", "./internal/...")
 	graph := map[string][]string{}
@@ -209,6 +224,10 @@ func TestRuleCheckersCatchViolations(t *testing.T) {
 		module + "/internal/store/sqlite": true, module + "/internal/api/awsproto": true,
 		module + "/internal/server": true, module + "/internal/provider/sim": true,
 		module + "/internal/storefront": false, module + "/internal/invoke": false,
+		"modernc.org/sqlite": true, "modernc.org/sqlite/lib": true, "modernc.org/sqlitex": false,
+		"github.com/jackc/pgx/v5/stdlib": true, "github.com/jackc/pgx/v5/pgconn": true, "github.com/jackc/pgxfoo": false,
+		"github.com/prometheus/client_golang/prometheus": true, "github.com/prometheus/common/model": true,
+		"github.com/prometheusx/y": false,
 	} {
 		if got := forbiddenInDomain(path) != ""; got != bad {
 			t.Errorf("forbiddenInDomain(%q) = %v, want %v", path, got, bad)

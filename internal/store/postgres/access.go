@@ -6,6 +6,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var _ principal.AdminStore = (*DB)(nil)
@@ -14,7 +15,7 @@ var _ principal.AdminStore = (*DB)(nil)
 func (db *DB) PutAccount(ctx context.Context, a principal.Account) error {
 	return db.change(ctx, ChangeAccount, "put account", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, ms(a.CreatedAt))
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, sqlstore.MS(a.CreatedAt))
 		if err != nil {
 			return internal(err, "put account")
 		}
@@ -27,7 +28,7 @@ func (db *DB) PutPolicy(ctx context.Context, p principal.PolicyDoc) error {
 	return db.change(ctx, ChangePolicy, "put policy", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO policies (account, name, document, updated_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (account, name) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
-			p.Account, p.Name, p.Document, ms(p.UpdatedAt))
+			p.Account, p.Name, p.Document, sqlstore.MS(p.UpdatedAt))
 		if err != nil {
 			return internal(err, "put policy")
 		}
@@ -84,48 +85,13 @@ func (db *DB) Detach(ctx context.Context, a principal.Attachment) error {
 
 // LoadAdmin implements principal.AdminStore.
 func (db *DB) LoadAdmin(ctx context.Context) ([]principal.Account, []principal.PolicyDoc, []principal.Attachment, error) {
-	var accts []principal.Account
-	err := db.each(ctx, `SELECT id, name, created_at FROM accounts ORDER BY id COLLATE "C"`, nil, func(rows *sql.Rows) error {
-		var a principal.Account
-		var c int64
-		if err := rows.Scan(&a.ID, &a.Name, &c); err != nil {
-			return err
-		}
-		a.CreatedAt = fromMS(c)
-		accts = append(accts, a)
-		return nil
-	})
+	ps, ks, as, err := sqlstore.LoadAdmin(ctx, db.db,
+		`SELECT id, name, created_at FROM accounts ORDER BY id COLLATE "C"`,
+		`SELECT account, name, document, updated_at FROM policies ORDER BY account COLLATE "C", name COLLATE "C"`,
+		`SELECT principal_id, account, policy_name FROM principal_policies
+		ORDER BY principal_id COLLATE "C", account COLLATE "C", policy_name COLLATE "C"`)
 	if err != nil {
-		return nil, nil, nil, internal(err, "load accounts")
+		return nil, nil, nil, internal(err, "load admin")
 	}
-	var pols []principal.PolicyDoc
-	err = db.each(ctx, `SELECT account, name, document, updated_at FROM policies ORDER BY account COLLATE "C", name COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var p principal.PolicyDoc
-			var u int64
-			if err := rows.Scan(&p.Account, &p.Name, &p.Document, &u); err != nil {
-				return err
-			}
-			p.UpdatedAt = fromMS(u)
-			pols = append(pols, p)
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, internal(err, "load policies")
-	}
-	var atts []principal.Attachment
-	err = db.each(ctx, `SELECT principal_id, account, policy_name FROM principal_policies
-		ORDER BY principal_id COLLATE "C", account COLLATE "C", policy_name COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var a principal.Attachment
-			if err := rows.Scan(&a.PrincipalID, &a.Account, &a.PolicyName); err != nil {
-				return err
-			}
-			atts = append(atts, a)
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, internal(err, "load attachments")
-	}
-	return accts, pols, atts, nil
+	return ps, ks, as, nil
 }

@@ -12,29 +12,10 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var _ anomaly.Store = (*DB)(nil)
-
-// ChangeAnomaly is the change kind announced on Channel when an anomaly
-// monitor or subscription is created, changed or deleted. Evaluations,
-// anomalies and their feedback are not announced: the first two change
-// with every evaluation.
-const ChangeAnomaly = "anomaly"
-
-// msOrNull maps the zero time to NULL.
-func msOrNull(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return ms(t)
-}
-
-// jsonOf encodes v for a jsonb column.
-func jsonOf(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
-}
 
 func monitorNotFound(arn string) error {
 	return errkind.New(errkind.NotFound, "The cost anomaly monitor %s does not exist.", arn)
@@ -53,7 +34,7 @@ func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error
 	if vals == nil {
 		vals = []string{}
 	}
-	vj, err := jsonOf(vals)
+	vj, err := sqlstore.JSONText(vals)
 	if err != nil {
 		return internal(err, "encode monitor values")
 	}
@@ -62,9 +43,9 @@ func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error
 			(arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at,
 			last_evaluated, value_count)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			m.ARN, m.Account, m.Name, string(m.Type), string(m.Dimension), m.TagKey, vj, tagsJSON(m.ResourceTags),
-			ms(m.CreatedAt), ms(m.UpdatedAt), msOrNull(m.LastEvaluated), m.ValueCount)
-		if sqlState(err) == codeUniqueViolation {
+			m.ARN, m.Account, m.Name, string(m.Type), string(m.Dimension), m.TagKey, vj, sqlstore.TagsJSON(m.ResourceTags),
+			sqlstore.MS(m.CreatedAt), sqlstore.MS(m.UpdatedAt), sqlstore.MSOrNull(m.LastEvaluated), m.ValueCount)
+		if errs.Class(err) == sqlstore.Unique {
 			return errkind.Wrap(errkind.Conflict, err, "The cost anomaly monitor %s already exists.", m.ARN)
 		}
 		if err != nil {
@@ -84,7 +65,7 @@ func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Mo
 		args = append(args, account)
 	}
 	var out []anomaly.Monitor
-	err := db.each(ctx, q+` ORDER BY created_at, arn COLLATE "C"`, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, q+` ORDER BY created_at, arn COLLATE "C"`, args, func(rows *sql.Rows) error {
 		var m anomaly.Monitor
 		var typ, dim string
 		var vals, rt []byte
@@ -102,12 +83,12 @@ func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Mo
 			m.Values = nil
 		}
 		var err error
-		if m.ResourceTags, err = decodeTags(rt); err != nil {
+		if m.ResourceTags, err = sqlstore.DecodeTags(rt); err != nil {
 			return fmt.Errorf("monitor tags: %w", err)
 		}
-		m.CreatedAt, m.UpdatedAt = fromMS(created), fromMS(updated)
+		m.CreatedAt, m.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
 		if evaluated.Valid {
-			m.LastEvaluated = fromMS(evaluated.Int64)
+			m.LastEvaluated = sqlstore.FromMS(evaluated.Int64)
 		}
 		out = append(out, m)
 		return nil
@@ -123,7 +104,7 @@ func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Mo
 func (db *DB) RenameAnomalyMonitor(ctx context.Context, account, arn, name string, at time.Time) error {
 	return db.change(ctx, ChangeAnomaly, "rename anomaly monitor", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE anomaly_monitors SET name = $1, updated_at = $2 WHERE account = $3 AND arn = $4`,
-			name, ms(at), account, arn)
+			name, sqlstore.MS(at), account, arn)
 		if err != nil {
 			return internal(err, "rename anomaly monitor")
 		}
@@ -153,7 +134,7 @@ func (db *DB) DeleteAnomalyMonitor(ctx context.Context, account, arn string) err
 // SetAnomalyMonitorEvaluated implements anomaly.Store.
 func (db *DB) SetAnomalyMonitorEvaluated(ctx context.Context, arn string, end time.Time, values int) error {
 	if _, err := db.db.ExecContext(ctx, `UPDATE anomaly_monitors SET last_evaluated = $1, value_count = $2 WHERE arn = $3`,
-		msOrNull(end), values, arn); err != nil {
+		sqlstore.MSOrNull(end), values, arn); err != nil {
 		return internal(err, "set anomaly monitor evaluated")
 	}
 	return nil
@@ -173,7 +154,7 @@ func linkMonitors(ctx context.Context, tx *sql.Tx, s anomaly.Subscription) error
 		JOIN anomaly_monitors m ON m.arn = u.arn
 		ORDER BY u.n
 		FOR KEY SHARE OF m`, s.ARN, s.MonitorARNs)
-	if sqlState(err) == codeUniqueViolation {
+	if errs.Class(err) == sqlstore.Unique {
 		return errkind.Wrap(errkind.Invalid, err, "A cost anomaly monitor is named twice.")
 	}
 	if err != nil {
@@ -194,10 +175,10 @@ func linkMonitors(ctx context.Context, tx *sql.Tx, s anomaly.Subscription) error
 
 // subscriptionJSON encodes a subscription's subscribers and threshold.
 func subscriptionJSON(s anomaly.Subscription) (subscribers, threshold string, err error) {
-	if subscribers, err = jsonOf(s.Subscribers); err != nil {
+	if subscribers, err = sqlstore.JSONText(s.Subscribers); err != nil {
 		return "", "", err
 	}
-	if threshold, err = jsonOf(s.Threshold); err != nil {
+	if threshold, err = sqlstore.JSONText(s.Threshold); err != nil {
 		return "", "", err
 	}
 	return subscribers, threshold, nil
@@ -214,9 +195,9 @@ func (db *DB) CreateAnomalySubscription(ctx context.Context, s anomaly.Subscript
 		_, err := tx.ExecContext(ctx, `INSERT INTO anomaly_subscriptions
 			(arn, account, name, frequency, subscribers, threshold, legacy, resource_tags, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			s.ARN, s.Account, s.Name, string(s.Frequency), subs, thr, s.Legacy, tagsJSON(s.ResourceTags),
-			ms(s.CreatedAt), ms(s.UpdatedAt))
-		if sqlState(err) == codeUniqueViolation {
+			s.ARN, s.Account, s.Name, string(s.Frequency), subs, thr, s.Legacy, sqlstore.TagsJSON(s.ResourceTags),
+			sqlstore.MS(s.CreatedAt), sqlstore.MS(s.UpdatedAt))
+		if errs.Class(err) == sqlstore.Unique {
 			return errkind.Wrap(errkind.Conflict, err, "The cost anomaly subscription %s already exists.", s.ARN)
 		}
 		if err != nil {
@@ -239,7 +220,7 @@ func (db *DB) AnomalySubscriptions(ctx context.Context, account string) ([]anoma
 		args = append(args, account)
 	}
 	var out []anomaly.Subscription
-	err := db.each(ctx, q+` ORDER BY s.created_at, s.arn COLLATE "C"`, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, q+` ORDER BY s.created_at, s.arn COLLATE "C"`, args, func(rows *sql.Rows) error {
 		var s anomaly.Subscription
 		var freq string
 		var subscribers, threshold, rt, mons []byte
@@ -259,10 +240,10 @@ func (db *DB) AnomalySubscriptions(ctx context.Context, account string) ([]anoma
 			return fmt.Errorf("subscription monitors: %w", err)
 		}
 		var err error
-		if s.ResourceTags, err = decodeTags(rt); err != nil {
+		if s.ResourceTags, err = sqlstore.DecodeTags(rt); err != nil {
 			return fmt.Errorf("subscription tags: %w", err)
 		}
-		s.CreatedAt, s.UpdatedAt = fromMS(created), fromMS(updated)
+		s.CreatedAt, s.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
 		out = append(out, s)
 		return nil
 	})
@@ -285,7 +266,7 @@ func (db *DB) UpdateAnomalySubscription(ctx context.Context, s anomaly.Subscript
 		// updates of one subscription relink its monitors one at a time.
 		res, err := tx.ExecContext(ctx, `UPDATE anomaly_subscriptions SET name = $1, frequency = $2, subscribers = $3,
 			threshold = $4, legacy = $5, updated_at = $6 WHERE account = $7 AND arn = $8`,
-			s.Name, string(s.Frequency), subs, thr, s.Legacy, ms(s.UpdatedAt), s.Account, s.ARN)
+			s.Name, string(s.Frequency), subs, thr, s.Legacy, sqlstore.MS(s.UpdatedAt), s.Account, s.ARN)
 		if err != nil {
 			return internal(err, "update anomaly subscription")
 		}
@@ -374,12 +355,12 @@ func (db *DB) PutAnomalies(ctx context.Context, as []anomaly.Anomaly) error {
 		if rc == nil {
 			rc = []anomaly.RootCause{}
 		}
-		js, err := jsonOf(rc)
+		js, err := sqlstore.JSONText(rc)
 		if err != nil {
 			return internal(err, "encode root causes")
 		}
 		accounts[i], monitors[i], values[i], rcs[i], fbs[i] = a.Account, a.MonitorARN, a.DimensionValue, js, string(a.Feedback)
-		starts[i], ends[i], detected[i], updated[i] = ms(a.Start), ms(a.End), ms(a.DetectedAt), ms(a.UpdatedAt)
+		starts[i], ends[i], detected[i], updated[i] = sqlstore.MS(a.Start), sqlstore.MS(a.End), sqlstore.MS(a.DetectedAt), sqlstore.MS(a.UpdatedAt)
 		actual[i], expected[i], maxImpact[i] = int64(a.Actual), int64(a.Expected), int64(a.MaxImpact)
 		open[i], adapted[i] = a.Open, a.Adapted
 		maxScore[i], curScore[i] = a.MaxScore, a.CurrentScore
@@ -406,10 +387,10 @@ func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly
 		cond("monitor_arn = $%d", f.MonitorARN)
 	}
 	if !f.EndFrom.IsZero() {
-		cond("end_ms >= $%d", ms(f.EndFrom))
+		cond("end_ms >= $%d", sqlstore.MS(f.EndFrom))
 	}
 	if !f.EndTo.IsZero() {
-		cond("end_ms < $%d", ms(f.EndTo))
+		cond("end_ms < $%d", sqlstore.MS(f.EndTo))
 	}
 	q := `SELECT id, account, monitor_arn, dimension_value, start_ms, end_ms, open, adapted, max_score, current_score,
 		actual_nanos, expected_nanos, max_impact, root_causes, feedback, detected_at, updated_at FROM anomalies`
@@ -417,7 +398,7 @@ func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	var out []anomaly.Anomaly
-	err := db.each(ctx, q+` ORDER BY end_ms, id COLLATE "C"`, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, q+` ORDER BY end_ms, id COLLATE "C"`, args, func(rows *sql.Rows) error {
 		var a anomaly.Anomaly
 		var start, end, detected, updated, actual, expected, maxImpact int64
 		var rc []byte
@@ -432,7 +413,7 @@ func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly
 		if len(a.RootCauses) == 0 {
 			a.RootCauses = nil
 		}
-		a.Start, a.End, a.DetectedAt, a.UpdatedAt = fromMS(start), fromMS(end), fromMS(detected), fromMS(updated)
+		a.Start, a.End, a.DetectedAt, a.UpdatedAt = sqlstore.FromMS(start), sqlstore.FromMS(end), sqlstore.FromMS(detected), sqlstore.FromMS(updated)
 		a.Actual, a.Expected, a.MaxImpact = money.Amount(actual), money.Amount(expected), money.Amount(maxImpact)
 		a.Feedback = anomaly.Feedback(fb)
 		out = append(out, a)

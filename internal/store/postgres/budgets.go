@@ -11,23 +11,12 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/notify"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var (
 	_ budget.Store = (*DB)(nil)
 	_ notify.Store = (*DB)(nil)
-)
-
-// ChangeBudget is the change kind announced on Channel when a budget is
-// created, updated or deleted. Alert states and outbox messages are not
-// announced: they change with every evaluation and every alert.
-const ChangeBudget = "budget"
-
-// SQLSTATEs of the integrity violations the budget and anomaly stores
-// tell apart.
-const (
-	codeForeignKeyViolation = "23503"
-	codeUniqueViolation     = "23505"
 )
 
 // CreateBudget implements budget.Store.
@@ -38,8 +27,8 @@ func (db *DB) CreateBudget(ctx context.Context, b budget.Budget) error {
 	}
 	return db.change(ctx, ChangeBudget, "create budget", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO budgets (account, name, definition, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5)`, b.Account, b.Name, string(doc), ms(b.CreatedAt), ms(b.UpdatedAt))
-		if sqlState(err) == codeUniqueViolation {
+			VALUES ($1, $2, $3, $4, $5)`, b.Account, b.Name, string(doc), sqlstore.MS(b.CreatedAt), sqlstore.MS(b.UpdatedAt))
+		if errs.Class(err) == sqlstore.Unique {
 			return errkind.Wrap(errkind.Conflict, err, "The budget %s already exists.", b.Name)
 		}
 		if err != nil {
@@ -57,7 +46,7 @@ func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
 	}
 	return db.change(ctx, ChangeBudget, "update budget", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE budgets SET definition = $1, updated_at = $2 WHERE account = $3 AND name = $4`,
-			string(doc), ms(b.UpdatedAt), b.Account, b.Name)
+			string(doc), sqlstore.MS(b.UpdatedAt), b.Account, b.Name)
 		if err != nil {
 			return internal(err, "update budget")
 		}
@@ -86,20 +75,7 @@ func budgetNotFound(res sql.Result, name string) error {
 
 // ListBudgets implements budget.Store.
 func (db *DB) ListBudgets(ctx context.Context) ([]budget.Budget, error) {
-	var out []budget.Budget
-	err := db.each(ctx, `SELECT definition FROM budgets ORDER BY account COLLATE "C", name COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var doc []byte
-			if err := rows.Scan(&doc); err != nil {
-				return err
-			}
-			var b budget.Budget
-			if err := json.Unmarshal(doc, &b); err != nil {
-				return err
-			}
-			out = append(out, b)
-			return nil
-		})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanBudget, `SELECT definition FROM budgets ORDER BY account COLLATE "C", name COLLATE "C"`)
 	if err != nil {
 		return nil, internal(err, "list budgets")
 	}
@@ -115,8 +91,8 @@ func (db *DB) PutBudgetAlertState(ctx context.Context, s budget.AlertState) erro
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (account, budget, alert, period_start) DO UPDATE SET
 			alarm = excluded.alarm, fired = excluded.fired, updated_at = excluded.updated_at`,
-		s.Account, s.Budget, s.Alert, ms(s.PeriodStart), s.Alarm, s.Fired, ms(s.UpdatedAt))
-	if err != nil && sqlState(err) != codeForeignKeyViolation {
+		s.Account, s.Budget, s.Alert, sqlstore.MS(s.PeriodStart), s.Alarm, s.Fired, sqlstore.MS(s.UpdatedAt))
+	if err != nil && errs.Class(err) != sqlstore.ForeignKey {
 		return internal(err, "put budget alert state")
 	}
 	return nil
@@ -124,20 +100,8 @@ func (db *DB) PutBudgetAlertState(ctx context.Context, s budget.AlertState) erro
 
 // BudgetAlertStates implements budget.Store.
 func (db *DB) BudgetAlertStates(ctx context.Context, since time.Time) ([]budget.AlertState, error) {
-	var out []budget.AlertState
-	err := db.each(ctx, `SELECT account, budget, alert, period_start, alarm, fired, updated_at
-		FROM budget_alerts WHERE period_start >= $1
-		ORDER BY account COLLATE "C", budget COLLATE "C", alert COLLATE "C", period_start`, []any{ms(since)},
-		func(rows *sql.Rows) error {
-			var s budget.AlertState
-			var start, updated int64
-			if err := rows.Scan(&s.Account, &s.Budget, &s.Alert, &start, &s.Alarm, &s.Fired, &updated); err != nil {
-				return err
-			}
-			s.PeriodStart, s.UpdatedAt = fromMS(start), fromMS(updated)
-			out = append(out, s)
-			return nil
-		})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanAlertState, `SELECT account, budget, alert, period_start, alarm, fired, updated_at
+		FROM budget_alerts WHERE period_start >= $1 ORDER BY account COLLATE "C", budget COLLATE "C", alert COLLATE "C", period_start`, sqlstore.MS(since))
 	if err != nil {
 		return nil, internal(err, "list budget alert states")
 	}
@@ -156,7 +120,7 @@ func (db *DB) EnqueueMessage(ctx context.Context, m notify.Message) (bool, error
 		(key, kind, target, subject, body, data, created_at, state, attempts, next_at, last_error, delivered_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $7, '', NULL)
 		ON CONFLICT (key) DO NOTHING`,
-		m.Key, m.Kind, m.Target, m.Subject, m.Body, data, ms(m.CreatedAt))
+		m.Key, m.Kind, m.Target, m.Subject, m.Body, data, sqlstore.MS(m.CreatedAt))
 	if err != nil {
 		return false, internal(err, "enqueue message")
 	}
@@ -169,43 +133,13 @@ func (db *DB) EnqueueMessage(ctx context.Context, m notify.Message) (bool, error
 
 const outboxColumns = `key, kind, target, subject, body, data, created_at, state, attempts, next_at, last_error, delivered_at`
 
-// scanDelivery scans a row of outboxColumns.
-func scanDelivery(sc interface{ Scan(...any) error }) (notify.Delivery, error) {
-	var d notify.Delivery
-	var data []byte
-	var state string
-	var created, next int64
-	var delivered sql.NullInt64
-	if err := sc.Scan(&d.Key, &d.Kind, &d.Target, &d.Subject, &d.Body, &data, &created, &state, &d.Attempts, &next,
-		&d.LastError, &delivered); err != nil {
-		return d, err
-	}
-	if data != nil {
-		d.Data = json.RawMessage(data)
-	}
-	d.CreatedAt, d.NextAt, d.State = fromMS(created), fromMS(next), notify.State(state)
-	if delivered.Valid {
-		d.DeliveredAt = fromMS(delivered.Int64)
-	}
-	return d, nil
-}
-
 // DueMessages implements notify.Store. Replicas sharing the database see
 // the same due messages: each replica's outbox may attempt a message
 // another is attempting (delivery is at least once; receivers drop
 // repeated keys).
 func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]notify.Delivery, error) {
-	var out []notify.Delivery
-	err := db.each(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, key COLLATE "C" LIMIT $2`, []any{ms(now), limit},
-		func(rows *sql.Rows) error {
-			d, err := scanDelivery(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-			return nil
-		})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanDelivery, `SELECT `+outboxColumns+` FROM outbox
+		WHERE state = 'pending' AND next_at <= $1 ORDER BY next_at, key COLLATE "C" LIMIT $2`, sqlstore.MS(now), limit)
 	if err != nil {
 		return nil, internal(err, "due messages")
 	}
@@ -222,7 +156,7 @@ func messageNotFound(res sql.Result, key string) error {
 // MarkDelivered implements notify.Store.
 func (db *DB) MarkDelivered(ctx context.Context, key string, attempts int, at time.Time) error {
 	res, err := db.db.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', attempts = $1, delivered_at = $2, last_error = ''
-		WHERE key = $3`, attempts, ms(at), key)
+		WHERE key = $3`, attempts, sqlstore.MS(at), key)
 	if err != nil {
 		return internal(err, "mark delivered")
 	}
@@ -241,7 +175,7 @@ func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next tim
 	lastErr = strings.ReplaceAll(strings.ToValidUTF8(lastErr, "\uFFFD"), "\x00", "")
 	res, err := db.db.ExecContext(ctx, `UPDATE outbox SET state = $1, attempts = $2, next_at = $3, last_error = $4
 		WHERE key = $5 AND state <> 'delivered'`,
-		string(state), attempts, ms(next), lastErr, key)
+		string(state), attempts, sqlstore.MS(next), lastErr, key)
 	if err != nil {
 		return internal(err, "mark failed")
 	}
@@ -261,7 +195,7 @@ func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next tim
 
 // OutboxMessage implements notify.Store.
 func (db *DB) OutboxMessage(ctx context.Context, key string) (notify.Delivery, error) {
-	d, err := scanDelivery(db.db.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE key = $1`, key))
+	d, err := sqlstore.ScanDelivery(db.db.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE key = $1`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, errkind.New(errkind.NotFound, "The message %s does not exist.", key)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/lease"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 // Coordination between replicas: leases for background jobs, and the
@@ -18,10 +19,6 @@ var (
 	_ lease.Store   = (*DB)(nil)
 	_ budget.Shared = (*DB)(nil)
 )
-
-// ChangeAllowance is announced when a replica could not get the allowance
-// a call needed: the others give back what they hold and do not need.
-const ChangeAllowance = "allowance"
 
 // AcquireLease implements lease.Store on the database's clock.
 func (db *DB) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
@@ -70,7 +67,7 @@ func (db *DB) LeaseHolder(ctx context.Context, name string) (string, error) {
 func (db *DB) ClaimAllowance(ctx context.Context, c budget.Claim) (int64, error) {
 	var got int64
 	err := db.db.QueryRowContext(ctx, `SELECT tollgate_claim_allowance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		c.Account, c.Budget, ms(c.PeriodStart), ms(c.PeriodEnd), c.Replica, c.Limit, c.Base, c.Need, c.Want, ms(time.Now())).Scan(&got)
+		c.Account, c.Budget, sqlstore.MS(c.PeriodStart), sqlstore.MS(c.PeriodEnd), c.Replica, c.Limit, c.Base, c.Need, c.Want, sqlstore.MS(time.Now())).Scan(&got)
 	if err != nil {
 		return 0, internal(err, "claim allowance")
 	}
@@ -84,7 +81,7 @@ func (db *DB) ClaimAllowance(ctx context.Context, c budget.Claim) (int64, error)
 func (db *DB) ReturnAllowance(ctx context.Context, c budget.Claim, keep int64) error {
 	if _, err := db.db.ExecContext(ctx, `UPDATE budget_allowances SET granted = least(granted, $5), updated_at = $6
 		WHERE account = $1 AND budget = $2 AND period_start = $3 AND replica = $4`,
-		c.Account, c.Budget, ms(c.PeriodStart), c.Replica, keep, ms(time.Now())); err != nil {
+		c.Account, c.Budget, sqlstore.MS(c.PeriodStart), c.Replica, keep, sqlstore.MS(time.Now())); err != nil {
 		return internal(err, "return allowance")
 	}
 	return nil
@@ -121,9 +118,14 @@ func (db *DB) PruneShared(ctx context.Context, before time.Time) error {
 		`DELETE FROM budget_allowances WHERE period_end < $1`,
 		`DELETE FROM budget_pools WHERE period_end < $1`,
 	} {
-		if _, err := db.db.ExecContext(ctx, q, ms(before)); err != nil {
+		if _, err := db.db.ExecContext(ctx, q, sqlstore.MS(before)); err != nil {
 			return internal(err, "prune budget coordination")
 		}
 	}
 	return nil
 }
+
+// Shared reports whether several Tollgate replicas may share the store:
+// always for PostgreSQL, whose replicas coordinate through it (leases,
+// budget pools, throttle windows, the change feed).
+func (db *DB) Shared() bool { return true }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var (
@@ -38,7 +39,7 @@ func (db *DB) CostRollups(ctx context.Context, accounts []string, from, to time.
 		return nil, nil
 	}
 	query := selectRollups + ` WHERE hour_ms >= $1 AND hour_ms < $2`
-	args := []any{ms(from), ms(to)}
+	args := []any{sqlstore.MS(from), sqlstore.MS(to)}
 	if accounts != nil {
 		query += ` AND account = ANY($3::text[])`
 		args = append(args, accounts)
@@ -56,7 +57,7 @@ func (db *DB) CostRollupsDaily(ctx context.Context, accounts []string, from, to 
 		return nil, nil
 	}
 	query := selectDaily + ` WHERE day_ms >= $1 AND day_ms < $2`
-	args := []any{ms(from), ms(to)}
+	args := []any{sqlstore.MS(from), sqlstore.MS(to)}
 	if accounts != nil {
 		query += ` AND account = ANY($3::text[])`
 		args = append(args, accounts)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var _ export.Source = (*DB)(nil)
@@ -38,7 +39,7 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 	}
 	defer tx.Rollback()
 	query := selectRollups + ` WHERE hour_ms >= $1 AND hour_ms < $2`
-	args := []any{ms(from), ms(to)}
+	args := []any{sqlstore.MS(from), sqlstore.MS(to)}
 	if accounts != nil {
 		query += ` AND account = ANY($3::text[])`
 		args = append(args, accounts)
@@ -52,7 +53,7 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 	for {
 		batch, setIDs = batch[:0], setIDs[:0]
 		ids := map[int64]bool{}
-		err := eachRow(ctx, tx, fetch, nil, func(rows *sql.Rows) error {
+		err := sqlstore.Each(ctx, tx, fetch, nil, func(rows *sql.Rows) error {
 			r, ts, err := scanRollup(rows)
 			if err != nil {
 				return err

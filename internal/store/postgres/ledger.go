@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -48,8 +49,8 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = db.appendTx(ctx, recs)
-		switch state := sqlState(err); {
-		case state == codeNoPartition && attempt == 1:
+		switch class := errs.Class(err); {
+		case class == sqlstore.NoPartition && attempt == 1:
 			// A partition this process knew was dropped (retention)
 			// while records of its month still arrive: create it again.
 			db.forgetPartitions()
@@ -57,7 +58,7 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 				return internal(perr, "create ledger partition")
 			}
 			continue
-		case (state == "40P01" || state == "40001") && attempt < appendAttempts:
+		case class == sqlstore.Serialization && attempt < appendAttempts:
 			continue // deadlock detected, serialization failure
 		}
 		break
@@ -202,10 +203,10 @@ func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
 
 	ids, times := make([]string, len(recs)), make([]int64, len(recs))
 	for i, r := range recs {
-		ids[i], times[i] = r.RequestID, ms(r.Time)
+		ids[i], times[i] = r.RequestID, sqlstore.MS(r.Time)
 	}
 	inserted := make(map[string]bool, len(recs))
-	err = eachRow(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
+	err = sqlstore.Each(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			return err
@@ -228,7 +229,7 @@ func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
 		}
 		ts := local[r.Tags.Canonical()]
 		c.add(r, ts)
-		k := rollupKey{ms(r.Time.UTC().Truncate(time.Hour)), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts}
+		k := rollupKey{sqlstore.MS(r.Time.UTC().Truncate(time.Hour)), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts}
 		s := sums[k]
 		if s == nil {
 			s = &rollupSums{}
@@ -296,7 +297,7 @@ type recordColumns struct {
 
 func (c *recordColumns) add(r ledger.Record, tagSet int64) {
 	c.requestID = append(c.requestID, r.RequestID)
-	c.timeMS = append(c.timeMS, ms(r.Time))
+	c.timeMS = append(c.timeMS, sqlstore.MS(r.Time))
 	c.account = append(c.account, r.Account)
 	c.region = append(c.region, r.Region)
 	c.regionServed = append(c.regionServed, r.RegionServed)
@@ -414,7 +415,7 @@ func (db *DB) tagSetIDs(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (
 		return nil
 	}
 	lookup := func() error {
-		return eachRow(ctx, tx, `SELECT id, canonical FROM tag_sets WHERE canonical = ANY($1::bytea[])`, []any{missing()}, scan)
+		return sqlstore.Each(ctx, tx, `SELECT id, canonical FROM tag_sets WHERE canonical = ANY($1::bytea[])`, []any{missing()}, scan)
 	}
 	if err := lookup(); err != nil {
 		return nil, err
@@ -425,9 +426,9 @@ func (db *DB) tagSetIDs(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (
 	}
 	js := make([]string, len(canon))
 	for i, c := range canon {
-		js[i] = tagsJSON(sets[string(c)])
+		js[i] = sqlstore.TagsJSON(sets[string(c)])
 	}
-	err := eachRow(ctx, tx, `INSERT INTO tag_sets (canonical, tags)
+	err := sqlstore.Each(ctx, tx, `INSERT INTO tag_sets (canonical, tags)
 		SELECT c, t FROM unnest($1::bytea[], $2::jsonb[]) WITH ORDINALITY AS u (c, t, n) ORDER BY n
 		ON CONFLICT (canonical) DO NOTHING
 		RETURNING id, canonical`, []any{canon, js}, scan)
@@ -443,21 +444,6 @@ func (db *DB) tagSetIDs(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (
 		}
 	}
 	return local, nil
-}
-
-// eachRow runs query in tx and calls scan for every row.
-func eachRow(ctx context.Context, tx *sql.Tx, query string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
 }
 
 // querier is what tagSetsByID reads with: the pool, or a transaction.
@@ -495,7 +481,7 @@ func (db *DB) tagSetsByID(ctx context.Context, q querier, ids map[int64]bool) (m
 		if err := rows.Scan(&id, &tj); err != nil {
 			return nil, err
 		}
-		s, err := decodeTags(tj)
+		s, err := sqlstore.DecodeTags(tj)
 		if err != nil {
 			return nil, err
 		}
@@ -522,11 +508,11 @@ func where(col string, account string, from, to time.Time, args []any) (string, 
 		w = append(w, fmt.Sprintf("account = $%d", len(args)))
 	}
 	if !from.IsZero() {
-		args = append(args, ms(from))
+		args = append(args, sqlstore.MS(from))
 		w = append(w, fmt.Sprintf("%s >= $%d", col, len(args)))
 	}
 	if !to.IsZero() {
-		args = append(args, ms(to))
+		args = append(args, sqlstore.MS(to))
 		w = append(w, fmt.Sprintf("%s < $%d", col, len(args)))
 	}
 	if len(w) == 0 {
@@ -553,7 +539,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 	var out []ledger.Record
 	var setIDs []int64
 	ids := map[int64]bool{}
-	err := db.each(ctx, query, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, query, args, func(rows *sql.Rows) error {
 		var r ledger.Record
 		var t, ts int64
 		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
@@ -562,7 +548,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Priced, &ts); err != nil {
 			return err
 		}
-		r.Time = fromMS(t)
+		r.Time = sqlstore.FromMS(t)
 		out = append(out, r)
 		setIDs = append(setIDs, ts)
 		ids[ts] = true
@@ -592,7 +578,7 @@ func (db *DB) rollups(ctx context.Context, query string, args []any) ([]ledger.R
 	var out []ledger.Rollup
 	var setIDs []int64
 	ids := map[int64]bool{}
-	err := db.each(ctx, query, args, func(rows *sql.Rows) error {
+	err := sqlstore.Each(ctx, db.db, query, args, func(rows *sql.Rows) error {
 		r, ts, err := scanRollup(rows)
 		if err != nil {
 			return err
@@ -637,6 +623,6 @@ func scanRollup(rows *sql.Rows) (ledger.Rollup, int64, error) {
 	err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
 		&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
 		&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced)
-	r.Hour = fromMS(h)
+	r.Hour = sqlstore.FromMS(h)
 	return r, ts, err
 }

@@ -13,18 +13,13 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var (
 	_ metrics.Store = (*DB)(nil)
 	_ alarm.Store   = (*DB)(nil)
 )
-
-// ChangeAlarm is the payload on Channel of a committed change to the
-// alarms (SaveAlarm, DeleteAlarms), so replicas holding the alarms in
-// memory reload them. Appending to and pruning the alarm history is not
-// announced.
-const ChangeAlarm = "alarm"
 
 // lockMetricReplica is the first key of the transaction-scoped advisory
 // lock WriteMetricBuckets holds per replica (the second is the hash of the
@@ -43,8 +38,6 @@ const lockMetricReplica int32 = 0x74676d62
 // could); a failed attempt is rolled back, so trying again is safe.
 const metricWriteAttempts = 3
 
-func resSeconds(res time.Duration) int64 { return int64(res / time.Second) }
-
 // bucketPK is the primary key of one metric_buckets row.
 type bucketPK struct {
 	res                      int64
@@ -54,7 +47,7 @@ type bucketPK struct {
 }
 
 func pkOf(b *metrics.Bucket) bucketPK {
-	return bucketPK{resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start), b.Replica}
+	return bucketPK{sqlstore.ResSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, sqlstore.MS(b.Start), b.Replica}
 }
 
 func comparePKs(a, b bucketPK) int {
@@ -137,7 +130,7 @@ func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.B
 	var err error
 	for attempt := 1; attempt <= metricWriteAttempts; attempt++ {
 		err = db.writeBucketsTx(ctx, keys, rows, slices.Sorted(maps.Keys(replicas)))
-		if state := sqlState(err); state != "40P01" && state != "40001" {
+		if errs.Class(err) != sqlstore.Serialization {
 			break
 		}
 	}
@@ -170,8 +163,8 @@ func (db *DB) writeBucketsTx(ctx context.Context, keys []bucketPK, rows map[buck
 	}
 	stored := map[bucketPK]metrics.Stats{}
 	if len(m.res) > 0 {
-		err := eachRow(ctx, tx, selectBuckets, []any{m.res, m.account, m.metric, m.modelID, m.start, m.replica}, func(r *sql.Rows) error {
-			b, err := scanBucket(r)
+		err := sqlstore.Each(ctx, tx, selectBuckets, []any{m.res, m.account, m.metric, m.modelID, m.start, m.replica}, func(r *sql.Rows) error {
+			b, err := sqlstore.ScanBucket(r)
 			if err != nil {
 				return err
 			}
@@ -200,26 +193,11 @@ func (db *DB) writeBucketsTx(ctx context.Context, keys []bucketPK, rows map[buck
 	return tx.Commit()
 }
 
-type rowScanner interface{ Scan(dest ...any) error }
-
-// scanBucket scans the columns of selectBuckets.
-func scanBucket(r rowScanner) (metrics.Bucket, error) {
-	var b metrics.Bucket
-	var res, start int64
-	var sk []byte
-	if err := r.Scan(&res, &b.Key.Account, &b.Key.Metric, &b.Key.ModelID, &start, &b.Replica, &b.Stats.Count, &b.Stats.Sum,
-		&b.Stats.Min, &b.Stats.Max, &sk); err != nil {
-		return b, err
-	}
-	b.Res, b.Start = time.Duration(res)*time.Second, fromMS(start)
-	return b, b.Stats.Sketch.UnmarshalBinary(sk)
-}
-
 // MetricBuckets implements metrics.Store.
 func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to time.Time, keys ...metrics.Key) ([]metrics.Bucket, error) {
 	q := `SELECT res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch FROM metric_buckets
 		WHERE res_s = $1 AND start_ms >= $2 AND start_ms < $3`
-	args := []any{resSeconds(res), ms(from), ms(to)}
+	args := []any{sqlstore.ResSeconds(res), sqlstore.MS(from), sqlstore.MS(to)}
 	if len(keys) > 0 {
 		var accounts, names, models []string
 		for _, k := range keys {
@@ -229,20 +207,8 @@ func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to tim
 		args = append(args, accounts, names, models)
 	}
 	q += ` ORDER BY start_ms, account COLLATE "C", metric COLLATE "C", model_id COLLATE "C", replica COLLATE "C"`
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanBucket, q, args...)
 	if err != nil {
-		return nil, internal(err, "query metric buckets")
-	}
-	defer rows.Close()
-	var out []metrics.Bucket
-	for rows.Next() {
-		b, err := scanBucket(rows)
-		if err != nil {
-			return nil, internal(err, "scan metric bucket")
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query metric buckets")
 	}
 	return out, nil
@@ -251,7 +217,7 @@ func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to tim
 // MetricSeries implements metrics.Store.
 func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duration, since time.Time) ([]metrics.Key, error) {
 	q := `SELECT account, metric, model_id FROM metric_buckets WHERE res_s = $1 AND start_ms >= $2`
-	args := []any{resSeconds(res), ms(since)}
+	args := []any{sqlstore.ResSeconds(res), sqlstore.MS(since)}
 	if account != "" {
 		q += ` AND account = $3`
 		args = append(args, account)
@@ -279,18 +245,18 @@ func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duratio
 // LatestMetricBucket implements metrics.Store.
 func (db *DB) LatestMetricBucket(ctx context.Context, res time.Duration) (time.Time, error) {
 	var v sql.NullInt64
-	if err := db.db.QueryRowContext(ctx, `SELECT max(start_ms) FROM metric_buckets WHERE res_s = $1`, resSeconds(res)).Scan(&v); err != nil {
+	if err := db.db.QueryRowContext(ctx, `SELECT max(start_ms) FROM metric_buckets WHERE res_s = $1`, sqlstore.ResSeconds(res)).Scan(&v); err != nil {
 		return time.Time{}, internal(err, "latest metric bucket")
 	}
 	if !v.Valid {
 		return time.Time{}, nil
 	}
-	return fromMS(v.Int64), nil
+	return sqlstore.FromMS(v.Int64), nil
 }
 
 // DeleteMetricBuckets implements metrics.Store.
 func (db *DB) DeleteMetricBuckets(ctx context.Context, res time.Duration, before time.Time) error {
-	if _, err := db.db.ExecContext(ctx, `DELETE FROM metric_buckets WHERE res_s = $1 AND start_ms < $2`, resSeconds(res), ms(before)); err != nil {
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM metric_buckets WHERE res_s = $1 AND start_ms < $2`, sqlstore.ResSeconds(res), sqlstore.MS(before)); err != nil {
 		return internal(err, "delete metric buckets")
 	}
 	return nil
@@ -298,24 +264,8 @@ func (db *DB) DeleteMetricBuckets(ctx context.Context, res time.Duration, before
 
 // LoadAlarms implements alarm.Store.
 func (db *DB) LoadAlarms(ctx context.Context) ([]alarm.Alarm, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT definition FROM alarms ORDER BY account COLLATE "C", name COLLATE "C"`)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanAlarm, `SELECT definition FROM alarms ORDER BY account COLLATE "C", name COLLATE "C"`)
 	if err != nil {
-		return nil, internal(err, "query alarms")
-	}
-	defer rows.Close()
-	var out []alarm.Alarm
-	for rows.Next() {
-		var def []byte
-		if err := rows.Scan(&def); err != nil {
-			return nil, internal(err, "scan alarm")
-		}
-		var a alarm.Alarm
-		if err := json.Unmarshal(def, &a); err != nil {
-			return nil, internal(err, "decode alarm")
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query alarms")
 	}
 	return out, nil
@@ -332,7 +282,7 @@ func appendHistory(ctx context.Context, ex interface {
 	accounts, names, types, summaries, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	times := make([]int64, n)
 	for i, h := range items {
-		accounts[i], names[i], times[i], types[i], summaries[i], data[i] = h.Account, h.AlarmName, ms(h.Time), h.Type, h.Summary, h.Data
+		accounts[i], names[i], times[i], types[i], summaries[i], data[i] = h.Account, h.AlarmName, sqlstore.MS(h.Time), h.Type, h.Summary, h.Data
 	}
 	_, err := ex.ExecContext(ctx, `INSERT INTO alarm_history (account, alarm_name, time_ms, type, summary, data)
 		SELECT account, alarm_name, time_ms, type, summary, data
@@ -353,7 +303,7 @@ func (db *DB) SaveAlarm(ctx context.Context, a alarm.Alarm, items []alarm.Histor
 		if _, err := tx.ExecContext(ctx, `INSERT INTO alarms (account, name, definition, state, state_updated_ms, config_updated_ms)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, name) DO UPDATE SET definition = excluded.definition,
 			state = excluded.state, state_updated_ms = excluded.state_updated_ms, config_updated_ms = excluded.config_updated_ms`,
-			a.Account, a.Name, string(def), string(a.State), ms(a.StateUpdated), ms(a.ConfigurationUpdated)); err != nil {
+			a.Account, a.Name, string(def), string(a.State), sqlstore.MS(a.StateUpdated), sqlstore.MS(a.ConfigurationUpdated)); err != nil {
 			return internal(err, "write alarm")
 		}
 		if err := appendHistory(ctx, tx, items); err != nil {
@@ -404,10 +354,10 @@ func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.H
 		where("type =", q.Type)
 	}
 	if !q.From.IsZero() {
-		where("time_ms >=", ms(q.From))
+		where("time_ms >=", sqlstore.MS(q.From))
 	}
 	if !q.To.IsZero() {
-		where("time_ms <", ms(q.To))
+		where("time_ms <", sqlstore.MS(q.To))
 	}
 	query := `SELECT account, alarm_name, time_ms, type, summary, data FROM alarm_history`
 	if len(w) > 0 {
@@ -426,22 +376,8 @@ func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.H
 		args = append(args, q.Offset)
 		query += ` OFFSET $` + strconv.Itoa(len(args))
 	}
-	rows, err := db.db.QueryContext(ctx, query, args...)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanHistoryItem, query, args...)
 	if err != nil {
-		return nil, internal(err, "query alarm history")
-	}
-	defer rows.Close()
-	var out []alarm.HistoryItem
-	for rows.Next() {
-		var h alarm.HistoryItem
-		var t int64
-		if err := rows.Scan(&h.Account, &h.AlarmName, &t, &h.Type, &h.Summary, &h.Data); err != nil {
-			return nil, internal(err, "scan alarm history")
-		}
-		h.Time = fromMS(t)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query alarm history")
 	}
 	return out, nil
@@ -449,7 +385,7 @@ func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.H
 
 // PruneAlarmHistory implements alarm.Store.
 func (db *DB) PruneAlarmHistory(ctx context.Context, before time.Time) error {
-	if _, err := db.db.ExecContext(ctx, `DELETE FROM alarm_history WHERE time_ms < $1`, ms(before)); err != nil {
+	if _, err := db.db.ExecContext(ctx, `DELETE FROM alarm_history WHERE time_ms < $1`, sqlstore.MS(before)); err != nil {
 		return internal(err, "prune alarm history")
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 // Channel is the PostgreSQL notification channel every committed change to
@@ -31,19 +32,22 @@ func ChannelFor(schema string) string {
 	return fmt.Sprintf("%s_%016x", Channel, h.Sum64())
 }
 
-// Change kinds, the payloads of notifications on Channel. Watch also calls
-// back with ChangeTick.
+// Change kinds, the payloads of notifications on Channel: the vocabulary
+// of the change feed, which the SQLite store's Watch shares. Watch also
+// calls back with ChangeTick.
 const (
-	ChangeProfile    = "profile"
-	ChangePrincipal  = "principal"
-	ChangeAccessKey  = "access_key"
-	ChangeAPIKey     = "api_key"
-	ChangeAccount    = "account"
-	ChangePolicy     = "policy"
-	ChangeAttachment = "attachment"
-	// ChangeTick is the periodic reconciliation (and the catch-up after
-	// the listening connection was re-established): reload everything.
-	ChangeTick = "tick"
+	ChangeProfile    = sqlstore.ChangeProfile
+	ChangePrincipal  = sqlstore.ChangePrincipal
+	ChangeAccessKey  = sqlstore.ChangeAccessKey
+	ChangeAPIKey     = sqlstore.ChangeAPIKey
+	ChangeAccount    = sqlstore.ChangeAccount
+	ChangePolicy     = sqlstore.ChangePolicy
+	ChangeAttachment = sqlstore.ChangeAttachment
+	ChangeBudget     = sqlstore.ChangeBudget
+	ChangeAlarm      = sqlstore.ChangeAlarm
+	ChangeAnomaly    = sqlstore.ChangeAnomaly
+	ChangeAllowance  = sqlstore.ChangeAllowance
+	ChangeTick       = sqlstore.ChangeTick
 )
 
 // DefaultReconcile is the default period of Watch's ChangeTick.

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 // month returns the bounds, in unix milliseconds, of the UTC month holding
@@ -95,7 +96,7 @@ func (db *DB) forgetPartitions() {
 // Partitions returns the names of usage_records' partitions, oldest first.
 func (db *DB) Partitions(ctx context.Context) ([]string, error) {
 	var out []string
-	err := db.each(ctx, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+	err := sqlstore.Each(ctx, db.db, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'usage_records'::regclass ORDER BY c.relname COLLATE "C"`, nil, func(rows *sql.Rows) error {
 		var name string
 		if err := rows.Scan(&name); err != nil {
@@ -136,7 +137,7 @@ func (db *DB) DropPartitionsBefore(ctx context.Context, before time.Time) ([]str
 	var parts []part
 	// The bounds are read from the catalog rather than the names, so
 	// partitions made by hand are judged by what they hold.
-	err = eachRow(ctx, tx, `SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
+	err = sqlstore.Each(ctx, tx, `SELECT c.relname, pg_get_expr(c.relpartbound, c.oid)
 		FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'usage_records'::regclass ORDER BY c.relname COLLATE "C"`, nil, func(rows *sql.Rows) error {
 		var name, bound string
@@ -147,7 +148,7 @@ func (db *DB) DropPartitionsBefore(ctx context.Context, before time.Time) ([]str
 		if _, err := fmt.Sscanf(bound, "FOR VALUES FROM ('%d') TO ('%d')", &from, &to); err != nil {
 			return fmt.Errorf("partition %s: bound %q: %w", name, bound, err)
 		}
-		if to <= ms(before) {
+		if to <= sqlstore.MS(before) {
 			parts = append(parts, part{name, to})
 		}
 		return nil

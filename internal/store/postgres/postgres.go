@@ -16,9 +16,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
-	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -118,89 +115,44 @@ func (db *DB) Close() error { return db.db.Close() }
 // Ping checks the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }
 
-// migrate applies the pending migrations, each in its own transaction,
-// while holding the migration advisory lock on one connection: a replica
-// starting while another migrates waits, then finds nothing left to do.
-func (db *DB) migrate(ctx context.Context) (err error) {
-	conn, err := db.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockMigrate); err != nil {
-		return fmt.Errorf("postgres: migration lock: %w", err)
-	}
-	defer func() {
-		// Unlock under a context of its own: a cancelled ctx must not
-		// leave the lock held by a connection that goes back to the pool.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if _, uerr := conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, lockMigrate); uerr != nil {
-			// Discard the connection: closing the session releases the lock.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-			err = errors.Join(err, fmt.Errorf("postgres: migration unlock: %w", uerr))
-		}
-	}()
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+// migrator runs the embedded migrations while holding the migration
+// advisory lock on its connection: a replica starting while another
+// migrates waits, then finds nothing left to do.
+var migrator = sqlstore.Migrator{
+	Name: "postgres",
+	FS:   migrations,
+	Table: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    integer PRIMARY KEY,
 		name       text        NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("postgres: migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := path.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("postgres: migration %s: bad version prefix", base)
-		}
-		var applied bool
-		if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, v).Scan(&applied); err != nil {
-			return fmt.Errorf("postgres: migration %s: %w", base, err)
-		}
-		if applied {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if err := applyMigration(ctx, conn, v, base, string(body)); err != nil {
-			return err
-		}
-	}
-	return nil
+		applied_at timestamptz NOT NULL DEFAULT now())`,
+	Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
+	Lock:        migrationLock,
 }
 
-func applyMigration(ctx context.Context, conn *sql.Conn, version int, name, body string) error {
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("postgres: migration %s: %w", name, err)
+// migrationLock takes lockMigrate on conn; the unlock it returns runs
+// under a context of its own (a cancelled ctx must not leave the lock held
+// by a connection that goes back to the pool), and when it fails discards
+// the connection: closing the session releases the lock.
+func migrationLock(ctx context.Context, conn *sql.Conn) (func() error, error) {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, lockMigrate); err != nil {
+		return nil, err
 	}
-	defer tx.Rollback()
-	// A statement without parameters goes through the simple protocol,
-	// which runs a whole script.
-	if _, err := tx.ExecContext(ctx, body); err != nil {
-		return fmt.Errorf("postgres: migration %s: %w", name, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, version, name); err != nil {
-		return fmt.Errorf("postgres: migration %s: %w", name, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("postgres: migration %s: %w", name, err)
-	}
-	return nil
+	return func() error {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_, err := conn.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, lockMigrate)
+		if err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		return err
+	}, nil
 }
+
+func (db *DB) migrate(ctx context.Context) error { return migrator.Migrate(ctx, db.db) }
 
 // SchemaVersion returns the highest applied migration version.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	var v sql.NullInt64
-	err := db.db.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
-	return int(v.Int64), err
+	return sqlstore.SchemaVersion(ctx, db.db)
 }
 
 // Schema returns the schema of the tables the migrations built, as SQL-like
@@ -311,10 +263,6 @@ func (db *DB) queryStrings(ctx context.Context, query string, args ...any) ([]st
 	return out, rows.Err()
 }
 
-// codeNoPartition is the SQLSTATE of an insert whose row fits no
-// partition (check_violation).
-const codeNoPartition = "23514"
-
 // sqlState returns err's PostgreSQL SQLSTATE, or "".
 func sqlState(err error) string {
 	var pe *pgconn.PgError
@@ -324,26 +272,37 @@ func sqlState(err error) string {
 	return ""
 }
 
-// isConstraint reports whether err is an integrity constraint violation
-// (SQLSTATE class 23), as SQLite's constraint errors are.
-func isConstraint(err error) bool { return strings.HasPrefix(sqlState(err), "23") }
-
-// internal wraps an unexpected database error: errkind.Unavailable when
-// the database cannot be reached or is shutting down or out of
-// connections (clients may retry), errkind.Internal otherwise.
-func internal(err error, op string) error {
+// errs sorts PostgreSQL's errors by SQLSTATE.
+var errs = sqlstore.Errors{Classify: func(err error) sqlstore.Class {
 	var ce *pgconn.ConnectError
 	switch state := sqlState(err); {
+	case state == "23505":
+		return sqlstore.Unique
+	case state == "23503":
+		return sqlstore.ForeignKey
+	case state == "23514": // check_violation: a row that fits no partition
+		return sqlstore.NoPartition
+	case strings.HasPrefix(state, "23"): // integrity constraint violation
+		return sqlstore.Constraint
+	case state == "40001", state == "40P01": // serialization failure, deadlock
+		return sqlstore.Serialization
 	case errors.As(err, &ce), errors.Is(err, driver.ErrBadConn),
 		strings.HasPrefix(state, "08"),  // connection exception
 		strings.HasPrefix(state, "53"),  // insufficient resources (too many connections)
 		strings.HasPrefix(state, "57P"): // admin or crash shutdown, cannot connect now
-		return errkind.Wrap(errkind.Unavailable, err, "the store is unavailable (%s)", op)
+		return sqlstore.Unavailable
 	case state == "22021", state == "22P05":
 		// character_not_in_repertoire, untranslatable_character: a NUL
 		// or invalid UTF-8 in a string the request carried, which
 		// PostgreSQL text and jsonb cannot hold.
-		return errkind.Wrap(errkind.Invalid, err, "A string in the request contains a NUL character or invalid UTF-8, which cannot be stored.")
+		return sqlstore.BadText
 	}
-	return errkind.Wrap(errkind.Internal, err, "internal error (%s)", op)
-}
+	return sqlstore.Unexpected
+}}
+
+// isConstraint reports whether err is an integrity constraint violation
+// (SQLSTATE class 23), as SQLite's constraint errors are.
+func isConstraint(err error) bool { return errs.IsConstraint(err) }
+
+// internal wraps an unexpected database error of the operation op.
+func internal(err error, op string) error { return errs.Internal(err, op) }

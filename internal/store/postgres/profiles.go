@@ -9,6 +9,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -17,35 +18,6 @@ var (
 	_ profile.QuotaStore = (*DB)(nil)
 	_ principal.Store    = (*DB)(nil)
 )
-
-func ms(t time.Time) int64     { return t.UnixMilli() }
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-// tagsJSON encodes a tag set as a JSON object (keys sorted, so equal sets
-// encode equally).
-func tagsJSON(t tags.Set) string {
-	b, _ := json.Marshal(map[string]string(t.Clone()))
-	return string(b)
-}
-
-// decodeTags decodes a JSON object into a non-nil tag set.
-func decodeTags(b []byte) (tags.Set, error) {
-	var t tags.Set
-	if err := json.Unmarshal(b, &t); err != nil {
-		return nil, err
-	}
-	if t == nil {
-		t = tags.Set{}
-	}
-	return t, nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
 
 // CreateProfile implements profile.Store.
 func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
@@ -78,7 +50,7 @@ func insertProfile(ctx context.Context, tx *sql.Tx, p profile.Profile) error {
 		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
-		tagsJSON(p.Tags), ms(p.CreatedAt), ms(p.UpdatedAt), nullable(p.ClientRequestToken), p.RequestHash)
+		sqlstore.TagsJSON(p.Tags), sqlstore.MS(p.CreatedAt), sqlstore.MS(p.UpdatedAt), sqlstore.Nullable(p.ClientRequestToken), p.RequestHash)
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
 	}
@@ -106,7 +78,7 @@ func (db *DB) DeleteProfile(ctx context.Context, account, id string) error {
 func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set, updated time.Time) error {
 	return db.change(ctx, ChangeProfile, "set profile tags", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE profiles SET tags = $1, updated_at = $2 WHERE account = $3 AND id = $4`,
-			tagsJSON(t), ms(updated), account, id)
+			sqlstore.TagsJSON(t), sqlstore.MS(updated), account, id)
 		if err != nil {
 			return internal(err, "set profile tags")
 		}
@@ -119,35 +91,9 @@ func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set
 
 // ListAllProfiles implements profile.Store.
 func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT account, id, arn, name, description, region, model_id, model_arns, source, tags,
-		created_at, updated_at, client_request_token, request_hash FROM profiles
-		ORDER BY account COLLATE "C", created_at, id COLLATE "C"`)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanProfile, `SELECT account, id, arn, name, description, region, model_id,
+		model_arns, source, tags, created_at, updated_at, client_request_token, request_hash FROM profiles ORDER BY account COLLATE "C", created_at, id COLLATE "C"`)
 	if err != nil {
-		return nil, internal(err, "list profiles")
-	}
-	defer rows.Close()
-	var out []profile.Profile
-	for rows.Next() {
-		var p profile.Profile
-		var arns, tj []byte
-		var created, updated int64
-		var token sql.NullString
-		if err := rows.Scan(&p.Account, &p.ID, &p.ARN, &p.Name, &p.Description, &p.Region, &p.ModelID, &arns, &p.Source, &tj,
-			&created, &updated, &token, &p.RequestHash); err != nil {
-			return nil, internal(err, "scan profile")
-		}
-		if err := json.Unmarshal(arns, &p.ModelARNs); err != nil {
-			return nil, internal(err, "decode model arns")
-		}
-		if p.Tags, err = decodeTags(tj); err != nil {
-			return nil, internal(err, "decode tags")
-		}
-		p.Type = profile.Application
-		p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
-		p.ClientRequestToken = token.String
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list profiles")
 	}
 	return out, nil
@@ -158,7 +104,7 @@ func (db *DB) PutPrincipal(ctx context.Context, p principal.Principal) error {
 	return db.change(ctx, ChangePrincipal, "put principal", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO principals (id, account, name, kind, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (id) DO UPDATE SET account = excluded.account, name = excluded.name, kind = excluded.kind, tags = excluded.tags`,
-			p.ID, p.Account, p.Name, string(p.Kind), tagsJSON(p.Tags), ms(p.CreatedAt))
+			p.ID, p.Account, p.Name, string(p.Kind), sqlstore.TagsJSON(p.Tags), sqlstore.MS(p.CreatedAt))
 		if err != nil {
 			return internal(err, "put principal")
 		}
@@ -171,7 +117,7 @@ func (db *DB) PutAccessKey(ctx context.Context, k principal.AccessKey) error {
 	return db.change(ctx, ChangeAccessKey, "put access key", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, principal_id, secret_sealed, status, created_at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, secret_sealed = excluded.secret_sealed, status = excluded.status`,
-			k.ID, k.PrincipalID, k.SecretSealed, k.Status, ms(k.CreatedAt))
+			k.ID, k.PrincipalID, k.SecretSealed, k.Status, sqlstore.MS(k.CreatedAt))
 		if isConstraint(err) {
 			return errkind.Wrap(errkind.Invalid, err, "the access key's principal does not exist")
 		}
@@ -187,7 +133,7 @@ func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
 	return db.change(ctx, ChangeAPIKey, "put api key", func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (hash, id, principal_id, status, created_at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (hash) DO UPDATE SET status = excluded.status`,
-			k.Hash, k.ID, k.PrincipalID, k.Status, ms(k.CreatedAt))
+			k.Hash, k.ID, k.PrincipalID, k.Status, sqlstore.MS(k.CreatedAt))
 		if isConstraint(err) {
 			return errkind.Wrap(errkind.Invalid, err, "the API key's principal does not exist or its id is taken")
 		}
@@ -200,72 +146,12 @@ func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
 
 // LoadPrincipals implements principal.Store.
 func (db *DB) LoadPrincipals(ctx context.Context) ([]principal.Principal, []principal.AccessKey, []principal.APIKey, error) {
-	var ps []principal.Principal
-	err := db.each(ctx, `SELECT id, account, name, kind, tags, created_at FROM principals ORDER BY id COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var p principal.Principal
-			var kind string
-			var tj []byte
-			var created int64
-			if err := rows.Scan(&p.ID, &p.Account, &p.Name, &kind, &tj, &created); err != nil {
-				return err
-			}
-			p.Kind = principal.Kind(kind)
-			p.CreatedAt = fromMS(created)
-			var err error
-			if p.Tags, err = decodeTags(tj); err != nil {
-				return err
-			}
-			ps = append(ps, p)
-			return nil
-		})
+	ps, ks, as, err := sqlstore.LoadPrincipals(ctx, db.db,
+		`SELECT id, account, name, kind, tags, created_at FROM principals ORDER BY id COLLATE "C"`,
+		`SELECT id, principal_id, secret_sealed, status, created_at FROM access_keys ORDER BY id COLLATE "C"`,
+		`SELECT hash, id, principal_id, status, created_at FROM api_keys ORDER BY id COLLATE "C"`)
 	if err != nil {
 		return nil, nil, nil, internal(err, "load principals")
 	}
-	var aks []principal.AccessKey
-	err = db.each(ctx, `SELECT id, principal_id, secret_sealed, status, created_at FROM access_keys ORDER BY id COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var k principal.AccessKey
-			var created int64
-			if err := rows.Scan(&k.ID, &k.PrincipalID, &k.SecretSealed, &k.Status, &created); err != nil {
-				return err
-			}
-			k.CreatedAt = fromMS(created)
-			aks = append(aks, k)
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, internal(err, "load access keys")
-	}
-	var apis []principal.APIKey
-	err = db.each(ctx, `SELECT hash, id, principal_id, status, created_at FROM api_keys ORDER BY id COLLATE "C"`, nil,
-		func(rows *sql.Rows) error {
-			var k principal.APIKey
-			var created int64
-			if err := rows.Scan(&k.Hash, &k.ID, &k.PrincipalID, &k.Status, &created); err != nil {
-				return err
-			}
-			k.CreatedAt = fromMS(created)
-			apis = append(apis, k)
-			return nil
-		})
-	if err != nil {
-		return nil, nil, nil, internal(err, "load api keys")
-	}
-	return ps, aks, apis, nil
-}
-
-// each runs query and calls scan for every row.
-func (db *DB) each(ctx context.Context, query string, args []any, scan func(*sql.Rows) error) error {
-	rows, err := db.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return ps, ks, as, nil
 }

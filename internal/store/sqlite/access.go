@@ -5,6 +5,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var _ principal.AdminStore = (*DB)(nil)
@@ -12,7 +13,7 @@ var _ principal.AdminStore = (*DB)(nil)
 // PutAccount implements principal.AdminStore.
 func (db *DB) PutAccount(ctx context.Context, a principal.Account) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, ms(a.CreatedAt))
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, sqlstore.MS(a.CreatedAt))
 	if err != nil {
 		return internal(err, "put account")
 	}
@@ -23,7 +24,7 @@ func (db *DB) PutAccount(ctx context.Context, a principal.Account) error {
 func (db *DB) PutPolicy(ctx context.Context, p principal.PolicyDoc) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO policies (account, name, document, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (account, name) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
-		p.Account, p.Name, p.Document, ms(p.UpdatedAt))
+		p.Account, p.Name, p.Document, sqlstore.MS(p.UpdatedAt))
 	if err != nil {
 		return internal(err, "put policy")
 	}
@@ -81,53 +82,12 @@ func (db *DB) Detach(ctx context.Context, a principal.Attachment) error {
 
 // LoadAdmin implements principal.AdminStore.
 func (db *DB) LoadAdmin(ctx context.Context) ([]principal.Account, []principal.PolicyDoc, []principal.Attachment, error) {
-	var accts []principal.Account
-	rows, err := db.r.QueryContext(ctx, `SELECT id, name, created_at FROM accounts ORDER BY id`)
+	ps, ks, as, err := sqlstore.LoadAdmin(ctx, db.r,
+		`SELECT id, name, created_at FROM accounts ORDER BY id`,
+		`SELECT account, name, document, updated_at FROM policies ORDER BY account, name`,
+		`SELECT principal_id, account, policy_name FROM principal_policies ORDER BY principal_id, account, policy_name`)
 	if err != nil {
-		return nil, nil, nil, internal(err, "load accounts")
+		return nil, nil, nil, internal(err, "load admin")
 	}
-	for rows.Next() {
-		var a principal.Account
-		var c int64
-		if err := rows.Scan(&a.ID, &a.Name, &c); err != nil {
-			rows.Close()
-			return nil, nil, nil, internal(err, "scan account")
-		}
-		a.CreatedAt = fromMS(c)
-		accts = append(accts, a)
-	}
-	rows.Close()
-	var pols []principal.PolicyDoc
-	rows, err = db.r.QueryContext(ctx, `SELECT account, name, document, updated_at FROM policies ORDER BY account, name`)
-	if err != nil {
-		return nil, nil, nil, internal(err, "load policies")
-	}
-	for rows.Next() {
-		var p principal.PolicyDoc
-		var u int64
-		if err := rows.Scan(&p.Account, &p.Name, &p.Document, &u); err != nil {
-			rows.Close()
-			return nil, nil, nil, internal(err, "scan policy")
-		}
-		p.UpdatedAt = fromMS(u)
-		pols = append(pols, p)
-	}
-	rows.Close()
-	var atts []principal.Attachment
-	rows, err = db.r.QueryContext(ctx, `SELECT principal_id, account, policy_name FROM principal_policies ORDER BY principal_id, account, policy_name`)
-	if err != nil {
-		return nil, nil, nil, internal(err, "load attachments")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var a principal.Attachment
-		if err := rows.Scan(&a.PrincipalID, &a.Account, &a.PolicyName); err != nil {
-			return nil, nil, nil, internal(err, "scan attachment")
-		}
-		atts = append(atts, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, internal(err, "load attachments")
-	}
-	return accts, pols, atts, nil
+	return ps, ks, as, nil
 }

@@ -10,41 +10,10 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/money"
-	"github.com/tollgate-dev/tollgate/internal/tags"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var _ anomaly.Store = (*DB)(nil)
-
-// msOrZero and fromMSOrZero map the zero time to 0 and back.
-func msOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return ms(t)
-}
-
-func fromMSOrZero(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return fromMS(v)
-}
-
-func jsonText(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func decodeTags(s string) (tags.Set, error) {
-	t := tags.Set{}
-	if err := json.Unmarshal([]byte(s), &t); err != nil {
-		return nil, err
-	}
-	if t == nil {
-		t = tags.Set{}
-	}
-	return t, nil
-}
 
 // CreateAnomalyMonitor implements anomaly.Store.
 func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error {
@@ -55,8 +24,8 @@ func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error
 	_, err := db.w.ExecContext(ctx, `INSERT INTO anomaly_monitors
 		(arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at, last_evaluated, value_count)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ARN, m.Account, m.Name, string(m.Type), string(m.Dimension), m.TagKey, jsonText(vals), tagsJSON(m.ResourceTags),
-		ms(m.CreatedAt), ms(m.UpdatedAt), msOrZero(m.LastEvaluated), m.ValueCount)
+		m.ARN, m.Account, m.Name, string(m.Type), string(m.Dimension), m.TagKey, jsonText(vals), sqlstore.TagsJSON(m.ResourceTags),
+		sqlstore.MS(m.CreatedAt), sqlstore.MS(m.UpdatedAt), sqlstore.MSOrZero(m.LastEvaluated), m.ValueCount)
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Conflict, err, "The cost anomaly monitor %s already exists.", m.ARN)
 	}
@@ -96,10 +65,10 @@ func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Mo
 		if len(m.Values) == 0 {
 			m.Values = nil
 		}
-		if m.ResourceTags, err = decodeTags(rt); err != nil {
+		if m.ResourceTags, err = sqlstore.DecodeTags([]byte(rt)); err != nil {
 			return nil, internal(err, "decode monitor tags")
 		}
-		m.CreatedAt, m.UpdatedAt, m.LastEvaluated = fromMS(created), fromMS(updated), fromMSOrZero(evaluated)
+		m.CreatedAt, m.UpdatedAt, m.LastEvaluated = sqlstore.FromMS(created), sqlstore.FromMS(updated), sqlstore.FromMSOrZero(evaluated)
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -118,7 +87,7 @@ func notFoundIfNone(res sql.Result, format string, args ...any) error {
 // RenameAnomalyMonitor implements anomaly.Store.
 func (db *DB) RenameAnomalyMonitor(ctx context.Context, account, arn, name string, at time.Time) error {
 	res, err := db.w.ExecContext(ctx, `UPDATE anomaly_monitors SET name = ?, updated_at = ? WHERE account = ? AND arn = ?`,
-		name, ms(at), account, arn)
+		name, sqlstore.MS(at), account, arn)
 	if err != nil {
 		return internal(err, "rename anomaly monitor")
 	}
@@ -138,7 +107,7 @@ func (db *DB) DeleteAnomalyMonitor(ctx context.Context, account, arn string) err
 // SetAnomalyMonitorEvaluated implements anomaly.Store.
 func (db *DB) SetAnomalyMonitorEvaluated(ctx context.Context, arn string, end time.Time, values int) error {
 	if _, err := db.w.ExecContext(ctx, `UPDATE anomaly_monitors SET last_evaluated = ?, value_count = ? WHERE arn = ?`,
-		msOrZero(end), values, arn); err != nil {
+		sqlstore.MSOrZero(end), values, arn); err != nil {
 		return internal(err, "set anomaly monitor evaluated")
 	}
 	return nil
@@ -169,7 +138,7 @@ func (db *DB) CreateAnomalySubscription(ctx context.Context, s anomaly.Subscript
 		(arn, account, name, frequency, subscribers, threshold, legacy, resource_tags, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ARN, s.Account, s.Name, string(s.Frequency), jsonText(s.Subscribers), jsonText(s.Threshold), s.Legacy,
-		tagsJSON(s.ResourceTags), ms(s.CreatedAt), ms(s.UpdatedAt))
+		sqlstore.TagsJSON(s.ResourceTags), sqlstore.MS(s.CreatedAt), sqlstore.MS(s.UpdatedAt))
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Conflict, err, "The cost anomaly subscription %s already exists.", s.ARN)
 	}
@@ -220,10 +189,10 @@ func (db *DB) AnomalySubscriptions(ctx context.Context, account string) ([]anoma
 		if err := json.Unmarshal([]byte(mons), &s.MonitorARNs); err != nil {
 			return nil, internal(err, "decode subscription monitors")
 		}
-		if s.ResourceTags, err = decodeTags(rt); err != nil {
+		if s.ResourceTags, err = sqlstore.DecodeTags([]byte(rt)); err != nil {
 			return nil, internal(err, "decode subscription tags")
 		}
-		s.CreatedAt, s.UpdatedAt = fromMS(created), fromMS(updated)
+		s.CreatedAt, s.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
@@ -241,7 +210,7 @@ func (db *DB) UpdateAnomalySubscription(ctx context.Context, s anomaly.Subscript
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE anomaly_subscriptions SET name = ?, frequency = ?, subscribers = ?, threshold = ?,
 		legacy = ?, updated_at = ? WHERE account = ? AND arn = ?`,
-		s.Name, string(s.Frequency), jsonText(s.Subscribers), jsonText(s.Threshold), s.Legacy, ms(s.UpdatedAt), s.Account, s.ARN)
+		s.Name, string(s.Frequency), jsonText(s.Subscribers), jsonText(s.Threshold), s.Legacy, sqlstore.MS(s.UpdatedAt), s.Account, s.ARN)
 	if err != nil {
 		return internal(err, "update anomaly subscription")
 	}
@@ -294,9 +263,9 @@ func (db *DB) PutAnomalies(ctx context.Context, as []anomaly.Anomaly) error {
 			current_score = excluded.current_score, actual_nanos = excluded.actual_nanos,
 			expected_nanos = excluded.expected_nanos, max_impact = excluded.max_impact,
 			root_causes = excluded.root_causes, updated_at = excluded.updated_at`,
-			a.ID, a.Account, a.MonitorARN, a.DimensionValue, ms(a.Start), ms(a.End), a.Open, a.Adapted, a.MaxScore,
+			a.ID, a.Account, a.MonitorARN, a.DimensionValue, sqlstore.MS(a.Start), sqlstore.MS(a.End), a.Open, a.Adapted, a.MaxScore,
 			a.CurrentScore, int64(a.Actual), int64(a.Expected), int64(a.MaxImpact), jsonText(rc), string(a.Feedback),
-			ms(a.DetectedAt), ms(a.UpdatedAt), a.MonitorARN); err != nil {
+			sqlstore.MS(a.DetectedAt), sqlstore.MS(a.UpdatedAt), a.MonitorARN); err != nil {
 			return internal(err, "put anomaly")
 		}
 	}
@@ -317,10 +286,10 @@ func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly
 		where, args = append(where, "monitor_arn = ?"), append(args, f.MonitorARN)
 	}
 	if !f.EndFrom.IsZero() {
-		where, args = append(where, "end_ms >= ?"), append(args, ms(f.EndFrom))
+		where, args = append(where, "end_ms >= ?"), append(args, sqlstore.MS(f.EndFrom))
 	}
 	if !f.EndTo.IsZero() {
-		where, args = append(where, "end_ms < ?"), append(args, ms(f.EndTo))
+		where, args = append(where, "end_ms < ?"), append(args, sqlstore.MS(f.EndTo))
 	}
 	q := `SELECT id, account, monitor_arn, dimension_value, start_ms, end_ms, open, adapted, max_score, current_score,
 		actual_nanos, expected_nanos, max_impact, root_causes, feedback, detected_at, updated_at FROM anomalies`
@@ -347,7 +316,7 @@ func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly
 		if len(a.RootCauses) == 0 {
 			a.RootCauses = nil
 		}
-		a.Start, a.End, a.DetectedAt, a.UpdatedAt = fromMS(start), fromMS(end), fromMS(detected), fromMS(updated)
+		a.Start, a.End, a.DetectedAt, a.UpdatedAt = sqlstore.FromMS(start), sqlstore.FromMS(end), sqlstore.FromMS(detected), sqlstore.FromMS(updated)
 		a.Actual, a.Expected, a.MaxImpact = money.Amount(actual), money.Amount(expected), money.Amount(maxImpact)
 		a.Feedback = anomaly.Feedback(fb)
 		out = append(out, a)
@@ -365,4 +334,10 @@ func (db *DB) SetAnomalyFeedback(ctx context.Context, account, id string, fb ano
 		return internal(err, "set anomaly feedback")
 	}
 	return notFoundIfNone(res, "The anomaly %s does not exist.", id)
+}
+
+// jsonText encodes v, a value that always encodes (lists, plain structs).
+func jsonText(v any) string {
+	s, _ := sqlstore.JSONText(v)
+	return s
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/notify"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var (
@@ -24,7 +25,7 @@ func (db *DB) CreateBudget(ctx context.Context, b budget.Budget) error {
 		return internal(err, "encode budget")
 	}
 	_, err = db.w.ExecContext(ctx, `INSERT INTO budgets (account, name, definition, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)`,
-		b.Account, b.Name, string(doc), ms(b.CreatedAt), ms(b.UpdatedAt))
+		b.Account, b.Name, string(doc), sqlstore.MS(b.CreatedAt), sqlstore.MS(b.UpdatedAt))
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Conflict, err, "The budget %s already exists.", b.Name)
 	}
@@ -41,7 +42,7 @@ func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
 		return internal(err, "encode budget")
 	}
 	res, err := db.w.ExecContext(ctx, `UPDATE budgets SET definition = ?, updated_ms = ? WHERE account = ? AND name = ?`,
-		string(doc), ms(b.UpdatedAt), b.Account, b.Name)
+		string(doc), sqlstore.MS(b.UpdatedAt), b.Account, b.Name)
 	if err != nil {
 		return internal(err, "update budget")
 	}
@@ -76,24 +77,8 @@ func (db *DB) DeleteBudget(ctx context.Context, account, name string) error {
 
 // ListBudgets implements budget.Store.
 func (db *DB) ListBudgets(ctx context.Context) ([]budget.Budget, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT definition FROM budgets ORDER BY account, name`)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanBudget, `SELECT definition FROM budgets ORDER BY account, name`)
 	if err != nil {
-		return nil, internal(err, "list budgets")
-	}
-	defer rows.Close()
-	var out []budget.Budget
-	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
-			return nil, internal(err, "scan budget")
-		}
-		var b budget.Budget
-		if err := json.Unmarshal([]byte(doc), &b); err != nil {
-			return nil, internal(err, "decode budget")
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list budgets")
 	}
 	return out, nil
@@ -104,7 +89,7 @@ func (db *DB) PutBudgetAlertState(ctx context.Context, s budget.AlertState) erro
 	_, err := db.w.ExecContext(ctx, `INSERT INTO budget_alerts (account, budget, alert, period_start_ms, alarm, fired, updated_ms)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account, budget, alert, period_start_ms) DO UPDATE SET alarm = excluded.alarm, fired = excluded.fired, updated_ms = excluded.updated_ms`,
-		s.Account, s.Budget, s.Alert, ms(s.PeriodStart), b2i(s.Alarm), s.Fired, ms(s.UpdatedAt))
+		s.Account, s.Budget, s.Alert, sqlstore.MS(s.PeriodStart), sqlstore.Bool(s.Alarm), s.Fired, sqlstore.MS(s.UpdatedAt))
 	if err != nil {
 		return internal(err, "put budget alert state")
 	}
@@ -113,23 +98,9 @@ func (db *DB) PutBudgetAlertState(ctx context.Context, s budget.AlertState) erro
 
 // BudgetAlertStates implements budget.Store.
 func (db *DB) BudgetAlertStates(ctx context.Context, since time.Time) ([]budget.AlertState, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT account, budget, alert, period_start_ms, alarm, fired, updated_ms
-		FROM budget_alerts WHERE period_start_ms >= ? ORDER BY account, budget, alert, period_start_ms`, ms(since))
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanAlertState, `SELECT account, budget, alert, period_start_ms, alarm, fired, updated_ms
+		FROM budget_alerts WHERE period_start_ms >= ? ORDER BY account, budget, alert, period_start_ms`, sqlstore.MS(since))
 	if err != nil {
-		return nil, internal(err, "list budget alert states")
-	}
-	defer rows.Close()
-	var out []budget.AlertState
-	for rows.Next() {
-		var s budget.AlertState
-		var start, updated, alarm int64
-		if err := rows.Scan(&s.Account, &s.Budget, &s.Alert, &start, &alarm, &s.Fired, &updated); err != nil {
-			return nil, internal(err, "scan budget alert state")
-		}
-		s.PeriodStart, s.UpdatedAt, s.Alarm = fromMS(start), fromMS(updated), alarm != 0
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list budget alert states")
 	}
 	return out, nil
@@ -139,7 +110,7 @@ func (db *DB) BudgetAlertStates(ctx context.Context, since time.Time) ([]budget.
 func (db *DB) EnqueueMessage(ctx context.Context, m notify.Message) (bool, error) {
 	res, err := db.w.ExecContext(ctx, `INSERT INTO outbox (key, kind, target, subject, body, data, created_ms, state, attempts, next_ms, last_error, delivered_ms)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, '', 0) ON CONFLICT (key) DO NOTHING`,
-		m.Key, m.Kind, m.Target, m.Subject, m.Body, string(m.Data), ms(m.CreatedAt), ms(m.CreatedAt))
+		m.Key, m.Kind, m.Target, m.Subject, m.Body, string(m.Data), sqlstore.MS(m.CreatedAt), sqlstore.MS(m.CreatedAt))
 	if err != nil {
 		return false, internal(err, "enqueue message")
 	}
@@ -149,40 +120,11 @@ func (db *DB) EnqueueMessage(ctx context.Context, m notify.Message) (bool, error
 
 const outboxColumns = `key, kind, target, subject, body, data, created_ms, state, attempts, next_ms, last_error, delivered_ms`
 
-func scanDelivery(sc interface{ Scan(...any) error }) (notify.Delivery, error) {
-	var d notify.Delivery
-	var data, state string
-	var created, next, delivered int64
-	if err := sc.Scan(&d.Key, &d.Kind, &d.Target, &d.Subject, &d.Body, &data, &created, &state, &d.Attempts, &next, &d.LastError, &delivered); err != nil {
-		return d, err
-	}
-	if data != "" {
-		d.Data = json.RawMessage(data)
-	}
-	d.CreatedAt, d.NextAt, d.State = fromMS(created), fromMS(next), notify.State(state)
-	if delivered != 0 {
-		d.DeliveredAt = fromMS(delivered)
-	}
-	return d, nil
-}
-
 // DueMessages implements notify.Store.
 func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]notify.Delivery, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
-		WHERE state = 'pending' AND next_ms <= ? ORDER BY next_ms, key LIMIT ?`, ms(now), limit)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanDelivery, `SELECT `+outboxColumns+` FROM outbox
+		WHERE state = 'pending' AND next_ms <= ? ORDER BY next_ms, key LIMIT ?`, sqlstore.MS(now), limit)
 	if err != nil {
-		return nil, internal(err, "due messages")
-	}
-	defer rows.Close()
-	var out []notify.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, internal(err, "scan message")
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "due messages")
 	}
 	return out, nil
@@ -198,7 +140,7 @@ func messageNotFound(res sql.Result, key string) error {
 // MarkDelivered implements notify.Store.
 func (db *DB) MarkDelivered(ctx context.Context, key string, attempts int, at time.Time) error {
 	res, err := db.w.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', attempts = ?, delivered_ms = ?, last_error = '' WHERE key = ?`,
-		attempts, ms(at), key)
+		attempts, sqlstore.MS(at), key)
 	if err != nil {
 		return internal(err, "mark delivered")
 	}
@@ -212,7 +154,7 @@ func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next tim
 		state = notify.Dead
 	}
 	res, err := db.w.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = ?, next_ms = ?, last_error = ? WHERE key = ?`,
-		string(state), attempts, ms(next), lastErr, key)
+		string(state), attempts, sqlstore.MS(next), lastErr, key)
 	if err != nil {
 		return internal(err, "mark failed")
 	}
@@ -221,7 +163,7 @@ func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next tim
 
 // OutboxMessage implements notify.Store.
 func (db *DB) OutboxMessage(ctx context.Context, key string) (notify.Delivery, error) {
-	d, err := scanDelivery(db.r.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE key = ?`, key))
+	d, err := sqlstore.ScanDelivery(db.r.QueryRowContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE key = ?`, key))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, errkind.New(errkind.NotFound, "The message %s does not exist.", key)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var (
@@ -57,7 +58,7 @@ func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts [
 		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
 		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
 		FROM ` + table + ` WHERE ` + timeCol + ` >= ? AND ` + timeCol + ` < ?`
-	args := []any{ms(from), ms(to)}
+	args := []any{sqlstore.MS(from), sqlstore.MS(to)}
 	var keep map[string]bool
 	switch {
 	case accounts == nil:
@@ -89,7 +90,7 @@ func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts [
 		if keep != nil && !keep[r.Account] {
 			continue
 		}
-		r.Hour, r.Tags = fromMS(h), sets[ts]
+		r.Hour, r.Tags = sqlstore.FromMS(h), sets[ts]
 		if r.Tags == nil {
 			r.Tags = sets[0]
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -41,7 +42,7 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
 		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
 		FROM usage_hourly WHERE hour_ms >= ? AND hour_ms < ?`
-	args := []any{ms(from), ms(to)}
+	args := []any{sqlstore.MS(from), sqlstore.MS(to)}
 	var keep map[string]bool
 	switch {
 	case accounts == nil:
@@ -72,7 +73,7 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 		if keep != nil && !keep[r.Account] {
 			continue
 		}
-		r.Hour, r.Tags = fromMS(h), sets[ts]
+		r.Hour, r.Tags = sqlstore.FromMS(h), sets[ts]
 		if r.Tags == nil {
 			r.Tags, ts = sets[0], 0
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -38,7 +39,7 @@ func (db *DB) tagSetID(ctx context.Context, tx *sql.Tx, local map[string]int64, 
 	} else if err != sql.ErrNoRows {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO tag_sets (canonical, tags) VALUES (?, ?)`, c, tagsJSON(t))
+	res, err := tx.ExecContext(ctx, `INSERT INTO tag_sets (canonical, tags) VALUES (?, ?)`, c, sqlstore.TagsJSON(t))
 	if err != nil {
 		return 0, err
 	}
@@ -71,13 +72,6 @@ const upsertRollup = `INSERT INTO usage_hourly (hour_ms, account, region_served,
 // upsertDaily is upsertRollup for the daily table.
 var upsertDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(upsertRollup)
 
-func b2i(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // AppendRecords implements ledger.Writer.
 func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -99,10 +93,10 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 		if err != nil {
 			return internal(err, "tag set")
 		}
-		res, err := ins.ExecContext(ctx, r.RequestID, ms(r.Time), r.Account, r.Region, r.RegionServed, r.PrincipalID,
+		res, err := ins.ExecContext(ctx, r.RequestID, sqlstore.MS(r.Time), r.Account, r.Region, r.RegionServed, r.PrincipalID,
 			r.ProfileARN, r.ProfileID, r.ModelID, r.Provider, r.Operation, r.InputTokens, r.OutputTokens,
 			r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.TTFTMs, r.Attempts, r.Outcome, r.ErrorCode,
-			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), b2i(r.Priced), ts)
+			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(r.Priced), ts)
 		if err != nil {
 			return internal(err, "insert record")
 		}
@@ -115,10 +109,10 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 			stmt *sql.Stmt
 			at   time.Time
 		}{{up, hour}, {upDay, day}} {
-			if _, err := u.stmt.ExecContext(ctx, ms(u.at), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
-				r.Operation, ts, b2i(r.Outcome != ledger.OutcomeSuccess), r.InputTokens, r.OutputTokens,
+			if _, err := u.stmt.ExecContext(ctx, sqlstore.MS(u.at), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
+				r.Operation, ts, sqlstore.Bool(r.Outcome != ledger.OutcomeSuccess), r.InputTokens, r.OutputTokens,
 				r.CacheReadTokens, r.CacheWriteTokens, int64(r.Cost), int64(r.InputCost), int64(r.OutputCost),
-				int64(r.CacheReadCost), int64(r.CacheWriteCost), b2i(!r.Priced)); err != nil {
+				int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(!r.Priced)); err != nil {
 				return internal(err, "update rollup")
 			}
 		}
@@ -167,11 +161,11 @@ func timeWhere(col string, account string, from, to time.Time, args []any) (stri
 	}
 	if !from.IsZero() {
 		w = append(w, col+" >= ?")
-		args = append(args, ms(from))
+		args = append(args, sqlstore.MS(from))
 	}
 	if !to.IsZero() {
 		w = append(w, col+" < ?")
-		args = append(args, ms(to))
+		args = append(args, sqlstore.MS(to))
 	}
 	if len(w) == 0 {
 		return "", args
@@ -213,7 +207,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &priced, &ts); err != nil {
 			return nil, internal(err, "scan record")
 		}
-		r.Time, r.Priced, r.Tags = fromMS(t), priced == 1, sets[ts].Clone()
+		r.Time, r.Priced, r.Tags = sqlstore.FromMS(t), priced == 1, sets[ts].Clone()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -246,7 +240,7 @@ func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) (
 			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
 			return nil, internal(err, "scan rollup")
 		}
-		r.Hour, r.Tags = fromMS(h), sets[ts].Clone()
+		r.Hour, r.Tags = sqlstore.FromMS(h), sets[ts].Clone()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -11,14 +11,13 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 var (
 	_ metrics.Store = (*DB)(nil)
 	_ alarm.Store   = (*DB)(nil)
 )
-
-func resSeconds(res time.Duration) int64 { return int64(res / time.Second) }
 
 const upsertBucket = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -42,7 +41,7 @@ func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.B
 	defer up.Close()
 	put := func(b *metrics.Bucket) error {
 		sk, _ := b.Stats.Sketch.MarshalBinary()
-		_, err := up.ExecContext(ctx, resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start), b.Replica,
+		_, err := up.ExecContext(ctx, sqlstore.ResSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, sqlstore.MS(b.Start), b.Replica,
 			b.Stats.Count, b.Stats.Sum, b.Stats.Min, b.Stats.Max, sk)
 		return err
 	}
@@ -53,9 +52,9 @@ func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.B
 	}
 	for i := range merge {
 		b := merge[i]
-		stored, err := scanBucket(tx.QueryRowContext(ctx, `SELECT `+bucketColumns+` FROM metric_buckets
+		stored, err := sqlstore.ScanBucket(tx.QueryRowContext(ctx, `SELECT `+bucketColumns+` FROM metric_buckets
 			WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms = ? AND replica = ?`,
-			resSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, ms(b.Start), b.Replica))
+			sqlstore.ResSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, sqlstore.MS(b.Start), b.Replica))
 		switch {
 		case err == sql.ErrNoRows:
 		case err != nil:
@@ -74,43 +73,18 @@ func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.B
 	return nil
 }
 
-type rowScanner interface{ Scan(dest ...any) error }
-
-// scanBucket scans the bucketColumns of one row.
-func scanBucket(r rowScanner) (metrics.Bucket, error) {
-	var b metrics.Bucket
-	var res, start int64
-	var sk []byte
-	if err := r.Scan(&res, &b.Key.Account, &b.Key.Metric, &b.Key.ModelID, &start, &b.Replica, &b.Stats.Count, &b.Stats.Sum,
-		&b.Stats.Min, &b.Stats.Max, &sk); err != nil {
-		return b, err
-	}
-	b.Res, b.Start = time.Duration(res)*time.Second, fromMS(start)
-	return b, b.Stats.Sketch.UnmarshalBinary(sk)
-}
-
 // MetricBuckets implements metrics.Store.
 func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to time.Time, keys ...metrics.Key) ([]metrics.Bucket, error) {
 	const order = ` ORDER BY start_ms, account, metric, model_id, replica`
 	var out []metrics.Bucket
 	query := func(q string, args ...any) error {
-		rows, err := db.r.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			b, err := scanBucket(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, b)
-		}
-		return rows.Err()
+		bs, err := sqlstore.All(ctx, db.r, sqlstore.ScanBucket, q, args...)
+		out = append(out, bs...)
+		return err
 	}
 	if len(keys) == 0 {
 		if err := query(`SELECT `+bucketColumns+` FROM metric_buckets WHERE res_s = ? AND start_ms >= ? AND start_ms < ?`+order,
-			resSeconds(res), ms(from), ms(to)); err != nil {
+			sqlstore.ResSeconds(res), sqlstore.MS(from), sqlstore.MS(to)); err != nil {
 			return nil, internal(err, "query metric buckets")
 		}
 		return out, nil
@@ -118,7 +92,7 @@ func (db *DB) MetricBuckets(ctx context.Context, res time.Duration, from, to tim
 	for _, k := range uniqueKeys(keys) {
 		if err := query(`SELECT `+bucketColumns+` FROM metric_buckets
 			WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms >= ? AND start_ms < ?`+order,
-			resSeconds(res), k.Account, k.Metric, k.ModelID, ms(from), ms(to)); err != nil {
+			sqlstore.ResSeconds(res), k.Account, k.Metric, k.ModelID, sqlstore.MS(from), sqlstore.MS(to)); err != nil {
 			return nil, internal(err, "query metric buckets")
 		}
 	}
@@ -152,7 +126,7 @@ func compareBuckets(a, b metrics.Bucket) int {
 // MetricSeries implements metrics.Store.
 func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duration, since time.Time) ([]metrics.Key, error) {
 	q := `SELECT DISTINCT account, metric, model_id FROM metric_buckets WHERE res_s = ? AND start_ms >= ?`
-	args := []any{resSeconds(res), ms(since)}
+	args := []any{sqlstore.ResSeconds(res), sqlstore.MS(since)}
 	if account != "" {
 		q += ` AND account = ?`
 		args = append(args, account)
@@ -179,18 +153,18 @@ func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duratio
 // LatestMetricBucket implements metrics.Store.
 func (db *DB) LatestMetricBucket(ctx context.Context, res time.Duration) (time.Time, error) {
 	var v sql.NullInt64
-	if err := db.r.QueryRowContext(ctx, `SELECT MAX(start_ms) FROM metric_buckets WHERE res_s = ?`, resSeconds(res)).Scan(&v); err != nil {
+	if err := db.r.QueryRowContext(ctx, `SELECT MAX(start_ms) FROM metric_buckets WHERE res_s = ?`, sqlstore.ResSeconds(res)).Scan(&v); err != nil {
 		return time.Time{}, internal(err, "latest metric bucket")
 	}
 	if !v.Valid {
 		return time.Time{}, nil
 	}
-	return fromMS(v.Int64), nil
+	return sqlstore.FromMS(v.Int64), nil
 }
 
 // DeleteMetricBuckets implements metrics.Store.
 func (db *DB) DeleteMetricBuckets(ctx context.Context, res time.Duration, before time.Time) error {
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM metric_buckets WHERE res_s = ? AND start_ms < ?`, resSeconds(res), ms(before)); err != nil {
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM metric_buckets WHERE res_s = ? AND start_ms < ?`, sqlstore.ResSeconds(res), sqlstore.MS(before)); err != nil {
 		return internal(err, "delete metric buckets")
 	}
 	return nil
@@ -198,24 +172,8 @@ func (db *DB) DeleteMetricBuckets(ctx context.Context, res time.Duration, before
 
 // LoadAlarms implements alarm.Store.
 func (db *DB) LoadAlarms(ctx context.Context) ([]alarm.Alarm, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT definition FROM alarms ORDER BY account, name`)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanAlarm, `SELECT definition FROM alarms ORDER BY account, name`)
 	if err != nil {
-		return nil, internal(err, "query alarms")
-	}
-	defer rows.Close()
-	var out []alarm.Alarm
-	for rows.Next() {
-		var def string
-		if err := rows.Scan(&def); err != nil {
-			return nil, internal(err, "scan alarm")
-		}
-		var a alarm.Alarm
-		if err := json.Unmarshal([]byte(def), &a); err != nil {
-			return nil, internal(err, "decode alarm")
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query alarms")
 	}
 	return out, nil
@@ -224,7 +182,7 @@ func (db *DB) LoadAlarms(ctx context.Context) ([]alarm.Alarm, error) {
 func appendHistory(ctx context.Context, tx *sql.Tx, items []alarm.HistoryItem) error {
 	for _, h := range items {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO alarm_history (account, alarm_name, time_ms, type, summary, data) VALUES (?, ?, ?, ?, ?, ?)`,
-			h.Account, h.AlarmName, ms(h.Time), h.Type, h.Summary, h.Data); err != nil {
+			h.Account, h.AlarmName, sqlstore.MS(h.Time), h.Type, h.Summary, h.Data); err != nil {
 			return err
 		}
 	}
@@ -245,7 +203,7 @@ func (db *DB) SaveAlarm(ctx context.Context, a alarm.Alarm, items []alarm.Histor
 	if _, err := tx.ExecContext(ctx, `INSERT INTO alarms (account, name, definition, state, state_updated_ms, config_updated_ms)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO UPDATE SET definition = excluded.definition,
 		state = excluded.state, state_updated_ms = excluded.state_updated_ms, config_updated_ms = excluded.config_updated_ms`,
-		a.Account, a.Name, string(def), string(a.State), ms(a.StateUpdated), ms(a.ConfigurationUpdated)); err != nil {
+		a.Account, a.Name, string(def), string(a.State), sqlstore.MS(a.StateUpdated), sqlstore.MS(a.ConfigurationUpdated)); err != nil {
 		return internal(err, "write alarm")
 	}
 	if err := appendHistory(ctx, tx, items); err != nil {
@@ -308,10 +266,10 @@ func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.H
 		w, args = append(w, "type = ?"), append(args, q.Type)
 	}
 	if !q.From.IsZero() {
-		w, args = append(w, "time_ms >= ?"), append(args, ms(q.From))
+		w, args = append(w, "time_ms >= ?"), append(args, sqlstore.MS(q.From))
 	}
 	if !q.To.IsZero() {
-		w, args = append(w, "time_ms < ?"), append(args, ms(q.To))
+		w, args = append(w, "time_ms < ?"), append(args, sqlstore.MS(q.To))
 	}
 	order := " ORDER BY time_ms, seq"
 	if q.Newest {
@@ -326,22 +284,8 @@ func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.H
 		query += ` LIMIT ? OFFSET ?`
 		args = append(args, limit, q.Offset)
 	}
-	rows, err := db.r.QueryContext(ctx, query, args...)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanHistoryItem, query, args...)
 	if err != nil {
-		return nil, internal(err, "query alarm history")
-	}
-	defer rows.Close()
-	var out []alarm.HistoryItem
-	for rows.Next() {
-		var h alarm.HistoryItem
-		var t int64
-		if err := rows.Scan(&h.Account, &h.AlarmName, &t, &h.Type, &h.Summary, &h.Data); err != nil {
-			return nil, internal(err, "scan alarm history")
-		}
-		h.Time = fromMS(t)
-		out = append(out, h)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query alarm history")
 	}
 	return out, nil
@@ -349,7 +293,7 @@ func (db *DB) AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.H
 
 // PruneAlarmHistory implements alarm.Store.
 func (db *DB) PruneAlarmHistory(ctx context.Context, before time.Time) error {
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM alarm_history WHERE time_ms < ?`, ms(before)); err != nil {
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM alarm_history WHERE time_ms < ?`, sqlstore.MS(before)); err != nil {
 		return internal(err, "prune alarm history")
 	}
 	return nil

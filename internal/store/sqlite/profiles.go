@@ -2,13 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -17,19 +17,6 @@ var (
 	_ principal.Store = (*DB)(nil)
 )
 
-func ms(t time.Time) int64     { return t.UnixMilli() }
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-func tagsJSON(t tags.Set) string {
-	b, _ := json.Marshal(map[string]string(t.Clone()))
-	return string(b)
-}
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 // CreateProfile implements profile.Store.
 func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
 	arns, _ := json.Marshal(p.ModelARNs)
@@ -37,7 +24,7 @@ func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
 		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
-		tagsJSON(p.Tags), ms(p.CreatedAt), ms(p.UpdatedAt), nullable(p.ClientRequestToken), p.RequestHash)
+		sqlstore.TagsJSON(p.Tags), sqlstore.MS(p.CreatedAt), sqlstore.MS(p.UpdatedAt), sqlstore.Nullable(p.ClientRequestToken), p.RequestHash)
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
 	}
@@ -62,7 +49,7 @@ func (db *DB) DeleteProfile(ctx context.Context, account, id string) error {
 // SetProfileTags implements profile.Store.
 func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set, updated time.Time) error {
 	res, err := db.w.ExecContext(ctx, `UPDATE profiles SET tags = ?, updated_at = ? WHERE account = ? AND id = ?`,
-		tagsJSON(t), ms(updated), account, id)
+		sqlstore.TagsJSON(t), sqlstore.MS(updated), account, id)
 	if err != nil {
 		return internal(err, "set profile tags")
 	}
@@ -74,37 +61,9 @@ func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set
 
 // ListAllProfiles implements profile.Store.
 func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT account, id, arn, name, description, region, model_id, model_arns, source, tags,
-		created_at, updated_at, client_request_token, request_hash FROM profiles ORDER BY account, created_at, id`)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanProfile, `SELECT account, id, arn, name, description, region, model_id,
+		model_arns, source, tags, created_at, updated_at, client_request_token, request_hash FROM profiles ORDER BY account, created_at, id`)
 	if err != nil {
-		return nil, internal(err, "list profiles")
-	}
-	defer rows.Close()
-	var out []profile.Profile
-	for rows.Next() {
-		var p profile.Profile
-		var arns, tj string
-		var created, updated int64
-		var token sql.NullString
-		if err := rows.Scan(&p.Account, &p.ID, &p.ARN, &p.Name, &p.Description, &p.Region, &p.ModelID, &arns, &p.Source, &tj,
-			&created, &updated, &token, &p.RequestHash); err != nil {
-			return nil, internal(err, "scan profile")
-		}
-		if err := json.Unmarshal([]byte(arns), &p.ModelARNs); err != nil {
-			return nil, internal(err, "decode model arns")
-		}
-		if err := json.Unmarshal([]byte(tj), &p.Tags); err != nil {
-			return nil, internal(err, "decode tags")
-		}
-		if p.Tags == nil {
-			p.Tags = tags.Set{}
-		}
-		p.Type = profile.Application
-		p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
-		p.ClientRequestToken = token.String
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list profiles")
 	}
 	return out, nil
@@ -114,7 +73,7 @@ func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
 func (db *DB) PutPrincipal(ctx context.Context, p principal.Principal) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO principals (id, account, name, kind, tags, created_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET account = excluded.account, name = excluded.name, kind = excluded.kind, tags = excluded.tags`,
-		p.ID, p.Account, p.Name, string(p.Kind), tagsJSON(p.Tags), ms(p.CreatedAt))
+		p.ID, p.Account, p.Name, string(p.Kind), sqlstore.TagsJSON(p.Tags), sqlstore.MS(p.CreatedAt))
 	if err != nil {
 		return internal(err, "put principal")
 	}
@@ -125,7 +84,7 @@ func (db *DB) PutPrincipal(ctx context.Context, p principal.Principal) error {
 func (db *DB) PutAccessKey(ctx context.Context, k principal.AccessKey) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO access_keys (id, principal_id, secret_sealed, status, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, secret_sealed = excluded.secret_sealed, status = excluded.status`,
-		k.ID, k.PrincipalID, k.SecretSealed, k.Status, ms(k.CreatedAt))
+		k.ID, k.PrincipalID, k.SecretSealed, k.Status, sqlstore.MS(k.CreatedAt))
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Invalid, err, "the access key's principal does not exist")
 	}
@@ -139,7 +98,7 @@ func (db *DB) PutAccessKey(ctx context.Context, k principal.AccessKey) error {
 func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
 	_, err := db.w.ExecContext(ctx, `INSERT INTO api_keys (hash, id, principal_id, status, created_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (hash) DO UPDATE SET status = excluded.status`,
-		k.Hash, k.ID, k.PrincipalID, k.Status, ms(k.CreatedAt))
+		k.Hash, k.ID, k.PrincipalID, k.Status, sqlstore.MS(k.CreatedAt))
 	if isConstraint(err) {
 		return errkind.Wrap(errkind.Invalid, err, "the API key's principal does not exist or its id is taken")
 	}
@@ -151,67 +110,12 @@ func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
 
 // LoadPrincipals implements principal.Store.
 func (db *DB) LoadPrincipals(ctx context.Context) ([]principal.Principal, []principal.AccessKey, []principal.APIKey, error) {
-	var ps []principal.Principal
-	rows, err := db.r.QueryContext(ctx, `SELECT id, account, name, kind, tags, created_at FROM principals ORDER BY id`)
+	ps, ks, as, err := sqlstore.LoadPrincipals(ctx, db.r,
+		`SELECT id, account, name, kind, tags, created_at FROM principals ORDER BY id`,
+		`SELECT id, principal_id, secret_sealed, status, created_at FROM access_keys ORDER BY id`,
+		`SELECT hash, id, principal_id, status, created_at FROM api_keys ORDER BY id`)
 	if err != nil {
 		return nil, nil, nil, internal(err, "load principals")
 	}
-	for rows.Next() {
-		var p principal.Principal
-		var kind, tj string
-		var created int64
-		if err := rows.Scan(&p.ID, &p.Account, &p.Name, &kind, &tj, &created); err != nil {
-			rows.Close()
-			return nil, nil, nil, internal(err, "scan principal")
-		}
-		p.Kind = principal.Kind(kind)
-		p.CreatedAt = fromMS(created)
-		if err := json.Unmarshal([]byte(tj), &p.Tags); err != nil {
-			rows.Close()
-			return nil, nil, nil, internal(err, "decode principal tags")
-		}
-		ps = append(ps, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, internal(err, "load principals")
-	}
-	var aks []principal.AccessKey
-	rows, err = db.r.QueryContext(ctx, `SELECT id, principal_id, secret_sealed, status, created_at FROM access_keys ORDER BY id`)
-	if err != nil {
-		return nil, nil, nil, internal(err, "load access keys")
-	}
-	for rows.Next() {
-		var k principal.AccessKey
-		var created int64
-		if err := rows.Scan(&k.ID, &k.PrincipalID, &k.SecretSealed, &k.Status, &created); err != nil {
-			rows.Close()
-			return nil, nil, nil, internal(err, "scan access key")
-		}
-		k.CreatedAt = fromMS(created)
-		aks = append(aks, k)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, internal(err, "load access keys")
-	}
-	var apis []principal.APIKey
-	rows, err = db.r.QueryContext(ctx, `SELECT hash, id, principal_id, status, created_at FROM api_keys ORDER BY id`)
-	if err != nil {
-		return nil, nil, nil, internal(err, "load api keys")
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var k principal.APIKey
-		var created int64
-		if err := rows.Scan(&k.Hash, &k.ID, &k.PrincipalID, &k.Status, &created); err != nil {
-			return nil, nil, nil, internal(err, "scan api key")
-		}
-		k.CreatedAt = fromMS(created)
-		apis = append(apis, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, internal(err, "load api keys")
-	}
-	return ps, aks, apis, nil
+	return ps, ks, as, nil
 }

@@ -10,18 +10,15 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/tollgate-dev/tollgate/internal/errkind"
 )
 
 //go:embed migrations/*.sql
@@ -40,6 +37,10 @@ type DB struct {
 	// insRecord and upRollup are the ledger's statements, prepared once on
 	// the writer so each append does not parse them again.
 	insRecord, upRollup, upDaily *sql.Stmt
+
+	// coord is the single node's leases, budget pools and change feed
+	// (coord.go).
+	coord coord
 
 	// ckpt is a connection of its own for the background checkpointer;
 	// closing stopCkpt stops it and ckptDone closes when it has.
@@ -168,56 +169,19 @@ func (db *DB) Close() error {
 // Ping checks the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.r.PingContext(ctx) }
 
-func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`); err != nil {
-		return fmt.Errorf("sqlite: migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := filepath.Base(name)
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s: bad version prefix", base)
-		}
-		var n int
-		if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		tx, err := db.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("sqlite: migration %s: %w", base, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, v, base); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
+// migrator runs the embedded migrations on the writer.
+var migrator = sqlstore.Migrator{
+	Name:        "sqlite",
+	FS:          migrations,
+	Table:       `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)`,
+	Placeholder: func(int) string { return "?" },
 }
+
+func (db *DB) migrate(ctx context.Context) error { return migrator.Migrate(ctx, db.w) }
 
 // SchemaVersion returns the highest applied migration version.
 func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
-	var v sql.NullInt64
-	err := db.r.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
-	return int(v.Int64), err
+	return sqlstore.SchemaVersion(ctx, db.r)
 }
 
 // Schema returns the database schema as SQL text, for the golden test.
@@ -239,15 +203,24 @@ func (db *DB) Schema(ctx context.Context) (string, error) {
 	return b.String(), rows.Err()
 }
 
-// isConstraint reports whether err is a SQLite constraint violation.
-func isConstraint(err error) bool {
+// errs sorts SQLite's errors: its constraint violations by their
+// extended result code; every other error is unexpected.
+var errs = sqlstore.Errors{Classify: func(err error) sqlstore.Class {
 	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+	if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_CONSTRAINT {
+		return sqlstore.Unexpected
 	}
-	return false
-}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return sqlstore.Unique
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return sqlstore.ForeignKey
+	}
+	return sqlstore.Constraint
+}}
 
-func internal(err error, op string) error {
-	return errkind.Wrap(errkind.Internal, err, "internal error (%s)", op)
-}
+// isConstraint reports whether err is a SQLite constraint violation.
+func isConstraint(err error) bool { return errs.IsConstraint(err) }
+
+// internal wraps an unexpected database error of the operation op.
+func internal(err error, op string) error { return errs.Internal(err, op) }

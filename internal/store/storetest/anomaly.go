@@ -11,13 +11,8 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-// testAnomaly checks the anomaly-detection store. A store that does not
-// implement anomaly.Store yet is skipped.
-func testAnomaly(t *testing.T, st Store) {
-	s, ok := st.(anomaly.Store)
-	if !ok {
-		t.Skipf("%T does not implement anomaly.Store", st)
-	}
+// testAnomaly checks the anomaly-detection store.
+func testAnomaly(t *testing.T, s Store) {
 	t.Run("Monitors", func(t *testing.T) { testAnomalyMonitors(t, s) })
 	t.Run("Subscriptions", func(t *testing.T) { testAnomalySubscriptions(t, s) })
 	t.Run("Anomalies", func(t *testing.T) { testAnomalies(t, s) })

@@ -19,11 +19,7 @@ type BudgetStore interface {
 	notify.Store
 }
 
-func testBudgets(t *testing.T, st Store) {
-	s, ok := st.(BudgetStore)
-	if !ok {
-		t.Skipf("%T does not implement budget.Store and notify.Store", st)
-	}
+func testBudgets(t *testing.T, s Store) {
 	t.Run("Budgets", func(t *testing.T) { testBudgetCRUD(t, s) })
 	t.Run("AlertStates", func(t *testing.T) { testBudgetAlertStates(t, s) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, s) })

@@ -13,13 +13,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-// CostRollupStore is a ledger store that also serves the Cost Explorer
-// engine.
-type CostRollupStore interface {
-	LedgerStore
-	costquery.Source
-}
-
 func sortRollups(rs []ledger.Rollup) {
 	slices.SortFunc(rs, func(a, b ledger.Rollup) int {
 		if c := a.Hour.Compare(b.Hour); c != 0 {
@@ -34,22 +27,15 @@ func sortRollups(rs []ledger.Rollup) {
 // testCostRollups checks CostRollups: exactly the rollups of [from, to) of
 // the accounts asked for, equal to the store's Rollups and to rolling the
 // records up independently.
-func testCostRollups(t *testing.T, st Store) {
-	s, ok := st.(CostRollupStore)
-	if !ok {
-		t.Fatalf("%T does not implement costquery.Source (CostRollups)", st)
-	}
+func testCostRollups(t *testing.T, s Store) {
 	ctx := t.Context()
-	version := func() int64 { return 0 }
-	if v, ok := st.(costquery.Versioned); ok {
-		version = func() int64 {
-			t.Helper()
-			n, err := v.LedgerVersion(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
+	version := func() int64 {
+		t.Helper()
+		n, err := s.LedgerVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
+		return n
 	}
 	v0 := version()
 	accounts := []string{"111111111111", "222222222222", "333333333333"}
@@ -148,15 +134,8 @@ func testCostRollups(t *testing.T, st Store) {
 // record counted once however often it is appended; and that cost queries
 // over a range starting and ending mid-day, which read whole days from
 // them and the edges from the hourly rollups, answer as the records do.
-func testDailyRollups(t *testing.T, st Store) {
-	s, ok := st.(CostRollupStore)
-	if !ok {
-		t.Fatalf("%T does not implement costquery.Source (CostRollups)", st)
-	}
-	d, ok := st.(costquery.DailySource)
-	if !ok {
-		t.Fatalf("%T does not implement costquery.DailySource (CostRollupsDaily)", st)
-	}
+func testDailyRollups(t *testing.T, s Store) {
+	d := s
 	ctx := t.Context()
 	accounts := []string{"111111111111", "222222222222", "333333333333"}
 	sets := []tags.Set{{"dept": "claims"}, {"dept": "sales", "env": "prod"}, {}, {"dept": "claims", "team": "a"}}

@@ -9,16 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tollgate-dev/tollgate/internal/costquery"
-	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
-
-// ExportStore is a ledger store that also streams its rollups to exports.
-type ExportStore interface {
-	LedgerStore
-	export.Source
-}
 
 // testStreamRollups checks StreamRollups (export.Source): exactly the
 // rollups of [from, to) of the accounts asked for, by hour, equal to
@@ -26,11 +19,7 @@ type ExportStore interface {
 // would fetch at once; tag set ids that identify the tag sets; an error
 // from fn that stops the stream; and one snapshot: appends committed
 // while the stream runs are not seen by it.
-func testStreamRollups(t *testing.T, st Store) {
-	s, ok := st.(ExportStore)
-	if !ok {
-		t.Fatalf("%T does not implement export.Source (StreamRollups)", st)
-	}
+func testStreamRollups(t *testing.T, s Store) {
 	ctx := t.Context()
 	accounts := []string{"111111111111", "222222222222", "333333333333"}
 	sets := []tags.Set{{"dept": "claims"}, {"dept": "sales", "env": "prod"}, {}, {"dept": "claims", "team": "a"}}

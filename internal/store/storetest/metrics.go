@@ -20,13 +20,8 @@ type MetricsStore interface {
 	alarm.Store
 }
 
-// testMetrics checks the metric bucket and alarm stores. A store that
-// does not implement them yet is skipped.
-func testMetrics(t *testing.T, st Store) {
-	s, ok := st.(MetricsStore)
-	if !ok {
-		t.Skipf("%T does not implement metrics.Store and alarm.Store", st)
-	}
+// testMetrics checks the metric bucket and alarm stores.
+func testMetrics(t *testing.T, s Store) {
 	t.Run("Buckets", func(t *testing.T) { testMetricBuckets(t, s) })
 	t.Run("Replicas", func(t *testing.T) { testMetricReplicas(t, s) })
 	t.Run("ConcurrentMerges", func(t *testing.T) { testMetricConcurrentMerges(t, s) })

@@ -11,18 +11,34 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
+	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/export"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-// Store is everything a Tollgate store implements.
+// Store is everything a Tollgate store implements: the whole store
+// contract (cmd/tollgate's Store but for Ping and Close), every part of
+// which the suite checks on every store.
 type Store interface {
 	profile.Store
 	principal.Store
 	principal.AdminStore
 	LedgerStore
+	costquery.Source
+	costquery.Versioned
+	costquery.DailySource
+	export.Source
+	DropPartitionsBefore(ctx context.Context, before time.Time) ([]string, error)
+	BudgetStore
+	MetricsStore
+	metrics.RecordReader
+	anomaly.Store
+	CoordStore
 }
 
 // Run runs the whole suite. open returns a fresh, empty store; the suite
@@ -42,6 +58,11 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("Anomaly", func(t *testing.T) { testAnomaly(t, open(t)) })
 	t.Run("Budgets", func(t *testing.T) { testBudgets(t, open(t)) })
 	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open(t)) })
+	t.Run("Leases", func(t *testing.T) { testLeases(t, open(t)) })
+	t.Run("AllowanceClaims", func(t *testing.T) { testAllowanceClaims(t, open(t)) })
+	t.Run("RateClaims", func(t *testing.T) { testRateClaims(t, open(t)) })
+	t.Run("ChangeFeed", func(t *testing.T) { testChangeFeed(t, open(t)) })
+	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
