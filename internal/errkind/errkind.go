@@ -5,6 +5,7 @@
 package errkind
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -32,6 +33,10 @@ const (
 	QuotaExceeded
 	// TooManyTags means a resource would carry more tags than allowed.
 	TooManyTags
+	// Canceled means the caller went away (closed its connection or
+	// cancelled) before the answer: nobody reads it, and the fault is not
+	// Tollgate's.
+	Canceled
 )
 
 var kindNames = [...]string{
@@ -44,6 +49,7 @@ var kindNames = [...]string{
 	Unavailable:   "unavailable",
 	QuotaExceeded: "quota_exceeded",
 	TooManyTags:   "too_many_tags",
+	Canceled:      "canceled",
 }
 
 // String returns the kind's snake_case name, used in logs and metric labels.
@@ -109,12 +115,16 @@ func Is(err error, k Kind) bool {
 	return errors.As(err, &e) && e.Kind == k
 }
 
-// As returns the first *Error in err's chain; an error of any other type
-// becomes an Internal error with a generic message.
+// As returns the first *Error in err's chain; context.Canceled becomes a
+// Canceled error, and an error of any other type an Internal error with a
+// generic message.
 func As(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	if errors.Is(err, context.Canceled) {
+		return &Error{Kind: Canceled, Message: "The request was cancelled.", Err: err}
 	}
 	return &Error{Kind: Internal, Message: "internal error", Err: err}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/server"
 )
 
@@ -283,5 +285,24 @@ func TestUnknownOperationIsAClientError(t *testing.T) {
 	}
 	if strings.Contains(ts.logs.String(), `"level":"ERROR"`) {
 		t.Errorf("unknown operations logged at ERROR:\n%s", ts.logs.String())
+	}
+}
+
+// TestClientGoneIsNotAnError: a request whose client went away (its
+// context cancelled) is logged below ERROR with kind canceled and status
+// 499, not as a server fault.
+func TestClientGoneIsNotAnError(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /gone", func(w http.ResponseWriter, r *http.Request) {
+		awsproto.WriteRestJSONError(w, r, awsproto.BedrockCodes, fmt.Errorf("provider call: %w", context.Canceled))
+	})
+	ts := start(t, mux)
+	r := do(t, http1Client(), ts.request(t, "POST", "/gone", strings.NewReader("{}")))
+	if r.status != 499 {
+		t.Errorf("status %d, want 499", r.status)
+	}
+	logs := ts.logs.String()
+	if strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, `"kind":"canceled"`) {
+		t.Errorf("a cancelled request's access line:\n%s", logs)
 	}
 }

@@ -143,6 +143,11 @@ type Codes map[errkind.Kind]ErrorCode
 // kind maps elsewhere).
 func (c Codes) Lookup(e *errkind.Error) ErrorCode {
 	code, ok := c[e.Kind]
+	if !ok && e.Kind == errkind.Canceled {
+		// Nobody reads it; the status tells logs and metrics the client
+		// closed the request (nginx's 499), not that Tollgate failed.
+		code, ok = ErrorCode{Name: "RequestCanceledException", Status: 499}, true
+	}
 	if !ok {
 		code = c[errkind.Internal]
 	}

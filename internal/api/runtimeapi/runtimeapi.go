@@ -254,15 +254,21 @@ func finishStream(s *stream, r *http.Request, err error) error {
 	if !s.started {
 		return err
 	}
-	awsproto.Info(r.Context()).Err = err
+	info := awsproto.Info(r.Context())
+	info.Err = err
 	if errors.Is(err, errClientGone) || r.Context().Err() != nil {
+		if !errkind.Is(err, errkind.Canceled) {
+			info.Err = errkind.Wrap(errkind.Canceled, err, "The client went away.")
+		}
 		return nil // nobody is listening
 	}
 	_ = s.exception(err)
 	return nil
 }
 
-var errClientGone = errors.New("client went away")
+// errClientGone marks a write to a client that went away: the caller's
+// doing, logged as Canceled rather than as a fault.
+var errClientGone = errkind.New(errkind.Canceled, "The client went away.")
 
 func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	var req invoke.ConverseRequest
