@@ -16,11 +16,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-var (
-	_ ledger.Writer = (*DB)(nil)
-	_ ledger.Reader = (*DB)(nil)
-)
-
 // versionShards is the number of rows of ledger_version (see the migration).
 const versionShards = 16
 

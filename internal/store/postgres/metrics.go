@@ -16,11 +16,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
-var (
-	_ metrics.Store = (*DB)(nil)
-	_ alarm.Store   = (*DB)(nil)
-)
-
 // lockMetricReplica is the first key of the transaction-scoped advisory
 // lock WriteMetricBuckets holds per replica (the second is the hash of the
 // replica id), so two writes of one replica's buckets never interleave:

@@ -59,21 +59,12 @@ const DefaultReconcile = 30 * time.Second
 // Channel in the same transaction, so the notification is delivered if and
 // only if the change commits. Errors from f are returned unchanged.
 func (db *DB) change(ctx context.Context, kind, op string, f func(tx *sql.Tx) error) error {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return internal(err, "begin "+op)
-	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.channel, kind); err != nil {
-		return internal(err, "notify "+op)
-	}
-	if err := tx.Commit(); err != nil {
-		return internal(err, "commit "+op)
-	}
-	return nil
+	return sqlstore.InTx(ctx, db.db, errs, op, func(tx *sql.Tx) error {
+		if err := f(tx); err != nil {
+			return err
+		}
+		return sqlstore.Exec(ctx, tx, errs, "notify "+op, `SELECT pg_notify($1, $2)`, db.channel, kind)
+	})
 }
 
 // Watch calls fn with the kind of every change any replica (this one

@@ -12,11 +12,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-var (
-	_ ledger.Writer = (*DB)(nil)
-	_ ledger.Reader = (*DB)(nil)
-)
-
 // tagSetID returns the id of a tag set, inserting it if new, inside tx.
 func (db *DB) tagSetID(ctx context.Context, tx *sql.Tx, local map[string]int64, t tags.Set) (int64, error) {
 	if len(t) == 0 {

@@ -14,11 +14,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
-var (
-	_ metrics.Store = (*DB)(nil)
-	_ alarm.Store   = (*DB)(nil)
-)
-
 const upsertBucket = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (res_s, account, metric, model_id, start_ms, replica) DO UPDATE SET
