@@ -218,20 +218,8 @@ func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duratio
 		args = append(args, account)
 	}
 	q += ` GROUP BY account, metric, model_id ORDER BY account COLLATE "C", metric COLLATE "C", model_id COLLATE "C"`
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanMetricKey, q, args...)
 	if err != nil {
-		return nil, internal(err, "query metric series")
-	}
-	defer rows.Close()
-	var out []metrics.Key
-	for rows.Next() {
-		var k metrics.Key
-		if err := rows.Scan(&k.Account, &k.Metric, &k.ModelID); err != nil {
-			return nil, internal(err, "scan metric series")
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query metric series")
 	}
 	return out, nil

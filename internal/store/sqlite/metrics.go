@@ -126,20 +126,8 @@ func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duratio
 		q += ` AND account = ?`
 		args = append(args, account)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY account, metric, model_id`, args...)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanMetricKey, q+` ORDER BY account, metric, model_id`, args...)
 	if err != nil {
-		return nil, internal(err, "query metric series")
-	}
-	defer rows.Close()
-	var out []metrics.Key
-	for rows.Next() {
-		var k metrics.Key
-		if err := rows.Scan(&k.Account, &k.Metric, &k.ModelID); err != nil {
-			return nil, internal(err, "scan metric series")
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query metric series")
 	}
 	return out, nil
