@@ -55,8 +55,7 @@ func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error
 
 // AnomalyMonitors implements anomaly.Store.
 func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error) {
-	q := `SELECT arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at,
-		last_evaluated, value_count FROM anomaly_monitors`
+	q := `SELECT ` + sqlstore.MonitorColumns + ` FROM anomaly_monitors`
 	var args []any
 	if account != "" {
 		q += ` WHERE account = $1`

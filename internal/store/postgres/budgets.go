@@ -110,21 +110,10 @@ func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]noti
 	return out, nil
 }
 
-func messageNotFound(res sql.Result, key string) error {
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
-	}
-	return nil
-}
-
 // MarkDelivered implements notify.Store.
 func (db *DB) MarkDelivered(ctx context.Context, key string, attempts int, at time.Time) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', attempts = $1, delivered_at = $2, last_error = ''
-		WHERE key = $3`, attempts, sqlstore.MS(at), key)
-	if err != nil {
-		return internal(err, "mark delivered")
-	}
-	return messageNotFound(res, key)
+	return sqlstore.ExecFound(ctx, db.db, errs, "mark delivered", sqlstore.MessageNotFound(key),
+		`UPDATE outbox SET state = 'delivered', attempts = $1, delivered_at = $2, last_error = '' WHERE key = $3`, attempts, sqlstore.MS(at), key)
 }
 
 // MarkFailed implements notify.Store. A message another replica delivered
@@ -152,7 +141,7 @@ func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next tim
 		return internal(err, "mark failed")
 	}
 	if !exists {
-		return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
+		return sqlstore.MessageNotFound(key)
 	}
 	return nil
 }

@@ -88,21 +88,10 @@ func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]noti
 	return out, nil
 }
 
-func messageNotFound(res sql.Result, key string) error {
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
-	}
-	return nil
-}
-
 // MarkDelivered implements notify.Store.
 func (db *DB) MarkDelivered(ctx context.Context, key string, attempts int, at time.Time) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', attempts = ?, delivered_ms = ?, last_error = '' WHERE key = ?`,
-		attempts, sqlstore.MS(at), key)
-	if err != nil {
-		return internal(err, "mark delivered")
-	}
-	return messageNotFound(res, key)
+	return sqlstore.ExecFound(ctx, db.w, errs, "mark delivered", sqlstore.MessageNotFound(key),
+		`UPDATE outbox SET state = 'delivered', attempts = ?, delivered_ms = ?, last_error = '' WHERE key = ?`, attempts, sqlstore.MS(at), key)
 }
 
 // MarkFailed implements notify.Store.
@@ -111,12 +100,9 @@ func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next tim
 	if dead {
 		state = notify.Dead
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = ?, next_ms = ?, last_error = ? WHERE key = ?`,
+	return sqlstore.ExecFound(ctx, db.w, errs, "mark failed", sqlstore.MessageNotFound(key),
+		`UPDATE outbox SET state = ?, attempts = ?, next_ms = ?, last_error = ? WHERE key = ?`,
 		string(state), attempts, sqlstore.MS(next), lastErr, key)
-	if err != nil {
-		return internal(err, "mark failed")
-	}
-	return messageNotFound(res, key)
 }
 
 // OutboxMessage implements notify.Store.

@@ -10,6 +10,10 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/money"
 )
 
+// MonitorColumns are the columns of anomaly_monitors ScanMonitor reads.
+const MonitorColumns = `arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at,
+	last_evaluated, value_count`
+
 // ScanMonitor scans arn, account, name, type, dimension, tag_key,
 // monitor_values, resource_tags, created_at, updated_at, last_evaluated
 // (NULL or 0: never), value_count: a cost anomaly monitor.
