@@ -309,9 +309,5 @@ var errs = sqlstore.Errors{Classify: func(err error) sqlstore.Class {
 	return sqlstore.Unexpected
 }}
 
-// isConstraint reports whether err is an integrity constraint violation
-// (SQLSTATE class 23), as SQLite's constraint errors are.
-func isConstraint(err error) bool { return errs.IsConstraint(err) }
-
 // internal wraps an unexpected database error of the operation op.
 func internal(err error, op string) error { return errs.Internal(err, op) }
