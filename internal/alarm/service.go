@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/ratelimit"
 )
 
 // Query asks a Source for an alarm's datapoints.
@@ -110,6 +111,8 @@ type Service struct {
 
 	mu     sync.RWMutex
 	alarms map[alarmKey]*Alarm // values are never modified once stored
+
+	historyLogged ratelimit.Every // failed history writes, logged once a minute
 }
 
 type alarmKey struct{ account, name string }
@@ -126,6 +129,7 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.MaxAlarms = 5000
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, gate: newGate(), alarms: map[alarmKey]*Alarm{}}
+	s.historyLogged.Interval = time.Minute
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -516,9 +520,13 @@ func (s *Service) transition(ctx context.Context, old *Alarm, state State, reaso
 		}
 		if err := s.cfg.Notifier.Enqueue(context.WithoutCancel(ctx), h.key, h.target, subject, body); err != nil {
 			s.log.Error("alarm_webhook_enqueue_failed", "alarm", a.Name, "target", h.target, "err", err.Error())
-			_ = s.cfg.Store.AppendAlarmHistory(ctx, []HistoryItem{{Account: a.Account, AlarmName: a.Name, Time: now, Type: HistoryAction,
+			if herr := s.cfg.Store.AppendAlarmHistory(ctx, []HistoryItem{{Account: a.Account, AlarmName: a.Name, Time: now, Type: HistoryAction,
 				Summary: fmt.Sprintf("Failed to execute action %s. Received error: %v", h.target, errkind.As(err).Message),
-				Data:    mustJSON(map[string]any{"actionState": "Failed", "notificationResource": h.target, "stateUpdateTimestamp": now.UnixMilli()})}})
+				Data:    mustJSON(map[string]any{"actionState": "Failed", "notificationResource": h.target, "stateUpdateTimestamp": now.UnixMilli()})}}); herr != nil {
+				if ok, suppressed := s.historyLogged.Allow(now); ok {
+					s.log.Error("alarm_history_write_failed", "account", a.Account, "alarm", a.Name, "suppressed", suppressed, "err", herr.Error())
+				}
+			}
 		}
 	}
 	return nil

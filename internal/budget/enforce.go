@@ -12,6 +12,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/ratelimit"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -97,10 +98,8 @@ type state struct {
 	ctr  *counter
 	lim  atomic.Pointer[limits]
 	fc   atomic.Pointer[history]
-	rpm  atomic.Uint64 // throttle window: minute<<32 | count (shared stores: slots left)
-	dirt atomic.Bool   // spend changed since the last alert evaluation
-
-	rateMu sync.Mutex // shared stores: one throttle claim at a time
+	rpm  ratelimit.Window // THROTTLE's calls per UTC minute (shared stores: claimed from the fleet's)
+	dirt atomic.Bool      // spend changed since the last alert evaluation
 }
 
 // history is a budget's daily spend before one day, for forecasts.
@@ -110,7 +109,7 @@ type history struct {
 }
 
 func newState(b *Budget, sc *Scope, ctr *counter) *state {
-	return &state{b: b, sc: sc, ctr: ctr}
+	return &state{b: b, sc: sc, ctr: ctr, rpm: ratelimit.Window{Length: time.Minute}}
 }
 
 // current returns the limits of the period containing t, moving the
@@ -178,25 +177,6 @@ func (st *state) addSpend(t time.Time, d int64, shared bool) {
 		st.ctr.own.Add(d)
 	}
 	st.ctr.spent.Add(d)
-}
-
-// allow takes a slot of the throttle window of t's minute; false when rpm
-// calls were admitted in that minute already.
-func (st *state) allow(t time.Time, rpm int64) bool {
-	m := uint64(t.Unix()/60) & 0xffffffff
-	for {
-		old := st.rpm.Load()
-		var n uint64
-		if old>>32 == m {
-			n = old & 0xffffffff
-		}
-		if int64(n) >= rpm {
-			return false
-		}
-		if st.rpm.CompareAndSwap(old, m<<32|(n+1)) {
-			return true
-		}
-	}
 }
 
 // subjectKey identifies who a call is made through: an inference profile
@@ -474,7 +454,7 @@ func (s *Service) Admit(ctx context.Context, a invoke.Admission) (invoke.Ticket,
 						return nil, errkind.Wrap(errkind.Throttled, err, "Budget %q throttles the calls in its scope and cannot count them now.", st.b.Name)
 					}
 				} else {
-					ok = st.allow(a.Time, rpm)
+					ok = st.rpm.Allow(a.Time, rpm)
 				}
 				if !ok {
 					t.release()

@@ -139,41 +139,11 @@ func (s *Service) announceShortage() {
 
 // sharedAllow takes a slot of the fleet's THROTTLE window of t's minute.
 func (s *Service) sharedAllow(ctx context.Context, st *state, t time.Time, rpm int64) (bool, error) {
-	if st.allowLocal(t) {
-		return true, nil
-	}
-	st.rateMu.Lock()
-	defer st.rateMu.Unlock()
-	if st.allowLocal(t) {
-		return true, nil
-	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
-	defer cancel()
-	minute := t.UTC().Truncate(time.Minute)
-	got, err := s.cfg.Shared.ClaimRate(cctx, st.b.Account, st.b.Name, minute, rpm, max(1, rpm/8))
-	if err != nil {
-		return false, err
-	}
-	if got == 0 {
-		return false, nil
-	}
-	// One slot is this call's; the rest serve the next calls this minute.
-	st.rpm.Store(uint64(minute.Unix()/60)&0xffffffff<<32 | uint64(got-1))
-	return true, nil
-}
-
-// allowLocal takes one of the slots this replica holds for t's minute.
-func (st *state) allowLocal(t time.Time) bool {
-	m := uint64(t.Unix()/60) & 0xffffffff
-	for {
-		old := st.rpm.Load()
-		if old>>32 != m || old&0xffffffff == 0 {
-			return false
-		}
-		if st.rpm.CompareAndSwap(old, old-1) {
-			return true
-		}
-	}
+	return st.rpm.Claim(ctx, t, rpm, func(ctx context.Context, minute time.Time, limit, want int64) (int64, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+		defer cancel()
+		return s.cfg.Shared.ClaimRate(cctx, st.b.Account, st.b.Name, minute, limit, want)
+	})
 }
 
 // ReturnIdle gives back to the pools the allowance this replica holds and

@@ -7,48 +7,40 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite/sqlitetest"
 )
 
-// memStore is a Store on the real clock, with a switch that makes it
-// fail like an unreachable database.
-type memStore struct {
+// flakyStore is a real (SQLite) Store with a switch that makes it fail
+// like an unreachable database; it notes when the last lease it granted
+// expires.
+type flakyStore struct {
+	Store
+	down atomic.Bool
+
 	mu      sync.Mutex
-	holder  map[string]string
-	expires map[string]time.Time
-	down    atomic.Bool
+	expires time.Time
 }
 
-func newMemStore() *memStore {
-	return &memStore{holder: map[string]string{}, expires: map[string]time.Time{}}
-}
+func newStore(t *testing.T) *flakyStore { return &flakyStore{Store: sqlitetest.Open(t)} }
 
-func (m *memStore) AcquireLease(_ context.Context, name, holder string, ttl time.Duration) (bool, error) {
-	if m.down.Load() {
+func (f *flakyStore) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if f.down.Load() {
 		return false, errors.New("store down")
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	now := time.Now()
-	if h, ok := m.holder[name]; ok && h != holder && now.Before(m.expires[name]) {
-		return false, nil
+	ok, err := f.Store.AcquireLease(ctx, name, holder, ttl)
+	if ok {
+		f.mu.Lock()
+		f.expires = time.Now().Add(ttl)
+		f.mu.Unlock()
 	}
-	m.holder[name], m.expires[name] = holder, now.Add(ttl)
-	return true, nil
-}
-
-func (m *memStore) ReleaseLease(_ context.Context, name, holder string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.holder[name] == holder {
-		delete(m.holder, name)
-	}
-	return nil
+	return ok, err
 }
 
 // TestOneHolderAndTakeover runs a job on three replicas: it runs on one at
 // a time, and moves to another when its holder stops.
 func TestOneHolderAndTakeover(t *testing.T) {
-	st := newMemStore()
+	st := newStore(t)
 	var running atomic.Int32
 	var overlap atomic.Bool
 	started := make(chan string, 16)
@@ -96,7 +88,7 @@ func TestOneHolderAndTakeover(t *testing.T) {
 // TestLostLeaseStopsJob: a holder that cannot renew stops its job before
 // the lease expires, and runs it again once the store is back.
 func TestLostLeaseStopsJob(t *testing.T) {
-	st := newMemStore()
+	st := newStore(t)
 	const ttl = 300 * time.Millisecond
 	runs := make(chan time.Time, 4)
 	stops := make(chan time.Time, 4)
@@ -112,7 +104,7 @@ func TestLostLeaseStopsJob(t *testing.T) {
 	}()
 	<-runs
 	st.mu.Lock()
-	expiry := st.expires["job"]
+	expiry := st.expires
 	st.mu.Unlock()
 	st.down.Store(true)
 	stopped := <-stops

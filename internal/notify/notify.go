@@ -18,11 +18,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/backoff"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 )
 
@@ -128,14 +128,9 @@ func IsPermanent(err error) bool {
 
 // DefaultBackoff waits 5s after the first failure, doubling up to an hour,
 // with ±20% jitter.
-func DefaultBackoff(n int) time.Duration {
-	d := 5 * time.Second
-	for i := 1; i < n && d < time.Hour; i++ {
-		d *= 2
-	}
-	d = min(d, time.Hour)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
+func DefaultBackoff(n int) time.Duration { return defaultBackoff.Delay(n) }
+
+var defaultBackoff = backoff.Policy{First: 5 * time.Second, Max: time.Hour, Jitter: 0.2}
 
 // Config configures an Outbox.
 type Config struct {

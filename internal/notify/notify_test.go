@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/notify/mail/mailtest"
 	"github.com/tollgate-dev/tollgate/internal/notify/webhook"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/testsupport"
 )
 
 var secret = []byte("s3cret")
@@ -39,41 +39,26 @@ func mustPolicy(entries ...string) *egress.Policy {
 
 // receiver is a webhook endpoint that answers the statuses it is told to
 // (200 once they run out) and records every request.
-type receiver struct {
-	*httptest.Server
-	mu       sync.Mutex
-	statuses []int
-	got      []request
-}
+type receiver struct{ *testsupport.Receiver }
 
+// request is what a test checks of a recorded webhook request.
 type request struct {
 	key, kind string
 	sigOK     bool
 	body      []byte
 }
 
-func newReceiver(t *testing.T, statuses ...int) *receiver {
-	rc := &receiver{statuses: statuses}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.got = append(rc.got, request{key: r.Header.Get(webhook.IdempotencyHeader), kind: r.Header.Get(webhook.KindHeader),
-			sigOK: webhook.Verify(secret, body, r.Header.Get(webhook.SignatureHeader)), body: body})
-		status := 200
-		if len(rc.statuses) > 0 {
-			status, rc.statuses = rc.statuses[0], rc.statuses[1:]
-		}
-		rc.mu.Unlock()
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
+func newReceiver(t *testing.T, statuses ...int) receiver {
+	return receiver{testsupport.NewReceiver(t, statuses...)}
 }
 
-func (rc *receiver) requests() []request {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]request(nil), rc.got...)
+func (rc receiver) requests() []request {
+	var out []request
+	for _, r := range rc.Requests() {
+		out = append(out, request{key: r.Header.Get(webhook.IdempotencyHeader), kind: r.Header.Get(webhook.KindHeader),
+			sigOK: webhook.Verify(secret, r.Body, r.Header.Get(webhook.SignatureHeader)), body: r.Body})
+	}
+	return out
 }
 
 func openDB(t *testing.T, path string) *sqlite.DB {
@@ -109,17 +94,13 @@ func run(t *testing.T, o *notify.Outbox) (stop func()) {
 // waitState polls until the message reaches state (10s at most).
 func waitState(t *testing.T, s notify.Store, key string, want notify.State) notify.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d, err := s.OutboxMessage(context.Background(), key)
-		if err == nil && d.State == want {
-			return d
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("message %s is %+v (err %v), want %s", key, d, err, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var d notify.Delivery
+	var err error
+	testsupport.Eventually(t, 10*time.Second, func() bool {
+		d, err = s.OutboxMessage(context.Background(), key)
+		return err == nil && d.State == want
+	}, "message %s is not %s", key, want)
+	return d
 }
 
 func message(key, url string) notify.Message {
@@ -179,13 +160,8 @@ func TestRedeliversAfterRestart(t *testing.T) {
 	if err := o.Enqueue(t.Context(), message("k1", "http://"+addr+"/hook")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for d := waitState(t, db, "k1", notify.Pending); d.Attempts == 0; d = waitState(t, db, "k1", notify.Pending) {
-		if time.Now().After(deadline) {
-			t.Fatal("no delivery attempt")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testsupport.Eventually(t, 10*time.Second, func() bool { return waitState(t, db, "k1", notify.Pending).Attempts > 0 },
+		"no delivery attempt")
 	stop()
 	db.Close()
 

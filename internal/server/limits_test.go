@@ -20,6 +20,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/server"
+	"github.com/tollgate-dev/tollgate/internal/testsupport"
 )
 
 var runtimeRoutes = []string{
@@ -206,13 +207,7 @@ func TestConnectionsPerClient(t *testing.T) {
 		t.Fatal("a fourth connection was served with MaxConnsPerClient 3")
 	}
 	held[0].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for healthz() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("a closed connection's slot was never freed")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testsupport.Eventually(t, 5*time.Second, func() bool { return healthz() == nil }, "a closed connection's slot was never freed")
 }
 
 // TestAPIKeysOverPlainHTTP: without TLS, Bedrock API keys are accepted

@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/server"
 	"github.com/tollgate-dev/tollgate/internal/sigv4"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/testsupport"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
@@ -271,13 +272,8 @@ func TestGracefulShutdownDrains(t *testing.T) {
 			ts.cancel()
 			ts.cancel = nil
 			// Release the handler only once shutdown has begun.
-			deadline := time.Now().Add(10 * time.Second)
-			for !strings.Contains(ts.logs.String(), `"msg":"shutting_down"`) {
-				if time.Now().After(deadline) {
-					t.Fatal("the server never logged shutting_down")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			testsupport.Eventually(t, 10*time.Second, func() bool { return strings.Contains(ts.logs.String(), `"msg":"shutting_down"`) },
+				"the server never logged shutting_down")
 			select {
 			case err := <-ts.done:
 				t.Fatalf("Serve returned %v with a request in flight", err)

@@ -4,82 +4,46 @@ import (
 	"context"
 	"database/sql"
 
-	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
-var _ principal.AdminStore = (*DB)(nil)
-
 // PutAccount implements principal.AdminStore.
 func (db *DB) PutAccount(ctx context.Context, a principal.Account) error {
 	return db.change(ctx, ChangeAccount, "put account", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a.ID, a.Name, sqlstore.MS(a.CreatedAt))
-		if err != nil {
-			return internal(err, "put account")
-		}
-		return nil
+		return sqlstore.PutAccount(ctx, tx, errs, `INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name`, a)
 	})
 }
 
 // PutPolicy implements principal.AdminStore.
 func (db *DB) PutPolicy(ctx context.Context, p principal.PolicyDoc) error {
 	return db.change(ctx, ChangePolicy, "put policy", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO policies (account, name, document, updated_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (account, name) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`,
-			p.Account, p.Name, p.Document, sqlstore.MS(p.UpdatedAt))
-		if err != nil {
-			return internal(err, "put policy")
-		}
-		return nil
+		return sqlstore.PutPolicy(ctx, tx, errs, `INSERT INTO policies (account, name, document, updated_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (account, name) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at`, p)
 	})
 }
 
 // DeletePolicy implements principal.AdminStore.
 func (db *DB) DeletePolicy(ctx context.Context, account, name string) error {
 	return db.change(ctx, ChangePolicy, "delete policy", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM policies WHERE account = $1 AND name = $2`, account, name)
-		if err != nil {
-			return internal(err, "delete policy")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errkind.New(errkind.NotFound, "Policy %s does not exist.", name)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM principal_policies WHERE account = $1 AND policy_name = $2`, account, name); err != nil {
-			return internal(err, "delete attachments")
-		}
-		return nil
+		return sqlstore.DeletePolicy(ctx, tx, errs, `DELETE FROM policies WHERE account = $1 AND name = $2`,
+			`DELETE FROM principal_policies WHERE account = $1 AND policy_name = $2`, account, name)
 	})
 }
 
 // Attach implements principal.AdminStore.
 func (db *DB) Attach(ctx context.Context, a principal.Attachment) error {
 	return db.change(ctx, ChangeAttachment, "attach policy", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO principal_policies (principal_id, account, policy_name) VALUES ($1, $2, $3)
-			ON CONFLICT DO NOTHING`, a.PrincipalID, a.Account, a.PolicyName)
-		if isConstraint(err) {
-			return errkind.Wrap(errkind.NotFound, err, "The principal does not exist.")
-		}
-		if err != nil {
-			return internal(err, "attach policy")
-		}
-		return nil
+		return sqlstore.Attach(ctx, tx, errs, `INSERT INTO principal_policies (principal_id, account, policy_name) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, a)
 	})
 }
 
 // Detach implements principal.AdminStore.
 func (db *DB) Detach(ctx context.Context, a principal.Attachment) error {
 	return db.change(ctx, ChangeAttachment, "detach policy", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM principal_policies WHERE principal_id = $1 AND account = $2 AND policy_name = $3`,
-			a.PrincipalID, a.Account, a.PolicyName)
-		if err != nil {
-			return internal(err, "detach policy")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errkind.New(errkind.NotFound, "The policy is not attached.")
-		}
-		return nil
+		return sqlstore.Detach(ctx, tx, errs, `DELETE FROM principal_policies WHERE principal_id = $1 AND account = $2 AND policy_name = $3`, a)
 	})
 }
 

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
@@ -57,42 +55,13 @@ func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error
 
 // AnomalyMonitors implements anomaly.Store.
 func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error) {
-	q := `SELECT arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at,
-		last_evaluated, value_count FROM anomaly_monitors`
+	q := `SELECT ` + sqlstore.MonitorColumns + ` FROM anomaly_monitors`
 	var args []any
 	if account != "" {
 		q += ` WHERE account = $1`
 		args = append(args, account)
 	}
-	var out []anomaly.Monitor
-	err := sqlstore.Each(ctx, db.db, q+` ORDER BY created_at, arn COLLATE "C"`, args, func(rows *sql.Rows) error {
-		var m anomaly.Monitor
-		var typ, dim string
-		var vals, rt []byte
-		var created, updated int64
-		var evaluated sql.NullInt64
-		if err := rows.Scan(&m.ARN, &m.Account, &m.Name, &typ, &dim, &m.TagKey, &vals, &rt, &created, &updated,
-			&evaluated, &m.ValueCount); err != nil {
-			return err
-		}
-		m.Type, m.Dimension = anomaly.MonitorType(typ), anomaly.Dimension(dim)
-		if err := json.Unmarshal(vals, &m.Values); err != nil {
-			return fmt.Errorf("monitor values: %w", err)
-		}
-		if len(m.Values) == 0 {
-			m.Values = nil
-		}
-		var err error
-		if m.ResourceTags, err = sqlstore.DecodeTags(rt); err != nil {
-			return fmt.Errorf("monitor tags: %w", err)
-		}
-		m.CreatedAt, m.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
-		if evaluated.Valid {
-			m.LastEvaluated = sqlstore.FromMS(evaluated.Int64)
-		}
-		out = append(out, m)
-		return nil
-	})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanMonitor, q+` ORDER BY created_at, arn COLLATE "C"`, args...)
 	if err != nil {
 		return nil, internal(err, "list anomaly monitors")
 	}
@@ -219,34 +188,7 @@ func (db *DB) AnomalySubscriptions(ctx context.Context, account string) ([]anoma
 		q += ` WHERE s.account = $1`
 		args = append(args, account)
 	}
-	var out []anomaly.Subscription
-	err := sqlstore.Each(ctx, db.db, q+` ORDER BY s.created_at, s.arn COLLATE "C"`, args, func(rows *sql.Rows) error {
-		var s anomaly.Subscription
-		var freq string
-		var subscribers, threshold, rt, mons []byte
-		var created, updated int64
-		if err := rows.Scan(&s.ARN, &s.Account, &s.Name, &freq, &subscribers, &threshold, &s.Legacy, &rt,
-			&created, &updated, &mons); err != nil {
-			return err
-		}
-		s.Frequency = anomaly.Frequency(freq)
-		if err := json.Unmarshal(subscribers, &s.Subscribers); err != nil {
-			return fmt.Errorf("subscribers: %w", err)
-		}
-		if err := json.Unmarshal(threshold, &s.Threshold); err != nil {
-			return fmt.Errorf("threshold: %w", err)
-		}
-		if err := json.Unmarshal(mons, &s.MonitorARNs); err != nil {
-			return fmt.Errorf("subscription monitors: %w", err)
-		}
-		var err error
-		if s.ResourceTags, err = sqlstore.DecodeTags(rt); err != nil {
-			return fmt.Errorf("subscription tags: %w", err)
-		}
-		s.CreatedAt, s.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
-		out = append(out, s)
-		return nil
-	})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanSubscription, q+` ORDER BY s.created_at, s.arn COLLATE "C"`, args...)
 	if err != nil {
 		return nil, internal(err, "list anomaly subscriptions")
 	}
@@ -397,28 +339,7 @@ func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	var out []anomaly.Anomaly
-	err := sqlstore.Each(ctx, db.db, q+` ORDER BY end_ms, id COLLATE "C"`, args, func(rows *sql.Rows) error {
-		var a anomaly.Anomaly
-		var start, end, detected, updated, actual, expected, maxImpact int64
-		var rc []byte
-		var fb string
-		if err := rows.Scan(&a.ID, &a.Account, &a.MonitorARN, &a.DimensionValue, &start, &end, &a.Open, &a.Adapted,
-			&a.MaxScore, &a.CurrentScore, &actual, &expected, &maxImpact, &rc, &fb, &detected, &updated); err != nil {
-			return err
-		}
-		if err := json.Unmarshal(rc, &a.RootCauses); err != nil {
-			return fmt.Errorf("root causes: %w", err)
-		}
-		if len(a.RootCauses) == 0 {
-			a.RootCauses = nil
-		}
-		a.Start, a.End, a.DetectedAt, a.UpdatedAt = sqlstore.FromMS(start), sqlstore.FromMS(end), sqlstore.FromMS(detected), sqlstore.FromMS(updated)
-		a.Actual, a.Expected, a.MaxImpact = money.Amount(actual), money.Amount(expected), money.Amount(maxImpact)
-		a.Feedback = anomaly.Feedback(fb)
-		out = append(out, a)
-		return nil
-	})
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanAnomaly, q+` ORDER BY end_ms, id COLLATE "C"`, args...)
 	if err != nil {
 		return nil, internal(err, "list anomalies")
 	}

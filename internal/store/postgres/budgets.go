@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -14,43 +13,18 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
-var (
-	_ budget.Store = (*DB)(nil)
-	_ notify.Store = (*DB)(nil)
-)
-
 // CreateBudget implements budget.Store.
 func (db *DB) CreateBudget(ctx context.Context, b budget.Budget) error {
-	doc, err := json.Marshal(b)
-	if err != nil {
-		return internal(err, "encode budget")
-	}
 	return db.change(ctx, ChangeBudget, "create budget", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO budgets (account, name, definition, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5)`, b.Account, b.Name, string(doc), sqlstore.MS(b.CreatedAt), sqlstore.MS(b.UpdatedAt))
-		if errs.Class(err) == sqlstore.Unique {
-			return errkind.Wrap(errkind.Conflict, err, "The budget %s already exists.", b.Name)
-		}
-		if err != nil {
-			return internal(err, "create budget")
-		}
-		return nil
+		return sqlstore.InsertBudget(ctx, tx, errs, `INSERT INTO budgets (account, name, definition, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5)`, b)
 	})
 }
 
 // UpdateBudget implements budget.Store.
 func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
-	doc, err := json.Marshal(b)
-	if err != nil {
-		return internal(err, "encode budget")
-	}
 	return db.change(ctx, ChangeBudget, "update budget", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE budgets SET definition = $1, updated_at = $2 WHERE account = $3 AND name = $4`,
-			string(doc), sqlstore.MS(b.UpdatedAt), b.Account, b.Name)
-		if err != nil {
-			return internal(err, "update budget")
-		}
-		return budgetNotFound(res, b.Name)
+		return sqlstore.UpdateBudget(ctx, tx, errs, `UPDATE budgets SET definition = $1, updated_at = $2 WHERE account = $3 AND name = $4`, b)
 	})
 }
 
@@ -58,19 +32,9 @@ func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
 // it (the foreign key cascades).
 func (db *DB) DeleteBudget(ctx context.Context, account, name string) error {
 	return db.change(ctx, ChangeBudget, "delete budget", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE account = $1 AND name = $2`, account, name)
-		if err != nil {
-			return internal(err, "delete budget")
-		}
-		return budgetNotFound(res, name)
+		return sqlstore.ExecFound(ctx, tx, errs, "delete budget", sqlstore.BudgetNotFound(name),
+			`DELETE FROM budgets WHERE account = $1 AND name = $2`, account, name)
 	})
-}
-
-func budgetNotFound(res sql.Result, name string) error {
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The budget %s does not exist.", name)
-	}
-	return nil
 }
 
 // ListBudgets implements budget.Store.
@@ -146,21 +110,10 @@ func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]noti
 	return out, nil
 }
 
-func messageNotFound(res sql.Result, key string) error {
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
-	}
-	return nil
-}
-
 // MarkDelivered implements notify.Store.
 func (db *DB) MarkDelivered(ctx context.Context, key string, attempts int, at time.Time) error {
-	res, err := db.db.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', attempts = $1, delivered_at = $2, last_error = ''
-		WHERE key = $3`, attempts, sqlstore.MS(at), key)
-	if err != nil {
-		return internal(err, "mark delivered")
-	}
-	return messageNotFound(res, key)
+	return sqlstore.ExecFound(ctx, db.db, errs, "mark delivered", sqlstore.MessageNotFound(key),
+		`UPDATE outbox SET state = 'delivered', attempts = $1, delivered_at = $2, last_error = '' WHERE key = $3`, attempts, sqlstore.MS(at), key)
 }
 
 // MarkFailed implements notify.Store. A message another replica delivered
@@ -188,7 +141,7 @@ func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next tim
 		return internal(err, "mark failed")
 	}
 	if !exists {
-		return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
+		return sqlstore.MessageNotFound(key)
 	}
 	return nil
 }

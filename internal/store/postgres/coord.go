@@ -7,18 +7,12 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/budget"
-	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 // Coordination between replicas: leases for background jobs, and the
 // budget allowances and throttle windows that enforce BLOCK and THROTTLE
 // actions across replicas (migration 0005).
-
-var (
-	_ lease.Store   = (*DB)(nil)
-	_ budget.Shared = (*DB)(nil)
-)
 
 // AcquireLease implements lease.Store on the database's clock.
 func (db *DB) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {

@@ -5,15 +5,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
-)
-
-var (
-	_ costquery.Source      = (*DB)(nil)
-	_ costquery.Versioned   = (*DB)(nil)
-	_ costquery.DailySource = (*DB)(nil)
 )
 
 // LedgerVersion implements costquery.Versioned: the sum of the

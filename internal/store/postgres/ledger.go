@@ -16,11 +16,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-var (
-	_ ledger.Writer = (*DB)(nil)
-	_ ledger.Reader = (*DB)(nil)
-)
-
 // versionShards is the number of rows of ledger_version (see the migration).
 const versionShards = 16
 
@@ -524,14 +519,7 @@ func where(col string, account string, from, to time.Time, args []any) (string, 
 // Records implements ledger.Reader.
 func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, error) {
 	cond, args := where("time_ms", q.Account, q.From, q.To, nil)
-	order := " ORDER BY time_ms, seq"
-	if q.Newest {
-		order = " ORDER BY time_ms DESC, seq DESC"
-	}
-	query := `SELECT request_id, time_ms, account, region, region_served, principal_id, profile_arn, profile_id, model_id,
-		provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
-		attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
-		priced, tag_set_id FROM usage_records` + cond + order
+	query := `SELECT ` + sqlstore.RecordColumns + ` FROM usage_records` + cond + sqlstore.RecordsOrder(q.Newest)
 	if q.Limit > 0 {
 		args = append(args, q.Limit)
 		query += fmt.Sprintf(" LIMIT $%d", len(args))

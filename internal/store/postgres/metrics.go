@@ -16,11 +16,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
-var (
-	_ metrics.Store = (*DB)(nil)
-	_ alarm.Store   = (*DB)(nil)
-)
-
 // lockMetricReplica is the first key of the transaction-scoped advisory
 // lock WriteMetricBuckets holds per replica (the second is the hash of the
 // replica id), so two writes of one replica's buckets never interleave:
@@ -223,20 +218,8 @@ func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duratio
 		args = append(args, account)
 	}
 	q += ` GROUP BY account, metric, model_id ORDER BY account COLLATE "C", metric COLLATE "C", model_id COLLATE "C"`
-	rows, err := db.db.QueryContext(ctx, q, args...)
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanMetricKey, q, args...)
 	if err != nil {
-		return nil, internal(err, "query metric series")
-	}
-	defer rows.Close()
-	var out []metrics.Key
-	for rows.Next() {
-		var k metrics.Key
-		if err := rows.Scan(&k.Account, &k.Metric, &k.ModelID); err != nil {
-			return nil, internal(err, "scan metric series")
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query metric series")
 	}
 	return out, nil

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/tollgate-dev/tollgate/internal/backoff"
+	"github.com/tollgate-dev/tollgate/internal/ratelimit"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
@@ -57,21 +59,12 @@ const DefaultReconcile = 30 * time.Second
 // Channel in the same transaction, so the notification is delivered if and
 // only if the change commits. Errors from f are returned unchanged.
 func (db *DB) change(ctx context.Context, kind, op string, f func(tx *sql.Tx) error) error {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return internal(err, "begin "+op)
-	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, db.channel, kind); err != nil {
-		return internal(err, "notify "+op)
-	}
-	if err := tx.Commit(); err != nil {
-		return internal(err, "commit "+op)
-	}
-	return nil
+	return sqlstore.InTx(ctx, db.db, errs, op, func(tx *sql.Tx) error {
+		if err := f(tx); err != nil {
+			return err
+		}
+		return sqlstore.Exec(ctx, tx, errs, "notify "+op, `SELECT pg_notify($1, $2)`, db.channel, kind)
+	})
 }
 
 // Watch calls fn with the kind of every change any replica (this one
@@ -109,7 +102,8 @@ func (db *DB) Watch(ctx context.Context, fn func(kind string)) error {
 }
 
 // listen LISTENs on Channel and sends each payload to out until ctx is
-// done, reconnecting with exponential backoff (100 ms up to 30 s).
+// done, reconnecting with exponential backoff (100 ms up to 30 s). A lost
+// or refused listening connection is logged, at most once a minute.
 func (db *DB) listen(ctx context.Context, out chan<- string) {
 	send := func(k string) bool {
 		select {
@@ -119,11 +113,12 @@ func (db *DB) listen(ctx context.Context, out chan<- string) {
 			return false
 		}
 	}
-	const minBackoff, maxBackoff = 100 * time.Millisecond, 30 * time.Second
-	backoff := minBackoff
+	retry := backoff.Backoff{Policy: backoff.Policy{First: 100 * time.Millisecond, Max: 30 * time.Second}}
+	var logged ratelimit.Every
+	logged.Interval = time.Minute
 	for {
 		err := db.listenOnce(ctx, func() bool {
-			backoff = minBackoff
+			retry.Reset()
 			// Changes committed before listening began (since the
 			// caller loaded its state, or while disconnected) were not
 			// heard: reconcile once now.
@@ -132,16 +127,22 @@ func (db *DB) listen(ctx context.Context, out chan<- string) {
 		if ctx.Err() != nil {
 			return
 		}
-		_ = err // the reconciliation tick bounds what is missed meanwhile
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
+		// The reconciliation tick bounds what is missed meanwhile.
+		if ok, suppressed := logged.Allow(time.Now()); ok {
+			db.log.Warn("store_listen_lost", "channel", db.channel, "failures", retry.Failures()+1, "suppressed", suppressed, "err", errString(err))
 		}
-		backoff = min(backoff*2, maxBackoff)
+		if retry.Wait(ctx) != nil {
+			return
+		}
 	}
+}
+
+// errString returns err's message, or "" for nil.
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 // listenOnce connects, LISTENs, calls listening, then forwards

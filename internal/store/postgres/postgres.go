@@ -16,6 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ type DB struct {
 	url       string        // for Watch's dedicated connection
 	channel   string        // the notification channel: ChannelFor the schema
 	reconcile time.Duration // Watch's tick period
+	log       *slog.Logger
 
 	// mu guards the caches below. Both hold facts that never change once
 	// committed, so they stay valid whatever other replicas do (except a
@@ -64,6 +66,9 @@ type Options struct {
 	// Reconcile is the period of Watch's reconciliation tick. Default
 	// DefaultReconcile (30 s).
 	Reconcile time.Duration
+	// Logger logs what the store does in the background (a lost
+	// listening connection). Default: discard.
+	Logger *slog.Logger
 }
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
@@ -75,6 +80,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if opts.Reconcile <= 0 {
 		opts.Reconcile = DefaultReconcile
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	sqldb, err := sql.Open("pgx", url)
 	if err != nil {
@@ -88,6 +96,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		db:         sqldb,
 		url:        url,
 		reconcile:  opts.Reconcile,
+		log:        opts.Logger,
 		tagIDs:     map[string]int64{"": 0},
 		tagsByID:   map[int64]tags.Set{0: {}},
 		partitions: map[int64]bool{},
@@ -299,10 +308,6 @@ var errs = sqlstore.Errors{Classify: func(err error) sqlstore.Class {
 	}
 	return sqlstore.Unexpected
 }}
-
-// isConstraint reports whether err is an integrity constraint violation
-// (SQLSTATE class 23), as SQLite's constraint errors are.
-func isConstraint(err error) bool { return errs.IsConstraint(err) }
 
 // internal wraps an unexpected database error of the operation op.
 func internal(err error, op string) error { return errs.Internal(err, op) }

@@ -28,6 +28,10 @@ func openURL(t testing.TB, url string) *postgres.DB {
 	return db
 }
 
+// The DB implements the whole store contract, every part of which the
+// conformance suite checks (cmd/tollgate asserts it too, at build).
+var _ storetest.Store = (*postgres.DB)(nil)
+
 func open(t *testing.T) storetest.Store { return openURL(t, pgtest.URL(t)) }
 
 // TestConformance runs the store conformance suite against PostgreSQL,

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/errkind"
@@ -13,11 +12,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-var (
-	_ profile.Store      = (*DB)(nil)
-	_ profile.QuotaStore = (*DB)(nil)
-	_ principal.Store    = (*DB)(nil)
-)
+var _ profile.QuotaStore = (*DB)(nil)
 
 // CreateProfile implements profile.Store.
 func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
@@ -45,47 +40,23 @@ func (db *DB) CreateProfileWithin(ctx context.Context, p profile.Profile, quota 
 }
 
 func insertProfile(ctx context.Context, tx *sql.Tx, p profile.Profile) error {
-	arns, _ := json.Marshal(p.ModelARNs)
-	_, err := tx.ExecContext(ctx, `INSERT INTO profiles
+	return sqlstore.InsertProfile(ctx, tx, errs, `INSERT INTO profiles
 		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
-		sqlstore.TagsJSON(p.Tags), sqlstore.MS(p.CreatedAt), sqlstore.MS(p.UpdatedAt), sqlstore.Nullable(p.ClientRequestToken), p.RequestHash)
-	if isConstraint(err) {
-		return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
-	}
-	if err != nil {
-		return internal(err, "create profile")
-	}
-	return nil
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, p)
 }
 
 // DeleteProfile implements profile.Store.
 func (db *DB) DeleteProfile(ctx context.Context, account, id string) error {
 	return db.change(ctx, ChangeProfile, "delete profile", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE account = $1 AND id = $2`, account, id)
-		if err != nil {
-			return internal(err, "delete profile")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errkind.New(errkind.NotFound, "The inference profile %s could not be found.", id)
-		}
-		return nil
+		return sqlstore.DeleteProfile(ctx, tx, errs, `DELETE FROM profiles WHERE account = $1 AND id = $2`, account, id)
 	})
 }
 
 // SetProfileTags implements profile.Store.
 func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set, updated time.Time) error {
 	return db.change(ctx, ChangeProfile, "set profile tags", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE profiles SET tags = $1, updated_at = $2 WHERE account = $3 AND id = $4`,
-			sqlstore.TagsJSON(t), sqlstore.MS(updated), account, id)
-		if err != nil {
-			return internal(err, "set profile tags")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return errkind.New(errkind.NotFound, "The inference profile %s could not be found.", id)
-		}
-		return nil
+		return sqlstore.SetProfileTags(ctx, tx, errs, `UPDATE profiles SET tags = $1, updated_at = $2 WHERE account = $3 AND id = $4`,
+			account, id, t, updated)
 	})
 }
 
@@ -102,45 +73,24 @@ func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
 // PutPrincipal implements principal.Store.
 func (db *DB) PutPrincipal(ctx context.Context, p principal.Principal) error {
 	return db.change(ctx, ChangePrincipal, "put principal", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO principals (id, account, name, kind, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (id) DO UPDATE SET account = excluded.account, name = excluded.name, kind = excluded.kind, tags = excluded.tags`,
-			p.ID, p.Account, p.Name, string(p.Kind), sqlstore.TagsJSON(p.Tags), sqlstore.MS(p.CreatedAt))
-		if err != nil {
-			return internal(err, "put principal")
-		}
-		return nil
+		return sqlstore.PutPrincipal(ctx, tx, errs, `INSERT INTO principals (id, account, name, kind, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (id) DO UPDATE SET account = excluded.account, name = excluded.name, kind = excluded.kind, tags = excluded.tags`, p)
 	})
 }
 
 // PutAccessKey implements principal.Store.
 func (db *DB) PutAccessKey(ctx context.Context, k principal.AccessKey) error {
 	return db.change(ctx, ChangeAccessKey, "put access key", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO access_keys (id, principal_id, secret_sealed, status, created_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, secret_sealed = excluded.secret_sealed, status = excluded.status`,
-			k.ID, k.PrincipalID, k.SecretSealed, k.Status, sqlstore.MS(k.CreatedAt))
-		if isConstraint(err) {
-			return errkind.Wrap(errkind.Invalid, err, "the access key's principal does not exist")
-		}
-		if err != nil {
-			return internal(err, "put access key")
-		}
-		return nil
+		return sqlstore.PutAccessKey(ctx, tx, errs, `INSERT INTO access_keys (id, principal_id, secret_sealed, status, created_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, secret_sealed = excluded.secret_sealed, status = excluded.status`, k)
 	})
 }
 
 // PutAPIKey implements principal.Store.
 func (db *DB) PutAPIKey(ctx context.Context, k principal.APIKey) error {
 	return db.change(ctx, ChangeAPIKey, "put api key", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (hash, id, principal_id, status, created_at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (hash) DO UPDATE SET status = excluded.status`,
-			k.Hash, k.ID, k.PrincipalID, k.Status, sqlstore.MS(k.CreatedAt))
-		if isConstraint(err) {
-			return errkind.Wrap(errkind.Invalid, err, "the API key's principal does not exist or its id is taken")
-		}
-		if err != nil {
-			return internal(err, "put api key")
-		}
-		return nil
+		return sqlstore.PutAPIKey(ctx, tx, errs, `INSERT INTO api_keys (hash, id, principal_id, status, created_at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (hash) DO UPDATE SET status = excluded.status`, k)
 	})
 }
 

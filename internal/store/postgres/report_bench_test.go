@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres/pgtest"
+	"github.com/tollgate-dev/tollgate/internal/store/storetest"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -69,95 +70,86 @@ func seedMonth10M(ctx context.Context, url string) error {
 	envs := []string{"prod", "staging", "dev"}
 	ops := [2][2]string{{"Converse", "ConverseStream"}, {"InvokeModel", "InvokeModelWithResponseStream"}}
 
-	raw, err := sql.Open("pgx", url)
-	if err != nil {
-		return err
-	}
-	defer raw.Close()
-	tx, err := raw.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
+	return storetest.BulkLoad(ctx, "pgx", url, func(tx *sql.Tx) error {
 
-	// Tag sets, with ids of our own (the schema is empty).
-	ids := map[string]int64{}
-	tagSet := func(t tags.Set) (int64, error) {
-		c := t.Canonical()
-		if id, ok := ids[c]; ok {
+		// Tag sets, with ids of our own (the schema is empty).
+		ids := map[string]int64{}
+		tagSet := func(t tags.Set) (int64, error) {
+			c := t.Canonical()
+			if id, ok := ids[c]; ok {
+				return id, nil
+			}
+			id := int64(len(ids) + 1)
+			j, err := json.Marshal(map[string]string(t))
+			if err != nil {
+				return 0, err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tag_sets (id, canonical, tags) VALUES ($1, $2, $3)`, id, []byte(c), string(j)); err != nil {
+				return 0, err
+			}
+			ids[c] = id
 			return id, nil
 		}
-		id := int64(len(ids) + 1)
-		j, err := json.Marshal(map[string]string(t))
-		if err != nil {
-			return 0, err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tag_sets (id, canonical, tags) VALUES ($1, $2, $3)`, id, []byte(c), string(j)); err != nil {
-			return 0, err
-		}
-		ids[c] = id
-		return id, nil
-	}
 
-	// The 800 combinations, column by column.
-	var (
-		acct, region, profile, model, principal, oper         []string
-		before, after, inPrice, outPrice, crPrice, cwPrice, c []int64
-		cached, priced                                        []bool
-	)
-	cat := catalog.Default()
-	for p := range month10MProfiles {
-		t := tags.Set{
-			"dept": depts[p%6], "team": fmt.Sprintf("team-%02d", p%12), "app": fmt.Sprintf("app-%02d", p%40),
-			"environment": envs[p%3],
-		}
-		if p%10 != 9 {
-			t["cost_center"] = ccs[p%8]
-		}
-		moved := t
-		if p%25 == 0 {
-			moved = t.Clone()
-			moved["cost_center"] = "CC-9000"
-		}
-		b, err := tagSet(t)
-		if err != nil {
-			return err
-		}
-		a, err := tagSet(moved)
-		if err != nil {
-			return err
-		}
-		m, r := models[p%7], regions[(p/7)%4]
-		price, ok := pricing.Lookup(cat, m, month10M)
-		for pr := range 2 {
-			for op := range 2 {
-				c = append(c, int64(len(c)))
-				acct = append(acct, accounts[p%3])
-				region = append(region, r)
-				profile = append(profile, arn.ApplicationProfile(r, accounts[p%3], fmt.Sprintf("bench%07d", p)))
-				model = append(model, m)
-				principal = append(principal, fmt.Sprintf("role-%03d-%d", p, pr))
-				oper = append(oper, ops[p%2][op])
-				before, after = append(before, b), append(after, a)
-				cached = append(cached, p%7 == 0 || p%7 == 1 || p%7 == 5) // the Claude models use the prompt cache
-				priced = append(priced, ok)
-				inPrice, outPrice = append(inPrice, int64(price.Input)), append(outPrice, int64(price.Output))
-				crPrice, cwPrice = append(crPrice, int64(price.CacheRead)), append(cwPrice, int64(price.CacheWrite))
+		// The 800 combinations, column by column.
+		var (
+			acct, region, profile, model, principal, oper         []string
+			before, after, inPrice, outPrice, crPrice, cwPrice, c []int64
+			cached, priced                                        []bool
+		)
+		cat := catalog.Default()
+		for p := range month10MProfiles {
+			t := tags.Set{
+				"dept": depts[p%6], "team": fmt.Sprintf("team-%02d", p%12), "app": fmt.Sprintf("app-%02d", p%40),
+				"environment": envs[p%3],
+			}
+			if p%10 != 9 {
+				t["cost_center"] = ccs[p%8]
+			}
+			moved := t
+			if p%25 == 0 {
+				moved = t.Clone()
+				moved["cost_center"] = "CC-9000"
+			}
+			b, err := tagSet(t)
+			if err != nil {
+				return err
+			}
+			a, err := tagSet(moved)
+			if err != nil {
+				return err
+			}
+			m, r := models[p%7], regions[(p/7)%4]
+			price, ok := pricing.Lookup(cat, m, month10M)
+			for pr := range 2 {
+				for op := range 2 {
+					c = append(c, int64(len(c)))
+					acct = append(acct, accounts[p%3])
+					region = append(region, r)
+					profile = append(profile, arn.ApplicationProfile(r, accounts[p%3], fmt.Sprintf("bench%07d", p)))
+					model = append(model, m)
+					principal = append(principal, fmt.Sprintf("role-%03d-%d", p, pr))
+					oper = append(oper, ops[p%2][op])
+					before, after = append(before, b), append(after, a)
+					cached = append(cached, p%7 == 0 || p%7 == 1 || p%7 == 5) // the Claude models use the prompt cache
+					priced = append(priced, ok)
+					inPrice, outPrice = append(inPrice, int64(price.Input)), append(outPrice, int64(price.Output))
+					crPrice, cwPrice = append(crPrice, int64(price.CacheRead)), append(cwPrice, int64(price.CacheWrite))
+				}
 			}
 		}
-	}
-	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE bench_combos ON COMMIT DROP AS
+		if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE bench_combos ON COMMIT DROP AS
 		SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 			$8::bigint[], $9::bigint[], $10::boolean[], $11::boolean[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[])
 		AS u (c, account, region, profile_arn, model_id, principal_id, operation, before, after, cached, priced,
 			in_price, out_price, cr_price, cw_price)`,
-		c, acct, region, profile, model, principal, oper, before, after, cached, priced,
-		inPrice, outPrice, crPrice, cwPrice); err != nil {
-		return fmt.Errorf("combinations: %w", err)
-	}
-	// Row k = hour × 800 + combination holds 17 calls, or 18 for 13 rows
-	// in 36: 576,000 × 17 + 16,000 × 13 = 10,000,000.
-	if _, err := tx.ExecContext(ctx, `
+			c, acct, region, profile, model, principal, oper, before, after, cached, priced,
+			inPrice, outPrice, crPrice, cwPrice); err != nil {
+			return fmt.Errorf("combinations: %w", err)
+		}
+		// Row k = hour × 800 + combination holds 17 calls, or 18 for 13 rows
+		// in 36: 576,000 × 17 + 16,000 × 13 = 10,000,000.
+		if _, err := tx.ExecContext(ctx, `
 		WITH g AS (
 			SELECT b.*, h, h::bigint * 800 + b.c AS k, 17 + ((h::bigint * 800 + b.c) % 36 < 13)::int AS n
 			FROM bench_combos b CROSS JOIN generate_series(0, $2::int - 1) AS h
@@ -181,34 +173,32 @@ func seedMonth10M(ctx context.Context, url string) error {
 			CASE WHEN h >= $3::int THEN after ELSE before END, n, e, it, ot, crt, cwt, ic + oc + crc + cwc,
 			ic, oc, crc, cwc, CASE WHEN priced THEN 0 ELSE n END
 		FROM p ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`, month10M.UnixMilli(), month10MHours, month10MRetag); err != nil {
-		return fmt.Errorf("hourly rollups: %w", err)
-	}
-	// The daily rollups: the hourly ones summed per UTC day, as ingest
-	// keeps them (and migration 0004 builds them).
-	if _, err := tx.ExecContext(ctx, `INSERT INTO usage_daily
+			return fmt.Errorf("hourly rollups: %w", err)
+		}
+		// The daily rollups: the hourly ones summed per UTC day, as ingest
+		// keeps them (and migration 0004 builds them).
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_daily
 		SELECT hour_ms - hour_ms % 86400000, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
 			sum(calls), sum(errors), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
 			sum(cost_nanos), sum(input_cost), sum(output_cost), sum(cache_read_cost), sum(cache_write_cost), sum(unpriced)
 		FROM usage_hourly
 		GROUP BY 1, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id
 		ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`); err != nil {
-		return fmt.Errorf("daily rollups: %w", err)
-	}
-	var hourly, daily, calls int64
-	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM usage_hourly), (SELECT count(*) FROM usage_daily),
+			return fmt.Errorf("daily rollups: %w", err)
+		}
+		var hourly, daily, calls int64
+		if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM usage_hourly), (SELECT count(*) FROM usage_daily),
 		(SELECT sum(calls) FROM usage_daily)`).Scan(&hourly, &daily, &calls); err != nil {
-		return err
-	}
-	if hourly != month10MHours*month10MCombos || daily != month10MHours/24*month10MCombos || calls != month10MRecords {
-		return fmt.Errorf("seeded %d hourly rows, %d daily rows, %d calls; want %d, %d, %d", hourly, daily, calls,
-			month10MHours*month10MCombos, month10MHours/24*month10MCombos, month10MRecords)
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	// Statistics and the visibility map, as autovacuum would leave them.
-	_, err = raw.ExecContext(ctx, `VACUUM ANALYZE usage_hourly, usage_daily, tag_sets`)
-	return err
+			return err
+		}
+		if hourly != month10MHours*month10MCombos || daily != month10MHours/24*month10MCombos || calls != month10MRecords {
+			return fmt.Errorf("seeded %d hourly rows, %d daily rows, %d calls; want %d, %d, %d", hourly, daily, calls,
+				month10MHours*month10MCombos, month10MHours/24*month10MCombos, month10MRecords)
+		}
+		return nil
+	},
+		// Statistics and the visibility map, as autovacuum would leave them.
+		`VACUUM ANALYZE usage_hourly, usage_daily, tag_sets`)
 }
 
 // BenchmarkCostAndUsage10M answers GetCostAndUsage for the month of 10M

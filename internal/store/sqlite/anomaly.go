@@ -3,13 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
@@ -37,41 +35,14 @@ func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error
 
 // AnomalyMonitors implements anomaly.Store.
 func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error) {
-	q := `SELECT arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at,
-		last_evaluated, value_count FROM anomaly_monitors`
+	q := `SELECT ` + sqlstore.MonitorColumns + ` FROM anomaly_monitors`
 	var args []any
 	if account != "" {
 		q += ` WHERE account = ?`
 		args = append(args, account)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY created_at, arn`, args...)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanMonitor, q+` ORDER BY created_at, arn`, args...)
 	if err != nil {
-		return nil, internal(err, "list anomaly monitors")
-	}
-	defer rows.Close()
-	var out []anomaly.Monitor
-	for rows.Next() {
-		var m anomaly.Monitor
-		var typ, dim, vals, rt string
-		var created, updated, evaluated int64
-		if err := rows.Scan(&m.ARN, &m.Account, &m.Name, &typ, &dim, &m.TagKey, &vals, &rt, &created, &updated,
-			&evaluated, &m.ValueCount); err != nil {
-			return nil, internal(err, "scan anomaly monitor")
-		}
-		m.Type, m.Dimension = anomaly.MonitorType(typ), anomaly.Dimension(dim)
-		if err := json.Unmarshal([]byte(vals), &m.Values); err != nil {
-			return nil, internal(err, "decode monitor values")
-		}
-		if len(m.Values) == 0 {
-			m.Values = nil
-		}
-		if m.ResourceTags, err = sqlstore.DecodeTags([]byte(rt)); err != nil {
-			return nil, internal(err, "decode monitor tags")
-		}
-		m.CreatedAt, m.UpdatedAt, m.LastEvaluated = sqlstore.FromMS(created), sqlstore.FromMS(updated), sqlstore.FromMSOrZero(evaluated)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list anomaly monitors")
 	}
 	return out, nil
@@ -165,37 +136,8 @@ func (db *DB) AnomalySubscriptions(ctx context.Context, account string) ([]anoma
 		q += ` WHERE s.account = ?`
 		args = append(args, account)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY s.created_at, s.arn`, args...)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanSubscription, q+` ORDER BY s.created_at, s.arn`, args...)
 	if err != nil {
-		return nil, internal(err, "list anomaly subscriptions")
-	}
-	defer rows.Close()
-	var out []anomaly.Subscription
-	for rows.Next() {
-		var s anomaly.Subscription
-		var freq, subscribers, threshold, rt, mons string
-		var created, updated int64
-		if err := rows.Scan(&s.ARN, &s.Account, &s.Name, &freq, &subscribers, &threshold, &s.Legacy, &rt,
-			&created, &updated, &mons); err != nil {
-			return nil, internal(err, "scan anomaly subscription")
-		}
-		s.Frequency = anomaly.Frequency(freq)
-		if err := json.Unmarshal([]byte(subscribers), &s.Subscribers); err != nil {
-			return nil, internal(err, "decode subscribers")
-		}
-		if err := json.Unmarshal([]byte(threshold), &s.Threshold); err != nil {
-			return nil, internal(err, "decode threshold")
-		}
-		if err := json.Unmarshal([]byte(mons), &s.MonitorARNs); err != nil {
-			return nil, internal(err, "decode subscription monitors")
-		}
-		if s.ResourceTags, err = sqlstore.DecodeTags([]byte(rt)); err != nil {
-			return nil, internal(err, "decode subscription tags")
-		}
-		s.CreatedAt, s.UpdatedAt = sqlstore.FromMS(created), sqlstore.FromMS(updated)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list anomaly subscriptions")
 	}
 	return out, nil
@@ -296,32 +238,8 @@ func (db *DB) Anomalies(ctx context.Context, f anomaly.AnomalyFilter) ([]anomaly
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := db.r.QueryContext(ctx, q+" ORDER BY end_ms, id", args...)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanAnomaly, q+" ORDER BY end_ms, id", args...)
 	if err != nil {
-		return nil, internal(err, "list anomalies")
-	}
-	defer rows.Close()
-	var out []anomaly.Anomaly
-	for rows.Next() {
-		var a anomaly.Anomaly
-		var start, end, detected, updated, actual, expected, maxImpact int64
-		var rc, fb string
-		if err := rows.Scan(&a.ID, &a.Account, &a.MonitorARN, &a.DimensionValue, &start, &end, &a.Open, &a.Adapted,
-			&a.MaxScore, &a.CurrentScore, &actual, &expected, &maxImpact, &rc, &fb, &detected, &updated); err != nil {
-			return nil, internal(err, "scan anomaly")
-		}
-		if err := json.Unmarshal([]byte(rc), &a.RootCauses); err != nil {
-			return nil, internal(err, "decode root causes")
-		}
-		if len(a.RootCauses) == 0 {
-			a.RootCauses = nil
-		}
-		a.Start, a.End, a.DetectedAt, a.UpdatedAt = sqlstore.FromMS(start), sqlstore.FromMS(end), sqlstore.FromMS(detected), sqlstore.FromMS(updated)
-		a.Actual, a.Expected, a.MaxImpact = money.Amount(actual), money.Amount(expected), money.Amount(maxImpact)
-		a.Feedback = anomaly.Feedback(fb)
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "list anomalies")
 	}
 	return out, nil

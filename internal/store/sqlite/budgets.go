@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -13,66 +12,25 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
-var (
-	_ budget.Store = (*DB)(nil)
-	_ notify.Store = (*DB)(nil)
-)
-
 // CreateBudget implements budget.Store.
 func (db *DB) CreateBudget(ctx context.Context, b budget.Budget) error {
-	doc, err := json.Marshal(b)
-	if err != nil {
-		return internal(err, "encode budget")
-	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO budgets (account, name, definition, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)`,
-		b.Account, b.Name, string(doc), sqlstore.MS(b.CreatedAt), sqlstore.MS(b.UpdatedAt))
-	if isConstraint(err) {
-		return errkind.Wrap(errkind.Conflict, err, "The budget %s already exists.", b.Name)
-	}
-	if err != nil {
-		return internal(err, "create budget")
-	}
-	return nil
+	return sqlstore.InsertBudget(ctx, db.w, errs, `INSERT INTO budgets (account, name, definition, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?)`, b)
 }
 
 // UpdateBudget implements budget.Store.
 func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
-	doc, err := json.Marshal(b)
-	if err != nil {
-		return internal(err, "encode budget")
-	}
-	res, err := db.w.ExecContext(ctx, `UPDATE budgets SET definition = ?, updated_ms = ? WHERE account = ? AND name = ?`,
-		string(doc), sqlstore.MS(b.UpdatedAt), b.Account, b.Name)
-	if err != nil {
-		return internal(err, "update budget")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The budget %s does not exist.", b.Name)
-	}
-	return nil
+	return sqlstore.UpdateBudget(ctx, db.w, errs, `UPDATE budgets SET definition = ?, updated_ms = ? WHERE account = ? AND name = ?`, b)
 }
 
 // DeleteBudget implements budget.Store.
 func (db *DB) DeleteBudget(ctx context.Context, account, name string) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return internal(err, "begin delete budget")
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE account = ? AND name = ?`, account, name)
-	if err != nil {
-		return internal(err, "delete budget")
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The budget %s does not exist.", name)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM budget_alerts WHERE account = ? AND budget = ?`, account, name); err != nil {
-		return internal(err, "delete budget alerts")
-	}
-	if err := tx.Commit(); err != nil {
-		return internal(err, "commit delete budget")
-	}
-	return nil
+	return db.inTx(ctx, "delete budget", func(tx *sql.Tx) error {
+		if err := sqlstore.ExecFound(ctx, tx, errs, "delete budget", sqlstore.BudgetNotFound(name),
+			`DELETE FROM budgets WHERE account = ? AND name = ?`, account, name); err != nil {
+			return err
+		}
+		return sqlstore.Exec(ctx, tx, errs, "delete budget alerts", `DELETE FROM budget_alerts WHERE account = ? AND budget = ?`, account, name)
+	})
 }
 
 // ListBudgets implements budget.Store.
@@ -130,21 +88,10 @@ func (db *DB) DueMessages(ctx context.Context, now time.Time, limit int) ([]noti
 	return out, nil
 }
 
-func messageNotFound(res sql.Result, key string) error {
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
-	}
-	return nil
-}
-
 // MarkDelivered implements notify.Store.
 func (db *DB) MarkDelivered(ctx context.Context, key string, attempts int, at time.Time) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', attempts = ?, delivered_ms = ?, last_error = '' WHERE key = ?`,
-		attempts, sqlstore.MS(at), key)
-	if err != nil {
-		return internal(err, "mark delivered")
-	}
-	return messageNotFound(res, key)
+	return sqlstore.ExecFound(ctx, db.w, errs, "mark delivered", sqlstore.MessageNotFound(key),
+		`UPDATE outbox SET state = 'delivered', attempts = ?, delivered_ms = ?, last_error = '' WHERE key = ?`, attempts, sqlstore.MS(at), key)
 }
 
 // MarkFailed implements notify.Store.
@@ -153,12 +100,9 @@ func (db *DB) MarkFailed(ctx context.Context, key string, attempts int, next tim
 	if dead {
 		state = notify.Dead
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE outbox SET state = ?, attempts = ?, next_ms = ?, last_error = ? WHERE key = ?`,
+	return sqlstore.ExecFound(ctx, db.w, errs, "mark failed", sqlstore.MessageNotFound(key),
+		`UPDATE outbox SET state = ?, attempts = ?, next_ms = ?, last_error = ? WHERE key = ?`,
 		string(state), attempts, sqlstore.MS(next), lastErr, key)
-	if err != nil {
-		return internal(err, "mark failed")
-	}
-	return messageNotFound(res, key)
 }
 
 // OutboxMessage implements notify.Store.

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/budget"
-	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
@@ -18,11 +17,6 @@ import (
 // allowance pools and throttle windows, and the change feed. None of it
 // outlives the process, as nothing on one node needs it to: a pool is
 // reopened from the ledger's spend, and a restarted node holds no lease.
-
-var (
-	_ lease.Store   = (*DB)(nil)
-	_ budget.Shared = (*DB)(nil)
-)
 
 // coord is the single node's coordination state.
 type coord struct {

@@ -12,11 +12,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-var (
-	_ ledger.Writer = (*DB)(nil)
-	_ ledger.Reader = (*DB)(nil)
-)
-
 // tagSetID returns the id of a tag set, inserting it if new, inside tx.
 func (db *DB) tagSetID(ctx context.Context, tx *sql.Tx, local map[string]int64, t tags.Set) (int64, error) {
 	if len(t) == 0 {
@@ -180,14 +175,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 		return nil, internal(err, "load tag sets")
 	}
 	where, args := timeWhere("time_ms", q.Account, q.From, q.To, nil)
-	order := " ORDER BY time_ms, seq"
-	if q.Newest {
-		order = " ORDER BY time_ms DESC, seq DESC"
-	}
-	query := `SELECT request_id, time_ms, account, region, region_served, principal_id, profile_arn, profile_id, model_id,
-		provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
-		attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
-		priced, tag_set_id FROM usage_records` + where + order
+	query := `SELECT ` + sqlstore.RecordColumns + ` FROM usage_records` + where + sqlstore.RecordsOrder(q.Newest)
 	if q.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)

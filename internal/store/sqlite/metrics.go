@@ -14,11 +14,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
-var (
-	_ metrics.Store = (*DB)(nil)
-	_ alarm.Store   = (*DB)(nil)
-)
-
 const upsertBucket = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (res_s, account, metric, model_id, start_ms, replica) DO UPDATE SET
@@ -131,20 +126,8 @@ func (db *DB) MetricSeries(ctx context.Context, account string, res time.Duratio
 		q += ` AND account = ?`
 		args = append(args, account)
 	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY account, metric, model_id`, args...)
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanMetricKey, q+` ORDER BY account, metric, model_id`, args...)
 	if err != nil {
-		return nil, internal(err, "query metric series")
-	}
-	defer rows.Close()
-	var out []metrics.Key
-	for rows.Next() {
-		var k metrics.Key
-		if err := rows.Scan(&k.Account, &k.Metric, &k.ModelID); err != nil {
-			return nil, internal(err, "scan metric series")
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, internal(err, "query metric series")
 	}
 	return out, nil

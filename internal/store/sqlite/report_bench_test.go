@@ -25,6 +25,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/store/storetest"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -186,54 +187,46 @@ func (g *benchGen) rollups() []ledger.Rollup {
 // insertRollups writes rolls and their tag sets straight into the rollup
 // table of the (migrated, empty) database at path.
 func insertRollups(ctx context.Context, path string, rolls []ledger.Rollup) error {
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
-	if err != nil {
-		return err
-	}
-	defer raw.Close()
-	tx, err := raw.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	ids := map[string]int64{"": 0}
-	for _, r := range rolls {
-		c := r.Tags.Canonical()
-		if _, ok := ids[c]; ok {
-			continue
+	return storetest.BulkLoad(ctx, "sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)", func(tx *sql.Tx) error {
+		ids := map[string]int64{"": 0}
+		for _, r := range rolls {
+			c := r.Tags.Canonical()
+			if _, ok := ids[c]; ok {
+				continue
+			}
+			ids[c] = int64(len(ids))
+			j, _ := json.Marshal(map[string]string(r.Tags))
+			if _, err := tx.ExecContext(ctx, `INSERT INTO tag_sets (id, canonical, tags) VALUES (?, ?, ?)`, ids[c], c, string(j)); err != nil {
+				return err
+			}
 		}
-		ids[c] = int64(len(ids))
-		j, _ := json.Marshal(map[string]string(r.Tags))
-		if _, err := tx.ExecContext(ctx, `INSERT INTO tag_sets (id, canonical, tags) VALUES (?, ?, ?)`, ids[c], c, string(j)); err != nil {
-			return err
-		}
-	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id,
+		st, err := tx.PrepareContext(ctx, `INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id,
 		principal_id, operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
 		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for _, r := range rolls {
-		if _, err := st.ExecContext(ctx, r.Hour.UnixMilli(), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
-			r.Operation, ids[r.Tags.Canonical()], r.Calls, r.Errors, r.InputTokens, r.OutputTokens, r.CacheReadTokens,
-			r.CacheWriteTokens, int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost),
-			int64(r.CacheWriteCost), r.Unpriced); err != nil {
+		if err != nil {
 			return err
 		}
-	}
-	// The daily rollups are the hourly ones summed per UTC day, as ingest
-	// keeps them.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO usage_daily
+		defer st.Close()
+		for _, r := range rolls {
+			if _, err := st.ExecContext(ctx, r.Hour.UnixMilli(), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
+				r.Operation, ids[r.Tags.Canonical()], r.Calls, r.Errors, r.InputTokens, r.OutputTokens, r.CacheReadTokens,
+				r.CacheWriteTokens, int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost),
+				int64(r.CacheWriteCost), r.Unpriced); err != nil {
+				return err
+			}
+		}
+		// The daily rollups are the hourly ones summed per UTC day, as ingest
+		// keeps them.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_daily
 		SELECT (hour_ms / 86400000) * 86400000, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
 		       SUM(calls), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
 		       SUM(cost_nanos), SUM(input_cost), SUM(output_cost), SUM(cache_read_cost), SUM(cache_write_cost), SUM(unpriced)
 		FROM usage_hourly GROUP BY 1, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id`); err != nil {
-		return err
-	}
-	return tx.Commit()
+			return err
+		}
+		return nil
+	})
 }
 
 // benchDB opens the cached 10M-record month, building it on first use.

@@ -224,3 +224,9 @@ func isConstraint(err error) bool { return errs.IsConstraint(err) }
 
 // internal wraps an unexpected database error of the operation op.
 func internal(err error, op string) error { return errs.Internal(err, op) }
+
+// inTx runs f in a transaction of the writer and commits it when f
+// succeeds; errors from f are returned unchanged.
+func (db *DB) inTx(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
+	return sqlstore.InTx(ctx, db.w, errs, op, f)
+}

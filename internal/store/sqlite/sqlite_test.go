@@ -4,16 +4,21 @@ import (
 	"fmt"
 	"time"
 
+	"path/filepath"
+	"testing"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/tags"
-	"path/filepath"
-	"testing"
 
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 	"github.com/tollgate-dev/tollgate/internal/store/storetest"
 )
+
+// The DB implements the whole store contract, every part of which the
+// conformance suite checks (cmd/tollgate asserts it too, at build).
+var _ storetest.Store = (*sqlite.DB)(nil)
 
 func open(t *testing.T) storetest.Store {
 	t.Helper()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/budget"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/principal"
@@ -221,4 +222,25 @@ func LoadAdmin(ctx context.Context, q Querier, accounts, policies, attachments s
 		return nil, nil, nil, fmt.Errorf("attachments: %w", err)
 	}
 	return accts, pols, atts, nil
+}
+
+// RecordColumns are the columns of usage_records a ledger.Record is read
+// from, in the order both stores scan them; tag_set_id is last.
+const RecordColumns = `request_id, time_ms, account, region, region_served, principal_id, profile_arn, profile_id, model_id,
+	provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
+	attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
+	priced, tag_set_id`
+
+// RecordsOrder is the ORDER BY of a ledger.Query's records: oldest
+// first, or newest first.
+func RecordsOrder(newest bool) string {
+	if newest {
+		return " ORDER BY time_ms DESC, seq DESC"
+	}
+	return " ORDER BY time_ms, seq"
+}
+
+// MessageNotFound is the error of an outbox message that does not exist.
+func MessageNotFound(key string) error {
+	return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
 }
