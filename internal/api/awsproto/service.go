@@ -141,10 +141,10 @@ type Service struct {
 }
 
 // Speaks reports whether the service speaks p.
-func (s *Service) Speaks(p Protocol) bool { return slices.Contains(s.Protocols, p) }
+func (s Service) Speaks(p Protocol) bool { return slices.Contains(s.Protocols, p) }
 
 // Names returns the names of the service's operations.
-func (s *Service) Names() []string {
+func (s Service) Names() []string {
 	names := make([]string, len(s.Ops))
 	for i, op := range s.Ops {
 		names[i] = op.Name
@@ -160,7 +160,7 @@ func UnknownOperation(op string) *errkind.Error {
 
 // Serve serves one operation in protocol p: the body was read (and
 // authenticated) by the server and is in the request info.
-func (s *Service) Serve(w http.ResponseWriter, r *http.Request, p Protocol, op string) {
+func (s Service) Serve(w http.ResponseWriter, r *http.Request, p Protocol, op string) {
 	ctx := r.Context()
 	info := Info(ctx)
 	info.Service, info.Op = s.Label, op
@@ -174,7 +174,7 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, p Protocol, op s
 	}
 }
 
-func (s *Service) call(ctx context.Context, p Protocol, op string, body []byte) (any, error) {
+func (s Service) call(ctx context.Context, p Protocol, op string, body []byte) (any, error) {
 	i := slices.IndexFunc(s.Ops, func(b Bound) bool { return b.Name == op })
 	if i < 0 {
 		return nil, UnknownOperation(op)
@@ -191,7 +191,7 @@ func (s *Service) call(ctx context.Context, p Protocol, op string, body []byte) 
 	return out, err
 }
 
-func (s *Service) write(w http.ResponseWriter, p Protocol, out any) error {
+func (s Service) write(w http.ResponseWriter, p Protocol, out any) error {
 	if p == RPCv2CBOR {
 		return WriteCBOR(w, http.StatusOK, out)
 	}
@@ -203,7 +203,7 @@ func (s *Service) write(w http.ResponseWriter, p Protocol, out any) error {
 // log. awsJson: header X-Amzn-ErrorType, body {"__type", "message",
 // "Message"}; RPC v2 CBOR: the same members in a CBOR map, __type
 // qualified by Namespace.
-func (s *Service) WriteError(w http.ResponseWriter, r *http.Request, p Protocol, err error) {
+func (s Service) WriteError(w http.ResponseWriter, r *http.Request, p Protocol, err error) {
 	e := errkind.As(err)
 	code := s.Codes.Lookup(e)
 	if s.QueryCodes != nil {
