@@ -46,8 +46,6 @@ const ServiceName = "AWSBudgetServiceGateway"
 // SigningName is the SigV4 service name Budgets requests are signed for.
 const SigningName = "budgets"
 
-const contentType = "application/x-amz-json-1.1"
-
 // Codes maps error kinds to the Budgets exceptions.
 var Codes = awsproto.Codes{
 	errkind.Internal:      {Name: "InternalErrorException", Status: 500},

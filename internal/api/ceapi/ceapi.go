@@ -34,8 +34,6 @@ const ServiceName = "AWSInsightsIndexService"
 // for.
 const SigningName = "ce"
 
-const contentType = "application/x-amz-json-1.1"
-
 // Codes maps error kinds to Cost Explorer's exceptions. Unavailable is
 // DataUnavailableException (not enough data, e.g. for a forecast);
 // Throttled and QuotaExceeded are LimitExceededException.
