@@ -7,7 +7,7 @@
 // answers errors with the exceptions the Cost Explorer model defines
 // (ValidationException for bad requests, which the model leaves
 // unmodelled, as the service does). AnomalyHandler (anomaly.go) serves
-// Cost Anomaly Detection's operations, plugged in through Options.Other.
+// Cost Anomaly Detection's operations, plugged in through Options.Anomalies.
 //
 // What a caller sees: the organisation's management account (the
 // deployment's own account) sees the spend of every account, as an AWS
