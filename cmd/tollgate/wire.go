@@ -272,7 +272,7 @@ func (m *Main) Open(ctx context.Context) error {
 	tagging := taggingapi.New(m.Profiles, topts)
 	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Anomalies: m.openAnomalies()})
 	m.Server = server.New(server.Options{
-		RPC: append([]server.RPCService{tagging.Service(), ce.Service()}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
+		RPC:             append([]server.RPCService{tagging.Service(), ce.Service()}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
 		Logger:          m.Logger,
 		Verifier:        &sigv4.Verifier{Keys: m.Principals},
 		Auth:            m.Principals,
