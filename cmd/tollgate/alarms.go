@@ -145,11 +145,7 @@ func (w *Watch) OnRecord(r ledger.Record) {
 
 // RPC returns the CloudWatch service for the server.
 func (w *Watch) RPC() []server.RPCService {
-	return []server.RPCService{{
-		Name: cloudwatchapi.ServiceName, SigningName: cloudwatchapi.SigningName,
-		JSON: w.api.ServeJSON, CBOR: w.api.ServeCBOR,
-		JSONError: cloudwatchapi.WriteJSONError, CBORError: cloudwatchapi.WriteCBORError,
-	}}
+	return []server.RPCService{w.api.Service()}
 }
 
 // MetricsHandler serves the Prometheus exposition.

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,15 +20,15 @@ import (
 
 // openAnomalies sets up cost anomaly detection: m.Anomalies, the runner
 // Run starts, and the Cost Explorer operations it returns for
-// ceapi.Options.Other. Alerts go through the budgets' notify outbox.
-func (m *Main) openAnomalies() func(http.ResponseWriter, *http.Request, string) {
+// ceapi.Options.Anomalies. Alerts go through the budgets' notify outbox.
+func (m *Main) openAnomalies() *ceapi.AnomalyHandler {
 	m.Anomalies = anomaly.NewRunner(anomaly.RunnerConfig{
 		Store: m.DB, Source: m.DB, Names: costquery.NewNamer(m.Catalog), Management: m.Config.AccountID,
 		Notifier: m.Budgets.Outbox, Logger: m.Logger,
 	})
 	svc := anomaly.NewService(m.DB, nil)
 	svc.Egress = m.Egress
-	return ceapi.NewAnomalyHandler(svc, nil).ServeJSON
+	return ceapi.NewAnomalyHandler(svc)
 }
 
 // runAnomalies starts the anomaly runner and returns the function that

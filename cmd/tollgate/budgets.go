@@ -162,8 +162,7 @@ func (b *Budgets) Admitter() invoke.Admitter { return b.Service }
 
 // RPC returns the Budgets API service.
 func (b *Budgets) RPC() []server.RPCService {
-	return []server.RPCService{{Name: budgetsapi.ServiceName, SigningName: budgetsapi.SigningName,
-		JSON: b.API.ServeJSON, JSONError: budgetsapi.WriteJSONError}}
+	return []server.RPCService{b.API.Service()}
 }
 
 // status feeds the /metrics budget gauges (COST budgets).

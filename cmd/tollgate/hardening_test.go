@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
+	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/api/runtimeapi"
 	"github.com/tollgate-dev/tollgate/internal/config"
 )
@@ -110,10 +111,10 @@ type route struct {
 func allRoutes(ts *testServer) []route {
 	var rs []route
 	for _, svc := range ts.Server.Services() {
-		if svc.JSON != nil {
+		if svc.Speaks(awsproto.AWSJSON10) || svc.Speaks(awsproto.AWSJSON11) {
 			rs = append(rs, route{svc.Name + " awsJson", "/model/m/converse", svc.Name + ".AnyOperation", svc.SigningName, false})
 		}
-		if svc.CBOR != nil {
+		if svc.Speaks(awsproto.RPCv2CBOR) {
 			rs = append(rs, route{svc.Name + " RPC v2 CBOR", "/service/" + svc.Name + "/operation/AnyOperation", "", svc.SigningName, false})
 		}
 	}

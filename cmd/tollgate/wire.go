@@ -270,16 +270,9 @@ func (m *Main) Open(ctx context.Context) error {
 		topts.Shared = m.DB // several replicas: the rate is the fleet's
 	}
 	tagging := taggingapi.New(m.Profiles, topts)
-	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Other: m.openAnomalies()})
+	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Anomalies: m.openAnomalies()})
 	m.Server = server.New(server.Options{
-		RPC: append([]server.RPCService{{
-			Name: taggingapi.ServiceName, SigningName: "tagging",
-			JSON: tagging.ServeJSON, CBOR: tagging.ServeCBOR,
-			JSONError: taggingapi.WriteJSONError, CBORError: taggingapi.WriteCBORError,
-		}, {
-			Name: ceapi.ServiceName, SigningName: ceapi.SigningName,
-			JSON: ce.ServeJSON, JSONError: ceapi.WriteJSONError,
-		}}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
+		RPC:             append([]server.RPCService{tagging.Service(), ce.Service()}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
 		Logger:          m.Logger,
 		Verifier:        &sigv4.Verifier{Keys: m.Principals},
 		Auth:            m.Principals,

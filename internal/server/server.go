@@ -99,19 +99,10 @@ type Options struct {
 	ObserveRequest func(service, op string, status int, d time.Duration)
 }
 
-// RPCService is an AWS service spoken over awsJson and/or RPC v2 CBOR.
-type RPCService struct {
-	// Name is the Smithy service shape name, e.g.
-	// "ResourceGroupsTaggingAPI_20170126": the X-Amz-Target prefix and the
-	// RPC v2 path segment.
-	Name string
-	// SigningName is the SigV4 service name requests must be signed for.
-	SigningName string
-	// JSON and CBOR serve one operation; either may be nil.
-	JSON, CBOR func(w http.ResponseWriter, r *http.Request, op string)
-	// JSONError and CBORError write errors in each protocol's shape.
-	JSONError, CBORError func(w http.ResponseWriter, r *http.Request, err error)
-}
+// RPCService is an AWS service spoken over awsJson and/or RPC v2 CBOR:
+// the protocol engine's service value (names, protocols, exceptions and
+// operations). The server routes to it and authenticates; it serves.
+type RPCService = awsproto.Service
 
 // MaxStreamsPerConn is the most concurrent requests one HTTP/2 connection
 // may carry.
@@ -226,21 +217,21 @@ func (s *Server) routes() http.Handler {
 	}
 
 	type rpcRoute struct {
-		svc        RPCService
 		json, cbor http.Handler
 	}
 	rpc := map[string]rpcRoute{}
 	for _, svc := range s.opts.RPC {
-		rt := rpcRoute{svc: svc}
-		if svc.JSON != nil {
-			rt.json = s.authenticate(svc.SigningName, svc.JSONError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				svc.JSON(w, r, opFromContext(r))
+		var rt rpcRoute
+		for _, p := range svc.Protocols {
+			fail := func(w http.ResponseWriter, r *http.Request, err error) { svc.WriteError(w, r, p, err) }
+			h := s.authenticate(svc.SigningName, fail, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				svc.Serve(w, r, p, opFromContext(r))
 			}))
-		}
-		if svc.CBOR != nil {
-			rt.cbor = s.authenticate(svc.SigningName, svc.CBORError, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				svc.CBOR(w, r, opFromContext(r))
-			}))
+			if p == awsproto.RPCv2CBOR {
+				rt.cbor = h
+			} else {
+				rt.json = h
+			}
 		}
 		rpc[svc.Name] = rt
 	}

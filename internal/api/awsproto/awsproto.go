@@ -209,3 +209,40 @@ func writeJSONError(w http.ResponseWriter, r *http.Request, codes Codes, err err
 	w.Header().Set("X-Amzn-ErrorType", code.Name)
 	_ = WriteJSON(w, code.Status, contentType, body)
 }
+
+// StreamExceptions name the exception member of an event stream (the
+// ":exception-type" of an exception message) for each error kind; a kind
+// without one is Fallback, which carries the status and message the error
+// would have had as a response (originalStatusCode, originalMessage).
+type StreamExceptions struct {
+	Kinds    map[errkind.Kind]string
+	Fallback string
+}
+
+// BedrockStreamExceptions are Bedrock Runtime's response-stream
+// exceptions (ConverseStream, InvokeModelWithResponseStream).
+var BedrockStreamExceptions = StreamExceptions{
+	Kinds: map[errkind.Kind]string{
+		errkind.Throttled:   "throttlingException",
+		errkind.Invalid:     "validationException",
+		errkind.Unavailable: "serviceUnavailableException",
+		errkind.Internal:    "internalServerException",
+	},
+	Fallback: "modelStreamErrorException",
+}
+
+// Exception returns the exception message err becomes once a stream has
+// started: its exception type and its JSON payload. codes give the
+// fallback's original status.
+func (x StreamExceptions) Exception(codes Codes, err error) (string, []byte) {
+	e := errkind.As(err)
+	name, ok := x.Kinds[e.Kind]
+	body := map[string]any{"message": e.Message}
+	if !ok {
+		name = x.Fallback
+		body["originalStatusCode"] = codes.Lookup(e).Status
+		body["originalMessage"] = e.Message
+	}
+	payload, _ := json.Marshal(body)
+	return name, payload
+}

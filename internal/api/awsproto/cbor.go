@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/smithy-go/encoding/cbor"
 
@@ -213,4 +217,147 @@ func finite(f float64) (any, error) {
 		return nil, errkind.New(errkind.Invalid, "The request holds a number that is not finite.")
 	}
 	return f, nil
+}
+
+const cborContentType = "application/cbor"
+
+// Timestamp is a timestamp in an output shape: epoch seconds with
+// millisecond precision, a JSON number in awsJson and a CBOR tag 1 float
+// in RPC v2 CBOR, as the SDKs' codecs expect.
+type Timestamp time.Time
+
+// MarshalJSON writes epoch seconds with millisecond precision.
+func (t Timestamp) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.FormatFloat(t.seconds(), 'f', -1, 64)), nil
+}
+
+func (t Timestamp) seconds() float64 { return float64(time.Time(t).UnixMilli()) / 1000 }
+
+// WriteCBOR writes v as an RPC v2 CBOR response with the given status.
+func WriteCBOR(w http.ResponseWriter, status int, v any) error {
+	body := EncodeCBOR(v)
+	h := w.Header()
+	h.Set("Content-Type", cborContentType)
+	h.Set("Smithy-Protocol", "rpc-v2-cbor")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+	return nil
+}
+
+// EncodeCBOR encodes an output shape as CBOR following its json tags, the
+// same document encoding/json would write: omitempty and "-" are honoured,
+// nil pointers and interfaces are left out, integers stay integers and
+// floats floats, json.Number keeps its kind, and a Timestamp is tag 1
+// with epoch seconds. Nil slices and maps are written empty.
+func EncodeCBOR(v any) []byte { return cbor.Encode(cborValue(reflect.ValueOf(v))) }
+
+var (
+	timestampType = reflect.TypeFor[Timestamp]()
+	numberType    = reflect.TypeFor[json.Number]()
+)
+
+func cborValue(v reflect.Value) cbor.Value {
+	if !v.IsValid() {
+		return &cbor.Nil{}
+	}
+	switch v.Type() {
+	case timestampType:
+		return &cbor.Tag{ID: 1, Value: cbor.Float64(v.Interface().(Timestamp).seconds())}
+	case numberType:
+		return cborNumber(v.String())
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return &cbor.Nil{}
+		}
+		return cborValue(v.Elem())
+	case reflect.Struct:
+		m := cbor.Map{}
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			fv := v.Field(i)
+			if (strings.Contains(opts, "omitempty") && emptyValue(fv)) || ((fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Interface) && fv.IsNil()) {
+				continue
+			}
+			m[name] = cborValue(fv)
+		}
+		return m
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return cbor.Slice(v.Bytes())
+		}
+		l := make(cbor.List, v.Len())
+		for i := range l {
+			l[i] = cborValue(v.Index(i))
+		}
+		return l
+	case reflect.Map:
+		m := make(cbor.Map, v.Len())
+		iter := v.MapRange()
+		for iter.Next() {
+			if e := iter.Value(); (e.Kind() == reflect.Pointer || e.Kind() == reflect.Interface) && e.IsNil() {
+				continue // JSON's null: absent
+			}
+			m[iter.Key().String()] = cborValue(iter.Value())
+		}
+		return m
+	case reflect.String:
+		return cbor.String(v.String())
+	case reflect.Bool:
+		return cbor.Bool(v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return cborInt(v.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return cbor.Uint(v.Uint())
+	case reflect.Float32, reflect.Float64:
+		return cbor.Float64(v.Float())
+	}
+	return &cbor.Nil{}
+}
+
+func cborInt(n int64) cbor.Value {
+	if n < 0 {
+		return cbor.NegInt(uint64(-(n + 1)) + 1)
+	}
+	return cbor.Uint(uint64(n))
+}
+
+// cborNumber encodes a json.Number as an integer when it is one.
+func cborNumber(s string) cbor.Value {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return cborInt(n)
+	}
+	f, _ := strconv.ParseFloat(s, 64)
+	return cbor.Float64(f)
+}
+
+func emptyValue(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map, reflect.String, reflect.Array:
+		return v.Len() == 0
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil()
+	case reflect.Bool:
+		return !v.Bool()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int() == 0
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return v.Uint() == 0
+	case reflect.Float32, reflect.Float64:
+		return v.Float() == 0
+	}
+	return false
 }

@@ -30,20 +30,13 @@ package budgetsapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"math"
-	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/budget"
-	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 )
 
@@ -52,8 +45,6 @@ const ServiceName = "AWSBudgetServiceGateway"
 
 // SigningName is the SigV4 service name Budgets requests are signed for.
 const SigningName = "budgets"
-
-const contentType = "application/x-amz-json-1.1"
 
 // Codes maps error kinds to the Budgets exceptions.
 var Codes = awsproto.Codes{
@@ -76,97 +67,44 @@ type Handler struct {
 // New returns a Handler over svc.
 func New(svc *budget.Service) *Handler { return &Handler{svc: svc} }
 
-// WriteJSONError answers an error raised before an operation runs
-// (authentication) in the Budgets shape.
-func WriteJSONError(w http.ResponseWriter, r *http.Request, err error) {
-	awsproto.WriteAWSJSONError(w, r, Codes, err, contentType)
+// Service returns the Budgets API for the server.
+func (h *Handler) Service() awsproto.Service {
+	return awsproto.Service{
+		Name: ServiceName, SigningName: SigningName, Label: "budgets",
+		Protocols: []awsproto.Protocol{awsproto.AWSJSON11}, Codes: Codes, Ops: operations.Bind(h),
+	}
 }
 
 type empty struct{}
 
-// Operations are the operations the Budgets API serves.
-var Operations = []string{
-	"CreateBudget", "DescribeBudget", "DescribeBudgets", "UpdateBudget", "DeleteBudget",
-	"CreateNotification", "UpdateNotification", "DeleteNotification", "DescribeNotificationsForBudget",
-	"CreateSubscriber", "UpdateSubscriber", "DeleteSubscriber", "DescribeSubscribersForNotification",
-	"DescribeBudgetNotificationsForAccount", "DescribeBudgetPerformanceHistory",
-	"CreateBudgetAction", "DescribeBudgetAction", "DescribeBudgetActionsForBudget", "DescribeBudgetActionsForAccount",
-	"UpdateBudgetAction", "DeleteBudgetAction",
+// operations are the Budgets API's operations; each authorizes itself
+// (target) once it has read the budget it names.
+var operations = awsproto.Table[*Handler]{
+	awsproto.Op("CreateBudget", (*Handler).createBudget),
+	awsproto.Op("DescribeBudget", (*Handler).describeBudget),
+	awsproto.Op("DescribeBudgets", (*Handler).describeBudgets),
+	awsproto.Op("UpdateBudget", (*Handler).updateBudget),
+	awsproto.Op("DeleteBudget", (*Handler).deleteBudget),
+	awsproto.Op("CreateNotification", (*Handler).createNotification),
+	awsproto.Op("UpdateNotification", (*Handler).updateNotification),
+	awsproto.Op("DeleteNotification", (*Handler).deleteNotification),
+	awsproto.Op("DescribeNotificationsForBudget", (*Handler).describeNotificationsForBudget),
+	awsproto.Op("CreateSubscriber", (*Handler).createSubscriber),
+	awsproto.Op("UpdateSubscriber", (*Handler).updateSubscriber),
+	awsproto.Op("DeleteSubscriber", (*Handler).deleteSubscriber),
+	awsproto.Op("DescribeSubscribersForNotification", (*Handler).describeSubscribersForNotification),
+	awsproto.Op("DescribeBudgetNotificationsForAccount", (*Handler).notificationsForAccount),
+	awsproto.Op("DescribeBudgetPerformanceHistory", (*Handler).performanceHistory),
+	awsproto.Op("CreateBudgetAction", (*Handler).createBudgetAction),
+	awsproto.Op("DescribeBudgetAction", (*Handler).describeBudgetAction),
+	awsproto.Op("DescribeBudgetActionsForBudget", (*Handler).describeBudgetActionsForBudget),
+	awsproto.Op("DescribeBudgetActionsForAccount", (*Handler).describeBudgetActionsForAccount),
+	awsproto.Op("UpdateBudgetAction", (*Handler).updateBudgetAction),
+	awsproto.Op("DeleteBudgetAction", (*Handler).deleteBudgetAction),
 }
 
-// ServeJSON serves one awsJson1_1 operation.
-func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
-	info := awsproto.Info(r.Context())
-	info.Service, info.Op = "budgets", op
-	ctx := r.Context()
-	var out any
-	var err error
-	decode := func(v any) bool {
-		err = awsproto.DecodeJSON(info.Body, v)
-		return err == nil
-	}
-	if !slices.Contains(Operations, op) {
-		op = "" // answered UnknownOperationException below
-	}
-	switch op {
-	case "CreateBudget":
-		var in createBudgetInput
-		if decode(&in) {
-			out, err = h.createBudget(ctx, in)
-		}
-	case "DescribeBudget":
-		var in budgetNameInput
-		if decode(&in) {
-			out, err = h.describeBudget(ctx, in)
-		}
-	case "DescribeBudgets":
-		var in describeBudgetsInput
-		if decode(&in) {
-			out, err = h.describeBudgets(ctx, in)
-		}
-	case "UpdateBudget":
-		var in updateBudgetInput
-		if decode(&in) {
-			out, err = h.updateBudget(ctx, in)
-		}
-	case "DeleteBudget":
-		var in budgetNameInput
-		if decode(&in) {
-			out, err = h.deleteBudget(ctx, in)
-		}
-	case "CreateNotification", "UpdateNotification", "DeleteNotification", "DescribeNotificationsForBudget",
-		"CreateSubscriber", "UpdateSubscriber", "DeleteSubscriber", "DescribeSubscribersForNotification":
-		var in notificationInput
-		if decode(&in) {
-			out, err = h.notifications(ctx, op, in)
-		}
-	case "DescribeBudgetNotificationsForAccount":
-		var in describeBudgetsInput
-		if decode(&in) {
-			out, err = h.notificationsForAccount(ctx, in)
-		}
-	case "DescribeBudgetPerformanceHistory":
-		var in performanceHistoryInput
-		if decode(&in) {
-			out, err = h.performanceHistory(ctx, in)
-		}
-	case "CreateBudgetAction", "DescribeBudgetAction", "DescribeBudgetActionsForBudget", "DescribeBudgetActionsForAccount",
-		"UpdateBudgetAction", "DeleteBudgetAction":
-		var in actionInput
-		if decode(&in) {
-			out, err = h.actions(ctx, op, in)
-		}
-	default:
-		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", info.Op).WithCode("UnknownOperationException")
-	}
-	if err != nil {
-		WriteJSONError(w, r, err)
-		return
-	}
-	if err := awsproto.WriteJSON(w, http.StatusOK, contentType, out); err != nil {
-		WriteJSONError(w, r, err)
-	}
-}
+// Operations are the operations the Budgets API serves.
+var Operations = operations.Names()
 
 func invalid(format string, args ...any) error {
 	return errkind.New(errkind.Invalid, format, args...)
@@ -301,82 +239,13 @@ func toBudget(acct string, in *budgetIn) (budget.Budget, error) {
 		}
 	}
 	if in.FilterExpression != nil {
-		if depth(in.FilterExpression, costquery.MaxFilterDepth+1) > costquery.MaxFilterDepth {
-			return b, invalid("The filter expression nests more than %d levels deep.", costquery.MaxFilterDepth)
+		f, err := in.FilterExpression.Query()
+		if err != nil {
+			return b, err
 		}
-		b.Filter = toExpr(in.FilterExpression)
+		b.Filter = f
 	}
 	return b, nil
-}
-
-func depth(e *expression, limit int) int {
-	if e == nil || limit < 0 {
-		return 0
-	}
-	d := depth(e.Not, limit-1)
-	for _, l := range [][]expression{e.And, e.Or} {
-		for i := range l {
-			d = max(d, depth(&l[i], limit-1))
-		}
-	}
-	return d + 1
-}
-
-func toExpr(e *expression) *costquery.Expr {
-	if e == nil {
-		return nil
-	}
-	out := &costquery.Expr{Not: toExpr(e.Not), Dimensions: toValues(e.Dimensions), Tags: toValues(e.Tags), CostCategories: toValues(e.CostCategories)}
-	if e.And != nil {
-		out.And = make([]costquery.Expr, len(e.And))
-		for i := range e.And {
-			out.And[i] = *toExpr(&e.And[i])
-		}
-	}
-	if e.Or != nil {
-		out.Or = make([]costquery.Expr, len(e.Or))
-		for i := range e.Or {
-			out.Or[i] = *toExpr(&e.Or[i])
-		}
-	}
-	return out
-}
-
-func toValues(v *values) *costquery.Values {
-	if v == nil {
-		return nil
-	}
-	out := &costquery.Values{Key: deref(v.Key), Values: v.Values}
-	for _, m := range v.MatchOptions {
-		out.MatchOptions = append(out.MatchOptions, costquery.MatchOption(m))
-	}
-	return out
-}
-
-func fromExpr(e *costquery.Expr) *expression {
-	if e == nil {
-		return nil
-	}
-	out := &expression{Not: fromExpr(e.Not), Dimensions: fromValues(e.Dimensions), Tags: fromValues(e.Tags), CostCategories: fromValues(e.CostCategories)}
-	for i := range e.And {
-		out.And = append(out.And, *fromExpr(&e.And[i]))
-	}
-	for i := range e.Or {
-		out.Or = append(out.Or, *fromExpr(&e.Or[i]))
-	}
-	return out
-}
-
-func fromValues(v *costquery.Values) *values {
-	if v == nil {
-		return nil
-	}
-	key := v.Key
-	out := &values{Key: &key, Values: v.Values}
-	for _, m := range v.MatchOptions {
-		out.MatchOptions = append(out.MatchOptions, string(m))
-	}
-	return out
 }
 
 func fromBudget(v budget.View, showFilter bool) budgetOut {
@@ -404,7 +273,7 @@ func fromBudget(v budget.View, showFilter bool) budgetOut {
 			out.CostTypes[k] = v
 		}
 	} else if showFilter {
-		out.FilterExpression = fromExpr(b.Filter)
+		out.FilterExpression = awsproto.ExpressionOf(b.Filter)
 	}
 	cs := &calculatedSpend{ActualSpend: &spendOut{b.FormatUnits(v.Actual), b.Unit}}
 	if v.HasForecast {
@@ -468,7 +337,7 @@ func (h *Handler) describeBudgets(ctx context.Context, in describeBudgetsInput) 
 		return nil, err
 	}
 	names := h.svc.Names(acct)
-	lo, hi, next, err := page(in.NextToken, in.MaxResults, 1000, len(names), "DescribeBudgets", acct, in.ShowFilterExpression)
+	lo, hi, next, err := page(ctx, in.NextToken, in.MaxResults, 1000, len(names), in.ShowFilterExpression)
 	if err != nil {
 		return nil, err
 	}
@@ -558,87 +427,130 @@ func fromNotification(n budget.Notification, alarm bool) notificationOut {
 		ThresholdType: string(n.ThresholdType), NotificationState: state}
 }
 
-func (h *Handler) notifications(ctx context.Context, op string, in notificationInput) (any, error) {
-	action := "budgets:ModifyBudget"
-	if op == "DescribeNotificationsForBudget" || op == "DescribeSubscribersForNotification" {
-		action = "budgets:ViewBudget"
-	}
-	acct, name, err := target(ctx, action, in.AccountId, in.BudgetName)
+func (h *Handler) createNotification(ctx context.Context, in notificationInput) (empty, error) {
+	acct, name, err := target(ctx, "budgets:ModifyBudget", in.AccountId, in.BudgetName)
 	if err != nil {
-		return nil, err
-	}
-	switch op {
-	case "CreateNotification":
-		n, err := toNotification(in.Notification)
-		if err != nil {
-			return nil, err
-		}
-		if n.Subscribers, err = toSubscribers(in.Subscribers); err != nil {
-			return nil, err
-		}
-		return empty{}, h.svc.CreateNotification(ctx, acct, name, n)
-	case "UpdateNotification":
-		old, err := toNotification(in.OldNotification)
-		if err != nil {
-			return nil, err
-		}
-		nn, err := toNotification(in.NewNotification)
-		if err != nil {
-			return nil, err
-		}
-		return empty{}, h.svc.UpdateNotification(ctx, acct, name, old, nn)
-	case "DeleteNotification":
-		n, err := toNotification(in.Notification)
-		if err != nil {
-			return nil, err
-		}
-		return empty{}, h.svc.DeleteNotification(ctx, acct, name, n)
-	case "DescribeNotificationsForBudget":
-		ns, err := h.svc.Notifications(ctx, acct, name)
-		if err != nil {
-			return nil, err
-		}
-		lo, hi, next, err := page(in.NextToken, in.MaxResults, 100, len(ns), op, acct, name)
-		if err != nil {
-			return nil, err
-		}
-		out := []notificationOut{}
-		for _, n := range ns[lo:hi] {
-			out = append(out, fromNotification(n.Notification, n.Alarm))
-		}
-		return map[string]any{"Notifications": out, "NextToken": next}, nil
+		return empty{}, err
 	}
 	n, err := toNotification(in.Notification)
 	if err != nil {
+		return empty{}, err
+	}
+	if n.Subscribers, err = toSubscribers(in.Subscribers); err != nil {
+		return empty{}, err
+	}
+	return empty{}, h.svc.CreateNotification(ctx, acct, name, n)
+}
+
+func (h *Handler) updateNotification(ctx context.Context, in notificationInput) (empty, error) {
+	acct, name, err := target(ctx, "budgets:ModifyBudget", in.AccountId, in.BudgetName)
+	if err != nil {
+		return empty{}, err
+	}
+	old, err := toNotification(in.OldNotification)
+	if err != nil {
+		return empty{}, err
+	}
+	nn, err := toNotification(in.NewNotification)
+	if err != nil {
+		return empty{}, err
+	}
+	return empty{}, h.svc.UpdateNotification(ctx, acct, name, old, nn)
+}
+
+func (h *Handler) deleteNotification(ctx context.Context, in notificationInput) (empty, error) {
+	acct, name, err := target(ctx, "budgets:ModifyBudget", in.AccountId, in.BudgetName)
+	if err != nil {
+		return empty{}, err
+	}
+	n, err := toNotification(in.Notification)
+	if err != nil {
+		return empty{}, err
+	}
+	return empty{}, h.svc.DeleteNotification(ctx, acct, name, n)
+}
+
+func (h *Handler) describeNotificationsForBudget(ctx context.Context, in notificationInput) (any, error) {
+	acct, name, err := target(ctx, "budgets:ViewBudget", in.AccountId, in.BudgetName)
+	if err != nil {
 		return nil, err
 	}
-	switch op {
-	case "CreateSubscriber", "DeleteSubscriber":
-		s, err := toSubscriber(in.Subscriber)
-		if err != nil {
-			return nil, err
-		}
-		if op == "CreateSubscriber" {
-			return empty{}, h.svc.CreateSubscriber(ctx, acct, name, n, s)
-		}
-		return empty{}, h.svc.DeleteSubscriber(ctx, acct, name, n, s)
-	case "UpdateSubscriber":
-		old, err := toSubscriber(in.OldSubscriber)
-		if err != nil {
-			return nil, err
-		}
-		ns, err := toSubscriber(in.NewSubscriber)
-		if err != nil {
-			return nil, err
-		}
-		return empty{}, h.svc.UpdateSubscriber(ctx, acct, name, n, old, ns)
+	ns, err := h.svc.Notifications(ctx, acct, name)
+	if err != nil {
+		return nil, err
 	}
-	// DescribeSubscribersForNotification
+	lo, hi, next, err := page(ctx, in.NextToken, in.MaxResults, 100, len(ns), name)
+	if err != nil {
+		return nil, err
+	}
+	out := []notificationOut{}
+	for _, n := range ns[lo:hi] {
+		out = append(out, fromNotification(n.Notification, n.Alarm))
+	}
+	return map[string]any{"Notifications": out, "NextToken": next}, nil
+}
+
+// subscriberTarget authorizes action on the budget a subscriber operation
+// names and reads its notification.
+func subscriberTarget(ctx context.Context, action string, in notificationInput) (string, string, budget.Notification, error) {
+	acct, name, err := target(ctx, action, in.AccountId, in.BudgetName)
+	if err != nil {
+		return "", "", budget.Notification{}, err
+	}
+	n, err := toNotification(in.Notification)
+	return acct, name, n, err
+}
+
+func (h *Handler) createSubscriber(ctx context.Context, in notificationInput) (empty, error) {
+	acct, name, n, err := subscriberTarget(ctx, "budgets:ModifyBudget", in)
+	if err != nil {
+		return empty{}, err
+	}
+	s, err := toSubscriber(in.Subscriber)
+	if err != nil {
+		return empty{}, err
+	}
+	return empty{}, h.svc.CreateSubscriber(ctx, acct, name, n, s)
+}
+
+func (h *Handler) deleteSubscriber(ctx context.Context, in notificationInput) (empty, error) {
+	acct, name, n, err := subscriberTarget(ctx, "budgets:ModifyBudget", in)
+	if err != nil {
+		return empty{}, err
+	}
+	s, err := toSubscriber(in.Subscriber)
+	if err != nil {
+		return empty{}, err
+	}
+	return empty{}, h.svc.DeleteSubscriber(ctx, acct, name, n, s)
+}
+
+func (h *Handler) updateSubscriber(ctx context.Context, in notificationInput) (empty, error) {
+	acct, name, n, err := subscriberTarget(ctx, "budgets:ModifyBudget", in)
+	if err != nil {
+		return empty{}, err
+	}
+	old, err := toSubscriber(in.OldSubscriber)
+	if err != nil {
+		return empty{}, err
+	}
+	ns, err := toSubscriber(in.NewSubscriber)
+	if err != nil {
+		return empty{}, err
+	}
+	return empty{}, h.svc.UpdateSubscriber(ctx, acct, name, n, old, ns)
+}
+
+func (h *Handler) describeSubscribersForNotification(ctx context.Context, in notificationInput) (any, error) {
+	acct, name, n, err := subscriberTarget(ctx, "budgets:ViewBudget", in)
+	if err != nil {
+		return nil, err
+	}
 	subs, err := h.svc.Subscribers(acct, name, n)
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, next, err := page(in.NextToken, in.MaxResults, 100, len(subs), op, acct, name, n.Key())
+	lo, hi, next, err := page(ctx, in.NextToken, in.MaxResults, 100, len(subs), []string{name, n.Key()})
 	if err != nil {
 		return nil, err
 	}
@@ -654,7 +566,7 @@ func (h *Handler) notificationsForAccount(ctx context.Context, in describeBudget
 		return nil, err
 	}
 	views := h.svc.List(ctx, acct)
-	lo, hi, next, err := page(in.NextToken, in.MaxResults, 100, len(views), "DescribeBudgetNotificationsForAccount", acct)
+	lo, hi, next, err := page(ctx, in.NextToken, in.MaxResults, 100, len(views), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -695,7 +607,7 @@ func (h *Handler) performanceHistory(ctx context.Context, in performanceHistoryI
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, next, err := page(in.NextToken, in.MaxResults, 100, len(periods), "DescribeBudgetPerformanceHistory", acct, name, from.Unix(), to.Unix())
+	lo, hi, next, err := page(ctx, in.NextToken, in.MaxResults, 100, len(periods), []any{name, from.Unix(), to.Unix()})
 	if err != nil {
 		return nil, err
 	}
@@ -705,7 +617,7 @@ func (h *Handler) performanceHistory(ctx context.Context, in performanceHistoryI
 		bo := fromBudget(budget.View{Budget: b}, false)
 		ph.CostFilters, ph.CostTypes = bo.CostFilters, bo.CostTypes
 	} else {
-		ph.FilterExpression = fromExpr(b.Filter)
+		ph.FilterExpression = awsproto.ExpressionOf(b.Filter)
 	}
 	for _, p := range periods[lo:hi] {
 		ph.BudgetedAndActualAmountsList = append(ph.BudgetedAndActualAmountsList, budgetedAndActual{
@@ -715,19 +627,14 @@ func (h *Handler) performanceHistory(ctx context.Context, in performanceHistoryI
 	return map[string]any{"BudgetPerformanceHistory": ph, "NextToken": next}, nil
 }
 
-// Paging. A token carries the offset of the next entry and a hash of the
-// request it continues; a token that does not decode, or that continues
-// another request, is InvalidNextTokenException.
-
-type pageToken struct {
-	V      int    `json:"v"`
-	Offset int    `json:"o"`
-	Hash   string `json:"h"`
-}
+// tokens are the Budgets API's NextTokens: a token that does not read, or
+// that continues another request, is InvalidNextTokenException.
+var tokens = awsproto.Tokens{Member: "NextToken", Invalid: "InvalidNextTokenException"}
 
 // page returns the slice [lo, hi) of n entries a request asks for and the
-// next token (nil on the last page).
-func page(tok *string, maxResults *int32, limit, n int, parts ...any) (int, int, *string, error) {
+// next token (nil on the last page); bind is what the request names
+// besides its account.
+func page(ctx context.Context, tok *string, maxResults *int32, limit, n int, bind any) (int, int, *string, error) {
 	size := 100
 	if maxResults != nil {
 		if *maxResults < 1 || int(*maxResults) > limit {
@@ -735,24 +642,15 @@ func page(tok *string, maxResults *int32, limit, n int, parts ...any) (int, int,
 		}
 		size = int(*maxResults)
 	}
-	b, _ := json.Marshal(parts)
-	sum := sha256.Sum256(b)
-	hash := hex.EncodeToString(sum[:12])
-	lo := 0
-	if tok != nil && *tok != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(*tok)
-		var pt pageToken
-		if err != nil || json.Unmarshal(raw, &pt) != nil || pt.V != 1 || pt.Offset <= 0 || pt.Hash != hash || pt.Offset > n {
-			return 0, 0, nil, errkind.New(errkind.Invalid, "The NextToken is invalid.").WithCode("InvalidNextTokenException")
-		}
-		lo = pt.Offset
+	lo, err := tokens.ReadOffset(ctx, tok, bind, n)
+	if err != nil {
+		return 0, 0, nil, err
 	}
 	hi := min(n, lo+size)
 	if hi >= n {
 		return lo, hi, nil, nil
 	}
-	raw, _ := json.Marshal(pageToken{V: 1, Offset: hi, Hash: hash})
-	next := base64.RawURLEncoding.EncodeToString(raw)
+	next := tokens.NextOffset(ctx, bind, hi)
 	return lo, hi, &next, nil
 }
 
@@ -818,86 +716,116 @@ func fromAction(name string, a budget.Action, inForce bool) actionOut {
 	return out
 }
 
-func (h *Handler) actions(ctx context.Context, op string, in actionInput) (any, error) {
-	if op == "DescribeBudgetActionsForAccount" {
-		acct, err := account(ctx, in.AccountId)
-		if err != nil {
-			return nil, err
-		}
-		if err := awsproto.Authorize(ctx, "budgets:"+op, budgetARN(acct, "*"), nil); err != nil {
-			return nil, err
-		}
-		names, acts := h.svc.AccountActions(acct)
-		lo, hi, next, err := page(in.NextToken, in.MaxResults, 100, len(acts), op, acct)
-		if err != nil {
-			return nil, err
-		}
-		out := []actionOut{}
-		views := map[string]budget.View{}
-		for i := lo; i < hi; i++ {
-			v, ok := views[names[i]]
-			if !ok {
-				v, _ = h.svc.Get(ctx, acct, names[i])
-				views[names[i]] = v
-			}
-			out = append(out, fromAction(names[i], acts[i], v.InForce[acts[i].ID]))
-		}
-		return map[string]any{"Actions": out, "NextToken": next}, nil
-	}
-	acct, name, err := target(ctx, "budgets:"+op, in.AccountId, in.BudgetName)
+func (h *Handler) describeBudgetActionsForAccount(ctx context.Context, in actionInput) (any, error) {
+	acct, err := account(ctx, in.AccountId)
 	if err != nil {
 		return nil, err
 	}
-	switch op {
-	case "CreateBudgetAction":
-		a, err := toAction(in)
-		if err != nil {
-			return nil, err
+	if err := awsproto.Authorize(ctx, "budgets:DescribeBudgetActionsForAccount", budgetARN(acct, "*"), nil); err != nil {
+		return nil, err
+	}
+	names, acts := h.svc.AccountActions(acct)
+	lo, hi, next, err := page(ctx, in.NextToken, in.MaxResults, 100, len(acts), nil)
+	if err != nil {
+		return nil, err
+	}
+	out := []actionOut{}
+	views := map[string]budget.View{}
+	for i := lo; i < hi; i++ {
+		v, ok := views[names[i]]
+		if !ok {
+			v, _ = h.svc.Get(ctx, acct, names[i])
+			views[names[i]] = v
 		}
-		id, err := h.svc.CreateAction(ctx, acct, name, a)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]string{"AccountId": acct, "BudgetName": name, "ActionId": id}, nil
-	case "DescribeBudgetActionsForBudget":
-		v, err := h.svc.Get(ctx, acct, name)
-		if err != nil {
-			return nil, err
-		}
-		lo, hi, next, err := page(in.NextToken, in.MaxResults, 100, len(v.Actions), op, acct, name)
-		if err != nil {
-			return nil, err
-		}
-		out := []actionOut{}
-		for _, a := range v.Actions[lo:hi] {
-			out = append(out, fromAction(name, a, v.InForce[a.ID]))
-		}
-		return map[string]any{"Actions": out, "NextToken": next}, nil
+		out = append(out, fromAction(names[i], acts[i], v.InForce[acts[i].ID]))
+	}
+	return map[string]any{"Actions": out, "NextToken": next}, nil
+}
+
+func (h *Handler) createBudgetAction(ctx context.Context, in actionInput) (any, error) {
+	acct, name, err := target(ctx, "budgets:CreateBudgetAction", in.AccountId, in.BudgetName)
+	if err != nil {
+		return nil, err
+	}
+	a, err := toAction(in)
+	if err != nil {
+		return nil, err
+	}
+	id, err := h.svc.CreateAction(ctx, acct, name, a)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"AccountId": acct, "BudgetName": name, "ActionId": id}, nil
+}
+
+func (h *Handler) describeBudgetActionsForBudget(ctx context.Context, in actionInput) (any, error) {
+	acct, name, err := target(ctx, "budgets:DescribeBudgetActionsForBudget", in.AccountId, in.BudgetName)
+	if err != nil {
+		return nil, err
+	}
+	v, err := h.svc.Get(ctx, acct, name)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi, next, err := page(ctx, in.NextToken, in.MaxResults, 100, len(v.Actions), name)
+	if err != nil {
+		return nil, err
+	}
+	out := []actionOut{}
+	for _, a := range v.Actions[lo:hi] {
+		out = append(out, fromAction(name, a, v.InForce[a.ID]))
+	}
+	return map[string]any{"Actions": out, "NextToken": next}, nil
+}
+
+// actionTarget authorizes action on the budget an operation on one budget
+// action names, and reads the action's id.
+func actionTarget(ctx context.Context, action string, in actionInput) (string, string, string, error) {
+	acct, name, err := target(ctx, action, in.AccountId, in.BudgetName)
+	if err != nil {
+		return "", "", "", err
 	}
 	if in.ActionId == nil {
-		return nil, invalid("ActionId is required.")
+		return "", "", "", invalid("ActionId is required.")
 	}
-	id := *in.ActionId
-	switch op {
-	case "DescribeBudgetAction":
-		v, err := h.svc.Get(ctx, acct, name)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range v.Actions {
-			if a.ID == id {
-				return map[string]any{"AccountId": acct, "BudgetName": name, "Action": fromAction(name, a, v.InForce[a.ID])}, nil
-			}
-		}
-		return nil, errkind.New(errkind.NotFound, "Unable to find the budget action %s.", id)
-	case "DeleteBudgetAction":
-		a, err := h.svc.DeleteAction(ctx, acct, name, id)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"AccountId": acct, "BudgetName": name, "Action": fromAction(name, a, false)}, nil
+	return acct, name, *in.ActionId, nil
+}
+
+func (h *Handler) describeBudgetAction(ctx context.Context, in actionInput) (any, error) {
+	acct, name, id, err := actionTarget(ctx, "budgets:DescribeBudgetAction", in)
+	if err != nil {
+		return nil, err
 	}
-	// UpdateBudgetAction: members given replace the action's.
+	v, err := h.svc.Get(ctx, acct, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range v.Actions {
+		if a.ID == id {
+			return map[string]any{"AccountId": acct, "BudgetName": name, "Action": fromAction(name, a, v.InForce[a.ID])}, nil
+		}
+	}
+	return nil, errkind.New(errkind.NotFound, "Unable to find the budget action %s.", id)
+}
+
+func (h *Handler) deleteBudgetAction(ctx context.Context, in actionInput) (any, error) {
+	acct, name, id, err := actionTarget(ctx, "budgets:DeleteBudgetAction", in)
+	if err != nil {
+		return nil, err
+	}
+	a, err := h.svc.DeleteAction(ctx, acct, name, id)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"AccountId": acct, "BudgetName": name, "Action": fromAction(name, a, false)}, nil
+}
+
+// updateBudgetAction replaces the action's members the request gives.
+func (h *Handler) updateBudgetAction(ctx context.Context, in actionInput) (any, error) {
+	acct, name, id, err := actionTarget(ctx, "budgets:UpdateBudgetAction", in)
+	if err != nil {
+		return nil, err
+	}
 	old, nw, err := h.svc.UpdateAction(ctx, acct, name, id, func(a *budget.Action) error {
 		if in.NotificationType != nil && *in.NotificationType != string(budget.Actual) {
 			return invalid("Tollgate applies budget actions on ACTUAL spend: NotificationType must be ACTUAL.")

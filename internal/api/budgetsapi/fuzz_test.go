@@ -29,7 +29,7 @@ func FuzzBudgets(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := budgetsapi.New(svc)
+	api := budgetsapi.New(svc).Service()
 	ops := []string{"CreateBudget", "DescribeBudget", "DescribeBudgets", "UpdateBudget", "DeleteBudget", "CreateNotification", "UpdateNotification",
 		"DeleteNotification", "DescribeNotificationsForBudget", "CreateSubscriber", "UpdateSubscriber", "DeleteSubscriber",
 		"DescribeSubscribersForNotification", "DescribeBudgetNotificationsForAccount", "DescribeBudgetPerformanceHistory", "CreateBudgetAction",
@@ -57,7 +57,7 @@ func FuzzBudgets(f *testing.F) {
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		r = r.WithContext(awsproto.WithInfo(r.Context(), &awsproto.RequestInfo{Body: body}))
 		w := httptest.NewRecorder()
-		h.ServeJSON(w, r, op)
+		api.Serve(w, r, awsproto.AWSJSON11, op)
 		var out map[string]any
 		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
 			t.Fatalf("%s %q: answer %q is not a JSON object", op, body, w.Body.String())

@@ -1,5 +1,7 @@
 package budgetsapi
 
+import "github.com/tollgate-dev/tollgate/internal/api/awsproto"
+
 // Wire shapes of AWS Budgets (awsJson1_1), with AWS's member names.
 // Timestamps are epoch seconds (JSON numbers).
 
@@ -23,21 +25,6 @@ type timePeriodOut struct {
 	End   float64 `json:"End"`
 }
 
-type values struct {
-	Key          *string  `json:"Key,omitempty"`
-	Values       []string `json:"Values,omitempty"`
-	MatchOptions []string `json:"MatchOptions,omitempty"`
-}
-
-type expression struct {
-	And            []expression `json:"And,omitempty"`
-	Or             []expression `json:"Or,omitempty"`
-	Not            *expression  `json:"Not,omitempty"`
-	Dimensions     *values      `json:"Dimensions,omitempty"`
-	Tags           *values      `json:"Tags,omitempty"`
-	CostCategories *values      `json:"CostCategories,omitempty"`
-}
-
 type calculatedSpend struct {
 	ActualSpend     *spendOut `json:"ActualSpend,omitempty"`
 	ForecastedSpend *spendOut `json:"ForecastedSpend,omitempty"`
@@ -47,36 +34,36 @@ type calculatedSpend struct {
 // HealthStatus are output members and ignored; BillingViewArn is accepted
 // and ignored (there is one billing view).
 type budgetIn struct {
-	BudgetName          *string             `json:"BudgetName"`
-	BudgetType          *string             `json:"BudgetType"`
-	TimeUnit            *string             `json:"TimeUnit"`
-	BudgetLimit         *spend              `json:"BudgetLimit"`
-	PlannedBudgetLimits map[string]spend    `json:"PlannedBudgetLimits"`
-	CostFilters         map[string][]string `json:"CostFilters"`
-	CostTypes           map[string]bool     `json:"CostTypes"`
-	TimePeriod          *timePeriod         `json:"TimePeriod"`
-	FilterExpression    *expression         `json:"FilterExpression"`
-	Metrics             []string            `json:"Metrics"`
-	AutoAdjustData      any                 `json:"AutoAdjustData"`
-	BillingViewArn      *string             `json:"BillingViewArn"`
-	CalculatedSpend     any                 `json:"CalculatedSpend"`
-	LastUpdatedTime     any                 `json:"LastUpdatedTime"`
-	HealthStatus        any                 `json:"HealthStatus"`
+	BudgetName          *string              `json:"BudgetName"`
+	BudgetType          *string              `json:"BudgetType"`
+	TimeUnit            *string              `json:"TimeUnit"`
+	BudgetLimit         *spend               `json:"BudgetLimit"`
+	PlannedBudgetLimits map[string]spend     `json:"PlannedBudgetLimits"`
+	CostFilters         map[string][]string  `json:"CostFilters"`
+	CostTypes           map[string]bool      `json:"CostTypes"`
+	TimePeriod          *timePeriod          `json:"TimePeriod"`
+	FilterExpression    *awsproto.Expression `json:"FilterExpression"`
+	Metrics             []string             `json:"Metrics"`
+	AutoAdjustData      any                  `json:"AutoAdjustData"`
+	BillingViewArn      *string              `json:"BillingViewArn"`
+	CalculatedSpend     any                  `json:"CalculatedSpend"`
+	LastUpdatedTime     any                  `json:"LastUpdatedTime"`
+	HealthStatus        any                  `json:"HealthStatus"`
 }
 
 type budgetOut struct {
-	BudgetName          string              `json:"BudgetName"`
-	BudgetType          string              `json:"BudgetType"`
-	TimeUnit            string              `json:"TimeUnit"`
-	BudgetLimit         *spendOut           `json:"BudgetLimit,omitempty"`
-	PlannedBudgetLimits map[string]spendOut `json:"PlannedBudgetLimits,omitempty"`
-	CostFilters         map[string][]string `json:"CostFilters,omitempty"`
-	CostTypes           map[string]bool     `json:"CostTypes,omitempty"`
-	TimePeriod          timePeriodOut       `json:"TimePeriod"`
-	CalculatedSpend     *calculatedSpend    `json:"CalculatedSpend,omitempty"`
-	LastUpdatedTime     float64             `json:"LastUpdatedTime"`
-	FilterExpression    *expression         `json:"FilterExpression,omitempty"`
-	Metrics             []string            `json:"Metrics,omitempty"`
+	BudgetName          string               `json:"BudgetName"`
+	BudgetType          string               `json:"BudgetType"`
+	TimeUnit            string               `json:"TimeUnit"`
+	BudgetLimit         *spendOut            `json:"BudgetLimit,omitempty"`
+	PlannedBudgetLimits map[string]spendOut  `json:"PlannedBudgetLimits,omitempty"`
+	CostFilters         map[string][]string  `json:"CostFilters,omitempty"`
+	CostTypes           map[string]bool      `json:"CostTypes,omitempty"`
+	TimePeriod          timePeriodOut        `json:"TimePeriod"`
+	CalculatedSpend     *calculatedSpend     `json:"CalculatedSpend,omitempty"`
+	LastUpdatedTime     float64              `json:"LastUpdatedTime"`
+	FilterExpression    *awsproto.Expression `json:"FilterExpression,omitempty"`
+	Metrics             []string             `json:"Metrics,omitempty"`
 }
 
 type notification struct {
@@ -171,14 +158,14 @@ type budgetedAndActual struct {
 }
 
 type performanceHistory struct {
-	BudgetName                   string              `json:"BudgetName"`
-	BudgetType                   string              `json:"BudgetType"`
-	TimeUnit                     string              `json:"TimeUnit"`
-	CostFilters                  map[string][]string `json:"CostFilters,omitempty"`
-	CostTypes                    map[string]bool     `json:"CostTypes,omitempty"`
-	FilterExpression             *expression         `json:"FilterExpression,omitempty"`
-	Metrics                      []string            `json:"Metrics,omitempty"`
-	BudgetedAndActualAmountsList []budgetedAndActual `json:"BudgetedAndActualAmountsList"`
+	BudgetName                   string               `json:"BudgetName"`
+	BudgetType                   string               `json:"BudgetType"`
+	TimeUnit                     string               `json:"TimeUnit"`
+	CostFilters                  map[string][]string  `json:"CostFilters,omitempty"`
+	CostTypes                    map[string]bool      `json:"CostTypes,omitempty"`
+	FilterExpression             *awsproto.Expression `json:"FilterExpression,omitempty"`
+	Metrics                      []string             `json:"Metrics,omitempty"`
+	BudgetedAndActualAmountsList []budgetedAndActual  `json:"BudgetedAndActualAmountsList"`
 }
 
 type actionThreshold struct {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -19,8 +17,8 @@ import (
 // AnomalyHandler serves Cost Explorer's anomaly-detection operations
 // (CreateAnomalyMonitor, GetAnomalyMonitors, UpdateAnomalyMonitor,
 // DeleteAnomalyMonitor, the same four for subscriptions, GetAnomalies and
-// ProvideAnomalyFeedback) over an anomaly.Service; plug its ServeJSON into
-// Options.Other. Every caller sees and changes the monitors,
+// ProvideAnomalyFeedback) over an anomaly.Service; plug it into
+// Options.Anomalies. Every caller sees and changes the monitors,
 // subscriptions and anomalies of its own account. Safe for concurrent
 // use.
 //
@@ -30,72 +28,69 @@ import (
 // budgets.
 type AnomalyHandler struct {
 	svc *anomaly.Service
-	// next serves the operations this handler does not know; nil answers
-	// UnknownOperationException.
-	next func(w http.ResponseWriter, r *http.Request, op string)
 }
 
-// NewAnomalyHandler returns a handler over svc; next (which may be nil)
-// serves the operations it does not know.
-func NewAnomalyHandler(svc *anomaly.Service, next func(w http.ResponseWriter, r *http.Request, op string)) *AnomalyHandler {
-	return &AnomalyHandler{svc: svc, next: next}
+// NewAnomalyHandler returns a handler over svc.
+func NewAnomalyHandler(svc *anomaly.Service) *AnomalyHandler {
+	return &AnomalyHandler{svc: svc}
+}
+
+// anomalyOperations are the anomaly-detection operations. Each authorizes
+// "ce:<Operation>" on the monitors or subscriptions it touches, as AWS
+// does: the ARN the request names (arn:aws:ce::ACCOUNT:anomalymonitor/ID,
+// .../anomalysubscription/ID), each ARN of a list, or the account's
+// wildcard ARN of the type when a read names none. Creating and
+// ProvideAnomalyFeedback name no existing resource and are authorized on
+// "*".
+var anomalyOperations = awsproto.Table[*AnomalyHandler]{
+	awsproto.Guarded("CreateAnomalyMonitor", onResources(func(*createMonitorInput) []string { return nil }, ""), (*AnomalyHandler).createMonitor),
+	awsproto.Guarded("GetAnomalyMonitors", onResources(func(in *getMonitorsInput) []string { return in.MonitorArnList }, monitorType), (*AnomalyHandler).getMonitors),
+	awsproto.Guarded("UpdateAnomalyMonitor", onResources(func(in *updateMonitorInput) []string { return one(in.MonitorArn) }, monitorType), (*AnomalyHandler).updateMonitor),
+	awsproto.Guarded("DeleteAnomalyMonitor", onResources(func(in *arnInput) []string { return one(in.MonitorArn) }, monitorType), (*AnomalyHandler).deleteMonitor),
+	awsproto.Guarded("CreateAnomalySubscription", onResources(func(*createSubscriptionInput) []string { return nil }, ""), (*AnomalyHandler).createSubscription),
+	awsproto.Guarded("GetAnomalySubscriptions", onResources(func(in *getSubscriptionsInput) []string { return in.SubscriptionArnList }, subscriptionType), (*AnomalyHandler).getSubscriptions),
+	awsproto.Guarded("UpdateAnomalySubscription", onResources(func(in *updateSubscriptionInput) []string { return one(in.SubscriptionArn) }, subscriptionType), (*AnomalyHandler).updateSubscription),
+	awsproto.Guarded("DeleteAnomalySubscription", onResources(func(in *arnInput) []string { return one(in.SubscriptionArn) }, subscriptionType), (*AnomalyHandler).deleteSubscription),
+	awsproto.Guarded("GetAnomalies", onResources(func(in *getAnomaliesInput) []string { return one(in.MonitorArn) }, monitorType), (*AnomalyHandler).getAnomalies),
+	awsproto.Guarded("ProvideAnomalyFeedback", onResources(func(*feedbackInput) []string { return nil }, ""), (*AnomalyHandler).provideFeedback),
 }
 
 // AnomalyOperations are the anomaly-detection operations AnomalyHandler
 // serves.
-var AnomalyOperations = []string{
-	"CreateAnomalyMonitor", "GetAnomalyMonitors", "UpdateAnomalyMonitor", "DeleteAnomalyMonitor",
-	"CreateAnomalySubscription", "GetAnomalySubscriptions", "UpdateAnomalySubscription", "DeleteAnomalySubscription",
-	"GetAnomalies", "ProvideAnomalyFeedback",
+var AnomalyOperations = anomalyOperations.Names()
+
+const (
+	monitorType      = "anomalymonitor"
+	subscriptionType = "anomalysubscription"
+)
+
+// onResources authorizes "ce:<op>" on the ARNs named returns, or, when it
+// returns none, on all of the account's resources of type typ ("" is
+// "*").
+func onResources[In any](named func(*In) []string, typ string) func(*AnomalyHandler, context.Context, *In) error {
+	return func(_ *AnomalyHandler, ctx context.Context, in *In) error {
+		resources := named(in)
+		if len(resources) == 0 {
+			all := "*"
+			if typ != "" {
+				all = "arn:aws:ce::" + awsproto.Account(ctx) + ":" + typ + "/*"
+			}
+			resources = []string{all}
+		}
+		for _, res := range resources {
+			if err := awsproto.Authorize(ctx, "ce:"+awsproto.Info(ctx).Op, res, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
-// authorizeAnomaly checks "ce:<op>" on the monitors or subscriptions op
-// touches, as AWS does: the ARN the request names
-// (arn:aws:ce::ACCOUNT:anomalymonitor/ID, .../anomalysubscription/ID),
-// each ARN of a list, or the account's wildcard ARN of the type when a
-// read names none. Creating and ProvideAnomalyFeedback name no existing
-// resource and are authorized on "*".
-func authorizeAnomaly(ctx context.Context, op string, body []byte) error {
-	var in struct {
-		MonitorArn          *string  `json:"MonitorArn"`
-		MonitorArnList      []string `json:"MonitorArnList"`
-		SubscriptionArn     *string  `json:"SubscriptionArn"`
-		SubscriptionArnList []string `json:"SubscriptionArnList"`
+func one(p *string) []string {
+	if p == nil || *p == "" {
+		return nil
 	}
-	_ = awsproto.DecodeJSON(body, &in) // a malformed body fails the operation itself
-	account := awsproto.Account(ctx)
-	monitors, subs := "arn:aws:ce::"+account+":anomalymonitor/*", "arn:aws:ce::"+account+":anomalysubscription/*"
-	one := func(p *string, all string) []string {
-		if p == nil || *p == "" {
-			return []string{all}
-		}
-		return []string{*p}
-	}
-	list := func(l []string, all string) []string {
-		if len(l) == 0 {
-			return []string{all}
-		}
-		return l
-	}
-	var resources []string
-	switch op {
-	case "GetAnomalyMonitors":
-		resources = list(in.MonitorArnList, monitors)
-	case "UpdateAnomalyMonitor", "DeleteAnomalyMonitor", "GetAnomalies":
-		resources = one(in.MonitorArn, monitors)
-	case "GetAnomalySubscriptions":
-		resources = list(in.SubscriptionArnList, subs)
-	case "UpdateAnomalySubscription", "DeleteAnomalySubscription":
-		resources = one(in.SubscriptionArn, subs)
-	default:
-		resources = []string{"*"}
-	}
-	for _, res := range resources {
-		if err := awsproto.Authorize(ctx, "ce:"+op, res, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return []string{*p}
 }
 
 // anomalyPageSize is the default page of the list operations; MaxResults
@@ -105,94 +100,18 @@ const (
 	maxAnomalyPage  = 1000
 )
 
-// ServeJSON serves one anomaly-detection operation (awsJson1_1).
-func (h *AnomalyHandler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
-	info := awsproto.Info(r.Context())
-	info.Service, info.Op = "ce", op
-	ctx := r.Context()
-	var out any
-	var err error
-	decode := func(in any) bool {
-		err = awsproto.DecodeJSON(info.Body, in)
-		return err == nil
+func (h *AnomalyHandler) deleteMonitor(ctx context.Context, in arnInput) (struct{}, error) {
+	if err := requiredARN("MonitorArn", in.MonitorArn); err != nil {
+		return struct{}{}, err
 	}
-	if slices.Contains(AnomalyOperations, op) {
-		if err := authorizeAnomaly(ctx, op, info.Body); err != nil {
-			WriteJSONError(w, r, err)
-			return
-		}
+	return struct{}{}, h.svc.DeleteMonitor(ctx, awsproto.Account(ctx), *in.MonitorArn)
+}
+
+func (h *AnomalyHandler) deleteSubscription(ctx context.Context, in arnInput) (struct{}, error) {
+	if err := requiredARN("SubscriptionArn", in.SubscriptionArn); err != nil {
+		return struct{}{}, err
 	}
-	switch op {
-	case "CreateAnomalyMonitor":
-		var in createMonitorInput
-		if decode(&in) {
-			out, err = h.createMonitor(ctx, in)
-		}
-	case "GetAnomalyMonitors":
-		var in getMonitorsInput
-		if decode(&in) {
-			out, err = h.getMonitors(ctx, in)
-		}
-	case "UpdateAnomalyMonitor":
-		var in updateMonitorInput
-		if decode(&in) {
-			out, err = h.updateMonitor(ctx, in)
-		}
-	case "DeleteAnomalyMonitor":
-		var in arnInput
-		if decode(&in) {
-			if err = requiredARN("MonitorArn", in.MonitorArn); err == nil {
-				err = h.svc.DeleteMonitor(ctx, awsproto.Account(ctx), *in.MonitorArn)
-			}
-			out = struct{}{}
-		}
-	case "CreateAnomalySubscription":
-		var in createSubscriptionInput
-		if decode(&in) {
-			out, err = h.createSubscription(ctx, in)
-		}
-	case "GetAnomalySubscriptions":
-		var in getSubscriptionsInput
-		if decode(&in) {
-			out, err = h.getSubscriptions(ctx, in)
-		}
-	case "UpdateAnomalySubscription":
-		var in updateSubscriptionInput
-		if decode(&in) {
-			out, err = h.updateSubscription(ctx, in)
-		}
-	case "DeleteAnomalySubscription":
-		var in arnInput
-		if decode(&in) {
-			if err = requiredARN("SubscriptionArn", in.SubscriptionArn); err == nil {
-				err = h.svc.DeleteSubscription(ctx, awsproto.Account(ctx), *in.SubscriptionArn)
-			}
-			out = struct{}{}
-		}
-	case "GetAnomalies":
-		var in getAnomaliesInput
-		if decode(&in) {
-			out, err = h.getAnomalies(ctx, in)
-		}
-	case "ProvideAnomalyFeedback":
-		var in feedbackInput
-		if decode(&in) {
-			out, err = h.provideFeedback(ctx, in)
-		}
-	default:
-		if h.next != nil {
-			h.next(w, r, op)
-			return
-		}
-		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", op).WithCode("UnknownOperationException")
-	}
-	if err != nil {
-		WriteJSONError(w, r, anomalyError(err))
-		return
-	}
-	if err := awsproto.WriteJSON(w, http.StatusOK, contentType, out); err != nil {
-		WriteJSONError(w, r, err)
-	}
+	return struct{}{}, h.svc.DeleteSubscription(ctx, awsproto.Account(ctx), *in.SubscriptionArn)
 }
 
 // anomalyError names the exceptions Cost Explorer's model gives unknown
@@ -229,15 +148,15 @@ type resourceTag struct {
 }
 
 type anomalyMonitorIn struct {
-	MonitorName           *string     `json:"MonitorName"`
-	MonitorType           *string     `json:"MonitorType"`
-	MonitorDimension      *string     `json:"MonitorDimension"`
-	MonitorSpecification  *expression `json:"MonitorSpecification"`
-	MonitorArn            *string     `json:"MonitorArn"`
-	CreationDate          *string     `json:"CreationDate"`
-	LastEvaluatedDate     *string     `json:"LastEvaluatedDate"`
-	LastUpdatedDate       *string     `json:"LastUpdatedDate"`
-	DimensionalValueCount *int32      `json:"DimensionalValueCount"`
+	MonitorName           *string              `json:"MonitorName"`
+	MonitorType           *string              `json:"MonitorType"`
+	MonitorDimension      *string              `json:"MonitorDimension"`
+	MonitorSpecification  *awsproto.Expression `json:"MonitorSpecification"`
+	MonitorArn            *string              `json:"MonitorArn"`
+	CreationDate          *string              `json:"CreationDate"`
+	LastEvaluatedDate     *string              `json:"LastEvaluatedDate"`
+	LastUpdatedDate       *string              `json:"LastUpdatedDate"`
+	DimensionalValueCount *int32               `json:"DimensionalValueCount"`
 }
 
 type createMonitorInput struct {
@@ -299,14 +218,14 @@ type subscriberOut struct {
 }
 
 type anomalySubscriptionIn struct {
-	SubscriptionName    *string           `json:"SubscriptionName"`
-	MonitorArnList      []string          `json:"MonitorArnList"`
-	Subscribers         []subscriberShape `json:"Subscribers"`
-	Frequency           *string           `json:"Frequency"`
-	Threshold           *float64          `json:"Threshold"`
-	ThresholdExpression *expression       `json:"ThresholdExpression"`
-	AccountId           *string           `json:"AccountId"`
-	SubscriptionArn     *string           `json:"SubscriptionArn"`
+	SubscriptionName    *string              `json:"SubscriptionName"`
+	MonitorArnList      []string             `json:"MonitorArnList"`
+	Subscribers         []subscriberShape    `json:"Subscribers"`
+	Frequency           *string              `json:"Frequency"`
+	Threshold           *float64             `json:"Threshold"`
+	ThresholdExpression *awsproto.Expression `json:"ThresholdExpression"`
+	AccountId           *string              `json:"AccountId"`
+	SubscriptionArn     *string              `json:"SubscriptionArn"`
 }
 
 type createSubscriptionInput struct {
@@ -333,13 +252,13 @@ type getSubscriptionsInput struct {
 }
 
 type updateSubscriptionInput struct {
-	SubscriptionArn     *string           `json:"SubscriptionArn"`
-	SubscriptionName    *string           `json:"SubscriptionName"`
-	Frequency           *string           `json:"Frequency"`
-	MonitorArnList      []string          `json:"MonitorArnList"`
-	Subscribers         []subscriberShape `json:"Subscribers"`
-	Threshold           *float64          `json:"Threshold"`
-	ThresholdExpression *expression       `json:"ThresholdExpression"`
+	SubscriptionArn     *string              `json:"SubscriptionArn"`
+	SubscriptionName    *string              `json:"SubscriptionName"`
+	Frequency           *string              `json:"Frequency"`
+	MonitorArnList      []string             `json:"MonitorArnList"`
+	Subscribers         []subscriberShape    `json:"Subscribers"`
+	Threshold           *float64             `json:"Threshold"`
+	ThresholdExpression *awsproto.Expression `json:"ThresholdExpression"`
 }
 
 type anomalyDateInterval struct {
@@ -426,14 +345,14 @@ func resourceTags(list []resourceTag) (tags.Set, error) {
 
 // single returns the one values expression e is, with its kind, or an
 // error when e combines others.
-func single(e *expression) (kind string, v *valuesShape, ok bool) {
+func single(e *awsproto.Expression) (kind string, v *awsproto.ExpressionValues, ok bool) {
 	if e == nil || e.And != nil || e.Or != nil || e.Not != nil {
 		return "", nil, false
 	}
 	n := 0
 	for _, c := range []struct {
 		kind string
-		v    *valuesShape
+		v    *awsproto.ExpressionValues
 	}{{"Dimensions", e.Dimensions}, {"Tags", e.Tags}, {"CostCategories", e.CostCategories}} {
 		if c.v != nil {
 			kind, v = c.kind, c.v
@@ -526,8 +445,7 @@ func (h *AnomalyHandler) createMonitor(ctx context.Context, in createMonitorInpu
 
 // page returns the [offset, end) of n entries a list request asks for,
 // and the next token ("" for the last page).
-func page(op, account string, in any, tok *string, maxResults *int32, n int) (int, int, string, error) {
-	hash := requestHash(op, account, in)
+func page(ctx context.Context, bind any, tok *string, maxResults *int32, n int) (int, int, string, error) {
 	size := anomalyPageSize
 	if maxResults != nil {
 		if *maxResults < 1 || *maxResults > maxAnomalyPage {
@@ -535,7 +453,7 @@ func page(op, account string, in any, tok *string, maxResults *int32, n int) (in
 		}
 		size = int(*maxResults)
 	}
-	offset, err := decodeToken(tok, hash)
+	offset, err := readOffset(ctx, tok, bind)
 	if err != nil {
 		return 0, 0, "", err
 	}
@@ -545,7 +463,7 @@ func page(op, account string, in any, tok *string, maxResults *int32, n int) (in
 	end := min(n, offset+size)
 	next := ""
 	if end < n {
-		next = encodeToken(end, hash)
+		next = tokens.NextOffset(ctx, bind, end)
 	}
 	return offset, end, next, nil
 }
@@ -558,7 +476,7 @@ func (h *AnomalyHandler) getMonitors(ctx context.Context, in getMonitorsInput) (
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, next, err := page("GetAnomalyMonitors", account, in, tok, in.MaxResults, len(mons))
+	lo, hi, next, err := page(ctx, in, tok, in.MaxResults, len(mons))
 	if err != nil {
 		return nil, err
 	}
@@ -590,7 +508,7 @@ func (h *AnomalyHandler) updateMonitor(ctx context.Context, in updateMonitorInpu
 }
 
 // thresholdFromWire reads a ThresholdExpression.
-func thresholdFromWire(e *expression, depth int) (anomaly.Threshold, error) {
+func thresholdFromWire(e *awsproto.Expression, depth int) (anomaly.Threshold, error) {
 	if depth > anomaly.MaxThresholdDepth {
 		return anomaly.Threshold{}, invalid("The ThresholdExpression nests more than %d levels deep.", anomaly.MaxThresholdDepth)
 	}
@@ -643,7 +561,7 @@ func thresholdFromWire(e *expression, depth int) (anomaly.Threshold, error) {
 // thresholdOf reads the threshold a subscription request gives: exactly
 // one of Threshold (legacy) and ThresholdExpression; neither when
 // optional is true (an update that leaves it) returns nil.
-func thresholdOf(legacy *float64, expr *expression, optional bool) (*anomaly.Threshold, bool, error) {
+func thresholdOf(legacy *float64, expr *awsproto.Expression, optional bool) (*anomaly.Threshold, bool, error) {
 	switch {
 	case legacy != nil && expr != nil:
 		return nil, false, invalid("Provide either Threshold or ThresholdExpression, not both.")
@@ -734,7 +652,7 @@ func (h *AnomalyHandler) getSubscriptions(ctx context.Context, in getSubscriptio
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, next, err := page("GetAnomalySubscriptions", account, in, tok, in.MaxResults, len(subs))
+	lo, hi, next, err := page(ctx, in, tok, in.MaxResults, len(subs))
 	if err != nil {
 		return nil, err
 	}
@@ -860,7 +778,7 @@ func (h *AnomalyHandler) getAnomalies(ctx context.Context, in getAnomaliesInput)
 	if err != nil {
 		return nil, err
 	}
-	lo, hi, next, err := page("GetAnomalies", account, in, tok, in.MaxResults, len(as))
+	lo, hi, next, err := page(ctx, in, tok, in.MaxResults, len(as))
 	if err != nil {
 		return nil, err
 	}

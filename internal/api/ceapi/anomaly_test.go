@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/api/ceapi"
+	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
@@ -32,7 +33,7 @@ func newAnomalyHandler(t *testing.T) (*ceapi.AnomalyHandler, *sqlite.DB) {
 	}
 	t.Cleanup(func() { db.Close() })
 	svc := anomaly.NewService(db, func() time.Time { return anomalyNow })
-	return ceapi.NewAnomalyHandler(svc, nil), db
+	return ceapi.NewAnomalyHandler(svc), db
 }
 
 // callAnomaly runs one operation as a caller of account and decodes the
@@ -46,7 +47,8 @@ func callAnomaly(t *testing.T, h *ceapi.AnomalyHandler, account, op string, in a
 	info := &awsproto.RequestInfo{Body: body, Identity: principal.Identity{Principal: &principal.Principal{Account: account}}}
 	r := httptest.NewRequest(http.MethodPost, "/", nil).WithContext(awsproto.WithInfo(context.Background(), info))
 	w := httptest.NewRecorder()
-	h.ServeJSON(w, r, op)
+	api := ceapi.New(costquery.NewService(&memSource{}, nil, nil), ceapi.Options{Anomalies: h}).Service()
+	api.Serve(w, r, awsproto.AWSJSON11, op)
 	var out map[string]any
 	dec := json.NewDecoder(bytes.NewReader(w.Body.Bytes()))
 	dec.UseNumber()

@@ -7,7 +7,7 @@
 // answers errors with the exceptions the Cost Explorer model defines
 // (ValidationException for bad requests, which the model leaves
 // unmodelled, as the service does). AnomalyHandler (anomaly.go) serves
-// Cost Anomaly Detection's operations, plugged in through Options.Other.
+// Cost Anomaly Detection's operations, plugged in through Options.Anomalies.
 //
 // What a caller sees: the organisation's management account (the
 // deployment's own account) sees the spend of every account, as an AWS
@@ -17,11 +17,7 @@ package ceapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"net/http"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -37,8 +33,6 @@ const ServiceName = "AWSInsightsIndexService"
 // SigningName is the SigV4 service name Cost Explorer requests are signed
 // for.
 const SigningName = "ce"
-
-const contentType = "application/x-amz-json-1.1"
 
 // Codes maps error kinds to Cost Explorer's exceptions. Unavailable is
 // DataUnavailableException (not enough data, e.g. for a forecast);
@@ -65,14 +59,25 @@ type Options struct {
 	// GetCostAndUsage, values for GetDimensionValues and GetTags. 0 means
 	// 1000.
 	PageSize int
-	// Other serves the Cost Explorer operations this package does not
-	// (anomaly detection, ...); nil answers them UnknownOperationException.
-	Other func(w http.ResponseWriter, r *http.Request, op string)
+	// Anomalies serves Cost Anomaly Detection's operations; nil answers
+	// them UnknownOperationException.
+	Anomalies *AnomalyHandler
+}
+
+// operations are the cost and usage operations, each authorized as
+// "ce:<Operation>" on "*" (before).
+var operations = awsproto.Table[*Handler]{
+	awsproto.Op("GetCostAndUsage", (*Handler).getCostAndUsage),
+	awsproto.Op("GetCostAndUsageWithResources", (*Handler).getCostAndUsageWithResources),
+	awsproto.Op("GetDimensionValues", (*Handler).getDimensionValues),
+	awsproto.Op("GetTags", (*Handler).getTags),
+	awsproto.Op("GetCostForecast", (*Handler).getCostForecast),
 }
 
 // Operations are the cost and usage operations Handler serves itself, each
-// authorized as "ce:<Operation>" on "*"; the rest go to Options.Other.
-var Operations = []string{"GetCostAndUsage", "GetCostAndUsageWithResources", "GetDimensionValues", "GetTags", "GetCostForecast"}
+// authorized as "ce:<Operation>" on "*"; AnomalyOperations are served
+// through Options.Anomalies.
+var Operations = operations.Names()
 
 // Handler serves Cost Explorer. Safe for concurrent use.
 type Handler struct {
@@ -88,60 +93,27 @@ func New(svc *costquery.Service, opts Options) *Handler {
 	return &Handler{svc: svc, opts: opts}
 }
 
-// WriteJSONError answers an error raised before an operation runs
-// (authentication) in Cost Explorer's shape.
-func WriteJSONError(w http.ResponseWriter, r *http.Request, err error) {
-	awsproto.WriteAWSJSONError(w, r, Codes, err, contentType)
+// Service returns Cost Explorer for the server: the cost and usage
+// operations and, with Options.Anomalies, anomaly detection's.
+func (h *Handler) Service() awsproto.Service {
+	ops := operations.Bind(h)
+	if h.opts.Anomalies != nil {
+		ops = append(ops, anomalyOperations.Bind(h.opts.Anomalies)...)
+	}
+	return awsproto.Service{
+		Name: ServiceName, SigningName: SigningName, Label: "ce",
+		Protocols: []awsproto.Protocol{awsproto.AWSJSON11}, Codes: Codes,
+		Before: before, MapError: anomalyError, Ops: ops,
+	}
 }
 
-// ServeJSON serves one awsJson1_1 operation.
-func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
-	info := awsproto.Info(r.Context())
-	info.Service, info.Op = "ce", op
-	var out any
-	var err error
-	if slices.Contains(Operations, op) {
-		// AWS authorizes the cost and usage queries on "*".
-		if err := awsproto.Authorize(r.Context(), "ce:"+op, "*", nil); err != nil {
-			WriteJSONError(w, r, err)
-			return
-		}
+// before authorizes the cost and usage queries, "ce:<op>" on "*", as AWS
+// does; the anomaly operations authorize on what they name.
+func before(ctx context.Context, op string) error {
+	if !slices.Contains(Operations, op) {
+		return nil
 	}
-	switch op {
-	case "GetCostAndUsage", "GetCostAndUsageWithResources":
-		var in getCostAndUsageInput
-		if err = awsproto.DecodeJSON(info.Body, &in); err == nil {
-			out, err = h.getCostAndUsage(r.Context(), op, in)
-		}
-	case "GetDimensionValues":
-		var in getDimensionValuesInput
-		if err = awsproto.DecodeJSON(info.Body, &in); err == nil {
-			out, err = h.getDimensionValues(r.Context(), in)
-		}
-	case "GetTags":
-		var in getTagsInput
-		if err = awsproto.DecodeJSON(info.Body, &in); err == nil {
-			out, err = h.getTags(r.Context(), in)
-		}
-	case "GetCostForecast":
-		var in getCostForecastInput
-		if err = awsproto.DecodeJSON(info.Body, &in); err == nil {
-			out, err = h.getCostForecast(r.Context(), in)
-		}
-	default:
-		if h.opts.Other != nil {
-			h.opts.Other(w, r, op)
-			return
-		}
-		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", op).WithCode("UnknownOperationException")
-	}
-	if err != nil {
-		WriteJSONError(w, r, err)
-		return
-	}
-	if err := awsproto.WriteJSON(w, http.StatusOK, contentType, out); err != nil {
-		WriteJSONError(w, r, err)
-	}
+	return awsproto.Authorize(ctx, "ce:"+op, "*", nil)
 }
 
 // accounts returns the accounts the caller may see (nil: all).
@@ -153,43 +125,15 @@ func (h *Handler) accounts(ctx context.Context) []string {
 	return []string{a}
 }
 
-// Paging. A token carries the offset of the next entry and a hash of the
-// request it continues (the operation, the caller's account and the input
-// without its token): a token that does not decode is
-// InvalidNextTokenException, one presented with a different request
-// RequestChangedException.
+// tokens are Cost Explorer's NextPageTokens, bound to the whole request
+// but its token: one that does not read is InvalidNextTokenException, one
+// presented with a different request RequestChangedException.
+var tokens = awsproto.Tokens{Member: "NextPageToken", Invalid: "InvalidNextTokenException", Changed: "RequestChangedException"}
 
-type pageToken struct {
-	V      int    `json:"v"`
-	Offset int    `json:"o"`
-	Hash   string `json:"h"`
-}
-
-func requestHash(op, account string, in any) string {
-	b, _ := json.Marshal(in)
-	sum := sha256.Sum256(append([]byte(op+"\x00"+account+"\x00"), b...))
-	return hex.EncodeToString(sum[:12])
-}
-
-func encodeToken(offset int, hash string) string {
-	b, _ := json.Marshal(pageToken{V: 1, Offset: offset, Hash: hash})
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeToken returns the offset a token continues from (0 without one).
-func decodeToken(tok *string, hash string) (int, error) {
-	if tok == nil || *tok == "" {
-		return 0, nil
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(*tok)
-	var pt pageToken
-	if err != nil || json.Unmarshal(raw, &pt) != nil || pt.V != 1 || pt.Offset <= 0 {
-		return 0, errkind.New(errkind.Invalid, "The NextPageToken is invalid.").WithCode("InvalidNextTokenException")
-	}
-	if pt.Hash != hash {
-		return 0, errkind.New(errkind.Invalid, "Your request parameters changed between pages. Try again with the old parameters or without a pagination token.").WithCode("RequestChangedException")
-	}
-	return pt.Offset, nil
+// readOffset returns the offset a token continues from (0 without one);
+// the caller checks it against its results.
+func readOffset(ctx context.Context, tok *string, bind any) (int, error) {
+	return tokens.ReadOffset(ctx, tok, bind, math.MaxInt)
 }
 
 func invalid(format string, args ...any) error {
@@ -250,59 +194,11 @@ func trunc(s string) string {
 	return s
 }
 
-func toExpr(e *expression) *costquery.Expr {
-	if e == nil {
-		return nil
+func filterOf(e *awsproto.Expression) (*costquery.Expr, error) {
+	f, err := e.Query()
+	if err != nil {
+		return nil, err
 	}
-	out := &costquery.Expr{Not: toExpr(e.Not), Dimensions: toValues(e.Dimensions), Tags: toValues(e.Tags), CostCategories: toValues(e.CostCategories)}
-	if e.And != nil {
-		out.And = make([]costquery.Expr, len(e.And))
-		for i := range e.And {
-			out.And[i] = *toExpr(&e.And[i])
-		}
-	}
-	if e.Or != nil {
-		out.Or = make([]costquery.Expr, len(e.Or))
-		for i := range e.Or {
-			out.Or[i] = *toExpr(&e.Or[i])
-		}
-	}
-	return out
-}
-
-func toValues(v *valuesShape) *costquery.Values {
-	if v == nil {
-		return nil
-	}
-	out := &costquery.Values{Values: v.Values}
-	if v.Key != nil {
-		out.Key = *v.Key
-	}
-	for _, m := range v.MatchOptions {
-		out.MatchOptions = append(out.MatchOptions, costquery.MatchOption(m))
-	}
-	return out
-}
-
-// depth returns how deeply e nests, stopping past limit.
-func depth(e *expression, limit int) int {
-	if e == nil || limit < 0 {
-		return 0
-	}
-	d := depth(e.Not, limit-1)
-	for _, l := range [][]expression{e.And, e.Or} {
-		for i := range l {
-			d = max(d, depth(&l[i], limit-1))
-		}
-	}
-	return d + 1
-}
-
-func filterOf(e *expression) (*costquery.Expr, error) {
-	if depth(e, costquery.MaxFilterDepth+1) > costquery.MaxFilterDepth {
-		return nil, invalid("The filter expression nests more than %d levels deep.", costquery.MaxFilterDepth)
-	}
-	f := toExpr(e)
 	return f, f.Validate()
 }
 
@@ -321,10 +217,18 @@ func metricsOf(names []string, t costquery.Totals) map[string]metricValue {
 	return m
 }
 
-func (h *Handler) getCostAndUsage(ctx context.Context, op string, in getCostAndUsageInput) (any, error) {
+func (h *Handler) getCostAndUsage(ctx context.Context, in getCostAndUsageInput) (any, error) {
+	return h.costAndUsage(ctx, "GetCostAndUsage", in)
+}
+
+func (h *Handler) getCostAndUsageWithResources(ctx context.Context, in getCostAndUsageInput) (any, error) {
+	return h.costAndUsage(ctx, "GetCostAndUsageWithResources", in)
+}
+
+func (h *Handler) costAndUsage(ctx context.Context, op string, in getCostAndUsageInput) (any, error) {
 	tok := in.NextPageToken
 	in.NextPageToken = nil
-	hash := requestHash(op, awsproto.Account(ctx), in)
+	bind := in
 	from, to, err := parseInterval(in.TimePeriod)
 	if err != nil {
 		return nil, err
@@ -360,7 +264,7 @@ func (h *Handler) getCostAndUsage(ctx context.Context, op string, in getCostAndU
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	offset, err := decodeToken(tok, hash)
+	offset, err := readOffset(ctx, tok, bind)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +324,7 @@ func (h *Handler) getCostAndUsage(ctx context.Context, op string, in getCostAndU
 		n += size
 	}
 	if end < total {
-		out.NextPageToken = encodeToken(end, hash)
+		out.NextPageToken = tokens.NextOffset(ctx, bind, end)
 	}
 	return out, nil
 }
@@ -480,7 +384,7 @@ func sortValues(vals []costquery.Value, sortBy []sortDefinition) error {
 
 // pageValues returns the page of vals a request asks for, and the token
 // of the next page ("" for the last).
-func (h *Handler) pageValues(vals []costquery.Value, sortBy []sortDefinition, maxResults *int32, search *string, tok *string, hash string) ([]costquery.Value, string, error) {
+func (h *Handler) pageValues(ctx context.Context, vals []costquery.Value, sortBy []sortDefinition, maxResults *int32, search *string, tok *string, bind any) ([]costquery.Value, string, error) {
 	if len(sortBy) > 0 {
 		if tok != nil && *tok != "" {
 			return nil, "", invalid("NextPageToken is not supported with SortBy.")
@@ -500,7 +404,7 @@ func (h *Handler) pageValues(vals []costquery.Value, sortBy []sortDefinition, ma
 		}
 		return vals[:min(limit, len(vals))], "", nil
 	}
-	offset, err := decodeToken(tok, hash)
+	offset, err := readOffset(ctx, tok, bind)
 	if err != nil {
 		return nil, "", err
 	}
@@ -510,7 +414,7 @@ func (h *Handler) pageValues(vals []costquery.Value, sortBy []sortDefinition, ma
 	end := min(len(vals), offset+h.opts.PageSize)
 	next := ""
 	if end < len(vals) {
-		next = encodeToken(end, hash)
+		next = tokens.NextOffset(ctx, bind, end)
 	}
 	return vals[offset:end], next, nil
 }
@@ -525,7 +429,7 @@ func deref(s *string) string {
 func (h *Handler) getDimensionValues(ctx context.Context, in getDimensionValuesInput) (any, error) {
 	tok := in.NextPageToken
 	in.NextPageToken = nil
-	hash := requestHash("GetDimensionValues", awsproto.Account(ctx), in)
+	bind := in
 	from, to, err := parseInterval(in.TimePeriod)
 	if err != nil {
 		return nil, err
@@ -544,7 +448,7 @@ func (h *Handler) getDimensionValues(ctx context.Context, in getDimensionValuesI
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := h.pageValues(vals, in.SortBy, in.MaxResults, in.SearchString, tok, hash)
+	page, next, err := h.pageValues(ctx, vals, in.SortBy, in.MaxResults, in.SearchString, tok, bind)
 	if err != nil {
 		return nil, err
 	}
@@ -570,7 +474,7 @@ func (h *Handler) getDimensionValues(ctx context.Context, in getDimensionValuesI
 func (h *Handler) getTags(ctx context.Context, in getTagsInput) (any, error) {
 	tok := in.NextPageToken
 	in.NextPageToken = nil
-	hash := requestHash("GetTags", awsproto.Account(ctx), in)
+	bind := in
 	from, to, err := parseInterval(in.TimePeriod)
 	if err != nil {
 		return nil, err
@@ -586,7 +490,7 @@ func (h *Handler) getTags(ctx context.Context, in getTagsInput) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, next, err := h.pageValues(vals, in.SortBy, in.MaxResults, in.SearchString, tok, hash)
+	page, next, err := h.pageValues(ctx, vals, in.SortBy, in.MaxResults, in.SearchString, tok, bind)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/api/ceapi"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
@@ -80,7 +81,7 @@ func call(t *testing.T, h *ceapi.Handler, account, op string, in any) (int, map[
 	info := &awsproto.RequestInfo{Body: body, Identity: principal.Identity{Principal: &principal.Principal{Account: account}}}
 	r := httptest.NewRequest(http.MethodPost, "/", nil).WithContext(awsproto.WithInfo(context.Background(), info))
 	w := httptest.NewRecorder()
-	h.ServeJSON(w, r, op)
+	h.Service().Serve(w, r, awsproto.AWSJSON11, op)
 	var out map[string]any
 	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
 		t.Fatalf("%s: %v: %s", op, err, w.Body.String())
@@ -309,15 +310,24 @@ func TestForecastShape(t *testing.T) {
 
 func TestOtherOperations(t *testing.T) {
 	svc := costquery.NewService(&memSource{}, nil, nil)
-	var got string
-	h := ceapi.New(svc, ceapi.Options{Other: func(w http.ResponseWriter, r *http.Request, op string) {
-		got = op
-		w.WriteHeader(http.StatusNoContent)
-	}})
-	r := httptest.NewRequest(http.MethodPost, "/", nil)
-	w := httptest.NewRecorder()
-	h.ServeJSON(w, r, "GetAnomalyMonitors")
-	if got != "GetAnomalyMonitors" || w.Code != http.StatusNoContent {
-		t.Errorf("Other got %q, status %d", got, w.Code)
+	for _, tc := range []struct {
+		name   string
+		opts   ceapi.Options
+		status int
+	}{
+		{"with anomalies", ceapi.Options{Anomalies: ceapi.NewAnomalyHandler(anomaly.NewService(nil, nil))}, http.StatusOK},
+		{"without", ceapi.Options{}, http.StatusBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			w := httptest.NewRecorder()
+			ceapi.New(svc, tc.opts).Service().Serve(w, r, awsproto.AWSJSON11, "CreateAnomalyMonitor")
+			if tc.status == http.StatusBadRequest && !strings.Contains(w.Body.String(), "UnknownOperationException") {
+				t.Errorf("status %d: %s, want UnknownOperationException", w.Code, w.Body)
+			}
+			if tc.status == http.StatusOK && strings.Contains(w.Body.String(), "UnknownOperationException") {
+				t.Errorf("status %d: %s, want the anomaly operation served", w.Code, w.Body)
+			}
+		})
 	}
 }

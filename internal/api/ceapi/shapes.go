@@ -1,5 +1,7 @@
 package ceapi
 
+import "github.com/tollgate-dev/tollgate/internal/api/awsproto"
+
 // Wire shapes of Cost Explorer (awsJson1_1), with AWS's member names.
 
 type dateInterval struct {
@@ -10,21 +12,6 @@ type dateInterval struct {
 type dateIntervalOut struct {
 	Start string `json:"Start"`
 	End   string `json:"End"`
-}
-
-type valuesShape struct {
-	Key          *string  `json:"Key"`
-	Values       []string `json:"Values"`
-	MatchOptions []string `json:"MatchOptions"`
-}
-
-type expression struct {
-	And            []expression `json:"And"`
-	Or             []expression `json:"Or"`
-	Not            *expression  `json:"Not"`
-	Dimensions     *valuesShape `json:"Dimensions"`
-	Tags           *valuesShape `json:"Tags"`
-	CostCategories *valuesShape `json:"CostCategories"`
 }
 
 type groupDefinition struct {
@@ -38,13 +25,13 @@ type groupDefinitionOut struct {
 }
 
 type getCostAndUsageInput struct {
-	TimePeriod     *dateInterval     `json:"TimePeriod"`
-	Granularity    *string           `json:"Granularity"`
-	Metrics        []string          `json:"Metrics"`
-	Filter         *expression       `json:"Filter"`
-	GroupBy        []groupDefinition `json:"GroupBy"`
-	BillingViewArn *string           `json:"BillingViewArn"`
-	NextPageToken  *string           `json:"NextPageToken"`
+	TimePeriod     *dateInterval        `json:"TimePeriod"`
+	Granularity    *string              `json:"Granularity"`
+	Metrics        []string             `json:"Metrics"`
+	Filter         *awsproto.Expression `json:"Filter"`
+	GroupBy        []groupDefinition    `json:"GroupBy"`
+	BillingViewArn *string              `json:"BillingViewArn"`
+	NextPageToken  *string              `json:"NextPageToken"`
 }
 
 type metricValue struct {
@@ -82,15 +69,15 @@ type sortDefinition struct {
 }
 
 type getDimensionValuesInput struct {
-	TimePeriod     *dateInterval    `json:"TimePeriod"`
-	Dimension      *string          `json:"Dimension"`
-	Context        *string          `json:"Context"`
-	Filter         *expression      `json:"Filter"`
-	SearchString   *string          `json:"SearchString"`
-	SortBy         []sortDefinition `json:"SortBy"`
-	MaxResults     *int32           `json:"MaxResults"`
-	BillingViewArn *string          `json:"BillingViewArn"`
-	NextPageToken  *string          `json:"NextPageToken"`
+	TimePeriod     *dateInterval        `json:"TimePeriod"`
+	Dimension      *string              `json:"Dimension"`
+	Context        *string              `json:"Context"`
+	Filter         *awsproto.Expression `json:"Filter"`
+	SearchString   *string              `json:"SearchString"`
+	SortBy         []sortDefinition     `json:"SortBy"`
+	MaxResults     *int32               `json:"MaxResults"`
+	BillingViewArn *string              `json:"BillingViewArn"`
+	NextPageToken  *string              `json:"NextPageToken"`
 }
 
 type getDimensionValuesOutput struct {
@@ -101,14 +88,14 @@ type getDimensionValuesOutput struct {
 }
 
 type getTagsInput struct {
-	TimePeriod     *dateInterval    `json:"TimePeriod"`
-	TagKey         *string          `json:"TagKey"`
-	Filter         *expression      `json:"Filter"`
-	SearchString   *string          `json:"SearchString"`
-	SortBy         []sortDefinition `json:"SortBy"`
-	MaxResults     *int32           `json:"MaxResults"`
-	BillingViewArn *string          `json:"BillingViewArn"`
-	NextPageToken  *string          `json:"NextPageToken"`
+	TimePeriod     *dateInterval        `json:"TimePeriod"`
+	TagKey         *string              `json:"TagKey"`
+	Filter         *awsproto.Expression `json:"Filter"`
+	SearchString   *string              `json:"SearchString"`
+	SortBy         []sortDefinition     `json:"SortBy"`
+	MaxResults     *int32               `json:"MaxResults"`
+	BillingViewArn *string              `json:"BillingViewArn"`
+	NextPageToken  *string              `json:"NextPageToken"`
 }
 
 type getTagsOutput struct {
@@ -119,12 +106,12 @@ type getTagsOutput struct {
 }
 
 type getCostForecastInput struct {
-	TimePeriod              *dateInterval `json:"TimePeriod"`
-	Metric                  *string       `json:"Metric"`
-	Granularity             *string       `json:"Granularity"`
-	Filter                  *expression   `json:"Filter"`
-	PredictionIntervalLevel *int32        `json:"PredictionIntervalLevel"`
-	BillingViewArn          *string       `json:"BillingViewArn"`
+	TimePeriod              *dateInterval        `json:"TimePeriod"`
+	Metric                  *string              `json:"Metric"`
+	Granularity             *string              `json:"Granularity"`
+	Filter                  *awsproto.Expression `json:"Filter"`
+	PredictionIntervalLevel *int32               `json:"PredictionIntervalLevel"`
+	BillingViewArn          *string              `json:"BillingViewArn"`
 }
 
 type forecastResult struct {

@@ -19,13 +19,10 @@ package cloudwatchapi
 
 import (
 	"context"
-	"encoding/base64"
 	"math"
-	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/alarm"
@@ -88,132 +85,106 @@ func New(m *metrics.Registry, a *alarm.Service, opts Options) *Handler {
 	return &Handler{metrics: m, alarms: a, region: opts.Region, now: opts.Now}
 }
 
-// ServeJSON serves one awsJson1_0 operation.
-func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
-	h.serve(w, r, op, jsonCodec{})
-}
-
-// ServeCBOR serves one RPC v2 CBOR operation.
-func (h *Handler) ServeCBOR(w http.ResponseWriter, r *http.Request, op string) {
-	h.serve(w, r, op, cborCodec{})
-}
-
-// WriteJSONError answers an error raised before an operation runs
-// (authentication) in the awsJson1_0 shape.
-func WriteJSONError(w http.ResponseWriter, r *http.Request, err error) {
-	jsonCodec{}.writeError(w, r, err)
-}
-
-// WriteCBORError is WriteJSONError for RPC v2 CBOR.
-func WriteCBORError(w http.ResponseWriter, r *http.Request, err error) {
-	cborCodec{}.writeError(w, r, err)
-}
-
-func decodeInto[T any](c codec, body []byte, f func(T) (any, error)) (any, error) {
-	var in T
-	if err := c.decode(body, &in); err != nil {
-		return nil, err
+// Service returns the CloudWatch API for the server, in both protocols.
+func (h *Handler) Service() awsproto.Service {
+	return awsproto.Service{
+		Name: ServiceName, SigningName: SigningName, Label: "cloudwatch",
+		Protocols: []awsproto.Protocol{awsproto.RPCv2CBOR, awsproto.AWSJSON10},
+		Codes:     Codes, Namespace: "com.amazonaws.cloudwatch", QueryCodes: queryCodes,
+		Before: h.before, Ops: operations.Bind(h),
 	}
-	return f(in)
+}
+
+// operations are CloudWatch's operations. The alarm operations authorize
+// "cloudwatch:<Op>" on each alarm they name (arn:aws:cloudwatch:REGION:
+// ACCOUNT:alarm:NAME), on every alarm of the account ("alarm:*") when
+// they name none; the others, on "*" (see before).
+var operations = awsproto.Table[*Handler]{
+	awsproto.Op("GetMetricData", (*Handler).getMetricData),
+	awsproto.Op("GetMetricStatistics", (*Handler).getMetricStatistics),
+	awsproto.Op("ListMetrics", (*Handler).listMetrics),
+	awsproto.Guarded("PutMetricAlarm", alarmsNamed(func(in *putMetricAlarmInput) []string { return one(in.AlarmName) }), (*Handler).putMetricAlarm),
+	awsproto.Guarded("DescribeAlarms", alarmsNamed(func(in *describeAlarmsInput) []string { return in.AlarmNames }), (*Handler).describeAlarms),
+	awsproto.Op("DescribeAlarmsForMetric", (*Handler).describeAlarmsForMetric),
+	awsproto.Guarded("DescribeAlarmHistory", alarmsNamed(func(in *describeAlarmHistoryInput) []string { return one(in.AlarmName) }), (*Handler).describeAlarmHistory),
+	awsproto.Guarded("DeleteAlarms", alarmsNamed((*alarmNamesInput).names), (*Handler).deleteAlarms),
+	awsproto.Guarded("EnableAlarmActions", alarmsNamed((*alarmNamesInput).names), (*Handler).enableAlarmActions),
+	awsproto.Guarded("DisableAlarmActions", alarmsNamed((*alarmNamesInput).names), (*Handler).disableAlarmActions),
+	awsproto.Guarded("SetAlarmState", alarmsNamed(func(in *setAlarmStateInput) []string { return one(in.AlarmName) }), (*Handler).setAlarmState),
 }
 
 // Operations are the operations the CloudWatch API serves, in both
 // protocols.
-var Operations = []string{
-	"GetMetricData", "GetMetricStatistics", "ListMetrics", "PutMetricAlarm", "DescribeAlarms",
-	"DescribeAlarmsForMetric", "DescribeAlarmHistory", "DeleteAlarms", "EnableAlarmActions",
-	"DisableAlarmActions", "SetAlarmState",
-}
+var Operations = operations.Names()
 
-// alarmOps are the operations AWS authorizes on the alarms they name
-// (arn:aws:cloudwatch:REGION:ACCOUNT:alarm:NAME); the others, on "*".
+// alarmOps are the operations AWS authorizes on the alarms they name.
 var alarmOps = []string{"PutMetricAlarm", "DescribeAlarms", "DescribeAlarmHistory", "DeleteAlarms", "EnableAlarmActions", "DisableAlarmActions", "SetAlarmState"}
 
-// authorize checks "cloudwatch:<op>" on the resources op touches: each
-// alarm it names, every alarm of the account ("alarm:*") when an alarm
-// operation names none, or "*" for the metric operations.
-func (h *Handler) authorize(ctx context.Context, op, account string, body []byte, c codec) error {
-	action := "cloudwatch:" + op
-	if !slices.Contains(alarmOps, op) {
-		return awsproto.Authorize(ctx, action, "*", nil)
+// before authorizes the metric operations and DescribeAlarmsForMetric,
+// "cloudwatch:<op>" on "*"; the alarm operations authorize on what they
+// name (alarmsNamed).
+func (h *Handler) before(ctx context.Context, op string) error {
+	if slices.Contains(alarmOps, op) {
+		return nil
 	}
-	var in struct {
-		AlarmName  *string  `json:"AlarmName"`
-		AlarmNames []string `json:"AlarmNames"`
-	}
-	_ = c.decode(body, &in) // a malformed body fails the operation itself
-	names := in.AlarmNames
-	if in.AlarmName != nil {
-		names = append(names, *in.AlarmName)
-	}
-	if len(names) == 0 {
-		names = []string{"*"}
-	}
-	for _, n := range names {
-		a := alarm.Alarm{Account: account, Name: n}
-		if err := awsproto.Authorize(ctx, action, a.ARN(h.region), nil); err != nil {
-			return err
-		}
-	}
-	return nil
+	return awsproto.Authorize(ctx, "cloudwatch:"+op, "*", nil)
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, c codec) {
-	info := awsproto.Info(r.Context())
-	info.Service, info.Op = "cloudwatch", op
-	ctx, account, body := r.Context(), awsproto.Account(r.Context()), info.Body
-	var out any
-	var err error
-	if !slices.Contains(Operations, op) {
-		op = "" // answered UnknownOperationException below
-	} else if err = h.authorize(ctx, op, account, body, c); err != nil {
-		c.writeError(w, r, err)
-		return
-	}
-	switch op {
-	case "GetMetricData":
-		out, err = decodeInto(c, body, func(in getMetricDataInput) (any, error) { return h.getMetricData(ctx, account, in) })
-	case "GetMetricStatistics":
-		out, err = decodeInto(c, body, func(in getMetricStatisticsInput) (any, error) { return h.getMetricStatistics(ctx, account, in) })
-	case "ListMetrics":
-		out, err = decodeInto(c, body, func(in listMetricsInput) (any, error) { return h.listMetrics(ctx, account, in) })
-	case "PutMetricAlarm":
-		out, err = decodeInto(c, body, func(in putMetricAlarmInput) (any, error) { return h.putMetricAlarm(ctx, account, in) })
-	case "DescribeAlarms":
-		out, err = decodeInto(c, body, func(in describeAlarmsInput) (any, error) { return h.describeAlarms(account, in) })
-	case "DescribeAlarmsForMetric":
-		out, err = decodeInto(c, body, func(in describeAlarmsForMetricInput) (any, error) { return h.describeAlarmsForMetric(account, in) })
-	case "DescribeAlarmHistory":
-		out, err = decodeInto(c, body, func(in describeAlarmHistoryInput) (any, error) { return h.describeAlarmHistory(ctx, account, in) })
-	case "DeleteAlarms":
-		out, err = decodeInto(c, body, func(in alarmNamesInput) (any, error) {
-			if err := checkNames(in.AlarmNames); err != nil {
-				return nil, err
+// alarmsNamed authorizes "cloudwatch:<op>" on each alarm names returns,
+// or on every alarm of the account when it returns none.
+func alarmsNamed[In any](names func(*In) []string) func(*Handler, context.Context, *In) error {
+	return func(h *Handler, ctx context.Context, in *In) error {
+		list := names(in)
+		if len(list) == 0 {
+			list = []string{"*"}
+		}
+		action := "cloudwatch:" + awsproto.Info(ctx).Op
+		for _, n := range list {
+			a := alarm.Alarm{Account: awsproto.Account(ctx), Name: n}
+			if err := awsproto.Authorize(ctx, action, a.ARN(h.region), nil); err != nil {
+				return err
 			}
-			return empty{}, h.alarms.Delete(ctx, account, in.AlarmNames)
-		})
-	case "EnableAlarmActions", "DisableAlarmActions":
-		out, err = decodeInto(c, body, func(in alarmNamesInput) (any, error) {
-			if err := checkNames(in.AlarmNames); err != nil {
-				return nil, err
-			}
-			return empty{}, h.alarms.SetActionsEnabled(ctx, account, in.AlarmNames, op == "EnableAlarmActions")
-		})
-	case "SetAlarmState":
-		out, err = decodeInto(c, body, func(in setAlarmStateInput) (any, error) {
-			if in.AlarmName == nil || in.StateValue == nil || in.StateReason == nil {
-				return nil, missing("AlarmName, StateValue and StateReason")
-			}
-			return empty{}, h.alarms.SetState(ctx, account, *in.AlarmName, alarm.State(*in.StateValue), *in.StateReason, deref(in.StateReasonData))
-		})
-	default:
-		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", info.Op).WithCode("UnknownOperationException")
+		}
+		return nil
 	}
-	if err != nil {
-		c.writeError(w, r, err)
-		return
+}
+
+func one(name *string) []string {
+	if name == nil {
+		return nil
 	}
-	c.write(w, out)
+	return []string{*name}
+}
+
+func (in *alarmNamesInput) names() []string { return in.AlarmNames }
+
+func (h *Handler) deleteAlarms(ctx context.Context, in alarmNamesInput) (empty, error) {
+	if err := checkNames(in.AlarmNames); err != nil {
+		return empty{}, err
+	}
+	return empty{}, h.alarms.Delete(ctx, awsproto.Account(ctx), in.AlarmNames)
+}
+
+func (h *Handler) enableAlarmActions(ctx context.Context, in alarmNamesInput) (empty, error) {
+	return h.setActionsEnabled(ctx, in, true)
+}
+
+func (h *Handler) disableAlarmActions(ctx context.Context, in alarmNamesInput) (empty, error) {
+	return h.setActionsEnabled(ctx, in, false)
+}
+
+func (h *Handler) setActionsEnabled(ctx context.Context, in alarmNamesInput, on bool) (empty, error) {
+	if err := checkNames(in.AlarmNames); err != nil {
+		return empty{}, err
+	}
+	return empty{}, h.alarms.SetActionsEnabled(ctx, awsproto.Account(ctx), in.AlarmNames, on)
+}
+
+func (h *Handler) setAlarmState(ctx context.Context, in setAlarmStateInput) (empty, error) {
+	if in.AlarmName == nil || in.StateValue == nil || in.StateReason == nil {
+		return empty{}, missing("AlarmName, StateValue and StateReason")
+	}
+	return empty{}, h.alarms.SetState(ctx, awsproto.Account(ctx), *in.AlarmName, alarm.State(*in.StateValue), *in.StateReason, deref(in.StateReasonData))
 }
 
 func missing(what string) error {
@@ -239,22 +210,17 @@ func checkNames(names []string) error {
 	return nil
 }
 
-// Pagination tokens: opaque, scoped to the operation.
+// tokens are CloudWatch's NextTokens. Each is bound to the request's
+// parameters but for its page size.
+var tokens = awsproto.Tokens{Member: "NextToken", Invalid: "InvalidNextToken"}
 
-func encodeToken(scope, v string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1\x00" + scope + "\x00" + v))
-}
-
-func decodeToken(tok *string, scope string) (string, error) {
-	if tok == nil || *tok == "" {
-		return "", nil
+// timeOf converts an input timestamp (epoch seconds) to a time.
+func timeOf(v *float64) time.Time {
+	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return time.Time{}
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(*tok)
-	parts := strings.SplitN(string(raw), "\x00", 3)
-	if err != nil || len(parts) != 3 || parts[0] != "v1" || parts[1] != scope {
-		return "", errkind.New(errkind.Invalid, "The NextToken is invalid.").WithCode("InvalidNextToken")
-	}
-	return parts[2], nil
+	sec, frac := math.Modf(*v)
+	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
 }
 
 func dimsMap(ds []dimension) (map[string]string, error) {
@@ -308,7 +274,8 @@ type queryResult struct {
 	values    []float64
 }
 
-func (h *Handler) getMetricData(ctx context.Context, account string, in getMetricDataInput) (any, error) {
+func (h *Handler) getMetricData(ctx context.Context, in getMetricDataInput) (any, error) {
+	account := awsproto.Account(ctx)
 	if len(in.MetricDataQueries) == 0 {
 		return nil, missing("MetricDataQueries")
 	}
@@ -330,8 +297,10 @@ func (h *Handler) getMetricData(ctx context.Context, account string, in getMetri
 		}
 		maxPoints = int(*in.MaxDatapoints)
 	}
+	bind := in
+	bind.NextToken, bind.MaxDatapoints = nil, nil
 	skip := 0
-	if tok, err := decodeToken(in.NextToken, "GetMetricData"); err != nil {
+	if tok, err := tokens.Read(ctx, in.NextToken, bind); err != nil {
 		return nil, err
 	} else if tok != "" {
 		if skip, err = strconv.Atoi(tok); err != nil || skip < 0 {
@@ -406,7 +375,7 @@ func (h *Handler) getMetricData(ctx context.Context, account string, in getMetri
 		out.MetricDataResults = append(out.MetricDataResults, r)
 	}
 	if skip+taken < pos {
-		out.NextToken = encodeToken("GetMetricData", strconv.Itoa(skip+taken))
+		out.NextToken = tokens.Next(ctx, bind, strconv.Itoa(skip+taken))
 	}
 	return out, nil
 }
@@ -430,7 +399,8 @@ func (h *Handler) periods(ctx context.Context, account string, m *metricShape, u
 	return ps, def, err
 }
 
-func (h *Handler) getMetricStatistics(ctx context.Context, account string, in getMetricStatisticsInput) (any, error) {
+func (h *Handler) getMetricStatistics(ctx context.Context, in getMetricStatisticsInput) (any, error) {
+	account := awsproto.Account(ctx)
 	if in.Namespace == nil || in.MetricName == nil {
 		return nil, missing("Namespace and MetricName")
 	}
@@ -493,7 +463,8 @@ func (h *Handler) getMetricStatistics(ctx context.Context, account string, in ge
 	return out, nil
 }
 
-func (h *Handler) listMetrics(ctx context.Context, account string, in listMetricsInput) (any, error) {
+func (h *Handler) listMetrics(ctx context.Context, in listMetricsInput) (any, error) {
+	account := awsproto.Account(ctx)
 	since := h.now().Add(-14 * 24 * time.Hour)
 	switch deref(in.RecentlyActive) {
 	case "":
@@ -505,7 +476,9 @@ func (h *Handler) listMetrics(ctx context.Context, account string, in listMetric
 	if len(in.Dimensions) > 10 {
 		return nil, invalid("At most 10 dimension filters may be given.")
 	}
-	after, err := decodeToken(in.NextToken, "ListMetrics")
+	bind := in
+	bind.NextToken = nil
+	after, err := tokens.Read(ctx, in.NextToken, bind)
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +511,7 @@ func (h *Handler) listMetrics(ctx context.Context, account string, in listMetric
 	end := min(start+pageSize, len(all))
 	out := listMetricsOutput{Metrics: append([]outMetric{}, all[start:end]...)}
 	if end < len(all) {
-		out.NextToken = encodeToken("ListMetrics", metricID(all[end-1]))
+		out.NextToken = tokens.Next(ctx, bind, metricID(all[end-1]))
 	}
 	return out, nil
 }
@@ -565,7 +538,8 @@ func matchFilters(ds []outDimension, fs []dimensionFilter) bool {
 	return true
 }
 
-func (h *Handler) putMetricAlarm(ctx context.Context, account string, in putMetricAlarmInput) (any, error) {
+func (h *Handler) putMetricAlarm(ctx context.Context, in putMetricAlarmInput) (any, error) {
+	account := awsproto.Account(ctx)
 	switch {
 	case len(in.Metrics) > 0 || in.ThresholdMetricId != nil:
 		return nil, invalid("Alarms on metric math (Metrics, ThresholdMetricId) are not supported by Tollgate; use MetricName, Namespace and Dimensions.")
@@ -622,7 +596,8 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func (h *Handler) describeAlarms(account string, in describeAlarmsInput) (any, error) {
+func (h *Handler) describeAlarms(ctx context.Context, in describeAlarmsInput) (any, error) {
+	account := awsproto.Account(ctx)
 	if len(in.AlarmNames) > 100 {
 		return nil, invalid("At most 100 AlarmNames may be given.")
 	}
@@ -636,7 +611,9 @@ func (h *Handler) describeAlarms(account string, in describeAlarmsInput) (any, e
 		}
 		limit = int(*in.MaxRecords)
 	}
-	after, err := decodeToken(in.NextToken, "DescribeAlarms")
+	bind := in
+	bind.NextToken, bind.MaxRecords = nil, nil
+	after, err := tokens.Read(ctx, in.NextToken, bind)
 	if err != nil {
 		return nil, err
 	}
@@ -660,7 +637,7 @@ func (h *Handler) describeAlarms(account string, in describeAlarmsInput) (any, e
 			continue
 		}
 		if len(out.MetricAlarms) == limit {
-			out.NextToken = encodeToken("DescribeAlarms", out.MetricAlarms[limit-1].AlarmName)
+			out.NextToken = tokens.Next(ctx, bind, out.MetricAlarms[limit-1].AlarmName)
 			break
 		}
 		out.MetricAlarms = append(out.MetricAlarms, h.toWire(a))
@@ -668,7 +645,8 @@ func (h *Handler) describeAlarms(account string, in describeAlarmsInput) (any, e
 	return out, nil
 }
 
-func (h *Handler) describeAlarmsForMetric(account string, in describeAlarmsForMetricInput) (any, error) {
+func (h *Handler) describeAlarmsForMetric(ctx context.Context, in describeAlarmsForMetricInput) (any, error) {
+	account := awsproto.Account(ctx)
 	if in.Namespace == nil || in.MetricName == nil {
 		return nil, missing("Namespace and MetricName")
 	}
@@ -696,7 +674,8 @@ func (h *Handler) describeAlarmsForMetric(account string, in describeAlarmsForMe
 	return out, nil
 }
 
-func (h *Handler) describeAlarmHistory(ctx context.Context, account string, in describeAlarmHistoryInput) (any, error) {
+func (h *Handler) describeAlarmHistory(ctx context.Context, in describeAlarmHistoryInput) (any, error) {
+	account := awsproto.Account(ctx)
 	q := alarm.HistoryQuery{Account: account, AlarmName: deref(in.AlarmName), Newest: true, Limit: 100}
 	switch t := deref(in.HistoryItemType); t {
 	case "", alarm.HistoryConfigurationUpdate, alarm.HistoryStateUpdate, alarm.HistoryAction:
@@ -727,7 +706,9 @@ func (h *Handler) describeAlarmHistory(ctx context.Context, account string, in d
 	if len(in.AlarmTypes) > 0 && !slices.Contains(in.AlarmTypes, "MetricAlarm") {
 		return out, nil
 	}
-	tok, err := decodeToken(in.NextToken, "DescribeAlarmHistory")
+	bind := in
+	bind.NextToken, bind.MaxRecords = nil, nil
+	tok, err := tokens.Read(ctx, in.NextToken, bind)
 	if err != nil {
 		return nil, err
 	}
@@ -744,7 +725,7 @@ func (h *Handler) describeAlarmHistory(ctx context.Context, account string, in d
 	}
 	if len(items) > limit {
 		items = items[:limit]
-		out.NextToken = encodeToken("DescribeAlarmHistory", strconv.Itoa(q.Offset+limit))
+		out.NextToken = tokens.Next(ctx, bind, strconv.Itoa(q.Offset+limit))
 	}
 	for _, it := range items {
 		out.AlarmHistoryItems = append(out.AlarmHistoryItems, alarmHistoryItem{AlarmName: it.AlarmName, AlarmType: "MetricAlarm",

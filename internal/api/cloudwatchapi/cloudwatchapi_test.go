@@ -53,10 +53,11 @@ func call(h *cloudwatchapi.Handler, proto, op string, body []byte) *httptest.Res
 	info := &awsproto.RequestInfo{Body: body, Identity: principal.Identity{Principal: &principal.Principal{Account: "111111111111"}}}
 	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body)).WithContext(awsproto.WithInfo(context.Background(), info))
 	w := httptest.NewRecorder()
+	svc := h.Service()
 	if proto == "cbor" {
-		h.ServeCBOR(w, r, op)
+		svc.Serve(w, r, awsproto.RPCv2CBOR, op)
 	} else {
-		h.ServeJSON(w, r, op)
+		svc.Serve(w, r, awsproto.AWSJSON10, op)
 	}
 	return w
 }

@@ -1,5 +1,11 @@
 package cloudwatchapi
 
+import "github.com/tollgate-dev/tollgate/internal/api/awsproto"
+
+// epoch is a timestamp on the wire: epoch seconds (a JSON number, or a
+// CBOR tag 1 float).
+type epoch = awsproto.Timestamp
+
 // Wire shapes of CloudWatch, with AWS's member names. Inputs use pointers
 // for optional members; timestamps arrive as epoch seconds.
 

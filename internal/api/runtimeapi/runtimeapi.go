@@ -199,26 +199,8 @@ func (s *stream) event(eventType string, payload []byte) error {
 	}, payload)
 }
 
-// exceptionTypes names the stream exception member for each error kind.
-var exceptionTypes = map[errkind.Kind]string{
-	errkind.Throttled:   "throttlingException",
-	errkind.Invalid:     "validationException",
-	errkind.Unavailable: "serviceUnavailableException",
-	errkind.Internal:    "internalServerException",
-}
-
 func (s *stream) exception(err error) error {
-	e := errkind.As(err)
-	name, ok := exceptionTypes[e.Kind]
-	if !ok {
-		name = "modelStreamErrorException"
-	}
-	body := map[string]any{"message": e.Message}
-	if name == "modelStreamErrorException" {
-		body["originalStatusCode"] = awsproto.BedrockCodes.Lookup(e).Status
-		body["originalMessage"] = e.Message
-	}
-	payload, _ := json.Marshal(body)
+	name, payload := awsproto.BedrockStreamExceptions.Exception(awsproto.BedrockCodes, err)
 	return s.frame(eventstream.Headers{
 		{Name: ":exception-type", Value: eventstream.StringValue(name)},
 		{Name: ":content-type", Value: eventstream.StringValue("application/json")},

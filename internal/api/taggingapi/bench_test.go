@@ -60,7 +60,7 @@ func benchService(b *testing.B, n int) *profile.Service {
 
 func benchGetResources(b *testing.B, body string) {
 	svc := benchService(b, 100_000)
-	h := taggingapi.New(svc, taggingapi.Options{})
+	api := taggingapi.New(svc, taggingapi.Options{}).Service()
 	root := &principal.Principal{ID: "root", Account: account}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -68,7 +68,7 @@ func benchGetResources(b *testing.B, body string) {
 		info := &awsproto.RequestInfo{Body: []byte(body), Identity: principal.Identity{Principal: root}}
 		r := httptest.NewRequest("POST", "/", bytes.NewReader(nil)).WithContext(awsproto.WithInfo(context.Background(), info))
 		w := httptest.NewRecorder()
-		h.ServeJSON(w, r, "GetResources")
+		api.Serve(w, r, awsproto.AWSJSON11, "GetResources")
 		if w.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}

@@ -17,9 +17,7 @@ package taggingapi
 
 import (
 	"context"
-	"encoding/base64"
 	"math"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -102,122 +100,67 @@ func New(profiles *profile.Service, opts Options) *Handler {
 	return h
 }
 
-// ServeJSON serves one awsJson1_1 operation.
-func (h *Handler) ServeJSON(w http.ResponseWriter, r *http.Request, op string) {
-	h.serve(w, r, op, jsonCodec{})
+// Service returns the Tagging API for the server, in both protocols.
+func (h *Handler) Service() awsproto.Service {
+	return awsproto.Service{
+		Name: ServiceName, SigningName: "tagging", Label: "tagging",
+		Protocols: []awsproto.Protocol{awsproto.AWSJSON11, awsproto.RPCv2CBOR},
+		Codes:     Codes, Before: h.before, Ops: operations.Bind(h),
+	}
 }
 
-// ServeCBOR serves one RPC v2 CBOR operation.
-func (h *Handler) ServeCBOR(w http.ResponseWriter, r *http.Request, op string) {
-	h.serve(w, r, op, cborCodec{})
-}
-
-// WriteJSONError and WriteCBORError answer errors raised before an
-// operation runs (authentication), in each protocol's shape.
-func WriteJSONError(w http.ResponseWriter, r *http.Request, err error) {
-	jsonCodec{}.writeError(w, r, err)
-}
-
-// WriteCBORError is WriteJSONError for RPC v2 CBOR.
-func WriteCBORError(w http.ResponseWriter, r *http.Request, err error) {
-	cborCodec{}.writeError(w, r, err)
+// operations are the Tagging API's operations.
+var operations = awsproto.Table[*Handler]{
+	awsproto.Op("GetResources", (*Handler).getResources),
+	awsproto.Op("GetTagKeys", (*Handler).getTagKeys),
+	awsproto.Op("GetTagValues", (*Handler).getTagValues),
+	awsproto.Op("TagResources", (*Handler).tagResources),
+	awsproto.Op("UntagResources", (*Handler).untagResources),
 }
 
 // Operations are the operations the Tagging API serves, in both protocols.
 // Each is authorized as "tag:<Operation>" on "*", as on AWS; TagResources
 // and UntagResources also authorize bedrock:TagResource and
 // bedrock:UntagResource on each resource ARN (see tagResources).
-var Operations = []string{"GetResources", "GetTagKeys", "GetTagValues", "TagResources", "UntagResources"}
+var Operations = operations.Names()
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, op string, c codec) {
-	info := awsproto.Info(r.Context())
-	info.Service, info.Op = "tagging", op
-	account := awsproto.Account(r.Context())
-	if !slices.Contains(Operations, op) {
-		c.writeError(w, r, errkind.New(errkind.Invalid, "The operation %s is not supported.", op).WithCode("UnknownOperationException"))
-		return
+// before authorizes "tag:<op>" on "*" and then takes the caller's share
+// of the request rate.
+func (h *Handler) before(ctx context.Context, op string) error {
+	if err := awsproto.Authorize(ctx, "tag:"+op, "*", nil); err != nil {
+		return err
 	}
-	if err := awsproto.Authorize(r.Context(), "tag:"+op, "*", nil); err != nil {
-		c.writeError(w, r, err)
-		return
+	if h.limiter != nil && !h.limiter.allow(ctx, awsproto.Account(ctx)) {
+		return errkind.New(errkind.Throttled, "Rate exceeded")
 	}
-	if h.limiter != nil && !h.limiter.allow(r.Context(), account) {
-		c.writeError(w, r, errkind.New(errkind.Throttled, "Rate exceeded"))
-		return
-	}
-	var out any
-	var err error
-	switch op {
-	case "GetResources":
-		var in getResourcesInput
-		if err = c.decode(info.Body, &in); err == nil {
-			out, err = h.getResources(account, in)
-		}
-	case "GetTagKeys":
-		var in getTagKeysInput
-		if err = c.decode(info.Body, &in); err == nil {
-			out, err = page(h.profiles.TagKeys(account), in.PaginationToken, "keys", func(p []string, tok string) any {
-				return getTagKeysOutput{TagKeys: p, PaginationToken: tok}
-			})
-		}
-	case "GetTagValues":
-		var in getTagValuesInput
-		if err = c.decode(info.Body, &in); err == nil {
-			if in.Key == nil || *in.Key == "" || len(*in.Key) > 128 {
-				err = errkind.New(errkind.Invalid, "Key is required and must be 1-128 characters.")
-				break
-			}
-			out, err = page(h.profiles.TagValues(account, *in.Key), in.PaginationToken, "values:"+*in.Key, func(p []string, tok string) any {
-				return getTagValuesOutput{TagValues: p, PaginationToken: tok}
-			})
-		}
-	case "TagResources":
-		var in tagResourcesInput
-		if err = c.decode(info.Body, &in); err == nil {
-			out, err = h.tagResources(r, account, in)
-		}
-	case "UntagResources":
-		var in untagResourcesInput
-		if err = c.decode(info.Body, &in); err == nil {
-			out, err = h.untagResources(r, account, in)
-		}
-	default:
-		err = errkind.New(errkind.Invalid, "The operation %s is not supported.", op).WithCode("UnknownOperationException")
-	}
-	if err != nil {
-		c.writeError(w, r, err)
-		return
-	}
-	c.write(w, out)
+	return nil
 }
 
 const maxPage = 100
 
-func encodeToken(scope, last string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1\x00" + scope + "\x00" + last))
+// tokens are the Tagging API's PaginationTokens.
+var tokens = awsproto.Tokens{Member: "PaginationToken"}
+
+func (h *Handler) getTagKeys(ctx context.Context, in getTagKeysInput) (getTagKeysOutput, error) {
+	p, tok, err := page(ctx, h.profiles.TagKeys(awsproto.Account(ctx)), in.PaginationToken, nil)
+	return getTagKeysOutput{TagKeys: p, PaginationToken: tok}, err
 }
 
-func decodeToken(tok, scope string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	parts := strings.SplitN(string(raw), "\x00", 3)
-	if err != nil || len(parts) != 3 || parts[0] != "v1" || parts[1] != scope {
-		return "", errkind.New(errkind.Invalid, "The PaginationToken is invalid.")
+func (h *Handler) getTagValues(ctx context.Context, in getTagValuesInput) (getTagValuesOutput, error) {
+	if in.Key == nil || *in.Key == "" || len(*in.Key) > 128 {
+		return getTagValuesOutput{}, errkind.New(errkind.Invalid, "Key is required and must be 1-128 characters.")
 	}
-	return parts[2], nil
+	p, tok, err := page(ctx, h.profiles.TagValues(awsproto.Account(ctx), *in.Key), in.PaginationToken, *in.Key)
+	return getTagValuesOutput{TagValues: p, PaginationToken: tok}, err
 }
 
-// page returns the page of a sorted list after the token's last item.
-func page(all []string, token *string, scope string, mk func([]string, string) any) (any, error) {
-	start := 0
-	if token != nil && *token != "" {
-		last, err := decodeToken(*token, scope)
-		if err != nil {
-			return nil, err
-		}
-		start, _ = slices.BinarySearch(all, last)
-		if start < len(all) && all[start] == last {
-			start++
-		}
+// page returns the page of a sorted list after the token's last item and
+// the token of the next page ("" on the last); bind is what the request
+// asked for.
+func page(ctx context.Context, all []string, token *string, bind any) ([]string, string, error) {
+	start, err := after(ctx, all, token, bind)
+	if err != nil {
+		return nil, "", err
 	}
 	end := min(start+maxPage, len(all))
 	items := all[start:end]
@@ -226,9 +169,23 @@ func page(all []string, token *string, scope string, mk func([]string, string) a
 	}
 	tok := ""
 	if end < len(all) {
-		tok = encodeToken(scope, all[end-1])
+		tok = tokens.Next(ctx, bind, all[end-1])
 	}
-	return mk(items, tok), nil
+	return items, tok, nil
+}
+
+// after returns the index in the sorted list all of the first item after
+// the token's.
+func after(ctx context.Context, all []string, token *string, bind any) (int, error) {
+	last, err := tokens.Read(ctx, token, bind)
+	if err != nil || last == "" {
+		return 0, err
+	}
+	start, found := slices.BinarySearch(all, last)
+	if found {
+		start++
+	}
+	return start, nil
 }
 
 // typeMatches reports whether a ResourceTypeFilters entry selects
@@ -241,37 +198,39 @@ func typeMatches(f string) (bool, error) {
 	return svc == "bedrock" && (typ == "" || typ == "application-inference-profile"), nil
 }
 
-func (h *Handler) getResources(account string, in getResourcesInput) (any, error) {
+func (h *Handler) getResources(ctx context.Context, in getResourcesInput) (getResourcesOutput, error) {
+	var out getResourcesOutput
+	account := awsproto.Account(ctx)
 	if len(in.TagFilters) > 50 {
-		return nil, errkind.New(errkind.Invalid, "TagFilters may hold at most 50 filters.")
+		return out, errkind.New(errkind.Invalid, "TagFilters may hold at most 50 filters.")
 	}
 	if len(in.ResourceTypeFilters) > 100 {
-		return nil, errkind.New(errkind.Invalid, "ResourceTypeFilters may hold at most 100 entries.")
+		return out, errkind.New(errkind.Invalid, "ResourceTypeFilters may hold at most 100 entries.")
 	}
 	if in.ResourcesPerPage != nil && (*in.ResourcesPerPage < 1 || *in.ResourcesPerPage > 100) {
-		return nil, errkind.New(errkind.Invalid, "ResourcesPerPage must be between 1 and 100.")
+		return out, errkind.New(errkind.Invalid, "ResourcesPerPage must be between 1 and 100.")
 	}
 	if in.TagsPerPage != nil && (*in.TagsPerPage < 100 || *in.TagsPerPage > 500) {
-		return nil, errkind.New(errkind.Invalid, "TagsPerPage must be between 100 and 500.")
+		return out, errkind.New(errkind.Invalid, "TagsPerPage must be between 100 and 500.")
 	}
 	if len(in.ResourceARNList) > 0 {
 		if in.ResourcesPerPage != nil || in.TagsPerPage != nil || (in.PaginationToken != nil && *in.PaginationToken != "") {
-			return nil, errkind.New(errkind.Invalid, "ResourceARNList cannot be combined with ResourcesPerPage, TagsPerPage or PaginationToken.")
+			return out, errkind.New(errkind.Invalid, "ResourceARNList cannot be combined with ResourcesPerPage, TagsPerPage or PaginationToken.")
 		}
 		if len(in.ResourceARNList) > 100 {
-			return nil, errkind.New(errkind.Invalid, "ResourceARNList may hold at most 100 ARNs.")
+			return out, errkind.New(errkind.Invalid, "ResourceARNList may hold at most 100 ARNs.")
 		}
 	}
 	if in.ExcludeCompliantResources != nil && *in.ExcludeCompliantResources && (in.IncludeComplianceDetails == nil || !*in.IncludeComplianceDetails) {
-		return nil, errkind.New(errkind.Invalid, "ExcludeCompliantResources requires IncludeComplianceDetails.")
+		return out, errkind.New(errkind.Invalid, "ExcludeCompliantResources requires IncludeComplianceDetails.")
 	}
 	filters := make([]tags.Filter, 0, len(in.TagFilters))
 	for _, f := range in.TagFilters {
 		if f.Key == nil || *f.Key == "" || len(*f.Key) > 128 {
-			return nil, errkind.New(errkind.Invalid, "Each tag filter needs a Key of 1-128 characters.")
+			return out, errkind.New(errkind.Invalid, "Each tag filter needs a Key of 1-128 characters.")
 		}
 		if len(f.Values) > 20 {
-			return nil, errkind.New(errkind.Invalid, "A tag filter may list at most 20 values.")
+			return out, errkind.New(errkind.Invalid, "A tag filter may list at most 20 values.")
 		}
 		filters = append(filters, tags.Filter{Key: *f.Key, Values: f.Values})
 	}
@@ -279,11 +238,11 @@ func (h *Handler) getResources(account string, in getResourcesInput) (any, error
 	for _, t := range in.ResourceTypeFilters {
 		ok, err := typeMatches(t)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		typeOK = typeOK || ok
 	}
-	out := getResourcesOutput{ResourceTagMappingList: []resourceTagMapping{}}
+	out.ResourceTagMappingList = []resourceTagMapping{}
 	if !typeOK {
 		return out, nil
 	}
@@ -292,7 +251,7 @@ func (h *Handler) getResources(account string, in getResourcesInput) (any, error
 	if len(in.ResourceARNList) > 0 {
 		for _, a := range in.ResourceARNList {
 			if _, err := arn.Parse(a); err != nil {
-				return nil, errkind.New(errkind.Invalid, "%q is not a valid ARN.", a)
+				return out, errkind.New(errkind.Invalid, "%q is not a valid ARN.", a)
 			}
 		}
 		matched := h.profiles.FindByTags(account, filters)
@@ -303,16 +262,14 @@ func (h *Handler) getResources(account string, in getResourcesInput) (any, error
 		}
 	} else {
 		all := h.profiles.FindByTags(account, filters)
-		start := 0
-		if in.PaginationToken != nil && *in.PaginationToken != "" {
-			last, err := decodeToken(*in.PaginationToken, "resources")
-			if err != nil {
-				return nil, err
-			}
-			start, _ = slices.BinarySearch(all, last)
-			if start < len(all) && all[start] == last {
-				start++
-			}
+		// A token continues the same filters.
+		bind := struct {
+			TagFilters          []tagFilter
+			ResourceTypeFilters []string
+		}{in.TagFilters, in.ResourceTypeFilters}
+		start, err := after(ctx, all, in.PaginationToken, bind)
+		if err != nil {
+			return getResourcesOutput{}, err
 		}
 		size := maxPage
 		if in.ResourcesPerPage != nil {
@@ -321,7 +278,7 @@ func (h *Handler) getResources(account string, in getResourcesInput) (any, error
 		end := min(start+size, len(all))
 		arns = all[start:end]
 		if end < len(all) {
-			out.PaginationToken = encodeToken("resources", all[end-1])
+			out.PaginationToken = tokens.Next(ctx, bind, all[end-1])
 		}
 	}
 	for _, a := range arns {
@@ -335,12 +292,13 @@ func (h *Handler) getResources(account string, in getResourcesInput) (any, error
 	return out, nil
 }
 
-func (h *Handler) tagResources(r *http.Request, account string, in tagResourcesInput) (any, error) {
+func (h *Handler) tagResources(ctx context.Context, in tagResourcesInput) (failedOutput, error) {
+	account := awsproto.Account(ctx)
 	if len(in.ResourceARNList) == 0 || len(in.ResourceARNList) > 20 {
-		return nil, errkind.New(errkind.Invalid, "ResourceARNList must hold 1-20 ARNs.")
+		return failedOutput{}, errkind.New(errkind.Invalid, "ResourceARNList must hold 1-20 ARNs.")
 	}
 	if len(in.Tags) == 0 || len(in.Tags) > 50 {
-		return nil, errkind.New(errkind.Invalid, "Tags must hold 1-50 tags.")
+		return failedOutput{}, errkind.New(errkind.Invalid, "Tags must hold 1-50 tags.")
 	}
 	list := make([]tags.Tag, 0, len(in.Tags))
 	for k, v := range in.Tags {
@@ -352,9 +310,9 @@ func (h *Handler) tagResources(r *http.Request, account string, in tagResourcesI
 		// permission on each resource, with the keys Bedrock's
 		// TagResource checks; a denial fails that resource only.
 		current, _ := h.profiles.TagsOf(account, a)
-		err := awsproto.Authorize(r.Context(), "bedrock:TagResource", a, authz.TagResourceKeys(current, list))
+		err := awsproto.Authorize(ctx, "bedrock:TagResource", a, authz.TagResourceKeys(current, list))
 		if err == nil {
-			err = h.profiles.Tag(r.Context(), account, a, list)
+			err = h.profiles.Tag(ctx, account, a, list)
 		}
 		if err != nil {
 			out.FailedResourcesMap[a] = failure(err)
@@ -363,19 +321,20 @@ func (h *Handler) tagResources(r *http.Request, account string, in tagResourcesI
 	return out, nil
 }
 
-func (h *Handler) untagResources(r *http.Request, account string, in untagResourcesInput) (any, error) {
+func (h *Handler) untagResources(ctx context.Context, in untagResourcesInput) (failedOutput, error) {
+	account := awsproto.Account(ctx)
 	if len(in.ResourceARNList) == 0 || len(in.ResourceARNList) > 20 {
-		return nil, errkind.New(errkind.Invalid, "ResourceARNList must hold 1-20 ARNs.")
+		return failedOutput{}, errkind.New(errkind.Invalid, "ResourceARNList must hold 1-20 ARNs.")
 	}
 	if len(in.TagKeys) == 0 || len(in.TagKeys) > 50 {
-		return nil, errkind.New(errkind.Invalid, "TagKeys must hold 1-50 keys.")
+		return failedOutput{}, errkind.New(errkind.Invalid, "TagKeys must hold 1-50 keys.")
 	}
 	out := failedOutput{FailedResourcesMap: map[string]failureInfo{}}
 	for _, a := range in.ResourceARNList {
 		current, _ := h.profiles.TagsOf(account, a)
-		err := awsproto.Authorize(r.Context(), "bedrock:UntagResource", a, authz.UntagResourceKeys(current, in.TagKeys))
+		err := awsproto.Authorize(ctx, "bedrock:UntagResource", a, authz.UntagResourceKeys(current, in.TagKeys))
 		if err == nil {
-			err = h.profiles.Untag(r.Context(), account, a, in.TagKeys)
+			err = h.profiles.Untag(ctx, account, a, in.TagKeys)
 		}
 		if err != nil {
 			out.FailedResourcesMap[a] = failure(err)
