@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/tollgate-dev/tollgate/internal/bench"
+	"github.com/tollgate-dev/tollgate/internal/resolversidecar"
 )
 
 const usage = `Tollgate: attribute, budget, watch and control every generative-AI call.
@@ -92,9 +95,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "chargeback":
 		return chargebackCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
-		return benchCmd(ctx, args[1:], stdout, stderr)
+		return bench.Command(ctx, args[1:], stdout, stderr)
 	case "resolver":
-		return resolverCmd(ctx, args[1:], stderr)
+		return resolversidecar.Command(ctx, args[1:], stderr)
 	case "profiles":
 		return profilesCmd(ctx, args[1:], stdout, stderr)
 	case "accounts", "principals", "keys", "policies":

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/internal/resolversidecar"
 	"github.com/tollgate-dev/tollgate/resolver"
 )
 
@@ -40,7 +41,7 @@ func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("tollgate profiles export-map", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var endpoint, region, credFile, profile string
-	taggingFlags(fs, &endpoint, &region, &credFile, &profile)
+	resolversidecar.TaggingFlags(fs, &endpoint, &region, &credFile, &profile)
 	keys := fs.String("key", "", "comma-separated key tags, in order, e.g. tenant,app (required)")
 	out := fs.String("out", "-", `file to write ("-": standard output)`)
 	allowDups := fs.Bool("allow-duplicates", false, "when several profiles carry the same key values, keep the lowest ARN and warn")
@@ -63,7 +64,7 @@ func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		keyTags[i] = strings.TrimSpace(keyTags[i])
 	}
 
-	client, err := taggingClient(ctx, endpoint, region, credFile, profile)
+	client, err := resolversidecar.TaggingClient(ctx, endpoint, region, credFile, profile)
 	if err != nil {
 		return fmt.Errorf("export-map: %w", err)
 	}
