@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 )
 
 // profilesCmd runs `tollgate profiles SUBCOMMAND`.
-func profilesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func profilesCmd(ctx context.Context, args []string, env Env) error {
+	stdout, stderr := env.Stdout, env.Stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, exportMapUsage)
 		return flag.ErrHelp
