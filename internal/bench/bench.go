@@ -67,22 +67,22 @@ type Options struct {
 
 // Report is the result of a load run; --json prints it.
 type Report struct {
-	Endpoint   string         `json:"endpoint"`
-	BareURL    string         `json:"bareURL,omitempty"`
-	Model      string         `json:"model"`
-	BodyBytes  int            `json:"responseBytes"`
-	Duration   string         `json:"duration"`
-	Warmup     string         `json:"warmup"`
-	NumCPU     int            `json:"numCPU"`
-	GoVersion  string         `json:"goVersion"`
-	StartedAt  time.Time      `json:"startedAt"`
+	Endpoint   string    `json:"endpoint"`
+	BareURL    string    `json:"bareURL,omitempty"`
+	Model      string    `json:"model"`
+	BodyBytes  int       `json:"responseBytes"`
+	Duration   string    `json:"duration"`
+	Warmup     string    `json:"warmup"`
+	NumCPU     int       `json:"numCPU"`
+	GoVersion  string    `json:"goVersion"`
+	StartedAt  time.Time `json:"startedAt"`
 	Runs       []RateRun `json:"runs"`
-	LateAfterM float64        `json:"lateAfterMs"`
+	LateAfterM float64   `json:"lateAfterMs"`
 }
 
 // RateRun is one rate: Tollgate, and the bare handler when measured.
 type RateRun struct {
-	Rate     int         `json:"rate"`
+	Rate     int    `json:"rate"`
 	Tollgate Stats  `json:"tollgate"`
 	Bare     *Stats `json:"bare,omitempty"`
 	// P99OverheadMs is Tollgate's p99 minus the bare handler's p99, both
