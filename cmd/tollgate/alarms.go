@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -301,112 +298,4 @@ func (s *webhookSender) wait(d time.Duration) {
 	case <-done:
 	case <-time.After(d):
 	}
-}
-
-const alarmsUsage = `Usage: tollgate alarms [list] [--state OK|ALARM|INSUFFICIENT_DATA] [--json] [--data-dir D | --store URL]
-       tollgate alarms history [--name N] [--type StateUpdate|Action|ConfigurationUpdate] [--limit N] [--json] [--data-dir D | --store URL]
-
-List the CloudWatch alarms (created with PutMetricAlarm) with their state,
-condition and actions, or their history, newest first.
-
-Flags:
-`
-
-// alarmsCmd prints the alarms and their history from the data
-// directory's database or the PostgreSQL store.
-func alarmsCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	sub := "list"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[0], args[1:]
-	}
-	fs := flag.NewFlagSet("tollgate alarms", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, alarmsUsage); fs.PrintDefaults() }
-	var lf ledgerFlags
-	lf.register(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON lines")
-	state := fs.String("state", "", "list: only alarms in this state")
-	name := fs.String("name", "", "history: only this alarm")
-	typ := fs.String("type", "", "history: only items of this type")
-	limit := fs.Int("limit", 20, "history: how many items")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if sub != "list" && sub != "history" {
-		fs.Usage()
-		return fmt.Errorf("unknown alarms command %q", sub)
-	}
-	db, err := lf.open(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	enc := json.NewEncoder(stdout)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	if sub == "history" {
-		items, err := db.AlarmHistory(ctx, alarm.HistoryQuery{AlarmName: *name, Type: *typ, Newest: true, Limit: *limit})
-		if err != nil {
-			return err
-		}
-		if !*asJSON {
-			fmt.Fprintln(tw, "TIME\tACCOUNT\tALARM\tTYPE\tSUMMARY")
-		}
-		for _, h := range items {
-			if *asJSON {
-				if err := enc.Encode(h); err != nil {
-					return err
-				}
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", h.Time.Format(time.RFC3339), h.Account, h.AlarmName, h.Type, h.Summary)
-		}
-		return tw.Flush()
-	}
-	all, err := db.LoadAlarms(ctx)
-	if err != nil {
-		return err
-	}
-	if *state != "" && !alarm.State(*state).Valid() {
-		return errors.New("--state must be OK, ALARM or INSUFFICIENT_DATA")
-	}
-	if !*asJSON {
-		fmt.Fprintln(tw, "ACCOUNT\tALARM\tSTATE\tSINCE\tCONDITION\tACTIONS\tREASON")
-	}
-	for _, a := range all {
-		if *state != "" && string(a.State) != *state {
-			continue
-		}
-		if *asJSON {
-			if err := enc.Encode(a); err != nil {
-				return err
-			}
-			continue
-		}
-		actions := strings.Join(a.Actions(a.State), " ")
-		if !a.ActionsEnabled {
-			actions = "(disabled)"
-		} else if actions == "" {
-			actions = "-"
-		}
-		reason := a.StateReason
-		if len(reason) > 80 {
-			reason = reason[:77] + "..."
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Account, a.Name, a.State, a.StateTransitioned.Format(time.RFC3339),
-			condition(a), actions, reason)
-	}
-	return tw.Flush()
-}
-
-// condition describes what an alarm watches, e.g.
-// "Sum(Invocations{ModelId=abc}) > 100 for 2 of 3 x 60s".
-func condition(a alarm.Alarm) string {
-	var dims []string
-	for _, d := range a.Dimensions {
-		dims = append(dims, d.Name+"="+d.Value)
-	}
-	op := map[string]string{alarm.GreaterThanOrEqualToThreshold: ">=", alarm.GreaterThanThreshold: ">",
-		alarm.LessThanThreshold: "<", alarm.LessThanOrEqualToThreshold: "<="}[a.ComparisonOperator]
-	return fmt.Sprintf("%s(%s{%s}) %s %g for %d of %d x %ds (missing: %s)", a.Stat(), a.MetricName, strings.Join(dims, ","),
-		op, a.Threshold, a.M(), a.EvaluationPeriods, int(a.Period/time.Second), a.Treat())
 }

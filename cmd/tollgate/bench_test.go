@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/tollgate-dev/tollgate/internal/bench"
 )
 
 // TestBenchAgainstServer runs the load generator for one second at a low
@@ -15,7 +15,7 @@ import (
 func TestBenchAgainstServer(t *testing.T) {
 	ts := startServer(t, "", nil)
 	const rate = 50
-	rep, err := runBench(t.Context(), benchOptions{
+	rep, err := bench.Run(t.Context(), bench.Options{
 		Endpoint:    ts.URL(),
 		Credentials: ts.CredentialsFile(),
 		Profile:     "default",
@@ -41,7 +41,7 @@ func TestBenchAgainstServer(t *testing.T) {
 	if run.Bare == nil || run.P99OverheadMs == nil {
 		t.Fatal("no bare measurement")
 	}
-	for name, s := range map[string]benchStats{"tollgate": run.Tollgate, "bare": *run.Bare} {
+	for name, s := range map[string]bench.Stats{"tollgate": run.Tollgate, "bare": *run.Bare} {
 		if s.Scheduled != rate || s.Completed != rate || s.Errors != 0 || s.Dropped != 0 {
 			t.Errorf("%s: scheduled %d, completed %d, errors %d (%s), dropped %d; want %d completed and no errors",
 				name, s.Scheduled, s.Completed, s.Errors, s.FirstError, s.Dropped, rate)
@@ -55,7 +55,7 @@ func TestBenchAgainstServer(t *testing.T) {
 	}
 
 	// A second run reuses the "bench" profile instead of creating another.
-	again, err := runBench(t.Context(), benchOptions{Endpoint: ts.URL(), Credentials: ts.CredentialsFile(), Profile: "default",
+	again, err := bench.Run(t.Context(), bench.Options{Endpoint: ts.URL(), Credentials: ts.CredentialsFile(), Profile: "default",
 		Region: ts.Config.Region, Rates: []int{5}, Duration: 200 * time.Millisecond}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -65,40 +65,12 @@ func TestBenchAgainstServer(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := rep.print(&out); err != nil {
+	if err := rep.Print(&out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"tollgate", "bare", "overhead at 50 req/s"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
-		}
-	}
-}
-
-func TestBenchRefusesNonLoopback(t *testing.T) {
-	for _, ep := range []string{"http://10.0.0.1:8080", "http://example.com", "https://192.168.1.2", "ftp://127.0.0.1"} {
-		if _, err := checkLoopback(ep); err == nil {
-			t.Errorf("checkLoopback(%q) accepted a non-loopback endpoint", ep)
-		}
-	}
-	for _, ep := range []string{"http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:8080", "https://127.0.0.2"} {
-		if _, err := checkLoopback(ep); err != nil {
-			t.Errorf("checkLoopback(%q): %v", ep, err)
-		}
-	}
-}
-
-func TestParseRates(t *testing.T) {
-	got, err := parseRates("500, 1000,2000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(got, []int{500, 1000, 2000}); diff != "" {
-		t.Errorf("rates (-got +want):\n%s", diff)
-	}
-	for _, bad := range []string{"", "0", "-5", "fast", "1,2,x", "1000000"} {
-		if _, err := parseRates(bad); err == nil {
-			t.Errorf("parseRates(%q) accepted it", bad)
 		}
 	}
 }

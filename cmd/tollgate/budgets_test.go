@@ -240,7 +240,7 @@ func TestBudgetsAPI(t *testing.T) {
 	wantForecast := float64(histActual)/1e9 + time.Until(monthEnd).Hours()/24
 	if cs := d.Budget.CalculatedSpend; aws.ToString(cs.ActualSpend.Amount) != histActual.Decimal(1) || cs.ForecastedSpend == nil {
 		t.Errorf("history budget: actual %+v, forecast %+v; want actual %s and a forecast", cs.ActualSpend, cs.ForecastedSpend, histActual.Decimal(1))
-	} else if f := amountOf(cs.ForecastedSpend); f < wantForecast*0.99-0.01 || f > wantForecast*1.01+0.01 {
+	} else if f := spendAmount(cs.ForecastedSpend); f < wantForecast*0.99-0.01 || f > wantForecast*1.01+0.01 {
 		t.Errorf("history budget forecast = %.4f, want %.4f (actual + $1 a day left)", f, wantForecast)
 	}
 

@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/cli"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -102,7 +103,7 @@ func TestChargebackCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r reportJSON
+		var r cli.Report
 		if err := json.Unmarshal([]byte(rep), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -192,15 +193,5 @@ func TestChargebackCommand(t *testing.T) {
 				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestParseMonth(t *testing.T) {
-	now := time.Date(2026, 1, 15, 10, 0, 0, 0, time.UTC)
-	if got, _ := parseMonth("", now); !got.Equal(time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC)) {
-		t.Errorf("default month %v, want December 2025", got)
-	}
-	if got, _ := parseMonth("2026-11", now); !got.Equal(billingMonth) {
-		t.Errorf("parseMonth(2026-11) = %v", got)
 	}
 }

@@ -150,7 +150,7 @@ func TestExportCommand(t *testing.T) {
 		if len(days) != 30 {
 			t.Errorf("%d days, want 30", len(days))
 		}
-		if !strings.Contains(stderr, fmt.Sprintf("exported %s line items (daily", groupDigits(int64(len(rows)-1)))) ||
+		if !strings.Contains(stderr, fmt.Sprintf("exported %s line items (daily", thousands(len(rows)-1))) ||
 			strings.Contains(stderr, "\r") {
 			t.Errorf("stderr %q: want a summary and no progress bar (not a terminal)", stderr)
 		}
@@ -233,24 +233,5 @@ func TestExportCommand(t *testing.T) {
 				t.Errorf("err = %v, want one mentioning %q", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestExportProgressBar(t *testing.T) {
-	var buf bytes.Buffer
-	from := billingMonth
-	bar := &progressBar{w: &buf, from: from, to: from.AddDate(0, 0, 10), start: time.Now().Add(-time.Second)}
-	bar.update(export.Progress{Hour: from.AddDate(0, 0, 5), Rows: 1234})
-	bar.update(export.Progress{Hour: from.AddDate(0, 0, 6), Rows: 1300}) // within 100ms: not drawn
-	bar.update(export.Progress{Hour: from.AddDate(0, 0, 10), Rows: 2000})
-	bar.finish()
-	out := buf.String()
-	for _, want := range []string{"\r\033[K[", " 50%", "1,234 line items", "100%", "2,000 line items"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("progress output %q lacks %q", out, want)
-		}
-	}
-	if strings.Contains(out, "1,300") || !strings.HasSuffix(out, "\n") {
-		t.Errorf("progress output %q: want the throttled update skipped and a final newline", out)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/tollgate-dev/tollgate/internal/bench"
 	"github.com/tollgate-dev/tollgate/internal/config"
 )
 
@@ -30,7 +31,7 @@ import (
 // handler.
 type gatewayFixture struct {
 	m      *Main
-	sig    *converseSigner
+	sig    *bench.Signer
 	client *http.Client
 	sample []byte
 	header http.Header
@@ -63,13 +64,13 @@ func newGatewayFixture(b *testing.B) *gatewayFixture {
 		m.Close()
 	})
 
-	client := benchClient(256)
+	client := bench.Client(256)
 	b.Cleanup(client.CloseIdleConnections)
 	creds := aws.Credentials{AccessKeyID: m.RootAccessKeyID, SecretAccessKey: m.RootSecretAccessKey}
 	var arn string
 	var err error
 	for range 100 { // until the listener answers
-		if arn, err = ensureBenchProfile(b.Context(), m.URL(), cfg.Region, creds); err == nil {
+		if arn, err = bench.EnsureProfile(b.Context(), m.URL(), cfg.Region, creds); err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -77,12 +78,12 @@ func newGatewayFixture(b *testing.B) *gatewayFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := &gatewayFixture{m: m, client: client, sig: newConverseSigner(creds, cfg.Region, arn, converseBody())}
-	req, err := f.sig.request(b.Context(), m.URL())
+	f := &gatewayFixture{m: m, client: client, sig: bench.NewSigner(creds, cfg.Region, arn, bench.ConverseBody())}
+	req, err := f.sig.Request(b.Context(), m.URL())
 	if err != nil {
 		b.Fatal(err)
 	}
-	if f.sample, f.header, err = benchDo(client, req); err != nil {
+	if f.sample, f.header, err = bench.Do(client, req); err != nil {
 		b.Fatal(err)
 	}
 	return f
@@ -90,7 +91,7 @@ func newGatewayFixture(b *testing.B) *gatewayFixture {
 
 // bare returns the bare handler for f's captured response.
 func (f *gatewayFixture) bare() http.Handler {
-	return bareHandler(f.sample, f.header.Get("Content-Type"), f.header.Get("X-Amzn-Requestid"))
+	return bench.BareHandler(f.sample, f.header.Get("Content-Type"), f.header.Get("X-Amzn-Requestid"))
 }
 
 // loopback sends b.N signed Converse requests to base over HTTP/1.1
@@ -99,11 +100,11 @@ func (f *gatewayFixture) bare() http.Handler {
 func (f *gatewayFixture) loopback(b *testing.B, base string) {
 	ctx := b.Context()
 	call := func() error {
-		req, err := f.sig.request(ctx, base)
+		req, err := f.sig.Request(ctx, base)
 		if err != nil {
 			return err
 		}
-		_, _, err = benchDo(f.client, req)
+		_, _, err = bench.Do(f.client, req)
 		return err
 	}
 	b.Run("mode=serial", func(b *testing.B) {
@@ -165,14 +166,14 @@ func BenchmarkConverseInProcess(b *testing.B) {
 	request := func() *http.Request {
 		if time.Since(signedAt) > time.Minute {
 			var err error
-			if signed, err = f.sig.request(ctx, f.m.URL()); err != nil {
+			if signed, err = f.sig.Request(ctx, f.m.URL()); err != nil {
 				b.Fatal(err)
 			}
 			signed.RemoteAddr = "127.0.0.1:40000"
 			signedAt = time.Now()
 		}
 		r := *signed
-		r.Body = io.NopCloser(bytes.NewReader(f.sig.body))
+		r.Body = io.NopCloser(bytes.NewReader(f.sig.Body()))
 		return &r
 	}
 	for _, tg := range targets {
@@ -194,7 +195,7 @@ func BenchmarkConverseInProcess(b *testing.B) {
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						r := *req
-						r.Body = io.NopCloser(bytes.NewReader(f.sig.body))
+						r.Body = io.NopCloser(bytes.NewReader(f.sig.Body()))
 						rec := httptest.NewRecorder()
 						tg.h.ServeHTTP(rec, &r)
 						if rec.Code != http.StatusOK {

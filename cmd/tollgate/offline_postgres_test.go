@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/cli"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -173,7 +175,7 @@ func TestOfflineCommandsOnPostgres(t *testing.T) {
 		}},
 		{"usage json", []string{"usage", "--limit", "50", "--json"}, nil},
 		{"report", []string{"report", "--from", from, "--to", to, "--granularity", "daily", "--group-by", "tag:dept", "--json"}, func(t *testing.T, out string) {
-			var got reportJSON
+			var got cli.Report
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatal(err)
 			}
@@ -182,8 +184,8 @@ func TestOfflineCommandsOnPostgres(t *testing.T) {
 				want.Cost += r.Cost
 				want.Usage += r.InputTokens + r.OutputTokens + r.CacheReadTokens + r.CacheWriteTokens
 			}
-			if got.Total != totalsOf(want) || len(got.Periods) != 41 {
-				t.Errorf("report total %+v over %d days, want the ledger's %+v over 41", got.Total, len(got.Periods), totalsOf(want))
+			if got.Total != cli.ReportTotalsOf(want) || len(got.Periods) != 41 {
+				t.Errorf("report total %+v over %d days, want the ledger's %+v over 41", got.Total, len(got.Periods), cli.ReportTotalsOf(want))
 			}
 		}},
 		{"report table", []string{"report", "--from", from, "--to", to, "--group-by", "profile", "--filter", "tag:dept=sales"}, nil},

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/cli"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -96,9 +98,9 @@ func TestReport(t *testing.T) {
 		}
 		return m
 	}
-	decode := func(t *testing.T, out string) (reportJSON, map[string]sums) {
+	decode := func(t *testing.T, out string) (cli.Report, map[string]sums) {
 		t.Helper()
-		var r reportJSON
+		var r cli.Report
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}

@@ -19,19 +19,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/resolversidecar"
 	"github.com/tollgate-dev/tollgate/resolver"
 )
 
 // runningSidecar is a `tollgate resolver` started in-process.
 type runningSidecar struct {
-	*sidecar
+	*resolversidecar.Sidecar
 	cancel context.CancelFunc
 	done   chan error
 }
 
 // startSidecar starts a sidecar on a free port, pointed at ts, and stops
 // it when the test ends.
-func startSidecar(t *testing.T, ts *testServer, cfg sidecarConfig) *runningSidecar {
+func startSidecar(t *testing.T, ts *testServer, cfg resolversidecar.Config) *runningSidecar {
 	t.Helper()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.Endpoint = ts.URL()
@@ -41,12 +42,12 @@ func startSidecar(t *testing.T, ts *testServer, cfg sidecarConfig) *runningSidec
 	if os.Getenv("TOLLGATE_TEST_LOG") != "" {
 		logw = os.Stderr
 	}
-	s, err := newSidecar(t.Context(), cfg, nil, slog.New(slog.NewJSONHandler(logw, nil)))
+	s, err := resolversidecar.New(t.Context(), cfg, nil, slog.New(slog.NewJSONHandler(logw, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rs := &runningSidecar{sidecar: s, cancel: cancel, done: make(chan error, 1)}
+	rs := &runningSidecar{Sidecar: s, cancel: cancel, done: make(chan error, 1)}
 	go func() { rs.done <- s.Run(ctx) }()
 	t.Cleanup(func() { rs.stop(t) })
 	return rs
@@ -143,7 +144,7 @@ func TestResolverSidecarSurvivesRestart(t *testing.T) {
 		t.Fatalf("export-map: %v\n%s", err, stderr.String())
 	}
 
-	cfg := sidecarConfig{Snapshot: snapshot, SnapshotDelay: 10 * time.Millisecond, TTL: time.Minute, Static: mapFile, Warm: false}
+	cfg := resolversidecar.Config{Snapshot: snapshot, SnapshotDelay: 10 * time.Millisecond, TTL: time.Minute, Static: mapFile, Warm: false}
 	sc := startSidecar(t, ts, cfg)
 	sc.expect(t, "/healthz", 200, map[string]any{"status": "ok"})
 	sc.expect(t, "/resolve?tenant=acme&app=claims_chatbot", 200, map[string]any{"arn": arns["claims"], "source": "upstream", "stale": false})
@@ -174,7 +175,7 @@ func TestResolverSidecarSurvivesRestart(t *testing.T) {
 
 	// The snapshot written at exit still holds the answers (with their
 	// original fetch times), so a second restart answers too.
-	sc = startSidecar(t, ts, sidecarConfig{Snapshot: snapshot, TTL: time.Minute})
+	sc = startSidecar(t, ts, resolversidecar.Config{Snapshot: snapshot, TTL: time.Minute})
 	sc.expect(t, "/resolve?tenant=acme&app=claims_chatbot", 200, map[string]any{"arn": arns["claims"], "source": "snapshot"})
 }
 
@@ -189,7 +190,7 @@ func TestResolverAgainstTollgate(t *testing.T) {
 	for i := range arns {
 		arns[i] = createProfile(t, bc, fmt.Sprintf("tenant-%02d", i), haikuARN, tagList("tenant", fmt.Sprintf("t%02d", i), "app", "chat_app")...)
 	}
-	client, err := taggingClient(t.Context(), ts.URL(), ts.Config.Region, ts.CredentialsFile(), "")
+	client, err := resolversidecar.TaggingClient(t.Context(), ts.URL(), ts.Config.Region, ts.CredentialsFile(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,17 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
+
+	btypes "github.com/aws/aws-sdk-go-v2/service/budgets/types"
 )
 
 func sha256Hex(b []byte) string {
@@ -73,4 +77,26 @@ func selfSignedCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// thousands formats n with thousands separators, as the CLI's summaries
+// do: 1234567 -> "1,234,567".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// spendAmount is a Budgets Spend's amount; NaN when absent.
+func spendAmount(s *btypes.Spend) float64 {
+	if s == nil || s.Amount == nil {
+		return math.NaN()
+	}
+	v, err := strconv.ParseFloat(*s.Amount, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
 }

@@ -1,4 +1,12 @@
-package main
+// Package resolversidecar is `tollgate resolver`, the caching sidecar
+// between clients and the Resource Groups Tagging API (on AWS, a Lambda
+// extension does this job): a small HTTP service that answers
+// GET /resolve?tag=value... with a profile ARN from package resolver's TTL
+// cache, refreshed from the Tagging API of AWS or Tollgate and persisted
+// to a snapshot file so that a cold start answers at once. It also holds
+// the Tagging API client and flags that `tollgate profiles export-map`
+// shares.
+package resolversidecar
 
 import (
 	"context"
@@ -20,12 +28,12 @@ import (
 	"github.com/tollgate-dev/tollgate/resolver"
 )
 
-// sidecarConfig configures `tollgate resolver`, the caching sidecar (the
+// Config configures `tollgate resolver`, the caching sidecar (the
 // Lambda-extension way of finding a profile): a small HTTP service that
 // answers tag filters with a profile ARN from its in-memory cache,
 // refreshing from the Tagging API of AWS or Tollgate, and persisting the
 // cache so that a cold start answers at once.
-type sidecarConfig struct {
+type Config struct {
 	Listen      string // address to serve on; default 127.0.0.1:8091
 	Endpoint    string // Tagging API base URL; default "": AWS's endpoint for Region
 	Region      string // default "": from the AWS configuration (AWS_REGION, shared config)
@@ -45,10 +53,10 @@ type sidecarConfig struct {
 	WarmEvery      time.Duration // list every profile again this often; default 0: never
 }
 
-// sidecar is a running `tollgate resolver`. newSidecar binds the listener;
+// Sidecar is a running `tollgate resolver`. New binds the listener;
 // Run serves until its context ends, then writes the snapshot.
-type sidecar struct {
-	cfg   sidecarConfig
+type Sidecar struct {
+	cfg   Config
 	log   *slog.Logger
 	res   *resolver.Resolver
 	ln    net.Listener
@@ -56,13 +64,13 @@ type sidecar struct {
 	dirty chan struct{} // a refresh changed the cache; the snapshot is behind
 }
 
-// newSidecar builds the resolver (api nil: an AWS SDK tagging client from
+// New builds the resolver (api nil: an AWS SDK tagging client from
 // cfg), restores the snapshot, and binds cfg.Listen.
-func newSidecar(ctx context.Context, cfg sidecarConfig, api resolver.API, log *slog.Logger) (*sidecar, error) {
+func New(ctx context.Context, cfg Config, api resolver.API, log *slog.Logger) (*Sidecar, error) {
 	if cfg.SnapshotDelay == 0 {
 		cfg.SnapshotDelay = 5 * time.Second
 	}
-	s := &sidecar{cfg: cfg, log: log, dirty: make(chan struct{}, 1)}
+	s := &Sidecar{cfg: cfg, log: log, dirty: make(chan struct{}, 1)}
 	mode, err := resolver.ParseStaticMode(cfg.StaticMode)
 	if err != nil {
 		return nil, err
@@ -74,7 +82,7 @@ func newSidecar(ctx context.Context, cfg sidecarConfig, api resolver.API, log *s
 		}
 	}
 	if api == nil {
-		if api, err = taggingClient(ctx, cfg.Endpoint, cfg.Region, cfg.Credentials, cfg.Profile); err != nil {
+		if api, err = TaggingClient(ctx, cfg.Endpoint, cfg.Region, cfg.Credentials, cfg.Profile); err != nil {
 			return nil, err
 		}
 	}
@@ -114,9 +122,9 @@ func newSidecar(ctx context.Context, cfg sidecarConfig, api resolver.API, log *s
 }
 
 // URL returns the sidecar's base URL.
-func (s *sidecar) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Sidecar) URL() string { return "http://" + s.ln.Addr().String() }
 
-func (s *sidecar) markDirty() {
+func (s *Sidecar) markDirty() {
 	select {
 	case s.dirty <- struct{}{}:
 	default:
@@ -125,7 +133,7 @@ func (s *sidecar) markDirty() {
 
 // Run serves until ctx ends; then it stops background refreshes and
 // writes the snapshot one last time.
-func (s *sidecar) Run(ctx context.Context) error {
+func (s *Sidecar) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -158,7 +166,7 @@ func (s *sidecar) Run(ctx context.Context) error {
 
 // background warms the cache and writes the snapshot after refreshes,
 // once cfg.SnapshotDelay has passed without another.
-func (s *sidecar) background(ctx context.Context) {
+func (s *Sidecar) background(ctx context.Context) {
 	warm := func() {
 		n, err := s.res.Warm(ctx)
 		if err != nil {
@@ -197,7 +205,7 @@ func (s *sidecar) background(ctx context.Context) {
 	}
 }
 
-func (s *sidecar) saveSnapshot() {
+func (s *Sidecar) saveSnapshot() {
 	if s.cfg.Snapshot == "" {
 		return
 	}
@@ -223,7 +231,7 @@ type sidecarError struct {
 
 // resolve answers GET /resolve?key=value&...: every query parameter is one
 // tag filter.
-func (s *sidecar) resolve(r *http.Request) (int, any) {
+func (s *Sidecar) resolve(r *http.Request) (int, any) {
 	tags := map[string]string{}
 	for k, vs := range r.URL.Query() {
 		if len(vs) != 1 {
@@ -255,7 +263,7 @@ func (s *sidecar) resolve(r *http.Request) (int, any) {
 }
 
 // wrap turns a handler's status and body into a JSON response.
-func (s *sidecar) wrap(h func(*http.Request) (int, any)) http.HandlerFunc {
+func (s *Sidecar) wrap(h func(*http.Request) (int, any)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		status, body := h(r)
 		w.Header().Set("Content-Type", "application/json")
@@ -266,12 +274,12 @@ func (s *sidecar) wrap(h func(*http.Request) (int, any)) http.HandlerFunc {
 	}
 }
 
-// taggingClient returns a Tagging API client for endpoint ("" = AWS) and
+// TaggingClient returns a Tagging API client for endpoint ("" = AWS) and
 // region. Credentials come from credFile (an AWS shared credentials file,
 // such as the one Tollgate writes in its data directory) when given, else
 // from the SDK's default chain. The SDK's retries are off: the resolver
 // does its own backoff.
-func taggingClient(ctx context.Context, endpoint, region, credFile, profile string) (*rgt.Client, error) {
+func TaggingClient(ctx context.Context, endpoint, region, credFile, profile string) (*rgt.Client, error) {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryMaxAttempts(1)}
 	if region != "" {
 		opts = append(opts, awsconfig.WithRegion(region))
@@ -318,21 +326,21 @@ func sharedFileCredentials(ctx context.Context, file, profile string) (aws.Crede
 	return sc.Credentials, nil
 }
 
-// taggingFlags registers the flags that say how to reach the Tagging API.
-func taggingFlags(fs *flag.FlagSet, endpoint, region, credFile, profile *string) {
+// TaggingFlags registers the flags that say how to reach the Tagging API.
+func TaggingFlags(fs *flag.FlagSet, endpoint, region, credFile, profile *string) {
 	fs.StringVar(endpoint, "endpoint", "", "Tagging API base URL, e.g. Tollgate's http://127.0.0.1:8080 (default: AWS)")
 	fs.StringVar(region, "region", "", "region (default: from the AWS configuration)")
 	fs.StringVar(credFile, "credentials", "", "AWS shared credentials file, e.g. ./tollgate-data/credentials (default: the AWS SDK's credential chain)")
 	fs.StringVar(profile, "profile", "", `profile of the credentials or config file (default "default")`)
 }
 
-// resolverCmd runs `tollgate resolver`.
-func resolverCmd(ctx context.Context, args []string, stderr io.Writer) error {
+// Command runs `tollgate resolver ARGS...`.
+func Command(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tollgate resolver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfg sidecarConfig
+	var cfg Config
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8091", "address to serve on")
-	taggingFlags(fs, &cfg.Endpoint, &cfg.Region, &cfg.Credentials, &cfg.Profile)
+	TaggingFlags(fs, &cfg.Endpoint, &cfg.Region, &cfg.Credentials, &cfg.Profile)
 	fs.StringVar(&cfg.Snapshot, "snapshot", "", "file holding the last good cache, loaded at start and written after refreshes and at exit")
 	fs.DurationVar(&cfg.SnapshotDelay, "snapshot-delay", 5*time.Second, "after a refresh, wait this long before writing the snapshot (at most one write per delay)")
 	fs.StringVar(&cfg.Static, "static", "", "static map YAML file (see tollgate profiles export-map)")
@@ -361,7 +369,7 @@ GET /stats returns the cache counters; GET /healthz returns 200.
 		return fmt.Errorf("resolver: unexpected argument %q", fs.Arg(0))
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	s, err := newSidecar(ctx, cfg, nil, log)
+	s, err := New(ctx, cfg, nil, log)
 	if err != nil {
 		return fmt.Errorf("resolver: %w", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -40,14 +40,16 @@ Flags:
 `
 
 // chargebackCmd writes chargeback statements from the ledger.
-func chargebackCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func chargebackCmd(ctx context.Context, args []string, env Env) error {
+	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
+
 	fs := flag.NewFlagSet("tollgate chargeback", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), chargebackUsage)
 		fs.PrintDefaults()
 	}
-	var lf ledgerFlags
+	var lf storeFlags
 	lf.register(fs, getenv)
 	byFlag := fs.String("by", "", "tag:KEY (one statement per tag value, plus the untagged one) or account (required)")
 	monthFlag := fs.String("month", "", "calendar month, YYYY-MM, UTC (default: last month)")
@@ -98,7 +100,7 @@ func chargebackCmd(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if len(accountFlags) > 0 {
 		accounts = accountFlags
 	}
-	db, err := lf.open(ctx, false)
+	db, err := lf.open(ctx, env, false)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,7 @@
-package main
+package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -12,16 +11,18 @@ import (
 )
 
 // usageCmd prints the most recent usage records from the ledger.
-func usageCmd(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+func usageCmd(ctx context.Context, args []string, env Env) error {
+	stdout, getenv := env.Stdout, env.Getenv
+
 	fs := flag.NewFlagSet("tollgate usage", flag.ContinueOnError)
-	var lf ledgerFlags
+	var lf storeFlags
 	lf.register(fs, getenv)
 	limit := fs.Int("limit", 20, "how many records (newest first)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	db, err := lf.open(ctx, true)
+	db, err := lf.open(ctx, env, true)
 	if err != nil {
 		return err
 	}
@@ -31,15 +32,14 @@ func usageCmd(ctx context.Context, args []string, stdout io.Writer, getenv func(
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		for _, r := range recs {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(stdout, recs)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	return printUsage(stdout, recs)
+}
+
+// printUsage writes usage records as a table.
+func printUsage(w io.Writer, recs []ledger.Record) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tREQUEST ID\tOPERATION\tPROFILE\tMODEL\tREGION\tIN\tOUT\tCACHE R/W\tLATENCY\tOUTCOME\tCOST (USD)")
 	for _, r := range recs {
 		cost := r.Cost.Decimal(6)
@@ -55,13 +55,4 @@ func usageCmd(ctx context.Context, args []string, stdout io.Writer, getenv func(
 			r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.Outcome, cost)
 	}
 	return tw.Flush()
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -38,12 +38,6 @@ Examples:
 
 Flags:
 `
-
-// listFlag is a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // reportDims maps the report's dimension names to Cost Explorer's.
 var reportDims = map[string]string{
@@ -151,39 +145,45 @@ func parseReportTime(s, name string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// reportJSON is the --json output.
-type reportJSON struct {
+// Report is the output of tollgate report: printed as a table, or as
+// JSON with --json.
+type Report struct {
 	From        string         `json:"from"`
 	To          string         `json:"to"`
 	Granularity string         `json:"granularity"`
 	GroupBy     []string       `json:"groupBy"`
 	Filters     []string       `json:"filters"`
-	Periods     []reportPeriod `json:"periods"`
-	Total       reportTotals   `json:"total"`
+	Periods     []ReportPeriod `json:"periods"`
+	Total       ReportTotals   `json:"total"`
 }
 
-type reportTotals struct {
+// ReportTotals is the cost (USD, two decimals) and usage (tokens) of a
+// period, a group or the whole report.
+type ReportTotals struct {
 	Cost          string `json:"cost"`
 	UsageQuantity int64  `json:"usageQuantity"`
 }
 
-type reportPeriod struct {
+// ReportPeriod is one period of a report.
+type ReportPeriod struct {
 	Start     string `json:"start"`
 	End       string `json:"end"`
 	Estimated bool   `json:"estimated"`
-	reportTotals
-	Groups []reportGroup `json:"groups,omitempty"`
+	ReportTotals
+	Groups []ReportGroup `json:"groups,omitempty"`
 }
 
-type reportGroup struct {
+// ReportGroup is one group of a period.
+type ReportGroup struct {
 	// Keys holds one value per group-by: the dimension value, or the tag
 	// value ("" for usage without the tag).
 	Keys []string `json:"keys"`
-	reportTotals
+	ReportTotals
 }
 
-func totalsOf(t costquery.Totals) reportTotals {
-	return reportTotals{Cost: t.Cost.Decimal(2), UsageQuantity: t.Usage}
+// ReportTotalsOf returns the report form of the cost engine's totals.
+func ReportTotalsOf(t costquery.Totals) ReportTotals {
+	return ReportTotals{Cost: t.Cost.Decimal(2), UsageQuantity: t.Usage}
 }
 
 // groupValue strips a tag group key to its value.
@@ -195,14 +195,16 @@ func groupValue(g costquery.GroupBy, key string) string {
 }
 
 // reportCmd prints cost and usage tables from the ledger.
-func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func reportCmd(ctx context.Context, args []string, env Env) error {
+	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
+
 	fs := flag.NewFlagSet("tollgate report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), reportUsage)
 		fs.PrintDefaults()
 	}
-	var lf ledgerFlags
+	var lf storeFlags
 	lf.register(fs, getenv)
 	catalogFile := fs.String("catalog", getenv("TOLLGATE_CATALOG"), "catalogue override YAML file (names the usage types)")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD (default: the first of this month, UTC)")
@@ -267,7 +269,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		}
 		cat = cat.Merge(over)
 	}
-	db, err := lf.open(ctx, false)
+	db, err := lf.open(ctx, env, false)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -281,7 +283,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return err
 	}
 
-	out := reportJSON{From: fmtReportTime(q.From, q.Granularity), To: fmtReportTime(q.To, q.Granularity),
+	out := Report{From: fmtReportTime(q.From, q.Granularity), To: fmtReportTime(q.To, q.Granularity),
 		Granularity: string(q.Granularity), GroupBy: []string(groupFlags), Filters: []string(filterFlags)}
 	if out.GroupBy == nil {
 		out.GroupBy = []string{}
@@ -289,23 +291,23 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if out.Filters == nil {
 		out.Filters = []string{}
 	}
-	out.Periods = []reportPeriod{}
+	out.Periods = []ReportPeriod{}
 	var total costquery.Totals
 	for _, p := range res.Periods {
-		rp := reportPeriod{Start: fmtReportTime(p.Start, q.Granularity), End: fmtReportTime(p.End, q.Granularity),
-			Estimated: p.Estimated, reportTotals: totalsOf(p.Total)}
+		rp := ReportPeriod{Start: fmtReportTime(p.Start, q.Granularity), End: fmtReportTime(p.End, q.Granularity),
+			Estimated: p.Estimated, ReportTotals: ReportTotalsOf(p.Total)}
 		for _, g := range p.Groups {
 			keys := make([]string, len(g.Keys))
 			for i, k := range g.Keys {
 				keys[i] = groupValue(q.GroupBy[i], k)
 			}
-			rp.Groups = append(rp.Groups, reportGroup{Keys: keys, reportTotals: totalsOf(g.Totals)})
+			rp.Groups = append(rp.Groups, ReportGroup{Keys: keys, ReportTotals: ReportTotalsOf(g.Totals)})
 		}
 		total.Cost += p.Total.Cost
 		total.Usage += p.Total.Usage
 		out.Periods = append(out.Periods, rp)
 	}
-	out.Total = totalsOf(total)
+	out.Total = ReportTotalsOf(total)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -321,7 +323,7 @@ func fmtReportTime(t time.Time, g costquery.Granularity) string {
 	return t.Format(time.DateOnly)
 }
 
-func printReport(w io.Writer, r reportJSON, q costquery.Query) error {
+func printReport(w io.Writer, r Report, q costquery.Query) error {
 	fmt.Fprintf(w, "Cost and usage from %s to %s (end exclusive), %s", r.From, r.To, strings.ToLower(r.Granularity))
 	if len(r.GroupBy) > 0 {
 		fmt.Fprintf(w, ", grouped by %s", strings.Join(r.GroupBy, ", "))
@@ -338,7 +340,7 @@ func printReport(w io.Writer, r reportJSON, q costquery.Query) error {
 	head = append(head, "COST (USD)", "USAGE (TOKENS)")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	estimated := false
-	row := func(period string, keys []string, t reportTotals) {
+	row := func(period string, keys []string, t ReportTotals) {
 		cells := append([]string{period}, keys...)
 		cells = append(cells, t.Cost, fmt.Sprint(t.UsageQuantity))
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
@@ -350,7 +352,7 @@ func printReport(w io.Writer, r reportJSON, q costquery.Query) error {
 			estimated = true
 		}
 		if len(q.GroupBy) == 0 {
-			row(label, nil, p.reportTotals)
+			row(label, nil, p.ReportTotals)
 			continue
 		}
 		for _, g := range p.Groups {
@@ -364,7 +366,7 @@ func printReport(w io.Writer, r reportJSON, q costquery.Query) error {
 					}
 				}
 			}
-			row(label, keys, g.reportTotals)
+			row(label, keys, g.ReportTotals)
 		}
 	}
 	blank := make([]string, len(q.GroupBy))
@@ -375,7 +377,7 @@ func printReport(w io.Writer, r reportJSON, q costquery.Query) error {
 	if estimated {
 		fmt.Fprintln(w, "* includes unpriced usage: its tokens are counted, its cost is not.")
 	}
-	if len(r.Periods) > 0 && r.Total == totalsOf(costquery.Totals{}) {
+	if len(r.Periods) > 0 && r.Total == ReportTotalsOf(costquery.Totals{}) {
 		fmt.Fprintln(w, "No usage in this period.")
 	}
 	return nil

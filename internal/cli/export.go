@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -39,14 +39,16 @@ Flags:
 `
 
 // exportCmd writes CUR-style line items from the ledger.
-func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+func exportCmd(ctx context.Context, args []string, env Env) error {
+	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
+
 	fs := flag.NewFlagSet("tollgate export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), exportUsage)
 		fs.PrintDefaults()
 	}
-	var lf ledgerFlags
+	var lf storeFlags
 	lf.register(fs, getenv)
 	catalogFile := fs.String("catalog", getenv("TOLLGATE_CATALOG"), "catalogue override YAML file (names usage types, gives rates)")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD (default: the first of this month, UTC)")
@@ -91,7 +93,7 @@ func exportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err := opts.Validate(); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	db, err := lf.open(ctx, false)
+	db, err := lf.open(ctx, env, false)
 	if err != nil {
 		return err
 	}
@@ -168,50 +170,6 @@ func loadCatalog(file string) (*catalog.Catalog, error) {
 	return cat.Merge(over), nil
 }
 
-// writeOutput runs write on stdout (path "") or on a temporary file next
-// to path, renamed to path once write has succeeded: the file is written
-// whole or not at all.
-func writeOutput(path string, stdout io.Writer, write func(io.Writer) error) error {
-	if path == "" {
-		return write(stdout)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
-}
-
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 // progressBar draws an export's progress on one terminal line: how much
 // of the range has been read, the hour reached, line items written and
 // the rate.
@@ -252,22 +210,4 @@ func (p *progressBar) finish() {
 	if !p.drawn.IsZero() {
 		fmt.Fprintln(p.w)
 	}
-}
-
-// groupDigits formats n with thousands separators: 1234567 -> "1,234,567".
-func groupDigits(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,11 +8,13 @@ import (
 	"io"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/internal/resolversidecar"
 	"github.com/tollgate-dev/tollgate/resolver"
 )
 
 // profilesCmd runs `tollgate profiles SUBCOMMAND`.
-func profilesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func profilesCmd(ctx context.Context, args []string, env Env) error {
+	stdout, stderr := env.Stdout, env.Stderr
 	if len(args) == 0 {
 		fmt.Fprint(stderr, exportMapUsage)
 		return flag.ErrHelp
@@ -40,7 +42,7 @@ func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("tollgate profiles export-map", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var endpoint, region, credFile, profile string
-	taggingFlags(fs, &endpoint, &region, &credFile, &profile)
+	resolversidecar.TaggingFlags(fs, &endpoint, &region, &credFile, &profile)
 	keys := fs.String("key", "", "comma-separated key tags, in order, e.g. tenant,app (required)")
 	out := fs.String("out", "-", `file to write ("-": standard output)`)
 	allowDups := fs.Bool("allow-duplicates", false, "when several profiles carry the same key values, keep the lowest ARN and warn")
@@ -63,7 +65,7 @@ func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		keyTags[i] = strings.TrimSpace(keyTags[i])
 	}
 
-	client, err := taggingClient(ctx, endpoint, region, credFile, profile)
+	client, err := resolversidecar.TaggingClient(ctx, endpoint, region, credFile, profile)
 	if err != nil {
 		return fmt.Errorf("export-map: %w", err)
 	}

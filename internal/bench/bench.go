@@ -1,4 +1,10 @@
-package main
+// Package bench is `tollgate bench`, the load generator: it sends
+// SigV4-signed Converse calls at fixed, open-loop rates to a Tollgate on
+// this machine (loopback only), optionally also to a bare Go handler that
+// returns the same bytes, and reports latency from each request's intended
+// start time. The gateway benchmarks of cmd/tollgate reuse its signer,
+// client and bare handler.
+package bench
 
 import (
 	"bytes"
@@ -46,8 +52,8 @@ const (
 // chat turn, so the simulator's answer is a few hundred bytes.
 const benchPrompt = "Summarise the claim notes for policy 4711 and flag missing documents."
 
-// benchOptions configures a load run.
-type benchOptions struct {
+// Options configures a load run.
+type Options struct {
 	Endpoint    string        // Tollgate's base URL; must be a loopback address
 	Credentials string        // AWS shared credentials file
 	Profile     string        // section of the credentials file
@@ -59,26 +65,26 @@ type benchOptions struct {
 	Bare        bool          // also measure a bare Go handler returning the same bytes
 }
 
-// benchReport is the result of a load run; --json prints it.
-type benchReport struct {
-	Endpoint   string         `json:"endpoint"`
-	BareURL    string         `json:"bareURL,omitempty"`
-	Model      string         `json:"model"`
-	BodyBytes  int            `json:"responseBytes"`
-	Duration   string         `json:"duration"`
-	Warmup     string         `json:"warmup"`
-	NumCPU     int            `json:"numCPU"`
-	GoVersion  string         `json:"goVersion"`
-	StartedAt  time.Time      `json:"startedAt"`
-	Runs       []benchRateRun `json:"runs"`
-	LateAfterM float64        `json:"lateAfterMs"`
+// Report is the result of a load run; --json prints it.
+type Report struct {
+	Endpoint   string    `json:"endpoint"`
+	BareURL    string    `json:"bareURL,omitempty"`
+	Model      string    `json:"model"`
+	BodyBytes  int       `json:"responseBytes"`
+	Duration   string    `json:"duration"`
+	Warmup     string    `json:"warmup"`
+	NumCPU     int       `json:"numCPU"`
+	GoVersion  string    `json:"goVersion"`
+	StartedAt  time.Time `json:"startedAt"`
+	Runs       []RateRun `json:"runs"`
+	LateAfterM float64   `json:"lateAfterMs"`
 }
 
-// benchRateRun is one rate: Tollgate, and the bare handler when measured.
-type benchRateRun struct {
-	Rate     int         `json:"rate"`
-	Tollgate benchStats  `json:"tollgate"`
-	Bare     *benchStats `json:"bare,omitempty"`
+// RateRun is one rate: Tollgate, and the bare handler when measured.
+type RateRun struct {
+	Rate     int    `json:"rate"`
+	Tollgate Stats  `json:"tollgate"`
+	Bare     *Stats `json:"bare,omitempty"`
 	// P99OverheadMs is Tollgate's p99 minus the bare handler's p99, both
 	// measured from the intended start time.
 	P99OverheadMs *float64 `json:"p99OverheadMs,omitempty"`
@@ -86,11 +92,11 @@ type benchRateRun struct {
 	P50OverheadMs *float64 `json:"p50OverheadMs,omitempty"`
 }
 
-// benchStats summarises one fixed-rate run against one target. Latencies
+// Stats summarises one fixed-rate run against one target. Latencies
 // are in milliseconds, measured from each request's intended start time
 // (so a late send counts against the target, as coordinated omission
 // demands); ServiceP99Ms is measured from the actual send instead.
-type benchStats struct {
+type Stats struct {
 	Scheduled    int     `json:"scheduled"`
 	Completed    int     `json:"completed"` // answered 200 and read to the end
 	Errors       int     `json:"errors"`
@@ -106,10 +112,11 @@ type benchStats struct {
 	FirstError   string  `json:"firstError,omitempty"`
 }
 
-func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// Command runs `tollgate bench ARGS...`.
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tollgate bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o benchOptions
+	var o Options
 	fs.StringVar(&o.Endpoint, "endpoint", "http://127.0.0.1:8080", "Tollgate endpoint (loopback only)")
 	fs.StringVar(&o.Credentials, "credentials", "./tollgate-data/credentials", "AWS shared credentials file")
 	fs.StringVar(&o.Profile, "profile", "default", "profile (section) of the credentials file")
@@ -135,7 +142,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	progress := stderr
-	rep, err := runBench(ctx, o, progress)
+	rep, err := Run(ctx, o, progress)
 	if err != nil {
 		return err
 	}
@@ -144,7 +151,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	return rep.print(stdout)
+	return rep.Print(stdout)
 }
 
 func parseRates(s string) ([]int, error) {
@@ -180,7 +187,7 @@ func checkLoopback(endpoint string) (*url.URL, error) {
 	return u, nil
 }
 
-func (o benchOptions) validate() error {
+func (o Options) validate() error {
 	if _, err := checkLoopback(o.Endpoint); err != nil {
 		return err
 	}
@@ -216,9 +223,9 @@ func loadCredentials(ctx context.Context, file, profile string) (aws.Credentials
 	return sc.Credentials, nil
 }
 
-// ensureBenchProfile returns the ARN of the application inference profile
+// EnsureProfile returns the ARN of the application inference profile
 // named "bench", creating it through the official SDK when it is missing.
-func ensureBenchProfile(ctx context.Context, endpoint, region string, creds aws.Credentials) (string, error) {
+func EnsureProfile(ctx context.Context, endpoint, region string, creds aws.Credentials) (string, error) {
 	bc := bedrock.NewFromConfig(aws.Config{
 		Region:           region,
 		Credentials:      aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
@@ -250,8 +257,8 @@ func ensureBenchProfile(ctx context.Context, endpoint, region string, creds aws.
 	return aws.ToString(out.InferenceProfileArn), nil
 }
 
-// converseBody is the Converse request every benchmark call sends.
-func converseBody() []byte {
+// ConverseBody is the Converse request every benchmark call sends.
+func ConverseBody() []byte {
 	b, _ := json.Marshal(map[string]any{
 		"messages":        []any{map[string]any{"role": "user", "content": []any{map[string]any{"text": benchPrompt}}}},
 		"inferenceConfig": map[string]any{"maxTokens": 200},
@@ -259,9 +266,9 @@ func converseBody() []byte {
 	return b
 }
 
-// converseSigner builds SigV4-signed Converse requests the way the AWS
+// Signer builds SigV4-signed Converse requests the way the AWS
 // SDK for Go does: the same path escaping, headers and signer.
-type converseSigner struct {
+type Signer struct {
 	signer      *v4.Signer
 	creds       aws.Credentials
 	region      string
@@ -270,16 +277,19 @@ type converseSigner struct {
 	payloadHash string
 }
 
-func newConverseSigner(creds aws.Credentials, region, modelID string, body []byte) *converseSigner {
+func NewSigner(creds aws.Credentials, region, modelID string, body []byte) *Signer {
 	h := sha256.Sum256(body)
-	return &converseSigner{
+	return &Signer{
 		signer: v4.NewSigner(), creds: creds, region: region, body: body, payloadHash: hex.EncodeToString(h[:]),
 		path: "/model/" + httpbinding.EscapePath(modelID, true) + "/converse",
 	}
 }
 
-// request returns a request to base (scheme://host) signed now.
-func (s *converseSigner) request(ctx context.Context, base string) (*http.Request, error) {
+// Body returns the request body s signs.
+func (s *Signer) Body() []byte { return s.body }
+
+// Request returns a request to base (scheme://host) signed now.
+func (s *Signer) Request(ctx context.Context, base string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+s.path, bytes.NewReader(s.body))
 	if err != nil {
 		return nil, err
@@ -292,9 +302,9 @@ func (s *converseSigner) request(ctx context.Context, base string) (*http.Reques
 	return req, nil
 }
 
-// do sends req and reads the whole response; a status other than 200 is an
+// Do sends req and reads the whole response; a status other than 200 is an
 // error carrying the start of the body.
-func benchDo(client *http.Client, req *http.Request) ([]byte, http.Header, error) {
+func Do(client *http.Client, req *http.Request) ([]byte, http.Header, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, nil, err
@@ -313,9 +323,9 @@ func benchDo(client *http.Client, req *http.Request) ([]byte, http.Header, error
 	return body, resp.Header, nil
 }
 
-// benchClient is an HTTP/1.1 keep-alive client with room for conns idle
+// Client is an HTTP/1.1 keep-alive client with room for conns idle
 // connections.
-func benchClient(conns int) *http.Client {
+func Client(conns int) *http.Client {
 	var p http.Protocols
 	p.SetHTTP1(true)
 	return &http.Client{
@@ -335,9 +345,9 @@ func benchClient(conns int) *http.Client {
 // never holds back the schedule (up to 100 ms of backlog plus 64 spare).
 func benchWorkers(rate int) int { return rate/10 + 64 }
 
-// bareHandler answers every request with the captured Converse response,
+// BareHandler answers every request with the captured Converse response,
 // after reading the request body as Tollgate does.
-func bareHandler(body []byte, contentType, requestID string) http.Handler {
+func BareHandler(body []byte, contentType, requestID string) http.Handler {
 	clen := strconv.Itoa(len(body))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -350,9 +360,9 @@ func bareHandler(body []byte, contentType, requestID string) http.Handler {
 	})
 }
 
-// runBench measures o.Rates against Tollgate (and the bare handler), writing
+// Run measures o.Rates against Tollgate (and the bare handler), writing
 // progress lines to progress.
-func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchReport, error) {
+func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -363,27 +373,27 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 	}
 	model := o.Model
 	if model == "" {
-		if model, err = ensureBenchProfile(ctx, endpoint, o.Region, creds); err != nil {
+		if model, err = EnsureProfile(ctx, endpoint, o.Region, creds); err != nil {
 			return nil, err
 		}
 	}
-	sig := newConverseSigner(creds, o.Region, model, converseBody())
+	sig := NewSigner(creds, o.Region, model, ConverseBody())
 	conns := benchWorkers(slices.Max(o.Rates))
-	tgClient := benchClient(conns)
+	tgClient := Client(conns)
 	defer tgClient.CloseIdleConnections()
 
 	// One real call first: it checks the setup, and its bytes are what the
 	// bare handler returns.
-	req, err := sig.request(ctx, endpoint)
+	req, err := sig.Request(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
-	sample, hdr, err := benchDo(tgClient, req)
+	sample, hdr, err := Do(tgClient, req)
 	if err != nil {
 		return nil, fmt.Errorf("bench: first Converse through %s: %w", model, err)
 	}
 
-	rep := &benchReport{
+	rep := &Report{
 		Endpoint: endpoint, Model: model, BodyBytes: len(sample),
 		Duration: o.Duration.String(), Warmup: o.Warmup.String(),
 		NumCPU: runtime.NumCPU(), GoVersion: runtime.Version(), StartedAt: time.Now().UTC(),
@@ -396,25 +406,25 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 		if err != nil {
 			return nil, err
 		}
-		srv := &http.Server{Handler: bareHandler(sample, hdr.Get("Content-Type"), hdr.Get("X-Amzn-Requestid")), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: BareHandler(sample, hdr.Get("Content-Type"), hdr.Get("X-Amzn-Requestid")), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
 		bareURL = "http://" + ln.Addr().String()
 		rep.BareURL = bareURL
-		bareClient = benchClient(conns)
+		bareClient = Client(conns)
 		defer bareClient.CloseIdleConnections()
-		req, err := sig.request(ctx, bareURL)
+		req, err := sig.Request(ctx, bareURL)
 		if err != nil {
 			return nil, err
 		}
-		got, _, err := benchDo(bareClient, req)
+		got, _, err := Do(bareClient, req)
 		if err != nil || !bytes.Equal(got, sample) {
 			return nil, fmt.Errorf("bench: bare handler did not echo the sample (%v)", err)
 		}
 	}
 
 	for _, rate := range o.Rates {
-		run := benchRateRun{Rate: rate}
+		run := RateRun{Rate: rate}
 		fmt.Fprintf(progress, "bench: %d req/s against Tollgate for %v...\n", rate, o.Duration)
 		run.Tollgate, err = measureRate(ctx, tgClient, sig, endpoint, rate, o.Warmup, o.Duration)
 		if err != nil {
@@ -437,10 +447,10 @@ func runBench(ctx context.Context, o benchOptions, progress io.Writer) (*benchRe
 }
 
 // measureRate warms up, then runs one measured fixed-rate load.
-func measureRate(ctx context.Context, client *http.Client, sig *converseSigner, base string, rate int, warmup, dur time.Duration) (benchStats, error) {
+func measureRate(ctx context.Context, client *http.Client, sig *Signer, base string, rate int, warmup, dur time.Duration) (Stats, error) {
 	if warmup > 0 {
 		if _, err := fixedRate(ctx, client, sig, base, rate, warmup); err != nil {
-			return benchStats{}, err
+			return Stats{}, err
 		}
 	}
 	// A short pause lets the last warm-up answers drain and the ledger
@@ -448,7 +458,7 @@ func measureRate(ctx context.Context, client *http.Client, sig *converseSigner, 
 	select {
 	case <-time.After(200 * time.Millisecond):
 	case <-ctx.Done():
-		return benchStats{}, ctx.Err()
+		return Stats{}, ctx.Err()
 	}
 	return fixedRate(ctx, client, sig, base, rate, dur)
 }
@@ -460,7 +470,7 @@ func measureRate(ctx context.Context, client *http.Client, sig *converseSigner, 
 // counted. Each worker signs its request just before sending it (signing
 // is client work, the same for every target), and latency runs from the
 // due time to the last byte of the response.
-func fixedRate(ctx context.Context, client *http.Client, sig *converseSigner, base string, rate int, dur time.Duration) (benchStats, error) {
+func fixedRate(ctx context.Context, client *http.Client, sig *Signer, base string, rate int, dur time.Duration) (Stats, error) {
 	n := max(1, int(math.Round(float64(rate)*dur.Seconds())))
 	interval := float64(time.Second) / float64(rate)
 	workers := benchWorkers(rate)
@@ -493,11 +503,11 @@ func fixedRate(ctx context.Context, client *http.Client, sig *converseSigner, ba
 					late.Add(1)
 				}
 				err := func() error {
-					req, err := sig.request(ctx, base)
+					req, err := sig.Request(ctx, base)
 					if err != nil {
 						return err
 					}
-					_, _, err = benchDo(client, req)
+					_, _, err = Do(client, req)
 					return err
 				}()
 				end := time.Now()
@@ -540,10 +550,10 @@ dispatch:
 	close(jobs)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && errors.Is(err, context.Canceled) {
-		return benchStats{}, err
+		return Stats{}, err
 	}
 
-	st := benchStats{Scheduled: n, Errors: int(errCount.Load()), Dropped: dropped, Late: int(late.Load())}
+	st := Stats{Scheduled: n, Errors: int(errCount.Load()), Dropped: dropped, Late: int(late.Load())}
 	if p := firstErr.Load(); p != nil {
 		st.FirstError = *p
 	}
@@ -582,7 +592,8 @@ func ms(d time.Duration) float64 { return round3(float64(d) / float64(time.Milli
 
 func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
 
-func (r *benchReport) print(w io.Writer) error {
+// Print writes r as a table with the overheads and first errors.
+func (r *Report) Print(w io.Writer) error {
 	fmt.Fprintf(w, "Converse through %s\n", r.Model)
 	fmt.Fprintf(w, "Tollgate %s", r.Endpoint)
 	if r.BareURL != "" {
@@ -591,7 +602,7 @@ func (r *benchReport) print(w io.Writer) error {
 	fmt.Fprintf(w, "\n%s measured per rate after %s warm-up; %d CPUs; latency in ms from the intended start time\n\n", r.Duration, r.Warmup, r.NumCPU)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "RATE\tTARGET\tACHIEVED\tP50\tP90\tP99\tMAX\tSVC P99\tLAG P99\tERRORS\tDROPPED\tLATE\t")
-	row := func(rate int, name string, s benchStats) {
+	row := func(rate int, name string, s Stats) {
 		fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t\n", rate, name, s.AchievedRPS,
 			s.P50Ms, s.P90Ms, s.P99Ms, s.MaxMs, s.ServiceP99Ms, s.LagP99Ms, s.Errors, s.Dropped, s.Late)
 	}

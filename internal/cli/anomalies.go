@@ -1,0 +1,327 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
+	"github.com/tollgate-dev/tollgate/internal/money"
+)
+
+const anomaliesUsage = `Usage: tollgate anomalies [list|show ID|monitors|subscriptions] [flags]
+
+Print the cost anomalies Tollgate found (the Cost Explorer anomaly
+detection API serves the same), newest first: when each started and
+ended (UTC hours), the monitor and value, the score, actual and expected
+spend and the impact, and the largest root cause. show prints one
+anomaly with all its root causes; monitors and subscriptions list those.
+They are read from the SQLite database in --data-dir or, with --store
+(or TOLLGATE_STORE), the PostgreSQL database the replicas share.
+
+  --since S      anomalies ending at or after S: a date (2026-03-01), a
+                 time (2026-03-01T14:00:00Z) or a duration before now
+                 (48h, 7d). Default 7d.
+  --monitor M    only this monitor (name or ARN)
+  --account A    only monitors of this account
+  --min-impact D only anomalies with a total impact of at least D dollars
+
+Flags:
+`
+
+// anomaliesCmd is the tollgate anomalies command.
+func anomaliesCmd(ctx context.Context, args []string, env Env) error {
+	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
+
+	sub := "list"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("tollgate anomalies", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, anomaliesUsage)
+		fs.PrintDefaults()
+	}
+	var lf storeFlags
+	lf.register(fs, getenv)
+	since := fs.String("since", "7d", "anomalies ending at or after this date, time or duration ago")
+	monitor := fs.String("monitor", "", "only this monitor (name or ARN)")
+	account := fs.String("account", "", "only monitors of this account")
+	minImpact := fs.String("min-impact", "", "only anomalies with at least this total impact (dollars)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var id string
+	if sub == "show" {
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return errors.New("anomalies show: give the anomaly id")
+		}
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("anomalies: unexpected argument %q", fs.Arg(0))
+	}
+	db, err := lf.open(ctx, env, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	mons, err := db.AnomalyMonitors(ctx, *account)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, m := range mons {
+		names[m.ARN] = m.Name
+	}
+	switch sub {
+	case "monitors":
+		return printAnomalyMonitors(stdout, mons, *asJSON)
+	case "subscriptions":
+		subs, err := db.AnomalySubscriptions(ctx, *account)
+		if err != nil {
+			return err
+		}
+		return printAnomalySubscriptions(stdout, subs, names, *asJSON)
+	case "list", "show":
+	default:
+		return fmt.Errorf("anomalies: unknown subcommand %q: use list, show, monitors or subscriptions", sub)
+	}
+
+	f := anomaly.AnomalyFilter{Account: *account}
+	if *monitor != "" {
+		f.MonitorARN = *monitor
+		for _, m := range mons {
+			if m.Name == *monitor {
+				f.MonitorARN = m.ARN
+			}
+		}
+	}
+	if sub == "list" {
+		if f.EndFrom, err = anomalySince(*since, time.Now()); err != nil {
+			return err
+		}
+	}
+	as, err := db.Anomalies(ctx, f)
+	if err != nil {
+		return err
+	}
+	if *minImpact != "" {
+		min, err := money.Parse(*minImpact)
+		if err != nil {
+			return fmt.Errorf("--min-impact %q: %w", *minImpact, err)
+		}
+		as = anomalyFilter(as, func(a anomaly.Anomaly) bool { return a.Impact() >= min })
+	}
+	if sub == "show" {
+		as = anomalyFilter(as, func(a anomaly.Anomaly) bool { return a.ID == id })
+		if len(as) == 0 {
+			return fmt.Errorf("anomalies show: no anomaly %s", id)
+		}
+		if *asJSON {
+			return writeJSON(stdout, as[0])
+		}
+		return printAnomaly(stdout, as[0], names[as[0].MonitorARN])
+	}
+	// Newest first.
+	for i, j := 0, len(as)-1; i < j; i, j = i+1, j-1 {
+		as[i], as[j] = as[j], as[i]
+	}
+	if *asJSON {
+		if as == nil {
+			as = []anomaly.Anomaly{}
+		}
+		return writeJSON(stdout, as)
+	}
+	return printAnomalyList(stdout, as, names)
+}
+
+func anomalyFilter(as []anomaly.Anomaly, keep func(anomaly.Anomaly) bool) []anomaly.Anomaly {
+	out := as[:0]
+	for _, a := range as {
+		if keep(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// anomalySince reads --since: a date, a time, or a duration before now
+// ("48h", "7d").
+func anomalySince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(d, "%d", &n); err == nil && n >= 0 {
+			return now.UTC().AddDate(0, 0, -n), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.UTC().Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want a date (2026-03-01), a time (2026-03-01T14:00:00Z) or a duration (48h, 7d)", s)
+}
+
+func anomalyHour(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
+
+// status says where an anomaly is in its life.
+func anomalyStatus(a anomaly.Anomaly) string {
+	s := "closed"
+	switch {
+	case a.Open:
+		s = "open"
+	case a.Adapted:
+		s = "level shift"
+	}
+	if a.Feedback != "" {
+		s += ", " + strings.ToLower(strings.ReplaceAll(string(a.Feedback), "_", " "))
+	}
+	return s
+}
+
+// anomalyCents formats an amount in dollars rounded to the cent ("$12.35").
+func anomalyCents(a money.Amount) string {
+	sign := ""
+	if a < 0 {
+		sign, a = "-", -a
+	}
+	c := (a + money.Cent/2) / money.Cent
+	return fmt.Sprintf("%s$%d.%02d", sign, c/100, c%100)
+}
+
+func anomalyPercent(a anomaly.Anomaly) string {
+	if p, ok := a.ImpactPercentage(); ok {
+		return fmt.Sprintf("%+.0f%%", p)
+	}
+	return "-"
+}
+
+func anomalyCause(rc anomaly.RootCause) string {
+	prof := rc.ProfileARN
+	if i := strings.LastIndex(prof, "/"); i >= 0 {
+		prof = prof[i+1:]
+	}
+	if prof == "" {
+		prof = "(direct)"
+	}
+	return fmt.Sprintf("%s %s %s %s", prof, rc.UsageType, rc.Account, rc.PrincipalID)
+}
+
+func printAnomalyList(w io.Writer, as []anomaly.Anomaly, names map[string]string) error {
+	if len(as) == 0 {
+		fmt.Fprintln(w, "No anomalies.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "START (UTC)\tEND\tMONITOR\tVALUE\tSCORE\tACTUAL\tEXPECTED\tIMPACT\t%\tSTATUS\tTOP ROOT CAUSE\tID")
+	for _, a := range as {
+		top := "-"
+		if len(a.RootCauses) > 0 {
+			top = anomalyCents(a.RootCauses[0].Contribution) + " " + anomalyCause(a.RootCauses[0])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			anomalyHour(a.Start), anomalyHour(a.End), names[a.MonitorARN], a.DimensionValue, a.MaxScore,
+			anomalyCents(a.Actual), anomalyCents(a.Expected), anomalyCents(a.Impact()), anomalyPercent(a), anomalyStatus(a), top, a.ID)
+	}
+	return tw.Flush()
+}
+
+func printAnomaly(w io.Writer, a anomaly.Anomaly, monitorName string) error {
+	fmt.Fprintf(w, "Anomaly %s (%s)\n", a.ID, anomalyStatus(a))
+	fmt.Fprintf(w, "Monitor:  %s (%s)\n", monitorName, a.MonitorARN)
+	fmt.Fprintf(w, "Value:    %s\n", a.DimensionValue)
+	fmt.Fprintf(w, "Hours:    %s to %s UTC\n", anomalyHour(a.Start), anomalyHour(a.End))
+	fmt.Fprintf(w, "Score:    %.2f (last hour %.2f)\n", a.MaxScore, a.CurrentScore)
+	fmt.Fprintf(w, "Spend:    actual $%s, expected $%s\n", a.Actual.Decimal(2), a.Expected.Decimal(2))
+	fmt.Fprintf(w, "Impact:   $%s (%s), largest hour $%s\n", a.Impact().Decimal(2), anomalyPercent(a), a.MaxImpact.Decimal(2))
+	fmt.Fprintf(w, "Detected: %s, updated %s\n", a.DetectedAt.UTC().Format(time.RFC3339), a.UpdatedAt.UTC().Format(time.RFC3339))
+	if len(a.RootCauses) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "Root causes:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CONTRIBUTION\tACCOUNT\tREGION\tUSAGE TYPE\tMODEL\tPROFILE\tPRINCIPAL")
+	for _, rc := range a.RootCauses {
+		prof := rc.ProfileARN
+		if prof == "" {
+			prof = "(direct model call)"
+		}
+		fmt.Fprintf(tw, "  $%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rc.Contribution.Decimal(2), rc.Account, rc.Region, rc.UsageType,
+			rc.ModelID, prof, rc.PrincipalID)
+	}
+	return tw.Flush()
+}
+
+func printAnomalyMonitors(w io.Writer, mons []anomaly.Monitor, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, mons)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tWATCHES\tVALUES\tLAST EVALUATED (UTC)\tACCOUNT\tARN")
+	for _, m := range mons {
+		watches := string(m.Dimension)
+		switch {
+		case m.Type == anomaly.Custom:
+			watches = m.DimensionValue()
+		case m.Dimension == anomaly.DimTag:
+			watches = "tag " + m.TagKey
+		}
+		last := "never"
+		if !m.LastEvaluated.IsZero() {
+			last = anomalyHour(m.LastEvaluated)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", m.Name, m.Type, watches, m.ValueCount, last, m.Account, m.ARN)
+	}
+	return tw.Flush()
+}
+
+func anomalyThreshold(t anomaly.Threshold) string {
+	join := func(ts []anomaly.Threshold, op string) string {
+		parts := make([]string, len(ts))
+		for i, s := range ts {
+			parts[i] = anomalyThreshold(s)
+		}
+		return "(" + strings.Join(parts, " "+op+" ") + ")"
+	}
+	switch {
+	case len(t.And) > 0:
+		return join(t.And, "and")
+	case len(t.Or) > 0:
+		return join(t.Or, "or")
+	case t.Key == anomaly.ImpactPercentage:
+		return fmt.Sprintf("impact >= %g%%", t.Value)
+	}
+	return fmt.Sprintf("impact >= $%g", t.Value)
+}
+
+func printAnomalySubscriptions(w io.Writer, subs []anomaly.Subscription, names map[string]string, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, subs)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tFREQUENCY\tTHRESHOLD\tMONITORS\tSUBSCRIBERS\tARN")
+	for _, s := range subs {
+		var mons, to []string
+		for _, a := range s.MonitorARNs {
+			mons = append(mons, names[a])
+		}
+		for _, sb := range s.Subscribers {
+			to = append(to, strings.ToLower(sb.Type)+":"+sb.Address)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Frequency, anomalyThreshold(s.Threshold),
+			strings.Join(mons, ", "), strings.Join(to, ", "), s.ARN)
+	}
+	return tw.Flush()
+}
