@@ -21,9 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/api/cloudwatchapi"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
@@ -157,9 +157,9 @@ func (w *Watch) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(w.Prometheus, promhttp.HandlerOpts{})
 }
 
-// Admitter returns an invoke.Admitter enforcing the alarms' Tollgate
+// Admitter returns an admission.Admitter enforcing the alarms' Tollgate
 // actions (throttle, disable) before next (budgets), which may be nil.
-func (w *Watch) Admitter(next invoke.Admitter) invoke.Admitter {
+func (w *Watch) Admitter(next admission.Admitter) admission.Admitter {
 	return gateAdmitter{gate: w.Alarms.Gate(), next: next}
 }
 
@@ -190,7 +190,7 @@ func (w *Watch) Close() error {
 // asks next.
 type gateAdmitter struct {
 	gate *alarm.Gate
-	next invoke.Admitter
+	next admission.Admitter
 }
 
 type noTicket struct{}
@@ -198,7 +198,7 @@ type noTicket struct{}
 func (noTicket) Model() string        { return "" }
 func (noTicket) Done(r ledger.Record) {}
 
-func (g gateAdmitter) Admit(ctx context.Context, a invoke.Admission) (invoke.Ticket, error) {
+func (g gateAdmitter) Admit(ctx context.Context, a admission.Request) (admission.Ticket, error) {
 	dim := a.ProfileID
 	if dim == "" {
 		dim = a.Model.ID

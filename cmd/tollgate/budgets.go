@@ -24,9 +24,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/budgets"
 	btypes "github.com/aws/aws-sdk-go-v2/service/budgets/types"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/api/budgetsapi"
 	"github.com/tollgate-dev/tollgate/internal/budget"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
@@ -157,8 +157,8 @@ func (m *Main) webhookSecret() ([]byte, error) {
 	return []byte(strings.TrimSpace(string(data))), nil
 }
 
-// Admitter returns the budgets' invoke.Admitter.
-func (b *Budgets) Admitter() invoke.Admitter { return b.Service }
+// Admitter returns the budgets' admission.Admitter.
+func (b *Budgets) Admitter() admission.Admitter { return b.Service }
 
 // RPC returns the Budgets API service.
 func (b *Budgets) RPC() []server.RPCService {

@@ -253,7 +253,6 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:         m.Logger,
 		AttemptTimeout: cfg.AttemptTimeout,
 		Tokens:         sim.Tokens,
-		Native:         nativeCodecs{},
 		OnRecord:       m.Watch.OnRecord,
 		Admitter:       m.Watch.Admitter(m.Budgets.Admitter()),
 	})

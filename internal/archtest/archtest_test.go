@@ -20,7 +20,7 @@ const module = "github.com/tollgate-dev/tollgate"
 
 // domain are the packages that hold Tollgate's rules in plain Go.
 var domain = []string{
-	"errkind", "money", "arn", "tags", "catalog", "profile",
+	"errkind", "money", "arn", "tags", "catalog", "profile", "converse", "admission",
 	"principal", "ledger", "pricing", "secretbox", "invoke", "native",
 	"policy", "authz", "costquery", "metrics", "alarm", "anomaly",
 	"budget", "notify", "lease", "chargeback",

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -70,8 +72,8 @@ func newService(t *testing.T, cfg invoke.Config, providers ...invoke.Provider) (
 	return invoke.NewService(cfg), recs
 }
 
-func request(text string) *invoke.ConverseRequest {
-	return &invoke.ConverseRequest{Messages: []invoke.Message{{Role: "user", Content: []invoke.ContentBlock{{Text: &text}}}}}
+func request(text string) *converse.Request {
+	return &converse.Request{Messages: []converse.Message{{Role: "user", Content: []converse.ContentBlock{{Text: &text}}}}}
 }
 
 // call runs one Converse or ConverseStream call and returns its error.
@@ -81,7 +83,7 @@ func call(ctx context.Context, svc *invoke.Service, stream bool, id string) erro
 		_, err := svc.Converse(ctx, caller, usHaiku, request("tell me about floods"))
 		return err
 	}
-	return svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(invoke.StreamEvent) error { return nil })
+	return svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(converse.StreamEvent) error { return nil })
 }
 
 // onlyRecord returns the one record of the test's call.
@@ -209,7 +211,7 @@ type tickets struct {
 	twice           atomic.Bool // a ticket was settled more than once
 }
 
-func (a *tickets) Admit(context.Context, invoke.Admission) (invoke.Ticket, error) {
+func (a *tickets) Admit(context.Context, admission.Request) (admission.Ticket, error) {
 	a.issued.Add(1)
 	return &ticket{a: a}, nil
 }
@@ -232,13 +234,13 @@ func (t *ticket) Done(ledger.Record) {
 // two events for a stream.
 type panicky struct{ *sim.Provider }
 
-func (p panicky) Converse(context.Context, invoke.Call, *invoke.ConverseRequest) (*invoke.ConverseResponse, error) {
+func (p panicky) Converse(context.Context, converse.Call, *converse.Request) (*converse.Response, error) {
 	panic("provider bug")
 }
 
-func (p panicky) ConverseStream(ctx context.Context, c invoke.Call, req *invoke.ConverseRequest, emit func(invoke.StreamEvent) error) (invoke.Usage, error) {
+func (p panicky) ConverseStream(ctx context.Context, c converse.Call, req *converse.Request, emit func(converse.StreamEvent) error) (converse.Usage, error) {
 	n := 0
-	return p.Provider.ConverseStream(ctx, c, req, func(ev invoke.StreamEvent) error {
+	return p.Provider.ConverseStream(ctx, c, req, func(ev converse.StreamEvent) error {
 		if n++; n > 2 {
 			panic("provider bug")
 		}
@@ -295,7 +297,7 @@ func TestReservationSettledOnEveryExit(t *testing.T) {
 					return
 				}
 				n := 0
-				_ = svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(invoke.StreamEvent) error {
+				_ = svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(converse.StreamEvent) error {
 					n++
 					if tc.emit != nil {
 						return tc.emit(cancel, n)
