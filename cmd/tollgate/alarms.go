@@ -59,9 +59,9 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	w := &Watch{Prometheus: prometheus.NewRegistry()}
 	w.Prometheus.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var tagLabels []string
-	// TOLLGATE_METRICS_TAG_LABELS allow-lists the tag keys that become
+	// Config.MetricsTagLabels allow-lists the tag keys that become
 	// Prometheus labels (comma-separated).
-	for _, k := range strings.Split(firstNonEmpty(m.Config.MetricsTagLabels, m.getenv("TOLLGATE_METRICS_TAG_LABELS")), ",") {
+	for _, k := range strings.Split(m.Config.MetricsTagLabels, ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			tagLabels = append(tagLabels, k)
 		}

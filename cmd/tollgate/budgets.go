@@ -41,9 +41,9 @@ import (
 // Admitter), the notification outbox with its webhook and e-mail
 // deliverers, and the Budgets API.
 //
-// It is configured by config.Config (SMTP, outbox retry, evaluation and
-// sync intervals; docs/configuration.md) and by the environment for the
-// secrets: TOLLGATE_SMTP_PASSWORD and TOLLGATE_WEBHOOK_SECRET (default:
+// It is configured by config.Config: SMTP, outbox retry, evaluation and
+// sync intervals (docs/configuration.md), and the secrets
+// Config.Secrets.SMTPPassword and WebhookSecret (default:
 // <data-dir>/webhook.secret, created on first start). With several
 // replicas sharing the store, one delivers the outbox and evaluates alerts
 // at a time (leases) and all enforce budgets for the fleet (budget.Shared).
@@ -69,19 +69,12 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	}
 	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: b.WebhookSecret, Egress: m.Egress}}
 	cfg := m.Config
-	if addr := firstNonEmpty(cfg.SMTPAddr, m.getenv("TOLLGATE_SMTP_ADDR")); addr != "" {
-		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: addr, From: firstNonEmpty(cfg.SMTPFrom, m.getenv("TOLLGATE_SMTP_FROM"), "tollgate@localhost"),
-			Username: firstNonEmpty(cfg.SMTPUsername, m.getenv("TOLLGATE_SMTP_USERNAME")), Password: m.getenv("TOLLGATE_SMTP_PASSWORD")}
+	if cfg.SMTPAddr != "" {
+		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: cfg.SMTPAddr, From: firstNonEmpty(cfg.SMTPFrom, "tollgate@localhost"),
+			Username: cfg.SMTPUsername, Password: cfg.Secrets.SMTPPassword}
 	}
 	ocfg := notify.Config{Store: m.DB, Deliverers: deliverers, Logger: m.Logger}
-	if v := m.getenv("TOLLGATE_NOTIFY_RETRY"); v != "" || cfg.NotifyRetry > 0 {
-		first := cfg.NotifyRetry
-		if first == 0 {
-			var err error
-			if first, err = time.ParseDuration(v); err != nil || first <= 0 {
-				return nil, fmt.Errorf("TOLLGATE_NOTIFY_RETRY: %q is not a positive duration", v)
-			}
-		}
+	if first := cfg.NotifyRetry; first > 0 {
 		ocfg.Backoff = func(n int) time.Duration {
 			return min(time.Hour, first*time.Duration(1<<min(n-1, 30)))
 		}
@@ -91,10 +84,6 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	bcfg := budget.Config{Store: m.DB, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Egress: m.Egress, Management: m.Config.AccountID, Logger: m.Logger}
 	if cfg.BudgetEvalInterval > 0 {
 		bcfg.EvalInterval = cfg.BudgetEvalInterval
-	} else if v := m.getenv("TOLLGATE_BUDGET_EVAL_INTERVAL"); v != "" {
-		if bcfg.EvalInterval, err = time.ParseDuration(v); err != nil || bcfg.EvalInterval <= 0 {
-			return nil, fmt.Errorf("TOLLGATE_BUDGET_EVAL_INTERVAL: %q is not a positive duration", v)
-		}
 	}
 	if m.DB.Shared() {
 		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = m.DB, m.Replica, cfg.BudgetSyncInterval
@@ -134,10 +123,10 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	return b, nil
 }
 
-// webhookSecret returns TOLLGATE_WEBHOOK_SECRET or the data directory's
-// webhook.secret, created on first start.
+// webhookSecret returns Config.Secrets.WebhookSecret or the data
+// directory's webhook.secret, created on first start.
 func (m *Main) webhookSecret() ([]byte, error) {
-	if v := m.getenv("TOLLGATE_WEBHOOK_SECRET"); v != "" {
+	if v := m.Config.Secrets.WebhookSecret; v != "" {
 		return []byte(v), nil
 	}
 	path := filepath.Join(m.Config.DataDir, "webhook.secret")

@@ -21,6 +21,7 @@ import (
 	ce "github.com/aws/aws-sdk-go-v2/service/costexplorer"
 	cetypes "github.com/aws/aws-sdk-go-v2/service/costexplorer/types"
 
+	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 )
@@ -219,7 +220,7 @@ func TestOutboundURLsRefusedAtDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := startMain(t, "", nil, nil, map[string]string{"TOLLGATE_NOTIFY_RETRY": "20ms"}, func(m *Main) { m.Egress = allow.WithLookup(lookup) })
+	ts := startMain(t, "", func(c *config.Config) { c.NotifyRetry = 20 * time.Millisecond }, nil, func(m *Main) { m.Egress = allow.WithLookup(lookup) })
 	ctx := t.Context()
 	url := func(host, path string) string { return "http://" + host + ":" + port + path }
 

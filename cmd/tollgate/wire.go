@@ -130,7 +130,6 @@ func openStore(ctx context.Context, cfg config.Config) (Store, error) {
 type Main struct {
 	Config config.Config
 	Logger *slog.Logger
-	getenv func(string) string
 
 	DB         Store
 	Catalog    *catalog.Catalog
@@ -165,17 +164,15 @@ type Main struct {
 	metricsLn net.Listener // the private /metrics listener; nil when none
 }
 
-// NewMain returns a Main logging JSON to logw.
-func NewMain(cfg config.Config, logw io.Writer, getenv func(string) string) *Main {
+// NewMain returns a Main logging JSON to logw. Main never reads the
+// environment: every setting, secrets included, comes in cfg
+// (config.Load).
+func NewMain(cfg config.Config, logw io.Writer) *Main {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
 	return &Main{
 		Config: cfg,
 		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level})),
-		getenv: getenv,
 	}
 }
 
@@ -233,7 +230,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 
-	router, err := buildRouter(ctx, cfg, m.getenv)
+	router, err := buildRouter(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -411,10 +408,11 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// masterKey loads the key that encrypts secrets at rest: TOLLGATE_MASTER_KEY
-// (base64) or <data-dir>/master.key, created on first start.
+// masterKey loads the key that encrypts secrets at rest:
+// Config.Secrets.MasterKey (base64) or <data-dir>/master.key, created on
+// first start.
 func (m *Main) masterKey() (*secretbox.Box, error) {
-	if v := m.getenv("TOLLGATE_MASTER_KEY"); v != "" {
+	if v := m.Config.Secrets.MasterKey; v != "" {
 		key, err := base64.StdEncoding.DecodeString(v)
 		if err != nil {
 			return nil, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
@@ -450,10 +448,8 @@ func (m *Main) masterKey() (*secretbox.Box, error) {
 }
 
 func (m *Main) ensureRoot(ctx context.Context) error {
-	id, secret := m.getenv("TOLLGATE_ROOT_ACCESS_KEY_ID"), m.getenv("TOLLGATE_ROOT_SECRET_ACCESS_KEY")
-	if (id == "") != (secret == "") {
-		return errors.New("TOLLGATE_ROOT_ACCESS_KEY_ID and TOLLGATE_ROOT_SECRET_ACCESS_KEY must be set together")
-	}
+	// config.Validate has checked that both or neither are set.
+	id, secret := m.Config.Secrets.RootAccessKeyID, m.Config.Secrets.RootSecretAccessKey
 	id, secret, created, err := m.Principals.EnsureRoot(ctx, m.Config.AccountID, id, secret)
 	if err != nil {
 		return err
