@@ -15,12 +15,12 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/ceapi"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
-	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/supervise"
 )
 
 // openAnomalies sets up cost anomaly detection: m.Anomalies, the runner
-// Run starts, and the Cost Explorer operations it returns for
+// Run starts (anomalyJob), and the Cost Explorer operations it returns for
 // ceapi.Options.Other. Alerts go through the budgets' notify outbox.
 func (m *Main) openAnomalies() func(http.ResponseWriter, *http.Request, string) {
 	m.Anomalies = anomaly.NewRunner(anomaly.RunnerConfig{
@@ -32,16 +32,11 @@ func (m *Main) openAnomalies() func(http.ResponseWriter, *http.Request, string) 
 	return ceapi.NewAnomalyHandler(svc, nil).ServeJSON
 }
 
-// runAnomalies starts the anomaly runner and returns the function that
-// stops it and waits for it.
-func (m *Main) runAnomalies(ctx context.Context) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		lease.Run(ctx, m.lease("anomaly-detection"), m.Anomalies.Run)
-	}()
-	return func() { cancel(); <-done }
+// anomalyJob is the anomaly runner's background job, on one replica at a
+// time.
+func (m *Main) anomalyJob() supervise.Job {
+	return supervise.Job{Name: "anomaly-detection", Leased: true,
+		Run: func(ctx context.Context) error { m.Anomalies.Run(ctx); return nil }}
 }
 
 const anomaliesUsage = `Usage: tollgate anomalies [list|show ID|monitors|subscriptions] [flags]

@@ -9,13 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -27,13 +27,13 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/api/budgetsapi"
 	"github.com/tollgate-dev/tollgate/internal/budget"
-	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/notify/mail"
 	"github.com/tollgate-dev/tollgate/internal/notify/webhook"
 	"github.com/tollgate-dev/tollgate/internal/promexport"
 	"github.com/tollgate-dev/tollgate/internal/server"
+	"github.com/tollgate-dev/tollgate/internal/supervise"
 )
 
 // Budgets is the budgets part of Main: the budget service (spend,
@@ -54,13 +54,11 @@ type Budgets struct {
 	// WebhookSecret signs webhook deliveries.
 	WebhookSecret []byte
 
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	shared bool // replicas share the store
 }
 
-// openBudgets builds the budgets over m's store, indexes m's profiles for
-// admission, and starts the alert evaluator and the outbox, which Close
-// stops.
+// openBudgets builds the budgets over m's store and indexes m's profiles
+// for admission. Its background jobs (jobs) start with Main.Run.
 func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	b := &Budgets{}
 	var err error
@@ -87,6 +85,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	}
 	if m.DB.Shared() {
 		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = m.DB, m.Replica, cfg.BudgetSyncInterval
+		b.shared = true
 	}
 	if b.Service, err = budget.NewService(ctx, bcfg); err != nil {
 		return nil, err
@@ -97,30 +96,34 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	if m.Watch != nil {
 		m.Watch.BudgetStatus = b.status
 	}
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancel = cancel
-	b.done.Add(3)
-	// With several replicas sharing the store one of them delivers the outbox
-	// and evaluates alerts at a time (leases); each keeps its budgets in
-	// step with the fleet's spend (RunShared).
-	go func() { defer b.done.Done(); lease.Run(bg, m.lease("notify-outbox"), b.Outbox.Run) }()
-	go func() {
-		defer b.done.Done()
-		lease.Run(bg, m.lease("budget-alerts"), func(ctx context.Context) {
-			if bcfg.Shared != nil {
+	return b, nil
+}
+
+// jobs are the budgets' background jobs. With several replicas sharing
+// the store one of them delivers the outbox and evaluates alerts at a
+// time (leased); each keeps its budgets in step with the fleet's spend
+// (budget-sync, only then).
+func (b *Budgets) jobs(log *slog.Logger) []supervise.Job {
+	jobs := []supervise.Job{
+		{Name: "notify-outbox", Leased: true, Run: func(ctx context.Context) error { b.Outbox.Run(ctx); return nil }},
+		{Name: "budget-alerts", Leased: true, Run: func(ctx context.Context) error {
+			if b.shared {
 				// Taking over: start from what the fleet spent and fired.
 				if err := b.Service.Sync(ctx); err != nil {
-					m.Logger.Warn("budget_sync_failed", "err", err.Error())
+					log.Warn("budget_sync_failed", "err", err.Error())
 				}
 				if err := b.Service.ReloadAlerts(ctx); err != nil {
-					m.Logger.Warn("budget_alerts_reload_failed", "err", err.Error())
+					log.Warn("budget_alerts_reload_failed", "err", err.Error())
 				}
 			}
 			b.Service.Run(ctx)
-		})
-	}()
-	go func() { defer b.done.Done(); b.Service.RunShared(bg) }()
-	return b, nil
+			return nil
+		}},
+	}
+	if b.shared {
+		jobs = append(jobs, supervise.Job{Name: "budget-sync", Run: func(ctx context.Context) error { b.Service.RunShared(ctx); return nil }})
+	}
+	return jobs
 }
 
 // webhookSecret returns Config.Secrets.WebhookSecret or the data
@@ -166,17 +169,15 @@ func (b *Budgets) status() []promexport.BudgetStatus {
 	return out
 }
 
-// Close stops the evaluator and the outbox and gives back unused budget
-// allowance; call it after the calls in flight have settled and before
-// closing the store. Messages not yet delivered stay in the outbox for the
-// next start.
+// Close waits for the shortage announcements in flight and gives back
+// unused budget allowance; call it after the calls in flight have settled
+// and the background jobs have stopped, and before closing the store.
+// Messages not yet delivered stay in the outbox for the next start.
 func (b *Budgets) Close() error {
-	if b == nil || b.cancel == nil {
+	if b == nil || b.Service == nil {
 		return nil
 	}
-	b.cancel()
-	b.done.Wait()
-	b.cancel = nil
+	b.Service.Wait()
 	// Replicas sharing the store: give the BLOCK allowance this replica
 	// holds and no longer needs back to the pools, for the others.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

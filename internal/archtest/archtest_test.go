@@ -23,7 +23,7 @@ var domain = []string{
 	"errkind", "money", "arn", "tags", "catalog", "profile", "converse", "admission",
 	"principal", "ledger", "pricing", "secretbox", "invoke", "native",
 	"policy", "authz", "costquery", "metrics", "alarm", "anomaly",
-	"budget", "notify", "lease", "chargeback",
+	"budget", "notify", "lease", "chargeback", "supervise",
 }
 
 // forbiddenModules are the third-party modules no domain package may
