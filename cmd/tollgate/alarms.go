@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,16 +15,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/api/cloudwatchapi"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
-	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/notify"
-	"github.com/tollgate-dev/tollgate/internal/notify/webhook"
 	"github.com/tollgate-dev/tollgate/internal/promexport"
 	"github.com/tollgate-dev/tollgate/internal/server"
+	"github.com/tollgate-dev/tollgate/internal/supervise"
 )
 
 // Watch is the observability part of Main: the AWS/Bedrock metric
@@ -39,26 +35,24 @@ type Watch struct {
 	Prometheus *prometheus.Registry
 	Exporter   *promexport.Exporter
 
-	api      *cloudwatchapi.Handler
-	webhooks *webhookSender
-	outbox   atomic.Pointer[notify.Outbox]
-	cancel   context.CancelFunc
-	done     sync.WaitGroup
+	api    *cloudwatchapi.Handler
+	outbox atomic.Pointer[notify.Outbox]
+	shared bool // replicas share the store
 
 	// BudgetStatus, when set before Open returns, feeds the budget gauges
 	// of /metrics (the budget service's hook).
 	BudgetStatus func() []promexport.BudgetStatus
 }
 
-// openWatch builds the Watch over m's store and starts its background
-// loops (metric flushes, alarm evaluation), which Close stops.
+// openWatch builds the Watch over m's store. Its background jobs (jobs)
+// start with Main.Run.
 func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	w := &Watch{Prometheus: prometheus.NewRegistry()}
 	w.Prometheus.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var tagLabels []string
-	// TOLLGATE_METRICS_TAG_LABELS allow-lists the tag keys that become
+	// Config.MetricsTagLabels allow-lists the tag keys that become
 	// Prometheus labels (comma-separated).
-	for _, k := range strings.Split(firstNonEmpty(m.Config.MetricsTagLabels, m.getenv("TOLLGATE_METRICS_TAG_LABELS")), ",") {
+	for _, k := range strings.Split(m.Config.MetricsTagLabels, ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			tagLabels = append(tagLabels, k)
 		}
@@ -84,49 +78,50 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	if err != nil {
 		return nil, err
 	}
-	w.webhooks = &webhookSender{log: m.Logger, client: webhook.NewClient(m.Egress, 15*time.Second)}
 	w.Alarms, err = alarm.NewService(ctx, alarm.Config{Store: m.DB, Source: metricsSource{w.Metrics}, Notifier: alarmNotifier{w}, Egress: m.Egress,
 		Region: m.Config.Region, Normalize: metrics.NormalizeModelID, Logger: m.Logger})
 	if err != nil {
 		return nil, err
 	}
 	w.api = cloudwatchapi.New(w.Metrics, w.Alarms, cloudwatchapi.Options{Region: m.Config.Region})
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	w.cancel = cancel
-	w.done.Add(2)
-	go func() { defer w.done.Done(); w.Metrics.Run(bg) }()
-	go func() {
-		defer w.done.Done()
-		lease.Run(bg, m.lease("alarm-evaluation"), func(ctx context.Context) {
-			if m.leases != nil {
-				// Taking over: start from the states the last holder stored.
-				if err := w.Alarms.Reload(ctx); err != nil {
-					m.Logger.Warn("reload_alarms_failed", "err", err.Error())
-				}
-			}
-			w.Alarms.Run(ctx, 10*time.Second)
-		})
-	}()
+	w.shared = m.DB.Shared()
 	return w, nil
 }
 
+// jobs are the Watch's background jobs: the metric series' flushes (each
+// replica its own; the last flush when the job stops) and, on one replica
+// at a time, alarm evaluation.
+func (w *Watch) jobs(log *slog.Logger) []supervise.Job {
+	return []supervise.Job{
+		{Name: "metrics-flush", Run: func(ctx context.Context) error { w.Metrics.Run(ctx); return nil }},
+		{Name: "alarm-evaluation", Leased: true, Run: func(ctx context.Context) error {
+			if w.shared {
+				// Taking over: start from the states the last holder stored.
+				if err := w.Alarms.Reload(ctx); err != nil {
+					log.Warn("reload_alarms_failed", "err", err.Error())
+				}
+			}
+			w.Alarms.Run(ctx, 10*time.Second)
+			return nil
+		}},
+	}
+}
+
 // UseOutbox sends alarm webhooks through the durable notification outbox
-// budget alerts use; until it is called, or when o is nil, they are
-// logged and posted once directly (webhookSender).
+// budget alerts use (Open calls it before any alarm can fire).
 func (w *Watch) UseOutbox(o *notify.Outbox) {
 	if w != nil && o != nil {
 		w.outbox.Store(o)
 	}
 }
 
-// alarmNotifier is the alarms' alarm.Notifier: the outbox when there is
-// one, else the direct sender.
+// alarmNotifier is the alarms' alarm.Notifier: the notification outbox.
 type alarmNotifier struct{ w *Watch }
 
 func (n alarmNotifier) Enqueue(ctx context.Context, key, target, subject, body string) error {
 	o := n.w.outbox.Load()
 	if o == nil {
-		return n.w.webhooks.Enqueue(ctx, key, target, subject, body)
+		return errors.New("alarm notification before the outbox was set")
 	}
 	var msg struct{ NewStateReason string }
 	_ = json.Unmarshal([]byte(body), &msg)
@@ -150,9 +145,9 @@ func (w *Watch) MetricsHandler() http.Handler {
 	return promhttp.HandlerFor(w.Prometheus, promhttp.HandlerOpts{})
 }
 
-// Admitter returns an invoke.Admitter enforcing the alarms' Tollgate
+// Admitter returns an admission.Admitter enforcing the alarms' Tollgate
 // actions (throttle, disable) before next (budgets), which may be nil.
-func (w *Watch) Admitter(next invoke.Admitter) invoke.Admitter {
+func (w *Watch) Admitter(next admission.Admitter) admission.Admitter {
 	return gateAdmitter{gate: w.Alarms.Gate(), next: next}
 }
 
@@ -167,23 +162,11 @@ func (w *Watch) alarmStatus() []promexport.AlarmStatus {
 	return out
 }
 
-// Close stops the background loops, flushes the metric series and waits
-// for webhooks in flight; call it before closing the store.
-func (w *Watch) Close() error {
-	if w == nil || w.cancel == nil {
-		return nil
-	}
-	w.cancel()
-	w.done.Wait() // the metrics loop flushes on its way out
-	w.webhooks.wait(5 * time.Second)
-	return nil
-}
-
 // gateAdmitter refuses calls an alarm action throttles or disables, then
 // asks next.
 type gateAdmitter struct {
 	gate *alarm.Gate
-	next invoke.Admitter
+	next admission.Admitter
 }
 
 type noTicket struct{}
@@ -191,7 +174,7 @@ type noTicket struct{}
 func (noTicket) Model() string        { return "" }
 func (noTicket) Done(r ledger.Record) {}
 
-func (g gateAdmitter) Admit(ctx context.Context, a invoke.Admission) (invoke.Ticket, error) {
+func (g gateAdmitter) Admit(ctx context.Context, a admission.Request) (admission.Ticket, error) {
 	dim := a.ProfileID
 	if dim == "" {
 		dim = a.Model.ID
@@ -236,66 +219,4 @@ func (s metricsSource) Datapoints(ctx context.Context, q alarm.Query) ([]alarm.D
 		}
 	}
 	return out, nil
-}
-
-// webhookSender delivers alarm webhooks when Main has no durable outbox
-// (a store without one): it logs each notification and POSTs the
-// CloudWatch-style JSON at once, through a client of the outbound address
-// policy (webhook.NewClient), retrying three times within a minute,
-// without persisting it (a restart loses a notification in flight).
-type webhookSender struct {
-	log    *slog.Logger
-	client *http.Client
-	wg     sync.WaitGroup
-}
-
-// Enqueue implements alarm.Notifier.
-func (s *webhookSender) Enqueue(ctx context.Context, key, target, subject, body string) error {
-	s.log.Info("alarm_notification", "key", key, "target", target, "subject", subject)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		var err error
-		for attempt, wait := 0, time.Second; attempt < 3; attempt, wait = attempt+1, wait*5 {
-			if err = s.post(key, target, subject, body); err == nil {
-				return
-			}
-			time.Sleep(wait)
-		}
-		s.log.Error("alarm_webhook_failed", "key", key, "target", target, "err", err.Error())
-	}()
-	return nil
-}
-
-func (s *webhookSender) post(key, target, subject, body string) error {
-	req, err := http.NewRequest(http.MethodPost, target, bytes.NewReader([]byte(body)))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
-	req.Header.Set("X-Tollgate-Subject", subject)
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
-	}
-	return nil
-}
-
-// wait waits up to d for deliveries in flight.
-func (s *webhookSender) wait(d time.Duration) {
-	if s == nil {
-		return
-	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-	}
 }

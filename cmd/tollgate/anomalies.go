@@ -6,11 +6,11 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/ceapi"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
-	"github.com/tollgate-dev/tollgate/internal/lease"
+	"github.com/tollgate-dev/tollgate/internal/supervise"
 )
 
 // openAnomalies sets up cost anomaly detection: m.Anomalies, the runner
-// Run starts, and the Cost Explorer operations it returns for
+// Run starts (anomalyJob), and the Cost Explorer operations it returns for
 // ceapi.Options.Anomalies. Alerts go through the budgets' notify outbox.
 func (m *Main) openAnomalies() *ceapi.AnomalyHandler {
 	m.Anomalies = anomaly.NewRunner(anomaly.RunnerConfig{
@@ -22,14 +22,9 @@ func (m *Main) openAnomalies() *ceapi.AnomalyHandler {
 	return ceapi.NewAnomalyHandler(svc)
 }
 
-// runAnomalies starts the anomaly runner and returns the function that
-// stops it and waits for it.
-func (m *Main) runAnomalies(ctx context.Context) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		lease.Run(ctx, m.lease("anomaly-detection"), m.Anomalies.Run)
-	}()
-	return func() { cancel(); <-done }
+// anomalyJob is the anomaly runner's background job, on one replica at a
+// time.
+func (m *Main) anomalyJob() supervise.Job {
+	return supervise.Job{Name: "anomaly-detection", Leased: true,
+		Run: func(ctx context.Context) error { m.Anomalies.Run(ctx); return nil }}
 }

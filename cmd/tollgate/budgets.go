@@ -6,22 +6,22 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/api/budgetsapi"
 	"github.com/tollgate-dev/tollgate/internal/budget"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
-	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/notify/mail"
 	"github.com/tollgate-dev/tollgate/internal/notify/webhook"
 	"github.com/tollgate-dev/tollgate/internal/promexport"
 	"github.com/tollgate-dev/tollgate/internal/server"
+	"github.com/tollgate-dev/tollgate/internal/supervise"
 )
 
 // Budgets is the budgets part of Main: the budget service (spend,
@@ -29,9 +29,9 @@ import (
 // Admitter), the notification outbox with its webhook and e-mail
 // deliverers, and the Budgets API.
 //
-// It is configured by config.Config (SMTP, outbox retry, evaluation and
-// sync intervals; docs/configuration.md) and by the environment for the
-// secrets: TOLLGATE_SMTP_PASSWORD and TOLLGATE_WEBHOOK_SECRET (default:
+// It is configured by config.Config: SMTP, outbox retry, evaluation and
+// sync intervals (docs/configuration.md), and the secrets
+// Config.Secrets.SMTPPassword and WebhookSecret (default:
 // <data-dir>/webhook.secret, created on first start). With several
 // replicas sharing the store, one delivers the outbox and evaluates alerts
 // at a time (leases) and all enforce budgets for the fleet (budget.Shared).
@@ -42,13 +42,11 @@ type Budgets struct {
 	// WebhookSecret signs webhook deliveries.
 	WebhookSecret []byte
 
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	shared bool // replicas share the store
 }
 
-// openBudgets builds the budgets over m's store, indexes m's profiles for
-// admission, and starts the alert evaluator and the outbox, which Close
-// stops.
+// openBudgets builds the budgets over m's store and indexes m's profiles
+// for admission. Its background jobs (jobs) start with Main.Run.
 func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	b := &Budgets{}
 	var err error
@@ -57,19 +55,12 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	}
 	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: b.WebhookSecret, Egress: m.Egress}}
 	cfg := m.Config
-	if addr := firstNonEmpty(cfg.SMTPAddr, m.getenv("TOLLGATE_SMTP_ADDR")); addr != "" {
-		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: addr, From: firstNonEmpty(cfg.SMTPFrom, m.getenv("TOLLGATE_SMTP_FROM"), "tollgate@localhost"),
-			Username: firstNonEmpty(cfg.SMTPUsername, m.getenv("TOLLGATE_SMTP_USERNAME")), Password: m.getenv("TOLLGATE_SMTP_PASSWORD")}
+	if cfg.SMTPAddr != "" {
+		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: cfg.SMTPAddr, From: firstNonEmpty(cfg.SMTPFrom, "tollgate@localhost"),
+			Username: cfg.SMTPUsername, Password: cfg.Secrets.SMTPPassword}
 	}
 	ocfg := notify.Config{Store: m.DB, Deliverers: deliverers, Logger: m.Logger}
-	if v := m.getenv("TOLLGATE_NOTIFY_RETRY"); v != "" || cfg.NotifyRetry > 0 {
-		first := cfg.NotifyRetry
-		if first == 0 {
-			var err error
-			if first, err = time.ParseDuration(v); err != nil || first <= 0 {
-				return nil, fmt.Errorf("TOLLGATE_NOTIFY_RETRY: %q is not a positive duration", v)
-			}
-		}
+	if first := cfg.NotifyRetry; first > 0 {
 		ocfg.Backoff = func(n int) time.Duration {
 			return min(time.Hour, first*time.Duration(1<<min(n-1, 30)))
 		}
@@ -79,13 +70,10 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	bcfg := budget.Config{Store: m.DB, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Egress: m.Egress, Management: m.Config.AccountID, Logger: m.Logger}
 	if cfg.BudgetEvalInterval > 0 {
 		bcfg.EvalInterval = cfg.BudgetEvalInterval
-	} else if v := m.getenv("TOLLGATE_BUDGET_EVAL_INTERVAL"); v != "" {
-		if bcfg.EvalInterval, err = time.ParseDuration(v); err != nil || bcfg.EvalInterval <= 0 {
-			return nil, fmt.Errorf("TOLLGATE_BUDGET_EVAL_INTERVAL: %q is not a positive duration", v)
-		}
 	}
 	if m.DB.Shared() {
 		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = m.DB, m.Replica, cfg.BudgetSyncInterval
+		b.shared = true
 	}
 	if b.Service, err = budget.NewService(ctx, bcfg); err != nil {
 		return nil, err
@@ -96,36 +84,40 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	if m.Watch != nil {
 		m.Watch.BudgetStatus = b.status
 	}
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	b.cancel = cancel
-	b.done.Add(3)
-	// With several replicas sharing the store one of them delivers the outbox
-	// and evaluates alerts at a time (leases); each keeps its budgets in
-	// step with the fleet's spend (RunShared).
-	go func() { defer b.done.Done(); lease.Run(bg, m.lease("notify-outbox"), b.Outbox.Run) }()
-	go func() {
-		defer b.done.Done()
-		lease.Run(bg, m.lease("budget-alerts"), func(ctx context.Context) {
-			if bcfg.Shared != nil {
-				// Taking over: start from what the fleet spent and fired.
-				if err := b.Service.Sync(ctx); err != nil {
-					m.Logger.Warn("budget_sync_failed", "err", err.Error())
-				}
-				if err := b.Service.ReloadAlerts(ctx); err != nil {
-					m.Logger.Warn("budget_alerts_reload_failed", "err", err.Error())
-				}
-			}
-			b.Service.Run(ctx)
-		})
-	}()
-	go func() { defer b.done.Done(); b.Service.RunShared(bg) }()
 	return b, nil
 }
 
-// webhookSecret returns TOLLGATE_WEBHOOK_SECRET or the data directory's
-// webhook.secret, created on first start.
+// jobs are the budgets' background jobs. With several replicas sharing
+// the store one of them delivers the outbox and evaluates alerts at a
+// time (leased); each keeps its budgets in step with the fleet's spend
+// (budget-sync, only then).
+func (b *Budgets) jobs(log *slog.Logger) []supervise.Job {
+	jobs := []supervise.Job{
+		{Name: "notify-outbox", Leased: true, Run: func(ctx context.Context) error { b.Outbox.Run(ctx); return nil }},
+		{Name: "budget-alerts", Leased: true, Run: func(ctx context.Context) error {
+			if b.shared {
+				// Taking over: start from what the fleet spent and fired.
+				if err := b.Service.Sync(ctx); err != nil {
+					log.Warn("budget_sync_failed", "err", err.Error())
+				}
+				if err := b.Service.ReloadAlerts(ctx); err != nil {
+					log.Warn("budget_alerts_reload_failed", "err", err.Error())
+				}
+			}
+			b.Service.Run(ctx)
+			return nil
+		}},
+	}
+	if b.shared {
+		jobs = append(jobs, supervise.Job{Name: "budget-sync", Run: func(ctx context.Context) error { b.Service.RunShared(ctx); return nil }})
+	}
+	return jobs
+}
+
+// webhookSecret returns Config.Secrets.WebhookSecret or the data
+// directory's webhook.secret, created on first start.
 func (m *Main) webhookSecret() ([]byte, error) {
-	if v := m.getenv("TOLLGATE_WEBHOOK_SECRET"); v != "" {
+	if v := m.Config.Secrets.WebhookSecret; v != "" {
 		return []byte(v), nil
 	}
 	path := filepath.Join(m.Config.DataDir, "webhook.secret")
@@ -145,8 +137,8 @@ func (m *Main) webhookSecret() ([]byte, error) {
 	return []byte(strings.TrimSpace(string(data))), nil
 }
 
-// Admitter returns the budgets' invoke.Admitter.
-func (b *Budgets) Admitter() invoke.Admitter { return b.Service }
+// Admitter returns the budgets' admission.Admitter.
+func (b *Budgets) Admitter() admission.Admitter { return b.Service }
 
 // RPC returns the Budgets API service.
 func (b *Budgets) RPC() []server.RPCService {
@@ -164,17 +156,15 @@ func (b *Budgets) status() []promexport.BudgetStatus {
 	return out
 }
 
-// Close stops the evaluator and the outbox and gives back unused budget
-// allowance; call it after the calls in flight have settled and before
-// closing the store. Messages not yet delivered stay in the outbox for the
-// next start.
+// Close waits for the shortage announcements in flight and gives back
+// unused budget allowance; call it after the calls in flight have settled
+// and the background jobs have stopped, and before closing the store.
+// Messages not yet delivered stay in the outbox for the next start.
 func (b *Budgets) Close() error {
-	if b == nil || b.cancel == nil {
+	if b == nil || b.Service == nil {
 		return nil
 	}
-	b.cancel()
-	b.done.Wait()
-	b.cancel = nil
+	b.Service.Wait()
 	// Replicas sharing the store: give the BLOCK allowance this replica
 	// holds and no longer needs back to the pools, for the others.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

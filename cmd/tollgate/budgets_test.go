@@ -567,9 +567,13 @@ func TestBudgetAlertsWebhookAndEmail(t *testing.T) {
 	dir := t.TempDir()
 	secret := []byte("test-webhook-secret")
 	smtp := mailtest.Start(t)
-	env := map[string]string{"TOLLGATE_WEBHOOK_SECRET": string(secret), "TOLLGATE_NOTIFY_RETRY": "20ms", "TOLLGATE_SMTP_ADDR": smtp.Addr,
-		"TOLLGATE_SMTP_FROM": "budgets@tollgate.test"}
-	ts := startServerIn(t, dir, allowLoopback, nil, env)
+	configure := func(c *config.Config) {
+		allowLoopback(c)
+		c.Secrets.WebhookSecret = string(secret)
+		c.NotifyRetry = 20 * time.Millisecond
+		c.SMTPAddr, c.SMTPFrom = smtp.Addr, "budgets@tollgate.test"
+	}
+	ts := startServer(t, dir, configure)
 	ctx := t.Context()
 	recv := &hookReceiver{secret: secret}
 	addr, stopRecv := serveOn(t, recv, "127.0.0.1:0")
@@ -684,7 +688,7 @@ func TestBudgetAlertsWebhookAndEmail(t *testing.T) {
 	})
 	ts.stop()
 	_, _ = serveOn(t, recv, addr) // the receiver is back, on the same address
-	ts = startServerIn(t, dir, allowLoopback, nil, env)
+	ts = startServer(t, dir, configure)
 	eventually(t, "the second alert after the restart", func() bool { return recv.accepted()[key] == 1 })
 	// After the restart nothing delivered before goes out again.
 	ts.Budgets.Service.Evaluate(ctx)

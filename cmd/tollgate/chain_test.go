@@ -18,12 +18,13 @@ import (
 // every call from us-west-2 — streams included — and bill each call once.
 func TestChainBedrockProvider(t *testing.T) {
 	const keyID, secret = "AKIACHAINTESTKEY0001", "chain-test-secret"
-	env := map[string]string{"TOLLGATE_ROOT_ACCESS_KEY_ID": keyID, "TOLLGATE_ROOT_SECRET_ACCESS_KEY": secret}
-	east := startServerEnv(t, env, func(c *config.Config) {
+	rootKey := func(c *config.Config) { c.Secrets.RootAccessKeyID, c.Secrets.RootSecretAccessKey = keyID, secret }
+	east := startServer(t, "", func(c *config.Config) {
+		rootKey(c)
 		c.Providers = []config.Provider{{Name: "busy", Type: "sim", Faults: []config.Fault{{Every: 1, Kind: "throttled"}}}}
 		c.Routes = []config.Route{{Provider: "busy"}}
 	})
-	west := startServerEnv(t, env, func(c *config.Config) { c.Region = "us-west-2" })
+	west := startServer(t, "", func(c *config.Config) { rootKey(c); c.Region = "us-west-2" })
 
 	// A's bedrock provider finds its credentials through the default chain.
 	t.Setenv("AWS_ACCESS_KEY_ID", keyID)

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -497,37 +495,4 @@ func mustMarshal(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// TestAlarmWebhookFallback checks the direct sender used when the store
-// has no outbox: the CloudWatch-style body as is, retried after a 5xx.
-func TestAlarmWebhookFallback(t *testing.T) {
-	type got struct {
-		key  string
-		body string
-	}
-	calls := make(chan got, 4)
-	var served atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		if served.Add(1) == 1 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		calls <- got{r.Header.Get("Idempotency-Key"), string(b)}
-	}))
-	defer srv.Close()
-	s := &webhookSender{log: slog.New(slog.DiscardHandler), client: srv.Client()}
-	if err := s.Enqueue(t.Context(), "k1", srv.URL, "ALARM: \"x\" in us-east-1", `{"NewStateValue":"ALARM"}`); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case c := <-calls:
-		if c.key != "k1" || c.body != `{"NewStateValue":"ALARM"}` {
-			t.Errorf("delivery %+v", c)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no delivery after a retry")
-	}
-	s.wait(time.Second)
 }

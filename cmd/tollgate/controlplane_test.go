@@ -639,8 +639,11 @@ func TestCredentialsAtRest(t *testing.T) {
 			t.Errorf("%s holds a secret in clear", f)
 		}
 	}
-	// The environment's root key replaces a generated one.
-	ts2 := startServerEnv(t, map[string]string{"TOLLGATE_ROOT_ACCESS_KEY_ID": "AKIAFROMENVIRONMENT1", "TOLLGATE_ROOT_SECRET_ACCESS_KEY": "from-env"}, nil)
+	// A configured root key (TOLLGATE_ROOT_*, read by config.Load)
+	// replaces a generated one.
+	ts2 := startServer(t, "", func(c *config.Config) {
+		c.Secrets.RootAccessKeyID, c.Secrets.RootSecretAccessKey = "AKIAFROMENVIRONMENT1", "from-env"
+	})
 	if ts2.RootAccessKeyID != "AKIAFROMENVIRONMENT1" {
 		t.Errorf("root key %s, want the one from the environment", ts2.RootAccessKeyID)
 	}

@@ -96,7 +96,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 			Latency: 15 * time.Millisecond, TokensPerSecond: 2000})
 		cfg.Routes = []config.Route{{Provider: "demo-sim"}}
 	}
-	m := NewMain(cfg, stderr, getenv)
+	m := NewMain(cfg, stderr)
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err

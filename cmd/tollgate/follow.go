@@ -47,18 +47,21 @@ func reloadsFor(kind string) uint8 {
 // replicas commit to a shared store: it watches the store's change feed
 // (Store.Watch: on PostgreSQL its notifications and reconciliation ticks;
 // on SQLite, one node, only its own allowance announcements) and reloads
-// what changed, coalescing bursts within followDebounce. The returned
-// stop waits for it to finish; ctx's end stops it.
-func (m *Main) followChanges(ctx context.Context) (stop func()) {
+// what changed, coalescing bursts within followDebounce. It returns when
+// ctx is done, after the feed's watcher has.
+func (m *Main) followChanges(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
 		mu      sync.Mutex
 		pending uint8
 		wake    = make(chan struct{}, 1)
 		wg      sync.WaitGroup
 	)
+	var watchErr error
 	wg.Go(func() {
-		_ = m.DB.Watch(ctx, func(kind string) {
+		defer cancel() // a feed that ends stops the follower too
+		watchErr = m.DB.Watch(ctx, func(kind string) {
 			mu.Lock()
 			pending |= reloadsFor(kind)
 			mu.Unlock()
@@ -111,8 +114,6 @@ func (m *Main) followChanges(ctx context.Context) (stop func()) {
 			}
 		}
 	})
-	return func() {
-		cancel()
-		wg.Wait()
-	}
+	wg.Wait()
+	return watchErr
 }

@@ -49,7 +49,7 @@ func newGatewayFixture(b *testing.B) *gatewayFixture {
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
-	m := NewMain(cfg, io.Discard, func(string) string { return "" })
+	m := NewMain(cfg, io.Discard)
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()

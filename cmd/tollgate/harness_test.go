@@ -34,24 +34,18 @@ type testServer struct {
 // empty) and stops it when the test ends.
 func startServer(t *testing.T, dir string, mutate func(*config.Config)) *testServer {
 	t.Helper()
-	return startServerIn(t, dir, mutate, nil, nil)
-}
-
-// startServerEnv starts a server that sees env as its environment.
-func startServerEnv(t *testing.T, env map[string]string, mutate func(*config.Config)) *testServer {
-	t.Helper()
-	return startServerIn(t, "", mutate, nil, env)
+	return startServerIn(t, dir, mutate, nil)
 }
 
 // startServerTLS starts a server whose certificate pool trusts.
 func startServerTLS(t *testing.T, mutate func(*config.Config), pool *x509.CertPool) *testServer {
 	t.Helper()
-	return startServerIn(t, "", mutate, pool, nil)
+	return startServerIn(t, "", mutate, pool)
 }
 
-func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool, env map[string]string) *testServer {
+func startServerIn(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool) *testServer {
 	t.Helper()
-	return startMain(t, dir, mutate, pool, env, nil)
+	return startMain(t, dir, mutate, pool, nil)
 }
 
 // allowLoopback lets alert webhooks reach the test receivers on
@@ -62,7 +56,7 @@ func allowLoopback(c *config.Config) { c.OutboundAllow = []string{"127.0.0.0/8"}
 
 // startMain starts a server like startServerIn; prepare, when not nil,
 // adjusts the Main before Open.
-func startMain(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool, env map[string]string, prepare func(*Main)) *testServer {
+func startMain(t *testing.T, dir string, mutate func(*config.Config), pool *x509.CertPool, prepare func(*Main)) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Addr = "127.0.0.1:0"
@@ -86,7 +80,7 @@ func startMain(t *testing.T, dir string, mutate func(*config.Config), pool *x509
 	if os.Getenv("TOLLGATE_TEST_LOG") != "" {
 		logw = os.Stderr
 	}
-	m := NewMain(cfg, logw, func(k string) string { return env[k] })
+	m := NewMain(cfg, logw)
 	if prepare != nil {
 		prepare(m)
 	}

@@ -64,7 +64,8 @@ func fakeOpenAI(t *testing.T) (*httptest.Server, *[]map[string]any) {
 // drives it through the Bedrock runtime SDK: text, stream and a tool call.
 func TestOpenAIProvider(t *testing.T) {
 	upstream, seen := fakeOpenAI(t)
-	ts := startServerEnv(t, map[string]string{"FAKE_OPENAI_KEY": "sk-test"}, func(c *config.Config) {
+	ts := startServer(t, "", func(c *config.Config) {
+		c.Secrets.ProviderAPIKeys = map[string]string{"vllm": "sk-test"} // config.Load reads it from FAKE_OPENAI_KEY
 		c.Providers = []config.Provider{{Name: "vllm", Type: "openai", BaseURL: upstream.URL + "/v1", APIKeyEnv: "FAKE_OPENAI_KEY",
 			Models: map[string]string{"meta.llama3-1-8b-instruct-v1:0": "meta-llama/Llama-3.1-8B-Instruct"}}}
 		c.Routes = []config.Route{{Models: []string{"meta.*"}, Provider: "vllm"}}

@@ -69,7 +69,7 @@ func TestPostgresStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	replica := startServerIn(t, t.TempDir(), onPostgres, nil, map[string]string{"TOLLGATE_MASTER_KEY": strings.TrimSpace(string(key))})
+	replica := startServer(t, t.TempDir(), withMasterKey(onPostgres, key))
 	converse(replica, 2)
 
 	recs, err := ts2.DB.Records(ctx, ledger.Query{})
@@ -130,7 +130,7 @@ func TestPostgresReplicasFollowChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2 := startServerIn(t, t.TempDir(), onPostgres, nil, map[string]string{"TOLLGATE_MASTER_KEY": strings.TrimSpace(string(key))})
+	r2 := startServer(t, t.TempDir(), withMasterKey(onPostgres, key))
 
 	// A principal, its policy and access key, made through replica 1, work
 	// on replica 2.
@@ -189,4 +189,13 @@ func TestPostgresReplicasFollowChanges(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// withMasterKey returns mutate that also sets the master key read from a
+// master.key file (what TOLLGATE_MASTER_KEY would hold).
+func withMasterKey(mutate func(*config.Config), key []byte) func(*config.Config) {
+	return func(c *config.Config) {
+		mutate(c)
+		c.Secrets.MasterKey = strings.TrimSpace(string(key))
+	}
 }

@@ -30,7 +30,7 @@ func simConfig(p config.Provider) sim.Config {
 
 // buildRouter creates the configured providers and the route table. The
 // built-in simulator "sim" serves every model no route names.
-func buildRouter(ctx context.Context, cfg config.Config, getenv func(string) string) (*invoke.RouteTable, error) {
+func buildRouter(ctx context.Context, cfg config.Config) (*invoke.RouteTable, error) {
 	providers := map[string]invoke.Provider{"sim": sim.New(sim.Config{})}
 	for _, p := range cfg.Providers {
 		var prov invoke.Provider
@@ -38,11 +38,7 @@ func buildRouter(ctx context.Context, cfg config.Config, getenv func(string) str
 		case "sim":
 			prov = sim.New(simConfig(p))
 		case "openai":
-			key := ""
-			if p.APIKeyEnv != "" {
-				key = getenv(p.APIKeyEnv)
-			}
-			o, err := openai.New(openai.Config{BaseURL: p.BaseURL, APIKey: key, Models: p.Models})
+			o, err := openai.New(openai.Config{BaseURL: p.BaseURL, APIKey: cfg.Secrets.ProviderAPIKeys[p.Name], Models: p.Models})
 			if err != nil {
 				return nil, fmt.Errorf("provider %s: %w", p.Name, err)
 			}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/lease"
+	"github.com/tollgate-dev/tollgate/internal/supervise"
 )
 
 // retentionEvery is how often the ledger retention job looks for months
@@ -19,39 +19,33 @@ func retentionCutoff(now time.Time, keep int) time.Time {
 	return time.Date(y, m-time.Month(keep), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// runRetention starts the ledger retention job when
+// retentionJobs is the ledger retention job when
 // Config.LedgerRetentionMonths is set (config.Validate allows it with a
-// PostgreSQL store only): at start and every hour, on one replica (a
-// lease), it drops the months before the cutoff (Store.
-// DropPartitionsBefore). The returned stop waits for it.
-func (m *Main) runRetention(ctx context.Context) (stop func()) {
+// PostgreSQL store only), else none: at start and every hour, on one
+// replica (leased), it drops the months before the cutoff
+// (Store.DropPartitionsBefore).
+func (m *Main) retentionJobs() []supervise.Job {
 	keep := m.Config.LedgerRetentionMonths
 	if keep <= 0 {
-		return func() {}
+		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		lease.Run(ctx, m.lease("ledger-retention"), func(ctx context.Context) {
-			t := time.NewTicker(retentionEvery)
-			defer t.Stop()
-			for {
-				cut := retentionCutoff(time.Now(), keep)
-				dropped, err := m.DB.DropPartitionsBefore(ctx, cut)
-				switch {
-				case err != nil && ctx.Err() == nil:
-					m.Logger.Error("ledger_retention_failed", "err", err.Error())
-				case len(dropped) > 0:
-					m.Logger.Info("ledger_retention", "before", cut.Format(time.DateOnly), "dropped", dropped)
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
+	return []supervise.Job{{Name: "ledger-retention", Leased: true, Run: func(ctx context.Context) error {
+		t := time.NewTicker(retentionEvery)
+		defer t.Stop()
+		for {
+			cut := retentionCutoff(time.Now(), keep)
+			dropped, err := m.DB.DropPartitionsBefore(ctx, cut)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				m.Logger.Error("ledger_retention_failed", "err", err.Error())
+			case len(dropped) > 0:
+				m.Logger.Info("ledger_retention", "before", cut.Format(time.DateOnly), "dropped", dropped)
 			}
-		})
-	}()
-	return func() { cancel(); <-done }
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	}}}
 }

@@ -13,7 +13,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	if err != nil {
 		return err
 	}
-	m := NewMain(cfg, stderr, getenv)
+	m := NewMain(cfg, stderr)
 	if err := m.Open(ctx); err != nil {
 		m.Close()
 		return err

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/sigv4"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/supervise"
 )
 
 // Store is the whole store contract: every capability Tollgate has, as
@@ -130,7 +132,6 @@ func openStore(ctx context.Context, cfg config.Config) (Store, error) {
 type Main struct {
 	Config config.Config
 	Logger *slog.Logger
-	getenv func(string) string
 
 	DB         Store
 	Catalog    *catalog.Catalog
@@ -147,11 +148,14 @@ type Main struct {
 	Anomalies *anomaly.Runner
 
 	// Replica identifies this process among the replicas sharing a
-	// store (host name and a random suffix); leases names its background
-	// jobs' leases there (nil when the store is not shared: the jobs just
-	// run).
+	// store (host name and a random suffix); it holds its background
+	// jobs' leases there.
 	Replica string
-	leases  lease.Store
+
+	// Jobs owns every background job: Open builds it, Run starts the jobs
+	// (jobs) and stops them, in reverse order, once the server has
+	// drained the calls in flight.
+	Jobs *supervise.Group
 
 	// Egress is the outbound address policy of alert webhooks (alarm
 	// actions, SNS subscribers), from Config.OutboundAllow; Open sets it
@@ -165,17 +169,15 @@ type Main struct {
 	metricsLn net.Listener // the private /metrics listener; nil when none
 }
 
-// NewMain returns a Main logging JSON to logw.
-func NewMain(cfg config.Config, logw io.Writer, getenv func(string) string) *Main {
+// NewMain returns a Main logging JSON to logw. Main never reads the
+// environment: every setting, secrets included, comes in cfg
+// (config.Load).
+func NewMain(cfg config.Config, logw io.Writer) *Main {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
 	return &Main{
 		Config: cfg,
 		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level})),
-		getenv: getenv,
 	}
 }
 
@@ -212,9 +214,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Replica = replicaID()
+	jcfg := supervise.Config{Holder: m.Replica, TTL: cfg.LeaseTTL, Logger: m.Logger}
 	if m.DB.Shared() {
-		m.leases = m.DB
+		// Several replicas: leased jobs run on one of them at a time.
+		jcfg.Leases = m.DB
 	}
+	m.Jobs = supervise.New(jcfg)
 	m.Principals, err = principal.NewService(ctx, m.DB, box, nil)
 	if err != nil {
 		return err
@@ -233,7 +238,7 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 
-	router, err := buildRouter(ctx, cfg, m.getenv)
+	router, err := buildRouter(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -253,7 +258,6 @@ func (m *Main) Open(ctx context.Context) error {
 		Logger:         m.Logger,
 		AttemptTimeout: cfg.AttemptTimeout,
 		Tokens:         sim.Tokens,
-		Native:         nativeCodecs{},
 		OnRecord:       m.Watch.OnRecord,
 		Admitter:       m.Watch.Admitter(m.Budgets.Admitter()),
 	})
@@ -330,11 +334,25 @@ func replicaID() string {
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-// lease returns the lease configuration of the background job name: with
-// several replicas sharing the store the job runs on one of them at a
-// time.
-func (m *Main) lease(name string) lease.Config {
-	return lease.Config{Store: m.leases, Name: name, Holder: m.Replica, TTL: m.Config.LeaseTTL, Logger: m.Logger}
+// jobs are the background jobs Run starts, in start order; they stop in
+// the reverse order. Leased ones run on one replica at a time.
+func (m *Main) jobs() []supervise.Job {
+	jobs := slices.Concat(
+		m.Watch.jobs(m.Logger),          // metrics-flush, alarm-evaluation (leased)
+		m.Budgets.jobs(m.Logger),        // notify-outbox, budget-alerts (leased), budget-sync
+		[]supervise.Job{m.anomalyJob()}, // anomaly-detection (leased)
+		m.retentionJobs(),               // ledger-retention (leased; PostgreSQL with a retention)
+		[]supervise.Job{{Name: "change-follower", Run: m.followChanges}},
+	)
+	if m.metricsLn != nil {
+		jobs = append(jobs, supervise.Job{Name: "metrics-listener", Run: func(ctx context.Context) error {
+			if err := m.Server.ServeMetrics(ctx, m.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}})
+	}
+	return jobs
 }
 
 // URL returns the base endpoint clients use.
@@ -352,7 +370,10 @@ func (m *Main) CredentialsFile() string { return filepath.Join(m.Config.DataDir,
 // ConfigFile is an AWS shared-config file with the region and endpoint.
 func (m *Main) ConfigFile() string { return filepath.Join(m.Config.DataDir, "config") }
 
-// Run serves until ctx is cancelled, then drains and returns.
+// Run starts the background jobs and serves until ctx is cancelled; then
+// it drains the calls in flight (Server.Serve returns only once every
+// handler has) and stops the jobs in the reverse order of their start
+// before it returns. Close then closes the ledger and the store.
 func (m *Main) Run(ctx context.Context) error {
 	if err := m.writeClientFiles(); err != nil {
 		return err
@@ -367,25 +388,19 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	if m.metricsLn != nil {
 		m.Logger.Info("serving_metrics", "addr", m.metricsLn.Addr().String())
-		mctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if err := m.Server.ServeMetrics(mctx, m.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				m.Logger.Error("metrics_listener", "err", err)
-			}
-		}()
-		defer func() { stop(); <-done }()
 	}
-	defer m.runAnomalies(ctx)()
-	defer m.runRetention(ctx)()  // PostgreSQL: drop months past the retention
-	defer m.followChanges(ctx)() // PostgreSQL: follow other replicas' changes
+	// The jobs outlive ctx until the server has drained: the calls in
+	// flight still count metrics, reserve budgets and queue alerts.
+	m.Jobs.Start(context.WithoutCancel(ctx), m.jobs()...)
+	defer m.Jobs.Stop()
 	return m.Server.Serve(ctx, m.ln)
 }
 
 // Close releases everything Open acquired. Call it after Run has returned:
-// Run returns only once every request handler has, so every call's record
-// is queued before the ledger flushes and closes here.
+// Run returns only once every request handler has and the background jobs
+// have stopped (the metric series flushed on the way), so every call's
+// record is queued before the ledger flushes and closes here, and only
+// then does the store close.
 func (m *Main) Close() error {
 	var errs []error
 	if m.ln != nil {
@@ -394,21 +409,24 @@ func (m *Main) Close() error {
 	if m.metricsLn != nil {
 		m.metricsLn.Close()
 	}
+	if m.Jobs != nil {
+		m.Jobs.Stop() // Run has, unless it never ran
+	}
+	errs = append(errs, m.Budgets.Close()) // shortage announcements, idle allowance; undelivered alerts stay in the outbox
 	if m.Ledger != nil {
 		m.Ledger.Close() // durable before the store closes
 	}
-	errs = append(errs, m.Watch.Close())   // flushes the metric series
-	errs = append(errs, m.Budgets.Close()) // undelivered alerts stay in the outbox
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 	}
 	return errors.Join(errs...)
 }
 
-// masterKey loads the key that encrypts secrets at rest: TOLLGATE_MASTER_KEY
-// (base64) or <data-dir>/master.key, created on first start.
+// masterKey loads the key that encrypts secrets at rest:
+// Config.Secrets.MasterKey (base64) or <data-dir>/master.key, created on
+// first start.
 func (m *Main) masterKey() (*secretbox.Box, error) {
-	if v := m.getenv("TOLLGATE_MASTER_KEY"); v != "" {
+	if v := m.Config.Secrets.MasterKey; v != "" {
 		key, err := base64.StdEncoding.DecodeString(v)
 		if err != nil {
 			return nil, fmt.Errorf("TOLLGATE_MASTER_KEY: %w", err)
@@ -444,10 +462,8 @@ func (m *Main) masterKey() (*secretbox.Box, error) {
 }
 
 func (m *Main) ensureRoot(ctx context.Context) error {
-	id, secret := m.getenv("TOLLGATE_ROOT_ACCESS_KEY_ID"), m.getenv("TOLLGATE_ROOT_SECRET_ACCESS_KEY")
-	if (id == "") != (secret == "") {
-		return errors.New("TOLLGATE_ROOT_ACCESS_KEY_ID and TOLLGATE_ROOT_SECRET_ACCESS_KEY must be set together")
-	}
+	// config.Validate has checked that both or neither are set.
+	id, secret := m.Config.Secrets.RootAccessKeyID, m.Config.Secrets.RootSecretAccessKey
 	id, secret, created, err := m.Principals.EnsureRoot(ctx, m.Config.AccountID, id, secret)
 	if err != nil {
 		return err

@@ -20,10 +20,10 @@ const module = "github.com/tollgate-dev/tollgate"
 
 // domain are the packages that hold Tollgate's rules in plain Go.
 var domain = []string{
-	"errkind", "money", "arn", "tags", "catalog", "profile",
+	"errkind", "money", "arn", "tags", "catalog", "profile", "converse", "admission",
 	"principal", "ledger", "pricing", "secretbox", "invoke", "native",
 	"policy", "authz", "costquery", "metrics", "alarm", "anomaly",
-	"budget", "notify", "lease", "chargeback", "backoff", "ratelimit",
+	"budget", "notify", "lease", "chargeback", "backoff", "ratelimit", "supervise",
 }
 
 // forbiddenModules are the third-party modules no domain package may

@@ -6,7 +6,7 @@
 // threshold per period, FORECASTED alerts again after the forecast dips and
 // rises), and Tollgate's enforcement: budget actions that BLOCK, THROTTLE
 // or DOWNGRADE the calls in scope, applied by the runtime pipeline through
-// the invoke.Admitter the Service implements.
+// the admission.Admitter the Service implements.
 //
 // Spend lives in memory as exact integer counters per budget (nano-USD for
 // COST budgets, tokens for USAGE budgets), rebuilt at start from the

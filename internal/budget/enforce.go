@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/ratelimit"
@@ -405,13 +405,13 @@ type noTicket struct{}
 func (noTicket) Model() string      { return "" }
 func (noTicket) Done(ledger.Record) {}
 
-var _ invoke.Admitter = (*Service)(nil)
+var _ admission.Admitter = (*Service)(nil)
 
-// Admit implements invoke.Admitter: it reserves the call's worst case on
+// Admit implements admission.Admitter: it reserves the call's worst case on
 // every budget in scope and applies their actions. A BLOCK refusal is an
 // errkind.QuotaExceeded error, a THROTTLE refusal errkind.Throttled; both
 // name the budget.
-func (s *Service) Admit(ctx context.Context, a invoke.Admission) (invoke.Ticket, error) {
+func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Ticket, error) {
 	k := subjectKey{arn: a.ProfileARN}
 	if a.ProfileARN == "" {
 		k = subjectKey{account: a.Account, model: a.Model.ID}

@@ -113,7 +113,8 @@ type Service struct {
 	alerts map[alertKey]AlertState
 	eval   sync.Mutex // one alert evaluation at a time
 
-	announced atomic.Int64 // shared stores: when a shortage was last announced (unix nanoseconds)
+	announced atomic.Int64   // shared stores: when a shortage was last announced (unix nanoseconds)
+	announces sync.WaitGroup // shortage announcements in flight (Wait)
 }
 
 type alertKey struct {

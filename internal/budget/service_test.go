@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/profile"
@@ -63,8 +63,8 @@ func profileARN(id string) string {
 
 // call admits a call through profile id with the given tags and worst
 // case, and returns the ticket (nil when refused) and the error.
-func (f *fixture) admit(id string, t tags.Set, worst money.Amount) (invoke.Ticket, error) {
-	return f.svc.Admit(context.Background(), invoke.Admission{Time: f.clock.now(), RequestID: "req", Account: acct, ProfileARN: profileARN(id), ProfileID: id,
+func (f *fixture) admit(id string, t tags.Set, worst money.Amount) (admission.Ticket, error) {
+	return f.svc.Admit(context.Background(), admission.Request{Time: f.clock.now(), RequestID: "req", Account: acct, ProfileARN: profileARN(id), ProfileID: id,
 		Model: catalog.Model{ID: haiku}, Tags: t, Operation: "Converse", InputTokens: 100, MaxOutputTokens: 200, WorstCase: worst})
 }
 
@@ -469,16 +469,16 @@ func benchmarkAdmit(b *testing.B, shared Shared) {
 			Tags: tags.Set{"team": fmt.Sprintf("t%03d", i%(budgets-depts)), "dept": fmt.Sprintf("d%d", i%depts)}}
 	}
 	f.svc.AddProfiles(ps)
-	adms := make([]invoke.Admission, profiles)
+	adms := make([]admission.Request, profiles)
 	for i, p := range ps {
-		adms[i] = invoke.Admission{Time: t0, Account: acct, ProfileARN: p.ARN, ProfileID: p.ID, Model: catalog.Model{ID: haiku},
+		adms[i] = admission.Request{Time: t0, Account: acct, ProfileARN: p.ARN, ProfileID: p.ID, Model: catalog.Model{ID: haiku},
 			Tags: p.Tags, Operation: "Converse", InputTokens: 100, MaxOutputTokens: 100, WorstCase: money.Cent}
 	}
 	if tk, _ := f.svc.Admit(context.Background(), adms[0]); tk.(*ticket).n != 2 {
 		b.Fatalf("a profile is in the scope of %d budgets, want 2", tk.(*ticket).n)
 	}
 	// The baseline: a call through a profile no budget covers.
-	none := invoke.Admission{Time: t0, Account: acct, ProfileARN: profileARN("zzzzzzzzzzzz"), ProfileID: "zzzzzzzzzzzz", Model: catalog.Model{ID: haiku},
+	none := admission.Request{Time: t0, Account: acct, ProfileARN: profileARN("zzzzzzzzzzzz"), ProfileID: "zzzzzzzzzzzz", Model: catalog.Model{ID: haiku},
 		Tags: tags.Set{"team": "none"}, Operation: "Converse", InputTokens: 100, MaxOutputTokens: 100, WorstCase: money.Cent}
 	f.svc.AddProfiles([]profile.Profile{{ID: "zzzzzzzzzzzz", ARN: none.ProfileARN, Account: acct, ModelID: haiku, Tags: none.Tags}})
 	b.Run("no-budget-in-scope", func(b *testing.B) {

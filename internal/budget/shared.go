@@ -123,11 +123,16 @@ func (s *Service) sharedBlock(ctx context.Context, st *state, lim *limits, r int
 	// Ask the others for what they hold idle, at most ten times a second.
 	if now := s.cfg.Now().UnixNano(); now-s.announced.Load() >= int64(100*time.Millisecond) {
 		s.announced.Store(now)
-		go s.announceShortage()
+		s.announces.Go(s.announceShortage)
 	}
 	return errkind.New(errkind.QuotaExceeded, "Budget %q blocks this call: its spend this period plus the calls in flight and this call's worst case would pass its limit of %s.",
 		st.b.Name, st.b.FormatUnits(lim.block))
 }
+
+// Wait waits for the shortage announcements in flight, which admissions
+// send in the background (each bounded by claimTimeout). Call it once no
+// more calls are admitted, before closing the store.
+func (s *Service) Wait() { s.announces.Wait() }
 
 func (s *Service) announceShortage() {
 	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -144,7 +144,7 @@ func TestSharedBlockHoldsAcrossReplicas(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(g), 5))
 			for range 150 {
 				worst := money.Amount(1_000_000 + rng.IntN(4_000_000))
-				tk, err := svc.Admit(context.Background(), admission(f, tg, worst))
+				tk, err := svc.Admit(context.Background(), admissionOf(f, tg, worst))
 				if err != nil {
 					if !errkind.Is(err, errkind.QuotaExceeded) || !strings.Contains(err.Error(), `"claims"`) {
 						t.Errorf("refusal = %v, want QuotaExceeded naming the budget", err)
@@ -184,8 +184,8 @@ func TestSharedBlockHoldsAcrossReplicas(t *testing.T) {
 	}
 }
 
-func admission(f *fixture, tg tags.Set, worst money.Amount) invoke.Admission {
-	return invoke.Admission{Time: f.clock.now(), RequestID: "req", Account: acct, ProfileARN: profileARN("aaaaaaaaaaaa"), ProfileID: "aaaaaaaaaaaa",
+func admissionOf(f *fixture, tg tags.Set, worst money.Amount) admission.Request {
+	return admission.Request{Time: f.clock.now(), RequestID: "req", Account: acct, ProfileARN: profileARN("aaaaaaaaaaaa"), ProfileID: "aaaaaaaaaaaa",
 		Model: catalog.Model{ID: haiku}, Tags: tg, Operation: "Converse", InputTokens: 100, MaxOutputTokens: 200, WorstCase: worst}
 }
 
@@ -209,7 +209,7 @@ func TestSharedThrottleAcrossReplicas(t *testing.T) {
 		f.clock.set(t0.Truncate(time.Minute).Add(time.Duration(minute) * time.Minute))
 		ok := 0
 		for i := range 30 {
-			tk, err := svcs[i%3].Admit(context.Background(), admission(f, tg, money.Cent))
+			tk, err := svcs[i%3].Admit(context.Background(), admissionOf(f, tg, money.Cent))
 			if err != nil {
 				if !errkind.Is(err, errkind.Throttled) {
 					t.Fatalf("refusal = %v, want Throttled", err)
@@ -279,7 +279,7 @@ func TestReturnIdleGivesBackUnused(t *testing.T) {
 		t.Fatal(err)
 	}
 	tg := tags.Set{"dept": "claims"}
-	tk, err := svcs[0].Admit(context.Background(), admission(f, tg, money.Dollar))
+	tk, err := svcs[0].Admit(context.Background(), admissionOf(f, tg, money.Dollar))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestReturnIdleGivesBackUnused(t *testing.T) {
 	if err := svcs[1].Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	tk, err = svcs[1].Admit(context.Background(), admission(f, tg, limit-money.Dollar/2))
+	tk, err = svcs[1].Admit(context.Background(), admissionOf(f, tg, limit-money.Dollar/2))
 	if err != nil {
 		t.Fatalf("the rest of the pool is refused to the other replica: %v", err)
 	}

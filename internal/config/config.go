@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -101,7 +102,7 @@ type Config struct {
 	// SMTPAddr is the host:port of the SMTP server for EMAIL subscribers of
 	// budget and anomaly alerts; SMTPFrom the sender (default
 	// "tollgate@localhost") and SMTPUsername the login (the password is
-	// read from TOLLGATE_SMTP_PASSWORD only). Default empty: e-mail alerts
+	// Secrets.SMTPPassword). Default empty: e-mail alerts
 	// stay queued.
 	SMTPAddr     string `yaml:"smtpAddr"`
 	SMTPFrom     string `yaml:"smtpFrom"`
@@ -144,6 +145,79 @@ type Config struct {
 	// Routes bind models and regions to providers; the first match wins and
 	// unmatched models go to "sim". Default empty.
 	Routes []Route `yaml:"routes"`
+
+	// Secrets are the credentials Tollgate takes from the environment
+	// only; Load fills them. Never read from or written to YAML.
+	Secrets Secrets `yaml:"-" json:"-"`
+}
+
+// Secrets are the credentials Tollgate takes from the environment only,
+// never from the YAML file or flags: Load reads them once (LoadSecrets),
+// and the wiring reads them here. They are never written out or logged:
+// String, GoString and LogValue print them redacted.
+type Secrets struct {
+	// MasterKey (TOLLGATE_MASTER_KEY) is the base64 key that encrypts
+	// secrets at rest. Default empty: <data-dir>/master.key, created on
+	// first start.
+	MasterKey string
+	// RootAccessKeyID and RootSecretAccessKey
+	// (TOLLGATE_ROOT_ACCESS_KEY_ID, TOLLGATE_ROOT_SECRET_ACCESS_KEY) pin
+	// the root credentials; both or neither. Default empty: the stored
+	// root key, created on first start.
+	RootAccessKeyID, RootSecretAccessKey string
+	// SMTPPassword (TOLLGATE_SMTP_PASSWORD) is SMTPUsername's password.
+	// Default empty.
+	SMTPPassword string
+	// WebhookSecret (TOLLGATE_WEBHOOK_SECRET) signs webhook deliveries.
+	// Default empty: <data-dir>/webhook.secret, created on first start.
+	WebhookSecret string
+	// ProviderAPIKeys are the providers' API keys by provider name, each
+	// read from the variable its Provider.APIKeyEnv names. Default empty.
+	ProviderAPIKeys map[string]string
+}
+
+// redacted is how a Secrets value prints.
+const redacted = "Secrets{redacted}"
+
+// String returns a redacted form: secrets are never printed.
+func (Secrets) String() string { return redacted }
+
+// GoString returns a redacted form: secrets are never printed.
+func (Secrets) GoString() string { return redacted }
+
+// LogValue returns a redacted form: secrets are never logged.
+func (Secrets) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// Secret environment variables (Secrets' fields).
+const (
+	EnvMasterKey           = "TOLLGATE_MASTER_KEY"
+	EnvRootAccessKeyID     = "TOLLGATE_ROOT_ACCESS_KEY_ID"
+	EnvRootSecretAccessKey = "TOLLGATE_ROOT_SECRET_ACCESS_KEY"
+	EnvSMTPPassword        = "TOLLGATE_SMTP_PASSWORD"
+	EnvWebhookSecret       = "TOLLGATE_WEBHOOK_SECRET"
+)
+
+// LoadSecrets reads c's secrets from getenv: the TOLLGATE_* secret
+// variables and each provider's APIKeyEnv.
+func (c *Config) LoadSecrets(getenv func(string) string) {
+	c.Secrets = Secrets{
+		MasterKey:           getenv(EnvMasterKey),
+		RootAccessKeyID:     getenv(EnvRootAccessKeyID),
+		RootSecretAccessKey: getenv(EnvRootSecretAccessKey),
+		SMTPPassword:        getenv(EnvSMTPPassword),
+		WebhookSecret:       getenv(EnvWebhookSecret),
+	}
+	for _, p := range c.Providers {
+		if p.APIKeyEnv == "" {
+			continue
+		}
+		if v := getenv(p.APIKeyEnv); v != "" {
+			if c.Secrets.ProviderAPIKeys == nil {
+				c.Secrets.ProviderAPIKeys = map[string]string{}
+			}
+			c.Secrets.ProviderAPIKeys[p.Name] = v
+		}
+	}
 }
 
 // Default returns the configuration with every default filled in.
@@ -185,6 +259,9 @@ func (c Config) Validate() error {
 	}
 	if !accountRE.MatchString(c.AccountID) {
 		errs = append(errs, fmt.Errorf("accountId %q must be 12 digits", c.AccountID))
+	}
+	if (c.Secrets.RootAccessKeyID == "") != (c.Secrets.RootSecretAccessKey == "") {
+		errs = append(errs, errors.New(EnvRootAccessKeyID+" and "+EnvRootSecretAccessKey+" must be set together"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("tlsCert and tlsKey must be given together"))
@@ -411,7 +488,9 @@ func EnvName(flagName string) string {
 
 // Load builds the configuration for `serve`: defaults, then the YAML file
 // named by --config (or TOLLGATE_CONFIG), then TOLLGATE_* variables from
-// getenv, then the flags in args.
+// getenv, then the flags in args; the secrets come from getenv only
+// (LoadSecrets). It is the one place the server's settings are read from
+// the environment.
 func Load(name string, args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	configFile := fs.String("config", getenv("TOLLGATE_CONFIG"), "YAML configuration file")
@@ -456,5 +535,6 @@ func Load(name string, args []string, getenv func(string) string) (Config, error
 	if ferr != nil {
 		return Config{}, ferr
 	}
+	c.LoadSecrets(getenv)
 	return c, c.Validate()
 }

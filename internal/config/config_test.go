@@ -1,6 +1,9 @@
 package config
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,5 +95,51 @@ func TestLoadErrors(t *testing.T) {
 				t.Error("Load succeeded")
 			}
 		})
+	}
+}
+
+// TestLoadSecrets checks that Load takes the secrets from the environment
+// only and that they never print.
+func TestLoadSecrets(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "tollgate.yml")
+	yml := "providers:\n  - name: vllm\n    type: openai\n    baseURL: http://127.0.0.1:8000/v1\n    apiKeyEnv: VLLM_KEY\n"
+	if err := os.WriteFile(file, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"TOLLGATE_CONFIG":                 file,
+		"TOLLGATE_MASTER_KEY":             "bWFzdGVy",
+		"TOLLGATE_ROOT_ACCESS_KEY_ID":     "AKIAROOT",
+		"TOLLGATE_ROOT_SECRET_ACCESS_KEY": "root-secret",
+		"TOLLGATE_SMTP_PASSWORD":          "smtp-secret",
+		"TOLLGATE_WEBHOOK_SECRET":         "hook-secret",
+		"VLLM_KEY":                        "sk-vllm",
+	}
+	c, err := Load("tollgate serve", nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Secrets{MasterKey: "bWFzdGVy", RootAccessKeyID: "AKIAROOT", RootSecretAccessKey: "root-secret",
+		SMTPPassword: "smtp-secret", WebhookSecret: "hook-secret", ProviderAPIKeys: map[string]string{"vllm": "sk-vllm"}}
+	if diff := cmp.Diff(c.Secrets, want); diff != "" {
+		t.Errorf("Secrets (-got +want):\n%s", diff)
+	}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
+		for _, secret := range []string{"root-secret", "smtp-secret", "hook-secret", "sk-vllm", "bWFzdGVy"} {
+			if strings.Contains(s, secret) {
+				t.Errorf("printed Config holds %q", secret)
+			}
+		}
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "secrets", c.Secrets)
+	if strings.Contains(logged.String(), "root-secret") {
+		t.Errorf("logged secrets: %s", logged.String())
+	}
+
+	delete(env, "TOLLGATE_ROOT_SECRET_ACCESS_KEY")
+	if _, err := Load("tollgate serve", nil, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "must be set together") {
+		t.Errorf("Load with half a root key: %v, want an error", err)
 	}
 }

@@ -18,7 +18,8 @@ type Provider struct {
 	// BaseURL (openai) is the server's API root, e.g. http://127.0.0.1:8000/v1.
 	BaseURL string `yaml:"baseURL"`
 	// APIKeyEnv (openai) names the environment variable holding the API
-	// key; keys are never written in the config file. Default empty: none.
+	// key, which Load reads into Secrets.ProviderAPIKeys; keys are never
+	// written in the config file. Default empty: none.
 	APIKeyEnv string `yaml:"apiKeyEnv"`
 	// Models maps catalogue model ids to the provider's own model names
 	// (openai: served model names; bedrock: upstream model ids or

@@ -4,54 +4,31 @@ import (
 	"context"
 	"errors"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/native"
 )
-
-// NativeCodec translates one model family's InvokeModel bodies to and from
-// Converse (implemented by package native; declared here so the pipeline
-// does not depend on it).
-type NativeCodec interface {
-	Request(body []byte) (*ConverseRequest, error)
-	Response(resp *ConverseResponse, modelID string) ([]byte, error)
-	Stream(modelID string) NativeStreamEncoder
-}
-
-// NativeStreamEncoder turns Converse stream events into native chunks.
-type NativeStreamEncoder interface {
-	Encode(ev StreamEvent) ([][]byte, error)
-}
-
-// NativeCodecs gives the pipeline the codecs and the embedding simulator.
-type NativeCodecs interface {
-	// For returns the codec of a model family.
-	For(family string) (NativeCodec, bool)
-	// Embed answers an embedding request of an embedding family locally
-	// (for providers without a native embedding endpoint).
-	Embed(family string, body []byte, tokens func(string) int64) ([]byte, Usage, error)
-	// UsageFromResponse and UsageFromChunk read usage from native bodies.
-	UsageFromResponse(family string, body []byte) (Usage, bool)
-}
 
 func isEmbedding(family string) bool { return family == "titan-embed" || family == "cohere-embed" }
 
 // InvokeModel runs an InvokeModel call: a native body passes as is to a
 // NativeInvoker provider, and is translated through Converse otherwise.
-func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string, in NativeRequest) (NativeResponse, error) {
+func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string, in converse.NativeRequest) (converse.NativeResponse, error) {
 	c, err := s.begin(caller, OpInvoke, modelID)
 	if err != nil {
-		return NativeResponse{}, err
+		return converse.NativeResponse{}, err
 	}
 	// The body is parsed once: for the admission's output bound and, on a
 	// provider without native bodies, for the translation (a downgrade keeps
 	// the model family, so the parse stays valid).
 	nb := s.parseNative(c.target.Model.Family, in.Body)
 	if err := c.admit(ctx, in.Body, maxTokensOf(nb.req)); err != nil {
-		return NativeResponse{}, c.reject(ctx, err)
+		return converse.NativeResponse{}, c.reject(ctx, err)
 	}
 	family := c.target.Model.Family
-	var resp NativeResponse
+	var resp converse.NativeResponse
 	defer c.settlePanic(ctx, &resp.Usage)
-	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+	err = c.attempt(ctx, func(ctx context.Context, cl converse.Call, r Route) error {
 		actx, cancel := c.withTimeout(ctx)
 		defer cancel()
 		if ni, ok := r.Provider.(NativeInvoker); ok {
@@ -59,12 +36,9 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 			resp, err = ni.InvokeModel(actx, cl, in)
 			return err
 		}
-		if s.native == nil {
-			return errkind.New(errkind.Invalid, "InvokeModel is not available for %s on this provider.", cl.ModelID)
-		}
 		if isEmbedding(family) {
-			body, u, err := s.native.Embed(family, in.Body, s.tokens)
-			resp = NativeResponse{Body: body, ContentType: "application/json", Usage: u}
+			body, u, err := native.Embed(family, in.Body, s.tokens)
+			resp = converse.NativeResponse{Body: body, ContentType: "application/json", Usage: u}
 			return err
 		}
 		codec, req := nb.codec, nb.req
@@ -82,15 +56,15 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 		if err != nil {
 			return noFailover{err}
 		}
-		resp = NativeResponse{Body: body, ContentType: "application/json", Usage: cr.Usage}
+		resp = converse.NativeResponse{Body: body, ContentType: "application/json", Usage: cr.Usage}
 		return nil
 	})
 	err = unwrapNoFailover(err)
 	if ferr := c.finish(ctx, resp.Usage, err); ferr != nil && err == nil {
-		return NativeResponse{}, ferr
+		return converse.NativeResponse{}, ferr
 	}
 	if err != nil {
-		return NativeResponse{}, err
+		return converse.NativeResponse{}, err
 	}
 	resp.LatencyMs = s.now().Sub(c.start).Milliseconds()
 	return resp, nil
@@ -99,7 +73,7 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 // InvokeModelStream runs InvokeModelWithResponseStream. As with
 // ConverseStream, the last chunk (which carries the invocation metrics) is
 // held back until the record is durable.
-func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID string, in NativeRequest, emit func(chunk []byte) error) error {
+func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID string, in converse.NativeRequest, emit func(chunk []byte) error) error {
 	c, err := s.begin(caller, OpInvokeStream, modelID)
 	if err != nil {
 		return err
@@ -113,7 +87,7 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 	}
 	family := c.target.Model.Family
 	var (
-		usage   Usage
+		usage   converse.Usage
 		emitted bool
 		emitErr error
 		held    []byte
@@ -137,7 +111,7 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 		held = chunk
 		return nil
 	}
-	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+	err = c.attempt(ctx, func(ctx context.Context, cl converse.Call, r Route) error {
 		ctx, afe, stop := c.streamAttempt(ctx)
 		defer stop()
 		fe = afe
@@ -153,9 +127,6 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 			}
 			return err
 		}
-		if s.native == nil {
-			return errkind.New(errkind.Invalid, "InvokeModelWithResponseStream is not available for %s on this provider.", cl.ModelID)
-		}
 		codec, req := nb.codec, nb.req
 		if codec == nil {
 			return errkind.New(errkind.Invalid, "InvokeModel bodies of the %s family are not supported.", family)
@@ -164,7 +135,7 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 			return noFailover{nb.err}
 		}
 		enc := codec.Stream(cl.ModelID)
-		usage, err = r.Provider.ConverseStream(ctx, cl, req, func(ev StreamEvent) error {
+		usage, err = r.Provider.ConverseStream(ctx, cl, req, func(ev converse.StreamEvent) error {
 			if ev.Metadata != nil {
 				ev.Metadata.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
 			}
@@ -203,17 +174,17 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 
 // nativeBody is a model-native body parsed into Converse terms.
 type nativeBody struct {
-	codec NativeCodec      // nil when the family has no codec
-	req   *ConverseRequest // nil when the body did not parse
-	err   error            // why it did not parse
+	codec native.Codec      // nil when the family has no codec
+	req   *converse.Request // nil when the body did not parse
+	err   error             // why it did not parse
 }
 
 // parseNative parses a native body of a family once.
 func (s *Service) parseNative(family string, body []byte) nativeBody {
-	if s.native == nil || isEmbedding(family) {
+	if isEmbedding(family) {
 		return nativeBody{}
 	}
-	codec, ok := s.native.For(family)
+	codec, ok := native.For(family)
 	if !ok {
 		return nativeBody{}
 	}

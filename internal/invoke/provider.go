@@ -7,21 +7,9 @@ package invoke
 
 import (
 	"context"
-)
 
-// Call identifies one provider attempt.
-type Call struct {
-	RequestID string
-	// ModelID is the catalogue's foundation-model id, e.g.
-	// "anthropic.claude-3-haiku-20240307-v1:0".
-	ModelID string
-	// Region is the region this attempt is routed to.
-	Region string
-	// Upstream, when set, is what the provider should address instead of
-	// ModelID: an upstream application-profile ARN on real Bedrock, or the
-	// served model name on an OpenAI-compatible server.
-	Upstream string
-}
+	"github.com/tollgate-dev/tollgate/internal/converse"
+)
 
 // Provider is a model backend. Implementations are safe for concurrent use.
 //
@@ -32,37 +20,22 @@ type Call struct {
 // too). A stream fails over only before its first event.
 type Provider interface {
 	// Converse runs one non-streaming call.
-	Converse(ctx context.Context, call Call, req *ConverseRequest) (*ConverseResponse, error)
+	Converse(ctx context.Context, call converse.Call, req *converse.Request) (*converse.Response, error)
 	// ConverseStream runs one streaming call, passing each event to emit in
 	// order; the last events are messageStop and metadata. It returns the
 	// usage: the final usage on success, or the tokens consumed and produced
 	// so far when it stops early (provider error, or emit failing because
 	// the client went away — then it returns emit's error). An error
 	// returned before the first emit lets the pipeline fail over.
-	ConverseStream(ctx context.Context, call Call, req *ConverseRequest, emit func(StreamEvent) error) (Usage, error)
-}
-
-// NativeRequest is an InvokeModel body in the model's own format.
-type NativeRequest struct {
-	Body        []byte
-	ContentType string
-	Accept      string
-}
-
-// NativeResponse is an InvokeModel response in the model's own format.
-type NativeResponse struct {
-	Body        []byte
-	ContentType string
-	Usage       Usage
-	LatencyMs   int64 // set by the pipeline: the whole call's latency
+	ConverseStream(ctx context.Context, call converse.Call, req *converse.Request, emit func(converse.StreamEvent) error) (converse.Usage, error)
 }
 
 // NativeInvoker is implemented by providers that take model-native
 // InvokeModel bodies as they are (Amazon Bedrock). For other providers the
 // pipeline translates native bodies to and from Converse.
 type NativeInvoker interface {
-	InvokeModel(ctx context.Context, call Call, in NativeRequest) (NativeResponse, error)
+	InvokeModel(ctx context.Context, call converse.Call, in converse.NativeRequest) (converse.NativeResponse, error)
 	// InvokeModelStream passes each model-native chunk to emit and returns
 	// the usage, with the same early-stop contract as ConverseStream.
-	InvokeModelStream(ctx context.Context, call Call, in NativeRequest, emit func(chunk []byte) error) (Usage, error)
+	InvokeModelStream(ctx context.Context, call converse.Call, in converse.NativeRequest, emit func(chunk []byte) error) (converse.Usage, error)
 }

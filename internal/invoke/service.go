@@ -7,8 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
@@ -50,11 +52,8 @@ type Config struct {
 	Tokens func(string) int64
 	// OnRecord, if set, is called with every record after it is durable.
 	OnRecord func(ledger.Record)
-	// Native translates InvokeModel bodies for providers that only speak
-	// Converse; nil disables InvokeModel on such providers.
-	Native NativeCodecs
 	// Admitter admits calls (budgets, rate limits); nil admits all.
-	Admitter Admitter
+	Admitter admission.Admitter
 }
 
 // Service is the runtime pipeline. Safe for concurrent use.
@@ -68,8 +67,7 @@ type Service struct {
 	now      func() time.Time
 	tokens   func(string) int64
 	onRecord func(ledger.Record)
-	native   NativeCodecs
-	admitter Admitter
+	admitter admission.Admitter
 
 	rr       atomic.Uint64
 	unpriced atomic.Int64
@@ -78,7 +76,7 @@ type Service struct {
 // NewService returns the pipeline.
 func NewService(cfg Config) *Service {
 	s := &Service{profiles: cfg.Profiles, catalog: cfg.Catalog, router: cfg.Router, ledger: cfg.Ledger,
-		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, native: cfg.Native, admitter: cfg.Admitter}
+		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, admitter: cfg.Admitter}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -126,8 +124,8 @@ type call struct {
 	route    Route
 	region   string
 	attempts int
-	ticket   Ticket // from the admitter, settled by finish
-	recorded bool   // finish has run
+	ticket   admission.Ticket // from the admitter, settled by finish
+	recorded bool             // finish has run
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
@@ -206,7 +204,7 @@ func failover(err error) bool {
 
 // attempt runs f against each region in turn until one succeeds or fails
 // with an error that does not allow failover.
-func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl Call, r Route) error) error {
+func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl converse.Call, r Route) error) error {
 	var last error
 	for _, region := range c.regionsInOrder() {
 		route, ok := c.s.router(c.target.Model, region)
@@ -219,7 +217,7 @@ func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl Call,
 		}
 		c.attempts++
 		c.route, c.region = route, region
-		cl := Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream}
+		cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream}
 		err := f(ctx, cl, route)
 		if err == nil {
 			return nil
@@ -327,7 +325,7 @@ func outcome(err error) (string, string) {
 // finish prices the usage and appends the call's record durably. It runs
 // without the request's cancellation: a call the client abandoned is still
 // recorded and billed for what it consumed.
-func (c *call) finish(ctx context.Context, u Usage, callErr error) error {
+func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) error {
 	c.recorded = true
 	end := c.s.now()
 	out, code := outcome(callErr)
@@ -387,7 +385,7 @@ func (c *call) finish(ctx context.Context, u Usage, callErr error) error {
 }
 
 // Converse runs a non-streaming Converse call through modelID.
-func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, req *ConverseRequest) (*ConverseResponse, error) {
+func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, req *converse.Request) (*converse.Response, error) {
 	c, err := s.begin(caller, OpConverse, modelID)
 	if err != nil {
 		return nil, err
@@ -396,15 +394,15 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 		return nil, c.reject(ctx, err)
 	}
 	defer c.settlePanic(ctx, nil)
-	var resp *ConverseResponse
-	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+	var resp *converse.Response
+	err = c.attempt(ctx, func(ctx context.Context, cl converse.Call, r Route) error {
 		actx, cancel := c.withTimeout(ctx)
 		defer cancel()
 		var err error
 		resp, err = r.Provider.Converse(actx, cl, req)
 		return err
 	})
-	var u Usage
+	var u converse.Usage
 	if err == nil {
 		u = resp.Usage
 		resp.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
@@ -423,7 +421,7 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 // durable, so a client that received the whole stream is always billed.
 // An error returned before any emit is an ordinary error response; after
 // that the caller writes it into the stream.
-func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID string, req *ConverseRequest, emit func(StreamEvent) error) error {
+func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID string, req *converse.Request, emit func(converse.StreamEvent) error) error {
 	c, err := s.begin(caller, OpConverseStream, modelID)
 	if err != nil {
 		return err
@@ -432,14 +430,14 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		return c.reject(ctx, err)
 	}
 	var (
-		usage    Usage
+		usage    converse.Usage
 		emitted  bool
-		metadata *MetadataEvent
+		metadata *converse.MetadataEvent
 		emitErr  error
 		fe       *firstEvent // the current attempt's
 	)
 	defer c.settlePanic(ctx, &usage)
-	wrapped := func(ev StreamEvent) error {
+	wrapped := func(ev converse.StreamEvent) error {
 		if err := fe.event(); err != nil {
 			return err
 		}
@@ -458,7 +456,7 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		}
 		return nil
 	}
-	err = c.attempt(ctx, func(ctx context.Context, cl Call, r Route) error {
+	err = c.attempt(ctx, func(ctx context.Context, cl converse.Call, r Route) error {
 		actx, afe, stop := c.streamAttempt(ctx)
 		defer stop()
 		fe = afe
@@ -486,10 +484,10 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		return err
 	}
 	if metadata == nil {
-		metadata = &MetadataEvent{Usage: usage}
+		metadata = &converse.MetadataEvent{Usage: usage}
 	}
 	metadata.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
-	return emit(StreamEvent{Metadata: metadata})
+	return emit(converse.StreamEvent{Metadata: metadata})
 }
 
 // noFailover marks an error after which the call must not move on.
@@ -510,7 +508,7 @@ func unwrapNoFailover(err error) error {
 // records a call that panicked (a bug in a provider or in the code
 // writing to the client) with the usage known so far (u may be nil), so
 // that its reservation is released and its cost counted, then panics on.
-func (c *call) settlePanic(ctx context.Context, u *Usage) {
+func (c *call) settlePanic(ctx context.Context, u *converse.Usage) {
 	if c.recorded {
 		return // the panic, if any, came after the record: nothing is held
 	}
@@ -518,7 +516,7 @@ func (c *call) settlePanic(ctx context.Context, u *Usage) {
 	if v == nil {
 		return
 	}
-	var usage Usage
+	var usage converse.Usage
 	if u != nil {
 		usage = *u
 	}
@@ -529,6 +527,6 @@ func (c *call) settlePanic(ctx context.Context, u *Usage) {
 // reject records a call the admitter refused (no tokens, no cost) and
 // returns the refusal.
 func (c *call) reject(ctx context.Context, err error) error {
-	_ = c.finish(ctx, Usage{}, err)
+	_ = c.finish(ctx, converse.Usage{}, err)
 	return err
 }

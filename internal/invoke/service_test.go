@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -24,33 +25,30 @@ const (
 	usHaiku = "us.anthropic.claude-3-haiku-20240307-v1:0"
 )
 
-// records is an Appender keeping what it is given.
-type records struct {
-	mu   sync.Mutex
-	recs []ledger.Record
+// pipeline is a Service under test with the real components around it: a
+// SQLite store in a temporary directory, its profiles and the ledger
+// batcher writing to it. Only the model providers are fakes (the
+// simulator).
+type pipeline struct {
+	db       *sqlite.DB
+	profiles *profile.Service
+	catalog  *catalog.Catalog
 }
 
-func (r *records) Append(_ context.Context, rec ledger.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, rec)
-	return nil
-}
-
-func (r *records) all() []ledger.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]ledger.Record(nil), r.recs...)
-}
-
-// newService returns a pipeline configured by cfg, over a real profile
-// service and a recording ledger, whose n-th provider attempt (counted
-// across calls, 0-based) goes to providers[n], the last one serving every
-// attempt past the list: the first attempt of a test's first call always
-// meets providers[0], whatever region round-robin picks.
-func newService(t *testing.T, cfg invoke.Config, providers ...invoke.Provider) (*invoke.Service, *records) {
+// records returns every record the ledger holds.
+func (p *pipeline) records(t *testing.T) []ledger.Record {
 	t.Helper()
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "tollgate.db"), sqlite.Options{})
+	recs, err := p.db.Records(context.WithoutCancel(t.Context()), ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// newPipeline opens the store and the profiles of a pipeline.
+func newPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "tollgate.db"), sqlite.Options{Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,18 +58,37 @@ func newService(t *testing.T, cfg invoke.Config, providers ...invoke.Provider) (
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &pipeline{db: db, profiles: profiles, catalog: cat}
+}
+
+// service returns the pipeline configured by cfg over p's profiles, the
+// catalogue and a ledger batcher on p's store (closed before the store).
+func (p *pipeline) service(t *testing.T, cfg invoke.Config, router invoke.Router) *invoke.Service {
+	t.Helper()
+	batcher := ledger.NewBatcher(p.db, 0)
+	t.Cleanup(batcher.Close)
+	cfg.Profiles, cfg.Catalog, cfg.Router, cfg.Ledger = p.profiles, p.catalog, router, batcher
+	return invoke.NewService(cfg)
+}
+
+// newService returns a pipeline configured by cfg whose n-th provider
+// attempt (counted across calls, 0-based) goes to providers[n], the last
+// one serving every attempt past the list: the first attempt of a test's
+// first call always meets providers[0], whatever region round-robin
+// picks.
+func newService(t *testing.T, cfg invoke.Config, providers ...invoke.Provider) (*invoke.Service, *pipeline) {
+	t.Helper()
+	p := newPipeline(t)
 	var n atomic.Int64
 	router := func(catalog.Model, string) (invoke.Route, bool) {
 		i := min(int(n.Add(1)-1), len(providers)-1)
 		return invoke.Route{Name: "p" + string(rune('0'+i)), Provider: providers[i]}, true
 	}
-	recs := &records{}
-	cfg.Profiles, cfg.Catalog, cfg.Router, cfg.Ledger = profiles, cat, router, recs
-	return invoke.NewService(cfg), recs
+	return p.service(t, cfg, router), p
 }
 
-func request(text string) *invoke.ConverseRequest {
-	return &invoke.ConverseRequest{Messages: []invoke.Message{{Role: "user", Content: []invoke.ContentBlock{{Text: &text}}}}}
+func request(text string) *converse.Request {
+	return &converse.Request{Messages: []converse.Message{{Role: "user", Content: []converse.ContentBlock{{Text: &text}}}}}
 }
 
 // call runs one Converse or ConverseStream call and returns its error.
@@ -81,13 +98,13 @@ func call(ctx context.Context, svc *invoke.Service, stream bool, id string) erro
 		_, err := svc.Converse(ctx, caller, usHaiku, request("tell me about floods"))
 		return err
 	}
-	return svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(invoke.StreamEvent) error { return nil })
+	return svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(converse.StreamEvent) error { return nil })
 }
 
 // onlyRecord returns the one record of the test's call.
-func onlyRecord(t *testing.T, recs *records) ledger.Record {
+func onlyRecord(t *testing.T, p *pipeline) ledger.Record {
 	t.Helper()
-	all := recs.all()
+	all := p.records(t)
 	if len(all) != 1 {
 		t.Fatalf("%d records, want 1: %+v", len(all), all)
 	}
@@ -209,7 +226,7 @@ type tickets struct {
 	twice           atomic.Bool // a ticket was settled more than once
 }
 
-func (a *tickets) Admit(context.Context, invoke.Admission) (invoke.Ticket, error) {
+func (a *tickets) Admit(context.Context, admission.Request) (admission.Ticket, error) {
 	a.issued.Add(1)
 	return &ticket{a: a}, nil
 }
@@ -232,13 +249,13 @@ func (t *ticket) Done(ledger.Record) {
 // two events for a stream.
 type panicky struct{ *sim.Provider }
 
-func (p panicky) Converse(context.Context, invoke.Call, *invoke.ConverseRequest) (*invoke.ConverseResponse, error) {
+func (p panicky) Converse(context.Context, converse.Call, *converse.Request) (*converse.Response, error) {
 	panic("provider bug")
 }
 
-func (p panicky) ConverseStream(ctx context.Context, c invoke.Call, req *invoke.ConverseRequest, emit func(invoke.StreamEvent) error) (invoke.Usage, error) {
+func (p panicky) ConverseStream(ctx context.Context, c converse.Call, req *converse.Request, emit func(converse.StreamEvent) error) (converse.Usage, error) {
 	n := 0
-	return p.Provider.ConverseStream(ctx, c, req, func(ev invoke.StreamEvent) error {
+	return p.Provider.ConverseStream(ctx, c, req, func(ev converse.StreamEvent) error {
 		if n++; n > 2 {
 			panic("provider bug")
 		}
@@ -295,7 +312,7 @@ func TestReservationSettledOnEveryExit(t *testing.T) {
 					return
 				}
 				n := 0
-				_ = svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(invoke.StreamEvent) error {
+				_ = svc.ConverseStream(ctx, caller, usHaiku, request("tell me about floods"), func(converse.StreamEvent) error {
 					n++
 					if tc.emit != nil {
 						return tc.emit(cancel, n)

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // anthropicVersion is the only anthropic_version Bedrock accepts for the
@@ -17,7 +17,7 @@ const anthropicVersion = "bedrock-2023-05-31"
 // anthropicCodec speaks the Anthropic Messages API as Bedrock hosts it.
 type anthropicCodec struct{ env env }
 
-func (c anthropicCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
+func (c anthropicCodec) Request(body []byte) (*converse.Request, error) {
 	o, err := parseBody(body)
 	if err != nil {
 		return nil, err
@@ -32,8 +32,8 @@ func (c anthropicCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 	if !o.has("max_tokens") {
 		return nil, o.missing("max_tokens")
 	}
-	req := &invoke.ConverseRequest{}
-	var cfg invoke.InferenceConfig
+	req := &converse.Request{}
+	var cfg converse.InferenceConfig
 	if cfg.MaxTokens, err = o.maxTokens("max_tokens"); err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func cacheControl(b *obj) (bool, error) {
 	return ok, err
 }
 
-func anthropicSystem(o *obj) ([]invoke.SystemBlock, error) {
+func anthropicSystem(o *obj) ([]converse.SystemBlock, error) {
 	raw, ok := o.get("system")
 	if !ok {
 		return nil, nil
@@ -95,7 +95,7 @@ func anthropicSystem(o *obj) ([]invoke.SystemBlock, error) {
 		if s == "" {
 			return nil, nil
 		}
-		return []invoke.SystemBlock{systemText(s)}, nil
+		return []converse.SystemBlock{systemText(s)}, nil
 	case "JSONArray":
 	default:
 		return nil, o.wrongType("system", "String or JSONArray", raw)
@@ -104,7 +104,7 @@ func anthropicSystem(o *obj) ([]invoke.SystemBlock, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []invoke.SystemBlock
+	var out []converse.SystemBlock
 	for i, item := range items {
 		b, err := asObj(o.elem("system", i), item)
 		if err != nil {
@@ -125,13 +125,13 @@ func anthropicSystem(o *obj) ([]invoke.SystemBlock, error) {
 		if cc, err := cacheControl(b); err != nil {
 			return nil, err
 		} else if cc {
-			out = append(out, invoke.SystemBlock{CachePoint: cachePoint})
+			out = append(out, converse.SystemBlock{CachePoint: cachePoint})
 		}
 	}
 	return out, nil
 }
 
-func anthropicMessages(o *obj) ([]invoke.Message, error) {
+func anthropicMessages(o *obj) ([]converse.Message, error) {
 	items, ok, err := o.arr("messages")
 	if err != nil {
 		return nil, err
@@ -142,7 +142,7 @@ func anthropicMessages(o *obj) ([]invoke.Message, error) {
 	if len(items) == 0 {
 		return nil, malformed("#/messages: expected minimum item count: 1, found: 0")
 	}
-	var msgs []invoke.Message
+	var msgs []converse.Message
 	for i, item := range items {
 		m, err := asObj(o.elem("messages", i), item)
 		if err != nil {
@@ -165,7 +165,7 @@ func anthropicMessages(o *obj) ([]invoke.Message, error) {
 }
 
 // anthropicContent reads member key of m: a string or an array of blocks.
-func anthropicContent(m *obj, key string) ([]invoke.ContentBlock, error) {
+func anthropicContent(m *obj, key string) ([]converse.ContentBlock, error) {
 	raw, ok := m.get(key)
 	if !ok {
 		return nil, m.missing(key)
@@ -177,7 +177,7 @@ func anthropicContent(m *obj, key string) ([]invoke.ContentBlock, error) {
 		if s == "" {
 			return nil, malformed("%s: text content blocks must be non-empty", m.at(key))
 		}
-		return []invoke.ContentBlock{textBlock(s)}, nil
+		return []converse.ContentBlock{textBlock(s)}, nil
 	case "JSONArray":
 	default:
 		return nil, m.wrongType(key, "String or JSONArray", raw)
@@ -189,7 +189,7 @@ func anthropicContent(m *obj, key string) ([]invoke.ContentBlock, error) {
 	if len(items) == 0 {
 		return nil, malformed("%s: expected minimum item count: 1, found: 0", m.at(key))
 	}
-	var out []invoke.ContentBlock
+	var out []converse.ContentBlock
 	for i, item := range items {
 		b, err := asObj(m.elem(key, i), item)
 		if err != nil {
@@ -203,66 +203,66 @@ func anthropicContent(m *obj, key string) ([]invoke.ContentBlock, error) {
 		if cc, err := cacheControl(b); err != nil {
 			return nil, err
 		} else if cc {
-			out = append(out, invoke.ContentBlock{CachePoint: cachePoint})
+			out = append(out, converse.ContentBlock{CachePoint: cachePoint})
 		}
 	}
 	return out, nil
 }
 
-func anthropicBlock(b *obj) (invoke.ContentBlock, error) {
+func anthropicBlock(b *obj) (converse.ContentBlock, error) {
 	typ, err := b.reqStr("type")
 	if err != nil {
-		return invoke.ContentBlock{}, err
+		return converse.ContentBlock{}, err
 	}
 	switch typ {
 	case "text":
 		text, err := b.reqStr("text")
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
 		if text == "" {
-			return invoke.ContentBlock{}, malformed("%s/text: text content blocks must be non-empty", b.path)
+			return converse.ContentBlock{}, malformed("%s/text: text content blocks must be non-empty", b.path)
 		}
 		return textBlock(text), nil
 	case "image":
 		img, err := anthropicImage(b)
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
-		return invoke.ContentBlock{Image: img}, nil
+		return converse.ContentBlock{Image: img}, nil
 	case "document":
 		doc, err := anthropicDocument(b)
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
-		return invoke.ContentBlock{Document: doc}, nil
+		return converse.ContentBlock{Document: doc}, nil
 	case "tool_use":
 		id, err := b.reqStr("id")
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
 		name, err := b.reqStr("name")
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
 		input, ok, err := b.object("input")
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
 		if !ok {
-			return invoke.ContentBlock{}, b.missing("input")
+			return converse.ContentBlock{}, b.missing("input")
 		}
-		return invoke.ContentBlock{ToolUse: &invoke.ToolUseBlock{ToolUseID: id, Name: name, Input: input}}, nil
+		return converse.ContentBlock{ToolUse: &converse.ToolUseBlock{ToolUseID: id, Name: name, Input: input}}, nil
 	case "tool_result":
 		return anthropicToolResult(b)
 	case "thinking":
 		text, err := b.reqStr("thinking")
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
 		sig, _, err := b.str("signature")
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
 		type reasoningText struct {
 			Text      string `json:"text"`
@@ -270,21 +270,21 @@ func anthropicBlock(b *obj) (invoke.ContentBlock, error) {
 		}
 		raw, err := json.Marshal(map[string]reasoningText{"reasoningText": {Text: text, Signature: sig}})
 		if err != nil {
-			return invoke.ContentBlock{}, malformed("%s: unreadable thinking block", b.path)
+			return converse.ContentBlock{}, malformed("%s: unreadable thinking block", b.path)
 		}
-		return invoke.ContentBlock{ReasoningContent: raw}, nil
+		return converse.ContentBlock{ReasoningContent: raw}, nil
 	case "redacted_thinking":
 		data, err := b.reqStr("data")
 		if err != nil {
-			return invoke.ContentBlock{}, err
+			return converse.ContentBlock{}, err
 		}
 		raw, err := json.Marshal(map[string]string{"redactedContent": data})
 		if err != nil {
-			return invoke.ContentBlock{}, malformed("%s: unreadable redacted_thinking block", b.path)
+			return converse.ContentBlock{}, malformed("%s: unreadable redacted_thinking block", b.path)
 		}
-		return invoke.ContentBlock{ReasoningContent: raw}, nil
+		return converse.ContentBlock{ReasoningContent: raw}, nil
 	}
-	return invoke.ContentBlock{}, malformed("%s/type: %s is not a valid enum value", b.path, clip(typ))
+	return converse.ContentBlock{}, malformed("%s/type: %s is not a valid enum value", b.path, clip(typ))
 }
 
 // imageFormats maps Anthropic media types to Converse image formats.
@@ -330,7 +330,7 @@ func base64Source(b *obj) (mediaType string, data []byte, err error) {
 	return mediaType, data, nil
 }
 
-func anthropicImage(b *obj) (*invoke.ImageBlock, error) {
+func anthropicImage(b *obj) (*converse.ImageBlock, error) {
 	mediaType, data, err := base64Source(b)
 	if err != nil {
 		return nil, err
@@ -339,7 +339,7 @@ func anthropicImage(b *obj) (*invoke.ImageBlock, error) {
 	if !ok {
 		return nil, malformed("%s/source/media_type: %s is not a valid enum value", b.path, clip(mediaType))
 	}
-	img := &invoke.ImageBlock{Format: format}
+	img := &converse.ImageBlock{Format: format}
 	img.Source.Bytes = data
 	return img, nil
 }
@@ -387,15 +387,15 @@ func anthropicDocument(b *obj) (json.RawMessage, error) {
 	return raw, nil
 }
 
-func anthropicToolResult(b *obj) (invoke.ContentBlock, error) {
+func anthropicToolResult(b *obj) (converse.ContentBlock, error) {
 	id, err := b.reqStr("tool_use_id")
 	if err != nil {
-		return invoke.ContentBlock{}, err
+		return converse.ContentBlock{}, err
 	}
-	tr := &invoke.ToolResultBlock{ToolUseID: id, Content: []invoke.ToolResultContent{}}
+	tr := &converse.ToolResultBlock{ToolUseID: id, Content: []converse.ToolResultContent{}}
 	isErr, _, err := b.boolean("is_error")
 	if err != nil {
-		return invoke.ContentBlock{}, err
+		return converse.ContentBlock{}, err
 	}
 	if isErr {
 		tr.Status = "error"
@@ -406,56 +406,56 @@ func anthropicToolResult(b *obj) (invoke.ContentBlock, error) {
 		case "String":
 			var s string
 			_ = json.Unmarshal(raw, &s)
-			tr.Content = append(tr.Content, invoke.ToolResultContent{Text: &s})
+			tr.Content = append(tr.Content, converse.ToolResultContent{Text: &s})
 		case "JSONArray":
 			items, _, err := b.arr("content")
 			if err != nil {
-				return invoke.ContentBlock{}, err
+				return converse.ContentBlock{}, err
 			}
 			for i, item := range items {
 				c, err := asObj(b.elem("content", i), item)
 				if err != nil {
-					return invoke.ContentBlock{}, err
+					return converse.ContentBlock{}, err
 				}
 				typ, err := c.reqStr("type")
 				if err != nil {
-					return invoke.ContentBlock{}, err
+					return converse.ContentBlock{}, err
 				}
 				switch typ {
 				case "text":
 					text, err := c.reqStr("text")
 					if err != nil {
-						return invoke.ContentBlock{}, err
+						return converse.ContentBlock{}, err
 					}
-					tr.Content = append(tr.Content, invoke.ToolResultContent{Text: &text})
+					tr.Content = append(tr.Content, converse.ToolResultContent{Text: &text})
 				case "image":
 					img, err := anthropicImage(c)
 					if err != nil {
-						return invoke.ContentBlock{}, err
+						return converse.ContentBlock{}, err
 					}
-					tr.Content = append(tr.Content, invoke.ToolResultContent{Image: img})
+					tr.Content = append(tr.Content, converse.ToolResultContent{Image: img})
 				case "document":
 					doc, err := anthropicDocument(c)
 					if err != nil {
-						return invoke.ContentBlock{}, err
+						return converse.ContentBlock{}, err
 					}
-					tr.Content = append(tr.Content, invoke.ToolResultContent{Document: doc})
+					tr.Content = append(tr.Content, converse.ToolResultContent{Document: doc})
 				default:
-					return invoke.ContentBlock{}, malformed("%s/type: %s is not a valid enum value", c.path, clip(typ))
+					return converse.ContentBlock{}, malformed("%s/type: %s is not a valid enum value", c.path, clip(typ))
 				}
 			}
 		default:
-			return invoke.ContentBlock{}, b.wrongType("content", "String or JSONArray", raw)
+			return converse.ContentBlock{}, b.wrongType("content", "String or JSONArray", raw)
 		}
 	}
-	return invoke.ContentBlock{ToolResult: tr}, nil
+	return converse.ContentBlock{ToolResult: tr}, nil
 }
 
 // anthropicTools reads tools and tool_choice. Client tools become Converse
 // tool specs; Anthropic-defined tools (bash, computer, text editor, web
 // search: a "type" other than "custom" and no input_schema) have no
 // Converse spec and go to extra["tools"], as Converse passes them.
-func anthropicTools(o *obj, extra map[string]json.RawMessage) (*invoke.ToolConfig, error) {
+func anthropicTools(o *obj, extra map[string]json.RawMessage) (*converse.ToolConfig, error) {
 	items, ok, err := o.arr("tools")
 	if err != nil {
 		return nil, err
@@ -467,7 +467,7 @@ func anthropicTools(o *obj, extra map[string]json.RawMessage) (*invoke.ToolConfi
 	if !ok {
 		return nil, nil
 	}
-	tc := &invoke.ToolConfig{}
+	tc := &converse.ToolConfig{}
 	var builtin []json.RawMessage
 	for i, item := range items {
 		t, err := asObj(o.elem("tools", i), item)
@@ -497,13 +497,13 @@ func anthropicTools(o *obj, extra map[string]json.RawMessage) (*invoke.ToolConfi
 		if !ok {
 			return nil, t.missing("input_schema")
 		}
-		spec := &invoke.ToolSpec{Name: name, Description: desc}
+		spec := &converse.ToolSpec{Name: name, Description: desc}
 		spec.InputSchema.JSON = schema
-		tc.Tools = append(tc.Tools, invoke.Tool{ToolSpec: spec})
+		tc.Tools = append(tc.Tools, converse.Tool{ToolSpec: spec})
 		if cc, err := cacheControl(t); err != nil {
 			return nil, err
 		} else if cc {
-			tc.Tools = append(tc.Tools, invoke.Tool{CachePoint: cachePoint})
+			tc.Tools = append(tc.Tools, converse.Tool{CachePoint: cachePoint})
 		}
 	}
 	if len(builtin) > 0 {
@@ -634,7 +634,7 @@ type reasoning struct {
 	Signature *string `json:"signature"`
 }
 
-func (c anthropicCodec) Response(resp *invoke.ConverseResponse, modelID string) ([]byte, error) {
+func (c anthropicCodec) Response(resp *converse.Response, modelID string) ([]byte, error) {
 	if resp == nil {
 		return nil, errNilResponse
 	}
@@ -740,7 +740,7 @@ func (s *anthropicStream) startBlock(idx int, blk anthropicOutBlock) anthropicEv
 	return anthropicEvent{Type: "content_block_start", Index: &idx, ContentBlock: &blk}
 }
 
-func (s *anthropicStream) Encode(ev invoke.StreamEvent) ([][]byte, error) {
+func (s *anthropicStream) Encode(ev converse.StreamEvent) ([][]byte, error) {
 	if s.done {
 		return nil, nil
 	}
@@ -791,7 +791,7 @@ func (s *anthropicStream) Encode(ev invoke.StreamEvent) ([][]byte, error) {
 	return s.produced(chunks), nil
 }
 
-func (s *anthropicStream) delta(d *invoke.ContentBlockDeltaEvent) []any {
+func (s *anthropicStream) delta(d *converse.ContentBlockDeltaEvent) []any {
 	idx := d.ContentBlockIndex
 	var evs []any
 	switch {

@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestAnthropicRequest(t *testing.T) {
@@ -15,15 +14,15 @@ func TestAnthropicRequest(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want *invoke.ConverseRequest
+		want *converse.Request
 	}{
 		{
 			name: "string content",
 			body: `{"anthropic_version":"bedrock-2023-05-31","max_tokens":512,
 				"messages":[{"role":"user","content":"Hello"}]}`,
-			want: &invoke.ConverseRequest{
-				Messages:        []invoke.Message{user(text("Hello"))},
-				InferenceConfig: &invoke.InferenceConfig{MaxTokens: ptr[int32](512)},
+			want: &converse.Request{
+				Messages:        []converse.Message{user(text("Hello"))},
+				InferenceConfig: &converse.InferenceConfig{MaxTokens: ptr[int32](512)},
 			},
 		},
 		{
@@ -51,24 +50,24 @@ func TestAnthropicRequest(t *testing.T) {
 					"input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}],
 				"tool_choice": {"type": "auto"}
 			}`,
-			want: &invoke.ConverseRequest{
-				System: []invoke.SystemBlock{sys("You are a weather bot.")},
-				Messages: []invoke.Message{
+			want: &converse.Request{
+				System: []converse.SystemBlock{sys("You are a weather bot.")},
+				Messages: []converse.Message{
 					user(text("Weather here?"), image("png", png)),
 					assistant(text("Let me check."), toolUse("toolu_01", "get_weather", `{"city":"Paris"}`)),
-					user(invoke.ContentBlock{ToolResult: &invoke.ToolResultBlock{
+					user(converse.ContentBlock{ToolResult: &converse.ToolResultBlock{
 						ToolUseID: "toolu_01",
-						Content:   []invoke.ToolResultContent{{Text: ptr("18 C, sunny")}},
+						Content:   []converse.ToolResultContent{{Text: ptr("18 C, sunny")}},
 					}}),
 				},
-				InferenceConfig: &invoke.InferenceConfig{
+				InferenceConfig: &converse.InferenceConfig{
 					MaxTokens:     ptr[int32](1024),
 					Temperature:   ptr[float32](0.5),
 					TopP:          ptr[float32](0.9),
 					StopSequences: []string{"\n\nHuman:"},
 				},
-				ToolConfig: &invoke.ToolConfig{
-					Tools:      []invoke.Tool{toolSpec("get_weather", "Current weather", `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`)},
+				ToolConfig: &converse.ToolConfig{
+					Tools:      []converse.Tool{toolSpec("get_weather", "Current weather", `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`)},
 					ToolChoice: json.RawMessage(`{"auto":{}}`),
 				},
 				AdditionalModelRequestFields: json.RawMessage(`{"top_k":250}`),
@@ -101,24 +100,24 @@ func TestAnthropicRequest(t *testing.T) {
 				],
 				"tool_choice": {"type": "tool", "name": "lookup"}
 			}`,
-			want: &invoke.ConverseRequest{
-				System: []invoke.SystemBlock{sys("Be brief."), {CachePoint: json.RawMessage(`{"type":"default"}`)}},
-				Messages: []invoke.Message{
-					user(text("Part one."), text("Part two."), invoke.ContentBlock{CachePoint: json.RawMessage(`{"type":"default"}`)}),
+			want: &converse.Request{
+				System: []converse.SystemBlock{sys("Be brief."), {CachePoint: json.RawMessage(`{"type":"default"}`)}},
+				Messages: []converse.Message{
+					user(text("Part one."), text("Part two."), converse.ContentBlock{CachePoint: json.RawMessage(`{"type":"default"}`)}),
 					assistant(
-						invoke.ContentBlock{ReasoningContent: json.RawMessage(`{"reasoningText":{"text":"Hmm.","signature":"c2ln"}}`)},
-						invoke.ContentBlock{ReasoningContent: json.RawMessage(`{"redactedContent":"cmVk"}`)},
+						converse.ContentBlock{ReasoningContent: json.RawMessage(`{"reasoningText":{"text":"Hmm.","signature":"c2ln"}}`)},
+						converse.ContentBlock{ReasoningContent: json.RawMessage(`{"redactedContent":"cmVk"}`)},
 						text("Done."),
 					),
-					user(invoke.ContentBlock{ToolResult: &invoke.ToolResultBlock{
+					user(converse.ContentBlock{ToolResult: &converse.ToolResultBlock{
 						ToolUseID: "toolu_02",
-						Content:   []invoke.ToolResultContent{{Text: ptr("timeout")}},
+						Content:   []converse.ToolResultContent{{Text: ptr("timeout")}},
 						Status:    "error",
 					}}),
 				},
-				InferenceConfig: &invoke.InferenceConfig{MaxTokens: ptr[int32](2048)},
-				ToolConfig: &invoke.ToolConfig{
-					Tools:      []invoke.Tool{toolSpec("lookup", "", `{"type":"object"}`), {CachePoint: json.RawMessage(`{"type":"default"}`)}},
+				InferenceConfig: &converse.InferenceConfig{MaxTokens: ptr[int32](2048)},
+				ToolConfig: &converse.ToolConfig{
+					Tools:      []converse.Tool{toolSpec("lookup", "", `{"type":"object"}`), {CachePoint: json.RawMessage(`{"type":"default"}`)}},
 					ToolChoice: json.RawMessage(`{"tool":{"name":"lookup"}}`),
 				},
 				AdditionalModelRequestFields: json.RawMessage(`{
@@ -134,10 +133,10 @@ func TestAnthropicRequest(t *testing.T) {
 				"messages":[{"role":"user","content":"hi"}],
 				"tools":[{"name":"t","input_schema":{"type":"object"}}],
 				"tool_choice":{"type":"none"}}`,
-			want: &invoke.ConverseRequest{
-				Messages:        []invoke.Message{user(text("hi"))},
-				InferenceConfig: &invoke.InferenceConfig{MaxTokens: ptr[int32](10)},
-				ToolConfig:      &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("t", "", `{"type":"object"}`)}},
+			want: &converse.Request{
+				Messages:        []converse.Message{user(text("hi"))},
+				InferenceConfig: &converse.InferenceConfig{MaxTokens: ptr[int32](10)},
+				ToolConfig:      &converse.ToolConfig{Tools: []converse.Tool{toolSpec("t", "", `{"type":"object"}`)}},
 			},
 		},
 		{
@@ -146,12 +145,12 @@ func TestAnthropicRequest(t *testing.T) {
 				"messages":[{"role":"user","content":[
 					{"type":"document","title":"notes","source":{"type":"text","media_type":"text/plain","data":"abc"}},
 					{"type":"text","text":"Summarise."}]}]}`,
-			want: &invoke.ConverseRequest{
-				Messages: []invoke.Message{user(
-					invoke.ContentBlock{Document: json.RawMessage(`{"format":"txt","name":"notes","source":{"bytes":"YWJj"}}`)},
+			want: &converse.Request{
+				Messages: []converse.Message{user(
+					converse.ContentBlock{Document: json.RawMessage(`{"format":"txt","name":"notes","source":{"bytes":"YWJj"}}`)},
 					text("Summarise."),
 				)},
-				InferenceConfig: &invoke.InferenceConfig{MaxTokens: ptr[int32](10)},
+				InferenceConfig: &converse.InferenceConfig{MaxTokens: ptr[int32](10)},
 			},
 		},
 	}
@@ -170,17 +169,17 @@ func TestAnthropicRequest(t *testing.T) {
 }
 
 func TestAnthropicResponse(t *testing.T) {
-	thinking := &invoke.ConverseResponse{StopReason: "max_tokens"}
-	thinking.Output.Message = &invoke.Message{Role: "assistant", Content: []invoke.ContentBlock{
+	thinking := &converse.Response{StopReason: "max_tokens"}
+	thinking.Output.Message = &converse.Message{Role: "assistant", Content: []converse.ContentBlock{
 		{ReasoningContent: json.RawMessage(`{"reasoningText":{"text":"Let me think.","signature":"sig"}}`)},
 		text("Answer"),
 	}}
-	thinking.Usage = invoke.Usage{InputTokens: 5, OutputTokens: 7, CacheReadInputTokens: 100, CacheWriteInputTokens: 20}
+	thinking.Usage = converse.Usage{InputTokens: 5, OutputTokens: 7, CacheReadInputTokens: 100, CacheWriteInputTokens: 20}
 	thinking.AdditionalModelResponseFields = json.RawMessage(`{"stop_sequence":null}`)
 
 	tests := []struct {
 		name    string
-		resp    *invoke.ConverseResponse
+		resp    *converse.Response
 		modelID string
 		want    string
 	}{
@@ -217,7 +216,7 @@ func TestAnthropicResponse(t *testing.T) {
 		},
 		{
 			name: "stop sequence reported in additional fields",
-			resp: func() *invoke.ConverseResponse {
+			resp: func() *converse.Response {
 				r := textResponse("stop_sequence")
 				r.AdditionalModelResponseFields = json.RawMessage(`{"stop_sequence":"END"}`)
 				return r

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // The chat-completion families (Mistral Large's chat form, AI21 Jamba)
@@ -15,7 +15,7 @@ import (
 // "function":{"name","description","parameters"}}].
 
 // chatMessages reads the messages member.
-func chatMessages(o *obj) ([]invoke.SystemBlock, []invoke.Message, error) {
+func chatMessages(o *obj) ([]converse.SystemBlock, []converse.Message, error) {
 	items, ok, err := o.arr("messages")
 	if err != nil {
 		return nil, nil, err
@@ -26,8 +26,8 @@ func chatMessages(o *obj) ([]invoke.SystemBlock, []invoke.Message, error) {
 	if len(items) == 0 {
 		return nil, nil, malformed("#/messages: expected minimum item count: 1, found: 0")
 	}
-	var sys []invoke.SystemBlock
-	var msgs []invoke.Message
+	var sys []converse.SystemBlock
+	var msgs []converse.Message
 	for i, item := range items {
 		m, err := asObj(o.elem("messages", i), item)
 		if err != nil {
@@ -60,7 +60,7 @@ func chatMessages(o *obj) ([]invoke.SystemBlock, []invoke.Message, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			var blocks []invoke.ContentBlock
+			var blocks []converse.ContentBlock
 			if text != "" {
 				blocks = append(blocks, textBlock(text))
 			}
@@ -79,8 +79,8 @@ func chatMessages(o *obj) ([]invoke.SystemBlock, []invoke.Message, error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			tr := &invoke.ToolResultBlock{ToolUseID: id, Content: []invoke.ToolResultContent{{Text: &text}}}
-			msgs = appendTurn(msgs, "user", []invoke.ContentBlock{{ToolResult: tr}})
+			tr := &converse.ToolResultBlock{ToolUseID: id, Content: []converse.ToolResultContent{{Text: &text}}}
+			msgs = appendTurn(msgs, "user", []converse.ContentBlock{{ToolResult: tr}})
 		default:
 			return nil, nil, malformed("%s/role: %s is not a valid enum value", m.path, clip(role))
 		}
@@ -138,7 +138,7 @@ func chatText(m *obj, optional bool) (string, error) {
 // chatUserContent reads a user message's content: a string, or an array of
 // text and image_url parts (images as base64 data URLs, as Pixtral takes
 // them).
-func chatUserContent(m *obj) ([]invoke.ContentBlock, error) {
+func chatUserContent(m *obj) ([]converse.ContentBlock, error) {
 	raw, ok := m.get("content")
 	if !ok {
 		return nil, m.missing("content")
@@ -150,7 +150,7 @@ func chatUserContent(m *obj) ([]invoke.ContentBlock, error) {
 		if s == "" {
 			return nil, nil
 		}
-		return []invoke.ContentBlock{textBlock(s)}, nil
+		return []converse.ContentBlock{textBlock(s)}, nil
 	case "JSONArray":
 	default:
 		return nil, m.wrongType("content", "String or JSONArray", raw)
@@ -159,7 +159,7 @@ func chatUserContent(m *obj) ([]invoke.ContentBlock, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []invoke.ContentBlock
+	var out []converse.ContentBlock
 	for i, item := range items {
 		p, err := asObj(m.elem("content", i), item)
 		if err != nil {
@@ -181,7 +181,7 @@ func chatUserContent(m *obj) ([]invoke.ContentBlock, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, invoke.ContentBlock{Image: img})
+			out = append(out, converse.ContentBlock{Image: img})
 		default:
 			return nil, malformed("%s/type: %s is not a valid enum value", p.path, clip(typ))
 		}
@@ -191,7 +191,7 @@ func chatUserContent(m *obj) ([]invoke.ContentBlock, error) {
 
 // chatImage reads an image_url part whose URL is a base64 data URL;
 // "image_url" may be the URL itself or {"url": …}.
-func chatImage(p *obj) (*invoke.ImageBlock, error) {
+func chatImage(p *obj) (*converse.ImageBlock, error) {
 	raw, ok := p.get("image_url")
 	if !ok {
 		return nil, p.missing("image_url")
@@ -223,18 +223,18 @@ func chatImage(p *obj) (*invoke.ImageBlock, error) {
 	if err != nil {
 		return nil, malformed("%s/image_url: not valid base64", p.path)
 	}
-	img := &invoke.ImageBlock{Format: format}
+	img := &converse.ImageBlock{Format: format}
 	img.Source.Bytes = b
 	return img, nil
 }
 
 // chatToolCalls reads an assistant message's tool_calls.
-func chatToolCalls(m *obj) ([]invoke.ContentBlock, error) {
+func chatToolCalls(m *obj) ([]converse.ContentBlock, error) {
 	items, ok, err := m.arr("tool_calls")
 	if err != nil || !ok {
 		return nil, err
 	}
-	var out []invoke.ContentBlock
+	var out []converse.ContentBlock
 	for i, item := range items {
 		c, err := asObj(m.elem("tool_calls", i), item)
 		if err != nil {
@@ -273,14 +273,14 @@ func chatToolCalls(m *obj) ([]invoke.ContentBlock, error) {
 				return nil, fn.wrongType("arguments", "String", raw)
 			}
 		}
-		out = append(out, invoke.ContentBlock{ToolUse: &invoke.ToolUseBlock{ToolUseID: id, Name: name, Input: input}})
+		out = append(out, converse.ContentBlock{ToolUse: &converse.ToolUseBlock{ToolUseID: id, Name: name, Input: input}})
 	}
 	return out, nil
 }
 
 // chatTools reads tools and tool_choice ("auto", "any"/"required", "none",
 // or {"type":"function","function":{"name"}}).
-func chatTools(o *obj) (*invoke.ToolConfig, error) {
+func chatTools(o *obj) (*converse.ToolConfig, error) {
 	items, ok, err := o.arr("tools")
 	if err != nil {
 		return nil, err
@@ -321,7 +321,7 @@ func chatTools(o *obj) (*invoke.ToolConfig, error) {
 	if !ok || len(items) == 0 {
 		return nil, nil
 	}
-	tc := &invoke.ToolConfig{ToolChoice: choice}
+	tc := &converse.ToolConfig{ToolChoice: choice}
 	for i, item := range items {
 		t, err := asObj(o.elem("tools", i), item)
 		if err != nil {
@@ -354,21 +354,21 @@ func chatTools(o *obj) (*invoke.ToolConfig, error) {
 		if !ok {
 			params = json.RawMessage(`{"type":"object","properties":{}}`)
 		}
-		spec := &invoke.ToolSpec{Name: name, Description: desc}
+		spec := &converse.ToolSpec{Name: name, Description: desc}
 		spec.InputSchema.JSON = params
-		tc.Tools = append(tc.Tools, invoke.Tool{ToolSpec: spec})
+		tc.Tools = append(tc.Tools, converse.Tool{ToolSpec: spec})
 	}
 	return tc, nil
 }
 
 // chatRequest reads the members the chat-completion families share.
-func chatRequest(o *obj) (*invoke.ConverseRequest, error) {
-	req := &invoke.ConverseRequest{}
+func chatRequest(o *obj) (*converse.Request, error) {
+	req := &converse.Request{}
 	var err error
 	if req.System, req.Messages, err = chatMessages(o); err != nil {
 		return nil, err
 	}
-	var cfg invoke.InferenceConfig
+	var cfg converse.InferenceConfig
 	if cfg.MaxTokens, err = o.maxTokens("max_tokens"); err != nil {
 		return nil, err
 	}
@@ -411,7 +411,7 @@ type chatToolCall struct {
 
 // chatToolCalls returns the response's tool uses as chat tool calls; typ is
 // the "type" member to set ("function", or "" to omit it).
-func responseToolCalls(resp *invoke.ConverseResponse, typ string) []chatToolCall {
+func responseToolCalls(resp *converse.Response, typ string) []chatToolCall {
 	var out []chatToolCall
 	for _, tu := range responseToolUses(resp) {
 		c := chatToolCall{ID: tu.ToolUseID, Type: typ}
@@ -443,7 +443,7 @@ type toolCallCollector struct {
 	order []int
 }
 
-func (t *toolCallCollector) start(ev *invoke.ContentBlockStartEvent, typ string) {
+func (t *toolCallCollector) start(ev *converse.ContentBlockStartEvent, typ string) {
 	if ev.Start.ToolUse == nil {
 		return
 	}
@@ -458,7 +458,7 @@ func (t *toolCallCollector) start(ev *invoke.ContentBlockStartEvent, typ string)
 	t.order = append(t.order, ev.ContentBlockIndex)
 }
 
-func (t *toolCallCollector) delta(ev *invoke.ContentBlockDeltaEvent) {
+func (t *toolCallCollector) delta(ev *converse.ContentBlockDeltaEvent) {
 	if ev.Delta.ToolUse == nil {
 		return
 	}

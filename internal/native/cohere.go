@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // cohereCodec speaks Cohere Command R's chat format: {"message",
@@ -15,7 +15,7 @@ import (
 // k, …) travel in AdditionalModelRequestFields.
 type cohereCodec struct{ env env }
 
-func (c cohereCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
+func (c cohereCodec) Request(body []byte) (*converse.Request, error) {
 	o, err := parseBody(body)
 	if err != nil {
 		return nil, err
@@ -24,7 +24,7 @@ func (c cohereCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &invoke.ConverseRequest{}
+	req := &converse.Request{}
 	preamble, _, err := o.str("preamble")
 	if err != nil {
 		return nil, err
@@ -52,11 +52,11 @@ func (c cohereCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 		switch strings.ToUpper(role) {
 		case "USER":
 			if text != "" {
-				req.Messages = appendTurn(req.Messages, "user", []invoke.ContentBlock{textBlock(text)})
+				req.Messages = appendTurn(req.Messages, "user", []converse.ContentBlock{textBlock(text)})
 			}
 		case "CHATBOT":
 			if text != "" {
-				req.Messages = appendTurn(req.Messages, "assistant", []invoke.ContentBlock{textBlock(text)})
+				req.Messages = appendTurn(req.Messages, "assistant", []converse.ContentBlock{textBlock(text)})
 			}
 		case "SYSTEM":
 			if text != "" {
@@ -70,12 +70,12 @@ func (c cohereCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 		}
 	}
 	if message != "" {
-		req.Messages = appendTurn(req.Messages, "user", []invoke.ContentBlock{textBlock(message)})
+		req.Messages = appendTurn(req.Messages, "user", []converse.ContentBlock{textBlock(message)})
 	}
 	if len(req.Messages) == 0 {
 		return nil, malformed("#/message: expected minLength: 1, actual: 0")
 	}
-	var cfg invoke.InferenceConfig
+	var cfg converse.InferenceConfig
 	if cfg.MaxTokens, err = o.maxTokens("max_tokens"); err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ type cohereResponse struct {
 	Meta         cohereMeta       `json:"meta"`
 }
 
-func (c cohereCodec) response(text, stop string, calls []cohereToolCall, u invoke.Usage, generationID string) cohereResponse {
+func (c cohereCodec) response(text, stop string, calls []cohereToolCall, u converse.Usage, generationID string) cohereResponse {
 	r := cohereResponse{
 		ResponseID:   c.env.uuid(),
 		Text:         text,
@@ -154,7 +154,7 @@ func (c cohereCodec) response(text, stop string, calls []cohereToolCall, u invok
 	return r
 }
 
-func cohereCalls(resp *invoke.ConverseResponse) []cohereToolCall {
+func cohereCalls(resp *converse.Response) []cohereToolCall {
 	var out []cohereToolCall
 	for _, tu := range responseToolUses(resp) {
 		out = append(out, cohereToolCall{Name: tu.Name, Parameters: toolInput(tu.Input)})
@@ -162,7 +162,7 @@ func cohereCalls(resp *invoke.ConverseResponse) []cohereToolCall {
 	return out
 }
 
-func (c cohereCodec) Response(resp *invoke.ConverseResponse, modelID string) ([]byte, error) {
+func (c cohereCodec) Response(resp *converse.Response, modelID string) ([]byte, error) {
 	if resp == nil {
 		return nil, errNilResponse
 	}
@@ -198,7 +198,7 @@ type cohereEvent struct {
 	Metrics      *invocationMetrics `json:"amazon-bedrock-invocationMetrics,omitempty"`
 }
 
-func (s *cohereStream) Encode(ev invoke.StreamEvent) ([][]byte, error) {
+func (s *cohereStream) Encode(ev converse.StreamEvent) ([][]byte, error) {
 	if s.done {
 		return nil, nil
 	}

@@ -5,8 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestCohereRequest(t *testing.T) {
@@ -19,10 +18,10 @@ func TestCohereRequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Request: %v", err)
 	}
-	want := &invoke.ConverseRequest{
-		System:   []invoke.SystemBlock{sys("You are a weather bot.")},
-		Messages: []invoke.Message{user(text("Weather in Rome?")), assistant(text("Sunny.")), user(text("And in Paris?"))},
-		InferenceConfig: &invoke.InferenceConfig{
+	want := &converse.Request{
+		System:   []converse.SystemBlock{sys("You are a weather bot.")},
+		Messages: []converse.Message{user(text("Weather in Rome?")), assistant(text("Sunny.")), user(text("And in Paris?"))},
+		InferenceConfig: &converse.InferenceConfig{
 			MaxTokens: ptr[int32](300), Temperature: ptr[float32](0.3), TopP: ptr[float32](0.75), StopSequences: []string{"--"},
 		},
 		AdditionalModelRequestFields: json.RawMessage(`{"documents":[{"title":"forecast","snippet":"Paris: rain"}],"k":40}`),
@@ -36,7 +35,7 @@ func TestCohereResponse(t *testing.T) {
 	const ids = `"response_id":"00000000-0000-4000-8000-000000000000","generation_id":"00000000-0000-4000-8000-000000000000"`
 	tests := []struct {
 		name string
-		resp *invoke.ConverseResponse
+		resp *converse.Response
 		want string
 	}{
 		{

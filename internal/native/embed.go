@@ -10,8 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // Embed answers an InvokeModel request of an embedding family
@@ -31,7 +31,7 @@ import (
 // "embeddings_by_type" when "embedding_types" is given (float, int8, uint8,
 // binary, ubinary). Malformed bodies and other families yield
 // errkind.Invalid.
-func Embed(family string, body []byte, tokens func(string) int64) ([]byte, invoke.Usage, error) {
+func Embed(family string, body []byte, tokens func(string) int64) ([]byte, converse.Usage, error) {
 	if tokens == nil {
 		tokens = estimateTokens
 	}
@@ -41,7 +41,7 @@ func Embed(family string, body []byte, tokens func(string) int64) ([]byte, invok
 	case FamilyCohereEmbed:
 		return cohereEmbed(body, tokens)
 	}
-	return nil, invoke.Usage{}, errkind.New(errkind.Invalid, "The model does not support embedding requests.")
+	return nil, converse.Usage{}, errkind.New(errkind.Invalid, "The model does not support embedding requests.")
 }
 
 // estimateTokens estimates the tokens of s at one per four characters.
@@ -53,33 +53,33 @@ func estimateTokens(s string) int64 {
 	return (n + 3) / 4
 }
 
-func titanEmbed(body []byte, tokens func(string) int64) ([]byte, invoke.Usage, error) {
+func titanEmbed(body []byte, tokens func(string) int64) ([]byte, converse.Usage, error) {
 	o, err := parseBody(body)
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	text, err := o.reqStr("inputText")
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	if text == "" {
-		return nil, invoke.Usage{}, malformed("#/inputText: expected minLength: 1, actual: 0")
+		return nil, converse.Usage{}, malformed("#/inputText: expected minLength: 1, actual: 0")
 	}
 	dim := int64(1024)
 	if n, ok, err := o.int("dimensions"); err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	} else if ok {
 		if n != 256 && n != 512 && n != 1024 {
-			return nil, invoke.Usage{}, malformed("#/dimensions: %d is not a valid enum value", n)
+			return nil, converse.Usage{}, malformed("#/dimensions: %d is not a valid enum value", n)
 		}
 		dim = n
 	}
 	if _, _, err := o.boolean("normalize"); err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	types, hasTypes, err := o.strs("embeddingTypes")
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	vec := pseudoEmbedding(text, int(dim))
 	n := tokens(text)
@@ -99,61 +99,61 @@ func titanEmbed(body []byte, tokens func(string) int64) ([]byte, invoke.Usage, e
 				}
 				byType["binary"] = bits
 			default:
-				return nil, invoke.Usage{}, malformed("#/embeddingTypes/%d: %s is not a valid enum value", i, clip(t))
+				return nil, converse.Usage{}, malformed("#/embeddingTypes/%d: %s is not a valid enum value", i, clip(t))
 			}
 		}
 		out["embeddingsByType"] = byType
 	}
 	b, err := marshalResponse(out)
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
-	return b, invoke.Usage{InputTokens: n, TotalTokens: n}, nil
+	return b, converse.Usage{InputTokens: n, TotalTokens: n}, nil
 }
 
-func cohereEmbed(body []byte, tokens func(string) int64) ([]byte, invoke.Usage, error) {
+func cohereEmbed(body []byte, tokens func(string) int64) ([]byte, converse.Usage, error) {
 	o, err := parseBody(body)
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	inputType, err := o.reqStr("input_type")
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	switch inputType {
 	case "search_document", "search_query", "classification", "clustering", "image":
 	default:
-		return nil, invoke.Usage{}, malformed("#/input_type: %s is not a valid enum value", clip(inputType))
+		return nil, converse.Usage{}, malformed("#/input_type: %s is not a valid enum value", clip(inputType))
 	}
 	texts, hasTexts, err := o.strs("texts")
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	images, hasImages, err := o.strs("images")
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	inputs := texts
 	if !hasTexts {
 		if !hasImages {
-			return nil, invoke.Usage{}, o.missing("texts")
+			return nil, converse.Usage{}, o.missing("texts")
 		}
 		inputs = images
 	}
 	if len(inputs) == 0 {
-		return nil, invoke.Usage{}, malformed("#/texts: expected minimum item count: 1, found: 0")
+		return nil, converse.Usage{}, malformed("#/texts: expected minimum item count: 1, found: 0")
 	}
 	if len(inputs) > 96 {
-		return nil, invoke.Usage{}, malformed("#/texts: expected maximum item count: 96, found: %d", len(inputs))
+		return nil, converse.Usage{}, malformed("#/texts: expected maximum item count: 96, found: %d", len(inputs))
 	}
 	if t, ok, err := o.str("truncate"); err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	} else if ok && t != "NONE" && t != "START" && t != "END" {
-		return nil, invoke.Usage{}, malformed("#/truncate: %s is not a valid enum value", clip(t))
+		return nil, converse.Usage{}, malformed("#/truncate: %s is not a valid enum value", clip(t))
 	}
 	types, hasTypes, err := o.strs("embedding_types")
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
 	const dim = 1024
 	vecs := make([][]float32, len(inputs))
@@ -189,7 +189,7 @@ func cohereEmbed(body []byte, tokens func(string) int64) ([]byte, invoke.Usage, 
 				}
 				byType[t] = q
 			default:
-				return nil, invoke.Usage{}, malformed("#/embedding_types/%d: %s is not a valid enum value", i, clip(t))
+				return nil, converse.Usage{}, malformed("#/embedding_types/%d: %s is not a valid enum value", i, clip(t))
 			}
 		}
 		out["embeddings"] = byType
@@ -197,9 +197,9 @@ func cohereEmbed(body []byte, tokens func(string) int64) ([]byte, invoke.Usage, 
 	}
 	b, err := marshalResponse(out)
 	if err != nil {
-		return nil, invoke.Usage{}, err
+		return nil, converse.Usage{}, err
 	}
-	return b, invoke.Usage{InputTokens: n, TotalTokens: n}, nil
+	return b, converse.Usage{InputTokens: n, TotalTokens: n}, nil
 }
 
 // quantize renders v as Cohere's integer embedding types: int8 and uint8

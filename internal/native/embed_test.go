@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 func wordCount(s string) int64 { return int64(len(s)) }
@@ -48,7 +48,7 @@ func TestEmbedTitan(t *testing.T) {
 			if got.InputTextTokenCount != 23 {
 				t.Errorf("inputTextTokenCount = %d, want 23", got.InputTextTokenCount)
 			}
-			if diff := cmp.Diff(usage, invoke.Usage{InputTokens: 23, TotalTokens: 23}); diff != "" {
+			if diff := cmp.Diff(usage, converse.Usage{InputTokens: 23, TotalTokens: 23}); diff != "" {
 				t.Errorf("usage mismatch (-got +want):\n%s", diff)
 			}
 			var types []string
@@ -117,7 +117,7 @@ func TestEmbedCohere(t *testing.T) {
 		if diff := cmp.Diff(got.Texts, []string{"hello world", "goodbye"}); diff != "" {
 			t.Errorf("texts mismatch (-got +want):\n%s", diff)
 		}
-		if diff := cmp.Diff(usage, invoke.Usage{InputTokens: 18, TotalTokens: 18}); diff != "" {
+		if diff := cmp.Diff(usage, converse.Usage{InputTokens: 18, TotalTokens: 18}); diff != "" {
 			t.Errorf("usage mismatch (-got +want):\n%s", diff)
 		}
 	})

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // fakeClock is a clock tests move by hand.
@@ -62,7 +61,7 @@ func diffJSON(t *testing.T, got, want []byte) string {
 // the previous one.
 type streamStep struct {
 	after time.Duration
-	ev    invoke.StreamEvent
+	ev    converse.StreamEvent
 }
 
 // runStream feeds steps to enc, moving clk, and returns every chunk decoded.
@@ -94,75 +93,75 @@ func decodeAll(t *testing.T, chunks []string) []any {
 
 func ptr[T any](v T) *T { return &v }
 
-func text(s string) invoke.ContentBlock { return invoke.ContentBlock{Text: &s} }
+func text(s string) converse.ContentBlock { return converse.ContentBlock{Text: &s} }
 
-func sys(s string) invoke.SystemBlock { return invoke.SystemBlock{Text: &s} }
+func sys(s string) converse.SystemBlock { return converse.SystemBlock{Text: &s} }
 
-func user(blocks ...invoke.ContentBlock) invoke.Message {
-	return invoke.Message{Role: "user", Content: blocks}
+func user(blocks ...converse.ContentBlock) converse.Message {
+	return converse.Message{Role: "user", Content: blocks}
 }
 
-func assistant(blocks ...invoke.ContentBlock) invoke.Message {
-	return invoke.Message{Role: "assistant", Content: blocks}
+func assistant(blocks ...converse.ContentBlock) converse.Message {
+	return converse.Message{Role: "assistant", Content: blocks}
 }
 
-func toolUse(id, name, input string) invoke.ContentBlock {
-	return invoke.ContentBlock{ToolUse: &invoke.ToolUseBlock{ToolUseID: id, Name: name, Input: json.RawMessage(input)}}
+func toolUse(id, name, input string) converse.ContentBlock {
+	return converse.ContentBlock{ToolUse: &converse.ToolUseBlock{ToolUseID: id, Name: name, Input: json.RawMessage(input)}}
 }
 
-func toolSpec(name, desc, schema string) invoke.Tool {
-	s := &invoke.ToolSpec{Name: name, Description: desc}
+func toolSpec(name, desc, schema string) converse.Tool {
+	s := &converse.ToolSpec{Name: name, Description: desc}
 	s.InputSchema.JSON = json.RawMessage(schema)
-	return invoke.Tool{ToolSpec: s}
+	return converse.Tool{ToolSpec: s}
 }
 
-func image(format string, data []byte) invoke.ContentBlock {
-	img := &invoke.ImageBlock{Format: format}
+func image(format string, data []byte) converse.ContentBlock {
+	img := &converse.ImageBlock{Format: format}
 	img.Source.Bytes = data
-	return invoke.ContentBlock{Image: img}
+	return converse.ContentBlock{Image: img}
 }
 
 // Stream events.
 
-func evStart() invoke.StreamEvent {
-	return invoke.StreamEvent{MessageStart: &invoke.MessageStartEvent{Role: "assistant"}}
+func evStart() converse.StreamEvent {
+	return converse.StreamEvent{MessageStart: &converse.MessageStartEvent{Role: "assistant"}}
 }
 
-func evText(idx int, s string) invoke.StreamEvent {
-	d := &invoke.ContentBlockDeltaEvent{ContentBlockIndex: idx}
+func evText(idx int, s string) converse.StreamEvent {
+	d := &converse.ContentBlockDeltaEvent{ContentBlockIndex: idx}
 	d.Delta.Text = &s
-	return invoke.StreamEvent{ContentBlockDelta: d}
+	return converse.StreamEvent{ContentBlockDelta: d}
 }
 
-func evToolStart(idx int, id, name string) invoke.StreamEvent {
-	s := &invoke.ContentBlockStartEvent{ContentBlockIndex: idx}
+func evToolStart(idx int, id, name string) converse.StreamEvent {
+	s := &converse.ContentBlockStartEvent{ContentBlockIndex: idx}
 	s.Start.ToolUse = &struct {
 		ToolUseID string `json:"toolUseId"`
 		Name      string `json:"name"`
 	}{id, name}
-	return invoke.StreamEvent{ContentBlockStart: s}
+	return converse.StreamEvent{ContentBlockStart: s}
 }
 
-func evToolInput(idx int, partial string) invoke.StreamEvent {
-	d := &invoke.ContentBlockDeltaEvent{ContentBlockIndex: idx}
+func evToolInput(idx int, partial string) converse.StreamEvent {
+	d := &converse.ContentBlockDeltaEvent{ContentBlockIndex: idx}
 	d.Delta.ToolUse = &struct {
 		Input string `json:"input"`
 	}{partial}
-	return invoke.StreamEvent{ContentBlockDelta: d}
+	return converse.StreamEvent{ContentBlockDelta: d}
 }
 
-func evBlockStop(idx int) invoke.StreamEvent {
-	return invoke.StreamEvent{ContentBlockStop: &invoke.ContentBlockStopEvent{ContentBlockIndex: idx}}
+func evBlockStop(idx int) converse.StreamEvent {
+	return converse.StreamEvent{ContentBlockStop: &converse.ContentBlockStopEvent{ContentBlockIndex: idx}}
 }
 
-func evStop(reason string) invoke.StreamEvent {
-	return invoke.StreamEvent{MessageStop: &invoke.MessageStopEvent{StopReason: reason}}
+func evStop(reason string) converse.StreamEvent {
+	return converse.StreamEvent{MessageStop: &converse.MessageStopEvent{StopReason: reason}}
 }
 
-func evMetadata(in, out, latencyMs int64) invoke.StreamEvent {
-	return invoke.StreamEvent{Metadata: &invoke.MetadataEvent{
-		Usage:   invoke.Usage{InputTokens: in, OutputTokens: out, TotalTokens: in + out},
-		Metrics: invoke.Metrics{LatencyMs: latencyMs},
+func evMetadata(in, out, latencyMs int64) converse.StreamEvent {
+	return converse.StreamEvent{Metadata: &converse.MetadataEvent{
+		Usage:   converse.Usage{InputTokens: in, OutputTokens: out, TotalTokens: in + out},
+		Metrics: converse.Metrics{LatencyMs: latencyMs},
 	}}
 }
 
@@ -181,21 +180,21 @@ func textSteps() []streamStep {
 }
 
 // textResponse is a plain text Converse response.
-func textResponse(stop string) *invoke.ConverseResponse {
-	r := &invoke.ConverseResponse{StopReason: stop}
-	r.Output.Message = &invoke.Message{Role: "assistant", Content: []invoke.ContentBlock{text("Hello world")}}
-	r.Usage = invoke.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17}
+func textResponse(stop string) *converse.Response {
+	r := &converse.Response{StopReason: stop}
+	r.Output.Message = &converse.Message{Role: "assistant", Content: []converse.ContentBlock{text("Hello world")}}
+	r.Usage = converse.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17}
 	r.Metrics.LatencyMs = 321
 	return r
 }
 
 // toolResponse is a Converse response with text and a tool call.
-func toolResponse() *invoke.ConverseResponse {
-	r := &invoke.ConverseResponse{StopReason: "tool_use"}
-	r.Output.Message = &invoke.Message{Role: "assistant", Content: []invoke.ContentBlock{
+func toolResponse() *converse.Response {
+	r := &converse.Response{StopReason: "tool_use"}
+	r.Output.Message = &converse.Message{Role: "assistant", Content: []converse.ContentBlock{
 		text("Let me check."),
 		toolUse("toolu_01", "get_weather", `{"city":"Paris"}`),
 	}}
-	r.Usage = invoke.Usage{InputTokens: 20, OutputTokens: 30, TotalTokens: 50}
+	r.Usage = converse.Usage{InputTokens: 20, OutputTokens: 30, TotalTokens: 50}
 	return r
 }

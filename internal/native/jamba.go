@@ -1,8 +1,6 @@
 package native
 
-import (
-	"github.com/tollgate-dev/tollgate/internal/invoke"
-)
+import "github.com/tollgate-dev/tollgate/internal/converse"
 
 // jambaCodec speaks AI21 Jamba's OpenAI-style chat format: {"messages",
 // "max_tokens","temperature","top_p","stop","tools",…} in, {"id",
@@ -10,7 +8,7 @@ import (
 // "completion_tokens","total_tokens"}} out.
 type jambaCodec struct{ env env }
 
-func (c jambaCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
+func (c jambaCodec) Request(body []byte) (*converse.Request, error) {
 	o, err := parseBody(body)
 	if err != nil {
 		return nil, err
@@ -31,7 +29,7 @@ type chatUsage struct {
 	TotalTokens      int64 `json:"total_tokens"`
 }
 
-func usageOf(u invoke.Usage) chatUsage {
+func usageOf(u converse.Usage) chatUsage {
 	return chatUsage{u.InputTokens, u.OutputTokens, u.InputTokens + u.OutputTokens}
 }
 
@@ -48,7 +46,7 @@ type jambaChoice struct {
 	FinishReason *string       `json:"finish_reason"`
 }
 
-func (c jambaCodec) Response(resp *invoke.ConverseResponse, modelID string) ([]byte, error) {
+func (c jambaCodec) Response(resp *converse.Response, modelID string) ([]byte, error) {
 	if resp == nil {
 		return nil, errNilResponse
 	}
@@ -93,7 +91,7 @@ func (s *jambaStream) chunk(delta jambaMessage, reason *string) jambaChunk {
 	return jambaChunk{ID: s.id, Choices: []jambaChoice{{Delta: &delta, FinishReason: reason}}}
 }
 
-func (s *jambaStream) Encode(ev invoke.StreamEvent) ([][]byte, error) {
+func (s *jambaStream) Encode(ev converse.StreamEvent) ([][]byte, error) {
 	if s.done {
 		return nil, nil
 	}

@@ -5,8 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestJambaRequest(t *testing.T) {
@@ -18,10 +17,10 @@ func TestJambaRequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Request: %v", err)
 	}
-	want := &invoke.ConverseRequest{
-		System:   []invoke.SystemBlock{sys("Be brief.")},
-		Messages: []invoke.Message{user(text("Hi")), assistant(text("Hello.")), user(text("Again"))},
-		InferenceConfig: &invoke.InferenceConfig{
+	want := &converse.Request{
+		System:   []converse.SystemBlock{sys("Be brief.")},
+		Messages: []converse.Message{user(text("Hi")), assistant(text("Hello.")), user(text("Again"))},
+		InferenceConfig: &converse.InferenceConfig{
 			MaxTokens: ptr[int32](256), Temperature: ptr[float32](0.4), TopP: ptr[float32](0.8), StopSequences: []string{"###"},
 		},
 		AdditionalModelRequestFields: []byte(`{"n":1}`),
@@ -34,7 +33,7 @@ func TestJambaRequest(t *testing.T) {
 func TestJambaResponse(t *testing.T) {
 	tests := []struct {
 		name string
-		resp *invoke.ConverseResponse
+		resp *converse.Response
 		want string
 	}{
 		{

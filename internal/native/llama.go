@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // llamaCodec speaks Meta Llama's format: {"prompt","max_gen_len",
@@ -12,7 +12,7 @@ import (
 // "generation_token_count","stop_reason"} out.
 type llamaCodec struct{ env env }
 
-func (c llamaCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
+func (c llamaCodec) Request(body []byte) (*converse.Request, error) {
 	o, err := parseBody(body)
 	if err != nil {
 		return nil, err
@@ -24,9 +24,9 @@ func (c llamaCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 	if prompt == "" {
 		return nil, malformed("#/prompt: expected minLength: 1, actual: 0")
 	}
-	req := &invoke.ConverseRequest{}
+	req := &converse.Request{}
 	req.System, req.Messages = parsePrompt(prompt)
-	var cfg invoke.InferenceConfig
+	var cfg converse.InferenceConfig
 	if cfg.MaxTokens, err = o.maxTokens("max_gen_len"); err != nil {
 		return nil, err
 	}
@@ -52,11 +52,11 @@ func (c llamaCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 		if format == "" {
 			return nil, malformed("#/images/%d: not a png, jpeg, gif or webp image", i)
 		}
-		img := &invoke.ImageBlock{Format: format}
+		img := &converse.ImageBlock{Format: format}
 		img.Source.Bytes = data
 		for j := range req.Messages {
 			if req.Messages[j].Role == "user" {
-				req.Messages[j].Content = append([]invoke.ContentBlock{{Image: img}}, req.Messages[j].Content...)
+				req.Messages[j].Content = append([]converse.ContentBlock{{Image: img}}, req.Messages[j].Content...)
 				break
 			}
 		}
@@ -90,7 +90,7 @@ func llamaStopReason(r string) string {
 	return "stop"
 }
 
-func (c llamaCodec) Response(resp *invoke.ConverseResponse, modelID string) ([]byte, error) {
+func (c llamaCodec) Response(resp *converse.Response, modelID string) ([]byte, error) {
 	if resp == nil {
 		return nil, errNilResponse
 	}
@@ -126,7 +126,7 @@ type llamaChunk struct {
 	Metrics              *invocationMetrics `json:"amazon-bedrock-invocationMetrics,omitempty"`
 }
 
-func (s *llamaStream) Encode(ev invoke.StreamEvent) ([][]byte, error) {
+func (s *llamaStream) Encode(ev converse.StreamEvent) ([][]byte, error) {
 	if s.done {
 		return nil, nil
 	}

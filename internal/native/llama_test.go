@@ -5,8 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestLlamaRequest(t *testing.T) {
@@ -14,16 +13,16 @@ func TestLlamaRequest(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want *invoke.ConverseRequest
+		want *converse.Request
 	}{
 		{
 			name: "llama 3 template",
 			body: `{"prompt":"<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are helpful.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nWhat is the capital of France?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
 				"max_gen_len":512,"temperature":0.5,"top_p":0.9}`,
-			want: &invoke.ConverseRequest{
-				System:   []invoke.SystemBlock{sys("You are helpful.")},
-				Messages: []invoke.Message{user(text("What is the capital of France?"))},
-				InferenceConfig: &invoke.InferenceConfig{
+			want: &converse.Request{
+				System:   []converse.SystemBlock{sys("You are helpful.")},
+				Messages: []converse.Message{user(text("What is the capital of France?"))},
+				InferenceConfig: &converse.InferenceConfig{
 					MaxTokens: ptr[int32](512), Temperature: ptr[float32](0.5), TopP: ptr[float32](0.9),
 				},
 			},
@@ -31,13 +30,13 @@ func TestLlamaRequest(t *testing.T) {
 		{
 			name: "plain prompt",
 			body: `{"prompt":"Tell me a joke."}`,
-			want: &invoke.ConverseRequest{Messages: []invoke.Message{user(text("Tell me a joke."))}},
+			want: &converse.Request{Messages: []converse.Message{user(text("Tell me a joke."))}},
 		},
 		{
 			name: "vision image joins the first user turn",
 			body: `{"prompt":"<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n<|image|>What is this?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
 				"images":["` + base64.StdEncoding.EncodeToString(png) + `"]}`,
-			want: &invoke.ConverseRequest{Messages: []invoke.Message{user(image("png", png), text("<|image|>What is this?"))}},
+			want: &converse.Request{Messages: []converse.Message{user(image("png", png), text("<|image|>What is this?"))}},
 		},
 	}
 	for _, tt := range tests {
@@ -58,8 +57,8 @@ func TestParsePrompt(t *testing.T) {
 	tests := []struct {
 		name     string
 		prompt   string
-		wantSys  []invoke.SystemBlock
-		wantMsgs []invoke.Message
+		wantSys  []converse.SystemBlock
+		wantMsgs []converse.Message
 	}{
 		{
 			name: "llama 3 multi-turn",
@@ -67,28 +66,28 @@ func TestParsePrompt(t *testing.T) {
 				"<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>" +
 				"<|start_header_id|>user<|end_header_id|>\n\nHow are you?<|eot_id|>" +
 				"<|start_header_id|>assistant<|end_header_id|>\n\n",
-			wantMsgs: []invoke.Message{user(text("Hi")), assistant(text("Hello!")), user(text("How are you?"))},
+			wantMsgs: []converse.Message{user(text("Hi")), assistant(text("Hello!")), user(text("How are you?"))},
 		},
 		{
 			name:     "llama 3 header without end falls back",
 			prompt:   "<|start_header_id|>user Hi",
-			wantMsgs: []invoke.Message{user(text("<|start_header_id|>user Hi"))},
+			wantMsgs: []converse.Message{user(text("<|start_header_id|>user Hi"))},
 		},
 		{
 			name:     "llama 3 text before the first header falls back",
 			prompt:   "Preamble <|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
-			wantMsgs: []invoke.Message{user(text("Preamble <|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"))},
+			wantMsgs: []converse.Message{user(text("Preamble <|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"))},
 		},
 		{
 			name:     "llama 2 with system",
 			prompt:   "<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\nName a colour. [/INST]",
-			wantSys:  []invoke.SystemBlock{sys("You are terse.")},
-			wantMsgs: []invoke.Message{user(text("Name a colour."))},
+			wantSys:  []converse.SystemBlock{sys("You are terse.")},
+			wantMsgs: []converse.Message{user(text("Name a colour."))},
 		},
 		{
 			name:   "mistral multi-turn",
 			prompt: "<s>[INST] What is your favourite condiment? [/INST] Lemon juice.</s> [INST] Do you have mayonnaise recipes? [/INST]",
-			wantMsgs: []invoke.Message{
+			wantMsgs: []converse.Message{
 				user(text("What is your favourite condiment?")),
 				assistant(text("Lemon juice.")),
 				user(text("Do you have mayonnaise recipes?")),
@@ -97,7 +96,7 @@ func TestParsePrompt(t *testing.T) {
 		{
 			name:     "unclosed [INST] falls back",
 			prompt:   "[INST] Hello",
-			wantMsgs: []invoke.Message{user(text("[INST] Hello"))},
+			wantMsgs: []converse.Message{user(text("[INST] Hello"))},
 		},
 	}
 	for _, tt := range tests {
@@ -116,7 +115,7 @@ func TestParsePrompt(t *testing.T) {
 func TestLlamaResponse(t *testing.T) {
 	tests := []struct {
 		name string
-		resp *invoke.ConverseResponse
+		resp *converse.Response
 		want string
 	}{
 		{"stop", textResponse("end_turn"), `{"generation":"Hello world","prompt_token_count":12,"generation_token_count":5,"stop_reason":"stop"}`},

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 func TestRequestMalformed(t *testing.T) {
@@ -154,7 +154,7 @@ func TestFor(t *testing.T) {
 				t.Errorf("For(%q).Response(nil) succeeded", tt.family)
 			}
 			// A response without a message renders too.
-			if _, err := c.Response(&invoke.ConverseResponse{StopReason: "end_turn"}, "m"); err != nil {
+			if _, err := c.Response(&converse.Response{StopReason: "end_turn"}, "m"); err != nil {
 				t.Errorf("For(%q).Response(empty): %v", tt.family, err)
 			}
 		})

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // mistralForm is the native form a Mistral codec answers in.
@@ -29,12 +29,12 @@ type mistralCodec struct {
 	form mistralForm
 }
 
-func (c mistralCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
+func (c mistralCodec) Request(body []byte) (*converse.Request, error) {
 	o, err := parseBody(body)
 	if err != nil {
 		return nil, err
 	}
-	var req *invoke.ConverseRequest
+	var req *converse.Request
 	if o.has("messages") || !o.has("prompt") && c.form == mistralChat {
 		if req, err = chatRequest(o); err != nil {
 			return nil, err
@@ -47,9 +47,9 @@ func (c mistralCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 		if prompt == "" {
 			return nil, malformed("#/prompt: expected minLength: 1, actual: 0")
 		}
-		req = &invoke.ConverseRequest{}
+		req = &converse.Request{}
 		req.System, req.Messages = parsePrompt(prompt)
-		var cfg invoke.InferenceConfig
+		var cfg converse.InferenceConfig
 		if cfg.MaxTokens, err = o.maxTokens("max_tokens"); err != nil {
 			return nil, err
 		}
@@ -124,7 +124,7 @@ type mistralChoice struct {
 	FinishReason *string            `json:"finish_reason"`
 }
 
-func (c mistralCodec) Response(resp *invoke.ConverseResponse, modelID string) ([]byte, error) {
+func (c mistralCodec) Response(resp *converse.Response, modelID string) ([]byte, error) {
 	if resp == nil {
 		return nil, errNilResponse
 	}
@@ -179,7 +179,7 @@ func (s *mistralStream) chunk(text string, calls []chatToolCall, reason *string)
 	return mistralChunk{Outputs: []mistralOutput{{Text: text, StopReason: reason}}}
 }
 
-func (s *mistralStream) Encode(ev invoke.StreamEvent) ([][]byte, error) {
+func (s *mistralStream) Encode(ev converse.StreamEvent) ([][]byte, error) {
 	if s.done {
 		return nil, nil
 	}

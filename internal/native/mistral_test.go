@@ -6,22 +6,21 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestMistralRequest(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want *invoke.ConverseRequest
+		want *converse.Request
 	}{
 		{
 			name: "text completion",
 			body: `{"prompt":"<s>[INST] What is your favourite condiment? [/INST]","max_tokens":200,"temperature":0.5,"top_p":0.9,"top_k":50,"stop":["</s>"]}`,
-			want: &invoke.ConverseRequest{
-				Messages: []invoke.Message{user(text("What is your favourite condiment?"))},
-				InferenceConfig: &invoke.InferenceConfig{
+			want: &converse.Request{
+				Messages: []converse.Message{user(text("What is your favourite condiment?"))},
+				InferenceConfig: &converse.InferenceConfig{
 					MaxTokens: ptr[int32](200), Temperature: ptr[float32](0.5), TopP: ptr[float32](0.9), StopSequences: []string{"</s>"},
 				},
 				AdditionalModelRequestFields: json.RawMessage(`{"top_k":50}`),
@@ -36,16 +35,16 @@ func TestMistralRequest(t *testing.T) {
 					{"role":"tool","tool_call_id":"bbc5b7ede","content":"Elemental Hotel"}],
 				"tools":[{"type":"function","function":{"name":"top_song","description":"Get the top song","parameters":{"type":"object","properties":{"sign":{"type":"string"}}}}}],
 				"tool_choice":"any","max_tokens":100,"temperature":0.2}`,
-			want: &invoke.ConverseRequest{
-				System: []invoke.SystemBlock{sys("You are a DJ.")},
-				Messages: []invoke.Message{
+			want: &converse.Request{
+				System: []converse.SystemBlock{sys("You are a DJ.")},
+				Messages: []converse.Message{
 					user(text("What is the most popular song on WZPZ?")),
 					assistant(toolUse("bbc5b7ede", "top_song", `{"sign":"WZPZ"}`)),
-					user(invoke.ContentBlock{ToolResult: &invoke.ToolResultBlock{ToolUseID: "bbc5b7ede", Content: []invoke.ToolResultContent{{Text: ptr("Elemental Hotel")}}}}),
+					user(converse.ContentBlock{ToolResult: &converse.ToolResultBlock{ToolUseID: "bbc5b7ede", Content: []converse.ToolResultContent{{Text: ptr("Elemental Hotel")}}}}),
 				},
-				InferenceConfig: &invoke.InferenceConfig{MaxTokens: ptr[int32](100), Temperature: ptr[float32](0.2)},
-				ToolConfig: &invoke.ToolConfig{
-					Tools:      []invoke.Tool{toolSpec("top_song", "Get the top song", `{"type":"object","properties":{"sign":{"type":"string"}}}`)},
+				InferenceConfig: &converse.InferenceConfig{MaxTokens: ptr[int32](100), Temperature: ptr[float32](0.2)},
+				ToolConfig: &converse.ToolConfig{
+					Tools:      []converse.Tool{toolSpec("top_song", "Get the top song", `{"type":"object","properties":{"sign":{"type":"string"}}}`)},
 					ToolChoice: json.RawMessage(`{"any":{}}`),
 				},
 			},
@@ -70,7 +69,7 @@ func TestMistralResponse(t *testing.T) {
 		name    string
 		form    mistralForm
 		modelID string
-		resp    *invoke.ConverseResponse
+		resp    *converse.Response
 		want    string
 	}{
 		{

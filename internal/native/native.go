@@ -1,6 +1,6 @@
 // Package native translates between the model-native bodies of Amazon
 // Bedrock's InvokeModel and InvokeModelWithResponseStream operations and
-// Tollgate's canonical Converse form (package invoke), so that native calls
+// Tollgate's canonical Converse form (package converse), so that native calls
 // can be served by providers that only speak Converse: the simulator and
 // OpenAI-compatible servers.
 //
@@ -32,8 +32,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // The families, as the catalogue spells them (catalog.Model.Family).
@@ -55,12 +55,12 @@ type Codec interface {
 	// Request parses a native request body into a Converse request. A
 	// body that is not JSON or does not match the family's schema yields
 	// an errkind.Invalid error whose message is safe to show the client.
-	Request(body []byte) (*invoke.ConverseRequest, error)
+	Request(body []byte) (*converse.Request, error)
 	// Response renders a Converse response as the family's native response
 	// body, with the field names Bedrock returns for the family, including
 	// token usage where the family reports it. modelID is the foundation
 	// model id (some families echo the model's name).
-	Response(resp *invoke.ConverseResponse, modelID string) ([]byte, error)
+	Response(resp *converse.Response, modelID string) ([]byte, error)
 	// Stream returns an encoder for one InvokeModelWithResponseStream call
 	// on modelID.
 	Stream(modelID string) StreamEncoder
@@ -75,7 +75,7 @@ type StreamEncoder interface {
 	// which the Provider contract makes last, produces the final chunk(s);
 	// the last one carries "amazon-bedrock-invocationMetrics". Events after
 	// the metadata event produce nothing.
-	Encode(ev invoke.StreamEvent) ([][]byte, error)
+	Encode(ev converse.StreamEvent) ([][]byte, error)
 }
 
 // InputTokenHinter is implemented by every StreamEncoder of this package.
@@ -191,7 +191,7 @@ var errNilResponse = errkind.New(errkind.Internal, "no response to render")
 // appendTurn appends blocks as a turn of role, merging them into the last
 // message when it has the same role: native formats allow consecutive
 // turns of one role, Converse wants them alternating.
-func appendTurn(msgs []invoke.Message, role string, blocks []invoke.ContentBlock) []invoke.Message {
+func appendTurn(msgs []converse.Message, role string, blocks []converse.ContentBlock) []converse.Message {
 	if len(blocks) == 0 {
 		return msgs
 	}
@@ -199,15 +199,15 @@ func appendTurn(msgs []invoke.Message, role string, blocks []invoke.ContentBlock
 		msgs[n-1].Content = append(msgs[n-1].Content, blocks...)
 		return msgs
 	}
-	return append(msgs, invoke.Message{Role: role, Content: blocks})
+	return append(msgs, converse.Message{Role: role, Content: blocks})
 }
 
-func textBlock(s string) invoke.ContentBlock { return invoke.ContentBlock{Text: &s} }
+func textBlock(s string) converse.ContentBlock { return converse.ContentBlock{Text: &s} }
 
-func systemText(s string) invoke.SystemBlock { return invoke.SystemBlock{Text: &s} }
+func systemText(s string) converse.SystemBlock { return converse.SystemBlock{Text: &s} }
 
 // responseText concatenates the text blocks of a response's message.
-func responseText(resp *invoke.ConverseResponse) string {
+func responseText(resp *converse.Response) string {
 	if resp.Output.Message == nil {
 		return ""
 	}
@@ -221,11 +221,11 @@ func responseText(resp *invoke.ConverseResponse) string {
 }
 
 // responseToolUses returns the tool-use blocks of a response's message.
-func responseToolUses(resp *invoke.ConverseResponse) []*invoke.ToolUseBlock {
+func responseToolUses(resp *converse.Response) []*converse.ToolUseBlock {
 	if resp.Output.Message == nil {
 		return nil
 	}
-	var out []*invoke.ToolUseBlock
+	var out []*converse.ToolUseBlock
 	for _, b := range resp.Output.Message.Content {
 		if b.ToolUse != nil {
 			out = append(out, b.ToolUse)
@@ -243,7 +243,7 @@ func toolInput(raw json.RawMessage) json.RawMessage {
 }
 
 // inferenceConfig returns cfg, or nil when no member is set.
-func inferenceConfig(cfg invoke.InferenceConfig) *invoke.InferenceConfig {
+func inferenceConfig(cfg converse.InferenceConfig) *converse.InferenceConfig {
 	if len(cfg.StopSequences) == 0 {
 		cfg.StopSequences = nil
 	}

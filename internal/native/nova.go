@@ -3,14 +3,14 @@ package native
 import (
 	"encoding/json"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // novaCodec speaks the Amazon Nova "messages-v1" schema, which mirrors
 // Converse member for member.
 type novaCodec struct{ env env }
 
-func (c novaCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
+func (c novaCodec) Request(body []byte) (*converse.Request, error) {
 	o, err := parseBody(body)
 	if err != nil {
 		return nil, err
@@ -20,7 +20,7 @@ func (c novaCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 	} else if ok && v != "messages-v1" {
 		return nil, malformed("#/schemaVersion: %s is not a valid enum value", clip(v))
 	}
-	req := &invoke.ConverseRequest{}
+	req := &converse.Request{}
 	if req.Messages, err = novaMessages(o); err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func (c novaCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 	return req, nil
 }
 
-func novaMessages(o *obj) ([]invoke.Message, error) {
+func novaMessages(o *obj) ([]converse.Message, error) {
 	items, ok, err := o.arr("messages")
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func novaMessages(o *obj) ([]invoke.Message, error) {
 	if len(items) == 0 {
 		return nil, malformed("#/messages: expected minimum item count: 1, found: 0")
 	}
-	msgs := make([]invoke.Message, 0, len(items))
+	msgs := make([]converse.Message, 0, len(items))
 	for i, item := range items {
 		m, err := asObj(o.elem("messages", i), item)
 		if err != nil {
@@ -77,13 +77,13 @@ func novaMessages(o *obj) ([]invoke.Message, error) {
 		if len(blocks) == 0 {
 			return nil, malformed("%s/content: expected minimum item count: 1, found: 0", m.path)
 		}
-		msg := invoke.Message{Role: role, Content: make([]invoke.ContentBlock, 0, len(blocks))}
+		msg := converse.Message{Role: role, Content: make([]converse.ContentBlock, 0, len(blocks))}
 		for j, raw := range blocks {
 			path := m.elem("content", j)
 			if _, err := asObj(path, raw); err != nil {
 				return nil, err
 			}
-			var b invoke.ContentBlock
+			var b converse.ContentBlock
 			if err := json.Unmarshal(raw, &b); err != nil {
 				return nil, malformed("%s: not a valid content block", path)
 			}
@@ -97,25 +97,25 @@ func novaMessages(o *obj) ([]invoke.Message, error) {
 	return msgs, nil
 }
 
-func isEmptyBlock(b invoke.ContentBlock) bool {
+func isEmptyBlock(b converse.ContentBlock) bool {
 	return b.Text == nil && b.Image == nil && b.ToolUse == nil && b.ToolResult == nil &&
 		len(b.ReasoningContent) == 0 && len(b.CachePoint) == 0 && len(b.Document) == 0 &&
 		len(b.Video) == 0 && len(b.Audio) == 0 && len(b.GuardContent) == 0 &&
 		len(b.CitationsContent) == 0 && len(b.SearchResult) == 0
 }
 
-func novaSystem(o *obj) ([]invoke.SystemBlock, error) {
+func novaSystem(o *obj) ([]converse.SystemBlock, error) {
 	items, ok, err := o.arr("system")
 	if err != nil || !ok {
 		return nil, err
 	}
-	out := make([]invoke.SystemBlock, 0, len(items))
+	out := make([]converse.SystemBlock, 0, len(items))
 	for i, raw := range items {
 		path := o.elem("system", i)
 		if _, err := asObj(path, raw); err != nil {
 			return nil, err
 		}
-		var b invoke.SystemBlock
+		var b converse.SystemBlock
 		if err := json.Unmarshal(raw, &b); err != nil {
 			return nil, malformed("%s: not a valid system block", path)
 		}
@@ -131,12 +131,12 @@ func novaSystem(o *obj) ([]invoke.SystemBlock, error) {
 // schema and the snake_case ones Nova's examples also use (max_new_tokens,
 // top_p, top_k). Members without a Converse equivalent (topK,
 // reasoningConfig) go to extra["inferenceConfig"].
-func novaInference(o *obj, extra map[string]json.RawMessage) (*invoke.InferenceConfig, error) {
+func novaInference(o *obj, extra map[string]json.RawMessage) (*converse.InferenceConfig, error) {
 	ic, ok, err := o.child("inferenceConfig")
 	if err != nil || !ok {
 		return nil, err
 	}
-	var cfg invoke.InferenceConfig
+	var cfg converse.InferenceConfig
 	for _, k := range []string{"maxTokens", "max_new_tokens"} {
 		if ic.has(k) {
 			if cfg.MaxTokens, err = ic.maxTokens(k); err != nil {
@@ -179,7 +179,7 @@ func novaInference(o *obj, extra map[string]json.RawMessage) (*invoke.InferenceC
 	return inferenceConfig(cfg), nil
 }
 
-func novaTools(o *obj) (*invoke.ToolConfig, error) {
+func novaTools(o *obj) (*converse.ToolConfig, error) {
 	raw, ok := o.get("toolConfig")
 	if !ok {
 		return nil, nil
@@ -197,7 +197,7 @@ func novaTools(o *obj) (*invoke.ToolConfig, error) {
 	if _, _, err := tc.object("toolChoice"); err != nil {
 		return nil, err
 	}
-	var cfg invoke.ToolConfig
+	var cfg converse.ToolConfig
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return nil, malformed("#/toolConfig: not a valid tool configuration")
 	}
@@ -224,13 +224,13 @@ type novaUsage struct {
 	CacheWriteInputTokenCount int64 `json:"cacheWriteInputTokenCount"`
 }
 
-func (c novaCodec) Response(resp *invoke.ConverseResponse, modelID string) ([]byte, error) {
+func (c novaCodec) Response(resp *converse.Response, modelID string) ([]byte, error) {
 	if resp == nil {
 		return nil, errNilResponse
 	}
 	msg := resp.Output.Message
 	if msg == nil {
-		msg = &invoke.Message{Role: "assistant", Content: []invoke.ContentBlock{}}
+		msg = &converse.Message{Role: "assistant", Content: []converse.ContentBlock{}}
 	}
 	total := resp.Usage.TotalTokens
 	if total == 0 {
@@ -238,7 +238,7 @@ func (c novaCodec) Response(resp *invoke.ConverseResponse, modelID string) ([]by
 	}
 	out := struct {
 		Output struct {
-			Message *invoke.Message `json:"message"`
+			Message *converse.Message `json:"message"`
 		} `json:"output"`
 		StopReason string    `json:"stopReason"`
 		Usage      novaUsage `json:"usage"`
@@ -262,7 +262,7 @@ func (c novaCodec) Stream(modelID string) StreamEncoder {
 // Converse events themselves wrapped in their member name.
 type novaStream struct{ streamBase }
 
-func (s *novaStream) Encode(ev invoke.StreamEvent) ([][]byte, error) {
+func (s *novaStream) Encode(ev converse.StreamEvent) ([][]byte, error) {
 	if s.done {
 		return nil, nil
 	}

@@ -6,15 +6,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestNovaRequest(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want *invoke.ConverseRequest
+		want *converse.Request
 	}{
 		{
 			name: "messages-v1 with camelCase config",
@@ -22,10 +21,10 @@ func TestNovaRequest(t *testing.T) {
 				"system":[{"text":"Be brief."}],
 				"messages":[{"role":"user","content":[{"text":"Hi"},{"image":{"format":"png","source":{"bytes":"iVBORw0KGgo="}}}]}],
 				"inferenceConfig":{"maxTokens":300,"temperature":0.7,"topP":0.9,"topK":20,"stopSequences":["END"]}}`,
-			want: &invoke.ConverseRequest{
-				System:   []invoke.SystemBlock{sys("Be brief.")},
-				Messages: []invoke.Message{user(text("Hi"), image("png", []byte("\x89PNG\r\n\x1a\n")))},
-				InferenceConfig: &invoke.InferenceConfig{
+			want: &converse.Request{
+				System:   []converse.SystemBlock{sys("Be brief.")},
+				Messages: []converse.Message{user(text("Hi"), image("png", []byte("\x89PNG\r\n\x1a\n")))},
+				InferenceConfig: &converse.InferenceConfig{
 					MaxTokens: ptr[int32](300), Temperature: ptr[float32](0.7), TopP: ptr[float32](0.9), StopSequences: []string{"END"},
 				},
 				AdditionalModelRequestFields: json.RawMessage(`{"inferenceConfig":{"topK":20}}`),
@@ -39,15 +38,15 @@ func TestNovaRequest(t *testing.T) {
 					{"role":"user","content":[{"toolResult":{"toolUseId":"t1","content":[{"json":{"temp":18}}]}}]}],
 				"inferenceConfig":{"max_new_tokens":100,"top_p":0.5},
 				"toolConfig":{"tools":[{"toolSpec":{"name":"get_weather","description":"d","inputSchema":{"json":{"type":"object"}}}}],"toolChoice":{"any":{}}}}`,
-			want: &invoke.ConverseRequest{
-				Messages: []invoke.Message{
+			want: &converse.Request{
+				Messages: []converse.Message{
 					user(text("Weather?")),
 					assistant(toolUse("t1", "get_weather", `{"city":"Paris"}`)),
-					user(invoke.ContentBlock{ToolResult: &invoke.ToolResultBlock{ToolUseID: "t1", Content: []invoke.ToolResultContent{{JSON: json.RawMessage(`{"temp":18}`)}}}}),
+					user(converse.ContentBlock{ToolResult: &converse.ToolResultBlock{ToolUseID: "t1", Content: []converse.ToolResultContent{{JSON: json.RawMessage(`{"temp":18}`)}}}}),
 				},
-				InferenceConfig: &invoke.InferenceConfig{MaxTokens: ptr[int32](100), TopP: ptr[float32](0.5)},
-				ToolConfig: &invoke.ToolConfig{
-					Tools:      []invoke.Tool{toolSpec("get_weather", "d", `{"type":"object"}`)},
+				InferenceConfig: &converse.InferenceConfig{MaxTokens: ptr[int32](100), TopP: ptr[float32](0.5)},
+				ToolConfig: &converse.ToolConfig{
+					Tools:      []converse.Tool{toolSpec("get_weather", "d", `{"type":"object"}`)},
 					ToolChoice: json.RawMessage(`{"any":{}}`),
 				},
 			},
@@ -70,7 +69,7 @@ func TestNovaRequest(t *testing.T) {
 func TestNovaResponse(t *testing.T) {
 	tests := []struct {
 		name string
-		resp *invoke.ConverseResponse
+		resp *converse.Response
 		want string
 	}{
 		{

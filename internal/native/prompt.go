@@ -3,7 +3,7 @@ package native
 import (
 	"strings"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // Text-completion families (Llama, Mistral) take one prompt string written
@@ -15,7 +15,7 @@ import (
 // becomes a single user message holding the whole prompt.
 
 // parsePrompt returns the system blocks and messages of prompt.
-func parsePrompt(prompt string) ([]invoke.SystemBlock, []invoke.Message) {
+func parsePrompt(prompt string) ([]converse.SystemBlock, []converse.Message) {
 	if strings.Contains(prompt, "<|start_header_id|>") {
 		if sys, msgs, ok := parseLlama3(prompt); ok {
 			return sys, msgs
@@ -25,7 +25,7 @@ func parsePrompt(prompt string) ([]invoke.SystemBlock, []invoke.Message) {
 			return sys, msgs
 		}
 	}
-	return nil, []invoke.Message{{Role: "user", Content: []invoke.ContentBlock{textBlock(prompt)}}}
+	return nil, []converse.Message{{Role: "user", Content: []converse.ContentBlock{textBlock(prompt)}}}
 }
 
 const (
@@ -36,15 +36,15 @@ const (
 	llamaEOM       = "<|eom_id|>"
 )
 
-func parseLlama3(prompt string) ([]invoke.SystemBlock, []invoke.Message, bool) {
+func parseLlama3(prompt string) ([]converse.SystemBlock, []converse.Message, bool) {
 	p := strings.TrimSpace(prompt)
 	p = strings.TrimPrefix(p, llamaBegin)
 	parts := strings.Split(p, llamaHeader)
 	if strings.TrimSpace(parts[0]) != "" {
 		return nil, nil, false // text before the first header
 	}
-	var sys []invoke.SystemBlock
-	var msgs []invoke.Message
+	var sys []converse.SystemBlock
+	var msgs []converse.Message
 	last := len(parts) - 1
 	for i, part := range parts[1:] {
 		role, body, ok := strings.Cut(part, llamaHeaderEnd)
@@ -61,7 +61,7 @@ func parseLlama3(prompt string) ([]invoke.SystemBlock, []invoke.Message, bool) {
 			}
 		case "user", "ipython", "tool":
 			if body != "" {
-				msgs = appendTurn(msgs, "user", []invoke.ContentBlock{textBlock(body)})
+				msgs = appendTurn(msgs, "user", []converse.ContentBlock{textBlock(body)})
 			}
 		case "assistant":
 			// The trailing empty assistant header asks for the reply.
@@ -69,7 +69,7 @@ func parseLlama3(prompt string) ([]invoke.SystemBlock, []invoke.Message, bool) {
 				continue
 			}
 			if body != "" {
-				msgs = appendTurn(msgs, "assistant", []invoke.ContentBlock{textBlock(body)})
+				msgs = appendTurn(msgs, "assistant", []converse.ContentBlock{textBlock(body)})
 			}
 		default:
 			return nil, nil, false
@@ -81,15 +81,15 @@ func parseLlama3(prompt string) ([]invoke.SystemBlock, []invoke.Message, bool) {
 	return sys, msgs, true
 }
 
-func parseInst(prompt string) ([]invoke.SystemBlock, []invoke.Message, bool) {
+func parseInst(prompt string) ([]converse.SystemBlock, []converse.Message, bool) {
 	p := strings.ReplaceAll(prompt, "</s>", "")
 	p = strings.ReplaceAll(p, "<s>", "")
 	p = strings.TrimSpace(p)
 	if !strings.HasPrefix(p, "[INST]") {
 		return nil, nil, false
 	}
-	var sys []invoke.SystemBlock
-	var msgs []invoke.Message
+	var sys []converse.SystemBlock
+	var msgs []converse.Message
 	rest := p[len("[INST]"):]
 	for {
 		user, after, ok := strings.Cut(rest, "[/INST]")
@@ -103,11 +103,11 @@ func parseInst(prompt string) ([]invoke.SystemBlock, []invoke.Message, bool) {
 			user = r
 		}
 		if user = strings.TrimSpace(user); user != "" {
-			msgs = appendTurn(msgs, "user", []invoke.ContentBlock{textBlock(user)})
+			msgs = appendTurn(msgs, "user", []converse.ContentBlock{textBlock(user)})
 		}
 		answer, next, more := strings.Cut(after, "[INST]")
 		if answer = strings.TrimSpace(answer); answer != "" {
-			msgs = appendTurn(msgs, "assistant", []invoke.ContentBlock{textBlock(answer)})
+			msgs = appendTurn(msgs, "assistant", []converse.ContentBlock{textBlock(answer)})
 		}
 		if !more {
 			break

@@ -3,7 +3,7 @@ package native
 import (
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // invocationMetrics is the "amazon-bedrock-invocationMetrics" member Bedrock
@@ -48,7 +48,7 @@ func (s *streamBase) produced(chunks [][]byte) [][]byte {
 // metrics returns the invocation metrics for the final chunk. The
 // invocation latency is the provider's when it reports one, the measured
 // time otherwise; the first-byte latency is measured and never exceeds it.
-func (s *streamBase) metrics(md *invoke.MetadataEvent) invocationMetrics {
+func (s *streamBase) metrics(md *converse.MetadataEvent) invocationMetrics {
 	now := s.env.now()
 	first := s.first
 	if first.IsZero() {
@@ -93,7 +93,7 @@ func (s *streamBase) firstInput(reported *bool) *int64 {
 
 // finalInput returns the input-token count for the final chunk when the
 // first chunk did not report it.
-func finalInput(reported bool, md *invoke.MetadataEvent) *int64 {
+func finalInput(reported bool, md *converse.MetadataEvent) *int64 {
 	if reported {
 		return nil
 	}

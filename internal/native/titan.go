@@ -3,14 +3,14 @@ package native
 import (
 	"encoding/json"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // titanCodec speaks the Amazon Titan Text format: {"inputText",
 // "textGenerationConfig":{…}} in, {"inputTextTokenCount","results":[…]} out.
 type titanCodec struct{ env env }
 
-func (c titanCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
+func (c titanCodec) Request(body []byte) (*converse.Request, error) {
 	o, err := parseBody(body)
 	if err != nil {
 		return nil, err
@@ -22,8 +22,8 @@ func (c titanCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 	if text == "" {
 		return nil, malformed("#/inputText: expected minLength: 1, actual: 0")
 	}
-	req := &invoke.ConverseRequest{
-		Messages: []invoke.Message{{Role: "user", Content: []invoke.ContentBlock{textBlock(text)}}},
+	req := &converse.Request{
+		Messages: []converse.Message{{Role: "user", Content: []converse.ContentBlock{textBlock(text)}}},
 	}
 	extra := map[string]json.RawMessage{}
 	gc, ok, err := o.child("textGenerationConfig")
@@ -31,7 +31,7 @@ func (c titanCodec) Request(body []byte) (*invoke.ConverseRequest, error) {
 		return nil, err
 	}
 	if ok {
-		var cfg invoke.InferenceConfig
+		var cfg converse.InferenceConfig
 		if cfg.MaxTokens, err = gc.maxTokens("maxTokenCount"); err != nil {
 			return nil, err
 		}
@@ -76,7 +76,7 @@ func titanCompletionReason(r string) string {
 	return "FINISH"
 }
 
-func (c titanCodec) Response(resp *invoke.ConverseResponse, modelID string) ([]byte, error) {
+func (c titanCodec) Response(resp *converse.Response, modelID string) ([]byte, error) {
 	if resp == nil {
 		return nil, errNilResponse
 	}
@@ -122,7 +122,7 @@ type titanChunk struct {
 	Metrics                   *invocationMetrics `json:"amazon-bedrock-invocationMetrics,omitempty"`
 }
 
-func (s *titanStream) Encode(ev invoke.StreamEvent) ([][]byte, error) {
+func (s *titanStream) Encode(ev converse.StreamEvent) ([][]byte, error) {
 	if s.done {
 		return nil, nil
 	}

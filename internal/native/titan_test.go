@@ -5,35 +5,34 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestTitanRequest(t *testing.T) {
 	tests := []struct {
 		name string
 		body string
-		want *invoke.ConverseRequest
+		want *converse.Request
 	}{
 		{
 			name: "input text only",
 			body: `{"inputText":"User: Hi\nBot:"}`,
-			want: &invoke.ConverseRequest{Messages: []invoke.Message{user(text("User: Hi\nBot:"))}},
+			want: &converse.Request{Messages: []converse.Message{user(text("User: Hi\nBot:"))}},
 		},
 		{
 			name: "generation config",
 			body: `{"inputText":"Hi","textGenerationConfig":{"maxTokenCount":512,"stopSequences":[],"temperature":0,"topP":0.9}}`,
-			want: &invoke.ConverseRequest{
-				Messages:        []invoke.Message{user(text("Hi"))},
-				InferenceConfig: &invoke.InferenceConfig{MaxTokens: ptr[int32](512), Temperature: ptr[float32](0), TopP: ptr[float32](0.9)},
+			want: &converse.Request{
+				Messages:        []converse.Message{user(text("Hi"))},
+				InferenceConfig: &converse.InferenceConfig{MaxTokens: ptr[int32](512), Temperature: ptr[float32](0), TopP: ptr[float32](0.9)},
 			},
 		},
 		{
 			name: "unknown members pass through",
 			body: `{"inputText":"Hi","textGenerationConfig":{"stopSequences":["User:"],"seed":7}}`,
-			want: &invoke.ConverseRequest{
-				Messages:                     []invoke.Message{user(text("Hi"))},
-				InferenceConfig:              &invoke.InferenceConfig{StopSequences: []string{"User:"}},
+			want: &converse.Request{
+				Messages:                     []converse.Message{user(text("Hi"))},
+				InferenceConfig:              &converse.InferenceConfig{StopSequences: []string{"User:"}},
 				AdditionalModelRequestFields: json.RawMessage(`{"textGenerationConfig":{"seed":7}}`),
 			},
 		},
@@ -55,7 +54,7 @@ func TestTitanRequest(t *testing.T) {
 func TestTitanResponse(t *testing.T) {
 	tests := []struct {
 		name string
-		resp *invoke.ConverseResponse
+		resp *converse.Response
 		want string
 	}{
 		{"finish", textResponse("end_turn"), `{"inputTextTokenCount":12,"results":[{"tokenCount":5,"outputText":"Hello world","completionReason":"FINISH"}]}`},

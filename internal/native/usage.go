@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"math"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // UsageFromResponse reads the token usage a native InvokeModel response
@@ -13,10 +13,10 @@ import (
 // reports false when the body is not JSON or carries no usage, as
 // Mistral's text-completion responses do (Bedrock reports their usage only
 // in the X-Amzn-Bedrock-Input-Token-Count and -Output-Token-Count headers).
-func UsageFromResponse(family string, body []byte) (invoke.Usage, bool) {
+func UsageFromResponse(family string, body []byte) (converse.Usage, bool) {
 	m, ok := decodeMap(body)
 	if !ok {
-		return invoke.Usage{}, false
+		return converse.Usage{}, false
 	}
 	var u usageReader
 	switch family {
@@ -71,10 +71,10 @@ func UsageFromResponse(family string, body []byte) (invoke.Usage, bool) {
 // counts are running totals, so a caller keeps the largest value seen for
 // each member and prefers the invocation metrics when they come. It
 // reports false when the chunk is not JSON or carries no usage.
-func UsageFromChunk(family string, chunk []byte) (invoke.Usage, bool) {
+func UsageFromChunk(family string, chunk []byte) (converse.Usage, bool) {
 	m, ok := decodeMap(chunk)
 	if !ok {
-		return invoke.Usage{}, false
+		return converse.Usage{}, false
 	}
 	var u usageReader
 	if metrics := dig(m, metricsKey); metrics != nil {
@@ -122,7 +122,7 @@ func UsageFromChunk(family string, chunk []byte) (invoke.Usage, bool) {
 
 // usageReader accumulates the counts found in a decoded body.
 type usageReader struct {
-	u     invoke.Usage
+	u     converse.Usage
 	found bool
 }
 
@@ -142,9 +142,9 @@ func (r *usageReader) cacheWrite(m map[string]any, key string) {
 	r.read(m, key, &r.u.CacheWriteInputTokens)
 }
 
-func (r *usageReader) result() (invoke.Usage, bool) {
+func (r *usageReader) result() (converse.Usage, bool) {
 	if !r.found {
-		return invoke.Usage{}, false
+		return converse.Usage{}, false
 	}
 	r.u.TotalTokens = r.u.InputTokens + r.u.OutputTokens
 	return r.u, true

@@ -4,14 +4,13 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestUsageFromResponse(t *testing.T) {
 	tests := []struct {
 		name, family, body string
-		want               invoke.Usage
+		want               converse.Usage
 		wantOK             bool
 	}{
 		{
@@ -20,7 +19,7 @@ func TestUsageFromResponse(t *testing.T) {
 			body: `{"id":"msg_bdrk_01Xyz","type":"message","role":"assistant","model":"claude-3-haiku-20240307",
 				"content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","stop_sequence":null,
 				"usage":{"input_tokens":14,"cache_creation_input_tokens":0,"cache_read_input_tokens":100,"output_tokens":8}}`,
-			want:   invoke.Usage{InputTokens: 14, OutputTokens: 8, TotalTokens: 22, CacheReadInputTokens: 100},
+			want:   converse.Usage{InputTokens: 14, OutputTokens: 8, TotalTokens: 22, CacheReadInputTokens: 100},
 			wantOK: true,
 		},
 		{
@@ -28,28 +27,28 @@ func TestUsageFromResponse(t *testing.T) {
 			family: FamilyNova,
 			body: `{"output":{"message":{"role":"assistant","content":[{"text":"Hi"}]}},"stopReason":"end_turn",
 				"usage":{"inputTokens":5,"outputTokens":9,"totalTokens":14,"cacheReadInputTokenCount":0,"cacheWriteInputTokenCount":3}}`,
-			want:   invoke.Usage{InputTokens: 5, OutputTokens: 9, TotalTokens: 14, CacheWriteInputTokens: 3},
+			want:   converse.Usage{InputTokens: 5, OutputTokens: 9, TotalTokens: 14, CacheWriteInputTokens: 3},
 			wantOK: true,
 		},
 		{
 			name:   "titan text",
 			family: FamilyTitanText,
 			body:   `{"inputTextTokenCount":6,"results":[{"tokenCount":40,"outputText":"...","completionReason":"FINISH"}]}`,
-			want:   invoke.Usage{InputTokens: 6, OutputTokens: 40, TotalTokens: 46},
+			want:   converse.Usage{InputTokens: 6, OutputTokens: 40, TotalTokens: 46},
 			wantOK: true,
 		},
 		{
 			name:   "titan embed",
 			family: FamilyTitanEmbed,
 			body:   `{"embedding":[0.1,0.2],"inputTextTokenCount":7}`,
-			want:   invoke.Usage{InputTokens: 7, TotalTokens: 7},
+			want:   converse.Usage{InputTokens: 7, TotalTokens: 7},
 			wantOK: true,
 		},
 		{
 			name:   "llama",
 			family: FamilyLlama,
 			body:   `{"generation":"Paris.","prompt_token_count":23,"generation_token_count":3,"stop_reason":"stop"}`,
-			want:   invoke.Usage{InputTokens: 23, OutputTokens: 3, TotalTokens: 26},
+			want:   converse.Usage{InputTokens: 23, OutputTokens: 3, TotalTokens: 26},
 			wantOK: true,
 		},
 		{
@@ -61,14 +60,14 @@ func TestUsageFromResponse(t *testing.T) {
 			name:   "jamba",
 			family: FamilyJamba,
 			body:   `{"id":"chat-1","choices":[],"usage":{"prompt_tokens":10,"completion_tokens":4,"total_tokens":14}}`,
-			want:   invoke.Usage{InputTokens: 10, OutputTokens: 4, TotalTokens: 14},
+			want:   converse.Usage{InputTokens: 10, OutputTokens: 4, TotalTokens: 14},
 			wantOK: true,
 		},
 		{
 			name:   "cohere command",
 			family: FamilyCohereCommand,
 			body:   `{"response_id":"r","text":"Hi","generation_id":"g","finish_reason":"COMPLETE","meta":{"api_version":{"version":"1"},"billed_units":{"input_tokens":11,"output_tokens":2}}}`,
-			want:   invoke.Usage{InputTokens: 11, OutputTokens: 2, TotalTokens: 13},
+			want:   converse.Usage{InputTokens: 11, OutputTokens: 2, TotalTokens: 13},
 			wantOK: true,
 		},
 		{name: "not JSON", family: FamilyAnthropic, body: `not json`},
@@ -93,7 +92,7 @@ func TestUsageFromResponse(t *testing.T) {
 func TestUsageFromChunk(t *testing.T) {
 	tests := []struct {
 		name, family, chunk string
-		want                invoke.Usage
+		want                converse.Usage
 		wantOK              bool
 	}{
 		{
@@ -101,14 +100,14 @@ func TestUsageFromChunk(t *testing.T) {
 			family: FamilyAnthropic,
 			chunk: `{"type":"message_start","message":{"id":"msg_bdrk_01","type":"message","role":"assistant","model":"claude-3-haiku-20240307",
 				"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":1}}}`,
-			want:   invoke.Usage{InputTokens: 25, OutputTokens: 1, TotalTokens: 26},
+			want:   converse.Usage{InputTokens: 25, OutputTokens: 1, TotalTokens: 26},
 			wantOK: true,
 		},
 		{
 			name:   "anthropic message_delta",
 			family: FamilyAnthropic,
 			chunk:  `{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":15}}`,
-			want:   invoke.Usage{OutputTokens: 15, TotalTokens: 15},
+			want:   converse.Usage{OutputTokens: 15, TotalTokens: 15},
 			wantOK: true,
 		},
 		{
@@ -121,7 +120,7 @@ func TestUsageFromChunk(t *testing.T) {
 			family: FamilyAnthropic,
 			chunk: `{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":25,"outputTokenCount":15,
 				"invocationLatency":812,"firstByteLatency":301,"cacheReadInputTokenCount":4}}`,
-			want:   invoke.Usage{InputTokens: 25, OutputTokens: 15, TotalTokens: 40, CacheReadInputTokens: 4},
+			want:   converse.Usage{InputTokens: 25, OutputTokens: 15, TotalTokens: 40, CacheReadInputTokens: 4},
 			wantOK: true,
 		},
 		{
@@ -129,7 +128,7 @@ func TestUsageFromChunk(t *testing.T) {
 			family: FamilyNova,
 			chunk: `{"metadata":{"usage":{"inputTokens":8,"outputTokens":53},"metrics":{},"trace":{}},
 				"amazon-bedrock-invocationMetrics":{"inputTokenCount":8,"outputTokenCount":53,"invocationLatency":700,"firstByteLatency":200}}`,
-			want:   invoke.Usage{InputTokens: 8, OutputTokens: 53, TotalTokens: 61},
+			want:   converse.Usage{InputTokens: 8, OutputTokens: 53, TotalTokens: 61},
 			wantOK: true,
 		},
 		{
@@ -141,14 +140,14 @@ func TestUsageFromChunk(t *testing.T) {
 			name:   "titan first chunk",
 			family: FamilyTitanText,
 			chunk:  `{"outputText":"Hi","index":0,"totalOutputTextTokenCount":null,"completionReason":null,"inputTextTokenCount":9}`,
-			want:   invoke.Usage{InputTokens: 9, TotalTokens: 9},
+			want:   converse.Usage{InputTokens: 9, TotalTokens: 9},
 			wantOK: true,
 		},
 		{
 			name:   "llama intermediate chunk",
 			family: FamilyLlama,
 			chunk:  `{"generation":" the","prompt_token_count":null,"generation_token_count":4,"stop_reason":null}`,
-			want:   invoke.Usage{OutputTokens: 4, TotalTokens: 4},
+			want:   converse.Usage{OutputTokens: 4, TotalTokens: 4},
 			wantOK: true,
 		},
 		{
@@ -156,7 +155,7 @@ func TestUsageFromChunk(t *testing.T) {
 			family: FamilyLlama,
 			chunk: `{"generation":"","prompt_token_count":null,"generation_token_count":40,"stop_reason":"stop",
 				"amazon-bedrock-invocationMetrics":{"inputTokenCount":18,"outputTokenCount":40,"invocationLatency":1200,"firstByteLatency":150}}`,
-			want:   invoke.Usage{InputTokens: 18, OutputTokens: 40, TotalTokens: 58},
+			want:   converse.Usage{InputTokens: 18, OutputTokens: 40, TotalTokens: 58},
 			wantOK: true,
 		},
 		{
@@ -168,7 +167,7 @@ func TestUsageFromChunk(t *testing.T) {
 			name:   "cohere stream-end",
 			family: FamilyCohereCommand,
 			chunk:  `{"is_finished":true,"event_type":"stream-end","response":{"meta":{"billed_units":{"input_tokens":3,"output_tokens":2}}},"finish_reason":"COMPLETE"}`,
-			want:   invoke.Usage{InputTokens: 3, OutputTokens: 2, TotalTokens: 5},
+			want:   converse.Usage{InputTokens: 3, OutputTokens: 2, TotalTokens: 5},
 			wantOK: true,
 		},
 		{name: "not JSON", family: FamilyLlama, chunk: `{"generation":`},
@@ -198,7 +197,7 @@ func TestUsageRoundTrip(t *testing.T) {
 			if !ok {
 				t.Fatalf("UsageFromChunk(last chunk %s): no usage", chunks[len(chunks)-1])
 			}
-			if diff := cmp.Diff(got, invoke.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17}); diff != "" {
+			if diff := cmp.Diff(got, converse.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17}); diff != "" {
 				t.Errorf("stream usage mismatch (-got +want):\n%s", diff)
 			}
 			body, err := c.Response(textResponse("end_turn"), "model")
@@ -212,7 +211,7 @@ func TestUsageRoundTrip(t *testing.T) {
 				}
 				return
 			}
-			if diff := cmp.Diff(got, invoke.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17}); !ok || diff != "" {
+			if diff := cmp.Diff(got, converse.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17}); !ok || diff != "" {
 				t.Errorf("response usage mismatch, ok=%v (-got +want):\n%s", ok, diff)
 			}
 		})

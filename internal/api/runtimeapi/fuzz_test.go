@@ -22,7 +22,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
-	"github.com/tollgate-dev/tollgate/internal/native"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/provider/sim"
@@ -36,32 +35,6 @@ const (
 	haikuID  = "anthropic.claude-3-haiku-20240307-v1:0"
 	haikuARN = "arn:aws:bedrock:us-east-1::foundation-model/" + haikuID
 )
-
-// nativeCodecs adapts package native to the interface the pipeline
-// declares, as cmd/tollgate does.
-type nativeCodecs struct{}
-
-func (nativeCodecs) For(family string) (invoke.NativeCodec, bool) {
-	c, ok := native.For(family)
-	if !ok {
-		return nil, false
-	}
-	return codecAdapter{c}, true
-}
-
-func (nativeCodecs) Embed(family string, body []byte, tokens func(string) int64) ([]byte, invoke.Usage, error) {
-	return native.Embed(family, body, tokens)
-}
-
-func (nativeCodecs) UsageFromResponse(family string, body []byte) (invoke.Usage, bool) {
-	return native.UsageFromResponse(family, body)
-}
-
-type codecAdapter struct{ native.Codec }
-
-func (a codecAdapter) Stream(modelID string) invoke.NativeStreamEncoder {
-	return a.Codec.Stream(modelID)
-}
 
 // newRuntime returns the runtime handler over the simulator, the real
 // ledger and a real SQLite store in a temporary directory, with one
@@ -99,7 +72,6 @@ func newRuntime(tb testing.TB) (http.Handler, string) {
 		Router:   routes.Route,
 		Ledger:   batcher,
 		Tokens:   sim.Tokens,
-		Native:   nativeCodecs{},
 	})
 	mux := http.NewServeMux()
 	runtimeapi.New(svc, runtimeapi.Options{}).Register(mux)

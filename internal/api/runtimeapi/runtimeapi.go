@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go/eventstream"
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
@@ -108,7 +109,7 @@ func caller(r *http.Request) (invoke.Caller, error) {
 }
 
 func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
-	var req invoke.ConverseRequest
+	var req converse.Request
 	body := awsproto.Info(r.Context()).Body
 	if err := awsproto.DecodeJSON(body, &req); err != nil {
 		return err
@@ -209,7 +210,7 @@ func (s *stream) exception(err error) error {
 }
 
 // eventName returns the member name of the set event.
-func eventName(ev invoke.StreamEvent) (string, any) {
+func eventName(ev converse.StreamEvent) (string, any) {
 	switch {
 	case ev.MessageStart != nil:
 		return "messageStart", ev.MessageStart
@@ -253,7 +254,7 @@ func finishStream(s *stream, r *http.Request, err error) error {
 var errClientGone = errkind.New(errkind.Canceled, "The client went away.")
 
 func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
-	var req invoke.ConverseRequest
+	var req converse.Request
 	body := awsproto.Info(r.Context()).Body
 	if err := awsproto.DecodeJSON(body, &req); err != nil {
 		return err
@@ -265,7 +266,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	s := h.newStream(w, nil)
 	defer s.close()
-	err = h.svc.ConverseStream(r.Context(), c, r.PathValue("modelId"), &req, func(ev invoke.StreamEvent) error {
+	err = h.svc.ConverseStream(r.Context(), c, r.PathValue("modelId"), &req, func(ev converse.StreamEvent) error {
 		name, v := eventName(ev)
 		if name == "" {
 			return nil
@@ -283,7 +284,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
-	in := invoke.NativeRequest{
+	in := converse.NativeRequest{
 		Body:        awsproto.Info(r.Context()).Body,
 		ContentType: r.Header.Get("Content-Type"),
 		Accept:      r.Header.Get("Accept"),
@@ -316,7 +317,7 @@ type payloadPart struct {
 }
 
 func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) error {
-	in := invoke.NativeRequest{
+	in := converse.NativeRequest{
 		Body:        awsproto.Info(r.Context()).Body,
 		ContentType: r.Header.Get("Content-Type"),
 		Accept:      r.Header.Get("X-Amzn-Bedrock-Accept"),

@@ -6,7 +6,7 @@
 //
 // Requests are forwarded as Converse or model-native JSON, never rebuilt
 // through the AWS SDK's typed structs: the Converse body is json.Marshal of
-// the canonical request (package invoke's types follow Bedrock's Converse
+// the canonical request (package converse's types follow Bedrock's Converse
 // shapes member for member and keep documents as raw JSON), and native
 // bodies pass through byte for byte, so what a client sent reaches Bedrock
 // unchanged even where the SDK of the day does not know a field. aws-sdk-go-v2
@@ -97,8 +97,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/encoding/httpbinding"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // signingName is the SigV4 service name of Bedrock Runtime.
@@ -154,11 +154,6 @@ type Provider struct {
 	models    map[string]string
 	now       func() time.Time
 }
-
-var (
-	_ invoke.Provider      = (*Provider)(nil)
-	_ invoke.NativeInvoker = (*Provider)(nil)
-)
 
 // New returns a Provider. When cfg.Credentials is nil it loads the AWS
 // SDK's default configuration under ctx, which finds the credential chain
@@ -286,7 +281,7 @@ func defaultClient() *http.Client {
 }
 
 // upstreamModel is the model id or ARN Bedrock is asked for.
-func (p *Provider) upstreamModel(call invoke.Call) string {
+func (p *Provider) upstreamModel(call converse.Call) string {
 	if call.Upstream != "" {
 		return call.Upstream
 	}
@@ -299,7 +294,7 @@ func (p *Provider) upstreamModel(call invoke.Call) string {
 // converseBody is the body to forward: the client's own bytes when the
 // request came from the wire, so members Tollgate does not model reach
 // Bedrock unchanged.
-func converseBody(req *invoke.ConverseRequest) ([]byte, error) {
+func converseBody(req *converse.Request) ([]byte, error) {
 	if len(req.Raw) > 0 {
 		return req.Raw, nil
 	}
@@ -307,7 +302,7 @@ func converseBody(req *invoke.ConverseRequest) ([]byte, error) {
 }
 
 // Converse runs one Converse call.
-func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.ConverseRequest) (*invoke.ConverseResponse, error) {
+func (p *Provider) Converse(ctx context.Context, call converse.Call, req *converse.Request) (*converse.Response, error) {
 	body, err := converseBody(req)
 	if err != nil {
 		return nil, errkind.Wrap(errkind.Internal, err, "internal error")
@@ -321,7 +316,7 @@ func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.C
 	if err != nil {
 		return nil, readError(ctx, err)
 	}
-	var out invoke.ConverseResponse
+	var out converse.Response
 	if err := json.Unmarshal(data, &out); err != nil {
 		return nil, malformed(err)
 	}
@@ -332,21 +327,21 @@ func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.C
 // Content-Type (application/json when empty) and Accept, and the response
 // body comes back as it is, with its Content-Type and the usage Bedrock
 // reports in its token-count headers.
-func (p *Provider) InvokeModel(ctx context.Context, call invoke.Call, in invoke.NativeRequest) (invoke.NativeResponse, error) {
+func (p *Provider) InvokeModel(ctx context.Context, call converse.Call, in converse.NativeRequest) (converse.NativeResponse, error) {
 	h := http.Header{"Content-Type": {contentType(in.ContentType)}}
 	if in.Accept != "" {
 		h.Set("Accept", in.Accept)
 	}
 	resp, err := p.do(ctx, call, "invoke", in.Body, h)
 	if err != nil {
-		return invoke.NativeResponse{}, err
+		return converse.NativeResponse{}, err
 	}
 	defer resp.Body.Close()
 	data, err := readAll(resp.Body, maxNativeResponse)
 	if err != nil {
-		return invoke.NativeResponse{}, readError(ctx, err)
+		return converse.NativeResponse{}, readError(ctx, err)
 	}
-	return invoke.NativeResponse{
+	return converse.NativeResponse{
 		Body:        data,
 		ContentType: resp.Header.Get("Content-Type"),
 		Usage:       headerUsage(resp.Header),
@@ -363,7 +358,7 @@ func contentType(ct string) string {
 
 // headerUsage reads InvokeModel's token-count headers; a missing or
 // malformed count is 0.
-func headerUsage(h http.Header) invoke.Usage {
+func headerUsage(h http.Header) converse.Usage {
 	n := func(name string) int64 {
 		v, err := strconv.ParseInt(strings.TrimSpace(h.Get(name)), 10, 64)
 		if err != nil || v < 0 {
@@ -380,8 +375,8 @@ func headerUsage(h http.Header) invoke.Usage {
 }
 
 // usage builds a Usage whose total counts every token read or written.
-func usage(in, out, cacheRead, cacheWrite int64) invoke.Usage {
-	return invoke.Usage{
+func usage(in, out, cacheRead, cacheWrite int64) converse.Usage {
+	return converse.Usage{
 		InputTokens:           in,
 		OutputTokens:          out,
 		CacheReadInputTokens:  cacheRead,
@@ -393,7 +388,7 @@ func usage(in, out, cacheRead, cacheWrite int64) invoke.Usage {
 // do signs and sends POST /model/{model}/{op} with body and the given
 // headers to call's region, and returns the response if its status is 2xx;
 // otherwise it returns the upstream error, classified.
-func (p *Provider) do(ctx context.Context, call invoke.Call, op string, body []byte, h http.Header) (*http.Response, error) {
+func (p *Provider) do(ctx context.Context, call converse.Call, op string, body []byte, h http.Header) (*http.Response, error) {
 	req, err := p.newRequest(ctx, call, op, body, h)
 	if err != nil {
 		return nil, err
@@ -411,7 +406,7 @@ func (p *Provider) do(ctx context.Context, call invoke.Call, op string, body []b
 }
 
 // newRequest builds and signs the request.
-func (p *Provider) newRequest(ctx context.Context, call invoke.Call, op string, body []byte, h http.Header) (*http.Request, error) {
+func (p *Provider) newRequest(ctx context.Context, call converse.Call, op string, body []byte, h http.Header) (*http.Request, error) {
 	region := call.Region
 	if !validRegion(region) {
 		return nil, errkind.New(errkind.Internal, "internal error: the Bedrock provider was called for region %q", region)

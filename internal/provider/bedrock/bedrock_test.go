@@ -16,8 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/provider/bedrock"
 	"github.com/tollgate-dev/tollgate/internal/sigv4"
 )
@@ -25,11 +25,11 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 // converseRequest is a request with members Tollgate only passes through.
-func converseRequest() *invoke.ConverseRequest {
-	return &invoke.ConverseRequest{
-		Messages:                     []invoke.Message{{Role: "user", Content: []invoke.ContentBlock{{Text: ptr("hi")}}}},
-		System:                       []invoke.SystemBlock{{Text: ptr("be brief")}},
-		InferenceConfig:              &invoke.InferenceConfig{MaxTokens: ptr(int32(10))},
+func converseRequest() *converse.Request {
+	return &converse.Request{
+		Messages:                     []converse.Message{{Role: "user", Content: []converse.ContentBlock{{Text: ptr("hi")}}}},
+		System:                       []converse.SystemBlock{{Text: ptr("be brief")}},
+		InferenceConfig:              &converse.InferenceConfig{MaxTokens: ptr(int32(10))},
 		AdditionalModelRequestFields: json.RawMessage(`{"top_k":5}`),
 		RequestMetadata:              map[string]string{"tenant": "t1"},
 		ServiceTier:                  json.RawMessage(`{"type":"flex"}`),
@@ -46,7 +46,7 @@ const converseResponseJSON = `{"output":{"message":{"role":"assistant","content"
 func TestConverse(t *testing.T) {
 	tests := []struct {
 		name     string
-		call     invoke.Call
+		call     converse.Call
 		models   map[string]string
 		wantPath string
 		region   string
@@ -59,7 +59,7 @@ func TestConverse(t *testing.T) {
 		},
 		{
 			name:     "upstream application profile ARN",
-			call:     invoke.Call{ModelID: haikuID, Region: "us-west-2", Upstream: profileARN},
+			call:     converse.Call{ModelID: haikuID, Region: "us-west-2", Upstream: profileARN},
 			wantPath: profilePath + "/converse",
 			region:   "us-west-2",
 		},
@@ -72,7 +72,7 @@ func TestConverse(t *testing.T) {
 		},
 		{
 			name:     "upstream wins over models map",
-			call:     invoke.Call{ModelID: haikuID, Region: "eu-west-1", Upstream: "eu.anthropic.claude-3-haiku-20240307-v1:0"},
+			call:     converse.Call{ModelID: haikuID, Region: "eu-west-1", Upstream: "eu.anthropic.claude-3-haiku-20240307-v1:0"},
 			models:   map[string]string{haikuID: profileARN},
 			wantPath: "/model/eu.anthropic.claude-3-haiku-20240307-v1%3A0/converse",
 			region:   "eu-west-1",
@@ -90,13 +90,13 @@ func TestConverse(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Converse: %v", err)
 			}
-			want := &invoke.ConverseResponse{
+			want := &converse.Response{
 				StopReason:                    "end_turn",
-				Usage:                         invoke.Usage{InputTokens: 3, OutputTokens: 1, TotalTokens: 6, CacheReadInputTokens: 2},
-				Metrics:                       invoke.Metrics{LatencyMs: 12},
+				Usage:                         converse.Usage{InputTokens: 3, OutputTokens: 1, TotalTokens: 6, CacheReadInputTokens: 2},
+				Metrics:                       converse.Metrics{LatencyMs: 12},
 				AdditionalModelResponseFields: json.RawMessage(`{"stop_sequence":null}`),
 			}
-			want.Output.Message = &invoke.Message{Role: "assistant", Content: []invoke.ContentBlock{{Text: ptr("hello")}}}
+			want.Output.Message = &converse.Message{Role: "assistant", Content: []converse.ContentBlock{{Text: ptr("hello")}}}
 			if diff := cmp.Diff(got, want); diff != "" {
 				t.Errorf("response (-got +want):\n%s", diff)
 			}
@@ -116,24 +116,24 @@ func TestInvokeModel(t *testing.T) {
 	const answer = `{"id":"msg_1","type":"message","content":[{"type":"text","text":"hello"}]}`
 	tests := []struct {
 		name        string
-		in          invoke.NativeRequest
+		in          converse.NativeRequest
 		respHeader  map[string]string
 		wantHeaders map[string]string // request headers; "" means absent
-		wantUsage   invoke.Usage
+		wantUsage   converse.Usage
 	}{
 		{
 			name: "token headers",
-			in:   invoke.NativeRequest{Body: []byte(native), ContentType: "application/json", Accept: "application/json"},
+			in:   converse.NativeRequest{Body: []byte(native), ContentType: "application/json", Accept: "application/json"},
 			respHeader: map[string]string{
 				"X-Amzn-Bedrock-Input-Token-Count":  "11",
 				"X-Amzn-Bedrock-Output-Token-Count": "4",
 			},
 			wantHeaders: map[string]string{"Content-Type": "application/json", "Accept": "application/json"},
-			wantUsage:   invoke.Usage{InputTokens: 11, OutputTokens: 4, TotalTokens: 15},
+			wantUsage:   converse.Usage{InputTokens: 11, OutputTokens: 4, TotalTokens: 15},
 		},
 		{
 			name: "cache token headers",
-			in:   invoke.NativeRequest{Body: []byte(native), ContentType: "application/json", Accept: "*/*"},
+			in:   converse.NativeRequest{Body: []byte(native), ContentType: "application/json", Accept: "*/*"},
 			respHeader: map[string]string{
 				"X-Amzn-Bedrock-Input-Token-Count":             "11",
 				"X-Amzn-Bedrock-Output-Token-Count":            "4",
@@ -141,14 +141,14 @@ func TestInvokeModel(t *testing.T) {
 				"X-Amzn-Bedrock-Cache-Write-Input-Token-Count": "20",
 			},
 			wantHeaders: map[string]string{"Content-Type": "application/json", "Accept": "*/*"},
-			wantUsage:   invoke.Usage{InputTokens: 11, OutputTokens: 4, TotalTokens: 135, CacheReadInputTokens: 100, CacheWriteInputTokens: 20},
+			wantUsage:   converse.Usage{InputTokens: 11, OutputTokens: 4, TotalTokens: 135, CacheReadInputTokens: 100, CacheWriteInputTokens: 20},
 		},
 		{
 			name:        "defaults and no token headers",
-			in:          invoke.NativeRequest{Body: []byte(native)},
+			in:          converse.NativeRequest{Body: []byte(native)},
 			respHeader:  map[string]string{"X-Amzn-Bedrock-Input-Token-Count": "not a number"},
 			wantHeaders: map[string]string{"Content-Type": "application/json", "Accept": ""},
-			wantUsage:   invoke.Usage{},
+			wantUsage:   converse.Usage{},
 		},
 	}
 	for _, tt := range tests {
@@ -161,13 +161,13 @@ func TestInvokeModel(t *testing.T) {
 				io.WriteString(w, answer)
 			})
 			p := newProvider(t, f.URL)
-			call := invoke.Call{ModelID: haikuID, Region: "us-east-1", Upstream: profileARN}
+			call := converse.Call{ModelID: haikuID, Region: "us-east-1", Upstream: profileARN}
 
 			got, err := p.InvokeModel(t.Context(), call, tt.in)
 			if err != nil {
 				t.Fatalf("InvokeModel: %v", err)
 			}
-			want := invoke.NativeResponse{Body: []byte(answer), ContentType: "application/json", Usage: tt.wantUsage}
+			want := converse.NativeResponse{Body: []byte(answer), ContentType: "application/json", Usage: tt.wantUsage}
 			if diff := cmp.Diff(got, want); diff != "" {
 				t.Errorf("response (-got +want):\n%s", diff)
 			}
@@ -254,25 +254,25 @@ var ops = []struct {
 		return err
 	}},
 	{"converse-stream", func(t *testing.T, p *bedrock.Provider) error {
-		u, err := p.ConverseStream(t.Context(), haikuCall, converseRequest(), func(invoke.StreamEvent) error {
+		u, err := p.ConverseStream(t.Context(), haikuCall, converseRequest(), func(converse.StreamEvent) error {
 			t.Error("emit called on an error response")
 			return nil
 		})
-		if u != (invoke.Usage{}) {
+		if u != (converse.Usage{}) {
 			t.Errorf("usage = %+v, want zero", u)
 		}
 		return err
 	}},
 	{"invoke", func(t *testing.T, p *bedrock.Provider) error {
-		_, err := p.InvokeModel(t.Context(), haikuCall, invoke.NativeRequest{Body: []byte(`{}`)})
+		_, err := p.InvokeModel(t.Context(), haikuCall, converse.NativeRequest{Body: []byte(`{}`)})
 		return err
 	}},
 	{"invoke-with-response-stream", func(t *testing.T, p *bedrock.Provider) error {
-		u, err := p.InvokeModelStream(t.Context(), haikuCall, invoke.NativeRequest{Body: []byte(`{}`)}, func([]byte) error {
+		u, err := p.InvokeModelStream(t.Context(), haikuCall, converse.NativeRequest{Body: []byte(`{}`)}, func([]byte) error {
 			t.Error("emit called on an error response")
 			return nil
 		})
-		if u != (invoke.Usage{}) {
+		if u != (converse.Usage{}) {
 			t.Errorf("usage = %+v, want zero", u)
 		}
 		return err
@@ -420,7 +420,7 @@ func TestEndpoints(t *testing.T) {
 				c.Endpoints = tt.endpoints
 				c.HTTPClient = client
 			})
-			if _, err := p.Converse(t.Context(), invoke.Call{ModelID: haikuID, Region: tt.region}, converseRequest()); err != nil {
+			if _, err := p.Converse(t.Context(), converse.Call{ModelID: haikuID, Region: tt.region}, converseRequest()); err != nil {
 				t.Fatalf("Converse: %v", err)
 			}
 			if diff := cmp.Diff(got, tt.want); diff != "" {
@@ -457,7 +457,7 @@ func TestBadRegion(t *testing.T) {
 	p := newProvider(t, "http://127.0.0.1:1")
 	for _, region := range []string{"", "us-east-1.evil.com/", "US-EAST-1"} {
 		t.Run(region, func(t *testing.T) {
-			_, err := p.Converse(t.Context(), invoke.Call{ModelID: haikuID, Region: region}, converseRequest())
+			_, err := p.Converse(t.Context(), converse.Call{ModelID: haikuID, Region: region}, converseRequest())
 			if !errkind.Is(err, errkind.Internal) {
 				t.Errorf("Converse error = %v, want Internal", err)
 			}

@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/eventstream"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/provider/bedrock"
 	"github.com/tollgate-dev/tollgate/internal/sigv4"
 )
@@ -133,7 +133,7 @@ func newProvider(t *testing.T, endpoint string, edit ...func(*bedrock.Config)) *
 }
 
 // haikuCall is a call of the Haiku foundation model in us-east-1.
-var haikuCall = invoke.Call{RequestID: "req-1", ModelID: haikuID, Region: "us-east-1"}
+var haikuCall = converse.Call{RequestID: "req-1", ModelID: haikuID, Region: "us-east-1"}
 
 // Event-stream helpers.
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/aws/smithy-go/eventstream"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // maxFrame bounds one event-stream message. Bedrock's chunks are at most
@@ -24,14 +24,14 @@ const maxFrame = 16 << 20
 // ConverseStream runs one ConverseStream call, passing each event to emit
 // in the order Bedrock sends them; see invoke.Provider for the contract.
 // Unknown event types are skipped, and so are contentBlockDelta and
-// contentBlockStart events whose only member is one invoke.StreamEvent
+// contentBlockStart events whose only member is one converse.StreamEvent
 // cannot carry (a citation delta, an image start). When emit fails the
 // upstream request is cancelled and emit's error returned with the usage so
 // far.
-func (p *Provider) ConverseStream(ctx context.Context, call invoke.Call, req *invoke.ConverseRequest, emit func(invoke.StreamEvent) error) (invoke.Usage, error) {
+func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *converse.Request, emit func(converse.StreamEvent) error) (converse.Usage, error) {
 	body, err := converseBody(req)
 	if err != nil {
-		return invoke.Usage{}, errkind.Wrap(errkind.Internal, err, "internal error")
+		return converse.Usage{}, errkind.Wrap(errkind.Internal, err, "internal error")
 	}
 	// A cancel of our own tears the upstream request down however we
 	// return (emit failing, an exception, a malformed frame).
@@ -39,7 +39,7 @@ func (p *Provider) ConverseStream(ctx context.Context, call invoke.Call, req *in
 	defer cancel()
 	resp, err := p.do(sctx, call, "converse-stream", body, http.Header{"Content-Type": {"application/json"}})
 	if err != nil {
-		return invoke.Usage{}, err
+		return converse.Usage{}, err
 	}
 	defer resp.Body.Close()
 
@@ -78,12 +78,12 @@ func (p *Provider) ConverseStream(ctx context.Context, call invoke.Call, req *in
 // converseState follows a ConverseStream for its usage.
 type converseState struct {
 	done    bool // the metadata event arrived
-	usage   invoke.Usage
+	usage   converse.Usage
 	textLen int64 // bytes of generated text seen
 }
 
 // observe notes what ev says about usage.
-func (s *converseState) observe(ev *invoke.StreamEvent) {
+func (s *converseState) observe(ev *converse.StreamEvent) {
 	switch {
 	case ev.Metadata != nil:
 		s.done, s.usage = true, ev.Metadata.Usage
@@ -108,7 +108,7 @@ func (s *converseState) observe(ev *invoke.StreamEvent) {
 
 // soFar is the usage to bill when the stream stops: the metadata's when it
 // arrived, else the estimate from the text produced.
-func (s *converseState) soFar() invoke.Usage {
+func (s *converseState) soFar() converse.Usage {
 	if s.done {
 		return s.usage
 	}
@@ -121,26 +121,26 @@ func estimateTokens(n int64) int64 { return (n + 3) / 4 }
 
 // converseEvent decodes a ConverseStream event of type t; ok is false for
 // a type Tollgate does not know.
-func converseEvent(t string, payload []byte) (ev invoke.StreamEvent, ok bool, err error) {
+func converseEvent(t string, payload []byte) (ev converse.StreamEvent, ok bool, err error) {
 	var dst any
 	switch t {
 	case "messageStart":
-		ev.MessageStart = new(invoke.MessageStartEvent)
+		ev.MessageStart = new(converse.MessageStartEvent)
 		dst = ev.MessageStart
 	case "contentBlockStart":
-		ev.ContentBlockStart = new(invoke.ContentBlockStartEvent)
+		ev.ContentBlockStart = new(converse.ContentBlockStartEvent)
 		dst = ev.ContentBlockStart
 	case "contentBlockDelta":
-		ev.ContentBlockDelta = new(invoke.ContentBlockDeltaEvent)
+		ev.ContentBlockDelta = new(converse.ContentBlockDeltaEvent)
 		dst = ev.ContentBlockDelta
 	case "contentBlockStop":
-		ev.ContentBlockStop = new(invoke.ContentBlockStopEvent)
+		ev.ContentBlockStop = new(converse.ContentBlockStopEvent)
 		dst = ev.ContentBlockStop
 	case "messageStop":
-		ev.MessageStop = new(invoke.MessageStopEvent)
+		ev.MessageStop = new(converse.MessageStopEvent)
 		dst = ev.MessageStop
 	case "metadata":
-		ev.Metadata = new(invoke.MetadataEvent)
+		ev.Metadata = new(converse.MetadataEvent)
 		dst = ev.Metadata
 	default:
 		return ev, false, nil
@@ -169,7 +169,7 @@ func converseEvent(t string, payload []byte) (ev invoke.StreamEvent, ok bool, er
 // passed to emit. The usage is that of the last chunk's
 // "amazon-bedrock-invocationMetrics"; see the package documentation for
 // the estimate when the stream stops early.
-func (p *Provider) InvokeModelStream(ctx context.Context, call invoke.Call, in invoke.NativeRequest, emit func(chunk []byte) error) (invoke.Usage, error) {
+func (p *Provider) InvokeModelStream(ctx context.Context, call converse.Call, in converse.NativeRequest, emit func(chunk []byte) error) (converse.Usage, error) {
 	h := http.Header{"Content-Type": {contentType(in.ContentType)}}
 	if in.Accept != "" {
 		h.Set("X-Amzn-Bedrock-Accept", in.Accept)
@@ -178,7 +178,7 @@ func (p *Provider) InvokeModelStream(ctx context.Context, call invoke.Call, in i
 	defer cancel()
 	resp, err := p.do(sctx, call, "invoke-with-response-stream", in.Body, h)
 	if err != nil {
-		return invoke.Usage{}, err
+		return converse.Usage{}, err
 	}
 	defer resp.Body.Close()
 
@@ -223,7 +223,7 @@ const metricsKey = "amazon-bedrock-invocationMetrics"
 // nativeState follows a native stream for its usage.
 type nativeState struct {
 	done    bool // invocation metrics arrived
-	usage   invoke.Usage
+	usage   converse.Usage
 	textLen int64 // bytes of generated text seen
 	// input and output are the largest Anthropic-style input_tokens and
 	// output_tokens counts seen in the chunks.
@@ -284,7 +284,7 @@ func count(v any) int64 {
 
 // soFar is the usage to bill when the stream stops: the invocation
 // metrics when they arrived, else the counts and estimate seen so far.
-func (s *nativeState) soFar() invoke.Usage {
+func (s *nativeState) soFar() converse.Usage {
 	if s.done {
 		return s.usage
 	}

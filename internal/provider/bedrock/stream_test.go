@@ -11,8 +11,8 @@ import (
 	"github.com/aws/smithy-go/eventstream"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // Converse stream frames of a typical tool-using answer.
@@ -31,31 +31,31 @@ var (
 )
 
 // The same events as Tollgate sees them.
-func wantEvents() []invoke.StreamEvent {
-	toolStart := &invoke.ContentBlockStartEvent{ContentBlockIndex: 1}
+func wantEvents() []converse.StreamEvent {
+	toolStart := &converse.ContentBlockStartEvent{ContentBlockIndex: 1}
 	toolStart.Start.ToolUse = &struct {
 		ToolUseID string `json:"toolUseId"`
 		Name      string `json:"name"`
 	}{"tooluse_1", "get_weather"}
-	text := &invoke.ContentBlockDeltaEvent{}
+	text := &converse.ContentBlockDeltaEvent{}
 	text.Delta.Text = ptr("Hello world!")
-	tool := &invoke.ContentBlockDeltaEvent{ContentBlockIndex: 1}
+	tool := &converse.ContentBlockDeltaEvent{ContentBlockIndex: 1}
 	tool.Delta.ToolUse = &struct {
 		Input string `json:"input"`
 	}{`{"city":"Paris"}`}
-	reason := &invoke.ContentBlockDeltaEvent{ContentBlockIndex: 2}
+	reason := &converse.ContentBlockDeltaEvent{ContentBlockIndex: 2}
 	reason.Delta.ReasoningContent = json.RawMessage(`{"text":"thinking"}`)
-	return []invoke.StreamEvent{
-		{MessageStart: &invoke.MessageStartEvent{Role: "assistant"}},
+	return []converse.StreamEvent{
+		{MessageStart: &converse.MessageStartEvent{Role: "assistant"}},
 		{ContentBlockDelta: text},
-		{ContentBlockStop: &invoke.ContentBlockStopEvent{ContentBlockIndex: 0}},
+		{ContentBlockStop: &converse.ContentBlockStopEvent{ContentBlockIndex: 0}},
 		{ContentBlockStart: toolStart},
 		{ContentBlockDelta: tool},
 		{ContentBlockDelta: reason},
-		{MessageStop: &invoke.MessageStopEvent{StopReason: "tool_use"}},
-		{Metadata: &invoke.MetadataEvent{
-			Usage:   invoke.Usage{InputTokens: 20, OutputTokens: 9, TotalTokens: 29},
-			Metrics: invoke.Metrics{LatencyMs: 321},
+		{MessageStop: &converse.MessageStopEvent{StopReason: "tool_use"}},
+		{Metadata: &converse.MetadataEvent{
+			Usage:   converse.Usage{InputTokens: 20, OutputTokens: 9, TotalTokens: 29},
+			Metrics: converse.Metrics{LatencyMs: 321},
 		}},
 	}
 }
@@ -66,10 +66,10 @@ func TestConverseStream(t *testing.T) {
 			evReasonDelta, evImageStart, evMessageStop, evMetadata)
 	})
 	p := newProvider(t, f.URL)
-	call := invoke.Call{ModelID: haikuID, Region: "us-east-1", Upstream: profileARN}
+	call := converse.Call{ModelID: haikuID, Region: "us-east-1", Upstream: profileARN}
 
-	var got []invoke.StreamEvent
-	u, err := p.ConverseStream(t.Context(), call, converseRequest(), func(ev invoke.StreamEvent) error {
+	var got []converse.StreamEvent
+	u, err := p.ConverseStream(t.Context(), call, converseRequest(), func(ev converse.StreamEvent) error {
 		got = append(got, ev)
 		return nil
 	})
@@ -79,7 +79,7 @@ func TestConverseStream(t *testing.T) {
 	if diff := cmp.Diff(got, wantEvents()); diff != "" {
 		t.Errorf("events (-got +want):\n%s", diff)
 	}
-	if diff := cmp.Diff(u, invoke.Usage{InputTokens: 20, OutputTokens: 9, TotalTokens: 29}); diff != "" {
+	if diff := cmp.Diff(u, converse.Usage{InputTokens: 20, OutputTokens: 9, TotalTokens: 29}); diff != "" {
 		t.Errorf("usage (-got +want):\n%s", diff)
 	}
 	rec := f.last(t)
@@ -92,7 +92,7 @@ func TestConverseStream(t *testing.T) {
 
 // "Hello world!" (12 bytes) + `{"city":"Paris"}` (16) + "thinking" (8) =
 // 36 bytes: 9 estimated output tokens.
-var estimated = invoke.Usage{OutputTokens: 9, TotalTokens: 9}
+var estimated = converse.Usage{OutputTokens: 9, TotalTokens: 9}
 
 func TestConverseStreamStopsEarly(t *testing.T) {
 	partial := []eventstream.Message{evMessageStart, evTextDelta, evTextStop, evToolStart, evToolDelta, evReasonDelta}
@@ -101,7 +101,7 @@ func TestConverseStreamStopsEarly(t *testing.T) {
 		frames    []eventstream.Message
 		raw       []byte // written after the frames
 		want      kindAndMessage
-		wantUsage invoke.Usage
+		wantUsage converse.Usage
 	}{
 		{
 			name:      "throttling",
@@ -156,7 +156,7 @@ func TestConverseStreamStopsEarly(t *testing.T) {
 			name:      "exception after metadata keeps the metadata usage",
 			frames:    []eventstream.Message{evMessageStart, evTextDelta, evMessageStop, evMetadata, exception("internalServerException", `{"message":"late"}`)},
 			want:      kindAndMessage{errkind.Unavailable, "Amazon Bedrock is unavailable."},
-			wantUsage: invoke.Usage{InputTokens: 20, OutputTokens: 9, TotalTokens: 29},
+			wantUsage: converse.Usage{InputTokens: 20, OutputTokens: 9, TotalTokens: 29},
 		},
 		{
 			name:      "stream ends without metadata",
@@ -204,7 +204,7 @@ func TestConverseStreamStopsEarly(t *testing.T) {
 			})
 			p := newProvider(t, f.URL)
 			n := 0
-			u, err := p.ConverseStream(t.Context(), haikuCall, converseRequest(), func(invoke.StreamEvent) error {
+			u, err := p.ConverseStream(t.Context(), haikuCall, converseRequest(), func(converse.StreamEvent) error {
 				n++
 				return nil
 			})
@@ -242,7 +242,7 @@ func TestConverseStreamEmitError(t *testing.T) {
 	f := newFake(t, true, blockingStream(t, cancelled, evMessageStart, evTextDelta, evTextStop))
 	p := newProvider(t, f.URL)
 	n := 0
-	u, err := p.ConverseStream(t.Context(), haikuCall, converseRequest(), func(invoke.StreamEvent) error {
+	u, err := p.ConverseStream(t.Context(), haikuCall, converseRequest(), func(converse.StreamEvent) error {
 		n++
 		if n == 2 {
 			return errClientGone
@@ -252,7 +252,7 @@ func TestConverseStreamEmitError(t *testing.T) {
 	if err != errClientGone {
 		t.Errorf("error = %v, want emit's error", err)
 	}
-	if diff := cmp.Diff(u, invoke.Usage{OutputTokens: 3, TotalTokens: 3}); diff != "" {
+	if diff := cmp.Diff(u, converse.Usage{OutputTokens: 3, TotalTokens: 3}); diff != "" {
 		t.Errorf("usage (-got +want):\n%s", diff)
 	}
 	if n != 2 {
@@ -270,7 +270,7 @@ func TestConverseStreamContextCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	n := 0
-	u, err := p.ConverseStream(ctx, haikuCall, converseRequest(), func(invoke.StreamEvent) error {
+	u, err := p.ConverseStream(ctx, haikuCall, converseRequest(), func(converse.StreamEvent) error {
 		if n++; n == 2 {
 			cancel()
 		}
@@ -279,7 +279,7 @@ func TestConverseStreamContextCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !errkind.Is(err, errkind.Unavailable) {
 		t.Errorf("error = %v, want Unavailable wrapping context.Canceled", err)
 	}
-	if diff := cmp.Diff(u, invoke.Usage{OutputTokens: 3, TotalTokens: 3}); diff != "" {
+	if diff := cmp.Diff(u, converse.Usage{OutputTokens: 3, TotalTokens: 3}); diff != "" {
 		t.Errorf("usage (-got +want):\n%s", diff)
 	}
 	if !<-cancelled {
@@ -298,23 +298,23 @@ func TestInvokeModelStream(t *testing.T) {
 	const native = `{"anthropic_version":"bedrock-2023-05-31","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`
 	tests := []struct {
 		name      string
-		in        invoke.NativeRequest
+		in        converse.NativeRequest
 		frames    []eventstream.Message
 		want      []string
-		wantUsage invoke.Usage
+		wantUsage converse.Usage
 		wantHdr   map[string]string
 	}{
 		{
 			name:      "anthropic with cache metrics",
-			in:        invoke.NativeRequest{Body: []byte(native), ContentType: "application/json", Accept: "application/json"},
+			in:        converse.NativeRequest{Body: []byte(native), ContentType: "application/json", Accept: "application/json"},
 			frames:    []eventstream.Message{chunk(anthropicStart), chunk(anthropicDelta), evUnknown, chunk(anthropicStop)},
 			want:      []string{anthropicStart, anthropicDelta, anthropicStop},
-			wantUsage: invoke.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 54, CacheReadInputTokens: 30, CacheWriteInputTokens: 7},
+			wantUsage: converse.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 54, CacheReadInputTokens: 30, CacheWriteInputTokens: 7},
 			wantHdr:   map[string]string{"Content-Type": "application/json", "X-Amzn-Bedrock-Accept": "application/json", "Accept": ""},
 		},
 		{
 			name: "titan",
-			in:   invoke.NativeRequest{Body: []byte(native)},
+			in:   converse.NativeRequest{Body: []byte(native)},
 			frames: []eventstream.Message{
 				chunk(`{"outputText":"Hi there","index":0,"totalOutputTextTokenCount":null,"completionReason":null,"inputTextTokenCount":4}`),
 				chunk(`{"outputText":"!","index":0,"totalOutputTextTokenCount":3,"completionReason":"FINISH","inputTextTokenCount":null,"amazon-bedrock-invocationMetrics":{"inputTokenCount":4,"outputTokenCount":3,"invocationLatency":100,"firstByteLatency":50}}`),
@@ -323,7 +323,7 @@ func TestInvokeModelStream(t *testing.T) {
 				`{"outputText":"Hi there","index":0,"totalOutputTextTokenCount":null,"completionReason":null,"inputTextTokenCount":4}`,
 				`{"outputText":"!","index":0,"totalOutputTextTokenCount":3,"completionReason":"FINISH","inputTextTokenCount":null,"amazon-bedrock-invocationMetrics":{"inputTokenCount":4,"outputTokenCount":3,"invocationLatency":100,"firstByteLatency":50}}`,
 			},
-			wantUsage: invoke.Usage{InputTokens: 4, OutputTokens: 3, TotalTokens: 7},
+			wantUsage: converse.Usage{InputTokens: 4, OutputTokens: 3, TotalTokens: 7},
 			wantHdr:   map[string]string{"Content-Type": "application/json", "X-Amzn-Bedrock-Accept": ""},
 		},
 	}
@@ -334,7 +334,7 @@ func TestInvokeModelStream(t *testing.T) {
 				writeFrames(t, w, tt.frames...)
 			})
 			p := newProvider(t, f.URL)
-			call := invoke.Call{ModelID: haikuID, Region: "us-east-1", Upstream: profileARN}
+			call := converse.Call{ModelID: haikuID, Region: "us-east-1", Upstream: profileARN}
 			var got []string
 			u, err := p.InvokeModelStream(t.Context(), call, tt.in, func(c []byte) error {
 				got = append(got, string(c))
@@ -371,7 +371,7 @@ func TestInvokeModelStreamStopsEarly(t *testing.T) {
 		name      string
 		frames    []eventstream.Message
 		want      kindAndMessage
-		wantUsage invoke.Usage
+		wantUsage converse.Usage
 	}{
 		{
 			// input_tokens 12 is known; "Hello world, again" is 18 bytes:
@@ -379,7 +379,7 @@ func TestInvokeModelStreamStopsEarly(t *testing.T) {
 			name:      "anthropic throttled",
 			frames:    []eventstream.Message{chunk(anthropicStart), chunk(anthropicDelta), exception("throttlingException", `{"message":"Too many requests"}`)},
 			want:      kindAndMessage{errkind.Throttled, "Too many requests"},
-			wantUsage: invoke.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17},
+			wantUsage: converse.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17},
 		},
 		{
 			name: "anthropic message_delta output count wins when larger",
@@ -387,32 +387,32 @@ func TestInvokeModelStreamStopsEarly(t *testing.T) {
 				chunk(`{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":6}}`),
 				exception("internalServerException", `{"message":"x"}`)},
 			want:      kindAndMessage{errkind.Unavailable, "Amazon Bedrock is unavailable."},
-			wantUsage: invoke.Usage{InputTokens: 12, OutputTokens: 6, TotalTokens: 18},
+			wantUsage: converse.Usage{InputTokens: 12, OutputTokens: 6, TotalTokens: 18},
 		},
 		{
 			name: "llama model stream error",
 			frames: []eventstream.Message{chunk(`{"generation":"Once upon a time","prompt_token_count":9,"generation_token_count":4,"stop_reason":null}`),
 				exception("modelStreamErrorException", `{"message":"boom","originalStatusCode":500,"originalMessage":"x"}`)},
 			want:      kindAndMessage{errkind.Unavailable, "Amazon Bedrock is unavailable."},
-			wantUsage: invoke.Usage{OutputTokens: 4, TotalTokens: 4},
+			wantUsage: converse.Usage{OutputTokens: 4, TotalTokens: 4},
 		},
 		{
 			name:      "validation",
 			frames:    []eventstream.Message{chunk(`{"outputText":"abcdefgh"}`), exception("validationException", `{"message":"bad input"}`)},
 			want:      kindAndMessage{errkind.Invalid, "bad input"},
-			wantUsage: invoke.Usage{OutputTokens: 2, TotalTokens: 2},
+			wantUsage: converse.Usage{OutputTokens: 2, TotalTokens: 2},
 		},
 		{
 			name:      "ends without metrics",
 			frames:    []eventstream.Message{chunk(anthropicStart), chunk(anthropicDelta)},
 			want:      kindAndMessage{errkind.Unavailable, "Amazon Bedrock ended the stream before its invocation metrics."},
-			wantUsage: invoke.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17},
+			wantUsage: converse.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17},
 		},
 		{
 			name:      "malformed chunk",
 			frames:    []eventstream.Message{chunk(anthropicStart), event("chunk", `{"bytes":"not base64!"}`)},
 			want:      kindAndMessage{errkind.Unavailable, "Amazon Bedrock sent a malformed response."},
-			wantUsage: invoke.Usage{InputTokens: 12, OutputTokens: 1, TotalTokens: 13},
+			wantUsage: converse.Usage{InputTokens: 12, OutputTokens: 1, TotalTokens: 13},
 		},
 	}
 	for _, tt := range tests {
@@ -421,7 +421,7 @@ func TestInvokeModelStreamStopsEarly(t *testing.T) {
 				writeFrames(t, w, tt.frames...)
 			})
 			p := newProvider(t, f.URL)
-			u, err := p.InvokeModelStream(t.Context(), haikuCall, invoke.NativeRequest{Body: []byte(`{}`)}, func([]byte) error { return nil })
+			u, err := p.InvokeModelStream(t.Context(), haikuCall, converse.NativeRequest{Body: []byte(`{}`)}, func([]byte) error { return nil })
 			if diff := cmp.Diff(describe(err), tt.want); diff != "" {
 				t.Errorf("error %v (-got +want):\n%s", err, diff)
 			}
@@ -437,7 +437,7 @@ func TestInvokeModelStreamEmitError(t *testing.T) {
 	f := newFake(t, true, blockingStream(t, cancelled, chunk(anthropicStart), chunk(anthropicDelta), chunk(anthropicDelta)))
 	p := newProvider(t, f.URL)
 	n := 0
-	u, err := p.InvokeModelStream(t.Context(), haikuCall, invoke.NativeRequest{Body: []byte(`{}`)}, func([]byte) error {
+	u, err := p.InvokeModelStream(t.Context(), haikuCall, converse.NativeRequest{Body: []byte(`{}`)}, func([]byte) error {
 		if n++; n == 2 {
 			return errClientGone
 		}
@@ -446,7 +446,7 @@ func TestInvokeModelStreamEmitError(t *testing.T) {
 	if err != errClientGone {
 		t.Errorf("error = %v, want emit's error", err)
 	}
-	if diff := cmp.Diff(u, invoke.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17}); diff != "" {
+	if diff := cmp.Diff(u, converse.Usage{InputTokens: 12, OutputTokens: 5, TotalTokens: 17}); diff != "" {
 		t.Errorf("usage (-got +want):\n%s", diff)
 	}
 	if n != 2 {

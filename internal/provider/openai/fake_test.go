@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // fake is an OpenAI-compatible server: it records each request and
@@ -83,9 +82,9 @@ func stepClock(step time.Duration) func() time.Time {
 	return func() time.Time { return base.Add(time.Duration(n.Add(1)) * step) }
 }
 
-// call is the invoke.Call the tests use; the fake's Models names it
+// call is the converse.Call the tests use; the fake's Models names it
 // "served".
-var call = invoke.Call{RequestID: "req-1", ModelID: "meta.llama3-8b-instruct-v1:0", Region: "us-east-1"}
+var call = converse.Call{RequestID: "req-1", ModelID: "meta.llama3-8b-instruct-v1:0", Region: "us-east-1"}
 
 // jsonReply answers with status and body as application/json.
 func jsonReply(status int, body string) http.HandlerFunc {
@@ -108,9 +107,9 @@ func sseReply(chunks ...string) http.HandlerFunc {
 }
 
 // converseRequest decodes a Converse request body.
-func converseRequest(t *testing.T, body string) *invoke.ConverseRequest {
+func converseRequest(t *testing.T, body string) *converse.Request {
 	t.Helper()
-	var req invoke.ConverseRequest
+	var req converse.Request
 	if err := json.Unmarshal([]byte(body), &req); err != nil {
 		t.Fatalf("bad test request %s: %v", body, err)
 	}
@@ -139,10 +138,10 @@ type recorder struct {
 	fail   error
 	failAt int
 	// on, if set, runs for each event before it is recorded.
-	on func(n int, ev invoke.StreamEvent)
+	on func(n int, ev converse.StreamEvent)
 }
 
-func (r *recorder) emit(ev invoke.StreamEvent) error {
+func (r *recorder) emit(ev converse.StreamEvent) error {
 	n := len(r.events) + 1
 	if r.on != nil {
 		r.on(n, ev)

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // FuzzSSE feeds arbitrary server-sent events to the stream decoder: it
@@ -29,8 +29,8 @@ func FuzzSSE(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var evs []invoke.StreamEvent
-		s := newStreamer(func(ev invoke.StreamEvent) error { evs = append(evs, ev); return nil }, func() invoke.Metrics { return invoke.Metrics{} })
+		var evs []converse.StreamEvent
+		s := newStreamer(func(ev converse.StreamEvent) error { evs = append(evs, ev); return nil }, func() converse.Metrics { return converse.Metrics{} })
 		_, err := s.run(context.Background(), bytes.NewReader(body))
 		if err != nil {
 			var e *errkind.Error

@@ -57,8 +57,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // Config configures a Provider.
@@ -95,8 +95,6 @@ type Provider struct {
 	client   *http.Client
 	now      func() time.Time // the clock measuring latency; tests replace it
 }
-
-var _ invoke.Provider = (*Provider)(nil)
 
 // New returns a Provider for the server at cfg.BaseURL. It returns an error
 // if BaseURL is not an absolute http or https URL.
@@ -159,7 +157,7 @@ const maxMessage = 1024
 const maxResponse = 32 << 20
 
 // model is the name the server knows call's model by.
-func (p *Provider) model(call invoke.Call) string {
+func (p *Provider) model(call converse.Call) string {
 	if m, ok := p.models[call.ModelID]; ok && m != "" {
 		return m
 	}
@@ -170,7 +168,7 @@ func (p *Provider) model(call invoke.Call) string {
 }
 
 // Converse runs one non-streaming chat completion.
-func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.ConverseRequest) (*invoke.ConverseResponse, error) {
+func (p *Provider) Converse(ctx context.Context, call converse.Call, req *converse.Request) (*converse.Response, error) {
 	start := p.now()
 	body, err := buildRequest(p.model(call), req, false)
 	if err != nil {
@@ -204,11 +202,11 @@ func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.C
 // for the contract. The events follow Bedrock's order: messageStart, then
 // per content block an optional contentBlockStart (tool use only), deltas
 // and contentBlockStop, then messageStop and metadata.
-func (p *Provider) ConverseStream(ctx context.Context, call invoke.Call, req *invoke.ConverseRequest, emit func(invoke.StreamEvent) error) (invoke.Usage, error) {
+func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *converse.Request, emit func(converse.StreamEvent) error) (converse.Usage, error) {
 	start := p.now()
 	body, err := buildRequest(p.model(call), req, true)
 	if err != nil {
-		return invoke.Usage{}, err
+		return converse.Usage{}, err
 	}
 	// A cancel of our own makes sure the upstream request is torn down
 	// however we return (emit failing, a malformed event, ...).
@@ -216,11 +214,11 @@ func (p *Provider) ConverseStream(ctx context.Context, call invoke.Call, req *in
 	defer cancel()
 	resp, err := p.post(sctx, body, true)
 	if err != nil {
-		return invoke.Usage{}, err
+		return converse.Usage{}, err
 	}
 	defer resp.Body.Close()
-	s := newStreamer(emit, func() invoke.Metrics {
-		return invoke.Metrics{LatencyMs: p.now().Sub(start).Milliseconds()}
+	s := newStreamer(emit, func() converse.Metrics {
+		return converse.Metrics{LatencyMs: p.now().Sub(start).Milliseconds()}
 	})
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
 		// The server ignored "stream": answer from the whole response.

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 func TestNew(t *testing.T) {
@@ -234,7 +234,7 @@ func TestConverseStreamErrorsBeforeEmit(t *testing.T) {
 			if len(r.events) != 0 {
 				t.Errorf("emitted %v before failing, want nothing", r.events)
 			}
-			if usage != (invoke.Usage{}) {
+			if usage != (converse.Usage{}) {
 				t.Errorf("usage = %+v, want zero", usage)
 			}
 		})
@@ -340,12 +340,12 @@ func TestUsageMapping(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want invoke.Usage
+		want converse.Usage
 	}{
-		{"plain", `{"prompt_tokens":10,"completion_tokens":5}`, invoke.Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15}},
-		{"cached", `{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":4}}`, invoke.Usage{InputTokens: 6, OutputTokens: 5, TotalTokens: 15, CacheReadInputTokens: 4}},
-		{"all cached", `{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":10}}`, invoke.Usage{InputTokens: 0, OutputTokens: 5, TotalTokens: 15, CacheReadInputTokens: 10}},
-		{"cached beyond prompt", `{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":12}}`, invoke.Usage{InputTokens: 0, OutputTokens: 5, TotalTokens: 15, CacheReadInputTokens: 10}},
+		{"plain", `{"prompt_tokens":10,"completion_tokens":5}`, converse.Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15}},
+		{"cached", `{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":4}}`, converse.Usage{InputTokens: 6, OutputTokens: 5, TotalTokens: 15, CacheReadInputTokens: 4}},
+		{"all cached", `{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":10}}`, converse.Usage{InputTokens: 0, OutputTokens: 5, TotalTokens: 15, CacheReadInputTokens: 10}},
+		{"cached beyond prompt", `{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":12}}`, converse.Usage{InputTokens: 0, OutputTokens: 5, TotalTokens: 15, CacheReadInputTokens: 10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // chatRequest is the body of POST /chat/completions.
@@ -73,7 +73,7 @@ type chatFunction struct {
 
 // buildRequest translates req to the JSON body of a chat-completions
 // request for model. Errors are Invalid.
-func buildRequest(model string, req *invoke.ConverseRequest, stream bool) ([]byte, error) {
+func buildRequest(model string, req *converse.Request, stream bool) ([]byte, error) {
 	cr := chatRequest{Model: model}
 	var err error
 	if cr.Messages, err = chatMessages(req); err != nil {
@@ -142,7 +142,7 @@ func mergeFields(body []byte, extra json.RawMessage) ([]byte, error) {
 }
 
 // chatMessages translates the system prompt and the conversation.
-func chatMessages(req *invoke.ConverseRequest) ([]chatMessage, error) {
+func chatMessages(req *converse.Request) ([]chatMessage, error) {
 	var out []chatMessage
 	var system []string
 	for i, b := range req.System {
@@ -185,7 +185,7 @@ func chatMessages(req *invoke.ConverseRequest) ([]chatMessage, error) {
 
 // userMessages translates a user turn: its tool results become "tool"
 // messages, followed by one user message with the rest of its content.
-func userMessages(i int, m invoke.Message) ([]chatMessage, error) {
+func userMessages(i int, m converse.Message) ([]chatMessage, error) {
 	var out []chatMessage
 	var parts []chatPart
 	for j, b := range m.Content {
@@ -225,7 +225,7 @@ func userMessages(i int, m invoke.Message) ([]chatMessage, error) {
 // assistantMessage translates an assistant turn: text to content, tool
 // uses to tool_calls. A turn with nothing to send stays as an empty
 // message, so user and assistant turns keep alternating.
-func assistantMessage(i int, m invoke.Message) ([]chatMessage, error) {
+func assistantMessage(i int, m converse.Message) ([]chatMessage, error) {
 	var parts []chatPart
 	var calls []chatToolCall
 	for j, b := range m.Content {
@@ -274,7 +274,7 @@ func partsContent(parts []chatPart) any {
 }
 
 // imageURL makes a data: URL of an image given by its bytes.
-func imageURL(img *invoke.ImageBlock) (string, *errkind.Error) {
+func imageURL(img *converse.ImageBlock) (string, *errkind.Error) {
 	switch img.Format {
 	case "png", "jpeg", "gif", "webp":
 	default:
@@ -287,7 +287,7 @@ func imageURL(img *invoke.ImageBlock) (string, *errkind.Error) {
 }
 
 // toolResultText flattens a tool result to the text of a tool message.
-func toolResultText(r *invoke.ToolResultBlock) (string, *errkind.Error) {
+func toolResultText(r *converse.ToolResultBlock) (string, *errkind.Error) {
 	texts := make([]string, 0, len(r.Content))
 	for k, c := range r.Content {
 		switch {
@@ -325,7 +325,7 @@ func guardText(raw json.RawMessage) (string, error) {
 
 // unsupportedBlock is the error for a content block this provider cannot
 // translate.
-func unsupportedBlock(i, j int, b invoke.ContentBlock) *errkind.Error {
+func unsupportedBlock(i, j int, b converse.ContentBlock) *errkind.Error {
 	kind := "this content block"
 	switch {
 	case b.Image != nil:
@@ -351,7 +351,7 @@ func unsupportedBlock(i, j int, b invoke.ContentBlock) *errkind.Error {
 }
 
 // chatTools translates the tool specs; cache points are dropped.
-func chatTools(tools []invoke.Tool) ([]chatTool, error) {
+func chatTools(tools []converse.Tool) ([]chatTool, error) {
 	var out []chatTool
 	for i, t := range tools {
 		switch {

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 const okReply = `{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`
@@ -269,12 +269,12 @@ func TestRequestInvalid(t *testing.T) {
 func TestModelName(t *testing.T) {
 	tests := []struct {
 		name string
-		call invoke.Call
+		call converse.Call
 		want string
 	}{
-		{"mapped", invoke.Call{ModelID: "meta.llama3-8b-instruct-v1:0", Upstream: "ignored"}, "served"},
-		{"upstream", invoke.Call{ModelID: "mistral.mistral-7b-instruct-v0:2", Upstream: "mistralai/Mistral-7B-Instruct-v0.2"}, "mistralai/Mistral-7B-Instruct-v0.2"},
-		{"catalogue id", invoke.Call{ModelID: "mistral.mistral-7b-instruct-v0:2"}, "mistral.mistral-7b-instruct-v0:2"},
+		{"mapped", converse.Call{ModelID: "meta.llama3-8b-instruct-v1:0", Upstream: "ignored"}, "served"},
+		{"upstream", converse.Call{ModelID: "mistral.mistral-7b-instruct-v0:2", Upstream: "mistralai/Mistral-7B-Instruct-v0.2"}, "mistralai/Mistral-7B-Instruct-v0.2"},
+		{"catalogue id", converse.Call{ModelID: "mistral.mistral-7b-instruct-v0:2"}, "mistral.mistral-7b-instruct-v0:2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // chatResponse is a chat-completions response body, and also one streamed
@@ -57,13 +57,13 @@ type chatUsage struct {
 
 // usage converts to Bedrock's usage: cached prompt tokens are counted as
 // cache reads, apart from inputTokens (see the package comment).
-func (u *chatUsage) usage() invoke.Usage {
+func (u *chatUsage) usage() converse.Usage {
 	var cached int64
 	if d := u.PromptTokensDetails; d != nil {
 		cached = min(max(d.CachedTokens, 0), u.PromptTokens)
 	}
 	in := u.PromptTokens - cached
-	return invoke.Usage{
+	return converse.Usage{
 		InputTokens:          in,
 		OutputTokens:         u.CompletionTokens,
 		CacheReadInputTokens: cached,
@@ -73,13 +73,13 @@ func (u *chatUsage) usage() invoke.Usage {
 
 // estimatedUsage is the usage billed when the server reports none: one
 // output token per four characters produced, rounded up.
-func estimatedUsage(outChars int) invoke.Usage {
+func estimatedUsage(outChars int) converse.Usage {
 	out := int64(outChars+3) / 4
-	return invoke.Usage{OutputTokens: out, TotalTokens: out}
+	return converse.Usage{OutputTokens: out, TotalTokens: out}
 }
 
 // fromChat translates a non-streaming response (without metrics).
-func fromChat(r *chatResponse) (*invoke.ConverseResponse, error) {
+func fromChat(r *chatResponse) (*converse.Response, error) {
 	if r.Error != nil {
 		return nil, r.Error.err()
 	}
@@ -87,14 +87,14 @@ func fromChat(r *chatResponse) (*invoke.ConverseResponse, error) {
 	if c == nil {
 		return nil, malformed(errors.New("no choices"))
 	}
-	msg := &invoke.Message{Role: "assistant", Content: []invoke.ContentBlock{}}
+	msg := &converse.Message{Role: "assistant", Content: []converse.ContentBlock{}}
 	chars := 0
 	text, err := contentText(c.Message.Content)
 	if err != nil {
 		return nil, malformed(err)
 	}
 	if text != "" {
-		msg.Content = append(msg.Content, invoke.ContentBlock{Text: &text})
+		msg.Content = append(msg.Content, converse.ContentBlock{Text: &text})
 		chars += utf8.RuneCountInString(text)
 	}
 	for _, tc := range c.Message.ToolCalls {
@@ -104,7 +104,7 @@ func fromChat(r *chatResponse) (*invoke.ConverseResponse, error) {
 		if id == "" {
 			id = newToolUseID()
 		}
-		msg.Content = append(msg.Content, invoke.ContentBlock{ToolUse: &invoke.ToolUseBlock{
+		msg.Content = append(msg.Content, converse.ContentBlock{ToolUse: &converse.ToolUseBlock{
 			ToolUseID: id,
 			Name:      tc.Function.Name,
 			Input:     toolInput(args),
@@ -113,9 +113,9 @@ func fromChat(r *chatResponse) (*invoke.ConverseResponse, error) {
 	if len(msg.Content) == 0 {
 		// Clients read content[0]; Bedrock never sends an empty message.
 		empty := ""
-		msg.Content = append(msg.Content, invoke.ContentBlock{Text: &empty})
+		msg.Content = append(msg.Content, converse.ContentBlock{Text: &empty})
 	}
-	out := &invoke.ConverseResponse{
+	out := &converse.Response{
 		StopReason: stopReason(c.FinishReason, c.StopReason, len(c.Message.ToolCalls) > 0),
 	}
 	out.Output.Message = msg

@@ -9,8 +9,8 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // streamer turns chat-completion chunks into ConverseStream events.
@@ -23,8 +23,8 @@ import (
 // one, so blocks follow each other as on Bedrock; a server that goes back
 // to an earlier tool call has its pieces sent to that call's block.
 type streamer struct {
-	emit    func(invoke.StreamEvent) error
-	metrics func() invoke.Metrics
+	emit    func(converse.StreamEvent) error
+	metrics func() converse.Metrics
 
 	emitErr  error // emit's error, once it failed
 	started  bool  // messageStart sent
@@ -48,7 +48,7 @@ type toolState struct {
 	pending  string // arguments received before the start
 }
 
-func newStreamer(emit func(invoke.StreamEvent) error, metrics func() invoke.Metrics) *streamer {
+func newStreamer(emit func(converse.StreamEvent) error, metrics func() converse.Metrics) *streamer {
 	return &streamer{emit: emit, metrics: metrics, open: -1, tools: map[int]*toolState{}}
 }
 
@@ -56,7 +56,7 @@ func newStreamer(emit func(invoke.StreamEvent) error, metrics func() invoke.Metr
 // of the body. Each "data:" line is one chunk: these servers never split a
 // chunk over several lines. "error:" lines are llama.cpp's in-stream
 // errors.
-func (s *streamer) run(ctx context.Context, body io.Reader) (invoke.Usage, error) {
+func (s *streamer) run(ctx context.Context, body io.Reader) (converse.Usage, error) {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 64<<10), maxResponse)
 	for sc.Scan() {
@@ -157,7 +157,7 @@ func (s *streamer) start() error {
 		return nil
 	}
 	s.started = true
-	return s.send(invoke.StreamEvent{MessageStart: &invoke.MessageStartEvent{Role: "assistant"}})
+	return s.send(converse.StreamEvent{MessageStart: &converse.MessageStartEvent{Role: "assistant"}})
 }
 
 // text sends a piece of text, opening a text block if need be.
@@ -249,7 +249,7 @@ func (s *streamer) closeBlock() error {
 	}
 	i := s.open
 	s.open, s.openText, s.tool = -1, false, nil
-	return s.send(invoke.StreamEvent{ContentBlockStop: &invoke.ContentBlockStopEvent{ContentBlockIndex: i}})
+	return s.send(converse.StreamEvent{ContentBlockStop: &converse.ContentBlockStopEvent{ContentBlockIndex: i}})
 }
 
 // finish closes the open block and the message.
@@ -258,14 +258,14 @@ func (s *streamer) finish(reason *string, vllmStop json.RawMessage) error {
 		return err
 	}
 	s.stopped = true
-	return s.send(invoke.StreamEvent{MessageStop: &invoke.MessageStopEvent{
+	return s.send(converse.StreamEvent{MessageStop: &converse.MessageStopEvent{
 		StopReason: stopReason(reason, vllmStop, s.sawTools),
 	}})
 }
 
 // end completes the stream: the message, if the server did not say why it
 // stopped, then the metadata.
-func (s *streamer) end() (invoke.Usage, error) {
+func (s *streamer) end() (converse.Usage, error) {
 	if err := s.start(); err != nil {
 		return s.fail(err)
 	}
@@ -275,7 +275,7 @@ func (s *streamer) end() (invoke.Usage, error) {
 		}
 	}
 	u := s.usageSoFar()
-	if err := s.send(invoke.StreamEvent{Metadata: &invoke.MetadataEvent{Usage: u, Metrics: s.metrics()}}); err != nil {
+	if err := s.send(converse.StreamEvent{Metadata: &converse.MetadataEvent{Usage: u, Metrics: s.metrics()}}); err != nil {
 		return s.fail(err)
 	}
 	return u, nil
@@ -283,7 +283,7 @@ func (s *streamer) end() (invoke.Usage, error) {
 
 // fail returns the usage so far with emit's error if emit failed, else
 // with err.
-func (s *streamer) fail(err error) (invoke.Usage, error) {
+func (s *streamer) fail(err error) (converse.Usage, error) {
 	if s.emitErr != nil {
 		err = s.emitErr
 	}
@@ -292,14 +292,14 @@ func (s *streamer) fail(err error) (invoke.Usage, error) {
 
 // usageSoFar is the usage the server last reported, or an estimate of the
 // output so far (input unknown, so 0).
-func (s *streamer) usageSoFar() invoke.Usage {
+func (s *streamer) usageSoFar() converse.Usage {
 	if s.usage != nil {
 		return s.usage.usage()
 	}
 	return estimatedUsage(s.chars)
 }
 
-func (s *streamer) send(ev invoke.StreamEvent) error {
+func (s *streamer) send(ev converse.StreamEvent) error {
 	if s.emitErr != nil {
 		return s.emitErr
 	}
@@ -312,23 +312,23 @@ func (s *streamer) send(ev invoke.StreamEvent) error {
 
 // replay answers a stream from a whole (non-streamed) response, for
 // servers that ignore "stream": true.
-func (s *streamer) replay(ctx context.Context, body io.Reader) (invoke.Usage, error) {
+func (s *streamer) replay(ctx context.Context, body io.Reader) (converse.Usage, error) {
 	data, err := io.ReadAll(io.LimitReader(body, maxResponse+1))
 	if err != nil {
-		return invoke.Usage{}, transportError(ctx, err)
+		return converse.Usage{}, transportError(ctx, err)
 	}
 	if len(data) > maxResponse {
-		return invoke.Usage{}, errkind.New(errkind.Unavailable, "The model provider's response is too large.")
+		return converse.Usage{}, errkind.New(errkind.Unavailable, "The model provider's response is too large.")
 	}
 	var cr chatResponse
 	if err := json.Unmarshal(data, &cr); err != nil {
-		return invoke.Usage{}, malformed(err)
+		return converse.Usage{}, malformed(err)
 	}
 	resp, err := fromChat(&cr)
 	if err != nil {
-		return invoke.Usage{}, err
+		return converse.Usage{}, err
 	}
-	evs := []invoke.StreamEvent{{MessageStart: &invoke.MessageStartEvent{Role: "assistant"}}}
+	evs := []converse.StreamEvent{{MessageStart: &converse.MessageStartEvent{Role: "assistant"}}}
 	for i, b := range resp.Output.Message.Content {
 		switch {
 		case b.Text != nil:
@@ -336,11 +336,11 @@ func (s *streamer) replay(ctx context.Context, body io.Reader) (invoke.Usage, er
 		case b.ToolUse != nil:
 			evs = append(evs, toolStart(i, b.ToolUse.ToolUseID, b.ToolUse.Name), toolDelta(i, string(b.ToolUse.Input)))
 		}
-		evs = append(evs, invoke.StreamEvent{ContentBlockStop: &invoke.ContentBlockStopEvent{ContentBlockIndex: i}})
+		evs = append(evs, converse.StreamEvent{ContentBlockStop: &converse.ContentBlockStopEvent{ContentBlockIndex: i}})
 	}
 	evs = append(evs,
-		invoke.StreamEvent{MessageStop: &invoke.MessageStopEvent{StopReason: resp.StopReason}},
-		invoke.StreamEvent{Metadata: &invoke.MetadataEvent{Usage: resp.Usage, Metrics: s.metrics()}},
+		converse.StreamEvent{MessageStop: &converse.MessageStopEvent{StopReason: resp.StopReason}},
+		converse.StreamEvent{Metadata: &converse.MetadataEvent{Usage: resp.Usage, Metrics: s.metrics()}},
 	)
 	for _, ev := range evs {
 		if err := s.emit(ev); err != nil {
@@ -350,25 +350,25 @@ func (s *streamer) replay(ctx context.Context, body io.Reader) (invoke.Usage, er
 	return resp.Usage, nil
 }
 
-func textDelta(i int, text string) invoke.StreamEvent {
-	ev := &invoke.ContentBlockDeltaEvent{ContentBlockIndex: i}
+func textDelta(i int, text string) converse.StreamEvent {
+	ev := &converse.ContentBlockDeltaEvent{ContentBlockIndex: i}
 	ev.Delta.Text = &text
-	return invoke.StreamEvent{ContentBlockDelta: ev}
+	return converse.StreamEvent{ContentBlockDelta: ev}
 }
 
-func toolDelta(i int, input string) invoke.StreamEvent {
-	ev := &invoke.ContentBlockDeltaEvent{ContentBlockIndex: i}
+func toolDelta(i int, input string) converse.StreamEvent {
+	ev := &converse.ContentBlockDeltaEvent{ContentBlockIndex: i}
 	ev.Delta.ToolUse = &struct {
 		Input string `json:"input"`
 	}{input}
-	return invoke.StreamEvent{ContentBlockDelta: ev}
+	return converse.StreamEvent{ContentBlockDelta: ev}
 }
 
-func toolStart(i int, id, name string) invoke.StreamEvent {
-	ev := &invoke.ContentBlockStartEvent{ContentBlockIndex: i}
+func toolStart(i int, id, name string) converse.StreamEvent {
+	ev := &converse.ContentBlockStartEvent{ContentBlockIndex: i}
 	ev.Start.ToolUse = &struct {
 		ToolUseID string `json:"toolUseId"`
 		Name      string `json:"name"`
 	}{id, name}
-	return invoke.StreamEvent{ContentBlockStart: ev}
+	return converse.StreamEvent{ContentBlockStart: ev}
 }

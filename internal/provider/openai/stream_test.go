@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 func TestConverseStream(t *testing.T) {
@@ -20,7 +20,7 @@ func TestConverseStream(t *testing.T) {
 		name      string
 		reply     http.HandlerFunc
 		want      []string
-		wantUsage invoke.Usage
+		wantUsage converse.Usage
 	}{
 		{
 			name: "text",
@@ -42,7 +42,7 @@ func TestConverseStream(t *testing.T) {
 				`{"messageStop":{"stopReason":"end_turn"}}`,
 				`{"metadata":{"usage":{"inputTokens":4,"outputTokens":3,"totalTokens":15,"cacheReadInputTokens":8},"metrics":{"latencyMs":7}}}`,
 			},
-			wantUsage: invoke.Usage{InputTokens: 4, OutputTokens: 3, TotalTokens: 15, CacheReadInputTokens: 8},
+			wantUsage: converse.Usage{InputTokens: 4, OutputTokens: 3, TotalTokens: 15, CacheReadInputTokens: 8},
 		},
 		{
 			name: "tool calls in pieces",
@@ -71,7 +71,7 @@ func TestConverseStream(t *testing.T) {
 				`{"messageStop":{"stopReason":"tool_use"}}`,
 				`{"metadata":{"usage":{"inputTokens":40,"outputTokens":25,"totalTokens":65},"metrics":{"latencyMs":7}}}`,
 			},
-			wantUsage: invoke.Usage{InputTokens: 40, OutputTokens: 25, TotalTokens: 65},
+			wantUsage: converse.Usage{InputTokens: 40, OutputTokens: 25, TotalTokens: 65},
 		},
 		{
 			name: "tool call named late, finish stop, usage on the last choice chunk",
@@ -89,7 +89,7 @@ func TestConverseStream(t *testing.T) {
 				`{"messageStop":{"stopReason":"tool_use"}}`,
 				`{"metadata":{"usage":{"inputTokens":9,"outputTokens":4,"totalTokens":13},"metrics":{"latencyMs":7}}}`,
 			},
-			wantUsage: invoke.Usage{InputTokens: 9, OutputTokens: 4, TotalTokens: 13},
+			wantUsage: converse.Usage{InputTokens: 9, OutputTokens: 4, TotalTokens: 13},
 		},
 		{
 			name: "text after a tool call opens a new block",
@@ -109,7 +109,7 @@ func TestConverseStream(t *testing.T) {
 				`{"messageStop":{"stopReason":"tool_use"}}`,
 				`{"metadata":{"usage":{"inputTokens":1,"outputTokens":2,"totalTokens":3},"metrics":{"latencyMs":7}}}`,
 			},
-			wantUsage: invoke.Usage{InputTokens: 1, OutputTokens: 2, TotalTokens: 3},
+			wantUsage: converse.Usage{InputTokens: 1, OutputTokens: 2, TotalTokens: 3},
 		},
 		{
 			name: "no usage, no [DONE], length",
@@ -124,7 +124,7 @@ func TestConverseStream(t *testing.T) {
 				`{"messageStop":{"stopReason":"max_tokens"}}`,
 				`{"metadata":{"usage":{"inputTokens":0,"outputTokens":3,"totalTokens":3},"metrics":{"latencyMs":7}}}`,
 			},
-			wantUsage: invoke.Usage{OutputTokens: 3, TotalTokens: 3},
+			wantUsage: converse.Usage{OutputTokens: 3, TotalTokens: 3},
 		},
 		{
 			name: "sse comments, CRLF and vllm stop string",
@@ -140,7 +140,7 @@ func TestConverseStream(t *testing.T) {
 				`{"messageStop":{"stopReason":"stop_sequence"}}`,
 				`{"metadata":{"usage":{"inputTokens":0,"outputTokens":1,"totalTokens":1},"metrics":{"latencyMs":7}}}`,
 			},
-			wantUsage: invoke.Usage{OutputTokens: 1, TotalTokens: 1},
+			wantUsage: converse.Usage{OutputTokens: 1, TotalTokens: 1},
 		},
 		{
 			name: "unindexed tool calls, [DONE] without finish_reason",
@@ -162,7 +162,7 @@ func TestConverseStream(t *testing.T) {
 				`{"messageStop":{"stopReason":"tool_use"}}`,
 				`{"metadata":{"usage":{"inputTokens":0,"outputTokens":3,"totalTokens":3},"metrics":{"latencyMs":7}}}`,
 			},
-			wantUsage: invoke.Usage{OutputTokens: 3, TotalTokens: 3},
+			wantUsage: converse.Usage{OutputTokens: 3, TotalTokens: 3},
 		},
 		{
 			name:  "server ignores stream",
@@ -177,7 +177,7 @@ func TestConverseStream(t *testing.T) {
 				`{"messageStop":{"stopReason":"tool_use"}}`,
 				`{"metadata":{"usage":{"inputTokens":2,"outputTokens":3,"totalTokens":5},"metrics":{"latencyMs":7}}}`,
 			},
-			wantUsage: invoke.Usage{InputTokens: 2, OutputTokens: 3, TotalTokens: 5},
+			wantUsage: converse.Usage{InputTokens: 2, OutputTokens: 3, TotalTokens: 5},
 		},
 	}
 	for _, tt := range tests {
@@ -205,7 +205,7 @@ func TestConverseStreamMidStreamErrors(t *testing.T) {
 		reply     http.HandlerFunc
 		kind      errkind.Kind
 		want      []string
-		wantUsage invoke.Usage
+		wantUsage converse.Usage
 	}{
 		{
 			name: "ends early",
@@ -217,7 +217,7 @@ func TestConverseStreamMidStreamErrors(t *testing.T) {
 				`{"messageStart":{"role":"assistant"}}`,
 				`{"contentBlockDelta":{"contentBlockIndex":0,"delta":{"text":"abcde"}}}`,
 			},
-			wantUsage: invoke.Usage{OutputTokens: 2, TotalTokens: 2},
+			wantUsage: converse.Usage{OutputTokens: 2, TotalTokens: 2},
 		},
 		{
 			name: "error event",
@@ -234,7 +234,7 @@ func TestConverseStreamMidStreamErrors(t *testing.T) {
 				`{"contentBlockStart":{"contentBlockIndex":1,"start":{"toolUse":{"toolUseId":"c","name":"f"}}}}`,
 				`{"contentBlockDelta":{"contentBlockIndex":1,"delta":{"toolUse":{"input":"{\"x\""}}}}`,
 			},
-			wantUsage: invoke.Usage{OutputTokens: 2, TotalTokens: 2}, // 4 + 4 characters
+			wantUsage: converse.Usage{OutputTokens: 2, TotalTokens: 2}, // 4 + 4 characters
 		},
 		{
 			name: "llama.cpp error line",
@@ -248,7 +248,7 @@ func TestConverseStreamMidStreamErrors(t *testing.T) {
 				`{"messageStart":{"role":"assistant"}}`,
 				`{"contentBlockDelta":{"contentBlockIndex":0,"delta":{"text":"x"}}}`,
 			},
-			wantUsage: invoke.Usage{OutputTokens: 1, TotalTokens: 1},
+			wantUsage: converse.Usage{OutputTokens: 1, TotalTokens: 1},
 		},
 		{
 			name: "malformed chunk keeps reported usage",
@@ -261,7 +261,7 @@ func TestConverseStreamMidStreamErrors(t *testing.T) {
 				`{"messageStart":{"role":"assistant"}}`,
 				`{"contentBlockDelta":{"contentBlockIndex":0,"delta":{"text":"abcd"}}}`,
 			},
-			wantUsage: invoke.Usage{InputTokens: 7, OutputTokens: 1, TotalTokens: 8},
+			wantUsage: converse.Usage{InputTokens: 7, OutputTokens: 1, TotalTokens: 8},
 		},
 		{
 			name:  "error as the first event",
@@ -339,7 +339,7 @@ func TestConverseStreamEmitError(t *testing.T) {
 		t.Errorf("events mismatch (-got +want):\n%s", diff)
 	}
 	// 12 characters were produced, the last 4 of them not delivered.
-	if diff := cmp.Diff(usage, invoke.Usage{OutputTokens: 3, TotalTokens: 3}); diff != "" {
+	if diff := cmp.Diff(usage, converse.Usage{OutputTokens: 3, TotalTokens: 3}); diff != "" {
 		t.Errorf("usage mismatch (-got +want):\n%s", diff)
 	}
 	waitClosed(t, done)
@@ -352,7 +352,7 @@ func TestConverseStreamCancel(t *testing.T) {
 	))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	r := recorder{on: func(n int, ev invoke.StreamEvent) {
+	r := recorder{on: func(n int, ev converse.StreamEvent) {
 		if ev.ContentBlockDelta != nil {
 			cancel()
 		}
@@ -363,7 +363,7 @@ func TestConverseStreamCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want it to wrap context.Canceled", err)
 	}
-	if diff := cmp.Diff(usage, invoke.Usage{InputTokens: 6, OutputTokens: 1, TotalTokens: 7}); diff != "" {
+	if diff := cmp.Diff(usage, converse.Usage{InputTokens: 6, OutputTokens: 1, TotalTokens: 7}); diff != "" {
 		t.Errorf("usage mismatch (-got +want):\n%s", diff)
 	}
 	waitClosed(t, done)

@@ -4,11 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // benchRequest is a one-message request of exactly 200 input tokens.
-func benchRequest(b *testing.B) *invoke.ConverseRequest {
+func benchRequest(b *testing.B) *converse.Request {
 	var s strings.Builder
 	for i := range 197 / 2 { // a word and a comma or period: 2 tokens
 		s.WriteString(words[i%len(words)])
@@ -46,7 +46,7 @@ func BenchmarkConverseStream(b *testing.B) {
 	req := benchRequest(b)
 	p := New(Config{})
 	ctx := b.Context()
-	emit := func(invoke.StreamEvent) error { return nil }
+	emit := func(converse.StreamEvent) error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := p.ConverseStream(ctx, testCall, req, emit); err != nil {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 func TestFaultKinds(t *testing.T) {
@@ -43,7 +43,7 @@ func TestFaultKinds(t *testing.T) {
 			check("Converse", err)
 			c := collect(t.Context(), p, testCall, say("hi"))
 			check("ConverseStream", c.err)
-			if len(c.events) != 0 || c.usage != (invoke.Usage{}) {
+			if len(c.events) != 0 || c.usage != (converse.Usage{}) {
 				t.Errorf("ConverseStream emitted %d events, usage %+v; want none before the error", len(c.events), c.usage)
 			}
 		})
@@ -52,7 +52,7 @@ func TestFaultKinds(t *testing.T) {
 
 func TestFaultBeforeValidation(t *testing.T) {
 	p := New(Config{Faults: []Fault{{Kind: errkind.Throttled}}})
-	if _, err := p.Converse(t.Context(), testCall, &invoke.ConverseRequest{}); !errkind.Is(err, errkind.Throttled) {
+	if _, err := p.Converse(t.Context(), testCall, &converse.Request{}); !errkind.Is(err, errkind.Throttled) {
 		t.Errorf("error = %v, want the injected Throttled error before validation", err)
 	}
 }
@@ -99,30 +99,30 @@ func TestFaultSchedule(t *testing.T) {
 
 func TestFaultRestriction(t *testing.T) {
 	const other = "amazon.nova-micro-v1:0"
-	east := func(model string) invoke.Call { return invoke.Call{ModelID: model, Region: "us-east-1"} }
-	west := func(model string) invoke.Call { return invoke.Call{ModelID: model, Region: "us-west-2"} }
+	east := func(model string) converse.Call { return converse.Call{ModelID: model, Region: "us-east-1"} }
+	west := func(model string) converse.Call { return converse.Call{ModelID: model, Region: "us-west-2"} }
 	tests := []struct {
 		name  string
 		fault Fault
-		calls []invoke.Call
+		calls []converse.Call
 		want  []bool // which calls fail
 	}{
 		{
 			name:  "region and model",
 			fault: Fault{Regions: []string{"us-east-1"}, Models: []string{testModel}, Kind: errkind.Unavailable},
-			calls: []invoke.Call{east(testModel), west(testModel), east(other), west(other), east(testModel)},
+			calls: []converse.Call{east(testModel), west(testModel), east(other), west(other), east(testModel)},
 			want:  []bool{true, false, false, false, true},
 		},
 		{
 			name:  "several regions",
 			fault: Fault{Regions: []string{"us-east-1", "us-west-2"}, Kind: errkind.Unavailable},
-			calls: []invoke.Call{east(other), west(testModel), {ModelID: testModel, Region: "eu-west-1"}},
+			calls: []converse.Call{east(other), west(testModel), {ModelID: testModel, Region: "eu-west-1"}},
 			want:  []bool{true, true, false},
 		},
 		{
 			name:  "only matching calls count",
 			fault: Fault{Every: 2, Regions: []string{"us-east-1"}, Kind: errkind.Throttled},
-			calls: []invoke.Call{east(testModel), west(testModel), east(testModel), west(testModel), east(other)},
+			calls: []converse.Call{east(testModel), west(testModel), east(testModel), west(testModel), east(other)},
 			want:  []bool{true, false, false, false, true},
 		},
 	}
@@ -146,13 +146,13 @@ func TestFaultRestriction(t *testing.T) {
 
 func TestMidStreamFault(t *testing.T) {
 	echo := say("echo: a b c d e") // 5 text deltas
-	tools := &invoke.ConverseRequest{
-		Messages:   []invoke.Message{user(text("time?"))},
-		ToolConfig: &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("get_time", "", "")}},
+	tools := &converse.Request{
+		Messages:   []converse.Message{user(text("time?"))},
+		ToolConfig: &converse.ToolConfig{Tools: []converse.Tool{toolSpec("get_time", "", "")}},
 	} // "Calling tool get_time." is 6 deltas, then "{" and "}"
 	tests := []struct {
 		name      string
-		req       *invoke.ConverseRequest
+		req       *converse.Request
 		after     int
 		wantKinds []string
 		wantOut   int64
@@ -217,11 +217,11 @@ func TestFaultPrecedence(t *testing.T) {
 func TestConcurrency(t *testing.T) {
 	const goroutines, perGoroutine = 100, 10
 	p := New(Config{Faults: []Fault{{Every: 4, Kind: errkind.Throttled}}})
-	req := &invoke.ConverseRequest{
-		System:   []invoke.SystemBlock{{Text: ptr("Shared and cached.")}, {CachePoint: []byte(`{"type":"default"}`)}},
-		Messages: []invoke.Message{user(text("The same question from everyone."))},
+	req := &converse.Request{
+		System:   []converse.SystemBlock{{Text: ptr("Shared and cached.")}, {CachePoint: []byte(`{"type":"default"}`)}},
+		Messages: []converse.Message{user(text("The same question from everyone."))},
 	}
-	want := converse(t, New(fixedClock()), req)
+	want := callConverse(t, New(fixedClock()), req)
 
 	var (
 		mu        sync.Mutex
@@ -235,11 +235,11 @@ func TestConcurrency(t *testing.T) {
 			for i := range perGoroutine {
 				var (
 					txt   string
-					usage invoke.Usage
+					usage converse.Usage
 					err   error
 				)
 				if (g+i)%2 == 0 {
-					var resp *invoke.ConverseResponse
+					var resp *converse.Response
 					resp, err = p.Converse(t.Context(), testCall, req)
 					if err == nil {
 						txt, usage = replyText(resp), resp.Usage

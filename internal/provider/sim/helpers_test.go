@@ -8,43 +8,43 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 const testModel = "anthropic.claude-3-haiku-20240307-v1:0"
 
-var testCall = invoke.Call{RequestID: "req-1", ModelID: testModel, Region: "us-east-1"}
+var testCall = converse.Call{RequestID: "req-1", ModelID: testModel, Region: "us-east-1"}
 
 func ptr[T any](v T) *T { return &v }
 
-func text(s string) invoke.ContentBlock { return invoke.ContentBlock{Text: &s} }
+func text(s string) converse.ContentBlock { return converse.ContentBlock{Text: &s} }
 
-func cachePoint() invoke.ContentBlock {
-	return invoke.ContentBlock{CachePoint: json.RawMessage(`{"type":"default"}`)}
+func cachePoint() converse.ContentBlock {
+	return converse.ContentBlock{CachePoint: json.RawMessage(`{"type":"default"}`)}
 }
 
-func user(blocks ...invoke.ContentBlock) invoke.Message {
-	return invoke.Message{Role: "user", Content: blocks}
+func user(blocks ...converse.ContentBlock) converse.Message {
+	return converse.Message{Role: "user", Content: blocks}
 }
 
-func assistant(blocks ...invoke.ContentBlock) invoke.Message {
-	return invoke.Message{Role: "assistant", Content: blocks}
+func assistant(blocks ...converse.ContentBlock) converse.Message {
+	return converse.Message{Role: "assistant", Content: blocks}
 }
 
-func say(s string) *invoke.ConverseRequest {
-	return &invoke.ConverseRequest{Messages: []invoke.Message{user(text(s))}}
+func say(s string) *converse.Request {
+	return &converse.Request{Messages: []converse.Message{user(text(s))}}
 }
 
-func toolSpec(name, desc, schema string) invoke.Tool {
-	s := &invoke.ToolSpec{Name: name, Description: desc}
+func toolSpec(name, desc, schema string) converse.Tool {
+	s := &converse.ToolSpec{Name: name, Description: desc}
 	if schema != "" {
 		s.InputSchema.JSON = json.RawMessage(schema)
 	}
-	return invoke.Tool{ToolSpec: s}
+	return converse.Tool{ToolSpec: s}
 }
 
-func toolResult(id, status string, content ...invoke.ToolResultContent) invoke.ContentBlock {
-	return invoke.ContentBlock{ToolResult: &invoke.ToolResultBlock{ToolUseID: id, Status: status, Content: content}}
+func toolResult(id, status string, content ...converse.ToolResultContent) converse.ContentBlock {
+	return converse.ContentBlock{ToolResult: &converse.ToolResultBlock{ToolUseID: id, Status: status, Content: content}}
 }
 
 // fakeClock is a clock whose Sleep advances time at once. hook, when set,
@@ -94,7 +94,7 @@ func fixedClock() Config {
 	return Config{Now: c.Now, Sleep: c.Sleep}
 }
 
-func converse(t testing.TB, p *Provider, req *invoke.ConverseRequest) *invoke.ConverseResponse {
+func callConverse(t testing.TB, p *Provider, req *converse.Request) *converse.Response {
 	t.Helper()
 	resp, err := p.Converse(t.Context(), testCall, req)
 	if err != nil {
@@ -104,7 +104,7 @@ func converse(t testing.TB, p *Provider, req *invoke.ConverseRequest) *invoke.Co
 }
 
 // replyText is the text of a Converse response's first block.
-func replyText(resp *invoke.ConverseResponse) string {
+func replyText(resp *converse.Response) string {
 	for _, b := range resp.Output.Message.Content {
 		if b.Text != nil {
 			return *b.Text
@@ -115,14 +115,14 @@ func replyText(resp *invoke.ConverseResponse) string {
 
 // collected is what a ConverseStream call produced.
 type collected struct {
-	events []invoke.StreamEvent
-	usage  invoke.Usage
+	events []converse.StreamEvent
+	usage  converse.Usage
 	err    error
 }
 
-func collect(ctx context.Context, p *Provider, call invoke.Call, req *invoke.ConverseRequest) collected {
+func collect(ctx context.Context, p *Provider, call converse.Call, req *converse.Request) collected {
 	var c collected
-	c.usage, c.err = p.ConverseStream(ctx, call, req, func(ev invoke.StreamEvent) error {
+	c.usage, c.err = p.ConverseStream(ctx, call, req, func(ev converse.StreamEvent) error {
 		c.events = append(c.events, ev)
 		return nil
 	})
@@ -130,7 +130,7 @@ func collect(ctx context.Context, p *Provider, call invoke.Call, req *invoke.Con
 }
 
 // kinds names each event, e.g. "delta0" or "start1".
-func kinds(events []invoke.StreamEvent) []string {
+func kinds(events []converse.StreamEvent) []string {
 	var out []string
 	for _, ev := range events {
 		switch {
@@ -155,12 +155,12 @@ func kinds(events []invoke.StreamEvent) []string {
 // reason and metadata usage.
 type streamed struct {
 	text       string
-	tool       *invoke.ToolUseBlock
+	tool       *converse.ToolUseBlock
 	stopReason string
-	usage      *invoke.Usage
+	usage      *converse.Usage
 }
 
-func reassemble(events []invoke.StreamEvent) streamed {
+func reassemble(events []converse.StreamEvent) streamed {
 	var s streamed
 	var b strings.Builder
 	var input strings.Builder
@@ -168,7 +168,7 @@ func reassemble(events []invoke.StreamEvent) streamed {
 		switch {
 		case ev.ContentBlockStart != nil && ev.ContentBlockStart.Start.ToolUse != nil:
 			tu := ev.ContentBlockStart.Start.ToolUse
-			s.tool = &invoke.ToolUseBlock{ToolUseID: tu.ToolUseID, Name: tu.Name}
+			s.tool = &converse.ToolUseBlock{ToolUseID: tu.ToolUseID, Name: tu.Name}
 		case ev.ContentBlockDelta != nil && ev.ContentBlockDelta.Delta.Text != nil:
 			b.WriteString(*ev.ContentBlockDelta.Delta.Text)
 		case ev.ContentBlockDelta != nil && ev.ContentBlockDelta.Delta.ToolUse != nil:

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // Stop reasons, as Bedrock spells them.
@@ -39,7 +39,7 @@ const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 // reply is what the simulated model answers.
 type reply struct {
 	text       string
-	tool       *invoke.ToolUseBlock // nil unless the model calls a tool
+	tool       *converse.ToolUseBlock // nil unless the model calls a tool
 	stopReason string
 	textTokens int64
 	toolTokens int64 // Tokens of tool.Input
@@ -49,7 +49,7 @@ func (r *reply) outputTokens() int64 { return r.textTokens + r.toolTokens }
 
 // makeReply applies the reply rules of the package documentation to a
 // validated request whose prompt hashes to h.
-func makeReply(req *invoke.ConverseRequest, choice *toolChoice, h uint64) (reply, error) {
+func makeReply(req *converse.Request, choice *toolChoice, h uint64) (reply, error) {
 	last := &req.Messages[len(req.Messages)-1]
 	user := last
 	for i := len(req.Messages) - 1; i >= 0; i-- {
@@ -61,7 +61,7 @@ func makeReply(req *invoke.ConverseRequest, choice *toolChoice, h uint64) (reply
 	result := firstToolResult(user)
 	echo, ping := echoText(user), hasPing(user)
 
-	var spec *invoke.ToolSpec
+	var spec *converse.ToolSpec
 	if tc := req.ToolConfig; tc != nil && last.Role == "user" && result == nil {
 		switch {
 		case choice != nil && choice.Tool != nil:
@@ -79,7 +79,7 @@ func makeReply(req *invoke.ConverseRequest, choice *toolChoice, h uint64) (reply
 			return reply{}, err
 		}
 		r.text = "Calling tool " + spec.Name + "."
-		r.tool = &invoke.ToolUseBlock{ToolUseID: toolUseID(h), Name: spec.Name, Input: input}
+		r.tool = &converse.ToolUseBlock{ToolUseID: toolUseID(h), Name: spec.Name, Input: input}
 		r.toolTokens = tokensOf(input)
 	case result != nil:
 		r.text = resultText(result)
@@ -135,7 +135,7 @@ func firstStop(text string, stops []string) int {
 	return first
 }
 
-func firstSpec(tc *invoke.ToolConfig) *invoke.ToolSpec {
+func firstSpec(tc *converse.ToolConfig) *converse.ToolSpec {
 	for _, t := range tc.Tools {
 		if t.ToolSpec != nil {
 			return t.ToolSpec
@@ -144,7 +144,7 @@ func firstSpec(tc *invoke.ToolConfig) *invoke.ToolSpec {
 	return nil
 }
 
-func firstToolResult(m *invoke.Message) *invoke.ToolResultBlock {
+func firstToolResult(m *converse.Message) *converse.ToolResultBlock {
 	for _, b := range m.Content {
 		if b.ToolResult != nil {
 			return b.ToolResult
@@ -155,7 +155,7 @@ func firstToolResult(m *invoke.Message) *invoke.ToolResultBlock {
 
 // echoText returns what follows "echo:" in the first text block of m that
 // holds it, trimmed; "" when there is none.
-func echoText(m *invoke.Message) string {
+func echoText(m *converse.Message) string {
 	for _, b := range m.Content {
 		if b.Text == nil {
 			continue
@@ -169,7 +169,7 @@ func echoText(m *invoke.Message) string {
 
 // hasPing reports whether a text block of m has the token "ping" in any
 // letter case.
-func hasPing(m *invoke.Message) bool {
+func hasPing(m *converse.Message) bool {
 	for _, b := range m.Content {
 		if b.Text == nil {
 			continue
@@ -190,7 +190,7 @@ func hasPing(m *invoke.Message) bool {
 }
 
 // resultText is the reply to a tool result.
-func resultText(r *invoke.ToolResultBlock) string {
+func resultText(r *converse.ToolResultBlock) string {
 	text, found := "nothing", false
 	for _, c := range r.Content {
 		if c.Text != nil {
@@ -266,7 +266,7 @@ type schemaProperty struct {
 
 // toolInput builds the deterministic input object for a tool call from
 // the required properties of its input schema.
-func toolInput(spec *invoke.ToolSpec) (json.RawMessage, error) {
+func toolInput(spec *converse.ToolSpec) (json.RawMessage, error) {
 	raw := spec.InputSchema.JSON
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		return json.RawMessage("{}"), nil

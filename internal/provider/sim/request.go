@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // imageTokens is the fixed input-token count of one image.
@@ -28,7 +28,7 @@ type toolChoice struct {
 
 // validate checks req the way Bedrock does and returns the decoded tool
 // choice (nil when absent).
-func validate(req *invoke.ConverseRequest) (*toolChoice, error) {
+func validate(req *converse.Request) (*toolChoice, error) {
 	if req == nil || len(req.Messages) == 0 || req.Messages[0].Role != "user" {
 		return nil, errkind.New(errkind.Invalid, msgStartUser)
 	}
@@ -99,7 +99,7 @@ func validate(req *invoke.ConverseRequest) (*toolChoice, error) {
 }
 
 // members counts the members set in a content block union.
-func members(b invoke.ContentBlock) int {
+func members(b converse.ContentBlock) int {
 	n := 0
 	for _, set := range []bool{
 		b.Text != nil, b.Image != nil, b.ToolUse != nil, b.ToolResult != nil,
@@ -115,7 +115,7 @@ func members(b invoke.ContentBlock) int {
 }
 
 // findTool returns the toolSpec named name, or nil.
-func findTool(tc *invoke.ToolConfig, name string) *invoke.ToolSpec {
+func findTool(tc *converse.ToolConfig, name string) *converse.ToolSpec {
 	for _, t := range tc.Tools {
 		if t.ToolSpec != nil && t.ToolSpec.Name == name {
 			return t.ToolSpec
@@ -195,7 +195,7 @@ func (p *prompt) mark() {
 
 // readPrompt counts the input tokens of a validated request in the order
 // tools, system, messages, hashing a canonical encoding as it goes.
-func readPrompt(req *invoke.ConverseRequest) prompt {
+func readPrompt(req *converse.Request) prompt {
 	p := prompt{hash: fnvOffset}
 	if tc := req.ToolConfig; tc != nil {
 		for _, t := range tc.Tools {
@@ -240,7 +240,7 @@ func readPrompt(req *invoke.ConverseRequest) prompt {
 }
 
 // block reads one message content block.
-func (p *prompt) block(b invoke.ContentBlock) {
+func (p *prompt) block(b converse.ContentBlock) {
 	switch {
 	case b.Text != nil:
 		p.str(tagText, *b.Text)
@@ -280,7 +280,7 @@ func (p *prompt) block(b invoke.ContentBlock) {
 	}
 }
 
-func (p *prompt) image(img *invoke.ImageBlock) {
+func (p *prompt) image(img *converse.ImageBlock) {
 	p.str(tagImage, img.Format)
 	p.raw(tagOther, img.Source.Bytes)
 	p.raw(tagOther, img.Source.S3Location)
@@ -289,7 +289,7 @@ func (p *prompt) image(img *invoke.ImageBlock) {
 
 // otherMember returns the raw member, and its position in the list below,
 // of a block that is not text, image, toolUse, toolResult or cachePoint.
-func otherMember(b invoke.ContentBlock) (int, json.RawMessage) {
+func otherMember(b converse.ContentBlock) (int, json.RawMessage) {
 	for i, raw := range []json.RawMessage{
 		b.ReasoningContent, b.Document, b.Video, b.Audio,
 		b.GuardContent, b.CitationsContent, b.SearchResult,

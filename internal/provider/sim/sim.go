@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 // ErrInjected is the cause wrapped by every error a [Fault] injects, so
@@ -115,8 +115,6 @@ type Provider struct {
 	cache      *prefixCache
 }
 
-var _ invoke.Provider = (*Provider)(nil)
-
 // New returns a simulator configured by cfg. It does not fail: negative
 // durations act as 0, a TokensPerSecond that is not a positive number
 // means unlimited, and faults get the defaults Fault documents. Use
@@ -158,7 +156,7 @@ func (p *Provider) Calls() int64 { return p.calls.Load() }
 // package documentation. Errors are *errkind.Error values (Invalid for a
 // request Bedrock would reject, or an injected fault's Kind), or ctx's
 // error as is.
-func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.ConverseRequest) (*invoke.ConverseResponse, error) {
+func (p *Provider) Converse(ctx context.Context, call converse.Call, req *converse.Request) (*converse.Response, error) {
 	start := p.cfg.Now()
 	p.calls.Add(1)
 	if f, _ := p.faults(call, false); f != nil {
@@ -176,18 +174,18 @@ func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.C
 		return nil, err
 	}
 
-	content := make([]invoke.ContentBlock, 1, 2)
+	content := make([]converse.ContentBlock, 1, 2)
 	text := g.text
 	content[0].Text = &text
 	if g.tool != nil {
-		content = append(content, invoke.ContentBlock{ToolUse: g.tool})
+		content = append(content, converse.ContentBlock{ToolUse: g.tool})
 	}
-	resp := &invoke.ConverseResponse{
+	resp := &converse.Response{
 		StopReason: g.stopReason,
 		Usage:      g.usage(g.outputTokens()),
-		Metrics:    invoke.Metrics{LatencyMs: p.cfg.Now().Sub(start).Milliseconds()},
+		Metrics:    converse.Metrics{LatencyMs: p.cfg.Now().Sub(start).Milliseconds()},
 	}
-	resp.Output.Message = &invoke.Message{Role: "assistant", Content: content}
+	resp.Output.Message = &converse.Message{Role: "assistant", Content: content}
 	return resp, nil
 }
 
@@ -197,19 +195,19 @@ func (p *Provider) Converse(ctx context.Context, call invoke.Call, req *invoke.C
 // as is, or an injected mid-stream fault. Validation errors, injected
 // up-front faults and a context already done when the call starts come
 // before any event and with a zero Usage.
-func (p *Provider) ConverseStream(ctx context.Context, call invoke.Call, req *invoke.ConverseRequest, emit func(invoke.StreamEvent) error) (invoke.Usage, error) {
+func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *converse.Request, emit func(converse.StreamEvent) error) (converse.Usage, error) {
 	start := p.cfg.Now()
 	p.calls.Add(1)
 	pre, mid := p.faults(call, true)
 	if pre != nil {
-		return invoke.Usage{}, pre.err()
+		return converse.Usage{}, pre.err()
 	}
 	if err := ctx.Err(); err != nil {
-		return invoke.Usage{}, err
+		return converse.Usage{}, err
 	}
 	g, err := p.generate(call, req)
 	if err != nil {
-		return invoke.Usage{}, err
+		return converse.Usage{}, err
 	}
 	s := &stream{p: p, ctx: ctx, emit: emit, g: &g, mid: mid}
 	err = s.run(start)
@@ -223,8 +221,8 @@ type generation struct {
 }
 
 // usage is the usage of the generation once out output tokens are out.
-func (g *generation) usage(out int64) invoke.Usage {
-	return invoke.Usage{
+func (g *generation) usage(out int64) converse.Usage {
+	return converse.Usage{
 		InputTokens:           g.input,
 		OutputTokens:          out,
 		TotalTokens:           g.input + out + g.cacheRead + g.cacheWrite,
@@ -234,7 +232,7 @@ func (g *generation) usage(out int64) invoke.Usage {
 }
 
 // generate validates req, counts its input and makes the reply.
-func (p *Provider) generate(call invoke.Call, req *invoke.ConverseRequest) (generation, error) {
+func (p *Provider) generate(call converse.Call, req *converse.Request) (generation, error) {
 	choice, err := validate(req)
 	if err != nil {
 		return generation{}, err
@@ -259,7 +257,7 @@ func (p *Provider) generate(call invoke.Call, req *invoke.ConverseRequest) (gene
 // faults counts call against every fault it matches and returns the
 // first firing fault that fails the call up front, and the first firing
 // MidStream fault (only when stream is set).
-func (p *Provider) faults(call invoke.Call, stream bool) (pre, mid *Fault) {
+func (p *Provider) faults(call converse.Call, stream bool) (pre, mid *Fault) {
 	for i := range p.cfg.Faults {
 		f := &p.cfg.Faults[i]
 		if f.MidStream && !stream || !matches(f.Regions, call.Region) || !matches(f.Models, call.ModelID) {

@@ -14,29 +14,29 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
-	"github.com/tollgate-dev/tollgate/internal/invoke"
 )
 
 func TestDeterminism(t *testing.T) {
-	reqs := map[string]*invoke.ConverseRequest{
+	reqs := map[string]*converse.Request{
 		"short":   say("Tell me a story."),
 		"long":    say(strings.Repeat("The quick brown fox jumps over the lazy dog. ", 40)),
 		"unicode": say("Erzähl mir etwas über 日本."),
 		"system": {
-			System:   []invoke.SystemBlock{{Text: ptr("You are terse.")}},
-			Messages: []invoke.Message{user(text("hi")), assistant(text("Hello.")), user(text("And then?"))},
+			System:   []converse.SystemBlock{{Text: ptr("You are terse.")}},
+			Messages: []converse.Message{user(text("hi")), assistant(text("Hello.")), user(text("And then?"))},
 		},
 	}
 	a, b := New(fixedClock()), New(fixedClock())
 	for name, req := range reqs {
 		t.Run(name, func(t *testing.T) {
-			got := converse(t, a, req)
-			want := converse(t, b, req)
+			got := callConverse(t, a, req)
+			want := callConverse(t, b, req)
 			if diff := cmp.Diff(got, want); diff != "" {
 				t.Errorf("two Providers disagree (-got +want):\n%s", diff)
 			}
-			again := converse(t, a, req)
+			again := callConverse(t, a, req)
 			if diff := cmp.Diff(again, want); diff != "" {
 				t.Errorf("the same Provider disagrees with itself (-got +want):\n%s", diff)
 			}
@@ -49,7 +49,7 @@ func TestGeneratedSentence(t *testing.T) {
 	seen := map[string]bool{}
 	sentence := regexp.MustCompile(`^[A-Z][a-z]+( [a-z]+)+\.$`)
 	for i := range 50 {
-		resp := converse(t, p, say(fmt.Sprintf("Question number %d", i)))
+		resp := callConverse(t, p, say(fmt.Sprintf("Question number %d", i)))
 		got := replyText(resp)
 		if !sentence.MatchString(got) {
 			t.Errorf("reply %q is not a generated sentence", got)
@@ -70,7 +70,7 @@ func TestGeneratedSentence(t *testing.T) {
 func TestReplyRules(t *testing.T) {
 	tests := []struct {
 		name string
-		req  *invoke.ConverseRequest
+		req  *converse.Request
 		want string // "" means a generated sentence
 	}{
 		{"ping", say("ping"), "pong"},
@@ -81,17 +81,17 @@ func TestReplyRules(t *testing.T) {
 		{"echo wins over ping", say("echo: ping"), "ping"},
 		{"empty echo falls through to ping", say("ping echo:   "), "pong"},
 		{"empty echo falls through to a sentence", say("echo:"), ""},
-		{"echo in a later block", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("first"), text("echo: second"))}}, "second"},
-		{"last user message decides", &invoke.ConverseRequest{Messages: []invoke.Message{
+		{"echo in a later block", &converse.Request{Messages: []converse.Message{user(text("first"), text("echo: second"))}}, "second"},
+		{"last user message decides", &converse.Request{Messages: []converse.Message{
 			user(text("echo: old")), assistant(text("old")), user(text("ping")),
 		}}, "pong"},
-		{"assistant prefill reads the user message before it", &invoke.ConverseRequest{Messages: []invoke.Message{
+		{"assistant prefill reads the user message before it", &converse.Request{Messages: []converse.Message{
 			user(text("ping")), assistant(text("Sure:")),
 		}}, "pong"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := converse(t, New(fixedClock()), tt.req)
+			resp := callConverse(t, New(fixedClock()), tt.req)
 			got := replyText(resp)
 			if tt.want == "" {
 				if !strings.HasSuffix(got, ".") || resp.Usage.OutputTokens < 16 {
@@ -110,30 +110,30 @@ func TestReplyRules(t *testing.T) {
 }
 
 func TestMaxTokensAndStopSequences(t *testing.T) {
-	withConfig := func(s string, ic invoke.InferenceConfig) *invoke.ConverseRequest {
+	withConfig := func(s string, ic converse.InferenceConfig) *converse.Request {
 		r := say(s)
 		r.InferenceConfig = &ic
 		return r
 	}
 	tests := []struct {
 		name     string
-		req      *invoke.ConverseRequest
+		req      *converse.Request
 		wantText string
 		wantStop string
 	}{
-		{"max tokens cuts", withConfig("echo: one two, three four", invoke.InferenceConfig{MaxTokens: ptr[int32](3)}), "one two,", "max_tokens"},
-		{"max tokens exactly enough", withConfig("echo: one two three", invoke.InferenceConfig{MaxTokens: ptr[int32](3)}), "one two three", "end_turn"},
-		{"max tokens of one", withConfig("ping", invoke.InferenceConfig{MaxTokens: ptr[int32](1)}), "pong", "end_turn"},
-		{"stop sequence", withConfig("echo: alpha beta END gamma", invoke.InferenceConfig{StopSequences: []string{"END"}}), "alpha beta ", "stop_sequence"},
-		{"earliest stop sequence wins", withConfig("echo: a b c d", invoke.InferenceConfig{StopSequences: []string{"d", "b"}}), "a ", "stop_sequence"},
-		{"stop sequence at the start", withConfig("echo: STOP here", invoke.InferenceConfig{StopSequences: []string{"STOP"}}), "", "stop_sequence"},
-		{"absent stop sequence", withConfig("echo: a b", invoke.InferenceConfig{StopSequences: []string{"zzz", ""}}), "a b", "end_turn"},
-		{"stop sequence before the cut", withConfig("echo: a b c d e", invoke.InferenceConfig{MaxTokens: ptr[int32](4), StopSequences: []string{"b"}}), "a ", "stop_sequence"},
-		{"stop sequence after the cut", withConfig("echo: a b c d e", invoke.InferenceConfig{MaxTokens: ptr[int32](2), StopSequences: []string{"d"}}), "a b", "max_tokens"},
+		{"max tokens cuts", withConfig("echo: one two, three four", converse.InferenceConfig{MaxTokens: ptr[int32](3)}), "one two,", "max_tokens"},
+		{"max tokens exactly enough", withConfig("echo: one two three", converse.InferenceConfig{MaxTokens: ptr[int32](3)}), "one two three", "end_turn"},
+		{"max tokens of one", withConfig("ping", converse.InferenceConfig{MaxTokens: ptr[int32](1)}), "pong", "end_turn"},
+		{"stop sequence", withConfig("echo: alpha beta END gamma", converse.InferenceConfig{StopSequences: []string{"END"}}), "alpha beta ", "stop_sequence"},
+		{"earliest stop sequence wins", withConfig("echo: a b c d", converse.InferenceConfig{StopSequences: []string{"d", "b"}}), "a ", "stop_sequence"},
+		{"stop sequence at the start", withConfig("echo: STOP here", converse.InferenceConfig{StopSequences: []string{"STOP"}}), "", "stop_sequence"},
+		{"absent stop sequence", withConfig("echo: a b", converse.InferenceConfig{StopSequences: []string{"zzz", ""}}), "a b", "end_turn"},
+		{"stop sequence before the cut", withConfig("echo: a b c d e", converse.InferenceConfig{MaxTokens: ptr[int32](4), StopSequences: []string{"b"}}), "a ", "stop_sequence"},
+		{"stop sequence after the cut", withConfig("echo: a b c d e", converse.InferenceConfig{MaxTokens: ptr[int32](2), StopSequences: []string{"d"}}), "a b", "max_tokens"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := converse(t, New(fixedClock()), tt.req)
+			resp := callConverse(t, New(fixedClock()), tt.req)
 			got := struct {
 				Text, Stop string
 				Out        int64
@@ -151,9 +151,9 @@ func TestMaxTokensAndStopSequences(t *testing.T) {
 
 func TestMaxTokensTruncatesGeneratedSentence(t *testing.T) {
 	req := say("Write a long essay.")
-	full := converse(t, New(fixedClock()), req)
-	req.InferenceConfig = &invoke.InferenceConfig{MaxTokens: ptr[int32](5)}
-	cut := converse(t, New(fixedClock()), req)
+	full := callConverse(t, New(fixedClock()), req)
+	req.InferenceConfig = &converse.InferenceConfig{MaxTokens: ptr[int32](5)}
+	cut := callConverse(t, New(fixedClock()), req)
 	if got, want := cut.Usage.OutputTokens, int64(5); got != want {
 		t.Errorf("OutputTokens = %d, want %d", got, want)
 	}
@@ -165,8 +165,8 @@ func TestMaxTokensTruncatesGeneratedSentence(t *testing.T) {
 	}
 }
 
-func weatherTools() *invoke.ToolConfig {
-	return &invoke.ToolConfig{Tools: []invoke.Tool{
+func weatherTools() *converse.ToolConfig {
+	return &converse.ToolConfig{Tools: []converse.Tool{
 		toolSpec("get_weather", "Get the weather for a city.", `{
 			"type": "object",
 			"properties": {
@@ -186,11 +186,11 @@ func weatherTools() *invoke.ToolConfig {
 
 func TestToolUseRoundTrip(t *testing.T) {
 	p := New(fixedClock())
-	req := &invoke.ConverseRequest{
-		Messages:   []invoke.Message{user(text("What's the weather in Paris?"))},
+	req := &converse.Request{
+		Messages:   []converse.Message{user(text("What's the weather in Paris?"))},
 		ToolConfig: weatherTools(),
 	}
-	resp := converse(t, p, req)
+	resp := callConverse(t, p, req)
 	if resp.StopReason != "tool_use" {
 		t.Fatalf("StopReason = %q, want tool_use", resp.StopReason)
 	}
@@ -218,9 +218,9 @@ func TestToolUseRoundTrip(t *testing.T) {
 	// The client runs the tool and sends the result back.
 	req.Messages = append(req.Messages,
 		*resp.Output.Message,
-		user(toolResult(use.ToolUseID, "success", invoke.ToolResultContent{Text: ptr("18C and sunny")})),
+		user(toolResult(use.ToolUseID, "success", converse.ToolResultContent{Text: ptr("18C and sunny")})),
 	)
-	resp = converse(t, p, req)
+	resp = callConverse(t, p, req)
 	if got, want := replyText(resp), "The tool returned: 18C and sunny."; got != want {
 		t.Errorf("reply = %q, want %q", got, want)
 	}
@@ -249,8 +249,8 @@ func TestToolChoice(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tc := weatherTools()
 			tc.ToolChoice = json.RawMessage(tt.choice)
-			resp := converse(t, New(fixedClock()), &invoke.ConverseRequest{
-				Messages:   []invoke.Message{user(text(tt.prompt))},
+			resp := callConverse(t, New(fixedClock()), &converse.Request{
+				Messages:   []converse.Message{user(text(tt.prompt))},
 				ToolConfig: tc,
 			})
 			gotTool := ""
@@ -272,29 +272,29 @@ func TestToolChoice(t *testing.T) {
 }
 
 func TestToolUseLimits(t *testing.T) {
-	base := func(ic *invoke.InferenceConfig) *invoke.ConverseRequest {
-		return &invoke.ConverseRequest{
-			Messages:        []invoke.Message{user(text("time?"))},
-			ToolConfig:      &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("get_time", "", "")}},
+	base := func(ic *converse.InferenceConfig) *converse.Request {
+		return &converse.Request{
+			Messages:        []converse.Message{user(text("time?"))},
+			ToolConfig:      &converse.ToolConfig{Tools: []converse.Tool{toolSpec("get_time", "", "")}},
 			InferenceConfig: ic,
 		}
 	}
 	// "Calling tool get_time." is 6 tokens, "{}" 2.
 	tests := []struct {
 		name     string
-		ic       *invoke.InferenceConfig
+		ic       *converse.InferenceConfig
 		wantText string
 		wantStop string
 		wantTool bool
 	}{
-		{"room for both", &invoke.InferenceConfig{MaxTokens: ptr[int32](8)}, "Calling tool get_time.", "tool_use", true},
-		{"room for the text only", &invoke.InferenceConfig{MaxTokens: ptr[int32](7)}, "Calling tool get_time.", "max_tokens", false},
-		{"text cut", &invoke.InferenceConfig{MaxTokens: ptr[int32](2)}, "Calling tool", "max_tokens", false},
-		{"stop sequence in the text", &invoke.InferenceConfig{StopSequences: []string{"get"}}, "Calling tool ", "stop_sequence", false},
+		{"room for both", &converse.InferenceConfig{MaxTokens: ptr[int32](8)}, "Calling tool get_time.", "tool_use", true},
+		{"room for the text only", &converse.InferenceConfig{MaxTokens: ptr[int32](7)}, "Calling tool get_time.", "max_tokens", false},
+		{"text cut", &converse.InferenceConfig{MaxTokens: ptr[int32](2)}, "Calling tool", "max_tokens", false},
+		{"stop sequence in the text", &converse.InferenceConfig{StopSequences: []string{"get"}}, "Calling tool ", "stop_sequence", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := converse(t, New(fixedClock()), base(tt.ic))
+			resp := callConverse(t, New(fixedClock()), base(tt.ic))
 			gotTool := len(resp.Output.Message.Content) == 2
 			if replyText(resp) != tt.wantText || resp.StopReason != tt.wantStop || gotTool != tt.wantTool {
 				t.Errorf("got %q %s tool=%v, want %q %s tool=%v", replyText(resp), resp.StopReason, gotTool, tt.wantText, tt.wantStop, tt.wantTool)
@@ -309,18 +309,18 @@ func TestToolUseLimits(t *testing.T) {
 func TestToolResultReplies(t *testing.T) {
 	tests := []struct {
 		name   string
-		result invoke.ContentBlock
+		result converse.ContentBlock
 		want   string
 	}{
-		{"first text", toolResult("t", "", invoke.ToolResultContent{JSON: json.RawMessage(`{"a":1}`)}, invoke.ToolResultContent{Text: ptr("one")}, invoke.ToolResultContent{Text: ptr("two")}), "The tool returned: one."},
-		{"json when no text", toolResult("t", "success", invoke.ToolResultContent{JSON: json.RawMessage(`{ "a" : 1 }`)}), `The tool returned: {"a":1}.`},
-		{"nothing", toolResult("t", "", invoke.ToolResultContent{Document: json.RawMessage(`{"name":"d"}`)}), "The tool returned: nothing."},
-		{"error status", toolResult("t", "error", invoke.ToolResultContent{Text: ptr("city not found")}), "The tool failed: city not found."},
+		{"first text", toolResult("t", "", converse.ToolResultContent{JSON: json.RawMessage(`{"a":1}`)}, converse.ToolResultContent{Text: ptr("one")}, converse.ToolResultContent{Text: ptr("two")}), "The tool returned: one."},
+		{"json when no text", toolResult("t", "success", converse.ToolResultContent{JSON: json.RawMessage(`{ "a" : 1 }`)}), `The tool returned: {"a":1}.`},
+		{"nothing", toolResult("t", "", converse.ToolResultContent{Document: json.RawMessage(`{"name":"d"}`)}), "The tool returned: nothing."},
+		{"error status", toolResult("t", "error", converse.ToolResultContent{Text: ptr("city not found")}), "The tool failed: city not found."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := converse(t, New(fixedClock()), &invoke.ConverseRequest{
-				Messages:   []invoke.Message{user(tt.result)},
+			resp := callConverse(t, New(fixedClock()), &converse.Request{
+				Messages:   []converse.Message{user(tt.result)},
 				ToolConfig: weatherTools(),
 			})
 			if got := replyText(resp); got != tt.want {
@@ -331,21 +331,21 @@ func TestToolResultReplies(t *testing.T) {
 }
 
 func TestCache(t *testing.T) {
-	system := []invoke.SystemBlock{
+	system := []converse.SystemBlock{
 		{Text: ptr("You are a helpful assistant.")}, // 1 + 6
 		{CachePoint: json.RawMessage(`{"type":"default"}`)},
 	}
 	p := New(fixedClock())
-	req := &invoke.ConverseRequest{System: system, Messages: []invoke.Message{user(text("hi"))}}
-	other := &invoke.ConverseRequest{System: system, Messages: []invoke.Message{user(text("something else"))}}
-	inMessages := &invoke.ConverseRequest{Messages: []invoke.Message{
+	req := &converse.Request{System: system, Messages: []converse.Message{user(text("hi"))}}
+	other := &converse.Request{System: system, Messages: []converse.Message{user(text("something else"))}}
+	inMessages := &converse.Request{Messages: []converse.Message{
 		user(text("a long document"), cachePoint(), text("question?"), cachePoint()),
 	}}
 
 	tests := []struct {
 		name  string
-		call  invoke.Call
-		req   *invoke.ConverseRequest
+		call  converse.Call
+		req   *converse.Request
 		input int64
 		write int64
 		read  int64
@@ -353,8 +353,8 @@ func TestCache(t *testing.T) {
 		{"first call writes", testCall, req, 3 + 1, 7, 0},
 		{"second call reads", testCall, req, 3 + 1, 0, 7},
 		{"same prefix, other question, reads", testCall, other, 3 + 2, 0, 7},
-		{"other model writes", invoke.Call{ModelID: "amazon.nova-micro-v1:0"}, req, 3 + 1, 7, 0},
-		{"other region reads", invoke.Call{ModelID: testModel, Region: "eu-west-1"}, req, 3 + 1, 0, 7},
+		{"other model writes", converse.Call{ModelID: "amazon.nova-micro-v1:0"}, req, 3 + 1, 7, 0},
+		{"other region reads", converse.Call{ModelID: testModel, Region: "eu-west-1"}, req, 3 + 1, 0, 7},
 		{"first cache point in messages writes", testCall, inMessages, 2, 3 + 3, 0},
 		{"first cache point in messages reads", testCall, inMessages, 2, 0, 3 + 3},
 	}
@@ -365,7 +365,7 @@ func TestCache(t *testing.T) {
 				t.Fatalf("Converse: %v", err)
 			}
 			out := resp.Usage.OutputTokens
-			want := invoke.Usage{
+			want := converse.Usage{
 				InputTokens:           tt.input,
 				OutputTokens:          out,
 				TotalTokens:           tt.input + out + tt.write + tt.read,
@@ -381,11 +381,11 @@ func TestCache(t *testing.T) {
 
 func TestCachePointWithEmptyPrefix(t *testing.T) {
 	// A cache point before any token caches nothing.
-	req := &invoke.ConverseRequest{
-		System:   []invoke.SystemBlock{{CachePoint: json.RawMessage(`{"type":"default"}`)}, {Text: ptr("x")}},
-		Messages: []invoke.Message{user(text("hi"))},
+	req := &converse.Request{
+		System:   []converse.SystemBlock{{CachePoint: json.RawMessage(`{"type":"default"}`)}, {Text: ptr("x")}},
+		Messages: []converse.Message{user(text("hi"))},
 	}
-	resp := converse(t, New(fixedClock()), req)
+	resp := callConverse(t, New(fixedClock()), req)
 	if u := resp.Usage; u.CacheReadInputTokens != 0 || u.CacheWriteInputTokens != 0 || u.InputTokens != 2+4 {
 		t.Errorf("usage = %+v, want 6 input tokens and no cache tokens", u)
 	}
@@ -412,28 +412,28 @@ func TestPrefixCacheEvicts(t *testing.T) {
 func TestValidation(t *testing.T) {
 	tests := []struct {
 		name string
-		req  *invoke.ConverseRequest
+		req  *converse.Request
 		want string // a substring of the message
 	}{
 		{"nil request", nil, "must start with a user message"},
-		{"no messages", &invoke.ConverseRequest{}, "must start with a user message"},
-		{"assistant first", &invoke.ConverseRequest{Messages: []invoke.Message{assistant(text("hi"))}}, "must start with a user message"},
-		{"same role twice", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a")), user(text("b"))}}, "must alternate"},
-		{"unknown role", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a")), {Role: "system", Content: []invoke.ContentBlock{text("b")}}}}, "messages.2.member.role"},
-		{"no content", &invoke.ConverseRequest{Messages: []invoke.Message{user()}}, "content field in the Message object at messages.0 is empty"},
+		{"no messages", &converse.Request{}, "must start with a user message"},
+		{"assistant first", &converse.Request{Messages: []converse.Message{assistant(text("hi"))}}, "must start with a user message"},
+		{"same role twice", &converse.Request{Messages: []converse.Message{user(text("a")), user(text("b"))}}, "must alternate"},
+		{"unknown role", &converse.Request{Messages: []converse.Message{user(text("a")), {Role: "system", Content: []converse.ContentBlock{text("b")}}}}, "messages.2.member.role"},
+		{"no content", &converse.Request{Messages: []converse.Message{user()}}, "content field in the Message object at messages.0 is empty"},
 		{"empty text", say(""), "messages.0.content.0 is blank"},
 		{"blank text", say(" \n "), "messages.0.content.0 is blank"},
-		{"empty block", &invoke.ConverseRequest{Messages: []invoke.Message{user(invoke.ContentBlock{})}}, "must set exactly one member, not 0"},
-		{"two members", &invoke.ConverseRequest{Messages: []invoke.Message{user(invoke.ContentBlock{Text: ptr("a"), CachePoint: json.RawMessage(`{}`)})}}, "must set exactly one member, not 2"},
-		{"blank system text", &invoke.ConverseRequest{System: []invoke.SystemBlock{{Text: ptr("")}}, Messages: []invoke.Message{user(text("a"))}}, "system.0 is blank"},
-		{"empty system block", &invoke.ConverseRequest{System: []invoke.SystemBlock{{}}, Messages: []invoke.Message{user(text("a"))}}, "system.0 must set exactly one member"},
-		{"max tokens zero", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a"))}, InferenceConfig: &invoke.InferenceConfig{MaxTokens: ptr[int32](0)}}, "inferenceConfig.maxTokens"},
-		{"no tools", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a"))}, ToolConfig: &invoke.ToolConfig{}}, "toolConfig.tools"},
-		{"nameless tool", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a"))}, ToolConfig: &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("", "", "")}}}, "has no name"},
-		{"schema not json", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a"))}, ToolConfig: &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("t", "", "{")}}}, "not valid JSON"},
-		{"schema not an object", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a"))}, ToolConfig: &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("t", "", `[1]`)}}}, "not a JSON schema object"},
-		{"unknown tool choice", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a"))}, ToolConfig: &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("t", "", "")}, ToolChoice: json.RawMessage(`{"maybe":{}}`)}}, "toolChoice must be one of"},
-		{"undeclared tool choice", &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a"))}, ToolConfig: &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("t", "", "")}, ToolChoice: json.RawMessage(`{"tool":{"name":"u"}}`)}}, `"u" named by toolChoice`},
+		{"empty block", &converse.Request{Messages: []converse.Message{user(converse.ContentBlock{})}}, "must set exactly one member, not 0"},
+		{"two members", &converse.Request{Messages: []converse.Message{user(converse.ContentBlock{Text: ptr("a"), CachePoint: json.RawMessage(`{}`)})}}, "must set exactly one member, not 2"},
+		{"blank system text", &converse.Request{System: []converse.SystemBlock{{Text: ptr("")}}, Messages: []converse.Message{user(text("a"))}}, "system.0 is blank"},
+		{"empty system block", &converse.Request{System: []converse.SystemBlock{{}}, Messages: []converse.Message{user(text("a"))}}, "system.0 must set exactly one member"},
+		{"max tokens zero", &converse.Request{Messages: []converse.Message{user(text("a"))}, InferenceConfig: &converse.InferenceConfig{MaxTokens: ptr[int32](0)}}, "inferenceConfig.maxTokens"},
+		{"no tools", &converse.Request{Messages: []converse.Message{user(text("a"))}, ToolConfig: &converse.ToolConfig{}}, "toolConfig.tools"},
+		{"nameless tool", &converse.Request{Messages: []converse.Message{user(text("a"))}, ToolConfig: &converse.ToolConfig{Tools: []converse.Tool{toolSpec("", "", "")}}}, "has no name"},
+		{"schema not json", &converse.Request{Messages: []converse.Message{user(text("a"))}, ToolConfig: &converse.ToolConfig{Tools: []converse.Tool{toolSpec("t", "", "{")}}}, "not valid JSON"},
+		{"schema not an object", &converse.Request{Messages: []converse.Message{user(text("a"))}, ToolConfig: &converse.ToolConfig{Tools: []converse.Tool{toolSpec("t", "", `[1]`)}}}, "not a JSON schema object"},
+		{"unknown tool choice", &converse.Request{Messages: []converse.Message{user(text("a"))}, ToolConfig: &converse.ToolConfig{Tools: []converse.Tool{toolSpec("t", "", "")}, ToolChoice: json.RawMessage(`{"maybe":{}}`)}}, "toolChoice must be one of"},
+		{"undeclared tool choice", &converse.Request{Messages: []converse.Message{user(text("a"))}, ToolConfig: &converse.ToolConfig{Tools: []converse.Tool{toolSpec("t", "", "")}, ToolChoice: json.RawMessage(`{"tool":{"name":"u"}}`)}}, `"u" named by toolChoice`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -443,8 +443,8 @@ func TestValidation(t *testing.T) {
 				t.Errorf("Converse error = %v, want Invalid containing %q", err, tt.want)
 			}
 			var events int
-			usage, err := p.ConverseStream(t.Context(), testCall, tt.req, func(invoke.StreamEvent) error { events++; return nil })
-			if !errkind.Is(err, errkind.Invalid) || events != 0 || usage != (invoke.Usage{}) {
+			usage, err := p.ConverseStream(t.Context(), testCall, tt.req, func(converse.StreamEvent) error { events++; return nil })
+			if !errkind.Is(err, errkind.Invalid) || events != 0 || usage != (converse.Usage{}) {
 				t.Errorf("ConverseStream = %+v, %v after %d events, want Invalid before any event", usage, err, events)
 			}
 		})
@@ -460,7 +460,7 @@ func TestTiming(t *testing.T) {
 		Now:              clock.Now,
 		Sleep:            clock.Sleep,
 	})
-	resp := converse(t, p, say("echo: one two three four five six")) // 6 tokens, 1.5s
+	resp := callConverse(t, p, say("echo: one two three four five six")) // 6 tokens, 1.5s
 	if diff := cmp.Diff(clock.sleeps(), []time.Duration{1800 * time.Millisecond}); diff != "" {
 		t.Errorf("Converse sleeps (-got +want):\n%s", diff)
 	}
@@ -493,7 +493,7 @@ func TestTiming(t *testing.T) {
 func TestNoSleepWhenUnpaced(t *testing.T) {
 	clock := newFakeClock()
 	p := New(Config{Now: clock.Now, Sleep: clock.Sleep})
-	converse(t, p, say("hello"))
+	callConverse(t, p, say("hello"))
 	if c := collect(t.Context(), p, testCall, say("hello")); c.err != nil {
 		t.Fatalf("ConverseStream: %v", c.err)
 	}
@@ -506,7 +506,7 @@ func TestRealClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := New(Config{Latency: time.Second, TokensPerSecond: 10})
 		start := time.Now()
-		resp := converse(t, p, say("ping")) // 1 token: 100ms
+		resp := callConverse(t, p, say("ping")) // 1 token: 100ms
 		if got, want := time.Since(start), 1100*time.Millisecond; got != want {
 			t.Errorf("Converse took %v, want %v", got, want)
 		}

@@ -4,14 +4,14 @@ import (
 	"context"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // stream emits one generation as ConverseStream events.
 type stream struct {
 	p      *Provider
 	ctx    context.Context
-	emit   func(invoke.StreamEvent) error
+	emit   func(converse.StreamEvent) error
 	g      *generation
 	mid    *Fault // the mid-stream fault to fire, or nil
 	deltas int    // content deltas emitted
@@ -24,7 +24,7 @@ func (s *stream) run(start time.Time) error {
 	if err := p.pause(s.ctx, p.cfg.Latency); err != nil {
 		return err
 	}
-	if err := s.emit(invoke.StreamEvent{MessageStart: &invoke.MessageStartEvent{Role: "assistant"}}); err != nil {
+	if err := s.emit(converse.StreamEvent{MessageStart: &converse.MessageStartEvent{Role: "assistant"}}); err != nil {
 		return err
 	}
 	if err := p.pause(s.ctx, p.cfg.TimeToFirstToken); err != nil {
@@ -52,17 +52,17 @@ func (s *stream) run(start time.Time) error {
 		}
 		i = end
 	}
-	if err := s.emit(invoke.StreamEvent{ContentBlockStop: &invoke.ContentBlockStopEvent{ContentBlockIndex: 0}}); err != nil {
+	if err := s.emit(converse.StreamEvent{ContentBlockStop: &converse.ContentBlockStopEvent{ContentBlockIndex: 0}}); err != nil {
 		return err
 	}
 
 	if t := g.tool; t != nil {
-		ev := &invoke.ContentBlockStartEvent{ContentBlockIndex: 1}
+		ev := &converse.ContentBlockStartEvent{ContentBlockIndex: 1}
 		ev.Start.ToolUse = &struct {
 			ToolUseID string `json:"toolUseId"`
 			Name      string `json:"name"`
 		}{ToolUseID: t.ToolUseID, Name: t.Name}
-		if err := s.emit(invoke.StreamEvent{ContentBlockStart: ev}); err != nil {
+		if err := s.emit(converse.StreamEvent{ContentBlockStart: ev}); err != nil {
 			return err
 		}
 		a, b := splitJSON(string(t.Input))
@@ -71,7 +71,7 @@ func (s *stream) run(start time.Time) error {
 				return err
 			}
 		}
-		if err := s.emit(invoke.StreamEvent{ContentBlockStop: &invoke.ContentBlockStopEvent{ContentBlockIndex: 1}}); err != nil {
+		if err := s.emit(converse.StreamEvent{ContentBlockStop: &converse.ContentBlockStopEvent{ContentBlockIndex: 1}}); err != nil {
 			return err
 		}
 	}
@@ -79,25 +79,25 @@ func (s *stream) run(start time.Time) error {
 	if s.mid != nil {
 		return s.mid.err() // the reply had no more than MidStreamAfter deltas
 	}
-	if err := s.emit(invoke.StreamEvent{MessageStop: &invoke.MessageStopEvent{StopReason: g.stopReason}}); err != nil {
+	if err := s.emit(converse.StreamEvent{MessageStop: &converse.MessageStopEvent{StopReason: g.stopReason}}); err != nil {
 		return err
 	}
-	return s.emit(invoke.StreamEvent{Metadata: &invoke.MetadataEvent{
+	return s.emit(converse.StreamEvent{Metadata: &converse.MetadataEvent{
 		Usage:   g.usage(s.out),
-		Metrics: invoke.Metrics{LatencyMs: p.cfg.Now().Sub(start).Milliseconds()},
+		Metrics: converse.Metrics{LatencyMs: p.cfg.Now().Sub(start).Milliseconds()},
 	}})
 }
 
 // textDelta emits a text delta at index 0 carrying k output tokens.
 func (s *stream) textDelta(text string, k int64) error {
-	ev := &invoke.ContentBlockDeltaEvent{ContentBlockIndex: 0}
+	ev := &converse.ContentBlockDeltaEvent{ContentBlockIndex: 0}
 	ev.Delta.Text = &text
 	return s.delta(ev, k)
 }
 
 // toolDelta emits a piece of tool input JSON at index 1.
 func (s *stream) toolDelta(piece string) error {
-	ev := &invoke.ContentBlockDeltaEvent{ContentBlockIndex: 1}
+	ev := &converse.ContentBlockDeltaEvent{ContentBlockIndex: 1}
 	ev.Delta.ToolUse = &struct {
 		Input string `json:"input"`
 	}{Input: piece}
@@ -106,14 +106,14 @@ func (s *stream) toolDelta(piece string) error {
 
 // delta fires the mid-stream fault when its turn has come, else paces and
 // emits ev, counting its k output tokens once emit succeeds.
-func (s *stream) delta(ev *invoke.ContentBlockDeltaEvent, k int64) error {
+func (s *stream) delta(ev *converse.ContentBlockDeltaEvent, k int64) error {
 	if s.mid != nil && s.deltas == s.mid.MidStreamAfter {
 		return s.mid.err()
 	}
 	if err := s.p.pause(s.ctx, s.p.pace(k)); err != nil {
 		return err
 	}
-	if err := s.emit(invoke.StreamEvent{ContentBlockDelta: ev}); err != nil {
+	if err := s.emit(converse.StreamEvent{ContentBlockDelta: ev}); err != nil {
 		return err
 	}
 	s.deltas++

@@ -7,21 +7,20 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 // streamRequests are requests that exercise every reply rule.
-func streamRequests() map[string]*invoke.ConverseRequest {
-	image := invoke.ContentBlock{Image: &invoke.ImageBlock{Format: "jpeg"}}
+func streamRequests() map[string]*converse.Request {
+	image := converse.ContentBlock{Image: &converse.ImageBlock{Format: "jpeg"}}
 	image.Image.Source.Bytes = []byte{0xff, 0xd8, 0xff}
 	maxed := say("Write a poem.")
-	maxed.InferenceConfig = &invoke.InferenceConfig{MaxTokens: ptr[int32](7)}
+	maxed.InferenceConfig = &converse.InferenceConfig{MaxTokens: ptr[int32](7)}
 	stopped := say("echo: first part || second part")
-	stopped.InferenceConfig = &invoke.InferenceConfig{StopSequences: []string{"||"}}
+	stopped.InferenceConfig = &converse.InferenceConfig{StopSequences: []string{"||"}}
 	stoppedAtOnce := say("echo: || nothing before")
-	stoppedAtOnce.InferenceConfig = &invoke.InferenceConfig{StopSequences: []string{"||"}}
-	return map[string]*invoke.ConverseRequest{
+	stoppedAtOnce.InferenceConfig = &converse.InferenceConfig{StopSequences: []string{"||"}}
+	return map[string]*converse.Request{
 		"sentence":      say("Tell me about the sea."),
 		"ping":          say("ping"),
 		"echo":          say("echo:  Hello,   spaced\tworld!  "),
@@ -29,28 +28,28 @@ func streamRequests() map[string]*invoke.ConverseRequest {
 		"max tokens":    maxed,
 		"stop sequence": stopped,
 		"empty reply":   stoppedAtOnce,
-		"image":         {Messages: []invoke.Message{user(image, text("Describe it."))}},
+		"image":         {Messages: []converse.Message{user(image, text("Describe it."))}},
 		"multi-turn": {
-			System:   []invoke.SystemBlock{{Text: ptr("Be kind.")}},
-			Messages: []invoke.Message{user(text("hi")), assistant(text("Hello!")), user(text("How are you?"))},
+			System:   []converse.SystemBlock{{Text: ptr("Be kind.")}},
+			Messages: []converse.Message{user(text("hi")), assistant(text("Hello!")), user(text("How are you?"))},
 		},
 		"cache": {
-			System:   []invoke.SystemBlock{{Text: ptr("A long and stable system prompt.")}, {CachePoint: json.RawMessage(`{"type":"default"}`)}},
-			Messages: []invoke.Message{user(text("question"))},
+			System:   []converse.SystemBlock{{Text: ptr("A long and stable system prompt.")}, {CachePoint: json.RawMessage(`{"type":"default"}`)}},
+			Messages: []converse.Message{user(text("question"))},
 		},
 		"tool use": {
-			Messages:   []invoke.Message{user(text("What's the weather?"))},
+			Messages:   []converse.Message{user(text("What's the weather?"))},
 			ToolConfig: weatherTools(),
 		},
 		"tool use without schema": {
-			Messages:   []invoke.Message{user(text("What time is it?"))},
-			ToolConfig: &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("get_time", "", "")}},
+			Messages:   []converse.Message{user(text("What time is it?"))},
+			ToolConfig: &converse.ToolConfig{Tools: []converse.Tool{toolSpec("get_time", "", "")}},
 		},
 		"tool result": {
-			Messages: []invoke.Message{
+			Messages: []converse.Message{
 				user(text("weather?")),
-				assistant(invoke.ContentBlock{ToolUse: &invoke.ToolUseBlock{ToolUseID: "tooluse_1", Name: "get_weather", Input: json.RawMessage(`{"city":"sim"}`)}}),
-				user(toolResult("tooluse_1", "success", invoke.ToolResultContent{Text: ptr("sunny")})),
+				assistant(converse.ContentBlock{ToolUse: &converse.ToolUseBlock{ToolUseID: "tooluse_1", Name: "get_weather", Input: json.RawMessage(`{"city":"sim"}`)}}),
+				user(toolResult("tooluse_1", "success", converse.ToolResultContent{Text: ptr("sunny")})),
 			},
 			ToolConfig: weatherTools(),
 		},
@@ -61,7 +60,7 @@ func TestStreamMatchesConverse(t *testing.T) {
 	for name, req := range streamRequests() {
 		t.Run(name, func(t *testing.T) {
 			// Separate Providers, so that both calls write the cache.
-			resp := converse(t, New(fixedClock()), req)
+			resp := callConverse(t, New(fixedClock()), req)
 			c := collect(t.Context(), New(fixedClock()), testCall, req)
 			if c.err != nil {
 				t.Fatalf("ConverseStream: %v", c.err)
@@ -108,7 +107,7 @@ func TestStreamMatchesConverse(t *testing.T) {
 }
 
 // deltaTokens is the output tokens an event carries.
-func deltaTokens(ev invoke.StreamEvent) int64 {
+func deltaTokens(ev converse.StreamEvent) int64 {
 	d := ev.ContentBlockDelta
 	switch {
 	case d == nil:
@@ -130,8 +129,8 @@ func TestStreamEmitError(t *testing.T) {
 			}
 			errGone := errors.New("client went away")
 			for fail := range full.events {
-				var emitted []invoke.StreamEvent
-				usage, err := New(fixedClock()).ConverseStream(t.Context(), testCall, req, func(ev invoke.StreamEvent) error {
+				var emitted []converse.StreamEvent
+				usage, err := New(fixedClock()).ConverseStream(t.Context(), testCall, req, func(ev converse.StreamEvent) error {
 					if len(emitted) == fail {
 						return errGone
 					}
@@ -191,7 +190,7 @@ func TestStreamCancel(t *testing.T) {
 				t.Fatalf("error = %v, want context.Canceled", c.err)
 			}
 			const input = 3 + 7
-			want := invoke.Usage{InputTokens: input, OutputTokens: tt.wantOut, TotalTokens: input + tt.wantOut}
+			want := converse.Usage{InputTokens: input, OutputTokens: tt.wantOut, TotalTokens: input + tt.wantOut}
 			if diff := cmp.Diff(c.usage, want); diff != "" {
 				t.Errorf("usage (-got +want):\n%s", diff)
 			}
@@ -208,8 +207,8 @@ func TestStreamCancelWithoutSleeping(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var events []string
-	usage, err := New(fixedClock()).ConverseStream(ctx, testCall, say("echo: a b c d"), func(ev invoke.StreamEvent) error {
-		events = append(events, kinds([]invoke.StreamEvent{ev})...)
+	usage, err := New(fixedClock()).ConverseStream(ctx, testCall, say("echo: a b c d"), func(ev converse.StreamEvent) error {
+		events = append(events, kinds([]converse.StreamEvent{ev})...)
 		if len(events) == 3 {
 			cancel()
 		}

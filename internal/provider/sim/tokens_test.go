@@ -5,8 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/tollgate-dev/tollgate/internal/invoke"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 )
 
 func TestTokens(t *testing.T) {
@@ -73,11 +72,11 @@ func TestCutTokens(t *testing.T) {
 
 func TestInputTokens(t *testing.T) {
 	guard := json.RawMessage(`{"text":{"text":"x"}}`) // 15 tokens
-	image := invoke.ContentBlock{Image: &invoke.ImageBlock{Format: "png"}}
+	image := converse.ContentBlock{Image: &converse.ImageBlock{Format: "png"}}
 	image.Image.Source.Bytes = []byte("not really a png")
 	tests := []struct {
 		name string
-		req  *invoke.ConverseRequest
+		req  *converse.Request
 		want int64
 	}{
 		{
@@ -87,79 +86,79 @@ func TestInputTokens(t *testing.T) {
 		},
 		{
 			name: "system and message",
-			req: &invoke.ConverseRequest{
-				System:   []invoke.SystemBlock{{Text: ptr("Be brief.")}},
-				Messages: []invoke.Message{user(text("Hello, world!"))},
+			req: &converse.Request{
+				System:   []converse.SystemBlock{{Text: ptr("Be brief.")}},
+				Messages: []converse.Message{user(text("Hello, world!"))},
 			},
 			want: (1 + 3) + (3 + 4),
 		},
 		{
 			name: "guard content system block",
-			req: &invoke.ConverseRequest{
-				System:   []invoke.SystemBlock{{GuardContent: guard}},
-				Messages: []invoke.Message{user(text("hi"))},
+			req: &converse.Request{
+				System:   []converse.SystemBlock{{GuardContent: guard}},
+				Messages: []converse.Message{user(text("hi"))},
 			},
 			want: (1 + 15) + (3 + 1),
 		},
 		{
 			name: "three turns",
-			req: &invoke.ConverseRequest{Messages: []invoke.Message{
+			req: &converse.Request{Messages: []converse.Message{
 				user(text("hi")), assistant(text("hello there")), user(text("ok?")),
 			}},
 			want: (3 + 1) + (3 + 2) + (3 + 2),
 		},
 		{
 			name: "several blocks in a message",
-			req:  &invoke.ConverseRequest{Messages: []invoke.Message{user(text("a b"), text("c"))}},
+			req:  &converse.Request{Messages: []converse.Message{user(text("a b"), text("c"))}},
 			want: 3 + 2 + 1,
 		},
 		{
 			name: "image",
-			req:  &invoke.ConverseRequest{Messages: []invoke.Message{user(image, text("what is this"))}},
+			req:  &converse.Request{Messages: []converse.Message{user(image, text("what is this"))}},
 			want: 3 + 1000 + 3,
 		},
 		{
 			name: "tool use and text result",
-			req: &invoke.ConverseRequest{Messages: []invoke.Message{
+			req: &converse.Request{Messages: []converse.Message{
 				user(text("weather?")),
-				assistant(invoke.ContentBlock{ToolUse: &invoke.ToolUseBlock{ToolUseID: "t1", Name: "get_weather", Input: json.RawMessage(`{"city":"Paris"}`)}}),
-				user(toolResult("t1", "", invoke.ToolResultContent{Text: ptr("22C")})),
+				assistant(converse.ContentBlock{ToolUse: &converse.ToolUseBlock{ToolUseID: "t1", Name: "get_weather", Input: json.RawMessage(`{"city":"Paris"}`)}}),
+				user(toolResult("t1", "", converse.ToolResultContent{Text: ptr("22C")})),
 			}},
 			want: (3 + 2) + (3 + 9) + (3 + 1),
 		},
 		{
 			name: "json and image tool result",
-			req: &invoke.ConverseRequest{Messages: []invoke.Message{
-				user(toolResult("t1", "", invoke.ToolResultContent{JSON: json.RawMessage(`{"temp": 22}`)}, invoke.ToolResultContent{Image: image.Image})),
+			req: &converse.Request{Messages: []converse.Message{
+				user(toolResult("t1", "", converse.ToolResultContent{JSON: json.RawMessage(`{"temp": 22}`)}, converse.ToolResultContent{Image: image.Image})),
 			}},
 			want: 3 + 7 + 1000,
 		},
 		{
 			name: "other block counts its json",
-			req: &invoke.ConverseRequest{Messages: []invoke.Message{
-				user(invoke.ContentBlock{Document: json.RawMessage(`{"name":"n"}`)}, text("summarise")),
+			req: &converse.Request{Messages: []converse.Message{
+				user(converse.ContentBlock{Document: json.RawMessage(`{"name":"n"}`)}, text("summarise")),
 			}},
 			want: 3 + 9 + 1,
 		},
 		{
 			name: "tool specs",
-			req: &invoke.ConverseRequest{
-				Messages:   []invoke.Message{user(text("hi"))},
-				ToolConfig: &invoke.ToolConfig{Tools: []invoke.Tool{toolSpec("get_weather", "Get the weather.", `{"type":"object"}`)}},
+			req: &converse.Request{
+				Messages:   []converse.Message{user(text("hi"))},
+				ToolConfig: &converse.ToolConfig{Tools: []converse.Tool{toolSpec("get_weather", "Get the weather.", `{"type":"object"}`)}},
 			},
 			want: (3 + 4 + 9) + (3 + 1),
 		},
 		{
 			name: "cache point costs nothing",
-			req: &invoke.ConverseRequest{Messages: []invoke.Message{
-				user(text("hi"), invoke.ContentBlock{CachePoint: json.RawMessage(`{"type":"default"}`)}),
+			req: &converse.Request{Messages: []converse.Message{
+				user(text("hi"), converse.ContentBlock{CachePoint: json.RawMessage(`{"type":"default"}`)}),
 			}},
 			want: 0 + 3 + 1, // all of it is the cache prefix, see TestCache
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp := converse(t, New(fixedClock()), tt.req)
+			resp := callConverse(t, New(fixedClock()), tt.req)
 			u := resp.Usage
 			if got := u.InputTokens + u.CacheReadInputTokens + u.CacheWriteInputTokens; got != tt.want {
 				t.Errorf("input tokens = %d, want %d (usage %+v)", got, tt.want, u)
@@ -175,7 +174,7 @@ func TestInputTokens(t *testing.T) {
 }
 
 // toolTokens is Tokens of the tool input in a Converse response.
-func toolTokens(resp *invoke.ConverseResponse) int64 {
+func toolTokens(resp *converse.Response) int64 {
 	var n int64
 	for _, b := range resp.Output.Message.Content {
 		if b.ToolUse != nil {

@@ -1,17 +1,24 @@
-package invoke
+// Package converse is Tollgate's canonical vocabulary of a model call: the
+// Bedrock Converse shapes (Request, Response, StreamEvent, Usage and the
+// blocks they carry), the model-native InvokeModel body (NativeRequest,
+// NativeResponse), and the Call that identifies one provider attempt.
+//
+// The conversation types follow the Bedrock Converse API member for member
+// (same JSON names), because Converse is the lingua franca every provider
+// is translated to and from; documents (tool input, additional fields) stay
+// raw JSON so nothing a client sends is lost on the way to a provider.
+//
+// It is a leaf: the runtime pipeline (internal/invoke), the providers
+// (internal/provider/...), the native codecs (internal/native) and the
+// runtime API speak it without depending on one another.
+package converse
 
 import (
 	"encoding/json"
 )
 
-// The conversation types below are Tollgate's canonical form of a model
-// call. They follow the Bedrock Converse API member for member (same JSON
-// names), because Converse is the lingua franca every provider is
-// translated to and from; documents (tool input, additional fields) stay
-// raw JSON so nothing a client sends is lost on the way to a provider.
-
-// ConverseRequest is a Converse or ConverseStream request body.
-type ConverseRequest struct {
+// Request is a Converse or ConverseStream request body.
+type Request struct {
 	// Raw is the request body exactly as the client sent it, when it came
 	// from the wire; providers that speak Converse natively forward it
 	// as is. Never serialised.
@@ -39,7 +46,7 @@ type Message struct {
 
 // ContentBlock is a union: exactly one member is set. Members Tollgate does
 // not interpret are kept as raw JSON; the Bedrock provider forwards the
-// client's original body (ConverseRequest.Raw), so nothing is lost there.
+// client's original body (Request.Raw), so nothing is lost there.
 type ContentBlock struct {
 	Text             *string          `json:"text,omitempty"`
 	Image            *ImageBlock      `json:"image,omitempty"`
@@ -126,8 +133,8 @@ type ToolSpec struct {
 	Strict *bool `json:"strict,omitempty"`
 }
 
-// ConverseResponse is a Converse response body.
-type ConverseResponse struct {
+// Response is a Converse response body.
+type Response struct {
 	Output struct {
 		Message *Message `json:"message,omitempty"`
 	} `json:"output"`
@@ -215,4 +222,33 @@ type MetadataEvent struct {
 	Usage   Usage           `json:"usage"`
 	Metrics Metrics         `json:"metrics"`
 	Trace   json.RawMessage `json:"trace,omitempty"`
+}
+
+// Call identifies one provider attempt.
+type Call struct {
+	RequestID string
+	// ModelID is the catalogue's foundation-model id, e.g.
+	// "anthropic.claude-3-haiku-20240307-v1:0".
+	ModelID string
+	// Region is the region this attempt is routed to.
+	Region string
+	// Upstream, when set, is what the provider should address instead of
+	// ModelID: an upstream application-profile ARN on real Bedrock, or the
+	// served model name on an OpenAI-compatible server.
+	Upstream string
+}
+
+// NativeRequest is an InvokeModel body in the model's own format.
+type NativeRequest struct {
+	Body        []byte
+	ContentType string
+	Accept      string
+}
+
+// NativeResponse is an InvokeModel response in the model's own format.
+type NativeResponse struct {
+	Body        []byte
+	ContentType string
+	Usage       Usage
+	LatencyMs   int64 // set by the pipeline: the whole call's latency
 }

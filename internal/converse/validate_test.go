@@ -1,4 +1,4 @@
-package invoke
+package converse
 
 import (
 	"encoding/json"
@@ -27,7 +27,7 @@ func TestValidateInput(t *testing.T) {
 		{"two", `{"inferenceConfig":{"temperature":2,"topP":2}}`, "2 validation errors detected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var r ConverseRequest
+			var r Request
 			if err := json.Unmarshal([]byte(tc.body), &r); err != nil {
 				t.Fatal(err)
 			}
@@ -43,7 +43,7 @@ func TestValidateInput(t *testing.T) {
 			}
 		})
 	}
-	many := ConverseRequest{InferenceConfig: &InferenceConfig{StopSequences: make([]string, maxStopSequences+1)}}
+	many := Request{InferenceConfig: &InferenceConfig{StopSequences: make([]string, maxStopSequences+1)}}
 	for i := range many.InferenceConfig.StopSequences {
 		many.InferenceConfig.StopSequences[i] = "s"
 	}

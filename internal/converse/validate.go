@@ -1,4 +1,4 @@
-package invoke
+package converse
 
 import (
 	"encoding/json"
@@ -32,7 +32,7 @@ const maxStopSequences = 2500
 //	failed to satisfy constraint: Member must have value less than or equal to 1
 //
 // (awsproto's decoders call it on every request type that has it).
-func (r *ConverseRequest) ValidateInput() error {
+func (r *Request) ValidateInput() error {
 	var v violations
 	if c := r.InferenceConfig; c != nil {
 		if c.MaxTokens != nil && *c.MaxTokens < 1 {

@@ -1,0 +1,7 @@
+package openai
+
+import "github.com/tollgate-dev/tollgate/internal/invoke"
+
+// Provider implements the pipeline's provider contract; the check lives
+// in a test so the provider does not import the pipeline.
+var _ invoke.Provider = (*Provider)(nil)
