@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/api/budgetsapi"
+	"github.com/tollgate-dev/tollgate/internal/backoff"
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
@@ -61,9 +62,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	}
 	ocfg := notify.Config{Store: m.DB, Deliverers: deliverers, Logger: m.Logger}
 	if first := cfg.NotifyRetry; first > 0 {
-		ocfg.Backoff = func(n int) time.Duration {
-			return min(time.Hour, first*time.Duration(1<<min(n-1, 30)))
-		}
+		ocfg.Backoff = backoff.Policy{First: first, Max: time.Hour}.Delay
 		ocfg.Poll = min(time.Second, first)
 	}
 	b.Outbox = notify.New(ocfg)

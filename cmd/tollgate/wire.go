@@ -112,9 +112,9 @@ var (
 
 // openStore opens the database cfg selects: PostgreSQL when cfg.Store is
 // set, else SQLite in cfg.DataDir.
-func openStore(ctx context.Context, cfg config.Config) (Store, error) {
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (Store, error) {
 	if cfg.Store != "" {
-		db, err := postgres.Open(ctx, cfg.Store, postgres.Options{})
+		db, err := postgres.Open(ctx, cfg.Store, postgres.Options{Logger: log})
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +209,7 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 	}
-	m.DB, err = openStore(ctx, cfg)
+	m.DB, err = openStore(ctx, cfg, m.Logger)
 	if err != nil {
 		return err
 	}

@@ -298,37 +298,13 @@ func (fe *firstEvent) err(err error) error {
 	return errkind.Wrap(errkind.Unavailable, context.DeadlineExceeded, "The model did not answer in time.")
 }
 
-func outcome(err error) (string, string) {
-	if err == nil {
-		return ledger.OutcomeSuccess, ""
-	}
-	if errors.Is(err, context.Canceled) {
-		return ledger.OutcomeCancelled, ""
-	}
-	switch errkind.KindOf(err) {
-	case errkind.Throttled:
-		return ledger.OutcomeThrottled, "ThrottlingException"
-	case errkind.Invalid:
-		return ledger.OutcomeClientError, "ValidationException"
-	case errkind.Denied:
-		return ledger.OutcomeClientError, "AccessDeniedException"
-	case errkind.NotFound:
-		return ledger.OutcomeClientError, "ResourceNotFoundException"
-	case errkind.QuotaExceeded:
-		return ledger.OutcomeClientError, "ServiceQuotaExceededException"
-	case errkind.Unavailable:
-		return ledger.OutcomeServerError, "ServiceUnavailableException"
-	}
-	return ledger.OutcomeServerError, "InternalServerException"
-}
-
 // finish prices the usage and appends the call's record durably. It runs
 // without the request's cancellation: a call the client abandoned is still
 // recorded and billed for what it consumed.
 func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) error {
 	c.recorded = true
 	end := c.s.now()
-	out, code := outcome(callErr)
+	out, code := ledger.OutcomeOf(callErr)
 	r := ledger.Record{
 		RequestID:        c.caller.RequestID,
 		Time:             c.start.UTC().Truncate(time.Millisecond),

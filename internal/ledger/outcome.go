@@ -23,13 +23,15 @@ var outcomes = map[errkind.Kind]outcomeCode{
 	errkind.NotFound:      {OutcomeClientError, "ResourceNotFoundException"},
 	errkind.QuotaExceeded: {OutcomeClientError, "ServiceQuotaExceededException"},
 	errkind.Unavailable:   {OutcomeServerError, "ServiceUnavailableException"},
+	errkind.Canceled:      {OutcomeCancelled, ""},
 }
 
 var internalOutcome = outcomeCode{OutcomeServerError, "InternalServerException"}
 
 // OutcomeOf returns the Outcome and ErrorCode of the record of a call that
 // ended with err: success for nil, cancelled (no code) when the client
-// went away (context.Canceled), else the kind's entry of the table above.
+// went away (context.Canceled, or kind Canceled), else the kind's entry of
+// the table above.
 func OutcomeOf(err error) (outcome, code string) {
 	if err == nil {
 		return OutcomeSuccess, ""

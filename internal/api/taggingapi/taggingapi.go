@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
@@ -28,6 +29,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/ratelimit"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -92,7 +94,7 @@ func New(profiles *profile.Service, opts Options) *Handler {
 		if now == nil {
 			now = time.Now
 		}
-		h.limiter = &limiter{rate: opts.Rate, now: now, buckets: map[string]*bucket{}}
+		h.limiter = &limiter{buckets: ratelimit.NewBuckets(opts.Rate), now: now}
 		if opts.Shared != nil {
 			h.limiter = newSharedLimiter(opts.Shared, opts.Rate, now)
 		}
@@ -357,36 +359,14 @@ func failure(err error) failureInfo {
 	return failureInfo{StatusCode: 400, ErrorCode: "InvalidParameterException", ErrorMessage: e.Message}
 }
 
-// limiter is a token bucket per account.
+// limiter is a token bucket per account, forgetting idle accounts.
 type limiter struct {
-	rate    float64
+	buckets *ratelimit.Buckets
 	now     func() time.Time
-	mu      sync.Mutex
-	buckets map[string]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
 }
 
 func (l *limiter) allow(_ context.Context, account string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	burst := max(1, l.rate)
-	b := l.buckets[account]
-	if b == nil {
-		b = &bucket{tokens: burst, last: now}
-		l.buckets[account] = b
-	}
-	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return l.buckets.Allow(account, l.now())
 }
 
 // sharedKey names the Tagging API's windows in the store; a budget name
@@ -394,25 +374,26 @@ func (l *limiter) allow(_ context.Context, account string) bool {
 const sharedKey = "tagging:api"
 
 // sharedLimiter is the fleet's limiter: fixed windows counted in the
-// store, claimed in batches.
+// store, claimed in batches (ratelimit.Window.Claim), one window per
+// account; accounts idle for a minute are forgotten.
 type sharedLimiter struct {
 	shared SharedRate
 	window time.Duration // 1s, or longer below one request a second
 	limit  int64         // requests per window
 	now    func() time.Time
 
-	mu    sync.Mutex
-	slots map[string]*slots // per account
+	mu      sync.Mutex
+	windows map[string]*accountWindow
+	swept   time.Time
 }
 
-// slots are the requests this replica may still admit in one window.
-type slots struct {
-	window int64 // start, unix nanoseconds
-	left   int64
+type accountWindow struct {
+	ratelimit.Window
+	used atomic.Int64 // unix nanoseconds of the last call
 }
 
 func newSharedLimiter(shared SharedRate, rate float64, now func() time.Time) *sharedLimiter {
-	l := &sharedLimiter{shared: shared, window: time.Second, now: now, slots: map[string]*slots{}}
+	l := &sharedLimiter{shared: shared, window: time.Second, now: now, windows: map[string]*accountWindow{}}
 	if rate < 1 {
 		l.window = time.Duration(math.Round(float64(time.Second) / rate))
 		rate = 1
@@ -422,34 +403,30 @@ func newSharedLimiter(shared SharedRate, rate float64, now func() time.Time) *sh
 }
 
 func (l *sharedLimiter) allow(ctx context.Context, account string) bool {
-	start := l.now().Truncate(l.window)
-	ws := start.UnixNano()
+	now := l.now()
 	l.mu.Lock()
-	s := l.slots[account]
-	if s == nil {
-		s = &slots{}
-		l.slots[account] = s
+	w := l.windows[account]
+	if w == nil {
+		w = &accountWindow{Window: ratelimit.Window{Length: l.window}}
+		l.windows[account] = w
 	}
-	if s.window == ws && s.left > 0 {
-		s.left--
-		l.mu.Unlock()
-		return true
+	if idle := max(time.Minute, 2*l.window); now.Sub(l.swept) > idle {
+		for a, aw := range l.windows {
+			if now.UnixNano()-aw.used.Load() > int64(idle) && a != account {
+				delete(l.windows, a)
+			}
+		}
+		l.swept = now
 	}
 	l.mu.Unlock()
-	got, err := l.shared.ClaimRate(ctx, account, sharedKey, start, l.limit, max(1, l.limit/8))
+	w.used.Store(now.UnixNano())
+	ok, err := w.Claim(ctx, now, l.limit, func(ctx context.Context, start time.Time, limit, want int64) (int64, error) {
+		return l.shared.ClaimRate(ctx, account, sharedKey, start, limit, want)
+	})
 	if err != nil {
 		// The throttle protects the service, not money: without the
 		// store to count in, serve.
 		return true
 	}
-	if got == 0 {
-		return false
-	}
-	l.mu.Lock()
-	if s.window != ws {
-		s.window, s.left = ws, 0
-	}
-	s.left += got - 1
-	l.mu.Unlock()
-	return true
+	return ok
 }
