@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/internal/demo"
+
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
@@ -43,8 +45,8 @@ func TestDemoOnce(t *testing.T) {
 		profiles[r.ProfileID] = true
 		ops[r.Operation]++
 	}
-	if len(recs) != 80 || len(profiles) != len(demoProfiles) || len(ops) != 4 {
-		t.Errorf("%d records over %d profiles and operations %v; want 80 over %d and all four", len(recs), len(profiles), ops, len(demoProfiles))
+	if len(recs) != 80 || len(profiles) != len(demo.Profiles) || len(ops) != 4 {
+		t.Errorf("%d records over %d profiles and operations %v; want 80 over %d and all four", len(recs), len(profiles), ops, len(demo.Profiles))
 	}
 
 	out.Reset()

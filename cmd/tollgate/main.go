@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		case "serve":
 			return serve(ctx, args[1:], stderr, getenv)
 		case "demo":
-			return demo(ctx, args[1:], stdout, stderr, getenv)
+			return demoCmd(ctx, args[1:], stdout, stderr, getenv)
 		case "version":
 			fmt.Fprintln(stdout, "tollgate", version)
 			return nil
