@@ -305,12 +305,17 @@ func TestListInferenceProfilesPagination(t *testing.T) {
 		}
 	}
 
+	// A real SYSTEM_DEFINED token, presented for another type below.
+	first, err := c.ListInferenceProfiles(ctx, &bedrock.ListInferenceProfilesInput{MaxResults: aws.Int32(5)})
+	if err != nil || first.NextToken == nil {
+		t.Fatalf("first SYSTEM_DEFINED page: token %v, %v", first.NextToken, err)
+	}
 	for _, tc := range []struct {
 		name string
 		in   bedrock.ListInferenceProfilesInput
 	}{
 		{"garbage token", bedrock.ListInferenceProfilesInput{NextToken: aws.String("not-a-token")}},
-		{"token of another type", bedrock.ListInferenceProfilesInput{TypeEquals: types.InferenceProfileTypeApplication, NextToken: aws.String(encodeTestToken())}},
+		{"token of another type", bedrock.ListInferenceProfilesInput{TypeEquals: types.InferenceProfileTypeApplication, NextToken: first.NextToken}},
 		{"maxResults too large", bedrock.ListInferenceProfilesInput{MaxResults: aws.Int32(5000)}},
 		{"maxResults zero", bedrock.ListInferenceProfilesInput{MaxResults: aws.Int32(0)}},
 		{"bad type", bedrock.ListInferenceProfilesInput{TypeEquals: "CUSTOM"}},
@@ -320,11 +325,6 @@ func TestListInferenceProfilesPagination(t *testing.T) {
 			assertErrorAs(t, err, new(*types.ValidationException))
 		})
 	}
-}
-
-// encodeTestToken gets a real SYSTEM_DEFINED token by listing one page.
-func encodeTestToken() string {
-	return "djEAU1lTVEVNX0RFRklORUQAdXMuYW1hem9uLm5vdmEtbGl0ZS12MTow" // v1\0SYSTEM_DEFINED\0us.amazon.nova-lite-v1:0
 }
 
 func TestCreateIdempotencyAndConflicts(t *testing.T) {

@@ -5,7 +5,6 @@
 package bedrockapi
 
 import (
-	"encoding/base64"
 	"net/http"
 	"slices"
 	"strconv"
@@ -211,19 +210,14 @@ func (h *Handler) deleteInferenceProfile(w http.ResponseWriter, r *http.Request)
 	return writeOK(w, http.StatusOK, struct{}{})
 }
 
-// listToken is the opaque pagination token: the type listed and the sort
-// key of the last item returned.
-func encodeToken(typ, last string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1\x00" + typ + "\x00" + last))
-}
+// tokens are ListInferenceProfiles' nextTokens, bound to the type
+// listed; the cursor is the sort key of the last item returned.
+var tokens = awsproto.Tokens{Member: "nextToken"}
 
-func decodeToken(tok, typ string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	parts := strings.Split(string(raw), "\x00")
-	if err != nil || len(parts) != 3 || parts[0] != "v1" || parts[1] != typ {
-		return "", errkind.New(errkind.Invalid, "The nextToken is invalid or belongs to another request.")
-	}
-	return parts[2], nil
+// listBind is what a nextToken continues: the listing of one type (the
+// page size may change between pages).
+type listBind struct {
+	Type string `json:"type"`
 }
 
 func sortKey(p profile.Profile) string {
@@ -258,12 +252,14 @@ func (h *Handler) listInferenceProfiles(w http.ResponseWriter, r *http.Request) 
 	default:
 		return errkind.New(errkind.Invalid, "1 validation error detected: Value '%s' at 'typeEquals' failed to satisfy constraint: Member must satisfy enum value set: [SYSTEM_DEFINED, APPLICATION]", typ)
 	}
+	bind := listBind{Type: typ}
+	tok := q.Get("nextToken")
+	last, err := tokens.Read(r.Context(), &tok, bind)
+	if err != nil {
+		return err
+	}
 	start := 0
-	if tok := q.Get("nextToken"); tok != "" {
-		last, err := decodeToken(tok, typ)
-		if err != nil {
-			return err
-		}
+	if last != "" {
 		// Both lists are sorted by sortKey; resume after the last key, so a
 		// deletion between pages neither repeats nor skips an item.
 		start, _ = slices.BinarySearchFunc(all, last, func(p profile.Profile, k string) int {
@@ -279,7 +275,7 @@ func (h *Handler) listInferenceProfiles(w http.ResponseWriter, r *http.Request) 
 		out.InferenceProfileSummaries = append(out.InferenceProfileSummaries, summary(p))
 	}
 	if end < len(all) {
-		out.NextToken = encodeToken(typ, sortKey(all[end-1]))
+		out.NextToken = tokens.Next(r.Context(), bind, sortKey(all[end-1]))
 	}
 	return writeOK(w, http.StatusOK, out)
 }
