@@ -144,4 +144,3 @@ var statusOf = map[string]string{
 	"UnrecognizedClientException": "403 Forbidden",
 	"InvalidSignatureException":   "403 Forbidden",
 }
-
