@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -39,8 +38,9 @@ import (
 // conformance suite check that the two agree): 30 × 800 = 24,000 rows. The
 // counters other than calls (tokens, costs, errors, unpriced calls) are
 // deterministic but synthetic: the cost of a query follows the number and
-// shape of the rows, not their values. The row counts and the
-// cardinalities of every dimension and tag match the SQLite benchmark's.
+// shape of the rows, not their values. The row counts, and the profiles
+// with their dimensions and tags (storetest.BenchProfileOf), are the
+// SQLite benchmark's.
 //
 // The benchmark runs only under -bench (building the month takes some
 // 10 s on a 2-vCPU VM) and skips without TOLLGATE_TEST_POSTGRES_URL; the
@@ -48,28 +48,16 @@ import (
 const (
 	month10MRecords  = 10_000_000
 	month10MHours    = 30 * 24
-	month10MProfiles = 200
+	month10MProfiles = storetest.BenchProfiles
 	month10MCombos   = month10MProfiles * 2 * 2 // principals × operations per profile
 	month10MRetag    = 14 * 24                  // the hour from which every 25th profile carries its new tags
 )
 
-var month10M = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+var month10M = storetest.BenchMonth
 
 // seedMonth10M fills the rollup tables of the migrated, empty schema at url
 // with the 10-million-record month.
 func seedMonth10M(ctx context.Context, url string) error {
-	accounts := []string{"111111111111", "222222222222", "333333333333"}
-	models := []string{
-		"anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-sonnet-4-20250514-v1:0", "amazon.nova-lite-v1:0",
-		"amazon.nova-pro-v1:0", "meta.llama3-1-70b-instruct-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0",
-		"acme.in-house-model-v1", // not in the catalogue: unpriced
-	}
-	regions := []string{"us-east-1", "us-west-2", "eu-central-1", "ap-northeast-1"}
-	depts := []string{"claims", "sales", "risk", "underwriting", "it", "marketing"}
-	ccs := []string{"CC-1001", "CC-1002", "CC-2001", "CC-2002", "CC-3001", "CC-4001", "CC-5001", "CC-6001"}
-	envs := []string{"prod", "staging", "dev"}
-	ops := [2][2]string{{"Converse", "ConverseStream"}, {"InvokeModel", "InvokeModelWithResponseStream"}}
-
 	return storetest.BulkLoad(ctx, "pgx", url, func(tx *sql.Tx) error {
 
 		// Tag sets, with ids of our own (the schema is empty).
@@ -99,39 +87,27 @@ func seedMonth10M(ctx context.Context, url string) error {
 		)
 		cat := catalog.Default()
 		for p := range month10MProfiles {
-			t := tags.Set{
-				"dept": depts[p%6], "team": fmt.Sprintf("team-%02d", p%12), "app": fmt.Sprintf("app-%02d", p%40),
-				"environment": envs[p%3],
-			}
-			if p%10 != 9 {
-				t["cost_center"] = ccs[p%8]
-			}
-			moved := t
-			if p%25 == 0 {
-				moved = t.Clone()
-				moved["cost_center"] = "CC-9000"
-			}
-			b, err := tagSet(t)
+			bp := storetest.BenchProfileOf(p)
+			b, err := tagSet(bp.Tags)
 			if err != nil {
 				return err
 			}
-			a, err := tagSet(moved)
+			a, err := tagSet(bp.Retagged)
 			if err != nil {
 				return err
 			}
-			m, r := models[p%7], regions[(p/7)%4]
-			price, ok := pricing.Lookup(cat, m, month10M)
+			price, ok := pricing.Lookup(cat, bp.Model, month10M)
 			for pr := range 2 {
 				for op := range 2 {
 					c = append(c, int64(len(c)))
-					acct = append(acct, accounts[p%3])
-					region = append(region, r)
-					profile = append(profile, arn.ApplicationProfile(r, accounts[p%3], fmt.Sprintf("bench%07d", p)))
-					model = append(model, m)
-					principal = append(principal, fmt.Sprintf("role-%03d-%d", p, pr))
-					oper = append(oper, ops[p%2][op])
+					acct = append(acct, bp.Account)
+					region = append(region, bp.Region)
+					profile = append(profile, bp.ARN)
+					model = append(model, bp.Model)
+					principal = append(principal, bp.Principal(pr))
+					oper = append(oper, bp.Ops[op])
 					before, after = append(before, b), append(after, a)
-					cached = append(cached, p%7 == 0 || p%7 == 1 || p%7 == 5) // the Claude models use the prompt cache
+					cached = append(cached, bp.Cached)
 					priced = append(priced, ok)
 					inPrice, outPrice = append(inPrice, int64(price.Input)), append(outPrice, int64(price.Output))
 					crPrice, cwPrice = append(crPrice, int64(price.CacheRead)), append(cwPrice, int64(price.CacheWrite))

@@ -18,7 +18,6 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 
-	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/export"
@@ -26,7 +25,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 	"github.com/tollgate-dev/tollgate/internal/store/storetest"
-	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
 // The reporting benchmarks run over one month of synthetic usage: 10
@@ -51,55 +49,28 @@ import (
 const (
 	benchGenVersion = 2
 	benchRecords    = 10_000_000
-	benchProfiles   = 200
+	benchProfiles   = storetest.BenchProfiles
 	benchCombos     = benchProfiles * 2 * 2 // principals × operations per profile
 )
 
-var benchMonth = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-
-var (
-	benchAccounts = []string{"111111111111", "222222222222", "333333333333"}
-	benchModels   = []string{
-		"anthropic.claude-3-haiku-20240307-v1:0", "anthropic.claude-sonnet-4-20250514-v1:0", "amazon.nova-lite-v1:0",
-		"amazon.nova-pro-v1:0", "meta.llama3-1-70b-instruct-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0",
-		"acme.in-house-model-v1", // not in the catalogue: unpriced
-	}
-	benchRegions = []string{"us-east-1", "us-west-2", "eu-central-1", "ap-northeast-1"}
-	benchDepts   = []string{"claims", "sales", "risk", "underwriting", "it", "marketing"}
-	benchCCs     = []string{"CC-1001", "CC-1002", "CC-2001", "CC-2002", "CC-3001", "CC-4001", "CC-5001", "CC-6001"}
-	benchEnvs    = []string{"prod", "staging", "dev"}
-	benchOps     = [2][2]string{{"Converse", "ConverseStream"}, {"InvokeModel", "InvokeModelWithResponseStream"}}
-)
+var benchMonth = storetest.BenchMonth
 
 // benchGen generates n records spread evenly over hours hours from
 // benchMonth.
 type benchGen struct {
 	n, hours int
 	prices   map[string]catalog.Price
-	tagSets  [benchProfiles][2]tags.Set // before and after the retagging
+	profiles [benchProfiles]storetest.BenchProfile
 }
 
 func newBenchGen(n, hours int) *benchGen {
 	g := &benchGen{n: n, hours: hours, prices: map[string]catalog.Price{}}
 	cat := catalog.Default()
-	for _, m := range benchModels {
-		if p, ok := pricing.Lookup(cat, m, benchMonth); ok {
-			g.prices[m] = p
-		}
-	}
 	for p := range benchProfiles {
-		t := tags.Set{
-			"dept": benchDepts[p%6], "team": fmt.Sprintf("team-%02d", p%12), "app": fmt.Sprintf("app-%02d", p%40),
-			"environment": benchEnvs[p%3],
-		}
-		if p%10 != 9 {
-			t["cost_center"] = benchCCs[p%8]
-		}
-		g.tagSets[p][0], g.tagSets[p][1] = t, t
-		if p%25 == 0 {
-			moved := t.Clone()
-			moved["cost_center"] = "CC-9000"
-			g.tagSets[p][1] = moved
+		g.profiles[p] = storetest.BenchProfileOf(p)
+		m := g.profiles[p].Model
+		if price, ok := pricing.Lookup(cat, m, benchMonth); ok {
+			g.prices[m] = price
 		}
 	}
 	return g
@@ -114,24 +85,23 @@ func (g *benchGen) record(i int) ledger.Record {
 	h := int(int64(i) * int64(g.hours) / int64(g.n))
 	c := i % benchCombos
 	p, principal, op := c/4, (c/2)%2, c%2
-	account, model, region := benchAccounts[p%3], benchModels[p%7], benchRegions[(p/7)%4]
-	id := fmt.Sprintf("bench%07d", p)
+	bp := &g.profiles[p]
 	r := ledger.Record{
 		RequestID: fmt.Sprintf("bench-%09d", i), Time: benchMonth.Add(time.Duration(h)*time.Hour + time.Duration(i%3600)*time.Second),
-		Account: account, Region: region, RegionServed: region, PrincipalID: fmt.Sprintf("role-%03d-%d", p, principal),
-		ProfileARN: arn.ApplicationProfile(region, account, id), ProfileID: id, ModelID: model, Provider: "sim",
-		Operation: benchOps[p%2][op], LatencyMs: 1, Attempts: 1, Outcome: ledger.OutcomeSuccess,
-		Tags: g.tagSets[p][0],
+		Account: bp.Account, Region: bp.Region, RegionServed: bp.Region, PrincipalID: bp.Principal(principal),
+		ProfileARN: bp.ARN, ProfileID: bp.ID, ModelID: bp.Model, Provider: "sim",
+		Operation: bp.Ops[op], LatencyMs: 1, Attempts: 1, Outcome: ledger.OutcomeSuccess,
+		Tags: bp.Tags,
 	}
 	if h >= retagHour {
-		r.Tags = g.tagSets[p][1]
+		r.Tags = bp.Retagged
 	}
 	if i%101 == 0 {
 		r.Outcome, r.ErrorCode = ledger.OutcomeThrottled, "ThrottlingException"
 		return r
 	}
 	r.InputTokens, r.OutputTokens = int64(100+(i*37)%2000), int64(20+(i*53)%800)
-	if p%7 == 0 || p%7 == 1 || p%7 == 5 { // the Claude models use the prompt cache
+	if bp.Cached {
 		if i%4 == 0 {
 			r.CacheReadTokens = int64(1024 + i%512)
 		}
@@ -139,7 +109,7 @@ func (g *benchGen) record(i int) ledger.Record {
 			r.CacheWriteTokens = 2048
 		}
 	}
-	if price, ok := g.prices[model]; ok {
+	if price, ok := g.prices[bp.Model]; ok {
 		b, priced := pricing.Compute(price, pricing.Tokens{Input: r.InputTokens, Output: r.OutputTokens,
 			CacheRead: r.CacheReadTokens, CacheWrite: r.CacheWriteTokens})
 		if priced {
