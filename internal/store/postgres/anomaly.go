@@ -28,28 +28,11 @@ func changedNone(res sql.Result) bool {
 // CreateAnomalyMonitor implements anomaly.Store: errkind.Conflict when the
 // ARN exists.
 func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error {
-	vals := m.Values
-	if vals == nil {
-		vals = []string{}
-	}
-	vj, err := sqlstore.JSONText(vals)
-	if err != nil {
-		return internal(err, "encode monitor values")
-	}
 	return db.change(ctx, ChangeAnomaly, "create anomaly monitor", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO anomaly_monitors
+		return sqlstore.InsertMonitor(ctx, tx, errs, `INSERT INTO anomaly_monitors
 			(arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at,
 			last_evaluated, value_count)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-			m.ARN, m.Account, m.Name, string(m.Type), string(m.Dimension), m.TagKey, vj, sqlstore.TagsJSON(m.ResourceTags),
-			sqlstore.MS(m.CreatedAt), sqlstore.MS(m.UpdatedAt), sqlstore.MSOrNull(m.LastEvaluated), m.ValueCount)
-		if errs.Class(err) == sqlstore.Unique {
-			return errkind.Wrap(errkind.Conflict, err, "The cost anomaly monitor %s already exists.", m.ARN)
-		}
-		if err != nil {
-			return internal(err, "create anomaly monitor")
-		}
-		return nil
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, m)
 	})
 }
 
@@ -103,7 +86,7 @@ func (db *DB) DeleteAnomalyMonitor(ctx context.Context, account, arn string) err
 // SetAnomalyMonitorEvaluated implements anomaly.Store.
 func (db *DB) SetAnomalyMonitorEvaluated(ctx context.Context, arn string, end time.Time, values int) error {
 	if _, err := db.db.ExecContext(ctx, `UPDATE anomaly_monitors SET last_evaluated = $1, value_count = $2 WHERE arn = $3`,
-		sqlstore.MSOrNull(end), values, arn); err != nil {
+		sqlstore.MSOrZero(end), values, arn); err != nil {
 		return internal(err, "set anomaly monitor evaluated")
 	}
 	return nil

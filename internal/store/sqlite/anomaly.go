@@ -13,24 +13,12 @@ import (
 
 var _ anomaly.Store = (*DB)(nil)
 
-// CreateAnomalyMonitor implements anomaly.Store.
+// CreateAnomalyMonitor implements anomaly.Store: errkind.Conflict when
+// the ARN exists.
 func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error {
-	vals := m.Values
-	if vals == nil {
-		vals = []string{}
-	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO anomaly_monitors
+	return sqlstore.InsertMonitor(ctx, db.w, errs, `INSERT INTO anomaly_monitors
 		(arn, account, name, type, dimension, tag_key, monitor_values, resource_tags, created_at, updated_at, last_evaluated, value_count)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ARN, m.Account, m.Name, string(m.Type), string(m.Dimension), m.TagKey, jsonText(vals), sqlstore.TagsJSON(m.ResourceTags),
-		sqlstore.MS(m.CreatedAt), sqlstore.MS(m.UpdatedAt), sqlstore.MSOrZero(m.LastEvaluated), m.ValueCount)
-	if isConstraint(err) {
-		return errkind.Wrap(errkind.Conflict, err, "The cost anomaly monitor %s already exists.", m.ARN)
-	}
-	if err != nil {
-		return internal(err, "create anomaly monitor")
-	}
-	return nil
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, m)
 }
 
 // AnomalyMonitors implements anomaly.Store.

@@ -34,14 +34,6 @@ func FromMSOrZero(v int64) time.Time {
 	return FromMS(v)
 }
 
-// MSOrNull is MS, with the zero time as NULL.
-func MSOrNull(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return MS(t)
-}
-
 // FromNullMS is FromMS, with NULL (and 0) as the zero time.
 func FromNullMS(v sql.NullInt64) time.Time { return FromMSOrZero(v.Int64) }
 

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -16,13 +15,12 @@ const MonitorColumns = `arn, account, name, type, dimension, tag_key, monitor_va
 
 // ScanMonitor scans arn, account, name, type, dimension, tag_key,
 // monitor_values, resource_tags, created_at, updated_at, last_evaluated
-// (NULL or 0: never), value_count: a cost anomaly monitor.
+// (0: never), value_count: a cost anomaly monitor.
 func ScanMonitor(sc Scanner) (anomaly.Monitor, error) {
 	var m anomaly.Monitor
 	var typ, dim string
 	var vals, rt []byte
-	var created, updated int64
-	var evaluated sql.NullInt64
+	var created, updated, evaluated int64
 	if err := sc.Scan(&m.ARN, &m.Account, &m.Name, &typ, &dim, &m.TagKey, &vals, &rt, &created, &updated,
 		&evaluated, &m.ValueCount); err != nil {
 		return m, err
@@ -38,7 +36,7 @@ func ScanMonitor(sc Scanner) (anomaly.Monitor, error) {
 	if m.ResourceTags, err = DecodeTags(rt); err != nil {
 		return m, fmt.Errorf("monitor tags: %w", err)
 	}
-	m.CreatedAt, m.UpdatedAt, m.LastEvaluated = FromMS(created), FromMS(updated), FromNullMS(evaluated)
+	m.CreatedAt, m.UpdatedAt, m.LastEvaluated = FromMS(created), FromMS(updated), FromMSOrZero(evaluated)
 	return m, nil
 }
 

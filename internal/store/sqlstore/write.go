@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
@@ -196,6 +197,31 @@ func InTx(ctx context.Context, db *sql.DB, e Errors, op string, f func(tx *sql.T
 	}
 	if err := tx.Commit(); err != nil {
 		return e.Internal(err, "commit "+op)
+	}
+	return nil
+}
+
+// InsertMonitor inserts m: arn, account, name, type, dimension, tag_key,
+// monitor_values, resource_tags, created_at, updated_at, last_evaluated
+// (0: never, in both stores), value_count. An ARN taken is
+// errkind.Conflict.
+func InsertMonitor(ctx context.Context, ex Execer, e Errors, query string, m anomaly.Monitor) error {
+	vals := m.Values
+	if vals == nil {
+		vals = []string{}
+	}
+	vj, err := JSONText(vals)
+	if err != nil {
+		return e.Internal(err, "encode monitor values")
+	}
+	_, err = ex.ExecContext(ctx, query,
+		m.ARN, m.Account, m.Name, string(m.Type), string(m.Dimension), m.TagKey, vj, TagsJSON(m.ResourceTags),
+		MS(m.CreatedAt), MS(m.UpdatedAt), MSOrZero(m.LastEvaluated), m.ValueCount)
+	if e.Class(err) == Unique {
+		return errkind.Wrap(errkind.Conflict, err, "The cost anomaly monitor %s already exists.", m.ARN)
+	}
+	if err != nil {
+		return e.Internal(err, "create anomaly monitor")
 	}
 	return nil
 }

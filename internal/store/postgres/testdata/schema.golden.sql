@@ -67,7 +67,7 @@ CREATE TABLE anomaly_monitors (
     resource_tags jsonb NOT NULL,
     created_at bigint NOT NULL,
     updated_at bigint NOT NULL,
-    last_evaluated bigint,
+    last_evaluated bigint NOT NULL DEFAULT 0,
     value_count integer NOT NULL,
     CONSTRAINT anomaly_monitors_pkey PRIMARY KEY (arn)
 );
