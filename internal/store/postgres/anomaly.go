@@ -38,17 +38,9 @@ func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error
 
 // AnomalyMonitors implements anomaly.Store.
 func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error) {
-	q := `SELECT ` + sqlstore.MonitorColumns + ` FROM anomaly_monitors`
-	var args []any
-	if account != "" {
-		q += ` WHERE account = $1`
-		args = append(args, account)
-	}
-	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanMonitor, q+` ORDER BY created_at, arn COLLATE "C"`, args...)
-	if err != nil {
-		return nil, internal(err, "list anomaly monitors")
-	}
-	return out, nil
+	return sqlstore.Monitors(ctx, db.db, errs,
+		`SELECT `+sqlstore.MonitorColumns+` FROM anomaly_monitors ORDER BY created_at, arn COLLATE "C"`,
+		`SELECT `+sqlstore.MonitorColumns+` FROM anomaly_monitors WHERE account = $1 ORDER BY created_at, arn COLLATE "C"`, account)
 }
 
 // RenameAnomalyMonitor implements anomaly.Store: errkind.NotFound when

@@ -23,17 +23,9 @@ func (db *DB) CreateAnomalyMonitor(ctx context.Context, m anomaly.Monitor) error
 
 // AnomalyMonitors implements anomaly.Store.
 func (db *DB) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error) {
-	q := `SELECT ` + sqlstore.MonitorColumns + ` FROM anomaly_monitors`
-	var args []any
-	if account != "" {
-		q += ` WHERE account = ?`
-		args = append(args, account)
-	}
-	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanMonitor, q+` ORDER BY created_at, arn`, args...)
-	if err != nil {
-		return nil, internal(err, "list anomaly monitors")
-	}
-	return out, nil
+	return sqlstore.Monitors(ctx, db.r, errs,
+		`SELECT `+sqlstore.MonitorColumns+` FROM anomaly_monitors ORDER BY created_at, arn`,
+		`SELECT `+sqlstore.MonitorColumns+` FROM anomaly_monitors WHERE account = ? ORDER BY created_at, arn`, account)
 }
 
 func notFoundIfNone(res sql.Result, format string, args ...any) error {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -100,4 +101,20 @@ func ScanMetricKey(sc Scanner) (metrics.Key, error) {
 	var k metrics.Key
 	err := sc.Scan(&k.Account, &k.Metric, &k.ModelID)
 	return k, err
+}
+
+// Monitors lists the cost anomaly monitors of account, or of every
+// account when account is "", in the order the dialect's queries give:
+// all selects every monitor's MonitorColumns, byAccount those of the
+// account its one parameter names.
+func Monitors(ctx context.Context, q Querier, e Errors, all, byAccount, account string) ([]anomaly.Monitor, error) {
+	query, args := all, []any(nil)
+	if account != "" {
+		query, args = byAccount, []any{account}
+	}
+	out, err := All(ctx, q, ScanMonitor, query, args...)
+	if err != nil {
+		return nil, e.Internal(err, "list anomaly monitors")
+	}
+	return out, nil
 }
