@@ -2,8 +2,6 @@ package budget_test
 
 import (
 	"context"
-	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,30 +48,17 @@ func (s *fleetShared) AnnounceAllowanceShortage(ctx context.Context) error {
 	return s.DB.AnnounceAllowanceShortage(ctx)
 }
 
-// sink collects enqueued messages, dropping repeated keys as the outbox
-// does.
-type sink struct {
-	mu   sync.Mutex
-	keys map[string]bool
-	msgs []notify.Message
-}
-
-func (s *sink) Enqueue(_ context.Context, m notify.Message) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys == nil {
-		s.keys = map[string]bool{}
+// messages returns every message the budgets enqueued in the notify
+// outbox (held in the store, never delivered here).
+func (f *fixture) messages(t testing.TB) []notify.Message {
+	t.Helper()
+	ds, err := f.store.DueMessages(t.Context(), time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 1<<20)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s.keys[m.Key] {
-		return nil
+	out := make([]notify.Message, len(ds))
+	for i, d := range ds {
+		out[i] = d.Message
 	}
-	s.keys[m.Key] = true
-	s.msgs = append(s.msgs, m)
-	return nil
-}
-
-func (s *sink) all() []notify.Message {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.msgs)
+	return out
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite/sqlitetest"
@@ -40,13 +41,14 @@ type fixture struct {
 	svc    *budget.Service
 	store  *sqlite.DB
 	ledger *ledger.Batcher // appends to store
-	sink   *sink
+	outbox *notify.Outbox  // over store, never run
 	clock  *clock
 }
 
 func newFixture(t testing.TB, now time.Time) *fixture {
 	t.Helper()
-	f := &fixture{store: sqlitetest.Open(t), sink: &sink{}, clock: newClock(now)}
+	f := &fixture{store: sqlitetest.Open(t), clock: newClock(now)}
+	f.outbox = notify.New(notify.Config{Store: f.store, Now: f.clock.now})
 	f.ledger = ledger.NewBatcher(f.store, 0)
 	t.Cleanup(f.ledger.Close)
 	f.start(t)
@@ -56,7 +58,7 @@ func newFixture(t testing.TB, now time.Time) *fixture {
 // start (re)creates the service over the fixture's store, as a restart.
 func (f *fixture) start(t testing.TB) {
 	t.Helper()
-	svc, err := budget.NewService(t.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.sink, Management: acct, Now: f.clock.now})
+	svc, err := budget.NewService(t.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.outbox, Management: acct, Now: f.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +278,7 @@ func TestAlerts(t *testing.T) {
 	count := func() map[string]int {
 		f.svc.Evaluate(t.Context())
 		out := map[string]int{}
-		for _, m := range f.sink.all() {
+		for _, m := range f.messages(t) {
 			var kind string
 			switch {
 			case strings.Contains(m.Key, "/ACTUAL/GREATER_THAN/80/"):
@@ -374,7 +376,7 @@ func TestRestartRebuildsSpendAndAlertState(t *testing.T) {
 		t.Errorf("usage budget after restart = %d tokens, want %d", u.Actual, tokens)
 	}
 	f.svc.Evaluate(t.Context())
-	if n := len(f.sink.all()); n != 1 {
+	if n := len(f.messages(t)); n != 1 {
 		t.Errorf("%d alerts after a restart, want the 1 sent before it", n)
 	}
 }
@@ -454,7 +456,7 @@ func BenchmarkAdmitShared(b *testing.B) { benchmarkAdmit(b, true) }
 func benchmarkAdmit(b *testing.B, shared bool) {
 	f := newFixture(b, t0)
 	if shared {
-		svc, err := budget.NewService(b.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.sink,
+		svc, err := budget.NewService(b.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.outbox,
 			Management: acct, Now: f.clock.now, Shared: f.store, Replica: "r1"})
 		if err != nil {
 			b.Fatal(err)

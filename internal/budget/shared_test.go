@@ -25,7 +25,7 @@ func newFleet(t *testing.T, n int, now time.Time) (*fixture, []*budget.Service, 
 	sh := &fleetShared{DB: f.store}
 	var svcs []*budget.Service
 	for i := range n {
-		svc, err := budget.NewService(t.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.sink,
+		svc, err := budget.NewService(t.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.outbox,
 			Management: acct, Now: f.clock.now, Shared: sh, Replica: string(rune('a' + i))})
 		if err != nil {
 			t.Fatal(err)
