@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite/sqlitetest"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -341,59 +342,40 @@ func TestRunnerPlannedActivity(t *testing.T) {
 	}
 }
 
-// fakeStore is just enough of a Store for the loop test: one monitor,
-// and the evaluations it records.
-type fakeStore struct {
-	anomaly.Store
+// loopStore is a real store that counts the runner's reads of monitors
+// and notes the ends of the evaluations it records.
+type loopStore struct {
+	*sqlite.DB
 	mu        sync.Mutex
 	calls     int
 	evaluated []time.Time
 }
 
-func (s *fakeStore) AnomalyMonitors(context.Context, string) ([]anomaly.Monitor, error) {
+func (s *loopStore) AnomalyMonitors(ctx context.Context, account string) ([]anomaly.Monitor, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.calls++
-	return []anomaly.Monitor{{ARN: "m", Account: acct, Type: anomaly.Dimensional, Dimension: anomaly.DimService,
-		LastEvaluated: s.last()}}, nil
+	s.mu.Unlock()
+	return s.DB.AnomalyMonitors(ctx, account)
 }
 
-func (s *fakeStore) last() time.Time {
-	if len(s.evaluated) == 0 {
-		return time.Time{}
-	}
-	return s.evaluated[len(s.evaluated)-1]
-}
-
-func (s *fakeStore) AnomalySubscriptions(context.Context, string) ([]anomaly.Subscription, error) {
-	return nil, nil
-}
-
-func (s *fakeStore) Anomalies(context.Context, anomaly.AnomalyFilter) ([]anomaly.Anomaly, error) {
-	return nil, nil
-}
-
-func (s *fakeStore) PutAnomalies(context.Context, []anomaly.Anomaly) error { return nil }
-
-func (s *fakeStore) SetAnomalyMonitorEvaluated(_ context.Context, _ string, end time.Time, _ int) error {
+func (s *loopStore) SetAnomalyMonitorEvaluated(ctx context.Context, arn string, end time.Time, values int) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.evaluated = append(s.evaluated, end)
-	return nil
-}
-
-type noRollups struct{}
-
-func (noRollups) CostRollups(context.Context, []string, time.Time, time.Time) ([]ledger.Rollup, error) {
-	return nil, nil
+	s.mu.Unlock()
+	return s.DB.SetAnomalyMonitorEvaluated(ctx, arn, end, values)
 }
 
 // Run evaluates at once, then every five minutes; complete hours at each
 // hour boundary.
 func TestRunnerLoop(t *testing.T) {
+	// Opened outside the bubble: the store's checkpoint ticker runs on
+	// real time, not on the bubble's two fake hours.
+	st := &loopStore{DB: sqlitetest.Open(t)} // one monitor, an empty ledger
 	synctest.Test(t, func(t *testing.T) {
-		st := &fakeStore{}
-		r := anomaly.NewRunner(anomaly.RunnerConfig{Store: st, Source: noRollups{}})
+		if _, err := anomaly.NewService(st.DB, nil).CreateMonitor(t.Context(), acct, anomaly.Monitor{Name: "bedrock", Type: anomaly.Dimensional, Dimension: anomaly.DimService}); err != nil {
+			t.Fatal(err)
+		}
+		r := anomaly.NewRunner(anomaly.RunnerConfig{Store: st, Source: st.DB})
 		ctx, cancel := context.WithCancel(t.Context())
 		start := time.Now()
 		done := make(chan struct{})

@@ -1,4 +1,4 @@
-package budget
+package budget_test
 
 import (
 	"context"
@@ -11,12 +11,16 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/admission"
+	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite/sqlitetest"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -34,15 +38,19 @@ func (c *clock) set(t time.Time)  { c.ns.Store(t.UnixNano()) }
 func (c *clock) now() time.Time   { return time.Unix(0, c.ns.Load()).UTC() }
 
 type fixture struct {
-	svc   *Service
-	store *memStore
-	sink  *sink
-	clock *clock
+	svc    *budget.Service
+	store  *sqlite.DB
+	ledger *ledger.Batcher // appends to store
+	outbox *notify.Outbox  // over store, never run
+	clock  *clock
 }
 
 func newFixture(t testing.TB, now time.Time) *fixture {
 	t.Helper()
-	f := &fixture{store: newMemStore(), sink: &sink{}, clock: newClock(now)}
+	f := &fixture{store: sqlitetest.Open(t), clock: newClock(now)}
+	f.outbox = notify.New(notify.Config{Store: f.store, Now: f.clock.now})
+	f.ledger = ledger.NewBatcher(f.store, 0)
+	t.Cleanup(f.ledger.Close)
 	f.start(t)
 	return f
 }
@@ -50,7 +58,7 @@ func newFixture(t testing.TB, now time.Time) *fixture {
 // start (re)creates the service over the fixture's store, as a restart.
 func (f *fixture) start(t testing.TB) {
 	t.Helper()
-	svc, err := NewService(t.Context(), Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.sink, Management: acct, Now: f.clock.now})
+	svc, err := budget.NewService(t.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.outbox, Management: acct, Now: f.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,16 +85,16 @@ func (f *fixture) record(id string, t tags.Set, cost money.Amount) ledger.Record
 		InputTokens: 10, OutputTokens: 10, Cost: cost, OutputCost: cost, Priced: true, Tags: t}
 }
 
-func mustCreate(t testing.TB, f *fixture, b Budget) {
+func mustCreate(t testing.TB, f *fixture, b budget.Budget) {
 	t.Helper()
 	if b.Account == "" {
 		b.Account = acct
 	}
 	if b.Type == "" {
-		b.Type, b.Unit = Cost, "USD"
+		b.Type, b.Unit = budget.Cost, "USD"
 	}
 	if b.TimeUnit == "" {
-		b.TimeUnit = Monthly
+		b.TimeUnit = budget.Monthly
 	}
 	if err := f.svc.Create(t.Context(), b); err != nil {
 		t.Fatal(err)
@@ -110,8 +118,8 @@ func TestBlockBoundUnderConcurrency(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, t0)
 			limit := 20 * money.Dollar
-			mustCreate(t, f, Budget{Name: "claims", Limit: int64(limit), Filter: claims(),
-				Actions: []Action{{Type: Block, Threshold: 100, ThresholdType: Percentage}}})
+			mustCreate(t, f, budget.Budget{Name: "claims", Limit: int64(limit), Filter: claims(),
+				Actions: []budget.Action{{Type: budget.Block, Threshold: 100, ThresholdType: budget.Percentage}}})
 			tg := tags.Set{"dept": "claims"}
 			var admitted, refused, excess atomic.Int64
 			var wg sync.WaitGroup
@@ -163,7 +171,7 @@ func TestBlockBoundUnderConcurrency(t *testing.T) {
 
 func TestRetagEntersAndLeavesScope(t *testing.T) {
 	f := newFixture(t, t0)
-	mustCreate(t, f, Budget{Name: "claims-zero", Limit: 0, Filter: claims(), Actions: []Action{{Type: Block, Threshold: 100}}})
+	mustCreate(t, f, budget.Budget{Name: "claims-zero", Limit: 0, Filter: claims(), Actions: []budget.Action{{Type: budget.Block, Threshold: 100}}})
 	p := profile.Profile{ID: "bbbbbbbbbbbb", ARN: profileARN("bbbbbbbbbbbb"), Account: acct, ModelID: haiku, Tags: tags.Set{"dept": "sales"}}
 	f.svc.AddProfiles([]profile.Profile{p})
 	try := func() error {
@@ -196,9 +204,9 @@ func TestRetagEntersAndLeavesScope(t *testing.T) {
 
 func TestThrottleAndDowngrade(t *testing.T) {
 	f := newFixture(t, t0)
-	mustCreate(t, f, Budget{Name: "b", Limit: int64(10 * money.Dollar), Filter: claims(), Actions: []Action{
-		{Type: Throttle, Threshold: 50, RequestsPerMinute: 3},
-		{Type: Downgrade, Threshold: 80, Model: nova},
+	mustCreate(t, f, budget.Budget{Name: "b", Limit: int64(10 * money.Dollar), Filter: claims(), Actions: []budget.Action{
+		{Type: budget.Throttle, Threshold: 50, RequestsPerMinute: 3},
+		{Type: budget.Downgrade, Threshold: 80, Model: nova},
 	}})
 	tg := tags.Set{"dept": "claims"}
 	spend := func(cost money.Amount) {
@@ -253,11 +261,11 @@ func TestThrottleAndDowngrade(t *testing.T) {
 func TestAlerts(t *testing.T) {
 	start := time.Date(2026, 11, 11, 0, 0, 0, 0, time.UTC) // 10 days into a 30-day month
 	f := newFixture(t, start)
-	hook := []Subscriber{{Type: SNS, Address: "https://hooks.example.com/b"}, {Type: Email, Address: "fin@example.com"}}
-	mustCreate(t, f, Budget{Name: "b", Limit: int64(100 * money.Dollar), Filter: claims(), Notifications: []Notification{
-		{Type: Actual, Comparison: GreaterThan, Threshold: 80, ThresholdType: Percentage, Subscribers: hook},
-		{Type: Actual, Comparison: GreaterThan, Threshold: 50, ThresholdType: AbsoluteValue, Subscribers: hook[:1]},
-		{Type: Forecasted, Comparison: GreaterThan, Threshold: 100, ThresholdType: Percentage, Subscribers: hook[:1]},
+	hook := []budget.Subscriber{{Type: budget.SNS, Address: "https://hooks.example.com/b"}, {Type: budget.Email, Address: "fin@example.com"}}
+	mustCreate(t, f, budget.Budget{Name: "b", Limit: int64(100 * money.Dollar), Filter: claims(), Notifications: []budget.Notification{
+		{Type: budget.Actual, Comparison: budget.GreaterThan, Threshold: 80, ThresholdType: budget.Percentage, Subscribers: hook},
+		{Type: budget.Actual, Comparison: budget.GreaterThan, Threshold: 50, ThresholdType: budget.AbsoluteValue, Subscribers: hook[:1]},
+		{Type: budget.Forecasted, Comparison: budget.GreaterThan, Threshold: 100, ThresholdType: budget.Percentage, Subscribers: hook[:1]},
 	}})
 	tg := tags.Set{"dept": "claims"}
 	spend := func(cost money.Amount) {
@@ -270,7 +278,7 @@ func TestAlerts(t *testing.T) {
 	count := func() map[string]int {
 		f.svc.Evaluate(t.Context())
 		out := map[string]int{}
-		for _, m := range f.sink.all() {
+		for _, m := range f.messages(t) {
 			var kind string
 			switch {
 			case strings.Contains(m.Key, "/ACTUAL/GREATER_THAN/80/"):
@@ -303,7 +311,7 @@ func TestAlerts(t *testing.T) {
 	want(count(), map[string]int{"forecast100": 1, "actual$50": 1, "actual80": 1, "actual80-email": 1})
 
 	// A restart does not resend.
-	f.store.add() // the ledger holds nothing here: spend restarts from the records below
+	f.add(t) // the ledger holds nothing here: spend restarts from the records below
 	v, _ := f.svc.Get(t.Context(), acct, "b")
 	if !v.Alarm[v.Notifications[0].Key()] {
 		t.Errorf("ACTUAL 80%% notification not in ALARM at %s", money.Amount(v.Actual))
@@ -326,10 +334,10 @@ func TestAlerts(t *testing.T) {
 func TestRestartRebuildsSpendAndAlertState(t *testing.T) {
 	now := time.Date(2026, 11, 20, 10, 30, 0, 0, time.UTC)
 	f := newFixture(t, now)
-	hook := []Subscriber{{Type: SNS, Address: "https://hooks.example.com/b"}}
-	mustCreate(t, f, Budget{Name: "claims", Limit: int64(100 * money.Dollar), Filter: claims(),
-		Notifications: []Notification{{Type: Actual, Comparison: GreaterThan, Threshold: 10, Subscribers: hook}}})
-	mustCreate(t, f, Budget{Name: "usage", Type: Usage, Unit: "Tokens", Limit: 1_000_000, TimeUnit: Daily,
+	hook := []budget.Subscriber{{Type: budget.SNS, Address: "https://hooks.example.com/b"}}
+	mustCreate(t, f, budget.Budget{Name: "claims", Limit: int64(100 * money.Dollar), Filter: claims(),
+		Notifications: []budget.Notification{{Type: budget.Actual, Comparison: budget.GreaterThan, Threshold: 10, Subscribers: hook}}})
+	mustCreate(t, f, budget.Budget{Name: "usage", Type: budget.Usage, Unit: "Tokens", Limit: 1_000_000, TimeUnit: budget.Daily,
 		CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}})
 	var want money.Amount
 	var tokens int64
@@ -347,7 +355,7 @@ func TestRestartRebuildsSpendAndAlertState(t *testing.T) {
 		r := f.record("aaaaaaaaaaaa", tg, money.Amount(i+1)*3*money.Dollar)
 		tk, _ := f.admit("aaaaaaaaaaaa", tg, r.Cost)
 		tk.Done(r)
-		f.store.add(r)
+		f.add(t, r)
 		if i != 0 && i != 2 {
 			want += r.Cost
 			if at.Day() == 20 {
@@ -368,56 +376,59 @@ func TestRestartRebuildsSpendAndAlertState(t *testing.T) {
 		t.Errorf("usage budget after restart = %d tokens, want %d", u.Actual, tokens)
 	}
 	f.svc.Evaluate(t.Context())
-	if n := len(f.sink.all()); n != 1 {
+	if n := len(f.messages(t)); n != 1 {
 		t.Errorf("%d alerts after a restart, want the 1 sent before it", n)
 	}
 }
 
 func TestValidation(t *testing.T) {
 	f := newFixture(t, t0)
-	ok := Budget{Account: acct, Name: "ok", Type: Cost, Unit: "USD", TimeUnit: Monthly, Limit: 1}
+	ok := budget.Budget{Account: acct, Name: "ok", Type: budget.Cost, Unit: "USD", TimeUnit: budget.Monthly, Limit: 1}
 	mustCreate(t, f, ok)
 	for _, tc := range []struct {
 		name string
-		mod  func(b *Budget)
+		mod  func(b *budget.Budget)
 		kind errkind.Kind
 	}{
-		{"duplicate", func(b *Budget) { b.Name = "ok" }, errkind.Conflict},
-		{"colon in name", func(b *Budget) { b.Name = "a:b" }, errkind.Invalid},
-		{"action in name", func(b *Budget) { b.Name = "a/action/b" }, errkind.Invalid},
-		{"RI budget", func(b *Budget) { b.Type = "RI_UTILIZATION" }, errkind.Invalid},
-		{"bad time unit", func(b *Budget) { b.TimeUnit = "WEEKLY" }, errkind.Invalid},
-		{"custom without end", func(b *Budget) { b.TimeUnit = Custom; b.Start = t0 }, errkind.Invalid},
-		{"cost in tokens", func(b *Budget) { b.Unit = "Tokens" }, errkind.Invalid},
-		{"planned daily", func(b *Budget) {
+		{"duplicate", func(b *budget.Budget) { b.Name = "ok" }, errkind.Conflict},
+		{"colon in name", func(b *budget.Budget) { b.Name = "a:b" }, errkind.Invalid},
+		{"action in name", func(b *budget.Budget) { b.Name = "a/action/b" }, errkind.Invalid},
+		{"RI budget", func(b *budget.Budget) { b.Type = "RI_UTILIZATION" }, errkind.Invalid},
+		{"bad time unit", func(b *budget.Budget) { b.TimeUnit = "WEEKLY" }, errkind.Invalid},
+		{"custom without end", func(b *budget.Budget) { b.TimeUnit = budget.Custom; b.Start = t0 }, errkind.Invalid},
+		{"cost in tokens", func(b *budget.Budget) { b.Unit = "Tokens" }, errkind.Invalid},
+		{"planned daily", func(b *budget.Budget) {
 			b.Limit = 0
-			b.TimeUnit = Daily
+			b.TimeUnit = budget.Daily
 			b.Planned = map[int64]int64{t0.Truncate(24 * time.Hour).Unix(): 1}
 		}, errkind.Invalid},
-		{"both filter styles", func(b *Budget) { b.Filter = claims(); b.CostFilters = map[string][]string{"Region": {"us-east-1"}} }, errkind.Invalid},
-		{"bad dimension", func(b *Budget) {
+		{"both filter styles", func(b *budget.Budget) {
+			b.Filter = claims()
+			b.CostFilters = map[string][]string{"Region": {"us-east-1"}}
+		}, errkind.Invalid},
+		{"bad dimension", func(b *budget.Budget) {
 			b.Filter = &costquery.Expr{Dimensions: &costquery.Values{Key: "INSTANCE_TYPE", Values: []string{"x"}}}
 		}, errkind.Invalid},
-		{"two roots", func(b *Budget) {
+		{"two roots", func(b *budget.Budget) {
 			b.Filter = &costquery.Expr{Tags: claims().Tags, Dimensions: &costquery.Values{Key: "REGION", Values: []string{"x"}}}
 		}, errkind.Invalid},
-		{"bad threshold", func(b *Budget) {
-			b.Notifications = []Notification{{Type: Actual, Comparison: GreaterThan, Threshold: 2e6, Subscribers: []Subscriber{{Email, "a@b.c"}}}}
+		{"bad threshold", func(b *budget.Budget) {
+			b.Notifications = []budget.Notification{{Type: budget.Actual, Comparison: budget.GreaterThan, Threshold: 2e6, Subscribers: []budget.Subscriber{{budget.Email, "a@b.c"}}}}
 		}, errkind.Invalid},
-		{"no subscribers", func(b *Budget) {
-			b.Notifications = []Notification{{Type: Actual, Comparison: GreaterThan, Threshold: 80}}
+		{"no subscribers", func(b *budget.Budget) {
+			b.Notifications = []budget.Notification{{Type: budget.Actual, Comparison: budget.GreaterThan, Threshold: 80}}
 		}, errkind.Invalid},
-		{"bad email", func(b *Budget) {
-			b.Notifications = []Notification{{Type: Actual, Comparison: GreaterThan, Threshold: 80, Subscribers: []Subscriber{{Email, "nobody"}}}}
+		{"bad email", func(b *budget.Budget) {
+			b.Notifications = []budget.Notification{{Type: budget.Actual, Comparison: budget.GreaterThan, Threshold: 80, Subscribers: []budget.Subscriber{{budget.Email, "nobody"}}}}
 		}, errkind.Invalid},
-		{"sns topic arn", func(b *Budget) {
-			b.Notifications = []Notification{{Type: Actual, Comparison: GreaterThan, Threshold: 80, Subscribers: []Subscriber{{SNS, "arn:aws:sns:us-east-1:111111111111:t"}}}}
+		{"sns topic arn", func(b *budget.Budget) {
+			b.Notifications = []budget.Notification{{Type: budget.Actual, Comparison: budget.GreaterThan, Threshold: 80, Subscribers: []budget.Subscriber{{budget.SNS, "arn:aws:sns:us-east-1:111111111111:t"}}}}
 		}, errkind.Invalid},
-		{"two sns", func(b *Budget) {
-			b.Notifications = []Notification{{Type: Actual, Comparison: GreaterThan, Threshold: 80, Subscribers: []Subscriber{{SNS, "https://a.example/x"}, {SNS, "https://b.example/x"}}}}
+		{"two sns", func(b *budget.Budget) {
+			b.Notifications = []budget.Notification{{Type: budget.Actual, Comparison: budget.GreaterThan, Threshold: 80, Subscribers: []budget.Subscriber{{budget.SNS, "https://a.example/x"}, {budget.SNS, "https://b.example/x"}}}}
 		}, errkind.QuotaExceeded},
-		{"unknown downgrade model", func(b *Budget) { b.Actions = []Action{{Type: Downgrade, Model: "nope"}} }, errkind.Invalid},
-		{"IAM action", func(b *Budget) { b.Actions = []Action{{Type: "APPLY_IAM_POLICY"}} }, errkind.Invalid},
+		{"unknown downgrade model", func(b *budget.Budget) { b.Actions = []budget.Action{{Type: budget.Downgrade, Model: "nope"}} }, errkind.Invalid},
+		{"IAM action", func(b *budget.Budget) { b.Actions = []budget.Action{{Type: "APPLY_IAM_POLICY"}} }, errkind.Invalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := ok.Clone()
@@ -434,18 +445,19 @@ func TestValidation(t *testing.T) {
 // BenchmarkAdmit measures the admission check and settlement of one call
 // with 1,000 budgets and 10,000 profiles: each profile is in the scope of
 // two budgets (its team's and its department's), each with a BLOCK action.
-func BenchmarkAdmit(b *testing.B) { benchmarkAdmit(b, nil) }
+func BenchmarkAdmit(b *testing.B) { benchmarkAdmit(b, false) }
 
 // BenchmarkAdmitShared is BenchmarkAdmit with the BLOCK pools shared
-// between replicas (an in-memory Shared: the claims, one per chunk of an
-// eighth of what is left, are rare; this measures the admission path).
-func BenchmarkAdmitShared(b *testing.B) { benchmarkAdmit(b, newMemShared()) }
+// between replicas (the SQLite store's Shared, held in memory: the claims,
+// one per chunk of an eighth of what is left, are rare; this measures the
+// admission path).
+func BenchmarkAdmitShared(b *testing.B) { benchmarkAdmit(b, true) }
 
-func benchmarkAdmit(b *testing.B, shared Shared) {
+func benchmarkAdmit(b *testing.B, shared bool) {
 	f := newFixture(b, t0)
-	if shared != nil {
-		svc, err := NewService(b.Context(), Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.sink,
-			Management: acct, Now: f.clock.now, Shared: shared, Replica: "r1"})
+	if shared {
+		svc, err := budget.NewService(b.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.outbox,
+			Management: acct, Now: f.clock.now, Shared: f.store, Replica: "r1"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -453,14 +465,14 @@ func benchmarkAdmit(b *testing.B, shared Shared) {
 	}
 	const budgets, profiles, depts = 1000, 10_000, 10
 	for i := range budgets - depts {
-		mustCreate(b, f, Budget{Name: fmt.Sprintf("team-%03d", i), Limit: int64(1e6 * money.Dollar),
+		mustCreate(b, f, budget.Budget{Name: fmt.Sprintf("team-%03d", i), Limit: int64(1e6 * money.Dollar),
 			Filter:  &costquery.Expr{Tags: &costquery.Values{Key: "team", Values: []string{fmt.Sprintf("t%03d", i)}}},
-			Actions: []Action{{Type: Block, Threshold: 100}}})
+			Actions: []budget.Action{{Type: budget.Block, Threshold: 100}}})
 	}
 	for i := range depts {
-		mustCreate(b, f, Budget{Name: fmt.Sprintf("dept-%d", i), Limit: int64(1e6 * money.Dollar),
+		mustCreate(b, f, budget.Budget{Name: fmt.Sprintf("dept-%d", i), Limit: int64(1e6 * money.Dollar),
 			CostFilters: map[string][]string{"TagKeyValue": {fmt.Sprintf("user:dept$d%d", i)}},
-			Actions:     []Action{{Type: Block, Threshold: 100}}})
+			Actions:     []budget.Action{{Type: budget.Block, Threshold: 100}}})
 	}
 	ps := make([]profile.Profile, profiles)
 	for i := range ps {
@@ -474,8 +486,8 @@ func benchmarkAdmit(b *testing.B, shared Shared) {
 		adms[i] = admission.Request{Time: t0, Account: acct, ProfileARN: p.ARN, ProfileID: p.ID, Model: catalog.Model{ID: haiku},
 			Tags: p.Tags, Operation: "Converse", InputTokens: 100, MaxOutputTokens: 100, WorstCase: money.Cent}
 	}
-	if tk, _ := f.svc.Admit(context.Background(), adms[0]); tk.(*ticket).n != 2 {
-		b.Fatalf("a profile is in the scope of %d budgets, want 2", tk.(*ticket).n)
+	if tk, _ := f.svc.Admit(context.Background(), adms[0]); budget.TicketBudgets(tk) != 2 {
+		b.Fatalf("a profile is in the scope of %d budgets, want 2", budget.TicketBudgets(tk))
 	}
 	// The baseline: a call through a profile no budget covers.
 	none := admission.Request{Time: t0, Account: acct, ProfileARN: profileARN("zzzzzzzzzzzz"), ProfileID: "zzzzzzzzzzzz", Model: catalog.Model{ID: haiku},
@@ -499,7 +511,7 @@ func benchmarkAdmit(b *testing.B, shared Shared) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			tk.(*ticket).release()
+			budget.ReleaseTicket(tk)
 			i++
 		}
 	})
@@ -542,8 +554,8 @@ func benchmarkAdmit(b *testing.B, shared Shared) {
 // be served elsewhere is not held by it.
 func TestRegionScopeAtAdmission(t *testing.T) {
 	f := newFixture(t, t0)
-	mustCreate(t, f, Budget{Name: "west", Limit: 0, CostFilters: map[string][]string{"Region": {"us-west-2"}},
-		Actions: []Action{{Type: Block, Threshold: 100}}})
+	mustCreate(t, f, budget.Budget{Name: "west", Limit: 0, CostFilters: map[string][]string{"Region": {"us-west-2"}},
+		Actions: []budget.Action{{Type: budget.Block, Threshold: 100}}})
 	arnOf := func(region string) string {
 		return "arn:aws:bedrock:" + region + "::foundation-model/" + haiku
 	}
@@ -564,8 +576,8 @@ func TestRegionScopeAtAdmission(t *testing.T) {
 func TestPeriodRolloverAndPlannedLimits(t *testing.T) {
 	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	f := newFixture(t, nov.Add(10*24*time.Hour))
-	mustCreate(t, f, Budget{Name: "planned", Planned: map[int64]int64{nov.Unix(): int64(money.Dollar), nov.AddDate(0, 1, 0).Unix(): int64(3 * money.Dollar)},
-		Filter: claims(), Actions: []Action{{Type: Block, Threshold: 100}}})
+	mustCreate(t, f, budget.Budget{Name: "planned", Planned: map[int64]int64{nov.Unix(): int64(money.Dollar), nov.AddDate(0, 1, 0).Unix(): int64(3 * money.Dollar)},
+		Filter: claims(), Actions: []budget.Action{{Type: budget.Block, Threshold: 100}}})
 	tg := tags.Set{"dept": "claims"}
 	spendAll := func() money.Amount { // admit $0.25 calls until blocked
 		var total money.Amount

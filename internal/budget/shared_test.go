@@ -1,4 +1,4 @@
-package budget
+package budget_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/admission"
+	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -17,82 +18,14 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
-// memShared is an in-memory Shared with the PostgreSQL store's semantics
-// (storetest checks the real one).
-type memShared struct {
-	mu      sync.Mutex
-	base    map[string]int64
-	granted map[string]map[string]int64 // pool -> replica -> grant
-	windows map[string]int64
-	fleet   []*Service // told of shortages
-	claims  atomic.Int64
-}
-
-func newMemShared() *memShared {
-	return &memShared{base: map[string]int64{}, granted: map[string]map[string]int64{}, windows: map[string]int64{}}
-}
-
-func poolKey(c Claim) string { return c.Account + "/" + c.Budget + "/" + c.PeriodStart.String() }
-
-func (m *memShared) ClaimAllowance(_ context.Context, c Claim) (int64, error) {
-	m.claims.Add(1)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := poolKey(c)
-	if _, ok := m.base[k]; !ok {
-		m.base[k] = c.Base
-		m.granted[k] = map[string]int64{}
-	}
-	var sum int64
-	for _, g := range m.granted[k] {
-		sum += g
-	}
-	give := min(max(c.Want, c.Need), c.Limit-m.base[k]-sum)
-	if give < c.Need || give <= 0 {
-		return m.granted[k][c.Replica], nil
-	}
-	m.granted[k][c.Replica] += give
-	return m.granted[k][c.Replica], nil
-}
-
-func (m *memShared) ReturnAllowance(_ context.Context, c Claim, keep int64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if g, ok := m.granted[poolKey(c)][c.Replica]; ok && keep < g {
-		m.granted[poolKey(c)][c.Replica] = keep
-	}
-	return nil
-}
-
-func (m *memShared) AnnounceAllowanceShortage(ctx context.Context) error {
-	for _, s := range m.fleet {
-		s.ReturnIdle(ctx, true)
-	}
-	return nil
-}
-
-func (m *memShared) ClaimRate(_ context.Context, account, budget string, minute time.Time, limit, want int64) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := account + "/" + budget + "/" + minute.String()
-	give := min(want, limit-m.windows[k])
-	if give <= 0 {
-		return 0, nil
-	}
-	m.windows[k] += give
-	return give, nil
-}
-
-func (m *memShared) PruneShared(context.Context, time.Time) error { return nil }
-
 // fleet is n Services sharing one store, ledger and pool, as replicas.
-func newFleet(t *testing.T, n int, now time.Time) (*fixture, []*Service, *memShared) {
+func newFleet(t *testing.T, n int, now time.Time) (*fixture, []*budget.Service, *fleetShared) {
 	t.Helper()
 	f := newFixture(t, now)
-	sh := newMemShared()
-	var svcs []*Service
+	sh := &fleetShared{DB: f.store}
+	var svcs []*budget.Service
 	for i := range n {
-		svc, err := NewService(t.Context(), Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.sink,
+		svc, err := budget.NewService(t.Context(), budget.Config{Store: f.store, Source: f.store, Catalog: catalog.Default(), Notifier: f.outbox,
 			Management: acct, Now: f.clock.now, Shared: sh, Replica: string(rune('a' + i))})
 		if err != nil {
 			t.Fatal(err)
@@ -111,8 +44,8 @@ func newFleet(t *testing.T, n int, now time.Time) (*fixture, []*Service, *memSha
 func TestSharedBlockHoldsAcrossReplicas(t *testing.T) {
 	f, svcs, sh := newFleet(t, 3, t0)
 	limit := 20 * money.Dollar
-	mustCreate(t, f, Budget{Name: "claims", Limit: int64(limit), Filter: claims(),
-		Actions: []Action{{Type: Block, Threshold: 100, ThresholdType: Percentage}}})
+	mustCreate(t, f, budget.Budget{Name: "claims", Limit: int64(limit), Filter: claims(),
+		Actions: []budget.Action{{Type: budget.Block, Threshold: 100, ThresholdType: budget.Percentage}}})
 	for _, s := range svcs[1:] {
 		if err := s.Reload(t.Context()); err != nil {
 			t.Fatal(err)
@@ -155,7 +88,7 @@ func TestSharedBlockHoldsAcrossReplicas(t *testing.T) {
 				admitted.Add(1)
 				cost := worst * money.Amount(30+rng.IntN(71)) / 100
 				rec := f.record("aaaaaaaaaaaa", tg, cost)
-				f.store.add(rec) // durable first, then settled
+				f.add(t, rec) // durable first, then settled
 				spend.Add(int64(cost))
 				tk.Done(rec)
 			}
@@ -193,10 +126,10 @@ func admissionOf(f *fixture, tg tags.Set, worst money.Amount) admission.Request 
 // 6 calls a minute across three replicas, not 6 on each.
 func TestSharedThrottleAcrossReplicas(t *testing.T) {
 	f, svcs, _ := newFleet(t, 3, t0)
-	mustCreate(t, f, Budget{Name: "b", Limit: int64(10 * money.Dollar), Filter: claims(), Actions: []Action{
-		{Type: Throttle, Threshold: 50, RequestsPerMinute: 6}}})
+	mustCreate(t, f, budget.Budget{Name: "b", Limit: int64(10 * money.Dollar), Filter: claims(), Actions: []budget.Action{
+		{Type: budget.Throttle, Threshold: 50, RequestsPerMinute: 6}}})
 	tg := tags.Set{"dept": "claims"}
-	f.store.add(f.record("aaaaaaaaaaaa", tg, 6*money.Dollar)) // past 50%, made on another replica
+	f.add(t, f.record("aaaaaaaaaaaa", tg, 6*money.Dollar)) // past 50%, made on another replica
 	for _, s := range svcs {
 		if err := s.Reload(t.Context()); err != nil {
 			t.Fatal(err)
@@ -231,8 +164,8 @@ func TestSharedThrottleAcrossReplicas(t *testing.T) {
 func TestReloadFollowsOtherReplica(t *testing.T) {
 	f, svcs, _ := newFleet(t, 2, t0)
 	tg := tags.Set{"dept": "claims"}
-	f.store.add(f.record("aaaaaaaaaaaa", tg, 3*money.Dollar))
-	mustCreate(t, f, Budget{Name: "b", Limit: int64(10 * money.Dollar), Filter: claims()})
+	f.add(t, f.record("aaaaaaaaaaaa", tg, 3*money.Dollar))
+	mustCreate(t, f, budget.Budget{Name: "b", Limit: int64(10 * money.Dollar), Filter: claims()})
 	other := svcs[1]
 	if _, err := other.Get(t.Context(), acct, "b"); !errkind.Is(err, errkind.NotFound) {
 		t.Fatalf("before Reload the other replica has the budget: %v", err)
@@ -273,8 +206,8 @@ func TestReloadFollowsOtherReplica(t *testing.T) {
 func TestReturnIdleGivesBackUnused(t *testing.T) {
 	f, svcs, sh := newFleet(t, 2, t0)
 	limit := 8 * money.Dollar
-	mustCreate(t, f, Budget{Name: "claims", Limit: int64(limit), Filter: claims(),
-		Actions: []Action{{Type: Block, Threshold: 100, ThresholdType: Percentage}}})
+	mustCreate(t, f, budget.Budget{Name: "claims", Limit: int64(limit), Filter: claims(),
+		Actions: []budget.Action{{Type: budget.Block, Threshold: 100, ThresholdType: budget.Percentage}}})
 	if err := svcs[1].Reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -284,15 +217,19 @@ func TestReturnIdleGivesBackUnused(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := f.record("aaaaaaaaaaaa", tg, money.Dollar/2)
-	f.store.add(rec)
+	f.add(t, rec)
 	tk.Done(rec)
-	granted := func(replica string) int64 {
-		sh.mu.Lock()
-		defer sh.mu.Unlock()
-		for _, g := range sh.granted {
-			return g[replica]
+	v, err := svcs[0].Get(t.Context(), acct, "claims")
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := func(replica string) int64 { // a claim of nothing returns the grant unchanged
+		g, err := sh.DB.ClaimAllowance(t.Context(), budget.Claim{Account: acct, Budget: "claims", Replica: replica,
+			PeriodStart: v.Period.Start, PeriodEnd: v.Period.End})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return 0
+		return g
 	}
 	if g := granted("a"); g != int64(limit)/8 {
 		t.Fatalf("first claim granted %s, want an eighth of the limit", money.Amount(g))

@@ -16,6 +16,8 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite/sqlitetest"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -674,22 +676,20 @@ func TestForecast(t *testing.T) {
 	}
 }
 
-// fakeSource serves rollups from memory.
-type fakeSource struct{ rolls []ledger.Rollup }
-
-func (f fakeSource) CostRollups(_ context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
-	var out []ledger.Rollup
-	for _, r := range f.rolls {
-		if !r.Hour.Before(from) && r.Hour.Before(to) && (accounts == nil || slices.Contains(accounts, r.Account)) {
-			out = append(out, r)
-		}
+// ledgerOf is a real SQLite store holding recs, appended through the
+// store's ledger writer.
+func ledgerOf(t *testing.T, recs []ledger.Record) *sqlite.DB {
+	t.Helper()
+	db := sqlitetest.Open(t)
+	if err := db.AppendRecords(t.Context(), recs); err != nil {
+		t.Fatal(err)
 	}
-	return out, nil
+	return db
 }
 
 func TestServiceScopesAccounts(t *testing.T) {
 	recs := genRecords(2000)
-	svc := costquery.NewService(fakeSource{costquery.RollupRecords(recs)}, nil, func() time.Time { return day(4).Add(5 * time.Hour) })
+	svc := costquery.NewService(ledgerOf(t, recs), nil, func() time.Time { return day(4).Add(5 * time.Hour) })
 	q := costquery.Query{From: day(0), To: day(4), Granularity: costquery.Monthly, GroupBy: []costquery.GroupBy{{Type: costquery.GroupDimension, Key: "LINKED_ACCOUNT"}}}
 	res, err := svc.CostAndUsage(t.Context(), []string{"222222222222"}, q)
 	if err != nil {
@@ -714,23 +714,23 @@ func TestServiceScopesAccounts(t *testing.T) {
 	}
 }
 
-// versionedSource counts reads and reports a settable version.
-type versionedSource struct {
-	fakeSource
-	version int64
-	reads   int
+// countingSource is a real store seen through hourly rollups and the
+// ledger's version only, counting its reads of rollups.
+type countingSource struct {
+	db    *sqlite.DB
+	reads int
 }
 
-func (v *versionedSource) CostRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
-	v.reads++
-	return v.fakeSource.CostRollups(ctx, accounts, from, to)
+func (c *countingSource) CostRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+	c.reads++
+	return c.db.CostRollups(ctx, accounts, from, to)
 }
 
-func (v *versionedSource) LedgerVersion(context.Context) (int64, error) { return v.version, nil }
+func (c *countingSource) LedgerVersion(ctx context.Context) (int64, error) { return c.db.LedgerVersion(ctx) }
 
 func TestServiceReusesReadsUntilTheLedgerChanges(t *testing.T) {
 	recs := genRecords(2000)
-	src := &versionedSource{fakeSource: fakeSource{costquery.RollupRecords(recs)}, version: 1}
+	src := &countingSource{db: ledgerOf(t, recs)}
 	svc := costquery.NewService(src, nil, nil)
 	q := func(from, to time.Time, accounts []string) costquery.Result {
 		t.Helper()
@@ -743,7 +743,7 @@ func TestServiceReusesReadsUntilTheLedgerChanges(t *testing.T) {
 	}
 	direct := func(from, to time.Time, accounts []string) costquery.Result {
 		t.Helper()
-		rolls, _ := src.fakeSource.CostRollups(t.Context(), accounts, from, to)
+		rolls, _ := src.db.CostRollups(t.Context(), accounts, from, to)
 		res, err := costquery.Aggregate(rolls, costquery.Query{From: from, To: to, Granularity: costquery.Daily,
 			GroupBy: []costquery.GroupBy{{Type: costquery.GroupTag, Key: "dept"}}}, nil)
 		if err != nil {
@@ -767,8 +767,12 @@ func TestServiceReusesReadsUntilTheLedgerChanges(t *testing.T) {
 		{"after the change", day(1), day(2), nil, false, 4},
 	}
 	for _, s := range steps {
-		if s.bump {
-			src.version++
+		if s.bump { // a new record, outside every range read, changes the ledger
+			late := recs[0]
+			late.RequestID, late.Time = "late", day(30)
+			if err := src.db.AppendRecords(t.Context(), []ledger.Record{late}); err != nil {
+				t.Fatal(err)
+			}
 		}
 		got, want := q(s.from, s.to, s.accounts), direct(s.from, s.to, s.accounts)
 		if diff := cmp.Diff(got, want); diff != "" {
@@ -780,21 +784,21 @@ func TestServiceReusesReadsUntilTheLedgerChanges(t *testing.T) {
 	}
 }
 
-// dailySource serves hourly rollups and the same usage rolled up per UTC
-// day, logging every read.
-type dailySource struct {
-	hourly, daily fakeSource
-	reads         []string
+// readLog is a real store seen through its hourly and daily rollups only
+// (no ledger version, so nothing is cached), logging every read.
+type readLog struct {
+	db    *sqlite.DB
+	reads []string
 }
 
-func (d *dailySource) CostRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+func (d *readLog) CostRollups(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
 	d.reads = append(d.reads, "hourly "+from.Format("01-02T15")+"/"+to.Format("01-02T15"))
-	return d.hourly.CostRollups(ctx, accounts, from, to)
+	return d.db.CostRollups(ctx, accounts, from, to)
 }
 
-func (d *dailySource) CostRollupsDaily(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
+func (d *readLog) CostRollupsDaily(ctx context.Context, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
 	d.reads = append(d.reads, "daily "+from.Format("01-02T15")+"/"+to.Format("01-02T15"))
-	return d.daily.CostRollups(ctx, accounts, from, to)
+	return d.db.CostRollupsDaily(ctx, accounts, from, to)
 }
 
 // TestServiceReadsWholeDaysDaily checks that daily and monthly queries read
@@ -803,12 +807,8 @@ func (d *dailySource) CostRollupsDaily(ctx context.Context, accounts []string, f
 // rollups alone.
 func TestServiceReadsWholeDaysDaily(t *testing.T) {
 	recs := genRecords(4000)
-	atMidnight := slices.Clone(recs)
-	for i := range atMidnight {
-		atMidnight[i].Time = atMidnight[i].Time.Truncate(24 * time.Hour)
-	}
 	hourly := costquery.RollupRecords(recs)
-	src := &dailySource{hourly: fakeSource{hourly}, daily: fakeSource{costquery.RollupRecords(atMidnight)}}
+	src := &readLog{db: ledgerOf(t, recs)}
 	svc := costquery.NewService(src, nil, nil)
 	h := func(d, hour int) time.Time { return day(d).Add(time.Duration(hour) * time.Hour) }
 	for _, tc := range []struct {

@@ -27,6 +27,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite/sqlitetest"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -741,17 +742,17 @@ func head(s string) string {
 	return strings.Join(lines[:min(5, len(lines))], "\n")
 }
 
-// streamSource yields rollups in hour order and records, once the first
-// rollup of each hour has been handed over, how many line items the
-// writer had received.
+// streamSource is the SQLite ledger's streaming read (rollups in hour
+// order), recording, once the first rollup of each hour has been handed
+// over, how many line items the writer had received.
 type streamSource struct {
-	rolls   []ledger.Rollup
+	db      *sqlite.DB
 	w       *collect
 	atHours map[time.Time]int
 }
 
 func (s *streamSource) StreamRollups(ctx context.Context, accounts []string, from, to time.Time, fn func(*ledger.Rollup, int64) error) error {
-	return export.SliceSource(s.rolls).StreamRollups(ctx, accounts, from, to, func(r *ledger.Rollup, id int64) error {
+	return s.db.StreamRollups(ctx, accounts, from, to, func(r *ledger.Rollup, id int64) error {
 		err := fn(r, id)
 		if _, seen := s.atHours[r.Hour]; !seen {
 			s.atHours[r.Hour] = len(s.w.items)
@@ -766,8 +767,12 @@ func (s *streamSource) StreamRollups(ctx context.Context, accounts []string, fro
 func TestExportStreams(t *testing.T) {
 	cat := mustCatalog(t)
 	recs := testRecords(t, cat, 3000)
+	db := sqlitetest.Open(t)
+	if err := db.AppendRecords(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
 	var c collect
-	src := &streamSource{rolls: costquery.RollupRecords(recs), w: &c, atHours: map[time.Time]int{}}
+	src := &streamSource{db: db, w: &c, atHours: map[time.Time]int{}}
 	runExport(t, src, costquery.Daily, cat, &c)
 	nov1 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	written := src.atHours[nov1]
