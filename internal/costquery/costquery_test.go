@@ -726,7 +726,9 @@ func (c *countingSource) CostRollups(ctx context.Context, accounts []string, fro
 	return c.db.CostRollups(ctx, accounts, from, to)
 }
 
-func (c *countingSource) LedgerVersion(ctx context.Context) (int64, error) { return c.db.LedgerVersion(ctx) }
+func (c *countingSource) LedgerVersion(ctx context.Context) (int64, error) {
+	return c.db.LedgerVersion(ctx)
+}
 
 func TestServiceReusesReadsUntilTheLedgerChanges(t *testing.T) {
 	recs := genRecords(2000)

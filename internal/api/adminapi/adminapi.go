@@ -58,10 +58,7 @@ func New(dir *principal.Directory) *Handler { return &Handler{dir: dir} }
 
 // Route is one admin operation: its HTTP pattern and its name, the
 // action "tollgate:<Op>".
-type Route struct {
-	Pattern string
-	Op      string
-}
+type Route = awsproto.Route
 
 // target is what an operation acts on, resolved before it runs.
 type target struct {
@@ -87,20 +84,20 @@ type route struct {
 
 func (h *Handler) routes() []route {
 	return []route{
-		{Route{"GET /tollgate/v1/accounts", "ListAccounts"}, h.anything, h.listAccounts},
-		{Route{"POST /tollgate/v1/accounts", "CreateAccount"}, h.newAccount, h.createAccount},
-		{Route{"GET /tollgate/v1/principals", "ListPrincipals"}, h.queryAccount(arn.IAMAll), h.listPrincipals},
-		{Route{"POST /tollgate/v1/principals", "CreatePrincipal"}, h.newPrincipal, h.createPrincipal},
-		{Route{"GET /tollgate/v1/principals/{id}", "GetPrincipal"}, h.pathPrincipal(false), h.getPrincipal},
-		{Route{"POST /tollgate/v1/principals/{id}/access-keys", "CreateAccessKey"}, h.pathPrincipal(false), h.createAccessKey},
-		{Route{"GET /tollgate/v1/principals/{id}/access-keys", "ListAccessKeys"}, h.pathPrincipal(false), h.listAccessKeys},
-		{Route{"POST /tollgate/v1/access-keys/{key}", "UpdateAccessKey"}, h.accessKeyOwner, h.updateAccessKey},
-		{Route{"POST /tollgate/v1/principals/{id}/api-keys", "CreateAPIKey"}, h.pathPrincipal(false), h.createAPIKey},
-		{Route{"DELETE /tollgate/v1/api-keys/{key}", "RevokeAPIKey"}, h.apiKeyOwner, h.revokeAPIKey},
-		{Route{"GET /tollgate/v1/policies", "ListPolicies"}, h.queryAccount(func(a string) string { return arn.IAMPolicy(a, "*") }), h.listPolicies},
-		{Route{"PUT /tollgate/v1/policies/{account}/{name}", "PutPolicy"}, h.pathPolicy, h.putPolicy},
-		{Route{"POST /tollgate/v1/principals/{id}/policies", "AttachPolicy"}, h.attachment, h.attachPolicy},
-		{Route{"DELETE /tollgate/v1/principals/{id}/policies/{name}", "DetachPolicy"}, h.attachment, h.detachPolicy},
+		{Route{Pattern: "GET /tollgate/v1/accounts", Op: "ListAccounts"}, h.anything, h.listAccounts},
+		{Route{Pattern: "POST /tollgate/v1/accounts", Op: "CreateAccount"}, h.newAccount, h.createAccount},
+		{Route{Pattern: "GET /tollgate/v1/principals", Op: "ListPrincipals"}, h.queryAccount(arn.IAMAll), h.listPrincipals},
+		{Route{Pattern: "POST /tollgate/v1/principals", Op: "CreatePrincipal"}, h.newPrincipal, h.createPrincipal},
+		{Route{Pattern: "GET /tollgate/v1/principals/{id}", Op: "GetPrincipal"}, h.pathPrincipal(false), h.getPrincipal},
+		{Route{Pattern: "POST /tollgate/v1/principals/{id}/access-keys", Op: "CreateAccessKey"}, h.pathPrincipal(false), h.createAccessKey},
+		{Route{Pattern: "GET /tollgate/v1/principals/{id}/access-keys", Op: "ListAccessKeys"}, h.pathPrincipal(false), h.listAccessKeys},
+		{Route{Pattern: "POST /tollgate/v1/access-keys/{key}", Op: "UpdateAccessKey"}, h.accessKeyOwner, h.updateAccessKey},
+		{Route{Pattern: "POST /tollgate/v1/principals/{id}/api-keys", Op: "CreateAPIKey"}, h.pathPrincipal(false), h.createAPIKey},
+		{Route{Pattern: "DELETE /tollgate/v1/api-keys/{key}", Op: "RevokeAPIKey"}, h.apiKeyOwner, h.revokeAPIKey},
+		{Route{Pattern: "GET /tollgate/v1/policies", Op: "ListPolicies"}, h.queryAccount(func(a string) string { return arn.IAMPolicy(a, "*") }), h.listPolicies},
+		{Route{Pattern: "PUT /tollgate/v1/policies/{account}/{name}", Op: "PutPolicy"}, h.pathPolicy, h.putPolicy},
+		{Route{Pattern: "POST /tollgate/v1/principals/{id}/policies", Op: "AttachPolicy"}, h.attachment, h.attachPolicy},
+		{Route{Pattern: "DELETE /tollgate/v1/principals/{id}/policies/{name}", Op: "DetachPolicy"}, h.attachment, h.detachPolicy},
 	}
 }
 

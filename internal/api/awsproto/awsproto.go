@@ -246,3 +246,49 @@ func (x StreamExceptions) Exception(codes Codes, err error) (string, []byte) {
 	payload, _ := json.Marshal(body)
 	return name, payload
 }
+
+// Route is one restJson1 operation: its http.ServeMux pattern and its
+// name (the action is "<service>:<Op>").
+type Route struct {
+	Pattern string
+	Op      string
+}
+
+// RestOp is a restJson1 operation and the handler that serves it; an
+// error it returns is answered in the API's error shape.
+type RestOp struct {
+	Route
+	Handle func(w http.ResponseWriter, r *http.Request) error
+}
+
+// RestAPI is a restJson1 API's table of routes.
+type RestAPI struct {
+	// Label names the API in the access log and metrics ("bedrock").
+	Label string
+	// Codes are the API's exceptions.
+	Codes Codes
+	Ops   []RestOp
+}
+
+// Routes returns the API's routes, in table order.
+func (a RestAPI) Routes() []Route {
+	out := make([]Route, len(a.Ops))
+	for i, op := range a.Ops {
+		out[i] = op.Route
+	}
+	return out
+}
+
+// Register adds every route to mux: each records its API and operation
+// for the access log, and answers the error its handler returns.
+func (a RestAPI) Register(mux *http.ServeMux) {
+	for _, op := range a.Ops {
+		mux.Handle(op.Pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			info := Info(r.Context())
+			info.Service, info.Op = a.Label, op.Op
+			if err := op.Handle(w, r); err != nil {
+				WriteRestJSONError(w, r, a.Codes, err)
+			}
+		}))
+	}
+}

@@ -29,58 +29,28 @@ type Handler struct {
 func New(profiles *profile.Service) *Handler { return &Handler{profiles: profiles} }
 
 // Route is one control-plane operation: its HTTP pattern and its name.
-type Route struct {
-	Pattern string
-	Op      string
-}
+type Route = awsproto.Route
 
-func (h *Handler) routes() []struct {
-	Route
-	f handlerFunc
-} {
-	return []struct {
-		Route
-		f handlerFunc
-	}{
-		{Route{"POST /inference-profiles", "CreateInferenceProfile"}, h.createInferenceProfile},
-		{Route{"GET /inference-profiles", "ListInferenceProfiles"}, h.listInferenceProfiles},
-		{Route{"GET /inference-profiles/{id}", "GetInferenceProfile"}, h.getInferenceProfile},
-		{Route{"DELETE /inference-profiles/{id}", "DeleteInferenceProfile"}, h.deleteInferenceProfile},
-		{Route{"POST /tagResource", "TagResource"}, h.tagResource},
-		{Route{"POST /untagResource", "UntagResource"}, h.untagResource},
-		{Route{"POST /listTagsForResource", "ListTagsForResource"}, h.listTagsForResource},
-		{Route{"GET /foundation-models", "ListFoundationModels"}, h.listFoundationModels},
-		{Route{"GET /foundation-models/{id}", "GetFoundationModel"}, h.getFoundationModel},
-	}
+// api is the control plane's table of operations.
+func (h *Handler) api() awsproto.RestAPI {
+	return awsproto.RestAPI{Label: "bedrock", Codes: awsproto.BedrockCodes, Ops: []awsproto.RestOp{
+		{Route: awsproto.Route{Pattern: "POST /inference-profiles", Op: "CreateInferenceProfile"}, Handle: h.createInferenceProfile},
+		{Route: awsproto.Route{Pattern: "GET /inference-profiles", Op: "ListInferenceProfiles"}, Handle: h.listInferenceProfiles},
+		{Route: awsproto.Route{Pattern: "GET /inference-profiles/{id}", Op: "GetInferenceProfile"}, Handle: h.getInferenceProfile},
+		{Route: awsproto.Route{Pattern: "DELETE /inference-profiles/{id}", Op: "DeleteInferenceProfile"}, Handle: h.deleteInferenceProfile},
+		{Route: awsproto.Route{Pattern: "POST /tagResource", Op: "TagResource"}, Handle: h.tagResource},
+		{Route: awsproto.Route{Pattern: "POST /untagResource", Op: "UntagResource"}, Handle: h.untagResource},
+		{Route: awsproto.Route{Pattern: "POST /listTagsForResource", Op: "ListTagsForResource"}, Handle: h.listTagsForResource},
+		{Route: awsproto.Route{Pattern: "GET /foundation-models", Op: "ListFoundationModels"}, Handle: h.listFoundationModels},
+		{Route: awsproto.Route{Pattern: "GET /foundation-models/{id}", Op: "GetFoundationModel"}, Handle: h.getFoundationModel},
+	}}
 }
 
 // Routes lists the control-plane operations Register adds.
-func Routes() []Route {
-	var out []Route
-	for _, r := range (&Handler{}).routes() {
-		out = append(out, r.Route)
-	}
-	return out
-}
+func Routes() []Route { return (&Handler{}).api().Routes() }
 
 // Register adds the control-plane routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	for _, r := range h.routes() {
-		mux.Handle(r.Pattern, h.wrap(r.Op, r.f))
-	}
-}
-
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
-
-func (h *Handler) wrap(op string, f handlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := awsproto.Info(r.Context())
-		info.Service, info.Op = "bedrock", op
-		if err := f(w, r); err != nil {
-			awsproto.WriteRestJSONError(w, r, awsproto.BedrockCodes, err)
-		}
-	})
-}
+func (h *Handler) Register(mux *http.ServeMux) { h.api().Register(mux) }
 
 // authorizeProfile checks action on an existing profile, with its tags as
 // resource condition keys.

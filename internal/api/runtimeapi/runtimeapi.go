@@ -41,52 +41,24 @@ type Options struct {
 func New(svc *invoke.Service, opts Options) *Handler { return &Handler{svc: svc, opts: opts} }
 
 // Route is one runtime operation: its HTTP pattern and its name.
-type Route struct {
-	Pattern string
-	Op      string
-}
+type Route = awsproto.Route
 
-func (h *Handler) routes() []struct {
-	Route
-	f func(w http.ResponseWriter, r *http.Request) error
-} {
-	return []struct {
-		Route
-		f func(w http.ResponseWriter, r *http.Request) error
-	}{
-		{Route{"POST /model/{modelId}/converse", "Converse"}, h.converse},
-		{Route{"POST /model/{modelId}/converse-stream", "ConverseStream"}, h.converseStream},
-		{Route{"POST /model/{modelId}/invoke", "InvokeModel"}, h.invokeModel},
-		{Route{"POST /model/{modelId}/invoke-with-response-stream", "InvokeModelWithResponseStream"}, h.invokeModelStream},
-	}
+// api is the runtime's table of operations.
+func (h *Handler) api() awsproto.RestAPI {
+	return awsproto.RestAPI{Label: "bedrock-runtime", Codes: awsproto.BedrockCodes, Ops: []awsproto.RestOp{
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse", Op: "Converse"}, Handle: h.converse},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse-stream", Op: "ConverseStream"}, Handle: h.converseStream},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke", Op: "InvokeModel"}, Handle: h.invokeModel},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke-with-response-stream", Op: "InvokeModelWithResponseStream"}, Handle: h.invokeModelStream},
+	}}
 }
 
 // Routes lists the runtime operations Register adds: the only routes
 // whose bodies may reach the runtime body limit.
-func Routes() []Route {
-	var out []Route
-	for _, r := range (&Handler{}).routes() {
-		out = append(out, r.Route)
-	}
-	return out
-}
+func Routes() []Route { return (&Handler{}).api().Routes() }
 
 // Register adds the runtime routes to mux.
-func (h *Handler) Register(mux *http.ServeMux) {
-	for _, r := range h.routes() {
-		mux.Handle(r.Pattern, h.wrap(r.Op, r.f))
-	}
-}
-
-func (h *Handler) wrap(op string, f func(w http.ResponseWriter, r *http.Request) error) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info := awsproto.Info(r.Context())
-		info.Service, info.Op = "bedrock-runtime", op
-		if err := f(w, r); err != nil {
-			awsproto.WriteRestJSONError(w, r, awsproto.BedrockCodes, err)
-		}
-	})
-}
+func (h *Handler) Register(mux *http.ServeMux) { h.api().Register(mux) }
 
 // ProfileTagsHeader names an application profile by its tags instead of
 // an ARN; the path's modelId is then the base model.
