@@ -108,6 +108,7 @@ const (
 // official SDK: ABAC on profile tags, required request tags, a deny on
 // system-defined profiles, key revocation and cross-account isolation.
 func TestAccessControl(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	const mgmt, dev = "123456789012", "210987654321"

@@ -73,6 +73,7 @@ func sameAmount(f float64, a money.Amount) bool {
 }
 
 func TestAnomaliesSDK(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", allowLoopback)
 	ctx := t.Context()
 	// The IMMEDIATE subscription's SNS subscriber: a webhook.
@@ -299,6 +300,7 @@ func TestAnomaliesSDK(t *testing.T) {
 }
 
 func TestAnomaliesCLIFlags(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	if err := run(t.Context(), []string{"anomalies", "--data-dir", t.TempDir(), "--json"}, &out, &out, func(string) string { return "" }); err != nil {
 		t.Fatal(err)

@@ -87,6 +87,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 // subscribers, actions, the performance history, live spend and the
 // validation errors as AWS names them.
 func TestBudgetsAPI(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.budgets(t)
@@ -564,6 +565,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // receiver was down, and after a Tollgate restart; never again once
 // delivered.
 func TestBudgetAlertsWebhookAndEmail(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secret := []byte("test-webhook-secret")
 	smtp := mailtest.Start(t)
@@ -734,6 +736,7 @@ func createBlockBudget(t *testing.T, bc *budgets.Client, name, value, limit stri
 // maxTokens, its input is under one token per two bytes), so the bound
 // asserted is: final spend <= limit.
 func TestBudgetBlockUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.budgets(t)
@@ -793,6 +796,7 @@ func TestBudgetBlockUnderConcurrency(t *testing.T) {
 // TestBudgetRetagEntersScope retags a profile into and out of a BLOCK
 // budget's scope: the next call is blocked, then admitted.
 func TestBudgetRetagEntersScope(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	br := ts.bedrock(t)
@@ -820,6 +824,7 @@ func TestBudgetRetagEntersScope(t *testing.T) {
 
 // TestBudgetDowngradeAndThrottle checks the two other actions end to end.
 func TestBudgetDowngradeAndThrottle(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.budgets(t)
@@ -879,6 +884,7 @@ func TestBudgetDowngradeAndThrottle(t *testing.T) {
 
 // TestBudgetsCLI checks tollgate budgets list and show.
 func TestBudgetsCLI(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.budgets(t)
@@ -933,6 +939,7 @@ func TestBudgetsCLI(t *testing.T) {
 // names: a user allowed budgets:ViewBudget on one budget sees it, and may
 // neither change it nor see another.
 func TestBudgetsAccessControl(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	acct := aws.String(budgetAcct)
@@ -965,6 +972,7 @@ func TestBudgetsAccessControl(t *testing.T) {
 // recorded with what it delivered and its BLOCK-budget reservation goes,
 // so a call its reservation blocked is admitted again.
 func TestStalledStreamReleasesItsReservation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := startServer(t, dir, func(c *config.Config) {
 		c.StreamWriteTimeout = time.Second

@@ -406,6 +406,7 @@ func ceInterval(from, to time.Time, g cetypes.Granularity) *cetypes.DateInterval
 }
 
 func TestCE(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	w := ceGenerate()
 	for i := 0; i < len(w.recs); i += 5000 {

@@ -97,6 +97,7 @@ func nearest(vals []float64, p float64) float64 {
 // ListMetrics, through both protocols of the official client, against
 // sums and percentiles computed from the ledger.
 func TestCloudWatchMetricsMatchLedger(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	profARN := createProfile(t, ts.bedrock(t), "claims-chat", cwHaikuARN, tagList("dept", "claims")...)
@@ -324,6 +325,7 @@ func (h *hookServer) next(t *testing.T) hookCall {
 // traffic past it, and checks the transition: webhook, Tollgate throttle,
 // state and history through the API, /metrics and the CLI.
 func TestCloudWatchAlarmFiresWebhookAndThrottles(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", allowLoopback)
 	ctx := t.Context()
 	hook := newHookServer(t)

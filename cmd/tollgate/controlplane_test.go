@@ -55,6 +55,7 @@ func createProfile(t *testing.T, c *bedrock.Client, name, from string, tags ...t
 }
 
 func TestFoundationModels(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -147,6 +148,7 @@ func assertErrorAs(t *testing.T, err error, target any) {
 }
 
 func TestInferenceProfileLifecycle(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -242,6 +244,7 @@ func modelARNs(ms []types.InferenceProfileModel) []string {
 }
 
 func TestListInferenceProfilesPagination(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -328,6 +331,7 @@ func encodeTestToken() string {
 }
 
 func TestCreateIdempotencyAndConflicts(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -366,6 +370,7 @@ func TestCreateIdempotencyAndConflicts(t *testing.T) {
 }
 
 func TestControlPlaneValidation(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) { c.ProfileQuota = 2 })
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -446,6 +451,7 @@ func TestControlPlaneValidation(t *testing.T) {
 }
 
 func TestProfilesSurviveRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := startServer(t, dir, nil)
 	c := ts.bedrock(t)
@@ -484,6 +490,7 @@ func TestProfilesSurviveRestart(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	list := func(c *bedrock.Client) error {
@@ -579,6 +586,7 @@ func TestAuthentication(t *testing.T) {
 // TestTLSAndBearerKeys serves TLS and authenticates Bedrock API keys, which
 // the SDK only sends over HTTPS.
 func TestTLSAndBearerKeys(t *testing.T) {
+	t.Parallel()
 	cert, key, pool := selfSignedCert(t)
 	ts := startServerTLS(t, func(c *config.Config) { c.TLSCert, c.TLSKey = cert, key }, pool)
 	if !strings.HasPrefix(ts.URL(), "https://") {
@@ -611,6 +619,7 @@ func TestTLSAndBearerKeys(t *testing.T) {
 // TestCredentialsAtRest checks the files Tollgate writes for clients and
 // that no secret is stored in clear in the database.
 func TestCredentialsAtRest(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := startServer(t, dir, nil)
 	for _, f := range []string{"credentials", "config", "master.key", "bedrock-api-key"} {

@@ -84,6 +84,7 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 // that every call whose response the client fully received has exactly one
 // usage record.
 func TestKillDuringLoad(t *testing.T) {
+	t.Parallel()
 	const keyID, secret = "AKIADURABILITYTEST01", "durability-secret"
 	env := []string{"TOLLGATE_ROOT_ACCESS_KEY_ID=" + keyID, "TOLLGATE_ROOT_SECRET_ACCESS_KEY=" + secret}
 	dir := t.TempDir()
@@ -195,6 +196,7 @@ func TestKillDuringLoad(t *testing.T) {
 // must still have one record carrying the tokens it delivered, written
 // before the ledger closes.
 func TestShutdownRecordsStreamsInFlight(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := startServer(t, dir, func(c *config.Config) {
 		c.ShutdownTimeout = 300 * time.Millisecond

@@ -60,6 +60,7 @@ var fleetJobs = []string{"budget-alerts", "notify-outbox", "alarm-evaluation", "
 //   - a profile retagged on one survivor is found by its new tag on the
 //     other within the stated lag.
 func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
+	t.Parallel()
 	const keyID, secret = "AKIAFLEETTEST0000001", "fleet-secret"
 	storeURL := pgtest.URL(t)
 	key := make([]byte, 32)

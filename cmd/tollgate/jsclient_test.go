@@ -87,6 +87,7 @@ type jsReport struct {
 // Bedrock Runtime client speaks cleartext HTTP/2 with prior knowledge to an
 // http:// endpoint, the control-plane client HTTP/1.1.
 func TestJavaScriptClients(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not on PATH; TestJavaScriptClients needs Node.js >= 20 and npm", tool)

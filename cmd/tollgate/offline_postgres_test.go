@@ -91,6 +91,7 @@ func copyToSQLite(t *testing.T, pg *postgres.DB) string {
 // holding the same records and anomalies, and what the ledger holds;
 // TOLLGATE_STORE selects the database as --store does.
 func TestOfflineCommandsOnPostgres(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	ts := startServer(t, t.TempDir(), func(c *config.Config) { c.Store = url })
 	ctx := t.Context()
@@ -258,6 +259,7 @@ func TestOfflineCommandsOnPostgres(t *testing.T) {
 // TestAlarmsCommandOnPostgres: tollgate alarms lists the alarms and their
 // history from the PostgreSQL store the replicas share.
 func TestAlarmsCommandOnPostgres(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	ts := startServer(t, t.TempDir(), func(c *config.Config) { c.Store = url })
 	ctx := t.Context()

@@ -159,6 +159,7 @@ func outboundSettings(t *testing.T, ts *testServer) []outboundSetting {
 // into every outbound URL setting and expects the API's validation error;
 // a public URL is accepted by each.
 func TestOutboundURLsRefusedAtCreation(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	refused := []string{
@@ -204,6 +205,7 @@ func TestOutboundURLsRefusedAtCreation(t *testing.T) {
 // receiver, reached through a name on the allow-list, gets its messages,
 // so the refusal is the policy's and not a broken path.
 func TestOutboundURLsRefusedAtDelivery(t *testing.T) {
+	t.Parallel()
 	recv := &hostRecorder{}
 	addr, _ := serveOn(t, recv, "127.0.0.1:0")
 	_, port, _ := net.SplitHostPort(addr)

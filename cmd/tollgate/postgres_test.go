@@ -28,6 +28,7 @@ import (
 // the SDKs are found after a restart, and by a second replica with its own
 // data directory sharing the database and the master key.
 func TestPostgresStore(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	onPostgres := func(c *config.Config) { c.Store = url }
 	dir := t.TempDir()
@@ -120,6 +121,7 @@ func within(t *testing.T, bound time.Duration, what string, f func() error) {
 // or deactivated through one replica take effect on the other within the
 // documented lag (LISTEN/NOTIFY, well under 5 s).
 func TestPostgresReplicasFollowChanges(t *testing.T) {
+	t.Parallel()
 	const bound = 5 * time.Second
 	url := pgtest.URL(t)
 	onPostgres := func(c *config.Config) { c.Store = url }

@@ -83,6 +83,7 @@ type replicaCall struct {
 // fully received call must have exactly one ledger record carrying the
 // tokens its client was told, and the survivors must keep serving.
 func TestReplicaKilledMidLoad(t *testing.T) {
+	t.Parallel()
 	const keyID, secret = "AKIAREPLICAKILLTEST1", "replica-kill-secret"
 	storeURL := pgtest.URL(t)
 	key := make([]byte, 32)

@@ -81,6 +81,7 @@ func textOf(out *bedrockruntime.ConverseOutput) string {
 }
 
 func TestRuntimeOperations(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	appARN := createProfile(t, ts.bedrock(t), "claims-chatbot", usHaikuAR, tagList("dept", "claims", "app", "claims_chatbot")...)
@@ -211,6 +212,7 @@ func TestRuntimeOperations(t *testing.T) {
 }
 
 func TestRuntimeErrors(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) {
 		c.Providers = []config.Provider{{Name: "flaky", Type: "sim", Faults: []config.Fault{
 			{Every: 1, Kind: "throttled", MidStream: true, MidStreamAfter: 2, Models: []string{"amazon.nova-lite-v1:0"}},
@@ -278,6 +280,7 @@ func TestRuntimeErrors(t *testing.T) {
 // ledger against what the clients were told, and the cost against an
 // independent recomputation from the price table.
 func TestConcurrentMetering(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.bedrock(t)
@@ -398,6 +401,7 @@ func TestConcurrentMetering(t *testing.T) {
 // TestStreamDisconnectIsBilled cancels a slow stream after a few events: the
 // record carries what was produced, exactly once.
 func TestStreamDisconnectIsBilled(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) {
 		c.Providers = []config.Provider{{Name: "slow", Type: "sim", Latency: 3 * time.Millisecond, TokensPerSecond: 200}}
 		c.Routes = []config.Route{{Provider: "slow"}}

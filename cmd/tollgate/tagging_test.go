@@ -29,6 +29,7 @@ var taggingProtocols = map[string]func(*rgt.Options){
 }
 
 func TestTaggingGetResources(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	bc := ts.bedrock(t)
 	arn := map[string]string{}
@@ -163,6 +164,7 @@ func TestTaggingGetResources(t *testing.T) {
 }
 
 func TestTaggingPagination(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	bc := ts.bedrock(t)
 	var want []string
@@ -198,6 +200,7 @@ func TestTaggingPagination(t *testing.T) {
 }
 
 func TestTaggingThrottling(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) { c.TaggingRate = 2 })
 	for proto, opt := range taggingProtocols {
 		t.Run(proto, func(t *testing.T) {
@@ -218,6 +221,7 @@ func TestTaggingThrottling(t *testing.T) {
 }
 
 func TestTaggingRejectsBedrockSignature(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.tagging(t, func(o *rgt.Options) { o.Region = "eu-west-1" })
 	_, err := c.GetTagKeys(t.Context(), &rgt.GetTagKeysInput{})
