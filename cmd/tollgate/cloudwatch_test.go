@@ -100,44 +100,52 @@ func TestCloudWatchMetricsMatchLedger(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
-	profARN := createProfile(t, ts.bedrock(t), "claims-chat", cwHaikuARN, tagList("dept", "claims")...)
-	profID := profARN[strings.LastIndex(profARN, "/")+1:]
-	rc := ts.runtime(t)
-	start := time.Now().Add(-time.Minute)
-	cwCall(t, rc, profARN, 9, false)
-	cwCall(t, rc, profID, 3, true)
-	cwCall(t, rc, "anthropic.claude-3-haiku-20240307-v1:0", 4, false)
-	end := time.Now().Add(2 * time.Minute)
-
-	recs, err := ts.DB.Records(ctx, ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	type want struct {
 		calls, input, output float64
 		cost                 float64
 		latency, ttft        []float64
 	}
-	exp := map[string]*want{profID: {}, "anthropic.claude-3-haiku-20240307-v1:0": {}, "": {}}
-	for _, r := range recs {
-		key := r.ProfileID
-		if key == "" {
-			key = r.ModelID
+	var exp map[string]*want
+	var profARN, profID string
+	var start, end time.Time
+
+	if !t.Run("traffic by profile ARN, by id and direct, as the ledger has it", func(t *testing.T) {
+		profARN = createProfile(t, ts.bedrock(t), "claims-chat", cwHaikuARN, tagList("dept", "claims")...)
+		profID = profARN[strings.LastIndex(profARN, "/")+1:]
+		rc := ts.runtime(t)
+		start = time.Now().Add(-time.Minute)
+		cwCall(t, rc, profARN, 9, false)
+		cwCall(t, rc, profID, 3, true)
+		cwCall(t, rc, "anthropic.claude-3-haiku-20240307-v1:0", 4, false)
+		end = time.Now().Add(2 * time.Minute)
+
+		recs, err := ts.DB.Records(ctx, ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, k := range []string{key, ""} {
-			w := exp[k]
-			w.calls++
-			w.input += float64(r.InputTokens)
-			w.output += float64(r.OutputTokens)
-			w.cost += float64(r.Cost) / 1e9
-			w.latency = append(w.latency, float64(r.LatencyMs))
-			if r.Operation == "ConverseStream" {
-				w.ttft = append(w.ttft, float64(r.TTFTMs))
+		exp = map[string]*want{profID: {}, "anthropic.claude-3-haiku-20240307-v1:0": {}, "": {}}
+		for _, r := range recs {
+			key := r.ProfileID
+			if key == "" {
+				key = r.ModelID
+			}
+			for _, k := range []string{key, ""} {
+				w := exp[k]
+				w.calls++
+				w.input += float64(r.InputTokens)
+				w.output += float64(r.OutputTokens)
+				w.cost += float64(r.Cost) / 1e9
+				w.latency = append(w.latency, float64(r.LatencyMs))
+				if r.Operation == "ConverseStream" {
+					w.ttft = append(w.ttft, float64(r.TTFTMs))
+				}
 			}
 		}
-	}
-	if len(recs) != 16 || exp[profID].calls != 12 || exp[""].calls != 16 {
-		t.Fatalf("ledger has %d records (%v by profile), want 16 and 12", len(recs), exp[profID].calls)
+		if len(recs) != 16 || exp[profID].calls != 12 || exp[""].calls != 16 {
+			t.Fatalf("ledger has %d records (%v by profile), want 16 and 12", len(recs), exp[profID].calls)
+		}
+	}) {
+		return
 	}
 
 	dims := func(v string) []cwtypes.Dimension {
@@ -259,20 +267,22 @@ func TestCloudWatchMetricsMatchLedger(t *testing.T) {
 			}
 		})
 	}
-	// The series survive a restart (flushed at Close, rebuilt at Open).
-	dir := ts.Config.DataDir
-	ts.stop()
-	ts2 := startServer(t, dir, nil)
-	cw := cloudwatch.NewFromConfig(ts2.awsConfig(t))
-	st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/Bedrock"),
-		MetricName: aws.String("Invocations"), StartTime: aws.Time(start), EndTime: aws.Time(end), Period: aws.Int32(86400),
-		Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Datapoints) != 1 || aws.ToFloat64(st.Datapoints[0].Sum) != 16 {
-		t.Errorf("after a restart: %+v, want one datapoint of 16 invocations", st.Datapoints)
-	}
+	t.Run("the series survive a restart", func(t *testing.T) {
+		// The series survive a restart (flushed at Close, rebuilt at Open).
+		dir := ts.Config.DataDir
+		ts.stop()
+		ts2 := startServer(t, dir, nil)
+		cw := cloudwatch.NewFromConfig(ts2.awsConfig(t))
+		st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/Bedrock"),
+			MetricName: aws.String("Invocations"), StartTime: aws.Time(start), EndTime: aws.Time(end), Period: aws.Int32(86400),
+			Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Datapoints) != 1 || aws.ToFloat64(st.Datapoints[0].Sum) != 16 {
+			t.Errorf("after a restart: %+v, want one datapoint of 16 invocations", st.Datapoints)
+		}
+	})
 }
 
 // hookServer receives webhooks.
