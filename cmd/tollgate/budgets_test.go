@@ -630,121 +630,135 @@ func TestBudgetAlertsWebhookAndEmail(t *testing.T) {
 		return bt.Subscriber{SubscriptionType: bt.SubscriptionTypeSns, Address: aws.String(u)}
 	}
 	email := bt.Subscriber{SubscriptionType: bt.SubscriptionTypeEmail, Address: aws.String("finance@example.com")}
-	// One call costs about $0.00008: the 50% and 80% thresholds of a
-	// $0.0002 budget pass within a few calls.
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("claims"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0002"),
-			CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
-		NotificationsWithSubscribers: []bt.NotificationWithSubscribers{
-			{Notification: nt(50), Subscribers: []bt.Subscriber{sns(hookURL)}},
-			{Notification: nt(80), Subscribers: []bt.Subscriber{sns(hookURL), email}},
-			{Notification: nt(90), Subscribers: []bt.Subscriber{sns("slack+http://" + slackAddr + "/services/T0/B0/x")}},
-		}}); err != nil {
-		t.Fatal(err)
-	}
-	// The receiver is down (503) for the first alerts.
-	recv.down.Store(true)
-	for range 6 {
-		if err := converse(ctx, rc, profileARN); err != nil {
+	if !t.Run("a budget alerting at 50%, 80% and 90% by webhook, e-mail and Slack", func(t *testing.T) {
+		// One call costs about $0.00008: the 50% and 80% thresholds of a
+		// $0.0002 budget pass within a few calls.
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("claims"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0002"),
+				CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
+			NotificationsWithSubscribers: []bt.NotificationWithSubscribers{
+				{Notification: nt(50), Subscribers: []bt.Subscriber{sns(hookURL)}},
+				{Notification: nt(80), Subscribers: []bt.Subscriber{sns(hookURL), email}},
+				{Notification: nt(90), Subscribers: []bt.Subscriber{sns("slack+http://" + slackAddr + "/services/T0/B0/x")}},
+			}}); err != nil {
 			t.Fatal(err)
 		}
+	}) {
+		return
 	}
-	eventually(t, "deliveries refused while the receiver is down", func() bool {
-		n := 0
+	if !t.Run("alerts refused while the receiver is down are delivered once it is up", func(t *testing.T) {
+		// The receiver is down (503) for the first alerts.
+		recv.down.Store(true)
+		for range 6 {
+			if err := converse(ctx, rc, profileARN); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "deliveries refused while the receiver is down", func() bool {
+			n := 0
+			for _, c := range recv.all() {
+				if c.status == 503 {
+					n++
+				}
+			}
+			return n >= 3
+		})
+		recv.down.Store(false)
+		eventually(t, "both thresholds delivered", func() bool { return len(recv.accepted()) == 2 })
+		eventually(t, "the e-mail", func() bool { return len(smtp.Mail()) == 1 })
+		eventually(t, "the Slack message", func() bool { return len(slack.all()) == 1 })
+	}) {
+		return
+	}
+
+	if !t.Run("more spend in the same period sends no new alert", func(t *testing.T) {
+		// More spend in the same period: no new alert. Evaluate and deliver
+		// synchronously so the check does not depend on timing.
+		for range 3 {
+			if err := converse(ctx, rc, profileARN); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ts.Budgets.Service.Evaluate(ctx)
+		if _, err := ts.Budgets.Outbox.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		acc := recv.accepted()
+		seen := map[string]int{}
 		for _, c := range recv.all() {
-			if c.status == 503 {
-				n++
+			if !c.sigOK {
+				t.Errorf("delivery %s has a bad signature", c.key)
+			}
+			if c.status == 200 {
+				seen[c.budget+" "+c.notif]++
 			}
 		}
-		return n >= 3
-	})
-	recv.down.Store(false)
-	eventually(t, "both thresholds delivered", func() bool { return len(recv.accepted()) == 2 })
-	eventually(t, "the e-mail", func() bool { return len(smtp.Mail()) == 1 })
-	eventually(t, "the Slack message", func() bool { return len(slack.all()) == 1 })
-
-	// More spend in the same period: no new alert. Evaluate and deliver
-	// synchronously so the check does not depend on timing.
-	for range 3 {
-		if err := converse(ctx, rc, profileARN); err != nil {
-			t.Fatal(err)
+		if want := map[string]int{"claims ACTUAL/50": 1, "claims ACTUAL/80": 1}; !cmp.Equal(seen, want) {
+			t.Errorf("accepted alerts = %v, want exactly one per threshold: %v", seen, want)
 		}
-	}
-	ts.Budgets.Service.Evaluate(ctx)
-	if _, err := ts.Budgets.Outbox.DeliverDue(ctx); err != nil {
-		t.Fatal(err)
-	}
-	acc := recv.accepted()
-	seen := map[string]int{}
-	for _, c := range recv.all() {
-		if !c.sigOK {
-			t.Errorf("delivery %s has a bad signature", c.key)
-		}
-		if c.status == 200 {
-			seen[c.budget+" "+c.notif]++
-		}
-	}
-	if want := map[string]int{"claims ACTUAL/50": 1, "claims ACTUAL/80": 1}; !cmp.Equal(seen, want) {
-		t.Errorf("accepted alerts = %v, want exactly one per threshold: %v", seen, want)
-	}
-	for k, n := range acc {
-		if n != 1 {
-			t.Errorf("key %s accepted %d times", k, n)
-		}
-	}
-	m := smtp.Mail()
-	if len(m) != 1 || m[0].To[0] != "finance@example.com" || !strings.Contains(m[0].Data, "Subject: AWS Budgets: claims has exceeded your alert threshold") {
-		t.Errorf("mail = %+v", m)
-	}
-	sl := slack.all()
-	var slackBody map[string]string
-	if len(sl) != 1 || !sl[0].sigOK || json.Unmarshal([]byte(sl[0].bodyText), &slackBody) != nil || !strings.HasPrefix(slackBody["text"], "*AWS Budgets: claims") {
-		t.Errorf("Slack deliveries = %+v", sl)
-	}
-
-	// A second budget crosses its threshold while the receiver is gone
-	// (connections refused) and Tollgate restarts before it comes back.
-	stopRecv()
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("claims-2"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0001"),
-			CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
-		NotificationsWithSubscribers: []bt.NotificationWithSubscribers{{Notification: nt(100), Subscribers: []bt.Subscriber{sns(hookURL)}}}}); err != nil {
-		t.Fatal(err)
-	}
-	ts.Budgets.Service.Evaluate(ctx) // already past: the alert is enqueued now
-	store := ts.DB.(notify.Store)
-	var key string
-	eventually(t, "a failed attempt at the second alert", func() bool {
-		due, _ := store.DueMessages(ctx, time.Now().Add(time.Hour), 100)
-		for _, d := range due {
-			if strings.Contains(d.Key, "/claims-2/") && d.Attempts > 0 {
-				key = d.Key
-				return true
-			}
-		}
-		return false
-	})
-	ts.stop()
-	_, _ = serveOn(t, recv, addr) // the receiver is back, on the same address
-	ts = startServer(t, dir, configure)
-	eventually(t, "the second alert after the restart", func() bool { return recv.accepted()[key] == 1 })
-	// After the restart nothing delivered before goes out again.
-	ts.Budgets.Service.Evaluate(ctx)
-	if _, err := ts.Budgets.Outbox.DeliverDue(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if acc := recv.accepted(); len(acc) != 3 {
-		t.Errorf("accepted keys after the restart = %v, want the 3 alerts once each", acc)
-	} else {
 		for k, n := range acc {
 			if n != 1 {
 				t.Errorf("key %s accepted %d times", k, n)
 			}
 		}
+		m := smtp.Mail()
+		if len(m) != 1 || m[0].To[0] != "finance@example.com" || !strings.Contains(m[0].Data, "Subject: AWS Budgets: claims has exceeded your alert threshold") {
+			t.Errorf("mail = %+v", m)
+		}
+		sl := slack.all()
+		var slackBody map[string]string
+		if len(sl) != 1 || !sl[0].sigOK || json.Unmarshal([]byte(sl[0].bodyText), &slackBody) != nil || !strings.HasPrefix(slackBody["text"], "*AWS Budgets: claims") {
+			t.Errorf("Slack deliveries = %+v", sl)
+		}
+	}) {
+		return
 	}
-	if len(smtp.Mail()) != 1 || len(slack.all()) != 1 {
-		t.Errorf("after the restart: %d mails, %d Slack messages; want 1 and 1", len(smtp.Mail()), len(slack.all()))
-	}
+
+	t.Run("an alert pending across a Tollgate restart is delivered once", func(t *testing.T) {
+		// A second budget crosses its threshold while the receiver is gone
+		// (connections refused) and Tollgate restarts before it comes back.
+		stopRecv()
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("claims-2"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0001"),
+				CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
+			NotificationsWithSubscribers: []bt.NotificationWithSubscribers{{Notification: nt(100), Subscribers: []bt.Subscriber{sns(hookURL)}}}}); err != nil {
+			t.Fatal(err)
+		}
+		ts.Budgets.Service.Evaluate(ctx) // already past: the alert is enqueued now
+		store := ts.DB.(notify.Store)
+		var key string
+		eventually(t, "a failed attempt at the second alert", func() bool {
+			due, _ := store.DueMessages(ctx, time.Now().Add(time.Hour), 100)
+			for _, d := range due {
+				if strings.Contains(d.Key, "/claims-2/") && d.Attempts > 0 {
+					key = d.Key
+					return true
+				}
+			}
+			return false
+		})
+		ts.stop()
+		_, _ = serveOn(t, recv, addr) // the receiver is back, on the same address
+		ts = startServer(t, dir, configure)
+		eventually(t, "the second alert after the restart", func() bool { return recv.accepted()[key] == 1 })
+		// After the restart nothing delivered before goes out again.
+		ts.Budgets.Service.Evaluate(ctx)
+		if _, err := ts.Budgets.Outbox.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if acc := recv.accepted(); len(acc) != 3 {
+			t.Errorf("accepted keys after the restart = %v, want the 3 alerts once each", acc)
+		} else {
+			for k, n := range acc {
+				if n != 1 {
+					t.Errorf("key %s accepted %d times", k, n)
+				}
+			}
+		}
+		if len(smtp.Mail()) != 1 || len(slack.all()) != 1 {
+			t.Errorf("after the restart: %d mails, %d Slack messages; want 1 and 1", len(smtp.Mail()), len(slack.all()))
+		}
+	})
 }
 
 // createBlockBudget creates a budget on tag dept=value with a BLOCK action
