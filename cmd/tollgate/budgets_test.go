@@ -1037,7 +1037,7 @@ func TestStalledStreamReleasesItsReservation(t *testing.T) {
 	// leaves room for the probe once its reservation is gone.
 	createBlockBudget(t, ts.budgets(t), "stall-block", "claims", "1.875")
 	const maxTokens = 1_000_000
-	probe := func() error {
+	probe := func(t *testing.T) error {
 		_, err := ts.runtime(t).Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profileARN), Messages: userText("ping"),
 			InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(maxTokens)}})
 		return err
@@ -1075,37 +1075,47 @@ func TestStalledStreamReleasesItsReservation(t *testing.T) {
 	reqID := resp.Header.Get("X-Amzn-RequestId")
 	// The client reads nothing more from here on.
 
-	if err := probe(); !blocked(err) {
-		t.Fatalf("probe beside the stalled stream: %v, want blocked by its reservation", err)
+	if !t.Run("a probe beside the stalled stream is blocked by its reservation", func(t *testing.T) {
+		if err := probe(t); !blocked(err) {
+			t.Fatalf("probe beside the stalled stream: %v, want blocked by its reservation", err)
+		}
+	}) {
+		return
 	}
-	start := time.Now()
-	for {
-		err := probe()
-		if err == nil {
-			break
+	if !t.Run("the write timeout ends the stalled stream and a probe is admitted", func(t *testing.T) {
+		start := time.Now()
+		for {
+			err := probe(t)
+			if err == nil {
+				break
+			}
+			if !blocked(err) {
+				t.Fatal(err)
+			}
+			if time.Since(start) > 20*time.Second {
+				t.Fatal("the stalled stream still holds its reservation after 20s")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if !blocked(err) {
-			t.Fatal(err)
-		}
-		if time.Since(start) > 20*time.Second {
-			t.Fatal("the stalled stream still holds its reservation after 20s")
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Logf("probe admitted %v after the stalled stream started", time.Since(start).Round(10*time.Millisecond))
+	}) {
+		return
 	}
-	t.Logf("probe admitted %v after the stalled stream started", time.Since(start).Round(10*time.Millisecond))
 
-	_, recs := ledgerSpend(t, ts, profileARN)
-	var rec *ledger.Record
-	for i := range recs {
-		if recs[i].RequestID == reqID {
-			rec = &recs[i]
+	t.Run("the stalled stream is billed, cancelled, for what it delivered", func(t *testing.T) {
+		_, recs := ledgerSpend(t, ts, profileARN)
+		var rec *ledger.Record
+		for i := range recs {
+			if recs[i].RequestID == reqID {
+				rec = &recs[i]
+			}
 		}
-	}
-	if rec == nil {
-		t.Fatalf("no record for the stalled stream %s", reqID)
-	}
-	if rec.Outcome != ledger.OutcomeCancelled || rec.OutputTokens <= 0 || rec.OutputTokens >= words || rec.InputTokens < words || rec.Cost <= 0 {
-		t.Errorf("stalled stream record: outcome %s, %d in, %d out, cost %v; want cancelled with part of the %d tokens", rec.Outcome, rec.InputTokens, rec.OutputTokens, rec.Cost, words)
-	}
-	t.Logf("the stalled stream delivered %d of %d tokens", rec.OutputTokens, words)
+		if rec == nil {
+			t.Fatalf("no record for the stalled stream %s", reqID)
+		}
+		if rec.Outcome != ledger.OutcomeCancelled || rec.OutputTokens <= 0 || rec.OutputTokens >= words || rec.InputTokens < words || rec.Cost <= 0 {
+			t.Errorf("stalled stream record: outcome %s, %d in, %d out, cost %v; want cancelled with part of the %d tokens", rec.Outcome, rec.InputTokens, rec.OutputTokens, rec.Cost, words)
+		}
+		t.Logf("the stalled stream delivered %d of %d tokens", rec.OutputTokens, words)
+	})
 }

@@ -250,43 +250,53 @@ func TestShutdownRecordsStreamsInFlight(t *testing.T) {
 			}
 		}()
 	}
-	for range n {
-		select {
-		case <-ready:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the streams did not start")
+	if !t.Run("the five streams start", func(t *testing.T) {
+		for range n {
+			select {
+			case <-ready:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the streams did not start")
+			}
 		}
+	}) {
+		return
 	}
-	start := time.Now()
-	ts.stop() // cancels Run, waits for it, closes the ledger
-	t.Logf("shutdown took %v", time.Since(start).Round(time.Millisecond))
-	wg.Wait()
+	if !t.Run("the server shuts down, cutting the streams past the grace period", func(t *testing.T) {
+		start := time.Now()
+		ts.stop() // cancels Run, waits for it, closes the ledger
+		t.Logf("shutdown took %v", time.Since(start).Round(time.Millisecond))
+		wg.Wait()
+	}) {
+		return
+	}
 
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	recs, err := db.Records(t.Context(), ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[string][]ledger.Record{}
-	for _, r := range recs {
-		byID[r.RequestID] = append(byID[r.RequestID], r)
-	}
-	for i, res := range results {
-		if res.metadata {
-			t.Fatalf("stream %d completed before the shutdown cut it: the test proves nothing", i)
+	t.Run("each cut stream has one record with the tokens it delivered", func(t *testing.T) {
+		db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		rs := byID[res.reqID]
-		if len(rs) != 1 {
-			t.Errorf("stream %d (%s) delivered %d deltas and has %d records, want 1", i, res.reqID, res.deltas, len(rs))
-			continue
+		defer db.Close()
+		recs, err := db.Records(t.Context(), ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		r := rs[0]
-		if r.Outcome != ledger.OutcomeCancelled || r.OutputTokens < int64(res.deltas) || r.InputTokens == 0 || r.Cost <= 0 {
-			t.Errorf("stream %d delivered %d deltas; record: outcome %s, %d in, %d out, cost %v", i, res.deltas, r.Outcome, r.InputTokens, r.OutputTokens, r.Cost)
+		byID := map[string][]ledger.Record{}
+		for _, r := range recs {
+			byID[r.RequestID] = append(byID[r.RequestID], r)
 		}
-	}
+		for i, res := range results {
+			if res.metadata {
+				t.Fatalf("stream %d completed before the shutdown cut it: the test proves nothing", i)
+			}
+			rs := byID[res.reqID]
+			if len(rs) != 1 {
+				t.Errorf("stream %d (%s) delivered %d deltas and has %d records, want 1", i, res.reqID, res.deltas, len(rs))
+				continue
+			}
+			r := rs[0]
+			if r.Outcome != ledger.OutcomeCancelled || r.OutputTokens < int64(res.deltas) || r.InputTokens == 0 || r.Cost <= 0 {
+				t.Errorf("stream %d delivered %d deltas; record: outcome %s, %d in, %d out, cost %v", i, res.deltas, r.Outcome, r.InputTokens, r.OutputTokens, r.Cost)
+			}
+		}
+	})
 }
