@@ -196,7 +196,6 @@ func TestAccessControl(t *testing.T) {
 		}
 	})
 	t.Run("the denial names the action and the resource", func(t *testing.T) {
-		// The denial names the action and the resource.
 		err := invoke(aliceR, sales)
 		if msg := err.Error(); !strings.Contains(msg, "bedrock:InvokeModel") || !strings.Contains(msg, sales) || !strings.Contains(msg, "user/alice") {
 			t.Errorf("denial message %q", msg)
@@ -263,7 +262,6 @@ func TestAccessControl(t *testing.T) {
 	})
 
 	t.Run("policy changes and key revocation take effect at once", func(t *testing.T) {
-		// Policy changes and key revocation take effect at once.
 		ts.mustCLI(t, nil, "policies", "detach", "--principal", aliceID, "--policy", "team-invoke")
 		assertErrorAs(t, invoke(aliceR, claims), denied)
 		ts.mustCLI(t, nil, "keys", "deactivate", bobKey)
@@ -277,7 +275,6 @@ func TestAccessControl(t *testing.T) {
 	})
 
 	t.Run("only the management account administers other accounts", func(t *testing.T) {
-		// Only the management account administers other accounts.
 		carolAdmin := *ts
 		carolAdmin.Config.DataDir = t.TempDir()
 		credFile := filepath.Join(carolAdmin.Config.DataDir, "credentials")

@@ -248,7 +248,6 @@ func TestAnomaliesSDK(t *testing.T) {
 	})
 
 	t.Run("feedback", func(t *testing.T) {
-		// Feedback.
 		if _, err := c.ProvideAnomalyFeedback(ctx, &ce.ProvideAnomalyFeedbackInput{AnomalyId: a.AnomalyId, Feedback: cetypes.AnomalyFeedbackTypeYes}); err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +284,6 @@ func TestAnomaliesSDK(t *testing.T) {
 	}
 
 	t.Run("the CLI shows the same anomaly", func(t *testing.T) {
-		// The CLI shows the same anomaly.
 		var out bytes.Buffer
 		dir := ts.Config.DataDir
 		if err := run(ctx, []string{"anomalies", "--data-dir", dir}, &out, &out, func(string) string { return "" }); err != nil {
@@ -312,7 +310,6 @@ func TestAnomaliesSDK(t *testing.T) {
 	})
 
 	t.Run("deleting a monitor deletes its anomalies", func(t *testing.T) {
-		// Deleting a monitor deletes its anomalies.
 		if _, err := c.DeleteAnomalyMonitor(ctx, &ce.DeleteAnomalyMonitorInput{MonitorArn: tagMon.MonitorArn}); err != nil {
 			t.Fatal(err)
 		}

@@ -152,7 +152,6 @@ func TestBudgetsAPI(t *testing.T) {
 	}
 
 	if !t.Run("live spend through both profiles", func(t *testing.T) {
-		// Live spend: calls through both profiles.
 		rc := ts.runtime(t)
 		for range 3 {
 			if err := converse(ctx, rc, claims); err != nil {
@@ -265,7 +264,6 @@ func TestBudgetsAPI(t *testing.T) {
 	}
 
 	t.Run("DescribeBudgets pages in name order", func(t *testing.T) {
-		// DescribeBudgets pages in name order.
 		var names []string
 		p := budgets.NewDescribeBudgetsPaginator(bc, &budgets.DescribeBudgetsInput{AccountId: acct, MaxResults: aws.Int32(2)})
 		pages := 0
@@ -299,7 +297,6 @@ func TestBudgetsAPI(t *testing.T) {
 	}
 
 	if !t.Run("notifications and subscribers, ALARM past the limit", func(t *testing.T) {
-		// Notifications and subscribers.
 		ns, err := bc.DescribeNotificationsForBudget(ctx, &budgets.DescribeNotificationsForBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
 		if err != nil {
 			t.Fatal(err)
@@ -370,7 +367,6 @@ func TestBudgetsAPI(t *testing.T) {
 	})
 
 	t.Run("budget actions", func(t *testing.T) {
-		// Budget actions.
 		ca, err := bc.CreateBudgetAction(ctx, &budgets.CreateBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"),
 			NotificationType: bt.NotificationTypeActual, ActionType: "THROTTLE",
 			ActionThreshold:  &bt.ActionThreshold{ActionThresholdType: bt.ThresholdTypePercentage, ActionThresholdValue: 80},
@@ -426,7 +422,6 @@ func TestBudgetsAPI(t *testing.T) {
 	})
 
 	t.Run("validation errors as AWS names them", func(t *testing.T) {
-		// Validation errors, as AWS names them.
 		base := func(name string) *bt.Budget {
 			return &bt.Budget{BudgetName: aws.String(name), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("10")}
 		}

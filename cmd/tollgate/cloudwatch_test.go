@@ -447,7 +447,6 @@ func TestCloudWatchAlarmFiresWebhookAndThrottles(t *testing.T) {
 	})
 
 	t.Run("the CLI shows the alarm", func(t *testing.T) {
-		// The CLI shows the alarm.
 		var out bytes.Buffer
 		if err := run(ctx, []string{"alarms", "--data-dir", ts.Config.DataDir}, &out, io.Discard, func(string) string { return "" }); err != nil {
 			t.Fatal(err)

@@ -235,7 +235,6 @@ func TestInferenceProfileLifecycle(t *testing.T) {
 	})
 
 	t.Run("deleted, then gone", func(t *testing.T) {
-		// Delete, then it is gone.
 		if _, err := c.DeleteInferenceProfile(ctx, &bedrock.DeleteInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)}); err != nil {
 			t.Fatal(err)
 		}

@@ -106,7 +106,6 @@ func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 	var victim int
 
 	if !t.Run("a profile made on replica 1 answers on replica 3", func(t *testing.T) {
-		// A profile made on replica 1 answers on replica 3.
 		arn = createProfile(t, fleet[0].bedrock, "fleet-bot", haikuARN, tagList("dept", "fleet")...)
 		within(t, lag, "Converse on replica 3 through a profile created on replica 1", func() error {
 			return fleetCall(ctx, fleet[2].runtime, arn)
@@ -149,7 +148,6 @@ func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 	}
 
 	if !t.Run("load on all three replicas until every one blocks", func(t *testing.T) {
-		// Load on all three replicas until every one of them blocks.
 		var ok, blocked atomic.Int64
 		var blockedOn [3]atomic.Int64
 		var wg sync.WaitGroup
@@ -335,7 +333,6 @@ func TestFleetBudgetsAlertsAndJobs(t *testing.T) {
 	})
 
 	t.Run("retagged on one survivor, found by its new tag on the other", func(t *testing.T) {
-		// Retagged on one survivor, found by its new tag on the other.
 		other := fleet[(victim+2)%3]
 		if _, err := survivor.bedrock.TagResource(ctx, &bedrock.TagResourceInput{ResourceARN: aws.String(arn), Tags: tagList("dept", "moved")}); err != nil {
 			t.Fatal(err)
