@@ -108,6 +108,7 @@ const (
 // official SDK: ABAC on profile tags, required request tags, a deny on
 // system-defined profiles, key revocation and cross-account isolation.
 func TestAccessControl(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	const mgmt, dev = "123456789012", "210987654321"
@@ -152,127 +153,138 @@ func TestAccessControl(t *testing.T) {
 	}
 	denied := new(*rt.AccessDeniedException)
 	bdenied := new(*btypes.AccessDeniedException)
-	for _, tc := range []struct {
-		name string
-		err  error
-		want any // nil = allowed
-	}{
-		{"alice invokes her team's profile", invoke(aliceR, claims), nil},
-		{"alice streams from her team's profile", stream(aliceR, claims), nil},
-		{"alice invokes another team's profile", invoke(aliceR, sales), denied},
-		{"alice invokes the base model directly", invoke(aliceR, haikuID), denied},
-		{"alice invokes a system profile", invoke(aliceR, usHaiku), denied},
-		{"alice creates a profile without the cost tags", create(aliceB, "untagged"), bdenied},
-		{"alice creates a profile with only dept", create(aliceB, "half", tagList("dept", "claims")...), bdenied},
-		{"alice creates a profile with dept and app", create(aliceB, "tagged", tagList("dept", "claims", "app", "bot")...), nil},
-		{"alice deletes a profile (no policy)", func() error {
-			_, err := aliceB.DeleteInferenceProfile(ctx, &bedrock.DeleteInferenceProfileInput{InferenceProfileIdentifier: aws.String(claims)})
-			return err
-		}(), bdenied},
-		{"bob invokes any profile", invoke(bobR, sales), nil},
-		{"bob invokes a system profile (explicit deny)", invoke(bobR, usHaiku), denied},
-		{"bob streams from a system profile (explicit deny)", stream(bobR, usHaiku), denied},
-		{"bob may not list profiles", func() error {
-			_, err := bobB.ListInferenceProfiles(ctx, &bedrock.ListInferenceProfilesInput{})
-			return err
-		}(), bdenied},
-		{"carol cannot see the management account's profile", func() error {
-			_, err := carolB.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(claims)})
-			return err
-		}(), new(*btypes.ResourceNotFoundException)},
-		{"carol cannot invoke it either", invoke(carolR, claims), new(*rt.ResourceNotFoundException)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.want == nil {
-				if tc.err != nil {
-					t.Fatalf("denied: %v", tc.err)
+	t.Run("ABAC on profile tags, required request tags, the system-profile deny", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			err  error
+			want any // nil = allowed
+		}{
+			{"alice invokes her team's profile", invoke(aliceR, claims), nil},
+			{"alice streams from her team's profile", stream(aliceR, claims), nil},
+			{"alice invokes another team's profile", invoke(aliceR, sales), denied},
+			{"alice invokes the base model directly", invoke(aliceR, haikuID), denied},
+			{"alice invokes a system profile", invoke(aliceR, usHaiku), denied},
+			{"alice creates a profile without the cost tags", create(aliceB, "untagged"), bdenied},
+			{"alice creates a profile with only dept", create(aliceB, "half", tagList("dept", "claims")...), bdenied},
+			{"alice creates a profile with dept and app", create(aliceB, "tagged", tagList("dept", "claims", "app", "bot")...), nil},
+			{"alice deletes a profile (no policy)", func() error {
+				_, err := aliceB.DeleteInferenceProfile(ctx, &bedrock.DeleteInferenceProfileInput{InferenceProfileIdentifier: aws.String(claims)})
+				return err
+			}(), bdenied},
+			{"bob invokes any profile", invoke(bobR, sales), nil},
+			{"bob invokes a system profile (explicit deny)", invoke(bobR, usHaiku), denied},
+			{"bob streams from a system profile (explicit deny)", stream(bobR, usHaiku), denied},
+			{"bob may not list profiles", func() error {
+				_, err := bobB.ListInferenceProfiles(ctx, &bedrock.ListInferenceProfilesInput{})
+				return err
+			}(), bdenied},
+			{"carol cannot see the management account's profile", func() error {
+				_, err := carolB.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(claims)})
+				return err
+			}(), new(*btypes.ResourceNotFoundException)},
+			{"carol cannot invoke it either", invoke(carolR, claims), new(*rt.ResourceNotFoundException)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if tc.want == nil {
+					if tc.err != nil {
+						t.Fatalf("denied: %v", tc.err)
+					}
+					return
 				}
-				return
-			}
-			assertErrorAs(t, tc.err, tc.want)
-		})
-	}
-	// The denial names the action and the resource.
-	err := invoke(aliceR, sales)
-	if msg := err.Error(); !strings.Contains(msg, "bedrock:InvokeModel") || !strings.Contains(msg, sales) || !strings.Contains(msg, "user/alice") {
-		t.Errorf("denial message %q", msg)
-	}
+				assertErrorAs(t, tc.err, tc.want)
+			})
+		}
+	})
+	t.Run("the denial names the action and the resource", func(t *testing.T) {
+		err := invoke(aliceR, sales)
+		if msg := err.Error(); !strings.Contains(msg, "bedrock:InvokeModel") || !strings.Contains(msg, sales) || !strings.Contains(msg, "user/alice") {
+			t.Errorf("denial message %q", msg)
+		}
+	})
 
-	// Carol works in her own account: her profile is invisible to the
-	// management account's principals, and her calls are billed there.
-	carolProfile := createProfile(t, carolB, "carol-bot", haikuARN, tagList("team", "claims")...)
-	if !strings.Contains(carolProfile, ":"+dev+":") {
-		t.Fatalf("carol's profile %s is not in account %s", carolProfile, dev)
-	}
-	if err := invoke(carolR, carolProfile); err != nil {
-		t.Fatal(err)
-	}
-	_, err = rootB.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(carolProfile)})
-	assertErrorAs(t, err, new(*btypes.ResourceNotFoundException))
-	list, err := carolB.ListInferenceProfiles(ctx, &bedrock.ListInferenceProfilesInput{TypeEquals: btypes.InferenceProfileTypeApplication})
-	if err != nil || len(list.InferenceProfileSummaries) != 1 {
-		t.Errorf("carol lists %d profiles (%v), want 1", len(list.InferenceProfileSummaries), err)
-	}
-	recs, _ := ts.DB.Records(ctx, ledger.Query{Account: dev})
-	if len(recs) != 1 || recs[0].PrincipalID != "user-"+dev+"-carol" {
-		t.Errorf("dev account records %+v", recs)
-	}
-
-	// The management account's root sees every account's spend (the
-	// consolidated view); carol sees her account's only.
-	accountsSeen := func(c *costexplorer.Client) []string {
-		t.Helper()
-		day := time.Now().UTC().Format("2006-01-02")
-		next := time.Now().UTC().Add(24 * time.Hour).Format("2006-01-02")
-		out, err := c.GetCostAndUsage(ctx, &costexplorer.GetCostAndUsageInput{
-			TimePeriod:  &cetypes.DateInterval{Start: aws.String(day), End: aws.String(next)},
-			Granularity: cetypes.GranularityDaily, Metrics: []string{"UnblendedCost"},
-			GroupBy: []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeDimension, Key: aws.String("LINKED_ACCOUNT")}},
-		})
-		if err != nil {
+	if !t.Run("carol works in her own account", func(t *testing.T) {
+		// Carol works in her own account: her profile is invisible to the
+		// management account's principals, and her calls are billed there.
+		carolProfile := createProfile(t, carolB, "carol-bot", haikuARN, tagList("team", "claims")...)
+		if !strings.Contains(carolProfile, ":"+dev+":") {
+			t.Fatalf("carol's profile %s is not in account %s", carolProfile, dev)
+		}
+		if err := invoke(carolR, carolProfile); err != nil {
 			t.Fatal(err)
 		}
-		var accts []string
-		for _, r := range out.ResultsByTime {
-			for _, g := range r.Groups {
-				accts = append(accts, g.Keys...)
-			}
+		_, err := rootB.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(carolProfile)})
+		assertErrorAs(t, err, new(*btypes.ResourceNotFoundException))
+		list, err := carolB.ListInferenceProfiles(ctx, &bedrock.ListInferenceProfilesInput{TypeEquals: btypes.InferenceProfileTypeApplication})
+		if err != nil || len(list.InferenceProfileSummaries) != 1 {
+			t.Errorf("carol lists %d profiles (%v), want 1", len(list.InferenceProfileSummaries), err)
 		}
-		slices.Sort(accts)
-		return accts
+		recs, _ := ts.DB.Records(ctx, ledger.Query{Account: dev})
+		if len(recs) != 1 || recs[0].PrincipalID != "user-"+dev+"-carol" {
+			t.Errorf("dev account records %+v", recs)
+		}
+	}) {
+		return
 	}
-	if got := accountsSeen(costexplorer.NewFromConfig(ts.awsConfig(t))); !slices.Equal(got, []string{mgmt, dev}) {
-		t.Errorf("management view of LINKED_ACCOUNT: %v, want both accounts", got)
-	}
-	carolCE := costexplorer.NewFromConfig(ts.awsConfig(t), func(o *costexplorer.Options) {
-		o.Credentials = credentials.NewStaticCredentialsProvider(carolKey, carolSecret, "")
+
+	t.Run("the management account sees every account's spend, carol her own", func(t *testing.T) {
+		// The management account's root sees every account's spend (the
+		// consolidated view); carol sees her account's only.
+		accountsSeen := func(c *costexplorer.Client) []string {
+			t.Helper()
+			day := time.Now().UTC().Format("2006-01-02")
+			next := time.Now().UTC().Add(24 * time.Hour).Format("2006-01-02")
+			out, err := c.GetCostAndUsage(ctx, &costexplorer.GetCostAndUsageInput{
+				TimePeriod:  &cetypes.DateInterval{Start: aws.String(day), End: aws.String(next)},
+				Granularity: cetypes.GranularityDaily, Metrics: []string{"UnblendedCost"},
+				GroupBy: []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeDimension, Key: aws.String("LINKED_ACCOUNT")}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var accts []string
+			for _, r := range out.ResultsByTime {
+				for _, g := range r.Groups {
+					accts = append(accts, g.Keys...)
+				}
+			}
+			slices.Sort(accts)
+			return accts
+		}
+		if got := accountsSeen(costexplorer.NewFromConfig(ts.awsConfig(t))); !slices.Equal(got, []string{mgmt, dev}) {
+			t.Errorf("management view of LINKED_ACCOUNT: %v, want both accounts", got)
+		}
+		carolCE := costexplorer.NewFromConfig(ts.awsConfig(t), func(o *costexplorer.Options) {
+			o.Credentials = credentials.NewStaticCredentialsProvider(carolKey, carolSecret, "")
+		})
+		if got := accountsSeen(carolCE); !slices.Equal(got, []string{dev}) {
+			t.Errorf("carol's view of LINKED_ACCOUNT: %v, want only %s", got, dev)
+		}
 	})
-	if got := accountsSeen(carolCE); !slices.Equal(got, []string{dev}) {
-		t.Errorf("carol's view of LINKED_ACCOUNT: %v, want only %s", got, dev)
-	}
 
-	// Policy changes and key revocation take effect at once.
-	ts.mustCLI(t, nil, "policies", "detach", "--principal", aliceID, "--policy", "team-invoke")
-	assertErrorAs(t, invoke(aliceR, claims), denied)
-	ts.mustCLI(t, nil, "keys", "deactivate", bobKey)
-	if code := errorCode(invoke(bobR, sales)); code != "UnrecognizedClientException" {
-		t.Errorf("deactivated key: code %q", code)
-	}
-	ts.mustCLI(t, nil, "keys", "activate", bobKey)
-	if err := invoke(bobR, sales); err != nil {
-		t.Errorf("reactivated key: %v", err)
-	}
+	t.Run("policy changes and key revocation take effect at once", func(t *testing.T) {
+		ts.mustCLI(t, nil, "policies", "detach", "--principal", aliceID, "--policy", "team-invoke")
+		assertErrorAs(t, invoke(aliceR, claims), denied)
+		ts.mustCLI(t, nil, "keys", "deactivate", bobKey)
+		if code := errorCode(invoke(bobR, sales)); code != "UnrecognizedClientException" {
+			t.Errorf("deactivated key: code %q", code)
+		}
+		ts.mustCLI(t, nil, "keys", "activate", bobKey)
+		if err := invoke(bobR, sales); err != nil {
+			t.Errorf("reactivated key: %v", err)
+		}
+	})
 
-	// Only the management account administers other accounts.
-	carolAdmin := *ts
-	carolAdmin.Config.DataDir = t.TempDir()
-	credFile := filepath.Join(carolAdmin.Config.DataDir, "credentials")
-	if err := os.WriteFile(credFile, []byte("[default]\naws_access_key_id = "+carolKey+"\naws_secret_access_key = "+carolSecret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	err = run(ctx, []string{"principals", "list", "--endpoint", ts.URL(), "--credentials", credFile, "--account", mgmt}, &buf, io.Discard, func(string) string { return "" })
-	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
-		t.Errorf("carol listing the management account: %v", err)
-	}
+	t.Run("only the management account administers other accounts", func(t *testing.T) {
+		carolAdmin := *ts
+		carolAdmin.Config.DataDir = t.TempDir()
+		credFile := filepath.Join(carolAdmin.Config.DataDir, "credentials")
+		if err := os.WriteFile(credFile, []byte("[default]\naws_access_key_id = "+carolKey+"\naws_secret_access_key = "+carolSecret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		err := run(ctx, []string{"principals", "list", "--endpoint", ts.URL(), "--credentials", credFile, "--account", mgmt}, &buf, io.Discard, func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+			t.Errorf("carol listing the management account: %v", err)
+		}
+	})
 }

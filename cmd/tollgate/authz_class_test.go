@@ -121,6 +121,7 @@ type authzCase struct {
 // allowed everything but the one action on the one resource, the call is
 // denied; without that deny it is not.
 func TestAuthorizationClass(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	const acct, region = "123456789012", "us-east-1"

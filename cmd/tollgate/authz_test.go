@@ -42,6 +42,7 @@ const teamTaggerPolicy = `{
 // carries them, and report a denial per resource; the read operations
 // never show another account's profiles.
 func TestTaggingAPIAuthorizesOnResources(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	const mgmt, dev = "123456789012", "210987654321"
@@ -198,6 +199,7 @@ func (ts *testServer) cliAs(t *testing.T, key, secret string, out any, args ...s
 // changes its own tags or policies, and only the management account's
 // root reaches into another account.
 func TestAdminAPIAuthorizesOnTargets(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	const mgmt, dev = "123456789012", "210987654321"
 	rootID := "root-" + mgmt

@@ -80,6 +80,7 @@ func checkAWSError(t *testing.T, status int, header http.Header, body []byte, wa
 // in every other way: each must be answered with the AWS error shape and a
 // 4xx status, and leave nothing behind.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	profileARN := createProfile(t, c, "bad-input", haikuARN, tagList("dept", "claims")...)
@@ -178,6 +179,7 @@ func TestBadInput(t *testing.T) {
 // server that keeps serving. Escapes that do decode, even to invalid UTF-8
 // or NUL, reach Tollgate and are checked in TestBadInput.
 func TestMalformedRequestTargets(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	host := strings.TrimPrefix(ts.URL(), "http://")
 	for _, target := range []string{"/inference-profiles/%zz", "/model/anthropic%2/converse", "/foundation-models/%", "/listTagsForResource%G0"} {
@@ -219,6 +221,7 @@ func TestMalformedRequestTargets(t *testing.T) {
 // client, inference parameters and content formats Bedrock refuses with
 // ValidationException, and a CBOR body with data after its map.
 func TestOutOfRangeInferenceParameters(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	rc := ts.runtime(t)
 	ctx := t.Context()

@@ -87,6 +87,7 @@ func wantCode(t *testing.T, what string, err error, code string) {
 // subscribers, actions, the performance history, live spend and the
 // validation errors as AWS names them.
 func TestBudgetsAPI(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.budgets(t)
@@ -99,17 +100,6 @@ func TestBudgetsAPI(t *testing.T) {
 	n80 := bt.Notification{NotificationType: bt.NotificationTypeActual, ComparisonOperator: bt.ComparisonOperatorGreaterThan, Threshold: 80, ThresholdType: bt.ThresholdTypePercentage}
 	nForecast := bt.Notification{NotificationType: bt.NotificationTypeForecasted, ComparisonOperator: bt.ComparisonOperatorGreaterThan, Threshold: 100, ThresholdType: bt.ThresholdTypePercentage}
 
-	// Legacy CostFilters with notifications.
-	_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("claims-monthly"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly,
-			BudgetLimit: usd("100"), CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
-		NotificationsWithSubscribers: []bt.NotificationWithSubscribers{
-			{Notification: &n80, Subscribers: []bt.Subscriber{hook, mailTo}},
-			{Notification: &nForecast, Subscribers: []bt.Subscriber{hook}},
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// FilterExpression: claims or sales, not in eu regions.
 	expr := &bt.Expression{And: []bt.Expression{
 		{Or: []bt.Expression{
@@ -119,353 +109,395 @@ func TestBudgetsAPI(t *testing.T) {
 		{Not: &bt.Expression{Dimensions: &bt.ExpressionDimensionValues{Key: bt.DimensionRegion, Values: []string{"eu-"}, MatchOptions: []bt.MatchOption{bt.MatchOptionStartsWith}}}},
 		{Dimensions: &bt.ExpressionDimensionValues{Key: bt.DimensionService, Values: []string{"Amazon Bedrock"}}},
 	}}
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("all-depts"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitQuarterly,
-			BudgetLimit: usd("1000.50"), FilterExpression: expr, Metrics: []bt.Metric{bt.MetricUnblendedCost}}}); err != nil {
-		t.Fatal(err)
-	}
-	// A USAGE budget in tokens, daily; an annual and a custom one.
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("sales-tokens"), BudgetType: bt.BudgetTypeUsage, TimeUnit: bt.TimeUnitDaily,
-			BudgetLimit: &bt.Spend{Amount: aws.String("1000000"), Unit: aws.String("Tokens")}, CostFilters: map[string][]string{"TagKeyValue": {"user:dept$sales"}}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("everything-yearly"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitAnnually, BudgetLimit: usd("50000")}}); err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now().UTC()
 	customStart, customEnd := now.AddDate(0, 0, -3).Truncate(24*time.Hour), now.AddDate(0, 0, 30).Truncate(24*time.Hour)
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("launch"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitCustom, BudgetLimit: usd("250"),
-			TimePeriod: &bt.TimePeriod{Start: &customStart, End: &customEnd}, CostFilters: map[string][]string{"Region": {"us-east-1"}}}}); err != nil {
-		t.Fatal(err)
-	}
-
-	// Live spend: calls through both profiles.
-	rc := ts.runtime(t)
-	for range 3 {
-		if err := converse(ctx, rc, claims); err != nil {
-			t.Fatal(err)
-		}
-		if err := converse(ctx, rc, sales); err != nil {
-			t.Fatal(err)
-		}
-	}
-	claimsSpend, claimsRecs := ledgerSpend(t, ts, claims)
-	salesSpend, salesRecs := ledgerSpend(t, ts, sales)
+	n50 := bt.Notification{NotificationType: bt.NotificationTypeActual, ComparisonOperator: bt.ComparisonOperatorGreaterThan, Threshold: 50, ThresholdType: bt.ThresholdTypeAbsoluteValue}
+	var claimsSpend, salesSpend money.Amount
 	var salesTokens int64
-	for _, r := range salesRecs {
-		salesTokens += r.InputTokens + r.OutputTokens
-	}
-	if claimsSpend == 0 || len(claimsRecs) != 3 {
-		t.Fatalf("claims spend %s over %d records: the simulated calls cost nothing", claimsSpend, len(claimsRecs))
-	}
 
-	d, err := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := d.Budget
-	if got := aws.ToString(b.CalculatedSpend.ActualSpend.Amount); got != claimsSpend.Decimal(1) {
-		t.Errorf("claims-monthly ActualSpend = %s, want %s (the ledger's)", got, claimsSpend.Decimal(1))
-	}
-	if aws.ToString(b.BudgetLimit.Amount) != "100.0" || aws.ToString(b.BudgetLimit.Unit) != "USD" || b.BudgetType != bt.BudgetTypeCost || b.TimeUnit != bt.TimeUnitMonthly {
-		t.Errorf("claims-monthly = %+v", b)
-	}
-	if !b.TimePeriod.Start.Equal(time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)) || b.TimePeriod.End.Year() != 2087 {
-		t.Errorf("default TimePeriod = %v to %v, want the start of this month to 2087-06-15", b.TimePeriod.Start, b.TimePeriod.End)
-	}
-	if diff := cmp.Diff(b.CostFilters, map[string][]string{"TagKeyValue": {"user:dept$claims"}}); diff != "" {
-		t.Errorf("CostFilters (-got +want):\n%s", diff)
-	}
-	if b.CostTypes == nil || !aws.ToBool(b.CostTypes.IncludeTax) || aws.ToBool(b.CostTypes.UseBlended) {
-		t.Errorf("CostTypes = %+v, want AWS's defaults", b.CostTypes)
-	}
-	d, err = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("all-depts"), ShowFilterExpression: aws.Bool(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount), (claimsSpend + salesSpend).Decimal(1); got != want {
-		t.Errorf("all-depts ActualSpend = %s, want %s", got, want)
-	}
-	if diff := cmp.Diff(d.Budget.FilterExpression, expr, cmpopts.IgnoreUnexported(bt.Expression{}, bt.TagValues{}, bt.ExpressionDimensionValues{})); diff != "" {
-		t.Errorf("FilterExpression (-got +want):\n%s", diff)
-	}
-	if !slices.Equal(d.Budget.Metrics, []bt.Metric{bt.MetricUnblendedCost}) {
-		t.Errorf("Metrics = %v", d.Budget.Metrics)
-	}
-	if d, _ := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("all-depts")}); d.Budget.FilterExpression != nil {
-		t.Error("FilterExpression returned without ShowFilterExpression")
-	}
-	d, _ = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("sales-tokens")})
-	if got := aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount); got != strconv.FormatInt(salesTokens, 10) {
-		t.Errorf("sales-tokens ActualSpend = %s tokens, want %d", got, salesTokens)
-	}
-	d, _ = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("launch")})
-	if !d.Budget.TimePeriod.Start.Equal(customStart) || !d.Budget.TimePeriod.End.Equal(customEnd) ||
-		aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount) != (claimsSpend+salesSpend).Decimal(1) {
-		t.Errorf("launch = %+v %+v", d.Budget.TimePeriod, d.Budget.CalculatedSpend.ActualSpend)
-	}
-	d, _ = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("everything-yearly")})
-	if got := aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount); got != (claimsSpend + salesSpend).Decimal(1) {
-		t.Errorf("everything-yearly ActualSpend = %s", got)
-	}
-
-	// The forecast: a scope whose history is $1 a day forecasts the
-	// month's actual spend plus $1 for every day left.
-	today := now.Truncate(24 * time.Hour)
-	var hist []ledger.Record
-	var histActual money.Amount
-	for d := 1; d <= 20; d++ {
-		at := today.AddDate(0, 0, -d).Add(12 * time.Hour)
-		hist = append(hist, ledger.Record{RequestID: fmt.Sprintf("hist-%d", d), Time: at, Account: budgetAcct, Region: "us-east-1", RegionServed: "us-east-1",
-			ProfileARN: "arn:aws:bedrock:us-east-1:" + budgetAcct + ":application-inference-profile/hhhhhhhhhhhh", ProfileID: "hhhhhhhhhhhh",
-			ModelID: haikuID, Operation: "Converse", InputTokens: 1000, OutputTokens: 1000, Outcome: ledger.OutcomeSuccess,
-			Cost: money.Dollar, OutputCost: money.Dollar, Priced: true, Tags: tags.Set{"dept": "history"}})
-		if at.Month() == now.Month() {
-			histActual += money.Dollar
-		}
-	}
-	if err := ts.DB.AppendRecords(ctx, hist); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("history"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("100"),
-			CostFilters: map[string][]string{"TagKeyValue": {"user:dept$history"}}}}); err != nil {
-		t.Fatal(err)
-	}
-	d, _ = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("history")})
-	monthEnd := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
-	wantForecast := float64(histActual)/1e9 + time.Until(monthEnd).Hours()/24
-	if cs := d.Budget.CalculatedSpend; aws.ToString(cs.ActualSpend.Amount) != histActual.Decimal(1) || cs.ForecastedSpend == nil {
-		t.Errorf("history budget: actual %+v, forecast %+v; want actual %s and a forecast", cs.ActualSpend, cs.ForecastedSpend, histActual.Decimal(1))
-	} else if f := spendAmount(cs.ForecastedSpend); f < wantForecast*0.99-0.01 || f > wantForecast*1.01+0.01 {
-		t.Errorf("history budget forecast = %.4f, want %.4f (actual + $1 a day left)", f, wantForecast)
-	}
-
-	// DescribeBudgets pages in name order.
-	var names []string
-	p := budgets.NewDescribeBudgetsPaginator(bc, &budgets.DescribeBudgetsInput{AccountId: acct, MaxResults: aws.Int32(2)})
-	pages := 0
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+	if !t.Run("create budgets in both filter styles", func(t *testing.T) {
+		// Legacy CostFilters with notifications.
+		_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("claims-monthly"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly,
+				BudgetLimit: usd("100"), CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
+			NotificationsWithSubscribers: []bt.NotificationWithSubscribers{
+				{Notification: &n80, Subscribers: []bt.Subscriber{hook, mailTo}},
+				{Notification: &nForecast, Subscribers: []bt.Subscriber{hook}},
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		pages++
-		for _, b := range out.Budgets {
-			names = append(names, aws.ToString(b.BudgetName))
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("all-depts"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitQuarterly,
+				BudgetLimit: usd("1000.50"), FilterExpression: expr, Metrics: []bt.Metric{bt.MetricUnblendedCost}}}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if want := []string{"all-depts", "claims-monthly", "everything-yearly", "history", "launch", "sales-tokens"}; !slices.Equal(names, want) || pages != 3 {
-		t.Errorf("DescribeBudgets = %v in %d pages, want %v in 3", names, pages, want)
-	}
-
-	// UpdateBudget: a new limit; spend carries over.
-	if _, err := bc.UpdateBudget(ctx, &budgets.UpdateBudgetInput{AccountId: acct, NewBudget: &bt.Budget{BudgetName: aws.String("claims-monthly"),
-		BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0001"), CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}}}); err != nil {
-		t.Fatal(err)
-	}
-	d, _ = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
-	if aws.ToString(d.Budget.BudgetLimit.Amount) != "0.0001" || aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount) != claimsSpend.Decimal(1) {
-		t.Errorf("after UpdateBudget: limit %s, actual %s", aws.ToString(d.Budget.BudgetLimit.Amount), aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount))
-	}
-
-	// Notifications and subscribers.
-	ns, err := bc.DescribeNotificationsForBudget(ctx, &budgets.DescribeNotificationsForBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ns.Notifications) != 2 || ns.Notifications[0].Threshold != 80 || ns.Notifications[1].NotificationType != bt.NotificationTypeForecasted {
-		t.Fatalf("notifications = %+v", ns.Notifications)
-	}
-	n50 := bt.Notification{NotificationType: bt.NotificationTypeActual, ComparisonOperator: bt.ComparisonOperatorGreaterThan, Threshold: 50, ThresholdType: bt.ThresholdTypeAbsoluteValue}
-	if _, err := bc.CreateNotification(ctx, &budgets.CreateNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n50, Subscribers: []bt.Subscriber{mailTo}}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = bc.CreateNotification(ctx, &budgets.CreateNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n50, Subscribers: []bt.Subscriber{mailTo}})
-	wantCode(t, "CreateNotification twice", err, "DuplicateRecordException")
-	n60 := n50
-	n60.Threshold = 60
-	if _, err := bc.UpdateNotification(ctx, &budgets.UpdateNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), OldNotification: &n50, NewNotification: &n60}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bc.CreateSubscriber(ctx, &budgets.CreateSubscriberInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60, Subscriber: &hook}); err != nil {
-		t.Fatal(err)
-	}
-	other := bt.Subscriber{SubscriptionType: bt.SubscriptionTypeEmail, Address: aws.String("cfo@example.com")}
-	if _, err := bc.UpdateSubscriber(ctx, &budgets.UpdateSubscriberInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60, OldSubscriber: &mailTo, NewSubscriber: &other}); err != nil {
-		t.Fatal(err)
-	}
-	subs, err := bc.DescribeSubscribersForNotification(ctx, &budgets.DescribeSubscribersForNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, s := range subs.Subscribers {
-		got = append(got, string(s.SubscriptionType)+" "+aws.ToString(s.Address))
-	}
-	if want := []string{"EMAIL cfo@example.com", "SNS https://hooks.example.com/budgets"}; !slices.Equal(got, want) {
-		t.Errorf("subscribers = %v, want %v", got, want)
-	}
-	if _, err := bc.DeleteSubscriber(ctx, &budgets.DeleteSubscriberInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60, Subscriber: &hook}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = bc.DeleteSubscriber(ctx, &budgets.DeleteSubscriberInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60, Subscriber: &hook})
-	wantCode(t, "DeleteSubscriber twice", err, "NotFoundException")
-	if _, err := bc.DeleteNotification(ctx, &budgets.DeleteNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = bc.DeleteNotification(ctx, &budgets.DeleteNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60})
-	wantCode(t, "DeleteNotification twice", err, "NotFoundException")
-	// Past its new $0.0001 limit, the 80% ACTUAL notification goes to ALARM.
-	ts.Budgets.Service.Evaluate(ctx)
-	ns, _ = bc.DescribeNotificationsForBudget(ctx, &budgets.DescribeNotificationsForBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
-	if len(ns.Notifications) != 2 || ns.Notifications[0].NotificationState != bt.NotificationStateAlarm {
-		t.Errorf("notifications after passing the limit = %+v, want the 80%% one in ALARM", ns.Notifications)
+		// A USAGE budget in tokens, daily; an annual and a custom one.
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("sales-tokens"), BudgetType: bt.BudgetTypeUsage, TimeUnit: bt.TimeUnitDaily,
+				BudgetLimit: &bt.Spend{Amount: aws.String("1000000"), Unit: aws.String("Tokens")}, CostFilters: map[string][]string{"TagKeyValue": {"user:dept$sales"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("everything-yearly"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitAnnually, BudgetLimit: usd("50000")}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("launch"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitCustom, BudgetLimit: usd("250"),
+				TimePeriod: &bt.TimePeriod{Start: &customStart, End: &customEnd}, CostFilters: map[string][]string{"Region": {"us-east-1"}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}) {
+		return
 	}
 
-	// Performance history: this month's actual spend.
-	h, err := bc.DescribeBudgetPerformanceHistory(ctx, &budgets.DescribeBudgetPerformanceHistoryInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	list := h.BudgetPerformanceHistory.BudgetedAndActualAmountsList
-	if len(list) != 1 || aws.ToString(list[0].ActualAmount.Amount) != claimsSpend.Decimal(1) || aws.ToString(list[0].BudgetedAmount.Amount) != "0.0001" {
-		t.Errorf("performance history = %+v", list)
-	}
-	_, err = bc.DescribeBudgetPerformanceHistory(ctx, &budgets.DescribeBudgetPerformanceHistoryInput{AccountId: acct, BudgetName: aws.String("everything-yearly")})
-	wantCode(t, "history of an ANNUALLY budget", err, "InvalidParameterException")
-
-	// Budget actions.
-	ca, err := bc.CreateBudgetAction(ctx, &budgets.CreateBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"),
-		NotificationType: bt.NotificationTypeActual, ActionType: "THROTTLE",
-		ActionThreshold:  &bt.ActionThreshold{ActionThresholdType: bt.ThresholdTypePercentage, ActionThresholdValue: 80},
-		Definition:       &bt.Definition{IamActionDefinition: &bt.IamActionDefinition{PolicyArn: aws.String("60")}},
-		ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/budgets"), ApprovalModel: bt.ApprovalModelAuto, Subscribers: []bt.Subscriber{hook}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	da, err := bc.DescribeBudgetAction(ctx, &budgets.DescribeBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"), ActionId: ca.ActionId})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := da.Action; a.ActionType != "THROTTLE" || aws.ToString(a.Definition.IamActionDefinition.PolicyArn) != "60" || a.Status != bt.ActionStatusStandby || a.ActionThreshold.ActionThresholdValue != 80 {
-		t.Errorf("DescribeBudgetAction = %+v", a)
-	}
-	ua, err := bc.UpdateBudgetAction(ctx, &budgets.UpdateBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"), ActionId: ca.ActionId,
-		ActionThreshold: &bt.ActionThreshold{ActionThresholdType: bt.ThresholdTypeAbsoluteValue, ActionThresholdValue: 0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ua.OldAction.ActionThreshold.ActionThresholdValue != 80 || ua.NewAction.ActionThreshold.ActionThresholdType != bt.ThresholdTypeAbsoluteValue || ua.NewAction.Status != bt.ActionStatusExecutionSuccess {
-		t.Errorf("UpdateBudgetAction = old %+v new %+v", ua.OldAction, ua.NewAction)
-	}
-	_, err = bc.CreateBudgetAction(ctx, &budgets.CreateBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"),
-		NotificationType: bt.NotificationTypeActual, ActionType: bt.ActionTypeIam, ActionThreshold: &bt.ActionThreshold{ActionThresholdType: bt.ThresholdTypePercentage, ActionThresholdValue: 80},
-		Definition:       &bt.Definition{IamActionDefinition: &bt.IamActionDefinition{PolicyArn: aws.String("arn:aws:iam::aws:policy/Deny")}},
-		ExecutionRoleArn: aws.String("r"), ApprovalModel: bt.ApprovalModelAuto, Subscribers: []bt.Subscriber{}})
-	wantCode(t, "an APPLY_IAM_POLICY action", err, "InvalidParameterException")
-	acts, err := bc.DescribeBudgetActionsForBudget(ctx, &budgets.DescribeBudgetActionsForBudgetInput{AccountId: acct, BudgetName: aws.String("all-depts")})
-	if err != nil || len(acts.Actions) != 1 {
-		t.Fatalf("DescribeBudgetActionsForBudget = %+v, %v", acts, err)
-	}
-	aa, err := bc.DescribeBudgetActionsForAccount(ctx, &budgets.DescribeBudgetActionsForAccountInput{AccountId: acct})
-	if err != nil || len(aa.Actions) != 1 || aws.ToString(aa.Actions[0].BudgetName) != "all-depts" {
-		t.Errorf("DescribeBudgetActionsForAccount = %+v, %v", aa, err)
-	}
-	na, err := bc.DescribeBudgetNotificationsForAccount(ctx, &budgets.DescribeBudgetNotificationsForAccountInput{AccountId: acct})
-	if err != nil {
-		t.Fatal(err)
-	}
-	withNotes := map[string]int{}
-	for _, b := range na.BudgetNotificationsForAccount {
-		withNotes[aws.ToString(b.BudgetName)] = len(b.Notifications)
-	}
-	if withNotes["claims-monthly"] != 2 || withNotes["all-depts"] != 0 {
-		t.Errorf("DescribeBudgetNotificationsForAccount = %v", withNotes)
-	}
-	if _, err := bc.DeleteBudgetAction(ctx, &budgets.DeleteBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"), ActionId: ca.ActionId}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = bc.DescribeBudgetAction(ctx, &budgets.DescribeBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"), ActionId: ca.ActionId})
-	wantCode(t, "DescribeBudgetAction after delete", err, "NotFoundException")
-
-	// Validation errors, as AWS names them.
-	base := func(name string) *bt.Budget {
-		return &bt.Budget{BudgetName: aws.String(name), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("10")}
-	}
-	for _, tc := range []struct {
-		name string
-		call func() error
-		code string
-	}{
-		{"duplicate", func() error {
-			_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: base("launch")})
-			return err
-		}, "DuplicateRecordException"},
-		{"colon in name", func() error {
-			_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: base("a:b")})
-			return err
-		}, "InvalidParameterException"},
-		{"both filter styles", func() error {
-			b := base("mixed")
-			b.CostFilters, b.FilterExpression = map[string][]string{"Region": {"us-east-1"}}, expr
-			_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: b})
-			return err
-		}, "InvalidParameterException"},
-		{"unsupported cost filter", func() error {
-			b := base("az")
-			b.CostFilters = map[string][]string{"AZ": {"us-east-1a"}}
-			_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: b})
-			return err
-		}, "InvalidParameterException"},
-		{"negative limit", func() error {
-			b := base("neg")
-			b.BudgetLimit = usd("-5")
-			_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: b})
-			return err
-		}, "InvalidParameterException"},
-		{"RI budget", func() error {
-			b := base("ri")
-			b.BudgetType = bt.BudgetTypeRIUtilization
-			_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: b})
-			return err
-		}, "InvalidParameterException"},
-		{"another account", func() error {
-			_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: aws.String("210987654321"), Budget: base("x")})
-			return err
-		}, "AccessDeniedException"},
-		{"eleven email subscribers", func() error {
-			var subs []bt.Subscriber
-			for i := range 11 {
-				subs = append(subs, bt.Subscriber{SubscriptionType: bt.SubscriptionTypeEmail, Address: aws.String(fmt.Sprintf("u%d@example.com", i))})
+	if !t.Run("live spend through both profiles", func(t *testing.T) {
+		rc := ts.runtime(t)
+		for range 3 {
+			if err := converse(ctx, rc, claims); err != nil {
+				t.Fatal(err)
 			}
-			_, err := bc.CreateNotification(ctx, &budgets.CreateNotificationInput{AccountId: acct, BudgetName: aws.String("launch"), Notification: &n50, Subscribers: subs})
-			return err
-		}, "CreationLimitExceededException"},
-		{"missing budget", func() error {
-			_, err := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("nope")})
-			return err
-		}, "NotFoundException"},
-		{"bad next token", func() error {
-			_, err := bc.DescribeBudgets(ctx, &budgets.DescribeBudgetsInput{AccountId: acct, NextToken: aws.String("garbage")})
-			return err
-		}, "InvalidNextTokenException"},
-		{"MaxResults 0", func() error {
-			_, err := bc.DescribeBudgets(ctx, &budgets.DescribeBudgetsInput{AccountId: acct, MaxResults: aws.Int32(0)})
-			return err
-		}, "InvalidParameterException"},
-	} {
-		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.name, tc.call(), tc.code) })
+			if err := converse(ctx, rc, sales); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var claimsRecs []ledger.Record
+		claimsSpend, claimsRecs = ledgerSpend(t, ts, claims)
+		var salesRecs []ledger.Record
+		salesSpend, salesRecs = ledgerSpend(t, ts, sales)
+		for _, r := range salesRecs {
+			salesTokens += r.InputTokens + r.OutputTokens
+		}
+		if claimsSpend == 0 || len(claimsRecs) != 3 {
+			t.Fatalf("claims spend %s over %d records: the simulated calls cost nothing", claimsSpend, len(claimsRecs))
+		}
+	}) {
+		return
 	}
 
-	if _, err := bc.DeleteBudget(ctx, &budgets.DeleteBudgetInput{AccountId: acct, BudgetName: aws.String("launch")}); err != nil {
-		t.Fatal(err)
+	t.Run("DescribeBudget reports the ledger's spend", func(t *testing.T) {
+		d, err := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := d.Budget
+		if got := aws.ToString(b.CalculatedSpend.ActualSpend.Amount); got != claimsSpend.Decimal(1) {
+			t.Errorf("claims-monthly ActualSpend = %s, want %s (the ledger's)", got, claimsSpend.Decimal(1))
+		}
+		if aws.ToString(b.BudgetLimit.Amount) != "100.0" || aws.ToString(b.BudgetLimit.Unit) != "USD" || b.BudgetType != bt.BudgetTypeCost || b.TimeUnit != bt.TimeUnitMonthly {
+			t.Errorf("claims-monthly = %+v", b)
+		}
+		if !b.TimePeriod.Start.Equal(time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)) || b.TimePeriod.End.Year() != 2087 {
+			t.Errorf("default TimePeriod = %v to %v, want the start of this month to 2087-06-15", b.TimePeriod.Start, b.TimePeriod.End)
+		}
+		if diff := cmp.Diff(b.CostFilters, map[string][]string{"TagKeyValue": {"user:dept$claims"}}); diff != "" {
+			t.Errorf("CostFilters (-got +want):\n%s", diff)
+		}
+		if b.CostTypes == nil || !aws.ToBool(b.CostTypes.IncludeTax) || aws.ToBool(b.CostTypes.UseBlended) {
+			t.Errorf("CostTypes = %+v, want AWS's defaults", b.CostTypes)
+		}
+		d, err = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("all-depts"), ShowFilterExpression: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount), (claimsSpend + salesSpend).Decimal(1); got != want {
+			t.Errorf("all-depts ActualSpend = %s, want %s", got, want)
+		}
+		if diff := cmp.Diff(d.Budget.FilterExpression, expr, cmpopts.IgnoreUnexported(bt.Expression{}, bt.TagValues{}, bt.ExpressionDimensionValues{})); diff != "" {
+			t.Errorf("FilterExpression (-got +want):\n%s", diff)
+		}
+		if !slices.Equal(d.Budget.Metrics, []bt.Metric{bt.MetricUnblendedCost}) {
+			t.Errorf("Metrics = %v", d.Budget.Metrics)
+		}
+		if d, _ := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("all-depts")}); d.Budget.FilterExpression != nil {
+			t.Error("FilterExpression returned without ShowFilterExpression")
+		}
+		d, _ = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("sales-tokens")})
+		if got := aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount); got != strconv.FormatInt(salesTokens, 10) {
+			t.Errorf("sales-tokens ActualSpend = %s tokens, want %d", got, salesTokens)
+		}
+		d, _ = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("launch")})
+		if !d.Budget.TimePeriod.Start.Equal(customStart) || !d.Budget.TimePeriod.End.Equal(customEnd) ||
+			aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount) != (claimsSpend+salesSpend).Decimal(1) {
+			t.Errorf("launch = %+v %+v", d.Budget.TimePeriod, d.Budget.CalculatedSpend.ActualSpend)
+		}
+		d, _ = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("everything-yearly")})
+		if got := aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount); got != (claimsSpend + salesSpend).Decimal(1) {
+			t.Errorf("everything-yearly ActualSpend = %s", got)
+		}
+	})
+
+	if !t.Run("forecast from a daily history", func(t *testing.T) {
+		// The forecast: a scope whose history is $1 a day forecasts the
+		// month's actual spend plus $1 for every day left.
+		today := now.Truncate(24 * time.Hour)
+		var hist []ledger.Record
+		var histActual money.Amount
+		for d := 1; d <= 20; d++ {
+			at := today.AddDate(0, 0, -d).Add(12 * time.Hour)
+			hist = append(hist, ledger.Record{RequestID: fmt.Sprintf("hist-%d", d), Time: at, Account: budgetAcct, Region: "us-east-1", RegionServed: "us-east-1",
+				ProfileARN: "arn:aws:bedrock:us-east-1:" + budgetAcct + ":application-inference-profile/hhhhhhhhhhhh", ProfileID: "hhhhhhhhhhhh",
+				ModelID: haikuID, Operation: "Converse", InputTokens: 1000, OutputTokens: 1000, Outcome: ledger.OutcomeSuccess,
+				Cost: money.Dollar, OutputCost: money.Dollar, Priced: true, Tags: tags.Set{"dept": "history"}})
+			if at.Month() == now.Month() {
+				histActual += money.Dollar
+			}
+		}
+		if err := ts.DB.AppendRecords(ctx, hist); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("history"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("100"),
+				CostFilters: map[string][]string{"TagKeyValue": {"user:dept$history"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("history")})
+		monthEnd := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		wantForecast := float64(histActual)/1e9 + time.Until(monthEnd).Hours()/24
+		if cs := d.Budget.CalculatedSpend; aws.ToString(cs.ActualSpend.Amount) != histActual.Decimal(1) || cs.ForecastedSpend == nil {
+			t.Errorf("history budget: actual %+v, forecast %+v; want actual %s and a forecast", cs.ActualSpend, cs.ForecastedSpend, histActual.Decimal(1))
+		} else if f := spendAmount(cs.ForecastedSpend); f < wantForecast*0.99-0.01 || f > wantForecast*1.01+0.01 {
+			t.Errorf("history budget forecast = %.4f, want %.4f (actual + $1 a day left)", f, wantForecast)
+		}
+	}) {
+		return
 	}
-	_, err = bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("launch")})
-	wantCode(t, "DescribeBudget after DeleteBudget", err, "NotFoundException")
+
+	t.Run("DescribeBudgets pages in name order", func(t *testing.T) {
+		var names []string
+		p := budgets.NewDescribeBudgetsPaginator(bc, &budgets.DescribeBudgetsInput{AccountId: acct, MaxResults: aws.Int32(2)})
+		pages := 0
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, b := range out.Budgets {
+				names = append(names, aws.ToString(b.BudgetName))
+			}
+		}
+		if want := []string{"all-depts", "claims-monthly", "everything-yearly", "history", "launch", "sales-tokens"}; !slices.Equal(names, want) || pages != 3 {
+			t.Errorf("DescribeBudgets = %v in %d pages, want %v in 3", names, pages, want)
+		}
+	})
+
+	if !t.Run("UpdateBudget keeps the spend", func(t *testing.T) {
+		// UpdateBudget: a new limit; spend carries over.
+		if _, err := bc.UpdateBudget(ctx, &budgets.UpdateBudgetInput{AccountId: acct, NewBudget: &bt.Budget{BudgetName: aws.String("claims-monthly"),
+			BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0001"), CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
+		if aws.ToString(d.Budget.BudgetLimit.Amount) != "0.0001" || aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount) != claimsSpend.Decimal(1) {
+			t.Errorf("after UpdateBudget: limit %s, actual %s", aws.ToString(d.Budget.BudgetLimit.Amount), aws.ToString(d.Budget.CalculatedSpend.ActualSpend.Amount))
+		}
+	}) {
+		return
+	}
+
+	if !t.Run("notifications and subscribers, ALARM past the limit", func(t *testing.T) {
+		ns, err := bc.DescribeNotificationsForBudget(ctx, &budgets.DescribeNotificationsForBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ns.Notifications) != 2 || ns.Notifications[0].Threshold != 80 || ns.Notifications[1].NotificationType != bt.NotificationTypeForecasted {
+			t.Fatalf("notifications = %+v", ns.Notifications)
+		}
+		if _, err := bc.CreateNotification(ctx, &budgets.CreateNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n50, Subscribers: []bt.Subscriber{mailTo}}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = bc.CreateNotification(ctx, &budgets.CreateNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n50, Subscribers: []bt.Subscriber{mailTo}})
+		wantCode(t, "CreateNotification twice", err, "DuplicateRecordException")
+		n60 := n50
+		n60.Threshold = 60
+		if _, err := bc.UpdateNotification(ctx, &budgets.UpdateNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), OldNotification: &n50, NewNotification: &n60}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bc.CreateSubscriber(ctx, &budgets.CreateSubscriberInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60, Subscriber: &hook}); err != nil {
+			t.Fatal(err)
+		}
+		other := bt.Subscriber{SubscriptionType: bt.SubscriptionTypeEmail, Address: aws.String("cfo@example.com")}
+		if _, err := bc.UpdateSubscriber(ctx, &budgets.UpdateSubscriberInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60, OldSubscriber: &mailTo, NewSubscriber: &other}); err != nil {
+			t.Fatal(err)
+		}
+		subs, err := bc.DescribeSubscribersForNotification(ctx, &budgets.DescribeSubscribersForNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range subs.Subscribers {
+			got = append(got, string(s.SubscriptionType)+" "+aws.ToString(s.Address))
+		}
+		if want := []string{"EMAIL cfo@example.com", "SNS https://hooks.example.com/budgets"}; !slices.Equal(got, want) {
+			t.Errorf("subscribers = %v, want %v", got, want)
+		}
+		if _, err := bc.DeleteSubscriber(ctx, &budgets.DeleteSubscriberInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60, Subscriber: &hook}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = bc.DeleteSubscriber(ctx, &budgets.DeleteSubscriberInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60, Subscriber: &hook})
+		wantCode(t, "DeleteSubscriber twice", err, "NotFoundException")
+		if _, err := bc.DeleteNotification(ctx, &budgets.DeleteNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = bc.DeleteNotification(ctx, &budgets.DeleteNotificationInput{AccountId: acct, BudgetName: aws.String("claims-monthly"), Notification: &n60})
+		wantCode(t, "DeleteNotification twice", err, "NotFoundException")
+		// Past its new $0.0001 limit, the 80% ACTUAL notification goes to ALARM.
+		ts.Budgets.Service.Evaluate(ctx)
+		ns, _ = bc.DescribeNotificationsForBudget(ctx, &budgets.DescribeNotificationsForBudgetInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
+		if len(ns.Notifications) != 2 || ns.Notifications[0].NotificationState != bt.NotificationStateAlarm {
+			t.Errorf("notifications after passing the limit = %+v, want the 80%% one in ALARM", ns.Notifications)
+		}
+	}) {
+		return
+	}
+
+	t.Run("performance history", func(t *testing.T) {
+		// Performance history: this month's actual spend.
+		h, err := bc.DescribeBudgetPerformanceHistory(ctx, &budgets.DescribeBudgetPerformanceHistoryInput{AccountId: acct, BudgetName: aws.String("claims-monthly")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := h.BudgetPerformanceHistory.BudgetedAndActualAmountsList
+		if len(list) != 1 || aws.ToString(list[0].ActualAmount.Amount) != claimsSpend.Decimal(1) || aws.ToString(list[0].BudgetedAmount.Amount) != "0.0001" {
+			t.Errorf("performance history = %+v", list)
+		}
+		_, err = bc.DescribeBudgetPerformanceHistory(ctx, &budgets.DescribeBudgetPerformanceHistoryInput{AccountId: acct, BudgetName: aws.String("everything-yearly")})
+		wantCode(t, "history of an ANNUALLY budget", err, "InvalidParameterException")
+	})
+
+	t.Run("budget actions", func(t *testing.T) {
+		ca, err := bc.CreateBudgetAction(ctx, &budgets.CreateBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"),
+			NotificationType: bt.NotificationTypeActual, ActionType: "THROTTLE",
+			ActionThreshold:  &bt.ActionThreshold{ActionThresholdType: bt.ThresholdTypePercentage, ActionThresholdValue: 80},
+			Definition:       &bt.Definition{IamActionDefinition: &bt.IamActionDefinition{PolicyArn: aws.String("60")}},
+			ExecutionRoleArn: aws.String("arn:aws:iam::123456789012:role/budgets"), ApprovalModel: bt.ApprovalModelAuto, Subscribers: []bt.Subscriber{hook}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		da, err := bc.DescribeBudgetAction(ctx, &budgets.DescribeBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"), ActionId: ca.ActionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := da.Action; a.ActionType != "THROTTLE" || aws.ToString(a.Definition.IamActionDefinition.PolicyArn) != "60" || a.Status != bt.ActionStatusStandby || a.ActionThreshold.ActionThresholdValue != 80 {
+			t.Errorf("DescribeBudgetAction = %+v", a)
+		}
+		ua, err := bc.UpdateBudgetAction(ctx, &budgets.UpdateBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"), ActionId: ca.ActionId,
+			ActionThreshold: &bt.ActionThreshold{ActionThresholdType: bt.ThresholdTypeAbsoluteValue, ActionThresholdValue: 0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ua.OldAction.ActionThreshold.ActionThresholdValue != 80 || ua.NewAction.ActionThreshold.ActionThresholdType != bt.ThresholdTypeAbsoluteValue || ua.NewAction.Status != bt.ActionStatusExecutionSuccess {
+			t.Errorf("UpdateBudgetAction = old %+v new %+v", ua.OldAction, ua.NewAction)
+		}
+		_, err = bc.CreateBudgetAction(ctx, &budgets.CreateBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"),
+			NotificationType: bt.NotificationTypeActual, ActionType: bt.ActionTypeIam, ActionThreshold: &bt.ActionThreshold{ActionThresholdType: bt.ThresholdTypePercentage, ActionThresholdValue: 80},
+			Definition:       &bt.Definition{IamActionDefinition: &bt.IamActionDefinition{PolicyArn: aws.String("arn:aws:iam::aws:policy/Deny")}},
+			ExecutionRoleArn: aws.String("r"), ApprovalModel: bt.ApprovalModelAuto, Subscribers: []bt.Subscriber{}})
+		wantCode(t, "an APPLY_IAM_POLICY action", err, "InvalidParameterException")
+		acts, err := bc.DescribeBudgetActionsForBudget(ctx, &budgets.DescribeBudgetActionsForBudgetInput{AccountId: acct, BudgetName: aws.String("all-depts")})
+		if err != nil || len(acts.Actions) != 1 {
+			t.Fatalf("DescribeBudgetActionsForBudget = %+v, %v", acts, err)
+		}
+		aa, err := bc.DescribeBudgetActionsForAccount(ctx, &budgets.DescribeBudgetActionsForAccountInput{AccountId: acct})
+		if err != nil || len(aa.Actions) != 1 || aws.ToString(aa.Actions[0].BudgetName) != "all-depts" {
+			t.Errorf("DescribeBudgetActionsForAccount = %+v, %v", aa, err)
+		}
+		na, err := bc.DescribeBudgetNotificationsForAccount(ctx, &budgets.DescribeBudgetNotificationsForAccountInput{AccountId: acct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		withNotes := map[string]int{}
+		for _, b := range na.BudgetNotificationsForAccount {
+			withNotes[aws.ToString(b.BudgetName)] = len(b.Notifications)
+		}
+		if withNotes["claims-monthly"] != 2 || withNotes["all-depts"] != 0 {
+			t.Errorf("DescribeBudgetNotificationsForAccount = %v", withNotes)
+		}
+		if _, err := bc.DeleteBudgetAction(ctx, &budgets.DeleteBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"), ActionId: ca.ActionId}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = bc.DescribeBudgetAction(ctx, &budgets.DescribeBudgetActionInput{AccountId: acct, BudgetName: aws.String("all-depts"), ActionId: ca.ActionId})
+		wantCode(t, "DescribeBudgetAction after delete", err, "NotFoundException")
+	})
+
+	t.Run("validation errors as AWS names them", func(t *testing.T) {
+		base := func(name string) *bt.Budget {
+			return &bt.Budget{BudgetName: aws.String(name), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("10")}
+		}
+		for _, tc := range []struct {
+			name string
+			call func() error
+			code string
+		}{
+			{"duplicate", func() error {
+				_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: base("launch")})
+				return err
+			}, "DuplicateRecordException"},
+			{"colon in name", func() error {
+				_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: base("a:b")})
+				return err
+			}, "InvalidParameterException"},
+			{"both filter styles", func() error {
+				b := base("mixed")
+				b.CostFilters, b.FilterExpression = map[string][]string{"Region": {"us-east-1"}}, expr
+				_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: b})
+				return err
+			}, "InvalidParameterException"},
+			{"unsupported cost filter", func() error {
+				b := base("az")
+				b.CostFilters = map[string][]string{"AZ": {"us-east-1a"}}
+				_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: b})
+				return err
+			}, "InvalidParameterException"},
+			{"negative limit", func() error {
+				b := base("neg")
+				b.BudgetLimit = usd("-5")
+				_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: b})
+				return err
+			}, "InvalidParameterException"},
+			{"RI budget", func() error {
+				b := base("ri")
+				b.BudgetType = bt.BudgetTypeRIUtilization
+				_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct, Budget: b})
+				return err
+			}, "InvalidParameterException"},
+			{"another account", func() error {
+				_, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: aws.String("210987654321"), Budget: base("x")})
+				return err
+			}, "AccessDeniedException"},
+			{"eleven email subscribers", func() error {
+				var subs []bt.Subscriber
+				for i := range 11 {
+					subs = append(subs, bt.Subscriber{SubscriptionType: bt.SubscriptionTypeEmail, Address: aws.String(fmt.Sprintf("u%d@example.com", i))})
+				}
+				_, err := bc.CreateNotification(ctx, &budgets.CreateNotificationInput{AccountId: acct, BudgetName: aws.String("launch"), Notification: &n50, Subscribers: subs})
+				return err
+			}, "CreationLimitExceededException"},
+			{"missing budget", func() error {
+				_, err := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("nope")})
+				return err
+			}, "NotFoundException"},
+			{"bad next token", func() error {
+				_, err := bc.DescribeBudgets(ctx, &budgets.DescribeBudgetsInput{AccountId: acct, NextToken: aws.String("garbage")})
+				return err
+			}, "InvalidNextTokenException"},
+			{"MaxResults 0", func() error {
+				_, err := bc.DescribeBudgets(ctx, &budgets.DescribeBudgetsInput{AccountId: acct, MaxResults: aws.Int32(0)})
+				return err
+			}, "InvalidParameterException"},
+		} {
+			t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.name, tc.call(), tc.code) })
+		}
+	})
+
+	t.Run("DeleteBudget", func(t *testing.T) {
+		if _, err := bc.DeleteBudget(ctx, &budgets.DeleteBudgetInput{AccountId: acct, BudgetName: aws.String("launch")}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: aws.String("launch")})
+		wantCode(t, "DescribeBudget after DeleteBudget", err, "NotFoundException")
+	})
 }
 
 // hookReceiver is a test webhook endpoint: it verifies signatures and
@@ -564,6 +596,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // receiver was down, and after a Tollgate restart; never again once
 // delivered.
 func TestBudgetAlertsWebhookAndEmail(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secret := []byte("test-webhook-secret")
 	smtp := mailtest.Start(t)
@@ -592,121 +625,135 @@ func TestBudgetAlertsWebhookAndEmail(t *testing.T) {
 		return bt.Subscriber{SubscriptionType: bt.SubscriptionTypeSns, Address: aws.String(u)}
 	}
 	email := bt.Subscriber{SubscriptionType: bt.SubscriptionTypeEmail, Address: aws.String("finance@example.com")}
-	// One call costs about $0.00008: the 50% and 80% thresholds of a
-	// $0.0002 budget pass within a few calls.
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("claims"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0002"),
-			CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
-		NotificationsWithSubscribers: []bt.NotificationWithSubscribers{
-			{Notification: nt(50), Subscribers: []bt.Subscriber{sns(hookURL)}},
-			{Notification: nt(80), Subscribers: []bt.Subscriber{sns(hookURL), email}},
-			{Notification: nt(90), Subscribers: []bt.Subscriber{sns("slack+http://" + slackAddr + "/services/T0/B0/x")}},
-		}}); err != nil {
-		t.Fatal(err)
-	}
-	// The receiver is down (503) for the first alerts.
-	recv.down.Store(true)
-	for range 6 {
-		if err := converse(ctx, rc, profileARN); err != nil {
+	if !t.Run("a budget alerting at 50%, 80% and 90% by webhook, e-mail and Slack", func(t *testing.T) {
+		// One call costs about $0.00008: the 50% and 80% thresholds of a
+		// $0.0002 budget pass within a few calls.
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("claims"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0002"),
+				CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
+			NotificationsWithSubscribers: []bt.NotificationWithSubscribers{
+				{Notification: nt(50), Subscribers: []bt.Subscriber{sns(hookURL)}},
+				{Notification: nt(80), Subscribers: []bt.Subscriber{sns(hookURL), email}},
+				{Notification: nt(90), Subscribers: []bt.Subscriber{sns("slack+http://" + slackAddr + "/services/T0/B0/x")}},
+			}}); err != nil {
 			t.Fatal(err)
 		}
+	}) {
+		return
 	}
-	eventually(t, "deliveries refused while the receiver is down", func() bool {
-		n := 0
+	if !t.Run("alerts refused while the receiver is down are delivered once it is up", func(t *testing.T) {
+		// The receiver is down (503) for the first alerts.
+		recv.down.Store(true)
+		for range 6 {
+			if err := converse(ctx, rc, profileARN); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "deliveries refused while the receiver is down", func() bool {
+			n := 0
+			for _, c := range recv.all() {
+				if c.status == 503 {
+					n++
+				}
+			}
+			return n >= 3
+		})
+		recv.down.Store(false)
+		eventually(t, "both thresholds delivered", func() bool { return len(recv.accepted()) == 2 })
+		eventually(t, "the e-mail", func() bool { return len(smtp.Mail()) == 1 })
+		eventually(t, "the Slack message", func() bool { return len(slack.all()) == 1 })
+	}) {
+		return
+	}
+
+	if !t.Run("more spend in the same period sends no new alert", func(t *testing.T) {
+		// More spend in the same period: no new alert. Evaluate and deliver
+		// synchronously so the check does not depend on timing.
+		for range 3 {
+			if err := converse(ctx, rc, profileARN); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ts.Budgets.Service.Evaluate(ctx)
+		if _, err := ts.Budgets.Outbox.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		acc := recv.accepted()
+		seen := map[string]int{}
 		for _, c := range recv.all() {
-			if c.status == 503 {
-				n++
+			if !c.sigOK {
+				t.Errorf("delivery %s has a bad signature", c.key)
+			}
+			if c.status == 200 {
+				seen[c.budget+" "+c.notif]++
 			}
 		}
-		return n >= 3
-	})
-	recv.down.Store(false)
-	eventually(t, "both thresholds delivered", func() bool { return len(recv.accepted()) == 2 })
-	eventually(t, "the e-mail", func() bool { return len(smtp.Mail()) == 1 })
-	eventually(t, "the Slack message", func() bool { return len(slack.all()) == 1 })
-
-	// More spend in the same period: no new alert. Evaluate and deliver
-	// synchronously so the check does not depend on timing.
-	for range 3 {
-		if err := converse(ctx, rc, profileARN); err != nil {
-			t.Fatal(err)
+		if want := map[string]int{"claims ACTUAL/50": 1, "claims ACTUAL/80": 1}; !cmp.Equal(seen, want) {
+			t.Errorf("accepted alerts = %v, want exactly one per threshold: %v", seen, want)
 		}
-	}
-	ts.Budgets.Service.Evaluate(ctx)
-	if _, err := ts.Budgets.Outbox.DeliverDue(ctx); err != nil {
-		t.Fatal(err)
-	}
-	acc := recv.accepted()
-	seen := map[string]int{}
-	for _, c := range recv.all() {
-		if !c.sigOK {
-			t.Errorf("delivery %s has a bad signature", c.key)
-		}
-		if c.status == 200 {
-			seen[c.budget+" "+c.notif]++
-		}
-	}
-	if want := map[string]int{"claims ACTUAL/50": 1, "claims ACTUAL/80": 1}; !cmp.Equal(seen, want) {
-		t.Errorf("accepted alerts = %v, want exactly one per threshold: %v", seen, want)
-	}
-	for k, n := range acc {
-		if n != 1 {
-			t.Errorf("key %s accepted %d times", k, n)
-		}
-	}
-	m := smtp.Mail()
-	if len(m) != 1 || m[0].To[0] != "finance@example.com" || !strings.Contains(m[0].Data, "Subject: AWS Budgets: claims has exceeded your alert threshold") {
-		t.Errorf("mail = %+v", m)
-	}
-	sl := slack.all()
-	var slackBody map[string]string
-	if len(sl) != 1 || !sl[0].sigOK || json.Unmarshal([]byte(sl[0].bodyText), &slackBody) != nil || !strings.HasPrefix(slackBody["text"], "*AWS Budgets: claims") {
-		t.Errorf("Slack deliveries = %+v", sl)
-	}
-
-	// A second budget crosses its threshold while the receiver is gone
-	// (connections refused) and Tollgate restarts before it comes back.
-	stopRecv()
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
-		Budget: &bt.Budget{BudgetName: aws.String("claims-2"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0001"),
-			CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
-		NotificationsWithSubscribers: []bt.NotificationWithSubscribers{{Notification: nt(100), Subscribers: []bt.Subscriber{sns(hookURL)}}}}); err != nil {
-		t.Fatal(err)
-	}
-	ts.Budgets.Service.Evaluate(ctx) // already past: the alert is enqueued now
-	store := ts.DB.(notify.Store)
-	var key string
-	eventually(t, "a failed attempt at the second alert", func() bool {
-		due, _ := store.DueMessages(ctx, time.Now().Add(time.Hour), 100)
-		for _, d := range due {
-			if strings.Contains(d.Key, "/claims-2/") && d.Attempts > 0 {
-				key = d.Key
-				return true
-			}
-		}
-		return false
-	})
-	ts.stop()
-	_, _ = serveOn(t, recv, addr) // the receiver is back, on the same address
-	ts = startServer(t, dir, configure)
-	eventually(t, "the second alert after the restart", func() bool { return recv.accepted()[key] == 1 })
-	// After the restart nothing delivered before goes out again.
-	ts.Budgets.Service.Evaluate(ctx)
-	if _, err := ts.Budgets.Outbox.DeliverDue(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if acc := recv.accepted(); len(acc) != 3 {
-		t.Errorf("accepted keys after the restart = %v, want the 3 alerts once each", acc)
-	} else {
 		for k, n := range acc {
 			if n != 1 {
 				t.Errorf("key %s accepted %d times", k, n)
 			}
 		}
+		m := smtp.Mail()
+		if len(m) != 1 || m[0].To[0] != "finance@example.com" || !strings.Contains(m[0].Data, "Subject: AWS Budgets: claims has exceeded your alert threshold") {
+			t.Errorf("mail = %+v", m)
+		}
+		sl := slack.all()
+		var slackBody map[string]string
+		if len(sl) != 1 || !sl[0].sigOK || json.Unmarshal([]byte(sl[0].bodyText), &slackBody) != nil || !strings.HasPrefix(slackBody["text"], "*AWS Budgets: claims") {
+			t.Errorf("Slack deliveries = %+v", sl)
+		}
+	}) {
+		return
 	}
-	if len(smtp.Mail()) != 1 || len(slack.all()) != 1 {
-		t.Errorf("after the restart: %d mails, %d Slack messages; want 1 and 1", len(smtp.Mail()), len(slack.all()))
-	}
+
+	t.Run("an alert pending across a Tollgate restart is delivered once", func(t *testing.T) {
+		// A second budget crosses its threshold while the receiver is gone
+		// (connections refused) and Tollgate restarts before it comes back.
+		stopRecv()
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: acct,
+			Budget: &bt.Budget{BudgetName: aws.String("claims-2"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0001"),
+				CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}}},
+			NotificationsWithSubscribers: []bt.NotificationWithSubscribers{{Notification: nt(100), Subscribers: []bt.Subscriber{sns(hookURL)}}}}); err != nil {
+			t.Fatal(err)
+		}
+		ts.Budgets.Service.Evaluate(ctx) // already past: the alert is enqueued now
+		store := ts.DB.(notify.Store)
+		var key string
+		eventually(t, "a failed attempt at the second alert", func() bool {
+			due, _ := store.DueMessages(ctx, time.Now().Add(time.Hour), 100)
+			for _, d := range due {
+				if strings.Contains(d.Key, "/claims-2/") && d.Attempts > 0 {
+					key = d.Key
+					return true
+				}
+			}
+			return false
+		})
+		ts.stop()
+		_, _ = serveOn(t, recv, addr) // the receiver is back, on the same address
+		ts = startServer(t, dir, configure)
+		eventually(t, "the second alert after the restart", func() bool { return recv.accepted()[key] == 1 })
+		// After the restart nothing delivered before goes out again.
+		ts.Budgets.Service.Evaluate(ctx)
+		if _, err := ts.Budgets.Outbox.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if acc := recv.accepted(); len(acc) != 3 {
+			t.Errorf("accepted keys after the restart = %v, want the 3 alerts once each", acc)
+		} else {
+			for k, n := range acc {
+				if n != 1 {
+					t.Errorf("key %s accepted %d times", k, n)
+				}
+			}
+		}
+		if len(smtp.Mail()) != 1 || len(slack.all()) != 1 {
+			t.Errorf("after the restart: %d mails, %d Slack messages; want 1 and 1", len(smtp.Mail()), len(slack.all()))
+		}
+	})
 }
 
 // createBlockBudget creates a budget on tag dept=value with a BLOCK action
@@ -734,6 +781,7 @@ func createBlockBudget(t *testing.T, bc *budgets.Client, name, value, limit stri
 // maxTokens, its input is under one token per two bytes), so the bound
 // asserted is: final spend <= limit.
 func TestBudgetBlockUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.budgets(t)
@@ -793,6 +841,7 @@ func TestBudgetBlockUnderConcurrency(t *testing.T) {
 // TestBudgetRetagEntersScope retags a profile into and out of a BLOCK
 // budget's scope: the next call is blocked, then admitted.
 func TestBudgetRetagEntersScope(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	br := ts.bedrock(t)
@@ -820,6 +869,7 @@ func TestBudgetRetagEntersScope(t *testing.T) {
 
 // TestBudgetDowngradeAndThrottle checks the two other actions end to end.
 func TestBudgetDowngradeAndThrottle(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.budgets(t)
@@ -879,6 +929,7 @@ func TestBudgetDowngradeAndThrottle(t *testing.T) {
 
 // TestBudgetsCLI checks tollgate budgets list and show.
 func TestBudgetsCLI(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.budgets(t)
@@ -933,6 +984,7 @@ func TestBudgetsCLI(t *testing.T) {
 // names: a user allowed budgets:ViewBudget on one budget sees it, and may
 // neither change it nor see another.
 func TestBudgetsAccessControl(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	acct := aws.String(budgetAcct)
@@ -965,6 +1017,7 @@ func TestBudgetsAccessControl(t *testing.T) {
 // recorded with what it delivered and its BLOCK-budget reservation goes,
 // so a call its reservation blocked is admitted again.
 func TestStalledStreamReleasesItsReservation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := startServer(t, dir, func(c *config.Config) {
 		c.StreamWriteTimeout = time.Second
@@ -979,7 +1032,7 @@ func TestStalledStreamReleasesItsReservation(t *testing.T) {
 	// leaves room for the probe once its reservation is gone.
 	createBlockBudget(t, ts.budgets(t), "stall-block", "claims", "1.875")
 	const maxTokens = 1_000_000
-	probe := func() error {
+	probe := func(t *testing.T) error {
 		_, err := ts.runtime(t).Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profileARN), Messages: userText("ping"),
 			InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(maxTokens)}})
 		return err
@@ -1017,37 +1070,47 @@ func TestStalledStreamReleasesItsReservation(t *testing.T) {
 	reqID := resp.Header.Get("X-Amzn-RequestId")
 	// The client reads nothing more from here on.
 
-	if err := probe(); !blocked(err) {
-		t.Fatalf("probe beside the stalled stream: %v, want blocked by its reservation", err)
+	if !t.Run("a probe beside the stalled stream is blocked by its reservation", func(t *testing.T) {
+		if err := probe(t); !blocked(err) {
+			t.Fatalf("probe beside the stalled stream: %v, want blocked by its reservation", err)
+		}
+	}) {
+		return
 	}
-	start := time.Now()
-	for {
-		err := probe()
-		if err == nil {
-			break
+	if !t.Run("the write timeout ends the stalled stream and a probe is admitted", func(t *testing.T) {
+		start := time.Now()
+		for {
+			err := probe(t)
+			if err == nil {
+				break
+			}
+			if !blocked(err) {
+				t.Fatal(err)
+			}
+			if time.Since(start) > 20*time.Second {
+				t.Fatal("the stalled stream still holds its reservation after 20s")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if !blocked(err) {
-			t.Fatal(err)
-		}
-		if time.Since(start) > 20*time.Second {
-			t.Fatal("the stalled stream still holds its reservation after 20s")
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Logf("probe admitted %v after the stalled stream started", time.Since(start).Round(10*time.Millisecond))
+	}) {
+		return
 	}
-	t.Logf("probe admitted %v after the stalled stream started", time.Since(start).Round(10*time.Millisecond))
 
-	_, recs := ledgerSpend(t, ts, profileARN)
-	var rec *ledger.Record
-	for i := range recs {
-		if recs[i].RequestID == reqID {
-			rec = &recs[i]
+	t.Run("the stalled stream is billed, cancelled, for what it delivered", func(t *testing.T) {
+		_, recs := ledgerSpend(t, ts, profileARN)
+		var rec *ledger.Record
+		for i := range recs {
+			if recs[i].RequestID == reqID {
+				rec = &recs[i]
+			}
 		}
-	}
-	if rec == nil {
-		t.Fatalf("no record for the stalled stream %s", reqID)
-	}
-	if rec.Outcome != ledger.OutcomeCancelled || rec.OutputTokens <= 0 || rec.OutputTokens >= words || rec.InputTokens < words || rec.Cost <= 0 {
-		t.Errorf("stalled stream record: outcome %s, %d in, %d out, cost %v; want cancelled with part of the %d tokens", rec.Outcome, rec.InputTokens, rec.OutputTokens, rec.Cost, words)
-	}
-	t.Logf("the stalled stream delivered %d of %d tokens", rec.OutputTokens, words)
+		if rec == nil {
+			t.Fatalf("no record for the stalled stream %s", reqID)
+		}
+		if rec.Outcome != ledger.OutcomeCancelled || rec.OutputTokens <= 0 || rec.OutputTokens >= words || rec.InputTokens < words || rec.Cost <= 0 {
+			t.Errorf("stalled stream record: outcome %s, %d in, %d out, cost %v; want cancelled with part of the %d tokens", rec.Outcome, rec.InputTokens, rec.OutputTokens, rec.Cost, words)
+		}
+		t.Logf("the stalled stream delivered %d of %d tokens", rec.OutputTokens, words)
+	})
 }

@@ -406,6 +406,7 @@ func ceInterval(from, to time.Time, g cetypes.Granularity) *cetypes.DateInterval
 }
 
 func TestCE(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	w := ceGenerate()
 	for i := 0; i < len(w.recs); i += 5000 {
@@ -419,13 +420,26 @@ func TestCE(t *testing.T) {
 	c := ce.NewFromConfig(ts.awsConfig(t), func(o *ce.Options) {
 		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) { tr.DisableKeepAlives = true })
 	})
-	t.Run("CostAndUsage", func(t *testing.T) { testCECostAndUsage(t, c, w) })
-	t.Run("Pagination", func(t *testing.T) { testCEPagination(t, c, w) })
-	t.Run("Validation", func(t *testing.T) { testCEValidation(t, c, w) })
-	t.Run("DimensionValues", func(t *testing.T) { testCEDimensionValues(t, c, w) })
-	t.Run("Tags", func(t *testing.T) { testCETags(t, c, w) })
-	t.Run("WithResources", func(t *testing.T) { testCEWithResources(t, c, w) })
-	t.Run("Forecast", func(t *testing.T) { testCEForecast(t, c, w) })
+	// The queries only read the ledger and w, so they run in parallel:
+	// loading the ledger is most of this test's time, and once the other
+	// tests are done its queries can use every core.
+	for _, sub := range []struct {
+		name string
+		test func(*testing.T, *ce.Client, *ceWorld)
+	}{
+		{"CostAndUsage", testCECostAndUsage},
+		{"Pagination", testCEPagination},
+		{"Validation", testCEValidation},
+		{"DimensionValues", testCEDimensionValues},
+		{"Tags", testCETags},
+		{"WithResources", testCEWithResources},
+		{"Forecast", testCEForecast},
+	} {
+		t.Run(sub.name, func(t *testing.T) {
+			t.Parallel()
+			sub.test(t, c, w)
+		})
+	}
 }
 
 func testCECostAndUsage(t *testing.T, c *ce.Client, w *ceWorld) {

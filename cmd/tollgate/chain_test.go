@@ -43,88 +43,99 @@ func TestChainBedrockProvider(t *testing.T) {
 
 	const rounds = 4 // round robin starts in each region at least once
 	var wantIn, wantOut int64
-	for i := range rounds {
-		conv, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profile), Messages: userText("chain call")})
-		if err != nil {
-			t.Fatalf("Converse %d: %v", i, err)
-		}
-		wantIn += int64(aws.ToInt32(conv.Usage.InputTokens))
-		wantOut += int64(aws.ToInt32(conv.Usage.OutputTokens))
+	failedOver := 0
 
-		so, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(profile), Messages: userText("chain call")})
-		if err != nil {
-			t.Fatalf("ConverseStream %d: %v", i, err)
-		}
-		sr := readConverseStream(so)
-		if sr.err != nil || sr.text != textOf(conv) {
-			t.Fatalf("stream %d: %q, %v; want %q", i, sr.text, sr.err, textOf(conv))
-		}
-		wantIn += int64(aws.ToInt32(sr.usage.InputTokens))
-		wantOut += int64(aws.ToInt32(sr.usage.OutputTokens))
+	if !t.Run("every operation, four rounds, through the chain", func(t *testing.T) {
+		for i := range rounds {
+			conv, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profile), Messages: userText("chain call")})
+			if err != nil {
+				t.Fatalf("Converse %d: %v", i, err)
+			}
+			wantIn += int64(aws.ToInt32(conv.Usage.InputTokens))
+			wantOut += int64(aws.ToInt32(conv.Usage.OutputTokens))
 
-		body := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"messages":[{"role":"user","content":"chain call"}]}`)
-		inv, err := rc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(profile), Body: body, ContentType: aws.String("application/json")})
-		if err != nil {
-			t.Fatalf("InvokeModel %d: %v", i, err)
-		}
-		var native struct {
-			Usage struct{ InputTokens, OutputTokens int64 } `json:"usage"`
-		}
-		if err := json.Unmarshal(inv.Body, &native); err != nil {
-			t.Fatal(err)
-		}
-		st, err := rc.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(profile), Body: body, ContentType: aws.String("application/json")})
-		if err != nil {
-			t.Fatalf("InvokeModelWithResponseStream %d: %v", i, err)
-		}
-		chunks := 0
-		for ev := range st.GetStream().Events() {
-			if _, ok := ev.(*rt.ResponseStreamMemberChunk); ok {
-				chunks++
+			so, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(profile), Messages: userText("chain call")})
+			if err != nil {
+				t.Fatalf("ConverseStream %d: %v", i, err)
+			}
+			sr := readConverseStream(so)
+			if sr.err != nil || sr.text != textOf(conv) {
+				t.Fatalf("stream %d: %q, %v; want %q", i, sr.text, sr.err, textOf(conv))
+			}
+			wantIn += int64(aws.ToInt32(sr.usage.InputTokens))
+			wantOut += int64(aws.ToInt32(sr.usage.OutputTokens))
+
+			body := []byte(`{"anthropic_version":"bedrock-2023-05-31","max_tokens":100,"messages":[{"role":"user","content":"chain call"}]}`)
+			inv, err := rc.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{ModelId: aws.String(profile), Body: body, ContentType: aws.String("application/json")})
+			if err != nil {
+				t.Fatalf("InvokeModel %d: %v", i, err)
+			}
+			var native struct {
+				Usage struct{ InputTokens, OutputTokens int64 } `json:"usage"`
+			}
+			if err := json.Unmarshal(inv.Body, &native); err != nil {
+				t.Fatal(err)
+			}
+			st, err := rc.InvokeModelWithResponseStream(ctx, &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(profile), Body: body, ContentType: aws.String("application/json")})
+			if err != nil {
+				t.Fatalf("InvokeModelWithResponseStream %d: %v", i, err)
+			}
+			chunks := 0
+			for ev := range st.GetStream().Events() {
+				if _, ok := ev.(*rt.ResponseStreamMemberChunk); ok {
+					chunks++
+				}
+			}
+			st.GetStream().Close()
+			if err := st.GetStream().Err(); err != nil || chunks == 0 {
+				t.Fatalf("IMWRS %d: %d chunks, %v", i, chunks, err)
 			}
 		}
-		st.GetStream().Close()
-		if err := st.GetStream().Err(); err != nil || chunks == 0 {
-			t.Fatalf("IMWRS %d: %d chunks, %v", i, chunks, err)
-		}
+	}) {
+		return
 	}
 
-	recs, err := a.DB.Records(ctx, ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 4*rounds {
-		t.Fatalf("A recorded %d calls, want %d", len(recs), 4*rounds)
-	}
-	failedOver := 0
-	var gotIn, gotOut int64
-	for _, r := range recs {
-		if r.RegionServed != "us-west-2" || r.Outcome != ledger.OutcomeSuccess || r.Provider != "aws" || r.Tags["dept"] != "claims" {
-			t.Errorf("record %+v", r)
+	if !t.Run("A bills every call as served in us-west-2, some after a failover", func(t *testing.T) {
+		recs, err := a.DB.Records(ctx, ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if r.Attempts == 2 {
-			failedOver++
+		if len(recs) != 4*rounds {
+			t.Fatalf("A recorded %d calls, want %d", len(recs), 4*rounds)
 		}
-		if r.Operation == "Converse" || r.Operation == "ConverseStream" {
-			gotIn += r.InputTokens
-			gotOut += r.OutputTokens
+		var gotIn, gotOut int64
+		for _, r := range recs {
+			if r.RegionServed != "us-west-2" || r.Outcome != ledger.OutcomeSuccess || r.Provider != "aws" || r.Tags["dept"] != "claims" {
+				t.Errorf("record %+v", r)
+			}
+			if r.Attempts == 2 {
+				failedOver++
+			}
+			if r.Operation == "Converse" || r.Operation == "ConverseStream" {
+				gotIn += r.InputTokens
+				gotOut += r.OutputTokens
+			}
 		}
-	}
-	if failedOver == 0 {
-		t.Error("no call failed over from the throttling region")
-	}
-	if gotIn != wantIn || gotOut != wantOut {
-		t.Errorf("A billed %d/%d tokens for Converse calls, clients saw %d/%d", gotIn, gotOut, wantIn, wantOut)
-	}
-	// B in us-east-1 saw the throttled attempts; B in us-west-2 served all.
-	eastRecs, _ := east.DB.Records(ctx, ledger.Query{})
-	westRecs, _ := west.DB.Records(ctx, ledger.Query{})
-	if len(eastRecs) != failedOver || len(westRecs) != 4*rounds {
-		t.Errorf("upstreams recorded %d (east) and %d (west) calls, want %d and %d", len(eastRecs), len(westRecs), failedOver, 4*rounds)
-	}
-	for _, r := range eastRecs {
-		if r.Outcome != ledger.OutcomeThrottled {
-			t.Errorf("east record outcome %s", r.Outcome)
+		if failedOver == 0 {
+			t.Error("no call failed over from the throttling region")
 		}
+		if gotIn != wantIn || gotOut != wantOut {
+			t.Errorf("A billed %d/%d tokens for Converse calls, clients saw %d/%d", gotIn, gotOut, wantIn, wantOut)
+		}
+	}) {
+		return
 	}
+	t.Run("the upstreams saw the throttled attempts and served the calls", func(t *testing.T) {
+		// B in us-east-1 saw the throttled attempts; B in us-west-2 served all.
+		eastRecs, _ := east.DB.Records(ctx, ledger.Query{})
+		westRecs, _ := west.DB.Records(ctx, ledger.Query{})
+		if len(eastRecs) != failedOver || len(westRecs) != 4*rounds {
+			t.Errorf("upstreams recorded %d (east) and %d (west) calls, want %d and %d", len(eastRecs), len(westRecs), failedOver, 4*rounds)
+		}
+		for _, r := range eastRecs {
+			if r.Outcome != ledger.OutcomeThrottled {
+				t.Errorf("east record outcome %s", r.Outcome)
+			}
+		}
+	})
 }

@@ -42,6 +42,7 @@ type chargebackDoc struct {
 }
 
 func TestChargebackCommand(t *testing.T) {
+	t.Parallel()
 	dir, recs := billingLedger(t, 3000)
 	wantTokens, wantCost := monthTotals(recs)
 

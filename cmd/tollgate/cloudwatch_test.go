@@ -97,46 +97,55 @@ func nearest(vals []float64, p float64) float64 {
 // ListMetrics, through both protocols of the official client, against
 // sums and percentiles computed from the ledger.
 func TestCloudWatchMetricsMatchLedger(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
-	profARN := createProfile(t, ts.bedrock(t), "claims-chat", cwHaikuARN, tagList("dept", "claims")...)
-	profID := profARN[strings.LastIndex(profARN, "/")+1:]
-	rc := ts.runtime(t)
-	start := time.Now().Add(-time.Minute)
-	cwCall(t, rc, profARN, 9, false)
-	cwCall(t, rc, profID, 3, true)
-	cwCall(t, rc, "anthropic.claude-3-haiku-20240307-v1:0", 4, false)
-	end := time.Now().Add(2 * time.Minute)
-
-	recs, err := ts.DB.Records(ctx, ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	type want struct {
 		calls, input, output float64
 		cost                 float64
 		latency, ttft        []float64
 	}
-	exp := map[string]*want{profID: {}, "anthropic.claude-3-haiku-20240307-v1:0": {}, "": {}}
-	for _, r := range recs {
-		key := r.ProfileID
-		if key == "" {
-			key = r.ModelID
+	var exp map[string]*want
+	var profARN, profID string
+	var start, end time.Time
+
+	if !t.Run("traffic by profile ARN, by id and direct, as the ledger has it", func(t *testing.T) {
+		profARN = createProfile(t, ts.bedrock(t), "claims-chat", cwHaikuARN, tagList("dept", "claims")...)
+		profID = profARN[strings.LastIndex(profARN, "/")+1:]
+		rc := ts.runtime(t)
+		start = time.Now().Add(-time.Minute)
+		cwCall(t, rc, profARN, 9, false)
+		cwCall(t, rc, profID, 3, true)
+		cwCall(t, rc, "anthropic.claude-3-haiku-20240307-v1:0", 4, false)
+		end = time.Now().Add(2 * time.Minute)
+
+		recs, err := ts.DB.Records(ctx, ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, k := range []string{key, ""} {
-			w := exp[k]
-			w.calls++
-			w.input += float64(r.InputTokens)
-			w.output += float64(r.OutputTokens)
-			w.cost += float64(r.Cost) / 1e9
-			w.latency = append(w.latency, float64(r.LatencyMs))
-			if r.Operation == "ConverseStream" {
-				w.ttft = append(w.ttft, float64(r.TTFTMs))
+		exp = map[string]*want{profID: {}, "anthropic.claude-3-haiku-20240307-v1:0": {}, "": {}}
+		for _, r := range recs {
+			key := r.ProfileID
+			if key == "" {
+				key = r.ModelID
+			}
+			for _, k := range []string{key, ""} {
+				w := exp[k]
+				w.calls++
+				w.input += float64(r.InputTokens)
+				w.output += float64(r.OutputTokens)
+				w.cost += float64(r.Cost) / 1e9
+				w.latency = append(w.latency, float64(r.LatencyMs))
+				if r.Operation == "ConverseStream" {
+					w.ttft = append(w.ttft, float64(r.TTFTMs))
+				}
 			}
 		}
-	}
-	if len(recs) != 16 || exp[profID].calls != 12 || exp[""].calls != 16 {
-		t.Fatalf("ledger has %d records (%v by profile), want 16 and 12", len(recs), exp[profID].calls)
+		if len(recs) != 16 || exp[profID].calls != 12 || exp[""].calls != 16 {
+			t.Fatalf("ledger has %d records (%v by profile), want 16 and 12", len(recs), exp[profID].calls)
+		}
+	}) {
+		return
 	}
 
 	dims := func(v string) []cwtypes.Dimension {
@@ -258,20 +267,22 @@ func TestCloudWatchMetricsMatchLedger(t *testing.T) {
 			}
 		})
 	}
-	// The series survive a restart (flushed at Close, rebuilt at Open).
-	dir := ts.Config.DataDir
-	ts.stop()
-	ts2 := startServer(t, dir, nil)
-	cw := cloudwatch.NewFromConfig(ts2.awsConfig(t))
-	st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/Bedrock"),
-		MetricName: aws.String("Invocations"), StartTime: aws.Time(start), EndTime: aws.Time(end), Period: aws.Int32(86400),
-		Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(st.Datapoints) != 1 || aws.ToFloat64(st.Datapoints[0].Sum) != 16 {
-		t.Errorf("after a restart: %+v, want one datapoint of 16 invocations", st.Datapoints)
-	}
+	t.Run("the series survive a restart", func(t *testing.T) {
+		// The series survive a restart (flushed at Close, rebuilt at Open).
+		dir := ts.Config.DataDir
+		ts.stop()
+		ts2 := startServer(t, dir, nil)
+		cw := cloudwatch.NewFromConfig(ts2.awsConfig(t))
+		st, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("AWS/Bedrock"),
+			MetricName: aws.String("Invocations"), StartTime: aws.Time(start), EndTime: aws.Time(end), Period: aws.Int32(86400),
+			Statistics: []cwtypes.Statistic{cwtypes.StatisticSum}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Datapoints) != 1 || aws.ToFloat64(st.Datapoints[0].Sum) != 16 {
+			t.Errorf("after a restart: %+v, want one datapoint of 16 invocations", st.Datapoints)
+		}
+	})
 }
 
 // hookServer receives webhooks.
@@ -324,6 +335,7 @@ func (h *hookServer) next(t *testing.T) hookCall {
 // traffic past it, and checks the transition: webhook, Tollgate throttle,
 // state and history through the API, /metrics and the CLI.
 func TestCloudWatchAlarmFiresWebhookAndThrottles(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", allowLoopback)
 	ctx := t.Context()
 	hook := newHookServer(t)
@@ -331,161 +343,184 @@ func TestCloudWatchAlarmFiresWebhookAndThrottles(t *testing.T) {
 	profID := profARN[strings.LastIndex(profARN, "/")+1:]
 	clients := ts.cloudWatchClients(t)
 	cw, cwJSON := clients["cbor"], clients["json"]
-
-	// The invocation limit alarm on an application inference profile ARN: one call.
-	_, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("sales-chat-invocation-limit"), Namespace: aws.String("AWS/Bedrock"), MetricName: aws.String("Invocations"), Dimensions: []cwtypes.Dimension{{Name: aws.String("ModelId"), Value: aws.String(profARN)}}, Statistic: cwtypes.StatisticSum, Period: aws.Int32(300), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(4), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, TreatMissingData: aws.String("notBreaching"), AlarmActions: []string{hook.URL + "/alarm", "tollgate:throttle"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := cwJSON.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"sales-chat-invocation-limit"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(desc.MetricAlarms) != 1 || desc.MetricAlarms[0].StateValue != cwtypes.StateValueInsufficientData ||
-		aws.ToFloat64(desc.MetricAlarms[0].Threshold) != 4 || !aws.ToBool(desc.MetricAlarms[0].ActionsEnabled) ||
-		aws.ToString(desc.MetricAlarms[0].AlarmArn) != "arn:aws:cloudwatch:us-east-1:123456789012:alarm:sales-chat-invocation-limit" {
-		t.Fatalf("DescribeAlarms after PutMetricAlarm: %+v", desc.MetricAlarms)
-	}
-
 	rc := ts.runtime(t)
-	cwCall(t, rc, profARN, 5, false)
-	cwCall(t, rc, "anthropic.claude-3-haiku-20240307-v1:0", 3, false) // not the profile's
-	// The evaluator runs every minute on its own; drive it a minute on.
-	if err := ts.Watch.Alarms.Evaluate(ctx, time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	call := hook.next(t)
-	if call.body["NewStateValue"] != "ALARM" || call.body["OldStateValue"] != "INSUFFICIENT_DATA" ||
-		call.body["AlarmName"] != "sales-chat-invocation-limit" || call.key == "" {
-		t.Errorf("webhook %q: %v", call.key, call.body)
-	}
-	trig, _ := call.body["Trigger"].(map[string]any)
-	if trig["MetricName"] != "Invocations" || trig["Threshold"] != 4.0 || !strings.Contains(mustMarshal(t, trig["Dimensions"]), profARN) {
-		t.Errorf("webhook trigger %v", trig)
-	}
 
-	// The alarm's tollgate:throttle action now refuses calls through the
-	// profile, and only those.
-	_, err = rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profARN), Messages: userText("one more")})
-	if code := errorCode(err); code != "ThrottlingException" {
-		t.Errorf("call through the alarmed profile: %v (code %q), want ThrottlingException", err, code)
-	}
-	cwCall(t, rc, "anthropic.claude-3-haiku-20240307-v1:0", 1, false)
-
-	for proto, c := range clients {
-		desc, err := c.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{StateValue: cwtypes.StateValueAlarm})
+	if !t.Run("PutMetricAlarm on the profile ARN, in INSUFFICIENT_DATA", func(t *testing.T) {
+		// The invocation limit alarm on an application inference profile ARN: one call.
+		_, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("sales-chat-invocation-limit"), Namespace: aws.String("AWS/Bedrock"), MetricName: aws.String("Invocations"), Dimensions: []cwtypes.Dimension{{Name: aws.String("ModelId"), Value: aws.String(profARN)}}, Statistic: cwtypes.StatisticSum, Period: aws.Int32(300), EvaluationPeriods: aws.Int32(1), Threshold: aws.Float64(4), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold, TreatMissingData: aws.String("notBreaching"), AlarmActions: []string{hook.URL + "/alarm", "tollgate:throttle"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(desc.MetricAlarms) != 1 || !strings.Contains(aws.ToString(desc.MetricAlarms[0].StateReason), "Threshold Crossed: 1 out of the last 1 datapoints [5.0") ||
-			desc.MetricAlarms[0].StateUpdatedTimestamp == nil || desc.MetricAlarms[0].StateUpdatedTimestamp.Before(time.Now().Add(-time.Hour)) {
-			t.Errorf("%s: DescribeAlarms(ALARM) = %+v", proto, desc.MetricAlarms)
-		}
-		forMetric, err := c.DescribeAlarmsForMetric(ctx, &cloudwatch.DescribeAlarmsForMetricInput{Namespace: aws.String("AWS/Bedrock"),
-			MetricName: aws.String("Invocations"), Dimensions: []cwtypes.Dimension{{Name: aws.String("ModelId"), Value: aws.String(profID)}}})
-		if err != nil || len(forMetric.MetricAlarms) != 1 {
-			t.Errorf("%s: DescribeAlarmsForMetric(profile id) = %v, %v", proto, forMetric, err)
-		}
-		hist, err := c.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String("sales-chat-invocation-limit"),
-			ScanBy: cwtypes.ScanByTimestampAscending})
+		desc, err := cwJSON.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNames: []string{"sales-chat-invocation-limit"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		var kinds []string
-		for _, h := range hist.AlarmHistoryItems {
-			kinds = append(kinds, string(h.HistoryItemType))
+		if len(desc.MetricAlarms) != 1 || desc.MetricAlarms[0].StateValue != cwtypes.StateValueInsufficientData ||
+			aws.ToFloat64(desc.MetricAlarms[0].Threshold) != 4 || !aws.ToBool(desc.MetricAlarms[0].ActionsEnabled) ||
+			aws.ToString(desc.MetricAlarms[0].AlarmArn) != "arn:aws:cloudwatch:us-east-1:123456789012:alarm:sales-chat-invocation-limit" {
+			t.Fatalf("DescribeAlarms after PutMetricAlarm: %+v", desc.MetricAlarms)
 		}
-		if want := []string{"ConfigurationUpdate", "StateUpdate", "Action", "Action"}; !slices.Equal(kinds, want) {
-			t.Errorf("%s: history %v, want %v", proto, kinds, want)
-		}
+	}) {
+		return
 	}
 
-	// /metrics shows the calls and the alarm state.
-	resp, err := ts.getMetrics(t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
-		`tollgate_model_invocations_total{account="123456789012",model="anthropic.claude-3-haiku-20240307-v1:0",outcome="success",profile="` + profID + `"} 5`,
-		`tollgate_model_invocations_total{account="123456789012",model="anthropic.claude-3-haiku-20240307-v1:0",outcome="throttled",profile="` + profID + `"} 1`,
-		`tollgate_alarm_state{account="123456789012",alarm="sales-chat-invocation-limit",state="ALARM"} 1`,
-		`tollgate_http_requests_total{code="200",operation="PutMetricAlarm",service="cloudwatch"} 1`,
-	} {
-		if !bytes.Contains(body, []byte(want)) {
-			t.Errorf("/metrics lacks %s", want)
+	if !t.Run("traffic past the threshold fires the webhook", func(t *testing.T) {
+		cwCall(t, rc, profARN, 5, false)
+		cwCall(t, rc, "anthropic.claude-3-haiku-20240307-v1:0", 3, false) // not the profile's
+		// The evaluator runs every minute on its own; drive it a minute on.
+		if err := ts.Watch.Alarms.Evaluate(ctx, time.Now().Add(time.Minute)); err != nil {
+			t.Fatal(err)
 		}
+		call := hook.next(t)
+		if call.body["NewStateValue"] != "ALARM" || call.body["OldStateValue"] != "INSUFFICIENT_DATA" ||
+			call.body["AlarmName"] != "sales-chat-invocation-limit" || call.key == "" {
+			t.Errorf("webhook %q: %v", call.key, call.body)
+		}
+		trig, _ := call.body["Trigger"].(map[string]any)
+		if trig["MetricName"] != "Invocations" || trig["Threshold"] != 4.0 || !strings.Contains(mustMarshal(t, trig["Dimensions"]), profARN) {
+			t.Errorf("webhook trigger %v", trig)
+		}
+	}) {
+		return
 	}
 
-	// The CLI shows the alarm.
-	var out bytes.Buffer
-	if err := run(ctx, []string{"alarms", "--data-dir", ts.Config.DataDir}, &out, io.Discard, func(string) string { return "" }); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "sales-chat-invocation-limit  ALARM") || !strings.Contains(out.String(), "Sum(Invocations{ModelId="+profARN+"}) > 4 for 1 of 1 x 300s") {
-		t.Errorf("tollgate alarms:\n%s", out.String())
-	}
-	out.Reset()
-	if err := run(ctx, []string{"alarms", "history", "--data-dir", ts.Config.DataDir}, &out, io.Discard, func(string) string { return "" }); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "Alarm updated from INSUFFICIENT_DATA to ALARM") {
-		t.Errorf("tollgate alarms history:\n%s", out.String())
+	if !t.Run("the throttle action refuses calls through the profile only", func(t *testing.T) {
+		// The alarm's tollgate:throttle action now refuses calls through the
+		// profile, and only those.
+		_, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profARN), Messages: userText("one more")})
+		if code := errorCode(err); code != "ThrottlingException" {
+			t.Errorf("call through the alarmed profile: %v (code %q), want ThrottlingException", err, code)
+		}
+		cwCall(t, rc, "anthropic.claude-3-haiku-20240307-v1:0", 1, false)
+	}) {
+		return
 	}
 
-	// SetAlarmState to OK lifts the throttle until the next evaluation.
-	if _, err := cwJSON.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("sales-chat-invocation-limit"),
-		StateValue: cwtypes.StateValueOk, StateReason: aws.String("manual reset")}); err != nil {
-		t.Fatal(err)
-	}
-	cwCall(t, rc, profARN, 1, false)
-	if _, err := cw.DisableAlarmActions(ctx, &cloudwatch.DisableAlarmActionsInput{AlarmNames: []string{"sales-chat-invocation-limit"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("sales-chat-invocation-limit"),
-		StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("actions are off")}); err != nil {
-		t.Fatal(err)
-	}
-	cwCall(t, rc, profARN, 1, false) // actions disabled: no throttle
-	if _, err := cwJSON.EnableAlarmActions(ctx, &cloudwatch.EnableAlarmActionsInput{AlarmNames: []string{"sales-chat-invocation-limit"}}); err != nil {
-		t.Fatal(err)
-	}
-	desc, err = cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("sales-")})
-	if err != nil || len(desc.MetricAlarms) != 1 || !aws.ToBool(desc.MetricAlarms[0].ActionsEnabled) || desc.MetricAlarms[0].StateValue != cwtypes.StateValueAlarm {
-		t.Errorf("after EnableAlarmActions: %+v, %v", desc, err)
-	}
-	select {
-	case c := <-hook.got:
-		t.Errorf("a webhook without a transition to a state listing it: %v", c.body)
-	default:
+	t.Run("state and history in both protocols", func(t *testing.T) {
+		for proto, c := range clients {
+			desc, err := c.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{StateValue: cwtypes.StateValueAlarm})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(desc.MetricAlarms) != 1 || !strings.Contains(aws.ToString(desc.MetricAlarms[0].StateReason), "Threshold Crossed: 1 out of the last 1 datapoints [5.0") ||
+				desc.MetricAlarms[0].StateUpdatedTimestamp == nil || desc.MetricAlarms[0].StateUpdatedTimestamp.Before(time.Now().Add(-time.Hour)) {
+				t.Errorf("%s: DescribeAlarms(ALARM) = %+v", proto, desc.MetricAlarms)
+			}
+			forMetric, err := c.DescribeAlarmsForMetric(ctx, &cloudwatch.DescribeAlarmsForMetricInput{Namespace: aws.String("AWS/Bedrock"),
+				MetricName: aws.String("Invocations"), Dimensions: []cwtypes.Dimension{{Name: aws.String("ModelId"), Value: aws.String(profID)}}})
+			if err != nil || len(forMetric.MetricAlarms) != 1 {
+				t.Errorf("%s: DescribeAlarmsForMetric(profile id) = %v, %v", proto, forMetric, err)
+			}
+			hist, err := c.DescribeAlarmHistory(ctx, &cloudwatch.DescribeAlarmHistoryInput{AlarmName: aws.String("sales-chat-invocation-limit"),
+				ScanBy: cwtypes.ScanByTimestampAscending})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, h := range hist.AlarmHistoryItems {
+				kinds = append(kinds, string(h.HistoryItemType))
+			}
+			if want := []string{"ConfigurationUpdate", "StateUpdate", "Action", "Action"}; !slices.Equal(kinds, want) {
+				t.Errorf("%s: history %v, want %v", proto, kinds, want)
+			}
+		}
+	})
+
+	t.Run("the metrics endpoint shows the calls and the alarm state", func(t *testing.T) {
+		// /metrics shows the calls and the alarm state.
+		resp, err := ts.getMetrics(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{
+			`tollgate_model_invocations_total{account="123456789012",model="anthropic.claude-3-haiku-20240307-v1:0",outcome="success",profile="` + profID + `"} 5`,
+			`tollgate_model_invocations_total{account="123456789012",model="anthropic.claude-3-haiku-20240307-v1:0",outcome="throttled",profile="` + profID + `"} 1`,
+			`tollgate_alarm_state{account="123456789012",alarm="sales-chat-invocation-limit",state="ALARM"} 1`,
+			`tollgate_http_requests_total{code="200",operation="PutMetricAlarm",service="cloudwatch"} 1`,
+		} {
+			if !bytes.Contains(body, []byte(want)) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
+
+	t.Run("the CLI shows the alarm", func(t *testing.T) {
+		var out bytes.Buffer
+		if err := run(ctx, []string{"alarms", "--data-dir", ts.Config.DataDir}, &out, io.Discard, func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "sales-chat-invocation-limit  ALARM") || !strings.Contains(out.String(), "Sum(Invocations{ModelId="+profARN+"}) > 4 for 1 of 1 x 300s") {
+			t.Errorf("tollgate alarms:\n%s", out.String())
+		}
+		out.Reset()
+		if err := run(ctx, []string{"alarms", "history", "--data-dir", ts.Config.DataDir}, &out, io.Discard, func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "Alarm updated from INSUFFICIENT_DATA to ALARM") {
+			t.Errorf("tollgate alarms history:\n%s", out.String())
+		}
+	})
+
+	if !t.Run("SetAlarmState and the actions switch", func(t *testing.T) {
+		// SetAlarmState to OK lifts the throttle until the next evaluation.
+		if _, err := cwJSON.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("sales-chat-invocation-limit"),
+			StateValue: cwtypes.StateValueOk, StateReason: aws.String("manual reset")}); err != nil {
+			t.Fatal(err)
+		}
+		cwCall(t, rc, profARN, 1, false)
+		if _, err := cw.DisableAlarmActions(ctx, &cloudwatch.DisableAlarmActionsInput{AlarmNames: []string{"sales-chat-invocation-limit"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("sales-chat-invocation-limit"),
+			StateValue: cwtypes.StateValueAlarm, StateReason: aws.String("actions are off")}); err != nil {
+			t.Fatal(err)
+		}
+		cwCall(t, rc, profARN, 1, false) // actions disabled: no throttle
+		if _, err := cwJSON.EnableAlarmActions(ctx, &cloudwatch.EnableAlarmActionsInput{AlarmNames: []string{"sales-chat-invocation-limit"}}); err != nil {
+			t.Fatal(err)
+		}
+		desc, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String("sales-")})
+		if err != nil || len(desc.MetricAlarms) != 1 || !aws.ToBool(desc.MetricAlarms[0].ActionsEnabled) || desc.MetricAlarms[0].StateValue != cwtypes.StateValueAlarm {
+			t.Errorf("after EnableAlarmActions: %+v, %v", desc, err)
+		}
+		select {
+		case c := <-hook.got:
+			t.Errorf("a webhook without a transition to a state listing it: %v", c.body)
+		default:
+		}
+	}) {
+		return
 	}
 
-	// Validation and not-found errors, in both protocols.
-	for proto, c := range clients {
-		_, err := c.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("hires"), Namespace: aws.String("AWS/Bedrock"),
-			MetricName: aws.String("Invocations"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(10), EvaluationPeriods: aws.Int32(1),
-			Threshold: aws.Float64(1), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold})
-		if code := errorCode(err); code != "InvalidParameterValue" {
-			t.Errorf("%s: high-resolution alarm: %v (code %q)", proto, err, code)
+	t.Run("validation and not-found errors, then DeleteAlarms", func(t *testing.T) {
+		// Validation and not-found errors, in both protocols.
+		for proto, c := range clients {
+			_, err := c.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("hires"), Namespace: aws.String("AWS/Bedrock"),
+				MetricName: aws.String("Invocations"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(10), EvaluationPeriods: aws.Int32(1),
+				Threshold: aws.Float64(1), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold})
+			if code := errorCode(err); code != "InvalidParameterValue" {
+				t.Errorf("%s: high-resolution alarm: %v (code %q)", proto, err, code)
+			}
+			_, err = c.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("nope"), StateValue: cwtypes.StateValueOk, StateReason: aws.String("x")})
+			var nf *cwtypes.ResourceNotFound
+			if !errors.As(err, &nf) {
+				t.Errorf("%s: SetAlarmState on a missing alarm: %v, want ResourceNotFound", proto, err)
+			}
 		}
-		_, err = c.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("nope"), StateValue: cwtypes.StateValueOk, StateReason: aws.String("x")})
-		var nf *cwtypes.ResourceNotFound
-		if !errors.As(err, &nf) {
-			t.Errorf("%s: SetAlarmState on a missing alarm: %v, want ResourceNotFound", proto, err)
+		if _, err := cwJSON.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"sales-chat-invocation-limit"}}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if _, err := cwJSON.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: []string{"sales-chat-invocation-limit"}}); err != nil {
-		t.Fatal(err)
-	}
-	desc, err = cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{})
-	if err != nil || len(desc.MetricAlarms) != 0 {
-		t.Errorf("after DeleteAlarms: %+v, %v", desc, err)
-	}
-	cwCall(t, rc, profARN, 1, false) // the throttle went with the alarm
-	if got := ts.Watch.Alarms.List("123456789012", alarm.Filter{}); len(got) != 0 {
-		t.Errorf("service still holds %d alarms", len(got))
-	}
+		desc, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{})
+		if err != nil || len(desc.MetricAlarms) != 0 {
+			t.Errorf("after DeleteAlarms: %+v, %v", desc, err)
+		}
+		cwCall(t, rc, profARN, 1, false) // the throttle went with the alarm
+		if got := ts.Watch.Alarms.List("123456789012", alarm.Filter{}); len(got) != 0 {
+			t.Errorf("service still holds %d alarms", len(got))
+		}
+	})
 }
 
 func mustMarshal(t *testing.T, v any) string {

@@ -55,6 +55,7 @@ func createProfile(t *testing.T, c *bedrock.Client, name, from string, tags ...t
 }
 
 func TestFoundationModels(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -147,90 +148,101 @@ func assertErrorAs(t *testing.T, err error, target any) {
 }
 
 func TestInferenceProfileLifecycle(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	ctx := t.Context()
 
+	var claims, sales, id string
 	before := time.Now().Add(-time.Second)
-	claims := createProfile(t, c, "claims-chatbot", haikuARN, tagList("dept", "claims", "team", "automation", "app", "claims_chatbot")...)
-	sales := createProfile(t, c, "sales chat", usHaikuAR, tagList("dept", "sales", "team", "support", "app", "chat_app")...)
+	if !t.Run("created with a 12-character id, found by ARN and by id", func(t *testing.T) {
+		claims = createProfile(t, c, "claims-chatbot", haikuARN, tagList("dept", "claims", "team", "automation", "app", "claims_chatbot")...)
+		sales = createProfile(t, c, "sales chat", usHaikuAR, tagList("dept", "sales", "team", "support", "app", "chat_app")...)
 
-	id := claims[strings.LastIndex(claims, "/")+1:]
-	if len(id) != 12 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
-		t.Errorf("profile id %q is not 12 lowercase alphanumerics", id)
-	}
-	if want := "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/" + id; claims != want {
-		t.Errorf("ARN %s, want %s", claims, want)
-	}
+		id = claims[strings.LastIndex(claims, "/")+1:]
+		if len(id) != 12 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			t.Errorf("profile id %q is not 12 lowercase alphanumerics", id)
+		}
+		if want := "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/" + id; claims != want {
+			t.Errorf("ARN %s, want %s", claims, want)
+		}
 
-	for _, ident := range []string{claims, id} {
-		got, err := c.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(ident)})
-		if err != nil {
-			t.Fatalf("GetInferenceProfile(%s): %v", ident, err)
+		for _, ident := range []string{claims, id} {
+			got, err := c.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(ident)})
+			if err != nil {
+				t.Fatalf("GetInferenceProfile(%s): %v", ident, err)
+			}
+			if aws.ToString(got.InferenceProfileArn) != claims || aws.ToString(got.InferenceProfileId) != id ||
+				got.Type != types.InferenceProfileTypeApplication || got.Status != types.InferenceProfileStatusActive ||
+				aws.ToString(got.InferenceProfileName) != "claims-chatbot" {
+				t.Errorf("GetInferenceProfile(%s) = %+v", ident, got)
+			}
+			if got.CreatedAt == nil || got.CreatedAt.Before(before) || got.UpdatedAt == nil {
+				t.Errorf("timestamps %v %v", got.CreatedAt, got.UpdatedAt)
+			}
+			if len(got.Models) != 1 || aws.ToString(got.Models[0].ModelArn) != haikuARN {
+				t.Errorf("models %+v, want [%s]", got.Models, haikuARN)
+			}
 		}
-		if aws.ToString(got.InferenceProfileArn) != claims || aws.ToString(got.InferenceProfileId) != id ||
-			got.Type != types.InferenceProfileTypeApplication || got.Status != types.InferenceProfileStatusActive ||
-			aws.ToString(got.InferenceProfileName) != "claims-chatbot" {
-			t.Errorf("GetInferenceProfile(%s) = %+v", ident, got)
-		}
-		if got.CreatedAt == nil || got.CreatedAt.Before(before) || got.UpdatedAt == nil {
-			t.Errorf("timestamps %v %v", got.CreatedAt, got.UpdatedAt)
-		}
-		if len(got.Models) != 1 || aws.ToString(got.Models[0].ModelArn) != haikuARN {
-			t.Errorf("models %+v, want [%s]", got.Models, haikuARN)
-		}
-	}
-
-	// A profile copied from a system profile inherits all its regions.
-	sys, err := c.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(usHaiku)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sys.Type != types.InferenceProfileTypeSystemDefined || aws.ToString(sys.InferenceProfileArn) != usHaikuAR || len(sys.Models) < 2 {
-		t.Errorf("system profile %+v", sys)
-	}
-	got, err := c.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(modelARNs(got.Models), modelARNs(sys.Models)); diff != "" {
-		t.Errorf("copied profile's models (-got +want):\n%s", diff)
+	}) {
+		return
 	}
 
-	// Tags: list, merge, overwrite, untag.
-	tags := func(arn string) map[string]string {
-		t.Helper()
-		out, err := c.ListTagsForResource(ctx, &bedrock.ListTagsForResourceInput{ResourceARN: aws.String(arn)})
+	t.Run("a copy of a system profile inherits all its regions", func(t *testing.T) {
+		// A profile copied from a system profile inherits all its regions.
+		sys, err := c.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(usHaiku)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := map[string]string{}
-		for _, tg := range out.Tags {
-			m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+		if sys.Type != types.InferenceProfileTypeSystemDefined || aws.ToString(sys.InferenceProfileArn) != usHaikuAR || len(sys.Models) < 2 {
+			t.Errorf("system profile %+v", sys)
 		}
-		return m
-	}
-	if diff := cmp.Diff(tags(claims), map[string]string{"dept": "claims", "team": "automation", "app": "claims_chatbot"}); diff != "" {
-		t.Errorf("initial tags (-got +want):\n%s", diff)
-	}
-	if _, err := c.TagResource(ctx, &bedrock.TagResourceInput{ResourceARN: aws.String(claims), Tags: tagList("team", "intake", "env", "prod", "empty", "")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.UntagResource(ctx, &bedrock.UntagResourceInput{ResourceARN: aws.String(claims), TagKeys: []string{"app", "never-there"}}); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(tags(claims), map[string]string{"dept": "claims", "team": "intake", "env": "prod", "empty": ""}); diff != "" {
-		t.Errorf("tags after tag/untag (-got +want):\n%s", diff)
-	}
+		got, err := c.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(modelARNs(got.Models), modelARNs(sys.Models)); diff != "" {
+			t.Errorf("copied profile's models (-got +want):\n%s", diff)
+		}
+	})
 
-	// Delete, then it is gone.
-	if _, err := c.DeleteInferenceProfile(ctx, &bedrock.DeleteInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = c.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)})
-	assertErrorAs(t, err, new(*types.ResourceNotFoundException))
-	_, err = c.DeleteInferenceProfile(ctx, &bedrock.DeleteInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)})
-	assertErrorAs(t, err, new(*types.ResourceNotFoundException))
+	t.Run("tags listed, merged, overwritten and removed", func(t *testing.T) {
+		// Tags: list, merge, overwrite, untag.
+		tags := func(arn string) map[string]string {
+			t.Helper()
+			out, err := c.ListTagsForResource(ctx, &bedrock.ListTagsForResourceInput{ResourceARN: aws.String(arn)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[string]string{}
+			for _, tg := range out.Tags {
+				m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+			}
+			return m
+		}
+		if diff := cmp.Diff(tags(claims), map[string]string{"dept": "claims", "team": "automation", "app": "claims_chatbot"}); diff != "" {
+			t.Errorf("initial tags (-got +want):\n%s", diff)
+		}
+		if _, err := c.TagResource(ctx, &bedrock.TagResourceInput{ResourceARN: aws.String(claims), Tags: tagList("team", "intake", "env", "prod", "empty", "")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.UntagResource(ctx, &bedrock.UntagResourceInput{ResourceARN: aws.String(claims), TagKeys: []string{"app", "never-there"}}); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tags(claims), map[string]string{"dept": "claims", "team": "intake", "env": "prod", "empty": ""}); diff != "" {
+			t.Errorf("tags after tag/untag (-got +want):\n%s", diff)
+		}
+	})
+
+	t.Run("deleted, then gone", func(t *testing.T) {
+		if _, err := c.DeleteInferenceProfile(ctx, &bedrock.DeleteInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.GetInferenceProfile(ctx, &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)})
+		assertErrorAs(t, err, new(*types.ResourceNotFoundException))
+		_, err = c.DeleteInferenceProfile(ctx, &bedrock.DeleteInferenceProfileInput{InferenceProfileIdentifier: aws.String(sales)})
+		assertErrorAs(t, err, new(*types.ResourceNotFoundException))
+	})
 }
 
 func modelARNs(ms []types.InferenceProfileModel) []string {
@@ -242,6 +254,7 @@ func modelARNs(ms []types.InferenceProfileModel) []string {
 }
 
 func TestListInferenceProfilesPagination(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -328,6 +341,7 @@ func TestListInferenceProfilesPagination(t *testing.T) {
 }
 
 func TestCreateIdempotencyAndConflicts(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -366,6 +380,7 @@ func TestCreateIdempotencyAndConflicts(t *testing.T) {
 }
 
 func TestControlPlaneValidation(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) { c.ProfileQuota = 2 })
 	c := ts.bedrock(t)
 	ctx := t.Context()
@@ -446,6 +461,7 @@ func TestControlPlaneValidation(t *testing.T) {
 }
 
 func TestProfilesSurviveRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := startServer(t, dir, nil)
 	c := ts.bedrock(t)
@@ -484,6 +500,7 @@ func TestProfilesSurviveRestart(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	list := func(c *bedrock.Client) error {
@@ -579,6 +596,7 @@ func TestAuthentication(t *testing.T) {
 // TestTLSAndBearerKeys serves TLS and authenticates Bedrock API keys, which
 // the SDK only sends over HTTPS.
 func TestTLSAndBearerKeys(t *testing.T) {
+	t.Parallel()
 	cert, key, pool := selfSignedCert(t)
 	ts := startServerTLS(t, func(c *config.Config) { c.TLSCert, c.TLSKey = cert, key }, pool)
 	if !strings.HasPrefix(ts.URL(), "https://") {
@@ -611,6 +629,7 @@ func TestTLSAndBearerKeys(t *testing.T) {
 // TestCredentialsAtRest checks the files Tollgate writes for clients and
 // that no secret is stored in clear in the database.
 func TestCredentialsAtRest(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := startServer(t, dir, nil)
 	for _, f := range []string{"credentials", "config", "master.key", "bedrock-api-key"} {

@@ -15,6 +15,7 @@ import (
 // TestDemoOnce runs `tollgate demo --once` twice on one data directory: the
 // second run reuses the profiles (idempotent creation) and adds traffic.
 func TestDemoOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	args := []string{"demo", "--once", "--calls", "40", "--data-dir", dir, "--addr", "127.0.0.1:0"}
 	var out bytes.Buffer

@@ -84,6 +84,7 @@ func startProcess(t *testing.T, dataDir string, env ...string) *process {
 // that every call whose response the client fully received has exactly one
 // usage record.
 func TestKillDuringLoad(t *testing.T) {
+	t.Parallel()
 	const keyID, secret = "AKIADURABILITYTEST01", "durability-secret"
 	env := []string{"TOLLGATE_ROOT_ACCESS_KEY_ID=" + keyID, "TOLLGATE_ROOT_SECRET_ACCESS_KEY=" + secret}
 	dir := t.TempDir()
@@ -97,97 +98,107 @@ func TestKillDuringLoad(t *testing.T) {
 	defer cancel()
 	var mu sync.Mutex
 	var received []string
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// One client per worker: the SDK's event-stream codec is not
-			// safe for concurrent streams on one client.
-			rc := bedrockruntime.NewFromConfig(cfg)
-			for i := 0; ctx.Err() == nil; i++ {
-				prompt := fmt.Sprintf("worker %d call %d", w, i)
-				var id string
-				if i%2 == 0 {
-					out, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(usHaiku), Messages: userText(prompt)})
-					if err != nil {
-						return
+	if !t.Run("16 clients call until 400 calls are fully received, then SIGKILL", func(t *testing.T) {
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// One client per worker: the SDK's event-stream codec is not
+				// safe for concurrent streams on one client.
+				rc := bedrockruntime.NewFromConfig(cfg)
+				for i := 0; ctx.Err() == nil; i++ {
+					prompt := fmt.Sprintf("worker %d call %d", w, i)
+					var id string
+					if i%2 == 0 {
+						out, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(usHaiku), Messages: userText(prompt)})
+						if err != nil {
+							return
+						}
+						id, _ = middleware.GetRequestIDMetadata(out.ResultMetadata)
+					} else {
+						out, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(usHaiku), Messages: userText(prompt)})
+						if err != nil {
+							return
+						}
+						sr := readConverseStream(out)
+						// Fully received means the final metadata event arrived.
+						if sr.err != nil || len(sr.events) == 0 || sr.events[len(sr.events)-1] != "metadata" {
+							return
+						}
+						id = sr.reqID
 					}
-					id, _ = middleware.GetRequestIDMetadata(out.ResultMetadata)
-				} else {
-					out, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(usHaiku), Messages: userText(prompt)})
-					if err != nil {
-						return
-					}
-					sr := readConverseStream(out)
-					// Fully received means the final metadata event arrived.
-					if sr.err != nil || len(sr.events) == 0 || sr.events[len(sr.events)-1] != "metadata" {
-						return
-					}
-					id = sr.reqID
+					mu.Lock()
+					received = append(received, id)
+					mu.Unlock()
 				}
-				mu.Lock()
-				received = append(received, id)
-				mu.Unlock()
+			}()
+		}
+		// Let load build up, then kill without warning.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			mu.Lock()
+			n := len(received)
+			mu.Unlock()
+			if n >= 400 {
+				break
 			}
-		}()
-	}
-	// Let load build up, then kill without warning.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		mu.Lock()
-		n := len(received)
-		mu.Unlock()
-		if n >= 400 {
-			break
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d calls completed in 60s", n)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d calls completed in 60s", n)
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.cmd.Wait()
-	cancel()
-	wg.Wait()
-
-	// Restart on the same directory: it must come up, serve, and stop cleanly.
-	p2 := startProcess(t, dir, env...)
-	if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := p2.cmd.Wait(); err != nil {
-		t.Fatalf("graceful stop after restart: %v", err)
+		_ = p.cmd.Wait()
+		cancel()
+		wg.Wait()
+	}) {
+		return
 	}
 
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
+	if !t.Run("a restart on the same directory serves and stops cleanly", func(t *testing.T) {
+		// Restart on the same directory: it must come up, serve, and stop cleanly.
+		p2 := startProcess(t, dir, env...)
+		if err := p2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p2.cmd.Wait(); err != nil {
+			t.Fatalf("graceful stop after restart: %v", err)
+		}
+	}) {
+		return
 	}
-	defer db.Close()
-	recs, err := db.Records(t.Context(), ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, r := range recs {
-		count[r.RequestID]++
-	}
-	missing := 0
-	for _, id := range received {
-		if count[id] != 1 {
-			missing++
-			if missing < 5 {
-				t.Errorf("request %s fully received but has %d records", id, count[id])
+
+	t.Run("every fully received call has exactly one record", func(t *testing.T) {
+		db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		recs, err := db.Records(t.Context(), ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := map[string]int{}
+		for _, r := range recs {
+			count[r.RequestID]++
+		}
+		missing := 0
+		for _, id := range received {
+			if count[id] != 1 {
+				missing++
+				if missing < 5 {
+					t.Errorf("request %s fully received but has %d records", id, count[id])
+				}
 			}
 		}
-	}
-	if missing > 0 {
-		t.Errorf("%d of %d fully received calls lack exactly one record", missing, len(received))
-	}
-	t.Logf("%d calls fully received before SIGKILL, %d records on disk", len(received), len(recs))
+		if missing > 0 {
+			t.Errorf("%d of %d fully received calls lack exactly one record", missing, len(received))
+		}
+		t.Logf("%d calls fully received before SIGKILL, %d records on disk", len(received), len(recs))
+	})
 }
 
 // TestShutdownRecordsStreamsInFlight stops a server whose shutdown timeout
@@ -195,6 +206,7 @@ func TestKillDuringLoad(t *testing.T) {
 // must still have one record carrying the tokens it delivered, written
 // before the ledger closes.
 func TestShutdownRecordsStreamsInFlight(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts := startServer(t, dir, func(c *config.Config) {
 		c.ShutdownTimeout = 300 * time.Millisecond
@@ -238,43 +250,53 @@ func TestShutdownRecordsStreamsInFlight(t *testing.T) {
 			}
 		}()
 	}
-	for range n {
-		select {
-		case <-ready:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the streams did not start")
+	if !t.Run("the five streams start", func(t *testing.T) {
+		for range n {
+			select {
+			case <-ready:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the streams did not start")
+			}
 		}
+	}) {
+		return
 	}
-	start := time.Now()
-	ts.stop() // cancels Run, waits for it, closes the ledger
-	t.Logf("shutdown took %v", time.Since(start).Round(time.Millisecond))
-	wg.Wait()
+	if !t.Run("the server shuts down, cutting the streams past the grace period", func(t *testing.T) {
+		start := time.Now()
+		ts.stop() // cancels Run, waits for it, closes the ledger
+		t.Logf("shutdown took %v", time.Since(start).Round(time.Millisecond))
+		wg.Wait()
+	}) {
+		return
+	}
 
-	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	recs, err := db.Records(t.Context(), ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[string][]ledger.Record{}
-	for _, r := range recs {
-		byID[r.RequestID] = append(byID[r.RequestID], r)
-	}
-	for i, res := range results {
-		if res.metadata {
-			t.Fatalf("stream %d completed before the shutdown cut it: the test proves nothing", i)
+	t.Run("each cut stream has one record with the tokens it delivered", func(t *testing.T) {
+		db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		rs := byID[res.reqID]
-		if len(rs) != 1 {
-			t.Errorf("stream %d (%s) delivered %d deltas and has %d records, want 1", i, res.reqID, res.deltas, len(rs))
-			continue
+		defer db.Close()
+		recs, err := db.Records(t.Context(), ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		r := rs[0]
-		if r.Outcome != ledger.OutcomeCancelled || r.OutputTokens < int64(res.deltas) || r.InputTokens == 0 || r.Cost <= 0 {
-			t.Errorf("stream %d delivered %d deltas; record: outcome %s, %d in, %d out, cost %v", i, res.deltas, r.Outcome, r.InputTokens, r.OutputTokens, r.Cost)
+		byID := map[string][]ledger.Record{}
+		for _, r := range recs {
+			byID[r.RequestID] = append(byID[r.RequestID], r)
 		}
-	}
+		for i, res := range results {
+			if res.metadata {
+				t.Fatalf("stream %d completed before the shutdown cut it: the test proves nothing", i)
+			}
+			rs := byID[res.reqID]
+			if len(rs) != 1 {
+				t.Errorf("stream %d (%s) delivered %d deltas and has %d records, want 1", i, res.reqID, res.deltas, len(rs))
+				continue
+			}
+			r := rs[0]
+			if r.Outcome != ledger.OutcomeCancelled || r.OutputTokens < int64(res.deltas) || r.InputTokens == 0 || r.Cost <= 0 {
+				t.Errorf("stream %d delivered %d deltas; record: outcome %s, %d in, %d out, cost %v", i, res.deltas, r.Outcome, r.InputTokens, r.OutputTokens, r.Cost)
+			}
+		}
+	})
 }

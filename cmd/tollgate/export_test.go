@@ -114,6 +114,7 @@ func monthTotals(recs []ledger.Record, accounts ...string) (int64, money.Amount)
 }
 
 func TestExportCommand(t *testing.T) {
+	t.Parallel()
 	dir, recs := billingLedger(t, 3000)
 	from, to := billingMonth.Format(time.DateOnly), billingMonth.AddDate(0, 1, 0).Format(time.DateOnly)
 	wantTokens, wantCost := monthTotals(recs)

@@ -52,6 +52,7 @@ func (ts *testServer) getMetrics(t *testing.T) (*http.Response, error) {
 // deployment's account allowed tollgate:GetMetrics read it; the private
 // metrics listener serves it to whoever reaches that address.
 func TestMetricsNeedCredentials(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) { c.MetricsAddr = "127.0.0.1:0" })
 	allowMetrics := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"tollgate:*","Resource":"*"}]}`
 	ts.mustCLI(t, nil, "accounts", "create", "--id", "210987654321", "--name", "other")
@@ -188,6 +189,7 @@ func sendRaw(t *testing.T, base string, req *http.Request, length int64, sent []
 // to the runtime operations only, and a body that stops arriving is
 // answered RequestTimeoutException after bodyReadTimeout.
 func TestEveryRouteBodyLimitAndDeadline(t *testing.T) {
+	t.Parallel()
 	const small, large = 4096, 1 << 20
 	ts := startServer(t, "", func(c *config.Config) {
 		c.MaxBodyBytes, c.RuntimeMaxBodyBytes, c.BodyMemoryBytes = small, large, 4*large

@@ -87,6 +87,7 @@ type jsReport struct {
 // Bedrock Runtime client speaks cleartext HTTP/2 with prior knowledge to an
 // http:// endpoint, the control-plane client HTTP/1.1.
 func TestJavaScriptClients(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not on PATH; TestJavaScriptClients needs Node.js >= 20 and npm", tool)
@@ -97,137 +98,154 @@ func TestJavaScriptClients(t *testing.T) {
 	ts := startServer(t, "", nil)
 	profileARN := createProfile(t, ts.bedrock(t), "claims-js", usHaikuAR, tagList("dept", "claims")...)
 
-	// The script's own copy sits below the installed node_modules, which
-	// Node finds by walking up from the script.
-	runDir, err := os.MkdirTemp(dir, "run-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
-	copyJSFile(t, filepath.Join(jsClientDir, "test.mjs"), filepath.Join(runDir, "test.mjs"))
-
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "test.mjs")
-	cmd.Dir = runDir
-	cmd.WaitDelay = 5 * time.Second
-	home := t.TempDir() // keeps the developer's ~/.aws out of the SDK's way
-	cmd.Env = append(jsEnviron(),
-		"ENDPOINT="+ts.URL(),
-		"REGION=us-east-1",
-		"AWS_ACCESS_KEY_ID="+ts.RootAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+ts.RootSecretAccessKey,
-		"AWS_CONFIG_FILE="+filepath.Join(home, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "credentials"),
-		"PROFILE_ARN="+profileARN,
-	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	runErr := cmd.Run()
-	t.Logf("node test.mjs took %v", time.Since(start).Round(time.Millisecond))
-
 	var rep jsReport
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &rep); err != nil {
-		t.Fatalf("node test.mjs: %v (ctx: %v); output is not one JSON object (%v)\nstdout:\n%s\nstderr:\n%s",
-			runErr, ctx.Err(), err, stdout.Bytes(), stderr.Bytes())
-	}
-	if runErr != nil || len(rep.Problems) > 0 {
-		t.Errorf("node test.mjs: %v; problems:\n  %s\nstderr:\n%s", runErr, strings.Join(rep.Problems, "\n  "), stderr.Bytes())
-	}
-
-	// The clients used their default handlers, so the runtime calls that
-	// succeeded went over h2c.
-	if rep.RuntimeHandler != "NodeHttp2Handler" || rep.ControlPlaneHandler != "NodeHttpHandler" {
-		t.Errorf("request handlers: runtime %q, control plane %q; want NodeHttp2Handler, NodeHttpHandler",
-			rep.RuntimeHandler, rep.ControlPlaneHandler)
-	}
-	if rep.H2C == nil || rep.H2C.Status != 200 {
-		t.Errorf("raw h2c GET /healthz: %+v, want :status 200", rep.H2C)
-	}
-
-	if !slices.Contains(rep.Listed, profileARN) {
-		t.Errorf("ListInferenceProfiles(APPLICATION) = %v, want %s among them", rep.Listed, profileARN)
-	}
-	if p := rep.Profile; p == nil || p.ARN != profileARN || p.Name != "claims-js" || p.Type != "APPLICATION" || p.Status != "ACTIVE" || len(p.Models) == 0 {
-		t.Errorf("GetInferenceProfile = %+v", p)
-	}
-
-	conv, cs := rep.Converse, rep.ConverseStream
-	if conv == nil || cs == nil {
-		t.Fatalf("Converse %+v, ConverseStream %+v", conv, cs)
-	}
-	if conv.Text == "" || conv.StopReason != "end_turn" || conv.HTTPStatusCode != 200 {
-		t.Errorf("Converse: %+v", *conv)
-	}
-	if u := conv.Usage; u.InputTokens <= 0 || u.OutputTokens <= 0 || u.TotalTokens != u.InputTokens+u.OutputTokens {
-		t.Errorf("Converse usage %+v", u)
-	}
-	if cs.Text != conv.Text || cs.StopReason != conv.StopReason {
-		t.Errorf("ConverseStream text %q (%s), Converse %q (%s)", cs.Text, cs.StopReason, conv.Text, conv.StopReason)
-	}
-	if cs.Usage == nil || *cs.Usage != conv.Usage {
-		t.Errorf("ConverseStream usage %+v, Converse usage %+v", cs.Usage, conv.Usage)
-	}
-
-	im, ims := rep.InvokeModel, rep.InvokeModelStream
-	if im == nil || ims == nil {
-		t.Fatalf("InvokeModel %+v, InvokeModelWithResponseStream %+v", im, ims)
-	}
-	if im.Text != conv.Text || im.Usage.InputTokens <= 0 || im.Usage.OutputTokens <= 0 {
-		t.Errorf("InvokeModel: %+v, want the Converse text %q", *im, conv.Text)
-	}
-	if ims.Text != im.Text || ims.Chunks < 3 || ims.Metrics == nil {
-		t.Errorf("InvokeModelWithResponseStream: %d chunks, text %q (want %q), metrics %v", ims.Chunks, ims.Text, im.Text, ims.Metrics)
-	}
-
-	if e := rep.Errors.UnknownProfile; e.Name != "ResourceNotFoundException" || e.HTTPStatusCode != 404 {
-		t.Errorf("Converse with an unknown profile threw %+v, want ResourceNotFoundException (404)", e)
-	}
-	if e := rep.Errors.OtherRegion; e.Name != "ValidationException" || e.HTTPStatusCode != 400 {
-		t.Errorf("Converse with another region's model threw %+v, want ValidationException (400)", e)
-	}
-
-	// The four successful calls are billed to the profile with its tags.
-	// Records of streams are appended once the stream ends, which can be
-	// just after the client has read the last event.
-	var recs []ledger.Record
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		all, err := ts.DB.Records(t.Context(), ledger.Query{})
+	if !t.Run("node runs test.mjs against the server", func(t *testing.T) {
+		// The script's own copy sits below the installed node_modules, which
+		// Node finds by walking up from the script.
+		runDir, err := os.MkdirTemp(dir, "run-")
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = recs[:0]
-		for _, r := range all {
-			if r.ProfileARN == profileARN {
-				recs = append(recs, r)
+		t.Cleanup(func() { os.RemoveAll(runDir) })
+		copyJSFile(t, filepath.Join(jsClientDir, "test.mjs"), filepath.Join(runDir, "test.mjs"))
+
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "node", "test.mjs")
+		cmd.Dir = runDir
+		cmd.WaitDelay = 5 * time.Second
+		home := t.TempDir() // keeps the developer's ~/.aws out of the SDK's way
+		cmd.Env = append(jsEnviron(),
+			"ENDPOINT="+ts.URL(),
+			"REGION=us-east-1",
+			"AWS_ACCESS_KEY_ID="+ts.RootAccessKeyID,
+			"AWS_SECRET_ACCESS_KEY="+ts.RootSecretAccessKey,
+			"AWS_CONFIG_FILE="+filepath.Join(home, "config"),
+			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "credentials"),
+			"PROFILE_ARN="+profileARN,
+		)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		runErr := cmd.Run()
+		t.Logf("node test.mjs took %v", time.Since(start).Round(time.Millisecond))
+
+		if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &rep); err != nil {
+			t.Fatalf("node test.mjs: %v (ctx: %v); output is not one JSON object (%v)\nstdout:\n%s\nstderr:\n%s",
+				runErr, ctx.Err(), err, stdout.Bytes(), stderr.Bytes())
+		}
+		if runErr != nil || len(rep.Problems) > 0 {
+			t.Errorf("node test.mjs: %v; problems:\n  %s\nstderr:\n%s", runErr, strings.Join(rep.Problems, "\n  "), stderr.Bytes())
+		}
+	}) {
+		return
+	}
+
+	t.Run("the clients used their default handlers, h2c for the runtime", func(t *testing.T) {
+		// The clients used their default handlers, so the runtime calls that
+		// succeeded went over h2c.
+		if rep.RuntimeHandler != "NodeHttp2Handler" || rep.ControlPlaneHandler != "NodeHttpHandler" {
+			t.Errorf("request handlers: runtime %q, control plane %q; want NodeHttp2Handler, NodeHttpHandler",
+				rep.RuntimeHandler, rep.ControlPlaneHandler)
+		}
+		if rep.H2C == nil || rep.H2C.Status != 200 {
+			t.Errorf("raw h2c GET /healthz: %+v, want :status 200", rep.H2C)
+		}
+	})
+
+	t.Run("the control-plane client lists and gets the profile", func(t *testing.T) {
+		if !slices.Contains(rep.Listed, profileARN) {
+			t.Errorf("ListInferenceProfiles(APPLICATION) = %v, want %s among them", rep.Listed, profileARN)
+		}
+		if p := rep.Profile; p == nil || p.ARN != profileARN || p.Name != "claims-js" || p.Type != "APPLICATION" || p.Status != "ACTIVE" || len(p.Models) == 0 {
+			t.Errorf("GetInferenceProfile = %+v", p)
+		}
+	})
+
+	conv, cs := rep.Converse, rep.ConverseStream
+
+	if !t.Run("Converse, ConverseStream, InvokeModel and its stream agree", func(t *testing.T) {
+		if conv == nil || cs == nil {
+			t.Fatalf("Converse %+v, ConverseStream %+v", conv, cs)
+		}
+		if conv.Text == "" || conv.StopReason != "end_turn" || conv.HTTPStatusCode != 200 {
+			t.Errorf("Converse: %+v", *conv)
+		}
+		if u := conv.Usage; u.InputTokens <= 0 || u.OutputTokens <= 0 || u.TotalTokens != u.InputTokens+u.OutputTokens {
+			t.Errorf("Converse usage %+v", u)
+		}
+		if cs.Text != conv.Text || cs.StopReason != conv.StopReason {
+			t.Errorf("ConverseStream text %q (%s), Converse %q (%s)", cs.Text, cs.StopReason, conv.Text, conv.StopReason)
+		}
+		if cs.Usage == nil || *cs.Usage != conv.Usage {
+			t.Errorf("ConverseStream usage %+v, Converse usage %+v", cs.Usage, conv.Usage)
+		}
+
+		im, ims := rep.InvokeModel, rep.InvokeModelStream
+		if im == nil || ims == nil {
+			t.Fatalf("InvokeModel %+v, InvokeModelWithResponseStream %+v", im, ims)
+		}
+		if im.Text != conv.Text || im.Usage.InputTokens <= 0 || im.Usage.OutputTokens <= 0 {
+			t.Errorf("InvokeModel: %+v, want the Converse text %q", *im, conv.Text)
+		}
+		if ims.Text != im.Text || ims.Chunks < 3 || ims.Metrics == nil {
+			t.Errorf("InvokeModelWithResponseStream: %d chunks, text %q (want %q), metrics %v", ims.Chunks, ims.Text, im.Text, ims.Metrics)
+		}
+	}) {
+		return
+	}
+
+	t.Run("errors carry their AWS names and statuses", func(t *testing.T) {
+		if e := rep.Errors.UnknownProfile; e.Name != "ResourceNotFoundException" || e.HTTPStatusCode != 404 {
+			t.Errorf("Converse with an unknown profile threw %+v, want ResourceNotFoundException (404)", e)
+		}
+		if e := rep.Errors.OtherRegion; e.Name != "ValidationException" || e.HTTPStatusCode != 400 {
+			t.Errorf("Converse with another region's model threw %+v, want ValidationException (400)", e)
+		}
+	})
+
+	t.Run("the four calls are billed to the profile with its tags", func(t *testing.T) {
+		// The four successful calls are billed to the profile with its tags.
+		// Records of streams are appended once the stream ends, which can be
+		// just after the client has read the last event.
+		var recs []ledger.Record
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			all, err := ts.DB.Records(t.Context(), ledger.Query{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = recs[:0]
+			for _, r := range all {
+				if r.ProfileARN == profileARN {
+					recs = append(recs, r)
+				}
+			}
+			if len(recs) >= 4 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(recs) != 4 {
+			t.Fatalf("%d ledger records for %s, want 4: %+v", len(recs), profileARN, recs)
+		}
+		var ops []string
+		for _, r := range recs {
+			ops = append(ops, r.Operation)
+			if r.Outcome != ledger.OutcomeSuccess || r.Tags["dept"] != "claims" || r.InputTokens <= 0 || r.OutputTokens <= 0 {
+				t.Errorf("ledger record %+v", r)
+			}
+			if r.Operation == "Converse" || r.Operation == "ConverseStream" {
+				if r.InputTokens != int64(conv.Usage.InputTokens) || r.OutputTokens != int64(conv.Usage.OutputTokens) {
+					t.Errorf("%s billed %d+%d tokens, client was told %+v", r.Operation, r.InputTokens, r.OutputTokens, conv.Usage)
+				}
 			}
 		}
-		if len(recs) >= 4 || time.Now().After(deadline) {
-			break
+		slices.Sort(ops)
+		if want := []string{"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"}; !slices.Equal(ops, want) {
+			t.Errorf("operations recorded %v, want %v", ops, want)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if len(recs) != 4 {
-		t.Fatalf("%d ledger records for %s, want 4: %+v", len(recs), profileARN, recs)
-	}
-	var ops []string
-	for _, r := range recs {
-		ops = append(ops, r.Operation)
-		if r.Outcome != ledger.OutcomeSuccess || r.Tags["dept"] != "claims" || r.InputTokens <= 0 || r.OutputTokens <= 0 {
-			t.Errorf("ledger record %+v", r)
-		}
-		if r.Operation == "Converse" || r.Operation == "ConverseStream" {
-			if r.InputTokens != int64(conv.Usage.InputTokens) || r.OutputTokens != int64(conv.Usage.OutputTokens) {
-				t.Errorf("%s billed %d+%d tokens, client was told %+v", r.Operation, r.InputTokens, r.OutputTokens, conv.Usage)
-			}
-		}
-	}
-	slices.Sort(ops)
-	if want := []string{"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"}; !slices.Equal(ops, want) {
-		t.Errorf("operations recorded %v, want %v", ops, want)
-	}
+	})
 }
 
 // installJSClient installs the pinned dependencies of testdata/jsclient

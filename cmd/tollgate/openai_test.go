@@ -63,6 +63,7 @@ func fakeOpenAI(t *testing.T) (*httptest.Server, *[]map[string]any) {
 // TestOpenAIProvider routes a model to an OpenAI-compatible server and
 // drives it through the Bedrock runtime SDK: text, stream and a tool call.
 func TestOpenAIProvider(t *testing.T) {
+	t.Parallel()
 	upstream, seen := fakeOpenAI(t)
 	ts := startServer(t, "", func(c *config.Config) {
 		c.Secrets.ProviderAPIKeys = map[string]string{"vllm": "sk-test"} // config.Load reads it from FAKE_OPENAI_KEY

@@ -159,6 +159,7 @@ func outboundSettings(t *testing.T, ts *testServer) []outboundSetting {
 // into every outbound URL setting and expects the API's validation error;
 // a public URL is accepted by each.
 func TestOutboundURLsRefusedAtCreation(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	refused := []string{
@@ -204,6 +205,7 @@ func TestOutboundURLsRefusedAtCreation(t *testing.T) {
 // receiver, reached through a name on the allow-list, gets its messages,
 // so the refusal is the policy's and not a broken path.
 func TestOutboundURLsRefusedAtDelivery(t *testing.T) {
+	t.Parallel()
 	recv := &hostRecorder{}
 	addr, _ := serveOn(t, recv, "127.0.0.1:0")
 	_, port, _ := net.SplitHostPort(addr)
@@ -223,85 +225,101 @@ func TestOutboundURLsRefusedAtDelivery(t *testing.T) {
 	ctx := t.Context()
 	url := func(host, path string) string { return "http://" + host + ":" + port + path }
 
-	// Creation: every setting takes a host name.
-	for _, s := range outboundSettings(t, ts) {
-		if err := s.put(ctx, url("created.hooks.test", "/x")); err != nil {
-			t.Errorf("%s refused a host name at creation: %v", s.name, err)
+	t.Run("every setting takes a host name at creation", func(t *testing.T) {
+		// Creation: every setting takes a host name.
+		for _, s := range outboundSettings(t, ts) {
+			if err := s.put(ctx, url("created.hooks.test", "/x")); err != nil {
+				t.Errorf("%s refused a host name at creation: %v", s.name, err)
+			}
 		}
-	}
-
-	// Alarm actions: ALARM lists a refused name, OK an allowed one.
-	cw := cloudwatch.NewFromConfig(ts.awsConfig(t))
-	if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("delivery"), Namespace: aws.String("AWS/Bedrock"),
-		MetricName: aws.String("Invocations"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1),
-		Threshold: aws.Float64(1), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
-		AlarmActions: []string{url("alarm.hooks.test", "/alarm")}, OKActions: []string{url("allowed.hooks.test", "/alarm-ok")}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range []cwtypes.StateValue{cwtypes.StateValueAlarm, cwtypes.StateValueOk} {
-		if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("delivery"), StateValue: st, StateReason: aws.String("test")}); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	// Budget alerts: the 50% alert to a refused name, the 80% one to an
-	// allowed name; a $0.0002 budget passes both within a few calls.
-	bc := ts.budgets(t)
-	profileARN := createProfile(t, ts.bedrock(t), "outbound-bot", haikuARN, tagList("dept", "outbound")...)
-	nt := func(threshold float64) *bt.Notification {
-		return &bt.Notification{NotificationType: bt.NotificationTypeActual, ComparisonOperator: bt.ComparisonOperatorGreaterThan, Threshold: threshold, ThresholdType: bt.ThresholdTypePercentage}
-	}
-	sns := func(u string) []bt.Subscriber {
-		return []bt.Subscriber{{SubscriptionType: bt.SubscriptionTypeSns, Address: aws.String(u)}}
-	}
-	if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: aws.String(budgetAcct),
-		Budget: &bt.Budget{BudgetName: aws.String("delivery"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0002"),
-			CostFilters: map[string][]string{"TagKeyValue": {"user:dept$outbound"}}},
-		NotificationsWithSubscribers: []bt.NotificationWithSubscribers{
-			{Notification: nt(50), Subscribers: sns(url("budget.hooks.test", "/budget"))},
-			{Notification: nt(80), Subscribers: sns(url("allowed.hooks.test", "/budget-80"))},
-		}}); err != nil {
-		t.Fatal(err)
-	}
-	rc := ts.runtime(t)
-	for range 6 {
-		if err := converse(ctx, rc, profileARN); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ts.Budgets.Service.Evaluate(ctx)
-
-	// Anomaly alerts go through the same outbox and deliverer.
-	for _, host := range []string{"anomaly.hooks.test", "allowed.hooks.test"} {
-		if err := ts.Budgets.Outbox.Enqueue(ctx, notify.Message{Key: "anomaly-" + host, Kind: "anomaly.alert",
-			Target: notify.Target(notify.ChannelWebhook, url(host, "/anomaly")), Subject: "anomaly", Body: "x"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	eventually(t, "the allowed deliveries", func() bool {
-		return len(recv.paths()) == 3
 	})
-	if got, want := recv.paths(), []string{"allowed.hooks.test /alarm-ok", "allowed.hooks.test /anomaly", "allowed.hooks.test /budget-80"}; !slices.Equal(got, want) {
-		t.Errorf("receiver got %q, want %q", got, want)
-	}
-	eventually(t, "the refused deliveries to be dead", func() bool {
-		d, err := ts.DB.(notify.Store).OutboxMessage(ctx, "anomaly-anomaly.hooks.test")
-		return err == nil && d.State == notify.Dead && strings.Contains(d.LastError, "refused")
-	})
-	mu.Lock()
-	for _, host := range []string{"alarm.hooks.test", "budget.hooks.test", "anomaly.hooks.test"} {
-		if !slices.Contains(looked, host) {
-			t.Errorf("no delivery to %s was attempted (looked up: %q)", host, looked)
-		}
-	}
-	mu.Unlock()
 
-	time.Sleep(50 * time.Millisecond) // nothing else may arrive late
-	for _, p := range recv.paths() {
-		if !strings.HasPrefix(p, "allowed.hooks.test ") {
-			t.Errorf("a refused name was delivered to: %s", p)
+	if !t.Run("alarm actions: ALARM to a refused name, OK to an allowed one", func(t *testing.T) {
+		// Alarm actions: ALARM lists a refused name, OK an allowed one.
+		cw := cloudwatch.NewFromConfig(ts.awsConfig(t))
+		if _, err := cw.PutMetricAlarm(ctx, &cloudwatch.PutMetricAlarmInput{AlarmName: aws.String("delivery"), Namespace: aws.String("AWS/Bedrock"),
+			MetricName: aws.String("Invocations"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(60), EvaluationPeriods: aws.Int32(1),
+			Threshold: aws.Float64(1), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanThreshold,
+			AlarmActions: []string{url("alarm.hooks.test", "/alarm")}, OKActions: []string{url("allowed.hooks.test", "/alarm-ok")}}); err != nil {
+			t.Fatal(err)
 		}
+		for _, st := range []cwtypes.StateValue{cwtypes.StateValueAlarm, cwtypes.StateValueOk} {
+			if _, err := cw.SetAlarmState(ctx, &cloudwatch.SetAlarmStateInput{AlarmName: aws.String("delivery"), StateValue: st, StateReason: aws.String("test")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}) {
+		return
 	}
+
+	if !t.Run("budget alerts: 50% to a refused name, 80% to an allowed one", func(t *testing.T) {
+		// Budget alerts: the 50% alert to a refused name, the 80% one to an
+		// allowed name; a $0.0002 budget passes both within a few calls.
+		bc := ts.budgets(t)
+		profileARN := createProfile(t, ts.bedrock(t), "outbound-bot", haikuARN, tagList("dept", "outbound")...)
+		nt := func(threshold float64) *bt.Notification {
+			return &bt.Notification{NotificationType: bt.NotificationTypeActual, ComparisonOperator: bt.ComparisonOperatorGreaterThan, Threshold: threshold, ThresholdType: bt.ThresholdTypePercentage}
+		}
+		sns := func(u string) []bt.Subscriber {
+			return []bt.Subscriber{{SubscriptionType: bt.SubscriptionTypeSns, Address: aws.String(u)}}
+		}
+		if _, err := bc.CreateBudget(ctx, &budgets.CreateBudgetInput{AccountId: aws.String(budgetAcct),
+			Budget: &bt.Budget{BudgetName: aws.String("delivery"), BudgetType: bt.BudgetTypeCost, TimeUnit: bt.TimeUnitMonthly, BudgetLimit: usd("0.0002"),
+				CostFilters: map[string][]string{"TagKeyValue": {"user:dept$outbound"}}},
+			NotificationsWithSubscribers: []bt.NotificationWithSubscribers{
+				{Notification: nt(50), Subscribers: sns(url("budget.hooks.test", "/budget"))},
+				{Notification: nt(80), Subscribers: sns(url("allowed.hooks.test", "/budget-80"))},
+			}}); err != nil {
+			t.Fatal(err)
+		}
+		rc := ts.runtime(t)
+		for range 6 {
+			if err := converse(ctx, rc, profileARN); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ts.Budgets.Service.Evaluate(ctx)
+	}) {
+		return
+	}
+
+	if !t.Run("anomaly alerts through the same outbox", func(t *testing.T) {
+		// Anomaly alerts go through the same outbox and deliverer.
+		for _, host := range []string{"anomaly.hooks.test", "allowed.hooks.test"} {
+			if err := ts.Budgets.Outbox.Enqueue(ctx, notify.Message{Key: "anomaly-" + host, Kind: "anomaly.alert",
+				Target: notify.Target(notify.ChannelWebhook, url(host, "/anomaly")), Subject: "anomaly", Body: "x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}) {
+		return
+	}
+	t.Run("only the allowed name gets messages; the refused ones were looked up and dropped", func(t *testing.T) {
+		eventually(t, "the allowed deliveries", func() bool {
+			return len(recv.paths()) == 3
+		})
+		if got, want := recv.paths(), []string{"allowed.hooks.test /alarm-ok", "allowed.hooks.test /anomaly", "allowed.hooks.test /budget-80"}; !slices.Equal(got, want) {
+			t.Errorf("receiver got %q, want %q", got, want)
+		}
+		eventually(t, "the refused deliveries to be dead", func() bool {
+			d, err := ts.DB.(notify.Store).OutboxMessage(ctx, "anomaly-anomaly.hooks.test")
+			return err == nil && d.State == notify.Dead && strings.Contains(d.LastError, "refused")
+		})
+		mu.Lock()
+		for _, host := range []string{"alarm.hooks.test", "budget.hooks.test", "anomaly.hooks.test"} {
+			if !slices.Contains(looked, host) {
+				t.Errorf("no delivery to %s was attempted (looked up: %q)", host, looked)
+			}
+		}
+		mu.Unlock()
+
+		time.Sleep(50 * time.Millisecond) // nothing else may arrive late
+		for _, p := range recv.paths() {
+			if !strings.HasPrefix(p, "allowed.hooks.test ") {
+				t.Errorf("a refused name was delivered to: %s", p)
+			}
+		}
+	})
 }
 
 // hostRecorder answers 200 and records each request's host and path.

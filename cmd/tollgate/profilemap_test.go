@@ -12,6 +12,7 @@ import (
 )
 
 func TestProfilesExportMap(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	arns := insuranceProfiles(t, ts)
 	out := filepath.Join(t.TempDir(), "map.yaml")

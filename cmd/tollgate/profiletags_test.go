@@ -14,6 +14,7 @@ import (
 // TestProfileTagsHeader names the tenant's profile by tags: the gateway
 // resolves it and bills the call there.
 func TestProfileTagsHeader(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	bc := ts.bedrock(t)
 	acme := createProfile(t, bc, "acme-claims", haikuARN, tagList("tenant", "acme", "app", "claims_chatbot")...)

@@ -83,6 +83,7 @@ type replicaCall struct {
 // fully received call must have exactly one ledger record carrying the
 // tokens its client was told, and the survivors must keep serving.
 func TestReplicaKilledMidLoad(t *testing.T) {
+	t.Parallel()
 	const keyID, secret = "AKIAREPLICAKILLTEST1", "replica-kill-secret"
 	storeURL := pgtest.URL(t)
 	key := make([]byte, 32)
@@ -184,7 +185,7 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 		})
 	}
 	// waitFor waits until pred holds for the calls received so far.
-	waitFor := func(what string, pred func([]replicaCall) bool) {
+	waitFor := func(t *testing.T, what string, pred func([]replicaCall) bool) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
@@ -212,108 +213,121 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 		return n
 	}
 
-	// Let load build up on all three, then kill replica 2 without warning.
-	waitFor("300 calls across the three replicas", func(calls []replicaCall) bool {
-		return len(calls) >= 300 && countIf(calls, func(c replicaCall) bool { return c.replica == victim }) >= 50
-	})
-	if err := replicas[victim].cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = replicas[victim].cmd.Wait()
-	killed.Store(true)
-
-	// Keep calling the survivors for a while.
-	waitFor("300 calls on the survivors after the kill", func(calls []replicaCall) bool {
-		return countIf(calls, func(c replicaCall) bool { return c.afterKill }) >= 300
-	})
-	time.Sleep(time.Second)
-	cancel()
-	wg.Wait()
-
-	for i, p := range replicas {
-		if i == victim {
-			continue
-		}
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.cmd.Wait(); err != nil {
-			t.Errorf("graceful stop of replica %d: %v", i+1, err)
-		}
-	}
-
-	// The calls made after the kill were served by the survivors and all
-	// succeeded, but for streams the SDK itself dropped (a few per cent
-	// against the zero-latency simulator).
 	var after, afterStreams int
 	perReplica := make([]int, len(replicas))
-	for _, c := range received {
-		if c.afterKill {
-			after++
-			perReplica[c.replica]++
+
+	if !t.Run("load builds up on all three, then replica 2 is killed", func(t *testing.T) {
+		// Let load build up on all three, then kill replica 2 without warning.
+		waitFor(t, "300 calls across the three replicas", func(calls []replicaCall) bool {
+			return len(calls) >= 300 && countIf(calls, func(c replicaCall) bool { return c.replica == victim }) >= 50
+		})
+		if err := replicas[victim].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
 		}
-	}
-	afterStreams = after / 2
-	if perReplica[victim] != 0 {
-		t.Errorf("%d calls after the kill were answered by the killed replica", perReplica[victim])
-	}
-	for i, n := range perReplica {
-		if i != victim && n < 100 {
-			t.Errorf("replica %d served only %d calls after the kill", i+1, n)
-		}
-	}
-	if survivorConverseErrs > 0 {
-		t.Errorf("%d Converse calls to the surviving replicas failed after the kill; first error: %v", survivorConverseErrs, survivorErrSample)
-	}
-	if survivorStreamErrs > 0 {
-		t.Errorf("%d ConverseStream calls to the surviving replicas failed after the kill; first error: %v", survivorStreamErrs, survivorErrSample)
-	}
-	if sdkDropped*5 > afterStreams {
-		t.Errorf("the SDK dropped %d of about %d streams to the surviving replicas after the kill", sdkDropped, afterStreams)
+		_ = replicas[victim].cmd.Wait()
+		killed.Store(true)
+	}) {
+		return
 	}
 
-	db, err := postgres.Open(t.Context(), storeURL, postgres.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	recs, err := db.Records(t.Context(), ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := map[string][]ledger.Record{}
-	for _, r := range recs {
-		byID[r.RequestID] = append(byID[r.RequestID], r)
-	}
-	var toldIn, toldOut, ledgerIn, ledgerOut int64
-	bad := 0
-	for _, c := range received {
-		toldIn += c.input
-		toldOut += c.output
-		rs := byID[c.id]
-		if len(rs) != 1 {
-			bad++
-			if bad <= 5 {
-				t.Errorf("request %s (replica %d) fully received but has %d records", c.id, c.replica+1, len(rs))
+	if !t.Run("the survivors keep serving, then stop gracefully", func(t *testing.T) {
+		// Keep calling the survivors for a while.
+		waitFor(t, "300 calls on the survivors after the kill", func(calls []replicaCall) bool {
+			return countIf(calls, func(c replicaCall) bool { return c.afterKill }) >= 300
+		})
+		time.Sleep(time.Second)
+		cancel()
+		wg.Wait()
+
+		for i, p := range replicas {
+			if i == victim {
+				continue
 			}
-			continue
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.cmd.Wait(); err != nil {
+				t.Errorf("graceful stop of replica %d: %v", i+1, err)
+			}
 		}
-		ledgerIn += rs[0].InputTokens
-		ledgerOut += rs[0].OutputTokens
-		if rs[0].Outcome != ledger.OutcomeSuccess {
-			t.Errorf("request %s fully received but recorded as %s", c.id, rs[0].Outcome)
+	}) {
+		return
+	}
+
+	t.Run("the calls after the kill were served by the survivors", func(t *testing.T) {
+		// The calls made after the kill were served by the survivors and all
+		// succeeded, but for streams the SDK itself dropped (a few per cent
+		// against the zero-latency simulator).
+		for _, c := range received {
+			if c.afterKill {
+				after++
+				perReplica[c.replica]++
+			}
 		}
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d fully received calls lack exactly one record", bad, len(received))
-	}
-	if toldIn == 0 || toldOut == 0 {
-		t.Errorf("clients were told %d input and %d output tokens; want both > 0", toldIn, toldOut)
-	}
-	if ledgerIn != toldIn || ledgerOut != toldOut {
-		t.Errorf("ledger has %d input and %d output tokens for the fully received calls; clients were told %d and %d",
-			ledgerIn, ledgerOut, toldIn, toldOut)
-	}
-	t.Logf("%d calls fully received (%d after the kill: %d on replica 1, %d on replica 3; %d streams dropped by the SDK), %d records in the ledger",
-		len(received), after, perReplica[0], perReplica[2], sdkDropped, len(recs))
+		afterStreams = after / 2
+		if perReplica[victim] != 0 {
+			t.Errorf("%d calls after the kill were answered by the killed replica", perReplica[victim])
+		}
+		for i, n := range perReplica {
+			if i != victim && n < 100 {
+				t.Errorf("replica %d served only %d calls after the kill", i+1, n)
+			}
+		}
+		if survivorConverseErrs > 0 {
+			t.Errorf("%d Converse calls to the surviving replicas failed after the kill; first error: %v", survivorConverseErrs, survivorErrSample)
+		}
+		if survivorStreamErrs > 0 {
+			t.Errorf("%d ConverseStream calls to the surviving replicas failed after the kill; first error: %v", survivorStreamErrs, survivorErrSample)
+		}
+		if sdkDropped*5 > afterStreams {
+			t.Errorf("the SDK dropped %d of about %d streams to the surviving replicas after the kill", sdkDropped, afterStreams)
+		}
+	})
+
+	t.Run("every fully received call has one record with the tokens its client was told", func(t *testing.T) {
+		db, err := postgres.Open(t.Context(), storeURL, postgres.Options{MaxConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		recs, err := db.Records(t.Context(), ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string][]ledger.Record{}
+		for _, r := range recs {
+			byID[r.RequestID] = append(byID[r.RequestID], r)
+		}
+		var toldIn, toldOut, ledgerIn, ledgerOut int64
+		bad := 0
+		for _, c := range received {
+			toldIn += c.input
+			toldOut += c.output
+			rs := byID[c.id]
+			if len(rs) != 1 {
+				bad++
+				if bad <= 5 {
+					t.Errorf("request %s (replica %d) fully received but has %d records", c.id, c.replica+1, len(rs))
+				}
+				continue
+			}
+			ledgerIn += rs[0].InputTokens
+			ledgerOut += rs[0].OutputTokens
+			if rs[0].Outcome != ledger.OutcomeSuccess {
+				t.Errorf("request %s fully received but recorded as %s", c.id, rs[0].Outcome)
+			}
+		}
+		if bad > 0 {
+			t.Errorf("%d of %d fully received calls lack exactly one record", bad, len(received))
+		}
+		if toldIn == 0 || toldOut == 0 {
+			t.Errorf("clients were told %d input and %d output tokens; want both > 0", toldIn, toldOut)
+		}
+		if ledgerIn != toldIn || ledgerOut != toldOut {
+			t.Errorf("ledger has %d input and %d output tokens for the fully received calls; clients were told %d and %d",
+				ledgerIn, ledgerOut, toldIn, toldOut)
+		}
+		t.Logf("%d calls fully received (%d after the kill: %d on replica 1, %d on replica 3; %d streams dropped by the SDK), %d records in the ledger",
+			len(received), after, perReplica[0], perReplica[2], sdkDropped, len(recs))
+	})
 }

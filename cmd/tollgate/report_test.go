@@ -78,6 +78,7 @@ func runReport(t *testing.T, args ...string) (string, error) {
 }
 
 func TestReport(t *testing.T) {
+	t.Parallel()
 	dir, recs := reportLedger(t)
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	type sums struct {

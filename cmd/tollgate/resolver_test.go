@@ -132,6 +132,7 @@ func waitForFile(t *testing.T, path, substr string) {
 // Tagging API, kills Tollgate, restarts the sidecar from its snapshot, and
 // still gets answers.
 func TestResolverSidecarSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	arns := insuranceProfiles(t, ts)
 	dir := t.TempDir()
@@ -183,6 +184,7 @@ func TestResolverSidecarSurvivesRestart(t *testing.T) {
 // SDK's tagging client against Tollgate: throttling (ThrottledException
 // over CBOR) is retried, and a tag change is seen within one TTL.
 func TestResolverAgainstTollgate(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) { c.TaggingRate = 5 })
 	bc := ts.bedrock(t)
 	const n = 12

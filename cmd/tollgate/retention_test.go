@@ -14,6 +14,7 @@ import (
 )
 
 func TestRetentionCutoff(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		now  time.Time
 		keep int
@@ -33,6 +34,7 @@ func TestRetentionCutoff(t *testing.T) {
 // drops the months before the two whole months before the current one,
 // and keeps those and the current month.
 func TestPostgresLedgerRetention(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	db, err := postgres.Open(t.Context(), url, postgres.Options{})
 	if err != nil {

@@ -81,6 +81,7 @@ func textOf(out *bedrockruntime.ConverseOutput) string {
 }
 
 func TestRuntimeOperations(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	appARN := createProfile(t, ts.bedrock(t), "claims-chatbot", usHaikuAR, tagList("dept", "claims", "app", "claims_chatbot")...)
@@ -187,30 +188,33 @@ func TestRuntimeOperations(t *testing.T) {
 		})
 	}
 
-	// Every call was recorded, through the profile it named.
-	recs, err := ts.DB.Records(ctx, ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 4*len(targets) {
-		t.Fatalf("%d records, want %d", len(recs), 4*len(targets))
-	}
-	byOp := map[string]int{}
-	for _, r := range recs {
-		byOp[r.Operation]++
-		if r.Outcome != ledger.OutcomeSuccess || !r.Priced || r.Cost <= 0 || r.RegionServed == "" {
-			t.Errorf("record %+v", r)
+	t.Run("every call was recorded through the profile it named", func(t *testing.T) {
+		// Every call was recorded, through the profile it named.
+		recs, err := ts.DB.Records(ctx, ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if r.ProfileID == appID && r.Tags["dept"] != "claims" {
-			t.Errorf("application-profile record without its tags: %+v", r)
+		if len(recs) != 4*len(targets) {
+			t.Fatalf("%d records, want %d", len(recs), 4*len(targets))
 		}
-	}
-	if len(byOp) != 4 {
-		t.Errorf("operations recorded: %v", byOp)
-	}
+		byOp := map[string]int{}
+		for _, r := range recs {
+			byOp[r.Operation]++
+			if r.Outcome != ledger.OutcomeSuccess || !r.Priced || r.Cost <= 0 || r.RegionServed == "" {
+				t.Errorf("record %+v", r)
+			}
+			if r.ProfileID == appID && r.Tags["dept"] != "claims" {
+				t.Errorf("application-profile record without its tags: %+v", r)
+			}
+		}
+		if len(byOp) != 4 {
+			t.Errorf("operations recorded: %v", byOp)
+		}
+	})
 }
 
 func TestRuntimeErrors(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) {
 		c.Providers = []config.Provider{{Name: "flaky", Type: "sim", Faults: []config.Fault{
 			{Every: 1, Kind: "throttled", MidStream: true, MidStreamAfter: 2, Models: []string{"amazon.nova-lite-v1:0"}},
@@ -278,6 +282,7 @@ func TestRuntimeErrors(t *testing.T) {
 // ledger against what the clients were told, and the cost against an
 // independent recomputation from the price table.
 func TestConcurrentMetering(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	ctx := t.Context()
 	bc := ts.bedrock(t)
@@ -299,105 +304,117 @@ func TestConcurrentMetering(t *testing.T) {
 		reqID   string
 		in, out int64
 	}
-	results := make(chan seen, n)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rc := <-clients
-			defer func() { clients <- rc }()
-			model := profiles[i%len(profiles)]
-			prompt := fmt.Sprintf("call %d: please assess risk for policy %d", i, i*7)
-			var s seen
-			if i%2 == 0 {
-				out, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(model), Messages: userText(prompt)})
-				if err != nil {
-					errs <- err
-					return
-				}
-				s.reqID, _ = middleware.GetRequestIDMetadata(out.ResultMetadata)
-				s.in, s.out = int64(aws.ToInt32(out.Usage.InputTokens)), int64(aws.ToInt32(out.Usage.OutputTokens))
-			} else {
-				out, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(model), Messages: userText(prompt)})
-				if err != nil {
-					errs <- err
-					return
-				}
-				sr := readConverseStream(out)
-				if sr.err != nil {
-					errs <- sr.err
-					return
-				}
-				s.reqID, s.in, s.out = sr.reqID, int64(aws.ToInt32(sr.usage.InputTokens)), int64(aws.ToInt32(sr.usage.OutputTokens))
-			}
-			results <- s
-		}()
-	}
-	wg.Wait()
-	close(results)
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
 	told := map[string]seen{}
 	var wantIn, wantOut int64
-	for s := range results {
-		told[s.reqID] = s
-		wantIn += s.in
-		wantOut += s.out
-	}
-	recs, err := ts.DB.Records(ctx, ledger.Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != n || len(told) != n {
-		t.Fatalf("%d records and %d distinct responses, want %d", len(recs), len(told), n)
-	}
 	var gotIn, gotOut int64
 	var gotCost, wantCost int64
-	for _, r := range recs {
-		s, ok := told[r.RequestID]
-		if !ok {
-			t.Fatalf("record %s matches no response", r.RequestID)
+
+	if !t.Run("1,000 concurrent mixed calls are answered", func(t *testing.T) {
+		results := make(chan seen, n)
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rc := <-clients
+				defer func() { clients <- rc }()
+				model := profiles[i%len(profiles)]
+				prompt := fmt.Sprintf("call %d: please assess risk for policy %d", i, i*7)
+				var s seen
+				if i%2 == 0 {
+					out, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(model), Messages: userText(prompt)})
+					if err != nil {
+						errs <- err
+						return
+					}
+					s.reqID, _ = middleware.GetRequestIDMetadata(out.ResultMetadata)
+					s.in, s.out = int64(aws.ToInt32(out.Usage.InputTokens)), int64(aws.ToInt32(out.Usage.OutputTokens))
+				} else {
+					out, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(model), Messages: userText(prompt)})
+					if err != nil {
+						errs <- err
+						return
+					}
+					sr := readConverseStream(out)
+					if sr.err != nil {
+						errs <- sr.err
+						return
+					}
+					s.reqID, s.in, s.out = sr.reqID, int64(aws.ToInt32(sr.usage.InputTokens)), int64(aws.ToInt32(sr.usage.OutputTokens))
+				}
+				results <- s
+			}()
 		}
-		if r.InputTokens != s.in || r.OutputTokens != s.out {
-			t.Errorf("record %s: %d/%d tokens, client saw %d/%d", r.RequestID, r.InputTokens, r.OutputTokens, s.in, s.out)
+		wg.Wait()
+		close(results)
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
 		}
-		gotIn += r.InputTokens
-		gotOut += r.OutputTokens
-		gotCost += int64(r.Cost)
-		// Independent recomputation: tokens x price per 1,000, rounded half up per class.
-		p, ok := pricing.Lookup(ts.Catalog, r.ModelID, r.Time)
-		if !ok {
-			t.Fatalf("no price for %s", r.ModelID)
+		for s := range results {
+			told[s.reqID] = s
+			wantIn += s.in
+			wantOut += s.out
 		}
-		wantCost += (r.InputTokens*int64(p.Input)+500)/1000 + (r.OutputTokens*int64(p.Output)+500)/1000
+	}) {
+		return
 	}
-	if gotIn != wantIn || gotOut != wantOut {
-		t.Errorf("ledger tokens %d/%d, responses %d/%d", gotIn, gotOut, wantIn, wantOut)
+	if !t.Run("the ledger holds what the clients were told, at the price table's cost", func(t *testing.T) {
+		recs, err := ts.DB.Records(ctx, ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != n || len(told) != n {
+			t.Fatalf("%d records and %d distinct responses, want %d", len(recs), len(told), n)
+		}
+		for _, r := range recs {
+			s, ok := told[r.RequestID]
+			if !ok {
+				t.Fatalf("record %s matches no response", r.RequestID)
+			}
+			if r.InputTokens != s.in || r.OutputTokens != s.out {
+				t.Errorf("record %s: %d/%d tokens, client saw %d/%d", r.RequestID, r.InputTokens, r.OutputTokens, s.in, s.out)
+			}
+			gotIn += r.InputTokens
+			gotOut += r.OutputTokens
+			gotCost += int64(r.Cost)
+			// Independent recomputation: tokens x price per 1,000, rounded half up per class.
+			p, ok := pricing.Lookup(ts.Catalog, r.ModelID, r.Time)
+			if !ok {
+				t.Fatalf("no price for %s", r.ModelID)
+			}
+			wantCost += (r.InputTokens*int64(p.Input)+500)/1000 + (r.OutputTokens*int64(p.Output)+500)/1000
+		}
+		if gotIn != wantIn || gotOut != wantOut {
+			t.Errorf("ledger tokens %d/%d, responses %d/%d", gotIn, gotOut, wantIn, wantOut)
+		}
+		if gotCost != wantCost {
+			t.Errorf("ledger cost %d nano-USD, recomputed %d", gotCost, wantCost)
+		}
+	}) {
+		return
 	}
-	if gotCost != wantCost {
-		t.Errorf("ledger cost %d nano-USD, recomputed %d", gotCost, wantCost)
-	}
-	// The hourly rollups agree with the raw ledger exactly.
-	rolls, err := ts.DB.Rollups(ctx, "", time.Now().Add(-2*time.Hour), time.Now().Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rIn, rOut, rCost, rCalls int64
-	for _, r := range rolls {
-		rIn, rOut, rCost, rCalls = rIn+r.InputTokens, rOut+r.OutputTokens, rCost+int64(r.Cost), rCalls+r.Calls
-	}
-	if rIn != gotIn || rOut != gotOut || rCost != gotCost || rCalls != n {
-		t.Errorf("rollups %d/%d/%d/%d, ledger %d/%d/%d/%d", rIn, rOut, rCost, rCalls, gotIn, gotOut, gotCost, n)
-	}
+	t.Run("the hourly rollups agree with the raw ledger", func(t *testing.T) {
+		// The hourly rollups agree with the raw ledger exactly.
+		rolls, err := ts.DB.Rollups(ctx, "", time.Now().Add(-2*time.Hour), time.Now().Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rIn, rOut, rCost, rCalls int64
+		for _, r := range rolls {
+			rIn, rOut, rCost, rCalls = rIn+r.InputTokens, rOut+r.OutputTokens, rCost+int64(r.Cost), rCalls+r.Calls
+		}
+		if rIn != gotIn || rOut != gotOut || rCost != gotCost || rCalls != n {
+			t.Errorf("rollups %d/%d/%d/%d, ledger %d/%d/%d/%d", rIn, rOut, rCost, rCalls, gotIn, gotOut, gotCost, n)
+		}
+	})
 }
 
 // TestStreamDisconnectIsBilled cancels a slow stream after a few events: the
 // record carries what was produced, exactly once.
 func TestStreamDisconnectIsBilled(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) {
 		c.Providers = []config.Provider{{Name: "slow", Type: "sim", Latency: 3 * time.Millisecond, TokensPerSecond: 200}}
 		c.Routes = []config.Route{{Provider: "slow"}}

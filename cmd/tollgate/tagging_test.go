@@ -29,6 +29,7 @@ var taggingProtocols = map[string]func(*rgt.Options){
 }
 
 func TestTaggingGetResources(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	bc := ts.bedrock(t)
 	arn := map[string]string{}
@@ -144,25 +145,28 @@ func TestTaggingGetResources(t *testing.T) {
 		})
 	}
 
-	// A retag is visible at once.
-	c := ts.tagging(t)
-	if _, err := c.TagResources(t.Context(), &rgt.TagResourcesInput{ResourceARNList: []string{arn["untagged"]}, Tags: map[string]string{"dept": "claims"}}); err != nil {
-		t.Fatal(err)
-	}
-	out, err := c.GetResources(t.Context(), &rgt.GetResourcesInput{TagFilters: []rgttypes.TagFilter{f("dept", "claims")}})
-	if err != nil || len(out.ResourceTagMappingList) != 3 {
-		t.Errorf("after TagResources: %d matches (%v), want 3", len(out.ResourceTagMappingList), err)
-	}
-	un, err := c.UntagResources(t.Context(), &rgt.UntagResourcesInput{ResourceARNList: []string{arn["untagged"], "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/zzzzzzzzzzzz"}, TagKeys: []string{"dept"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(un.FailedResourcesMap) != 1 {
-		t.Errorf("UntagResources failures %v, want the unknown ARN only", un.FailedResourcesMap)
-	}
+	t.Run("a retag is visible at once", func(t *testing.T) {
+		// A retag is visible at once.
+		c := ts.tagging(t)
+		if _, err := c.TagResources(t.Context(), &rgt.TagResourcesInput{ResourceARNList: []string{arn["untagged"]}, Tags: map[string]string{"dept": "claims"}}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.GetResources(t.Context(), &rgt.GetResourcesInput{TagFilters: []rgttypes.TagFilter{f("dept", "claims")}})
+		if err != nil || len(out.ResourceTagMappingList) != 3 {
+			t.Errorf("after TagResources: %d matches (%v), want 3", len(out.ResourceTagMappingList), err)
+		}
+		un, err := c.UntagResources(t.Context(), &rgt.UntagResourcesInput{ResourceARNList: []string{arn["untagged"], "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/zzzzzzzzzzzz"}, TagKeys: []string{"dept"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(un.FailedResourcesMap) != 1 {
+			t.Errorf("UntagResources failures %v, want the unknown ARN only", un.FailedResourcesMap)
+		}
+	})
 }
 
 func TestTaggingPagination(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	bc := ts.bedrock(t)
 	var want []string
@@ -198,6 +202,7 @@ func TestTaggingPagination(t *testing.T) {
 }
 
 func TestTaggingThrottling(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) { c.TaggingRate = 2 })
 	for proto, opt := range taggingProtocols {
 		t.Run(proto, func(t *testing.T) {
@@ -218,6 +223,7 @@ func TestTaggingThrottling(t *testing.T) {
 }
 
 func TestTaggingRejectsBedrockSignature(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", nil)
 	c := ts.tagging(t, func(o *rgt.Options) { o.Region = "eu-west-1" })
 	_, err := c.GetTagKeys(t.Context(), &rgt.GetTagKeysInput{})

@@ -18,6 +18,7 @@ import (
 // future: the record is marked unpriced (not billed as $0 silently), and
 // /metrics counts it.
 func TestUnknownPriceIsNotZero(t *testing.T) {
+	t.Parallel()
 	catalogFile := filepath.Join(t.TempDir(), "catalog.yaml")
 	if err := os.WriteFile(catalogFile, []byte(`models:
   - id: acme.future-v1:0
@@ -73,6 +74,7 @@ func grepLines(s, sub string) string {
 // TestMetricsTagLabelsConfig allow-lists a tag key as a Prometheus label
 // through the configuration.
 func TestMetricsTagLabelsConfig(t *testing.T) {
+	t.Parallel()
 	ts := startServer(t, "", func(c *config.Config) { c.MetricsTagLabels = "dept" })
 	profile := createProfile(t, ts.bedrock(t), "tagged", haikuARN, tagList("dept", "claims", "team", "secret-team")...)
 	if _, err := ts.runtime(t).Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: aws.String(profile), Messages: userText("hi")}); err != nil {
