@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -31,9 +30,7 @@ func alarmsCmd(ctx context.Context, args []string, env Env) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		sub, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("tollgate alarms", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, alarmsUsage); fs.PrintDefaults() }
+	fs := newFlagSet("tollgate alarms", alarmsUsage, stderr)
 	var lf storeFlags
 	lf.register(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON lines")

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -42,12 +41,7 @@ func anomaliesCmd(ctx context.Context, args []string, env Env) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		sub, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("tollgate anomalies", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, anomaliesUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("tollgate anomalies", anomaliesUsage, stderr)
 	var lf storeFlags
 	lf.register(fs, getenv)
 	since := fs.String("since", "7d", "anomalies ending at or after this date, time or duration ago")

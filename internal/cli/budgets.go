@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -48,9 +47,7 @@ func budgetsCmd(ctx context.Context, args []string, env Env) error {
 		}
 		name, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("tollgate budgets", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, budgetsUsage); fs.PrintDefaults() }
+	fs := newFlagSet("tollgate budgets", budgetsUsage, stderr)
 	var conn serverFlags
 	conn.register(fs, getenv)
 	account := fs.String("account", getenv("TOLLGATE_ACCOUNT_ID"), "account id (default: the caller's)")

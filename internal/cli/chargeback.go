@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -43,12 +42,7 @@ Flags:
 func chargebackCmd(ctx context.Context, args []string, env Env) error {
 	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
 
-	fs := flag.NewFlagSet("tollgate chargeback", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), chargebackUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("tollgate chargeback", chargebackUsage, stderr)
 	var lf storeFlags
 	lf.register(fs, getenv)
 	byFlag := fs.String("by", "", "tag:KEY (one statement per tag value, plus the untagged one) or account (required)")

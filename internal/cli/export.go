@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,12 +41,7 @@ Flags:
 func exportCmd(ctx context.Context, args []string, env Env) error {
 	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
 
-	fs := flag.NewFlagSet("tollgate export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), exportUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("tollgate export", exportUsage, stderr)
 	var lf storeFlags
 	lf.register(fs, getenv)
 	catalogFile := fs.String("catalog", getenv("TOLLGATE_CATALOG"), "catalogue override YAML file (names usage types, gives rates)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -198,12 +197,7 @@ func groupValue(g costquery.GroupBy, key string) string {
 func reportCmd(ctx context.Context, args []string, env Env) error {
 	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
 
-	fs := flag.NewFlagSet("tollgate report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), reportUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("tollgate report", reportUsage, stderr)
 	var lf storeFlags
 	lf.register(fs, getenv)
 	catalogFile := fs.String("catalog", getenv("TOLLGATE_CATALOG"), "catalogue override YAML file (names the usage types)")

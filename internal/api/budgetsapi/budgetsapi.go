@@ -502,27 +502,26 @@ func subscriberTarget(ctx context.Context, action string, in notificationInput) 
 }
 
 func (h *Handler) createSubscriber(ctx context.Context, in notificationInput) (empty, error) {
-	acct, name, n, err := subscriberTarget(ctx, "budgets:ModifyBudget", in)
-	if err != nil {
-		return empty{}, err
-	}
-	s, err := toSubscriber(in.Subscriber)
-	if err != nil {
-		return empty{}, err
-	}
-	return empty{}, h.svc.CreateSubscriber(ctx, acct, name, n, s)
+	return empty{}, withSubscriber(ctx, in, h.svc.CreateSubscriber)
 }
 
 func (h *Handler) deleteSubscriber(ctx context.Context, in notificationInput) (empty, error) {
+	return empty{}, withSubscriber(ctx, in, h.svc.DeleteSubscriber)
+}
+
+// withSubscriber authorizes a change of one subscriber of a budget's
+// notification and makes it with change.
+func withSubscriber(ctx context.Context, in notificationInput,
+	change func(ctx context.Context, account, budget string, n budget.Notification, s budget.Subscriber) error) error {
 	acct, name, n, err := subscriberTarget(ctx, "budgets:ModifyBudget", in)
 	if err != nil {
-		return empty{}, err
+		return err
 	}
 	s, err := toSubscriber(in.Subscriber)
 	if err != nil {
-		return empty{}, err
+		return err
 	}
-	return empty{}, h.svc.DeleteSubscriber(ctx, acct, name, n, s)
+	return change(ctx, acct, name, n, s)
 }
 
 func (h *Handler) updateSubscriber(ctx context.Context, in notificationInput) (empty, error) {
