@@ -35,6 +35,7 @@ package adminapi
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
@@ -74,6 +75,10 @@ type target struct {
 	// policyName, when set, names a policy in account being replaced; a
 	// caller may not replace a policy attached to itself.
 	policyName string
+	// missing, when set, is the NotFound answered once the caller is
+	// authorized on the ARN the target would have: whether a principal
+	// or key exists is told only to those allowed to act on it.
+	missing error
 }
 
 type route struct {
@@ -133,6 +138,9 @@ func (h *Handler) wrap(rt route) http.Handler {
 		t, err := rt.resolve(r)
 		if err == nil {
 			err = h.authorize(r, rt.Op, t)
+		}
+		if err == nil && t.missing != nil {
+			err = t.missing
 		}
 		if err == nil {
 			err = rt.serve(w, r, t)
@@ -239,7 +247,7 @@ func (h *Handler) pathPrincipal(empowers bool) func(r *http.Request) (target, er
 	return func(r *http.Request) (target, error) {
 		p, found := h.dir.Principal(r.PathValue("id"))
 		if !found {
-			return target{}, errkind.New(errkind.NotFound, "Principal %s does not exist.", r.PathValue("id"))
+			return h.absent(r, r.PathValue("id"), errkind.New(errkind.NotFound, "Principal %s does not exist.", r.PathValue("id")))
 		}
 		t := principalTarget(p)
 		t.empowers = empowers
@@ -251,7 +259,7 @@ func (h *Handler) accessKeyOwner(r *http.Request) (target, error) {
 	id := r.PathValue("key")
 	owner, found := h.dir.ByAccessKeyAny(id)
 	if !found {
-		return target{}, errkind.New(errkind.NotFound, "Access key %s does not exist.", id)
+		return h.absent(r, "", errkind.New(errkind.NotFound, "Access key %s does not exist.", id))
 	}
 	return principalTarget(owner), nil
 }
@@ -260,9 +268,28 @@ func (h *Handler) apiKeyOwner(r *http.Request) (target, error) {
 	id := r.PathValue("key")
 	owner, found := h.dir.APIKeyOwner(id)
 	if !found {
-		return target{}, errkind.New(errkind.NotFound, "API key %s does not exist.", id)
+		return h.absent(r, "", errkind.New(errkind.NotFound, "API key %s does not exist.", id))
 	}
 	return principalTarget(owner), nil
+}
+
+// absent is the target of an operation on a principal or key that does
+// not exist: the ARN the principal id names ("user-ACCOUNT-NAME",
+// "role-ACCOUNT-NAME", "root-ACCOUNT"), or for a key (id "") every user
+// of the caller's account, so that notFound is answered only to a caller
+// allowed the operation there and others learn nothing of what exists.
+func (h *Handler) absent(r *http.Request, id string, notFound error) (target, error) {
+	account := awsproto.Account(r.Context())
+	resource := "arn:aws:iam::" + account + ":user/*"
+	if kind, rest, ok := strings.Cut(id, "-"); ok {
+		acct, name, _ := strings.Cut(rest, "-")
+		p := principal.Principal{Kind: principal.Kind(kind), Account: acct, Name: name}
+		if kind == string(principal.Root) {
+			p.Account = rest
+		}
+		account, resource = p.Account, p.ARN()
+	}
+	return target{arn: resource, account: account, missing: notFound}, nil
 }
 
 func (h *Handler) pathPolicy(r *http.Request) (target, error) {
