@@ -102,8 +102,14 @@ func TestAuthorization(t *testing.T) {
 		{"existence", "lim", "GetPrincipal of an unknown user it may not read", func(c *adminapi.Client) error { _, err := c.GetPrincipal(ctx, "user-"+mgmt+"-nobody"); return err }, denied},
 		{"existence", "ada", "GetPrincipal of an unknown user it may read", func(c *adminapi.Client) error { _, err := c.GetPrincipal(ctx, "user-"+mgmt+"-nobody"); return err }, "ResourceNotFoundException"},
 		{"existence", "dave", "GetPrincipal of an unknown user of another account", func(c *adminapi.Client) error { _, err := c.GetPrincipal(ctx, "user-"+mgmt+"-nobody"); return err }, denied},
-		{"existence", "lim", "UpdateAccessKey of an unknown key", func(c *adminapi.Client) error { _, err := c.UpdateAccessKey(ctx, "AKIANOSUCHKEY0000000", "Inactive"); return err }, denied},
-		{"existence", "ada", "UpdateAccessKey of an unknown key, allowed on every user", func(c *adminapi.Client) error { _, err := c.UpdateAccessKey(ctx, "AKIANOSUCHKEY0000000", "Inactive"); return err }, "ResourceNotFoundException"},
+		{"existence", "lim", "UpdateAccessKey of an unknown key", func(c *adminapi.Client) error {
+			_, err := c.UpdateAccessKey(ctx, "AKIANOSUCHKEY0000000", "Inactive")
+			return err
+		}, denied},
+		{"existence", "ada", "UpdateAccessKey of an unknown key, allowed on every user", func(c *adminapi.Client) error {
+			_, err := c.UpdateAccessKey(ctx, "AKIANOSUCHKEY0000000", "Inactive")
+			return err
+		}, "ResourceNotFoundException"},
 		{"existence", "lim", "RevokeAPIKey of an unknown key", func(c *adminapi.Client) error { _, err := c.RevokeAPIKey(ctx, "TGKNOSUCHKEY"); return err }, denied},
 		{"target", "lim", "PutPolicy of the policy named", func(c *adminapi.Client) error { _, err := c.PutPolicy(ctx, mgmt, "read", doc); return err }, ""},
 		{"target", "lim", "PutPolicy of another policy", func(c *adminapi.Client) error { _, err := c.PutPolicy(ctx, mgmt, "admin", doc); return err }, denied},
