@@ -172,15 +172,7 @@ func TestKillDuringLoad(t *testing.T) {
 	}
 
 	t.Run("every fully received call has exactly one record", func(t *testing.T) {
-		db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		recs, err := db.Records(t.Context(), ledger.Query{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs := dataDirRecords(t, dir)
 		count := map[string]int{}
 		for _, r := range recs {
 			count[r.RequestID]++
@@ -271,15 +263,7 @@ func TestShutdownRecordsStreamsInFlight(t *testing.T) {
 	}
 
 	t.Run("each cut stream has one record with the tokens it delivered", func(t *testing.T) {
-		db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		recs, err := db.Records(t.Context(), ledger.Query{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		recs := dataDirRecords(t, dir)
 		byID := map[string][]ledger.Record{}
 		for _, r := range recs {
 			byID[r.RequestID] = append(byID[r.RequestID], r)
@@ -299,4 +283,20 @@ func TestShutdownRecordsStreamsInFlight(t *testing.T) {
 			}
 		}
 	})
+}
+
+// dataDirRecords reads every usage record of the SQLite database in a
+// stopped Tollgate's data directory.
+func dataDirRecords(t *testing.T, dir string) []ledger.Record {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, err := db.Records(t.Context(), ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }

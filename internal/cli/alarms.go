@@ -24,15 +24,10 @@ Flags:
 // alarmsCmd prints the alarms and their history from the data
 // directory's database or the PostgreSQL store.
 func alarmsCmd(ctx context.Context, args []string, env Env) error {
-	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
+	stdout := env.Stdout
 
-	sub := "list"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[0], args[1:]
-	}
-	fs := newFlagSet("tollgate alarms", alarmsUsage, stderr)
-	var lf storeFlags
-	lf.register(fs, getenv)
+	sub, args := subcommand(args, "list")
+	fs, lf := newStoreFlagSet("tollgate alarms", alarmsUsage, env)
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	state := fs.String("state", "", "list: only alarms in this state")
 	name := fs.String("name", "", "history: only this alarm")

@@ -35,15 +35,10 @@ Flags:
 
 // anomaliesCmd is the tollgate anomalies command.
 func anomaliesCmd(ctx context.Context, args []string, env Env) error {
-	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
+	stdout := env.Stdout
 
-	sub := "list"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		sub, args = args[0], args[1:]
-	}
-	fs := newFlagSet("tollgate anomalies", anomaliesUsage, stderr)
-	var lf storeFlags
-	lf.register(fs, getenv)
+	sub, args := subcommand(args, "list")
+	fs, lf := newStoreFlagSet("tollgate anomalies", anomaliesUsage, env)
 	since := fs.String("since", "7d", "anomalies ending at or after this date, time or duration ago")
 	monitor := fs.String("monitor", "", "only this monitor (name or ARN)")
 	account := fs.String("account", "", "only monitors of this account")
@@ -59,8 +54,8 @@ func anomaliesCmd(ctx context.Context, args []string, env Env) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("anomalies: unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs, "anomalies"); err != nil {
+		return err
 	}
 	db, err := lf.open(ctx, env, true)
 	if err != nil {

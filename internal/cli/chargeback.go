@@ -40,11 +40,9 @@ Flags:
 
 // chargebackCmd writes chargeback statements from the ledger.
 func chargebackCmd(ctx context.Context, args []string, env Env) error {
-	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
+	stdout := env.Stdout
 
-	fs := newFlagSet("tollgate chargeback", chargebackUsage, stderr)
-	var lf storeFlags
-	lf.register(fs, getenv)
+	fs, lf := newStoreFlagSet("tollgate chargeback", chargebackUsage, env)
 	byFlag := fs.String("by", "", "tag:KEY (one statement per tag value, plus the untagged one) or account (required)")
 	monthFlag := fs.String("month", "", "calendar month, YYYY-MM, UTC (default: last month)")
 	markupFlag := fs.String("markup", "0%", "markup on cost, a percentage with at most two decimals (15%, 12.5%)")
@@ -55,8 +53,8 @@ func chargebackCmd(ctx context.Context, args []string, env Env) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("chargeback: unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs, "chargeback"); err != nil {
+		return err
 	}
 	if *byFlag == "" {
 		fs.Usage()

@@ -41,9 +41,7 @@ Flags:
 func exportCmd(ctx context.Context, args []string, env Env) error {
 	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
 
-	fs := newFlagSet("tollgate export", exportUsage, stderr)
-	var lf storeFlags
-	lf.register(fs, getenv)
+	fs, lf := newStoreFlagSet("tollgate export", exportUsage, env)
 	catalogFile := fs.String("catalog", getenv("TOLLGATE_CATALOG"), "catalogue override YAML file (names usage types, gives rates)")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD (default: the first of this month, UTC)")
 	toFlag := fs.String("to", "", "end day, exclusive, YYYY-MM-DD (default: tomorrow, UTC: month to date)")
@@ -55,8 +53,8 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("export: unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs, "export"); err != nil {
+		return err
 	}
 	from, to, err := parseRange(*fromFlag, *toFlag, time.Now())
 	if err != nil {

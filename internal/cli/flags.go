@@ -164,3 +164,29 @@ func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
 	}
 	return fs
 }
+
+// newStoreFlagSet is newFlagSet for an offline command, with the flags
+// that choose its store (--data-dir, --store).
+func newStoreFlagSet(name, usage string, env Env) (*flag.FlagSet, *storeFlags) {
+	fs := newFlagSet(name, usage, env.Stderr)
+	lf := &storeFlags{}
+	lf.register(fs, env.Getenv)
+	return fs, lf
+}
+
+// subcommand splits a leading subcommand off args; def when the first
+// argument is a flag or there is none.
+func subcommand(args []string, def string) (string, []string) {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	return def, args
+}
+
+// noArgs reports a positional argument after cmd's flags as an error.
+func noArgs(fs *flag.FlagSet, cmd string) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
+	}
+	return nil
+}

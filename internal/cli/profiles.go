@@ -54,8 +54,8 @@ func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("export-map: unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs, "export-map"); err != nil {
+		return err
 	}
 	if *keys == "" {
 		return errors.New("export-map: --key is required, e.g. --key tenant,app")

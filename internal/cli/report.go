@@ -195,11 +195,9 @@ func groupValue(g costquery.GroupBy, key string) string {
 
 // reportCmd prints cost and usage tables from the ledger.
 func reportCmd(ctx context.Context, args []string, env Env) error {
-	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
+	stdout, getenv := env.Stdout, env.Getenv
 
-	fs := newFlagSet("tollgate report", reportUsage, stderr)
-	var lf storeFlags
-	lf.register(fs, getenv)
+	fs, lf := newStoreFlagSet("tollgate report", reportUsage, env)
 	catalogFile := fs.String("catalog", getenv("TOLLGATE_CATALOG"), "catalogue override YAML file (names the usage types)")
 	fromFlag := fs.String("from", "", "first day, YYYY-MM-DD (default: the first of this month, UTC)")
 	toFlag := fs.String("to", "", "end day, exclusive, YYYY-MM-DD (default: tomorrow, UTC: month to date)")
@@ -212,8 +210,8 @@ func reportCmd(ctx context.Context, args []string, env Env) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("report: unexpected argument %q", fs.Arg(0))
+	if err := noArgs(fs, "report"); err != nil {
+		return err
 	}
 
 	now := time.Now().UTC()

@@ -26,7 +26,12 @@ type CoordStore interface {
 
 // testLeases: one holder at a time; the holder renews; another takes an
 // expired lease over; a released lease is free at once.
-func testLeases(t *testing.T, s Store) {
+func testLeases(t *testing.T, s Store) { LeasesAcross(t, s, s) }
+
+// LeasesAcross is the lease conformance test with holder A acting through
+// store a and holder B through store b: on PostgreSQL, two replicas' own
+// connection pools on one database.
+func LeasesAcross(t *testing.T, a, b lease.Store) {
 	ctx := t.Context()
 	const ttl = 400 * time.Millisecond
 	must := func(ok bool, err error) bool {
@@ -36,35 +41,35 @@ func testLeases(t *testing.T, s Store) {
 		}
 		return ok
 	}
-	if !must(s.AcquireLease(ctx, "job", "A", ttl)) {
+	if !must(a.AcquireLease(ctx, "job", "A", ttl)) {
 		t.Fatal("A could not take a free lease")
 	}
-	if must(s.AcquireLease(ctx, "job", "B", ttl)) {
+	if must(b.AcquireLease(ctx, "job", "B", ttl)) {
 		t.Fatal("B took a lease A holds")
 	}
-	if !must(s.AcquireLease(ctx, "job", "A", ttl)) {
+	if !must(a.AcquireLease(ctx, "job", "A", ttl)) {
 		t.Fatal("A could not renew its lease")
 	}
-	if !must(s.AcquireLease(ctx, "other", "B", ttl)) {
+	if !must(b.AcquireLease(ctx, "other", "B", ttl)) {
 		t.Fatal("B could not take another lease")
 	}
 	time.Sleep(ttl + 100*time.Millisecond) // A stops renewing: it died
-	if !must(s.AcquireLease(ctx, "job", "B", ttl)) {
+	if !must(b.AcquireLease(ctx, "job", "B", ttl)) {
 		t.Fatal("B could not take over an expired lease")
 	}
-	if must(s.AcquireLease(ctx, "job", "A", ttl)) {
+	if must(a.AcquireLease(ctx, "job", "A", ttl)) {
 		t.Fatal("A took its lease back from B")
 	}
-	if err := s.ReleaseLease(ctx, "job", "A"); err != nil {
+	if err := a.ReleaseLease(ctx, "job", "A"); err != nil {
 		t.Fatal(err)
 	}
-	if must(s.AcquireLease(ctx, "job", "A", ttl)) {
+	if must(a.AcquireLease(ctx, "job", "A", ttl)) {
 		t.Fatal("A's release freed B's lease")
 	}
-	if err := s.ReleaseLease(ctx, "job", "B"); err != nil {
+	if err := b.ReleaseLease(ctx, "job", "B"); err != nil {
 		t.Fatal(err)
 	}
-	if !must(s.AcquireLease(ctx, "job", "A", ttl)) {
+	if !must(a.AcquireLease(ctx, "job", "A", ttl)) {
 		t.Fatal("A could not take a released lease")
 	}
 }
