@@ -48,8 +48,29 @@ type Model struct {
 	// "nova", "titan-text", "titan-embed", "llama", "mistral",
 	// "cohere-command", "cohere-embed" or "jamba".
 	Family string
+	// Tiers lists the Bedrock service tiers the model offers on demand
+	// beside Standard ("default"), which every model offers: any of
+	// "priority", "flex" and "reserved".
+	Tiers []string
 	// Prices holds the on-demand prices, sorted by Effective ascending.
 	Prices []Price
+}
+
+// Service tiers, as Bedrock's ServiceTierType names them.
+const (
+	TierPriority = "priority"
+	TierDefault  = "default"
+	TierFlex     = "flex"
+	TierReserved = "reserved"
+)
+
+// extraTiers are the tiers a model may list in Tiers.
+var extraTiers = []string{TierPriority, TierFlex, TierReserved}
+
+// OffersTier reports whether m can be served in tier: "" and "default"
+// always, another tier when m lists it.
+func (m Model) OffersTier(tier string) bool {
+	return tier == "" || tier == TierDefault || slices.Contains(m.Tiers, tier)
 }
 
 // Price is an on-demand price in force from Effective (a UTC date at
@@ -84,6 +105,7 @@ func (m Model) clone() Model {
 	m.InferenceTypes = slices.Clone(m.InferenceTypes)
 	m.Customizations = slices.Clone(m.Customizations)
 	m.Regions = slices.Clone(m.Regions)
+	m.Tiers = slices.Clone(m.Tiers)
 	m.Prices = slices.Clone(m.Prices)
 	return m
 }

@@ -309,6 +309,23 @@ func TestParseValid(t *testing.T) {
 	}
 }
 
+func TestOffersTier(t *testing.T) {
+	c := mustParse(t, strings.Replace(validModel, "    family: llama", "    family: llama\n    tiers: [priority, flex]", 1))
+	m, ok := c.Model("vendor.model-v1:0")
+	if !ok {
+		t.Fatal("model missing")
+	}
+	for tier, want := range map[string]bool{"": true, TierDefault: true, TierPriority: true, TierFlex: true, TierReserved: false, "turbo": false} {
+		if got := m.OffersTier(tier); got != want {
+			t.Errorf("OffersTier(%q) = %v, want %v", tier, got, want)
+		}
+	}
+	plain := mustParse(t, validModel).Models()[0]
+	if plain.OffersTier(TierPriority) || !plain.OffersTier(TierDefault) {
+		t.Errorf("a model listing no tiers offers only Standard; got priority=%v default=%v", plain.OffersTier(TierPriority), plain.OffersTier(TierDefault))
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -334,6 +351,9 @@ func TestParseErrors(t *testing.T) {
 		{"unknown lifecycle", "    lifecycle: ACTIVE", "    lifecycle: RETIRED", `lifecycle "RETIRED"`},
 		{"missing lifecycle", "    lifecycle: ACTIVE", "", `lifecycle ""`},
 		{"unknown family", "    family: llama", "    family: gpt", `family "gpt"`},
+		{"unknown tier", "    family: llama", "    family: llama\n    tiers: [priority, turbo]", `tiers: "turbo" is not one of`},
+		{"default tier listed", "    family: llama", "    family: llama\n    tiers: [default]", `tiers: "default" is not one of`},
+		{"repeated tier", "    family: llama", "    family: llama\n    tiers: [flex, flex]", "repeated"},
 		{"no region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: []\n    family", "at least 1 region"},
 		{"bad region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: [US East]\n    family", "not a region name"},
 		{"repeated region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: [us-east-1, us-east-1]\n    family", "repeated"},

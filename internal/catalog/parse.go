@@ -34,6 +34,7 @@ type modelDoc struct {
 	Lifecycle        string     `yaml:"lifecycle"`
 	Regions          []string   `yaml:"regions"`
 	Family           string     `yaml:"family"`
+	Tiers            []string   `yaml:"tiers"`
 	Prices           []priceDoc `yaml:"prices"`
 }
 
@@ -169,6 +170,7 @@ func (d modelDoc) toModel() (Model, []string) {
 		bad("family %q is not one of %s", d.Family, strings.Join(families, ", "))
 	}
 	problems = append(problems, checkRegions(d.Regions, 1)...)
+	problems = append(problems, checkEnums("tiers", d.Tiers, extraTiers, false)...)
 
 	m := Model{
 		ID:               d.ID,
@@ -182,6 +184,7 @@ func (d modelDoc) toModel() (Model, []string) {
 		Lifecycle:        d.Lifecycle,
 		Regions:          d.Regions,
 		Family:           d.Family,
+		Tiers:            d.Tiers,
 	}
 	if len(d.Prices) == 0 {
 		bad("no prices")

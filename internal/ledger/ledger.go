@@ -34,6 +34,7 @@ type Record struct {
 	ModelID      string // underlying foundation model
 	Provider     string // provider name that served it
 	Operation    string // Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream
+	ServiceTier  string // Bedrock service tier that served the call: "priority", "default", "flex", "reserved"; "" when none answered
 
 	InputTokens      int64
 	OutputTokens     int64

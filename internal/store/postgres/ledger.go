@@ -149,11 +149,11 @@ const insertRequestIDs = `INSERT INTO usage_request_ids (request_id, time_ms)
 const insertRecords = `INSERT INTO usage_records (request_id, time_ms, account, region, region_served, principal_id,
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id)
+	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier)
 	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
 	$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[],
 	$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
-	$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[])`
+	$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[], $28::text[])`
 
 // upsertRollups adds a batch's sums to its rollups, one row per key, in the
 // order given (sorted: concurrent appends lock shared rows in one order).
@@ -284,7 +284,7 @@ func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
 // recordColumns holds a batch of records column by column, for unnest.
 type recordColumns struct {
 	requestID, account, region, regionServed, principalID, profileARN, profileID,
-	modelID, provider, operation, outcome, errorCode []string
+	modelID, provider, operation, outcome, errorCode, serviceTier []string
 	timeMS, in, out, cacheRead, cacheWrite, latency, ttft, attempts,
 	cost, inCost, outCost, cacheReadCost, cacheWriteCost, tagSet []int64
 	priced []bool
@@ -318,6 +318,7 @@ func (c *recordColumns) add(r ledger.Record, tagSet int64) {
 	c.cacheWriteCost = append(c.cacheWriteCost, int64(r.CacheWriteCost))
 	c.priced = append(c.priced, r.Priced)
 	c.tagSet = append(c.tagSet, tagSet)
+	c.serviceTier = append(c.serviceTier, r.ServiceTier)
 }
 
 // args returns the columns in insertRecords' parameter order.
@@ -325,7 +326,7 @@ func (c *recordColumns) args() []any {
 	return []any{c.requestID, c.timeMS, c.account, c.region, c.regionServed, c.principalID,
 		c.profileARN, c.profileID, c.modelID, c.provider, c.operation, c.in, c.out, c.cacheRead,
 		c.cacheWrite, c.latency, c.ttft, c.attempts, c.outcome, c.errorCode, c.cost,
-		c.inCost, c.outCost, c.cacheReadCost, c.cacheWriteCost, c.priced, c.tagSet}
+		c.inCost, c.outCost, c.cacheReadCost, c.cacheWriteCost, c.priced, c.tagSet, c.serviceTier}
 }
 
 // rollupColumns holds a batch of rollup deltas column by column.
@@ -533,7 +534,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
 			&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
 			&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
-			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Priced, &ts); err != nil {
+			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Priced, &ts, &r.ServiceTier); err != nil {
 			return err
 		}
 		r.Time = sqlstore.FromMS(t)

@@ -46,8 +46,8 @@ func (db *DB) tagSetID(ctx context.Context, tx *sql.Tx, local map[string]int64, 
 const insertRecord = `INSERT INTO usage_records (request_id, time_ms, account, region, region_served, principal_id,
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (request_id) DO NOTHING`
 
 const upsertRollup = `INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id, principal_id,
@@ -91,7 +91,7 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 		res, err := ins.ExecContext(ctx, r.RequestID, sqlstore.MS(r.Time), r.Account, r.Region, r.RegionServed, r.PrincipalID,
 			r.ProfileARN, r.ProfileID, r.ModelID, r.Provider, r.Operation, r.InputTokens, r.OutputTokens,
 			r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.TTFTMs, r.Attempts, r.Outcome, r.ErrorCode,
-			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(r.Priced), ts)
+			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(r.Priced), ts, r.ServiceTier)
 		if err != nil {
 			return internal(err, "insert record")
 		}
@@ -192,7 +192,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
 			&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
 			&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
-			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &priced, &ts); err != nil {
+			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &priced, &ts, &r.ServiceTier); err != nil {
 			return nil, internal(err, "scan record")
 		}
 		r.Time, r.Priced, r.Tags = sqlstore.FromMS(t), priced == 1, sets[ts].Clone()

@@ -43,7 +43,7 @@ func TestMetricReplicasMigrationKeepsRows(t *testing.T) {
 			count INTEGER NOT NULL, sum INTEGER NOT NULL, min INTEGER NOT NULL, max INTEGER NOT NULL, sketch BLOB NOT NULL,
 			PRIMARY KEY (res_s, account, metric, model_id, start_ms)) WITHOUT ROWID`,
 		`CREATE INDEX metric_buckets_start ON metric_buckets (res_s, start_ms)`,
-		`DELETE FROM schema_migrations WHERE version >= 8`,
+		`DELETE FROM schema_migrations WHERE version = 8`,
 	} {
 		if _, err := raw.ExecContext(ctx, q); err != nil {
 			raw.Close()

@@ -225,11 +225,12 @@ func LoadAdmin(ctx context.Context, q Querier, accounts, policies, attachments s
 }
 
 // RecordColumns are the columns of usage_records a ledger.Record is read
-// from, in the order both stores scan them; tag_set_id is last.
+// from, in the order both stores scan them; tag_set_id and service_tier
+// are last.
 const RecordColumns = `request_id, time_ms, account, region, region_served, principal_id, profile_arn, profile_id, model_id,
 	provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
 	attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
-	priced, tag_set_id`
+	priced, tag_set_id, service_tier`
 
 // RecordsOrder is the ORDER BY of a ledger.Query's records: oldest
 // first, or newest first.

@@ -25,7 +25,7 @@ func record(i int, at time.Time, t tags.Set) ledger.Record {
 		RegionServed: []string{"us-east-1", "us-west-2"}[i%2], PrincipalID: "root-111111111111",
 		ProfileARN: "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/aaaaaaaaaaaa",
 		ProfileID:  "aaaaaaaaaaaa", ModelID: "anthropic.claude-3-haiku-20240307-v1:0", Provider: "sim",
-		Operation: "Converse", InputTokens: int64(10 + i), OutputTokens: int64(20 + i%7), CacheReadTokens: int64(i % 3),
+		Operation: "Converse", ServiceTier: []string{"default", "priority", "flex", ""}[i%4], InputTokens: int64(10 + i), OutputTokens: int64(20 + i%7), CacheReadTokens: int64(i % 3),
 		LatencyMs: 5, Attempts: 1, Outcome: ledger.OutcomeSuccess, Cost: money.Amount(1000 + i), Priced: i%5 != 0,
 		InputCost: money.Amount(600 + i), OutputCost: 300, CacheReadCost: 100,
 		Tags: t,

@@ -326,6 +326,7 @@ CREATE TABLE usage_records (
     cache_write_cost bigint NOT NULL,
     priced boolean NOT NULL,
     tag_set_id bigint NOT NULL,
+    service_tier text NOT NULL DEFAULT ''::text,
     CONSTRAINT usage_records_pkey PRIMARY KEY (time_ms, seq),
     CONSTRAINT usage_records_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
 ) PARTITION BY RANGE (time_ms);

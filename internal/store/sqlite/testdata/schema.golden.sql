@@ -252,7 +252,7 @@ CREATE TABLE usage_records (
     cache_write_cost   INTEGER NOT NULL,
     priced             INTEGER NOT NULL,
     tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id)
-);
+, service_tier TEXT NOT NULL DEFAULT '');
 CREATE INDEX alarm_history_account_time ON alarm_history (account, time_ms);
 CREATE INDEX anomalies_account_end ON anomalies (account, end_ms);
 CREATE INDEX anomalies_monitor_end ON anomalies (monitor_arn, end_ms);

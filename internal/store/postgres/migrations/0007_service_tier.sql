@@ -1,0 +1,3 @@
+-- The Bedrock service tier that served each call ("priority", "default",
+-- "flex", "reserved"; '' when no tier answered, e.g. a refused call).
+ALTER TABLE usage_records ADD COLUMN service_tier text NOT NULL DEFAULT '';
