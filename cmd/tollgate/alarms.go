@@ -42,6 +42,9 @@ type Watch struct {
 	// BudgetStatus, when set before Open returns, feeds the budget gauges
 	// of /metrics (the budget service's hook).
 	BudgetStatus func() []promexport.BudgetStatus
+	// EnforcementStatus, when set before Open returns, feeds the budget
+	// actions' enforcement gauge and refusal counters.
+	EnforcementStatus func() []promexport.EnforcementStatus
 }
 
 // openWatch builds the Watch over m's store. Its background jobs (jobs)
@@ -64,6 +67,12 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 				return nil
 			}
 			return w.BudgetStatus()
+		},
+		Enforcements: func() []promexport.EnforcementStatus {
+			if w.EnforcementStatus == nil {
+				return nil
+			}
+			return w.EnforcementStatus()
 		}})
 	if err != nil {
 		return nil, err

@@ -70,6 +70,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	if cfg.BudgetEvalInterval > 0 {
 		bcfg.EvalInterval = cfg.BudgetEvalInterval
 	}
+	bcfg.EnforcementHold = cfg.BudgetEnforcementHold
 	if m.DB.Shared() {
 		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = m.DB, m.Replica, cfg.BudgetSyncInterval
 		b.shared = true
@@ -82,6 +83,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	b.API = budgetsapi.New(b.Service)
 	if m.Watch != nil {
 		m.Watch.BudgetStatus = b.status
+		m.Watch.EnforcementStatus = b.enforcements
 	}
 	return b, nil
 }
@@ -151,6 +153,16 @@ func (b *Budgets) status() []promexport.BudgetStatus {
 		if v.Type == budget.Cost && v.Active {
 			out = append(out, promexport.BudgetStatus{Account: v.Account, Name: v.Name, Limit: money.Amount(v.PeriodLimit), Spent: money.Amount(v.Actual)})
 		}
+	}
+	return out
+}
+
+// enforcements feeds the budget actions' enforcement gauge and counters.
+func (b *Budgets) enforcements() []promexport.EnforcementStatus {
+	var out []promexport.EnforcementStatus
+	for _, e := range b.Service.Enforcements() {
+		out = append(out, promexport.EnforcementStatus{Account: e.Account, Budget: e.Budget, ActionID: e.ActionID, Type: string(e.Type),
+			Shadow: e.Shadow, Engaged: e.Engaged, Refusals: e.Refusals})
 	}
 	return out
 }

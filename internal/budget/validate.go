@@ -240,10 +240,10 @@ func (a *Action) normalize(cat *catalog.Catalog, out *egress.Policy) error {
 		return err
 	}
 	if a.ApprovalModel == "" {
-		a.ApprovalModel = "AUTOMATIC"
+		a.ApprovalModel = Automatic
 	}
-	if a.ApprovalModel != "AUTOMATIC" {
-		return errkind.New(errkind.Invalid, "ApprovalModel %q is not supported: Tollgate runs budget actions automatically.", truncate(a.ApprovalModel))
+	if a.ApprovalModel != Automatic && a.ApprovalModel != Manual {
+		return errkind.New(errkind.Invalid, "Invalid ApprovalModel %q: valid values are AUTOMATIC (enforce) and MANUAL (shadow: record what would be refused, refuse nothing).", truncate(a.ApprovalModel))
 	}
 	return checkSubscribers(a.Subscribers, false, out)
 }

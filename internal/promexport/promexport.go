@@ -39,6 +39,17 @@ type BudgetStatus struct {
 	Spent   money.Amount
 }
 
+// EnforcementStatus is a budget action's enforcement state.
+type EnforcementStatus struct {
+	Account, Budget, ActionID, Type string
+	// Shadow marks a shadow (MANUAL) action; Engaged says it is enforcing
+	// (a shadow: would be).
+	Shadow, Engaged bool
+	// Refusals counts the calls the action refused (a shadow: would
+	// have) on this replica since it started.
+	Refusals uint64
+}
+
 // Options configures an Exporter.
 type Options struct {
 	// TagLabels are the tag keys that become labels on the model-call
@@ -53,6 +64,9 @@ type Options struct {
 	// Budgets, when set, is read at each scrape for the budget gauges
 	// (the hook the budget service fills).
 	Budgets func() []BudgetStatus
+	// Enforcements, when set, is read at each scrape for the budget
+	// actions' enforcement gauge and refusal counters.
+	Enforcements func() []EnforcementStatus
 }
 
 // Exporter updates the metrics. Safe for concurrent use.
@@ -124,6 +138,9 @@ func New(reg prometheus.Registerer, opts Options) (*Exporter, error) {
 	}
 	if opts.Budgets != nil {
 		cs = append(cs, budgetCollector(opts.Budgets))
+	}
+	if opts.Enforcements != nil {
+		cs = append(cs, enforcementCollector(opts.Enforcements))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -255,3 +272,29 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// enforcementCollector exports tollgate_budget_enforcement_active (1 while
+// an action enforces, or a shadow would) and the refusals counters, by
+// account, budget, action id, action type and mode (enforce or shadow).
+// Label values are bounded by the budgets' quota (10 actions a budget).
+func enforcementCollector(f func() []EnforcementStatus) prometheus.Collector {
+	labels := []string{"account", "budget", "action", "type", "mode"}
+	active := prometheus.NewDesc("tollgate_budget_enforcement_active", "1 while a budget action is engaged (a shadow action: would be), else 0.", labels, nil)
+	refused := prometheus.NewDesc("tollgate_budget_refusals_total", "Calls a budget action refused, throttled or downgraded on this replica (mode=enforce).", labels, nil)
+	shadow := prometheus.NewDesc("tollgate_budget_shadow_refusals_total", "Calls a shadow budget action would have refused, throttled or downgraded on this replica.", labels, nil)
+	return collector{descs: []*prometheus.Desc{active, refused, shadow}, collect: func(ch chan<- prometheus.Metric) {
+		for _, e := range f() {
+			mode, counter := "enforce", refused
+			if e.Shadow {
+				mode, counter = "shadow", shadow
+			}
+			v := 0.0
+			if e.Engaged {
+				v = 1
+			}
+			ls := []string{e.Account, e.Budget, e.ActionID, e.Type, mode}
+			ch <- prometheus.MustNewConstMetric(active, prometheus.GaugeValue, v, ls...)
+			ch <- prometheus.MustNewConstMetric(counter, prometheus.CounterValue, float64(e.Refusals), ls...)
+		}
+	}}
+}
