@@ -113,8 +113,8 @@ type state struct {
 	ctr  *counter
 	lim  atomic.Pointer[limits]
 	fc   atomic.Pointer[history]
-	rpm  ratelimit.Window // THROTTLE's calls per UTC minute (shared stores: claimed from the fleet's)
-	dirt atomic.Bool      // spend changed since the last alert evaluation
+	rpm  ratelimit.Window   // THROTTLE's calls per UTC minute (shared stores: claimed from the fleet's)
+	dirt atomic.Bool        // spend changed since the last alert evaluation
 	runs map[string]*actRun // per action ID; never changes
 }
 

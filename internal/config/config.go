@@ -420,7 +420,11 @@ func fields() []field {
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BudgetSyncInterval = d; return err }},
 		{"budget-enforcement-hold", "how long a BLOCK budget action stays engaged after its last refusal (0 = 1m)",
 			func(c *Config) string { return c.BudgetEnforcementHold.String() },
-			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BudgetEnforcementHold = d; return err }},
+			func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				c.BudgetEnforcementHold = d
+				return err
+			}},
 		{"lease-ttl", "replicas on PostgreSQL: how long before a dead replica's background jobs move (0 = 15s)",
 			func(c *Config) string { return c.LeaseTTL.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.LeaseTTL = d; return err }},
