@@ -134,7 +134,7 @@ func (n alarmNotifier) Enqueue(ctx context.Context, key, target, subject, body s
 	}
 	var msg struct{ NewStateReason string }
 	_ = json.Unmarshal([]byte(body), &msg)
-	return o.Enqueue(ctx, notify.Message{Key: key, Kind: "alarm.state", Target: notify.Target(notify.ChannelWebhook, target),
+	return o.Enqueue(ctx, notify.Message{Key: key, Kind: "alarm.state", Target: notify.TargetOf(target),
 		Subject: subject, Body: msg.NewStateReason, Data: json.RawMessage(body)})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/notify/mail"
+	"github.com/tollgate-dev/tollgate/internal/notify/pagerduty"
 	"github.com/tollgate-dev/tollgate/internal/notify/webhook"
 	"github.com/tollgate-dev/tollgate/internal/promexport"
 	"github.com/tollgate-dev/tollgate/internal/server"
@@ -27,8 +28,8 @@ import (
 
 // Budgets is the budgets part of Main: the budget service (spend,
 // forecasts, alerts, enforcement through the runtime pipeline's
-// Admitter), the notification outbox with its webhook and e-mail
-// deliverers, and the Budgets API.
+// Admitter), the notification outbox with its webhook (Slack and Teams
+// too), PagerDuty and e-mail deliverers, and the Budgets API.
 //
 // It is configured by config.Config: SMTP, outbox retry, evaluation and
 // sync intervals (docs/configuration.md), and the secrets
@@ -54,7 +55,9 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	if b.WebhookSecret, err = m.webhookSecret(); err != nil {
 		return nil, err
 	}
-	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: b.WebhookSecret, Egress: m.Egress}}
+	hooks := &webhook.Deliverer{Secret: b.WebhookSecret, Egress: m.Egress}
+	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: hooks, notify.ChannelSlack: hooks, notify.ChannelTeams: hooks,
+		notify.ChannelPagerDuty: &pagerduty.Deliverer{Endpoint: m.Config.PagerDutyEndpoint, Egress: m.Egress}}
 	cfg := m.Config
 	if cfg.SMTPAddr != "" {
 		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: cfg.SMTPAddr, From: firstNonEmpty(cfg.SMTPFrom, "tollgate@localhost"),

@@ -243,6 +243,13 @@ type AlertData struct {
 	// Firing is 1 for the first firing of the alert in the period, 2 for
 	// the next (FORECASTED alerts), ...
 	Firing int `json:"firing"`
+	// Event, DedupKey and Severity are for paging channels
+	// (notify.IncidentOf): an action's release resolves the incident its
+	// engagement triggered, under one dedup key per budget threshold (or
+	// action engagement) and period.
+	Event    string `json:"event"`
+	DedupKey string `json:"dedupKey"`
+	Severity string `json:"severity"`
 }
 
 // money formats units for people: "$12.50" or "1200 Tokens".
@@ -265,6 +272,7 @@ func (a alert) messages(subs []Subscriber) []notify.Message {
 	if a.hasForecast {
 		d.Forecast = b.FormatUnits(a.forecast)
 	}
+	d.Event, d.Severity = "trigger", "warning"
 	var kind, id, subject, rule string
 	if a.act != nil {
 		kind, id = KindAction, "action/"+a.act.ID
@@ -274,8 +282,13 @@ func (a alert) messages(subs []Subscriber) []notify.Message {
 		if a.act.Shadow() {
 			mode = " (shadow)"
 		}
+		d.DedupKey = strings.Join([]string{"budget", b.Account, b.Name, "action", a.act.ID, strconv.FormatInt(a.p.Start.Unix(), 10), strconv.Itoa(a.seq + 1)}, "/")
+		if a.act.Type == Block && !a.act.Shadow() {
+			d.Severity = "critical"
+		}
 		if a.released {
 			id += "/released"
+			d.Event = "resolve"
 			d.ActionStatus = string(StatusStandby)
 			subject = fmt.Sprintf("AWS Budgets: %s %s action%s released", b.Name, a.act.Type, mode)
 		} else {
@@ -285,6 +298,7 @@ func (a alert) messages(subs []Subscriber) []notify.Message {
 	} else {
 		n := a.n
 		kind, id = KindAlert, n.Key()
+		d.DedupKey = strings.Join([]string{"budget", b.Account, b.Name, n.Key(), strconv.FormatInt(a.p.Start.Unix(), 10)}, "/")
 		d.NotificationType, d.ComparisonOperator, d.ThresholdValue, d.ThresholdType = string(n.Type), string(n.Comparison), n.Threshold, string(n.ThresholdType)
 		verb := map[Comparison]string{GreaterThan: "exceeded", EqualTo: "reached", LessThan: "stayed below"}[n.Comparison]
 		if n.Type == Forecasted {
@@ -310,7 +324,7 @@ func (a alert) messages(subs []Subscriber) []notify.Message {
 	for _, sub := range subs {
 		target := notify.Target(notify.ChannelEmail, sub.Address)
 		if sub.Type == SNS {
-			target = notify.Target(notify.ChannelWebhook, sub.Address)
+			target = notify.TargetOf(sub.Address)
 		}
 		key := strings.Join([]string{"budget", b.Account, b.Name, strconv.FormatInt(b.CreatedAt.UnixMilli(), 10), id,
 			strconv.FormatInt(a.p.Start.Unix(), 10), strconv.Itoa(a.seq + 1), target}, "/")

@@ -130,6 +130,10 @@ type Config struct {
 	// engaged (status EXECUTION_SUCCESS) after the last call it refused
 	// below its threshold. Default 0: 1m.
 	BudgetEnforcementHold time.Duration `yaml:"budgetEnforcementHold"`
+	// PagerDutyEndpoint is where pagerduty:ROUTING_KEY subscribers and
+	// alarm actions are sent (PagerDuty Events API v2). Default empty:
+	// https://events.pagerduty.com/v2/enqueue.
+	PagerDutyEndpoint string `yaml:"pagerDutyEndpoint"`
 	// LeaseTTL is, with several replicas on PostgreSQL, how long a dead
 	// replica's background jobs (budget and alarm evaluation, anomaly
 	// detection, notification delivery) wait before another replica takes
@@ -403,6 +407,7 @@ func fields() []field {
 		mk("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 		mk("synchronous", "SQLite durability: FULL or NORMAL", func(c *Config) *string { return &c.Synchronous }),
 		mk("smtp-addr", "SMTP server host:port for e-mail alerts", func(c *Config) *string { return &c.SMTPAddr }),
+		mk("pagerduty-endpoint", "PagerDuty Events API v2 endpoint (empty = https://events.pagerduty.com/v2/enqueue)", func(c *Config) *string { return &c.PagerDutyEndpoint }),
 		mk("smtp-from", "sender address of e-mail alerts", func(c *Config) *string { return &c.SMTPFrom }),
 		mk("smtp-username", "SMTP login (password: TOLLGATE_SMTP_PASSWORD)", func(c *Config) *string { return &c.SMTPUsername }),
 		mk("metrics-tag-labels", "profile tag keys to add as Prometheus labels (comma-separated)", func(c *Config) *string { return &c.MetricsTagLabels }),
