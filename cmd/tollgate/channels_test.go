@@ -36,7 +36,9 @@ func TestAlertChannels(t *testing.T) {
 	ctx := t.Context()
 	const budgetKey, alarmKey = "budgetsR0UTINGKEY000000000000000", "alarmsR0UTINGKEY0000000000000000"
 	slackURL := func(r *notifytest.Receiver) string { return "slack+" + r.URL + "/services/T0/B0/x" }
-	teamsURL := func(r *notifytest.Receiver) string { return "teams+" + r.URL + "/workflows/x/triggers/manual/paths/invoke" }
+	teamsURL := func(r *notifytest.Receiver) string {
+		return "teams+" + r.URL + "/workflows/x/triggers/manual/paths/invoke"
+	}
 
 	bc := ts.budgets(t)
 	profileARN := createProfile(t, ts.bedrock(t), "chat", haikuARN, tagList("dept", "sales")...)
