@@ -37,7 +37,8 @@ type Watch struct {
 
 	api    *cloudwatchapi.Handler
 	outbox atomic.Pointer[notify.Outbox]
-	shared bool // replicas share the store
+	usage  usageLog // runtime calls' usage for their access-log lines (accesslog.go)
+	shared bool     // replicas share the store
 
 	// BudgetStatus, when set before Open returns, feeds the budget gauges
 	// of /metrics (the budget service's hook).
@@ -51,6 +52,14 @@ type Watch struct {
 // start with Main.Run.
 func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	w := &Watch{Prometheus: prometheus.NewRegistry()}
+	w.usage.profileName = func(account, id string) string {
+		if m.Profiles != nil {
+			if p, ok := m.Profiles.Lookup(account, id); ok {
+				return p.Name
+			}
+		}
+		return ""
+	}
 	w.Prometheus.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var tagLabels []string
 	// Config.MetricsTagLabels allow-lists the tag keys that become
@@ -142,7 +151,12 @@ func (n alarmNotifier) Enqueue(ctx context.Context, key, target, subject, body s
 func (w *Watch) OnRecord(r ledger.Record) {
 	w.Metrics.Add(r)
 	w.Exporter.ObserveRecord(r)
+	w.usage.put(r)
 }
+
+// AccessAttrs returns a runtime call's tokens, cost, model, outcome and
+// profile for its access-log line (server.Options.AccessAttrs).
+func (w *Watch) AccessAttrs(requestID string) []slog.Attr { return w.usage.take(requestID) }
 
 // RPC returns the CloudWatch service for the server.
 func (w *Watch) RPC() []server.RPCService {
