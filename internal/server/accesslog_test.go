@@ -32,7 +32,9 @@ func TestAccessLogLevels(t *testing.T) {
 	logs := &syncBuffer{}
 	ts2 := startWith(t, rest, func(o *server.Options) {
 		o.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		o.AccessAttrs = func(id string) []slog.Attr { return []slog.Attr{slog.Int64("input_tokens", 12), slog.String("profile_name", "chat")} }
+		o.AccessAttrs = func(id string) []slog.Attr {
+			return []slog.Attr{slog.Int64("input_tokens", 12), slog.String("profile_name", "chat")}
+		}
 	})
 	for _, p := range []string{"/healthz", "/readyz", "/bad", "/missing", "/boom", "/ok"} {
 		req := ts2.request(t, http.MethodGet, p, nil)
