@@ -46,6 +46,9 @@ type Watch struct {
 	// EnforcementStatus, when set before Open returns, feeds the budget
 	// actions' enforcement gauge and refusal counters.
 	EnforcementStatus func() []promexport.EnforcementStatus
+	// OutboxStatus, when set before Open returns, feeds the notification
+	// outbox's metrics.
+	OutboxStatus func() promexport.OutboxStatus
 }
 
 // openWatch builds the Watch over m's store. Its background jobs (jobs)
@@ -82,7 +85,14 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 				return nil
 			}
 			return w.EnforcementStatus()
-		}})
+		},
+		Outbox: func() promexport.OutboxStatus {
+			if w.OutboxStatus == nil {
+				return promexport.OutboxStatus{}
+			}
+			return w.OutboxStatus()
+		},
+		ProfileName: w.usage.profileName})
 	if err != nil {
 		return nil, err
 	}

@@ -87,6 +87,10 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	if m.Watch != nil {
 		m.Watch.BudgetStatus = b.status
 		m.Watch.EnforcementStatus = b.enforcements
+		m.Watch.OutboxStatus = func() promexport.OutboxStatus {
+			st := b.Outbox.Stats()
+			return promexport.OutboxStatus{Enqueued: st.Enqueued, Delivered: st.Delivered, Retried: st.Retried, Dead: st.Dead, Due: st.Due}
+		}
 	}
 	return b, nil
 }
