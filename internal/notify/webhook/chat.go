@@ -10,7 +10,8 @@ import (
 // Chat formats. A message's Body is lines of "Label: value" (budget
 // alerts) or free text (an alarm's state reason); both formats show the
 // subject as a title, the labelled lines as facts and the rest as text,
-// and end with the message's kind and idempotency key.
+// and end with the message's kind. The idempotency key is left out: it
+// names the target, whose URL holds the webhook's secret.
 
 // facts splits a message body into its "Label: value" lines and the rest.
 func facts(body string) (labelled [][2]string, rest []string) {
@@ -60,7 +61,7 @@ func slackMessage(m notify.Message) map[string]any {
 		blocks = append(blocks, map[string]any{"type": "section", "fields": fields})
 	}
 	blocks = append(blocks, map[string]any{"type": "context", "elements": []any{
-		map[string]any{"type": "mrkdwn", "text": clip("Tollgate · "+slackEscape.Replace(m.Kind)+" · "+slackEscape.Replace(m.Key), 3000)}}})
+		map[string]any{"type": "mrkdwn", "text": clip("Tollgate · "+slackEscape.Replace(m.Kind), 3000)}}})
 	return map[string]any{"text": clip(m.Subject, 3000), "blocks": blocks}
 }
 
@@ -80,7 +81,7 @@ func teamsMessage(m notify.Message) map[string]any {
 		}
 		body = append(body, map[string]any{"type": "FactSet", "facts": fs})
 	}
-	body = append(body, map[string]any{"type": "TextBlock", "text": "Tollgate · " + m.Kind + " · " + m.Key, "isSubtle": true, "size": "Small", "wrap": true})
+	body = append(body, map[string]any{"type": "TextBlock", "text": "Tollgate · " + m.Kind, "isSubtle": true, "size": "Small", "wrap": true})
 	card := map[string]any{"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body}
 	return map[string]any{"type": "message", "attachments": []any{
 		map[string]any{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": nil, "content": card}}}
