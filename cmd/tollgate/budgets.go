@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/api/budgetsapi"
 	"github.com/tollgate-dev/tollgate/internal/backoff"
 	"github.com/tollgate-dev/tollgate/internal/budget"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/notify/mail"
@@ -74,6 +75,16 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 		bcfg.EvalInterval = cfg.BudgetEvalInterval
 	}
 	bcfg.EnforcementHold = cfg.BudgetEnforcementHold
+	if m.Watch != nil && m.Watch.Metrics != nil {
+		reg := m.Watch.Metrics
+		bcfg.OnEnforcement = func(e budget.EnforcementSample) { // CloudWatch: Tollgate/Budgets EnforcementActive
+			v := int64(0)
+			if e.Engaged {
+				v = 1
+			}
+			reg.Gauge(e.Account, metrics.EnforcementActive, e.Budget+":"+e.ActionID, e.At, v)
+		}
+	}
 	if m.DB.Shared() {
 		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = m.DB, m.Replica, cfg.BudgetSyncInterval
 		b.shared = true

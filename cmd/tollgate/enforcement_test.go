@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/budgets"
 	bt "github.com/aws/aws-sdk-go-v2/service/budgets/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/money"
@@ -105,6 +107,28 @@ func TestBudgetEnforcementVisible(t *testing.T) {
 	resp.Body.Close()
 	if g := grepLines(string(body), "tollgate_budget_enforcement_active{"); !strings.Contains(g, `budget="claims-block",mode="enforce",type="BLOCK"} 1`) {
 		t.Errorf("enforcement gauge:\n%s", g)
+	}
+
+	// CloudWatch: Tollgate/Budgets EnforcementActive for the action.
+	cw := cloudwatch.NewFromConfig(ts.awsConfig(t))
+	eventually(t, "EnforcementActive 1 in CloudWatch", func() bool {
+		out, err := cw.GetMetricStatistics(ctx, &cloudwatch.GetMetricStatisticsInput{Namespace: aws.String("Tollgate/Budgets"), MetricName: aws.String("EnforcementActive"),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String("BudgetName"), Value: aws.String("claims-block")}, {Name: aws.String("ActionId"), Value: aws.String(blockID)}},
+			StartTime:  aws.Time(time.Now().Add(-time.Hour)), EndTime: aws.Time(time.Now().Add(time.Minute)), Period: aws.Int32(60),
+			Statistics: []cwtypes.Statistic{cwtypes.StatisticMaximum}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range out.Datapoints {
+			if aws.ToFloat64(d.Maximum) == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	lm, err := cw.ListMetrics(ctx, &cloudwatch.ListMetricsInput{Namespace: aws.String("Tollgate/Budgets")})
+	if err != nil || len(lm.Metrics) == 0 {
+		t.Errorf("ListMetrics(Tollgate/Budgets) = %+v, %v", lm, err)
 	}
 
 	// No more calls: the BLOCK releases after the hold.

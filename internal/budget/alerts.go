@@ -68,7 +68,7 @@ func (s *Service) evaluate(ctx context.Context, dirtyOnly bool) {
 		if refusals == nil && len(st.b.Actions) > 0 {
 			refusals = s.fleetRefusals(ctx, states, now)
 		}
-		s.evaluateOne(ctx, st, now, refusals)
+		s.evaluateOne(ctx, st, now, refusals, !dirtyOnly)
 	}
 }
 
@@ -81,7 +81,7 @@ func hasForecastAlert(b *Budget) bool {
 	return false
 }
 
-func (s *Service) evaluateOne(ctx context.Context, st *state, now time.Time, refusals map[actionKey]int64) {
+func (s *Service) evaluateOne(ctx context.Context, st *state, now time.Time, refusals map[actionKey]int64, sample bool) {
 	b := st.b
 	if len(b.Notifications) == 0 && len(b.Actions) == 0 {
 		return
@@ -132,6 +132,9 @@ func (s *Service) evaluateOne(ctx context.Context, st *state, now time.Time, ref
 		s.amu.Lock()
 		cur := s.alerts[k]
 		s.amu.Unlock()
+		if s.cfg.OnEnforcement != nil && (sample || eng.engaged != cur.Alarm) {
+			s.cfg.OnEnforcement(EnforcementSample{Account: b.Account, Budget: b.Name, ActionID: act.ID, Shadow: act.Shadow(), Engaged: eng.engaged, At: now})
+		}
 		switch {
 		case eng.engaged && !cur.Alarm:
 			a := alert{b: b, p: p, act: &act, limit: lim.limit, threshold: at, actual: actual, seq: cur.Fired, reason: eng.reason}

@@ -111,6 +111,18 @@ type Config struct {
 	// call it refused below its threshold (enforcement.go). Default
 	// DefaultEnforcementHold (1 minute).
 	EnforcementHold time.Duration
+	// OnEnforcement, when set, is called with every action's state at
+	// each full evaluation pass and at each engagement and release (the
+	// CloudWatch metric Tollgate/Budgets EnforcementActive). It must not
+	// block.
+	OnEnforcement func(EnforcementSample)
+}
+
+// EnforcementSample is an action's enforcement state at a time.
+type EnforcementSample struct {
+	Account, Budget, ActionID string
+	Shadow, Engaged           bool
+	At                        time.Time
 }
 
 type bkey struct{ account, name string }
