@@ -71,6 +71,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	}
 	b.Outbox = notify.New(ocfg)
 	bcfg := budget.Config{Store: m.DB, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Egress: m.Egress, Management: m.Config.AccountID, Logger: m.Logger}
+	bcfg.EvalInterval = 10 * time.Second // budgetEvalInterval's documented default
 	if cfg.BudgetEvalInterval > 0 {
 		bcfg.EvalInterval = cfg.BudgetEvalInterval
 	}

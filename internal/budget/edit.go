@@ -332,9 +332,13 @@ func (s *Service) recordEdit(ctx context.Context, account, name, id, eventType, 
 	if err != nil {
 		return
 	}
+	status := StatusStandby
+	if v := s.view(ctx, st, false); v.Enforcement[id].Status != "" {
+		status = v.Enforcement[id].Status
+	}
 	for _, a := range st.b.Actions {
 		if a.ID == id {
-			s.record(ctx, st.b, a, StatusStandby, eventType, msg, s.cfg.Now())
+			s.record(ctx, st.b, a, status, eventType, msg, s.cfg.Now())
 		}
 	}
 }

@@ -234,12 +234,19 @@ func (s *Service) fleetRefusals(ctx context.Context, states []*state, now time.T
 	if s.cfg.Shared == nil {
 		return out
 	}
-	rs, err := s.cfg.Store.BudgetRefusals(ctx, now.Add(-s.cfg.EnforcementHold))
-	if err != nil {
-		s.log.Warn("budget_refusals_read_failed", "err", err)
-		return out
+	// The fleet reports every SyncInterval: read the reports at most as
+	// often (evaluations after each call would otherwise read each time).
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if now.Sub(s.refusalsRead) >= s.cfg.SyncInterval || now.Before(s.refusalsRead) {
+		rs, err := s.cfg.Store.BudgetRefusals(ctx, now.Add(-s.cfg.EnforcementHold))
+		if err != nil {
+			s.log.Warn("budget_refusals_read_failed", "err", err)
+		} else {
+			s.refusalsRead, s.fleetReports = now, rs
+		}
 	}
-	for _, r := range rs {
+	for _, r := range s.fleetReports {
 		k := actionKey{r.Account, r.Budget, r.ActionID}
 		if l := r.Last.UnixNano(); l > out[k] {
 			out[k] = l

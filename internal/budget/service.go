@@ -148,6 +148,10 @@ type Service struct {
 	announces sync.WaitGroup // shortage announcements in flight (Wait)
 
 	totals totals // refusals per action since start
+
+	rmu          sync.Mutex // guards the fleet's refusal reports last read
+	refusalsRead time.Time
+	fleetReports []Refusals
 }
 
 type alertKey struct {
