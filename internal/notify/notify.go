@@ -8,9 +8,11 @@
 // recording it).
 //
 // Budgets send their alerts through it; alarms and anomaly alerts can too.
-// The package declares the Store it needs and the Deliverer interface;
-// the deliverers themselves (webhook, email) live in subpackages, so this
-// one stays free of transport code.
+// The package declares the Store it needs and the Deliverer interface,
+// and maps subscriber addresses to channels (TargetOf: e-mail, the signed
+// webhook, Slack, Microsoft Teams, PagerDuty); the deliverers themselves
+// (webhook for the first three web channels, pagerduty, mail) live in
+// subpackages, so this one stays free of transport code.
 package notify
 
 import (
