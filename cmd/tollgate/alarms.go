@@ -37,17 +37,32 @@ type Watch struct {
 
 	api    *cloudwatchapi.Handler
 	outbox atomic.Pointer[notify.Outbox]
-	shared bool // replicas share the store
+	usage  usageLog // runtime calls' usage for their access-log lines (accesslog.go)
+	shared bool     // replicas share the store
 
 	// BudgetStatus, when set before Open returns, feeds the budget gauges
 	// of /metrics (the budget service's hook).
 	BudgetStatus func() []promexport.BudgetStatus
+	// EnforcementStatus, when set before Open returns, feeds the budget
+	// actions' enforcement gauge and refusal counters.
+	EnforcementStatus func() []promexport.EnforcementStatus
+	// OutboxStatus, when set before Open returns, feeds the notification
+	// outbox's metrics.
+	OutboxStatus func() promexport.OutboxStatus
 }
 
 // openWatch builds the Watch over m's store. Its background jobs (jobs)
 // start with Main.Run.
 func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	w := &Watch{Prometheus: prometheus.NewRegistry()}
+	w.usage.profileName = func(account, id string) string {
+		if m.Profiles != nil {
+			if p, ok := m.Profiles.Lookup(account, id); ok {
+				return p.Name
+			}
+		}
+		return ""
+	}
 	w.Prometheus.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var tagLabels []string
 	// Config.MetricsTagLabels allow-lists the tag keys that become
@@ -64,7 +79,20 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 				return nil
 			}
 			return w.BudgetStatus()
-		}})
+		},
+		Enforcements: func() []promexport.EnforcementStatus {
+			if w.EnforcementStatus == nil {
+				return nil
+			}
+			return w.EnforcementStatus()
+		},
+		Outbox: func() promexport.OutboxStatus {
+			if w.OutboxStatus == nil {
+				return promexport.OutboxStatus{}
+			}
+			return w.OutboxStatus()
+		},
+		ProfileName: w.usage.profileName})
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +153,7 @@ func (n alarmNotifier) Enqueue(ctx context.Context, key, target, subject, body s
 	}
 	var msg struct{ NewStateReason string }
 	_ = json.Unmarshal([]byte(body), &msg)
-	return o.Enqueue(ctx, notify.Message{Key: key, Kind: "alarm.state", Target: notify.Target(notify.ChannelWebhook, target),
+	return o.Enqueue(ctx, notify.Message{Key: key, Kind: "alarm.state", Target: notify.TargetOf(target),
 		Subject: subject, Body: msg.NewStateReason, Data: json.RawMessage(body)})
 }
 
@@ -133,7 +161,12 @@ func (n alarmNotifier) Enqueue(ctx context.Context, key, target, subject, body s
 func (w *Watch) OnRecord(r ledger.Record) {
 	w.Metrics.Add(r)
 	w.Exporter.ObserveRecord(r)
+	w.usage.put(r)
 }
+
+// AccessAttrs returns a runtime call's tokens, cost, model, outcome and
+// profile for its access-log line (server.Options.AccessAttrs).
+func (w *Watch) AccessAttrs(requestID string) []slog.Attr { return w.usage.take(requestID) }
 
 // RPC returns the CloudWatch service for the server.
 func (w *Watch) RPC() []server.RPCService {

@@ -285,6 +285,7 @@ func TestAuthorizationClass(t *testing.T) {
 		{"budgets", "DescribeBudgetActionsForAccount", "budgets:DescribeBudgetActionsForAccount", "arn:aws:budgets::" + acct + ":budget/*", false, bud("DescribeBudgetActionsForAccount", map[string]any{"AccountId": acct})},
 		{"budgets", "UpdateBudgetAction", "budgets:UpdateBudgetAction", budgetARN, false, bud("UpdateBudgetAction", budgetIn)},
 		{"budgets", "DeleteBudgetAction", "budgets:DeleteBudgetAction", budgetARN, false, bud("DeleteBudgetAction", budgetIn)},
+		{"budgets", "DescribeBudgetActionHistories", "budgets:DescribeBudgetActionHistories", budgetARN, false, bud("DescribeBudgetActionHistories", budgetIn)},
 		{"budgets", "DeleteBudget", "budgets:ModifyBudget", budgetARN, false, bud("DeleteBudget", budgetIn)},
 
 		{"cloudwatch", "GetMetricData", "cloudwatch:GetMetricData", "*", false, cw("GetMetricData", map[string]any{})},

@@ -16,9 +16,11 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/api/budgetsapi"
 	"github.com/tollgate-dev/tollgate/internal/backoff"
 	"github.com/tollgate-dev/tollgate/internal/budget"
+	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/notify/mail"
+	"github.com/tollgate-dev/tollgate/internal/notify/pagerduty"
 	"github.com/tollgate-dev/tollgate/internal/notify/webhook"
 	"github.com/tollgate-dev/tollgate/internal/promexport"
 	"github.com/tollgate-dev/tollgate/internal/server"
@@ -27,8 +29,8 @@ import (
 
 // Budgets is the budgets part of Main: the budget service (spend,
 // forecasts, alerts, enforcement through the runtime pipeline's
-// Admitter), the notification outbox with its webhook and e-mail
-// deliverers, and the Budgets API.
+// Admitter), the notification outbox with its webhook (Slack and Teams
+// too), PagerDuty and e-mail deliverers, and the Budgets API.
 //
 // It is configured by config.Config: SMTP, outbox retry, evaluation and
 // sync intervals (docs/configuration.md), and the secrets
@@ -54,7 +56,9 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	if b.WebhookSecret, err = m.webhookSecret(); err != nil {
 		return nil, err
 	}
-	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: &webhook.Deliverer{Secret: b.WebhookSecret, Egress: m.Egress}}
+	hooks := &webhook.Deliverer{Secret: b.WebhookSecret, Egress: m.Egress}
+	deliverers := map[string]notify.Deliverer{notify.ChannelWebhook: hooks, notify.ChannelSlack: hooks, notify.ChannelTeams: hooks,
+		notify.ChannelPagerDuty: &pagerduty.Deliverer{Endpoint: m.Config.PagerDutyEndpoint, Egress: m.Egress}}
 	cfg := m.Config
 	if cfg.SMTPAddr != "" {
 		deliverers[notify.ChannelEmail] = &mail.Deliverer{Addr: cfg.SMTPAddr, From: firstNonEmpty(cfg.SMTPFrom, "tollgate@localhost"),
@@ -67,8 +71,20 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	}
 	b.Outbox = notify.New(ocfg)
 	bcfg := budget.Config{Store: m.DB, Source: m.DB, Catalog: m.Catalog, Notifier: b.Outbox, Egress: m.Egress, Management: m.Config.AccountID, Logger: m.Logger}
+	bcfg.EvalInterval = 10 * time.Second // budgetEvalInterval's documented default
 	if cfg.BudgetEvalInterval > 0 {
 		bcfg.EvalInterval = cfg.BudgetEvalInterval
+	}
+	bcfg.EnforcementHold = cfg.BudgetEnforcementHold
+	if m.Watch != nil && m.Watch.Metrics != nil {
+		reg := m.Watch.Metrics
+		bcfg.OnEnforcement = func(e budget.EnforcementSample) { // CloudWatch: Tollgate/Budgets EnforcementActive
+			v := int64(0)
+			if e.Engaged {
+				v = 1
+			}
+			reg.Gauge(e.Account, metrics.EnforcementActive, e.Budget+":"+e.ActionID, e.At, v)
+		}
 	}
 	if m.DB.Shared() {
 		bcfg.Shared, bcfg.Replica, bcfg.SyncInterval = m.DB, m.Replica, cfg.BudgetSyncInterval
@@ -82,6 +98,11 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 	b.API = budgetsapi.New(b.Service)
 	if m.Watch != nil {
 		m.Watch.BudgetStatus = b.status
+		m.Watch.EnforcementStatus = b.enforcements
+		m.Watch.OutboxStatus = func() promexport.OutboxStatus {
+			st := b.Outbox.Stats()
+			return promexport.OutboxStatus{Enqueued: st.Enqueued, Delivered: st.Delivered, Retried: st.Retried, Dead: st.Dead, Due: st.Due}
+		}
 	}
 	return b, nil
 }
@@ -151,6 +172,16 @@ func (b *Budgets) status() []promexport.BudgetStatus {
 		if v.Type == budget.Cost && v.Active {
 			out = append(out, promexport.BudgetStatus{Account: v.Account, Name: v.Name, Limit: money.Amount(v.PeriodLimit), Spent: money.Amount(v.Actual)})
 		}
+	}
+	return out
+}
+
+// enforcements feeds the budget actions' enforcement gauge and counters.
+func (b *Budgets) enforcements() []promexport.EnforcementStatus {
+	var out []promexport.EnforcementStatus
+	for _, e := range b.Service.Enforcements() {
+		out = append(out, promexport.EnforcementStatus{Account: e.Account, Budget: e.Budget, ActionID: e.ActionID, Type: string(e.Type),
+			Shadow: e.Shadow, Engaged: e.Engaged, Refusals: e.Refusals})
 	}
 	return out
 }

@@ -701,8 +701,11 @@ func TestBudgetAlertsWebhookAndEmail(t *testing.T) {
 			t.Errorf("mail = %+v", m)
 		}
 		sl := slack.all()
-		var slackBody map[string]string
-		if len(sl) != 1 || !sl[0].sigOK || json.Unmarshal([]byte(sl[0].bodyText), &slackBody) != nil || !strings.HasPrefix(slackBody["text"], "*AWS Budgets: claims") {
+		var slackBody struct {
+			Text   string `json:"text"`
+			Blocks []any  `json:"blocks"`
+		}
+		if len(sl) != 1 || !sl[0].sigOK || json.Unmarshal([]byte(sl[0].bodyText), &slackBody) != nil || !strings.HasPrefix(slackBody.Text, "AWS Budgets: claims") || len(slackBody.Blocks) == 0 {
 			t.Errorf("Slack deliveries = %+v", sl)
 		}
 	}) {

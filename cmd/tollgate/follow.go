@@ -91,22 +91,22 @@ func (m *Main) followChanges(ctx context.Context) error {
 			mu.Unlock()
 			if what&reloadProfiles != 0 {
 				if err := m.Profiles.Reload(ctx); err != nil && ctx.Err() == nil {
-					m.Logger.Warn("reload_profiles_failed", "error", err.Error())
+					m.Logger.Warn("reload_profiles_failed", "err", err.Error())
 				}
 			}
 			if what&reloadDirectory != 0 {
 				if err := m.Directory.Reload(ctx); err != nil && ctx.Err() == nil {
-					m.Logger.Warn("reload_directory_failed", "error", err.Error())
+					m.Logger.Warn("reload_directory_failed", "err", err.Error())
 				}
 			}
 			if what&reloadBudgets != 0 {
 				if err := m.Budgets.Service.Reload(ctx); err != nil && ctx.Err() == nil {
-					m.Logger.Warn("reload_budgets_failed", "error", err.Error())
+					m.Logger.Warn("reload_budgets_failed", "err", err.Error())
 				}
 			}
 			if what&reloadAlarms != 0 {
 				if err := m.Watch.Alarms.Reload(ctx); err != nil && ctx.Err() == nil {
-					m.Logger.Warn("reload_alarms_failed", "error", err.Error())
+					m.Logger.Warn("reload_alarms_failed", "err", err.Error())
 				}
 			}
 			if what&returnAllowance != 0 {

@@ -292,6 +292,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Metrics:         m.Watch.MetricsHandler(),
 		MetricsAccount:  cfg.AccountID,
 		ObserveRequest:  m.Watch.Exporter.ObserveRequest,
+		AccessAttrs:     m.Watch.AccessAttrs,
 
 		RuntimeMaxBodyBytes:   cfg.RuntimeMaxBodyBytes,
 		RuntimeRoutes:         runtimePatterns(),

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/notify"
 )
 
 // State is an alarm state.
@@ -193,7 +194,7 @@ func percentile(stat string) (float64, bool) {
 
 // Action kinds Tollgate runs itself.
 const (
-	ActionWebhook  = "webhook"
+	ActionWebhook  = "webhook" // an http(s) URL (Slack and Teams ones get their formats) or pagerduty:ROUTING_KEY
 	ActionThrottle = "throttle"
 	ActionDisable  = "disable"
 	ActionOther    = "other" // an AWS ARN Tollgate cannot run (SNS, EC2, ...)
@@ -212,6 +213,11 @@ type Action struct {
 // ParseAction parses an alarm action:
 //
 //	https://host/path, http://host/path   a webhook, POSTed a JSON notification
+//	                                      (a Slack incoming webhook gets Block Kit,
+//	                                      a Teams workflow an Adaptive Card)
+//	slack+https://..., teams+https://...  a Slack or Teams webhook at any host
+//	pagerduty:ROUTING_KEY                 a PagerDuty Events API v2 event: ALARM
+//	                                      triggers, OK resolves (dedup key: the alarm ARN)
 //	tollgate:throttle                     calls answer ThrottlingException
 //	tollgate:throttle:N                   at most N calls a minute get through
 //	tollgate:disable                      calls answer AccessDeniedException
@@ -224,7 +230,12 @@ func ParseAction(s string) (Action, error) {
 	switch {
 	case s == "" || len(s) > 1024:
 		return Action{}, errkind.New(errkind.Invalid, "An action must be 1 to 1024 characters.")
-	case strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://"):
+	case strings.HasPrefix(s, "pagerduty:"):
+		if _, ok := notify.ParsePagerDuty(s); !ok {
+			return Action{}, errkind.New(errkind.Invalid, "The action %q must be pagerduty:ROUTING_KEY (1-128 letters, digits, '-' or '_').", s)
+		}
+		return Action{Kind: ActionWebhook, Target: s}, nil
+	case strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "slack+http") || strings.HasPrefix(s, "teams+http"):
 		u, err := url.Parse(s)
 		if err != nil || u.Host == "" {
 			return Action{}, errkind.New(errkind.Invalid, "The webhook action %q is not a valid URL.", s)
@@ -243,7 +254,7 @@ func ParseAction(s string) (Action, error) {
 	case strings.HasPrefix(s, "arn:"):
 		return Action{Kind: ActionOther, Target: s}, nil
 	}
-	return Action{}, errkind.New(errkind.Invalid, "The action %q is not supported: use an http(s) webhook URL, tollgate:throttle[:N], tollgate:disable or an ARN.", s)
+	return Action{}, errkind.New(errkind.Invalid, "The action %q is not supported: use an http(s) webhook URL, pagerduty:ROUTING_KEY, tollgate:throttle[:N], tollgate:disable or an ARN.", s)
 }
 
 // Validate checks the alarm's configuration as PutMetricAlarm does.
@@ -347,7 +358,7 @@ func (a *Alarm) Validate() error {
 func (a *Alarm) CheckWebhooks(out *egress.Policy) error {
 	for _, list := range [][]string{a.AlarmActions, a.OKActions, a.InsufficientDataActions} {
 		for _, s := range list {
-			if act, err := ParseAction(s); err == nil && act.Kind == ActionWebhook {
+			if act, err := ParseAction(s); err == nil && act.Kind == ActionWebhook && !strings.HasPrefix(act.Target, "pagerduty:") {
 				if err := out.CheckURL(act.Target); err != nil {
 					return err
 				}

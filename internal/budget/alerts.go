@@ -57,6 +57,7 @@ func (s *Service) evaluate(ctx context.Context, dirtyOnly bool) {
 			}
 		}
 	}
+	var refusals map[actionKey]int64
 	for _, st := range states {
 		if ctx.Err() != nil {
 			return
@@ -64,7 +65,10 @@ func (s *Service) evaluate(ctx context.Context, dirtyOnly bool) {
 		if !st.dirt.Swap(false) && dirtyOnly {
 			continue
 		}
-		s.evaluateOne(ctx, st, now)
+		if refusals == nil && len(st.b.Actions) > 0 {
+			refusals = s.fleetRefusals(ctx, states, now)
+		}
+		s.evaluateOne(ctx, st, now, refusals, !dirtyOnly)
 	}
 }
 
@@ -77,7 +81,7 @@ func hasForecastAlert(b *Budget) bool {
 	return false
 }
 
-func (s *Service) evaluateOne(ctx context.Context, st *state, now time.Time) {
+func (s *Service) evaluateOne(ctx context.Context, st *state, now time.Time, refusals map[actionKey]int64, sample bool) {
 	b := st.b
 	if len(b.Notifications) == 0 && len(b.Actions) == 0 {
 		return
@@ -123,23 +127,65 @@ func (s *Service) evaluateOne(ctx context.Context, st *state, now time.Time) {
 	}
 	for _, act := range b.Actions {
 		at := ThresholdUnits(lim.limit, act.Threshold, act.ThresholdType, b.Type)
-		if actual < at {
-			continue
-		}
+		eng := s.engaged(st, &act, at, actual, refusals[actionKey{b.Account, b.Name, act.ID}], p, now)
 		k := alertKey{b.Account, b.Name, "action/" + act.ID, p.Start.Unix()}
 		s.amu.Lock()
 		cur := s.alerts[k]
 		s.amu.Unlock()
-		if cur.Alarm {
-			continue
+		if s.cfg.OnEnforcement != nil && (sample || eng.engaged != cur.Alarm) {
+			s.cfg.OnEnforcement(EnforcementSample{Account: b.Account, Budget: b.Name, ActionID: act.ID, Shadow: act.Shadow(), Engaged: eng.engaged, At: now})
 		}
-		a := alert{b: b, p: p, act: &act, limit: lim.limit, threshold: at, actual: actual}
-		if err := s.send(ctx, a, act.Subscribers); err != nil {
-			s.log.Error("budget_action_alert_failed", "account", b.Account, "budget", b.Name, "action", act.ID, "err", err.Error())
-			continue
+		switch {
+		case eng.engaged && !cur.Alarm:
+			a := alert{b: b, p: p, act: &act, limit: lim.limit, threshold: at, actual: actual, seq: cur.Fired, reason: eng.reason}
+			if err := s.send(ctx, a, act.Subscribers); err != nil {
+				s.log.Error("budget_action_alert_failed", "account", b.Account, "budget", b.Name, "action", act.ID, "err", err.Error())
+				continue
+			}
+			s.record(ctx, b, act, engagedStatus(&act), "SYSTEM", eng.reason, now)
+			s.log.Info("budget_action_engaged", "account", b.Account, "budget", b.Name, "action", act.ID, "action_type", string(act.Type),
+				"shadow", act.Shadow(), "reason", eng.reason)
+			s.setAlert(ctx, k, true, cur.Fired+1, now)
+		case !eng.engaged && cur.Alarm:
+			s.release(ctx, st, &act, p, lim.limit, at, actual, cur, false, now)
 		}
-		s.setAlert(ctx, k, true, cur.Fired+1, now)
 	}
+	// An action engaged at the end of the previous period releases.
+	if prev, ok := b.PeriodAt(p.Start.Add(-time.Nanosecond)); ok {
+		for _, act := range b.Actions {
+			k := alertKey{b.Account, b.Name, "action/" + act.ID, prev.Start.Unix()}
+			s.amu.Lock()
+			cur := s.alerts[k]
+			s.amu.Unlock()
+			if cur.Alarm {
+				lim := b.LimitFor(prev.Start)
+				s.release(ctx, st, &act, prev, lim, ThresholdUnits(lim, act.Threshold, act.ThresholdType, b.Type), actual, cur, true, now)
+			}
+		}
+	}
+}
+
+func engagedStatus(a *Action) ActionStatus {
+	if a.Shadow() {
+		return StatusPending
+	}
+	return StatusExecuted
+}
+
+// release announces and records that an engaged action released.
+func (s *Service) release(ctx context.Context, st *state, act *Action, p Period, limit, at, actual int64, cur AlertState, periodOver bool, now time.Time) {
+	b := st.b
+	reason := releaseReason(b, act, at, actual, s.cfg.EnforcementHold, periodOver)
+	a := alert{b: b, p: p, act: act, limit: limit, threshold: at, actual: actual, seq: cur.Fired - 1, reason: reason, released: true}
+	if err := s.send(ctx, a, act.Subscribers); err != nil {
+		s.log.Error("budget_action_alert_failed", "account", b.Account, "budget", b.Name, "action", act.ID, "err", err.Error())
+		return
+	}
+	s.record(ctx, b, *act, StatusStandby, "SYSTEM", reason, now)
+	s.log.Info("budget_action_released", "account", b.Account, "budget", b.Name, "action", act.ID, "action_type", string(act.Type),
+		"shadow", act.Shadow(), "reason", reason)
+	k := alertKey{b.Account, b.Name, "action/" + act.ID, p.Start.Unix()}
+	s.setAlert(ctx, k, false, cur.Fired, now)
 }
 
 func (s *Service) setAlert(ctx context.Context, k alertKey, alarm bool, fired int, now time.Time) {
@@ -164,6 +210,10 @@ type alert struct {
 	actual, forecast int64
 	hasForecast      bool
 	seq              int // how many times it fired before in the period
+	// reason says why an action engaged or released; released marks a
+	// release.
+	reason   string
+	released bool
 }
 
 // AlertData is the JSON payload of an alert message (Message.Data).
@@ -187,9 +237,22 @@ type AlertData struct {
 	// Action fields (budget.action).
 	ActionID   string `json:"actionId,omitempty"`
 	ActionType string `json:"actionType,omitempty"`
+	// ActionStatus is the action's status after the event: EXECUTION_SUCCESS
+	// when it engaged, PENDING when a shadow would have, STANDBY when it
+	// released; Shadow marks a shadow (MANUAL) action; Reason says why.
+	ActionStatus string `json:"actionStatus,omitempty"`
+	Shadow       bool   `json:"shadow,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 	// Firing is 1 for the first firing of the alert in the period, 2 for
 	// the next (FORECASTED alerts), ...
 	Firing int `json:"firing"`
+	// Event, DedupKey and Severity are for paging channels
+	// (notify.IncidentOf): an action's release resolves the incident its
+	// engagement triggered, under one dedup key per budget threshold (or
+	// action engagement) and period.
+	Event    string `json:"event"`
+	DedupKey string `json:"dedupKey"`
+	Severity string `json:"severity"`
 }
 
 // money formats units for people: "$12.50" or "1200 Tokens".
@@ -212,23 +275,33 @@ func (a alert) messages(subs []Subscriber) []notify.Message {
 	if a.hasForecast {
 		d.Forecast = b.FormatUnits(a.forecast)
 	}
+	d.Event, d.Severity = "trigger", "warning"
 	var kind, id, subject, rule string
 	if a.act != nil {
 		kind, id = KindAction, "action/"+a.act.ID
 		d.ActionID, d.ActionType, d.ThresholdValue, d.ThresholdType = a.act.ID, string(a.act.Type), a.act.Threshold, string(a.act.ThresholdType)
-		subject = fmt.Sprintf("AWS Budgets: %s has reached the threshold of its %s action", b.Name, a.act.Type)
-		rule = fmt.Sprintf("%s action at actual spend of %s", a.act.Type, thresholdText(b, a.act.Threshold, a.act.ThresholdType, a.threshold))
-		switch a.act.Type {
-		case Block:
-			rule += ": calls in scope that could pass it are now rejected"
-		case Throttle:
-			rule += fmt.Sprintf(": calls in scope are now limited to %d per minute", a.act.RequestsPerMinute)
-		case Downgrade:
-			rule += ": calls in scope now go to " + a.act.Model
+		d.ActionStatus, d.Shadow, d.Reason = string(engagedStatus(a.act)), a.act.Shadow(), a.reason
+		mode := ""
+		if a.act.Shadow() {
+			mode = " (shadow)"
 		}
+		d.DedupKey = strings.Join([]string{"budget", b.Account, b.Name, "action", a.act.ID, strconv.FormatInt(a.p.Start.Unix(), 10), strconv.Itoa(a.seq + 1)}, "/")
+		if a.act.Type == Block && !a.act.Shadow() {
+			d.Severity = "critical"
+		}
+		if a.released {
+			id += "/released"
+			d.Event = "resolve"
+			d.ActionStatus = string(StatusStandby)
+			subject = fmt.Sprintf("AWS Budgets: %s %s action%s released", b.Name, a.act.Type, mode)
+		} else {
+			subject = fmt.Sprintf("AWS Budgets: %s %s action%s engaged", b.Name, a.act.Type, mode)
+		}
+		rule = a.reason
 	} else {
 		n := a.n
 		kind, id = KindAlert, n.Key()
+		d.DedupKey = strings.Join([]string{"budget", b.Account, b.Name, n.Key(), strconv.FormatInt(a.p.Start.Unix(), 10)}, "/")
 		d.NotificationType, d.ComparisonOperator, d.ThresholdValue, d.ThresholdType = string(n.Type), string(n.Comparison), n.Threshold, string(n.ThresholdType)
 		verb := map[Comparison]string{GreaterThan: "exceeded", EqualTo: "reached", LessThan: "stayed below"}[n.Comparison]
 		if n.Type == Forecasted {
@@ -254,7 +327,7 @@ func (a alert) messages(subs []Subscriber) []notify.Message {
 	for _, sub := range subs {
 		target := notify.Target(notify.ChannelEmail, sub.Address)
 		if sub.Type == SNS {
-			target = notify.Target(notify.ChannelWebhook, sub.Address)
+			target = notify.TargetOf(sub.Address)
 		}
 		key := strings.Join([]string{"budget", b.Account, b.Name, strconv.FormatInt(b.CreatedAt.UnixMilli(), 10), id,
 			strconv.FormatInt(a.p.Start.Unix(), 10), strconv.Itoa(a.seq + 1), target}, "/")

@@ -63,7 +63,7 @@ func (s *Service) Create(ctx context.Context, b Budget) error {
 		}
 		return err
 	}
-	s.install(ctx, nil, newState(&b, sc, &counter{}))
+	s.install(ctx, nil, s.newState(&b, sc, &counter{}))
 	return nil
 }
 
@@ -92,7 +92,7 @@ func (s *Service) modify(ctx context.Context, account, name string, f func(b *Bu
 	if err := s.cfg.Store.UpdateBudget(ctx, b); err != nil {
 		return err
 	}
-	st := newState(&b, sc, &counter{})
+	st := s.newState(&b, sc, &counter{})
 	if sameScope(old.b, &b) {
 		st.ctr = old.ctr
 		st.fc.Store(old.fc.Load())
@@ -319,7 +319,28 @@ func (s *Service) CreateAction(ctx context.Context, account, name string, a Acti
 		b.Actions = append(b.Actions, a)
 		return nil
 	})
+	if err == nil {
+		s.recordEdit(ctx, account, name, a.ID, "CREATE_ACTION", "Action created")
+	}
 	return a.ID, err
+}
+
+// recordEdit records a change of an action in its history (with the
+// action as it now is).
+func (s *Service) recordEdit(ctx context.Context, account, name, id, eventType, msg string) {
+	st, err := s.get(account, name)
+	if err != nil {
+		return
+	}
+	status := StatusStandby
+	if v := s.view(ctx, st, false); v.Enforcement[id].Status != "" {
+		status = v.Enforcement[id].Status
+	}
+	for _, a := range st.b.Actions {
+		if a.ID == id {
+			s.record(ctx, st.b, a, status, eventType, msg, s.cfg.Now())
+		}
+	}
 }
 
 func actionNotFound(id string) error {
@@ -353,6 +374,7 @@ func (s *Service) UpdateAction(ctx context.Context, account, name, id string, f 
 			after = a
 		}
 	}
+	s.recordEdit(ctx, account, name, id, "UPDATE_ACTION", "Action updated")
 	return before, after, nil
 }
 
@@ -368,6 +390,11 @@ func (s *Service) DeleteAction(ctx context.Context, account, name, id string) (A
 		b.Actions = slices.Delete(b.Actions, i, i+1)
 		return nil
 	})
+	if err == nil {
+		if st, gerr := s.get(account, name); gerr == nil {
+			s.record(ctx, st.b, gone, StatusStandby, "DELETE_ACTION", "Action deleted", s.cfg.Now())
+		}
+	}
 	return gone, err
 }
 

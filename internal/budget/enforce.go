@@ -79,15 +79,30 @@ type counter struct {
 type limits struct {
 	start, end int64 // unix nanoseconds
 	limit      int64
-	block      int64 // BLOCK threshold; -1 without BLOCK
+	block      int64   // BLOCK threshold; -1 without BLOCK
+	blockRun   *actRun // the BLOCK action at that threshold
 	throttles  []throttle
 	downgrades []downgrade
+	shadows    []shadow // the shadow (MANUAL) actions
 }
 
-type throttle struct{ at, rpm int64 }
+type throttle struct {
+	at, rpm int64
+	run     *actRun
+}
 type downgrade struct {
 	at    int64
 	model string
+}
+
+// shadow is a shadow action's threshold and argument.
+type shadow struct {
+	id    string
+	typ   ActionType
+	at    int64
+	rpm   int64
+	model string
+	run   *actRun
 }
 
 // state is one budget's runtime state. b and sc never change; an update
@@ -98,8 +113,9 @@ type state struct {
 	ctr  *counter
 	lim  atomic.Pointer[limits]
 	fc   atomic.Pointer[history]
-	rpm  ratelimit.Window // THROTTLE's calls per UTC minute (shared stores: claimed from the fleet's)
-	dirt atomic.Bool      // spend changed since the last alert evaluation
+	rpm  ratelimit.Window   // THROTTLE's calls per UTC minute (shared stores: claimed from the fleet's)
+	dirt atomic.Bool        // spend changed since the last alert evaluation
+	runs map[string]*actRun // per action ID; never changes
 }
 
 // history is a budget's daily spend before one day, for forecasts.
@@ -108,8 +124,12 @@ type history struct {
 	daily []int64
 }
 
-func newState(b *Budget, sc *Scope, ctr *counter) *state {
-	return &state{b: b, sc: sc, ctr: ctr, rpm: ratelimit.Window{Length: time.Minute}}
+func (s *Service) newState(b *Budget, sc *Scope, ctr *counter) *state {
+	st := &state{b: b, sc: sc, ctr: ctr, rpm: ratelimit.Window{Length: time.Minute}, runs: make(map[string]*actRun, len(b.Actions))}
+	for _, a := range b.Actions {
+		st.runs[a.ID] = &actRun{win: ratelimit.Window{Length: time.Minute}, total: s.totals.of(actionKey{b.Account, b.Name, a.ID})}
+	}
+	return st
 }
 
 // current returns the limits of the period containing t, moving the
@@ -151,13 +171,17 @@ func (st *state) limitsFor(p Period) *limits {
 	l := &limits{start: p.Start.UnixNano(), end: p.End.UnixNano(), limit: b.LimitFor(p.Start), block: -1}
 	for _, a := range b.Actions {
 		at := ThresholdUnits(l.limit, a.Threshold, a.ThresholdType, b.Type)
+		if a.Shadow() {
+			l.shadows = append(l.shadows, shadow{id: a.ID, typ: a.Type, at: at, rpm: a.RequestsPerMinute, model: a.Model, run: st.runs[a.ID]})
+			continue
+		}
 		switch a.Type {
 		case Block:
 			if l.block < 0 || at < l.block {
-				l.block = at
+				l.block, l.blockRun = at, st.runs[a.ID]
 			}
 		case Throttle:
-			l.throttles = append(l.throttles, throttle{at, a.RequestsPerMinute})
+			l.throttles = append(l.throttles, throttle{at, a.RequestsPerMinute, st.runs[a.ID]})
 		case Downgrade:
 			l.downgrades = append(l.downgrades, downgrade{at, a.Model})
 		}
@@ -439,9 +463,10 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 		spent := st.ctr.spent.Load()
 		if len(lim.throttles) > 0 {
 			rpm := int64(-1)
+			var run *actRun
 			for _, th := range lim.throttles {
 				if spent >= th.at && (rpm < 0 || th.rpm < rpm) {
-					rpm = th.rpm
+					rpm, run = th.rpm, th.run
 				}
 			}
 			if rpm >= 0 {
@@ -458,6 +483,7 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 				}
 				if !ok {
 					t.release()
+					s.refused(st, run, a.Time, lim)
 					return nil, errkind.New(errkind.Throttled, "Budget %q throttles the calls in its scope to %d requests per minute.", st.b.Name, rpm)
 				}
 			}
@@ -472,6 +498,7 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 			if spent >= lim.block || (s.cfg.Shared == nil && spent+r > lim.block) {
 				st.ctr.reserved.Add(-w)
 				t.release()
+				s.refused(st, lim.blockRun, a.Time, lim)
 				return nil, errkind.New(errkind.QuotaExceeded, "Budget %q blocks this call: its spend this period (%s) plus the calls in flight and this call's worst case would pass its limit of %s.",
 					st.b.Name, st.b.FormatUnits(spent), st.b.FormatUnits(lim.block))
 			}
@@ -479,9 +506,15 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 				if err := s.sharedBlock(ctx, st, lim, r); err != nil {
 					st.ctr.reserved.Add(-w)
 					t.release()
+					if errkind.KindOf(err) == errkind.QuotaExceeded {
+						s.refused(st, lim.blockRun, a.Time, lim)
+					}
 					return nil, err
 				}
 			}
+		}
+		if len(lim.shadows) > 0 {
+			s.shadows(st, lim, a.Time, a.Model.ID, r)
 		}
 		t.add(hold{st, w})
 		if t.model == "" {

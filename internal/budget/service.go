@@ -26,7 +26,8 @@ type Store interface {
 	// UpdateBudget replaces the budget of b's account and name;
 	// errkind.NotFound when there is none.
 	UpdateBudget(ctx context.Context, b Budget) error
-	// DeleteBudget removes a budget and its alert states;
+	// DeleteBudget removes a budget, its alert states, its actions'
+	// histories and refusal reports;
 	// errkind.NotFound when there is none.
 	DeleteBudget(ctx context.Context, account, name string) error
 	// ListBudgets returns every budget of every account, ordered by
@@ -37,6 +38,20 @@ type Store interface {
 	// BudgetAlertStates returns the alert states of periods starting at or after
 	// since.
 	BudgetAlertStates(ctx context.Context, since time.Time) ([]AlertState, error)
+
+	// AppendBudgetActionEvent adds e to its action's history; an event of
+	// the same action, time and status is stored once (a repeat does
+	// nothing).
+	AppendBudgetActionEvent(ctx context.Context, e ActionEvent) error
+	// BudgetActionEvents returns an action's history, oldest first
+	// (none when it has none).
+	BudgetActionEvents(ctx context.Context, account, budget, actionID string) ([]ActionEvent, error)
+	// PutBudgetRefusals stores a replica's refusal report of an action
+	// in a period, replacing its earlier report of that period.
+	PutBudgetRefusals(ctx context.Context, r Refusals) error
+	// BudgetRefusals returns the reports whose latest refusal is at or
+	// after since.
+	BudgetRefusals(ctx context.Context, since time.Time) ([]Refusals, error)
 }
 
 // AlertState is the state of one notification (or action) of a budget in
@@ -92,6 +107,22 @@ type Config struct {
 	// SyncInterval is how often RunShared reads the fleet's spend from
 	// the ledger and returns idle allowance. Default 2 s.
 	SyncInterval time.Duration
+	// EnforcementHold is how long a BLOCK stays engaged after the last
+	// call it refused below its threshold (enforcement.go). Default
+	// DefaultEnforcementHold (1 minute).
+	EnforcementHold time.Duration
+	// OnEnforcement, when set, is called with every action's state at
+	// each full evaluation pass and at each engagement and release (the
+	// CloudWatch metric Tollgate/Budgets EnforcementActive). It must not
+	// block.
+	OnEnforcement func(EnforcementSample)
+}
+
+// EnforcementSample is an action's enforcement state at a time.
+type EnforcementSample struct {
+	Account, Budget, ActionID string
+	Shadow, Engaged           bool
+	At                        time.Time
 }
 
 type bkey struct{ account, name string }
@@ -115,6 +146,12 @@ type Service struct {
 
 	announced atomic.Int64   // shared stores: when a shortage was last announced (unix nanoseconds)
 	announces sync.WaitGroup // shortage announcements in flight (Wait)
+
+	totals totals // refusals per action since start
+
+	rmu          sync.Mutex // guards the fleet's refusal reports last read
+	refusalsRead time.Time
+	fleetReports []Refusals
 }
 
 type alertKey struct {
@@ -138,6 +175,9 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.SyncInterval <= 0 {
 		cfg.SyncInterval = 2 * time.Second
 	}
+	if cfg.EnforcementHold <= 0 {
+		cfg.EnforcementHold = DefaultEnforcementHold
+	}
 	s := &Service{cfg: cfg, namer: costquery.NewNamer(cfg.Catalog), log: cfg.Logger,
 		budgets: map[bkey]*state{}, wake: make(chan struct{}, 1), alerts: map[alertKey]AlertState{}}
 	all, err := cfg.Store.ListBudgets(ctx)
@@ -153,7 +193,7 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 			s.log.Error("budget_scope_invalid", "account", b.Account, "budget", b.Name, "err", err.Error())
 			continue
 		}
-		st := newState(&b, sc, &counter{})
+		st := s.newState(&b, sc, &counter{})
 		states = append(states, st)
 	}
 	if err := s.loadSpend(ctx, states, now); err != nil {
@@ -348,8 +388,12 @@ type View struct {
 	Forecast       int64
 	HasForecast    bool
 	ForecastMethod ForecastMethod
-	// InForce holds, per action ID, whether the action applies now.
+	// InForce holds, per action ID, whether the action applies now: an
+	// enforcing action that reached its threshold or is engaged
+	// (enforcement.go). A shadow action is never in force.
 	InForce map[string]bool
+	// Enforcement holds, per action ID, its status and why.
+	Enforcement map[string]Enforcement
 	// Alarm holds, per notification key, whether it is in ALARM in the
 	// current period.
 	Alarm map[string]bool
@@ -413,7 +457,7 @@ func (s *Service) Names(account string) []string {
 
 func (s *Service) view(ctx context.Context, st *state, forecast bool) View {
 	now := s.cfg.Now()
-	v := View{Budget: st.b.Clone(), InForce: map[string]bool{}, Alarm: map[string]bool{}}
+	v := View{Budget: st.b.Clone(), InForce: map[string]bool{}, Alarm: map[string]bool{}, Enforcement: map[string]Enforcement{}}
 	p, ok := st.b.PeriodAt(now)
 	lim := st.current(now)
 	if !ok || lim == nil {
@@ -429,11 +473,27 @@ func (s *Service) view(ctx context.Context, st *state, forecast bool) View {
 			v.Forecast, v.ForecastMethod, v.HasForecast = Forecast(v.Actual, h.daily, now, p)
 		}
 	}
+	s.amu.Lock()
 	for _, a := range st.b.Actions {
 		at := ThresholdUnits(lim.limit, a.Threshold, a.ThresholdType, st.b.Type)
-		v.InForce[a.ID] = v.Actual >= at
+		as := s.alerts[alertKey{st.b.Account, st.b.Name, "action/" + a.ID, p.Start.Unix()}]
+		e := Enforcement{Status: StatusStandby, Shadow: a.Shadow()}
+		if run := st.runs[a.ID]; run != nil && run.period.Load() == p.Start.UnixNano() {
+			e.Refusals = run.count.Load()
+		}
+		if v.Actual >= at || as.Alarm {
+			e.Status = StatusExecuted
+			if e.Shadow {
+				e.Status = StatusPending
+			}
+			e.Reason = s.engaged(st, &a, at, v.Actual, now.UnixNano(), p, now).reason
+			if as.Alarm {
+				e.Since = as.UpdatedAt
+			}
+		}
+		v.Enforcement[a.ID] = e
+		v.InForce[a.ID] = e.Status == StatusExecuted
 	}
-	s.amu.Lock()
 	for _, n := range st.b.Notifications {
 		v.Alarm[n.Key()] = s.alerts[alertKey{st.b.Account, st.b.Name, n.Key(), p.Start.Unix()}].Alarm
 	}

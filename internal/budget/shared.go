@@ -198,7 +198,8 @@ func (s *Service) returnExcess(ctx context.Context, st *state) {
 
 // RunShared keeps a shared-store replica's budgets in step with the
 // fleet until ctx is done: every SyncInterval it reads every budget's
-// spend from the ledger and returns idle allowance; every EvalInterval it
+// spend from the ledger, reports its actions' refusals (enforcement.go)
+// and returns idle allowance; every EvalInterval it
 // reloads the alert states other replicas stored; every hour it prunes
 // the pools of ended periods. It does nothing without Config.Shared.
 func (s *Service) RunShared(ctx context.Context) {
@@ -238,9 +239,13 @@ func (s *Service) RunShared(ctx context.Context) {
 
 // Sync sets every budget's spend in its current period to what the ledger
 // holds plus what settled here since the read began (shared stores; on one
-// node the counters are exact already).
+// node the counters are exact already), and reports this replica's
+// refusals to the store for the replica evaluating alerts.
 func (s *Service) Sync(ctx context.Context) error {
 	now := s.cfg.Now()
+	if s.cfg.Shared != nil {
+		s.reportRefusals(ctx)
+	}
 	var states []*state
 	starts := map[*state]int64{}
 	for _, st := range s.snapshot() {
@@ -331,7 +336,7 @@ func (s *Service) Reload(ctx context.Context) error {
 			s.log.Error("budget_scope_invalid", "account", b.Account, "budget", b.Name, "err", err.Error())
 			continue
 		}
-		st := newState(&b, sc, &counter{})
+		st := s.newState(&b, sc, &counter{})
 		if old != nil && old.b.CreatedAt.Equal(b.CreatedAt) && sameScope(old.b, &b) {
 			st.ctr = old.ctr
 			st.fc.Store(old.fc.Load())

@@ -5,12 +5,14 @@ import (
 	"net/mail"
 	"net/url"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/notify"
 )
 
 // normalize validates b and fills its defaults. now picks the default
@@ -193,14 +195,20 @@ func (sub Subscriber) validate(out *egress.Policy) error {
 			return errkind.New(errkind.Invalid, "The EMAIL subscriber address %q is not a valid e-mail address.", truncate(sub.Address))
 		}
 	case SNS:
+		if _, ok := notify.ParsePagerDuty(sub.Address); ok {
+			return nil // a PagerDuty routing key: delivered to the events endpoint
+		}
+		if strings.HasPrefix(sub.Address, notify.ChannelPagerDuty+":") {
+			return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not pagerduty:ROUTING_KEY (1-128 letters, digits, '-' or '_').", truncate(sub.Address))
+		}
 		u, err := url.Parse(sub.Address)
 		if err != nil || u.Host == "" || len(sub.Address) > 2000 {
 			return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL.", truncate(sub.Address))
 		}
 		switch u.Scheme {
-		case "http", "https", "slack+http", "slack+https":
+		case "http", "https", "slack+http", "slack+https", "teams+http", "teams+https":
 		default:
-			return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL.", truncate(sub.Address))
+			return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL (a Slack or Teams webhook, or any other), or to PagerDuty for pagerduty:ROUTING_KEY.", truncate(sub.Address))
 		}
 		if err := out.CheckURL(sub.Address); err != nil {
 			return err
@@ -240,10 +248,10 @@ func (a *Action) normalize(cat *catalog.Catalog, out *egress.Policy) error {
 		return err
 	}
 	if a.ApprovalModel == "" {
-		a.ApprovalModel = "AUTOMATIC"
+		a.ApprovalModel = Automatic
 	}
-	if a.ApprovalModel != "AUTOMATIC" {
-		return errkind.New(errkind.Invalid, "ApprovalModel %q is not supported: Tollgate runs budget actions automatically.", truncate(a.ApprovalModel))
+	if a.ApprovalModel != Automatic && a.ApprovalModel != Manual {
+		return errkind.New(errkind.Invalid, "Invalid ApprovalModel %q: valid values are AUTOMATIC (enforce) and MANUAL (shadow: record what would be refused, refuse nothing).", truncate(a.ApprovalModel))
 	}
 	return checkSubscribers(a.Subscribers, false, out)
 }

@@ -126,6 +126,14 @@ type Config struct {
 	// often each reads the fleet's budget spend from the ledger and gives
 	// back budget allowance it does not use. Default 0: 2s.
 	BudgetSyncInterval time.Duration `yaml:"budgetSyncInterval"`
+	// BudgetEnforcementHold is how long a BLOCK budget action stays
+	// engaged (status EXECUTION_SUCCESS) after the last call it refused
+	// below its threshold. Default 0: 1m.
+	BudgetEnforcementHold time.Duration `yaml:"budgetEnforcementHold"`
+	// PagerDutyEndpoint is where pagerduty:ROUTING_KEY subscribers and
+	// alarm actions are sent (PagerDuty Events API v2). Default empty:
+	// https://events.pagerduty.com/v2/enqueue.
+	PagerDutyEndpoint string `yaml:"pagerDutyEndpoint"`
 	// LeaseTTL is, with several replicas on PostgreSQL, how long a dead
 	// replica's background jobs (budget and alarm evaluation, anomaly
 	// detection, notification delivery) wait before another replica takes
@@ -305,7 +313,7 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %v must be positive", c.ShutdownTimeout))
 	}
-	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 || c.BudgetSyncInterval < 0 || c.LeaseTTL < 0 {
+	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 || c.BudgetSyncInterval < 0 || c.BudgetEnforcementHold < 0 || c.LeaseTTL < 0 {
 		errs = append(errs, errors.New("notifyRetry, budgetEvalInterval, budgetSyncInterval and leaseTTL must not be negative"))
 	}
 	if c.LedgerRetentionMonths < 0 {
@@ -399,6 +407,7 @@ func fields() []field {
 		mk("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 		mk("synchronous", "SQLite durability: FULL or NORMAL", func(c *Config) *string { return &c.Synchronous }),
 		mk("smtp-addr", "SMTP server host:port for e-mail alerts", func(c *Config) *string { return &c.SMTPAddr }),
+		mk("pagerduty-endpoint", "PagerDuty Events API v2 endpoint (empty = https://events.pagerduty.com/v2/enqueue)", func(c *Config) *string { return &c.PagerDutyEndpoint }),
 		mk("smtp-from", "sender address of e-mail alerts", func(c *Config) *string { return &c.SMTPFrom }),
 		mk("smtp-username", "SMTP login (password: TOLLGATE_SMTP_PASSWORD)", func(c *Config) *string { return &c.SMTPUsername }),
 		mk("metrics-tag-labels", "profile tag keys to add as Prometheus labels (comma-separated)", func(c *Config) *string { return &c.MetricsTagLabels }),
@@ -414,6 +423,13 @@ func fields() []field {
 		{"budget-sync-interval", "replicas on PostgreSQL: how often budgets read the fleet's spend (0 = 2s)",
 			func(c *Config) string { return c.BudgetSyncInterval.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BudgetSyncInterval = d; return err }},
+		{"budget-enforcement-hold", "how long a BLOCK budget action stays engaged after its last refusal (0 = 1m)",
+			func(c *Config) string { return c.BudgetEnforcementHold.String() },
+			func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				c.BudgetEnforcementHold = d
+				return err
+			}},
 		{"lease-ttl", "replicas on PostgreSQL: how long before a dead replica's background jobs move (0 = 15s)",
 			func(c *Config) string { return c.LeaseTTL.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.LeaseTTL = d; return err }},

@@ -1,7 +1,9 @@
 // Package demo is the worked example `tollgate demo` runs against a
 // started Tollgate: an insurance company's application inference profiles
 // (DESIGN.md's scenario), simulated traffic through all four runtime
-// operations via the official AWS SDK, and a cost report by tag and by
+// operations via the official AWS SDK, a usage history of past days with
+// seasonality, growth and one spike (history.go), the scenario's budgets,
+// alarm and anomaly monitor (seed.go), and a cost report by tag and by
 // profile from the hourly rollups.
 package demo
 
@@ -50,34 +52,103 @@ var Profiles = []profile{
 		map[string]string{"tenant": "acme-insurance", "dept": "risk", "team": "actuarial", "app": "risk_assessment", "cost_center": "CC-4004", "environment": "prod"}},
 }
 
-// Flags takes the demo's own flags (--once, --calls N) out of args.
-func Flags(args []string) (rest []string, once bool, calls int, err error) {
-	calls = 300
+// Options are the demo's own flags.
+type Options struct {
+	// Once stops after the report instead of serving on.
+	Once bool
+	// Calls is how many live calls to send. Default 300.
+	Calls int
+	// Days is how many days of history to backfill; 0 keeps only the
+	// live calls. Default 60.
+	Days int
+	// Help asks for the demo's usage.
+	Help bool
+}
+
+// Usage is the demo's help text.
+const Usage = `Usage: tollgate demo [--once] [--calls N] [--days N] [serve flags]
+
+Runs Tollgate on the embedded SQLite store with the insurance example:
+creates its application inference profiles through the AWS SDK, sends
+simulated calls through them, backfills past days of usage, seeds the
+scenario's budgets, alarm and anomaly monitor, prints a cost report and
+what to try next, and keeps serving.
+
+Flags:
+  --once        print the report and stop instead of serving (default false)
+  --calls int   live calls to send through the profiles (default 300)
+  --days int    days of usage history to backfill before today, with
+                weekday/weekend seasonality, growth and one spike; 0 = none
+                (default 60)
+  -h, --help    print this help
+
+Every flag of 'tollgate serve' is accepted too (--data-dir, --addr, ...).
+
+Examples:
+  tollgate demo
+  tollgate demo --once --days 60 --data-dir ./demo-data
+  tollgate demo --days 0 --calls 50
+`
+
+// Flags takes the demo's own flags (--once, --calls N, --days N, --help)
+// out of args and returns the rest (serve flags).
+func Flags(args []string) (rest []string, o Options, err error) {
+	o = Options{Calls: 300, Days: 60}
+	num := func(name, v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("--%s needs a non-negative whole number, not %q", name, v)
+		}
+		return n, nil
+	}
 	for i := 0; i < len(args); i++ {
 		a := strings.TrimLeft(args[i], "-")
 		switch {
+		case a == "h" || a == "help":
+			o.Help = true
 		case a == "once":
-			once = true
-		case a == "calls" && i+1 < len(args):
+			o.Once = true
+		case a == "calls" || a == "days":
+			if i+1 >= len(args) {
+				return nil, o, fmt.Errorf("--%s needs a value", a)
+			}
 			i++
-			calls, err = strconv.Atoi(args[i])
-		case strings.HasPrefix(a, "calls="):
-			calls, err = strconv.Atoi(strings.TrimPrefix(a, "calls="))
+			n, err := num(a, args[i])
+			if err != nil {
+				return nil, o, err
+			}
+			if a == "calls" {
+				o.Calls = n
+			} else {
+				o.Days = n
+			}
+		case strings.HasPrefix(a, "calls=") || strings.HasPrefix(a, "days="):
+			k, v, _ := strings.Cut(a, "=")
+			n, err := num(k, v)
+			if err != nil {
+				return nil, o, err
+			}
+			if k == "calls" {
+				o.Calls = n
+			} else {
+				o.Days = n
+			}
 		default:
 			rest = append(rest, args[i])
 		}
-		if err != nil || calls < 0 {
-			return nil, false, 0, fmt.Errorf("--calls needs a non-negative number")
-		}
 	}
-	return rest, once, calls, nil
+	if o.Days > 400 {
+		return nil, o, fmt.Errorf("--days must be at most 400, not %d", o.Days)
+	}
+	return rest, o, nil
 }
 
 // Drive creates the insurance example's profiles through the official
 // AWS SDK (cfg points at Tollgate; region and account name the ARNs of
 // the models they copy) and sends calls simulated calls of all four
-// runtime operations through them, printing progress to stdout.
-func Drive(ctx context.Context, cfg aws.Config, region, account string, calls int, stdout io.Writer) error {
+// runtime operations through them, printing progress to stdout. It
+// returns the profiles' ARNs by name.
+func Drive(ctx context.Context, cfg aws.Config, region, account string, calls int, stdout io.Writer) (map[string]string, error) {
 	bc := bedrock.NewFromConfig(cfg)
 
 	fmt.Fprintf(stdout, "Creating %d application inference profiles through the AWS SDK...\n", len(Profiles))
@@ -99,7 +170,7 @@ func Drive(ctx context.Context, cfg aws.Config, region, account string, calls in
 			ClientRequestToken:   aws.String("tollgate-demo-" + p.name), // re-running the demo reuses them
 		})
 		if err != nil {
-			return fmt.Errorf("create %s: %w", p.name, err)
+			return nil, fmt.Errorf("create %s: %w", p.name, err)
 		}
 		arns[i] = aws.ToString(out.InferenceProfileArn)
 		fmt.Fprintf(stdout, "  %-22s %s\n", p.name, arns[i])
@@ -151,12 +222,16 @@ func Drive(ctx context.Context, cfg aws.Config, region, account string, calls in
 	close(jobs)
 	wg.Wait()
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	if failures > 0 {
-		return fmt.Errorf("%d of %d demo calls failed; first: %w", failures, calls, firstErr)
+		return nil, fmt.Errorf("%d of %d demo calls failed; first: %w", failures, calls, firstErr)
 	}
-	return nil
+	byName := make(map[string]string, len(arns))
+	for i, p := range Profiles {
+		byName[p.name] = arns[i]
+	}
+	return byName, nil
 }
 
 func call(ctx context.Context, rc *bedrockruntime.Client, model, source string, kind int, prompt string) error {

@@ -65,6 +65,41 @@ var defs = []Def{
 	{CacheWriteInputTokens, "Count", 1},
 	{TimeToFirstToken, "Milliseconds", 1},
 	{Cost, "None", 1e-9},
+	{EnforcementActive, "None", 1},
+}
+
+// Budget enforcement. EnforcementActive, in Tollgate's own namespace
+// BudgetsNamespace, is 1 while a budget action is engaged (a shadow
+// action: would be) and 0 otherwise, sampled by the budget evaluator at
+// each pass and at each engagement and release; its dimensions are
+// BudgetName and ActionId (the series without dimensions spans every
+// action: its Maximum is 1 while any is engaged). The series stores the
+// pair in Key.ModelID as "BUDGET:ACTION_ID" (a budget name has no ':').
+const (
+	BudgetsNamespace  = "Tollgate/Budgets"
+	EnforcementActive = "EnforcementActive"
+	DimensionBudget   = "BudgetName"
+	DimensionActionID = "ActionId"
+)
+
+// NamespaceOf returns the CloudWatch namespace of a metric.
+func NamespaceOf(metric string) string {
+	if metric == EnforcementActive {
+		return BudgetsNamespace
+	}
+	return Namespace
+}
+
+// Dimensions returns a series' CloudWatch dimensions, as name/value pairs.
+func Dimensions(k Key) [][2]string {
+	if k.ModelID == "" {
+		return nil
+	}
+	if k.Metric == EnforcementActive {
+		b, a, _ := strings.Cut(k.ModelID, ":")
+		return [][2]string{{DimensionActionID, a}, {DimensionBudget, b}}
+	}
+	return [][2]string{{DimensionModelID, k.ModelID}}
 }
 
 // Defs returns every metric, in a fixed order.
@@ -177,10 +212,21 @@ func SamplesOf(r ledger.Record) []Sample {
 // anything else, which has no data.
 func Resolve(account, namespace, metricName string, dims map[string]string) (Key, Def, bool) {
 	def, ok := Lookup(metricName)
-	if !ok || namespace != Namespace {
+	if !ok || namespace != NamespaceOf(metricName) {
 		return Key{}, Def{}, false
 	}
 	key := Key{Account: account, Metric: metricName}
+	if metricName == EnforcementActive {
+		b, a := dims[DimensionBudget], dims[DimensionActionID]
+		switch {
+		case len(dims) == 0:
+		case len(dims) == 2 && b != "" && a != "":
+			key.ModelID = b + ":" + a
+		default:
+			return Key{}, Def{}, false
+		}
+		return key, def, true
+	}
 	switch len(dims) {
 	case 0:
 	case 1:

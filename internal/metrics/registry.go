@@ -286,6 +286,20 @@ func (r *Registry) Add(rec ledger.Record) {
 	r.mu.Unlock()
 }
 
+// Gauge records one sample v of metric at t under the dimension value dim
+// and in the series without dimensions (budget enforcement's
+// EnforcementActive).
+func (r *Registry) Gauge(account, metric, dim string, t time.Time, v int64) {
+	t = t.UTC()
+	minute, hour := t.Truncate(Minute), t.Truncate(Hour)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, key := range [2]Key{{account, metric, dim}, {account, metric, ""}} {
+		r.sample(bucketID{key, false, minute.Unix()}, minute.Before(r.floor), v)
+		r.sample(bucketID{key, true, hour.Unix()}, hour.Before(r.floor.Truncate(Hour)), v)
+	}
+}
+
 func (r *Registry) addLocked(rec ledger.Record) {
 	t := rec.Time.UTC()
 	minute, hour := t.Truncate(Minute), t.Truncate(Hour)

@@ -8,9 +8,11 @@
 // recording it).
 //
 // Budgets send their alerts through it; alarms and anomaly alerts can too.
-// The package declares the Store it needs and the Deliverer interface;
-// the deliverers themselves (webhook, email) live in subpackages, so this
-// one stays free of transport code.
+// The package declares the Store it needs and the Deliverer interface,
+// and maps subscriber addresses to channels (TargetOf: e-mail, the signed
+// webhook, Slack, Microsoft Teams, PagerDuty); the deliverers themselves
+// (webhook for the first three web channels, pagerduty, mail) live in
+// subpackages, so this one stays free of transport code.
 package notify
 
 import (
@@ -20,6 +22,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/backoff"
@@ -165,6 +168,25 @@ type Outbox struct {
 	log  *slog.Logger
 	wake chan struct{}
 	pass sync.Mutex // one delivery pass at a time
+
+	enqueued, delivered, retried, dead atomic.Uint64
+	due                                atomic.Int64
+}
+
+// Stats are an outbox's counts since this process started, for metrics.
+type Stats struct {
+	// Enqueued counts new messages stored; Delivered, Retried and Dead
+	// count attempts that delivered, failed and will be retried, and
+	// failed for good.
+	Enqueued, Delivered, Retried, Dead uint64
+	// Due is how many messages were due at the last delivery pass (at
+	// most one batch, 64): the backlog as this replica last saw it.
+	Due int64
+}
+
+// Stats returns the outbox's counts.
+func (o *Outbox) Stats() Stats {
+	return Stats{Enqueued: o.enqueued.Load(), Delivered: o.delivered.Load(), Retried: o.retried.Load(), Dead: o.dead.Load(), Due: o.due.Load()}
 }
 
 // New returns an Outbox; call Run to deliver.
@@ -212,6 +234,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 		return err
 	}
 	if added {
+		o.enqueued.Add(1)
 		select {
 		case o.wake <- struct{}{}:
 		default:
@@ -262,6 +285,7 @@ func (o *Outbox) DeliverDue(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	o.due.Store(int64(len(due)))
 	sem := make(chan struct{}, o.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for _, d := range due {
@@ -293,12 +317,18 @@ func (o *Outbox) attempt(ctx context.Context, d Delivery) {
 	n := d.Attempts + 1
 	now := o.cfg.Now().UTC()
 	if err == nil {
+		o.delivered.Add(1)
 		if err := o.cfg.Store.MarkDelivered(sctx, d.Key, n, now); err != nil {
 			o.log.Error("outbox_mark_failed", "key", d.Key, "err", err.Error())
 		}
 		return
 	}
 	dead := IsPermanent(err) || n >= o.cfg.MaxAttempts
+	if dead {
+		o.dead.Add(1)
+	} else {
+		o.retried.Add(1)
+	}
 	next := now.Add(o.cfg.Backoff(n))
 	o.log.Warn("notification_delivery_failed", "key", d.Key, "kind", d.Kind, "channel", channel, "attempt", n, "dead", dead, "err", err.Error())
 	msg := err.Error()

@@ -211,22 +211,6 @@ func TestPermanentFailuresAndMaxAttempts(t *testing.T) {
 	}
 }
 
-func TestSlackVariant(t *testing.T) {
-	rc := newReceiver(t)
-	m := message("k", "slack+"+rc.URL+"/services/x")
-	if err := (&webhook.Deliverer{Secret: secret, Egress: loopback}).Deliver(t.Context(), m); err != nil {
-		t.Fatal(err)
-	}
-	got := rc.requests()
-	var body map[string]string
-	if len(got) != 1 || json.Unmarshal(got[0].body, &body) != nil || !got[0].sigOK {
-		t.Fatalf("requests %+v", got)
-	}
-	if want := "*Budget passed 80%*\nActual: $81.00\n"; body["text"] != want || len(body) != 1 {
-		t.Errorf("Slack body %q, want {\"text\": %q}", got[0].body, want)
-	}
-}
-
 func TestMail(t *testing.T) {
 	srv := mailtest.Start(t)
 	d := &mail.Deliverer{Addr: srv.Addr, From: "tollgate@example.com", Now: func() time.Time { return time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC) }}

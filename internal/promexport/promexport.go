@@ -39,6 +39,17 @@ type BudgetStatus struct {
 	Spent   money.Amount
 }
 
+// EnforcementStatus is a budget action's enforcement state.
+type EnforcementStatus struct {
+	Account, Budget, ActionID, Type string
+	// Shadow marks a shadow (MANUAL) action; Engaged says it is enforcing
+	// (a shadow: would be).
+	Shadow, Engaged bool
+	// Refusals counts the calls the action refused (a shadow: would
+	// have) on this replica since it started.
+	Refusals uint64
+}
+
 // Options configures an Exporter.
 type Options struct {
 	// TagLabels are the tag keys that become labels on the model-call
@@ -53,6 +64,22 @@ type Options struct {
 	// Budgets, when set, is read at each scrape for the budget gauges
 	// (the hook the budget service fills).
 	Budgets func() []BudgetStatus
+	// Enforcements, when set, is read at each scrape for the budget
+	// actions' enforcement gauge and refusal counters.
+	Enforcements func() []EnforcementStatus
+	// Outbox, when set, is read at each scrape for the notification
+	// outbox's counters and backlog.
+	Outbox func() OutboxStatus
+	// ProfileName, when set, names an application profile (account, id)
+	// for the cost counter's profile_name label ("" when unknown).
+	ProfileName func(account, id string) string
+}
+
+// OutboxStatus is the notification outbox's counts since start and its
+// backlog at the last delivery pass.
+type OutboxStatus struct {
+	Enqueued, Delivered, Retried, Dead uint64
+	Due                                int64
 }
 
 // Exporter updates the metrics. Safe for concurrent use.
@@ -66,6 +93,8 @@ type Exporter struct {
 	ttft     *prometheus.HistogramVec
 	tokens   *prometheus.CounterVec
 	cost     *prometheus.CounterVec
+	nanoCost *prometheus.CounterVec
+	name     func(account, id string) string
 	throttle *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	unpriced *prometheus.CounterVec
@@ -80,7 +109,7 @@ var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10,
 
 // New registers the metrics on reg.
 func New(reg prometheus.Registerer, opts Options) (*Exporter, error) {
-	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]bool{}}
+	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]bool{}, name: opts.ProfileName}
 	if e.maxOps <= 0 {
 		e.maxOps = 256
 	}
@@ -112,18 +141,31 @@ func New(reg prometheus.Registerer, opts Options) (*Exporter, error) {
 		Help: "Tokens by type (input, output, cache_read, cache_write)."}, withTags("type"))
 	e.cost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_cost_usd_total",
 		Help: "Cost of model calls in USD (priced calls)."}, withTags())
+	// The exact cost counter: integer nano-dollars (1e-9 USD) as the
+	// counter's value. A float64 holds every integer up to 2^53 exactly,
+	// so a series stays exact up to about $9,007,199 (then it keeps
+	// counting, rounded to the float's precision).
+	e.nanoCost = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_cost_nanodollars_total",
+		Help: "Exact cost of priced model calls in nano-dollars (1e-9 USD), by account, profile id and name, model and the allow-listed tags."},
+		append([]string{"account", "profile", "profile_name", "model"}, tagLabels...))
 	e.throttle = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_throttles_total",
 		Help: "Model calls refused with ThrottlingException."}, call)
 	e.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_errors_total",
 		Help: "Failed model calls by AWS error code."}, append(append([]string{}, call...), "code"))
 	e.unpriced = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_unpriced_calls_total",
 		Help: "Model calls recorded without a known price (no cost billed: fix the catalogue)."}, call)
-	cs := []prometheus.Collector{e.requests, e.duration, e.calls, e.latency, e.ttft, e.tokens, e.cost, e.throttle, e.errors, e.unpriced}
+	cs := []prometheus.Collector{e.requests, e.duration, e.calls, e.latency, e.ttft, e.tokens, e.cost, e.nanoCost, e.throttle, e.errors, e.unpriced}
 	if opts.Alarms != nil {
 		cs = append(cs, alarmCollector(opts.Alarms))
 	}
 	if opts.Budgets != nil {
 		cs = append(cs, budgetCollector(opts.Budgets))
+	}
+	if opts.Enforcements != nil {
+		cs = append(cs, enforcementCollector(opts.Enforcements))
+	}
+	if opts.Outbox != nil {
+		cs = append(cs, outboxCollector(opts.Outbox))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -196,6 +238,11 @@ func (e *Exporter) ObserveRecord(r ledger.Record) {
 	}
 	if r.Priced && r.Cost > 0 {
 		e.cost.WithLabelValues(with()...).Add(usd(r.Cost))
+		name := ""
+		if e.name != nil && r.ProfileID != "" {
+			name = e.name(r.Account, r.ProfileID)
+		}
+		e.nanoCost.WithLabelValues(append([]string{r.Account, r.ProfileID, name, r.ModelID}, tagVals...)...).Add(float64(r.Cost))
 	}
 	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteTokens > 0 {
 		e.unpriced.WithLabelValues(call...).Inc()
@@ -255,3 +302,44 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
+
+// enforcementCollector exports tollgate_budget_enforcement_active (1 while
+// an action enforces, or a shadow would) and the refusals counters, by
+// account, budget, action id, action type and mode (enforce or shadow).
+// Label values are bounded by the budgets' quota (10 actions a budget).
+func enforcementCollector(f func() []EnforcementStatus) prometheus.Collector {
+	labels := []string{"account", "budget", "action", "type", "mode"}
+	active := prometheus.NewDesc("tollgate_budget_enforcement_active", "1 while a budget action is engaged (a shadow action: would be), else 0.", labels, nil)
+	refused := prometheus.NewDesc("tollgate_budget_refusals_total", "Calls a budget action refused, throttled or downgraded on this replica (mode=enforce).", labels, nil)
+	shadow := prometheus.NewDesc("tollgate_budget_shadow_refusals_total", "Calls a shadow budget action would have refused, throttled or downgraded on this replica.", labels, nil)
+	return collector{descs: []*prometheus.Desc{active, refused, shadow}, collect: func(ch chan<- prometheus.Metric) {
+		for _, e := range f() {
+			mode, counter := "enforce", refused
+			if e.Shadow {
+				mode, counter = "shadow", shadow
+			}
+			v := 0.0
+			if e.Engaged {
+				v = 1
+			}
+			ls := []string{e.Account, e.Budget, e.ActionID, e.Type, mode}
+			ch <- prometheus.MustNewConstMetric(active, prometheus.GaugeValue, v, ls...)
+			ch <- prometheus.MustNewConstMetric(counter, prometheus.CounterValue, float64(e.Refusals), ls...)
+		}
+	}}
+}
+
+// outboxCollector exports the notification outbox's counters and backlog.
+func outboxCollector(f func() OutboxStatus) prometheus.Collector {
+	due := prometheus.NewDesc("tollgate_notify_due", "Notifications due for delivery at the outbox's last pass (at most 64): the backlog.", nil, nil)
+	attempts := prometheus.NewDesc("tollgate_notify_attempts_total", "Delivery attempts by result: delivered, retry (failed, will be retried) or dead (failed for good).", []string{"result"}, nil)
+	enq := prometheus.NewDesc("tollgate_notify_enqueued_total", "Notifications queued for delivery.", nil, nil)
+	return collector{descs: []*prometheus.Desc{due, attempts, enq}, collect: func(ch chan<- prometheus.Metric) {
+		s := f()
+		ch <- prometheus.MustNewConstMetric(due, prometheus.GaugeValue, float64(s.Due))
+		ch <- prometheus.MustNewConstMetric(enq, prometheus.CounterValue, float64(s.Enqueued))
+		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(s.Delivered), "delivered")
+		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(s.Retried), "retry")
+		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(s.Dead), "dead")
+	}}
+}

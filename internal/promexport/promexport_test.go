@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/promexport"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
@@ -122,4 +123,38 @@ tollgate_budget_spend_usd{account="111111111111",budget="sales"} 2500
 	if !strings.Contains(exposition, `tollgate_model_time_to_first_token_seconds_count{account="111111111111",model="m1",profile="aaaaaaaaaaaa"} 2`) {
 		t.Error("/metrics lacks the TTFT histogram")
 	}
+}
+
+// TestExactCostCounter: the nano-dollar counter's value is the exact sum
+// of the records' integer costs, labelled with the profile's name and the
+// allow-listed tags only.
+func TestExactCostCounter(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e, err := promexport.New(reg, promexport.Options{TagLabels: []string{"dept"},
+		ProfileName: func(account, id string) string { return "sales-chat" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ledger.Record{Account: "111111111111", ProfileID: "aaaaaaaaaaaa", ModelID: "m1", Outcome: ledger.OutcomeSuccess, Priced: true,
+		Tags: tags.Set{"dept": "sales", "team": "support"}}
+	// 0.1 + 0.2 dollars in float64 is not 0.3; in nano-dollars it is.
+	for _, c := range []int64{100_000_001, 200_000_002, 1 << 40, 7} {
+		r.Cost = money.Amount(c)
+		e.ObserveRecord(r)
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	want := `tollgate_cost_nanodollars_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa",profile_name="sales-chat",tag_dept="sales"} 1.099811627786e+12` // 1099811627786 exactly
+	if got := grepLine(rec.Body.String(), "tollgate_cost_nanodollars_total{"); got != want {
+		t.Errorf("cost counter:\n%s\nwant\n%s", got, want)
+	}
+}
+
+func grepLine(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }

@@ -90,7 +90,7 @@ func startWith(t *testing.T, rest http.Handler, mutate func(*server.Options)) *t
 
 	logs := &syncBuffer{}
 	opts := server.Options{
-		Logger:   slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger:   slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), // probes log at DEBUG
 		Verifier: &sigv4.Verifier{Keys: principals},
 		Auth:     principals,
 		Region:   "us-east-1",

@@ -97,6 +97,10 @@ type Options struct {
 	// service and operation that served it ("" when none did), the status
 	// and the duration.
 	ObserveRequest func(service, op string, status int, d time.Duration)
+	// AccessAttrs, when set, adds attributes to a request's access-log
+	// line (the runtime calls' tokens, cost, profile name), given its
+	// request id.
+	AccessAttrs func(requestID string) []slog.Attr
 }
 
 // RPCService is an AWS service spoken over awsJson and/or RPC v2 CBOR:
@@ -496,7 +500,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 }
 
 func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.RequestInfo, d time.Duration) {
+	// Levels: probes (/healthz, /readyz, /metrics) that succeed at DEBUG;
+	// every other request at INFO; ERROR only for Tollgate's own faults
+	// (internal or unavailable, answered 5xx), never for a client error.
 	level := slog.LevelInfo
+	switch r.URL.Path {
+	case "/healthz", "/readyz", "/metrics":
+		if sw.status < 400 {
+			level = slog.LevelDebug
+		}
+	}
 	attrs := []slog.Attr{
 		slog.String("request_id", info.ID),
 		slog.String("method", r.Method),
@@ -513,10 +526,13 @@ func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.Req
 	if p := info.Identity.Principal; p != nil {
 		attrs = append(attrs, slog.String("principal", p.ARN()), slog.String("key_id", info.Identity.KeyID))
 	}
+	if s.opts.AccessAttrs != nil {
+		attrs = append(attrs, s.opts.AccessAttrs(info.ID)...)
+	}
 	if info.Err != nil {
 		e := errkind.As(info.Err)
 		attrs = append(attrs, slog.String("err", info.Err.Error()), slog.String("kind", e.Kind.String()))
-		if e.Kind == errkind.Internal || e.Kind == errkind.Unavailable {
+		if (e.Kind == errkind.Internal || e.Kind == errkind.Unavailable) && (sw.status < 400 || sw.status >= 500) {
 			level = slog.LevelError
 		}
 	}

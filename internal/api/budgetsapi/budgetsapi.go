@@ -19,13 +19,17 @@
 // which Tollgate has nothing to apply to; Tollgate's ActionType values
 // are BLOCK, THROTTLE and DOWNGRADE (the SDK's ActionType is an open
 // string enum, so types.ActionType("BLOCK") goes through). NotificationType
-// must be ACTUAL and ApprovalModel AUTOMATIC; ActionThreshold says when
+// must be ACTUAL; ApprovalModel is AUTOMATIC (enforce) or MANUAL (shadow:
+// record what would be refused, refuse nothing); ActionThreshold says when
 // the action applies. The action's argument rides in
 // Definition.IamActionDefinition.PolicyArn: THROTTLE's requests per minute
 // ("60"), DOWNGRADE's foundation-model id ("amazon.nova-micro-v1:0");
 // BLOCK takes none (send an empty Definition). ExecutionRoleArn is kept as
-// given. An action's Status is EXECUTION_SUCCESS while it applies in the
-// current period, STANDBY otherwise.
+// given. An action's Status is EXECUTION_SUCCESS while it is engaged
+// (its threshold reached, or a BLOCK refusing calls whose worst case would
+// cross it), PENDING while a shadow action would be, STANDBY otherwise;
+// Tollgate adds StatusReason, and DescribeBudgetActionHistories lists the
+// engagements and releases with their reasons.
 package budgetsapi
 
 import (
@@ -101,6 +105,7 @@ var operations = awsproto.Table[*Handler]{
 	awsproto.Op("DescribeBudgetActionsForAccount", (*Handler).describeBudgetActionsForAccount),
 	awsproto.Op("UpdateBudgetAction", (*Handler).updateBudgetAction),
 	awsproto.Op("DeleteBudgetAction", (*Handler).deleteBudgetAction),
+	awsproto.Op("DescribeBudgetActionHistories", (*Handler).describeBudgetActionHistories),
 }
 
 // Operations are the operations the Budgets API serves.
@@ -701,14 +706,15 @@ func applyDefinition(a *budget.Action, d *definition) error {
 	return nil
 }
 
-func fromAction(name string, a budget.Action, inForce bool) actionOut {
-	status := "STANDBY"
-	if inForce {
-		status = "EXECUTION_SUCCESS"
+func fromAction(name string, a budget.Action, e budget.Enforcement) actionOut {
+	status := e.Status
+	if status == "" {
+		status = budget.StatusStandby
 	}
 	out := actionOut{ActionId: a.ID, BudgetName: name, NotificationType: string(budget.Actual), ActionType: string(a.Type),
 		ActionThreshold:  actionThresholdOut{string(a.ThresholdType), a.Threshold},
-		ExecutionRoleArn: a.ExecutionRoleARN, ApprovalModel: a.ApprovalModel, Status: status, Subscribers: fromSubscribers(a.Subscribers)}
+		ExecutionRoleArn: a.ExecutionRoleARN, ApprovalModel: a.ApprovalModel, Status: string(status), Subscribers: fromSubscribers(a.Subscribers),
+		StatusReason: e.Reason}
 	if arg := a.Arg(); arg != "" {
 		out.Definition.IamActionDefinition = &iamActionDefinition{PolicyArn: &arg}
 	}
@@ -736,7 +742,7 @@ func (h *Handler) describeBudgetActionsForAccount(ctx context.Context, in action
 			v, _ = h.svc.Get(ctx, acct, names[i])
 			views[names[i]] = v
 		}
-		out = append(out, fromAction(names[i], acts[i], v.InForce[acts[i].ID]))
+		out = append(out, fromAction(names[i], acts[i], v.Enforcement[acts[i].ID]))
 	}
 	return map[string]any{"Actions": out, "NextToken": next}, nil
 }
@@ -772,7 +778,7 @@ func (h *Handler) describeBudgetActionsForBudget(ctx context.Context, in actionI
 	}
 	out := []actionOut{}
 	for _, a := range v.Actions[lo:hi] {
-		out = append(out, fromAction(name, a, v.InForce[a.ID]))
+		out = append(out, fromAction(name, a, v.Enforcement[a.ID]))
 	}
 	return map[string]any{"Actions": out, "NextToken": next}, nil
 }
@@ -801,7 +807,7 @@ func (h *Handler) describeBudgetAction(ctx context.Context, in actionInput) (any
 	}
 	for _, a := range v.Actions {
 		if a.ID == id {
-			return map[string]any{"AccountId": acct, "BudgetName": name, "Action": fromAction(name, a, v.InForce[a.ID])}, nil
+			return map[string]any{"AccountId": acct, "BudgetName": name, "Action": fromAction(name, a, v.Enforcement[a.ID])}, nil
 		}
 	}
 	return nil, errkind.New(errkind.NotFound, "Unable to find the budget action %s.", id)
@@ -816,7 +822,7 @@ func (h *Handler) deleteBudgetAction(ctx context.Context, in actionInput) (any, 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"AccountId": acct, "BudgetName": name, "Action": fromAction(name, a, false)}, nil
+	return map[string]any{"AccountId": acct, "BudgetName": name, "Action": fromAction(name, a, budget.Enforcement{})}, nil
 }
 
 // updateBudgetAction replaces the action's members the request gives.
@@ -861,5 +867,41 @@ func (h *Handler) updateBudgetAction(ctx context.Context, in actionInput) (any, 
 		return nil, err
 	}
 	v, _ := h.svc.Get(ctx, acct, name)
-	return map[string]any{"AccountId": acct, "BudgetName": name, "OldAction": fromAction(name, old, false), "NewAction": fromAction(name, nw, v.InForce[id])}, nil
+	return map[string]any{"AccountId": acct, "BudgetName": name, "OldAction": fromAction(name, old, budget.Enforcement{}), "NewAction": fromAction(name, nw, v.Enforcement[id])}, nil
+}
+
+// describeBudgetActionHistories lists an action's events in the request's
+// TimePeriod (default: all), oldest first.
+func (h *Handler) describeBudgetActionHistories(ctx context.Context, in actionInput) (any, error) {
+	acct, name, id, err := actionTarget(ctx, "budgets:DescribeBudgetActionHistories", in)
+	if err != nil {
+		return nil, err
+	}
+	var from, to time.Time
+	if tp := in.TimePeriod; tp != nil {
+		if tp.Start != nil {
+			if from, err = fromEpoch(*tp.Start); err != nil {
+				return nil, err
+			}
+		}
+		if tp.End != nil {
+			if to, err = fromEpoch(*tp.End); err != nil {
+				return nil, err
+			}
+		}
+	}
+	evs, err := h.svc.ActionHistory(ctx, acct, name, id, from, to)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi, next, err := page(ctx, in.NextToken, in.MaxResults, 100, len(evs), []any{name, id, from.Unix(), to.Unix()})
+	if err != nil {
+		return nil, err
+	}
+	out := []actionHistory{}
+	for _, e := range evs[lo:hi] {
+		out = append(out, actionHistory{Timestamp: epoch(e.At), Status: string(e.Status), EventType: e.EventType,
+			ActionHistoryDetails: actionHistoryDetails{Message: e.Message, Action: fromAction(name, e.Action, budget.Enforcement{Status: e.Status})}})
+	}
+	return map[string]any{"ActionHistories": out, "NextToken": next}, nil
 }

@@ -33,7 +33,7 @@ func FuzzBudgets(f *testing.F) {
 	ops := []string{"CreateBudget", "DescribeBudget", "DescribeBudgets", "UpdateBudget", "DeleteBudget", "CreateNotification", "UpdateNotification",
 		"DeleteNotification", "DescribeNotificationsForBudget", "CreateSubscriber", "UpdateSubscriber", "DeleteSubscriber",
 		"DescribeSubscribersForNotification", "DescribeBudgetNotificationsForAccount", "DescribeBudgetPerformanceHistory", "CreateBudgetAction",
-		"DescribeBudgetAction", "DescribeBudgetActionsForBudget", "DescribeBudgetActionsForAccount", "UpdateBudgetAction", "DeleteBudgetAction", "Nope"}
+		"DescribeBudgetAction", "DescribeBudgetActionsForBudget", "DescribeBudgetActionsForAccount", "UpdateBudgetAction", "DeleteBudgetAction", "DescribeBudgetActionHistories", "Nope"}
 	for i, seed := range []string{
 		`{"AccountId":"123456789012","Budget":{"BudgetName":"b","BudgetType":"COST","TimeUnit":"MONTHLY","BudgetLimit":{"Amount":"10","Unit":"USD"},"CostFilters":{"TagKeyValue":["user:dept$claims"]}},"NotificationsWithSubscribers":[{"Notification":{"NotificationType":"ACTUAL","ComparisonOperator":"GREATER_THAN","Threshold":80},"Subscribers":[{"SubscriptionType":"EMAIL","Address":"a@b.c"}]}]}`,
 		`{"AccountId":"123456789012","BudgetName":"b","ShowFilterExpression":true}`,

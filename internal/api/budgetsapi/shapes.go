@@ -203,6 +203,7 @@ type actionInput struct {
 	ApprovalModel    *string          `json:"ApprovalModel"`
 	Subscribers      []subscriber     `json:"Subscribers"`
 	ResourceTags     []resourceTag    `json:"ResourceTags"`
+	TimePeriod       *timePeriod      `json:"TimePeriod"` // DescribeBudgetActionHistories
 	MaxResults       *int32           `json:"MaxResults"`
 	NextToken        *string          `json:"NextToken"`
 }
@@ -218,4 +219,19 @@ type actionOut struct {
 	ApprovalModel    string             `json:"ApprovalModel"`
 	Status           string             `json:"Status"`
 	Subscribers      []subscriberOut    `json:"Subscribers"`
+	// StatusReason is Tollgate's: why the action is engaged (the SDK
+	// skips members it does not know).
+	StatusReason string `json:"StatusReason,omitempty"`
+}
+
+type actionHistoryDetails struct {
+	Message string    `json:"Message"`
+	Action  actionOut `json:"Action"`
+}
+
+type actionHistory struct {
+	Timestamp            float64              `json:"Timestamp"`
+	Status               string               `json:"Status"`
+	EventType            string               `json:"EventType"`
+	ActionHistoryDetails actionHistoryDetails `json:"ActionHistoryDetails"`
 }

@@ -488,9 +488,9 @@ func (h *Handler) listMetrics(ctx context.Context, in listMetricsInput) (any, er
 	}
 	var all []outMetric
 	for _, k := range keys {
-		m := outMetric{Namespace: metrics.Namespace, MetricName: k.Metric, Dimensions: []outDimension{}}
-		if k.ModelID != "" {
-			m.Dimensions = append(m.Dimensions, outDimension{Name: metrics.DimensionModelID, Value: k.ModelID})
+		m := outMetric{Namespace: metrics.NamespaceOf(k.Metric), MetricName: k.Metric, Dimensions: []outDimension{}}
+		for _, d := range metrics.Dimensions(k) {
+			m.Dimensions = append(m.Dimensions, outDimension{Name: d[0], Value: d[1]})
 		}
 		if in.Namespace != nil && *in.Namespace != m.Namespace || in.MetricName != nil && *in.MetricName != m.MetricName {
 			continue

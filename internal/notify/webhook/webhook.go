@@ -6,9 +6,14 @@
 //
 // and carries the message's idempotency key in X-Tollgate-Idempotency-Key
 // (also the "id" member of the body), so a receiver can check where a
-// delivery comes from and drop a repeat. A URL whose scheme is slack+https
-// (or slack+http), or whose host is hooks.slack.com, gets the
-// Slack-compatible body {"text": "..."} instead, signed the same way.
+// delivery comes from and drop a repeat.
+//
+// The same Deliverer serves the chat channels (notify.ChannelSlack and
+// ChannelTeams, and webhook targets whose URL notify.ChatURL names one):
+// a Slack incoming webhook gets a Block Kit message, a Teams workflow
+// webhook an Adaptive Card in the "attachments" envelope (chat.go), signed
+// the same way. A slack+http(s) or teams+http(s) URL is posted to over
+// http(s).
 //
 // Requests go only to addresses the outbound policy (internal/egress)
 // allows, checked on the address dialled after DNS resolution; redirects
@@ -108,7 +113,7 @@ func NewClient(p *egress.Policy, timeout time.Duration) *http.Client {
 
 // Body returns the URL to post m to and the body to post.
 func Body(m notify.Message) (string, []byte, error) {
-	_, addr, ok := notify.SplitTarget(m.Target)
+	channel, addr, ok := notify.SplitTarget(m.Target)
 	if !ok {
 		return "", nil, fmt.Errorf("webhook: bad target %q", m.Target)
 	}
@@ -116,16 +121,28 @@ func Body(m notify.Message) (string, []byte, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("webhook: bad URL: %w", err)
 	}
-	slack := u.Host == "hooks.slack.com"
-	if s, ok := strings.CutPrefix(u.Scheme, "slack+"); ok {
-		u.Scheme, slack = s, true
+	format := channel
+	if format == notify.ChannelWebhook {
+		if ch := notify.ChatURL(u); ch != "" {
+			format = ch
+		}
+	}
+	for _, p := range []string{"slack+", "teams+"} {
+		if s, ok := strings.CutPrefix(u.Scheme, p); ok {
+			u.Scheme = s
+		}
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", nil, fmt.Errorf("webhook: unsupported scheme %q", u.Scheme)
 	}
-	var v any = Payload{ID: m.Key, Kind: m.Kind, Subject: m.Subject, Text: m.Body, Data: m.Data, CreatedAt: m.CreatedAt}
-	if slack {
-		v = map[string]string{"text": "*" + m.Subject + "*\n" + m.Body}
+	var v any
+	switch format {
+	case notify.ChannelSlack:
+		v = slackMessage(m)
+	case notify.ChannelTeams:
+		v = teamsMessage(m)
+	default:
+		v = Payload{ID: m.Key, Kind: m.Kind, Subject: m.Subject, Text: m.Body, Data: m.Data, CreatedAt: m.CreatedAt}
 	}
 	body, err := json.Marshal(v)
 	return u.String(), body, err
@@ -146,11 +163,23 @@ func (d *Deliverer) Deliver(ctx context.Context, m notify.Message) error {
 	req.Header.Set(SignatureHeader, Sign(d.Secret, body))
 	req.Header.Set(IdempotencyHeader, m.Key)
 	req.Header.Set(KindHeader, m.Kind)
-	c := d.Client
-	if c == nil {
-		d.once.Do(func() { d.client = NewClient(d.Egress, 15*time.Second) })
-		c = d.client
+	return Post(d.client0(), req)
+}
+
+func (d *Deliverer) client0() *http.Client {
+	if d.Client != nil {
+		return d.Client
 	}
+	d.once.Do(func() { d.client = NewClient(d.Egress, 15*time.Second) })
+	return d.client
+}
+
+// Post sends req with c and classifies the outcome for the outbox: nil
+// for a 2xx answer; a retryable error for 408, 425, 429, 5xx and
+// transport errors; a notify.Permanent error for an address the outbound
+// policy refuses and for every other answer (redirects included).
+func Post(c *http.Client, req *http.Request) error {
+	u := req.URL.Redacted()
 	resp, err := c.Do(req)
 	if errors.Is(err, egress.ErrRefused) {
 		return notify.Permanent(err)

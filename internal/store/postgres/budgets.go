@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -28,8 +29,8 @@ func (db *DB) UpdateBudget(ctx context.Context, b budget.Budget) error {
 	})
 }
 
-// DeleteBudget implements budget.Store. The budget's alert states go with
-// it (the foreign key cascades).
+// DeleteBudget implements budget.Store. The budget's alert states, action
+// histories and refusal reports go with it (the foreign keys cascade).
 func (db *DB) DeleteBudget(ctx context.Context, account, name string) error {
 	return db.change(ctx, ChangeBudget, "delete budget", func(tx *sql.Tx) error {
 		return sqlstore.ExecFound(ctx, tx, errs, "delete budget", sqlstore.BudgetNotFound(name),
@@ -68,6 +69,56 @@ func (db *DB) BudgetAlertStates(ctx context.Context, since time.Time) ([]budget.
 		FROM budget_alerts WHERE period_start >= $1 ORDER BY account COLLATE "C", budget COLLATE "C", alert COLLATE "C", period_start`, sqlstore.MS(since))
 	if err != nil {
 		return nil, internal(err, "list budget alert states")
+	}
+	return out, nil
+}
+
+// AppendBudgetActionEvent implements budget.Store. The event of a budget
+// that no longer exists is dropped without error, as its alert states are.
+func (db *DB) AppendBudgetActionEvent(ctx context.Context, e budget.ActionEvent) error {
+	action, err := json.Marshal(e.Action)
+	if err != nil {
+		return internal(err, "encode budget action")
+	}
+	_, err = db.db.ExecContext(ctx, `INSERT INTO budget_action_events (account, budget, action_id, at, status, event_type, message, action)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		e.Account, e.Budget, e.ActionID, sqlstore.MS(e.At), string(e.Status), e.EventType, e.Message, string(action))
+	if err != nil && errs.Class(err) != sqlstore.ForeignKey {
+		return internal(err, "append budget action event")
+	}
+	return nil
+}
+
+// BudgetActionEvents implements budget.Store.
+func (db *DB) BudgetActionEvents(ctx context.Context, account, name, actionID string) ([]budget.ActionEvent, error) {
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanActionEvent, `SELECT account, budget, action_id, at, status, event_type, message, action
+		FROM budget_action_events WHERE account = $1 AND budget = $2 AND action_id = $3 ORDER BY at, status COLLATE "C"`, account, name, actionID)
+	if err != nil {
+		return nil, internal(err, "list budget action events")
+	}
+	return out, nil
+}
+
+// PutBudgetRefusals implements budget.Store. A report of a budget that no
+// longer exists is dropped without error.
+func (db *DB) PutBudgetRefusals(ctx context.Context, r budget.Refusals) error {
+	_, err := db.db.ExecContext(ctx, `INSERT INTO budget_refusals (account, budget, action_id, replica, period_start, last_at, count)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (account, budget, action_id, replica, period_start) DO UPDATE SET last_at = excluded.last_at, count = excluded.count`,
+		r.Account, r.Budget, r.ActionID, r.Replica, sqlstore.MS(r.PeriodStart), sqlstore.MS(r.Last), r.Count)
+	if err != nil && errs.Class(err) != sqlstore.ForeignKey {
+		return internal(err, "put budget refusals")
+	}
+	return nil
+}
+
+// BudgetRefusals implements budget.Store.
+func (db *DB) BudgetRefusals(ctx context.Context, since time.Time) ([]budget.Refusals, error) {
+	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanRefusals, `SELECT account, budget, action_id, replica, period_start, last_at, count
+		FROM budget_refusals WHERE last_at >= $1
+		ORDER BY account COLLATE "C", budget COLLATE "C", action_id COLLATE "C", replica COLLATE "C", period_start`, sqlstore.MS(since))
+	if err != nil {
+		return nil, internal(err, "list budget refusals")
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -29,7 +30,12 @@ func (db *DB) DeleteBudget(ctx context.Context, account, name string) error {
 			`DELETE FROM budgets WHERE account = ? AND name = ?`, account, name); err != nil {
 			return err
 		}
-		return sqlstore.Exec(ctx, tx, errs, "delete budget alerts", `DELETE FROM budget_alerts WHERE account = ? AND budget = ?`, account, name)
+		for _, table := range []string{"budget_alerts", "budget_action_events", "budget_refusals"} {
+			if err := sqlstore.Exec(ctx, tx, errs, "delete "+table, `DELETE FROM `+table+` WHERE account = ? AND budget = ?`, account, name); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -60,6 +66,53 @@ func (db *DB) BudgetAlertStates(ctx context.Context, since time.Time) ([]budget.
 		FROM budget_alerts WHERE period_start_ms >= ? ORDER BY account, budget, alert, period_start_ms`, sqlstore.MS(since))
 	if err != nil {
 		return nil, internal(err, "list budget alert states")
+	}
+	return out, nil
+}
+
+// AppendBudgetActionEvent implements budget.Store.
+func (db *DB) AppendBudgetActionEvent(ctx context.Context, e budget.ActionEvent) error {
+	action, err := json.Marshal(e.Action)
+	if err != nil {
+		return internal(err, "encode budget action")
+	}
+	_, err = db.w.ExecContext(ctx, `INSERT INTO budget_action_events (account, budget, action_id, at_ms, status, event_type, message, action)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		e.Account, e.Budget, e.ActionID, sqlstore.MS(e.At), string(e.Status), e.EventType, e.Message, string(action))
+	if err != nil {
+		return internal(err, "append budget action event")
+	}
+	return nil
+}
+
+// BudgetActionEvents implements budget.Store.
+func (db *DB) BudgetActionEvents(ctx context.Context, account, name, actionID string) ([]budget.ActionEvent, error) {
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanActionEvent, `SELECT account, budget, action_id, at_ms, status, event_type, message, action
+		FROM budget_action_events WHERE account = ? AND budget = ? AND action_id = ? ORDER BY at_ms, status`, account, name, actionID)
+	if err != nil {
+		return nil, internal(err, "list budget action events")
+	}
+	return out, nil
+}
+
+// PutBudgetRefusals implements budget.Store.
+func (db *DB) PutBudgetRefusals(ctx context.Context, r budget.Refusals) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO budget_refusals (account, budget, action_id, replica, period_start_ms, last_ms, count)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (account, budget, action_id, replica, period_start_ms) DO UPDATE SET last_ms = excluded.last_ms, count = excluded.count`,
+		r.Account, r.Budget, r.ActionID, r.Replica, sqlstore.MS(r.PeriodStart), sqlstore.MS(r.Last), r.Count)
+	if err != nil {
+		return internal(err, "put budget refusals")
+	}
+	return nil
+}
+
+// BudgetRefusals implements budget.Store.
+func (db *DB) BudgetRefusals(ctx context.Context, since time.Time) ([]budget.Refusals, error) {
+	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanRefusals, `SELECT account, budget, action_id, replica, period_start_ms, last_ms, count
+		FROM budget_refusals WHERE last_ms >= ? ORDER BY account, budget, action_id, replica, period_start_ms`, sqlstore.MS(since))
+	if err != nil {
+		return nil, internal(err, "list budget refusals")
 	}
 	return out, nil
 }

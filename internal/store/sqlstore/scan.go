@@ -245,3 +245,28 @@ func RecordsOrder(newest bool) string {
 func MessageNotFound(key string) error {
 	return errkind.New(errkind.NotFound, "The message %s does not exist.", key)
 }
+
+// ScanActionEvent scans account, budget, action_id, at, status,
+// event_type, message, action (JSON of budget.Action): a budget action's
+// history event.
+func ScanActionEvent(sc Scanner) (budget.ActionEvent, error) {
+	var e budget.ActionEvent
+	var at int64
+	var status, action string
+	if err := sc.Scan(&e.Account, &e.Budget, &e.ActionID, &at, &status, &e.EventType, &e.Message, &action); err != nil {
+		return e, err
+	}
+	e.At, e.Status = FromMS(at), budget.ActionStatus(status)
+	err := json.Unmarshal([]byte(action), &e.Action)
+	return e, err
+}
+
+// ScanRefusals scans account, budget, action_id, replica, period_start,
+// last, count: a replica's refusal report.
+func ScanRefusals(sc Scanner) (budget.Refusals, error) {
+	var r budget.Refusals
+	var start, last int64
+	err := sc.Scan(&r.Account, &r.Budget, &r.ActionID, &r.Replica, &start, &last, &r.Count)
+	r.PeriodStart, r.Last = FromMS(start), FromMS(last)
+	return r, err
+}

@@ -22,6 +22,7 @@ type BudgetStore interface {
 func testBudgets(t *testing.T, s Store) {
 	t.Run("Budgets", func(t *testing.T) { testBudgetCRUD(t, s) })
 	t.Run("AlertStates", func(t *testing.T) { testBudgetAlertStates(t, s) })
+	t.Run("ActionEvents", func(t *testing.T) { testBudgetActionEvents(t, s) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, s) })
 }
 
@@ -118,6 +119,75 @@ func testBudgetAlertStates(t *testing.T, s BudgetStore) {
 	}
 	if got, _ := s.BudgetAlertStates(ctx, nov); len(got) != 0 {
 		t.Errorf("after DeleteBudget, %d alert states remain, want 0", len(got))
+	}
+}
+
+// testBudgetActionEvents covers the actions' histories and the
+// replicas' refusal reports: appended once per (action, time, status),
+// read oldest first, upserted per replica and period, and gone with their
+// budget.
+func testBudgetActionEvents(t *testing.T, s BudgetStore) {
+	ctx := t.Context()
+	b := sampleBudget("111111111111", "enforced")
+	if err := s.CreateBudget(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	act := b.Actions[0]
+	ev := func(at time.Time, st budget.ActionStatus, typ, msg string) budget.ActionEvent {
+		return budget.ActionEvent{Account: b.Account, Budget: b.Name, ActionID: act.ID, At: at, Status: st, EventType: typ, Message: msg, Action: act}
+	}
+	want := []budget.ActionEvent{
+		ev(t0, budget.StatusStandby, "CREATE_ACTION", "Action created"),
+		ev(t0.Add(time.Minute), budget.StatusExecuted, "SYSTEM", "DOWNGRADE engaged: actual spend $9.00 reached the threshold of $9.00"),
+		ev(t0.Add(time.Hour), budget.StatusStandby, "SYSTEM", "DOWNGRADE released: the budget period ended"),
+	}
+	for _, e := range []budget.ActionEvent{want[2], want[0], want[1], want[1]} { // a repeat is stored once
+		if err := s.AppendBudgetActionEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := ev(t0, budget.StatusStandby, "CREATE_ACTION", "other")
+	other.ActionID = "a2"
+	if err := s.AppendBudgetActionEvent(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.BudgetActionEvents(ctx, b.Account, b.Name, act.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("BudgetActionEvents (-got +want):\n%s", diff)
+	}
+
+	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	r := budget.Refusals{Account: b.Account, Budget: b.Name, ActionID: act.ID, Replica: "r1", PeriodStart: nov, Last: t0, Count: 3}
+	old := r
+	old.Replica, old.Last, old.Count = "r2", t0.Add(-time.Hour), 9
+	for _, x := range []budget.Refusals{r, old} {
+		if err := s.PutBudgetRefusals(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Last, r.Count = t0.Add(time.Minute), 7 // upsert
+	if err := s.PutBudgetRefusals(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.BudgetRefusals(ctx, t0.Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rs, []budget.Refusals{r}); diff != "" {
+		t.Errorf("BudgetRefusals since a minute before (-got +want):\n%s", diff)
+	}
+
+	if err := s.DeleteBudget(ctx, b.Account, b.Name); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.BudgetActionEvents(ctx, b.Account, b.Name, act.ID); len(got) != 0 {
+		t.Errorf("after DeleteBudget, %d action events remain, want 0", len(got))
+	}
+	if got, _ := s.BudgetRefusals(ctx, time.Time{}); len(got) != 0 {
+		t.Errorf("after DeleteBudget, %d refusal reports remain, want 0", len(got))
 	}
 }
 

@@ -105,6 +105,18 @@ CREATE TABLE api_keys (
     CONSTRAINT api_keys_pkey PRIMARY KEY (hash),
     CONSTRAINT api_keys_principal_id_fkey FOREIGN KEY (principal_id) REFERENCES principals(id)
 );
+CREATE TABLE budget_action_events (
+    account text NOT NULL,
+    budget text NOT NULL,
+    action_id text NOT NULL,
+    at bigint NOT NULL,
+    status text NOT NULL,
+    event_type text NOT NULL,
+    message text NOT NULL,
+    action text NOT NULL,
+    CONSTRAINT budget_action_events_account_budget_fkey FOREIGN KEY (account, budget) REFERENCES budgets(account, name) ON DELETE CASCADE,
+    CONSTRAINT budget_action_events_pkey PRIMARY KEY (account, budget, action_id, at, status)
+);
 CREATE TABLE budget_alerts (
     account text NOT NULL,
     budget text NOT NULL,
@@ -136,6 +148,18 @@ CREATE TABLE budget_pools (
     created_at bigint NOT NULL,
     CONSTRAINT budget_pools_pkey PRIMARY KEY (account, budget, period_start)
 );
+CREATE TABLE budget_refusals (
+    account text NOT NULL,
+    budget text NOT NULL,
+    action_id text NOT NULL,
+    replica text NOT NULL,
+    period_start bigint NOT NULL,
+    last_at bigint NOT NULL,
+    count bigint NOT NULL,
+    CONSTRAINT budget_refusals_account_budget_fkey FOREIGN KEY (account, budget) REFERENCES budgets(account, name) ON DELETE CASCADE,
+    CONSTRAINT budget_refusals_pkey PRIMARY KEY (account, budget, action_id, replica, period_start)
+);
+CREATE INDEX budget_refusals_last ON budget_refusals USING btree (last_at);
 CREATE TABLE budgets (
     account text NOT NULL,
     name text NOT NULL,

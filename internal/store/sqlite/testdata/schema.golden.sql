@@ -86,6 +86,17 @@ CREATE TABLE api_keys (
     status       TEXT    NOT NULL,
     created_at   INTEGER NOT NULL
 );
+CREATE TABLE budget_action_events (
+    account    TEXT    NOT NULL,
+    budget     TEXT    NOT NULL,
+    action_id  TEXT    NOT NULL,
+    at_ms      INTEGER NOT NULL,
+    status     TEXT    NOT NULL,
+    event_type TEXT    NOT NULL,
+    message    TEXT    NOT NULL,
+    action     TEXT    NOT NULL,
+    PRIMARY KEY (account, budget, action_id, at_ms, status)
+);
 CREATE TABLE budget_alerts (
     account         TEXT    NOT NULL,
     budget          TEXT    NOT NULL,
@@ -95,6 +106,16 @@ CREATE TABLE budget_alerts (
     fired           INTEGER NOT NULL,
     updated_ms      INTEGER NOT NULL,
     PRIMARY KEY (account, budget, alert, period_start_ms)
+);
+CREATE TABLE budget_refusals (
+    account         TEXT    NOT NULL,
+    budget          TEXT    NOT NULL,
+    action_id       TEXT    NOT NULL,
+    replica         TEXT    NOT NULL,
+    period_start_ms INTEGER NOT NULL,
+    last_ms         INTEGER NOT NULL,
+    count           INTEGER NOT NULL,
+    PRIMARY KEY (account, budget, action_id, replica, period_start_ms)
 );
 CREATE TABLE budgets (
     account    TEXT    NOT NULL,
@@ -260,6 +281,7 @@ CREATE INDEX anomaly_monitors_account ON anomaly_monitors (account, created_at);
 CREATE INDEX anomaly_subscription_monitors_monitor ON anomaly_subscription_monitors (monitor_arn);
 CREATE INDEX anomaly_subscriptions_account ON anomaly_subscriptions (account, created_at);
 CREATE INDEX budget_alerts_period ON budget_alerts (period_start_ms);
+CREATE INDEX budget_refusals_last ON budget_refusals (last_ms);
 CREATE INDEX metric_buckets_start ON metric_buckets (res_s, start_ms);
 CREATE INDEX outbox_due ON outbox (next_ms) WHERE state = 'pending';
 CREATE UNIQUE INDEX profiles_token ON profiles (account, client_request_token)
