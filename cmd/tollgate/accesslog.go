@@ -40,6 +40,9 @@ func (u *usageLog) put(r ledger.Record) {
 		slog.String("model", r.ModelID),
 		slog.String("outcome", r.Outcome),
 	}
+	if r.ServiceTier != "" {
+		attrs = append(attrs, slog.String("tier", r.ServiceTier))
+	}
 	if r.ProfileID != "" {
 		name := ""
 		if u.profileName != nil {
