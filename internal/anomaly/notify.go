@@ -98,11 +98,11 @@ func round2(f float64) float64 {
 	return float64(int64(f*100+0.5)) / 100
 }
 
-// target returns the outbox target of a subscriber: e-mail, or a webhook
-// for SNS.
+// target returns the outbox target of a subscriber: e-mail, or for SNS
+// its Slack, Teams, PagerDuty or signed-webhook channel.
 func target(s Subscriber) string {
 	if s.Type == SubscriberSNS {
-		return notify.Target(notify.ChannelWebhook, s.Address)
+		return notify.TargetOf(s.Address)
 	}
 	return notify.Target(notify.ChannelEmail, s.Address)
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/mail"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -323,11 +323,7 @@ func (s *Service) checkSubscription(ctx context.Context, account string, sub *Su
 			}
 		case SubscriberSNS:
 			sns++
-			u, err := url.Parse(sb.Address)
-			if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || len(sb.Address) > 2000 {
-				return invalid("The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL.", truncate(sb.Address))
-			}
-			if err := s.Egress.CheckURL(sb.Address); err != nil {
+			if err := notify.CheckSNSAddress(sb.Address, s.Egress); err != nil {
 				return err
 			}
 		default:

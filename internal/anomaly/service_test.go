@@ -94,6 +94,8 @@ func TestCreateSubscriptionValidation(t *testing.T) {
 		{"daily sns", anomaly.Subscription{Name: "d", MonitorARNs: []string{m.ARN}, Frequency: anomaly.Daily, Subscribers: sns, Threshold: abs}, invalidErr},
 		{"sns topic arn", anomaly.Subscription{Name: "d", MonitorARNs: []string{m.ARN}, Frequency: anomaly.Immediate,
 			Subscribers: []anomaly.Subscriber{{Type: anomaly.SubscriberSNS, Address: "arn:aws:sns:us-east-1:123456789012:t"}}, Threshold: abs}, invalidErr},
+		{"bad pagerduty key", anomaly.Subscription{Name: "d", MonitorARNs: []string{m.ARN}, Frequency: anomaly.Immediate,
+			Subscribers: []anomaly.Subscriber{{Type: anomaly.SubscriberSNS, Address: "pagerduty:no spaces"}}, Threshold: abs}, invalidErr},
 		{"bad email", anomaly.Subscription{Name: "d", MonitorARNs: []string{m.ARN}, Frequency: anomaly.Weekly,
 			Subscribers: []anomaly.Subscriber{{Type: anomaly.SubscriberEmail, Address: "not an address"}}, Threshold: abs}, invalidErr},
 		{"eleven emails", anomaly.Subscription{Name: "d", MonitorARNs: []string{m.ARN}, Frequency: anomaly.Weekly, Subscribers: eleven, Threshold: abs},
@@ -112,6 +114,14 @@ func TestCreateSubscriptionValidation(t *testing.T) {
 				t.Errorf("CreateSubscription = %v", err)
 			}
 		})
+	}
+	paged, err := svc.CreateSubscription(ctx, acct, anomaly.Subscription{Name: "p", MonitorARNs: []string{m.ARN}, Frequency: anomaly.Immediate,
+		Subscribers: []anomaly.Subscriber{{Type: anomaly.SubscriberSNS, Address: "pagerduty:R0UTINGkey_123"}}, Threshold: abs})
+	if err != nil {
+		t.Fatalf("CreateSubscription to PagerDuty = %v", err)
+	}
+	if err := svc.DeleteSubscription(ctx, acct, paged.ARN); err != nil {
+		t.Fatal(err)
 	}
 	subs, err := svc.Subscriptions(ctx, acct, nil, m.ARN)
 	if err != nil || len(subs) != 2 {

@@ -3,9 +3,7 @@ package budget
 import (
 	"math"
 	"net/mail"
-	"net/url"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/catalog"
@@ -195,22 +193,7 @@ func (sub Subscriber) validate(out *egress.Policy) error {
 			return errkind.New(errkind.Invalid, "The EMAIL subscriber address %q is not a valid e-mail address.", truncate(sub.Address))
 		}
 	case SNS:
-		if _, ok := notify.ParsePagerDuty(sub.Address); ok {
-			return nil // a PagerDuty routing key: delivered to the events endpoint
-		}
-		if strings.HasPrefix(sub.Address, notify.ChannelPagerDuty+":") {
-			return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not pagerduty:ROUTING_KEY (1-128 letters, digits, '-' or '_').", truncate(sub.Address))
-		}
-		u, err := url.Parse(sub.Address)
-		if err != nil || u.Host == "" || len(sub.Address) > 2000 {
-			return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL.", truncate(sub.Address))
-		}
-		switch u.Scheme {
-		case "http", "https", "slack+http", "slack+https", "teams+http", "teams+https":
-		default:
-			return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL (a Slack or Teams webhook, or any other), or to PagerDuty for pagerduty:ROUTING_KEY.", truncate(sub.Address))
-		}
-		if err := out.CheckURL(sub.Address); err != nil {
+		if err := notify.CheckSNSAddress(sub.Address, out); err != nil {
 			return err
 		}
 	default:

@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/tollgate-dev/tollgate/internal/egress"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
 )
 
 // The chat and paging channels, beside e-mail and the signed webhook.
@@ -29,6 +32,33 @@ var routingKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 func ParsePagerDuty(address string) (key string, ok bool) {
 	key, ok = strings.CutPrefix(address, ChannelPagerDuty+":")
 	return key, ok && routingKey.MatchString(key)
+}
+
+// CheckSNSAddress checks the address of an SNS subscriber, which Tollgate
+// delivers itself: pagerduty:ROUTING_KEY, or an http(s) webhook URL (a
+// Slack or Teams webhook, or any other) that out allows. The error is an
+// errkind Invalid naming the address, or out's refusal.
+func CheckSNSAddress(address string, out *egress.Policy) error {
+	if _, ok := ParsePagerDuty(address); ok {
+		return nil // a PagerDuty routing key: delivered to the events endpoint
+	}
+	short := address
+	if len(short) > 256 {
+		short = short[:256] + "..."
+	}
+	if strings.HasPrefix(address, ChannelPagerDuty+":") {
+		return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not pagerduty:ROUTING_KEY (1-128 letters, digits, '-' or '_').", short)
+	}
+	u, err := url.Parse(address)
+	if err != nil || u.Host == "" || len(address) > 2000 {
+		return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL.", short)
+	}
+	switch u.Scheme {
+	case "http", "https", "slack+http", "slack+https", "teams+http", "teams+https":
+	default:
+		return errkind.New(errkind.Invalid, "The SNS subscriber address %q is not a webhook URL: Tollgate delivers SNS subscriptions as an HTTP POST to an http(s) URL (a Slack or Teams webhook, or any other), or to PagerDuty for pagerduty:ROUTING_KEY.", short)
+	}
+	return out.CheckURL(address)
 }
 
 // ChatURL reports which chat channel a webhook URL belongs to: Slack for
