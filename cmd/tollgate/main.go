@@ -16,19 +16,11 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/cli"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "tollgate:", err)
-		}
-		os.Exit(2)
-	}
+	os.Exit(cli.Exit(err, os.Stderr))
 }
 
 // run runs serve, demo and version here and every other command through
@@ -41,8 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		case "demo":
 			return demoCmd(ctx, args[1:], stdout, stderr, getenv)
 		case "version":
-			fmt.Fprintln(stdout, "tollgate", version)
-			return nil
+			return versionCmd(args[1:], stdout, stderr)
 		}
 	}
 	return cli.Run(ctx, args, cli.Env{Stdout: stdout, Stderr: stderr, Getenv: getenv, OpenStore: openOffline})

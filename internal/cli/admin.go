@@ -30,7 +30,7 @@ func adminCmd(ctx context.Context, group string, args []string, env Env) error {
 	id := fs.String("id", "", "account id to create")
 	tg := tagFlags{}
 	fs.Var(tg, "tag", "principal tag key=value (repeatable)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := ParseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	c, err := conn.adminClient(ctx)

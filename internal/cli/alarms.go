@@ -17,8 +17,6 @@ const alarmsUsage = `Usage: tollgate alarms [list] [--state OK|ALARM|INSUFFICIEN
 
 List the CloudWatch alarms (created with PutMetricAlarm) with their state,
 condition and actions, or their history, newest first.
-
-Flags:
 `
 
 // alarmsCmd prints the alarms and their history from the data
@@ -33,14 +31,13 @@ func alarmsCmd(ctx context.Context, args []string, env Env) error {
 	name := fs.String("name", "", "history: only this alarm")
 	typ := fs.String("type", "", "history: only items of this type")
 	limit := fs.Int("limit", 20, "history: how many items")
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if sub != "list" && sub != "history" {
-		fs.Usage()
 		return fmt.Errorf("unknown alarms command %q", sub)
 	}
-	db, err := lf.open(ctx, env, true)
+	db, err := lf.open(ctx, env, false)
 	if err != nil {
 		return err
 	}

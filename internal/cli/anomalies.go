@@ -29,8 +29,6 @@ They are read from the SQLite database in --data-dir or, with --store
   --monitor M    only this monitor (name or ARN)
   --account A    only monitors of this account
   --min-impact D only anomalies with a total impact of at least D dollars
-
-Flags:
 `
 
 // anomaliesCmd is the tollgate anomalies command.
@@ -51,13 +49,13 @@ func anomaliesCmd(ctx context.Context, args []string, env Env) error {
 		}
 		id, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs, "anomalies"); err != nil {
 		return err
 	}
-	db, err := lf.open(ctx, env, true)
+	db, err := lf.open(ctx, env, false)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,22 +152,15 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// newFlagSet returns a command's flag set: errors go to stderr, and its
-// help is the command's usage text followed by its flags.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	return fs
+// newFlagSet returns a command's flag set (NewFlagSet on env's writers).
+func newFlagSet(name, usage string, env Env) *flag.FlagSet {
+	return NewFlagSet(name, usage, env.Stdout, env.Stderr)
 }
 
 // newStoreFlagSet is newFlagSet for an offline command, with the flags
 // that choose its store (--data-dir, --store).
 func newStoreFlagSet(name, usage string, env Env) (*flag.FlagSet, *storeFlags) {
-	fs := newFlagSet(name, usage, env.Stderr)
+	fs := newFlagSet(name, usage, env)
 	lf := &storeFlags{}
 	lf.register(fs, env.Getenv)
 	return fs, lf
@@ -183,10 +175,22 @@ func subcommand(args []string, def string) (string, []string) {
 	return def, args
 }
 
-// noArgs reports a positional argument after cmd's flags as an error.
+// noArgs reports a positional argument after cmd's flags as bad usage.
 func noArgs(fs *flag.FlagSet, cmd string) error {
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
+		return Usagef(cmd, "%s: unexpected argument %q", cmd, fs.Arg(0))
 	}
 	return nil
+}
+
+// nArgs checks that cmd got exactly the positional arguments names
+// (e.g. "NAME") and returns them.
+func nArgs(fs *flag.FlagSet, cmd string, names ...string) ([]string, error) {
+	switch {
+	case fs.NArg() < len(names):
+		return nil, Usagef(cmd, "%s: missing %s", cmd, strings.Join(names[fs.NArg():], " "))
+	case fs.NArg() > len(names):
+		return nil, Usagef(cmd, "%s: unexpected argument %q", cmd, fs.Arg(len(names)))
+	}
+	return fs.Args(), nil
 }

@@ -51,7 +51,7 @@ func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprint(stderr, exportMapUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs, "export-map"); err != nil {

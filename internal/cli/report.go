@@ -34,8 +34,6 @@ Examples:
   tollgate report --group-by tag:dept --group-by model --granularity daily --filter tag:env=prod
   tollgate report --from 2026-01-01 --to 2026-04-01 --group-by profile --json
   tollgate report --store postgres://tollgate@db.internal/tollgate --group-by tag:dept
-
-Flags:
 `
 
 // reportDims maps the report's dimension names to Cost Explorer's.
@@ -207,7 +205,7 @@ func reportCmd(ctx context.Context, args []string, env Env) error {
 	fs.Var(&filterFlags, "filter", "filter tag:KEY=V[,V] or DIMENSION=V[,V], != to exclude (repeatable)")
 	fs.Var(&accountFlags, "account", "only this account's usage (repeatable; default every account)")
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs, "report"); err != nil {
