@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -26,7 +25,22 @@ func main() {
 // run runs serve, demo and version here and every other command through
 // internal/cli, whose offline commands open the store with openOffline.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) > 1 && args[0] == "help" {
+		switch args[1] {
+		case "serve", "demo", "version":
+			return run(ctx, append(append([]string{}, args[1:]...), "--help"), stdout, stderr, getenv)
+		}
+	}
 	if len(args) > 0 {
+		// serve's and demo's help goes to stdout, and asking for it is
+		// no error (exit 0).
+		if (args[0] == "serve" || args[0] == "demo") && helpArg(args[1:]) {
+			err := run(ctx, args, stdout, stdout, getenv)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
 		switch args[0] {
 		case "serve":
 			return serve(ctx, args[1:], stderr, getenv)
@@ -37,6 +51,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 	}
 	return cli.Run(ctx, args, cli.Env{Stdout: stdout, Stderr: stderr, Getenv: getenv, OpenStore: openOffline})
+}
+
+// helpArg reports whether args ask for help (-h, -help, --help) before
+// any "--".
+func helpArg(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 func firstNonEmpty(s ...string) string {

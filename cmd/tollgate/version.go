@@ -27,8 +27,11 @@ Flags:
 func versionCmd(args []string, stdout, stderr io.Writer) error {
 	fs := cli.NewFlagSet("tollgate version", versionUsage, stdout, stderr)
 	out := fs.String("o", "text", "output format: text or json")
-	if _, err := cli.ParseFlags(fs, args, 0); err != nil {
+	if err := cli.ParseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("version", "version: unexpected argument %q", fs.Arg(0))
 	}
 	in := buildinfo.Read()
 	switch *out {

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 	"github.com/tollgate-dev/tollgate/internal/config"
@@ -64,6 +66,7 @@ func (sf *storeFlags) open(ctx context.Context, env Env, create bool) (Store, er
 // AWS shared-file formats).
 type serverFlags struct {
 	dataDir, endpoint, credentials, region string
+	timeout                                time.Duration
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -71,6 +74,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "Tollgate endpoint (default: endpoint_url in <data-dir>/config)")
 	fs.StringVar(&f.credentials, "credentials", "", "AWS shared-credentials file (default: <data-dir>/credentials)")
 	fs.StringVar(&f.region, "region", "", "region (default: region in <data-dir>/config, else us-east-1)")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a request to the server after this long")
 }
 
 // resolve returns the endpoint, region and credentials file the flags
@@ -93,8 +97,16 @@ func (f *serverFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, err
 	}
+	if _, err := os.Stat(credFile); err != nil {
+		return aws.Config{}, fmt.Errorf("no credentials file at %s (give --credentials, or the --data-dir of a running Tollgate)", credFile)
+	}
+	timeout := f.timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
 	return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithSharedCredentialsFiles([]string{credFile}),
-		awsconfig.WithRegion(region), awsconfig.WithBaseEndpoint(endpoint))
+		awsconfig.WithRegion(region), awsconfig.WithBaseEndpoint(endpoint),
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)))
 }
 
 // adminClient returns the typed admin API client for the flags' server.

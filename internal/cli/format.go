@@ -131,7 +131,7 @@ func cellText(v any) string {
 		}
 		return c
 	case usdCell:
-		return money.Amount(c).Decimal(6)
+		return fixedUSD(money.Amount(c), 6)
 	case unpricedCell:
 		return "unpriced"
 	case pctCell:
@@ -393,4 +393,20 @@ func renderObject(w io.Writer, format string, v any) error {
 		return enc.Close()
 	}
 	return writeJSON(w, v)
+}
+
+// fixedUSD formats a with exactly frac (0..9) fractional digits, rounded
+// half away from zero, so a table's money column lines up.
+func fixedUSD(a money.Amount, frac int) string {
+	q := money.Amount(1)
+	for range 9 - frac {
+		q *= 10
+	}
+	r := a / q
+	if rem := a % q; rem*2 >= q {
+		r++
+	} else if rem*2 <= -q {
+		r--
+	}
+	return (r * q).Decimal(frac)
 }
