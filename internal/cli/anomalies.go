@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,6 +28,12 @@ They are read from the SQLite database in --data-dir or, with --store
   --monitor M    only this monitor (name or ARN)
   --account A    only monitors of this account
   --min-impact D only anomalies with a total impact of at least D dollars
+
+Examples:
+  tollgate anomalies
+  tollgate anomalies --since 30d --min-impact 100
+  tollgate anomalies show 2f0c3b1e-example --json
+  tollgate anomalies monitors
 `
 
 // anomaliesCmd is the tollgate anomalies command.
@@ -42,17 +47,20 @@ func anomaliesCmd(ctx context.Context, args []string, env Env) error {
 	account := fs.String("account", "", "only monitors of this account")
 	minImpact := fs.String("min-impact", "", "only anomalies with at least this total impact (dollars)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	var id string
-	if sub == "show" {
-		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return errors.New("anomalies show: give the anomaly id")
-		}
-		id, args = args[0], args[1:]
+	if valid := []string{"list", "show", "monitors", "subscriptions"}; !contains(valid, sub) {
+		return unknownCommand("anomalies", sub, valid)
 	}
+	var id string
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(fs, "anomalies"); err != nil {
+	if sub == "show" {
+		pos, err := nArgs(fs, "anomalies show", "ID")
+		if err != nil {
+			return err
+		}
+		id = pos[0]
+	} else if err := noArgs(fs, "anomalies "+sub); err != nil {
 		return err
 	}
 	db, err := lf.open(ctx, env, false)

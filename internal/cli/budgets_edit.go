@@ -453,14 +453,29 @@ func (p budgetPlan) actionInput(account, name string) *budgets.CreateBudgetActio
 	if a.shadow {
 		approval = btypes.ApprovalModelManual
 	}
+	// The subscribers of the highest ACTUAL percentage alert (else of the
+	// highest ACTUAL amount alert) hear of the enforcement.
 	subs := []btypes.Subscriber{}
-	if len(p.notifications) > 0 {
-		top := p.notifications[0]
-		for _, n := range p.notifications[1:] {
-			if n.Notification.NotificationType == btypes.NotificationTypeActual && n.Notification.Threshold > top.Notification.Threshold {
-				top = n
-			}
+	var top *btypes.NotificationWithSubscribers
+	rank := func(n *btypes.Notification) (bool, float64) {
+		return n.ThresholdType == btypes.ThresholdTypePercentage, n.Threshold
+	}
+	for i := range p.notifications {
+		n := &p.notifications[i]
+		if n.Notification.NotificationType != btypes.NotificationTypeActual {
+			continue
 		}
+		if top == nil {
+			top = n
+			continue
+		}
+		pct, v := rank(n.Notification)
+		tpct, tv := rank(top.Notification)
+		if pct && !tpct || pct == tpct && v > tv {
+			top = n
+		}
+	}
+	if top != nil {
 		subs = top.Subscribers
 	}
 	return &budgets.CreateBudgetActionInput{AccountId: &account, BudgetName: &name, NotificationType: btypes.NotificationTypeActual,

@@ -102,6 +102,7 @@ func helpArg(args []string) bool {
 func ParseFlags(fs *flag.FlagSet, args []string) error {
 	cmd := strings.TrimPrefix(fs.Name(), "tollgate ")
 	if helpArg(args) {
+		fs.Usage()
 		return errHelpShown
 	}
 	usage, out := fs.Usage, fs.Output()
@@ -132,6 +133,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 func flagError(fs *flag.FlagSet, cmd string, err error) error {
 	ue := &UsageError{Cmd: cmd, Msg: cmd + ": " + err.Error()}
 	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+		ue.Msg = fmt.Sprintf("%s: unknown flag %q", cmd, "-"+name)
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 		if s := closest(name, names); s != "" {
@@ -157,7 +159,7 @@ func unknownCommand(parent, got string, valid []string) error {
 	if s := closest(got, valid); s != "" {
 		ue.Hint = fmt.Sprintf("Did you mean 'tollgate %s'?", strings.TrimSpace(parent+" "+s))
 	} else {
-		ue.Hint = fmt.Sprintf("Valid: %s. Run 'tollgate help %s' for usage.", strings.Join(valid, ", "), strings.TrimSpace(parent))
+		ue.Hint = fmt.Sprintf("Valid: %s. Run '%s' for usage.", strings.Join(valid, ", "), strings.TrimSpace("tollgate help "+parent))
 	}
 	return ue
 }
