@@ -51,7 +51,15 @@ func alarmsCmd(ctx context.Context, args []string, env Env) error {
 	switch sub {
 	case "history":
 		return alarmHistoryCmd(ctx, args, env)
-	case "list", "show", "create", "delete":
+	case "list":
+		// --store reads the fleet's database offline, as history does.
+		for _, a := range args {
+			if a == "--store" || a == "-store" || strings.HasPrefix(a, "--store=") || strings.HasPrefix(a, "-store=") {
+				return alarmsOfflineList(ctx, args, env)
+			}
+		}
+		return alarmsAPICmd(ctx, sub, args, env)
+	case "show", "create", "delete":
 		return alarmsAPICmd(ctx, sub, args, env)
 	}
 	return unknownCommand("alarms", sub, alarmsVerbs)
@@ -88,6 +96,46 @@ func alarmHistoryCmd(ctx context.Context, args []string, env Env) error {
 	ds := dataset{cols: []column{{key: "time"}, {key: "account"}, {key: "alarm"}, {key: "type"}, {key: "summary"}}}
 	for _, h := range items {
 		ds.rows = append(ds.rows, []any{h.Time, h.Account, h.AlarmName, h.Type, h.Summary})
+	}
+	return render(env.Stdout, out.format, ds)
+}
+
+// alarmsOfflineList is alarms list --store: the alarms stored in the
+// PostgreSQL database the replicas share, read offline.
+func alarmsOfflineList(ctx context.Context, args []string, env Env) error {
+	fs, lf := newStoreFlagSet("tollgate alarms list", alarmsUsage, env)
+	out := registerOutput(fs)
+	state := fs.String("state", "", "only alarms in this state: OK, ALARM or INSUFFICIENT_DATA")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs, "alarms list"); err != nil {
+		return err
+	}
+	if *state != "" && !alarm.State(*state).Valid() {
+		return Usagef("alarms list", "alarms list: --state must be OK, ALARM or INSUFFICIENT_DATA")
+	}
+	db, err := lf.open(ctx, env, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	all, err := db.LoadAlarms(ctx)
+	if err != nil {
+		return err
+	}
+	var shown []alarm.Alarm
+	for _, a := range all {
+		if *state == "" || string(a.State) == *state {
+			shown = append(shown, a)
+		}
+	}
+	if out.format == "table" {
+		return printAlarms(env.Stdout, shown)
+	}
+	ds := dataset{cols: []column{{key: "account"}, {key: "name"}, {key: "state"}, {key: "since"}, {key: "condition"}, {key: "actions"}, {key: "reason"}}}
+	for _, a := range shown {
+		ds.rows = append(ds.rows, []any{a.Account, a.Name, string(a.State), a.StateTransitioned, condition(a), a.Actions(a.State), a.StateReason})
 	}
 	return render(env.Stdout, out.format, ds)
 }

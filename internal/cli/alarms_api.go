@@ -197,8 +197,9 @@ func describeAlarm(ctx context.Context, c *cloudwatch.Client, name string) (cwty
 	return out.MetricAlarms[0], nil
 }
 
-// alarmCondition describes what an alarm watches, e.g.
-// "Sum(Invocations{ModelId=abc}) >= 1000 over 1h0m0s x 1".
+// alarmCondition describes what an alarm watches as the offline list
+// does, e.g. "Sum(Invocations{ModelId=abc}) >= 1000 for 1 of 1 x 3600s
+// (missing: notBreaching)".
 func alarmCondition(a cwtypes.MetricAlarm) string {
 	var dims []string
 	for _, d := range a.Dimensions {
@@ -214,9 +215,17 @@ func alarmCondition(a cwtypes.MetricAlarm) string {
 	if stat == "" {
 		stat = aws.ToString(a.ExtendedStatistic)
 	}
-	period := time.Duration(aws.ToInt32(a.Period)) * time.Second
-	return fmt.Sprintf("%s(%s{%s}) %s %s over %s x %d", stat, aws.ToString(a.MetricName), strings.Join(dims, ","), op,
-		strconv.FormatFloat(aws.ToFloat64(a.Threshold), 'f', -1, 64), period, aws.ToInt32(a.EvaluationPeriods))
+	n := aws.ToInt32(a.EvaluationPeriods)
+	m := n
+	if a.DatapointsToAlarm != nil {
+		m = *a.DatapointsToAlarm
+	}
+	missing := aws.ToString(a.TreatMissingData)
+	if missing == "" {
+		missing = "missing"
+	}
+	return fmt.Sprintf("%s(%s{%s}) %s %s for %d of %d x %ds (missing: %s)", stat, aws.ToString(a.MetricName), strings.Join(dims, ","), op,
+		strconv.FormatFloat(aws.ToFloat64(a.Threshold), 'f', -1, 64), m, n, aws.ToInt32(a.Period), missing)
 }
 
 func alarmsDataset(all []cwtypes.MetricAlarm) dataset {
