@@ -100,6 +100,9 @@ type usdCell money.Amount
 // unpricedCell is the cost of a call with no known price.
 type unpricedCell struct{}
 
+// blankCell is an empty cell (a total row's group columns).
+type blankCell struct{}
+
 // pctCell is a share or change in percent, one decimal; NaN-free.
 type pctCell struct {
 	v     float64
@@ -134,6 +137,8 @@ func cellText(v any) string {
 		return fixedUSD(money.Amount(c), 6)
 	case unpricedCell:
 		return "unpriced"
+	case blankCell:
+		return ""
 	case pctCell:
 		if !c.valid {
 			return "-"
@@ -169,7 +174,7 @@ func cellData(v any) any {
 	switch c := v.(type) {
 	case usdCell:
 		return money.Amount(c).Decimal(9) + " USD"
-	case unpricedCell:
+	case unpricedCell, blankCell:
 		return nil
 	case pctCell:
 		if !c.valid {

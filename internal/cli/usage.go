@@ -96,12 +96,22 @@ func usageCmd(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	if err := checkTagKeys(tagF, profiles); err != nil {
-		return err
-	}
-	recs, err := recentRecords(ctx, db, f, *limit)
+	recs, seenKeys, err := recentRecords(ctx, db, f, *limit)
 	if err != nil {
 		return err
+	}
+	if len(recs) == 0 {
+		// Nothing matched: a tag key that neither a profile nor a call read
+		// carries is a typo.
+		known := tagKeysOf(profiles)
+		for k := range seenKeys {
+			known[k] = true
+		}
+		for k := range tagF {
+			if !known[k] {
+				return tagKeyError("usage", k, sortedKeys(known))
+			}
+		}
 	}
 	// Oldest first when following, as a tail does; newest first otherwise.
 	if *follow {
@@ -166,15 +176,17 @@ func (f recordFilter) match(r ledger.Record) bool {
 const usagePage = 500
 
 // recentRecords returns up to limit (0: all) records matching f, newest
-// first, reading the ledger a page at a time backwards from now.
-func recentRecords(ctx context.Context, db ledger.Reader, f recordFilter, limit int) ([]ledger.Record, error) {
+// first, reading the ledger a page at a time backwards from now, and the
+// tag keys of the records it read.
+func recentRecords(ctx context.Context, db ledger.Reader, f recordFilter, limit int) ([]ledger.Record, map[string]bool, error) {
 	var out []ledger.Record
 	seen := map[string]bool{}
+	keys := map[string]bool{}
 	to := time.Time{}
 	for {
 		page, err := db.Records(ctx, ledger.Query{From: f.from, To: to, Limit: usagePage, Newest: true})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fresh := 0
 		for _, r := range page {
@@ -183,15 +195,18 @@ func recentRecords(ctx context.Context, db ledger.Reader, f recordFilter, limit 
 			}
 			seen[r.RequestID] = true
 			fresh++
+			for k := range r.Tags {
+				keys[k] = true
+			}
 			if f.match(r) {
 				out = append(out, r)
 				if limit > 0 && len(out) == limit {
-					return out, nil
+					return out, keys, nil
 				}
 			}
 		}
 		if len(page) < usagePage {
-			return out, nil
+			return out, keys, nil
 		}
 		// The next page ends just after the oldest record read (records of
 		// that millisecond not read yet come again, the others are skipped
@@ -320,27 +335,24 @@ func findProfile(s string, ps []profile.Profile) (string, error) {
 	return "", ue
 }
 
-// checkTagKeys reports a filter on a tag key no profile carries, with
-// the keys that exist.
-func checkTagKeys(filter map[string]string, ps []profile.Profile) error {
+// tagKeysOf returns the tag keys the profiles carry.
+func tagKeysOf(ps []profile.Profile) map[string]bool {
 	keys := map[string]bool{}
 	for _, p := range ps {
 		for k := range p.Tags {
 			keys[k] = true
 		}
 	}
-	for k := range filter {
-		if keys[k] {
-			continue
-		}
-		var known []string
-		for k := range keys {
-			known = append(known, k)
-		}
-		sort.Strings(known)
-		return tagKeyError("usage", k, known)
+	return keys
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	return nil
+	sort.Strings(out)
+	return out
 }
 
 // tagKeyError is the usage error for a filter on a tag key that does not
