@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-		"time"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
