@@ -140,6 +140,12 @@ func budgetsEditCmd(ctx context.Context, verb string, args []string, env Env) er
 		}
 		in := plan.actionInput(account, name)
 		if _, err := client.CreateBudgetAction(ctx, in); err != nil {
+			if verb == "create" {
+				// All or nothing: the budget goes again with its alerts.
+				if _, derr := client.DeleteBudget(ctx, &budgets.DeleteBudgetInput{AccountId: &account, BudgetName: &name}); derr == nil {
+					return fmt.Errorf("budget %s not created: its enforcement was refused: %w", name, err)
+				}
+			}
 			return fmt.Errorf("budget %s is saved, but its enforcement is not: %w", name, err)
 		}
 	} else if plan.removeEnforcement {

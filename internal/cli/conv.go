@@ -8,6 +8,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/aws/smithy-go"
 )
 
 // The conventions every command follows (gh and kubectl are the model):
@@ -61,9 +63,30 @@ func Exit(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tollgate: interrupted")
 		return 1
 	}
-	fmt.Fprintf(stderr, "tollgate: %v\n", err)
+	msg := err.Error()
+	// An AWS SDK error reads "operation error Budgets: CreateBudget, https
+	// response error StatusCode: 400, RequestID: ..., NotFoundException:
+	// ...": keep the operation, the exception and its message.
+	var oe *smithy.OperationError
+	var ae smithy.APIError
+	if errors.As(err, &oe) && errors.As(err, &ae) {
+		msg = strings.Replace(msg, oe.Error(), fmt.Sprintf("%s: %s: %s", oe.Operation(), ae.ErrorCode(), ae.ErrorMessage()), 1)
+	}
+	fmt.Fprintf(stderr, "tollgate: %s\n", msg)
+	var he *hintError
+	if errors.As(err, &he) {
+		fmt.Fprintln(stderr, he.hint)
+	}
 	return 1
 }
+
+// hintError is a failed operation with a hint line (exit 1).
+type hintError struct {
+	error
+	hint string
+}
+
+func (e *hintError) Unwrap() error { return e.error }
 
 // NewFlagSet returns a command's flag set whose help — the usage text,
 // then every flag with its type and default — goes to stdout when asked

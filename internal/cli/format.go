@@ -294,7 +294,7 @@ func renderJSON(w io.Writer, ds dataset) error {
 				b.WriteString(",")
 			}
 			k, _ := json.Marshal(c.key)
-			v, err := json.Marshal(cellData(r[i]))
+			v, err := marshalPlain(cellData(r[i]))
 			if err != nil {
 				return err
 			}
@@ -414,4 +414,15 @@ func fixedUSD(a money.Amount, frac int) string {
 		r--
 	}
 	return (r * q).Decimal(frac)
+}
+
+// marshalPlain is json.Marshal without HTML escaping (">=" stays ">=").
+func marshalPlain(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

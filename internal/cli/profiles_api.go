@@ -272,9 +272,9 @@ func resolveProfile(ctx context.Context, c *bedrock.Client, ref string) (string,
 	}
 	err = fmt.Errorf("no application inference profile named %q", ref)
 	if s := closest(ref, names); s != "" {
-		return "", fmt.Errorf("%w (did you mean %s?)", err, s)
+		return "", &hintError{err, "Did you mean " + s + "?"}
 	}
-	return "", err
+	return "", &hintError{err, "Run 'tollgate profiles list' for the profiles."}
 }
 
 // modelSource returns the copyFrom ARN of create's --model or
