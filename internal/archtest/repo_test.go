@@ -295,26 +295,50 @@ func stripCode(s string) string {
 	return regexp.MustCompile("`[^`\n]*`").ReplaceAllString(s, "")
 }
 
+// commandDocs are the documents whose `tollgate ...` commands
+// TestREADMECommandsNameRealFlags checks.
+var commandDocs = []string{"README.md", "docs/first-hour.md", "docs/cli.md", "docs/tls.md", "docs/calling-by-tags.md", "docs/deployment.md"}
+
 // TestREADMECommandsNameRealFlags checks every `tollgate ...` and `go run
-// ./cmd/tollgate ...` command in the README's code blocks: each flag it
-// gives must be one the command's help lists (serve's and demo's: a
-// setting of serve, or a flag demo.go defines).
+// ./cmd/tollgate ...` command in the code blocks of the README and the
+// guides: each flag it gives must be one the command's help lists
+// (serve's and demo's: a setting of serve, or a flag demo.go defines).
 func TestREADMECommandsNameRealFlags(t *testing.T) {
 	root := moduleRoot(t)
-	data, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	// demo's own flags are defined in cmd/tollgate/demo.go and internal/demo.
+	var demoSrc []byte
+	files, _ := filepath.Glob(filepath.Join(root, "internal", "demo", "*.go"))
+	for _, f := range append(files, filepath.Join(root, "cmd", "tollgate", "demo.go")) {
+		if b, err := os.ReadFile(f); err == nil && !strings.HasSuffix(f, "_test.go") {
+			demoSrc = append(demoSrc, b...)
+		}
 	}
-	demoSrc, _ := os.ReadFile(filepath.Join(root, "cmd", "tollgate", "demo.go"))
 	checked := 0
-	for _, block := range codeBlocks(string(data)) {
+	for _, doc := range commandDocs {
+		data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(doc)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked += checkCommands(t, doc, string(data), demoSrc)
+	}
+	if checked == 0 {
+		t.Fatal("no flag found in the documents' commands: the parser is broken")
+	}
+}
+
+// checkCommands checks the commands of one document and returns how many
+// flags it checked.
+func checkCommands(t *testing.T, doc, data string, demoSrc []byte) int {
+	t.Helper()
+	checked := 0
+	for _, block := range codeBlocks(data) {
 		text := strings.ReplaceAll(block, "\\\n", " ")
 		for _, line := range strings.Split(text, "\n") {
 			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "$ "))
 			var words []string
 			switch {
-			case strings.HasPrefix(line, "tollgate "):
-				words = strings.Fields(strings.TrimPrefix(line, "tollgate "))
+			case strings.HasPrefix(line, "tollgate "), strings.HasPrefix(line, "./tollgate "):
+				words = strings.Fields(line)[1:]
 			case strings.HasPrefix(line, "go run ./cmd/tollgate "):
 				words = strings.Fields(strings.TrimPrefix(line, "go run ./cmd/tollgate "))
 			default:
@@ -337,14 +361,12 @@ func TestREADMECommandsNameRealFlags(t *testing.T) {
 				name := strings.SplitN(strings.TrimLeft(w, "-"), "=", 2)[0]
 				checked++
 				if !flagExists(t, path, name, demoSrc) {
-					t.Errorf("README: `%s` gives --%s, which `tollgate %s` does not have", line, name, strings.Join(path, " "))
+					t.Errorf("%s: `%s` gives --%s, which `tollgate %s` does not have", doc, line, name, strings.Join(path, " "))
 				}
 			}
 		}
 	}
-	if checked == 0 {
-		t.Fatal("no flag found in the README's commands: the parser is broken")
-	}
+	return checked
 }
 
 // codeBlocks returns the contents of the fenced code blocks of markdown.
