@@ -200,6 +200,16 @@ func TestRenderers(t *testing.T) {
 		if err := printAnomalyList(&buf, as, map[string]string{mon: "by-dept"}); err != nil {
 			t.Fatal(err)
 		}
+		for _, f := range []string{"json", "yaml", "csv"} {
+			fmt.Fprintf(&buf, "-o %s\n", f)
+			if err := render(&buf, f, anomaliesDataset(as, map[string]string{mon: "by-dept"})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintln(&buf, "show -o json")
+		if err := renderObject(&buf, "json", anomalyObject(as[0], "by-dept")); err != nil {
+			t.Fatal(err)
+		}
 		if err := printAnomalyList(&buf, nil, nil); err != nil {
 			t.Fatal(err)
 		}
