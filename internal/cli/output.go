@@ -21,18 +21,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// jsonLines writes each element of vs as one line of JSON.
-func jsonLines[T any](w io.Writer, vs []T) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, v := range vs {
-		if err := enc.Encode(v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // writeOutput runs write on stdout (path "") or on a temporary file next
 // to path, renamed to path once write has succeeded: the file is written
 // whole or not at all.
