@@ -48,7 +48,7 @@ func usageCmd(ctx context.Context, args []string, env Env) error {
 	fs.Var(tagF, "tag", "only calls whose profile carried tag `key=value` (repeatable; AND)")
 	principal := fs.String("principal", "", "only calls by this principal id")
 	outcome := fs.String("outcome", "", "only calls with this outcome: success, client_error, server_error, throttled or cancelled")
-	since := fs.String("since", "", "only calls since a `duration` ago (30m, 24h, 7d) or a date (2026-11-01, RFC 3339)")
+	since := fs.String("since", "", "only calls since a duration ago (30m, 24h, 7d) or a date (2026-11-01, RFC 3339)")
 	follow := fs.Bool("follow", false, "after the most recent calls, keep printing new ones as they are recorded")
 	short(fs, "f", "follow")
 	if err := ParseFlags(fs, args); err != nil {
