@@ -9,8 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	btypes "github.com/aws/aws-sdk-go-v2/service/budgets/types"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/alarm"
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -248,4 +253,78 @@ func TestOutputFormats(t *testing.T) {
 			t.Errorf("fixedUSD(%d) = %s, want %s", in, got, want)
 		}
 	}
+}
+
+// TestEveryCommandsFormats renders each command's data in every -o
+// format (golden): budgets, profiles, alarms, alarm history, anomaly
+// monitors and subscriptions, and budgets show as an object.
+func TestEveryCommandsFormats(t *testing.T) {
+	usdSpend := func(s string) *btypes.Spend { return &btypes.Spend{Amount: aws.String(s), Unit: aws.String("USD")} }
+	budgetsAll := []btypes.Budget{
+		{BudgetName: aws.String("sales-chat"), BudgetType: btypes.BudgetTypeCost, TimeUnit: btypes.TimeUnitMonthly, BudgetLimit: usdSpend("10000"),
+			CalculatedSpend: &btypes.CalculatedSpend{ActualSpend: usdSpend("10250.5"), ForecastedSpend: usdSpend("12000")}},
+		{BudgetName: aws.String("claims-trial"), BudgetType: btypes.BudgetTypeCost, TimeUnit: btypes.TimeUnitDaily, BudgetLimit: usdSpend("50")},
+	}
+	acts := map[string][]btypes.Action{
+		"sales-chat": {{ActionId: aws.String("a-1"), ActionType: "BLOCK", Status: btypes.ActionStatusExecutionSuccess, ApprovalModel: btypes.ApprovalModelAuto,
+			ActionThreshold: &btypes.ActionThreshold{ActionThresholdType: btypes.ThresholdTypePercentage, ActionThresholdValue: 100}}},
+		"claims-trial": {{ActionId: aws.String("a-2"), ActionType: "THROTTLE", Status: btypes.ActionStatusStandby, ApprovalModel: btypes.ApprovalModelManual,
+			Definition:      &btypes.Definition{IamActionDefinition: &btypes.IamActionDefinition{PolicyArn: aws.String("60")}},
+			ActionThreshold: &btypes.ActionThreshold{ActionThresholdType: btypes.ThresholdTypePercentage, ActionThresholdValue: 90}}},
+	}
+	at := time.Date(2026, 11, 3, 14, 0, 0, 0, time.UTC)
+	alarms := []cwtypes.MetricAlarm{{AlarmName: aws.String("claims-limit"), StateValue: cwtypes.StateValueAlarm, StateUpdatedTimestamp: &at,
+		MetricName: aws.String("Invocations"), Statistic: cwtypes.StatisticSum, Period: aws.Int32(3600), EvaluationPeriods: aws.Int32(1),
+		Threshold: aws.Float64(1000), ComparisonOperator: cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, ActionsEnabled: aws.Bool(true),
+		AlarmActions: []string{"tollgate:throttle:10"}, TreatMissingData: aws.String("notBreaching"),
+		Dimensions: []cwtypes.Dimension{{Name: aws.String("ModelId"), Value: aws.String("a1b2c3d4e5f6")}}, StateReason: aws.String("Threshold Crossed")}}
+	profiles := []profileRow{{name: "claims-bot", id: "a1b2c3d4e5f6", arn: "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6",
+		typ: "APPLICATION", status: "ACTIVE", model: "anthropic.claude-3-haiku-20240307-v1:0", regions: []string{"us-east-1", "us-west-2"},
+		tags: map[string]string{"dept": "claims", "app": "claims_bot"}, created: at}}
+	history := []alarm.HistoryItem{{Time: at, Account: "123456789012", AlarmName: "claims-limit", Type: "StateUpdate", Summary: "Alarm updated from OK to ALARM"}}
+	mons := []anomaly.Monitor{{ARN: "arn:aws:ce::123456789012:anomalymonitor/m-1", Account: "123456789012", Name: "by-dept", Type: anomaly.Dimensional,
+		Dimension: anomaly.DimTag, TagKey: "dept", ValueCount: 4, LastEvaluated: at}}
+	subs := []anomaly.Subscription{{ARN: "arn:aws:ce::123456789012:anomalysubscription/s-1", Name: "finance", Frequency: "IMMEDIATE",
+		MonitorARNs: []string{mons[0].ARN}, Subscribers: []anomaly.Subscriber{{Type: "EMAIL", Address: "finance@example.com"}},
+		Threshold: anomaly.Threshold{Key: anomaly.ImpactPercentage, Value: 20}}}
+	historyDS := dataset{cols: []column{{key: "time"}, {key: "account"}, {key: "alarm"}, {key: "type"}, {key: "summary"}}}
+	for _, h := range history {
+		historyDS.rows = append(historyDS.rows, []any{h.Time, h.Account, h.AlarmName, h.Type, h.Summary})
+	}
+	var all bytes.Buffer
+	for _, tc := range []struct {
+		name string
+		ds   dataset
+	}{
+		{"budgets list", budgetsDataset(budgetsAll, acts)},
+		{"profiles list", profilesDataset(profiles)},
+		{"alarms list", alarmsDataset(alarms)},
+		{"alarms history", historyDS},
+		{"anomalies monitors", anomalyMonitorsDataset(mons)},
+		{"anomalies subscriptions", anomalySubscriptionsDataset(subs, map[string]string{mons[0].ARN: "by-dept"})},
+	} {
+		for _, f := range outputFormats {
+			fmt.Fprintf(&all, "$ tollgate %s -o %s\n", tc.name, f)
+			if err := render(&all, f, tc.ds); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, f := range []string{"json", "yaml"} {
+		fmt.Fprintf(&all, "$ tollgate budgets show sales-chat -o %s\n", f)
+		d := budgetDetail{Account: "123456789012", Budget: budgetsAll[0], Actions: acts["sales-chat"],
+			Notifications: []btypes.Notification{{NotificationType: btypes.NotificationTypeActual, ThresholdType: btypes.ThresholdTypePercentage,
+				Threshold: 80, NotificationState: btypes.NotificationStateAlarm}},
+			Subscribers: [][]btypes.Subscriber{{{SubscriptionType: btypes.SubscriptionTypeSns, Address: aws.String("pagerduty:R0UT1NG")}}}}
+		if err := renderObject(&all, f, budgetObject(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := enforcementText(acts["sales-chat"]); got != "active" {
+		t.Errorf("BLOCK executed: enforcement %q, want active", got)
+	}
+	if got := enforcementText(acts["claims-trial"]); got != "standby" {
+		t.Errorf("shadow THROTTLE on standby: enforcement %q, want standby", got)
+	}
+	golden(t, "formats", all.Bytes())
 }
