@@ -234,6 +234,7 @@ func budgetsList(ctx context.Context, c *budgets.Client, account string, format 
 		}
 		all = append(all, out.Budgets...)
 	}
+	sortBudgetsBySpend(all)
 	actions := map[string][]btypes.Action{}
 	for _, b := range all {
 		out, err := c.DescribeBudgetActionsForBudget(ctx, &budgets.DescribeBudgetActionsForBudgetInput{AccountId: &account, BudgetName: b.BudgetName})
@@ -550,4 +551,26 @@ func budgetObject(d budgetDetail) map[string]any {
 	return map[string]any{"account": d.Account, "name": aws.ToString(b.BudgetName), "type": string(b.BudgetType),
 		"period": string(b.TimeUnit), "limit": cell(lim), "actual": cell(act), "forecast": cell(fc), "scope": scope,
 		"enforcement": enforcementText(d.Actions), "notifications": notes, "actions": acts}
+}
+
+// sortBudgetsBySpend orders budgets by actual spend in USD, the highest
+// first; budgets in other units (tokens) and without spend follow, by
+// name.
+func sortBudgetsBySpend(all []btypes.Budget) {
+	spend := func(b btypes.Budget) float64 {
+		if b.CalculatedSpend == nil || b.CalculatedSpend.ActualSpend == nil || aws.ToString(b.CalculatedSpend.ActualSpend.Unit) != "USD" {
+			return math.Inf(-1)
+		}
+		if v := amountOf(b.CalculatedSpend.ActualSpend); !math.IsNaN(v) {
+			return v
+		}
+		return math.Inf(-1)
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		si, sj := spend(all[i]), spend(all[j])
+		if si != sj {
+			return si > sj
+		}
+		return aws.ToString(all[i].BudgetName) < aws.ToString(all[j].BudgetName)
+	})
 }
