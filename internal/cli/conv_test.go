@@ -328,3 +328,23 @@ func TestEveryCommandsFormats(t *testing.T) {
 	}
 	golden(t, "formats", all.Bytes())
 }
+
+func TestSortBudgetsBySpend(t *testing.T) {
+	spend := func(name, amount, unit string) btypes.Budget {
+		b := btypes.Budget{BudgetName: aws.String(name)}
+		if amount != "" {
+			b.CalculatedSpend = &btypes.CalculatedSpend{ActualSpend: &btypes.Spend{Amount: aws.String(amount), Unit: aws.String(unit)}}
+		}
+		return b
+	}
+	all := []btypes.Budget{spend("a-tokens", "999999", "Tokens"), spend("b-small", "12.5", "USD"), spend("c-none", "", ""),
+		spend("d-big", "4200", "USD"), spend("e-small", "12.5", "USD")}
+	sortBudgetsBySpend(all)
+	var got []string
+	for _, b := range all {
+		got = append(got, *b.BudgetName)
+	}
+	if diff := cmp.Diff(got, []string{"d-big", "b-small", "e-small", "a-tokens", "c-none"}); diff != "" {
+		t.Errorf("order (-got +want):\n%s", diff)
+	}
+}
