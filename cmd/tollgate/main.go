@@ -7,12 +7,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/tollgate-dev/tollgate/internal/cli"
+	"github.com/tollgate-dev/tollgate/internal/config"
 )
 
 func main() {
@@ -34,7 +36,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if len(args) > 0 {
 		// serve's and demo's help goes to stdout, and asking for it is
 		// no error (exit 0).
-		if (args[0] == "serve" || args[0] == "demo") && helpArg(args[1:]) {
+		if args[0] == "serve" && helpArg(args[1:]) {
+			fmt.Fprint(stdout, serveUsage)
+			config.PrintFlags(stdout)
+			return nil
+		}
+		if args[0] == "demo" && helpArg(args[1:]) {
 			err := run(ctx, args, stdout, stdout, getenv)
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
@@ -52,6 +59,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	return cli.Run(ctx, args, cli.Env{Stdout: stdout, Stderr: stderr, Getenv: getenv, OpenStore: openOffline})
 }
+
+const serveUsage = `Usage: tollgate serve [flags]
+
+Run the gateway: every API (Bedrock, Bedrock Runtime, Tagging, Budgets,
+Cost Explorer, CloudWatch, admin) on one port, the background jobs, and
+the store (SQLite in --data-dir, or the PostgreSQL database --store names).
+It writes the root's credentials and its endpoint into the data directory
+for the other commands and the AWS SDKs. Every flag can also be set as
+TOLLGATE_<FLAG> or in the YAML file --config names (docs/configuration.md).
+
+Examples:
+  tollgate serve
+  tollgate serve --addr 0.0.0.0:8080 --data-dir /var/lib/tollgate
+  tollgate serve --tls-cert cert.pem --tls-key key.pem
+  TOLLGATE_STORE=postgres://tollgate@db:5432/tollgate tollgate serve
+
+Flags:
+`
 
 // helpArg reports whether args ask for help (-h, -help, --help) before
 // any "--".
