@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 )
@@ -134,13 +138,13 @@ func TestFirstHourWalkThrough(t *testing.T) {
 		tg(t, 1, "budgets", "show", "no-such-budget")
 	})
 
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithSharedCredentialsFiles([]string{filepath.Join(data, "credentials")}),
+		awsconfig.WithRegion("us-east-1"), awsconfig.WithBaseEndpoint(endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := bedrockruntime.NewFromConfig(cfg)
 	t.Run("calls", func(t *testing.T) {
-		cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithSharedCredentialsFiles([]string{filepath.Join(data, "credentials")}),
-			awsconfig.WithRegion("us-east-1"), awsconfig.WithBaseEndpoint(endpoint))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc := bedrockruntime.NewFromConfig(cfg)
 		for range 6 {
 			if _, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profileARN), Messages: userText("How do I file a claim?")}); err != nil {
 				t.Fatal(err)
@@ -189,7 +193,76 @@ func TestFirstHourWalkThrough(t *testing.T) {
 			t.Errorf("usage record %v", recs[0])
 		}
 		tg(t, 2, "usage", "--tag", "dpet=walk")
+		tg(t, 2, "report", "--group-by", "tag:dpet")
+		if out := tg(t, 0, "report", "--group-by", "profile"); !strings.Contains(out, "walk-bot") {
+			t.Errorf("report --group-by profile lacks walk-bot:\n%s", out)
+		}
+		// Seven profiles: the two costliest and one row for the rest.
+		out = tg(t, 0, "report", "--group-by", "profile", "--top", "2")
+		rows := 0
+		for _, line := range strings.Split(out, "\n") {
+			if line != "" && line[0] >= '0' && line[0] <= '9' {
+				rows++
+			}
+		}
+		if rows != 3 || !strings.Contains(out, "(5 others)") {
+			t.Errorf("report --group-by profile --top 2: %d rows:\n%s", rows, out)
+		}
 		tg(t, 1, "usage", "--data-dir", filepath.Join(data, "typo"))
+	})
+
+	t.Run("tail the request log", func(t *testing.T) {
+		// usage --follow prints calls as they are recorded: two more calls
+		// appear as two JSON lines.
+		fctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		follow := exec.CommandContext(fctx, bin, "usage", "--follow", "--profile", "walk-bot", "-n", "1", "-o", "json")
+		follow.Env = env
+		pr, pw := io.Pipe()
+		follow.Stdout = pw
+		if err := follow.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines := make(chan map[string]any, 16)
+		go func() {
+			sc := bufio.NewScanner(pr)
+			for sc.Scan() {
+				var m map[string]any
+				if json.Unmarshal(sc.Bytes(), &m) == nil {
+					lines <- m
+				}
+			}
+			close(lines)
+		}()
+		// The most recent call first, then the new ones.
+		first := <-lines
+		if first["profileName"] != "walk-bot" {
+			t.Fatalf("usage --follow first line %v", first)
+		}
+		want := map[string]bool{}
+		for range 2 {
+			out, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(profileARN), Messages: userText("And a follow-up?")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+			want[id] = true
+		}
+		deadline := time.After(60 * time.Second)
+		for len(want) > 0 {
+			select {
+			case m, ok := <-lines:
+				if !ok {
+					t.Fatal("usage --follow ended")
+				}
+				delete(want, fmt.Sprint(m["requestId"]))
+			case <-deadline:
+				t.Fatalf("usage --follow did not print the calls %v", want)
+			}
+		}
+		cancel()
+		pw.Close()
+		_ = follow.Wait()
 		if _, err := os.Stat(filepath.Join(data, "typo")); err == nil {
 			t.Errorf("usage created the mistyped data directory")
 		}
