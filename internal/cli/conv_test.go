@@ -71,6 +71,20 @@ func TestHelpOnStdoutExitZero(t *testing.T) {
 			fmt.Fprintf(&all, "$ tollgate %s --help\n%s\n", name, out)
 		})
 	}
+	// Every command Run knows is in the list above.
+	for _, name := range commandNames {
+		switch name {
+		case "demo", "serve", "version", "help":
+			continue // cmd/tollgate's own (TestVersionAndHelpDispatch)
+		}
+		found := false
+		for _, cmd := range helpCommands {
+			found = found || cmd[0] == name
+		}
+		if !found {
+			t.Errorf("command %s has no help test: add it to helpCommands", name)
+		}
+	}
 	code, out, _ := runCLI(t, "help")
 	if code != 0 || out != Usage {
 		t.Errorf("tollgate help: exit %d", code)
