@@ -381,7 +381,7 @@ func printBudget(w io.Writer, d budgetDetail, width int) error {
 	if len(d.Actions) > 0 {
 		fmt.Fprintln(w, "Actions:")
 		for _, a := range d.Actions {
-			fmt.Fprintf(w, "  %s  %s  %s  (%s)\n", actionsText([]btypes.Action{a}), a.Status, enforcementText([]btypes.Action{a}), aws.ToString(a.ActionId))
+			fmt.Fprintf(w, "  %s  %s (status %s, action %s)\n", actionsText([]btypes.Action{a}), enforcementText([]btypes.Action{a}), a.Status, aws.ToString(a.ActionId))
 		}
 	}
 	if len(history) > 0 {
