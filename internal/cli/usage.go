@@ -182,14 +182,10 @@ func recentRecords(ctx context.Context, db ledger.Reader, f recordFilter, limit 
 	var out []ledger.Record
 	seen := map[string]bool{}
 	keys := map[string]bool{}
-	to := time.Time{}
-	for {
-		page, err := db.Records(ctx, ledger.Query{From: f.from, To: to, Limit: usagePage, Newest: true})
-		if err != nil {
-			return nil, nil, err
-		}
-		fresh := 0
-		for _, r := range page {
+	// take reads recs (newest first), reports whether limit is reached,
+	// and how many were not read before.
+	take := func(recs []ledger.Record) (full bool, fresh int) {
+		for _, r := range recs {
 			if seen[r.RequestID] {
 				continue
 			}
@@ -201,19 +197,36 @@ func recentRecords(ctx context.Context, db ledger.Reader, f recordFilter, limit 
 			if f.match(r) {
 				out = append(out, r)
 				if limit > 0 && len(out) == limit {
-					return out, keys, nil
+					return true, fresh
 				}
 			}
 		}
-		if len(page) < usagePage {
+		return false, fresh
+	}
+	to := time.Time{}
+	for {
+		page, err := db.Records(ctx, ledger.Query{From: f.from, To: to, Limit: usagePage, Newest: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		full, fresh := take(page)
+		if full || len(page) < usagePage {
 			return out, keys, nil
 		}
-		// The next page ends just after the oldest record read (records of
-		// that millisecond not read yet come again, the others are skipped
-		// as seen); a page all of one millisecond moves on past it.
+		// The next page ends just after the oldest record read: records of
+		// that millisecond not read yet come again (those read are skipped).
+		// When a page brings nothing new, the millisecond holds more than a
+		// page: read it whole, then go on before it.
 		oldest := page[len(page)-1].Time
 		to = oldest.Add(time.Millisecond)
 		if fresh == 0 {
+			ms, err := db.Records(ctx, ledger.Query{From: oldest, To: oldest.Add(time.Millisecond), Newest: true})
+			if err != nil {
+				return nil, nil, err
+			}
+			if full, _ := take(ms); full {
+				return out, keys, nil
+			}
 			to = oldest
 		}
 	}
