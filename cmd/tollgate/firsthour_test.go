@@ -267,6 +267,35 @@ func TestFirstHourWalkThrough(t *testing.T) {
 			t.Errorf("usage created the mistyped data directory")
 		}
 	})
+
+	t.Run("change and remove", func(t *testing.T) {
+		tg(t, 0, "profiles", "tag", "walk-bot", "--tag", "env=trial")
+		tg(t, 0, "profiles", "untag", "walk-bot", "--key", "app")
+		var rows []map[string]any
+		if err := json.Unmarshal([]byte(tg(t, 0, "profiles", "show", "walk-bot", "-o", "json")), &rows); err != nil || len(rows) != 1 {
+			t.Fatalf("profiles show: %v", err)
+		}
+		if tags, _ := rows[0]["tags"].(map[string]any); tags["env"] != "trial" || tags["app"] != nil || tags["dept"] != "walk" {
+			t.Errorf("tags after tag and untag: %v", tags)
+		}
+		tg(t, 0, "budgets", "update", "walk-budget", "--limit", "250", "--enforce", "block")
+		if out := tg(t, 0, "budgets", "show", "walk-budget"); !strings.Contains(out, "Limit:     $250.00") || !strings.Contains(out, "BLOCK@100%") ||
+			strings.Contains(out, "THROTTLE") {
+			t.Errorf("budgets show after update:\n%s", out)
+		}
+		tg(t, 0, "budgets", "update", "walk-budget", "--enforce", "none")
+		if out := tg(t, 0, "budgets", "show", "walk-budget"); strings.Contains(out, "Actions:") {
+			t.Errorf("budgets show after --enforce none:\n%s", out)
+		}
+		tg(t, 0, "budgets", "delete", "walk-budget")
+		tg(t, 1, "budgets", "show", "walk-budget")
+		tg(t, 0, "alarms", "delete", "walk-limit")
+		tg(t, 1, "alarms", "show", "walk-limit")
+		tg(t, 0, "profiles", "delete", "walk-bot")
+		if out := tg(t, 0, "profiles", "list"); strings.Contains(out, "walk-bot") {
+			t.Errorf("profiles list after delete:\n%s", out)
+		}
+	})
 }
 
 // waitFor polls f until it reports done or d passes; then the test fails
