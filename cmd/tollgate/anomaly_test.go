@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/notify/webhook"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -332,7 +334,15 @@ func TestAnomaliesSDK(t *testing.T) {
 func TestAnomaliesCLIFlags(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	if err := run(t.Context(), []string{"anomalies", "--data-dir", t.TempDir(), "--json"}, &out, &out, func(string) string { return "" }); err != nil {
+	// An empty database (offline commands never create one: a mistyped
+	// --data-dir is an error).
+	empty := t.TempDir()
+	db, err := sqlite.Open(t.Context(), filepath.Join(empty, "tollgate.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := run(t.Context(), []string{"anomalies", "--data-dir", empty, "--json"}, &out, &out, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
 	if s := strings.TrimSpace(out.String()); s != "[]" {

@@ -111,7 +111,7 @@ func TestChargebackCommand(t *testing.T) {
 		got, want := map[string]string{}, map[string]string{}
 		for _, p := range r.Periods {
 			for _, g := range p.Groups {
-				want[g.Keys[0]] = money.MustParse(g.Cost).Decimal(9)
+				want[g.Keys[0]] = money.MustParse(strings.TrimSuffix(g.Cost, " USD")).Decimal(9)
 			}
 		}
 		for _, st := range doc.Statements {

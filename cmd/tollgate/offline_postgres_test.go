@@ -50,6 +50,16 @@ func copyToSQLite(t *testing.T, pg *postgres.DB) string {
 			t.Fatal(err)
 		}
 	}
+	// The profiles too: usage and report print profile names.
+	profiles, err := pg.ListAllProfiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range profiles {
+		if err := sq.CreateProfile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mons, err := pg.AnomalyMonitors(ctx, "")
 	if err != nil {
 		t.Fatal(err)

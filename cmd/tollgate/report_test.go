@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/cli"
+	"github.com/tollgate-dev/tollgate/internal/costquery"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -108,7 +109,7 @@ func TestReport(t *testing.T) {
 		m := map[string]sums{}
 		for _, p := range r.Periods {
 			for _, g := range p.Groups {
-				c, err := money.Parse(g.Cost)
+				c, err := money.Parse(strings.TrimSuffix(g.Cost, " USD"))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -133,7 +134,7 @@ func TestReport(t *testing.T) {
 			t.Errorf("range %s..%s %s, want month to date, MONTHLY", r.From, r.To, r.Granularity)
 		}
 		all := expect(nil, func(ledger.Record) string { return "" })[""]
-		if got := r.Total; got.Cost != all.cost.Decimal(2) || got.UsageQuantity != all.usage {
+		if got := r.Total; got.Cost != cli.ReportTotalsOf(costquery.Totals{Cost: all.cost}).Cost || got.UsageQuantity != all.usage {
 			t.Errorf("total %+v, want %v and %d", got, all.cost, all.usage)
 		}
 		if len(r.Periods) == 0 || !r.Periods[len(r.Periods)-1].Estimated {
@@ -205,9 +206,11 @@ func TestReport(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
+		// Tables show money with six decimals, rounded half up.
 		all := expect(nil, func(ledger.Record) string { return "" })[""]
-		if !strings.Contains(out, all.cost.Decimal(2)) {
-			t.Errorf("output lacks the total %s:\n%s", all.cost.Decimal(2), out)
+		total := ((all.cost + 500) / 1000 * 1000).Decimal(6)
+		if !strings.Contains(out, "TOTAL") || !strings.Contains(out, " "+total+" ") {
+			t.Errorf("output lacks the total %s:\n%s", total, out)
 		}
 	})
 
@@ -219,7 +222,7 @@ func TestReport(t *testing.T) {
 		}
 		r, _ := decode(t, out)
 		want := expect(func(r ledger.Record) bool { return r.Time.Before(today.Add(3 * time.Hour)) }, func(ledger.Record) string { return "" })[""]
-		if len(r.Periods) != 3 || r.Total.Cost != want.cost.Decimal(2) || r.Periods[0].Start != today.Format("2006-01-02T15:04Z") {
+		if len(r.Periods) != 3 || r.Total.Cost != cli.ReportTotalsOf(costquery.Totals{Cost: want.cost}).Cost || r.Periods[0].Start != today.Format("2006-01-02T15:04Z") {
 			t.Errorf("hourly: %d periods from %s, total %s; want 3 from %s, %s", len(r.Periods), r.Periods[0].Start, r.Total.Cost,
 				today.Format("2006-01-02T15:04Z"), want.cost.Decimal(2))
 		}

@@ -2,23 +2,54 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 )
 
+const adminUsage = `Usage: tollgate accounts list|create --id ID --name N
+       tollgate principals list [--account A] | create --name N [--kind user|role] [--account A] [--tag k=v] | show --principal P
+       tollgate keys create|list|create-api-key --principal P | activate|deactivate KEY | revoke-api-key ID
+       tollgate policies list [--account A] | put --name N --file F | attach|detach --principal P --policy N
+
+Administer accounts, principals (users and roles), their access keys and
+Bedrock API keys, and IAM policies, through the admin API of the running
+Tollgate (the data directory's endpoint and credentials, or --endpoint and
+--credentials), authorized by your policies. Answers are JSON.
+
+Examples:
+  tollgate principals create --name claims-app --tag team=claims
+  tollgate keys create --principal AIDAEXAMPLE
+  tollgate policies put --name claims-invoke --file claims-policy.json
+  tollgate policies attach --principal AIDAEXAMPLE --policy claims-invoke
+`
+
+// adminVerbs are each admin group's subcommands.
+var adminVerbs = map[string][]string{
+	"accounts":   {"list", "create"},
+	"principals": {"list", "create", "show"},
+	"keys":       {"create", "list", "create-api-key", "activate", "deactivate", "revoke-api-key"},
+	"policies":   {"list", "put", "attach", "detach"},
+}
+
 // adminCmd runs `tollgate accounts|principals|keys|policies ...` through
 // the admin API's typed client and prints its answer as indented JSON.
 func adminCmd(ctx context.Context, group string, args []string, env Env) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: tollgate %s <command> [flags]", group)
+	if len(args) == 0 || helpArg(args[:1]) {
+		if len(args) > 0 {
+			fmt.Fprint(env.Stdout, adminUsage)
+			return errHelpShown
+		}
+		return Usagef(group, "%s: give a command: %s", group, strings.Join(adminVerbs[group], ", "))
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet("tollgate "+group+" "+verb, flag.ContinueOnError)
+	if !contains(adminVerbs[group], verb) {
+		return unknownCommand(group, verb, adminVerbs[group])
+	}
+	fs := newFlagSet("tollgate "+group+" "+verb, adminUsage, env)
 	var conn serverFlags
 	conn.register(fs, env.Getenv)
 	account := fs.String("account", "", "account id (default: the caller's)")
@@ -30,8 +61,18 @@ func adminCmd(ctx context.Context, group string, args []string, env Env) error {
 	id := fs.String("id", "", "account id to create")
 	tg := tagFlags{}
 	fs.Var(tg, "tag", "principal tag key=value (repeatable)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := ParseFlags(fs, args[1:]); err != nil {
 		return err
+	}
+	switch group + " " + verb {
+	case "keys activate", "keys deactivate", "keys revoke-api-key":
+		if fs.NArg() != 1 {
+			return Usagef(group+" "+verb, "usage: tollgate keys %s KEY_ID", verb)
+		}
+	default:
+		if err := noArgs(fs, group+" "+verb); err != nil {
+			return err
+		}
 	}
 	c, err := conn.adminClient(ctx)
 	if err != nil {
@@ -39,7 +80,7 @@ func adminCmd(ctx context.Context, group string, args []string, env Env) error {
 	}
 	needPrincipal := func() error {
 		if *principalID == "" {
-			return errors.New("--principal is required")
+			return Usagef(group+" "+verb, "%s %s: --principal is required", group, verb)
 		}
 		return nil
 	}
@@ -75,7 +116,7 @@ func adminCmd(ctx context.Context, group string, args []string, env Env) error {
 		}
 	case "keys activate", "keys deactivate":
 		if fs.NArg() != 1 {
-			return fmt.Errorf("usage: tollgate keys %s ACCESS_KEY_ID", verb)
+			return Usagef("keys "+verb, "usage: tollgate keys %s ACCESS_KEY_ID", verb)
 		}
 		status := "Active"
 		if verb == "deactivate" {
@@ -84,7 +125,7 @@ func adminCmd(ctx context.Context, group string, args []string, env Env) error {
 		out, err = c.UpdateAccessKey(ctx, fs.Arg(0), status)
 	case "keys revoke-api-key":
 		if fs.NArg() != 1 {
-			return errors.New("usage: tollgate keys revoke-api-key API_KEY_ID")
+			return Usagef("keys revoke-api-key", "usage: tollgate keys revoke-api-key API_KEY_ID")
 		}
 		out, err = c.RevokeAPIKey(ctx, fs.Arg(0))
 	case "policies list":

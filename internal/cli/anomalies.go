@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -30,7 +29,11 @@ They are read from the SQLite database in --data-dir or, with --store
   --account A    only monitors of this account
   --min-impact D only anomalies with a total impact of at least D dollars
 
-Flags:
+Examples:
+  tollgate anomalies
+  tollgate anomalies --since 30d --min-impact 100
+  tollgate anomalies show 2f0c3b1e-example --json
+  tollgate anomalies monitors
 `
 
 // anomaliesCmd is the tollgate anomalies command.
@@ -43,21 +46,24 @@ func anomaliesCmd(ctx context.Context, args []string, env Env) error {
 	monitor := fs.String("monitor", "", "only this monitor (name or ARN)")
 	account := fs.String("account", "", "only monitors of this account")
 	minImpact := fs.String("min-impact", "", "only anomalies with at least this total impact (dollars)")
-	asJSON := fs.Bool("json", false, "print JSON")
+	out := registerOutput(fs)
+	if valid := []string{"list", "show", "monitors", "subscriptions"}; !contains(valid, sub) {
+		return unknownCommand("anomalies", sub, valid)
+	}
 	var id string
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
 	if sub == "show" {
-		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return errors.New("anomalies show: give the anomaly id")
+		pos, err := nArgs(fs, "anomalies show", "ID")
+		if err != nil {
+			return err
 		}
-		id, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+		id = pos[0]
+	} else if err := noArgs(fs, "anomalies "+sub); err != nil {
 		return err
 	}
-	if err := noArgs(fs, "anomalies"); err != nil {
-		return err
-	}
-	db, err := lf.open(ctx, env, true)
+	db, err := lf.open(ctx, env, false)
 	if err != nil {
 		return err
 	}
@@ -72,13 +78,19 @@ func anomaliesCmd(ctx context.Context, args []string, env Env) error {
 	}
 	switch sub {
 	case "monitors":
-		return printAnomalyMonitors(stdout, mons, *asJSON)
+		if out.format != "table" {
+			return render(stdout, out.format, anomalyMonitorsDataset(mons))
+		}
+		return printAnomalyMonitors(stdout, mons)
 	case "subscriptions":
 		subs, err := db.AnomalySubscriptions(ctx, *account)
 		if err != nil {
 			return err
 		}
-		return printAnomalySubscriptions(stdout, subs, names, *asJSON)
+		if out.format != "table" {
+			return render(stdout, out.format, anomalySubscriptionsDataset(subs, names))
+		}
+		return printAnomalySubscriptions(stdout, subs, names)
 	case "list", "show":
 	default:
 		return fmt.Errorf("anomalies: unknown subcommand %q: use list, show, monitors or subscriptions", sub)
@@ -114,8 +126,11 @@ func anomaliesCmd(ctx context.Context, args []string, env Env) error {
 		if len(as) == 0 {
 			return fmt.Errorf("anomalies show: no anomaly %s", id)
 		}
-		if *asJSON {
-			return writeJSON(stdout, as[0])
+		switch out.format {
+		case "json", "yaml":
+			return renderObject(stdout, out.format, anomalyObject(as[0], names[as[0].MonitorARN]))
+		case "csv":
+			return render(stdout, out.format, anomaliesDataset(as[:1], names))
 		}
 		return printAnomaly(stdout, as[0], names[as[0].MonitorARN])
 	}
@@ -123,11 +138,8 @@ func anomaliesCmd(ctx context.Context, args []string, env Env) error {
 	for i, j := 0, len(as)-1; i < j; i, j = i+1, j-1 {
 		as[i], as[j] = as[j], as[i]
 	}
-	if *asJSON {
-		if as == nil {
-			as = []anomaly.Anomaly{}
-		}
-		return writeJSON(stdout, as)
+	if out.format != "table" {
+		return render(stdout, out.format, anomaliesDataset(as, names))
 	}
 	return printAnomalyList(stdout, as, names)
 }
@@ -253,10 +265,7 @@ func printAnomaly(w io.Writer, a anomaly.Anomaly, monitorName string) error {
 	return tw.Flush()
 }
 
-func printAnomalyMonitors(w io.Writer, mons []anomaly.Monitor, asJSON bool) error {
-	if asJSON {
-		return writeJSON(w, mons)
-	}
+func printAnomalyMonitors(w io.Writer, mons []anomaly.Monitor) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTYPE\tWATCHES\tVALUES\tLAST EVALUATED (UTC)\tACCOUNT\tARN")
 	for _, m := range mons {
@@ -295,10 +304,7 @@ func anomalyThreshold(t anomaly.Threshold) string {
 	return fmt.Sprintf("impact >= $%g", t.Value)
 }
 
-func printAnomalySubscriptions(w io.Writer, subs []anomaly.Subscription, names map[string]string, asJSON bool) error {
-	if asJSON {
-		return writeJSON(w, subs)
-	}
+func printAnomalySubscriptions(w io.Writer, subs []anomaly.Subscription, names map[string]string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tFREQUENCY\tTHRESHOLD\tMONITORS\tSUBSCRIBERS\tARN")
 	for _, s := range subs {
@@ -313,4 +319,77 @@ func printAnomalySubscriptions(w io.Writer, subs []anomaly.Subscription, names m
 			strings.Join(mons, ", "), strings.Join(to, ", "), s.ARN)
 	}
 	return tw.Flush()
+}
+
+// anomaliesDataset is anomalies list as data.
+func anomaliesDataset(as []anomaly.Anomaly, names map[string]string) dataset {
+	ds := dataset{cols: []column{{key: "id"}, {key: "start"}, {key: "end"}, {key: "monitor"}, {key: "monitorArn"}, {key: "value"},
+		{key: "score", right: true}, {key: "actual", right: true}, {key: "expected", right: true}, {key: "impact", right: true},
+		{key: "impactPercent", right: true}, {key: "status"}, {key: "topRootCause"}}}
+	for _, a := range as {
+		top := ""
+		if len(a.RootCauses) > 0 {
+			top = anomalyCause(a.RootCauses[0])
+		}
+		pct := pctCell{}
+		if p, ok := a.ImpactPercentage(); ok {
+			pct = pctCell{v: p, valid: true, sign: true}
+		}
+		ds.rows = append(ds.rows, []any{a.ID, a.Start, a.End, names[a.MonitorARN], a.MonitorARN, a.DimensionValue, a.MaxScore,
+			usdCell(a.Actual), usdCell(a.Expected), usdCell(a.Impact()), pct, anomalyStatus(a), top})
+	}
+	return ds
+}
+
+// anomalyObject is anomalies show as one lowerCamel object.
+func anomalyObject(a anomaly.Anomaly, monitor string) map[string]any {
+	causes := []map[string]any{}
+	for _, rc := range a.RootCauses {
+		causes = append(causes, map[string]any{"contribution": cellData(usdCell(rc.Contribution)), "account": rc.Account,
+			"region": rc.Region, "usageType": rc.UsageType, "model": rc.ModelID, "profileArn": rc.ProfileARN, "principal": rc.PrincipalID})
+	}
+	obj := map[string]any{"id": a.ID, "account": a.Account, "monitor": monitor, "monitorArn": a.MonitorARN,
+		"value": a.DimensionValue, "start": cellData(a.Start), "end": cellData(a.End), "open": a.Open, "levelShift": a.Adapted,
+		"status": anomalyStatus(a), "maxScore": a.MaxScore, "currentScore": a.CurrentScore,
+		"actual": cellData(usdCell(a.Actual)), "expected": cellData(usdCell(a.Expected)), "impact": cellData(usdCell(a.Impact())),
+		"maxImpact": cellData(usdCell(a.MaxImpact)), "feedback": string(a.Feedback), "detectedAt": cellData(a.DetectedAt),
+		"updatedAt": cellData(a.UpdatedAt), "rootCauses": causes}
+	if p, ok := a.ImpactPercentage(); ok {
+		obj["impactPercent"] = cellData(pctCell{v: p, valid: true})
+	}
+	return obj
+}
+
+// anomalyMonitorsDataset is anomalies monitors as data.
+func anomalyMonitorsDataset(mons []anomaly.Monitor) dataset {
+	ds := dataset{cols: []column{{key: "name"}, {key: "type"}, {key: "watches"}, {key: "values", right: true},
+		{key: "lastEvaluated"}, {key: "account"}, {key: "arn", header: "ARN"}}}
+	for _, m := range mons {
+		watches := string(m.Dimension)
+		switch {
+		case m.Type == anomaly.Custom:
+			watches = m.DimensionValue()
+		case m.Dimension == anomaly.DimTag:
+			watches = "tag " + m.TagKey
+		}
+		ds.rows = append(ds.rows, []any{m.Name, string(m.Type), watches, int64(m.ValueCount), m.LastEvaluated, m.Account, m.ARN})
+	}
+	return ds
+}
+
+// anomalySubscriptionsDataset is anomalies subscriptions as data.
+func anomalySubscriptionsDataset(subs []anomaly.Subscription, names map[string]string) dataset {
+	ds := dataset{cols: []column{{key: "name"}, {key: "frequency"}, {key: "threshold"}, {key: "monitors"},
+		{key: "subscribers"}, {key: "arn", header: "ARN"}}}
+	for _, s := range subs {
+		var mons, to []string
+		for _, a := range s.MonitorARNs {
+			mons = append(mons, names[a])
+		}
+		for _, sb := range s.Subscribers {
+			to = append(to, strings.ToLower(sb.Type)+":"+sb.Address)
+		}
+		ds.rows = append(ds.rows, []any{s.Name, string(s.Frequency), anomalyThreshold(s.Threshold), mons, to, s.ARN})
+	}
+	return ds
 }

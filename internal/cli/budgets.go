@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -21,44 +20,57 @@ import (
 
 const budgetsUsage = `Usage: tollgate budgets [list] [flags]
        tollgate budgets show NAME [flags]
+       tollgate budgets create|update|delete NAME [flags]   (tollgate help budgets create)
 
-List the budgets of an account with their spend this period, forecast and
-a bar, or show one budget: its scope, notifications, actions and the
-history of its periods. It talks to the running Tollgate through the
-Budgets API (the data directory's endpoint and credentials).
+List the budgets of an account with their spend this period, forecast, a
+bar and whether their enforcement is active, or show one budget: its
+scope, notifications, actions and the history of its periods. It talks to
+the running Tollgate through the Budgets API (the data directory's
+endpoint and credentials), so your policies authorize it.
 
 Bars: # actual spend, = forecast beyond it, . the rest of the limit; the
-bar ends in ! when spend passes the limit.
+bar ends in ! when spend passes the limit. An enforcement is active when
+the Budgets API reports its action executed (not STANDBY).
 
-Flags:
+Examples:
+  tollgate budgets
+  tollgate budgets show sales-chat
+  tollgate budgets list -o json
+  tollgate budgets --endpoint http://127.0.0.1:8080 --credentials ~/.aws/credentials
 `
+
+// budgetsVerbs are budgets' subcommands.
+var budgetsVerbs = []string{"list", "show", "create", "update", "delete"}
 
 // budgetsCmd is `tollgate budgets`.
 func budgetsCmd(ctx context.Context, args []string, env Env) error {
-	stdout, stderr, getenv := env.Stdout, env.Stderr, env.Getenv
-	verb := "list"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		verb, args = args[0], args[1:]
+	stdout, getenv := env.Stdout, env.Getenv
+	verb, args := subcommand(args, "list")
+	switch verb {
+	case "create", "update", "delete":
+		return budgetsEditCmd(ctx, verb, args, env)
+	case "list", "show":
+	default:
+		return unknownCommand("budgets", verb, budgetsVerbs)
 	}
-	var name string
-	if verb == "show" {
-		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return errors.New("usage: tollgate budgets show NAME [flags]")
-		}
-		name, args = args[0], args[1:]
-	}
-	fs := newFlagSet("tollgate budgets", budgetsUsage, stderr)
+	fs := newFlagSet("tollgate budgets "+verb, budgetsUsage, env)
 	var conn serverFlags
 	conn.register(fs, getenv)
 	account := fs.String("account", getenv("TOLLGATE_ACCOUNT_ID"), "account id (default: the caller's)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	width := fs.Int("width", 30, "bar width")
-	if err := fs.Parse(args); err != nil {
+	out := registerOutput(fs)
+	width := fs.Int("width", 30, "bar width in characters")
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if verb != "list" && verb != "show" {
-		fs.Usage()
-		return fmt.Errorf("unknown budgets command %q", verb)
+	var name string
+	if verb == "show" {
+		pos, err := nArgs(fs, "budgets show", "NAME")
+		if err != nil {
+			return err
+		}
+		name = pos[0]
+	} else if err := noArgs(fs, "budgets list"); err != nil {
+		return err
 	}
 	client, err := conn.budgetsClient(ctx)
 	if err != nil {
@@ -70,9 +82,9 @@ func budgetsCmd(ctx context.Context, args []string, env Env) error {
 		}
 	}
 	if verb == "list" {
-		return budgetsList(ctx, client, *account, *asJSON, *width, stdout)
+		return budgetsList(ctx, client, *account, out.format, *width, stdout)
 	}
-	return budgetShow(ctx, client, *account, name, *asJSON, *width, stdout)
+	return budgetShow(ctx, client, *account, name, out.format, *width, stdout)
 }
 
 // budgetsClient returns a Budgets SDK client for the flags' endpoint and
@@ -188,7 +200,7 @@ func actionsText(acts []btypes.Action) string {
 		if a.Definition != nil && a.Definition.IamActionDefinition != nil && a.Definition.IamActionDefinition.PolicyArn != nil {
 			arg := *a.Definition.IamActionDefinition.PolicyArn
 			if a.ActionType == "THROTTLE" {
-				arg += "/min"
+				arg = rateText(arg)
 			}
 			s += "(" + arg + ")"
 		}
@@ -201,7 +213,10 @@ func actionsText(acts []btypes.Action) string {
 			}
 			s += "@" + v
 		}
-		if a.Status == btypes.ActionStatusExecutionSuccess {
+		if a.ApprovalModel == btypes.ApprovalModelManual {
+			s += "[shadow]"
+		}
+		if actionActive(a) {
 			s += "*"
 		}
 		parts = append(parts, s)
@@ -209,7 +224,7 @@ func actionsText(acts []btypes.Action) string {
 	return strings.Join(parts, " ")
 }
 
-func budgetsList(ctx context.Context, c *budgets.Client, account string, asJSON bool, width int, w io.Writer) error {
+func budgetsList(ctx context.Context, c *budgets.Client, account string, format string, width int, w io.Writer) error {
 	var all []btypes.Budget
 	p := budgets.NewDescribeBudgetsPaginator(c, &budgets.DescribeBudgetsInput{AccountId: &account})
 	for p.HasMorePages() {
@@ -219,6 +234,7 @@ func budgetsList(ctx context.Context, c *budgets.Client, account string, asJSON 
 		}
 		all = append(all, out.Budgets...)
 	}
+	sortBudgetsBySpend(all)
 	actions := map[string][]btypes.Action{}
 	for _, b := range all {
 		out, err := c.DescribeBudgetActionsForBudget(ctx, &budgets.DescribeBudgetActionsForBudgetInput{AccountId: &account, BudgetName: b.BudgetName})
@@ -227,16 +243,8 @@ func budgetsList(ctx context.Context, c *budgets.Client, account string, asJSON 
 		}
 		actions[aws.ToString(b.BudgetName)] = out.Actions
 	}
-	if asJSON {
-		type row struct {
-			Budget  btypes.Budget
-			Actions []btypes.Action
-		}
-		rows := []row{}
-		for _, b := range all {
-			rows = append(rows, row{b, actions[aws.ToString(b.BudgetName)]})
-		}
-		return writeJSON(w, rows)
+	if format != "table" {
+		return render(w, format, budgetsDataset(all, actions))
 	}
 	return printBudgets(w, account, all, actions, width)
 }
@@ -249,21 +257,22 @@ func printBudgets(w io.Writer, account string, all []btypes.Budget, actions map[
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTYPE\tPERIOD\tLIMIT\tACTUAL\tFORECAST\tUSED\t\tACTIONS")
+	fmt.Fprintln(tw, "NAME\tTYPE\tPERIOD\tLIMIT\tACTUAL\tFORECAST\tUSED\t\tENFORCEMENT\tACTIONS")
 	for _, b := range all {
 		lim := limitOf(b)
 		var act, fc *btypes.Spend
 		if b.CalculatedSpend != nil {
 			act, fc = b.CalculatedSpend.ActualSpend, b.CalculatedSpend.ForecastedSpend
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", aws.ToString(b.BudgetName), b.BudgetType, b.TimeUnit,
+		acts := actions[aws.ToString(b.BudgetName)]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", aws.ToString(b.BudgetName), b.BudgetType, b.TimeUnit,
 			spendText(lim), spendText(act), spendText(fc), percent(amountOf(act), amountOf(lim)),
-			bar(amountOf(act), amountOf(fc), amountOf(lim), width), actionsText(actions[aws.ToString(b.BudgetName)]))
+			bar(amountOf(act), amountOf(fc), amountOf(lim), width), enforcementText(acts), orDash(actionsText(acts)))
 	}
 	return tw.Flush()
 }
 
-func budgetShow(ctx context.Context, c *budgets.Client, account, name string, asJSON bool, width int, w io.Writer) error {
+func budgetShow(ctx context.Context, c *budgets.Client, account, name string, format string, width int, w io.Writer) error {
 	d, err := c.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: &account, BudgetName: &name, ShowFilterExpression: aws.Bool(true)})
 	if err != nil {
 		return err
@@ -298,11 +307,15 @@ func budgetShow(ctx context.Context, c *budgets.Client, account, name string, as
 			}
 		}
 	}
-	if asJSON {
-		return writeJSON(w, map[string]any{"Budget": b, "Notifications": ns.Notifications, "Subscribers": subs, "Actions": acts.Actions, "History": history})
+	d2 := budgetDetail{Account: account, Budget: b, Notifications: ns.Notifications, Subscribers: subs,
+		Actions: acts.Actions, History: history}
+	switch format {
+	case "json", "yaml":
+		return renderObject(w, format, budgetObject(d2))
+	case "csv":
+		return render(w, format, budgetsDataset([]btypes.Budget{b}, map[string][]btypes.Action{name: acts.Actions}))
 	}
-	return printBudget(w, budgetDetail{Account: account, Budget: b, Notifications: ns.Notifications, Subscribers: subs,
-		Actions: acts.Actions, History: history}, width)
+	return printBudget(w, d2, width)
 }
 
 // budgetDetail is one budget as budgets show reads it.
@@ -368,7 +381,7 @@ func printBudget(w io.Writer, d budgetDetail, width int) error {
 	if len(d.Actions) > 0 {
 		fmt.Fprintln(w, "Actions:")
 		for _, a := range d.Actions {
-			fmt.Fprintf(w, "  %s  %s  (%s)\n", actionsText([]btypes.Action{a}), a.Status, aws.ToString(a.ActionId))
+			fmt.Fprintf(w, "  %s  %s (status %s, action %s)\n", actionsText([]btypes.Action{a}), enforcementText([]btypes.Action{a}), a.Status, aws.ToString(a.ActionId))
 		}
 	}
 	if len(history) > 0 {
@@ -423,4 +436,141 @@ func optsText(opts []btypes.MatchOption) string {
 		s = append(s, string(o))
 	}
 	return "[" + strings.Join(s, ",") + "]"
+}
+
+// actionActive reports whether the Budgets API says an action is in
+// force: any status but STANDBY (EXECUTION_SUCCESS, or a pending or
+// executing state AWS reports on its way there).
+func actionActive(a btypes.Action) bool {
+	switch a.Status {
+	case btypes.ActionStatusStandby, btypes.ActionStatusResetInProgress, btypes.ActionStatusResetFailure, btypes.ActionStatusReverseSuccess, "":
+		return false
+	}
+	return true
+}
+
+// enforcementText says whether a budget's enforcement is active: "active"
+// (an action executed), "shadow" (a shadow-mode action executed: counting,
+// refusing nothing), "standby", or "-" without actions.
+func enforcementText(acts []btypes.Action) string {
+	if len(acts) == 0 {
+		return "-"
+	}
+	state := "standby"
+	for _, a := range acts {
+		if !actionActive(a) {
+			continue
+		}
+		if a.ApprovalModel == btypes.ApprovalModelManual {
+			if state == "standby" {
+				state = "shadow"
+			}
+			continue
+		}
+		state = "active"
+	}
+	return state
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// spendCell is a Spend as a dataset cell: money in USD, else its amount
+// and unit.
+func spendCell(s *btypes.Spend) any {
+	if s == nil || s.Amount == nil {
+		return nil
+	}
+	if aws.ToString(s.Unit) == "USD" {
+		if a, err := money.Parse(*s.Amount); err == nil {
+			return usdCell(a)
+		}
+	}
+	return *s.Amount + " " + aws.ToString(s.Unit)
+}
+
+// budgetsDataset is budgets list as data.
+func budgetsDataset(all []btypes.Budget, actions map[string][]btypes.Action) dataset {
+	ds := dataset{cols: []column{{key: "name"}, {key: "type"}, {key: "period"},
+		{key: "limit", header: "LIMIT (USD)", right: true}, {key: "actual", header: "ACTUAL (USD)", right: true},
+		{key: "forecast", header: "FORECAST (USD)", right: true}, {key: "used", right: true},
+		{key: "enforcement"}, {key: "actions"}}}
+	for _, b := range all {
+		lim := limitOf(b)
+		var act, fc *btypes.Spend
+		if b.CalculatedSpend != nil {
+			act, fc = b.CalculatedSpend.ActualSpend, b.CalculatedSpend.ForecastedSpend
+		}
+		used := pctCell{}
+		if a, l := amountOf(act), amountOf(lim); !math.IsNaN(a) && !math.IsNaN(l) && l > 0 {
+			used = pctCell{v: 100 * a / l, valid: true}
+		}
+		acts := actions[aws.ToString(b.BudgetName)]
+		ds.rows = append(ds.rows, []any{aws.ToString(b.BudgetName), string(b.BudgetType), string(b.TimeUnit),
+			spendCell(lim), spendCell(act), spendCell(fc), used, enforcementText(acts), actionsText(acts)})
+	}
+	return ds
+}
+
+// budgetObject is budgets show as one lowerCamel object.
+func budgetObject(d budgetDetail) map[string]any {
+	b := d.Budget
+	lim := limitOf(b)
+	var act, fc *btypes.Spend
+	if b.CalculatedSpend != nil {
+		act, fc = b.CalculatedSpend.ActualSpend, b.CalculatedSpend.ForecastedSpend
+	}
+	scope := "all usage"
+	if b.FilterExpression != nil {
+		scope = exprText(b.FilterExpression)
+	}
+	var notes []map[string]any
+	for i, n := range d.Notifications {
+		var to []string
+		for _, s := range d.Subscribers[i] {
+			to = append(to, string(s.SubscriptionType)+" "+aws.ToString(s.Address))
+		}
+		th := strconv.FormatFloat(n.Threshold, 'f', -1, 64)
+		if n.ThresholdType == btypes.ThresholdTypePercentage {
+			th += "%"
+		} else {
+			th += " USD"
+		}
+		notes = append(notes, map[string]any{"type": string(n.NotificationType), "threshold": th, "state": string(n.NotificationState), "subscribers": to})
+	}
+	var acts []map[string]any
+	for _, a := range d.Actions {
+		acts = append(acts, map[string]any{"id": aws.ToString(a.ActionId), "action": actionsText([]btypes.Action{a}),
+			"status": string(a.Status), "active": actionActive(a), "shadow": a.ApprovalModel == btypes.ApprovalModelManual})
+	}
+	cell := func(s *btypes.Spend) any { return cellData(spendCell(s)) }
+	return map[string]any{"account": d.Account, "name": aws.ToString(b.BudgetName), "type": string(b.BudgetType),
+		"period": string(b.TimeUnit), "limit": cell(lim), "actual": cell(act), "forecast": cell(fc), "scope": scope,
+		"enforcement": enforcementText(d.Actions), "notifications": notes, "actions": acts}
+}
+
+// sortBudgetsBySpend orders budgets by actual spend in USD, the highest
+// first; budgets in other units (tokens) and without spend follow, by
+// name.
+func sortBudgetsBySpend(all []btypes.Budget) {
+	spend := func(b btypes.Budget) float64 {
+		if b.CalculatedSpend == nil || b.CalculatedSpend.ActualSpend == nil || aws.ToString(b.CalculatedSpend.ActualSpend.Unit) != "USD" {
+			return math.Inf(-1)
+		}
+		if v := amountOf(b.CalculatedSpend.ActualSpend); !math.IsNaN(v) {
+			return v
+		}
+		return math.Inf(-1)
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		si, sj := spend(all[i]), spend(all[j])
+		if si != sj {
+			return si > sj
+		}
+		return aws.ToString(all[i].BudgetName) < aws.ToString(all[j].BudgetName)
+	})
 }

@@ -34,8 +34,6 @@ Examples:
   tollgate chargeback --by tag:cost_center --month 2026-11 --markup 15%
   tollgate chargeback --by tag:cost_center --month 2026-11 --markup 15% --out statements-2026-11.html
   tollgate chargeback --by account --format csv > accounts.csv
-
-Flags:
 `
 
 // chargebackCmd writes chargeback statements from the ledger.
@@ -50,14 +48,13 @@ func chargebackCmd(ctx context.Context, args []string, env Env) error {
 	outFlag := fs.String("out", "", "output file, written whole or not at all (default: stdout)")
 	var accountFlags listFlag
 	fs.Var(&accountFlags, "account", "only this account's usage (repeatable; default every account)")
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs, "chargeback"); err != nil {
 		return err
 	}
 	if *byFlag == "" {
-		fs.Usage()
 		return errors.New("chargeback: --by is required (tag:KEY or account)")
 	}
 	by, err := chargeback.ParseBy(*byFlag)

@@ -38,6 +38,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,6 +49,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/resolversidecar"
 )
 
@@ -62,6 +64,11 @@ type Store interface {
 	costquery.DailySource
 	costquery.Versioned
 	export.Source
+
+	// ListAllProfiles returns every application profile, so tables show
+	// profile names beside ids and tag filters can name the keys that
+	// exist.
+	ListAllProfiles(ctx context.Context) ([]profile.Profile, error)
 
 	LoadAlarms(ctx context.Context) ([]alarm.Alarm, error)
 	AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.HistoryItem, error)
@@ -98,84 +105,108 @@ type Env struct {
 // Usage is the help text of the tollgate binary.
 const Usage = `Tollgate: attribute, budget, watch and control every generative-AI call.
 
-Usage:
-  tollgate demo [--once] [--calls N] [serve flags]
-                             run Tollgate with the insurance example: profiles,
-                             simulated traffic of all four runtime calls, and a
-                             cost report; then keep serving (unless --once)
-  tollgate serve [flags]     run the gateway (tollgate serve -h for flags)
-  tollgate usage [--data-dir D | --store URL] [--limit N] [--json]
-                             print recent usage records (usage, report, export,
-                             chargeback and anomalies read the SQLite database in
-                             --data-dir, or the PostgreSQL one --store names)
-  tollgate report [--group-by tag:dept] [--filter tag:env=prod] [--granularity daily] [--json]
-                             print cost and usage tables like Cost Explorer
-                             (tollgate report -h for flags)
-  tollgate export --from D --to D [--granularity hourly|daily] [--format csv|parquet] [--out F]
-                             write CUR 2.0-style line items (tollgate export -h)
-  tollgate chargeback --by tag:cost_center --month 2026-11 [--markup 15%] [--format text|csv|json|html]
-                             one statement per tag value, reconciled with Cost Explorer
-  tollgate bench [flags]     drive a running Tollgate at fixed rates over loopback
-                             and report latency (tollgate bench -h for flags)
-  tollgate resolver [flags]  caching sidecar: GET /resolve?tenant=acme&app=x answers
-                             the profile ARN from the Tagging API, kept in memory and
-                             in a snapshot file (tollgate resolver -h for flags)
-  tollgate profiles export-map --key tenant,app [--out map.yaml] [flags]
-                             write the static map of key tag values -> profile ARN
-  tollgate accounts list|create --id ID --name N
-  tollgate principals list|create --name N [--kind user|role] [--account A] [--tag k=v]|show --principal P
-  tollgate keys create|list|create-api-key --principal P | activate|deactivate KEY | revoke-api-key ID
-  tollgate policies list|put --name N --file F|attach|detach --principal P --policy N
-                             administer accounts, principals, keys and IAM policies
-                             (talks to the running Tollgate in --data-dir or --endpoint)
-  tollgate alarms [list|history] [--state S] [--name N] [--json]
-                             print the CloudWatch alarms, their state and history
-  tollgate budgets [list] | show NAME [--account A] [--json]
-                             print the budgets with spend, forecast and a bar, or
-                             one budget with its alerts, actions and history
-  tollgate anomalies [list|show ID|monitors|subscriptions] [--since 7d] [--json]
-                             print the cost anomalies found, with root causes
-  tollgate version           print the version
+Usage: tollgate COMMAND [SUBCOMMAND] [flags]
+
+Run Tollgate:
+  demo         run Tollgate with the insurance example, traffic and a report
+  serve        run the gateway
+  version      print the version, commit, build time and Go version
+
+Set things up (through the running Tollgate, authorized by your policies):
+  profiles     create, list, show, tag, untag and delete inference profiles
+  budgets      create, update, delete, list and show budgets, alerts and enforcement
+  alarms       create, delete, list and show CloudWatch alarms; their history
+  accounts     list and create accounts
+  principals   list, create and show users and roles
+  keys         create, list, activate and deactivate access keys and API keys
+  policies     list, put, attach and detach IAM policies
+
+Read what happened (offline, from the database):
+  usage        the request log: recent calls, filtered and followed
+  report       cost and usage tables like Cost Explorer
+  export       CUR 2.0-style line items (CSV or Parquet)
+  chargeback   one statement per tag value, reconciled with Cost Explorer
+  anomalies    the cost anomalies found, with root causes
+
+Tools:
+  bench        drive a running Tollgate at fixed rates and report latency
+  resolver     caching sidecar answering tags -> profile ARN
+
+Run 'tollgate help COMMAND' (or 'tollgate COMMAND --help') for a command's
+flags and examples. Output that is data takes -o table|json|yaml|csv.
+Exit status: 0 success, 1 the operation failed, 2 bad usage.
+
+Examples:
+  tollgate demo --once
+  tollgate profiles create claims-bot --model anthropic.claude-3-haiku-20240307-v1:0 --tag dept=claims
+  tollgate budgets create sales-chat --limit 10000 --scope dept=sales,team=support --alert 80%:email=finance@example.com
+  tollgate usage --since 1h --tag dept=claims -o json
 
 Every flag of serve can also be set as TOLLGATE_<FLAG> (e.g. TOLLGATE_ADDR)
 or in a YAML file given with --config.
 `
 
+// commandNames are the commands Run and cmd/tollgate know, for "did you
+// mean".
+var commandNames = []string{"demo", "serve", "version", "profiles", "budgets", "alarms", "accounts", "principals", "keys",
+	"policies", "usage", "report", "export", "chargeback", "anomalies", "bench", "resolver", "help"}
+
 // Run runs the command args names (args[0], without the program name).
-// No command prints Usage on env.Stderr and returns flag.ErrHelp; help,
-// -h and --help print it on env.Stdout.
+// No command prints Usage on env.Stderr and returns flag.ErrHelp (exit
+// 2); help, -h and --help print it on env.Stdout; `help CMD ...` is
+// `CMD ... --help`. Errors are for Exit to print.
 func Run(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
 		fmt.Fprint(env.Stderr, Usage)
 		return flag.ErrHelp
 	}
 	switch args[0] {
-	case "usage":
-		return usageCmd(ctx, args[1:], env)
-	case "report":
-		return reportCmd(ctx, args[1:], env)
-	case "export":
-		return exportCmd(ctx, args[1:], env)
-	case "chargeback":
-		return chargebackCmd(ctx, args[1:], env)
-	case "bench":
-		return bench.Command(ctx, args[1:], env.Stdout, env.Stderr)
-	case "resolver":
-		return resolversidecar.Command(ctx, args[1:], env.Stderr)
-	case "profiles":
-		return profilesCmd(ctx, args[1:], env)
-	case "accounts", "principals", "keys", "policies":
-		return adminCmd(ctx, args[0], args[1:], env)
-	case "alarms":
-		return alarmsCmd(ctx, args[1:], env)
-	case "budgets":
-		return budgetsCmd(ctx, args[1:], env)
-	case "anomalies":
-		return anomaliesCmd(ctx, args[1:], env)
-	case "help", "-h", "--help":
-		fmt.Fprint(env.Stdout, Usage)
-		return nil
+	case "help", "-h", "--help", "-help":
+		if args[0] != "help" || len(args) == 1 {
+			fmt.Fprint(env.Stdout, Usage)
+			return errHelpShown
+		}
+		return Run(ctx, append(append([]string{}, args[1:]...), "--help"), env)
 	}
-	fmt.Fprint(env.Stderr, Usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	rest := args[1:]
+	switch args[0] {
+	case "usage":
+		return usageCmd(ctx, rest, env)
+	case "report":
+		return reportCmd(ctx, rest, env)
+	case "export":
+		return exportCmd(ctx, rest, env)
+	case "chargeback":
+		return chargebackCmd(ctx, rest, env)
+	case "bench":
+		if helpArg(rest) {
+			return helpOf(bench.Command(ctx, rest, env.Stdout, env.Stdout))
+		}
+		return bench.Command(ctx, rest, env.Stdout, env.Stderr)
+	case "resolver":
+		if helpArg(rest) {
+			return helpOf(resolversidecar.Command(ctx, rest, env.Stdout))
+		}
+		return resolversidecar.Command(ctx, rest, env.Stderr)
+	case "profiles":
+		return profilesCmd(ctx, rest, env)
+	case "accounts", "principals", "keys", "policies":
+		return adminCmd(ctx, args[0], rest, env)
+	case "alarms":
+		return alarmsCmd(ctx, rest, env)
+	case "budgets":
+		return budgetsCmd(ctx, rest, env)
+	case "anomalies":
+		return anomaliesCmd(ctx, rest, env)
+	}
+	return unknownCommand("", args[0], commandNames)
+}
+
+// helpOf maps the flag.ErrHelp of a command asked for its help (which it
+// printed) to errHelpShown.
+func helpOf(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelpShown
+	}
+	return err
 }

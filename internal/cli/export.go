@@ -33,8 +33,6 @@ bar on stderr. It reads the SQLite database in --data-dir, or with --store
 Examples:
   tollgate export --from 2026-11-01 --to 2026-12-01 --format parquet --out cur-2026-11.parquet
   tollgate export --granularity hourly --account 111111111111 > month-to-date.csv
-
-Flags:
 `
 
 // exportCmd writes CUR-style line items from the ledger.
@@ -50,7 +48,7 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 	outFlag := fs.String("out", "", "output file, written whole or not at all (default: stdout)")
 	var accountFlags listFlag
 	fs.Var(&accountFlags, "account", "only this account's usage (repeatable; default every account)")
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := noArgs(fs, "export"); err != nil {

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
@@ -65,6 +66,7 @@ func (sf *storeFlags) open(ctx context.Context, env Env, create bool) (Store, er
 // AWS shared-file formats).
 type serverFlags struct {
 	dataDir, endpoint, credentials, region string
+	timeout                                time.Duration
 }
 
 func (f *serverFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -72,6 +74,7 @@ func (f *serverFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.endpoint, "endpoint", "", "Tollgate endpoint (default: endpoint_url in <data-dir>/config)")
 	fs.StringVar(&f.credentials, "credentials", "", "AWS shared-credentials file (default: <data-dir>/credentials)")
 	fs.StringVar(&f.region, "region", "", "region (default: region in <data-dir>/config, else us-east-1)")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a request to the server after this long")
 }
 
 // resolve returns the endpoint, region and credentials file the flags
@@ -94,8 +97,16 @@ func (f *serverFlags) awsConfig(ctx context.Context) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, err
 	}
+	if _, err := os.Stat(credFile); err != nil {
+		return aws.Config{}, fmt.Errorf("no credentials file at %s (give --credentials, or the --data-dir of a running Tollgate)", credFile)
+	}
+	timeout := f.timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
 	return awsconfig.LoadDefaultConfig(ctx, awsconfig.WithSharedCredentialsFiles([]string{credFile}),
-		awsconfig.WithRegion(region), awsconfig.WithBaseEndpoint(endpoint))
+		awsconfig.WithRegion(region), awsconfig.WithBaseEndpoint(endpoint),
+		awsconfig.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)))
 }
 
 // adminClient returns the typed admin API client for the flags' server.
@@ -153,22 +164,15 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// newFlagSet returns a command's flag set: errors go to stderr, and its
-// help is the command's usage text followed by its flags.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	return fs
+// newFlagSet returns a command's flag set (NewFlagSet on env's writers).
+func newFlagSet(name, usage string, env Env) *flag.FlagSet {
+	return NewFlagSet(name, usage, env.Stdout, env.Stderr)
 }
 
 // newStoreFlagSet is newFlagSet for an offline command, with the flags
 // that choose its store (--data-dir, --store).
 func newStoreFlagSet(name, usage string, env Env) (*flag.FlagSet, *storeFlags) {
-	fs := newFlagSet(name, usage, env.Stderr)
+	fs := newFlagSet(name, usage, env)
 	lf := &storeFlags{}
 	lf.register(fs, env.Getenv)
 	return fs, lf
@@ -183,10 +187,22 @@ func subcommand(args []string, def string) (string, []string) {
 	return def, args
 }
 
-// noArgs reports a positional argument after cmd's flags as an error.
+// noArgs reports a positional argument after cmd's flags as bad usage.
 func noArgs(fs *flag.FlagSet, cmd string) error {
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
+		return Usagef(cmd, "%s: unexpected argument %q", cmd, fs.Arg(0))
 	}
 	return nil
+}
+
+// nArgs checks that cmd got exactly the positional arguments names
+// (e.g. "NAME") and returns them.
+func nArgs(fs *flag.FlagSet, cmd string, names ...string) ([]string, error) {
+	switch {
+	case fs.NArg() < len(names):
+		return nil, Usagef(cmd, "%s: missing %s", cmd, strings.Join(names[fs.NArg():], " "))
+	case fs.NArg() > len(names):
+		return nil, Usagef(cmd, "%s: unexpected argument %q", cmd, fs.Arg(len(names)))
+	}
+	return fs.Args(), nil
 }

@@ -17,18 +17,8 @@ import (
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
-}
-
-// jsonLines writes each element of vs as one line of JSON.
-func jsonLines[T any](w io.Writer, vs []T) error {
-	enc := json.NewEncoder(w)
-	for _, v := range vs {
-		if err := enc.Encode(v); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // writeOutput runs write on stdout (path "") or on a temporary file next

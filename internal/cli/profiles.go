@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,19 +11,22 @@ import (
 	"github.com/tollgate-dev/tollgate/resolver"
 )
 
+// profilesVerbs are profiles' subcommands.
+var profilesVerbs = []string{"list", "show", "create", "tag", "untag", "delete", "export-map"}
+
 // profilesCmd runs `tollgate profiles SUBCOMMAND`.
 func profilesCmd(ctx context.Context, args []string, env Env) error {
-	stdout, stderr := env.Stdout, env.Stderr
-	if len(args) == 0 {
-		fmt.Fprint(stderr, exportMapUsage)
-		return flag.ErrHelp
-	}
-	switch args[0] {
+	verb, rest := subcommand(args, "list")
+	switch verb {
 	case "export-map":
-		return exportMapCmd(ctx, args[1:], stdout, stderr)
+		if helpArg(rest) {
+			return helpOf(exportMapCmd(ctx, rest, env.Stdout, env.Stdout))
+		}
+		return exportMapCmd(ctx, rest, env.Stdout, env.Stderr)
+	case "list", "show", "create", "tag", "untag", "delete":
+		return profilesAPICmd(ctx, verb, rest, env)
 	}
-	fmt.Fprint(stderr, exportMapUsage)
-	return fmt.Errorf("profiles: unknown command %q", args[0])
+	return unknownCommand("profiles", verb, profilesVerbs)
 }
 
 const exportMapUsage = `Usage: tollgate profiles export-map --key tenant,app [--out map.yaml] [flags]
@@ -35,6 +37,9 @@ profile ARNs, for tollgate resolver --static or resolver.LoadStaticMap.
 Profiles lacking a key tag are left out. Two profiles with the same values
 are an error unless --allow-duplicates, which keeps the lowest ARN.
 
+Examples:
+  tollgate profiles export-map --key tenant,app
+  tollgate profiles export-map --key dept,app --out map.yaml --allow-duplicates
 `
 
 // exportMapCmd runs `tollgate profiles export-map`.
@@ -49,16 +54,20 @@ func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	resourceType := fs.String("resource-type", resolver.DefaultResourceType, "GetResources resource-type filter")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, exportMapUsage)
-		fs.PrintDefaults()
+		printFlags(stderr, fs)
 	}
-	if err := fs.Parse(args); err != nil {
+	if helpArg(args) {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := noArgs(fs, "export-map"); err != nil {
+	if err := noArgs(fs, "profiles export-map"); err != nil {
 		return err
 	}
 	if *keys == "" {
-		return errors.New("export-map: --key is required, e.g. --key tenant,app")
+		return Usagef("profiles export-map", "profiles export-map: --key is required, e.g. --key tenant,app")
 	}
 	keyTags := strings.Split(*keys, ",")
 	for i := range keyTags {

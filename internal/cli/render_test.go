@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -125,11 +126,11 @@ func TestRenderers(t *testing.T) {
 			Filters: []string{"tag:environment=prod"},
 			Periods: []ReportPeriod{
 				{Start: "2026-11-01", End: "2026-11-02", ReportTotals: tot("12.345", 30000), Groups: []ReportGroup{
-					{Keys: []string{"claims", "anthropic.claude-3-haiku-20240307-v1:0"}, ReportTotals: tot("10.005", 25000)},
-					{Keys: []string{"", "amazon.nova-lite-v1:0"}, ReportTotals: tot("2.34", 5000)},
+					{Keys: []string{"claims", "anthropic.claude-3-haiku-20240307-v1:0"}, ReportTotals: tot("10.005", 25000), Share: "81.0%", Change: "+12.5%"},
+					{Keys: []string{"", "amazon.nova-lite-v1:0"}, ReportTotals: tot("2.34", 5000), Share: "19.0%", Change: "new"},
 				}},
 				{Start: "2026-11-02", End: "2026-11-03", Estimated: true, ReportTotals: tot("1.5", 4000), Groups: []ReportGroup{
-					{Keys: []string{"sales", ""}, ReportTotals: tot("1.5", 4000)},
+					{Keys: []string{"sales", ""}, ReportTotals: tot("1.5", 4000), Share: "100.0%", Change: "-3.0%"},
 				}},
 			},
 			Total: tot("13.845", 34000)}
@@ -141,6 +142,29 @@ func TestRenderers(t *testing.T) {
 			Periods: []ReportPeriod{{Start: "2026-12-01", End: "2027-01-01", ReportTotals: tot("0", 0)}}, Total: tot("0", 0)}
 		if err := printReport(&buf, empty, costquery.Query{Granularity: costquery.Monthly}); err != nil {
 			t.Fatal(err)
+		}
+		// By profile: names beside the ARNs, and the --top row.
+		pq := costquery.Query{Granularity: costquery.Monthly, GroupBy: []costquery.GroupBy{{Type: costquery.GroupDimension, Key: costquery.DimResourceID}}}
+		byProfile := Report{From: "2026-11-01", To: "2026-12-01", Granularity: "MONTHLY", GroupBy: []string{"profile"},
+			Periods: []ReportPeriod{{Start: "2026-11-01", End: "2026-12-01", ReportTotals: tot("100", 9000), Groups: []ReportGroup{
+				{Keys: []string{"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"}, Names: []string{"claims-bot"},
+					ReportTotals: tot("70", 6000), Share: "70.0%", Change: "+40.0%"},
+				{Keys: []string{"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"}, Names: []string{""},
+					ReportTotals: tot("20.123456789", 2000), Share: "20.1%"},
+				{Keys: []string{"(2 others)"}, Other: true, ReportTotals: tot("9.876543211", 1000), Share: "9.9%"},
+			}}}, Total: tot("100", 9000)}
+		if err := printReport(&buf, byProfile, pq); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"json", "csv"} {
+			fmt.Fprintf(&buf, "-o %s\n", f)
+			if f == "json" {
+				if err := writeJSON(&buf, byProfile); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := render(&buf, f, reportDataset(byProfile, pq, false)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		golden(t, "report", buf.Bytes())
 	})
@@ -174,6 +198,16 @@ func TestRenderers(t *testing.T) {
 		}
 		var buf bytes.Buffer
 		if err := printAnomalyList(&buf, as, map[string]string{mon: "by-dept"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"json", "yaml", "csv"} {
+			fmt.Fprintf(&buf, "-o %s\n", f)
+			if err := render(&buf, f, anomaliesDataset(as, map[string]string{mon: "by-dept"})); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Fprintln(&buf, "show -o json")
+		if err := renderObject(&buf, "json", anomalyObject(as[0], "by-dept")); err != nil {
 			t.Fatal(err)
 		}
 		if err := printAnomalyList(&buf, nil, nil); err != nil {

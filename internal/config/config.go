@@ -554,3 +554,17 @@ func Load(name string, args []string, getenv func(string) string) (Config, error
 	c.LoadSecrets(getenv)
 	return c, c.Validate()
 }
+
+// PrintFlags writes the flags Load accepts — every setting, with its
+// environment variable and default — to w, as `tollgate serve --help`
+// shows them.
+func PrintFlags(w io.Writer) {
+	fs := flag.NewFlagSet("tollgate serve", flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.String("config", "", "YAML configuration file (env TOLLGATE_CONFIG)")
+	def := Default()
+	for _, f := range fields() {
+		fs.String(f.name, f.get(&def), f.usage+" (env "+EnvName(f.name)+")")
+	}
+	fs.PrintDefaults()
+}

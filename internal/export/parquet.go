@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/tollgate-dev/tollgate/internal/buildinfo"
 )
 
 // parquetRow is one line item in the Parquet schema. Money and usage are
@@ -57,7 +59,7 @@ func NewParquetWriter(w io.Writer) *ParquetWriter {
 		w: parquet.NewGenericWriter[parquetRow](w,
 			parquet.Compression(&parquet.Snappy),
 			parquet.MaxRowsPerRowGroup(parquetRowGroup),
-			parquet.CreatedBy("tollgate", "", ""),
+			&parquet.WriterConfig{CreatedBy: buildinfo.Read().String()},
 		),
 		batch: make([]parquetRow, 0, parquetBatch),
 		rates: make([]int64, parquetBatch),
