@@ -23,7 +23,7 @@ func testConsoleSessions(t *testing.T, st Store) {
 	a := mk("a", "root-111111111111", at, at.Add(12*time.Hour))
 	b := mk("b", "user-x", at, at.Add(12*time.Hour))
 	c := mk("c", "user-x", at.Add(-2*time.Hour), at.Add(12*time.Hour)) // idle
-	d := mk("d", "user-y", at, at.Add(time.Minute))                     // expires soon
+	d := mk("d", "user-y", at, at.Add(time.Minute))                    // expires soon
 	for _, s := range []session.Session{a, b, c, d} {
 		if err := st.PutConsoleSession(ctx, s); err != nil {
 			t.Fatalf("PutConsoleSession(%s): %v", s.Hash, err)
