@@ -208,6 +208,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := awsproto.Info(r.Context())
 	info.Service = "console"
 	h.mux.ServeHTTP(w, r)
+	if info.Op == "" {
+		_, info.Op = h.mux.Handler(r)
+	}
 }
 
 func cacheStatic(next http.Handler) http.Handler {
@@ -381,6 +384,15 @@ func (h *Handler) guard(q *req, action, resource string, keys map[string][]strin
 		return panel{Err: h.message(q.Request, err)}
 	}
 	return panel{Data: v}
+}
+
+// forecastErr turns the forecast's "not enough history" (Unavailable)
+// into a message for the user rather than a server fault.
+func forecastErr(err error) error {
+	if errkind.As(err).Kind == errkind.Unavailable {
+		return errkind.New(errkind.Invalid, "Not enough spend history for a forecast yet (it needs a few days).")
+	}
+	return err
 }
 
 // message is what a user is told of err: a client error's own message,

@@ -125,7 +125,7 @@ func (h *Handler) home(w http.ResponseWriter, q *req) {
 	p.Forecast = h.guard(q, "ce:GetCostForecast", "*", nil, func() (any, error) {
 		fr, err := h.opts.Costs.Forecast(q.Context(), accts, costquery.ForecastQuery{From: today, To: month.AddDate(0, 1, 0), Granularity: costquery.Monthly})
 		if err != nil {
-			return nil, err
+			return nil, forecastErr(err)
 		}
 		var mtd money.Amount
 		if s, ok := p.Spend.Data.(spend); ok {

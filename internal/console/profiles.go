@@ -136,7 +136,7 @@ func (h *Handler) profileDetail(w http.ResponseWriter, q *req) {
 		d.Forecast = h.guard(q, "ce:GetCostForecast", "*", nil, func() (any, error) {
 			fr, err := h.opts.Costs.Forecast(q.Context(), h.costAccounts(q), costquery.ForecastQuery{From: today, To: next, Granularity: costquery.Monthly, Filter: filter})
 			if err != nil {
-				return nil, err
+				return nil, forecastErr(err)
 			}
 			return d.MTD + fr.Total, nil
 		})

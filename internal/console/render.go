@@ -53,6 +53,10 @@ func parsePages() map[string]*template.Template {
 	return out
 }
 
+// FormatUSD formats an amount as the console shows it (see usd); tests
+// compare the console's figures with the APIs' through it.
+func FormatUSD(a money.Amount) string { return usd(a) }
+
 // usd formats a as US dollars, rounded half away from zero to the cent
 // ("$1,234.56"); an amount that is not zero but rounds to less than a cent
 // keeps its first significant digits ("$0.000042").
