@@ -73,6 +73,10 @@ var alarmMetrics = []string{metrics.Invocations, metrics.InputTokenCount, metric
 	metrics.InvocationClientErrors, metrics.InvocationServerErrors, metrics.Cost}
 
 func (h *Handler) alarmForm(w http.ResponseWriter, q *req) {
+	if res := h.alarmARN(q.account, "*"); h.authorize(q, "cloudwatch:PutMetricAlarm", res, nil) != nil {
+		h.renderDenied(w, q, "alarms", "cloudwatch:PutMetricAlarm", res)
+		return
+	}
 	h.showAlarmForm(w, q, http.StatusOK, alarmForm{Profile: q.URL.Query().Get("profile"), Metric: metrics.Invocations, Period: "60", Periods: "1"})
 }
 

@@ -189,6 +189,10 @@ type profileForm struct {
 }
 
 func (h *Handler) profileForm(w http.ResponseWriter, q *req) {
+	if res := arn.ApplicationProfile(h.opts.Profiles.Region(), q.account, "*"); h.authorize(q, "bedrock:CreateInferenceProfile", res, nil) != nil {
+		h.renderDenied(w, q, "profiles", "bedrock:CreateInferenceProfile", res)
+		return
+	}
 	h.showProfileForm(w, q, http.StatusOK, profileForm{Source: q.URL.Query().Get("source")})
 }
 
