@@ -384,6 +384,9 @@ func (f budgetForm) toBudget(account string) (budget.Budget, error) {
 		if s == "" {
 			return nil
 		}
+		if len(subs) == 0 {
+			return errkind.New(errkind.Invalid, "Alerts need someone to notify: give an e-mail address or a webhook URL, or clear the alert thresholds.")
+		}
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || v <= 0 {
 			return errkind.New(errkind.Invalid, "Threshold %q must be a percentage greater than zero.", s)

@@ -29,9 +29,15 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request, status int, p signInPage) {
-	var b [18]byte
-	_, _ = rand.Read(b[:])
-	p.Token = base64.RawURLEncoding.EncodeToString(b[:])
+	// One token per browser, kept while it has one: two sign-in pages
+	// (tabs, a reload) must not invalidate each other's forms.
+	if c, err := r.Cookie(preCookie); err == nil && len(c.Value) == 24 {
+		p.Token = c.Value
+	} else {
+		var b [18]byte
+		_, _ = rand.Read(b[:])
+		p.Token = base64.RawURLEncoding.EncodeToString(b[:])
+	}
 	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: p.Token, Path: "/console/", HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
 	h.render(w, r, status, "signin", view{Title: "Sign in", Page: p})
 }
