@@ -484,7 +484,11 @@ func fields() []field {
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ConsoleIdleTimeout = d; return err }},
 		{"console-session-lifetime", "end every web console session this long after sign-in",
 			func(c *Config) string { return c.ConsoleSessionLifetime.String() },
-			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ConsoleSessionLifetime = d; return err }},
+			func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				c.ConsoleSessionLifetime = d
+				return err
+			}},
 	}
 }
 

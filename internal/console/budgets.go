@@ -21,8 +21,8 @@ func budgetARN(account, name string) string { return "arn:aws:budgets::" + accou
 // budgetRow is one budget of the list.
 type budgetRow struct {
 	Name, Scope, Limit, Actual, Forecast, Unit string
-	Exceeded, AtThreshold, Active            bool
-	Bar                                      template.HTML
+	Exceeded, AtThreshold, Active              bool
+	Bar                                        template.HTML
 }
 
 // fmtUnits formats a budget amount in its unit.
@@ -221,18 +221,18 @@ func unitsFloat(b budget.Budget, v int64) float64 {
 
 // budgetForm is the create / edit form's fields.
 type budgetForm struct {
-	Edit                 bool
-	Name, Limit, Unit    string
-	TimeUnit             string
-	TagKeys, TagValues   [3]string
-	Thresholds           [3]string
-	Forecast             string
-	Subscriber           string
-	Enforce, EnforceAt   string
+	Edit                  bool
+	Name, Limit, Unit     string
+	TimeUnit              string
+	TagKeys, TagValues    [3]string
+	Thresholds            [3]string
+	Forecast              string
+	Subscriber            string
+	Enforce, EnforceAt    string
 	EnforceRPM, Downgrade string
-	Error                string
-	KnownKeys            []string
-	KnownValues          []string
+	Error                 string
+	KnownKeys             []string
+	KnownValues           []string
 }
 
 var timeUnits = []string{"MONTHLY", "DAILY", "QUARTERLY", "ANNUALLY"}

@@ -406,4 +406,6 @@ func (h *Handler) message(r *http.Request, err error) string {
 	return e.Message
 }
 
-func errInvalid(format string, args ...any) error { return errkind.New(errkind.Invalid, format, args...) }
+func errInvalid(format string, args ...any) error {
+	return errkind.New(errkind.Invalid, format, args...)
+}

@@ -147,4 +147,3 @@ func (h *Handler) home(w http.ResponseWriter, q *req) {
 	})
 	h.render(w, q.Request, http.StatusOK, "home", h.newView(q, "home", "Home", p))
 }
-
