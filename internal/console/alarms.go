@@ -1,6 +1,7 @@
 package console
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -192,6 +193,11 @@ func (h *Handler) metricsPage(w http.ResponseWriter, q *req) {
 			var ss []series
 			for j, st := range sp.stats {
 				s := series{Label: st.label, Color: palette[(i+j)%len(palette)], Values: make([]float64, len(labels))}
+				if sp.lines {
+					for k := range s.Values { // no calls: no latency, a gap
+						s.Values[k] = math.NaN()
+					}
+				}
 				for _, pr := range periods {
 					idx := int(pr.Start.Sub(from) / win.Bucket)
 					if idx < 0 || idx >= len(labels) {
@@ -215,7 +221,7 @@ func (h *Handler) metricsPage(w http.ResponseWriter, q *req) {
 					ss = append(ss, s)
 				}
 			}
-			p.Charts = append(p.Charts, metricChart{Title: sp.title, Chart: chart{Title: sp.title, Labels: labels, Series: ss, Lines: sp.lines,
+			p.Charts = append(p.Charts, metricChart{Title: sp.title, Chart: chart{Title: sp.title, Labels: labels, Series: ss, Lines: sp.lines, Small: true,
 				Format: func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }}})
 		}
 	}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -74,6 +75,11 @@ func (h *Handler) home(w http.ResponseWriter, q *req) {
 		prev := series{Label: "Last month"}
 		days := int(month.AddDate(0, 1, 0).Sub(month) / (24 * time.Hour))
 		cur.Values, prev.Values = make([]float64, days), make([]float64, days)
+		for d := range days { // days still to come are gaps
+			if month.AddDate(0, 0, d).After(today) {
+				cur.Values[d] = math.NaN()
+			}
+		}
 		for d := range days {
 			labels = append(labels, month.AddDate(0, 0, d).Format("Jan 2"))
 		}

@@ -29,8 +29,12 @@ type chart struct {
 	// Format formats a value (axis ticks, hover titles).
 	Format func(float64) string
 	// Lines draws each series as a line of points (for series that do
-	// not add up, such as percentiles) instead of stacking bars.
+	// not add up, such as percentiles) instead of stacking bars; a NaN
+	// value is a gap.
 	Lines bool
+	// Small draws for a panel a third of the page wide (larger text for
+	// its size).
+	Small bool
 }
 
 // colorSeries gives each series a palette colour, grey to the labels
@@ -68,14 +72,17 @@ func esc(s string) string { return template.HTMLEscapeString(s) }
 // segment per series (each focusable, with a <title> giving its value),
 // and a legend. It is drawn on the server, so it needs no JavaScript.
 func (c chart) SVG() template.HTML {
-	const W, H, left, right, top, bottom = 960, 300, 84, 16, 12, 46
+	W, H, left, right, top, bottom := 960, 300, 84, 16, 12, 46
+	if c.Small {
+		W, H, left = 480, 260, 70
+	}
 	pw, ph := float64(W-left-right), float64(H-top-bottom)
 	n := len(c.Labels)
 	var max float64
 	for i := 0; i < n; i++ {
 		var sum float64
 		for _, s := range c.Series {
-			if i < len(s.Values) && s.Values[i] > 0 {
+			if i < len(s.Values) && s.Values[i] > 0 && !math.IsNaN(s.Values[i]) {
 				if c.Lines {
 					sum = math.Max(sum, s.Values[i])
 				} else {
@@ -103,16 +110,30 @@ func (c chart) SVG() template.HTML {
 	if n > 0 {
 		slot := pw / float64(n)
 		bw := math.Max(1, math.Min(slot*0.7, 64))
-		every := int(math.Ceil(float64(n) / 12)) // at most ~12 x labels
+		maxLabels := 12.0
+		if c.Small {
+			maxLabels = 5
+		}
+		every := int(math.Ceil(float64(n) / maxLabels))
 		if c.Lines {
 			for _, s := range c.Series {
 				var pts []string
+				line := func() {
+					if len(pts) > 0 {
+						fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, s.Color, strings.Join(pts, " "))
+					}
+					pts = pts[:0]
+				}
 				for i, v := range s.Values {
+					if math.IsNaN(v) {
+						line()
+						continue
+					}
 					pts = append(pts, fmt.Sprintf("%.1f,%.1f", float64(left)+slot*(float64(i)+0.5), float64(top)+ph-math.Max(v, 0)/top5*ph))
 				}
-				fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, s.Color, strings.Join(pts, " "))
+				line()
 				for i, v := range s.Values {
-					if v <= 0 {
+					if v <= 0 || math.IsNaN(v) {
 						continue
 					}
 					fmt.Fprintf(&b, `<circle class="seg" tabindex="0" cx="%.1f" cy="%.1f" r="3.5" fill="%s"><title>%s — %s: %s</title></circle>`,
@@ -127,7 +148,7 @@ func (c chart) SVG() template.HTML {
 				if c.Lines {
 					break
 				}
-				if i >= len(s.Values) || s.Values[i] <= 0 {
+				if i >= len(s.Values) || s.Values[i] <= 0 || math.IsNaN(s.Values[i]) {
 					continue
 				}
 				h := s.Values[i] / top5 * ph
@@ -159,7 +180,7 @@ func (c chart) Legend() template.HTML {
 func (c chart) Empty() bool {
 	for _, s := range c.Series {
 		for _, v := range s.Values {
-			if v != 0 {
+			if v != 0 && !math.IsNaN(v) {
 				return false
 			}
 		}
