@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/console"
+	"github.com/tollgate-dev/tollgate/internal/demo"
 	"github.com/tollgate-dev/tollgate/internal/money"
 )
 
@@ -325,4 +328,81 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("after sign-out the console is at %s, want the sign-in page", loc)
 		}
 	})
+}
+
+// TestConsoleDemoScreenshots takes the screenshots docs/console.md shows,
+// from the demo's data: run with TOLLGATE_CONSOLE_DOCS=docs/console (it is
+// skipped otherwise). It checks each page renders without an error panel.
+func TestConsoleDemoScreenshots(t *testing.T) {
+	dir := os.Getenv("TOLLGATE_CONSOLE_DOCS")
+	if dir == "" {
+		t.Skip("set TOLLGATE_CONSOLE_DOCS to a directory to take the documentation's screenshots")
+	}
+	ctx := browser(t)
+	ts := startServer(t, "", nil)
+	shot := &shots{t: t, dir: dir}
+	ccfg, err := ts.clientConfig(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Drive(t.Context(), ccfg, "us-east-1", "123456789012", 400, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.consoleClient(t)
+	if got := c.signIn(ts.RootAccessKeyID, ts.RootSecretAccessKey); got != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", got)
+	}
+	for _, b := range []url.Values{
+		{"name": {"sales-support-chat"}, "limit": {"0.01"}, "tag_key_0": {"app"}, "tag_value_0": {"chat_app"}, "threshold_0": {"80"}, "threshold_1": {"100"}},
+		{"name": {"claims-monthly"}, "limit": {"25"}, "tag_key_0": {"dept"}, "tag_value_0": {"claims"}, "threshold_0": {"80"}},
+		{"name": {"all-teams"}, "limit": {"1000"}, "threshold_0": {"90"}},
+	} {
+		b.Set("csrf", c.csrf("/console/budgets/new"))
+		b.Set("time_unit", "MONTHLY")
+		b.Set("forecast", "100")
+		b.Set("subscriber", "finops@example.com")
+		if status, body := c.post("/console/budgets", b); status != http.StatusSeeOther {
+			t.Fatalf("budget %s: %d %.300s", b.Get("name"), status, body)
+		}
+	}
+	var profileID string
+	for _, p := range ts.Profiles.ListApplication("123456789012") {
+		if p.Tags["app"] == "chat_app" {
+			profileID = p.ID
+		}
+	}
+	if status, body := c.post("/console/alarms", url.Values{"csrf": {c.csrf("/console/alarms/new")}, "name": {"chat-app-invocation-limit"},
+		"profile": {profileID}, "metric": {"Invocations"}, "threshold": {"20"}, "period": {"60"}, "periods": {"1"}}); status != http.StatusSeeOther {
+		t.Fatalf("alarm: %d %.300s", status, body)
+	}
+	if err := ts.Watch.Alarms.Evaluate(t.Context(), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	crun(t, ctx, "sign-in page", chromedp.Navigate(ts.URL()+"/console/"), chromedp.WaitVisible(chromedp.ID("access_key_id")),
+		chromedp.SendKeys(chromedp.ID("access_key_id"), ts.RootAccessKeyID))
+	shot.take(ctx, "signin")
+	crun(t, ctx, "sign in", chromedp.SendKeys(chromedp.ID("secret_access_key"), ts.RootSecretAccessKey),
+		chromedp.Click(chromedp.ID("signin")), chromedp.WaitVisible(chromedp.ID("mtd")))
+	for _, pg := range []struct{ name, path string }{
+		{"home", "/console/"},
+		{"cost-explorer", "/console/costs?range=mtd&gran=DAILY&group=tag:app"},
+		{"cost-explorer-by-profile", "/console/costs?range=7d&gran=DAILY&group=dim:RESOURCE_ID"},
+		{"budgets", "/console/budgets"},
+		{"budget", "/console/budgets/sales-support-chat"},
+		{"budget-create", "/console/budgets/new"},
+		{"profiles", "/console/profiles"},
+		{"profile", "/console/profiles/" + profileID},
+		{"profile-create", "/console/profiles/new"},
+		{"metrics", "/console/metrics?profile=" + profileID},
+		{"alarms", "/console/alarms"},
+		{"alarm", "/console/alarms/chat-app-invocation-limit"},
+		{"alarm-create", "/console/alarms/new?profile=" + profileID},
+	} {
+		crun(t, ctx, pg.name, chromedp.Navigate(ts.URL()+pg.path), chromedp.WaitVisible(chromedp.CSS("main")))
+		if n := get(t, ctx, "errors on "+pg.name, chromedp.Evaluate[int](`document.querySelectorAll(".panel.error, .denied, p.error").length`)); n != 0 {
+			t.Errorf("%s shows %d error panels", pg.path, n)
+		}
+		shot.take(ctx, pg.name)
+	}
 }

@@ -71,6 +71,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	conf, _ := filepath.Abs(m.ConfigFile())
 	fmt.Fprintf(stdout, "Point any AWS SDK or the AWS CLI at it:\n  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s\n", creds, conf)
 	fmt.Fprintf(stdout, "  aws bedrock list-inference-profiles --type-equals APPLICATION --endpoint-url %s\n", m.URL())
+	fmt.Fprintf(stdout, "Open the web console at %s/console/ and sign in with the root access key %s (its secret is in %s).\n", m.URL(), m.RootAccessKeyID, creds)
 	if once {
 		stop()
 		return ignoreCanceled(<-done)

@@ -75,9 +75,13 @@ func (h *Handler) home(w http.ResponseWriter, q *req) {
 		prev := series{Label: "Last month"}
 		days := int(month.AddDate(0, 1, 0).Sub(month) / (24 * time.Hour))
 		cur.Values, prev.Values = make([]float64, days), make([]float64, days)
-		for d := range days { // days still to come are gaps
+		lastDays := int(month.Sub(last) / (24 * time.Hour))
+		for d := range days { // days still to come, and past last month's end, are gaps
 			if month.AddDate(0, 0, d).After(today) {
 				cur.Values[d] = math.NaN()
+			}
+			if d >= lastDays {
+				prev.Values[d] = math.NaN()
 			}
 		}
 		for d := range days {
