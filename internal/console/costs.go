@@ -249,7 +249,15 @@ func (h *Handler) costs(w http.ResponseWriter, q *req) {
 		status = http.StatusBadRequest
 	}
 	if r, ok := p.Panel.Data.(costquery.Result); ok {
-		h.fillCosts(&p, r)
+		h.fillCosts(&p, r, func(key string) string {
+			// A profile ARN is shown by its name when the account has it.
+			if len(r.GroupBy) == 1 && r.GroupBy[0].Key == costquery.DimResourceID && strings.Contains(key, ":application-inference-profile/") {
+				if pr, err := h.opts.Profiles.Get(q.account, key); err == nil {
+					return pr.Name + " (" + pr.ID + ")"
+				}
+			}
+			return groupLabel(r.GroupBy, key)
+		})
 	}
 	h.render(w, q.Request, status, "costs", h.newView(q, "costs", "Cost explorer", p))
 }
@@ -272,7 +280,7 @@ func groupLabel(gb []costquery.GroupBy, key string) string {
 
 // fillCosts turns a result into the chart and the table; both add up the
 // same amounts, so the table's totals are the chart's.
-func (h *Handler) fillCosts(p *costPage, r costquery.Result) {
+func (h *Handler) fillCosts(p *costPage, r costquery.Result, labelOf func(key string) string) {
 	n := len(r.Periods)
 	p.Totals = make([]money.Amount, n)
 	rows := map[string]*costRow{}
@@ -288,7 +296,7 @@ func (h *Handler) fillCosts(p *costPage, r costquery.Result) {
 		for _, g := range groups {
 			label := "Total"
 			if len(r.GroupBy) > 0 {
-				label = groupLabel(r.GroupBy, strings.Join(g.Keys, ", "))
+				label = labelOf(strings.Join(g.Keys, ", "))
 			}
 			row := rows[label]
 			if row == nil {
