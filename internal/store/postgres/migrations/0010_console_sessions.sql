@@ -1,7 +1,7 @@
 -- Web console sessions (internal/console/session): one row per signed-in
 -- browser, keyed by the SHA-256 of the session token (the token itself is
 -- only in the user's cookie). Times are Unix milliseconds.
-CREATE TABLE console_sessions (
+CREATE TABLE IF NOT EXISTS console_sessions (
     hash         text PRIMARY KEY,
     principal_id text    NOT NULL,
     key_id       text    NOT NULL,
@@ -11,4 +11,4 @@ CREATE TABLE console_sessions (
     last_seen    bigint  NOT NULL,
     expires_at   bigint  NOT NULL
 );
-CREATE INDEX console_sessions_principal ON console_sessions (principal_id);
+CREATE INDEX IF NOT EXISTS console_sessions_principal ON console_sessions (principal_id);

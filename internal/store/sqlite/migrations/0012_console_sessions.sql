@@ -1,7 +1,9 @@
 -- Web console sessions (internal/console/session): one row per signed-in
 -- browser, keyed by the SHA-256 of the session token (the token itself is
 -- only in the user's cookie). Times are Unix milliseconds.
-CREATE TABLE console_sessions (
+-- IF NOT EXISTS: a database whose recorded migrations were rolled back
+-- by hand (as a test of an older migration does) runs it again.
+CREATE TABLE IF NOT EXISTS console_sessions (
     hash         TEXT PRIMARY KEY,
     principal_id TEXT    NOT NULL,
     key_id       TEXT    NOT NULL,
@@ -11,4 +13,4 @@ CREATE TABLE console_sessions (
     last_seen    INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL
 );
-CREATE INDEX console_sessions_principal ON console_sessions (principal_id);
+CREATE INDEX IF NOT EXISTS console_sessions_principal ON console_sessions (principal_id);
