@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/console"
 	"github.com/tollgate-dev/tollgate/internal/console/session"
@@ -28,6 +29,7 @@ func (m *Main) openConsole(costs *costquery.Service) *console.Handler {
 		Budgets:    m.Budgets.Service,
 		Alarms:     m.Watch.Alarms,
 		Metrics:    m.Watch.Metrics,
+		Anomalies:  anomaly.NewService(m.DB, nil),
 		Management: m.Config.AccountID,
 	})
 }

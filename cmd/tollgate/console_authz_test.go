@@ -68,6 +68,7 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"/console/alarms/new", "cloudwatch:PutMetricAlarm"},
 		{"/console/alarms/team-a-limit", "cloudwatch:DescribeAlarms"},
 		{"/console/metrics", "cloudwatch:GetMetricData"},
+		{"/console/anomalies", "ce:GetAnomalies"},
 	}
 	for _, pg := range pages {
 		t.Run("GET "+pg.path, func(t *testing.T) {
@@ -85,7 +86,7 @@ func TestConsoleAuthorization(t *testing.T) {
 	}
 	t.Run("home", func(t *testing.T) {
 		status, body := nobody.get("/console/")
-		for _, a := range []string{"ce:GetCostAndUsage", "ce:GetCostForecast", "budgets:ViewBudget", "cloudwatch:DescribeAlarms"} {
+		for _, a := range []string{"ce:GetCostAndUsage", "ce:GetCostForecast", "budgets:ViewBudget", "cloudwatch:DescribeAlarms", "ce:GetAnomalies"} {
 			if !strings.Contains(body, "<code>"+a+"</code>") {
 				t.Errorf("home (%d) does not show %s denied", status, a)
 			}
@@ -106,6 +107,7 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"/console/profiles/" + id + "/tags", url.Values{"remove": {"team"}}, "bedrock:UntagResource"},
 		{"/console/profiles/" + id + "/delete", url.Values{"confirm": {"yes"}}, "bedrock:DeleteInferenceProfile"},
 		{"/console/alarms", url.Values{"name": {"x"}, "metric": {"Invocations"}, "threshold": {"1"}, "period": {"60"}, "periods": {"1"}}, "cloudwatch:PutMetricAlarm"},
+		{"/console/anomalies/some-anomaly/feedback", url.Values{"feedback": {"NO"}}, "ce:ProvideAnomalyFeedback"},
 		{"/console/account", url.Values{"account": {"123456789012"}}, ""},
 	}
 	for _, a := range actions {

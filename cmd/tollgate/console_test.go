@@ -13,8 +13,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 
+	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/console/session"
+	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
 // consoleClient is a browser-like HTTP client of the console: a cookie
@@ -276,4 +279,44 @@ func (b *slowBody) Read(p []byte) (int, error) {
 	}
 	time.Sleep(3 * time.Second)
 	return 0, io.EOF
+}
+
+// TestConsoleAnomalies shows a stored anomaly of the account's monitor
+// with its root causes, and records feedback given with its buttons.
+func TestConsoleAnomalies(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	const acct = "123456789012"
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Hour)
+	m := anomaly.Monitor{ARN: anomaly.MonitorARN(acct, "m1"), Account: acct, Name: "by-team", Type: anomaly.Dimensional,
+		Dimension: anomaly.DimTag, TagKey: "team", ResourceTags: tags.Set{}, CreatedAt: now, UpdatedAt: now}
+	if err := ts.DB.CreateAnomalyMonitor(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	a := anomaly.Anomaly{ID: "an-1", Account: acct, MonitorARN: m.ARN, DimensionValue: "team$support", Start: now.Add(-3 * time.Hour), End: now.Add(-time.Hour),
+		MaxScore: 9, CurrentScore: 4, Actual: 42 * money.Dollar, Expected: 12 * money.Dollar, MaxImpact: 15 * money.Dollar,
+		RootCauses: []anomaly.RootCause{{Account: acct, Region: "us-east-1", UsageType: "USE1-Claude3Haiku-output-tokens", ModelID: haikuID, Contribution: 27 * money.Dollar}},
+		DetectedAt: now, UpdatedAt: now}
+	if err := ts.DB.PutAnomalies(ctx, []anomaly.Anomaly{a}); err != nil {
+		t.Fatal(err)
+	}
+	c := ts.consoleClient(t)
+	c.signIn(ts.RootAccessKeyID, ts.RootSecretAccessKey)
+	status, body := c.get("/console/anomalies")
+	for _, want := range []string{"team$support", "$30.00", "250%", "USE1-Claude3Haiku-output-tokens", "$27.00"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("anomalies page (%d) lacks %q", status, want)
+		}
+	}
+	if _, home := c.get("/console/"); !strings.Contains(home, "team$support") {
+		t.Error("home does not list the recent anomaly")
+	}
+	if status, loc := c.post("/console/anomalies/an-1/feedback", url.Values{"csrf": {c.csrf("/console/anomalies")}, "feedback": {"PLANNED_ACTIVITY"}}); status != http.StatusSeeOther {
+		t.Fatalf("feedback = %d %s", status, loc)
+	}
+	got, err := ts.DB.Anomalies(ctx, anomaly.AnomalyFilter{Account: acct})
+	if err != nil || len(got) != 1 || got[0].Feedback != anomaly.FeedbackPlanned {
+		t.Errorf("stored anomalies after feedback: %+v, %v", got, err)
+	}
 }

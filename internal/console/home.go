@@ -31,6 +31,8 @@ type homePage struct {
 	Forecast panel
 	Budgets  panel
 	Alarms   panel
+	// Anomalies are the last two weeks' newest five.
+	Anomalies panel
 }
 
 // home is the overview: month-to-date spend and forecast against last
@@ -154,6 +156,9 @@ func (h *Handler) home(w http.ResponseWriter, q *req) {
 	})
 	p.Alarms = h.guard(q, "cloudwatch:DescribeAlarms", h.alarmARN(q.account, "*"), nil, func() (any, error) {
 		return h.opts.Alarms.List(q.account, alarm.Filter{State: alarm.StateAlarm}), nil
+	})
+	p.Anomalies = h.guard(q, "ce:GetAnomalies", monitorsARN(q.account), nil, func() (any, error) {
+		return h.anomalyRows(q, today.AddDate(0, 0, -14), 5)
 	})
 	h.render(w, q.Request, http.StatusOK, "home", h.newView(q, "home", "Home", p))
 }

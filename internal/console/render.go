@@ -17,7 +17,7 @@ import (
 )
 
 // pageFiles are the page templates; each is parsed with layout.html.
-var pageFiles = []string{"signin", "error", "home", "costs", "budgets", "budget", "budgetform", "profiles", "profile", "profileform", "alarms", "alarm", "alarmform", "metrics"}
+var pageFiles = []string{"signin", "error", "home", "costs", "budgets", "budget", "budgetform", "profiles", "profile", "profileform", "alarms", "alarm", "alarmform", "metrics", "anomalies"}
 
 var funcs = template.FuncMap{
 	"usd":      usd,
@@ -105,6 +105,7 @@ var nav = []struct{ Key, Label, Href string }{
 	{"profiles", "Inference profiles", "/console/profiles"},
 	{"metrics", "Metrics", "/console/metrics"},
 	{"alarms", "Alarms", "/console/alarms"},
+	{"anomalies", "Anomalies", "/console/anomalies"},
 }
 
 // view is what the layout renders around a page.
