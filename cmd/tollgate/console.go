@@ -30,6 +30,7 @@ func (m *Main) openConsole(costs *costquery.Service) *console.Handler {
 		Alarms:     m.Watch.Alarms,
 		Metrics:    m.Watch.Metrics,
 		Anomalies:  anomaly.NewService(m.DB, nil),
+		Usage:      m.DB,
 		Management: m.Config.AccountID,
 	})
 }

@@ -69,6 +69,7 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"/console/alarms/team-a-limit", "cloudwatch:DescribeAlarms"},
 		{"/console/metrics", "cloudwatch:GetMetricData"},
 		{"/console/anomalies", "ce:GetAnomalies"},
+		{"/console/usage", "ce:GetCostAndUsageWithResources"},
 	}
 	for _, pg := range pages {
 		t.Run("GET "+pg.path, func(t *testing.T) {
@@ -84,6 +85,19 @@ func TestConsoleAuthorization(t *testing.T) {
 			}
 		})
 	}
+	t.Run("usage", func(t *testing.T) {
+		_, body := root.get("/console/usage")
+		if !strings.Contains(body, "team-a") || !strings.Contains(body, "Converse") || !strings.Contains(body, "team=a") {
+			t.Errorf("the root's usage page lacks the call: %.600s", body)
+		}
+		_, rows := root.get("/console/usage?fragment=rows")
+		if !strings.HasPrefix(strings.TrimSpace(rows), "<tr>") || !strings.Contains(rows, "team-a") {
+			t.Errorf("usage rows fragment: %.300s", rows)
+		}
+		if status, _ := nobody.get("/console/usage?fragment=rows"); status != http.StatusForbidden {
+			t.Errorf("nobody's usage rows = %d, want 403", status)
+		}
+	})
 	t.Run("home", func(t *testing.T) {
 		status, body := nobody.get("/console/")
 		for _, a := range []string{"ce:GetCostAndUsage", "ce:GetCostForecast", "budgets:ViewBudget", "cloudwatch:DescribeAlarms", "ce:GetAnomalies"} {

@@ -280,6 +280,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		shot.take(ctx, "12-profiles")
 		crun(t, ctx, "home", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.ID("mtd")))
 		shot.take(ctx, "13-home")
+		crun(t, ctx, "usage", chromedp.Navigate(base+"/console/usage"), chromedp.WaitVisible(chromedp.ID("usage-table")))
+		shot.take(ctx, "13-usage")
 	})
 
 	t.Run("restricted user", func(t *testing.T) {
@@ -398,6 +400,8 @@ func TestConsoleDemoScreenshots(t *testing.T) {
 		{"alarms", "/console/alarms"},
 		{"alarm", "/console/alarms/chat-app-invocation-limit"},
 		{"alarm-create", "/console/alarms/new?profile=" + profileID},
+		{"usage", "/console/usage"},
+		{"anomalies", "/console/anomalies"},
 	} {
 		crun(t, ctx, pg.name, chromedp.Navigate(ts.URL()+pg.path), chromedp.WaitVisible(chromedp.CSS("main")))
 		if n := get(t, ctx, "errors on "+pg.name, chromedp.Evaluate[int](`document.querySelectorAll(".panel.error, .denied, p.error").length`)); n != 0 {

@@ -119,6 +119,7 @@ type Options struct {
 	Alarms    Alarms
 	Metrics   Metrics
 	Anomalies Anomalies
+	Usage     Usage
 	// Management is the organisation's management account: its
 	// principals see every account's spend, and its root may switch the
 	// account it looks at.
@@ -192,6 +193,7 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /console/alarms/{name}", h.user(h.alarmDetail))
 	h.mux.Handle("GET /console/metrics", h.user(h.metricsPage))
 	h.mux.Handle("GET /console/anomalies", h.user(h.anomalies))
+	h.mux.Handle("GET /console/usage", h.user(h.usage))
 	h.mux.Handle("POST /console/anomalies/{id}/feedback", h.user(h.anomalyFeedback))
 	h.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "Page not found", "There is no console page at this address.")

@@ -17,7 +17,7 @@ import (
 )
 
 // pageFiles are the page templates; each is parsed with layout.html.
-var pageFiles = []string{"signin", "error", "home", "costs", "budgets", "budget", "budgetform", "profiles", "profile", "profileform", "alarms", "alarm", "alarmform", "metrics", "anomalies"}
+var pageFiles = []string{"signin", "error", "home", "costs", "budgets", "budget", "budgetform", "profiles", "profile", "profileform", "alarms", "alarm", "alarmform", "metrics", "anomalies", "usage"}
 
 var funcs = template.FuncMap{
 	"usd":      usd,
@@ -106,6 +106,7 @@ var nav = []struct{ Key, Label, Href string }{
 	{"metrics", "Metrics", "/console/metrics"},
 	{"alarms", "Alarms", "/console/alarms"},
 	{"anomalies", "Anomalies", "/console/anomalies"},
+	{"usage", "Usage", "/console/usage"},
 }
 
 // view is what the layout renders around a page.

@@ -18,6 +18,18 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   });
+  // Live tables: data-live names a URL answering the rows; refreshed
+  // every 5 seconds while the page is visible.
+  document.querySelectorAll("tbody[data-live]").forEach(function (tb) {
+    setInterval(function () {
+      if (document.hidden) { return; }
+      fetch(tb.getAttribute("data-live"), { credentials: "same-origin" }).then(function (r) {
+        if (r.redirected) { location.reload(); throw new Error("signed out"); }
+        if (r.ok) { return r.text(); }
+        throw new Error(r.status);
+      }).then(function (html) { tb.innerHTML = html; }).catch(function () {});
+    }, 5000);
+  });
   // Forms that ask before they act (delete).
   document.querySelectorAll("form[data-confirm]").forEach(function (f) {
     f.addEventListener("submit", function (e) {
