@@ -32,6 +32,8 @@ func (m *Main) openConsole(costs *costquery.Service) *console.Handler {
 		Anomalies:  anomaly.NewService(m.DB, nil),
 		Usage:      m.DB,
 		Management: m.Config.AccountID,
+
+		AllowPlaintextSignIn: m.Config.AllowPlaintextAPIKeys,
 	})
 }
 

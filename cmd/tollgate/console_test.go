@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -129,6 +130,17 @@ func TestConsoleMountAndSessions(t *testing.T) {
 		status, body := c.do(req)
 		if status == http.StatusOK || strings.Contains(body, "<html") {
 			t.Errorf("bearer request to /console/ = %d %.200s, want an API error", status, body)
+		}
+	})
+	t.Run("API key", func(t *testing.T) {
+		key := strings.TrimSpace(readFile(t, filepath.Join(ts.Config.DataDir, "bedrock-api-key")))
+		a := ts.consoleClient(t)
+		tok := a.csrf("/console/signin")
+		if status, loc := a.post("/console/signin", url.Values{"csrf": {tok}, "method": {"apikey"}, "api_key": {key}}); status != http.StatusSeeOther || loc != "/console/" {
+			t.Fatalf("API key sign-in = %d %s", status, loc)
+		}
+		if status, body := a.get("/console/"); status != http.StatusOK || !strings.Contains(body, "root") {
+			t.Errorf("home after API key sign-in = %d", status)
 		}
 	})
 	t.Run("wrong secret", func(t *testing.T) {

@@ -127,6 +127,11 @@ type Options struct {
 	// MainTagKey is the tag key the home page ranks spend by; "" picks
 	// the tag key with the most spend this month.
 	MainTagKey string
+	// AllowPlaintextSignIn accepts sign-ins (whose form carries a secret
+	// or an API key) over plain HTTP from any address, as
+	// Config.AllowPlaintextAPIKeys does for API keys; by default, without
+	// TLS, only loopback clients may sign in.
+	AllowPlaintextSignIn bool
 	// SignInRate bounds failed sign-ins per source address: at most
 	// SignInBurst in a row, then one per SignInEvery. Defaults 5 and 12s.
 	SignInBurst int

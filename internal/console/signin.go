@@ -59,6 +59,12 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	if host, _, err := net.SplitHostPort(ip); err == nil {
 		ip = host
 	}
+	if parsed := net.ParseIP(ip); r.TLS == nil && !h.opts.AllowPlaintextSignIn && (parsed == nil || !parsed.IsLoopback()) {
+		awsproto.Info(r.Context()).Err = errkind.New(errkind.Denied, "console sign-in over plain HTTP from another host")
+		p.Error = "Signing in sends your secret: over plain HTTP it is accepted only from this host. Use HTTPS (tlsCert), or allowPlaintextAPIKeys behind a proxy that terminates TLS."
+		h.showSignIn(w, r, http.StatusForbidden, p)
+		return
+	}
 	now := h.opts.Now()
 	if !h.limiter.allowed(ip, now) {
 		h.log.Warn("console_signin_throttled", "remote", ip, "access_key_id", p.KeyID)

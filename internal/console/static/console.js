@@ -30,6 +30,12 @@ document.addEventListener("DOMContentLoaded", function () {
       }).then(function (html) { tb.innerHTML = html; }).catch(function () {});
     }, 5000);
   });
+  // Cost explorer: picking a date means a custom range.
+  var range = document.getElementById("range");
+  ["start", "end"].forEach(function (id) {
+    var el = document.getElementById(id);
+    if (el && range) { el.addEventListener("change", function () { range.value = "custom"; }); }
+  });
   // Forms that ask before they act (delete).
   document.querySelectorAll("form[data-confirm]").forEach(function (f) {
     f.addEventListener("submit", function (e) {
