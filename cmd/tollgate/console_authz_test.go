@@ -85,6 +85,17 @@ func TestConsoleAuthorization(t *testing.T) {
 			}
 		})
 	}
+	t.Run("edit budget", func(t *testing.T) {
+		status, loc := root.post("/console/budgets", url.Values{"csrf": {root.csrf("/console/budgets/team-a-budget/edit")}, "edit": {"1"},
+			"name": {"team-a-budget"}, "limit": {"250.50"}, "time_unit": {"MONTHLY"}, "tag_key_0": {"team"}, "tag_value_0": {"a"}})
+		if status != http.StatusSeeOther {
+			t.Fatalf("edit = %d %s", status, loc)
+		}
+		v, err := ts.Budgets.Service.Get(t.Context(), "123456789012", "team-a-budget")
+		if err != nil || v.Limit != 250_500_000_000 || len(v.Notifications) != 0 {
+			t.Errorf("after the edit: limit %d, %d notifications, %v; want $250.50 and the notifications kept (none)", v.Limit, len(v.Notifications), err)
+		}
+	})
 	t.Run("usage", func(t *testing.T) {
 		_, body := root.get("/console/usage")
 		if !strings.Contains(body, "team-a") || !strings.Contains(body, "Converse") || !strings.Contains(body, "team=a") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -330,5 +331,38 @@ func TestConsoleAnomalies(t *testing.T) {
 	got, err := ts.DB.Anomalies(ctx, anomaly.AnomalyFilter{Account: acct})
 	if err != nil || len(got) != 1 || got[0].Feedback != anomaly.FeedbackPlanned {
 		t.Errorf("stored anomalies after feedback: %+v, %v", got, err)
+	}
+}
+
+// TestConsoleOverTLS signs in over HTTPS: the session cookie is Secure.
+func TestConsoleOverTLS(t *testing.T) {
+	t.Parallel()
+	cert, key, pool := selfSignedCert(t)
+	ts := startServerTLS(t, func(c *config.Config) { c.TLSCert, c.TLSKey = cert, key }, pool)
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &consoleClient{t: t, base: ts.URL(), http: client}
+	tok := c.csrf("/console/signin")
+	req, _ := http.NewRequest("POST", ts.URL()+"/console/signin", strings.NewReader(url.Values{"csrf": {tok}, "method": {"key"},
+		"access_key_id": {ts.RootAccessKeyID}, "secret_access_key": {ts.RootSecretAccessKey}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var secure bool
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "tollgate_console" {
+			secure = ck.Secure && ck.HttpOnly && ck.SameSite == http.SameSiteStrictMode
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || !secure {
+		t.Errorf("sign-in over TLS = %d, session cookie Secure/HttpOnly/Strict = %v", resp.StatusCode, secure)
+	}
+	if status, _ := c.get("/console/costs"); status != http.StatusOK {
+		t.Errorf("costs over TLS = %d", status)
 	}
 }
