@@ -93,6 +93,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	conf, _ := filepath.Abs(m.ConfigFile())
 	fmt.Fprintf(stdout, "Point any AWS SDK or the AWS CLI at it:\n  export AWS_SHARED_CREDENTIALS_FILE=%s AWS_CONFIG_FILE=%s\n", creds, conf)
 	fmt.Fprintf(stdout, "  aws bedrock list-inference-profiles --type-equals APPLICATION --endpoint-url %s\n", m.URL())
+	fmt.Fprintf(stdout, "Open the web console at %s/console/ and sign in with the root access key %s (its secret is in %s).\n", m.URL(), m.RootAccessKeyID, creds)
 	demoNext(stdout, m.URL(), cfg.DataDir, opts.Days > 0)
 	if once {
 		stop()
@@ -213,5 +214,5 @@ func demoNext(w io.Writer, url, dataDir string, history bool) {
 	} else {
 		fmt.Fprintf(w, "  tollgate budgets list --data-dir %s\n  tollgate alarms list --data-dir %s\n", dataDir, dataDir)
 	}
-	fmt.Fprintf(w, "  %s/console/   the web console (sign in with the access key in the credentials file above)\n", url)
+	fmt.Fprintf(w, "  %s/console/   the web console (sign in with the root access key above)\n", url)
 }

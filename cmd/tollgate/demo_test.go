@@ -22,7 +22,7 @@ func TestDemoOnce(t *testing.T) {
 	if err := run(t.Context(), args, &out, io.Discard, func(string) string { return "" }); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"Cost by tag", "claims_chatbot", "chat_app", "policy_recommendations", "risk_assessment", "Cost by inference profile", "TOTAL", "AWS_SHARED_CREDENTIALS_FILE="} {
+	for _, want := range []string{"Cost by tag", "claims_chatbot", "chat_app", "policy_recommendations", "risk_assessment", "Cost by inference profile", "TOTAL", "AWS_SHARED_CREDENTIALS_FILE=", "/console/ and sign in"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}

@@ -65,7 +65,7 @@ func TestMainStopsEveryJob(t *testing.T) {
 	waitHealthy(t, m.URL(), nil)
 
 	want := []string{"metrics-flush", "alarm-evaluation", "notify-outbox", "budget-alerts",
-		"anomaly-detection", "change-follower", "metrics-listener"}
+		"anomaly-detection", "change-follower", "console-session-sweep", "metrics-listener"}
 	if got := m.Jobs.Running(); !slices.Equal(got, want) {
 		t.Errorf("jobs running = %q, want %q", got, want)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/console/session"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/egress"
 	"github.com/tollgate-dev/tollgate/internal/export"
@@ -85,6 +86,9 @@ type Store interface {
 
 	// Cost anomaly monitors, subscriptions and anomalies.
 	anomaly.Store
+
+	// Web console sessions (console.go).
+	session.Store
 
 	// Coordination between the replicas sharing the store: leases of
 	// background jobs, budget allowance pools and throttle windows (the
@@ -146,6 +150,9 @@ type Main struct {
 
 	// Anomalies runs cost anomaly detection (anomalies.go).
 	Anomalies *anomaly.Runner
+
+	// ConsoleSessions are the web console's sign-in sessions (console.go).
+	ConsoleSessions *session.Manager
 
 	// Replica identifies this process among the replicas sharing a
 	// store (host name and a random suffix); it holds its background
@@ -274,7 +281,8 @@ func (m *Main) Open(ctx context.Context) error {
 		topts.Shared = m.DB // several replicas: the rate is the fleet's
 	}
 	tagging := taggingapi.New(m.Profiles, topts)
-	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Anomalies: m.openAnomalies()})
+	costs := costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil)
+	ce := ceapi.New(costs, ceapi.Options{Management: cfg.AccountID, Anomalies: m.openAnomalies()})
 	m.Server = server.New(server.Options{
 		RPC:             append([]server.RPCService{tagging.Service(), ce.Service()}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
 		Logger:          m.Logger,
@@ -300,6 +308,7 @@ func (m *Main) Open(ctx context.Context) error {
 		BodyMemoryBytes:       cfg.BodyMemoryBytes,
 		MaxConnsPerClient:     cfg.MaxConnsPerClient,
 		AllowPlaintextAPIKeys: cfg.AllowPlaintextAPIKeys,
+		Console:               m.openConsole(costs),
 	})
 	m.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -344,6 +353,7 @@ func (m *Main) jobs() []supervise.Job {
 		[]supervise.Job{m.anomalyJob()}, // anomaly-detection (leased)
 		m.retentionJobs(),               // ledger-retention (leased; PostgreSQL with a retention)
 		[]supervise.Job{{Name: "change-follower", Run: m.followChanges}},
+		[]supervise.Job{m.consoleSweepJob()}, // console-session-sweep (leased)
 	)
 	if m.metricsLn != nil {
 		jobs = append(jobs, supervise.Job{Name: "metrics-listener", Run: func(ctx context.Context) error {

@@ -153,6 +153,12 @@ type Config struct {
 	// Routes bind models and regions to providers; the first match wins and
 	// unmatched models go to "sim". Default empty.
 	Routes []Route `yaml:"routes"`
+	// ConsoleIdleTimeout ends a web console session unused this long.
+	// Default 1h.
+	ConsoleIdleTimeout time.Duration `yaml:"consoleIdleTimeout"`
+	// ConsoleSessionLifetime ends every web console session this long
+	// after sign-in. Default 12h.
+	ConsoleSessionLifetime time.Duration `yaml:"consoleSessionLifetime"`
 
 	// Secrets are the credentials Tollgate takes from the environment
 	// only; Load fills them. Never read from or written to YAML.
@@ -245,6 +251,9 @@ func Default() Config {
 		Synchronous:         "FULL",
 		ShutdownTimeout:     30 * time.Second,
 		StreamWriteTimeout:  15 * time.Second,
+
+		ConsoleIdleTimeout:     time.Hour,
+		ConsoleSessionLifetime: 12 * time.Hour,
 	}
 }
 
@@ -312,6 +321,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %v must be positive", c.ShutdownTimeout))
+	}
+	if c.ConsoleIdleTimeout <= 0 || c.ConsoleSessionLifetime <= 0 {
+		errs = append(errs, errors.New("consoleIdleTimeout and consoleSessionLifetime must be positive"))
 	}
 	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 || c.BudgetSyncInterval < 0 || c.BudgetEnforcementHold < 0 || c.LeaseTTL < 0 {
 		errs = append(errs, errors.New("notifyRetry, budgetEvalInterval, budgetSyncInterval and leaseTTL must not be negative"))
@@ -483,6 +495,16 @@ func fields() []field {
 		{"shutdown-timeout", "how long shutdown waits for in-flight requests",
 			func(c *Config) string { return c.ShutdownTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ShutdownTimeout = d; return err }},
+		{"console-idle-timeout", "end a web console session unused this long",
+			func(c *Config) string { return c.ConsoleIdleTimeout.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.ConsoleIdleTimeout = d; return err }},
+		{"console-session-lifetime", "end every web console session this long after sign-in",
+			func(c *Config) string { return c.ConsoleSessionLifetime.String() },
+			func(c *Config, v string) error {
+				d, err := time.ParseDuration(v)
+				c.ConsoleSessionLifetime = d
+				return err
+			}},
 	}
 }
 

@@ -250,7 +250,7 @@ func (s *Service) DimensionValues(ctx context.Context, accounts []string, dim st
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
-	rolls, err := s.rollups(ctx, accounts, sc.From, sc.To)
+	rolls, err := s.dailyRollups(ctx, accounts, sc.From, sc.To) // values and sums only: whole days from the daily rollups
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +268,7 @@ func (s *Service) Tags(ctx context.Context, accounts []string, key string, sc Sc
 	if err := sc.validate(); err != nil {
 		return nil, err
 	}
-	rolls, err := s.rollups(ctx, accounts, sc.From, sc.To)
+	rolls, err := s.dailyRollups(ctx, accounts, sc.From, sc.To) // values and sums only: whole days from the daily rollups
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,7 @@ func (s *Service) Forecast(ctx context.Context, accounts []string, q ForecastQue
 		return ForecastResult{}, err
 	}
 	from := today.AddDate(0, 0, -HistoryDays)
-	rolls, err := s.rollups(ctx, accounts, from, today)
+	rolls, err := s.dailyRollups(ctx, accounts, from, today) // whole days: summed daily below
 	if err != nil {
 		return ForecastResult{}, err
 	}

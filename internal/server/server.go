@@ -93,6 +93,13 @@ type Options struct {
 	// /metrics for signed callers of MetricsAccount; unauthenticated on
 	// the private listener ServeMetrics runs.
 	Metrics http.Handler
+	// Console, when set, is the web console, served under /console/ to
+	// requests that carry no AWS credentials (it signs its users in
+	// itself); a browser's GET / is redirected there. Its bodies are
+	// read here, within ConsoleMaxBodyBytes (default 64 KiB) and
+	// BodyReadTimeout, charged to the body budget.
+	Console             http.Handler
+	ConsoleMaxBodyBytes int64
 	// ObserveRequest, when set, is called once per request with the
 	// service and operation that served it ("" when none did), the status
 	// and the duration.
@@ -143,6 +150,9 @@ func New(opts Options) *Server {
 	}
 	if opts.BodyMemoryBytes == 0 {
 		opts.BodyMemoryBytes = 256 << 20
+	}
+	if opts.ConsoleMaxBodyBytes == 0 {
+		opts.ConsoleMaxBodyBytes = 64 << 10
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -250,6 +260,10 @@ func (s *Server) routes() http.Handler {
 				metricsAuthed.ServeHTTP(w, r)
 				return
 			}
+		}
+		if s.opts.Console != nil && s.forConsole(r) {
+			s.serveConsole(w, r)
+			return
 		}
 		if adminAuthed != nil && strings.HasPrefix(r.URL.Path, "/tollgate/v1/") {
 			adminAuthed.ServeHTTP(w, r)

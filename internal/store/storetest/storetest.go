@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
+	"github.com/tollgate-dev/tollgate/internal/console/session"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/export"
@@ -39,6 +40,7 @@ type Store interface {
 	metrics.RecordReader
 	anomaly.Store
 	CoordStore
+	session.Store
 }
 
 // Run runs the whole suite. open returns a fresh, empty store; the suite
@@ -63,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("RateClaims", func(t *testing.T) { testRateClaims(t, open(t)) })
 	t.Run("ChangeFeed", func(t *testing.T) { testChangeFeed(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t)) })
+	t.Run("ConsoleSessions", func(t *testing.T) { testConsoleSessions(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

@@ -168,6 +168,18 @@ CREATE TABLE budgets (
     updated_at bigint NOT NULL,
     CONSTRAINT budgets_pkey PRIMARY KEY (account, name)
 );
+CREATE TABLE console_sessions (
+    hash text NOT NULL,
+    principal_id text NOT NULL,
+    key_id text NOT NULL,
+    api_key boolean NOT NULL,
+    view text NOT NULL DEFAULT ''::text,
+    created_at bigint NOT NULL,
+    last_seen bigint NOT NULL,
+    expires_at bigint NOT NULL,
+    CONSTRAINT console_sessions_pkey PRIMARY KEY (hash)
+);
+CREATE INDEX console_sessions_principal ON console_sessions USING btree (principal_id);
 CREATE TABLE leases (
     name text NOT NULL,
     holder text NOT NULL,

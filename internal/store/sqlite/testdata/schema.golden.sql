@@ -125,6 +125,16 @@ CREATE TABLE budgets (
     updated_ms INTEGER NOT NULL,
     PRIMARY KEY (account, name)
 );
+CREATE TABLE console_sessions (
+    hash         TEXT PRIMARY KEY,
+    principal_id TEXT    NOT NULL,
+    key_id       TEXT    NOT NULL,
+    api_key      INTEGER NOT NULL,
+    view         TEXT    NOT NULL DEFAULT '',
+    created_at   INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
 CREATE TABLE metric_buckets (
     res_s    INTEGER NOT NULL,
     account  TEXT    NOT NULL,
@@ -282,6 +292,7 @@ CREATE INDEX anomaly_subscription_monitors_monitor ON anomaly_subscription_monit
 CREATE INDEX anomaly_subscriptions_account ON anomaly_subscriptions (account, created_at);
 CREATE INDEX budget_alerts_period ON budget_alerts (period_start_ms);
 CREATE INDEX budget_refusals_last ON budget_refusals (last_ms);
+CREATE INDEX console_sessions_principal ON console_sessions (principal_id);
 CREATE INDEX metric_buckets_start ON metric_buckets (res_s, start_ms);
 CREATE INDEX outbox_due ON outbox (next_ms) WHERE state = 'pending';
 CREATE UNIQUE INDEX profiles_token ON profiles (account, client_request_token)

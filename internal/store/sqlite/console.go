@@ -1,0 +1,57 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/console/session"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
+)
+
+var consoleSQL = sqlstore.ConsoleSessionSQL{
+	Put: `INSERT INTO console_sessions (hash, principal_id, key_id, api_key, view, created_at, last_seen, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (hash) DO UPDATE SET principal_id = excluded.principal_id, key_id = excluded.key_id, api_key = excluded.api_key,
+		view = excluded.view, created_at = excluded.created_at, last_seen = excluded.last_seen, expires_at = excluded.expires_at`,
+	Get:           `SELECT hash, principal_id, key_id, api_key, view, created_at, last_seen, expires_at FROM console_sessions WHERE hash = ?`,
+	Touch:         `UPDATE console_sessions SET last_seen = ?, view = ? WHERE hash = ?`,
+	Delete:        `DELETE FROM console_sessions WHERE hash = ?`,
+	DeleteOf:      `DELETE FROM console_sessions WHERE principal_id = ?`,
+	DeleteExpired: `DELETE FROM console_sessions WHERE last_seen < ? OR expires_at <= ?`,
+}
+
+func (db *DB) sessions() sqlstore.ConsoleSessions {
+	return sqlstore.ConsoleSessions{W: db.w, R: db.r, E: errs, SQL: consoleSQL}
+}
+
+var _ session.Store = (*DB)(nil)
+
+// PutConsoleSession implements session.Store.
+func (db *DB) PutConsoleSession(ctx context.Context, s session.Session) error {
+	return db.sessions().PutConsoleSession(ctx, s)
+}
+
+// ConsoleSession implements session.Store.
+func (db *DB) ConsoleSession(ctx context.Context, hash string) (session.Session, error) {
+	return db.sessions().ConsoleSession(ctx, hash)
+}
+
+// TouchConsoleSession implements session.Store.
+func (db *DB) TouchConsoleSession(ctx context.Context, hash string, lastSeen time.Time, view string) error {
+	return db.sessions().TouchConsoleSession(ctx, hash, lastSeen, view)
+}
+
+// DeleteConsoleSession implements session.Store.
+func (db *DB) DeleteConsoleSession(ctx context.Context, hash string) error {
+	return db.sessions().DeleteConsoleSession(ctx, hash)
+}
+
+// DeleteConsoleSessionsOf implements session.Store.
+func (db *DB) DeleteConsoleSessionsOf(ctx context.Context, principalID string) (int, error) {
+	return db.sessions().DeleteConsoleSessionsOf(ctx, principalID)
+}
+
+// DeleteExpiredConsoleSessions implements session.Store.
+func (db *DB) DeleteExpiredConsoleSessions(ctx context.Context, idleBefore, now time.Time) (int, error) {
+	return db.sessions().DeleteExpiredConsoleSessions(ctx, idleBefore, now)
+}
