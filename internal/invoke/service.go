@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/policy"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -54,6 +55,9 @@ type Config struct {
 	OnRecord func(ledger.Record)
 	// Admitter admits calls (budgets, rate limits); nil admits all.
 	Admitter admission.Admitter
+	// Tiers returns application profiles' service-tier settings; nil
+	// when no profile has any.
+	Tiers TierLookup
 }
 
 // Service is the runtime pipeline. Safe for concurrent use.
@@ -68,6 +72,7 @@ type Service struct {
 	tokens   func(string) int64
 	onRecord func(ledger.Record)
 	admitter admission.Admitter
+	tiers    TierLookup
 
 	rr       atomic.Uint64
 	unpriced atomic.Int64
@@ -76,7 +81,8 @@ type Service struct {
 // NewService returns the pipeline.
 func NewService(cfg Config) *Service {
 	s := &Service{profiles: cfg.Profiles, catalog: cfg.Catalog, router: cfg.Router, ledger: cfg.Ledger,
-		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, admitter: cfg.Admitter}
+		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, admitter: cfg.Admitter,
+		tiers: cfg.Tiers}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -111,6 +117,14 @@ type Caller struct {
 	// Authorize, when set, decides whether the caller may perform an
 	// action on a resource given its condition keys.
 	Authorize func(action, resource string, keys map[string][]string) error
+	// ServiceTier is the service tier the request names ("" for none):
+	// Converse's serviceTier.type or InvokeModel's
+	// X-Amzn-Bedrock-Service-Tier header.
+	ServiceTier string
+	// OnServed, when set, is called once with the tier serving a
+	// streaming call before its first event reaches emit (InvokeModel
+	// streams send it as a response header).
+	OnServed func(tier string)
 }
 
 // call is the state of one runtime call from resolution to its record.
@@ -126,6 +140,8 @@ type call struct {
 	attempts int
 	ticket   admission.Ticket // from the admitter, settled by finish
 	recorded bool             // finish has run
+	tier     string           // the tier asked of the provider
+	served   string           // the tier the provider says served the call ("" = tier)
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
@@ -139,16 +155,40 @@ func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := authorizeInvoke(caller, op, t); err != nil {
+	tier, set := s.requestedTier(caller, t)
+	if err := authorizeInvoke(caller, op, t, tier); err != nil {
 		return nil, err
 	}
-	return &call{s: s, caller: caller, op: op, target: t, start: s.now()}, nil
+	if err := checkTier(tier, set, t); err != nil {
+		return nil, err
+	}
+	return &call{s: s, caller: caller, op: op, target: t, start: s.now(), tier: tier}, nil
+}
+
+// servedTier returns the tier that served the call: the provider's word
+// when it gave one, else the tier asked for.
+func (c *call) servedTier() string {
+	if c.served != "" {
+		return c.served
+	}
+	return c.tier
+}
+
+// announce passes the served tier to the caller's OnServed once, before
+// a stream's first event.
+func (c *call) announce() {
+	if c.caller.OnServed != nil {
+		f := c.caller.OnServed
+		c.caller.OnServed = nil
+		f(c.servedTier())
+	}
 }
 
 // authorizeInvoke checks the invoke action as AWS does: on the profile
 // (with its tags as aws:ResourceTag keys) and on every foundation-model ARN
 // it routes to (with bedrock:InferenceProfileArn naming the profile).
-func authorizeInvoke(caller Caller, op string, t Target) error {
+// Every check carries tollgate:ServiceTier, the tier asked for.
+func authorizeInvoke(caller Caller, op string, t Target, tier string) error {
 	if caller.Authorize == nil {
 		return nil
 	}
@@ -156,17 +196,19 @@ func authorizeInvoke(caller Caller, op string, t Target) error {
 	if op == OpConverseStream || op == OpInvokeStream {
 		action = "bedrock:InvokeModelWithResponseStream"
 	}
+	tierKey := []string{tier}
 	if t.ProfileARN == "" {
-		return caller.Authorize(action, arn.FoundationModel(t.Regions[0], t.Model.ID), nil)
+		return caller.Authorize(action, arn.FoundationModel(t.Regions[0], t.Model.ID), map[string][]string{policy.KeyServiceTier: tierKey})
 	}
-	keys := make(map[string][]string, len(t.Tags))
+	keys := make(map[string][]string, len(t.Tags)+1)
 	for k, v := range t.Tags {
 		keys["aws:ResourceTag/"+k] = []string{v}
 	}
+	keys[policy.KeyServiceTier] = tierKey
 	if err := caller.Authorize(action, t.ProfileARN, keys); err != nil {
 		return err
 	}
-	via := map[string][]string{"bedrock:InferenceProfileArn": {t.ProfileARN}}
+	via := map[string][]string{"bedrock:InferenceProfileArn": {t.ProfileARN}, policy.KeyServiceTier: tierKey}
 	for _, region := range t.Regions {
 		if err := caller.Authorize(action, arn.FoundationModel(region, t.Model.ID), via); err != nil {
 			return err
@@ -217,7 +259,9 @@ func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl conve
 		}
 		c.attempts++
 		c.route, c.region = route, region
-		cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream}
+		c.served = ""
+		cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream,
+			ServiceTier: c.tier, OnServed: c.onServed}
 		err := f(ctx, cl, route)
 		if err == nil {
 			return nil
@@ -328,6 +372,7 @@ func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) erro
 	}
 	if c.attempts > 0 {
 		r.RegionServed = c.region
+		r.ServiceTier = c.servedTier()
 	}
 	if !c.firstTok.IsZero() {
 		r.TTFTMs = c.firstTok.Sub(c.start).Milliseconds()
@@ -382,6 +427,10 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 	if err == nil {
 		u = resp.Usage
 		resp.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
+		if t := resp.ServiceTier.Tier(); t != "" {
+			c.served = t
+		}
+		resp.ServiceTier = &converse.ServiceTier{Type: c.servedTier()}
 	}
 	if ferr := c.finish(ctx, u, err); ferr != nil && err == nil {
 		return nil, ferr
@@ -420,11 +469,15 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		if ev.Metadata != nil {
 			m := *ev.Metadata
 			metadata = &m
+			if t := m.ServiceTier.Tier(); t != "" {
+				c.served = t
+			}
 			return nil
 		}
 		if ev.ContentBlockDelta != nil && c.firstTok.IsZero() {
 			c.firstTok = s.now()
 		}
+		c.announce()
 		emitted = true
 		if err := emit(ev); err != nil {
 			emitErr = err
@@ -463,6 +516,8 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		metadata = &converse.MetadataEvent{Usage: usage}
 	}
 	metadata.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
+	metadata.ServiceTier = &converse.ServiceTier{Type: c.servedTier()}
+	c.announce()
 	return emit(converse.StreamEvent{Metadata: metadata})
 }
 

@@ -2,8 +2,10 @@
 // of CloudWatch's AWS/Bedrock namespace: Invocations, InvocationLatency,
 // the error and throttle counts, the four token counts, TimeToFirstToken
 // and Cost, each under the dimension ModelId (the inference profile id for
-// calls through a profile, the model id for direct calls) and once more
-// without dimensions ("across all model ids").
+// calls through a profile, the model id for direct calls), once more
+// under ModelId "<id>+<tier>" for calls served in a tier other than
+// Standard (as Bedrock publishes "model-id+priority" and "model-id+flex"),
+// and once more without dimensions ("across all model ids").
 //
 // Series are fed by the durable usage records of the ledger. Each series
 // keeps one bucket per minute (kept 15 days) and one per hour (kept 15
@@ -110,6 +112,18 @@ func DimensionValue(r ledger.Record) string {
 		return r.ProfileID
 	}
 	return r.ModelID
+}
+
+// TierDimensionValue returns the ModelId a record is counted under once
+// more for its service tier, as Bedrock publishes per-tier series
+// ("model-id+priority", "model-id+flex"): dim+"+"+tier for a call served in
+// a tier other than Standard, "" otherwise.
+func TierDimensionValue(dim string, r ledger.Record) string {
+	switch r.ServiceTier {
+	case "", "default":
+		return ""
+	}
+	return dim + "+" + r.ServiceTier
 }
 
 // NormalizeModelID turns a ModelId dimension value as a client may give it

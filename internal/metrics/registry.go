@@ -290,8 +290,12 @@ func (r *Registry) addLocked(rec ledger.Record) {
 	t := rec.Time.UTC()
 	minute, hour := t.Truncate(Minute), t.Truncate(Hour)
 	dim := DimensionValue(rec)
+	tierDim := TierDimensionValue(dim, rec)
 	for _, smp := range SamplesOf(rec) {
-		for _, key := range [2]Key{{rec.Account, smp.Metric, dim}, {rec.Account, smp.Metric, ""}} {
+		for i, key := range [3]Key{{rec.Account, smp.Metric, dim}, {rec.Account, smp.Metric, ""}, {rec.Account, smp.Metric, tierDim}} {
+			if i == 2 && tierDim == "" {
+				continue // Standard has no series of its own
+			}
 			r.sample(bucketID{key, false, minute.Unix()}, minute.Before(r.floor), smp.Value)
 			r.sample(bucketID{key, true, hour.Unix()}, hour.Before(r.floor.Truncate(Hour)), smp.Value)
 		}

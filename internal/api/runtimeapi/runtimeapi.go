@@ -64,6 +64,22 @@ func (h *Handler) Register(mux *http.ServeMux) { h.api().Register(mux) }
 // an ARN; the path's modelId is then the base model.
 const ProfileTagsHeader = "X-Tollgate-Profile-Tags"
 
+// ServiceTierHeader names the service tier of an InvokeModel request and
+// response (Bedrock's X-Amzn-Bedrock-Service-Tier).
+const ServiceTierHeader = "X-Amzn-Bedrock-Service-Tier"
+
+// nativeRequest reads an InvokeModel request's body and headers; accept
+// names the header of the response type wanted.
+func nativeRequest(r *http.Request, accept string) (converse.NativeRequest, error) {
+	in := converse.NativeRequest{
+		Body:        awsproto.Info(r.Context()).Body,
+		ContentType: r.Header.Get("Content-Type"),
+		Accept:      r.Header.Get(accept),
+		ServiceTier: r.Header.Get(ServiceTierHeader),
+	}
+	return in, converse.ValidateServiceTier(in.ServiceTier)
+}
+
 func caller(r *http.Request) (invoke.Caller, error) {
 	info := awsproto.Info(r.Context())
 	c := invoke.Caller{RequestID: info.ID, Authorize: info.Authorizer}
@@ -91,6 +107,7 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	c.ServiceTier = req.ServiceTier.Tier()
 	resp, err := h.svc.Converse(r.Context(), c, r.PathValue("modelId"), &req)
 	if err != nil {
 		return err
@@ -236,6 +253,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	c.ServiceTier = req.ServiceTier.Tier()
 	s := h.newStream(w, nil)
 	defer s.close()
 	err = h.svc.ConverseStream(r.Context(), c, r.PathValue("modelId"), &req, func(ev converse.StreamEvent) error {
@@ -256,15 +274,15 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
-	in := converse.NativeRequest{
-		Body:        awsproto.Info(r.Context()).Body,
-		ContentType: r.Header.Get("Content-Type"),
-		Accept:      r.Header.Get("Accept"),
+	in, err := nativeRequest(r, "Accept")
+	if err != nil {
+		return err
 	}
 	c, err := caller(r)
 	if err != nil {
 		return err
 	}
+	c.ServiceTier = in.ServiceTier
 	resp, err := h.svc.InvokeModel(r.Context(), c, r.PathValue("modelId"), in)
 	if err != nil {
 		return err
@@ -275,6 +293,9 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	hd.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(resp.Usage.InputTokens, 10))
 	hd.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(resp.Usage.OutputTokens, 10))
 	hd.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(resp.LatencyMs, 10))
+	if resp.ServiceTier != "" {
+		hd.Set(ServiceTierHeader, resp.ServiceTier)
+	}
 	if resp.Usage.CacheReadInputTokens > 0 || resp.Usage.CacheWriteInputTokens > 0 {
 		hd.Set("X-Amzn-Bedrock-Cache-Read-Input-Token-Count", strconv.FormatInt(resp.Usage.CacheReadInputTokens, 10))
 		hd.Set("X-Amzn-Bedrock-Cache-Write-Input-Token-Count", strconv.FormatInt(resp.Usage.CacheWriteInputTokens, 10))
@@ -289,16 +310,23 @@ type payloadPart struct {
 }
 
 func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) error {
-	in := converse.NativeRequest{
-		Body:        awsproto.Info(r.Context()).Body,
-		ContentType: r.Header.Get("Content-Type"),
-		Accept:      r.Header.Get("X-Amzn-Bedrock-Accept"),
+	in, err := nativeRequest(r, "X-Amzn-Bedrock-Accept")
+	if err != nil {
+		return err
 	}
 	c, err := caller(r)
 	if err != nil {
 		return err
 	}
-	s := h.newStream(w, func(hd http.Header) { hd.Set("X-Amzn-Bedrock-Content-Type", "application/json") })
+	c.ServiceTier = in.ServiceTier
+	var served string // the tier serving the call, known before the first chunk
+	c.OnServed = func(tier string) { served = tier }
+	s := h.newStream(w, func(hd http.Header) {
+		hd.Set("X-Amzn-Bedrock-Content-Type", "application/json")
+		if served != "" {
+			hd.Set(ServiceTierHeader, served)
+		}
+	})
 	defer s.close()
 	err = h.svc.InvokeModelStream(r.Context(), c, r.PathValue("modelId"), in, func(chunk []byte) error {
 		payload, _ := json.Marshal(payloadPart{Bytes: chunk})

@@ -185,6 +185,10 @@ func (p *Provider) Converse(ctx context.Context, call converse.Call, req *conver
 		Usage:      g.usage(g.outputTokens()),
 		Metrics:    converse.Metrics{LatencyMs: p.cfg.Now().Sub(start).Milliseconds()},
 	}
+	if call.ServiceTier != "" {
+		// The simulator serves every tier it is asked for.
+		resp.ServiceTier = &converse.ServiceTier{Type: call.ServiceTier}
+	}
 	resp.Output.Message = &converse.Message{Role: "assistant", Content: content}
 	return resp, nil
 }
@@ -209,7 +213,7 @@ func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *
 	if err != nil {
 		return converse.Usage{}, err
 	}
-	s := &stream{p: p, ctx: ctx, emit: emit, g: &g, mid: mid}
+	s := &stream{p: p, ctx: ctx, emit: emit, g: &g, mid: mid, tier: call.ServiceTier}
 	err = s.run(start)
 	return g.usage(s.out), err
 }
