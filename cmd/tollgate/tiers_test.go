@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+)
+
+const (
+	novaProID   = "amazon.nova-pro-v1:0" // offers priority and flex
+	sonnet45ID  = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+	novaBody    = `{"messages":[{"role":"user","content":[{"text":"Assess the risk of policy 7"}]}],"inferenceConfig":{"maxTokens":64}}`
+	claudeBody  = `{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"Assess the risk of policy 7"}]}`
+	tierUnknown = "turbo"
+)
+
+// tierCall runs one runtime operation on model in tier ("" names none)
+// and returns the tier the response says served it.
+type tierCall func(t *testing.T, rc *bedrockruntime.Client, model, body, tier string) (string, error)
+
+var tierOps = map[string]tierCall{
+	"Converse": func(t *testing.T, rc *bedrockruntime.Client, model, _, tier string) (string, error) {
+		in := &bedrockruntime.ConverseInput{ModelId: aws.String(model), Messages: userText("Assess the risk of policy 7"),
+			InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(64)}}
+		if tier != "" {
+			in.ServiceTier = &rt.ServiceTier{Type: rt.ServiceTierType(tier)}
+		}
+		out, err := rc.Converse(t.Context(), in)
+		if err != nil {
+			return "", err
+		}
+		if out.ServiceTier == nil {
+			t.Fatal("Converse response has no serviceTier")
+		}
+		return string(out.ServiceTier.Type), nil
+	},
+	"ConverseStream": func(t *testing.T, rc *bedrockruntime.Client, model, _, tier string) (string, error) {
+		in := &bedrockruntime.ConverseStreamInput{ModelId: aws.String(model), Messages: userText("Assess the risk of policy 7"),
+			InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(64)}}
+		if tier != "" {
+			in.ServiceTier = &rt.ServiceTier{Type: rt.ServiceTierType(tier)}
+		}
+		out, err := rc.ConverseStream(t.Context(), in)
+		if err != nil {
+			return "", err
+		}
+		stream := out.GetStream()
+		defer stream.Close()
+		var served string
+		for ev := range stream.Events() {
+			if m, ok := ev.(*rt.ConverseStreamOutputMemberMetadata); ok {
+				if m.Value.ServiceTier == nil {
+					t.Fatal("metadata event has no serviceTier")
+				}
+				served = string(m.Value.ServiceTier.Type)
+			}
+		}
+		return served, stream.Err()
+	},
+	"InvokeModel": func(t *testing.T, rc *bedrockruntime.Client, model, body, tier string) (string, error) {
+		out, err := rc.InvokeModel(t.Context(), &bedrockruntime.InvokeModelInput{ModelId: aws.String(model), Body: []byte(body),
+			ContentType: aws.String("application/json"), ServiceTier: rt.ServiceTierType(tier)})
+		if err != nil {
+			return "", err
+		}
+		if !json.Valid(out.Body) {
+			t.Fatalf("InvokeModel body %q", out.Body)
+		}
+		return string(out.ServiceTier), nil
+	},
+	"InvokeModelWithResponseStream": func(t *testing.T, rc *bedrockruntime.Client, model, body, tier string) (string, error) {
+		out, err := rc.InvokeModelWithResponseStream(t.Context(), &bedrockruntime.InvokeModelWithResponseStreamInput{ModelId: aws.String(model),
+			Body: []byte(body), ContentType: aws.String("application/json"), ServiceTier: rt.ServiceTierType(tier)})
+		if err != nil {
+			return "", err
+		}
+		stream := out.GetStream()
+		defer stream.Close()
+		chunks := 0
+		for range stream.Events() {
+			chunks++
+		}
+		if chunks == 0 {
+			t.Error("no chunks")
+		}
+		return string(out.ServiceTier), stream.Err()
+	},
+}
+
+// TestServiceTiersOnTheWire runs the four runtime operations through the
+// official client in each tier: the tier asked for is served and echoed
+// (response member, stream metadata, response header), a call naming none
+// is served Standard, a tier the model does not offer and a tier Bedrock
+// does not know are ValidationExceptions, and each record carries the
+// tier that served it.
+func TestServiceTiersOnTheWire(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	rc := ts.runtime(t)
+	served := 0
+	for op, call := range tierOps {
+		t.Run(op, func(t *testing.T) {
+			for _, c := range []struct{ model, body, tier, want string }{
+				{novaProID, novaBody, "priority", "priority"},
+				{novaProID, novaBody, "default", "default"},
+				{novaProID, novaBody, "flex", "flex"},
+				{novaProID, novaBody, "", "default"},
+				{sonnet45ID, claudeBody, "reserved", "reserved"},
+			} {
+				got, err := call(t, rc, c.model, c.body, c.tier)
+				if err != nil {
+					t.Fatalf("%s in tier %q: %v", c.model, c.tier, err)
+				}
+				if got != c.want {
+					t.Errorf("%s in tier %q: served %q, want %q", c.model, c.tier, got, c.want)
+				}
+			}
+			for _, c := range []struct{ model, body, tier, msg string }{
+				{novaProID, novaBody, "reserved", "service tier (reserved) is not supported"},
+				{haikuID, claudeBody, "priority", "service tier (priority) is not supported"},
+				{haikuID, claudeBody, "flex", "service tier (flex) is not supported"},
+				{novaProID, novaBody, tierUnknown, "failed to satisfy constraint: Member must satisfy enum value set: [priority, default, flex, reserved]"},
+			} {
+				_, err := call(t, rc, c.model, c.body, c.tier)
+				if errorCode(err) != "ValidationException" || !strings.Contains(err.Error(), c.msg) {
+					t.Errorf("%s in tier %q: err %v, want ValidationException %q", c.model, c.tier, err, c.msg)
+				}
+			}
+		})
+		served += 5
+	}
+	recs, err := ts.DB.Records(t.Context(), ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range recs {
+		count[r.ServiceTier]++
+	}
+	if len(recs) != served || count["priority"] != 4 || count["flex"] != 4 || count["reserved"] != 4 || count["default"] != 8 {
+		t.Errorf("%d records by tier %v; want %d: priority 4, flex 4, reserved 4, default 8", len(recs), count, served)
+	}
+}
