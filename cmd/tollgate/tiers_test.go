@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
+	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 )
 
@@ -145,5 +147,72 @@ func TestServiceTiersOnTheWire(t *testing.T) {
 	}
 	if len(recs) != served || count["priority"] != 4 || count["flex"] != 4 || count["reserved"] != 4 || count["default"] != 8 {
 		t.Errorf("%d records by tier %v; want %d: priority 4, flex 4, reserved 4, default 8", len(recs), count, served)
+	}
+}
+
+// tierCapPolicy lets the batch team invoke anything but in the priority
+// tier, through the tollgate:ServiceTier condition key.
+const tierCapPolicy = `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Effect": "Allow", "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], "Resource": "*"},
+    {"Effect": "Deny", "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"], "Resource": "*",
+     "Condition": {"StringEquals": {"tollgate:ServiceTier": "priority"}}}
+  ]
+}`
+
+// TestProfileTierSettings sets a batch profile's default tier (flex) and
+// cap (default) through the admin API and checks the runtime applies
+// them: a call naming no tier is served flex, a call asking for priority
+// is refused, a call asking for default is served default; and an IAM
+// policy on tollgate:ServiceTier denies priority to a principal even on a
+// profile without a cap.
+func TestProfileTierSettings(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	ctx := t.Context()
+	novaARN := "arn:aws:bedrock:us-east-1::foundation-model/" + novaProID
+	batch := createProfile(t, ts.bedrock(t), "risk-batch", novaARN, tagList("team", "risk")...)
+	chatbot := createProfile(t, ts.bedrock(t), "claims-chatbot", novaARN, tagList("team", "claims")...)
+	admin := adminapi.NewClient(ts.URL(), "us-east-1", ts.awsConfig(t).Credentials)
+	if _, err := admin.PutProfileTiers(ctx, "", batch, "flex", "default"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.PutProfileTiers(ctx, "", chatbot, "priority", ""); err != nil {
+		t.Fatal(err)
+	}
+	rc := ts.runtime(t)
+	for op, call := range tierOps {
+		t.Run(op, func(t *testing.T) {
+			for _, c := range []struct{ profile, tier, want string }{
+				{batch, "", "flex"}, {batch, "default", "default"}, {batch, "flex", "flex"},
+				{chatbot, "", "priority"}, {chatbot, "flex", "flex"},
+			} {
+				got, err := call(t, rc, c.profile, novaBody, c.tier)
+				if err != nil || got != c.want {
+					t.Errorf("%s in tier %q: served %q, %v; want %q", c.profile, c.tier, got, err, c.want)
+				}
+			}
+			_, err := call(t, rc, batch, novaBody, "priority")
+			if errorCode(err) != "AccessDeniedException" || !strings.Contains(err.Error(), "may use service tiers up to default") {
+				t.Errorf("batch profile in priority: %v, want AccessDeniedException", err)
+			}
+		})
+	}
+
+	ts.putPolicy(t, "123456789012", "no-priority", tierCapPolicy)
+	_, key, secret := ts.newUser(t, "123456789012", "nightly", []string{"no-priority"}, "team", "risk")
+	nightly := ts.runtime(t, func(o *bedrockruntime.Options) { o.Credentials = credentials.NewStaticCredentialsProvider(key, secret, "") })
+	for op, call := range tierOps {
+		if got, err := call(t, nightly, chatbot, novaBody, "flex"); err != nil || got != "flex" {
+			t.Errorf("%s: nightly in flex: %q, %v", op, got, err)
+		}
+		// The chatbot profile defaults to priority: the condition key
+		// carries the tier the call resolves to.
+		for _, tier := range []string{"priority", ""} {
+			if _, err := call(t, nightly, chatbot, novaBody, tier); errorCode(err) != "AccessDeniedException" {
+				t.Errorf("%s: nightly in tier %q on the chatbot profile: %v, want AccessDeniedException", op, tier, err)
+			}
+		}
 	}
 }

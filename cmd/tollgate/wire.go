@@ -86,6 +86,9 @@ type Store interface {
 	// Cost anomaly monitors, subscriptions and anomalies.
 	anomaly.Store
 
+	// Application profiles' service-tier settings.
+	profile.TierStore
+
 	// Coordination between the replicas sharing the store: leases of
 	// background jobs, budget allowance pools and throttle windows (the
 	// latter also the tagging API's fleet-wide rate), and the change feed
@@ -136,6 +139,7 @@ type Main struct {
 	DB         Store
 	Catalog    *catalog.Catalog
 	Profiles   *profile.Service
+	Tiers      *profile.Tiers // application profiles' service-tier settings
 	Principals *principal.Service
 	Directory  *principal.Directory
 	Server     *server.Server
@@ -238,6 +242,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 
+	if m.Tiers, err = profile.NewTiers(ctx, m.DB, m.Profiles); err != nil {
+		return err
+	}
+
 	router, err := buildRouter(ctx, cfg)
 	if err != nil {
 		return err
@@ -260,6 +268,7 @@ func (m *Main) Open(ctx context.Context) error {
 		Tokens:         sim.Tokens,
 		OnRecord:       m.Watch.OnRecord,
 		Admitter:       m.Watch.Admitter(m.Budgets.Admitter()),
+		Tiers:          m.Tiers.Lookup,
 	})
 
 	rest := http.NewServeMux()
@@ -268,7 +277,7 @@ func (m *Main) Open(ctx context.Context) error {
 	rest.HandleFunc("/", server.UnknownOperation)
 
 	admin := http.NewServeMux()
-	adminapi.New(m.Directory).Register(admin)
+	adminapi.New(m.Directory).WithProfileTiers(m.Tiers).Register(admin)
 	topts := taggingapi.Options{Rate: cfg.TaggingRate}
 	if m.DB.Shared() {
 		topts.Shared = m.DB // several replicas: the rate is the fleet's

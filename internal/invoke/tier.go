@@ -3,42 +3,22 @@ package invoke
 import (
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/profile"
 )
 
-// tierRank orders the service tiers for a profile's cap: flex below
-// default below priority below reserved.
-func tierRank(tier string) int {
-	switch tier {
-	case catalog.TierFlex:
-		return 0
-	case "", catalog.TierDefault:
-		return 1
-	case catalog.TierPriority:
-		return 2
-	case catalog.TierReserved:
-		return 3
-	}
-	return -1
-}
+// tierRank orders the service tiers for a profile's cap.
+func tierRank(tier string) int { return profile.TierRank(tier) }
 
-// TierSettings are an application profile's service-tier settings.
-type TierSettings struct {
-	// Default is the tier of calls that name none ("" = Standard).
-	Default string
-	// Max is the highest tier the profile's calls may use ("" = any).
-	Max string
-}
-
-// TierLookup returns the tier settings of an application profile; ok
-// false when it has none.
-type TierLookup func(account, profileID string) (TierSettings, bool)
+// TierLookup returns the service-tier settings of an application profile;
+// ok false when it has none (profile.Tiers.Lookup).
+type TierLookup func(account, profileID string) (profile.TierSettings, bool)
 
 // requestedTier returns the tier a call asks for: the one the request
 // names, else its profile's default, else Standard ("default"), with the
 // profile's tier settings.
-func (s *Service) requestedTier(caller Caller, t Target) (string, TierSettings) {
+func (s *Service) requestedTier(caller Caller, t Target) (string, profile.TierSettings) {
 	tier := caller.ServiceTier
-	var set TierSettings
+	var set profile.TierSettings
 	if t.ProfileID != "" && s.tiers != nil {
 		set, _ = s.tiers(t.Account, t.ProfileID)
 	}
@@ -54,7 +34,7 @@ func (s *Service) requestedTier(caller Caller, t Target) (string, TierSettings) 
 // checkTier refuses a tier that is no Bedrock tier, that the model does
 // not offer (ValidationException, as Bedrock), or that is above the
 // profile's cap (AccessDeniedException).
-func checkTier(tier string, set TierSettings, t Target) error {
+func checkTier(tier string, set profile.TierSettings, t Target) error {
 	if tierRank(tier) < 0 {
 		return errkind.New(errkind.Invalid, "1 validation error detected: Value '%s' at 'serviceTier.type' failed to satisfy constraint: Member must satisfy enum value set: [priority, default, flex, reserved]", tier)
 	}

@@ -39,6 +39,7 @@ type Store interface {
 	metrics.RecordReader
 	anomaly.Store
 	CoordStore
+	profile.TierStore
 }
 
 // Run runs the whole suite. open returns a fresh, empty store; the suite
@@ -63,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("RateClaims", func(t *testing.T) { testRateClaims(t, open(t)) })
 	t.Run("ChangeFeed", func(t *testing.T) { testChangeFeed(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t)) })
+	t.Run("ProfileTiers", func(t *testing.T) { testProfileTiers(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
