@@ -202,7 +202,9 @@ func TestProfileTierSettings(t *testing.T) {
 
 	ts.putPolicy(t, "123456789012", "no-priority", tierCapPolicy)
 	_, key, secret := ts.newUser(t, "123456789012", "nightly", []string{"no-priority"}, "team", "risk")
-	nightly := ts.runtime(t, func(o *bedrockruntime.Options) { o.Credentials = credentials.NewStaticCredentialsProvider(key, secret, "") })
+	nightly := ts.runtime(t, func(o *bedrockruntime.Options) {
+		o.Credentials = credentials.NewStaticCredentialsProvider(key, secret, "")
+	})
 	for op, call := range tierOps {
 		if got, err := call(t, nightly, chatbot, novaBody, "flex"); err != nil || got != "flex" {
 			t.Errorf("%s: nightly in flex: %q, %v", op, got, err)

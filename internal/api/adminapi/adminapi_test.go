@@ -34,7 +34,7 @@ type fixture struct {
 	// novaProfile is an application profile of Nova Pro (which offers
 	// priority and flex) in the management account.
 	novaProfile profile.Profile
-	url string
+	url         string
 	// root is a client signed with the management account's root key.
 	root *adminapi.Client
 }
