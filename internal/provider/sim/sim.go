@@ -119,8 +119,8 @@ func (c Config) Validate() error {
 type Provider struct {
 	cfg        Config
 	calls      atomic.Int64
-	inFlight   atomic.Int64 // calls in progress, against Capacity
-	refused    atomic.Int64 // calls refused for Capacity
+	inFlight   atomic.Int64   // calls in progress, against Capacity
+	refused    atomic.Int64   // calls refused for Capacity
 	faultCalls []atomic.Int64 // per fault, the matching calls seen
 	cache      *prefixCache
 }
