@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
@@ -151,6 +152,10 @@ type Main struct {
 	// Anomalies runs cost anomaly detection (anomalies.go).
 	Anomalies *anomaly.Runner
 
+	// Priority holds the runtime quotas and the tier-ordered upstream
+	// admission (priority.go).
+	Priority *Priority
+
 	// Replica identifies this process among the replicas sharing a
 	// store (host name and a random suffix); it holds its background
 	// jobs' leases there.
@@ -258,6 +263,11 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Watch.UseOutbox(m.Budgets.Outbox) // alarm webhooks go through the budgets' outbox
+	m.Priority = openPriority(m)
+	var quotas admission.TierAdmitter
+	if !m.Priority.Quotas.Empty() {
+		quotas = m.Priority.Quotas
+	}
 	m.Invoke = invoke.NewService(invoke.Config{
 		Profiles:       m.Profiles,
 		Catalog:        m.Catalog,
@@ -269,6 +279,9 @@ func (m *Main) Open(ctx context.Context) error {
 		OnRecord:       m.Watch.OnRecord,
 		Admitter:       m.Watch.Admitter(m.Budgets.Admitter()),
 		Tiers:          m.Tiers.Lookup,
+		Quotas:         quotas,
+		Upstream:       m.Priority.Gate,
+		OnAdmission:    m.Watch.Metrics.AddAdmission,
 	})
 
 	rest := http.NewServeMux()

@@ -145,6 +145,9 @@ type Config struct {
 	// Routes bind models and regions to providers; the first match wins and
 	// unmatched models go to "sim". Default empty.
 	Routes []Route `yaml:"routes"`
+	// Quotas are the runtime quotas and priority admission
+	// (docs/priority.md). Default: none, and the adaptive upstream limit.
+	Quotas Quotas `yaml:"quotas"`
 
 	// Secrets are the credentials Tollgate takes from the environment
 	// only; Load fills them. Never read from or written to YAML.
@@ -330,6 +333,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.validateProviders(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Quotas.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -58,6 +58,16 @@ type Config struct {
 	// Tiers returns application profiles' service-tier settings; nil
 	// when no profile has any.
 	Tiers TierLookup
+	// Quotas admits calls against Bedrock-style RPM/TPM quotas before
+	// the Admitter; nil: none.
+	Quotas admission.TierAdmitter
+	// Upstream bounds the calls in flight to each provider route and
+	// orders waiting calls by tier; nil: unbounded.
+	Upstream admission.Upstream
+	// OnAdmission, if set, is called with every record after it is
+	// durable, with how long the call waited for admission (quota and
+	// upstream queues) and the tier it asked for.
+	OnAdmission func(r ledger.Record, tier string, wait time.Duration)
 }
 
 // Service is the runtime pipeline. Safe for concurrent use.
@@ -73,6 +83,9 @@ type Service struct {
 	onRecord func(ledger.Record)
 	admitter admission.Admitter
 	tiers    TierLookup
+	quotas   admission.TierAdmitter
+	upstream admission.Upstream
+	onAdmit  func(ledger.Record, string, time.Duration)
 
 	rr       atomic.Uint64
 	unpriced atomic.Int64
@@ -82,7 +95,7 @@ type Service struct {
 func NewService(cfg Config) *Service {
 	s := &Service{profiles: cfg.Profiles, catalog: cfg.Catalog, router: cfg.Router, ledger: cfg.Ledger,
 		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, admitter: cfg.Admitter,
-		tiers: cfg.Tiers}
+		tiers: cfg.Tiers, quotas: cfg.Quotas, upstream: cfg.Upstream, onAdmit: cfg.OnAdmission}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -142,6 +155,9 @@ type call struct {
 	recorded bool             // finish has run
 	tier     string           // the tier asked of the provider
 	served   string           // the tier the provider says served the call ("" = tier)
+	asked    string           // the tier the call asked for (before a reserved overflow)
+	quota    admission.Ticket // from the quotas, settled by finish
+	waited   time.Duration    // time spent waiting for admission
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
@@ -162,7 +178,7 @@ func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
 	if err := checkTier(tier, set, t); err != nil {
 		return nil, err
 	}
-	return &call{s: s, caller: caller, op: op, target: t, start: s.now(), tier: tier}, nil
+	return &call{s: s, caller: caller, op: op, target: t, start: s.now(), tier: tier, asked: tier}, nil
 }
 
 // servedTier returns the tier that served the call: the provider's word
@@ -260,9 +276,27 @@ func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl conve
 		c.attempts++
 		c.route, c.region = route, region
 		c.served = ""
+		var slot admission.Slot
+		if c.s.upstream != nil {
+			var waited time.Duration
+			var err error
+			slot, waited, err = c.s.upstream.Acquire(ctx, admission.Route{Provider: route.Name, Model: c.target.Model.ID, Region: region},
+				c.tier, c.target.ProfileID)
+			c.waited += waited
+			if err != nil {
+				last = err
+				if !failover(err) || ctx.Err() != nil {
+					return err
+				}
+				continue
+			}
+		}
 		cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream,
 			ServiceTier: c.tier, OnServed: c.onServed}
 		err := f(ctx, cl, route)
+		if slot != nil {
+			slot.Release(errkind.Is(err, errkind.Throttled))
+		}
 		if err == nil {
 			return nil
 		}
@@ -389,6 +423,9 @@ func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) erro
 		c.s.unpriced.Add(1)
 		c.s.log.Warn("usage_unpriced", "request_id", r.RequestID, "model", r.ModelID, "time", r.Time)
 	}
+	if c.quota != nil {
+		c.quota.Done(r) // the tokens were used, recorded or not
+	}
 	if err := c.s.ledger.Append(context.WithoutCancel(ctx), r); err != nil {
 		c.s.log.Error("ledger_append_failed", "request_id", r.RequestID, "err", err.Error())
 		if c.ticket != nil {
@@ -401,6 +438,9 @@ func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) erro
 	}
 	if c.s.onRecord != nil {
 		c.s.onRecord(r)
+	}
+	if c.s.onAdmit != nil {
+		c.s.onAdmit(r, c.asked, c.waited)
 	}
 	return nil
 }

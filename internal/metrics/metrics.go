@@ -21,6 +21,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/quota"
 )
 
 // Namespace is the CloudWatch namespace of the series.
@@ -42,6 +43,15 @@ const (
 	CacheWriteInputTokens  = "CacheWriteInputTokens"
 	TimeToFirstToken       = "TimeToFirstToken"
 	Cost                   = "Cost"
+	// EstimatedTPMQuotaUsage is what each call counted against its
+	// tokens-per-minute quota, as Bedrock publishes it: input and
+	// cache-write tokens plus output tokens at the model's burndown rate
+	// (quota.Settled).
+	EstimatedTPMQuotaUsage = "EstimatedTPMQuotaUsage"
+	// QueueWait is Tollgate's own: how long each call waited for
+	// admission (a flex call for room in its quota, any call for a slot
+	// at a saturated upstream).
+	QueueWait = "QueueWait"
 )
 
 // Def describes one metric.
@@ -67,6 +77,8 @@ var defs = []Def{
 	{CacheWriteInputTokens, "Count", 1},
 	{TimeToFirstToken, "Milliseconds", 1},
 	{Cost, "None", 1e-9},
+	{EstimatedTPMQuotaUsage, "Count", 1},
+	{QueueWait, "Milliseconds", 1},
 }
 
 // Defs returns every metric, in a fixed order.
@@ -154,6 +166,9 @@ func NormalizeModelID(v string) string {
 //     used tokens), so their sums equal the ledger's; the cache token counts
 //     only when non-zero, and Cost only when the call was priced.
 //   - TimeToFirstToken has one sample per successful streaming call.
+//   - EstimatedTPMQuotaUsage has one sample per call that consumed
+//     anything, as the token counts.
+//   - QueueWait comes from Registry.AddAdmission, not from records.
 func SamplesOf(r ledger.Record) []Sample {
 	out := make([]Sample, 0, 8)
 	if r.Outcome == ledger.OutcomeThrottled {
@@ -178,6 +193,8 @@ func SamplesOf(r ledger.Record) []Sample {
 		if r.Priced {
 			out = append(out, Sample{Cost, int64(r.Cost)})
 		}
+		out = append(out, Sample{EstimatedTPMQuotaUsage, quota.Settled(r.ModelID,
+			quota.Tokens{Input: r.InputTokens, Output: r.OutputTokens, CacheRead: r.CacheReadTokens, CacheWrite: r.CacheWriteTokens})})
 	}
 	if r.Outcome == ledger.OutcomeSuccess && (r.Operation == "ConverseStream" || r.Operation == "InvokeModelWithResponseStream") {
 		out = append(out, Sample{TimeToFirstToken, r.TTFTMs})

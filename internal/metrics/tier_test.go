@@ -40,3 +40,34 @@ func TestTierSeries(t *testing.T) {
 		t.Errorf("Resolve(ModelId=aaaaaaaaaaaa+flex) = %+v, %v", key, ok)
 	}
 }
+
+// TestAddAdmission checks queue waits are counted under the ModelId, the
+// tier's and across all, and a call refused in the flex tier counts as a
+// throttle of "<id>+flex".
+func TestAddAdmission(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "tollgate.db"))
+	defer db.Close()
+	reg, err := metrics.Open(t.Context(), metrics.Config{Store: db, Records: db, Now: (&clock{t: t0}).now, Memory: 40 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := rec(1, t0)
+	ok.ProfileID, ok.ServiceTier = "aaaaaaaaaaaa", "priority"
+	reg.AddAdmission(ok, "priority", 30*time.Millisecond)
+	refused := rec(2, t0.Add(time.Second))
+	refused.ProfileID, refused.Outcome, refused.ServiceTier = "bbbbbbbbbbbb", "throttled", ""
+	reg.AddAdmission(refused, "flex", 2*time.Second)
+	from, to := t0, t0.Add(time.Hour)
+	for _, c := range []struct {
+		metric, dim string
+		want        float64
+	}{
+		{metrics.QueueWait, "aaaaaaaaaaaa", 30}, {metrics.QueueWait, "aaaaaaaaaaaa+priority", 30},
+		{metrics.QueueWait, "bbbbbbbbbbbb+flex", 2000}, {metrics.QueueWait, "", 2030},
+		{metrics.InvocationThrottles, "bbbbbbbbbbbb+flex", 1}, {metrics.InvocationThrottles, "aaaaaaaaaaaa+priority", 0},
+	} {
+		if got := sumOf(t, reg, metrics.Key{Account: "111111111111", Metric: c.metric, ModelID: c.dim}, from, to, time.Hour); got != c.want {
+			t.Errorf("%s under %q = %v, want %v", c.metric, c.dim, got, c.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/aws/smithy-go/eventstream"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
@@ -46,11 +48,23 @@ type Route = awsproto.Route
 // api is the runtime's table of operations.
 func (h *Handler) api() awsproto.RestAPI {
 	return awsproto.RestAPI{Label: "bedrock-runtime", Codes: awsproto.BedrockCodes, Ops: []awsproto.RestOp{
-		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse", Op: "Converse"}, Handle: h.converse},
-		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse-stream", Op: "ConverseStream"}, Handle: h.converseStream},
-		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke", Op: "InvokeModel"}, Handle: h.invokeModel},
-		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke-with-response-stream", Op: "InvokeModelWithResponseStream"}, Handle: h.invokeModelStream},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse", Op: "Converse"}, Handle: retryAfter(h.converse)},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse-stream", Op: "ConverseStream"}, Handle: retryAfter(h.converseStream)},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke", Op: "InvokeModel"}, Handle: retryAfter(h.invokeModel)},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke-with-response-stream", Op: "InvokeModelWithResponseStream"}, Handle: retryAfter(h.invokeModelStream)},
 	}}
+}
+
+// retryAfter adds a Retry-After header (whole seconds, at least 1) to
+// the error response of a call refused by a quota or a full upstream.
+func retryAfter(f func(w http.ResponseWriter, r *http.Request) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := f(w, r)
+		if d, ok := admission.RetryAfter(err); ok {
+			w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(d.Seconds()))), 10))
+		}
+		return err
+	}
 }
 
 // Routes lists the runtime operations Register adds: the only routes
