@@ -38,6 +38,7 @@ func openPriority(m *Main) *Priority {
 		qc.Shared = m.DB // the fleet's quotas: slices of each minute claimed from the store
 	}
 	gc := quota.GateConfig{Initial: c.Concurrency.Initial, Min: c.Concurrency.Min, Max: c.Concurrency.Max}
+	gc.Share[quota.ClassFlex], gc.Share[quota.ClassDefault] = c.FlexShare, c.DefaultShare
 	gc.MaxWait[quota.ClassFlex] = withDefault(c.FlexMaxWait, 2*time.Second)
 	gc.MaxWait[quota.ClassDefault] = withDefault(c.DefaultMaxWait, time.Second)
 	gc.MaxWait[quota.ClassPriority] = withDefault(c.PriorityMaxWait, 5*time.Second)

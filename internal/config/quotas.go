@@ -15,9 +15,9 @@ type Quotas struct {
 	// Reserved is tokens-per-minute capacity reserved for application
 	// profiles (the reserved tier), overflowing to Standard. Default none.
 	Reserved []QuotaReserved `yaml:"reserved"`
-	// FlexShare and DefaultShare are the parts of each quota flex and
-	// default calls may fill, keeping the rest for priority. Defaults
-	// 0.8 and 0.9.
+	// FlexShare and DefaultShare are the parts of each quota, and of
+	// each upstream's limit of calls in flight, flex and default calls
+	// may fill, keeping the rest for priority. Defaults 0.8 and 0.9.
 	FlexShare    float64 `yaml:"flexShare"`
 	DefaultShare float64 `yaml:"defaultShare"`
 	// FlexMaxWait is how long a flex call may wait for room in a quota

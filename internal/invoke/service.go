@@ -260,6 +260,42 @@ func failover(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
 }
 
+// upstreamRetries is how many times a call above flex that its upstream
+// throttled queues again for a slot of the same route.
+const upstreamRetries = 2
+
+// gateRefusal marks the gate's own refusal (no slot in time), which is
+// not retried on the same route.
+type gateRefusal struct{ err error }
+
+func (e gateRefusal) Error() string { return e.err.Error() }
+func (e gateRefusal) Unwrap() error { return e.err }
+
+// once runs one attempt of f on route in region: a slot of the upstream
+// gate (when there is one) around the provider call.
+func (c *call) once(ctx context.Context, f func(ctx context.Context, cl converse.Call, r Route) error, route Route, region string) error {
+	c.served = ""
+	var slot admission.Slot
+	if c.s.upstream != nil {
+		var waited time.Duration
+		var err error
+		slot, waited, err = c.s.upstream.Acquire(ctx, admission.Route{Provider: route.Name, Model: c.target.Model.ID, Region: region},
+			c.tier, c.target.ProfileID)
+		c.waited += waited
+		if err != nil {
+			return gateRefusal{err}
+		}
+	}
+	c.attempts++
+	cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream,
+		ServiceTier: c.tier, OnServed: c.onServed}
+	err := f(ctx, cl, route)
+	if slot != nil {
+		slot.Release(errkind.Is(err, errkind.Throttled))
+	}
+	return err
+}
+
 // attempt runs f against each region in turn until one succeeds or fails
 // with an error that does not allow failover.
 func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl converse.Call, r Route) error) error {
@@ -273,29 +309,18 @@ func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl conve
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c.attempts++
 		c.route, c.region = route, region
-		c.served = ""
-		var slot admission.Slot
-		if c.s.upstream != nil {
-			var waited time.Duration
-			var err error
-			slot, waited, err = c.s.upstream.Acquire(ctx, admission.Route{Provider: route.Name, Model: c.target.Model.ID, Region: region},
-				c.tier, c.target.ProfileID)
-			c.waited += waited
-			if err != nil {
-				last = err
-				if !failover(err) || ctx.Err() != nil {
-					return err
-				}
-				continue
+		var err error
+		for retry := 0; ; retry++ {
+			err = c.once(ctx, f, route, region)
+			// An upstream that throttles a call the gate admitted has
+			// less room than the gate thought (its limit has backed off
+			// now): calls above flex queue again for a slot, twice at
+			// most, rather than pass the 429 on.
+			if err == nil || c.s.upstream == nil || retry == upstreamRetries || c.tier == "flex" ||
+				!errkind.Is(err, errkind.Throttled) || !failover(err) || ctx.Err() != nil || errors.As(err, new(gateRefusal)) {
+				break
 			}
-		}
-		cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream,
-			ServiceTier: c.tier, OnServed: c.onServed}
-		err := f(ctx, cl, route)
-		if slot != nil {
-			slot.Release(errkind.Is(err, errkind.Throttled))
 		}
 		if err == nil {
 			return nil

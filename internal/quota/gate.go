@@ -49,10 +49,19 @@ type GateConfig struct {
 	// the route is full before it is refused (ThrottlingException); 0
 	// refuses at once. Defaults: flex 2s, default 1s, priority 5s.
 	MaxWait [numClasses]time.Duration
+	// Share is the part of the limit calls of each class may hold, so
+	// that a busy route keeps room for priority calls; defaults flex
+	// 0.8, default 0.9, priority 1.
+	Share [numClasses]float64
+	// Increase is how many slots the limit grows by over a round of
+	// calls that end without throttling (each adds Increase/limit);
+	// default 0.25, probing a fixed-capacity upstream gently.
+	Increase float64
 	// Backoff is the factor a throttled answer multiplies the limit by,
-	// at most once per Cooldown; default 0.7 and 1s.
-	Backoff  float64
-	Cooldown time.Duration
+	// at most once a round of calls (as many calls ended since the last
+	// cut as the limit then allowed, since the calls in flight at a cut
+	// were admitted under the old limit); default 0.7.
+	Backoff float64
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -71,11 +80,17 @@ func (c GateConfig) withDefaults() GateConfig {
 	if c.MaxWait == ([numClasses]time.Duration{}) {
 		c.MaxWait = [numClasses]time.Duration{ClassFlex: 2 * time.Second, ClassDefault: time.Second, ClassPriority: 5 * time.Second}
 	}
+	for k, def := range [numClasses]float64{0.8, 0.9, 1} {
+		if c.Share[k] <= 0 || c.Share[k] > 1 {
+			c.Share[k] = def
+		}
+	}
+	c.Share[ClassPriority] = 1
+	if c.Increase <= 0 {
+		c.Increase = 0.25
+	}
 	if c.Backoff <= 0 || c.Backoff >= 1 {
 		c.Backoff = 0.7
-	}
-	if c.Cooldown <= 0 {
-		c.Cooldown = time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -85,13 +100,14 @@ func (c GateConfig) withDefaults() GateConfig {
 
 // Gate bounds the calls in flight to each upstream route with an
 // additive-increase, multiplicative-decrease limit: every call that ends
-// without throttling raises the limit by 1/limit (about one a round
-// trip), a throttled answer multiplies it by Backoff (once per Cooldown).
+// without throttling raises the limit by Increase/limit (Increase slots a
+// round trip), a throttled answer multiplies it by Backoff (once a round).
 // A call that finds its route full waits in its class's queue; a freed
 // slot goes to the highest class waiting and, within a class, to the
 // profiles waiting in turn (round robin), so one tenant cannot starve its
-// peers. Flex, admitted last and waiting least, is shed first when the
-// limit falls. Safe for concurrent use; it implements admission.Upstream.
+// peers. Flex and default calls hold at most their Share of the limit,
+// so priority calls find a slot at once on a busy route. Flex, admitted
+// last, is shed first when the limit falls. Safe for concurrent use; it implements admission.Upstream.
 type Gate struct {
 	cfg GateConfig
 
@@ -115,7 +131,7 @@ type limiter struct {
 	inFlight int
 	waiting  int
 	queues   [numClasses]classQueue
-	cut      time.Time // the last multiplicative decrease
+	sinceCut int // calls ended since the last multiplicative decrease
 
 	// Counters for the metrics, read without the lock.
 	stats RouteStats
@@ -163,7 +179,7 @@ func (g *Gate) Acquire(ctx context.Context, r admission.Route, tier, profile str
 	l := g.route(r)
 	c := ClassOf(tier)
 	l.mu.Lock()
-	if l.inFlight < int(l.limit) && !l.waitingAtOrAbove(c) {
+	if l.room(c) && !l.waitingAtOrAbove(c) {
 		l.inFlight++
 		l.mu.Unlock()
 		l.admitted(c)
@@ -206,6 +222,13 @@ func (g *Gate) Acquire(ctx context.Context, r admission.Route, tier, profile str
 
 func full() error {
 	return admission.Throttle("Too many requests, please wait before trying again.", time.Second)
+}
+
+// room reports whether a call of class c may take a slot now: fewer
+// calls are in flight than the class's share of the limit (at least one
+// slot).
+func (l *limiter) room(c Class) bool {
+	return l.inFlight < max(1, int(l.limit*l.g.cfg.Share[c]))
 }
 
 func (l *limiter) admitted(c Class) {
@@ -272,11 +295,14 @@ func (q *classQueue) drop(i int) {
 }
 
 // pop returns the next waiter: of the highest class waiting, of the
-// profile whose turn it is.
+// profile whose turn it is; nil when that class has no room.
 func (l *limiter) pop() (*waiter, Class) {
 	for c := numClasses - 1; ; c-- {
 		q := &l.queues[c]
 		if len(q.ring) > 0 {
+			if !l.room(c) {
+				return nil, c
+			}
 			i := q.next % len(q.ring)
 			pq := q.ring[i]
 			w := pq.waiters[0]
@@ -304,17 +330,21 @@ func (l *limiter) Release(throttled bool) {
 	l.mu.Lock()
 	l.inFlight--
 	l.stats.InFlight.Add(-1)
+	l.sinceCut++
 	if throttled {
-		if now := cfg.Now(); now.Sub(l.cut) >= cfg.Cooldown {
-			l.cut = now
+		if l.sinceCut >= int(l.limit) {
+			l.sinceCut = 0
 			l.limit = max(float64(cfg.Min), l.limit*cfg.Backoff)
 		}
 	} else {
-		l.limit = min(float64(cfg.Max), l.limit+1/l.limit)
+		l.limit = min(float64(cfg.Max), l.limit+cfg.Increase/l.limit)
 	}
 	l.stats.Limit.Store(int64(l.limit))
-	for l.waiting > 0 && l.inFlight < int(l.limit) {
+	for l.waiting > 0 {
 		w, _ := l.pop()
+		if w == nil {
+			break
+		}
 		w.granted = true
 		l.inFlight++
 		close(w.ch)

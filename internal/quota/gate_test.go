@@ -106,10 +106,10 @@ func TestGateRefusesAfterMaxWait(t *testing.T) {
 }
 
 // TestGateAIMD checks the limit backs off by Backoff on a throttled
-// answer (once per cooldown) and grows back by about one per limit calls.
+// answer (once a round of calls) and grows back by about one per limit
+// calls.
 func TestGateAIMD(t *testing.T) {
-	now := time.Unix(0, 0)
-	g := NewGate(GateConfig{Initial: 10, Min: 2, Max: 20, Backoff: 0.5, Cooldown: time.Second, Now: func() time.Time { return now }})
+	g := NewGate(GateConfig{Initial: 10, Min: 2, Max: 20, Backoff: 0.5, Increase: 1})
 	limit := func() int64 { return g.Routes()[route].Limit.Load() }
 	call := func(throttled bool) {
 		s, _, err := g.Acquire(t.Context(), route, "default", "a")
@@ -118,25 +118,28 @@ func TestGateAIMD(t *testing.T) {
 		}
 		s.Release(throttled)
 	}
+	for range 10 {
+		call(false) // a round of 10 good calls: 10 -> about 11
+	}
 	call(true)
 	if got := limit(); got != 5 {
 		t.Fatalf("after a throttle: limit %d, want 5", got)
 	}
-	call(true) // within the cooldown: no second cut
+	call(true) // within the round: no second cut
 	if got := limit(); got != 5 {
-		t.Fatalf("second throttle within the cooldown: limit %d, want 5", got)
+		t.Fatalf("second throttle within the round: limit %d, want 5", got)
 	}
-	now = now.Add(time.Second)
-	call(true)
-	call(true)
+	for range 4 {
+		call(true) // the round of 5 ends: 5.x -> 2.x
+	}
 	if got := limit(); got != 2 {
 		t.Fatalf("after cuts to the floor: limit %d, want 2 (Min)", got)
 	}
-	for range 2 + 3 {
-		call(false) // 2 calls at limit 2 and 3 at limit 3 add about 2
+	for range 3 + 3 {
+		call(false) // about 3 calls at limit 2 and 3 at limit 3 add 2
 	}
 	if got := limit(); got != 4 {
-		t.Fatalf("after 5 good calls: limit %d, want 4", got)
+		t.Fatalf("after 6 good calls: limit %d, want 4", got)
 	}
 }
 
