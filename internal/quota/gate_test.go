@@ -142,18 +142,3 @@ func TestGateAIMD(t *testing.T) {
 		t.Fatalf("after 6 good calls: limit %d, want 4", got)
 	}
 }
-
-// BenchmarkGateAcquire measures the fast path: a route with room and no
-// one waiting. It must not allocate.
-func BenchmarkGateAcquire(b *testing.B) {
-	g := NewGate(GateConfig{})
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		s, _, err := g.Acquire(ctx, route, "default", "profile")
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.Release(false)
-	}
-}
