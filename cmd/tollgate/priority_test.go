@@ -196,6 +196,27 @@ func TestPriorityUnderLoad(t *testing.T) {
 		t.Errorf("flex success %.2f above default's %.2f", flexRate, defRate)
 	}
 	checkBilling(t, ts, profiles)
+
+	// Prometheus: the route's gauges and the refusals by class.
+	mfs, err := ts.Watch.Prometheus.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "provider" && l.GetValue() == "capped" {
+					seen[mf.GetName()] = true
+				}
+			}
+		}
+	}
+	for _, name := range []string{"tollgate_admission_queue_depth", "tollgate_upstream_in_flight", "tollgate_upstream_concurrency_limit", "tollgate_admission_refused_total"} {
+		if !seen[name] {
+			t.Errorf("/metrics has no %s for the capped route", name)
+		}
+	}
 }
 
 // TestPriorityShedsFlexOnUpstreamThrottles runs the same load with the

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -9,8 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
+	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 )
 
@@ -215,6 +219,59 @@ func TestProfileTierSettings(t *testing.T) {
 			if _, err := call(t, nightly, chatbot, novaBody, tier); errorCode(err) != "AccessDeniedException" {
 				t.Errorf("%s: nightly in tier %q on the chatbot profile: %v, want AccessDeniedException", op, tier, err)
 			}
+		}
+	}
+}
+
+// TestQuotasOnTheWire checks a requests-per-minute quota through the
+// official client: calls beyond it are ThrottlingException, HTTP 429,
+// with Bedrock's message and a Retry-After header, across Converse and
+// InvokeModel alike; and reserved capacity serves its profile's calls in
+// the reserved tier until it is used up, then Standard.
+func TestQuotasOnTheWire(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", func(c *config.Config) {
+		c.Quotas.Rules = []config.QuotaRule{{Model: novaProID, Scope: "on-demand", RPM: 3}}
+		c.Quotas.DefaultShare = 1
+	})
+	rc := ts.runtime(t)
+	for i, op := range []string{"Converse", "InvokeModel", "Converse", "InvokeModel", "ConverseStream"} {
+		_, err := tierOps[op](t, rc, novaProID, novaBody, "")
+		if i < 3 {
+			if err != nil {
+				t.Fatalf("call %d (%s) within the quota: %v", i, op, err)
+			}
+			continue
+		}
+		var re *smithyhttp.ResponseError
+		if !errors.As(err, &re) || errorCode(err) != "ThrottlingException" || re.HTTPStatusCode() != 429 ||
+			!strings.Contains(err.Error(), "Too many requests, please wait before trying again.") {
+			t.Fatalf("call %d (%s) beyond the quota: %v", i, op, err)
+		}
+		if ra, err := strconv.Atoi(re.Response.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
+			t.Errorf("Retry-After %q", re.Response.Header.Get("Retry-After"))
+		}
+	}
+
+	// Reserved capacity: 200 tokens a minute for one profile. Its first
+	// reserved call (about 75 input + 64 max tokens) fits; the second
+	// overflows to Standard; another profile's reserved calls are
+	// Standard at once.
+	dir := t.TempDir()
+	sonnetARN := "arn:aws:bedrock:us-east-1::foundation-model/" + sonnet45ID
+	first := startServer(t, dir, nil)
+	reserved := createProfile(t, first.bedrock(t), "claims-reserved", sonnetARN, tagList("app", "claims_chatbot")...)
+	other := createProfile(t, first.bedrock(t), "sales-reserved", sonnetARN, tagList("app", "chat_app")...)
+	first.stop()
+	id := reserved[strings.LastIndex(reserved, "/")+1:]
+	ts2 := startServer(t, dir, func(c *config.Config) {
+		c.Quotas.Reserved = []config.QuotaReserved{{Profile: id, TPM: 200}}
+	})
+	rc2 := ts2.runtime(t)
+	for i, c := range []struct{ profile, want string }{{reserved, "reserved"}, {reserved, "default"}, {other, "default"}} {
+		got, err := tierOps["Converse"](t, rc2, c.profile, "", "reserved")
+		if err != nil || got != c.want {
+			t.Errorf("reserved call %d: served %q, %v; want %q", i, got, err, c.want)
 		}
 	}
 }

@@ -300,7 +300,8 @@ func (c *call) once(ctx context.Context, f func(ctx context.Context, cl converse
 // with an error that does not allow failover.
 func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl converse.Call, r Route) error) error {
 	var last error
-	for _, region := range c.regionsInOrder() {
+	regions := c.regionsInOrder()
+	for i, region := range regions {
 		route, ok := c.s.router(c.target.Model, region)
 		if !ok {
 			last = errkind.New(errkind.Unavailable, "No provider serves %s in %s.", c.target.Model.ID, region)
@@ -315,9 +316,10 @@ func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl conve
 			err = c.once(ctx, f, route, region)
 			// An upstream that throttles a call the gate admitted has
 			// less room than the gate thought (its limit has backed off
-			// now): calls above flex queue again for a slot, twice at
-			// most, rather than pass the 429 on.
-			if err == nil || c.s.upstream == nil || retry == upstreamRetries || c.tier == "flex" ||
+			// now): in the last region to try, calls above flex queue
+			// again for a slot, twice at most, rather than pass the 429
+			// on. Elsewhere they fail over.
+			if err == nil || c.s.upstream == nil || retry == upstreamRetries || c.tier == "flex" || i < len(regions)-1 ||
 				!errkind.Is(err, errkind.Throttled) || !failover(err) || ctx.Err() != nil || errors.As(err, new(gateRefusal)) {
 				break
 			}
