@@ -142,3 +142,39 @@ func TestGateAIMD(t *testing.T) {
 		t.Fatalf("after 6 good calls: limit %d, want 4", got)
 	}
 }
+
+// TestGateShares checks flex and default calls hold at most their share
+// of the limit, so a priority call finds a slot on a route they keep busy.
+func TestGateShares(t *testing.T) {
+	g := NewGate(GateConfig{Initial: 10, Min: 10, Max: 10, Share: [numClasses]float64{ClassFlex: 0.5, ClassDefault: 0.8},
+		MaxWait: [numClasses]time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}}) // refused almost at once
+	var slots []admission.Slot
+	take := func(tier string) error {
+		s, _, err := g.Acquire(t.Context(), route, tier, "p")
+		if err == nil {
+			slots = append(slots, s)
+		}
+		return err
+	}
+	for i := range 6 {
+		if err := take("flex"); (err == nil) != (i < 5) {
+			t.Fatalf("flex call %d: %v (flex may hold 5 of 10)", i, err)
+		}
+	}
+	for i := range 4 {
+		if err := take("default"); (err == nil) != (i < 3) {
+			t.Fatalf("default call %d: %v (default may hold 8 of 10, 5 taken)", i, err)
+		}
+	}
+	for i := range 3 {
+		if err := take("priority"); (err == nil) != (i < 2) {
+			t.Fatalf("priority call %d: %v (priority may hold all 10)", i, err)
+		}
+	}
+	for _, s := range slots {
+		s.Release(false)
+	}
+	if n := g.Routes()[route].InFlight.Load(); n != 0 {
+		t.Errorf("in flight after releasing all: %d", n)
+	}
+}
