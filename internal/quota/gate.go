@@ -46,8 +46,9 @@ type GateConfig struct {
 	// Min and Max bound the adaptive limit; defaults 1 and 1024.
 	Min, Max int
 	// MaxWait is how long a call of each class may wait for a slot when
-	// the route is full before it is refused (ThrottlingException); 0
-	// refuses at once. Defaults: flex 2s, default 1s, priority 5s.
+	// the route is full before it is refused (ThrottlingException); a
+	// class at 0 is refused at once. All zero: the defaults, flex 2s,
+	// default 1s, priority 5s.
 	MaxWait [numClasses]time.Duration
 	// Share is the part of the limit calls of each class may hold, so
 	// that a busy route keeps room for priority calls; defaults flex
