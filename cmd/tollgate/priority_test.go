@@ -24,7 +24,7 @@ import (
 // profiles of the insurance scenario.
 const (
 	simCapacity  = 6
-	simLatency   = 30 * time.Millisecond
+	simLatency   = 20 * time.Millisecond
 	loadDuration = 5 * time.Second
 )
 
