@@ -405,9 +405,9 @@ func (w *window) overrun(m, n int64) {
 	_, _ = w.shared.ClaimRate(ctx, w.account, w.key, time.Unix(m*60, 0).UTC(), w.limit, need)
 }
 
-// Usage returns the units counted this minute by every quota of account
-// and model (requests and tokens; on a fleet, this node's), for
-// EstimatedTPMQuotaUsage-style gauges.
+// Usage returns the units this node counted in the current minute of
+// each quota window, keyed "kind account model scope profile" (kind rpm,
+// tpm or reserved), for tests and diagnostics.
 func (q *Quotas) Usage(now time.Time) map[string]int64 {
 	m := now.Unix() / 60
 	q.mu.Lock()
