@@ -33,9 +33,9 @@ type loadProfile struct {
 	name, tenant, tier string
 	workers            int
 
-	arn, id  string
-	ok       int
-	refused  int // ThrottlingException
+	arn, id string
+	ok      int
+	refused int // ThrottlingException
 	tooMany int // refusals saying "Too many requests"
 }
 
