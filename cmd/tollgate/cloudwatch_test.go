@@ -254,7 +254,7 @@ func TestCloudWatchMetricsMatchLedger(t *testing.T) {
 				names = append(names, aws.ToString(m.MetricName))
 			}
 			slices.Sort(names)
-			wantNames := []string{"Cost", "InputTokenCount", "InvocationLatency", "Invocations", "OutputTokenCount", "TimeToFirstToken"}
+			wantNames := []string{"Cost", "EstimatedTPMQuotaUsage", "InputTokenCount", "InvocationLatency", "Invocations", "OutputTokenCount", "QueueWait", "TimeToFirstToken"}
 			if !slices.Equal(names, wantNames) {
 				t.Errorf("ListMetrics = %v, want %v", names, wantNames)
 			}

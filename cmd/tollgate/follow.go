@@ -93,6 +93,9 @@ func (m *Main) followChanges(ctx context.Context) error {
 				if err := m.Profiles.Reload(ctx); err != nil && ctx.Err() == nil {
 					m.Logger.Warn("reload_profiles_failed", "err", err.Error())
 				}
+				if err := m.Tiers.Reload(ctx); err != nil && ctx.Err() == nil {
+					m.Logger.Warn("reload_profile_tiers_failed", "error", err.Error())
+				}
 			}
 			if what&reloadDirectory != 0 {
 				if err := m.Directory.Reload(ctx); err != nil && ctx.Err() == nil {

@@ -20,7 +20,7 @@ var faultKinds = map[string]errkind.Kind{
 }
 
 func simConfig(p config.Provider) sim.Config {
-	c := sim.Config{Latency: p.Latency, TimeToFirstToken: p.TimeToFirstToken, TokensPerSecond: p.TokensPerSecond}
+	c := sim.Config{Latency: p.Latency, TimeToFirstToken: p.TimeToFirstToken, TokensPerSecond: p.TokensPerSecond, Capacity: p.Capacity}
 	for _, f := range p.Faults {
 		c.Faults = append(c.Faults, sim.Fault{Every: f.Every, After: f.After, Kind: faultKinds[f.Kind], Message: f.Message,
 			Regions: f.Regions, Models: f.Models, MidStream: f.MidStream, MidStreamAfter: f.MidStreamAfter})

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
@@ -89,6 +90,8 @@ type Store interface {
 
 	// Web console sessions (console.go).
 	session.Store
+	// Application profiles' service-tier settings.
+	profile.TierStore
 
 	// Coordination between the replicas sharing the store: leases of
 	// background jobs, budget allowance pools and throttle windows (the
@@ -140,6 +143,7 @@ type Main struct {
 	DB         Store
 	Catalog    *catalog.Catalog
 	Profiles   *profile.Service
+	Tiers      *profile.Tiers // application profiles' service-tier settings
 	Principals *principal.Service
 	Directory  *principal.Directory
 	Server     *server.Server
@@ -153,6 +157,9 @@ type Main struct {
 
 	// ConsoleSessions are the web console's sign-in sessions (console.go).
 	ConsoleSessions *session.Manager
+	// Priority holds the runtime quotas and the tier-ordered upstream
+	// admission (priority.go).
+	Priority *Priority
 
 	// Replica identifies this process among the replicas sharing a
 	// store (host name and a random suffix); it holds its background
@@ -245,6 +252,10 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 
+	if m.Tiers, err = profile.NewTiers(ctx, m.DB, m.Profiles); err != nil {
+		return err
+	}
+
 	router, err := buildRouter(ctx, cfg)
 	if err != nil {
 		return err
@@ -257,6 +268,11 @@ func (m *Main) Open(ctx context.Context) error {
 		return err
 	}
 	m.Watch.UseOutbox(m.Budgets.Outbox) // alarm webhooks go through the budgets' outbox
+	m.Priority = openPriority(m)
+	var quotas admission.TierAdmitter
+	if !m.Priority.Quotas.Empty() {
+		quotas = m.Priority.Quotas
+	}
 	m.Invoke = invoke.NewService(invoke.Config{
 		Profiles:       m.Profiles,
 		Catalog:        m.Catalog,
@@ -267,6 +283,10 @@ func (m *Main) Open(ctx context.Context) error {
 		Tokens:         sim.Tokens,
 		OnRecord:       m.Watch.OnRecord,
 		Admitter:       m.Watch.Admitter(m.Budgets.Admitter()),
+		Tiers:          m.Tiers.Lookup,
+		Quotas:         quotas,
+		Upstream:       m.Priority.Gate,
+		OnAdmission:    m.Watch.Metrics.AddAdmission,
 	})
 
 	rest := http.NewServeMux()
@@ -275,7 +295,7 @@ func (m *Main) Open(ctx context.Context) error {
 	rest.HandleFunc("/", server.UnknownOperation)
 
 	admin := http.NewServeMux()
-	adminapi.New(m.Directory).Register(admin)
+	adminapi.New(m.Directory).WithProfileTiers(m.Tiers).Register(admin)
 	topts := taggingapi.Options{Rate: cfg.TaggingRate}
 	if m.DB.Shared() {
 		topts.Shared = m.DB // several replicas: the rate is the fleet's

@@ -159,6 +159,9 @@ type Config struct {
 	// ConsoleSessionLifetime ends every web console session this long
 	// after sign-in. Default 12h.
 	ConsoleSessionLifetime time.Duration `yaml:"consoleSessionLifetime"`
+	// Quotas are the runtime quotas and priority admission
+	// (docs/priority.md). Default: none, and the adaptive upstream limit.
+	Quotas Quotas `yaml:"quotas"`
 
 	// Secrets are the credentials Tollgate takes from the environment
 	// only; Load fills them. Never read from or written to YAML.
@@ -350,6 +353,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.validateProviders(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Quotas.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -40,6 +40,10 @@ type Provider struct {
 	TokensPerSecond float64 `yaml:"tokensPerSecond"`
 	// Faults (sim) injects errors on a schedule. Default none.
 	Faults []Fault `yaml:"faults"`
+	// Capacity (sim) is the most calls served at once; one more is a
+	// ThrottlingException, as from a model of fixed capacity. Default 0:
+	// unlimited.
+	Capacity int `yaml:"capacity"`
 }
 
 // Fault is an injected simulator error: every Every-th call after the
@@ -79,6 +83,9 @@ func (c Config) validateProviders() error {
 		names[p.Name] = true
 		switch p.Type {
 		case "sim":
+			if p.Capacity < 0 {
+				errs = append(errs, fmt.Errorf("%s: capacity must not be negative", where))
+			}
 			for j, f := range p.Faults {
 				switch f.Kind {
 				case "throttled", "unavailable", "invalid", "internal":

@@ -34,7 +34,7 @@ type Request struct {
 	PromptVariables                   json.RawMessage   `json:"promptVariables,omitempty"`
 	RequestMetadata                   map[string]string `json:"requestMetadata,omitempty"`
 	PerformanceConfig                 json.RawMessage   `json:"performanceConfig,omitempty"`
-	ServiceTier                       json.RawMessage   `json:"serviceTier,omitempty"`
+	ServiceTier                       *ServiceTier      `json:"serviceTier,omitempty"`
 	OutputConfig                      json.RawMessage   `json:"outputConfig,omitempty"`
 }
 
@@ -144,8 +144,27 @@ type Response struct {
 	AdditionalModelResponseFields json.RawMessage `json:"additionalModelResponseFields,omitempty"`
 	Trace                         json.RawMessage `json:"trace,omitempty"`
 	PerformanceConfig             json.RawMessage `json:"performanceConfig,omitempty"`
-	ServiceTier                   json.RawMessage `json:"serviceTier,omitempty"`
+	ServiceTier                   *ServiceTier    `json:"serviceTier,omitempty"`
 }
+
+// ServiceTier is Bedrock's ServiceTier structure: the tier a request asks
+// for, and the tier that served it in a response.
+type ServiceTier struct {
+	// Type is "priority", "default", "flex" or "reserved".
+	Type string `json:"type"`
+}
+
+// Tier returns t's type, or "" when t is nil.
+func (t *ServiceTier) Tier() string {
+	if t == nil {
+		return ""
+	}
+	return t.Type
+}
+
+// ServiceTiers are the values of Bedrock's ServiceTierType, in the order
+// the service model lists them.
+var ServiceTiers = []string{"priority", "default", "flex", "reserved"}
 
 // Usage is the token usage of one call, as Bedrock reports it.
 type Usage struct {
@@ -217,11 +236,12 @@ type MessageStopEvent struct {
 	AdditionalModelResponseFields json.RawMessage `json:"additionalModelResponseFields,omitempty"`
 }
 
-// MetadataEvent is the last event: usage and latency.
+// MetadataEvent is the last event: usage, latency and the tier served.
 type MetadataEvent struct {
-	Usage   Usage           `json:"usage"`
-	Metrics Metrics         `json:"metrics"`
-	Trace   json.RawMessage `json:"trace,omitempty"`
+	Usage       Usage           `json:"usage"`
+	Metrics     Metrics         `json:"metrics"`
+	Trace       json.RawMessage `json:"trace,omitempty"`
+	ServiceTier *ServiceTier    `json:"serviceTier,omitempty"`
 }
 
 // Call identifies one provider attempt.
@@ -236,6 +256,14 @@ type Call struct {
 	// ModelID: an upstream application-profile ARN on real Bedrock, or the
 	// served model name on an OpenAI-compatible server.
 	Upstream string
+	// ServiceTier is the service tier to ask the provider for ("" for
+	// the provider's default); the pipeline has resolved it from the
+	// request and the profile, and checked the model offers it.
+	ServiceTier string
+	// OnServed, when set, is called by a provider that learns the tier
+	// actually serving the call from its upstream before the call's
+	// first event (the response header of a native stream).
+	OnServed func(tier string)
 }
 
 // NativeRequest is an InvokeModel body in the model's own format.
@@ -243,6 +271,8 @@ type NativeRequest struct {
 	Body        []byte
 	ContentType string
 	Accept      string
+	// ServiceTier is the X-Amzn-Bedrock-Service-Tier header ("" when absent).
+	ServiceTier string
 }
 
 // NativeResponse is an InvokeModel response in the model's own format.
@@ -251,4 +281,7 @@ type NativeResponse struct {
 	ContentType string
 	Usage       Usage
 	LatencyMs   int64 // set by the pipeline: the whole call's latency
+	// ServiceTier is the tier that served the call (the response's
+	// X-Amzn-Bedrock-Service-Tier header); "" when the provider does not say.
+	ServiceTier string
 }

@@ -25,7 +25,8 @@ const maxStopSequences = 2500
 // the Bedrock Runtime service model states, as Bedrock does before it
 // looks at the model: inferenceConfig's maxTokens (at least 1),
 // temperature and topP (0 to 1) and stopSequences (at most 2500, none
-// empty), and the format of every image, document and video block. The
+// empty), the serviceTier type, and the format of every image, document and
+// video block. The
 // error is errkind.Invalid with Bedrock's message, for example
 //
 //	1 validation error detected: Value '7.5' at 'inferenceConfig.temperature'
@@ -49,6 +50,9 @@ func (r *Request) ValidateInput() error {
 				v.add(s, fmt.Sprintf("inferenceConfig.stopSequences.%d.member", i+1), "Member must have length greater than or equal to 1")
 			}
 		}
+	}
+	if r.ServiceTier != nil {
+		v.enum(r.ServiceTier.Type, "serviceTier.type", ServiceTiers)
 	}
 	for i, m := range r.Messages {
 		for j, b := range m.Content {
@@ -135,4 +139,16 @@ func javaFloat(f float32) string {
 		s += ".0"
 	}
 	return s
+}
+
+// ValidateServiceTier checks a service tier named by the
+// X-Amzn-Bedrock-Service-Tier header of an InvokeModel request ("" is no
+// tier) against Bedrock's enumeration, with Bedrock's message.
+func ValidateServiceTier(tier string) error {
+	if tier == "" {
+		return nil
+	}
+	var v violations
+	v.enum(tier, "serviceTier", ServiceTiers)
+	return v.err()
 }

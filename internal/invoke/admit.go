@@ -6,23 +6,44 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
+	"github.com/tollgate-dev/tollgate/internal/profile"
 )
 
 // estimateTokens bounds the input tokens of a request body: no tokenizer
 // yields more tokens than bytes/2 for text (documented; conservative).
 func estimateTokens(body []byte) int64 { return int64(len(body)+1) / 2 }
 
-// admit runs the admitter, if any, and applies a downgrade.
+// admit runs the quotas and the admitter, if any, and applies a
+// downgrade and a reserved call's overflow to Standard.
 func (c *call) admit(ctx context.Context, body []byte, maxOut int64) error {
-	if c.s.admitter == nil {
+	if c.s.admitter == nil && c.s.quotas == nil {
 		return nil
 	}
+	requested := maxOut
 	if maxOut <= 0 {
 		maxOut = admission.DefaultMaxOutputTokens
 	}
 	a := admission.Request{Time: c.start, RequestID: c.caller.RequestID, Account: c.caller.Account, PrincipalID: c.caller.PrincipalID,
 		ProfileARN: c.target.ProfileARN, ProfileID: c.target.ProfileID, Model: c.target.Model, Tags: c.target.Tags,
-		Operation: c.op, InputTokens: estimateTokens(body), MaxOutputTokens: maxOut}
+		Operation: c.op, InputTokens: estimateTokens(body), MaxOutputTokens: maxOut,
+		ServiceTier: c.tier, RequestMaxTokens: requested, CrossRegion: c.target.Type == profile.SystemDefined || len(c.target.Regions) > 1}
+	if c.s.quotas != nil {
+		start := c.s.now()
+		qt, err := c.s.quotas.AdmitTier(ctx, a)
+		c.waited += c.s.now().Sub(start)
+		if err != nil {
+			return err
+		}
+		if qt != nil {
+			c.quota = qt
+			if t := qt.ServiceTier(); t != "" {
+				c.tier = t
+			}
+		}
+	}
+	if c.s.admitter == nil {
+		return nil
+	}
 	if p, ok := pricing.Lookup(c.s.catalog, c.target.Model.ID, c.start); ok {
 		a.WorstCase = p.Input.Cost(a.InputTokens) + p.Output.Cost(maxOut)
 	}

@@ -52,6 +52,9 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 		if err != nil {
 			return err
 		}
+		if t := cr.ServiceTier.Tier(); t != "" {
+			c.onServed(t)
+		}
 		body, err := codec.Response(cr, cl.ModelID)
 		if err != nil {
 			return noFailover{err}
@@ -60,6 +63,9 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 		return nil
 	})
 	err = unwrapNoFailover(err)
+	if err == nil && resp.ServiceTier != "" {
+		c.onServed(resp.ServiceTier)
+	}
 	if ferr := c.finish(ctx, resp.Usage, err); ferr != nil && err == nil {
 		return converse.NativeResponse{}, ferr
 	}
@@ -67,6 +73,7 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 		return converse.NativeResponse{}, err
 	}
 	resp.LatencyMs = s.now().Sub(c.start).Milliseconds()
+	resp.ServiceTier = c.servedTier()
 	return resp, nil
 }
 
@@ -102,6 +109,7 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 			if c.firstTok.IsZero() {
 				c.firstTok = s.now()
 			}
+			c.announce()
 			emitted = true
 			if err := emit(held); err != nil {
 				emitErr = err
@@ -138,6 +146,9 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 		usage, err = r.Provider.ConverseStream(ctx, cl, req, func(ev converse.StreamEvent) error {
 			if ev.Metadata != nil {
 				ev.Metadata.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
+				if t := ev.Metadata.ServiceTier.Tier(); t != "" {
+					c.onServed(t)
+				}
 			}
 			chunks, err := enc.Encode(ev)
 			if err != nil {
@@ -167,6 +178,7 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 		return err
 	}
 	if held != nil {
+		c.announce()
 		return emit(held)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/policy"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -54,6 +55,19 @@ type Config struct {
 	OnRecord func(ledger.Record)
 	// Admitter admits calls (budgets, rate limits); nil admits all.
 	Admitter admission.Admitter
+	// Tiers returns application profiles' service-tier settings; nil
+	// when no profile has any.
+	Tiers TierLookup
+	// Quotas admits calls against Bedrock-style RPM/TPM quotas before
+	// the Admitter; nil: none.
+	Quotas admission.TierAdmitter
+	// Upstream bounds the calls in flight to each provider route and
+	// orders waiting calls by tier; nil: unbounded.
+	Upstream admission.Upstream
+	// OnAdmission, if set, is called with every record after it is
+	// durable, with how long the call waited for admission (quota and
+	// upstream queues) and the tier it asked for.
+	OnAdmission func(r ledger.Record, tier string, wait time.Duration)
 }
 
 // Service is the runtime pipeline. Safe for concurrent use.
@@ -68,6 +82,10 @@ type Service struct {
 	tokens   func(string) int64
 	onRecord func(ledger.Record)
 	admitter admission.Admitter
+	tiers    TierLookup
+	quotas   admission.TierAdmitter
+	upstream admission.Upstream
+	onAdmit  func(ledger.Record, string, time.Duration)
 
 	rr       atomic.Uint64
 	unpriced atomic.Int64
@@ -76,7 +94,8 @@ type Service struct {
 // NewService returns the pipeline.
 func NewService(cfg Config) *Service {
 	s := &Service{profiles: cfg.Profiles, catalog: cfg.Catalog, router: cfg.Router, ledger: cfg.Ledger,
-		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, admitter: cfg.Admitter}
+		log: cfg.Logger, timeout: cfg.AttemptTimeout, now: cfg.Now, tokens: cfg.Tokens, onRecord: cfg.OnRecord, admitter: cfg.Admitter,
+		tiers: cfg.Tiers, quotas: cfg.Quotas, upstream: cfg.Upstream, onAdmit: cfg.OnAdmission}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -111,6 +130,14 @@ type Caller struct {
 	// Authorize, when set, decides whether the caller may perform an
 	// action on a resource given its condition keys.
 	Authorize func(action, resource string, keys map[string][]string) error
+	// ServiceTier is the service tier the request names ("" for none):
+	// Converse's serviceTier.type or InvokeModel's
+	// X-Amzn-Bedrock-Service-Tier header.
+	ServiceTier string
+	// OnServed, when set, is called once with the tier serving a
+	// streaming call before its first event reaches emit (InvokeModel
+	// streams send it as a response header).
+	OnServed func(tier string)
 }
 
 // call is the state of one runtime call from resolution to its record.
@@ -126,6 +153,11 @@ type call struct {
 	attempts int
 	ticket   admission.Ticket // from the admitter, settled by finish
 	recorded bool             // finish has run
+	tier     string           // the tier asked of the provider
+	served   string           // the tier the provider says served the call ("" = tier)
+	asked    string           // the tier the call asked for (before a reserved overflow)
+	quota    admission.Ticket // from the quotas, settled by finish
+	waited   time.Duration    // time spent waiting for admission
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
@@ -139,16 +171,40 @@ func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := authorizeInvoke(caller, op, t); err != nil {
+	tier, set := s.requestedTier(caller, t)
+	if err := authorizeInvoke(caller, op, t, tier); err != nil {
 		return nil, err
 	}
-	return &call{s: s, caller: caller, op: op, target: t, start: s.now()}, nil
+	if err := checkTier(tier, set, t); err != nil {
+		return nil, err
+	}
+	return &call{s: s, caller: caller, op: op, target: t, start: s.now(), tier: tier, asked: tier}, nil
+}
+
+// servedTier returns the tier that served the call: the provider's word
+// when it gave one, else the tier asked for.
+func (c *call) servedTier() string {
+	if c.served != "" {
+		return c.served
+	}
+	return c.tier
+}
+
+// announce passes the served tier to the caller's OnServed once, before
+// a stream's first event.
+func (c *call) announce() {
+	if c.caller.OnServed != nil {
+		f := c.caller.OnServed
+		c.caller.OnServed = nil
+		f(c.servedTier())
+	}
 }
 
 // authorizeInvoke checks the invoke action as AWS does: on the profile
 // (with its tags as aws:ResourceTag keys) and on every foundation-model ARN
 // it routes to (with bedrock:InferenceProfileArn naming the profile).
-func authorizeInvoke(caller Caller, op string, t Target) error {
+// Every check carries tollgate:ServiceTier, the tier asked for.
+func authorizeInvoke(caller Caller, op string, t Target, tier string) error {
 	if caller.Authorize == nil {
 		return nil
 	}
@@ -156,17 +212,19 @@ func authorizeInvoke(caller Caller, op string, t Target) error {
 	if op == OpConverseStream || op == OpInvokeStream {
 		action = "bedrock:InvokeModelWithResponseStream"
 	}
+	tierKey := []string{tier}
 	if t.ProfileARN == "" {
-		return caller.Authorize(action, arn.FoundationModel(t.Regions[0], t.Model.ID), nil)
+		return caller.Authorize(action, arn.FoundationModel(t.Regions[0], t.Model.ID), map[string][]string{policy.KeyServiceTier: tierKey})
 	}
-	keys := make(map[string][]string, len(t.Tags))
+	keys := make(map[string][]string, len(t.Tags)+1)
 	for k, v := range t.Tags {
 		keys["aws:ResourceTag/"+k] = []string{v}
 	}
+	keys[policy.KeyServiceTier] = tierKey
 	if err := caller.Authorize(action, t.ProfileARN, keys); err != nil {
 		return err
 	}
-	via := map[string][]string{"bedrock:InferenceProfileArn": {t.ProfileARN}}
+	via := map[string][]string{"bedrock:InferenceProfileArn": {t.ProfileARN}, policy.KeyServiceTier: tierKey}
 	for _, region := range t.Regions {
 		if err := caller.Authorize(action, arn.FoundationModel(region, t.Model.ID), via); err != nil {
 			return err
@@ -202,11 +260,48 @@ func failover(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded)
 }
 
+// upstreamRetries is how many times a call above flex that its upstream
+// throttled queues again for a slot of the same route.
+const upstreamRetries = 2
+
+// gateRefusal marks the gate's own refusal (no slot in time), which is
+// not retried on the same route.
+type gateRefusal struct{ err error }
+
+func (e gateRefusal) Error() string { return e.err.Error() }
+func (e gateRefusal) Unwrap() error { return e.err }
+
+// once runs one attempt of f on route in region: a slot of the upstream
+// gate (when there is one) around the provider call.
+func (c *call) once(ctx context.Context, f func(ctx context.Context, cl converse.Call, r Route) error, route Route, region string) error {
+	c.served = ""
+	var slot admission.Slot
+	if c.s.upstream != nil {
+		var waited time.Duration
+		var err error
+		slot, waited, err = c.s.upstream.Acquire(ctx, admission.Route{Provider: route.Name, Model: c.target.Model.ID, Region: region},
+			c.tier, c.target.ProfileID)
+		c.waited += waited
+		if err != nil {
+			return gateRefusal{err}
+		}
+	}
+	c.attempts++
+	cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream,
+		ServiceTier: c.tier, OnServed: c.onServed}
+	err := f(ctx, cl, route)
+	if slot != nil {
+		slot.Release(errkind.Is(err, errkind.Throttled))
+	}
+	return err
+}
+
 // attempt runs f against each region in turn until one succeeds or fails
 // with an error that does not allow failover.
 func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl converse.Call, r Route) error) error {
 	var last error
-	for _, region := range c.regionsInOrder() {
+	regions := c.regionsInOrder()
+	for i, region := range regions {
 		route, ok := c.s.router(c.target.Model, region)
 		if !ok {
 			last = errkind.New(errkind.Unavailable, "No provider serves %s in %s.", c.target.Model.ID, region)
@@ -215,10 +310,20 @@ func (c *call) attempt(ctx context.Context, f func(ctx context.Context, cl conve
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		c.attempts++
 		c.route, c.region = route, region
-		cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream}
-		err := f(ctx, cl, route)
+		var err error
+		for retry := 0; ; retry++ {
+			err = c.once(ctx, f, route, region)
+			// An upstream that throttles a call the gate admitted has
+			// less room than the gate thought (its limit has backed off
+			// now): in the last region to try, calls above flex queue
+			// again for a slot, twice at most, rather than pass the 429
+			// on. Elsewhere they fail over.
+			if err == nil || c.s.upstream == nil || retry == upstreamRetries || c.tier == "flex" || i < len(regions)-1 ||
+				!errkind.Is(err, errkind.Throttled) || !failover(err) || ctx.Err() != nil || errors.As(err, new(gateRefusal)) {
+				break
+			}
+		}
 		if err == nil {
 			return nil
 		}
@@ -328,6 +433,7 @@ func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) erro
 	}
 	if c.attempts > 0 {
 		r.RegionServed = c.region
+		r.ServiceTier = c.servedTier()
 	}
 	if !c.firstTok.IsZero() {
 		r.TTFTMs = c.firstTok.Sub(c.start).Milliseconds()
@@ -344,6 +450,9 @@ func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) erro
 		c.s.unpriced.Add(1)
 		c.s.log.Warn("usage_unpriced", "request_id", r.RequestID, "model", r.ModelID, "time", r.Time)
 	}
+	if c.quota != nil {
+		c.quota.Done(r) // the tokens were used, recorded or not
+	}
 	if err := c.s.ledger.Append(context.WithoutCancel(ctx), r); err != nil {
 		c.s.log.Error("ledger_append_failed", "request_id", r.RequestID, "err", err.Error())
 		if c.ticket != nil {
@@ -356,6 +465,9 @@ func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) erro
 	}
 	if c.s.onRecord != nil {
 		c.s.onRecord(r)
+	}
+	if c.s.onAdmit != nil {
+		c.s.onAdmit(r, c.asked, c.waited)
 	}
 	return nil
 }
@@ -382,6 +494,10 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 	if err == nil {
 		u = resp.Usage
 		resp.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
+		if t := resp.ServiceTier.Tier(); t != "" {
+			c.served = t
+		}
+		resp.ServiceTier = &converse.ServiceTier{Type: c.servedTier()}
 	}
 	if ferr := c.finish(ctx, u, err); ferr != nil && err == nil {
 		return nil, ferr
@@ -420,11 +536,15 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		if ev.Metadata != nil {
 			m := *ev.Metadata
 			metadata = &m
+			if t := m.ServiceTier.Tier(); t != "" {
+				c.served = t
+			}
 			return nil
 		}
 		if ev.ContentBlockDelta != nil && c.firstTok.IsZero() {
 			c.firstTok = s.now()
 		}
+		c.announce()
 		emitted = true
 		if err := emit(ev); err != nil {
 			emitErr = err
@@ -463,6 +583,8 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 		metadata = &converse.MetadataEvent{Usage: usage}
 	}
 	metadata.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
+	metadata.ServiceTier = &converse.ServiceTier{Type: c.servedTier()}
+	c.announce()
 	return emit(converse.StreamEvent{Metadata: metadata})
 }
 

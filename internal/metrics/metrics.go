@@ -2,8 +2,10 @@
 // of CloudWatch's AWS/Bedrock namespace: Invocations, InvocationLatency,
 // the error and throttle counts, the four token counts, TimeToFirstToken
 // and Cost, each under the dimension ModelId (the inference profile id for
-// calls through a profile, the model id for direct calls) and once more
-// without dimensions ("across all model ids").
+// calls through a profile, the model id for direct calls), once more
+// under ModelId "<id>+<tier>" for calls served in a tier other than
+// Standard (as Bedrock publishes "model-id+priority" and "model-id+flex"),
+// and once more without dimensions ("across all model ids").
 //
 // Series are fed by the durable usage records of the ledger. Each series
 // keeps one bucket per minute (kept 15 days) and one per hour (kept 15
@@ -19,6 +21,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/quota"
 )
 
 // Namespace is the CloudWatch namespace of the series.
@@ -40,6 +43,15 @@ const (
 	CacheWriteInputTokens  = "CacheWriteInputTokens"
 	TimeToFirstToken       = "TimeToFirstToken"
 	Cost                   = "Cost"
+	// EstimatedTPMQuotaUsage is what each call counted against its
+	// tokens-per-minute quota, as Bedrock publishes it: input and
+	// cache-write tokens plus output tokens at the model's burndown rate
+	// (quota.Settled).
+	EstimatedTPMQuotaUsage = "EstimatedTPMQuotaUsage"
+	// QueueWait is Tollgate's own: how long each call waited for
+	// admission (a flex call for room in its quota, any call for a slot
+	// at a saturated upstream).
+	QueueWait = "QueueWait"
 )
 
 // Def describes one metric.
@@ -65,6 +77,8 @@ var defs = []Def{
 	{CacheWriteInputTokens, "Count", 1},
 	{TimeToFirstToken, "Milliseconds", 1},
 	{Cost, "None", 1e-9},
+	{EstimatedTPMQuotaUsage, "Count", 1},
+	{QueueWait, "Milliseconds", 1},
 	{EnforcementActive, "None", 1},
 }
 
@@ -147,6 +161,18 @@ func DimensionValue(r ledger.Record) string {
 	return r.ModelID
 }
 
+// TierDimensionValue returns the ModelId a record is counted under once
+// more for its service tier, as Bedrock publishes per-tier series
+// ("model-id+priority", "model-id+flex"): dim+"+"+tier for a call served in
+// a tier other than Standard, "" otherwise.
+func TierDimensionValue(dim string, r ledger.Record) string {
+	switch r.ServiceTier {
+	case "", "default":
+		return ""
+	}
+	return dim + "+" + r.ServiceTier
+}
+
 // NormalizeModelID turns a ModelId dimension value as a client may give it
 // (a profile id, a profile ARN, a model id or a foundation-model ARN) into
 // the value series are stored under.
@@ -175,6 +201,9 @@ func NormalizeModelID(v string) string {
 //     used tokens), so their sums equal the ledger's; the cache token counts
 //     only when non-zero, and Cost only when the call was priced.
 //   - TimeToFirstToken has one sample per successful streaming call.
+//   - EstimatedTPMQuotaUsage has one sample per call that consumed
+//     anything, as the token counts.
+//   - QueueWait comes from Registry.AddAdmission, not from records.
 func SamplesOf(r ledger.Record) []Sample {
 	out := make([]Sample, 0, 8)
 	if r.Outcome == ledger.OutcomeThrottled {
@@ -199,6 +228,8 @@ func SamplesOf(r ledger.Record) []Sample {
 		if r.Priced {
 			out = append(out, Sample{Cost, int64(r.Cost)})
 		}
+		out = append(out, Sample{EstimatedTPMQuotaUsage, quota.Settled(r.ModelID,
+			quota.Tokens{Input: r.InputTokens, Output: r.OutputTokens, CacheRead: r.CacheReadTokens, CacheWrite: r.CacheWriteTokens})})
 	}
 	if r.Outcome == ledger.OutcomeSuccess && (r.Operation == "ConverseStream" || r.Operation == "InvokeModelWithResponseStream") {
 		out = append(out, Sample{TimeToFirstToken, r.TTFTMs})

@@ -122,7 +122,8 @@ func TestSamplesOf(t *testing.T) {
 		return m
 	}
 	if diff := cmp.Diff(names(base), map[string]int64{"Invocations": 1, "InvocationLatency": 50, "InputTokenCount": 10,
-		"OutputTokenCount": 20, "CacheReadInputTokens": 3, "Cost": 1500, "TimeToFirstToken": 7}); diff != "" {
+		"OutputTokenCount": 20, "CacheReadInputTokens": 3, "Cost": 1500, "TimeToFirstToken": 7,
+		"EstimatedTPMQuotaUsage": 10 + 20}); diff != "" { // cache reads do not count
 		t.Errorf("success (-got +want):\n%s", diff)
 	}
 	thr := base
@@ -319,8 +320,8 @@ func TestRegistryMatchesLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 3*6 { // 6 metrics (no cache, TTFT or errors) x 3 ModelId values
-		t.Errorf("Series = %d keys, want 18: %v", len(keys), keys)
+	if len(keys) != 3*7 { // 7 metrics (no cache, TTFT or errors) x 3 ModelId values
+		t.Errorf("Series = %d keys, want 21: %v", len(keys), keys)
 	}
 }
 

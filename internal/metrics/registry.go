@@ -304,10 +304,48 @@ func (r *Registry) addLocked(rec ledger.Record) {
 	t := rec.Time.UTC()
 	minute, hour := t.Truncate(Minute), t.Truncate(Hour)
 	dim := DimensionValue(rec)
+	tierDim := TierDimensionValue(dim, rec)
 	for _, smp := range SamplesOf(rec) {
-		for _, key := range [2]Key{{rec.Account, smp.Metric, dim}, {rec.Account, smp.Metric, ""}} {
+		for i, key := range [3]Key{{rec.Account, smp.Metric, dim}, {rec.Account, smp.Metric, ""}, {rec.Account, smp.Metric, tierDim}} {
+			if i == 2 && tierDim == "" {
+				continue // Standard has no series of its own
+			}
 			r.sample(bucketID{key, false, minute.Unix()}, minute.Before(r.floor), smp.Value)
 			r.sample(bucketID{key, true, hour.Unix()}, hour.Before(r.floor.Truncate(Hour)), smp.Value)
+		}
+	}
+}
+
+// AddAdmission counts how a call was admitted, beside its record: the
+// time it waited (QueueWait) under its ModelId, its tier's ModelId
+// ("<id>+<tier>", tier being the one it asked for when none served it)
+// and across all model ids; and, for a call refused in a tier other than
+// Standard, InvocationThrottles under its tier's ModelId (the record
+// counts it under the plain one).
+func (r *Registry) AddAdmission(rec ledger.Record, tier string, wait time.Duration) {
+	if rec.ServiceTier != "" {
+		tier = rec.ServiceTier
+	}
+	t := rec.Time.UTC()
+	minute, hour := t.Truncate(Minute), t.Truncate(Hour)
+	dim := DimensionValue(rec)
+	tagged := rec
+	tagged.ServiceTier = tier
+	tierDim := TierDimensionValue(dim, tagged)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	add := func(metric, modelID string, v int64) {
+		key := Key{rec.Account, metric, modelID}
+		r.sample(bucketID{key, false, minute.Unix()}, minute.Before(r.floor), v)
+		r.sample(bucketID{key, true, hour.Unix()}, hour.Before(r.floor.Truncate(Hour)), v)
+	}
+	ms := wait.Milliseconds()
+	add(QueueWait, dim, ms)
+	add(QueueWait, "", ms)
+	if tierDim != "" {
+		add(QueueWait, tierDim, ms)
+		if rec.Outcome == ledger.OutcomeThrottled && rec.ServiceTier == "" {
+			add(InvocationThrottles, tierDim, 1)
 		}
 	}
 }

@@ -228,6 +228,11 @@ const (
 	KeyEpochTime           = "aws:EpochTime"
 	KeySecureTransport     = "aws:SecureTransport"
 	KeyInferenceProfileArn = "bedrock:InferenceProfileArn"
+	// KeyServiceTier is the Bedrock service tier a runtime call asks for
+	// ("priority", "default", "flex" or "reserved"; "default" when it
+	// names none and its profile sets no default). AWS defines no
+	// condition key on the service tier, so it is Tollgate's own.
+	KeyServiceTier = "tollgate:ServiceTier"
 )
 
 // emptyContext is the Context of a request with none.

@@ -1,6 +1,7 @@
 // Package adminapi is Tollgate's own administration API, a small JSON API
 // under /tollgate/v1/ for accounts, principals (users and roles), access
-// keys, Bedrock API keys and identity policies. Requests are signed with
+// keys, Bedrock API keys, identity policies and application profiles'
+// service-tier settings. Requests are signed with
 // SigV4 under the signing name "tollgate".
 //
 // Each operation is authorized as the action "tollgate:<Operation>" on the
@@ -14,6 +15,7 @@
 //	the policies of an account (list)         arn:aws:iam::ACCOUNT:policy/*
 //	an account (create)                       arn:aws:organizations::MANAGEMENT:account/ACCOUNT
 //	the accounts (list)                       *
+//	an application profile's tier settings     arn:aws:bedrock:REGION:ACCOUNT:application-inference-profile/ID
 //
 // AttachPolicy and DetachPolicy carry the condition key iam:PolicyARN, and
 // CreatePrincipal carries aws:RequestTag/* and aws:TagKeys for the
@@ -43,6 +45,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
+	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -51,7 +54,8 @@ const SigningName = "tollgate"
 
 // Handler serves the admin API.
 type Handler struct {
-	dir *principal.Directory
+	dir   *principal.Directory
+	tiers *profile.Tiers // nil: the profile tier operations answer Unavailable
 }
 
 // New returns a Handler over the principal directory.
@@ -88,7 +92,7 @@ type route struct {
 }
 
 func (h *Handler) routes() []route {
-	return []route{
+	return append([]route{
 		{Route{Pattern: "GET /tollgate/v1/accounts", Op: "ListAccounts"}, h.anything, h.listAccounts},
 		{Route{Pattern: "POST /tollgate/v1/accounts", Op: "CreateAccount"}, h.newAccount, h.createAccount},
 		{Route{Pattern: "GET /tollgate/v1/principals", Op: "ListPrincipals"}, h.queryAccount(arn.IAMAll), h.listPrincipals},
@@ -103,7 +107,7 @@ func (h *Handler) routes() []route {
 		{Route{Pattern: "PUT /tollgate/v1/policies/{account}/{name}", Op: "PutPolicy"}, h.pathPolicy, h.putPolicy},
 		{Route{Pattern: "POST /tollgate/v1/principals/{id}/policies", Op: "AttachPolicy"}, h.attachment, h.attachPolicy},
 		{Route{Pattern: "DELETE /tollgate/v1/principals/{id}/policies/{name}", Op: "DetachPolicy"}, h.attachment, h.detachPolicy},
-	}
+	}, h.tierRoutes()...)
 }
 
 // Routes lists the admin operations the handler registers.

@@ -10,7 +10,9 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 	"github.com/tollgate-dev/tollgate/internal/authz"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/principal"
+	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/secretbox"
 	"github.com/tollgate-dev/tollgate/internal/server"
 	"github.com/tollgate-dev/tollgate/internal/sigv4"
@@ -29,7 +31,10 @@ const (
 // over a real principal directory in a real SQLite store.
 type fixture struct {
 	dir *principal.Directory
-	url string
+	// novaProfile is an application profile of Nova Pro (which offers
+	// priority and flex) in the management account.
+	novaProfile profile.Profile
+	url         string
 	// root is a client signed with the management account's root key.
 	root *adminapi.Client
 }
@@ -50,8 +55,21 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	profiles, err := profile.NewService(ctx, profile.Config{Store: db, Catalog: catalog.Default(), Region: region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nova, err := profiles.Create(ctx, profile.CreateInput{Account: mgmt, Name: "risk-batch",
+		CopyFrom: "arn:aws:bedrock:" + region + "::foundation-model/amazon.nova-pro-v1:0", Tags: []tags.Tag{{Key: "team", Value: "risk"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiers, err := profile.NewTiers(ctx, db, profiles)
+	if err != nil {
+		t.Fatal(err)
+	}
 	admin := http.NewServeMux()
-	adminapi.New(dir).Register(admin)
+	adminapi.New(dir).WithProfileTiers(tiers).Register(admin)
 	srv := server.New(server.Options{
 		Verifier: &sigv4.Verifier{Keys: svc},
 		Auth:     svc,
@@ -61,7 +79,7 @@ func newFixture(t *testing.T) *fixture {
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	f := &fixture{dir: dir, url: ts.URL}
+	f := &fixture{dir: dir, url: ts.URL, novaProfile: nova}
 	f.root = f.rootOf(t, mgmt)
 	return f
 }

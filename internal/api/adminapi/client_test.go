@@ -220,6 +220,40 @@ func TestClientRoundTrip(t *testing.T) {
 		checkError(t, err, "AccessDeniedException")
 	})
 
+	nova := f.novaProfile
+	step("GetProfileTiers", "none set", func(t *testing.T) {
+		got, err := c.GetProfileTiers(ctx, "", nova.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(got, adminapi.ProfileTiers{ProfileARN: nova.ARN}); diff != "" {
+			t.Errorf("tiers (-got +want):\n%s", diff)
+		}
+	})
+	step("PutProfileTiers", "batch: flex by default, never priority", func(t *testing.T) {
+		got, err := c.PutProfileTiers(ctx, "", nova.ARN, "flex", "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := adminapi.ProfileTiers{ProfileARN: nova.ARN, DefaultTier: "flex", MaxTier: "default"}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("tiers (-got +want):\n%s", diff)
+		}
+		if got, err := c.GetProfileTiers(ctx, mgmt, nova.ID); err != nil || got != want {
+			t.Errorf("read back %+v, %v; want %+v", got, err, want)
+		}
+		for _, bad := range []struct{ def, max, answer string }{
+			{"reserved", "", "ValidationException"}, // Nova Pro offers no reserved tier
+			{"turbo", "", "ValidationException"},
+			{"priority", "default", "ValidationException"}, // default above the cap
+		} {
+			_, err := c.PutProfileTiers(ctx, "", nova.ID, bad.def, bad.max)
+			checkError(t, err, bad.answer)
+		}
+		_, err = c.PutProfileTiers(ctx, "", "zzzzzzzzzzzz", "flex", "")
+		checkError(t, err, "ResourceNotFoundException")
+	})
+
 	for _, r := range adminapi.Routes() {
 		if !called[r.Op] {
 			t.Errorf("route %s (%s) is not exercised", r.Op, r.Pattern)

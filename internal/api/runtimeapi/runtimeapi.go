@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/aws/smithy-go/eventstream"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
 	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
@@ -46,11 +48,23 @@ type Route = awsproto.Route
 // api is the runtime's table of operations.
 func (h *Handler) api() awsproto.RestAPI {
 	return awsproto.RestAPI{Label: "bedrock-runtime", Codes: awsproto.BedrockCodes, Ops: []awsproto.RestOp{
-		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse", Op: "Converse"}, Handle: h.converse},
-		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse-stream", Op: "ConverseStream"}, Handle: h.converseStream},
-		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke", Op: "InvokeModel"}, Handle: h.invokeModel},
-		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke-with-response-stream", Op: "InvokeModelWithResponseStream"}, Handle: h.invokeModelStream},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse", Op: "Converse"}, Handle: retryAfter(h.converse)},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/converse-stream", Op: "ConverseStream"}, Handle: retryAfter(h.converseStream)},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke", Op: "InvokeModel"}, Handle: retryAfter(h.invokeModel)},
+		{Route: awsproto.Route{Pattern: "POST /model/{modelId}/invoke-with-response-stream", Op: "InvokeModelWithResponseStream"}, Handle: retryAfter(h.invokeModelStream)},
 	}}
+}
+
+// retryAfter adds a Retry-After header (whole seconds, at least 1) to
+// the error response of a call refused by a quota or a full upstream.
+func retryAfter(f func(w http.ResponseWriter, r *http.Request) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := f(w, r)
+		if d, ok := admission.RetryAfter(err); ok {
+			w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(d.Seconds()))), 10))
+		}
+		return err
+	}
 }
 
 // Routes lists the runtime operations Register adds: the only routes
@@ -63,6 +77,22 @@ func (h *Handler) Register(mux *http.ServeMux) { h.api().Register(mux) }
 // ProfileTagsHeader names an application profile by its tags instead of
 // an ARN; the path's modelId is then the base model.
 const ProfileTagsHeader = "X-Tollgate-Profile-Tags"
+
+// ServiceTierHeader names the service tier of an InvokeModel request and
+// response (Bedrock's X-Amzn-Bedrock-Service-Tier).
+const ServiceTierHeader = "X-Amzn-Bedrock-Service-Tier"
+
+// nativeRequest reads an InvokeModel request's body and headers; accept
+// names the header of the response type wanted.
+func nativeRequest(r *http.Request, accept string) (converse.NativeRequest, error) {
+	in := converse.NativeRequest{
+		Body:        awsproto.Info(r.Context()).Body,
+		ContentType: r.Header.Get("Content-Type"),
+		Accept:      r.Header.Get(accept),
+		ServiceTier: r.Header.Get(ServiceTierHeader),
+	}
+	return in, converse.ValidateServiceTier(in.ServiceTier)
+}
 
 func caller(r *http.Request) (invoke.Caller, error) {
 	info := awsproto.Info(r.Context())
@@ -91,6 +121,7 @@ func (h *Handler) converse(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	c.ServiceTier = req.ServiceTier.Tier()
 	resp, err := h.svc.Converse(r.Context(), c, r.PathValue("modelId"), &req)
 	if err != nil {
 		return err
@@ -236,6 +267,7 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	c.ServiceTier = req.ServiceTier.Tier()
 	s := h.newStream(w, nil)
 	defer s.close()
 	err = h.svc.ConverseStream(r.Context(), c, r.PathValue("modelId"), &req, func(ev converse.StreamEvent) error {
@@ -256,15 +288,15 @@ func (h *Handler) converseStream(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
-	in := converse.NativeRequest{
-		Body:        awsproto.Info(r.Context()).Body,
-		ContentType: r.Header.Get("Content-Type"),
-		Accept:      r.Header.Get("Accept"),
+	in, err := nativeRequest(r, "Accept")
+	if err != nil {
+		return err
 	}
 	c, err := caller(r)
 	if err != nil {
 		return err
 	}
+	c.ServiceTier = in.ServiceTier
 	resp, err := h.svc.InvokeModel(r.Context(), c, r.PathValue("modelId"), in)
 	if err != nil {
 		return err
@@ -275,6 +307,9 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	hd.Set("X-Amzn-Bedrock-Input-Token-Count", strconv.FormatInt(resp.Usage.InputTokens, 10))
 	hd.Set("X-Amzn-Bedrock-Output-Token-Count", strconv.FormatInt(resp.Usage.OutputTokens, 10))
 	hd.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(resp.LatencyMs, 10))
+	if resp.ServiceTier != "" {
+		hd.Set(ServiceTierHeader, resp.ServiceTier)
+	}
 	if resp.Usage.CacheReadInputTokens > 0 || resp.Usage.CacheWriteInputTokens > 0 {
 		hd.Set("X-Amzn-Bedrock-Cache-Read-Input-Token-Count", strconv.FormatInt(resp.Usage.CacheReadInputTokens, 10))
 		hd.Set("X-Amzn-Bedrock-Cache-Write-Input-Token-Count", strconv.FormatInt(resp.Usage.CacheWriteInputTokens, 10))
@@ -289,16 +324,23 @@ type payloadPart struct {
 }
 
 func (h *Handler) invokeModelStream(w http.ResponseWriter, r *http.Request) error {
-	in := converse.NativeRequest{
-		Body:        awsproto.Info(r.Context()).Body,
-		ContentType: r.Header.Get("Content-Type"),
-		Accept:      r.Header.Get("X-Amzn-Bedrock-Accept"),
+	in, err := nativeRequest(r, "X-Amzn-Bedrock-Accept")
+	if err != nil {
+		return err
 	}
 	c, err := caller(r)
 	if err != nil {
 		return err
 	}
-	s := h.newStream(w, func(hd http.Header) { hd.Set("X-Amzn-Bedrock-Content-Type", "application/json") })
+	c.ServiceTier = in.ServiceTier
+	var served string // the tier serving the call, known before the first chunk
+	c.OnServed = func(tier string) { served = tier }
+	s := h.newStream(w, func(hd http.Header) {
+		hd.Set("X-Amzn-Bedrock-Content-Type", "application/json")
+		if served != "" {
+			hd.Set(ServiceTierHeader, served)
+		}
+	})
 	defer s.close()
 	err = h.svc.InvokeModelStream(r.Context(), c, r.PathValue("modelId"), in, func(chunk []byte) error {
 		payload, _ := json.Marshal(payloadPart{Bytes: chunk})

@@ -293,17 +293,48 @@ func (p *Provider) upstreamModel(call converse.Call) string {
 
 // converseBody is the body to forward: the client's own bytes when the
 // request came from the wire, so members Tollgate does not model reach
-// Bedrock unchanged.
-func converseBody(req *converse.Request) ([]byte, error) {
-	if len(req.Raw) > 0 {
+// Bedrock unchanged — with serviceTier set to the tier the pipeline
+// resolved when the client named another or none (a profile's default).
+func converseBody(req *converse.Request, tier string) ([]byte, error) {
+	if len(req.Raw) == 0 {
+		if tier != "" && req.ServiceTier.Tier() != tier {
+			r := *req
+			r.ServiceTier = &converse.ServiceTier{Type: tier}
+			return json.Marshal(&r)
+		}
+		return json.Marshal(req)
+	}
+	if tier == "" || req.ServiceTier.Tier() == tier {
 		return req.Raw, nil
 	}
-	return json.Marshal(req)
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(req.Raw, &members); err != nil {
+		return nil, err
+	}
+	members["serviceTier"], _ = json.Marshal(converse.ServiceTier{Type: tier})
+	return json.Marshal(members)
+}
+
+// tierHeader names the service tier of InvokeModel requests and responses.
+const tierHeader = "X-Amzn-Bedrock-Service-Tier"
+
+// nativeHeaders are the headers of an InvokeModel request: its body's
+// Content-Type (application/json when empty), the accept header under
+// acceptName, and the service tier asked for.
+func nativeHeaders(call converse.Call, in converse.NativeRequest, acceptName string) http.Header {
+	h := http.Header{"Content-Type": {contentType(in.ContentType)}}
+	if in.Accept != "" {
+		h.Set(acceptName, in.Accept)
+	}
+	if call.ServiceTier != "" {
+		h.Set(tierHeader, call.ServiceTier)
+	}
+	return h
 }
 
 // Converse runs one Converse call.
 func (p *Provider) Converse(ctx context.Context, call converse.Call, req *converse.Request) (*converse.Response, error) {
-	body, err := converseBody(req)
+	body, err := converseBody(req, call.ServiceTier)
 	if err != nil {
 		return nil, errkind.Wrap(errkind.Internal, err, "internal error")
 	}
@@ -328,11 +359,7 @@ func (p *Provider) Converse(ctx context.Context, call converse.Call, req *conver
 // body comes back as it is, with its Content-Type and the usage Bedrock
 // reports in its token-count headers.
 func (p *Provider) InvokeModel(ctx context.Context, call converse.Call, in converse.NativeRequest) (converse.NativeResponse, error) {
-	h := http.Header{"Content-Type": {contentType(in.ContentType)}}
-	if in.Accept != "" {
-		h.Set("Accept", in.Accept)
-	}
-	resp, err := p.do(ctx, call, "invoke", in.Body, h)
+	resp, err := p.do(ctx, call, "invoke", in.Body, nativeHeaders(call, in, "Accept"))
 	if err != nil {
 		return converse.NativeResponse{}, err
 	}
@@ -345,6 +372,7 @@ func (p *Provider) InvokeModel(ctx context.Context, call converse.Call, in conve
 		Body:        data,
 		ContentType: resp.Header.Get("Content-Type"),
 		Usage:       headerUsage(resp.Header),
+		ServiceTier: resp.Header.Get(tierHeader),
 	}, nil
 }
 

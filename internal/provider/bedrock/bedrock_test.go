@@ -32,7 +32,7 @@ func converseRequest() *converse.Request {
 		InferenceConfig:              &converse.InferenceConfig{MaxTokens: ptr(int32(10))},
 		AdditionalModelRequestFields: json.RawMessage(`{"top_k":5}`),
 		RequestMetadata:              map[string]string{"tenant": "t1"},
-		ServiceTier:                  json.RawMessage(`{"type":"flex"}`),
+		ServiceTier:                  &converse.ServiceTier{Type: "flex"},
 	}
 }
 

@@ -29,7 +29,7 @@ const maxFrame = 16 << 20
 // upstream request is cancelled and emit's error returned with the usage so
 // far.
 func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *converse.Request, emit func(converse.StreamEvent) error) (converse.Usage, error) {
-	body, err := converseBody(req)
+	body, err := converseBody(req, call.ServiceTier)
 	if err != nil {
 		return converse.Usage{}, errkind.Wrap(errkind.Internal, err, "internal error")
 	}
@@ -170,17 +170,16 @@ func converseEvent(t string, payload []byte) (ev converse.StreamEvent, ok bool, 
 // "amazon-bedrock-invocationMetrics"; see the package documentation for
 // the estimate when the stream stops early.
 func (p *Provider) InvokeModelStream(ctx context.Context, call converse.Call, in converse.NativeRequest, emit func(chunk []byte) error) (converse.Usage, error) {
-	h := http.Header{"Content-Type": {contentType(in.ContentType)}}
-	if in.Accept != "" {
-		h.Set("X-Amzn-Bedrock-Accept", in.Accept)
-	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, err := p.do(sctx, call, "invoke-with-response-stream", in.Body, h)
+	resp, err := p.do(sctx, call, "invoke-with-response-stream", in.Body, nativeHeaders(call, in, "X-Amzn-Bedrock-Accept"))
 	if err != nil {
 		return converse.Usage{}, err
 	}
 	defer resp.Body.Close()
+	if t := resp.Header.Get(tierHeader); t != "" && call.OnServed != nil {
+		call.OnServed(t)
+	}
 
 	var st nativeState
 	fr := newFrameReader(resp.Body)

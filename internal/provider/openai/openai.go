@@ -170,7 +170,7 @@ func (p *Provider) model(call converse.Call) string {
 // Converse runs one non-streaming chat completion.
 func (p *Provider) Converse(ctx context.Context, call converse.Call, req *converse.Request) (*converse.Response, error) {
 	start := p.now()
-	body, err := buildRequest(p.model(call), req, false)
+	body, err := buildRequest(p.model(call), req, false, call.ServiceTier)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +204,7 @@ func (p *Provider) Converse(ctx context.Context, call converse.Call, req *conver
 // and contentBlockStop, then messageStop and metadata.
 func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *converse.Request, emit func(converse.StreamEvent) error) (converse.Usage, error) {
 	start := p.now()
-	body, err := buildRequest(p.model(call), req, true)
+	body, err := buildRequest(p.model(call), req, true, call.ServiceTier)
 	if err != nil {
 		return converse.Usage{}, err
 	}

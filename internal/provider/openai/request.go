@@ -23,6 +23,33 @@ type chatRequest struct {
 	ToolChoice    json.RawMessage `json:"tool_choice,omitempty"`
 	Stream        bool            `json:"stream,omitempty"`
 	StreamOptions *streamOptions  `json:"stream_options,omitempty"`
+	ServiceTier   string          `json:"service_tier,omitempty"`
+}
+
+// chatServiceTier maps a Bedrock service tier to OpenAI's service_tier:
+// "priority" and "flex" have the same names there; Standard ("default")
+// and "reserved" (capacity OpenAI sells under contract, not per request)
+// send nothing, so servers without tiers (vLLM, Ollama, llama.cpp) see
+// the body they always did.
+func chatServiceTier(tier string) string {
+	if tier == "priority" || tier == "flex" {
+		return tier
+	}
+	return ""
+}
+
+// bedrockServiceTier maps the service_tier an OpenAI response reports to
+// the Bedrock tier that served the call: "priority" and "flex" as they
+// are, "default" (and "auto", "scale" resolved to standard processing) as
+// Standard; "" when the server says nothing.
+func bedrockServiceTier(tier string) *converse.ServiceTier {
+	switch tier {
+	case "":
+		return nil
+	case "priority", "flex":
+		return &converse.ServiceTier{Type: tier}
+	}
+	return &converse.ServiceTier{Type: "default"}
 }
 
 type streamOptions struct {
@@ -73,8 +100,8 @@ type chatFunction struct {
 
 // buildRequest translates req to the JSON body of a chat-completions
 // request for model. Errors are Invalid.
-func buildRequest(model string, req *converse.Request, stream bool) ([]byte, error) {
-	cr := chatRequest{Model: model}
+func buildRequest(model string, req *converse.Request, stream bool, tier string) ([]byte, error) {
+	cr := chatRequest{Model: model, ServiceTier: chatServiceTier(tier)}
 	var err error
 	if cr.Messages, err = chatMessages(req); err != nil {
 		return nil, err

@@ -17,6 +17,9 @@ type chatResponse struct {
 	Choices []chatChoice `json:"choices"`
 	Usage   *chatUsage   `json:"usage"`
 	Error   *chatError   `json:"error"`
+	// ServiceTier is the tier that served the request (OpenAI's
+	// service_tier), absent on servers without tiers.
+	ServiceTier string `json:"service_tier"`
 }
 
 type chatChoice struct {
@@ -119,6 +122,7 @@ func fromChat(r *chatResponse) (*converse.Response, error) {
 		StopReason: stopReason(c.FinishReason, c.StopReason, len(c.Message.ToolCalls) > 0),
 	}
 	out.Output.Message = msg
+	out.ServiceTier = bedrockServiceTier(r.ServiceTier)
 	if r.Usage != nil {
 		out.Usage = r.Usage.usage()
 	} else {

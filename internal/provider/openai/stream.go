@@ -36,6 +36,7 @@ type streamer struct {
 	tools    map[int]*toolState // by delta tool_calls index
 	sawTools bool
 	usage    *chatUsage // the last usage the server reported
+	tier     string     // the service_tier the server reported
 	chars    int        // characters produced, for estimating usage
 }
 
@@ -108,6 +109,9 @@ func (s *streamer) chunk(data []byte) error {
 	}
 	if c.Usage != nil {
 		s.usage = c.Usage
+	}
+	if c.ServiceTier != "" {
+		s.tier = c.ServiceTier
 	}
 	if err := s.start(); err != nil {
 		return err
@@ -275,7 +279,7 @@ func (s *streamer) end() (converse.Usage, error) {
 		}
 	}
 	u := s.usageSoFar()
-	if err := s.send(converse.StreamEvent{Metadata: &converse.MetadataEvent{Usage: u, Metrics: s.metrics()}}); err != nil {
+	if err := s.send(converse.StreamEvent{Metadata: &converse.MetadataEvent{Usage: u, Metrics: s.metrics(), ServiceTier: bedrockServiceTier(s.tier)}}); err != nil {
 		return s.fail(err)
 	}
 	return u, nil
@@ -340,7 +344,7 @@ func (s *streamer) replay(ctx context.Context, body io.Reader) (converse.Usage, 
 	}
 	evs = append(evs,
 		converse.StreamEvent{MessageStop: &converse.MessageStopEvent{StopReason: resp.StopReason}},
-		converse.StreamEvent{Metadata: &converse.MetadataEvent{Usage: resp.Usage, Metrics: s.metrics()}},
+		converse.StreamEvent{Metadata: &converse.MetadataEvent{Usage: resp.Usage, Metrics: s.metrics(), ServiceTier: resp.ServiceTier}},
 	)
 	for _, ev := range evs {
 		if err := s.emit(ev); err != nil {

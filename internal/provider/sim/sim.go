@@ -34,6 +34,12 @@ type Config struct {
 	// Faults are the failures to inject, in order of precedence. Default
 	// none.
 	Faults []Fault
+	// Capacity is the most calls the simulator serves at once, like a
+	// model endpoint of fixed capacity: a call arriving when Capacity
+	// calls are in progress fails at once with a ThrottlingException
+	// ("Too many requests, please wait before trying again."). Default 0:
+	// unlimited.
+	Capacity int
 	// Now returns the current time; latencyMs is measured with it.
 	// Default time.Now.
 	Now func() time.Time
@@ -95,6 +101,8 @@ func (c Config) Validate() error {
 		return errkind.New(errkind.Invalid, "sim: time to first token must not be negative")
 	case math.IsNaN(c.TokensPerSecond) || math.IsInf(c.TokensPerSecond, 0) || c.TokensPerSecond < 0:
 		return errkind.New(errkind.Invalid, "sim: tokens per second must be a finite number, 0 or more")
+	case c.Capacity < 0:
+		return errkind.New(errkind.Invalid, "sim: capacity must not be negative")
 	}
 	for i, f := range c.Faults {
 		switch {
@@ -111,6 +119,8 @@ func (c Config) Validate() error {
 type Provider struct {
 	cfg        Config
 	calls      atomic.Int64
+	inFlight   atomic.Int64   // calls in progress, against Capacity
+	refused    atomic.Int64   // calls refused for Capacity
 	faultCalls []atomic.Int64 // per fault, the matching calls seen
 	cache      *prefixCache
 }
@@ -152,6 +162,24 @@ func New(cfg Config) *Provider {
 // seen, whatever their outcome.
 func (p *Provider) Calls() int64 { return p.calls.Load() }
 
+// OverCapacity returns how many calls were refused because Capacity calls
+// were in progress.
+func (p *Provider) OverCapacity() int64 { return p.refused.Load() }
+
+// enter counts a call in against Capacity; done must be called when it
+// ends. It fails with a ThrottlingException when the simulator is full.
+func (p *Provider) enter() (done func(), err error) {
+	if p.cfg.Capacity <= 0 {
+		return func() {}, nil
+	}
+	if p.inFlight.Add(1) > int64(p.cfg.Capacity) {
+		p.inFlight.Add(-1)
+		p.refused.Add(1)
+		return nil, errkind.Wrap(errkind.Throttled, ErrInjected, "%s", defaultMessages[errkind.Throttled])
+	}
+	return func() { p.inFlight.Add(-1) }, nil
+}
+
 // Converse answers one non-streaming call following the rules of the
 // package documentation. Errors are *errkind.Error values (Invalid for a
 // request Bedrock would reject, or an injected fault's Kind), or ctx's
@@ -162,6 +190,11 @@ func (p *Provider) Converse(ctx context.Context, call converse.Call, req *conver
 	if f, _ := p.faults(call, false); f != nil {
 		return nil, f.err()
 	}
+	done, err := p.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -185,6 +218,10 @@ func (p *Provider) Converse(ctx context.Context, call converse.Call, req *conver
 		Usage:      g.usage(g.outputTokens()),
 		Metrics:    converse.Metrics{LatencyMs: p.cfg.Now().Sub(start).Milliseconds()},
 	}
+	if call.ServiceTier != "" {
+		// The simulator serves every tier it is asked for.
+		resp.ServiceTier = &converse.ServiceTier{Type: call.ServiceTier}
+	}
 	resp.Output.Message = &converse.Message{Role: "assistant", Content: content}
 	return resp, nil
 }
@@ -202,6 +239,11 @@ func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *
 	if pre != nil {
 		return converse.Usage{}, pre.err()
 	}
+	done, err := p.enter()
+	if err != nil {
+		return converse.Usage{}, err
+	}
+	defer done()
 	if err := ctx.Err(); err != nil {
 		return converse.Usage{}, err
 	}
@@ -209,7 +251,7 @@ func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *
 	if err != nil {
 		return converse.Usage{}, err
 	}
-	s := &stream{p: p, ctx: ctx, emit: emit, g: &g, mid: mid}
+	s := &stream{p: p, ctx: ctx, emit: emit, g: &g, mid: mid, tier: call.ServiceTier}
 	err = s.run(start)
 	return g.usage(s.out), err
 }

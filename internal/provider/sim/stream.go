@@ -16,6 +16,7 @@ type stream struct {
 	mid    *Fault // the mid-stream fault to fire, or nil
 	deltas int    // content deltas emitted
 	out    int64  // output tokens emitted
+	tier   string // the service tier served ("" = none named)
 }
 
 // run emits every event in order and returns the first error.
@@ -82,10 +83,14 @@ func (s *stream) run(start time.Time) error {
 	if err := s.emit(converse.StreamEvent{MessageStop: &converse.MessageStopEvent{StopReason: g.stopReason}}); err != nil {
 		return err
 	}
-	return s.emit(converse.StreamEvent{Metadata: &converse.MetadataEvent{
+	md := &converse.MetadataEvent{
 		Usage:   g.usage(s.out),
 		Metrics: converse.Metrics{LatencyMs: p.cfg.Now().Sub(start).Milliseconds()},
-	}})
+	}
+	if s.tier != "" {
+		md.ServiceTier = &converse.ServiceTier{Type: s.tier}
+	}
+	return s.emit(converse.StreamEvent{Metadata: md})
 }
 
 // textDelta emits a text delta at index 0 carrying k output tokens.

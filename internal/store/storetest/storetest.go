@@ -41,6 +41,7 @@ type Store interface {
 	anomaly.Store
 	CoordStore
 	session.Store
+	profile.TierStore
 }
 
 // Run runs the whole suite. open returns a fresh, empty store; the suite
@@ -66,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("ChangeFeed", func(t *testing.T) { testChangeFeed(t, open(t)) })
 	t.Run("Retention", func(t *testing.T) { testRetention(t, open(t)) })
 	t.Run("ConsoleSessions", func(t *testing.T) { testConsoleSessions(t, open(t)) })
+	t.Run("ProfileTiers", func(t *testing.T) { testProfileTiers(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)

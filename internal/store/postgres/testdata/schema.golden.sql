@@ -246,6 +246,13 @@ CREATE TABLE principals (
     created_at bigint NOT NULL,
     CONSTRAINT principals_pkey PRIMARY KEY (id)
 );
+CREATE TABLE profile_tiers (
+    account text NOT NULL,
+    profile_id text NOT NULL,
+    default_tier text NOT NULL,
+    max_tier text NOT NULL,
+    CONSTRAINT profile_tiers_pkey PRIMARY KEY (account, profile_id)
+);
 CREATE TABLE profiles (
     account text NOT NULL,
     id text NOT NULL,

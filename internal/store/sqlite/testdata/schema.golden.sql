@@ -184,6 +184,13 @@ CREATE TABLE principals (
     tags       TEXT    NOT NULL,
     created_at INTEGER NOT NULL
 );
+CREATE TABLE profile_tiers (
+    account      TEXT NOT NULL,
+    profile_id   TEXT NOT NULL,
+    default_tier TEXT NOT NULL,
+    max_tier     TEXT NOT NULL,
+    PRIMARY KEY (account, profile_id)
+);
 CREATE TABLE profiles (
     account              TEXT    NOT NULL,
     id                   TEXT    NOT NULL,
