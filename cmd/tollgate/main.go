@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 			return nil
 		}
 		if args[0] == "demo" && helpArg(args[1:]) {
-			err := run(ctx, args, stdout, stdout, getenv)
+			err := demoCmd(ctx, args[1:], stdout, stdout, getenv)
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
