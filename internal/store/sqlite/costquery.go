@@ -47,9 +47,7 @@ func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts [
 	if err != nil {
 		return nil, internal(err, "load tag sets")
 	}
-	query := `SELECT ` + timeCol + `, account, region_served, profile_arn, model_id, principal_id, operation,
-		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+	query := `SELECT ` + timeCol + `, ` + sqlstore.RollupColumns + `
 		FROM ` + table + ` WHERE ` + timeCol + ` >= ? AND ` + timeCol + ` < ?`
 	args := []any{sqlstore.MS(from), sqlstore.MS(to)}
 	var keep map[string]bool
@@ -75,9 +73,7 @@ func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts [
 	for rows.Next() {
 		var r ledger.Rollup
 		var h, ts int64
-		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
-			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
+		if err := rows.Scan(sqlstore.RollupDest(&r, &h, &ts)...); err != nil {
 			return nil, internal(err, "scan rollup")
 		}
 		if keep != nil && !keep[r.Account] {
