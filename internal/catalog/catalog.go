@@ -53,7 +53,17 @@ type Model struct {
 	Tiers []string
 	// Prices holds the on-demand prices, sorted by Effective ascending.
 	Prices []Price
+	// Unpriced lists the scopes ("in-region", "geo", "global"), tiers
+	// ("priority", "flex") or "latency-optimized" the model is offered in
+	// but the catalogue deliberately has no price for: calls there are
+	// recorded unpriced. The catalogue test accepts a missing price only
+	// when it is listed here.
+	Unpriced []string
 }
+
+// UnpricedLatencyOptimized marks latency-optimized inference unpriced in
+// Model.Unpriced.
+const UnpricedLatencyOptimized = "latency-optimized"
 
 // Service tiers, as Bedrock's ServiceTierType names them.
 const (
@@ -229,6 +239,7 @@ func (m Model) clone() Model {
 	m.Customizations = slices.Clone(m.Customizations)
 	m.Regions = slices.Clone(m.Regions)
 	m.Tiers = slices.Clone(m.Tiers)
+	m.Unpriced = slices.Clone(m.Unpriced)
 	m.Prices = slices.Clone(m.Prices)
 	for i := range m.Prices {
 		m.Prices[i].Scopes = slices.Clone(m.Prices[i].Scopes)

@@ -36,6 +36,7 @@ type modelDoc struct {
 	Family           string     `yaml:"family"`
 	Tiers            []string   `yaml:"tiers"`
 	Prices           []priceDoc `yaml:"prices"`
+	Unpriced         []string   `yaml:"unpriced"`
 }
 
 type priceDoc struct {
@@ -82,6 +83,7 @@ var (
 	customizations = []string{"FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"}
 	lifecycles     = []string{"ACTIVE", "LEGACY"}
 	families       = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba"}
+	unpricedDims   = []string{ScopeInRegion, ScopeGeo, ScopeGlobal, TierPriority, TierFlex, UnpricedLatencyOptimized}
 	geos           = []string{"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"}
 )
 
@@ -186,6 +188,7 @@ func (d modelDoc) toModel() (Model, []string) {
 	}
 	problems = append(problems, checkRegions(d.Regions, 1)...)
 	problems = append(problems, checkEnums("tiers", d.Tiers, extraTiers, false)...)
+	problems = append(problems, checkEnums("unpriced", d.Unpriced, unpricedDims, false)...)
 
 	m := Model{
 		ID:               d.ID,
@@ -200,6 +203,7 @@ func (d modelDoc) toModel() (Model, []string) {
 		Regions:          d.Regions,
 		Family:           d.Family,
 		Tiers:            d.Tiers,
+		Unpriced:         d.Unpriced,
 	}
 	if len(d.Prices) == 0 {
 		bad("no prices")
