@@ -295,7 +295,7 @@ func TestUsageTypes(t *testing.T) {
 		{"latency optimized", ledger.Record{RegionServed: "us-east-2", ModelID: "meta.llama3-1-405b-instruct-v1:0", LatencyOptimized: true,
 			OutputTokens: 1, OutputCost: 1, Cost: 1},
 			[]string{"USE2-Llama3.1-405BInstruct-output-tokens-latency-optimized"}},
-		{"reserved capacity hour", ledger.Record{Region: "us-east-1", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+		{"reserved capacity hour", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
 			Operation: ledger.OpFixedCost, FixedCost: 5, Cost: 5},
 			[]string{"USE1-Claude4.5Sonnet-reserved-capacity-hours"}},
 	} {

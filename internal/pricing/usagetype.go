@@ -236,7 +236,7 @@ func (n *Namer) UsageTypes(r *ledger.Record) []Line {
 			Tokens: toks[k], Cost: costs[k]})
 	}
 	if r.Operation == ledger.OpFixedCost {
-		out = append(out, Line{Fixed: true, UsageType: n.FixedUsageType(r.Region, r.ModelID), PricingUnit: "Hrs", Tokens: 1, Cost: r.FixedCost})
+		out = append(out, Line{Fixed: true, UsageType: n.FixedUsageType(r.RegionServed, r.ModelID), PricingUnit: "Hrs", Tokens: 1, Cost: r.FixedCost})
 	}
 	return out
 }

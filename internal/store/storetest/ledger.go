@@ -39,8 +39,8 @@ func record(i int, at time.Time, t tags.Set) ledger.Record {
 // only a fixed cost.
 func fixedRecord(id string, at time.Time) ledger.Record {
 	return ledger.Record{RequestID: id, Time: at, Account: "111111111111", Region: "us-east-1",
-		ProfileARN: "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/aaaaaaaaaaaa",
-		ProfileID:  "aaaaaaaaaaaa", ModelID: "anthropic.claude-3-haiku-20240307-v1:0", Operation: ledger.OpFixedCost,
+		ProfileARN:   "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/aaaaaaaaaaaa",
+		RegionServed: "us-east-1", ProfileID: "aaaaaaaaaaaa", ModelID: "anthropic.claude-3-haiku-20240307-v1:0", Operation: ledger.OpFixedCost,
 		ServiceTier: "reserved", Outcome: ledger.OutcomeSuccess, Priced: true, Cost: 123_456, FixedCost: 123_456,
 		PriceVersion: "commitment-1", Tags: tags.Set{"dept": "claims"}}
 }
