@@ -299,13 +299,14 @@ func (b *Builder) Add(r *ledger.Rollup) {
 		a.Cost += cost
 		a.Estimated = a.Estimated || r.Unpriced > 0
 	}
-	ut := func(k pricing.Kind) string { return b.namer.UsageTypeOf(r.RegionServed, r.ModelID, k, v) }
+	billed := pricing.BilledRegion(r.Region, r.RegionServed)
+	ut := func(k pricing.Kind) string { return b.namer.UsageTypeOf(billed, r.ModelID, k, v) }
 	line(ut(pricing.Input), Tokens{Input: r.InputTokens}, r.InputCost)
 	line(ut(pricing.Output), Tokens{Output: r.OutputTokens}, r.OutputCost)
 	line(ut(pricing.CacheRead), Tokens{CacheRead: r.CacheReadTokens}, r.CacheReadCost)
 	line(ut(pricing.CacheWrite), Tokens{CacheWrite: r.CacheWriteTokens}, r.CacheWriteCost)
 	line(ut(pricing.CacheWrite1h), Tokens{CacheWrite1h: r.CacheWrite1hTokens}, r.CacheWrite1hCost)
-	line(b.namer.FixedUsageType(r.RegionServed, r.ModelID), Tokens{}, r.FixedCost)
+	line(b.namer.FixedUsageType(billed, r.ModelID), Tokens{}, r.FixedCost)
 }
 
 // Result returns the statements of what was added: the markup applied to

@@ -156,6 +156,9 @@ func genRecords(n int) []ledger.Record {
 		}
 		// Price dimensions, from i so the random stream stays as it was.
 		r.Scope = []string{"", "", "", "", "", "geo", "global"}[i%7]
+		if r.Scope != "" && i%2 == 0 {
+			r.Region = "us-west-2" // a cross-region call made to us-west-2
+		}
 		switch {
 		case i%11 == 3:
 			r.ServiceTier = "flex"
@@ -196,8 +199,14 @@ type line struct {
 func lines(recs []ledger.Record) []line {
 	var out []line
 	for _, r := range recs {
-		// The usage-type rule written out: kind, then long context, then
-		// global scope, then a tier beside Standard, then latency mode.
+		// The usage-type rule written out: the source region's code (the
+		// region served's for records without one), the model, the kind,
+		// then long context, global scope, a tier beside Standard and
+		// latency mode.
+		billed := r.Region
+		if billed == "" {
+			billed = r.RegionServed
+		}
 		suffix := ""
 		if r.LongContext {
 			suffix += "-long-context"
@@ -225,11 +234,10 @@ func lines(recs []ledger.Record) []line {
 			if c.tokens == 0 && c.cost == 0 {
 				continue
 			}
-			out = append(out, line{r: r, usageType: codes[r.RegionServed] + "-" + short[r.ModelID] + c.kind + suffix, tokens: c.tokens, cost: c.cost})
+			out = append(out, line{r: r, usageType: codes[billed] + "-" + short[r.ModelID] + c.kind + suffix, tokens: c.tokens, cost: c.cost})
 		}
 		if r.FixedCost != 0 {
-			region := r.RegionServed
-			out = append(out, line{r: r, usageType: codes[region] + "-" + short[r.ModelID] + "-reserved-capacity-hours", cost: r.FixedCost})
+			out = append(out, line{r: r, usageType: codes[billed] + "-" + short[r.ModelID] + "-reserved-capacity-hours", cost: r.FixedCost})
 		}
 	}
 	return out

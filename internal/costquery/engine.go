@@ -110,8 +110,8 @@ type modelNames struct {
 
 // namesKey is what a line item's names depend on.
 type namesKey struct {
-	region, model string
-	v             pricing.Variant
+	region, source, model string
+	v                     pricing.Variant
 }
 
 // expander turns rollups into line items.
@@ -128,14 +128,14 @@ func newExpander(n *Namer) *expander {
 }
 
 func (x *expander) names(r *ledger.Rollup) *modelNames {
-	k := namesKey{r.RegionServed, r.ModelID, pricing.RollupVariant(r)}
+	k := namesKey{r.RegionServed, r.Region, r.ModelID, pricing.RollupVariant(r)}
 	if m, ok := x.cache[k]; ok {
 		return m
 	}
-	region, model := k.region, k.model
-	m := &modelNames{modelARN: arn.FoundationModel(region, model), fixedType: x.namer.FixedUsageType(region, model)}
+	billed := pricing.BilledRegion(k.source, k.region)
+	m := &modelNames{modelARN: arn.FoundationModel(k.region, k.model), fixedType: x.namer.FixedUsageType(billed, k.model)}
 	for c := range numClasses {
-		m.usageTypes[c] = x.namer.UsageTypeOf(region, model, c, k.v)
+		m.usageTypes[c] = x.namer.UsageTypeOf(billed, k.model, c, k.v)
 	}
 	x.cache[k] = m
 	return m
@@ -550,7 +550,7 @@ func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 	type key struct {
 		hour                                                          int64
 		account, region, profile, model, principal, operation, tagSet string
-		scope, tier                                                   string
+		scope, tier, source                                           string
 		long, latency                                                 bool
 	}
 	idx := map[key]int{}
@@ -558,14 +558,14 @@ func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 	for _, r := range recs {
 		h := r.Time.UTC().Truncate(time.Hour)
 		k := key{h.UnixMilli(), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, r.Tags.Canonical(),
-			r.Scope, r.ServiceTier, r.LongContext, r.LatencyOptimized}
+			r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized}
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
 			idx[k] = i
 			out = append(out, ledger.Rollup{Hour: h, Account: r.Account, RegionServed: r.RegionServed, ProfileARN: r.ProfileARN,
 				ModelID: r.ModelID, PrincipalID: r.PrincipalID, Operation: r.Operation, Tags: r.Tags.Clone(),
-				Scope: r.Scope, ServiceTier: r.ServiceTier, LongContext: r.LongContext, LatencyOptimized: r.LatencyOptimized})
+				Region: r.Region, Scope: r.Scope, ServiceTier: r.ServiceTier, LongContext: r.LongContext, LatencyOptimized: r.LatencyOptimized})
 		}
 		o := &out[i]
 		if r.Operation != ledger.OpFixedCost {

@@ -234,10 +234,10 @@ func Run(ctx context.Context, src Source, o Options, w Writer) (Stats, error) {
 // model), the tag set, and the price in force (which changes only at
 // midnight, so only monthly periods can hold two).
 type groupKey struct {
-	account, profile, region, model, operation string
-	tagSet                                     int64
-	v                                          pricing.Variant
-	price                                      int // index in exporter.priceList; -1: none
+	account, profile, region, source, model, operation string
+	tagSet                                             int64
+	v                                                  pricing.Variant
+	price                                              int // index in exporter.priceList; -1: none
 }
 
 // group sums one key's rollups, per token class, and its fixed cost.
@@ -253,8 +253,8 @@ const numClasses = int(pricing.NumKinds)
 
 // namesKey is what a line item's names depend on.
 type namesKey struct {
-	region, model string
-	v             pricing.Variant
+	region, source, model string
+	v                     pricing.Variant
 }
 
 // modelNames are the names of one (region, model, variant).
@@ -297,21 +297,20 @@ func (x *exporter) advance(hour time.Time) error {
 }
 
 // priceIndex returns the index in x.priceList of the price of r's
-// model and price dimensions in force at r's hour, or -1. The region is
-// the one that served (rollups do not keep the source region); prices
-// naming regions are rare, and the rate column is informational: costs
-// come from the ledger.
+// model, source region and price dimensions in force at r's hour, or -1.
+// The rate column is informational: costs come from the ledger.
 func (x *exporter) priceIndex(r *ledger.Rollup, v pricing.Variant) int {
 	if x.o.Catalog == nil {
 		return -1
 	}
-	k := priceKey{r.ModelID, r.RegionServed, v, r.Hour.Unix() / 86400}
+	region := pricing.BilledRegion(r.Region, r.RegionServed)
+	k := priceKey{r.ModelID, region, v, r.Hour.Unix() / 86400}
 	if i, ok := x.priceIDs[k]; ok {
 		return i
 	}
 	i := -1
 	if m, ok := x.o.Catalog.Model(r.ModelID); ok && v.Tier != catalog.TierReserved {
-		d := catalog.Dims{Scope: v.Scope, Tier: v.Tier, Region: r.RegionServed}
+		d := catalog.Dims{Scope: v.Scope, Tier: v.Tier, Region: region}
 		if v.LatencyOptimized {
 			d.Latency = catalog.LatencyOptimized
 		}
@@ -327,7 +326,7 @@ func (x *exporter) priceIndex(r *ledger.Rollup, v pricing.Variant) int {
 func (x *exporter) add(r *ledger.Rollup, tagSetID int64) {
 	x.stats.Rollups++
 	v := pricing.RollupVariant(r)
-	k := groupKey{account: r.Account, profile: r.ProfileARN, region: r.RegionServed, model: r.ModelID,
+	k := groupKey{account: r.Account, profile: r.ProfileARN, region: r.RegionServed, source: r.Region, model: r.ModelID,
 		operation: r.Operation, tagSet: tagSetID, v: v, price: x.priceIndex(r, v)}
 	g := x.groups[k]
 	if g == nil {
@@ -350,14 +349,15 @@ func (x *exporter) add(r *ledger.Rollup, tagSetID int64) {
 	}
 }
 
-func (x *exporter) modelNames(region, model string, v pricing.Variant) *modelNames {
-	k := namesKey{region, model, v}
+func (x *exporter) modelNames(region, source, model string, v pricing.Variant) *modelNames {
+	k := namesKey{region, source, model, v}
 	if m, ok := x.names[k]; ok {
 		return m
 	}
-	m := &modelNames{modelARN: arn.FoundationModel(region, model), fixedType: x.o.Namer.FixedUsageType(region, model)}
+	billed := pricing.BilledRegion(source, region)
+	m := &modelNames{modelARN: arn.FoundationModel(region, model), fixedType: x.o.Namer.FixedUsageType(billed, model)}
 	for c := range numClasses {
-		m.usageTypes[c] = x.o.Namer.UsageTypeOf(region, model, costquery.Class(c), v)
+		m.usageTypes[c] = x.o.Namer.UsageTypeOf(billed, model, costquery.Class(c), v)
 	}
 	x.names[k] = m
 	return m
@@ -390,7 +390,7 @@ func (x *exporter) flush() error {
 	p := x.periods[x.pi]
 	items := x.batch[:0]
 	for k, g := range x.groups {
-		names := x.modelNames(k.region, k.model, k.v)
+		names := x.modelNames(k.region, k.source, k.model, k.v)
 		tier := k.v.Tier
 		if tier == "" {
 			tier = catalog.TierDefault

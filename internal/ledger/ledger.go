@@ -126,6 +126,10 @@ type Rollup struct {
 	PrincipalID  string
 	Operation    string
 	Tags         tags.Set
+	// Region is the source region (the region the calls were made to),
+	// which AWS bills and prices them in; "" in rollups recorded before
+	// it was kept.
+	Region string
 	// Price dimensions, as in Record.
 	Scope            string
 	ServiceTier      string

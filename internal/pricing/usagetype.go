@@ -206,6 +206,16 @@ func (n *Namer) FixedUsageType(region, modelID string) string {
 	return RegionCode(region) + "-" + name
 }
 
+// BilledRegion is the region a call's usage types name: its source
+// region (where AWS bills and prices a cross-region call), or the region
+// that served it for records and rollups that predate keeping it.
+func BilledRegion(source, served string) string {
+	if source != "" {
+		return source
+	}
+	return served
+}
+
 // Line is one cost line of a record: the usage and cost of one kind,
 // under the usage type AWS would bill it as.
 type Line struct {
@@ -226,17 +236,18 @@ type Line struct {
 func (n *Namer) UsageTypes(r *ledger.Record) []Line {
 	var out []Line
 	v := VariantOf(r)
+	region := BilledRegion(r.Region, r.RegionServed)
 	costs := [NumKinds]money.Amount{r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost, r.CacheWrite1hCost}
 	toks := [NumKinds]int64{r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.CacheWrite1hTokens}
 	for k := range NumKinds {
 		if toks[k] == 0 && costs[k] == 0 {
 			continue
 		}
-		out = append(out, Line{Kind: k, UsageType: n.UsageTypeOf(r.RegionServed, r.ModelID, k, v), PricingUnit: PricingUnit,
+		out = append(out, Line{Kind: k, UsageType: n.UsageTypeOf(region, r.ModelID, k, v), PricingUnit: PricingUnit,
 			Tokens: toks[k], Cost: costs[k]})
 	}
 	if r.Operation == ledger.OpFixedCost {
-		out = append(out, Line{Fixed: true, UsageType: n.FixedUsageType(r.RegionServed, r.ModelID), PricingUnit: "Hrs", Tokens: 1, Cost: r.FixedCost})
+		out = append(out, Line{Fixed: true, UsageType: n.FixedUsageType(region, r.ModelID), PricingUnit: "Hrs", Tokens: 1, Cost: r.FixedCost})
 	}
 	return out
 }

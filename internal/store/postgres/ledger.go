@@ -79,7 +79,7 @@ type rollupKey struct {
 	hour                                                          int64
 	account, regionServed, profileARN, modelID, principalID, oper string
 	tagSet                                                        int64
-	scope, tier                                                   string
+	scope, tier, region                                           string
 	long, latency                                                 bool
 }
 
@@ -98,7 +98,8 @@ func compareKeys(a, b rollupKey) int {
 		strings.Compare(a.regionServed, b.regionServed), strings.Compare(a.profileARN, b.profileARN),
 		strings.Compare(a.modelID, b.modelID), strings.Compare(a.principalID, b.principalID),
 		strings.Compare(a.oper, b.oper), cmp.Compare(a.tagSet, b.tagSet), strings.Compare(a.scope, b.scope),
-		strings.Compare(a.tier, b.tier), compareBool(a.long, b.long), compareBool(a.latency, b.latency))
+		strings.Compare(a.tier, b.tier), compareBool(a.long, b.long), compareBool(a.latency, b.latency),
+		strings.Compare(a.region, b.region))
 }
 
 // rollupSums are the counters a batch adds to one rollup.
@@ -140,7 +141,7 @@ func (d rollupDeltas) add(k rollupKey, s rollupSums) {
 // rollupKeyOf is the key of r's rollup at (hour) at.
 func rollupKeyOf(at time.Time, r *ledger.Record, ts int64) rollupKey {
 	return rollupKey{sqlstore.MS(at), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts,
-		r.Scope, r.ServiceTier, r.LongContext, r.LatencyOptimized}
+		r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized}
 }
 
 // sumsOf is what r adds to its rollup: a call (unless a fixed-cost hour)
@@ -219,9 +220,9 @@ const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, ` + sqlstore.Roll
 		calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
 		input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::bigint[], $9::text[], $10::text[], $11::boolean[], $12::boolean[],
-		$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[],
-		$21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[])
+		$7::text[], $8::bigint[], $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::text[],
+		$14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],
+		$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[])
 		WITH ORDINALITY AS u (hour_ms, ` + sqlstore.RollupKeyColumns + `,
 		calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
 		input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced, n)
@@ -377,9 +378,9 @@ func (c *recordColumns) args() []any {
 
 // rollupColumns holds a batch of rollup deltas column by column.
 type rollupColumns struct {
-	hour, tagSet                                                               []int64
-	account, regionServed, profileARN, modelID, principalID, oper, scope, tier []string
-	long, latency                                                              []bool
+	hour, tagSet                                                                       []int64
+	account, regionServed, profileARN, modelID, principalID, oper, scope, tier, region []string
+	long, latency                                                                      []bool
 	calls, errors, in, out, cacheRead, cacheWrite, cacheWrite1h, cost, inCost,
 	outCost, cacheReadCost, cacheWriteCost, cacheWrite1hCost, fixedCost, unpriced []int64
 }
@@ -397,6 +398,7 @@ func (u *rollupColumns) add(k rollupKey, s *rollupSums) {
 	u.tier = append(u.tier, k.tier)
 	u.long = append(u.long, k.long)
 	u.latency = append(u.latency, k.latency)
+	u.region = append(u.region, k.region)
 	u.calls = append(u.calls, s.calls)
 	u.errors = append(u.errors, s.errors)
 	u.in = append(u.in, s.in)
@@ -417,7 +419,7 @@ func (u *rollupColumns) add(k rollupKey, s *rollupSums) {
 // args returns the columns in upsertRollups' parameter order.
 func (u *rollupColumns) args() []any {
 	return []any{u.hour, u.account, u.regionServed, u.profileARN, u.modelID, u.principalID,
-		u.oper, u.tagSet, u.scope, u.tier, u.long, u.latency, u.calls, u.errors, u.in, u.out, u.cacheRead,
+		u.oper, u.tagSet, u.scope, u.tier, u.long, u.latency, u.region, u.calls, u.errors, u.in, u.out, u.cacheRead,
 		u.cacheWrite, u.cacheWrite1h, u.cost, u.inCost, u.outCost, u.cacheReadCost, u.cacheWriteCost,
 		u.cacheWrite1hCost, u.fixedCost, u.unpriced}
 }

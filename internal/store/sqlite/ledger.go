@@ -56,7 +56,7 @@ const insertRecord = `INSERT INTO usage_records (request_id, time_ms, account, r
 const upsertRollup = `INSERT INTO usage_hourly (hour_ms, ` + sqlstore.RollupKeyColumns + `,
 	calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
 	input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (hour_ms, ` + sqlstore.RollupKeyColumns + `) DO UPDATE SET
 	calls = calls + excluded.calls, errors = errors + excluded.errors,
 	input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
@@ -73,7 +73,7 @@ const upsertRollup = `INSERT INTO usage_hourly (hour_ms, ` + sqlstore.RollupKeyC
 // re-pricing delta whose calls are 0) to the rollup at (time) at.
 func rollupArgs(at time.Time, d ledger.Record, ts, calls int64) []any {
 	return []any{sqlstore.MS(at), d.Account, d.RegionServed, d.ProfileARN, d.ModelID, d.PrincipalID,
-		d.Operation, ts, d.Scope, d.ServiceTier, sqlstore.Bool(d.LongContext), sqlstore.Bool(d.LatencyOptimized),
+		d.Operation, ts, d.Scope, d.ServiceTier, sqlstore.Bool(d.LongContext), sqlstore.Bool(d.LatencyOptimized), d.Region,
 		calls, sqlstore.Bool(calls > 0 && d.Outcome != ledger.OutcomeSuccess), d.InputTokens, d.OutputTokens,
 		d.CacheReadTokens, d.CacheWriteTokens, d.CacheWrite1hTokens, int64(d.Cost), int64(d.InputCost), int64(d.OutputCost),
 		int64(d.CacheReadCost), int64(d.CacheWriteCost), int64(d.CacheWrite1hCost), int64(d.FixedCost), unpricedCount(d, calls)}

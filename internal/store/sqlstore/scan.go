@@ -248,7 +248,7 @@ func RecordDest(r *ledger.Record, t, ts *int64) []any {
 const RollupColumns = `account, region_served, profile_arn, model_id, principal_id, operation,
 	tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
 	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced, scope, service_tier, long_context,
-	latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost`
+	latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, region`
 
 // RollupDest returns the scan destinations of the time column and
 // RollupColumns for r; the time (unix ms) goes to h and the tag set id
@@ -257,13 +257,13 @@ func RollupDest(r *ledger.Rollup, h, ts *int64) []any {
 	return []any{h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
 		ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
 		&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced, &r.Scope,
-		&r.ServiceTier, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost}
+		&r.ServiceTier, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.Region}
 }
 
 // RollupKeyColumns are the key columns of the rollup tables after the
 // time column.
 const RollupKeyColumns = `account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
-	scope, service_tier, long_context, latency_optimized`
+	scope, service_tier, long_context, latency_optimized, region`
 
 // RecordsOrder is the ORDER BY of a ledger.Query's records: oldest
 // first, or newest first.

@@ -274,10 +274,11 @@ CREATE TABLE usage_daily (
     service_tier text NOT NULL DEFAULT ''::text,
     long_context boolean NOT NULL DEFAULT false,
     latency_optimized boolean NOT NULL DEFAULT false,
+    region text NOT NULL DEFAULT ''::text,
     cache_write_1h_tokens bigint NOT NULL DEFAULT 0,
     cache_write_1h_cost bigint NOT NULL DEFAULT 0,
     fixed_cost bigint NOT NULL DEFAULT 0,
-    CONSTRAINT usage_daily_pkey PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized),
+    CONSTRAINT usage_daily_pkey PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized, region),
     CONSTRAINT usage_daily_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
 );
 CREATE TABLE usage_hourly (
@@ -305,10 +306,11 @@ CREATE TABLE usage_hourly (
     service_tier text NOT NULL DEFAULT ''::text,
     long_context boolean NOT NULL DEFAULT false,
     latency_optimized boolean NOT NULL DEFAULT false,
+    region text NOT NULL DEFAULT ''::text,
     cache_write_1h_tokens bigint NOT NULL DEFAULT 0,
     cache_write_1h_cost bigint NOT NULL DEFAULT 0,
     fixed_cost bigint NOT NULL DEFAULT 0,
-    CONSTRAINT usage_hourly_pkey PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized),
+    CONSTRAINT usage_hourly_pkey PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized, region),
     CONSTRAINT usage_hourly_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
 );
 CREATE TABLE usage_records (

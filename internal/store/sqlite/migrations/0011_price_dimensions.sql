@@ -12,8 +12,9 @@ ALTER TABLE usage_records ADD COLUMN cache_write_1h_cost INTEGER NOT NULL DEFAUL
 ALTER TABLE usage_records ADD COLUMN fixed_cost INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE usage_records ADD COLUMN price_version TEXT NOT NULL DEFAULT '';
 
--- The rollups gain the price dimensions in their key (so each usage type
--- is its own row) and the new sums. SQLite cannot change a primary key in
+-- The rollups gain the price dimensions and the source region (which AWS
+-- bills a cross-region call in) in their key, so each usage type is its
+-- own row, and the new sums. SQLite cannot change a primary key in
 -- place: the tables are rebuilt, existing rows keeping in-region, Standard.
 CREATE TABLE usage_hourly_new (
     hour_ms               INTEGER NOT NULL,
@@ -28,6 +29,7 @@ CREATE TABLE usage_hourly_new (
     service_tier          TEXT    NOT NULL,
     long_context          INTEGER NOT NULL,
     latency_optimized     INTEGER NOT NULL,
+    region                TEXT    NOT NULL,
     calls                 INTEGER NOT NULL,
     errors                INTEGER NOT NULL,
     input_tokens          INTEGER NOT NULL,
@@ -44,10 +46,10 @@ CREATE TABLE usage_hourly_new (
     fixed_cost            INTEGER NOT NULL,
     unpriced              INTEGER NOT NULL,
     PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
-                 scope, service_tier, long_context, latency_optimized)
+                 scope, service_tier, long_context, latency_optimized, region)
 ) WITHOUT ROWID;
 INSERT INTO usage_hourly_new
-SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, '', '', 0, 0,
+SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, '', '', 0, 0, '',
        calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, 0,
        cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, 0, 0, unpriced
 FROM usage_hourly;
@@ -67,6 +69,7 @@ CREATE TABLE usage_daily_new (
     service_tier          TEXT    NOT NULL,
     long_context          INTEGER NOT NULL,
     latency_optimized     INTEGER NOT NULL,
+    region                TEXT    NOT NULL,
     calls                 INTEGER NOT NULL,
     errors                INTEGER NOT NULL,
     input_tokens          INTEGER NOT NULL,
@@ -83,10 +86,10 @@ CREATE TABLE usage_daily_new (
     fixed_cost            INTEGER NOT NULL,
     unpriced              INTEGER NOT NULL,
     PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
-                 scope, service_tier, long_context, latency_optimized)
+                 scope, service_tier, long_context, latency_optimized, region)
 ) WITHOUT ROWID;
 INSERT INTO usage_daily_new
-SELECT day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, '', '', 0, 0,
+SELECT day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, '', '', 0, 0, '',
        calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, 0,
        cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, 0, 0, unpriced
 FROM usage_daily;

@@ -190,6 +190,7 @@ CREATE TABLE "usage_daily" (
     service_tier          TEXT    NOT NULL,
     long_context          INTEGER NOT NULL,
     latency_optimized     INTEGER NOT NULL,
+    region                TEXT    NOT NULL,
     calls                 INTEGER NOT NULL,
     errors                INTEGER NOT NULL,
     input_tokens          INTEGER NOT NULL,
@@ -206,7 +207,7 @@ CREATE TABLE "usage_daily" (
     fixed_cost            INTEGER NOT NULL,
     unpriced              INTEGER NOT NULL,
     PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
-                 scope, service_tier, long_context, latency_optimized)
+                 scope, service_tier, long_context, latency_optimized, region)
 ) WITHOUT ROWID;
 CREATE TABLE "usage_hourly" (
     hour_ms               INTEGER NOT NULL,
@@ -221,6 +222,7 @@ CREATE TABLE "usage_hourly" (
     service_tier          TEXT    NOT NULL,
     long_context          INTEGER NOT NULL,
     latency_optimized     INTEGER NOT NULL,
+    region                TEXT    NOT NULL,
     calls                 INTEGER NOT NULL,
     errors                INTEGER NOT NULL,
     input_tokens          INTEGER NOT NULL,
@@ -237,7 +239,7 @@ CREATE TABLE "usage_hourly" (
     fixed_cost            INTEGER NOT NULL,
     unpriced              INTEGER NOT NULL,
     PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
-                 scope, service_tier, long_context, latency_optimized)
+                 scope, service_tier, long_context, latency_optimized, region)
 ) WITHOUT ROWID;
 CREATE TABLE usage_records (
     seq                INTEGER PRIMARY KEY,

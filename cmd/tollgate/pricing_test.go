@@ -1,0 +1,213 @@
+package main
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
+	cetypes "github.com/aws/aws-sdk-go-v2/service/costexplorer/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
+)
+
+// nanosAt is tokens at rate USD per 1,000 tokens, in nano-dollars rounded
+// half up, computed with exact rationals (independently of money).
+func nanosAt(t *testing.T, tokens int64, rate string) money.Amount {
+	t.Helper()
+	r, ok := new(big.Rat).SetString(rate)
+	if !ok {
+		t.Fatalf("rate %q", rate)
+	}
+	n := new(big.Rat).Mul(r, big.NewRat(tokens*1_000_000, 1))
+	n.Add(n, big.NewRat(1, 2))
+	return money.Amount(new(big.Int).Quo(n.Num(), n.Denom()).Int64())
+}
+
+// TestPricingDimensionsThroughSDK drives Converse through the official
+// SDK with cache points of both TTLs, through a global system profile, an
+// application profile copied from it and the in-region model id, then
+// checks each call's record (token kinds, scope, usage types, cost at the
+// catalogue's cited rates for its scope and TTL) and that Cost Explorer's
+// USAGE_TYPE grouping returns those usage types summing to the ledger.
+func TestPricingDimensionsThroughSDK(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	ctx := t.Context()
+	const (
+		sonnet   = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+		global   = "global." + sonnet
+		globalAR = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/" + global
+	)
+	appARN := createProfile(t, ts.bedrock(t), "pricing-global", globalAR, tagList("dept", "pricing")...)
+	rc := ts.runtime(t)
+
+	system := func(doc string, ttl rt.CacheTTL) []rt.SystemContentBlock {
+		return []rt.SystemContentBlock{
+			&rt.SystemContentBlockMemberText{Value: doc},
+			&rt.SystemContentBlockMemberCachePoint{Value: rt.CachePointBlock{Type: rt.CachePointTypeDefault, Ttl: ttl}},
+		}
+	}
+	longDoc := strings.Repeat("The policy covers water damage from burst pipes but not from floods. ", 60)
+	type call struct {
+		name, modelID string
+		ttl           rt.CacheTTL
+		doc           string
+		// what the record must show
+		scope   string
+		write1h bool
+		rates   map[pricing.Kind]string // USD per 1K, from the catalogue entry's cited source
+		types   map[pricing.Kind]string
+	}
+	globalRates := map[pricing.Kind]string{pricing.Input: "0.003", pricing.Output: "0.015", pricing.CacheRead: "0.0003",
+		pricing.CacheWrite: "0.00375", pricing.CacheWrite1h: "0.006"}
+	regionalRates := map[pricing.Kind]string{pricing.Input: "0.0033", pricing.Output: "0.0165", pricing.CacheRead: "0.00033",
+		pricing.CacheWrite: "0.004125", pricing.CacheWrite1h: "0.0066"}
+	globalTypes := map[pricing.Kind]string{
+		pricing.Input:        "USE1-Claude4.5Sonnet-input-tokens-cross-region-global",
+		pricing.Output:       "USE1-Claude4.5Sonnet-output-tokens-cross-region-global",
+		pricing.CacheRead:    "USE1-Claude4.5Sonnet-cache-read-input-token-count-cross-region-global",
+		pricing.CacheWrite:   "USE1-Claude4.5Sonnet-cache-write-input-token-count-cross-region-global",
+		pricing.CacheWrite1h: "USE1-Claude4.5Sonnet-cache-write-input-token-count-1-hour-cross-region-global",
+	}
+	regionalTypes := map[pricing.Kind]string{
+		pricing.Input:        "USE1-Claude4.5Sonnet-input-tokens",
+		pricing.Output:       "USE1-Claude4.5Sonnet-output-tokens",
+		pricing.CacheRead:    "USE1-Claude4.5Sonnet-cache-read-input-token-count",
+		pricing.CacheWrite:   "USE1-Claude4.5Sonnet-cache-write-input-token-count",
+		pricing.CacheWrite1h: "USE1-Claude4.5Sonnet-cache-write-input-token-count-1-hour",
+	}
+	calls := []call{
+		{"application profile from global, 1-hour write", appARN, rt.CacheTTLOneHour, longDoc, "global", true, globalRates, globalTypes},
+		{"application profile from global, read", appARN, rt.CacheTTLOneHour, longDoc, "global", false, globalRates, globalTypes},
+		{"global system profile, 5-minute write", global, rt.CacheTTLFiveMinutes, "Short " + longDoc, "global", false, globalRates, globalTypes},
+		{"in-region model id, 1-hour write", sonnet, rt.CacheTTLOneHour, "Regional " + longDoc, "", true, regionalRates, regionalTypes},
+		{"in-region model id, 5-minute write", sonnet, "", "Five " + longDoc, "", false, regionalRates, regionalTypes},
+	}
+	var ledgerSum money.Amount
+	wantTypes := map[string]int64{} // usage type -> tokens
+	for i, c := range calls {
+		out, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(c.modelID), System: system(c.doc, c.ttl),
+			Messages: userText("Is a burst pipe covered?"), InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(100)}})
+		if err != nil {
+			t.Fatalf("%s: Converse: %v", c.name, err)
+		}
+		u := out.Usage
+		write, read := int64(aws.ToInt32(u.CacheWriteInputTokens)), int64(aws.ToInt32(u.CacheReadInputTokens))
+		var details []string
+		for _, d := range u.CacheDetails {
+			details = append(details, fmt.Sprintf("%s:%d", d.Ttl, aws.ToInt32(d.InputTokens)))
+		}
+		if i == 1 {
+			if read == 0 || write != 0 {
+				t.Fatalf("%s: cache read %d write %d, want a read", c.name, read, write)
+			}
+		} else if write == 0 || read != 0 || len(u.CacheDetails) != 1 || aws.ToInt32(u.CacheDetails[0].InputTokens) != int32(write) {
+			t.Fatalf("%s: cache write %d read %d details %v, want one write with its TTL", c.name, write, read, details)
+		} else if wantTTL := map[bool]rt.CacheTTL{true: rt.CacheTTLOneHour, false: rt.CacheTTLFiveMinutes}[c.write1h]; u.CacheDetails[0].Ttl != wantTTL {
+			t.Fatalf("%s: cacheDetails TTL %s, want %s", c.name, u.CacheDetails[0].Ttl, wantTTL)
+		}
+
+		recs, err := ts.DB.Records(ctx, ledger.Query{Newest: true, Limit: 1})
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("records: %v %v", recs, err)
+		}
+		r := recs[0]
+		kinds := map[pricing.Kind]int64{pricing.Input: int64(aws.ToInt32(u.InputTokens)), pricing.Output: int64(aws.ToInt32(u.OutputTokens)),
+			pricing.CacheRead: read}
+		if c.write1h {
+			kinds[pricing.CacheWrite1h] = write
+		} else {
+			kinds[pricing.CacheWrite] = write
+		}
+		gotKinds := map[pricing.Kind]int64{pricing.Input: r.InputTokens, pricing.Output: r.OutputTokens, pricing.CacheRead: r.CacheReadTokens,
+			pricing.CacheWrite: r.CacheWriteTokens, pricing.CacheWrite1h: r.CacheWrite1hTokens}
+		for k := range gotKinds {
+			if gotKinds[k] == 0 {
+				delete(gotKinds, k)
+			}
+		}
+		for k := range kinds {
+			if kinds[k] == 0 {
+				delete(kinds, k)
+			}
+		}
+		if diff := cmp.Diff(gotKinds, kinds); diff != "" {
+			t.Errorf("%s: record token kinds (-record +response):\n%s", c.name, diff)
+		}
+		if r.Scope != c.scope || !r.Priced || r.PriceVersion == "" {
+			t.Errorf("%s: record scope %q priced %v version %q, want scope %q priced", c.name, r.Scope, r.Priced, r.PriceVersion, c.scope)
+		}
+		var want money.Amount
+		gotCosts := map[pricing.Kind]money.Amount{pricing.Input: r.InputCost, pricing.Output: r.OutputCost, pricing.CacheRead: r.CacheReadCost,
+			pricing.CacheWrite: r.CacheWriteCost, pricing.CacheWrite1h: r.CacheWrite1hCost}
+		for k, n := range kinds {
+			w := nanosAt(t, n, c.rates[k])
+			if gotCosts[k] != w {
+				t.Errorf("%s: %s cost %v, want %d tokens at $%s/1K = %v", c.name, k, gotCosts[k], n, c.rates[k], w)
+			}
+			want += w
+			wantTypes[c.types[k]] += n
+		}
+		if r.Cost != want || r.LineSum() != r.Cost {
+			t.Errorf("%s: cost %v (lines %v), want %v", c.name, r.Cost, r.LineSum(), want)
+		}
+		var types []string
+		for _, l := range pricing.UsageTypes(&r) {
+			types = append(types, l.UsageType)
+		}
+		for k := range kinds {
+			found := false
+			for _, ut := range types {
+				found = found || ut == c.types[k]
+			}
+			if !found {
+				t.Errorf("%s: usage types %v lack %s", c.name, types, c.types[k])
+			}
+		}
+		ledgerSum += r.Cost
+	}
+
+	// Cost Explorer, grouped by USAGE_TYPE over today.
+	ce := costexplorer.NewFromConfig(ts.awsConfig(t))
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	out, err := ce.GetCostAndUsage(ctx, &costexplorer.GetCostAndUsageInput{
+		TimePeriod:  &cetypes.DateInterval{Start: aws.String(today.Format(time.DateOnly)), End: aws.String(today.AddDate(0, 0, 1).Format(time.DateOnly))},
+		Granularity: cetypes.GranularityDaily, Metrics: []string{"UnblendedCost", "UsageQuantity"},
+		GroupBy: []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeDimension, Key: aws.String("USAGE_TYPE")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotTypes := map[string]int64{}
+	var ceSum money.Amount
+	for _, p := range out.ResultsByTime {
+		for _, g := range p.Groups {
+			c, err := money.Parse(aws.ToString(g.Metrics["UnblendedCost"].Amount))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ceSum += c
+			n, err := strconv.ParseInt(aws.ToString(g.Metrics["UsageQuantity"].Amount), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotTypes[g.Keys[0]] = n
+		}
+	}
+	if diff := cmp.Diff(gotTypes, wantTypes); diff != "" {
+		t.Errorf("GetCostAndUsage by USAGE_TYPE, tokens (-ce +records):\n%s", diff)
+	}
+	if ceSum != ledgerSum {
+		t.Errorf("GetCostAndUsage sums to %v, the ledger to %v", ceSum, ledgerSum)
+	}
+}
