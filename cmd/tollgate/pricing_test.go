@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +18,8 @@ import (
 	cetypes "github.com/aws/aws-sdk-go-v2/service/costexplorer/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
@@ -209,5 +214,58 @@ func TestPricingDimensionsThroughSDK(t *testing.T) {
 	}
 	if ceSum != ledgerSum {
 		t.Errorf("GetCostAndUsage sums to %v, the ledger to %v", ceSum, ledgerSum)
+	}
+}
+
+// TestPricesFile checks the operator's price file: a bad one stops
+// start-up naming its line; a good one prices calls (here a negotiated
+// global rate for Claude Sonnet 4.5) and records the override's version.
+func TestPricesFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("prices:\n  - model: anthropic.claude-sonnet-4-5-20250929-v1:0\n    effective: 2026-01-01\n    input: \"0.0027\"\n    output: \"0.0135\"\n    source: EA\n    discount: 10%\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Addr, cfg.DataDir, cfg.PricesFile = "127.0.0.1:0", t.TempDir(), bad
+	m := NewMain(cfg, io.Discard)
+	err := m.Open(t.Context())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "bad.yaml:7: unknown field \"discount\"") {
+		t.Fatalf("Open with a bad prices file = %v, want its line named", err)
+	}
+
+	good := filepath.Join(dir, "prices.yaml")
+	if err := os.WriteFile(good, []byte(`prices:
+  - model: anthropic.claude-sonnet-4-5-20250929-v1:0
+    effective: 2020-01-01
+    scopes: [global]
+    input: "0.0027"
+    output: "0.0135"
+    cacheRead: "0.00027"
+    cacheWrite: "0.003375"
+    cacheWrite1h: "0.0054"
+    source: "EA-2026-001, 10% off list"
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, "", func(c *config.Config) { c.PricesFile = good })
+	out, err := ts.runtime(t).Converse(t.Context(), &bedrockruntime.ConverseInput{
+		ModelId:  aws.String("global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+		Messages: userText("hello"), InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(50)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := ts.DB.Records(t.Context(), ledger.Query{})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("records %v %v", recs, err)
+	}
+	r := recs[0]
+	want := nanosAt(t, int64(aws.ToInt32(out.Usage.InputTokens)), "0.0027") + nanosAt(t, int64(aws.ToInt32(out.Usage.OutputTokens)), "0.0135")
+	m2, _ := ts.Catalog.Model("anthropic.claude-sonnet-4-5-20250929-v1:0")
+	p, _ := m2.PriceFor(catalog.Dims{Scope: catalog.ScopeGlobal, Region: "us-east-1"}, time.Now())
+	if r.Cost != want || r.PriceVersion != pricing.Version(p) || p.Origin != good+":2" {
+		t.Errorf("cost %v version %q (price from %s), want %v at the override's version", r.Cost, r.PriceVersion, p.Origin, want)
 	}
 }

@@ -204,6 +204,11 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 		m.Catalog = m.Catalog.Merge(over)
 	}
+	if cfg.PricesFile != "" {
+		if m.Catalog, err = loadPrices(m.Catalog, cfg.PricesFile); err != nil {
+			return err
+		}
+	}
 	if m.Egress == nil {
 		if m.Egress, err = cfg.Egress(); err != nil {
 			return err

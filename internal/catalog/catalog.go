@@ -212,13 +212,23 @@ func (m Model) PriceAt(t time.Time) (Price, bool) {
 
 // PriceFor returns the price in force at t for a call with dimensions d:
 // of the prices matching d whose Effective is not after t, the latest,
-// and of those the most specific (see Price). It reports false when none
+// and of those the most specific (see Price). An operator's override (a
+// price with Origin set) in force wins over every catalogue price. It reports false when none
 // matches: AWS publishes no price for the combination, and the call must
 // be recorded unpriced rather than guessed.
 func (m Model) PriceFor(d Dims, t time.Time) (Price, bool) {
+	if p, ok := m.priceFor(d, t, true); ok {
+		return p, true
+	}
+	return m.priceFor(d, t, false)
+}
+
+// priceFor is PriceFor among the operator's overrides (Origin set) or
+// among the catalogue's prices.
+func (m Model) priceFor(d Dims, t time.Time, override bool) (Price, bool) {
 	best := -1
 	for i, p := range m.Prices {
-		if p.Effective.After(t) || !p.Matches(d) {
+		if (p.Origin != "") != override || p.Effective.After(t) || !p.Matches(d) {
 			continue
 		}
 		if best < 0 || p.Effective.After(m.Prices[best].Effective) ||

@@ -172,6 +172,8 @@ func Run(ctx context.Context, args []string, env Env) error {
 		return budgetsCmd(ctx, args[1:], env)
 	case "anomalies":
 		return anomaliesCmd(ctx, args[1:], env)
+	case "prices":
+		return pricesCmd(ctx, args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, Usage)
 		return nil
