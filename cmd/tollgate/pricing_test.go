@@ -269,3 +269,76 @@ func TestPricesFile(t *testing.T) {
 		t.Errorf("cost %v version %q (price from %s), want %v at the override's version", r.Cost, r.PriceVersion, p.Origin, want)
 	}
 }
+
+// TestReservedCapacityFixedCost checks a reserved-capacity commitment of
+// the prices file reaches the ledger as one fixed-cost record per hour of
+// its term so far, allocated to its profile, and Cost Explorer reports it
+// under its usage type.
+func TestReservedCapacityFixedCost(t *testing.T) {
+	t.Parallel()
+	yesterday := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	file := filepath.Join(t.TempDir(), "prices.yaml")
+	profileARN := "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/reservedprof"
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(`commitments:
+  - id: sonnet-reserved
+    profile: %s
+    model: anthropic.claude-sonnet-4-5-20250929-v1:0
+    from: %s
+    to: %s
+    tokensPerMinute: 100000
+    pricePerThousandTPMMonth: "45.37"
+    source: "test figure"
+`, profileARN, yesterday.Format(time.DateOnly), yesterday.AddDate(0, 0, 3).Format(time.DateOnly))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, "", func(c *config.Config) { c.PricesFile = file })
+	now := time.Now().UTC().Truncate(time.Hour)
+	wantHours := int(now.Sub(yesterday) / time.Hour)
+	var recs []ledger.Record
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		all, err := ts.DB.Records(t.Context(), ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = all
+		if len(recs) >= wantHours || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(recs) < wantHours {
+		t.Fatalf("%d fixed-cost records, want one per hour since %s (%d)", len(recs), yesterday, wantHours)
+	}
+	c := ts.Commitments[0]
+	var sum money.Amount
+	for _, r := range recs[:wantHours] {
+		if r.ProfileARN != profileARN || r.Operation != ledger.OpFixedCost || r.FixedCost != c.HourCost(r.Time) || r.Cost != r.FixedCost {
+			t.Fatalf("record %+v", r)
+		}
+		sum += r.Cost
+	}
+	out, err := costexplorer.NewFromConfig(ts.awsConfig(t)).GetCostAndUsage(t.Context(), &costexplorer.GetCostAndUsageInput{
+		TimePeriod:  &cetypes.DateInterval{Start: aws.String(yesterday.Format(time.DateOnly)), End: aws.String(now.AddDate(0, 0, 1).Format(time.DateOnly))},
+		Granularity: cetypes.GranularityMonthly, Metrics: []string{"UnblendedCost"},
+		Filter: &cetypes.Expression{Dimensions: &cetypes.DimensionValues{Key: cetypes.DimensionUsageType,
+			Values: []string{"USE1-Claude4.5Sonnet-reserved-capacity-hours"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce money.Amount
+	for _, p := range out.ResultsByTime {
+		v, err := money.Parse(aws.ToString(p.Total["UnblendedCost"].Amount))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ce += v
+	}
+	var all money.Amount
+	for _, r := range recs {
+		all += r.Cost
+	}
+	if ce != all || ce < sum {
+		t.Errorf("Cost Explorer reports %v for the reserved-capacity usage type, the ledger %v", ce, all)
+	}
+}

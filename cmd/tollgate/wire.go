@@ -36,6 +36,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/notify"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/provider/sim"
@@ -147,6 +148,10 @@ type Main struct {
 	// Anomalies runs cost anomaly detection (anomalies.go).
 	Anomalies *anomaly.Runner
 
+	// Commitments are the reserved-capacity commitments of the prices
+	// file, written to the ledger hour by hour (prices.go).
+	Commitments []pricing.Commitment
+
 	// Replica identifies this process among the replicas sharing a
 	// store (host name and a random suffix); it holds its background
 	// jobs' leases there.
@@ -205,7 +210,7 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Catalog = m.Catalog.Merge(over)
 	}
 	if cfg.PricesFile != "" {
-		if m.Catalog, err = loadPrices(m.Catalog, cfg.PricesFile); err != nil {
+		if m.Catalog, m.Commitments, err = loadPrices(m.Catalog, cfg.PricesFile); err != nil {
 			return err
 		}
 	}
@@ -349,6 +354,9 @@ func (m *Main) jobs() []supervise.Job {
 		m.retentionJobs(),               // ledger-retention (leased; PostgreSQL with a retention)
 		[]supervise.Job{{Name: "change-follower", Run: m.followChanges}},
 	)
+	if len(m.Commitments) > 0 {
+		jobs = append(jobs, m.commitmentJob()) // reserved-capacity (leased)
+	}
 	if m.metricsLn != nil {
 		jobs = append(jobs, supervise.Job{Name: "metrics-listener", Run: func(ctx context.Context) error {
 			if err := m.Server.ServeMetrics(ctx, m.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -37,6 +37,9 @@ import (
 
 type pricesDoc struct {
 	Prices []yaml.Node `yaml:"prices"`
+	// Commitments are reserved-capacity commitments, read by
+	// pricing.ParseCommitments.
+	Commitments yaml.Node `yaml:"commitments"`
 }
 
 var overrideKeys = []string{"model", "effective", "scopes", "tier", "latency", "regions", "input", "output",
