@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -341,4 +343,93 @@ func TestReservedCapacityFixedCost(t *testing.T) {
 	if ce != all || ce < sum {
 		t.Errorf("Cost Explorer reports %v for the reserved-capacity usage type, the ledger %v", ce, all)
 	}
+}
+
+// TestRepriceCommand re-prices a day of calls under a retroactive
+// negotiated rate with tollgate reprice while the server runs: the records
+// take the new cost and version, Cost Explorer reports the new total (the
+// rollups moved with the records), and a second run changes nothing.
+func TestRepriceCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ts := startServer(t, dir, nil)
+	ctx := t.Context()
+	rc := ts.runtime(t)
+	for i := range 6 {
+		model := []string{"global.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0"}[i%2]
+		if _, err := rc.Converse(ctx, &bedrockruntime.ConverseInput{ModelId: aws.String(model), Messages: userText(fmt.Sprint("question ", i)),
+			InferenceConfig: &rt.InferenceConfiguration{MaxTokens: aws.Int32(80)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := ts.DB.Records(ctx, ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "ea.yaml")
+	if err := os.WriteFile(file, []byte(`prices:
+  - model: anthropic.claude-sonnet-4-5-20250929-v1:0
+    effective: 2025-01-01
+    scopes: [global]
+    input: "0.0024"
+    output: "0.012"
+    source: "EA-2026-001, 20% off list, retroactive"
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Format(time.DateOnly)
+	runReprice := func() RepriceOut {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(ctx, []string{"reprice", "--from", today, "--data-dir", dir, "--prices-file", file, "-o", "json"}, &out, io.Discard,
+			func(string) string { return "" }); err != nil {
+			t.Fatalf("reprice: %v", err)
+		}
+		var r RepriceOut
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("%v: %s", err, out.String())
+		}
+		return r
+	}
+	first := runReprice()
+	if first.Records != len(before) || first.Changed != 3 {
+		t.Fatalf("first run: %+v, want 3 of %d records changed (the global calls)", first, len(before))
+	}
+	after, _ := ts.DB.Records(ctx, ledger.Query{})
+	var sum money.Amount
+	for i, r := range after {
+		sum += r.Cost
+		if r.Scope == "global" {
+			want := nanosAt(t, r.InputTokens, "0.0024") + nanosAt(t, r.OutputTokens, "0.012")
+			if r.Cost != want || r.PriceVersion == before[i].PriceVersion {
+				t.Errorf("global record %s: cost %v version %s, want %v at a new version", r.RequestID, r.Cost, r.PriceVersion, want)
+			}
+		} else if r.Cost != before[i].Cost || r.PriceVersion != before[i].PriceVersion {
+			t.Errorf("in-region record %s changed", r.RequestID)
+		}
+	}
+	out, err := costexplorer.NewFromConfig(ts.awsConfig(t)).GetCostAndUsage(ctx, &costexplorer.GetCostAndUsageInput{
+		TimePeriod:  &cetypes.DateInterval{Start: aws.String(today), End: aws.String(time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly))},
+		Granularity: cetypes.GranularityDaily, Metrics: []string{"UnblendedCost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce, _ := money.Parse(aws.ToString(out.ResultsByTime[0].Total["UnblendedCost"].Amount))
+	if ce != sum {
+		t.Errorf("Cost Explorer %v after re-pricing, ledger %v", ce, sum)
+	}
+	if second := runReprice(); second.Changed != 0 {
+		t.Errorf("second run changed %d records", second.Changed)
+	}
+	log, err := ts.DB.Repricings(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil || len(log) != 3 {
+		t.Errorf("re-pricing log: %d entries, %v; want 3", len(log), err)
+	}
+}
+
+// RepriceOut is the JSON of tollgate reprice -o json.
+type RepriceOut struct {
+	RunID   string `json:"runId"`
+	Records int    `json:"records"`
+	Changed int    `json:"changed"`
 }

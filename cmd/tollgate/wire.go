@@ -69,6 +69,8 @@ type Store interface {
 	costquery.Versioned
 	costquery.DailySource
 	export.Source
+	// Re-pricing: records re-costed after a price correction, with a log.
+	ledger.Repricer
 	// DropPartitionsBefore is the ledger's retention: it drops the whole
 	// months that end at or before before and returns their names
 	// (PostgreSQL's monthly partitions; SQLite keeps its ledger whole and

@@ -62,6 +62,7 @@ type Store interface {
 	costquery.DailySource
 	costquery.Versioned
 	export.Source
+	ledger.Repricer
 
 	LoadAlarms(ctx context.Context) ([]alarm.Alarm, error)
 	AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.HistoryItem, error)
@@ -174,6 +175,8 @@ func Run(ctx context.Context, args []string, env Env) error {
 		return anomaliesCmd(ctx, args[1:], env)
 	case "prices":
 		return pricesCmd(ctx, args[1:], env)
+	case "reprice":
+		return repriceCmd(ctx, args[1:], env)
 	case "help", "-h", "--help":
 		fmt.Fprint(env.Stdout, Usage)
 		return nil

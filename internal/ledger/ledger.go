@@ -154,3 +154,38 @@ type Rollup struct {
 	FixedCost          money.Amount
 	Unpriced           int64 // calls without a known price
 }
+
+// Repricing is one record's cost recomputed after a price correction: Old
+// is the record as stored, New the same call (same request id, tokens and
+// dimensions but for LongContext) with its new cost lines, Priced and
+// PriceVersion.
+type Repricing struct {
+	Old, New Record
+}
+
+// Repricer re-prices stored records. Implementations are safe for
+// concurrent use.
+type Repricer interface {
+	// Reprice applies changes in one transaction: each record takes its
+	// new cost lines, Priced, LongContext and PriceVersion; the old and
+	// new costs and versions are appended to the re-pricing log under
+	// runID; and the hourly and daily rollups move by the difference, so
+	// they still sum the records exactly. A change whose record no longer
+	// holds Old's version and cost (re-priced meanwhile) is skipped; the
+	// number applied comes back. Errors are errkind Internal.
+	Reprice(ctx context.Context, runID string, at time.Time, changes []Repricing) (int, error)
+	// Repricings returns the re-pricing log of the records of [from, to),
+	// oldest first.
+	Repricings(ctx context.Context, from, to time.Time) ([]RepricingEntry, error)
+}
+
+// RepricingEntry is one line of the re-pricing log.
+type RepricingEntry struct {
+	RunID                  string
+	At                     time.Time // when the re-pricing ran
+	RequestID              string
+	Time                   time.Time // the record's
+	OldVersion, NewVersion string
+	OldPriced, NewPriced   bool
+	OldCost, NewCost       money.Amount
+}

@@ -11,11 +11,13 @@ import (
 )
 
 // LedgerVersion implements costquery.Versioned: the highest record
-// sequence, which every append that changes a rollup raises (records and
-// rollups are written in one transaction, and records are never deleted).
+// sequence plus the highest re-pricing log sequence, which every append
+// or re-pricing that changes a rollup raises (records, log and rollups
+// are written in one transaction, and neither table loses rows).
 func (db *DB) LedgerVersion(ctx context.Context) (int64, error) {
 	var v int64
-	if err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM usage_records`).Scan(&v); err != nil {
+	if err := db.r.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM usage_records) +
+		(SELECT COALESCE(MAX(seq), 0) FROM usage_repricings)`).Scan(&v); err != nil {
 		return 0, internal(err, "ledger version")
 	}
 	return v, nil

@@ -69,23 +69,25 @@ const upsertRollup = `INSERT INTO usage_hourly (hour_ms, ` + sqlstore.RollupKeyC
 	cache_write_1h_cost = cache_write_1h_cost + excluded.cache_write_1h_cost, fixed_cost = fixed_cost + excluded.fixed_cost,
 	unpriced = unpriced + excluded.unpriced`
 
-// rollupArgs are upsertRollup's parameters for adding d (a record, or a
-// re-pricing delta whose calls are 0) to the rollup at (time) at.
-func rollupArgs(at time.Time, d ledger.Record, ts, calls int64) []any {
+// rollupArgs are upsertRollup's parameters adding sign × d (sign 1: a
+// record appended; -1: a record taken out, re-pricing) to its rollup at
+// (time) at. A fixed-cost record adds no call.
+func rollupArgs(at time.Time, d ledger.Record, ts, sign int64) []any {
+	var calls, errs, unpriced int64
+	if d.Operation != ledger.OpFixedCost {
+		calls = sign
+		if d.Outcome != ledger.OutcomeSuccess {
+			errs = sign
+		}
+		if !d.Priced {
+			unpriced = sign
+		}
+	}
 	return []any{sqlstore.MS(at), d.Account, d.RegionServed, d.ProfileARN, d.ModelID, d.PrincipalID,
 		d.Operation, ts, d.Scope, d.ServiceTier, sqlstore.Bool(d.LongContext), sqlstore.Bool(d.LatencyOptimized), d.Region,
-		calls, sqlstore.Bool(calls > 0 && d.Outcome != ledger.OutcomeSuccess), d.InputTokens, d.OutputTokens,
-		d.CacheReadTokens, d.CacheWriteTokens, d.CacheWrite1hTokens, int64(d.Cost), int64(d.InputCost), int64(d.OutputCost),
-		int64(d.CacheReadCost), int64(d.CacheWriteCost), int64(d.CacheWrite1hCost), int64(d.FixedCost), unpricedCount(d, calls)}
-}
-
-// unpricedCount is the unpriced count a record adds to its rollup: one
-// for an unpriced call.
-func unpricedCount(d ledger.Record, calls int64) int64 {
-	if calls > 0 && !d.Priced {
-		return 1
-	}
-	return 0
+		calls, errs, sign * d.InputTokens, sign * d.OutputTokens, sign * d.CacheReadTokens, sign * d.CacheWriteTokens,
+		sign * d.CacheWrite1hTokens, sign * int64(d.Cost), sign * int64(d.InputCost), sign * int64(d.OutputCost),
+		sign * int64(d.CacheReadCost), sign * int64(d.CacheWriteCost), sign * int64(d.CacheWrite1hCost), sign * int64(d.FixedCost), unpriced}
 }
 
 // upsertDaily is upsertRollup for the daily table.
@@ -126,15 +128,11 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 		}
 		hour := r.Time.UTC().Truncate(time.Hour)
 		day := r.Time.UTC().Truncate(24 * time.Hour)
-		calls := int64(1)
-		if r.Operation == ledger.OpFixedCost {
-			calls = 0 // a fixed-cost hour is no call
-		}
 		for _, u := range []struct {
 			stmt *sql.Stmt
 			at   time.Time
 		}{{up, hour}, {upDay, day}} {
-			if _, err := u.stmt.ExecContext(ctx, rollupArgs(u.at, r, ts, calls)...); err != nil {
+			if _, err := u.stmt.ExecContext(ctx, rollupArgs(u.at, r, ts, 1)...); err != nil {
 				return internal(err, "update rollup")
 			}
 		}

@@ -243,6 +243,15 @@ func RecordDest(r *ledger.Record, t, ts *int64) []any {
 		&r.Scope, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.PriceVersion}
 }
 
+// RecordLines is the JSON of a record's cost lines, as the re-pricing
+// log keeps them: nano-dollars by kind.
+func RecordLines(r ledger.Record) string {
+	b, _ := json.Marshal(map[string]int64{"input": int64(r.InputCost), "output": int64(r.OutputCost),
+		"cacheRead": int64(r.CacheReadCost), "cacheWrite": int64(r.CacheWriteCost), "cacheWrite1h": int64(r.CacheWrite1hCost),
+		"fixed": int64(r.FixedCost)})
+	return string(b)
+}
+
 // RollupColumns are the columns of usage_hourly and usage_daily after
 // the time column, in the order both stores scan them (see RollupDest).
 const RollupColumns = `account, region_served, profile_arn, model_id, principal_id, operation,
