@@ -150,9 +150,9 @@ type Price struct {
 
 // LongContext are the rates of a call whose input exceeds Above tokens.
 type LongContext struct {
-	Above                                               int64
+	Above                                              int64
 	Input, Output, CacheRead, CacheWrite, CacheWrite1h money.PerThousand
-	HasCache, HasCache1h                                bool
+	HasCache, HasCache1h                               bool
 }
 
 // Dims are the dimensions of a call that select its price.

@@ -161,7 +161,9 @@ func ParseCommitments(name string, data []byte, c *catalog.Catalog) ([]Commitmen
 			continue
 		}
 		cm := Commitment{ID: d.ID, Profile: d.Profile, Model: d.Model, TPM: d.TPM, Source: d.Source, Origin: fmt.Sprintf("%s:%d", name, n.Line)}
-		problem := func(format string, args ...any) { fail(n.Line, "commitment %q: "+format, append([]any{d.ID}, args...)...) }
+		problem := func(format string, args ...any) {
+			fail(n.Line, "commitment %q: "+format, append([]any{d.ID}, args...)...)
+		}
 		if d.ID == "" || strings.ContainsAny(d.ID, "/ ") {
 			problem("id must be non-empty, without '/' or spaces")
 		}

@@ -97,4 +97,3 @@ func (db *DB) Repricings(ctx context.Context, from, to time.Time) ([]ledger.Repr
 	}
 	return out, nil
 }
-
