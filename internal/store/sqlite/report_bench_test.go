@@ -48,7 +48,7 @@ import (
 // The database is built once and cached under os.UserCacheDir, keyed by
 // benchGenVersion: bump it whenever the generator changes.
 const (
-	benchGenVersion = 2
+	benchGenVersion = 3 // 3: the price-dimension schema (migration 0011); v2 files stay with older trees
 	benchRecords    = 10_000_000
 	benchProfiles   = storetest.BenchProfiles
 	benchCombos     = benchProfiles * 2 * 2 // principals × operations per profile
