@@ -616,11 +616,12 @@ const selectRollups = `SELECT hour_ms, ` + sqlstore.RollupColumns + `
 // rollups runs a selectRollups query and returns its rollups with their
 // tag sets, shared between rollups of one set.
 func (db *DB) rollups(ctx context.Context, query string, args []any) ([]ledger.Rollup, error) {
+	var sc rollupScanner
 	var out []ledger.Rollup
 	var setIDs []int64
 	ids := map[int64]bool{}
 	err := sqlstore.Each(ctx, db.db, query, args, func(rows *sql.Rows) error {
-		r, ts, err := scanRollup(rows)
+		r, ts, err := sc.scan(rows)
 		if err != nil {
 			return err
 		}
@@ -655,13 +656,23 @@ func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) (
 	return out, err
 }
 
-// scanRollup scans a row of the rollup columns (hour, account, region
-// served, profile, model, principal, operation, tag set id, then the
-// counters) into a rollup without its tags, and the tag set's id.
-func scanRollup(rows *sql.Rows) (ledger.Rollup, int64, error) {
-	var r ledger.Rollup
-	var h, ts int64
-	err := rows.Scan(sqlstore.RollupDest(&r, &h, &ts)...)
-	r.Hour = sqlstore.FromMS(h)
-	return r, ts, err
+// rollupScanner scans rows of the rollup columns (hour, then
+// sqlstore.RollupColumns) through one set of destinations, so a query's
+// rows cost no allocation each for them.
+type rollupScanner struct {
+	r     ledger.Rollup
+	h, ts int64
+	dest  []any
+}
+
+// scan returns the next row's rollup without its tags, and the tag set's
+// id.
+func (s *rollupScanner) scan(rows *sql.Rows) (ledger.Rollup, int64, error) {
+	if s.dest == nil {
+		s.dest = sqlstore.RollupDest(&s.r, &s.h, &s.ts)
+	}
+	s.r = ledger.Rollup{}
+	err := rows.Scan(s.dest...)
+	s.r.Hour = sqlstore.FromMS(s.h)
+	return s.r, s.ts, err
 }

@@ -72,10 +72,12 @@ func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts [
 	}
 	defer rows.Close()
 	var out []ledger.Rollup
+	var r ledger.Rollup
+	var h, ts int64
+	dest := sqlstore.RollupDest(&r, &h, &ts) // scanned into for every row: one allocation per query
 	for rows.Next() {
-		var r ledger.Rollup
-		var h, ts int64
-		if err := rows.Scan(sqlstore.RollupDest(&r, &h, &ts)...); err != nil {
+		r = ledger.Rollup{}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, internal(err, "scan rollup")
 		}
 		if keep != nil && !keep[r.Account] {

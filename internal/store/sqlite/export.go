@@ -61,9 +61,10 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 	}
 	defer rows.Close()
 	var r ledger.Rollup
+	var h, ts int64
+	dest := sqlstore.RollupDest(&r, &h, &ts)
 	for rows.Next() {
-		var h, ts int64
-		if err := rows.Scan(sqlstore.RollupDest(&r, &h, &ts)...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return internal(err, "scan rollup")
 		}
 		if keep != nil && !keep[r.Account] {
