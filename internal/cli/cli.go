@@ -136,6 +136,10 @@ Usage:
                              one budget with its alerts, actions and history
   tollgate anomalies [list|show ID|monitors|subscriptions] [--since 7d] [--json]
                              print the cost anomalies found, with root causes
+  tollgate prices [--date D] [-o table|json|csv] [--prices-file F]
+                             list the prices in force on a date and their source
+  tollgate reprice --from D [--to D] [--prices-file F] [--dry-run]
+                             re-price the ledger after a price correction (docs/pricing.md)
   tollgate version           print the version
 
 Every flag of serve can also be set as TOLLGATE_<FLAG> (e.g. TOLLGATE_ADDR)
