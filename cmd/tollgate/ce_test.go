@@ -191,7 +191,13 @@ func ceLines(recs []ledger.Record) []ceLine {
 			if c.tokens == 0 && c.cost == 0 {
 				continue // a failed call bills nothing
 			}
-			out = append(out, ceLine{r: r, usageType: ceCode[r.RegionServed] + "-" + ceShort[r.ModelID] + c.suffix, tokens: c.tokens, cost: c.cost})
+			// Usage types name the source region (the one served for
+			// records without it).
+			billed := r.Region
+			if billed == "" {
+				billed = r.RegionServed
+			}
+			out = append(out, ceLine{r: r, usageType: ceCode[billed] + "-" + ceShort[r.ModelID] + c.suffix, tokens: c.tokens, cost: c.cost})
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,9 +153,10 @@ func TestChargebackCommand(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		col := slices.Index(rows[0], "cost")
 		var cost money.Amount
 		for _, row := range rows[1:] {
-			cost += money.MustParse(row[12])
+			cost += money.MustParse(row[col])
 		}
 		if cost != wantCost {
 			t.Errorf("CSV cost %v, records %v", cost, wantCost)

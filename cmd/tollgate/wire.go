@@ -38,6 +38,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/notify"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/provider/sim"
@@ -70,6 +71,8 @@ type Store interface {
 	costquery.Versioned
 	costquery.DailySource
 	export.Source
+	// Re-pricing: records re-costed after a price correction, with a log.
+	ledger.Repricer
 	// DropPartitionsBefore is the ledger's retention: it drops the whole
 	// months that end at or before before and returns their names
 	// (PostgreSQL's monthly partitions; SQLite keeps its ledger whole and
@@ -160,6 +163,9 @@ type Main struct {
 	// Priority holds the runtime quotas and the tier-ordered upstream
 	// admission (priority.go).
 	Priority *Priority
+	// Commitments are the reserved-capacity commitments of the prices
+	// file, written to the ledger hour by hour (prices.go).
+	Commitments []pricing.Commitment
 
 	// Replica identifies this process among the replicas sharing a
 	// store (host name and a random suffix); it holds its background
@@ -217,6 +223,11 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 		m.Catalog = m.Catalog.Merge(over)
+	}
+	if cfg.PricesFile != "" {
+		if m.Catalog, m.Commitments, err = loadPrices(m.Catalog, cfg.PricesFile); err != nil {
+			return err
+		}
 	}
 	if m.Egress == nil {
 		if m.Egress, err = cfg.Egress(); err != nil {
@@ -375,6 +386,9 @@ func (m *Main) jobs() []supervise.Job {
 		[]supervise.Job{{Name: "change-follower", Run: m.followChanges}},
 		[]supervise.Job{m.consoleSweepJob()}, // console-session-sweep (leased)
 	)
+	if len(m.Commitments) > 0 {
+		jobs = append(jobs, m.commitmentJob()) // reserved-capacity (leased)
+	}
 	if m.metricsLn != nil {
 		jobs = append(jobs, supervise.Job{Name: "metrics-listener", Run: func(ctx context.Context) error {
 			if err := m.Server.ServeMetrics(ctx, m.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

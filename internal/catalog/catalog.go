@@ -12,7 +12,6 @@ package catalog
 import (
 	_ "embed"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -54,7 +53,17 @@ type Model struct {
 	Tiers []string
 	// Prices holds the on-demand prices, sorted by Effective ascending.
 	Prices []Price
+	// Unpriced lists the scopes ("in-region", "geo", "global"), tiers
+	// ("priority", "flex") or "latency-optimized" the model is offered in
+	// but the catalogue deliberately has no price for: calls there are
+	// recorded unpriced. The catalogue test accepts a missing price only
+	// when it is listed here.
+	Unpriced []string
 }
+
+// UnpricedLatencyOptimized marks latency-optimized inference unpriced in
+// Model.Unpriced.
+const UnpricedLatencyOptimized = "latency-optimized"
 
 // Service tiers, as Bedrock's ServiceTierType names them.
 const (
@@ -73,30 +82,164 @@ func (m Model) OffersTier(tier string) bool {
 	return tier == "" || tier == TierDefault || slices.Contains(m.Tiers, tier)
 }
 
+// Endpoint scopes a call can be priced in: the model id invoked in-region,
+// a geographic cross-region profile ("us.", "eu.", "apac.", ...) or a
+// global one ("global."). Bedrock prices a call at its source region's
+// price for its scope.
+const (
+	ScopeInRegion = "in-region"
+	ScopeGeo      = "geo"
+	ScopeGlobal   = "global"
+)
+
+// Scopes are the endpoint scopes, in order.
+var Scopes = []string{ScopeInRegion, ScopeGeo, ScopeGlobal}
+
+// LatencyOptimized is the Latency of a latency-optimized price.
+const LatencyOptimized = "optimized"
+
+// ScopeOfGeo returns the scope of a system profile of geography geo:
+// global for "global", geo for any other.
+func ScopeOfGeo(geo string) string {
+	if geo == "global" {
+		return ScopeGlobal
+	}
+	return ScopeGeo
+}
+
 // Price is an on-demand price in force from Effective (a UTC date at
-// midnight) until the Effective of the next Price of the same model.
+// midnight) for the calls its dimensions select (Scopes, Tier, Latency,
+// Regions), until a later Price of the same model selects them.
 type Price struct {
 	Effective time.Time
-	// Input and Output are the prices of input and output tokens.
+	// Scopes lists the endpoint scopes the price applies to; empty means
+	// every scope (AWS publishes one price for all of them).
+	Scopes []string
+	// Tier is the service tier served: "" (Standard, Bedrock's
+	// "default"), "priority" or "flex".
+	Tier string
+	// Latency is "" for standard inference or "optimized" for
+	// latency-optimized inference actually served.
+	Latency string
+	// Regions lists the source regions the price applies to; empty means
+	// every region.
+	Regions []string
+	// Input and Output are the prices of uncached input and of output
+	// tokens.
 	Input, Output money.PerThousand
-	// CacheRead and CacheWrite are the prices of prompt-cache reads and
-	// (5-minute) cache writes; both are zero when HasCache is false.
+	// CacheRead and CacheWrite are the prices of prompt-cache reads and of
+	// cache writes with the 5-minute TTL; both are zero when HasCache is
+	// false.
 	CacheRead, CacheWrite money.PerThousand
 	// HasCache is false when the model has no prompt-cache prices.
 	HasCache bool
+	// CacheWrite1h is the price of cache writes with the 1-hour TTL, valid
+	// when HasCache1h.
+	CacheWrite1h money.PerThousand
+	HasCache1h   bool
+	// LongContext, when set, prices a call whose input (uncached, cache
+	// read and cache write tokens together) exceeds LongContext.Above:
+	// the whole call at its rates.
+	LongContext *LongContext
 	// Source says where the figures come from.
 	Source string
+	// Origin is "" for a catalogue price, or "<file>:<line>" for an
+	// operator's override.
+	Origin string
 }
 
-// PriceAt returns the price in force at t: the last Price whose Effective is
-// not after t. It reports false when t is before the first price.
+// LongContext are the rates of a call whose input exceeds Above tokens.
+type LongContext struct {
+	Above                                              int64
+	Input, Output, CacheRead, CacheWrite, CacheWrite1h money.PerThousand
+	HasCache, HasCache1h                               bool
+}
+
+// Dims are the dimensions of a call that select its price.
+type Dims struct {
+	// Scope is ScopeInRegion ("" counts as it), ScopeGeo or ScopeGlobal.
+	Scope string
+	// Tier is the service tier served ("" and "default" are Standard).
+	Tier string
+	// Latency is "" or LatencyOptimized, as served.
+	Latency string
+	// Region is the source region ("" matches only region-less prices).
+	Region string
+}
+
+func normTier(t string) string {
+	if t == TierDefault {
+		return ""
+	}
+	return t
+}
+
+// Matches reports whether p applies to a call with dimensions d.
+func (p Price) Matches(d Dims) bool {
+	scope := d.Scope
+	if scope == "" {
+		scope = ScopeInRegion
+	}
+	if len(p.Scopes) > 0 && !slices.Contains(p.Scopes, scope) {
+		return false
+	}
+	if normTier(p.Tier) != normTier(d.Tier) || p.Latency != d.Latency {
+		return false
+	}
+	return len(p.Regions) == 0 || slices.Contains(p.Regions, d.Region)
+}
+
+// specificity ranks prices of one date matching one call: a price naming
+// the region beats one for every region, then one naming scopes beats one
+// for every scope.
+func (p Price) specificity() int {
+	s := 0
+	if len(p.Regions) > 0 {
+		s += 2
+	}
+	if len(p.Scopes) > 0 {
+		s++
+	}
+	return s
+}
+
+// PriceAt returns the Standard, in-region price in force at t in any
+// region (the price of the model id invoked directly). It reports false
+// when no such price is in force at t.
 func (m Model) PriceAt(t time.Time) (Price, bool) {
-	// First index whose Effective is after t; the one before it is in force.
-	i := sort.Search(len(m.Prices), func(i int) bool { return m.Prices[i].Effective.After(t) })
-	if i == 0 {
+	return m.PriceFor(Dims{}, t)
+}
+
+// PriceFor returns the price in force at t for a call with dimensions d:
+// of the prices matching d whose Effective is not after t, the latest,
+// and of those the most specific (see Price). An operator's override (a
+// price with Origin set) in force wins over every catalogue price. It reports false when none
+// matches: AWS publishes no price for the combination, and the call must
+// be recorded unpriced rather than guessed.
+func (m Model) PriceFor(d Dims, t time.Time) (Price, bool) {
+	if p, ok := m.priceFor(d, t, true); ok {
+		return p, true
+	}
+	return m.priceFor(d, t, false)
+}
+
+// priceFor is PriceFor among the operator's overrides (Origin set) or
+// among the catalogue's prices.
+func (m Model) priceFor(d Dims, t time.Time, override bool) (Price, bool) {
+	best := -1
+	for i, p := range m.Prices {
+		if (p.Origin != "") != override || p.Effective.After(t) || !p.Matches(d) {
+			continue
+		}
+		if best < 0 || p.Effective.After(m.Prices[best].Effective) ||
+			(p.Effective.Equal(m.Prices[best].Effective) && p.specificity() > m.Prices[best].specificity()) {
+			best = i
+		}
+	}
+	if best < 0 {
 		return Price{}, false
 	}
-	return m.Prices[i-1], true
+	return m.Prices[best], true
 }
 
 func (m Model) clone() Model {
@@ -106,7 +249,12 @@ func (m Model) clone() Model {
 	m.Customizations = slices.Clone(m.Customizations)
 	m.Regions = slices.Clone(m.Regions)
 	m.Tiers = slices.Clone(m.Tiers)
+	m.Unpriced = slices.Clone(m.Unpriced)
 	m.Prices = slices.Clone(m.Prices)
+	for i := range m.Prices {
+		m.Prices[i].Scopes = slices.Clone(m.Prices[i].Scopes)
+		m.Prices[i].Regions = slices.Clone(m.Prices[i].Regions)
+	}
 	return m
 }
 

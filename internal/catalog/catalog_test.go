@@ -201,7 +201,10 @@ func TestDefaultPrices(t *testing.T) {
 		}},
 		{"anthropic.claude-sonnet-4-20250514-v1:0", Price{
 			Effective: date("2025-05-14"), Input: 3_000_000, Output: 15_000_000,
-			CacheRead: 300_000, CacheWrite: 3_750_000, HasCache: true, Source: src,
+			CacheRead: 300_000, CacheWrite: 3_750_000, HasCache: true, CacheWrite1h: 6_000_000, HasCache1h: true,
+			LongContext: &LongContext{Above: 200_000, Input: 6_000_000, Output: 22_500_000, CacheRead: 600_000,
+				CacheWrite: 7_500_000, CacheWrite1h: 12_000_000, HasCache: true, HasCache1h: true},
+			Source: "Anthropic long-context pricing (>200K input tokens, cache reads and writes included, the whole request at 2x input and 1.5x output; cache prices on the doubled input) and LiteLLM @00035b69 Sonnet 4 >200K rates (aws-cost-stack.md §6)",
 		}},
 		{"amazon.nova-micro-v1:0", Price{
 			Effective: date("2024-12-03"), Input: 35_000, Output: 140_000, Source: src,
@@ -367,8 +370,14 @@ func TestParseErrors(t *testing.T) {
 		{"negative cache price", "        source: test", "        cacheRead: \"-0.1\"\n        cacheWrite: \"0.1\"\n        source: test", "cacheRead \"-0.1\" is negative"},
 		{"half a cache price", "        source: test", "        cacheRead: \"0.1\"\n        source: test", "together"},
 		{"missing source", "        source: test", "", "missing source"},
-		{"prices out of order", "        source: test", "        source: test\n      - {effective: 2023-06-01, input: \"1\", output: \"1\", source: s}", "not after the previous"},
-		{"prices same date", "        source: test", "        source: test\n      - {effective: 2024-01-01, input: \"1\", output: \"1\", source: s}", "not after the previous"},
+		{"prices out of order", "        source: test", "        source: test\n      - {effective: 2023-06-01, input: \"1\", output: \"1\", source: s}", "listed oldest first"},
+		{"prices same date", "        source: test", "        source: test\n      - {effective: 2024-01-01, input: \"1\", output: \"1\", source: s}", "selects the same calls on the same date"},
+		{"scoped prices overlap", "        source: test", "        scopes: [geo, global]\n        source: test\n      - {effective: 2024-01-01, scopes: [global], input: \"1\", output: \"1\", source: s}", "selects the same calls on the same date"},
+		{"bad scope", "        source: test", "        scopes: [galactic]\n        source: test", "scopes: \"galactic\" is not one of"},
+		{"bad tier", "        source: test", "        tier: reserved\n        source: test", "tier \"reserved\" is not one of"},
+		{"bad latency", "        source: test", "        latency: fast\n        source: test", "latency \"fast\" is not"},
+		{"1h write without cache", "        source: test", "        cacheWrite1h: \"0.1\"\n        source: test", "cacheWrite1h needs"},
+		{"long context without threshold", "        source: test", "        longContext: {input: \"1\", output: \"1\"}\n        source: test", "longContext.above must be"},
 		{"empty profile id", "  - id: us.vendor.model-v1:0", "  - id: \"\"", "systemProfiles[0]: missing id"},
 		{"profile id mismatch", "  - id: us.vendor.model-v1:0", "  - id: eu.vendor.model-v1:0", "geo + \".\" + modelId"},
 		{"unknown geo", "    geo: us", "    geo: mars", `geo "mars"`},
@@ -653,5 +662,127 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	for range 8 {
 		<-done
+	}
+}
+
+// TestEveryOfferedScopeIsPriced is the catalogue's completeness check: a
+// model has a price in force today for every endpoint scope it is offered
+// in (in-region where it lists regions, geo and global where a system
+// profile of that kind routes to it) and every extra service tier it
+// offers (reserved is a commitment, not a per-call price), from each
+// region it is offered in, unless the model lists the scope or tier as
+// unpriced on purpose. Listing one that is priced is an error too.
+func TestEveryOfferedScopeIsPriced(t *testing.T) {
+	c := Default()
+	now := time.Now()
+	offered := map[string]map[string][]string{} // model -> scope -> source regions
+	add := func(model, scope string, regions []string) {
+		if offered[model] == nil {
+			offered[model] = map[string][]string{}
+		}
+		offered[model][scope] = append(offered[model][scope], regions...)
+	}
+	for _, m := range c.Models() {
+		add(m.ID, ScopeInRegion, m.Regions)
+	}
+	for _, p := range c.SystemProfiles() {
+		add(p.ModelID, ScopeOfGeo(p.Geo), p.Regions)
+	}
+	for _, m := range c.Models() {
+		for scope, regions := range offered[m.ID] {
+			if len(regions) == 0 {
+				continue
+			}
+			unpriced := slices.Contains(m.Unpriced, scope)
+			for _, r := range regions {
+				_, ok := m.PriceFor(Dims{Scope: scope, Region: r}, now)
+				if !ok && !unpriced {
+					t.Errorf("%s: no price for scope %s from %s, and the scope is not listed unpriced", m.ID, scope, r)
+				}
+				if ok && unpriced {
+					t.Errorf("%s: scope %s is listed unpriced but has a price", m.ID, scope)
+				}
+			}
+		}
+		for _, tier := range m.Tiers {
+			if tier == TierReserved {
+				continue
+			}
+			unpriced := slices.Contains(m.Unpriced, tier)
+			for scope, regions := range offered[m.ID] {
+				for _, r := range regions {
+					_, ok := m.PriceFor(Dims{Scope: scope, Tier: tier, Region: r}, now)
+					if !ok && !unpriced {
+						t.Errorf("%s: no %s price for scope %s from %s, and the tier is not listed unpriced", m.ID, tier, scope, r)
+					}
+				}
+			}
+		}
+		for _, u := range m.Unpriced {
+			if u != TierPriority && u != TierFlex && u != UnpricedLatencyOptimized && len(offered[m.ID][u]) == 0 {
+				t.Errorf("%s: lists scope %s unpriced but is not offered in it", m.ID, u)
+			}
+		}
+	}
+}
+
+// TestPriceForDimensions checks how a price is selected: scoped entries
+// beat unscoped ones of the same date, a tier or latency mode needs an
+// entry of its own, a region-specific entry beats a general one, and a
+// later entry for a scope supersedes an earlier one only there.
+func TestPriceForDimensions(t *testing.T) {
+	doc := `models:
+  - id: vendor.model-v1:0
+    name: M
+    provider: V
+    inputModalities: [TEXT]
+    outputModalities: [TEXT]
+    inferenceTypes: [ON_DEMAND]
+    lifecycle: ACTIVE
+    regions: [us-east-1, eu-west-1]
+    family: nova
+    tiers: [flex]
+    prices:
+      - {effective: 2025-01-01, input: "1", output: "1", source: all}
+      - {effective: 2025-01-01, scopes: [global], input: "0.9", output: "0.9", source: global}
+      - {effective: 2025-01-01, regions: [eu-west-1], input: "1.2", output: "1.2", source: eu}
+      - {effective: 2025-01-01, tier: flex, input: "0.5", output: "0.5", source: flex}
+      - {effective: 2025-01-01, latency: optimized, input: "1.5", output: "1.5", source: fast}
+      - {effective: 2025-06-01, scopes: [in-region], input: "0.8", output: "0.8", source: cut}
+`
+	c, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := c.Model("vendor.model-v1:0")
+	may, july := date("2025-05-01"), date("2025-07-01")
+	for _, tt := range []struct {
+		name string
+		d    Dims
+		at   time.Time
+		want string // source; "" = unpriced
+	}{
+		{"in-region", Dims{Region: "us-east-1"}, may, "all"},
+		{"geo", Dims{Scope: ScopeGeo, Region: "us-east-1"}, may, "all"},
+		{"global beats unscoped", Dims{Scope: ScopeGlobal, Region: "us-east-1"}, may, "global"},
+		{"region beats general", Dims{Region: "eu-west-1"}, may, "eu"},
+		{"flex", Dims{Tier: TierFlex, Region: "us-east-1"}, may, "flex"},
+		{"default is Standard", Dims{Tier: TierDefault, Region: "us-east-1"}, may, "all"},
+		{"priority has no price", Dims{Tier: TierPriority, Region: "us-east-1"}, may, ""},
+		{"latency optimized", Dims{Latency: LatencyOptimized, Region: "us-east-1"}, may, "fast"},
+		{"later cut for in-region", Dims{Region: "us-east-1"}, july, "cut"},
+		{"later cut not for geo", Dims{Scope: ScopeGeo, Region: "us-east-1"}, july, "all"},
+		{"before any price", Dims{Region: "us-east-1"}, date("2024-01-01"), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, ok := m.PriceFor(tt.d, tt.at)
+			got := ""
+			if ok {
+				got = p.Source
+			}
+			if got != tt.want {
+				t.Errorf("PriceFor(%+v, %v) = %q, want %q", tt.d, tt.at, got, tt.want)
+			}
+		})
 	}
 }

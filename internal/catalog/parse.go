@@ -36,15 +36,31 @@ type modelDoc struct {
 	Family           string     `yaml:"family"`
 	Tiers            []string   `yaml:"tiers"`
 	Prices           []priceDoc `yaml:"prices"`
+	Unpriced         []string   `yaml:"unpriced"`
 }
 
 type priceDoc struct {
-	Effective  string `yaml:"effective"` // YYYY-MM-DD, UTC
-	Input      string `yaml:"input"`
-	Output     string `yaml:"output"`
-	CacheRead  string `yaml:"cacheRead"`
-	CacheWrite string `yaml:"cacheWrite"`
-	Source     string `yaml:"source"`
+	Effective    string          `yaml:"effective"` // YYYY-MM-DD, UTC
+	Scopes       []string        `yaml:"scopes"`    // in-region, geo, global; absent = all
+	Tier         string          `yaml:"tier"`      // priority, flex; absent = Standard
+	Latency      string          `yaml:"latency"`   // optimized; absent = standard
+	Regions      []string        `yaml:"regions"`   // source regions; absent = all
+	Input        string          `yaml:"input"`
+	Output       string          `yaml:"output"`
+	CacheRead    string          `yaml:"cacheRead"`
+	CacheWrite   string          `yaml:"cacheWrite"`   // 5-minute TTL
+	CacheWrite1h string          `yaml:"cacheWrite1h"` // 1-hour TTL
+	LongContext  *longContextDoc `yaml:"longContext"`
+	Source       string          `yaml:"source"`
+}
+
+type longContextDoc struct {
+	Above        int64  `yaml:"above"` // input tokens
+	Input        string `yaml:"input"`
+	Output       string `yaml:"output"`
+	CacheRead    string `yaml:"cacheRead"`
+	CacheWrite   string `yaml:"cacheWrite"`
+	CacheWrite1h string `yaml:"cacheWrite1h"`
 }
 
 type profileDoc struct {
@@ -67,6 +83,7 @@ var (
 	customizations = []string{"FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"}
 	lifecycles     = []string{"ACTIVE", "LEGACY"}
 	families       = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba"}
+	unpricedDims   = []string{ScopeInRegion, ScopeGeo, ScopeGlobal, TierPriority, TierFlex, UnpricedLatencyOptimized}
 	geos           = []string{"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"}
 )
 
@@ -171,6 +188,7 @@ func (d modelDoc) toModel() (Model, []string) {
 	}
 	problems = append(problems, checkRegions(d.Regions, 1)...)
 	problems = append(problems, checkEnums("tiers", d.Tiers, extraTiers, false)...)
+	problems = append(problems, checkEnums("unpriced", d.Unpriced, unpricedDims, false)...)
 
 	m := Model{
 		ID:               d.ID,
@@ -185,6 +203,7 @@ func (d modelDoc) toModel() (Model, []string) {
 		Regions:          d.Regions,
 		Family:           d.Family,
 		Tiers:            d.Tiers,
+		Unpriced:         d.Unpriced,
 	}
 	if len(d.Prices) == 0 {
 		bad("no prices")
@@ -197,12 +216,40 @@ func (d modelDoc) toModel() (Model, []string) {
 		if len(ps) > 0 {
 			continue
 		}
-		if n := len(m.Prices); n > 0 && !p.Effective.After(m.Prices[n-1].Effective) {
-			bad("prices[%d]: effective %s is not after the previous price's", i, pd.Effective)
+		for j, q := range m.Prices {
+			if q.Effective.After(p.Effective) {
+				bad("prices[%d]: effective %s is before an earlier entry's (prices are listed oldest first)", i, pd.Effective)
+				break
+			}
+			if q.Effective.Equal(p.Effective) && Overlap(p, q) {
+				bad("prices[%d]: selects the same calls on the same date as prices[%d]", i, j)
+				break
+			}
 		}
 		m.Prices = append(m.Prices, p)
 	}
 	return m, problems
+}
+
+// Overlap reports whether a and b (of one model and date) could both be
+// the most specific price of one call: same tier and latency, the same
+// specificity, and scopes and regions that intersect.
+func Overlap(a, b Price) bool {
+	if normTier(a.Tier) != normTier(b.Tier) || a.Latency != b.Latency || a.specificity() != b.specificity() {
+		return false
+	}
+	meet := func(x, y []string) bool {
+		if len(x) == 0 || len(y) == 0 {
+			return true
+		}
+		for _, v := range x {
+			if slices.Contains(y, v) {
+				return true
+			}
+		}
+		return false
+	}
+	return meet(a.Scopes, b.Scopes) && meet(a.Regions, b.Regions)
 }
 
 func (d priceDoc) toPrice() (Price, []string) {
@@ -235,12 +282,65 @@ func (d priceDoc) toPrice() (Price, []string) {
 	amount("output", d.Output, &p.Output)
 	switch {
 	case d.CacheRead == "" && d.CacheWrite == "":
+		if d.CacheWrite1h != "" {
+			bad("cacheWrite1h needs cacheRead and cacheWrite")
+		}
 	case d.CacheRead == "" || d.CacheWrite == "":
 		bad("cacheRead and cacheWrite must be given together")
 	default:
 		p.HasCache = true
 		amount("cacheRead", d.CacheRead, &p.CacheRead)
 		amount("cacheWrite", d.CacheWrite, &p.CacheWrite)
+		if d.CacheWrite1h != "" {
+			p.HasCache1h = true
+			amount("cacheWrite1h", d.CacheWrite1h, &p.CacheWrite1h)
+		}
+	}
+	problems = append(problems, checkEnums("scopes", d.Scopes, Scopes, false)...)
+	p.Scopes = d.Scopes
+	switch d.Tier {
+	case "", TierPriority, TierFlex:
+		p.Tier = d.Tier
+	case TierDefault:
+	default:
+		bad("tier %q is not one of priority, flex (absent: Standard; reserved capacity is a commitment, not a price)", d.Tier)
+	}
+	switch d.Latency {
+	case "", LatencyOptimized:
+		p.Latency = d.Latency
+	default:
+		bad("latency %q is not %q", d.Latency, LatencyOptimized)
+	}
+	if len(d.Regions) > 0 {
+		problems = append(problems, checkRegions(d.Regions, 1)...)
+		p.Regions = d.Regions
+	}
+	if lc := d.LongContext; lc != nil {
+		l := &LongContext{Above: lc.Above}
+		if lc.Above <= 0 {
+			bad("longContext.above must be a positive number of input tokens")
+		}
+		amount("longContext.input", lc.Input, &l.Input)
+		amount("longContext.output", lc.Output, &l.Output)
+		switch {
+		case lc.CacheRead == "" && lc.CacheWrite == "":
+			if p.HasCache {
+				bad("longContext needs cacheRead and cacheWrite when the price has them")
+			}
+		case lc.CacheRead == "" || lc.CacheWrite == "":
+			bad("longContext.cacheRead and longContext.cacheWrite must be given together")
+		default:
+			l.HasCache = true
+			amount("longContext.cacheRead", lc.CacheRead, &l.CacheRead)
+			amount("longContext.cacheWrite", lc.CacheWrite, &l.CacheWrite)
+		}
+		if lc.CacheWrite1h != "" {
+			l.HasCache1h = true
+			amount("longContext.cacheWrite1h", lc.CacheWrite1h, &l.CacheWrite1h)
+		} else if p.HasCache1h {
+			bad("longContext needs cacheWrite1h when the price has it")
+		}
+		p.LongContext = l
 	}
 	if strings.TrimSpace(d.Source) == "" {
 		bad("missing source")

@@ -1,7 +1,7 @@
 // Package chargeback turns usage into chargeback statements for internal
 // customers: one statement per value of a cost-allocation tag (or per
-// account), listing per inference profile and model the tokens used, the
-// cost, a markup and the total to charge. Spend without the tag is a
+// account), listing per inference profile, model and AWS usage type the
+// tokens used, the cost, a markup and the total to charge. Spend without the tag is a
 // statement of its own, so the statements together cover all spend.
 //
 // Amounts are exact nano-dollars. The markup is a whole number of basis
@@ -22,10 +22,12 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 )
 
 // By chooses what the statements are for.
@@ -158,19 +160,23 @@ func (m Markup) Of(cost money.Amount) money.Amount {
 	return money.Amount(-1 << 63)
 }
 
-// Tokens are token counts by class.
+// Tokens are token counts by class; CacheWrite is the 5-minute writes,
+// CacheWrite1h the 1-hour ones.
 type Tokens struct {
-	Input, Output, CacheRead, CacheWrite int64
+	Input, Output, CacheRead, CacheWrite, CacheWrite1h int64
 }
 
 // Total is the sum of the classes: Cost Explorer's usage quantity.
-func (t Tokens) Total() int64 { return t.Input + t.Output + t.CacheRead + t.CacheWrite }
+func (t Tokens) Total() int64 {
+	return t.Input + t.Output + t.CacheRead + t.CacheWrite + t.CacheWrite1h
+}
 
 func (t *Tokens) add(o Tokens) {
 	t.Input += o.Input
 	t.Output += o.Output
 	t.CacheRead += o.CacheRead
 	t.CacheWrite += o.CacheWrite
+	t.CacheWrite1h += o.CacheWrite1h
 }
 
 // Amounts are what a line, statement or result adds up.
@@ -195,13 +201,17 @@ func (a *Amounts) add(o Amounts) {
 	a.Estimated = a.Estimated || o.Estimated
 }
 
-// Line is the usage of one resource and model in a statement.
+// Line is the usage of one resource, model and usage type in a
+// statement.
 type Line struct {
 	// ResourceID is the inference profile ARN, or the foundation-model
 	// ARN of direct calls (Cost Explorer's RESOURCE_ID).
 	ResourceID string
 	// Model is the foundation-model id.
 	Model string
+	// UsageType is the AWS usage type the line is billed under (Cost
+	// Explorer's USAGE_TYPE), e.g. "USE1-Claude3Haiku-input-tokens".
+	UsageType string
 	Amounts
 }
 
@@ -247,16 +257,21 @@ type Builder struct {
 	by       By
 	markup   Markup
 	from, to time.Time
+	namer    *costquery.Namer
 	lines    map[lineKey]*Amounts
 }
 
-type lineKey struct{ value, resource, model string }
+type lineKey struct{ value, resource, model, usageType string }
 
 // NewBuilder returns a Builder of statements by by over [from, to), with
-// markup m.
+// markup m, naming usage types after the embedded catalogue (see
+// SetNamer).
 func NewBuilder(by By, m Markup, from, to time.Time) *Builder {
-	return &Builder{by: by, markup: m, from: from, to: to, lines: map[lineKey]*Amounts{}}
+	return &Builder{by: by, markup: m, from: from, to: to, namer: costquery.NewNamer(catalog.Default()), lines: map[lineKey]*Amounts{}}
 }
+
+// SetNamer makes b name usage types with n (the catalogue in use).
+func (b *Builder) SetNamer(n *costquery.Namer) { b.namer = n }
 
 // Add adds the usage of r, if its hour lies in the range. r is not
 // retained.
@@ -264,24 +279,34 @@ func (b *Builder) Add(r *ledger.Rollup) {
 	if r.Hour.Before(b.from) || !r.Hour.Before(b.to) {
 		return
 	}
-	t := Tokens{r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens}
-	cost := r.InputCost + r.OutputCost + r.CacheReadCost + r.CacheWriteCost
-	if t.Total() == 0 && cost == 0 {
-		return // failed calls bill nothing
-	}
 	resource := r.ProfileARN
 	if resource == "" {
 		resource = arn.FoundationModel(r.RegionServed, r.ModelID)
 	}
-	k := lineKey{b.by.value(r), resource, r.ModelID}
-	a := b.lines[k]
-	if a == nil {
-		a = &Amounts{}
-		b.lines[k] = a
+	value := b.by.value(r)
+	v := pricing.RollupVariant(r)
+	line := func(usageType string, t Tokens, cost money.Amount) {
+		if t.Total() == 0 && cost == 0 {
+			return // failed calls bill nothing
+		}
+		k := lineKey{value, resource, r.ModelID, usageType}
+		a := b.lines[k]
+		if a == nil {
+			a = &Amounts{}
+			b.lines[k] = a
+		}
+		a.Tokens.add(t)
+		a.Cost += cost
+		a.Estimated = a.Estimated || r.Unpriced > 0
 	}
-	a.Tokens.add(t)
-	a.Cost += cost
-	a.Estimated = a.Estimated || r.Unpriced > 0
+	billed := pricing.BilledRegion(r.Region, r.RegionServed)
+	ut := func(k pricing.Kind) string { return b.namer.UsageTypeOf(billed, r.ModelID, k, v) }
+	line(ut(pricing.Input), Tokens{Input: r.InputTokens}, r.InputCost)
+	line(ut(pricing.Output), Tokens{Output: r.OutputTokens}, r.OutputCost)
+	line(ut(pricing.CacheRead), Tokens{CacheRead: r.CacheReadTokens}, r.CacheReadCost)
+	line(ut(pricing.CacheWrite), Tokens{CacheWrite: r.CacheWriteTokens}, r.CacheWriteCost)
+	line(ut(pricing.CacheWrite1h), Tokens{CacheWrite1h: r.CacheWrite1hTokens}, r.CacheWrite1hCost)
+	line(b.namer.FixedUsageType(billed, r.ModelID), Tokens{}, r.FixedCost)
 }
 
 // Result returns the statements of what was added: the markup applied to
@@ -295,14 +320,14 @@ func (b *Builder) Result() *Result {
 			st = &Statement{Value: k.value, Untagged: b.by.Tag != "" && k.value == ""}
 			byValue[k.value] = st
 		}
-		l := Line{ResourceID: k.resource, Model: k.model, Amounts: *a}
+		l := Line{ResourceID: k.resource, Model: k.model, UsageType: k.usageType, Amounts: *a}
 		l.Markup = b.markup.Of(l.Cost)
 		l.Total = l.Cost + l.Markup
 		st.Lines = append(st.Lines, l)
 	}
 	for _, st := range byValue {
 		slices.SortFunc(st.Lines, func(x, y Line) int {
-			return cmp.Or(cmp.Compare(x.ResourceID, y.ResourceID), cmp.Compare(x.Model, y.Model))
+			return cmp.Or(cmp.Compare(x.ResourceID, y.ResourceID), cmp.Compare(x.Model, y.Model), cmp.Compare(x.UsageType, y.UsageType))
 		})
 		for _, l := range st.Lines {
 			st.Amounts.add(l.Amounts)

@@ -167,30 +167,41 @@ func TestStatementsEqualRecords(t *testing.T) {
 	const m = chargeback.Markup(1500)
 	res := build(recs, chargeback.By{Tag: "cost_center"}, m)
 
-	type key struct{ value, resource, model string }
+	type key struct{ value, resource, model, usageType string }
 	type sums struct {
 		tokens chargeback.Tokens
 		cost   money.Amount
 		est    bool
 	}
+	namer := costquery.NewNamer(catalog.Default())
 	want := map[key]sums{}
 	for _, r := range recs {
-		if r.Time.Before(month) || !r.Time.Before(monthEnd) || r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteTokens == 0 {
+		if r.Time.Before(month) || !r.Time.Before(monthEnd) {
 			continue
 		}
 		res := r.ProfileARN
 		if res == "" {
 			res = arn.FoundationModel(r.RegionServed, r.ModelID)
 		}
-		k := key{r.Tags["cost_center"], res, r.ModelID}
-		s := want[k]
-		s.tokens.Input += r.InputTokens
-		s.tokens.Output += r.OutputTokens
-		s.tokens.CacheRead += r.CacheReadTokens
-		s.tokens.CacheWrite += r.CacheWriteTokens
-		s.cost += r.Cost
-		s.est = s.est || !r.Priced
-		want[k] = s
+		for _, l := range namer.UsageTypes(&r) {
+			k := key{r.Tags["cost_center"], res, r.ModelID, l.UsageType}
+			s := want[k]
+			switch l.Kind {
+			case pricing.Input:
+				s.tokens.Input += l.Tokens
+			case pricing.Output:
+				s.tokens.Output += l.Tokens
+			case pricing.CacheRead:
+				s.tokens.CacheRead += l.Tokens
+			case pricing.CacheWrite:
+				s.tokens.CacheWrite += l.Tokens
+			case pricing.CacheWrite1h:
+				s.tokens.CacheWrite1h += l.Tokens
+			}
+			s.cost += l.Cost
+			s.est = s.est || !r.Priced
+			want[k] = s
+		}
 	}
 	got := map[key]sums{}
 	var values []string
@@ -199,7 +210,7 @@ func TestStatementsEqualRecords(t *testing.T) {
 		values = append(values, st.Value)
 		var sum chargeback.Amounts
 		for _, l := range st.Lines {
-			got[key{st.Value, l.ResourceID, l.Model}] = sums{l.Tokens, l.Cost, l.Estimated}
+			got[key{st.Value, l.ResourceID, l.Model, l.UsageType}] = sums{l.Tokens, l.Cost, l.Estimated}
 			if l.Markup != m.Of(l.Cost) || l.Total != l.Cost+l.Markup {
 				t.Errorf("line %s %s: cost %v markup %v total %v", st.Value, l.ResourceID, l.Cost, l.Markup, l.Total)
 			}

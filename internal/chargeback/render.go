@@ -40,8 +40,8 @@ func usd(a money.Amount) string { return a.Decimal(2) }
 
 // CSVColumns are the columns of WriteCSV, one row per line.
 var CSVColumns = []string{
-	"by", "value", "untagged", "period_start", "period_end", "resource_id", "model",
-	"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "tokens",
+	"by", "value", "untagged", "period_start", "period_end", "resource_id", "model", "usage_type",
+	"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "tokens",
 	"cost", "markup_percent", "markup", "total", "estimated",
 }
 
@@ -58,8 +58,8 @@ func WriteCSV(w io.Writer, r *Result) error {
 		for _, l := range st.Lines {
 			if err := cw.Write([]string{
 				r.By.String(), st.Value, strconv.FormatBool(st.Untagged),
-				r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), l.ResourceID, l.Model,
-				i(l.Input, 10), i(l.Output, 10), i(l.CacheRead, 10), i(l.CacheWrite, 10), i(l.Tokens.Total(), 10),
+				r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), l.ResourceID, l.Model, l.UsageType,
+				i(l.Input, 10), i(l.Output, 10), i(l.CacheRead, 10), i(l.CacheWrite, 10), i(l.CacheWrite1h, 10), i(l.Tokens.Total(), 10),
 				l.Cost.Decimal(9), strings.TrimSuffix(r.MarkupRate.String(), "%"), l.Markup.Decimal(9), l.Total.Decimal(9),
 				strconv.FormatBool(l.Estimated),
 			}); err != nil {
@@ -95,6 +95,7 @@ type (
 	jsonLine struct {
 		ResourceID string `json:"resourceId"`
 		Model      string `json:"model"`
+		UsageType  string `json:"usageType"`
 		jsonAmounts
 	}
 	jsonAmounts struct {
@@ -102,6 +103,7 @@ type (
 		OutputTokens     int64  `json:"outputTokens"`
 		CacheReadTokens  int64  `json:"cacheReadTokens"`
 		CacheWriteTokens int64  `json:"cacheWriteTokens"`
+		CacheWrite1h     int64  `json:"cacheWrite1hTokens"`
 		Tokens           int64  `json:"tokens"`
 		Cost             string `json:"cost"`
 		Markup           string `json:"markup"`
@@ -117,7 +119,7 @@ type (
 )
 
 func amountsJSON(a Amounts) jsonAmounts {
-	return jsonAmounts{InputTokens: a.Input, OutputTokens: a.Output, CacheReadTokens: a.CacheRead, CacheWriteTokens: a.CacheWrite,
+	return jsonAmounts{InputTokens: a.Input, OutputTokens: a.Output, CacheReadTokens: a.CacheRead, CacheWriteTokens: a.CacheWrite, CacheWrite1h: a.CacheWrite1h,
 		Tokens: a.Tokens.Total(), Cost: a.Cost.Decimal(9), Markup: a.Markup.Decimal(9), Total: a.Total.Decimal(9), Estimated: a.Estimated}
 }
 
@@ -130,7 +132,7 @@ func WriteJSON(w io.Writer, r *Result) error {
 	for _, st := range r.Statements {
 		js := jsonStatement{Value: st.Value, Untagged: st.Untagged, Label: r.Label(st), jsonAmounts: amountsJSON(st.Amounts)}
 		for _, l := range st.Lines {
-			js.Lines = append(js.Lines, jsonLine{ResourceID: l.ResourceID, Model: l.Model, jsonAmounts: amountsJSON(l.Amounts)})
+			js.Lines = append(js.Lines, jsonLine{ResourceID: l.ResourceID, Model: l.Model, UsageType: l.UsageType, jsonAmounts: amountsJSON(l.Amounts)})
 		}
 		out.Statements = append(out.Statements, js)
 	}

@@ -64,6 +64,7 @@ type Store interface {
 	costquery.DailySource
 	costquery.Versioned
 	export.Source
+	ledger.Repricer
 
 	// ListAllProfiles returns every application profile, so tables show
 	// profile names beside ids and tag filters can name the keys that
@@ -127,6 +128,10 @@ Read what happened (offline, from the database):
   export       CUR 2.0-style line items (CSV or Parquet)
   chargeback   one statement per tag value, reconciled with Cost Explorer
   anomalies    the cost anomalies found, with root causes
+  prices       the prices in force on a date, and where each comes from
+
+Correct the ledger:
+  reprice      re-price recorded calls after a price correction, auditably
 
 Tools:
   bench        drive a running Tollgate at fixed rates and report latency
@@ -149,7 +154,7 @@ or in a YAML file given with --config.
 // commandNames are the commands Run and cmd/tollgate know, for "did you
 // mean".
 var commandNames = []string{"demo", "serve", "version", "profiles", "budgets", "alarms", "accounts", "principals", "keys",
-	"policies", "usage", "report", "export", "chargeback", "anomalies", "bench", "resolver", "help"}
+	"policies", "usage", "report", "export", "chargeback", "anomalies", "prices", "reprice", "bench", "resolver", "help"}
 
 // Run runs the command args names (args[0], without the program name).
 // No command prints Usage on env.Stderr and returns flag.ErrHelp (exit
@@ -178,6 +183,10 @@ func Run(ctx context.Context, args []string, env Env) error {
 		return exportCmd(ctx, rest, env)
 	case "chargeback":
 		return chargebackCmd(ctx, rest, env)
+	case "prices":
+		return pricesCmd(ctx, rest, env)
+	case "reprice":
+		return repriceCmd(ctx, rest, env)
 	case "bench":
 		if helpArg(rest) {
 			return helpOf(bench.Command(ctx, rest, env.Stdout, env.Stdout))

@@ -43,7 +43,7 @@ var helpCommands = [][]string{
 	{"budgets"}, {"budgets", "show"}, {"budgets", "create"}, {"budgets", "update"}, {"budgets", "delete"},
 	{"alarms"}, {"alarms", "show"}, {"alarms", "create"}, {"alarms", "delete"}, {"alarms", "history"},
 	{"accounts", "list"}, {"principals", "create"}, {"keys", "create"}, {"policies", "put"},
-	{"bench"}, {"resolver"},
+	{"prices"}, {"reprice"}, {"bench"}, {"resolver"},
 }
 
 func TestHelpOnStdoutExitZero(t *testing.T) {

@@ -71,6 +71,11 @@ type Config struct {
 	// CatalogFile is an optional YAML catalogue whose models and system
 	// profiles replace or extend the embedded ones. Default empty.
 	CatalogFile string `yaml:"catalogFile"`
+	// PricesFile is an optional YAML file of price overrides laid over
+	// the catalogue's (negotiated rates, prices the catalogue lacks),
+	// checked strictly at start-up; docs/pricing.md has the format.
+	// Default empty.
+	PricesFile string `yaml:"pricesFile"`
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string `yaml:"logLevel"`
 	// Synchronous is SQLite's durability: FULL (default) or NORMAL.
@@ -422,6 +427,7 @@ func fields() []field {
 		mk("tls-cert", "TLS certificate (PEM)", func(c *Config) *string { return &c.TLSCert }),
 		mk("tls-key", "TLS private key (PEM)", func(c *Config) *string { return &c.TLSKey }),
 		mk("catalog", "catalogue override YAML file", func(c *Config) *string { return &c.CatalogFile }),
+		mk("prices-file", "price overrides YAML file (docs/pricing.md)", func(c *Config) *string { return &c.PricesFile }),
 		mk("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 		mk("synchronous", "SQLite durability: FULL or NORMAL", func(c *Config) *string { return &c.Synchronous }),
 		mk("smtp-addr", "SMTP server host:port for e-mail alerts", func(c *Config) *string { return &c.SMTPAddr }),

@@ -173,7 +173,57 @@ type Usage struct {
 	TotalTokens           int64 `json:"totalTokens"`
 	CacheReadInputTokens  int64 `json:"cacheReadInputTokens,omitempty"`
 	CacheWriteInputTokens int64 `json:"cacheWriteInputTokens,omitempty"`
+	// CacheDetails splits CacheWriteInputTokens by cache TTL, as
+	// Bedrock's cacheDetails list reports it; zero without cache writes.
+	CacheDetails CacheDetails `json:"cacheDetails,omitzero"`
 }
+
+// CacheDetails are the cache writes by TTL. On the wire it is Bedrock's
+// list of {inputTokens, ttl}, 1h before 5m, holding only TTLs with
+// writes; it is a struct here so Usage stays comparable.
+type CacheDetails struct {
+	FiveMinutes, OneHour int64
+}
+
+type cacheDetail struct {
+	InputTokens int64  `json:"inputTokens"`
+	TTL         string `json:"ttl"`
+}
+
+// MarshalJSON writes the list form.
+func (d CacheDetails) MarshalJSON() ([]byte, error) {
+	l := []cacheDetail{}
+	if d.OneHour > 0 {
+		l = append(l, cacheDetail{d.OneHour, "1h"})
+	}
+	if d.FiveMinutes > 0 {
+		l = append(l, cacheDetail{d.FiveMinutes, "5m"})
+	}
+	return json.Marshal(l)
+}
+
+// UnmarshalJSON reads the list form; TTLs other than 5m and 1h are
+// ignored.
+func (d *CacheDetails) UnmarshalJSON(b []byte) error {
+	var l []cacheDetail
+	if err := json.Unmarshal(b, &l); err != nil {
+		return err
+	}
+	*d = CacheDetails{}
+	for _, e := range l {
+		switch e.TTL {
+		case "1h":
+			d.OneHour += e.InputTokens
+		case "5m":
+			d.FiveMinutes += e.InputTokens
+		}
+	}
+	return nil
+}
+
+// CacheWrite1h returns the cache writes with the 1-hour TTL (never more
+// than all cache writes).
+func (u Usage) CacheWrite1h() int64 { return min(u.CacheDetails.OneHour, u.CacheWriteInputTokens) }
 
 // Total returns the total Bedrock reports: input, output and both cache
 // classes (cache tokens are not part of InputTokens).

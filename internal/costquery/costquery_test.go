@@ -154,7 +154,35 @@ func genRecords(n int) []ledger.Record {
 				r.Cost = r.InputCost + r.OutputCost + r.CacheReadCost + r.CacheWriteCost
 			}
 		}
+		// Price dimensions, from i so the random stream stays as it was.
+		r.Scope = []string{"", "", "", "", "", "geo", "global"}[i%7]
+		if r.Scope != "" && i%2 == 0 {
+			r.Region = "us-west-2" // a cross-region call made to us-west-2
+		}
+		switch {
+		case i%11 == 3:
+			r.ServiceTier = "flex"
+		case i%13 == 4:
+			r.ServiceTier = "priority"
+		case i%5 == 0:
+			r.ServiceTier = "default"
+		}
+		r.LongContext = i%17 == 5
+		r.LatencyOptimized = i%19 == 6
+		if i%9 == 6 && r.Outcome == ledger.OutcomeSuccess {
+			r.CacheWrite1hTokens = r.InputTokens / 3
+			if r.Priced {
+				r.CacheWrite1hCost = money.PerThousand(600).Cost(r.CacheWrite1hTokens)
+				r.Cost += r.CacheWrite1hCost
+			}
+		}
 		recs = append(recs, r)
+	}
+	// An hour of reserved capacity a day, on the claims profile.
+	for d := range 4 {
+		recs = append(recs, ledger.Record{RequestID: fmt.Sprintf("fixed%d", d), Time: day(d).Add(10 * time.Hour), Account: profs[0].account,
+			Region: "us-east-1", RegionServed: "us-east-1", ProfileARN: profs[0].arn, ModelID: profs[0].model, Operation: ledger.OpFixedCost, ServiceTier: "reserved",
+			Outcome: ledger.OutcomeSuccess, Priced: true, FixedCost: 1_370_000, Cost: 1_370_000, Tags: profs[0].tags(day(d))})
 	}
 	return recs
 }
@@ -171,8 +199,29 @@ type line struct {
 func lines(recs []ledger.Record) []line {
 	var out []line
 	for _, r := range recs {
+		// The usage-type rule written out: the source region's code (the
+		// region served's for records without one), the model, the kind,
+		// then long context, global scope, a tier beside Standard and
+		// latency mode.
+		billed := r.Region
+		if billed == "" {
+			billed = r.RegionServed
+		}
+		suffix := ""
+		if r.LongContext {
+			suffix += "-long-context"
+		}
+		if r.Scope == "global" {
+			suffix += "-cross-region-global"
+		}
+		if r.ServiceTier != "" && r.ServiceTier != "default" {
+			suffix += "-" + r.ServiceTier
+		}
+		if r.LatencyOptimized {
+			suffix += "-latency-optimized"
+		}
 		for _, c := range []struct {
-			suffix string
+			kind   string
 			tokens int64
 			cost   money.Amount
 		}{
@@ -180,11 +229,15 @@ func lines(recs []ledger.Record) []line {
 			{"-output-tokens", r.OutputTokens, r.OutputCost},
 			{"-cache-read-input-token-count", r.CacheReadTokens, r.CacheReadCost},
 			{"-cache-write-input-token-count", r.CacheWriteTokens, r.CacheWriteCost},
+			{"-cache-write-input-token-count-1-hour", r.CacheWrite1hTokens, r.CacheWrite1hCost},
 		} {
 			if c.tokens == 0 && c.cost == 0 {
 				continue
 			}
-			out = append(out, line{r: r, usageType: codes[r.RegionServed] + "-" + short[r.ModelID] + c.suffix, tokens: c.tokens, cost: c.cost})
+			out = append(out, line{r: r, usageType: codes[billed] + "-" + short[r.ModelID] + c.kind + suffix, tokens: c.tokens, cost: c.cost})
+		}
+		if r.FixedCost != 0 {
+			out = append(out, line{r: r, usageType: codes[billed] + "-" + short[r.ModelID] + "-reserved-capacity-hours", cost: r.FixedCost})
 		}
 	}
 	return out
@@ -197,7 +250,15 @@ func (l line) dim(d string) string {
 	case "LINKED_ACCOUNT":
 		return l.r.Account
 	case "REGION":
+		if l.r.RegionServed == "" {
+			return "NoRegion"
+		}
 		return l.r.RegionServed
+	case "SERVICE_TIER":
+		if l.r.ServiceTier == "" {
+			return "default"
+		}
+		return l.r.ServiceTier
 	case "USAGE_TYPE":
 		return l.usageType
 	case "OPERATION":
@@ -348,6 +409,12 @@ func TestAggregateMatchesRecords(t *testing.T) {
 			func(l line) bool { return tv(l, "dept") == "sales" || tv(l, "dept") == "risk" }, false},
 		{"account filter", costquery.Query{Granularity: costquery.Daily, Filter: dimEq("LINKED_ACCOUNT", "222222222222")},
 			func(l line) bool { return l.r.Account == "222222222222" }, true},
+		{"usage type and service tier", costquery.Query{Granularity: costquery.Daily, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "USAGE_TYPE"), g(costquery.GroupDimension, "SERVICE_TIER")}}, nil, true},
+		{"flex only", costquery.Query{Granularity: costquery.Monthly, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "USAGE_TYPE")}, Filter: dimEq("SERVICE_TIER", "flex")},
+			func(l line) bool { return l.r.ServiceTier == "flex" }, true},
+		{"global 1-hour writes", costquery.Query{Granularity: costquery.Daily,
+			Filter: &costquery.Expr{Dimensions: &costquery.Values{Key: "USAGE_TYPE", Values: []string{"-1-hour-cross-region-global"}, MatchOptions: []costquery.MatchOption{costquery.Contains}}}},
+			func(l line) bool { return strings.Contains(l.usageType, "-1-hour-cross-region-global") }, true},
 		{"operation contains", costquery.Query{Granularity: costquery.Daily, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "OPERATION")},
 			Filter: &costquery.Expr{Dimensions: &costquery.Values{Key: "OPERATION", Values: []string{"converse"}, MatchOptions: []costquery.MatchOption{costquery.Contains, costquery.CaseInsensitive}}}},
 			func(l line) bool { return strings.Contains(l.r.Operation, "Converse") }, true},

@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -86,10 +87,12 @@ func periodIndex(ps []Period, t time.Time) int {
 	return sort.Search(len(ps), func(i int) bool { return ps[i].End.After(t) })
 }
 
-// item is one line item: one token class of one rollup.
+// item is one line item: one token class of one rollup, or its fixed
+// cost.
 type item struct {
 	r         *ledger.Rollup
 	class     Class
+	fixed     bool
 	names     *modelNames
 	tokens    int64
 	cost      money.Amount
@@ -101,30 +104,38 @@ type item struct {
 // query.
 type modelNames struct {
 	usageTypes [numClasses]string
+	fixedType  string
 	modelARN   string
+}
+
+// namesKey is what a line item's names depend on.
+type namesKey struct {
+	region, source, model string
+	v                     pricing.Variant
 }
 
 // expander turns rollups into line items.
 type expander struct {
 	namer *Namer
-	cache map[[2]string]*modelNames
+	cache map[namesKey]*modelNames
 }
 
 func newExpander(n *Namer) *expander {
 	if n == nil {
 		n = NewNamer(nil)
 	}
-	return &expander{namer: n, cache: map[[2]string]*modelNames{}}
+	return &expander{namer: n, cache: map[namesKey]*modelNames{}}
 }
 
-func (x *expander) names(region, model string) *modelNames {
-	k := [2]string{region, model}
+func (x *expander) names(r *ledger.Rollup) *modelNames {
+	k := namesKey{r.RegionServed, r.Region, r.ModelID, pricing.RollupVariant(r)}
 	if m, ok := x.cache[k]; ok {
 		return m
 	}
-	m := &modelNames{modelARN: arn.FoundationModel(region, model)}
+	billed := pricing.BilledRegion(k.source, k.region)
+	m := &modelNames{modelARN: arn.FoundationModel(k.region, k.model), fixedType: x.namer.FixedUsageType(billed, k.model)}
 	for c := range numClasses {
-		m.usageTypes[c] = x.namer.UsageType(region, model, c)
+		m.usageTypes[c] = x.namer.UsageTypeOf(billed, k.model, c, k.v)
 	}
 	x.cache[k] = m
 	return m
@@ -139,8 +150,10 @@ func classOf(r *ledger.Rollup, c Class) (int64, money.Amount) {
 		return r.OutputTokens, r.OutputCost
 	case CacheRead:
 		return r.CacheReadTokens, r.CacheReadCost
-	default:
+	case CacheWrite:
 		return r.CacheWriteTokens, r.CacheWriteCost
+	default:
+		return r.CacheWrite1hTokens, r.CacheWrite1hCost
 	}
 }
 
@@ -158,7 +171,13 @@ func (x *expander) each(rolls []ledger.Rollup, from, to time.Time, filter pred, 
 		if region == "" {
 			region = NoRegion
 		}
-		names := x.names(r.RegionServed, r.ModelID)
+		names := x.names(r)
+		if r.FixedCost != 0 {
+			it = item{r: r, fixed: true, names: names, cost: r.FixedCost, regionVal: region}
+			if filter == nil || filter(&it) {
+				fn(&it)
+			}
+		}
 		for c := range numClasses {
 			tokens, cost := classOf(r, c)
 			if tokens == 0 && cost == 0 {
@@ -187,7 +206,15 @@ func (it *item) dim(d string) string {
 	case DimRegion:
 		return it.regionVal
 	case DimUsageType:
+		if it.fixed {
+			return it.names.fixedType
+		}
 		return it.names.usageTypes[it.class]
+	case DimServiceTier:
+		if it.r.ServiceTier == "" {
+			return "default"
+		}
+		return it.r.ServiceTier
 	case DimOperation:
 		return it.r.Operation
 	case DimResourceID:
@@ -523,21 +550,27 @@ func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 	type key struct {
 		hour                                                          int64
 		account, region, profile, model, principal, operation, tagSet string
+		scope, tier, source                                           string
+		long, latency                                                 bool
 	}
 	idx := map[key]int{}
 	var out []ledger.Rollup
 	for _, r := range recs {
 		h := r.Time.UTC().Truncate(time.Hour)
-		k := key{h.UnixMilli(), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, r.Tags.Canonical()}
+		k := key{h.UnixMilli(), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, r.Tags.Canonical(),
+			r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized}
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
 			idx[k] = i
 			out = append(out, ledger.Rollup{Hour: h, Account: r.Account, RegionServed: r.RegionServed, ProfileARN: r.ProfileARN,
-				ModelID: r.ModelID, PrincipalID: r.PrincipalID, Operation: r.Operation, Tags: r.Tags.Clone()})
+				ModelID: r.ModelID, PrincipalID: r.PrincipalID, Operation: r.Operation, Tags: r.Tags.Clone(),
+				Region: r.Region, Scope: r.Scope, ServiceTier: r.ServiceTier, LongContext: r.LongContext, LatencyOptimized: r.LatencyOptimized})
 		}
 		o := &out[i]
-		o.Calls++
+		if r.Operation != ledger.OpFixedCost {
+			o.Calls++
+		}
 		if r.Outcome != ledger.OutcomeSuccess {
 			o.Errors++
 		}
@@ -553,6 +586,9 @@ func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 		o.OutputCost += r.OutputCost
 		o.CacheReadCost += r.CacheReadCost
 		o.CacheWriteCost += r.CacheWriteCost
+		o.CacheWrite1hTokens += r.CacheWrite1hTokens
+		o.CacheWrite1hCost += r.CacheWrite1hCost
+		o.FixedCost += r.FixedCost
 	}
 	slices.SortStableFunc(out, func(a, b ledger.Rollup) int { return a.Hour.Compare(b.Hour) })
 	return out

@@ -64,12 +64,15 @@ const (
 	DimLinkedAccount = "LINKED_ACCOUNT" // the account that made the calls
 	DimRegion        = "REGION"         // the region that served them
 	DimUsageType     = "USAGE_TYPE"     // e.g. "USE1-Claude3Haiku-input-tokens"
-	DimOperation     = "OPERATION"      // the runtime operation: Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream
-	DimResourceID    = "RESOURCE_ID"    // the profile ARN, or the foundation-model ARN for a direct call
-	DimModel         = "MODEL"          // the foundation-model id
+	// DimServiceTier is a Tollgate extension: the Bedrock service tier
+	// that served the usage ("default", "priority", "flex", "reserved").
+	DimServiceTier = "SERVICE_TIER"
+	DimOperation   = "OPERATION"   // the runtime operation: Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream
+	DimResourceID  = "RESOURCE_ID" // the profile ARN, or the foundation-model ARN for a direct call
+	DimModel       = "MODEL"       // the foundation-model id
 )
 
-var dimensions = []string{DimLinkedAccount, DimModel, DimOperation, DimRecordType, DimRegion, DimResourceID, DimService, DimServiceCode, DimUsageType}
+var dimensions = []string{DimLinkedAccount, DimModel, DimOperation, DimRecordType, DimRegion, DimResourceID, DimService, DimServiceCode, DimServiceTier, DimUsageType}
 
 // Dimensions returns the dimension names Tollgate supports, sorted.
 func Dimensions() []string { return slices.Clone(dimensions) }

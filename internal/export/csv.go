@@ -77,7 +77,9 @@ func (c *CSVWriter) Write(li *LineItem) error {
 	b = appendField(b, li.Operation)
 	b = append(b, ',')
 	b = appendFixed(b, li.Tokens, 3)
-	b = append(b, ","+PricingUnit+","...)
+	b = append(b, ',')
+	b = append(b, li.Unit()...)
+	b = append(b, ',')
 	if li.Rated {
 		b = appendFixed(b, int64(li.Rate), 9)
 	}

@@ -16,7 +16,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/arn"
@@ -25,6 +24,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -59,8 +59,15 @@ type LineItem struct {
 	Operation string
 	// Class is the token class the usage type names.
 	Class costquery.Class
+	// Fixed marks a fixed-cost line item (hours of a reserved-capacity
+	// commitment) instead of a token class; its pricing unit is "Hrs".
+	Fixed bool
+	// ServiceTier is the Bedrock service tier that served the usage
+	// ("default" when none was named).
+	ServiceTier string
 	// Tokens is the usage; line_item_usage_amount is Tokens/1000, in the
-	// pricing unit (1K tokens), written exactly with three decimals.
+	// pricing unit (1K tokens), written exactly with three decimals. A
+	// fixed-cost line counts 1000 per hour, so its amount is in hours.
 	Tokens int64
 	// Rate is line_item_unblended_rate, USD per 1K tokens: the catalogue
 	// price of the class in force over the period. Valid when Rated.
@@ -84,6 +91,17 @@ type LineItem struct {
 
 	tagsKey string // the canonical form of Tags, when known: a cache key for writers
 }
+
+// Unit returns pricing_unit: "1K tokens", or "Hrs" for a fixed-cost line.
+func (li *LineItem) Unit() string {
+	if li.Fixed {
+		return FixedPricingUnit
+	}
+	return PricingUnit
+}
+
+// FixedPricingUnit is the pricing_unit of a fixed-cost line item.
+const FixedPricingUnit = "Hrs"
 
 // Writer writes line items in one file format. Not safe for concurrent
 // use.
@@ -172,7 +190,7 @@ func Run(ctx context.Context, src Source, o Options, w Writer) (Stats, error) {
 	}
 	x := &exporter{
 		o: o, w: w, periods: costquery.Periods(o.From.UTC(), o.To.UTC(), o.Granularity),
-		groups: map[groupKey]*group{}, names: map[[2]string]*modelNames{}, prices: map[string]*priceSpan{},
+		groups: map[groupKey]*group{}, names: map[namesKey]*modelNames{}, priceIDs: map[priceKey]int{},
 		canon: map[int64]string{},
 	}
 	lastHour := time.Time{}
@@ -216,47 +234,55 @@ func Run(ctx context.Context, src Source, o Options, w Writer) (Stats, error) {
 // model), the tag set, and the price in force (which changes only at
 // midnight, so only monthly periods can hold two).
 type groupKey struct {
-	account, profile, region, model, operation string
-	tagSet                                     int64
-	price                                      int // index in the model's prices; -1: none
+	account, profile, region, source, model, operation string
+	tagSet                                             int64
+	v                                                  pricing.Variant
+	price                                              int // index in exporter.priceList; -1: none
 }
 
-// group sums one key's rollups, per token class.
+// group sums one key's rollups, per token class, and its fixed cost.
 type group struct {
-	tokens [numClasses]int64
-	cost   [numClasses]money.Amount
-	tags   tags.Set
+	tokens     [numClasses]int64
+	cost       [numClasses]money.Amount
+	fixedHours int64
+	fixedCost  money.Amount
+	tags       tags.Set
 }
 
-const numClasses = int(costquery.CacheWrite) + 1
+const numClasses = int(pricing.NumKinds)
 
-// modelNames are the names of one (region, model) pair.
+// namesKey is what a line item's names depend on.
+type namesKey struct {
+	region, source, model string
+	v                     pricing.Variant
+}
+
+// modelNames are the names of one (region, model, variant).
 type modelNames struct {
 	usageTypes [numClasses]string
+	fixedType  string
 	modelARN   string
 }
 
-// priceSpan memoises which of a model's prices is in force over
-// [from, to).
-type priceSpan struct {
-	model    catalog.Model
-	known    bool // the catalogue knows the model
-	valid    bool // index, from and to are set
-	index    int
-	from, to time.Time
+// priceKey is what selects a rollup's price: prices change at midnight.
+type priceKey struct {
+	model, region string
+	v             pricing.Variant
+	day           int64
 }
 
 type exporter struct {
-	o       Options
-	w       Writer
-	periods []costquery.Period
-	pi      int // the period being summed
-	groups  map[groupKey]*group
-	names   map[[2]string]*modelNames
-	prices  map[string]*priceSpan
-	canon   map[int64]string // tag set id -> canonical form
-	stats   Stats
-	batch   []*LineItem
+	o         Options
+	w         Writer
+	periods   []costquery.Period
+	pi        int // the period being summed
+	groups    map[groupKey]*group
+	names     map[namesKey]*modelNames
+	priceIDs  map[priceKey]int // -1: no price
+	priceList []catalog.Price
+	canon     map[int64]string // tag set id -> canonical form
+	stats     Stats
+	batch     []*LineItem
 }
 
 // advance moves to the period holding hour, writing the periods before.
@@ -270,41 +296,38 @@ func (x *exporter) advance(hour time.Time) error {
 	return nil
 }
 
-// priceIndex returns the index of model's price in force at hour, or -1.
-func (x *exporter) priceIndex(model string, hour time.Time) int {
-	s := x.prices[model]
-	if s == nil {
-		s = &priceSpan{}
-		if x.o.Catalog != nil {
-			s.model, s.known = x.o.Catalog.Model(model)
-		}
-		x.prices[model] = s
-	}
-	if !s.known {
+// priceIndex returns the index in x.priceList of the price of r's
+// model, source region and price dimensions in force at r's hour, or -1.
+// The rate column is informational: costs come from the ledger.
+func (x *exporter) priceIndex(r *ledger.Rollup, v pricing.Variant) int {
+	if x.o.Catalog == nil {
 		return -1
 	}
-	if s.valid && !hour.Before(s.from) && hour.Before(s.to) {
-		return s.index
+	region := pricing.BilledRegion(r.Region, r.RegionServed)
+	k := priceKey{r.ModelID, region, v, r.Hour.Unix() / 86400}
+	if i, ok := x.priceIDs[k]; ok {
+		return i
 	}
-	// A price holds from its Effective until the next one's.
-	ps := s.model.Prices
-	i := sort.Search(len(ps), func(i int) bool { return ps[i].Effective.After(hour) }) - 1
-	s.valid, s.index, s.from, s.to = true, i, time.Time{}, endOfTime
-	if i >= 0 {
-		s.from = ps[i].Effective
+	i := -1
+	if m, ok := x.o.Catalog.Model(r.ModelID); ok && v.Tier != catalog.TierReserved {
+		d := catalog.Dims{Scope: v.Scope, Tier: v.Tier, Region: region}
+		if v.LatencyOptimized {
+			d.Latency = catalog.LatencyOptimized
+		}
+		if p, ok := m.PriceFor(d, r.Hour); ok {
+			i = len(x.priceList)
+			x.priceList = append(x.priceList, p)
+		}
 	}
-	if i+1 < len(ps) {
-		s.to = ps[i+1].Effective
-	}
+	x.priceIDs[k] = i
 	return i
 }
 
-var endOfTime = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-
 func (x *exporter) add(r *ledger.Rollup, tagSetID int64) {
 	x.stats.Rollups++
-	k := groupKey{account: r.Account, profile: r.ProfileARN, region: r.RegionServed, model: r.ModelID,
-		operation: r.Operation, tagSet: tagSetID, price: x.priceIndex(r.ModelID, r.Hour)}
+	v := pricing.RollupVariant(r)
+	k := groupKey{account: r.Account, profile: r.ProfileARN, region: r.RegionServed, source: r.Region, model: r.ModelID,
+		operation: r.Operation, tagSet: tagSetID, v: v, price: x.priceIndex(r, v)}
 	g := x.groups[k]
 	if g == nil {
 		g = &group{tags: r.Tags}
@@ -314,37 +337,49 @@ func (x *exporter) add(r *ledger.Rollup, tagSetID int64) {
 	g.tokens[costquery.Output] += r.OutputTokens
 	g.tokens[costquery.CacheRead] += r.CacheReadTokens
 	g.tokens[costquery.CacheWrite] += r.CacheWriteTokens
+	g.tokens[costquery.CacheWrite1h] += r.CacheWrite1hTokens
 	g.cost[costquery.Input] += r.InputCost
 	g.cost[costquery.Output] += r.OutputCost
 	g.cost[costquery.CacheRead] += r.CacheReadCost
 	g.cost[costquery.CacheWrite] += r.CacheWriteCost
+	g.cost[costquery.CacheWrite1h] += r.CacheWrite1hCost
+	if r.FixedCost != 0 {
+		g.fixedHours++
+		g.fixedCost += r.FixedCost
+	}
 }
 
-func (x *exporter) modelNames(region, model string) *modelNames {
-	k := [2]string{region, model}
+func (x *exporter) modelNames(region, source, model string, v pricing.Variant) *modelNames {
+	k := namesKey{region, source, model, v}
 	if m, ok := x.names[k]; ok {
 		return m
 	}
-	m := &modelNames{modelARN: arn.FoundationModel(region, model)}
+	billed := pricing.BilledRegion(source, region)
+	m := &modelNames{modelARN: arn.FoundationModel(region, model), fixedType: x.o.Namer.FixedUsageType(billed, model)}
 	for c := range numClasses {
-		m.usageTypes[c] = x.o.Namer.UsageType(region, model, costquery.Class(c))
+		m.usageTypes[c] = x.o.Namer.UsageTypeOf(billed, model, costquery.Class(c), v)
 	}
 	x.names[k] = m
 	return m
 }
 
-// rateOf returns the price of class c in price p.
-func rateOf(p catalog.Price, c costquery.Class) (money.PerThousand, bool) {
-	switch c {
-	case costquery.Input:
-		return p.Input, true
-	case costquery.Output:
-		return p.Output, true
-	case costquery.CacheRead:
-		return p.CacheRead, p.HasCache
-	default:
-		return p.CacheWrite, p.HasCache
+// rateOf returns the price of class c in price p, at its long-context
+// rates when long.
+func rateOf(p catalog.Price, c costquery.Class, long bool) (money.PerThousand, bool) {
+	u := pricing.Usage{}
+	if long && p.LongContext != nil {
+		u.Input = p.LongContext.Above + 1
 	}
+	switch c {
+	case costquery.CacheRead:
+		u.CacheRead = 1
+	case costquery.CacheWrite:
+		u.CacheWrite = 1
+	case costquery.CacheWrite1h:
+		u.CacheWrite1h = 1
+	}
+	rates, _, ok := pricing.Rates(p, u)
+	return rates[c], ok
 }
 
 // flush writes the line items of the current period and starts the next.
@@ -355,7 +390,11 @@ func (x *exporter) flush() error {
 	p := x.periods[x.pi]
 	items := x.batch[:0]
 	for k, g := range x.groups {
-		names := x.modelNames(k.region, k.model)
+		names := x.modelNames(k.region, k.source, k.model, k.v)
+		tier := k.v.Tier
+		if tier == "" {
+			tier = catalog.TierDefault
+		}
 		resource := k.profile
 		if resource == "" {
 			resource = names.modelARN
@@ -374,12 +413,17 @@ func (x *exporter) flush() error {
 				continue // as in Cost Explorer: a failed call bills nothing
 			}
 			li := &LineItem{Start: p.Start, End: p.End, Account: k.account, ResourceID: resource,
-				UsageType: names.usageTypes[c], Operation: k.operation, Class: costquery.Class(c),
+				UsageType: names.usageTypes[c], Operation: k.operation, Class: costquery.Class(c), ServiceTier: tier,
 				Tokens: g.tokens[c], Cost: g.cost[c], Region: region, Model: k.model, Tags: g.tags, tagsKey: tk}
 			if k.price >= 0 {
-				li.Rate, li.Rated = rateOf(x.prices[k.model].model.Prices[k.price], costquery.Class(c))
+				li.Rate, li.Rated = rateOf(x.priceList[k.price], costquery.Class(c), k.v.LongContext)
 			}
 			items = append(items, li)
+		}
+		if g.fixedCost != 0 {
+			items = append(items, &LineItem{Start: p.Start, End: p.End, Account: k.account, ResourceID: resource,
+				UsageType: names.fixedType, Operation: k.operation, Fixed: true, ServiceTier: tier,
+				Tokens: g.fixedHours * 1000, Cost: g.fixedCost, Region: region, Model: k.model, Tags: g.tags, tagsKey: tk})
 		}
 	}
 	clear(x.groups)
@@ -418,6 +462,7 @@ func compareItems(a, b *LineItem) int {
 		cmp.Compare(a.Model, b.Model),
 		cmp.Compare(a.tagsKey, b.tagsKey),
 		cmp.Compare(a.Class, b.Class),
+		boolCompare(a.Fixed, b.Fixed),
 		boolCompare(a.Rated, b.Rated),
 		cmp.Compare(a.Rate, b.Rate),
 	)

@@ -269,7 +269,7 @@ func expectFromRecords(recs []ledger.Record, g costquery.Granularity, cat *catal
 				region = costquery.NoRegion
 			}
 			k := lineKey{Start: s.Format(time.RFC3339), End: e.Format(time.RFC3339), Account: r.Account, Resource: resource,
-				UsageType: names.UsageType(r.RegionServed, r.ModelID, c.c), Operation: r.Operation, Region: region,
+				UsageType: names.UsageType(pricing.BilledRegion(r.Region, r.RegionServed), r.ModelID, c.c), Operation: r.Operation, Region: region,
 				Model: r.ModelID, Tags: r.Tags.Canonical()}
 			if c.rated {
 				k.Rate = money.Amount(c.rate).Decimal(9)
@@ -319,7 +319,7 @@ func TestExportEqualsRecords(t *testing.T) {
 				got[k] = sums{li.Tokens, li.Cost}
 				total.Tokens += li.Tokens
 				total.Cost += li.Cost
-				if li.UsageType != names.UsageType(strings.TrimPrefix(li.Region, costquery.NoRegion), li.Model, li.Class) {
+				if !strings.HasSuffix(li.UsageType, "-"+names.ModelName(li.Model)+li.Class.Suffix()) {
 					t.Errorf("line item %d: usage type %q does not name class %d", i, li.UsageType, li.Class)
 				}
 			}
@@ -407,7 +407,7 @@ func recordTotals(recs []ledger.Record, names *costquery.Namer) (sums, map[strin
 			if v.Tokens == 0 && v.Cost == 0 {
 				continue
 			}
-			ut := names.UsageType(r.RegionServed, r.ModelID, c)
+			ut := names.UsageType(pricing.BilledRegion(r.Region, r.RegionServed), r.ModelID, c)
 			s := by[ut]
 			s.Tokens += v.Tokens
 			s.Cost += v.Cost

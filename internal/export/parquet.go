@@ -72,7 +72,7 @@ func (p *ParquetWriter) Write(li *LineItem) error {
 	row := parquetRow{
 		UsageStartDate: li.Start.UTC(), UsageEndDate: li.End.UTC(), UsageAccountID: li.Account,
 		LineItemType: LineItemType, ProductCode: ProductCode, ResourceID: li.ResourceID, UsageType: li.UsageType,
-		Operation: li.Operation, UsageAmount: li.Tokens, PricingUnit: PricingUnit, UnblendedCost: int64(li.Cost),
+		Operation: li.Operation, UsageAmount: li.Tokens, PricingUnit: li.Unit(), UnblendedCost: int64(li.Cost),
 		ProductRegion: li.Region, Model: li.Model, ResourceTags: p.resourceTags(li),
 	}
 	if li.Rated {

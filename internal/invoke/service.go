@@ -14,7 +14,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/policy"
-	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
@@ -438,15 +437,8 @@ func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) erro
 	if !c.firstTok.IsZero() {
 		r.TTFTMs = c.firstTok.Sub(c.start).Milliseconds()
 	}
-	price, ok := pricing.Lookup(c.s.catalog, c.target.Model.ID, c.start)
-	if ok {
-		b, priced := pricing.Compute(price, pricing.Tokens{Input: u.InputTokens, Output: u.OutputTokens,
-			CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens})
-		r.Cost, r.Priced = b.Total(), priced
-		r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost = b.Input, b.Output, b.CacheRead, b.CacheWrite
-	}
+	c.price(&r, u)
 	if !r.Priced {
-		r.Cost, r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost = 0, 0, 0, 0, 0
 		c.s.unpriced.Add(1)
 		c.s.log.Warn("usage_unpriced", "request_id", r.RequestID, "model", r.ModelID, "time", r.Time)
 	}

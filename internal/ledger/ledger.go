@@ -36,10 +36,18 @@ type Record struct {
 	Operation    string // Converse, ConverseStream, InvokeModel, InvokeModelWithResponseStream
 	ServiceTier  string // Bedrock service tier that served the call: "priority", "default", "flex", "reserved"; "" when none answered
 
+	// Price dimensions beside the tier (see internal/pricing).
+	Scope            string // endpoint scope priced: "" in-region, "geo" (us., eu., apac., ...) or "global"
+	LongContext      bool   // the call fell into its price's long-context tier
+	LatencyOptimized bool   // latency-optimized inference was served
+
 	InputTokens      int64
 	OutputTokens     int64
 	CacheReadTokens  int64
-	CacheWriteTokens int64
+	CacheWriteTokens int64 // cache writes with the 5-minute TTL
+	// CacheWrite1hTokens are cache writes with the 1-hour TTL: disjoint
+	// from CacheWriteTokens (Bedrock's cacheWriteInputTokens is their sum).
+	CacheWrite1hTokens int64
 
 	LatencyMs int64
 	TTFTMs    int64 // time to first token (streams); 0 otherwise
@@ -48,15 +56,37 @@ type Record struct {
 	Outcome   string
 	ErrorCode string // AWS exception name when the call failed
 
-	Cost   money.Amount // exact, nano-USD: the sum of the four classes below; 0 when Priced is false
+	Cost   money.Amount // exact, nano-USD: the sum of the five kinds below (plus FixedCost); 0 when Priced is false
 	Priced bool         // false: no price was known at call time
 
-	InputCost      money.Amount
-	OutputCost     money.Amount
-	CacheReadCost  money.Amount
-	CacheWriteCost money.Amount
+	InputCost        money.Amount
+	OutputCost       money.Amount
+	CacheReadCost    money.Amount
+	CacheWriteCost   money.Amount
+	CacheWrite1hCost money.Amount
+	// FixedCost is a fixed-cost line (an hour of a reserved-capacity
+	// commitment, Operation OpFixedCost): no tokens, only cost.
+	FixedCost money.Amount
+
+	// PriceVersion identifies the price the cost was computed at
+	// ("" when unpriced or recorded before versions existed); re-pricing
+	// changes it and keeps the old cost in the re-pricing log.
+	PriceVersion string
 
 	Tags tags.Set // the profile's tags at call time
+}
+
+// OpFixedCost is the Operation of a fixed-cost record: an hour of a
+// reserved-capacity commitment, allocated to the profile that owns it.
+const OpFixedCost = "ReservedCapacity"
+
+// CacheWriteAll returns every cache-write token, both TTLs: what Bedrock
+// reports as cacheWriteInputTokens.
+func (r Record) CacheWriteAll() int64 { return r.CacheWriteTokens + r.CacheWrite1hTokens }
+
+// LineSum returns the sum of r's cost lines, which Cost must equal.
+func (r Record) LineSum() money.Amount {
+	return r.InputCost + r.OutputCost + r.CacheReadCost + r.CacheWriteCost + r.CacheWrite1hCost + r.FixedCost
 }
 
 // Writer appends records durably. Implementations are safe for concurrent
@@ -96,6 +126,15 @@ type Rollup struct {
 	PrincipalID  string
 	Operation    string
 	Tags         tags.Set
+	// Region is the source region (the region the calls were made to),
+	// which AWS bills and prices them in; "" in rollups recorded before
+	// it was kept.
+	Region string
+	// Price dimensions, as in Record.
+	Scope            string
+	ServiceTier      string
+	LongContext      bool
+	LatencyOptimized bool
 
 	Calls            int64
 	Errors           int64
@@ -103,10 +142,50 @@ type Rollup struct {
 	OutputTokens     int64
 	CacheReadTokens  int64
 	CacheWriteTokens int64
-	Cost             money.Amount
-	InputCost        money.Amount
-	OutputCost       money.Amount
-	CacheReadCost    money.Amount
-	CacheWriteCost   money.Amount
-	Unpriced         int64 // calls without a known price
+	// CacheWrite1hTokens are the 1-hour cache writes (disjoint from
+	// CacheWriteTokens).
+	CacheWrite1hTokens int64
+	Cost               money.Amount
+	InputCost          money.Amount
+	OutputCost         money.Amount
+	CacheReadCost      money.Amount
+	CacheWriteCost     money.Amount
+	CacheWrite1hCost   money.Amount
+	FixedCost          money.Amount
+	Unpriced           int64 // calls without a known price
+}
+
+// Repricing is one record's cost recomputed after a price correction: Old
+// is the record as stored, New the same call (same request id, tokens and
+// dimensions but for LongContext) with its new cost lines, Priced and
+// PriceVersion.
+type Repricing struct {
+	Old, New Record
+}
+
+// Repricer re-prices stored records. Implementations are safe for
+// concurrent use.
+type Repricer interface {
+	// Reprice applies changes in one transaction: each record takes its
+	// new cost lines, Priced, LongContext and PriceVersion; the old and
+	// new costs and versions are appended to the re-pricing log under
+	// runID; and the hourly and daily rollups move by the difference, so
+	// they still sum the records exactly. A change whose record no longer
+	// holds Old's version and cost (re-priced meanwhile) is skipped; the
+	// number applied comes back. Errors are errkind Internal.
+	Reprice(ctx context.Context, runID string, at time.Time, changes []Repricing) (int, error)
+	// Repricings returns the re-pricing log of the records of [from, to),
+	// oldest first.
+	Repricings(ctx context.Context, from, to time.Time) ([]RepricingEntry, error)
+}
+
+// RepricingEntry is one line of the re-pricing log.
+type RepricingEntry struct {
+	RunID                  string
+	At                     time.Time // when the re-pricing ran
+	RequestID              string
+	Time                   time.Time // the record's
+	OldVersion, NewVersion string
+	OldPriced, NewPriced   bool
+	OldCost, NewCost       money.Amount
 }

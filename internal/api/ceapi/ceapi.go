@@ -20,6 +20,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
@@ -461,6 +462,9 @@ func (h *Handler) getDimensionValues(ctx context.Context, in getDimensionValuesI
 			attrs["description"] = v.Value
 		case costquery.DimUsageType:
 			attrs["unit"] = "Tokens"
+			if strings.HasSuffix(v.Value, "-reserved-capacity-hours") {
+				attrs["unit"] = "Hrs"
+			}
 		case costquery.DimModel:
 			if d := h.svc.Namer().DisplayName(v.Value); d != "" {
 				attrs["description"] = d

@@ -133,6 +133,7 @@ type prompt struct {
 	cached       bool
 	prefixTokens int64
 	prefixHash   uint64
+	prefixTTL    string // the first cachePoint's ttl ("" = 5 minutes)
 	hash         uint64 // FNV-1a of the whole canonical encoding
 }
 
@@ -183,13 +184,19 @@ func (p *prompt) raw(tag byte, b []byte) {
 	}
 }
 
-// mark records the first cachePoint.
-func (p *prompt) mark() {
+// mark records the first cachePoint and its TTL.
+func (p *prompt) mark(cp json.RawMessage) {
 	p.byte(tagCachePoint)
 	if !p.cached {
 		p.cached = true
 		p.prefixTokens = p.tokens
 		p.prefixHash = p.hash
+		var v struct {
+			TTL string `json:"ttl"`
+		}
+		if json.Unmarshal(cp, &v) == nil {
+			p.prefixTTL = v.TTL
+		}
 	}
 }
 
@@ -208,7 +215,7 @@ func readPrompt(req *converse.Request) prompt {
 				p.raw(tagJSON, s.InputSchema.JSON)
 				p.tokens += Tokens(s.Name) + Tokens(s.Description) + tokensOf(s.InputSchema.JSON)
 			case t.CachePoint != nil:
-				p.mark()
+				p.mark(t.CachePoint)
 			default:
 				p.raw(tagOther, t.SystemTool)
 				p.tokens += tokensOf(t.SystemTool)
@@ -218,7 +225,7 @@ func readPrompt(req *converse.Request) prompt {
 	for _, b := range req.System {
 		switch {
 		case b.CachePoint != nil:
-			p.mark()
+			p.mark(b.CachePoint)
 		case b.Text != nil:
 			p.byte(tagSystem)
 			p.str(tagText, *b.Text)
@@ -272,7 +279,7 @@ func (p *prompt) block(b converse.ContentBlock) {
 			}
 		}
 	case b.CachePoint != nil:
-		p.mark()
+		p.mark(b.CachePoint)
 	default:
 		i, raw := otherMember(b)
 		p.raw(tagOther+byte(i), raw)

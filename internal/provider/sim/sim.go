@@ -260,6 +260,7 @@ func (p *Provider) ConverseStream(ctx context.Context, call converse.Call, req *
 type generation struct {
 	reply
 	input, cacheRead, cacheWrite int64
+	cacheTTL                     string // the TTL of the cache write ("" = 5 minutes)
 }
 
 // usage is the usage of the generation once out output tokens are out.
@@ -270,7 +271,16 @@ func (g *generation) usage(out int64) converse.Usage {
 		TotalTokens:           g.input + out + g.cacheRead + g.cacheWrite,
 		CacheReadInputTokens:  g.cacheRead,
 		CacheWriteInputTokens: g.cacheWrite,
+		CacheDetails:          g.cacheDetails(),
 	}
+}
+
+// cacheDetails splits the cache write by TTL as Bedrock reports it.
+func (g *generation) cacheDetails() converse.CacheDetails {
+	if g.cacheTTL == "1h" {
+		return converse.CacheDetails{OneHour: g.cacheWrite}
+	}
+	return converse.CacheDetails{FiveMinutes: g.cacheWrite}
 }
 
 // generate validates req, counts its input and makes the reply.
@@ -290,7 +300,7 @@ func (p *Provider) generate(call converse.Call, req *converse.Request) (generati
 		if p.cache.seen(cacheKey{model: call.ModelID, hash: pr.prefixHash}) {
 			g.cacheRead = pr.prefixTokens
 		} else {
-			g.cacheWrite = pr.prefixTokens
+			g.cacheWrite, g.cacheTTL = pr.prefixTokens, pr.prefixTTL
 		}
 	}
 	return g, nil

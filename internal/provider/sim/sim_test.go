@@ -341,6 +341,13 @@ func TestCache(t *testing.T) {
 	inMessages := &converse.Request{Messages: []converse.Message{
 		user(text("a long document"), cachePoint(), text("question?"), cachePoint()),
 	}}
+	// The first cache point's TTL is the write's.
+	hour := &converse.Request{System: []converse.SystemBlock{
+		{Text: ptr("You are a patient assistant.")}, // 1 + 6
+		{CachePoint: json.RawMessage(`{"type":"default","ttl":"1h"}`)},
+		{Text: ptr("Be brief.")},
+		{CachePoint: json.RawMessage(`{"type":"default","ttl":"5m"}`)},
+	}, Messages: []converse.Message{user(text("hi"))}}
 
 	tests := []struct {
 		name  string
@@ -349,14 +356,17 @@ func TestCache(t *testing.T) {
 		input int64
 		write int64
 		read  int64
+		ttl1h bool // the write has the 1-hour TTL
 	}{
-		{"first call writes", testCall, req, 3 + 1, 7, 0},
-		{"second call reads", testCall, req, 3 + 1, 0, 7},
-		{"same prefix, other question, reads", testCall, other, 3 + 2, 0, 7},
-		{"other model writes", converse.Call{ModelID: "amazon.nova-micro-v1:0"}, req, 3 + 1, 7, 0},
-		{"other region reads", converse.Call{ModelID: testModel, Region: "eu-west-1"}, req, 3 + 1, 0, 7},
-		{"first cache point in messages writes", testCall, inMessages, 2, 3 + 3, 0},
-		{"first cache point in messages reads", testCall, inMessages, 2, 0, 3 + 3},
+		{"first call writes", testCall, req, 3 + 1, 7, 0, false},
+		{"second call reads", testCall, req, 3 + 1, 0, 7, false},
+		{"same prefix, other question, reads", testCall, other, 3 + 2, 0, 7, false},
+		{"other model writes", converse.Call{ModelID: "amazon.nova-micro-v1:0"}, req, 3 + 1, 7, 0, false},
+		{"other region reads", converse.Call{ModelID: testModel, Region: "eu-west-1"}, req, 3 + 1, 0, 7, false},
+		{"first cache point in messages writes", testCall, inMessages, 2, 3 + 3, 0, false},
+		{"first cache point in messages reads", testCall, inMessages, 2, 0, 3 + 3, false},
+		{"one-hour cache point writes for an hour", testCall, hour, 1 + 3 + 3 + 1, 7, 0, true},
+		{"one-hour cache point reads", testCall, hour, 1 + 3 + 3 + 1, 0, 7, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -371,6 +381,10 @@ func TestCache(t *testing.T) {
 				TotalTokens:           tt.input + out + tt.write + tt.read,
 				CacheReadInputTokens:  tt.read,
 				CacheWriteInputTokens: tt.write,
+				CacheDetails:          converse.CacheDetails{FiveMinutes: tt.write},
+			}
+			if tt.ttl1h {
+				want.CacheDetails = converse.CacheDetails{OneHour: tt.write}
 			}
 			if diff := cmp.Diff(resp.Usage, want); diff != "" {
 				t.Errorf("usage mismatch (-got +want):\n%s", diff)

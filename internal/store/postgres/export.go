@@ -50,11 +50,12 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 	fetch := fmt.Sprintf(`FETCH FORWARD %d FROM export_rollups`, streamBatch)
 	batch := make([]ledger.Rollup, 0, streamBatch)
 	setIDs := make([]int64, 0, streamBatch)
+	var sc rollupScanner
 	for {
 		batch, setIDs = batch[:0], setIDs[:0]
 		ids := map[int64]bool{}
 		err := sqlstore.Each(ctx, tx, fetch, nil, func(rows *sql.Rows) error {
-			r, ts, err := scanRollup(rows)
+			r, ts, err := sc.scan(rows)
 			if err != nil {
 				return err
 			}

@@ -79,19 +79,34 @@ type rollupKey struct {
 	hour                                                          int64
 	account, regionServed, profileARN, modelID, principalID, oper string
 	tagSet                                                        int64
+	scope, tier, region                                           string
+	long, latency                                                 bool
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case b:
+		return -1
+	}
+	return 1
 }
 
 func compareKeys(a, b rollupKey) int {
 	return cmp.Or(cmp.Compare(a.hour, b.hour), strings.Compare(a.account, b.account),
 		strings.Compare(a.regionServed, b.regionServed), strings.Compare(a.profileARN, b.profileARN),
 		strings.Compare(a.modelID, b.modelID), strings.Compare(a.principalID, b.principalID),
-		strings.Compare(a.oper, b.oper), cmp.Compare(a.tagSet, b.tagSet))
+		strings.Compare(a.oper, b.oper), cmp.Compare(a.tagSet, b.tagSet), strings.Compare(a.scope, b.scope),
+		strings.Compare(a.tier, b.tier), compareBool(a.long, b.long), compareBool(a.latency, b.latency),
+		strings.Compare(a.region, b.region))
 }
 
 // rollupSums are the counters a batch adds to one rollup.
 type rollupSums struct {
-	calls, errors, in, out, cacheRead, cacheWrite           int64
-	cost, inCost, outCost, cacheReadCost, cacheWriteCost, n int64
+	calls, errors, in, out, cacheRead, cacheWrite, cacheWrite1h            int64
+	cost, inCost, outCost, cacheReadCost, cacheWriteCost, cacheWrite1hCost int64
+	fixedCost, n                                                           int64
 }
 
 func (s *rollupSums) add(o *rollupSums) {
@@ -106,15 +121,54 @@ func (s *rollupSums) add(o *rollupSums) {
 	s.outCost += o.outCost
 	s.cacheReadCost += o.cacheReadCost
 	s.cacheWriteCost += o.cacheWriteCost
+	s.cacheWrite1h += o.cacheWrite1h
+	s.cacheWrite1hCost += o.cacheWrite1hCost
+	s.fixedCost += o.fixedCost
 	s.n += o.n
+}
+
+// rollupDeltas are the sums a batch adds to each rollup.
+type rollupDeltas map[rollupKey]*rollupSums
+
+func (d rollupDeltas) add(k rollupKey, s rollupSums) {
+	if o := d[k]; o != nil {
+		o.add(&s)
+		return
+	}
+	d[k] = &s
+}
+
+// rollupKeyOf is the key of r's rollup at (hour) at.
+func rollupKeyOf(at time.Time, r *ledger.Record, ts int64) rollupKey {
+	return rollupKey{sqlstore.MS(at), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts,
+		r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized}
+}
+
+// sumsOf is what r adds to its rollup: a call (unless a fixed-cost hour)
+// when call is set, or only its tokens and costs (a re-pricing delta).
+func sumsOf(r *ledger.Record, call bool) rollupSums {
+	s := rollupSums{in: r.InputTokens, out: r.OutputTokens, cacheRead: r.CacheReadTokens, cacheWrite: r.CacheWriteTokens,
+		cacheWrite1h: r.CacheWrite1hTokens, cost: int64(r.Cost), inCost: int64(r.InputCost), outCost: int64(r.OutputCost),
+		cacheReadCost: int64(r.CacheReadCost), cacheWriteCost: int64(r.CacheWriteCost), cacheWrite1hCost: int64(r.CacheWrite1hCost),
+		fixedCost: int64(r.FixedCost)}
+	if call && r.Operation != ledger.OpFixedCost {
+		s.calls = 1
+		if r.Outcome != ledger.OutcomeSuccess {
+			s.errors = 1
+		}
+		if !r.Priced {
+			s.n = 1
+		}
+	}
+	return s
 }
 
 // msPerDay is the length of a UTC day in milliseconds.
 const msPerDay = 24 * 60 * 60 * 1000
 
 // dailySums sums hourly rollup deltas per UTC day.
-func dailySums(hourly map[rollupKey]*rollupSums) map[rollupKey]*rollupSums {
-	out := make(map[rollupKey]*rollupSums, len(hourly))
+func dailySums(hourly rollupDeltas) rollupDeltas {
+	out := make(rollupDeltas, len(hourly))
 	for k, s := range hourly {
 		k.hour -= k.hour % msPerDay
 		d := out[k]
@@ -128,7 +182,7 @@ func dailySums(hourly map[rollupKey]*rollupSums) map[rollupKey]*rollupSums {
 }
 
 // sortedColumns returns sums as rollup columns in key order.
-func sortedColumns(sums map[rollupKey]*rollupSums) *rollupColumns {
+func sortedColumns(sums rollupDeltas) *rollupColumns {
 	keys := make([]rollupKey, 0, len(sums))
 	for k := range sums {
 		keys = append(keys, k)
@@ -149,35 +203,40 @@ const insertRequestIDs = `INSERT INTO usage_request_ids (request_id, time_ms)
 const insertRecords = `INSERT INTO usage_records (request_id, time_ms, account, region, region_served, principal_id,
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier)
+	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier,
+	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version)
 	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
 	$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[],
 	$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
-	$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[], $28::text[])`
+	$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[], $28::text[],
+	$29::text[], $30::boolean[], $31::boolean[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[])`
 
 // upsertRollups adds a batch's sums to its rollups, one row per key, in the
 // order given (sorted: concurrent appends lock shared rows in one order).
-const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, account, region_served, profile_arn, model_id, principal_id,
-	operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced)
-	SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id,
-		operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, ` + sqlstore.RollupKeyColumns + `,
+	calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced)
+	SELECT hour_ms, ` + sqlstore.RollupKeyColumns + `,
+		calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
+		input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],
-		$16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[])
-		WITH ORDINALITY AS u (hour_ms, account, region_served, profile_arn, model_id, principal_id,
-		operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced, n)
+		$7::text[], $8::bigint[], $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::text[],
+		$14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],
+		$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[])
+		WITH ORDINALITY AS u (hour_ms, ` + sqlstore.RollupKeyColumns + `,
+		calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
+		input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced, n)
 	ORDER BY n
-	ON CONFLICT (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id) DO UPDATE SET
+	ON CONFLICT (hour_ms, ` + sqlstore.RollupKeyColumns + `) DO UPDATE SET
 	calls = h.calls + excluded.calls, errors = h.errors + excluded.errors,
 	input_tokens = h.input_tokens + excluded.input_tokens, output_tokens = h.output_tokens + excluded.output_tokens,
 	cache_read_tokens = h.cache_read_tokens + excluded.cache_read_tokens,
 	cache_write_tokens = h.cache_write_tokens + excluded.cache_write_tokens,
+	cache_write_1h_tokens = h.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
 	cost_nanos = h.cost_nanos + excluded.cost_nanos,
 	input_cost = h.input_cost + excluded.input_cost, output_cost = h.output_cost + excluded.output_cost,
 	cache_read_cost = h.cache_read_cost + excluded.cache_read_cost, cache_write_cost = h.cache_write_cost + excluded.cache_write_cost,
+	cache_write_1h_cost = h.cache_write_1h_cost + excluded.cache_write_1h_cost, fixed_cost = h.fixed_cost + excluded.fixed_cost,
 	unpriced = h.unpriced + excluded.unpriced`
 
 // upsertDaily is upsertRollups for the daily rollups.
@@ -217,35 +276,14 @@ func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
 	}
 
 	var c recordColumns
-	sums := map[rollupKey]*rollupSums{}
+	sums := rollupDeltas{}
 	for _, r := range recs {
 		if !inserted[r.RequestID] {
 			continue
 		}
 		ts := local[r.Tags.Canonical()]
 		c.add(r, ts)
-		k := rollupKey{sqlstore.MS(r.Time.UTC().Truncate(time.Hour)), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts}
-		s := sums[k]
-		if s == nil {
-			s = &rollupSums{}
-			sums[k] = s
-		}
-		s.calls++
-		if r.Outcome != ledger.OutcomeSuccess {
-			s.errors++
-		}
-		s.in += r.InputTokens
-		s.out += r.OutputTokens
-		s.cacheRead += r.CacheReadTokens
-		s.cacheWrite += r.CacheWriteTokens
-		s.cost += int64(r.Cost)
-		s.inCost += int64(r.InputCost)
-		s.outCost += int64(r.OutputCost)
-		s.cacheReadCost += int64(r.CacheReadCost)
-		s.cacheWriteCost += int64(r.CacheWriteCost)
-		if !r.Priced {
-			s.n++
-		}
+		sums.add(rollupKeyOf(r.Time.UTC().Truncate(time.Hour), &r, ts), sumsOf(&r, true))
 	}
 	if _, err := tx.ExecContext(ctx, insertRecords, c.args()...); err != nil {
 		return fmt.Errorf("insert records: %w", err)
@@ -284,10 +322,11 @@ func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
 // recordColumns holds a batch of records column by column, for unnest.
 type recordColumns struct {
 	requestID, account, region, regionServed, principalID, profileARN, profileID,
-	modelID, provider, operation, outcome, errorCode, serviceTier []string
+	modelID, provider, operation, outcome, errorCode, serviceTier, scope, priceVersion []string
 	timeMS, in, out, cacheRead, cacheWrite, latency, ttft, attempts,
-	cost, inCost, outCost, cacheReadCost, cacheWriteCost, tagSet []int64
-	priced []bool
+	cost, inCost, outCost, cacheReadCost, cacheWriteCost, tagSet,
+	cacheWrite1h, cacheWrite1hCost, fixedCost []int64
+	priced, long, latencyOpt []bool
 }
 
 func (c *recordColumns) add(r ledger.Record, tagSet int64) {
@@ -319,6 +358,13 @@ func (c *recordColumns) add(r ledger.Record, tagSet int64) {
 	c.priced = append(c.priced, r.Priced)
 	c.tagSet = append(c.tagSet, tagSet)
 	c.serviceTier = append(c.serviceTier, r.ServiceTier)
+	c.scope = append(c.scope, r.Scope)
+	c.long = append(c.long, r.LongContext)
+	c.latencyOpt = append(c.latencyOpt, r.LatencyOptimized)
+	c.cacheWrite1h = append(c.cacheWrite1h, r.CacheWrite1hTokens)
+	c.cacheWrite1hCost = append(c.cacheWrite1hCost, int64(r.CacheWrite1hCost))
+	c.fixedCost = append(c.fixedCost, int64(r.FixedCost))
+	c.priceVersion = append(c.priceVersion, r.PriceVersion)
 }
 
 // args returns the columns in insertRecords' parameter order.
@@ -326,15 +372,17 @@ func (c *recordColumns) args() []any {
 	return []any{c.requestID, c.timeMS, c.account, c.region, c.regionServed, c.principalID,
 		c.profileARN, c.profileID, c.modelID, c.provider, c.operation, c.in, c.out, c.cacheRead,
 		c.cacheWrite, c.latency, c.ttft, c.attempts, c.outcome, c.errorCode, c.cost,
-		c.inCost, c.outCost, c.cacheReadCost, c.cacheWriteCost, c.priced, c.tagSet, c.serviceTier}
+		c.inCost, c.outCost, c.cacheReadCost, c.cacheWriteCost, c.priced, c.tagSet, c.serviceTier,
+		c.scope, c.long, c.latencyOpt, c.cacheWrite1h, c.cacheWrite1hCost, c.fixedCost, c.priceVersion}
 }
 
 // rollupColumns holds a batch of rollup deltas column by column.
 type rollupColumns struct {
-	hour, tagSet                                                  []int64
-	account, regionServed, profileARN, modelID, principalID, oper []string
-	calls, errors, in, out, cacheRead, cacheWrite, cost, inCost,
-	outCost, cacheReadCost, cacheWriteCost, unpriced []int64
+	hour, tagSet                                                                       []int64
+	account, regionServed, profileARN, modelID, principalID, oper, scope, tier, region []string
+	long, latency                                                                      []bool
+	calls, errors, in, out, cacheRead, cacheWrite, cacheWrite1h, cost, inCost,
+	outCost, cacheReadCost, cacheWriteCost, cacheWrite1hCost, fixedCost, unpriced []int64
 }
 
 func (u *rollupColumns) add(k rollupKey, s *rollupSums) {
@@ -346,25 +394,34 @@ func (u *rollupColumns) add(k rollupKey, s *rollupSums) {
 	u.principalID = append(u.principalID, k.principalID)
 	u.oper = append(u.oper, k.oper)
 	u.tagSet = append(u.tagSet, k.tagSet)
+	u.scope = append(u.scope, k.scope)
+	u.tier = append(u.tier, k.tier)
+	u.long = append(u.long, k.long)
+	u.latency = append(u.latency, k.latency)
+	u.region = append(u.region, k.region)
 	u.calls = append(u.calls, s.calls)
 	u.errors = append(u.errors, s.errors)
 	u.in = append(u.in, s.in)
 	u.out = append(u.out, s.out)
 	u.cacheRead = append(u.cacheRead, s.cacheRead)
 	u.cacheWrite = append(u.cacheWrite, s.cacheWrite)
+	u.cacheWrite1h = append(u.cacheWrite1h, s.cacheWrite1h)
 	u.cost = append(u.cost, s.cost)
 	u.inCost = append(u.inCost, s.inCost)
 	u.outCost = append(u.outCost, s.outCost)
 	u.cacheReadCost = append(u.cacheReadCost, s.cacheReadCost)
 	u.cacheWriteCost = append(u.cacheWriteCost, s.cacheWriteCost)
+	u.cacheWrite1hCost = append(u.cacheWrite1hCost, s.cacheWrite1hCost)
+	u.fixedCost = append(u.fixedCost, s.fixedCost)
 	u.unpriced = append(u.unpriced, s.n)
 }
 
 // args returns the columns in upsertRollups' parameter order.
 func (u *rollupColumns) args() []any {
 	return []any{u.hour, u.account, u.regionServed, u.profileARN, u.modelID, u.principalID,
-		u.oper, u.tagSet, u.calls, u.errors, u.in, u.out, u.cacheRead, u.cacheWrite, u.cost,
-		u.inCost, u.outCost, u.cacheReadCost, u.cacheWriteCost, u.unpriced}
+		u.oper, u.tagSet, u.scope, u.tier, u.long, u.latency, u.region, u.calls, u.errors, u.in, u.out, u.cacheRead,
+		u.cacheWrite, u.cacheWrite1h, u.cost, u.inCost, u.outCost, u.cacheReadCost, u.cacheWriteCost,
+		u.cacheWrite1hCost, u.fixedCost, u.unpriced}
 }
 
 // tagSetIDs returns the id of every tag set of recs, by canonical form,
@@ -531,10 +588,7 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 	err := sqlstore.Each(ctx, db.db, query, args, func(rows *sql.Rows) error {
 		var r ledger.Record
 		var t, ts int64
-		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
-			&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
-			&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
-			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Priced, &ts, &r.ServiceTier); err != nil {
+		if err := rows.Scan(sqlstore.RecordDest(&r, &t, &ts)...); err != nil {
 			return err
 		}
 		r.Time = sqlstore.FromMS(t)
@@ -556,19 +610,18 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 	return out, nil
 }
 
-const selectRollups = `SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
-	tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+const selectRollups = `SELECT hour_ms, ` + sqlstore.RollupColumns + `
 	FROM usage_hourly`
 
 // rollups runs a selectRollups query and returns its rollups with their
 // tag sets, shared between rollups of one set.
 func (db *DB) rollups(ctx context.Context, query string, args []any) ([]ledger.Rollup, error) {
+	var sc rollupScanner
 	var out []ledger.Rollup
 	var setIDs []int64
 	ids := map[int64]bool{}
 	err := sqlstore.Each(ctx, db.db, query, args, func(rows *sql.Rows) error {
-		r, ts, err := scanRollup(rows)
+		r, ts, err := sc.scan(rows)
 		if err != nil {
 			return err
 		}
@@ -603,15 +656,23 @@ func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) (
 	return out, err
 }
 
-// scanRollup scans a row of the rollup columns (hour, account, region
-// served, profile, model, principal, operation, tag set id, then the
-// counters) into a rollup without its tags, and the tag set's id.
-func scanRollup(rows *sql.Rows) (ledger.Rollup, int64, error) {
-	var r ledger.Rollup
-	var h, ts int64
-	err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
-		&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-		&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced)
-	r.Hour = sqlstore.FromMS(h)
-	return r, ts, err
+// rollupScanner scans rows of the rollup columns (hour, then
+// sqlstore.RollupColumns) through one set of destinations, so a query's
+// rows cost no allocation each for them.
+type rollupScanner struct {
+	r     ledger.Rollup
+	h, ts int64
+	dest  []any
+}
+
+// scan returns the next row's rollup without its tags, and the tag set's
+// id.
+func (s *rollupScanner) scan(rows *sql.Rows) (ledger.Rollup, int64, error) {
+	if s.dest == nil {
+		s.dest = sqlstore.RollupDest(&s.r, &s.h, &s.ts)
+	}
+	s.r = ledger.Rollup{}
+	err := rows.Scan(s.dest...)
+	s.r.Hour = sqlstore.FromMS(s.h)
+	return s.r, s.ts, err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres/pgtest"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/store/storetest"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
@@ -144,21 +145,23 @@ func seedMonth10M(ctx context.Context, url string) error {
 		)
 		INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
 			tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-			input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced)
+			input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced, region)
 		SELECT $1::bigint + h::bigint * 3600000, account, region, profile_arn, model_id, principal_id, operation,
 			CASE WHEN h >= $3::int THEN after ELSE before END, n, e, it, ot, crt, cwt, ic + oc + crc + cwc,
-			ic, oc, crc, cwc, CASE WHEN priced THEN 0 ELSE n END
+			ic, oc, crc, cwc, CASE WHEN priced THEN 0 ELSE n END, region
 		FROM p ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`, month10M.UnixMilli(), month10MHours, month10MRetag); err != nil {
 			return fmt.Errorf("hourly rollups: %w", err)
 		}
 		// The daily rollups: the hourly ones summed per UTC day, as ingest
 		// keeps them (and migration 0004 builds them).
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_daily
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_daily (day_ms, `+sqlstore.RollupColumns+`)
 		SELECT hour_ms - hour_ms % 86400000, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
 			sum(calls), sum(errors), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens),
-			sum(cost_nanos), sum(input_cost), sum(output_cost), sum(cache_read_cost), sum(cache_write_cost), sum(unpriced)
+			sum(cost_nanos), sum(input_cost), sum(output_cost), sum(cache_read_cost), sum(cache_write_cost), sum(unpriced),
+			scope, service_tier, long_context, latency_optimized, sum(cache_write_1h_tokens), sum(cache_write_1h_cost),
+			sum(fixed_cost), region
 		FROM usage_hourly
-		GROUP BY 1, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id
+		GROUP BY 1, `+sqlstore.RollupKeyColumns+`
 		ORDER BY 1, 2, 3, 4, 5, 6, 7, 8`); err != nil {
 			return fmt.Errorf("daily rollups: %w", err)
 		}

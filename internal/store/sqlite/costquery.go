@@ -11,11 +11,13 @@ import (
 )
 
 // LedgerVersion implements costquery.Versioned: the highest record
-// sequence, which every append that changes a rollup raises (records and
-// rollups are written in one transaction, and records are never deleted).
+// sequence plus the highest re-pricing log sequence, which every append
+// or re-pricing that changes a rollup raises (records, log and rollups
+// are written in one transaction, and neither table loses rows).
 func (db *DB) LedgerVersion(ctx context.Context) (int64, error) {
 	var v int64
-	if err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM usage_records`).Scan(&v); err != nil {
+	if err := db.r.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM usage_records) +
+		(SELECT COALESCE(MAX(seq), 0) FROM usage_repricings)`).Scan(&v); err != nil {
 		return 0, internal(err, "ledger version")
 	}
 	return v, nil
@@ -47,9 +49,7 @@ func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts [
 	if err != nil {
 		return nil, internal(err, "load tag sets")
 	}
-	query := `SELECT ` + timeCol + `, account, region_served, profile_arn, model_id, principal_id, operation,
-		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+	query := `SELECT ` + timeCol + `, ` + sqlstore.RollupColumns + `
 		FROM ` + table + ` WHERE ` + timeCol + ` >= ? AND ` + timeCol + ` < ?`
 	args := []any{sqlstore.MS(from), sqlstore.MS(to)}
 	var keep map[string]bool
@@ -72,12 +72,12 @@ func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts [
 	}
 	defer rows.Close()
 	var out []ledger.Rollup
+	var r ledger.Rollup
+	var h, ts int64
+	dest := sqlstore.RollupDest(&r, &h, &ts) // scanned into for every row: one allocation per query
 	for rows.Next() {
-		var r ledger.Rollup
-		var h, ts int64
-		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
-			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
+		r = ledger.Rollup{}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, internal(err, "scan rollup")
 		}
 		if keep != nil && !keep[r.Account] {

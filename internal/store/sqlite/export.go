@@ -38,9 +38,7 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 	if err != nil {
 		return internal(err, "load tag sets")
 	}
-	query := `SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
-		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+	query := `SELECT hour_ms, ` + sqlstore.RollupColumns + `
 		FROM usage_hourly WHERE hour_ms >= ? AND hour_ms < ?`
 	args := []any{sqlstore.MS(from), sqlstore.MS(to)}
 	var keep map[string]bool
@@ -63,11 +61,10 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 	}
 	defer rows.Close()
 	var r ledger.Rollup
+	var h, ts int64
+	dest := sqlstore.RollupDest(&r, &h, &ts)
 	for rows.Next() {
-		var h, ts int64
-		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
-			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return internal(err, "scan rollup")
 		}
 		if keep != nil && !keep[r.Account] {

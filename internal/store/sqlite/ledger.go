@@ -46,23 +46,49 @@ func (db *DB) tagSetID(ctx context.Context, tx *sql.Tx, local map[string]int64, 
 const insertRecord = `INSERT INTO usage_records (request_id, time_ms, account, region, region_served, principal_id,
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier,
+	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (request_id) DO NOTHING`
 
-const upsertRollup = `INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id, principal_id,
-	operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id) DO UPDATE SET
-	calls = calls + 1, errors = errors + excluded.errors,
+// upsertRollup adds one record (or, re-pricing, a cost delta) to its
+// rollup.
+const upsertRollup = `INSERT INTO usage_hourly (hour_ms, ` + sqlstore.RollupKeyColumns + `,
+	calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (hour_ms, ` + sqlstore.RollupKeyColumns + `) DO UPDATE SET
+	calls = calls + excluded.calls, errors = errors + excluded.errors,
 	input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
 	cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
 	cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+	cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
 	cost_nanos = cost_nanos + excluded.cost_nanos,
 	input_cost = input_cost + excluded.input_cost, output_cost = output_cost + excluded.output_cost,
 	cache_read_cost = cache_read_cost + excluded.cache_read_cost, cache_write_cost = cache_write_cost + excluded.cache_write_cost,
+	cache_write_1h_cost = cache_write_1h_cost + excluded.cache_write_1h_cost, fixed_cost = fixed_cost + excluded.fixed_cost,
 	unpriced = unpriced + excluded.unpriced`
+
+// rollupArgs are upsertRollup's parameters adding sign × d (sign 1: a
+// record appended; -1: a record taken out, re-pricing) to its rollup at
+// (time) at. A fixed-cost record adds no call.
+func rollupArgs(at time.Time, d ledger.Record, ts, sign int64) []any {
+	var calls, errs, unpriced int64
+	if d.Operation != ledger.OpFixedCost {
+		calls = sign
+		if d.Outcome != ledger.OutcomeSuccess {
+			errs = sign
+		}
+		if !d.Priced {
+			unpriced = sign
+		}
+	}
+	return []any{sqlstore.MS(at), d.Account, d.RegionServed, d.ProfileARN, d.ModelID, d.PrincipalID,
+		d.Operation, ts, d.Scope, d.ServiceTier, sqlstore.Bool(d.LongContext), sqlstore.Bool(d.LatencyOptimized), d.Region,
+		calls, errs, sign * d.InputTokens, sign * d.OutputTokens, sign * d.CacheReadTokens, sign * d.CacheWriteTokens,
+		sign * d.CacheWrite1hTokens, sign * int64(d.Cost), sign * int64(d.InputCost), sign * int64(d.OutputCost),
+		sign * int64(d.CacheReadCost), sign * int64(d.CacheWriteCost), sign * int64(d.CacheWrite1hCost), sign * int64(d.FixedCost), unpriced}
+}
 
 // upsertDaily is upsertRollup for the daily table.
 var upsertDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(upsertRollup)
@@ -91,7 +117,9 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 		res, err := ins.ExecContext(ctx, r.RequestID, sqlstore.MS(r.Time), r.Account, r.Region, r.RegionServed, r.PrincipalID,
 			r.ProfileARN, r.ProfileID, r.ModelID, r.Provider, r.Operation, r.InputTokens, r.OutputTokens,
 			r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.TTFTMs, r.Attempts, r.Outcome, r.ErrorCode,
-			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(r.Priced), ts, r.ServiceTier)
+			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(r.Priced), ts, r.ServiceTier,
+			r.Scope, sqlstore.Bool(r.LongContext), sqlstore.Bool(r.LatencyOptimized), r.CacheWrite1hTokens, int64(r.CacheWrite1hCost),
+			int64(r.FixedCost), r.PriceVersion)
 		if err != nil {
 			return internal(err, "insert record")
 		}
@@ -104,10 +132,7 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 			stmt *sql.Stmt
 			at   time.Time
 		}{{up, hour}, {upDay, day}} {
-			if _, err := u.stmt.ExecContext(ctx, sqlstore.MS(u.at), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
-				r.Operation, ts, sqlstore.Bool(r.Outcome != ledger.OutcomeSuccess), r.InputTokens, r.OutputTokens,
-				r.CacheReadTokens, r.CacheWriteTokens, int64(r.Cost), int64(r.InputCost), int64(r.OutputCost),
-				int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(!r.Priced)); err != nil {
+			if _, err := u.stmt.ExecContext(ctx, rollupArgs(u.at, r, ts, 1)...); err != nil {
 				return internal(err, "update rollup")
 			}
 		}
@@ -188,14 +213,11 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 	var out []ledger.Record
 	for rows.Next() {
 		var r ledger.Record
-		var t, priced, ts int64
-		if err := rows.Scan(&r.RequestID, &t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
-			&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
-			&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
-			&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &priced, &ts, &r.ServiceTier); err != nil {
+		var t, ts int64
+		if err := rows.Scan(sqlstore.RecordDest(&r, &t, &ts)...); err != nil {
 			return nil, internal(err, "scan record")
 		}
-		r.Time, r.Priced, r.Tags = sqlstore.FromMS(t), priced == 1, sets[ts].Clone()
+		r.Time, r.Tags = sqlstore.FromMS(t), sets[ts].Clone()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -211,9 +233,7 @@ func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) (
 		return nil, internal(err, "load tag sets")
 	}
 	where, args := timeWhere("hour_ms", account, from.Truncate(time.Hour), to, nil)
-	rows, err := db.r.QueryContext(ctx, `SELECT hour_ms, account, region_served, profile_arn, model_id, principal_id, operation,
-		tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
-		input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced
+	rows, err := db.r.QueryContext(ctx, `SELECT hour_ms, `+sqlstore.RollupColumns+`
 		FROM usage_hourly`+where+` ORDER BY hour_ms`, args...)
 	if err != nil {
 		return nil, internal(err, "query rollups")
@@ -223,9 +243,7 @@ func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) (
 	for rows.Next() {
 		var r ledger.Rollup
 		var h, ts int64
-		if err := rows.Scan(&h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
-			&ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced); err != nil {
+		if err := rows.Scan(sqlstore.RollupDest(&r, &h, &ts)...); err != nil {
 			return nil, internal(err, "scan rollup")
 		}
 		r.Hour, r.Tags = sqlstore.FromMS(h), sets[ts].Clone()

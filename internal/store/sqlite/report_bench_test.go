@@ -24,6 +24,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/store/storetest"
 )
 
@@ -47,7 +48,7 @@ import (
 // The database is built once and cached under os.UserCacheDir, keyed by
 // benchGenVersion: bump it whenever the generator changes.
 const (
-	benchGenVersion = 2
+	benchGenVersion = 3 // 3: the price-dimension schema (migration 0011); v2 files stay with older trees
 	benchRecords    = 10_000_000
 	benchProfiles   = storetest.BenchProfiles
 	benchCombos     = benchProfiles * 2 * 2 // principals × operations per profile
@@ -131,7 +132,7 @@ func (g *benchGen) rollups() []ledger.Rollup {
 		h := int(int64(i) * int64(g.hours) / int64(g.n))
 		o := &out[h*benchCombos+i%benchCombos]
 		if o.Calls == 0 {
-			*o = ledger.Rollup{Hour: r.Time.Truncate(time.Hour), Account: r.Account, RegionServed: r.RegionServed,
+			*o = ledger.Rollup{Hour: r.Time.Truncate(time.Hour), Account: r.Account, RegionServed: r.RegionServed, Region: r.Region,
 				ProfileARN: r.ProfileARN, ModelID: r.ModelID, PrincipalID: r.PrincipalID, Operation: r.Operation, Tags: r.Tags}
 		}
 		o.Calls++
@@ -172,8 +173,9 @@ func insertRollups(ctx context.Context, path string, rolls []ledger.Rollup) erro
 		}
 		st, err := tx.PrepareContext(ctx, `INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id,
 		principal_id, operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced,
+		scope, service_tier, long_context, latency_optimized, region, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?, 0, 0, 0)`)
 		if err != nil {
 			return err
 		}
@@ -182,17 +184,19 @@ func insertRollups(ctx context.Context, path string, rolls []ledger.Rollup) erro
 			if _, err := st.ExecContext(ctx, r.Hour.UnixMilli(), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
 				r.Operation, ids[r.Tags.Canonical()], r.Calls, r.Errors, r.InputTokens, r.OutputTokens, r.CacheReadTokens,
 				r.CacheWriteTokens, int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost),
-				int64(r.CacheWriteCost), r.Unpriced); err != nil {
+				int64(r.CacheWriteCost), r.Unpriced, r.Region); err != nil {
 				return err
 			}
 		}
 		// The daily rollups are the hourly ones summed per UTC day, as ingest
 		// keeps them.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_daily
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_daily (day_ms, `+sqlstore.RollupColumns+`)
 		SELECT (hour_ms / 86400000) * 86400000, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
 		       SUM(calls), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
-		       SUM(cost_nanos), SUM(input_cost), SUM(output_cost), SUM(cache_read_cost), SUM(cache_write_cost), SUM(unpriced)
-		FROM usage_hourly GROUP BY 1, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id`); err != nil {
+		       SUM(cost_nanos), SUM(input_cost), SUM(output_cost), SUM(cache_read_cost), SUM(cache_write_cost), SUM(unpriced),
+		       scope, service_tier, long_context, latency_optimized, SUM(cache_write_1h_tokens), SUM(cache_write_1h_cost),
+		       SUM(fixed_cost), region
+		FROM usage_hourly GROUP BY 1, `+sqlstore.RollupKeyColumns); err != nil {
 			return err
 		}
 		return nil

@@ -10,6 +10,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/principal"
@@ -225,12 +226,53 @@ func LoadAdmin(ctx context.Context, q Querier, accounts, policies, attachments s
 }
 
 // RecordColumns are the columns of usage_records a ledger.Record is read
-// from, in the order both stores scan them; tag_set_id and service_tier
-// are last.
+// from, in the order both stores scan them (see RecordDest).
 const RecordColumns = `request_id, time_ms, account, region, region_served, principal_id, profile_arn, profile_id, model_id,
 	provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
 	attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
-	priced, tag_set_id, service_tier`
+	priced, tag_set_id, service_tier, scope, long_context, latency_optimized, cache_write_1h_tokens,
+	cache_write_1h_cost, fixed_cost, price_version`
+
+// RecordDest returns the scan destinations of RecordColumns for r; the
+// time (unix ms) goes to t and the tag set id to ts.
+func RecordDest(r *ledger.Record, t, ts *int64) []any {
+	return []any{&r.RequestID, t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
+		&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
+		&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
+		&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Priced, ts, &r.ServiceTier,
+		&r.Scope, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.PriceVersion}
+}
+
+// RecordLines is the JSON of a record's cost lines, as the re-pricing
+// log keeps them: nano-dollars by kind.
+func RecordLines(r ledger.Record) string {
+	b, _ := json.Marshal(map[string]int64{"input": int64(r.InputCost), "output": int64(r.OutputCost),
+		"cacheRead": int64(r.CacheReadCost), "cacheWrite": int64(r.CacheWriteCost), "cacheWrite1h": int64(r.CacheWrite1hCost),
+		"fixed": int64(r.FixedCost)})
+	return string(b)
+}
+
+// RollupColumns are the columns of usage_hourly and usage_daily after
+// the time column, in the order both stores scan them (see RollupDest).
+const RollupColumns = `account, region_served, profile_arn, model_id, principal_id, operation,
+	tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced, scope, service_tier, long_context,
+	latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, region`
+
+// RollupDest returns the scan destinations of the time column and
+// RollupColumns for r; the time (unix ms) goes to h and the tag set id
+// to ts.
+func RollupDest(r *ledger.Rollup, h, ts *int64) []any {
+	return []any{h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
+		ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
+		&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced, &r.Scope,
+		&r.ServiceTier, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.Region}
+}
+
+// RollupKeyColumns are the key columns of the rollup tables after the
+// time column.
+const RollupKeyColumns = `account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
+	scope, service_tier, long_context, latency_optimized, region`
 
 // RecordsOrder is the ORDER BY of a ledger.Query's records: oldest
 // first, or newest first.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -19,8 +20,10 @@ func sortRollups(rs []ledger.Rollup) {
 			return c
 		}
 		return strings.Compare(
-			strings.Join([]string{a.Account, a.RegionServed, a.ProfileARN, a.ModelID, a.PrincipalID, a.Operation, a.Tags.Canonical()}, "\x00"),
-			strings.Join([]string{b.Account, b.RegionServed, b.ProfileARN, b.ModelID, b.PrincipalID, b.Operation, b.Tags.Canonical()}, "\x00"))
+			strings.Join([]string{a.Account, a.RegionServed, a.ProfileARN, a.ModelID, a.PrincipalID, a.Operation, a.Tags.Canonical(),
+				a.Scope, a.ServiceTier, a.Region, fmt.Sprint(a.LongContext, a.LatencyOptimized)}, "\x00"),
+			strings.Join([]string{b.Account, b.RegionServed, b.ProfileARN, b.ModelID, b.PrincipalID, b.Operation, b.Tags.Canonical(),
+				b.Scope, b.ServiceTier, b.Region, fmt.Sprint(b.LongContext, b.LatencyOptimized)}, "\x00"))
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/export"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
@@ -34,6 +35,7 @@ type Store interface {
 	costquery.Versioned
 	costquery.DailySource
 	export.Source
+	ledger.Repricer
 	DropPartitionsBefore(ctx context.Context, before time.Time) ([]string, error)
 	BudgetStore
 	MetricsStore
@@ -58,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("CostRollups", func(t *testing.T) { testCostRollups(t, open(t)) })
 	t.Run("DailyRollups", func(t *testing.T) { testDailyRollups(t, open(t)) })
 	t.Run("StreamRollups", func(t *testing.T) { testStreamRollups(t, open(t)) })
+	t.Run("Reprice", func(t *testing.T) { testReprice(t, open(t)) })
 	t.Run("Anomaly", func(t *testing.T) { testAnomaly(t, open(t)) })
 	t.Run("Budgets", func(t *testing.T) { testBudgets(t, open(t)) })
 	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open(t)) })

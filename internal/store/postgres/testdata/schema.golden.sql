@@ -313,7 +313,15 @@ CREATE TABLE usage_daily (
     cache_read_cost bigint NOT NULL,
     cache_write_cost bigint NOT NULL,
     unpriced bigint NOT NULL,
-    CONSTRAINT usage_daily_pkey PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id),
+    scope text NOT NULL DEFAULT ''::text,
+    service_tier text NOT NULL DEFAULT ''::text,
+    long_context boolean NOT NULL DEFAULT false,
+    latency_optimized boolean NOT NULL DEFAULT false,
+    region text NOT NULL DEFAULT ''::text,
+    cache_write_1h_tokens bigint NOT NULL DEFAULT 0,
+    cache_write_1h_cost bigint NOT NULL DEFAULT 0,
+    fixed_cost bigint NOT NULL DEFAULT 0,
+    CONSTRAINT usage_daily_pkey PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized, region),
     CONSTRAINT usage_daily_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
 );
 CREATE TABLE usage_hourly (
@@ -337,7 +345,15 @@ CREATE TABLE usage_hourly (
     cache_read_cost bigint NOT NULL,
     cache_write_cost bigint NOT NULL,
     unpriced bigint NOT NULL,
-    CONSTRAINT usage_hourly_pkey PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id),
+    scope text NOT NULL DEFAULT ''::text,
+    service_tier text NOT NULL DEFAULT ''::text,
+    long_context boolean NOT NULL DEFAULT false,
+    latency_optimized boolean NOT NULL DEFAULT false,
+    region text NOT NULL DEFAULT ''::text,
+    cache_write_1h_tokens bigint NOT NULL DEFAULT 0,
+    cache_write_1h_cost bigint NOT NULL DEFAULT 0,
+    fixed_cost bigint NOT NULL DEFAULT 0,
+    CONSTRAINT usage_hourly_pkey PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized, region),
     CONSTRAINT usage_hourly_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
 );
 CREATE TABLE usage_records (
@@ -370,10 +386,34 @@ CREATE TABLE usage_records (
     priced boolean NOT NULL,
     tag_set_id bigint NOT NULL,
     service_tier text NOT NULL DEFAULT ''::text,
+    scope text NOT NULL DEFAULT ''::text,
+    long_context boolean NOT NULL DEFAULT false,
+    latency_optimized boolean NOT NULL DEFAULT false,
+    cache_write_1h_tokens bigint NOT NULL DEFAULT 0,
+    cache_write_1h_cost bigint NOT NULL DEFAULT 0,
+    fixed_cost bigint NOT NULL DEFAULT 0,
+    price_version text NOT NULL DEFAULT ''::text,
     CONSTRAINT usage_records_pkey PRIMARY KEY (time_ms, seq),
     CONSTRAINT usage_records_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
 ) PARTITION BY RANGE (time_ms);
 CREATE INDEX usage_records_account_time ON ONLY usage_records USING btree (account, time_ms);
+CREATE TABLE usage_repricings (
+    seq bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    run_id text NOT NULL,
+    repriced_ms bigint NOT NULL,
+    request_id text NOT NULL,
+    time_ms bigint NOT NULL,
+    old_version text NOT NULL,
+    new_version text NOT NULL,
+    old_priced boolean NOT NULL,
+    new_priced boolean NOT NULL,
+    old_cost bigint NOT NULL,
+    new_cost bigint NOT NULL,
+    old_lines jsonb NOT NULL,
+    new_lines jsonb NOT NULL,
+    CONSTRAINT usage_repricings_pkey PRIMARY KEY (seq)
+);
+CREATE INDEX usage_repricings_request ON usage_repricings USING btree (request_id);
 CREATE TABLE usage_request_ids (
     request_id text NOT NULL,
     time_ms bigint NOT NULL,

@@ -215,51 +215,69 @@ CREATE TABLE tag_sets (
     canonical TEXT NOT NULL UNIQUE,
     tags      TEXT NOT NULL -- JSON object
 );
-CREATE TABLE usage_daily (
-    day_ms             INTEGER NOT NULL,
-    account            TEXT    NOT NULL,
-    region_served      TEXT    NOT NULL,
-    profile_arn        TEXT    NOT NULL,
-    model_id           TEXT    NOT NULL,
-    principal_id       TEXT    NOT NULL,
-    operation          TEXT    NOT NULL,
-    tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id),
-    calls              INTEGER NOT NULL,
-    errors             INTEGER NOT NULL,
-    input_tokens       INTEGER NOT NULL,
-    output_tokens      INTEGER NOT NULL,
-    cache_read_tokens  INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    cost_nanos         INTEGER NOT NULL,
-    input_cost         INTEGER NOT NULL,
-    output_cost        INTEGER NOT NULL,
-    cache_read_cost    INTEGER NOT NULL,
-    cache_write_cost   INTEGER NOT NULL,
-    unpriced           INTEGER NOT NULL,
-    PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id)
+CREATE TABLE "usage_daily" (
+    day_ms                INTEGER NOT NULL,
+    account               TEXT    NOT NULL,
+    region_served         TEXT    NOT NULL,
+    profile_arn           TEXT    NOT NULL,
+    model_id              TEXT    NOT NULL,
+    principal_id          TEXT    NOT NULL,
+    operation             TEXT    NOT NULL,
+    tag_set_id            INTEGER NOT NULL REFERENCES tag_sets (id),
+    scope                 TEXT    NOT NULL,
+    service_tier          TEXT    NOT NULL,
+    long_context          INTEGER NOT NULL,
+    latency_optimized     INTEGER NOT NULL,
+    region                TEXT    NOT NULL,
+    calls                 INTEGER NOT NULL,
+    errors                INTEGER NOT NULL,
+    input_tokens          INTEGER NOT NULL,
+    output_tokens         INTEGER NOT NULL,
+    cache_read_tokens     INTEGER NOT NULL,
+    cache_write_tokens    INTEGER NOT NULL,
+    cache_write_1h_tokens INTEGER NOT NULL,
+    cost_nanos            INTEGER NOT NULL,
+    input_cost            INTEGER NOT NULL,
+    output_cost           INTEGER NOT NULL,
+    cache_read_cost       INTEGER NOT NULL,
+    cache_write_cost      INTEGER NOT NULL,
+    cache_write_1h_cost   INTEGER NOT NULL,
+    fixed_cost            INTEGER NOT NULL,
+    unpriced              INTEGER NOT NULL,
+    PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
+                 scope, service_tier, long_context, latency_optimized, region)
 ) WITHOUT ROWID;
-CREATE TABLE usage_hourly (
-    hour_ms            INTEGER NOT NULL,
-    account            TEXT    NOT NULL,
-    region_served      TEXT    NOT NULL,
-    profile_arn        TEXT    NOT NULL,
-    model_id           TEXT    NOT NULL,
-    principal_id       TEXT    NOT NULL,
-    operation          TEXT    NOT NULL,
-    tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id),
-    calls              INTEGER NOT NULL,
-    errors             INTEGER NOT NULL,
-    input_tokens       INTEGER NOT NULL,
-    output_tokens      INTEGER NOT NULL,
-    cache_read_tokens  INTEGER NOT NULL,
-    cache_write_tokens INTEGER NOT NULL,
-    cost_nanos         INTEGER NOT NULL,
-    input_cost         INTEGER NOT NULL,
-    output_cost        INTEGER NOT NULL,
-    cache_read_cost    INTEGER NOT NULL,
-    cache_write_cost   INTEGER NOT NULL,
-    unpriced           INTEGER NOT NULL,
-    PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id)
+CREATE TABLE "usage_hourly" (
+    hour_ms               INTEGER NOT NULL,
+    account               TEXT    NOT NULL,
+    region_served         TEXT    NOT NULL,
+    profile_arn           TEXT    NOT NULL,
+    model_id              TEXT    NOT NULL,
+    principal_id          TEXT    NOT NULL,
+    operation             TEXT    NOT NULL,
+    tag_set_id            INTEGER NOT NULL REFERENCES tag_sets (id),
+    scope                 TEXT    NOT NULL,
+    service_tier          TEXT    NOT NULL,
+    long_context          INTEGER NOT NULL,
+    latency_optimized     INTEGER NOT NULL,
+    region                TEXT    NOT NULL,
+    calls                 INTEGER NOT NULL,
+    errors                INTEGER NOT NULL,
+    input_tokens          INTEGER NOT NULL,
+    output_tokens         INTEGER NOT NULL,
+    cache_read_tokens     INTEGER NOT NULL,
+    cache_write_tokens    INTEGER NOT NULL,
+    cache_write_1h_tokens INTEGER NOT NULL,
+    cost_nanos            INTEGER NOT NULL,
+    input_cost            INTEGER NOT NULL,
+    output_cost           INTEGER NOT NULL,
+    cache_read_cost       INTEGER NOT NULL,
+    cache_write_cost      INTEGER NOT NULL,
+    cache_write_1h_cost   INTEGER NOT NULL,
+    fixed_cost            INTEGER NOT NULL,
+    unpriced              INTEGER NOT NULL,
+    PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
+                 scope, service_tier, long_context, latency_optimized, region)
 ) WITHOUT ROWID;
 CREATE TABLE usage_records (
     seq                INTEGER PRIMARY KEY,
@@ -290,7 +308,22 @@ CREATE TABLE usage_records (
     cache_write_cost   INTEGER NOT NULL,
     priced             INTEGER NOT NULL,
     tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id)
-, service_tier TEXT NOT NULL DEFAULT '');
+, service_tier TEXT NOT NULL DEFAULT '', scope TEXT NOT NULL DEFAULT '', long_context INTEGER NOT NULL DEFAULT 0, latency_optimized INTEGER NOT NULL DEFAULT 0, cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0, cache_write_1h_cost INTEGER NOT NULL DEFAULT 0, fixed_cost INTEGER NOT NULL DEFAULT 0, price_version TEXT NOT NULL DEFAULT '');
+CREATE TABLE usage_repricings (
+    seq                 INTEGER PRIMARY KEY,
+    run_id              TEXT    NOT NULL,
+    repriced_ms         INTEGER NOT NULL,
+    request_id          TEXT    NOT NULL,
+    time_ms             INTEGER NOT NULL,
+    old_version         TEXT    NOT NULL,
+    new_version         TEXT    NOT NULL,
+    old_priced          INTEGER NOT NULL,
+    new_priced          INTEGER NOT NULL,
+    old_cost            INTEGER NOT NULL,
+    new_cost            INTEGER NOT NULL,
+    old_lines           TEXT    NOT NULL, -- JSON: input, output, cacheRead, cacheWrite, cacheWrite1h
+    new_lines           TEXT    NOT NULL
+);
 CREATE INDEX alarm_history_account_time ON alarm_history (account, time_ms);
 CREATE INDEX anomalies_account_end ON anomalies (account, end_ms);
 CREATE INDEX anomalies_monitor_end ON anomalies (monitor_arn, end_ms);
@@ -305,3 +338,4 @@ CREATE INDEX outbox_due ON outbox (next_ms) WHERE state = 'pending';
 CREATE UNIQUE INDEX profiles_token ON profiles (account, client_request_token)
     WHERE client_request_token IS NOT NULL;
 CREATE INDEX usage_records_account_time ON usage_records (account, time_ms);
+CREATE INDEX usage_repricings_request ON usage_repricings (request_id);

@@ -1,0 +1,50 @@
+package invoke
+
+import (
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/converse"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
+	"github.com/tollgate-dev/tollgate/internal/profile"
+)
+
+// price fills r's token kinds, price dimensions and cost from u. It reads
+// the tier served (r.ServiceTier) and latency mode (r.LatencyOptimized)
+// already on r; the cost stays zero and r.Priced false when no catalogue
+// price applies.
+func (c *call) price(r *ledger.Record, u converse.Usage) {
+	oneHour := u.CacheWrite1h()
+	r.CacheWriteTokens, r.CacheWrite1hTokens = u.CacheWriteInputTokens-oneHour, oneHour
+	scope := c.scope()
+	if scope != catalog.ScopeInRegion {
+		r.Scope = scope
+	}
+	q, ok := pricing.Price(c.s.catalog, pricing.Call{ModelID: r.ModelID, At: c.start, Region: r.Region, Scope: scope,
+		Tier: r.ServiceTier, LatencyOptimized: r.LatencyOptimized,
+		Usage: pricing.Usage{Input: r.InputTokens, Output: r.OutputTokens, CacheRead: r.CacheReadTokens,
+			CacheWrite: r.CacheWriteTokens, CacheWrite1h: r.CacheWrite1hTokens}})
+	if !ok {
+		r.Cost, r.Priced, r.PriceVersion = 0, false, ""
+		r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost, r.CacheWrite1hCost = 0, 0, 0, 0, 0
+		return
+	}
+	r.Priced, r.PriceVersion, r.LongContext, r.Cost = true, q.Version, q.LongContext, q.Total
+	r.InputCost, r.OutputCost, r.CacheReadCost = q.Costs[pricing.Input], q.Costs[pricing.Output], q.Costs[pricing.CacheRead]
+	r.CacheWriteCost, r.CacheWrite1hCost = q.Costs[pricing.CacheWrite], q.Costs[pricing.CacheWrite1h]
+}
+
+// scope is the endpoint scope the call is priced in: a system profile's
+// (geo or global), an application profile's source's, or in-region.
+func (c *call) scope() string {
+	switch c.target.Type {
+	case profile.SystemDefined:
+		if p, ok := c.s.catalog.SystemProfile(c.target.ProfileID); ok {
+			return pricing.ScopeOf(p.Geo)
+		}
+	case profile.Application:
+		if p, ok := c.s.profiles.Lookup(c.target.Account, c.target.ProfileID); ok {
+			return pricing.SourceScope(c.s.catalog, p.Source)
+		}
+	}
+	return catalog.ScopeInRegion
+}

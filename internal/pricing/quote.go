@@ -1,0 +1,201 @@
+package pricing
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/money"
+)
+
+// Kind is a kind of priced usage: each becomes its own cost line, with
+// its own AWS usage type.
+type Kind int
+
+// The kinds, in line order. Input is uncached input; the cache kinds are
+// disjoint from it and from each other, so no token is counted twice.
+const (
+	Input Kind = iota
+	Output
+	CacheRead
+	CacheWrite   // cache write with the 5-minute TTL
+	CacheWrite1h // cache write with the 1-hour TTL
+	NumKinds
+)
+
+var kindNames = [NumKinds]string{"input", "output", "cacheRead", "cacheWrite", "cacheWrite1h"}
+
+// String names the kind as the catalogue and price files do.
+func (k Kind) String() string { return kindNames[k] }
+
+// Usage is the usage of one call, by kind.
+type Usage struct {
+	Input, Output, CacheRead, CacheWrite, CacheWrite1h int64
+}
+
+// Of returns the tokens of kind k.
+func (u Usage) Of(k Kind) int64 {
+	return [NumKinds]int64{u.Input, u.Output, u.CacheRead, u.CacheWrite, u.CacheWrite1h}[k]
+}
+
+// InputTotal is every input token the model read: uncached, read from
+// the cache and written to it. Long-context thresholds apply to it.
+func (u Usage) InputTotal() int64 { return u.Input + u.CacheRead + u.CacheWrite + u.CacheWrite1h }
+
+// Call is what prices a call.
+type Call struct {
+	ModelID string
+	At      time.Time
+	// Region is the source region: the region the call was made to.
+	Region string
+	// Scope is catalog.ScopeInRegion (or ""), ScopeGeo or ScopeGlobal.
+	Scope string
+	// Tier is the service tier served ("" = Standard).
+	Tier string
+	// LatencyOptimized is true when latency-optimized inference was
+	// actually served.
+	LatencyOptimized bool
+	Usage            Usage
+}
+
+// Dims returns the catalogue dimensions of c.
+func (c Call) Dims() catalog.Dims {
+	d := catalog.Dims{Scope: c.Scope, Tier: c.Tier, Region: c.Region}
+	if c.LatencyOptimized {
+		d.Latency = catalog.LatencyOptimized
+	}
+	return d
+}
+
+// Quote is a call's price: the rate and cost of each kind. Total is the
+// exact sum of Costs.
+type Quote struct {
+	Price       catalog.Price
+	LongContext bool // the call fell into the price's long-context tier
+	Rates       [NumKinds]money.PerThousand
+	Costs       [NumKinds]money.Amount
+	Total       money.Amount
+	// Version identifies the price used (see Version).
+	Version string
+}
+
+// ReservedVersion is the version of a call served by reserved capacity:
+// its tokens cost nothing per call; the commitment is billed as fixed
+// cost (see Commitment).
+const ReservedVersion = "reserved"
+
+// Rates returns the rates p charges a call of usage u, whether u falls in
+// p's long-context tier, and whether p has a rate for every kind u uses.
+func Rates(p catalog.Price, u Usage) (r [NumKinds]money.PerThousand, long, ok bool) {
+	r[Input], r[Output] = p.Input, p.Output
+	hasCache, has1h := p.HasCache, p.HasCache1h
+	r[CacheRead], r[CacheWrite], r[CacheWrite1h] = p.CacheRead, p.CacheWrite, p.CacheWrite1h
+	if lc := p.LongContext; lc != nil && u.InputTotal() > lc.Above {
+		long = true
+		r[Input], r[Output] = lc.Input, lc.Output
+		r[CacheRead], r[CacheWrite], r[CacheWrite1h] = lc.CacheRead, lc.CacheWrite, lc.CacheWrite1h
+		hasCache, has1h = lc.HasCache, lc.HasCache1h
+	}
+	ok = true
+	if (u.CacheRead > 0 || u.CacheWrite > 0) && !hasCache {
+		ok = false
+	}
+	if u.CacheWrite1h > 0 && !has1h {
+		ok = false
+	}
+	return r, long, ok
+}
+
+// Apply prices u at p. ok is false when u uses a kind p has no price
+// for: the caller must then record the usage unpriced, not bill it as $0.
+func Apply(p catalog.Price, u Usage) (q Quote, ok bool) {
+	q.Price = p
+	q.Rates, q.LongContext, ok = Rates(p, u)
+	if !ok {
+		return Quote{}, false
+	}
+	for k := range NumKinds {
+		q.Costs[k] = q.Rates[k].Cost(u.Of(k))
+		q.Total += q.Costs[k]
+	}
+	q.Version = Version(p)
+	return q, true
+}
+
+// Price finds the price of call in c and applies it. A call served by
+// reserved capacity is priced at zero per call under ReservedVersion. ok
+// is false when no price applies (unknown model, no price for the
+// call's scope, tier, latency or region at its time, or a token kind the
+// price lacks): the call is unpriced.
+func Price(c *catalog.Catalog, call Call) (Quote, bool) {
+	m, ok := c.Model(call.ModelID)
+	if !ok {
+		return Quote{}, false
+	}
+	if call.Tier == catalog.TierReserved {
+		return Quote{Version: ReservedVersion}, true
+	}
+	p, ok := m.PriceFor(call.Dims(), call.At)
+	if !ok {
+		return Quote{}, false
+	}
+	return Apply(p, call.Usage)
+}
+
+// Version identifies a price by its content: its date, dimensions, rates,
+// source and origin. Two prices with the same figures under different
+// sources are different versions, so a corrected source re-prices.
+func Version(p catalog.Price) string {
+	h := fnv.New64a()
+	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
+	n := func(v int64) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(v))
+		h.Write(b[:])
+	}
+	w(p.Effective.Format(time.DateOnly))
+	w(strings.Join(p.Scopes, ","))
+	w(p.Tier)
+	w(p.Latency)
+	w(strings.Join(p.Regions, ","))
+	for _, v := range []money.PerThousand{p.Input, p.Output, p.CacheRead, p.CacheWrite, p.CacheWrite1h} {
+		n(int64(v))
+	}
+	if lc := p.LongContext; lc != nil {
+		n(lc.Above)
+		for _, v := range []money.PerThousand{lc.Input, lc.Output, lc.CacheRead, lc.CacheWrite, lc.CacheWrite1h} {
+			n(int64(v))
+		}
+	}
+	w(p.Source)
+	w(p.Origin)
+	return fmt.Sprintf("p%016x", h.Sum64())
+}
+
+// ScopeOf returns the endpoint scope of a call through a system profile
+// of geography geo ("" for a direct model call): ScopeInRegion, ScopeGeo
+// or ScopeGlobal.
+func ScopeOf(geo string) string {
+	if geo == "" {
+		return catalog.ScopeInRegion
+	}
+	return catalog.ScopeOfGeo(geo)
+}
+
+// SourceScope returns the scope of an application profile copied from
+// source (its modelSource.copyFrom ARN): a system profile's scope, or in
+// region for a foundation model (or anything c cannot place).
+func SourceScope(c *catalog.Catalog, source string) string {
+	a, err := arn.Bedrock(source, arn.TypeInferenceProfile)
+	if err != nil {
+		return catalog.ScopeInRegion
+	}
+	if p, ok := c.SystemProfile(a.ID()); ok {
+		return ScopeOf(p.Geo)
+	}
+	return catalog.ScopeInRegion
+}

@@ -1,0 +1,318 @@
+package pricing
+
+import (
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
+)
+
+// recompute prices tokens at a decimal rate in USD per 1,000 tokens
+// independently of money.PerThousand: exact rationals, rounded half up to
+// the nano-dollar.
+func recompute(t *testing.T, tokens int64, rate string) money.Amount {
+	t.Helper()
+	r, ok := new(big.Rat).SetString(rate)
+	if !ok {
+		t.Fatalf("bad rate %q", rate)
+	}
+	nanos := new(big.Rat).Mul(r, big.NewRat(tokens*1_000_000_000, 1000))
+	nanos.Add(nanos, big.NewRat(1, 2))
+	q := new(big.Int).Quo(nanos.Num(), nanos.Denom())
+	return money.Amount(q.Int64())
+}
+
+// flexCatalog is a catalogue holding gpt-oss-20b with its Standard price
+// (AWS us-east-1 offer file, as quoted in BerriAI/litellm#39866: $0.00007
+// per 1K input; output $0.0003 per 1K) and its Flex price (50% of
+// Standard, vectorize-io/hindsight#2072 and bedrock-cost-surface.md):
+// the embedded catalogue has no native body family for gpt-oss yet.
+const flexCatalog = `models:
+  - id: openai.gpt-oss-20b-1:0
+    name: gpt-oss-20b
+    provider: OpenAI
+    inputModalities: [TEXT]
+    outputModalities: [TEXT]
+    inferenceTypes: [ON_DEMAND]
+    lifecycle: ACTIVE
+    regions: [us-east-1]
+    family: nova
+    tiers: [flex, priority]
+    prices:
+      - {effective: 2025-11-18, input: "0.00007", output: "0.0003", source: "AWS offer file via BerriAI/litellm#39866"}
+      - {effective: 2025-11-18, tier: flex, input: "0.000035", output: "0.00015", source: "Flex at 50% of Standard, vectorize-io/hindsight#2072"}
+`
+
+// TestWorkedExamples prices one call per dimension and checks each line
+// against an independent recomputation from the rates of the catalogue
+// entry named by source.
+func TestWorkedExamples(t *testing.T) {
+	flex, err := catalog.Parse([]byte(flexCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		sonnet45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+		sonnet4  = "anthropic.claude-sonnet-4-20250514-v1:0"
+		haiku45  = "anthropic.claude-haiku-4-5-20251001-v1:0"
+		novaPro  = "amazon.nova-pro-v1:0"
+		llama405 = "meta.llama3-1-405b-instruct-v1:0"
+	)
+	at := time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)
+	type line struct {
+		tokens int64
+		rate   string // USD per 1K tokens, as the catalogue entry states it
+	}
+	for _, tt := range []struct {
+		name     string
+		cat      *catalog.Catalog
+		call     Call
+		source   string // the catalogue entry's source, start
+		long     bool
+		lines    [NumKinds]line
+		unpriced bool
+	}{
+		{
+			name:   "in-region Sonnet 4.5 at the regional price (global + 10%)",
+			call:   Call{ModelID: sonnet45, Region: "us-east-1", Usage: Usage{Input: 1000, Output: 500}},
+			source: "Anthropic, Claude pricing docs: regional endpoints",
+			lines:  [NumKinds]line{Input: {1000, "0.0033"}, Output: {500, "0.0165"}},
+		},
+		{
+			name:   "geographic profile (us.) at the regional price",
+			call:   Call{ModelID: sonnet45, Region: "us-west-2", Scope: catalog.ScopeGeo, Usage: Usage{Input: 1000, Output: 500}},
+			source: "Anthropic, Claude pricing docs: regional endpoints",
+			lines:  [NumKinds]line{Input: {1000, "0.0033"}, Output: {500, "0.0165"}},
+		},
+		{
+			name:   "global profile at the global price",
+			call:   Call{ModelID: sonnet45, Region: "us-east-1", Scope: catalog.ScopeGlobal, Usage: Usage{Input: 1000, Output: 500}},
+			source: "Anthropic, Claude pricing docs: regional endpoints",
+			lines:  [NumKinds]line{Input: {1000, "0.003"}, Output: {500, "0.015"}},
+		},
+		{
+			name: "1-hour cache write, global",
+			call: Call{ModelID: sonnet45, Region: "us-east-1", Scope: catalog.ScopeGlobal,
+				Usage: Usage{Input: 100, Output: 100, CacheWrite1h: 2000}},
+			source: "Anthropic, Claude pricing docs: regional endpoints",
+			lines:  [NumKinds]line{Input: {100, "0.003"}, Output: {100, "0.015"}, CacheWrite1h: {2000, "0.006"}},
+		},
+		{
+			name: "5-minute write, read and 1-hour write in one call, geographic",
+			call: Call{ModelID: haiku45, Region: "eu-west-1", Scope: catalog.ScopeGeo,
+				Usage: Usage{Input: 500, Output: 200, CacheRead: 10_000, CacheWrite: 3000, CacheWrite1h: 1000}},
+			source: "Anthropic, Claude pricing docs: regional endpoints",
+			lines: [NumKinds]line{Input: {500, "0.0011"}, Output: {200, "0.0055"}, CacheRead: {10_000, "0.00011"},
+				CacheWrite: {3000, "0.001375"}, CacheWrite1h: {1000, "0.0022"}},
+		},
+		{
+			name:   "long context: 150K input + 60K cache read > 200K, the whole call at the long rates",
+			call:   Call{ModelID: sonnet4, Region: "us-east-1", Usage: Usage{Input: 150_000, Output: 1000, CacheRead: 60_000}},
+			source: "Anthropic long-context pricing",
+			long:   true,
+			lines:  [NumKinds]line{Input: {150_000, "0.006"}, Output: {1000, "0.0225"}, CacheRead: {60_000, "0.0006"}},
+		},
+		{
+			name:   "exactly 200K input is not long context",
+			call:   Call{ModelID: sonnet4, Region: "us-east-1", Usage: Usage{Input: 140_000, Output: 1000, CacheRead: 60_000}},
+			source: "Anthropic long-context pricing",
+			lines:  [NumKinds]line{Input: {140_000, "0.003"}, Output: {1000, "0.015"}, CacheRead: {60_000, "0.0003"}},
+		},
+		{
+			name: "long context, global Sonnet 4.5 with a 1-hour write",
+			call: Call{ModelID: sonnet45, Region: "us-east-1", Scope: catalog.ScopeGlobal,
+				Usage: Usage{Input: 190_000, Output: 2000, CacheWrite1h: 20_000}},
+			source: "Anthropic, Claude pricing docs: regional endpoints",
+			long:   true,
+			lines:  [NumKinds]line{Input: {190_000, "0.006"}, Output: {2000, "0.0225"}, CacheWrite1h: {20_000, "0.012"}},
+		},
+		{
+			name:   "flex served: the Flex price",
+			cat:    flex,
+			call:   Call{ModelID: "openai.gpt-oss-20b-1:0", Region: "us-east-1", Tier: catalog.TierFlex, Usage: Usage{Input: 10_000, Output: 4000}},
+			source: "Flex at 50% of Standard",
+			lines:  [NumKinds]line{Input: {10_000, "0.000035"}, Output: {4000, "0.00015"}},
+		},
+		{
+			name:   "default tier is Standard",
+			cat:    flex,
+			call:   Call{ModelID: "openai.gpt-oss-20b-1:0", Region: "us-east-1", Tier: catalog.TierDefault, Usage: Usage{Input: 10_000, Output: 4000}},
+			source: "AWS offer file",
+			lines:  [NumKinds]line{Input: {10_000, "0.00007"}, Output: {4000, "0.0003"}},
+		},
+		{
+			name:     "priority served without a published price: unpriced, not guessed",
+			cat:      flex,
+			call:     Call{ModelID: "openai.gpt-oss-20b-1:0", Region: "us-east-1", Tier: catalog.TierPriority, Usage: Usage{Input: 10, Output: 4}},
+			unpriced: true,
+		},
+		{
+			name:   "latency-optimized served: its own price",
+			call:   Call{ModelID: llama405, Region: "us-east-2", Scope: catalog.ScopeGeo, LatencyOptimized: true, Usage: Usage{Input: 2000, Output: 800}},
+			source: "AWS Bedrock pricing page",
+			lines:  [NumKinds]line{Input: {2000, "0.003"}, Output: {800, "0.003"}},
+		},
+		{
+			name:   "latency-optimized asked but Standard served: the Standard price",
+			call:   Call{ModelID: llama405, Region: "us-east-2", Scope: catalog.ScopeGeo, Usage: Usage{Input: 2000, Output: 800}},
+			source: "LiteLLM",
+			lines:  [NumKinds]line{Input: {2000, "0.00532"}, Output: {800, "0.016"}},
+		},
+		{
+			name:     "Nova Pro flex is listed unpriced",
+			call:     Call{ModelID: novaPro, Region: "us-east-1", Tier: catalog.TierFlex, Usage: Usage{Input: 10, Output: 4}},
+			unpriced: true,
+		},
+		{
+			name:     "cache tokens on a model without cache prices",
+			call:     Call{ModelID: novaPro, Region: "us-east-1", Usage: Usage{Input: 10, CacheRead: 5}},
+			unpriced: true,
+		},
+		{
+			name:     "1-hour write on a model with only 5-minute prices",
+			call:     Call{ModelID: "anthropic.claude-3-7-sonnet-20250219-v1:0", Region: "us-east-1", Usage: Usage{Input: 10, CacheWrite1h: 5}},
+			unpriced: true,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cat
+			if c == nil {
+				c = catalog.Default()
+			}
+			tt.call.At = at
+			q, ok := Price(c, tt.call)
+			if tt.unpriced {
+				if ok {
+					t.Fatalf("priced at %+v, want unpriced", q)
+				}
+				return
+			}
+			if !ok {
+				t.Fatal("unpriced")
+			}
+			if len(q.Price.Source) < len(tt.source) || q.Price.Source[:len(tt.source)] != tt.source {
+				t.Errorf("source = %q, want it to start with %q", q.Price.Source, tt.source)
+			}
+			if q.LongContext != tt.long {
+				t.Errorf("LongContext = %v, want %v", q.LongContext, tt.long)
+			}
+			var total money.Amount
+			for k := range NumKinds {
+				l := tt.lines[k]
+				if l.tokens != tt.call.Usage.Of(k) {
+					t.Fatalf("%s: test lists %d tokens, call has %d", k, l.tokens, tt.call.Usage.Of(k))
+				}
+				var want money.Amount
+				if l.tokens > 0 {
+					want = recompute(t, l.tokens, l.rate)
+					if r := money.PerThousand(money.MustParse(l.rate)); q.Rates[k] != r {
+						t.Errorf("%s rate = %v, want %s", k, q.Rates[k], l.rate)
+					}
+				}
+				if q.Costs[k] != want {
+					t.Errorf("%s cost = %v, want %v (%d tokens at $%s/1K)", k, q.Costs[k], want, l.tokens, l.rate)
+				}
+				total += want
+			}
+			if q.Total != total {
+				t.Errorf("Total = %v, want %v", q.Total, total)
+			}
+			if q.Version == "" || q.Version != Version(q.Price) {
+				t.Errorf("Version = %q, want the price's %q", q.Version, Version(q.Price))
+			}
+		})
+	}
+}
+
+// TestReservedServedIsFixedCost checks a call served by reserved capacity
+// costs nothing per call: its capacity is billed as fixed cost.
+func TestReservedServedIsFixedCost(t *testing.T) {
+	q, ok := Price(catalog.Default(), Call{ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0", At: time.Now(), Region: "us-east-1",
+		Tier: catalog.TierReserved, Usage: Usage{Input: 1000, Output: 1000}})
+	if !ok || q.Total != 0 || q.Version != ReservedVersion {
+		t.Errorf("Price(reserved) = %+v, %v; want zero cost under %q", q, ok, ReservedVersion)
+	}
+}
+
+// TestVersion checks a price's version changes with any figure and with
+// its source, and not otherwise.
+func TestVersion(t *testing.T) {
+	m, _ := catalog.Default().Model("anthropic.claude-sonnet-4-20250514-v1:0")
+	p := m.Prices[0]
+	v := Version(p)
+	if Version(p) != v {
+		t.Fatal("version is not deterministic")
+	}
+	changed := []func(*catalog.Price){
+		func(p *catalog.Price) { p.Input++ },
+		func(p *catalog.Price) { p.CacheWrite1h++ },
+		func(p *catalog.Price) { lc := *p.LongContext; lc.Output++; p.LongContext = &lc },
+		func(p *catalog.Price) { p.Source += "!" },
+		func(p *catalog.Price) { p.Origin = "prices.yaml:3" },
+		func(p *catalog.Price) { p.Scopes = []string{"global"} },
+	}
+	for i, f := range changed {
+		q := p
+		f(&q)
+		if Version(q) == v {
+			t.Errorf("change %d kept version %s", i, v)
+		}
+	}
+}
+
+// TestUsageTypes checks the usage types of a record carry region, model,
+// kind and every variant suffix, and that its lines sum to its cost.
+func TestUsageTypes(t *testing.T) {
+	n := NewNamer(catalog.Default())
+	for _, tt := range []struct {
+		name string
+		r    ledger.Record
+		want []string
+	}{
+		{"plain", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-3-haiku-20240307-v1:0",
+			InputTokens: 10, OutputTokens: 5, InputCost: 3, OutputCost: 4, Cost: 7},
+			[]string{"USE1-Claude3Haiku-input-tokens", "USE1-Claude3Haiku-output-tokens"}},
+		{"global with both cache TTLs", ledger.Record{RegionServed: "us-west-2", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+			Scope: "global", InputTokens: 1, CacheReadTokens: 2, CacheWriteTokens: 3, CacheWrite1hTokens: 4,
+			InputCost: 1, CacheReadCost: 2, CacheWriteCost: 3, CacheWrite1hCost: 4, Cost: 10},
+			[]string{"USW2-Claude4.5Sonnet-input-tokens-cross-region-global", "USW2-Claude4.5Sonnet-cache-read-input-token-count-cross-region-global",
+				"USW2-Claude4.5Sonnet-cache-write-input-token-count-cross-region-global",
+				"USW2-Claude4.5Sonnet-cache-write-input-token-count-1-hour-cross-region-global"}},
+		{"geo bills as in-region", ledger.Record{RegionServed: "eu-west-1", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+			Scope: "geo", OutputTokens: 1, OutputCost: 1, Cost: 1},
+			[]string{"EU-Claude4.5Sonnet-output-tokens"}},
+		{"long context", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-sonnet-4-20250514-v1:0",
+			LongContext: true, InputTokens: 300_000, InputCost: 1, Cost: 1},
+			[]string{"USE1-Claude4Sonnet-input-tokens-long-context"}},
+		{"flex and priority", ledger.Record{RegionServed: "us-east-1", ModelID: "amazon.nova-pro-v1:0", ServiceTier: "flex",
+			InputTokens: 1, InputCost: 1, Cost: 1},
+			[]string{"USE1-NovaPro-input-tokens-flex"}},
+		{"latency optimized", ledger.Record{RegionServed: "us-east-2", ModelID: "meta.llama3-1-405b-instruct-v1:0", LatencyOptimized: true,
+			OutputTokens: 1, OutputCost: 1, Cost: 1},
+			[]string{"USE2-Llama3.1-405BInstruct-output-tokens-latency-optimized"}},
+		{"reserved capacity hour", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+			Operation: ledger.OpFixedCost, FixedCost: 5, Cost: 5},
+			[]string{"USE1-Claude4.5Sonnet-reserved-capacity-hours"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lines := n.UsageTypes(&tt.r)
+			var got []string
+			var sum money.Amount
+			for _, l := range lines {
+				got = append(got, l.UsageType)
+				sum += l.Cost
+			}
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("usage types (-got +want):\n%s", diff)
+			}
+			if sum != tt.r.Cost {
+				t.Errorf("lines sum to %v, record costs %v", sum, tt.r.Cost)
+			}
+		})
+	}
+}
