@@ -176,7 +176,11 @@ func NormalizeModelID(v string) string {
 //     only when non-zero, and Cost only when the call was priced.
 //   - TimeToFirstToken has one sample per successful streaming call.
 func SamplesOf(r ledger.Record) []Sample {
-	out := make([]Sample, 0, 8)
+	return appendSamples(make([]Sample, 0, 8), &r)
+}
+
+// appendSamples appends the samples of r (SamplesOf) to out.
+func appendSamples(out []Sample, r *ledger.Record) []Sample {
 	if r.Outcome == ledger.OutcomeThrottled {
 		return append(out, Sample{InvocationThrottles, 1})
 	}
