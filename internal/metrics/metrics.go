@@ -9,8 +9,17 @@
 // keeps one bucket per minute (kept 15 days) and one per hour (kept 15
 // months); a bucket holds the sample count, sum, minimum, maximum and a
 // small logarithmic histogram from which percentiles are read with at most
-// 1% relative error (see Sketch). Recent buckets live in memory (Registry)
-// and are written to a Store in batches; older ones are read back from it.
+// 1% relative error (see Sketch). The current buckets live in memory
+// (Registry) and are written to a Store in batches, promptly once their
+// minute is past; older ones are read back from it.
+//
+// Memory bound: the Registry holds the buckets changed since its last
+// flush and, once flushed, those of the last two minutes and the current
+// hour; when their estimated size passes Config.MaxMemory (32 MiB by
+// default) it flushes early and lets every written bucket go. So its
+// memory is at most MaxMemory plus what arrives during one flush, whatever
+// the number of profiles (series), as long as the store takes the
+// writes; no sample is ever dropped (see Registry).
 package metrics
 
 import (
