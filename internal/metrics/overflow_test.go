@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/ledger"
+
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 )
 
@@ -16,13 +18,20 @@ import (
 // deltas) and to one that keeps 3 hours in memory, flushing both at the
 // same moments, and checks that every query answers the same: counts,
 // sums, extremes and percentiles, per minute, 5 minutes and hour, before
-// and after the last flush.
+// and after the last flush; on a single node and as a replica of a
+// shared store.
 func TestRegistryOverflowAnswersTheSame(t *testing.T) {
+	for _, replica := range []string{"", "r1"} {
+		t.Run("replica="+replica, func(t *testing.T) { testOverflowAnswersTheSame(t, replica) })
+	}
+}
+
+func testOverflowAnswersTheSame(t *testing.T, replica string) {
 	clk := &clock{t: t0}
 	open := func(name string, cfg metrics.Config) *metrics.Registry {
 		db := openDB(t, filepath.Join(t.TempDir(), name+".db"))
 		t.Cleanup(func() { db.Close() })
-		cfg.Store, cfg.Now = db, clk.now
+		cfg.Store, cfg.Now, cfg.Replica = db, clk.now, replica
 		reg, err := metrics.Open(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -116,4 +125,82 @@ func summary(ps []metrics.Period) [][8]float64 {
 			s.Percentile(50), s.Percentile(90), s.Percentile(99)})
 	}
 	return out
+}
+
+// TestRegistryOverflowCrash: a single node always over its memory bound
+// (every hour sample merged as a delta) that dies without flushing is
+// rebuilt from the ledger, and its queries match the ledger, live, after
+// the crash and once everything left memory.
+func TestRegistryOverflowCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	db := openDB(t, path)
+	defer func() { db.Close() }()
+	clk := &clock{t: t0}
+	cfg := metrics.Config{Store: db, Records: db, Now: clk.now, MaxMemory: 1}
+	reg, err := metrics.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []ledger.Record
+	add := func(r ledger.Record) {
+		recs = append(recs, r)
+		if err := db.AppendRecords(t.Context(), []ledger.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+		reg.Add(r)
+	}
+	for i := range 400 {
+		at := t0.Add(time.Duration(i) * 18 * time.Second) // 2 hours
+		clk.set(at.Add(time.Second))
+		add(rec(i, at))
+		if i%15 == 0 {
+			if err := reg.Flush(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(rec(9999, t0.Add(50*time.Minute+5*time.Second))) // a long call, counted at its start
+	check := func(t *testing.T, reg *metrics.Registry) {
+		for _, dim := range []string{"aaaaaaaaaaaa", ""} {
+			for _, period := range []time.Duration{time.Minute, 5 * time.Minute, time.Hour} {
+				from, to := t0, t0.Add(3*time.Hour)
+				calls, input, cost := ledgerSums(recs, dim, from, to)
+				key := func(m string) metrics.Key { return metrics.Key{Account: "111111111111", Metric: m, ModelID: dim} }
+				if got := sumOf(t, reg, key(metrics.Invocations), from, to, period); got != float64(calls) {
+					t.Errorf("%q per %v: Invocations sum %v, ledger %d", dim, period, got, calls)
+				}
+				if got := sumOf(t, reg, key(metrics.InputTokenCount), from, to, period); got != float64(input) {
+					t.Errorf("%q per %v: InputTokenCount sum %v, ledger %d", dim, period, got, input)
+				}
+				if got := sumOf(t, reg, key(metrics.Cost), from, to, period); got != float64(cost) {
+					t.Errorf("%q per %v: Cost sum %v, ledger %d", dim, period, got, cost)
+				}
+			}
+		}
+	}
+	t.Run("live", func(t *testing.T) { check(t, reg) })
+	if err := reg.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// More calls, then a crash: no flush.
+	for i := 400; i < 420; i++ {
+		clk.add(3 * time.Second)
+		add(rec(i, clk.now()))
+	}
+	db.Close()
+	db = openDB(t, path)
+	clk.add(time.Minute)
+	cfg.Store, cfg.Records = db, db
+	reg2, err := metrics.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("rebuilt", func(t *testing.T) { check(t, reg2) })
+	for range 3 {
+		if err := reg2.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		clk.add(time.Hour)
+	}
+	t.Run("stored", func(t *testing.T) { check(t, reg2) })
 }
