@@ -276,24 +276,23 @@ func (m *Main) Open(ctx context.Context) error {
 	tagging := taggingapi.New(m.Profiles, topts)
 	ce := ceapi.New(costquery.NewService(m.DB, costquery.NewNamer(m.Catalog), nil), ceapi.Options{Management: cfg.AccountID, Anomalies: m.openAnomalies()})
 	m.Server = server.New(server.Options{
-		RPC:               append([]server.RPCService{tagging.Service(), ce.Service()}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
-		Logger:            m.Logger,
-		Verifier:          &sigv4.Verifier{Keys: m.Principals},
-		Auth:              m.Principals,
-		Authz:             authz.New(m.Directory, nil),
-		Admin:             admin,
-		Region:            cfg.Region,
-		RestJSON:          rest,
-		Ready:             m.DB.Ping,
-		MaxBodyBytes:      cfg.MaxBodyBytes,
-		TLSCert:           cfg.TLSCert,
-		TLSKey:            cfg.TLSKey,
-		ShutdownTimeout:   cfg.ShutdownTimeout,
-		Metrics:           m.Watch.MetricsHandler(),
-		MetricsAccount:    cfg.AccountID,
-		ObserveRequest:    m.Watch.Exporter.ObserveRequest,
-		AccessAttrs:       m.Watch.AccessAttrs,
-		AppendAccessAttrs: m.Watch.AppendAccessAttrs,
+		RPC:             append([]server.RPCService{tagging.Service(), ce.Service()}, append(m.Watch.RPC(), m.Budgets.RPC()...)...),
+		Logger:          m.Logger,
+		Verifier:        &sigv4.Verifier{Keys: m.Principals},
+		Auth:            m.Principals,
+		Authz:           authz.New(m.Directory, nil),
+		Admin:           admin,
+		Region:          cfg.Region,
+		RestJSON:        rest,
+		Ready:           m.DB.Ping,
+		MaxBodyBytes:    cfg.MaxBodyBytes,
+		TLSCert:         cfg.TLSCert,
+		TLSKey:          cfg.TLSKey,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Metrics:         m.Watch.MetricsHandler(),
+		MetricsAccount:  cfg.AccountID,
+		ObserveRequest:  m.Watch.Exporter.ObserveRequest,
+		AccessAttrs:     m.Watch.AccessAttrs,
 
 		RuntimeMaxBodyBytes:   cfg.RuntimeMaxBodyBytes,
 		RuntimeRoutes:         runtimePatterns(),
@@ -301,6 +300,8 @@ func (m *Main) Open(ctx context.Context) error {
 		BodyMemoryBytes:       cfg.BodyMemoryBytes,
 		MaxConnsPerClient:     cfg.MaxConnsPerClient,
 		AllowPlaintextAPIKeys: cfg.AllowPlaintextAPIKeys,
+
+		AppendAccessAttrs: m.Watch.AppendAccessAttrs,
 	})
 	m.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
