@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
@@ -121,9 +120,7 @@ func costUSD(a money.Amount) string {
 	for d := uint64(1e8); d > 0; d /= 10 {
 		b = append(b, byte('0'+frac/d%10))
 	}
-	s := make([]byte, len(b))
-	copy(s, b)
-	return unsafe.String(&s[0], len(s))
+	return string(b)
 }
 
 // AppendAccessAttrs appends a runtime call's tokens, cost, model, outcome,
