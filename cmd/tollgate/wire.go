@@ -340,6 +340,7 @@ func (m *Main) Open(ctx context.Context) error {
 		MaxConnsPerClient:     cfg.MaxConnsPerClient,
 		AllowPlaintextAPIKeys: cfg.AllowPlaintextAPIKeys,
 		Console:               m.openConsole(costs),
+		AppendAccessAttrs:     m.Watch.AppendAccessAttrs,
 	})
 	m.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -128,9 +128,14 @@ type causeKey struct {
 	class                                      costquery.Class
 }
 
-// classCosts returns the cost of each token class of a rollup.
-func classCosts(r *ledger.Rollup) [4]money.Amount {
-	return [4]money.Amount{r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost}
+// classCosts returns the cost of each token class of a rollup, indexed by
+// costquery.Class (a fixed-cost line is no token class: it has no root
+// cause of its own).
+func classCosts(r *ledger.Rollup) [5]money.Amount {
+	var c [5]money.Amount
+	c[costquery.Input], c[costquery.Output], c[costquery.CacheRead] = r.InputCost, r.OutputCost, r.CacheReadCost
+	c[costquery.CacheWrite], c[costquery.CacheWrite1h] = r.CacheWriteCost, r.CacheWrite1hCost
+	return c
 }
 
 // rootCauses apportions an anomaly of value (hours [a.Start, a.End],

@@ -421,7 +421,7 @@ func (sc *Scope) spend(r *ledger.Record, l *line) int64 {
 			return 0
 		}
 		if sc.usage {
-			return r.InputTokens + r.OutputTokens + r.CacheReadTokens + r.CacheWriteTokens
+			return r.InputTokens + r.OutputTokens + r.CacheReadTokens + r.CacheWriteAll()
 		}
 		return int64(r.Cost)
 	}
@@ -431,10 +431,11 @@ func (sc *Scope) spend(r *ledger.Record, l *line) int64 {
 		tokens int64
 		cost   int64
 	}{
-		costquery.Input:      {r.InputTokens, int64(r.InputCost)},
-		costquery.Output:     {r.OutputTokens, int64(r.OutputCost)},
-		costquery.CacheRead:  {r.CacheReadTokens, int64(r.CacheReadCost)},
-		costquery.CacheWrite: {r.CacheWriteTokens, int64(r.CacheWriteCost)},
+		costquery.Input:        {r.InputTokens, int64(r.InputCost)},
+		costquery.Output:       {r.OutputTokens, int64(r.OutputCost)},
+		costquery.CacheRead:    {r.CacheReadTokens, int64(r.CacheReadCost)},
+		costquery.CacheWrite:   {r.CacheWriteTokens, int64(r.CacheWriteCost)},
+		costquery.CacheWrite1h: {r.CacheWrite1hTokens, int64(r.CacheWrite1hCost)},
 	} {
 		if tc.tokens == 0 && tc.cost == 0 {
 			continue

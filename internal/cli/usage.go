@@ -301,7 +301,7 @@ func usageDataset(recs []ledger.Record, names map[string]string) dataset {
 		}
 		ds.rows = append(ds.rows, []any{
 			r.Time, r.RequestID, r.Operation, names[r.ProfileID], r.ProfileID, r.PrincipalID, r.ModelID, r.RegionServed,
-			map[string]string(r.Tags), r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens,
+			map[string]string(r.Tags), r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteAll(),
 			time.Duration(r.LatencyMs) * time.Millisecond, r.Outcome, cost,
 		})
 	}

@@ -11,8 +11,17 @@
 // keeps one bucket per minute (kept 15 days) and one per hour (kept 15
 // months); a bucket holds the sample count, sum, minimum, maximum and a
 // small logarithmic histogram from which percentiles are read with at most
-// 1% relative error (see Sketch). Recent buckets live in memory (Registry)
-// and are written to a Store in batches; older ones are read back from it.
+// 1% relative error (see Sketch). The current buckets live in memory
+// (Registry) and are written to a Store in batches, promptly once their
+// minute is past; older ones are read back from it.
+//
+// Memory bound: the Registry holds the buckets changed since its last
+// flush and, once flushed, those of the last two minutes and the current
+// hour; when their estimated size passes Config.MaxMemory (32 MiB by
+// default) it flushes early and lets every written bucket go. So its
+// memory is at most MaxMemory plus what arrives during one flush, whatever
+// the number of profiles (series), as long as the store takes the
+// writes; no sample is ever dropped (see Registry).
 package metrics
 
 import (
@@ -205,9 +214,20 @@ func NormalizeModelID(v string) string {
 //     anything, as the token counts.
 //   - QueueWait comes from Registry.AddAdmission, not from records.
 func SamplesOf(r ledger.Record) []Sample {
-	out := make([]Sample, 0, 8)
+	return appendSamples(make([]Sample, 0, 8), &r)
+}
+
+// appendSamples appends the samples of r (SamplesOf) to out.
+func appendSamples(out []Sample, r *ledger.Record) []Sample {
 	if r.Outcome == ledger.OutcomeThrottled {
 		return append(out, Sample{InvocationThrottles, 1})
+	}
+	if r.Operation == ledger.OpFixedCost {
+		// An hour of reserved capacity: a cost, no invocation.
+		if r.Priced {
+			out = append(out, Sample{Cost, int64(r.Cost)})
+		}
+		return out
 	}
 	out = append(out, Sample{Invocations, 1}, Sample{InvocationLatency, r.LatencyMs})
 	switch r.Outcome {
@@ -216,20 +236,21 @@ func SamplesOf(r ledger.Record) []Sample {
 	case ledger.OutcomeServerError:
 		out = append(out, Sample{InvocationServerErrors, 1})
 	}
-	used := r.InputTokens > 0 || r.OutputTokens > 0 || r.CacheReadTokens > 0 || r.CacheWriteTokens > 0
+	cacheWrite := r.CacheWriteAll() // both TTLs, as Bedrock's CacheWriteInputTokens
+	used := r.InputTokens > 0 || r.OutputTokens > 0 || r.CacheReadTokens > 0 || cacheWrite > 0
 	if r.Outcome == ledger.OutcomeSuccess || used {
 		out = append(out, Sample{InputTokenCount, r.InputTokens}, Sample{OutputTokenCount, r.OutputTokens})
 		if r.CacheReadTokens > 0 {
 			out = append(out, Sample{CacheReadInputTokens, r.CacheReadTokens})
 		}
-		if r.CacheWriteTokens > 0 {
-			out = append(out, Sample{CacheWriteInputTokens, r.CacheWriteTokens})
+		if cacheWrite > 0 {
+			out = append(out, Sample{CacheWriteInputTokens, cacheWrite})
 		}
 		if r.Priced {
 			out = append(out, Sample{Cost, int64(r.Cost)})
 		}
 		out = append(out, Sample{EstimatedTPMQuotaUsage, quota.Settled(r.ModelID,
-			quota.Tokens{Input: r.InputTokens, Output: r.OutputTokens, CacheRead: r.CacheReadTokens, CacheWrite: r.CacheWriteTokens})})
+			quota.Tokens{Input: r.InputTokens, Output: r.OutputTokens, CacheRead: r.CacheReadTokens, CacheWrite: cacheWrite})})
 	}
 	if r.Outcome == ledger.OutcomeSuccess && (r.Operation == "ConverseStream" || r.Operation == "InvokeModelWithResponseStream") {
 		out = append(out, Sample{TimeToFirstToken, r.TTFTMs})

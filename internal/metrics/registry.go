@@ -84,8 +84,11 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Memory is how long minute buckets stay in memory after their
-	// minute before only the store has them. Default 3h.
+	// minute, once flushed, before only the store has them. Default 2m.
 	Memory time.Duration
+	// MaxMemory bounds the memory the buckets held in memory take, in
+	// bytes (an estimate: see Registry). Default DefaultMaxMemory.
+	MaxMemory int64
 	// Rebuild is how far before the newest stored minute bucket the
 	// start-up rebuild from the ledger begins (it must cover the longest
 	// call, since a call is counted at its start). Default 15m. Not used
@@ -97,14 +100,33 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Registry holds the metric series: recent buckets in memory, fed by
-// Add, written to the store by Flush (every FlushInterval under Run, and
-// at Close), older buckets read back from the store.
+// DefaultMaxMemory is the default Config.MaxMemory: 32 MiB.
+const DefaultMaxMemory = 32 << 20
+
+// Registry holds the metric series: the buckets of the current minutes
+// and hour in memory, fed by Add, written to the store by Flush (every
+// FlushInterval under Run, at Close, and early when memory is full),
+// older buckets read back from the store.
 //
-// Durability: a bucket in memory is authoritative for its minute or hour
-// (for this replica's samples) and replaces this replica's stored one
-// when flushed, so flushes are idempotent. A sample older than the memory
-// window (a very long call) is merged into the stored bucket.
+// Memory bound: the buckets in memory are those with samples since the
+// last flush, plus, once flushed, the minute buckets of the last
+// Config.Memory (2 minutes) and the current hour's buckets. Their size is
+// estimated as it grows (a bucket's fixed part, its key's strings and its
+// sketch's bins); when the estimate passes Config.MaxMemory (32 MiB), Add
+// asks Run for an early flush, after which every flushed bucket leaves
+// memory, whatever its period: so memory holds at most MaxMemory plus
+// what arrives during one flush, independent of the number of series
+// (profiles). The bound holds as long as the store takes the writes; a
+// failing store keeps the unwritten buckets (no sample is dropped) and
+// memory grows until it recovers.
+//
+// Durability: a bucket is held in memory either as the authority for its
+// minute or hour (for this replica's samples), which replaces this
+// replica's stored one when flushed, so those flushes are idempotent; or,
+// once its period's authority has left memory, as a delta that the flush
+// merges into the stored bucket (a sample older than the memory window,
+// from a long call, or any sample of a bucket evicted early for want of
+// memory).
 //
 // On a single node (Config.Replica ""), the buckets from Config.Rebuild
 // before the newest stored minute on are rebuilt from the ledger at Open;
@@ -121,8 +143,9 @@ type Config struct {
 // (more if its flushes were failing).
 // The ledger, costs and budgets are unaffected; only the metric series
 // (and the alarms reading them) miss those samples. A Query reads the
-// store for every period, adding every other replica's stored buckets to
-// this replica's own, so it sees all replicas' flushed samples and its
+// store for every period, adding every other replica's stored buckets
+// (and this replica's, where memory is not their authority) to this
+// replica's in memory, so it sees all replicas' flushed samples and its
 // own unflushed ones, each once.
 //
 // Safe for concurrent use.
@@ -131,24 +154,49 @@ type Registry struct {
 	replica string
 	now     func() time.Time
 	memory  time.Duration
+	limit   int64
 	every   time.Duration
 	log     *slog.Logger
-	flushMu sync.Mutex // one Flush at a time
+	kick    chan struct{} // Add asks Run for an early flush
+	// flushMu: Flush holds it to write and evict, Query to read memory
+	// and store as of one state.
+	flushMu sync.RWMutex
 
-	mu     sync.Mutex
-	floor  time.Time // minute: buckets from here on are complete in memory
-	series map[Key]*series
-	dirty  map[bucketID]struct{}
-	late   map[bucketID]*Stats // samples below the floor, to merge
+	mu sync.Mutex
+	// minFloor and hourFloor (unix seconds): a minute (hour) bucket
+	// starting at or after its floor that is not in memory has no stored
+	// row of this replica, so memory starts as its authority; below the
+	// floor, memory holds deltas.
+	minFloor, hourFloor int64
+	series              map[Key]*series
+	size                int64 // estimated bytes of the buckets in memory
 	// pendingReplace and pendingMerge are the writes of a failed flush,
 	// retried first.
 	pendingReplace, pendingMerge []Bucket
 }
 
+// series holds a series' buckets in memory: usually its current minute
+// and hour.
 type series struct {
-	minutes map[int64]*Stats // by unix second of the bucket start
-	hours   map[int64]*Stats
+	b []mbucket
 }
+
+type mbucket struct {
+	start int64
+	hour  bool
+	delta bool // merged into the stored bucket, not its authority
+	dirty bool // samples since the last flush
+	st    Stats
+}
+
+// Estimated sizes, in bytes, of a series and of a bucket in memory
+// (map entry, struct and slice share, rounded up to the allocator's size
+// classes) and of a sketch bin.
+const (
+	seriesSize = 160
+	bucketSize = 96
+	binSize    = 12
+)
 
 type bucketID struct {
 	key   Key
@@ -156,23 +204,19 @@ type bucketID struct {
 	start int64
 }
 
-func (id bucketID) res() time.Duration {
-	if id.hour {
-		return Hour
-	}
-	return Minute
-}
-
 // Open returns a Registry and rebuilds its recent buckets (single node)
 // or reads back its own current ones (shared store).
 func Open(ctx context.Context, cfg Config) (*Registry, error) {
-	r := &Registry{store: cfg.Store, replica: cfg.Replica, now: cfg.Now, memory: cfg.Memory, every: cfg.FlushInterval, log: cfg.Logger,
-		series: map[Key]*series{}, dirty: map[bucketID]struct{}{}, late: map[bucketID]*Stats{}}
+	r := &Registry{store: cfg.Store, replica: cfg.Replica, now: cfg.Now, memory: cfg.Memory, limit: cfg.MaxMemory,
+		every: cfg.FlushInterval, log: cfg.Logger, series: map[Key]*series{}, kick: make(chan struct{}, 1)}
 	if r.now == nil {
 		r.now = time.Now
 	}
 	if r.memory <= 0 {
-		r.memory = 3 * time.Hour
+		r.memory = 2 * time.Minute
+	}
+	if r.limit <= 0 {
+		r.limit = DefaultMaxMemory
 	}
 	if r.every <= 0 {
 		r.every = 10 * time.Second
@@ -204,7 +248,7 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		from = from.Add(-rebuild)
 	}
 	from = from.UTC().Truncate(Minute)
-	r.floor = from
+	r.setFloor(from)
 	// The floor's hour bucket starts with the stored minutes before it.
 	if hour := from.Truncate(Hour); hour.Before(from) {
 		bs, err := r.store.MetricBuckets(ctx, Minute, hour, from)
@@ -215,9 +259,9 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 			if bs[i].Replica != r.replica {
 				continue // not this node's: Query adds it up
 			}
-			id := bucketID{bs[i].Key, true, hour.Unix()}
-			r.bucket(id).Merge(&bs[i].Stats)
-			r.dirty[id] = struct{}{}
+			b := r.bucket(bucketID{bs[i].Key, true, hour.Unix()})
+			r.mergeInto(b, &bs[i].Stats)
+			b.dirty = true
 		}
 	}
 	if cfg.Records != nil {
@@ -226,12 +270,16 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 			return nil, err
 		}
 		r.mu.Lock()
-		for _, rec := range recs {
-			r.addLocked(rec)
+		for i := range recs {
+			r.addLocked(&recs[i])
 		}
 		r.mu.Unlock()
 	}
 	return r, nil
+}
+
+func (r *Registry) setFloor(minute time.Time) {
+	r.minFloor, r.hourFloor = minute.Unix(), minute.Truncate(Hour).Unix()
 }
 
 // maxTime bounds reads of buckets "from now on".
@@ -243,9 +291,10 @@ var maxTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // it ran before, become its in-memory ones, so the next flush, which
 // replaces them, keeps what they hold.
 func (r *Registry) openShared(ctx context.Context, now time.Time) error {
-	r.floor = now.Truncate(Minute)
+	floor := now.Truncate(Minute)
+	r.setFloor(floor)
 	for _, res := range [2]time.Duration{Minute, Hour} {
-		bs, err := r.store.MetricBuckets(ctx, res, r.floor.Truncate(res), maxTime)
+		bs, err := r.store.MetricBuckets(ctx, res, floor.Truncate(res), maxTime)
 		if err != nil {
 			return err
 		}
@@ -253,37 +302,61 @@ func (r *Registry) openShared(ctx context.Context, now time.Time) error {
 			if bs[i].Replica != r.replica {
 				continue
 			}
-			*r.bucket(bucketID{bs[i].Key, res == Hour, bs[i].Start.Unix()}) = bs[i].Stats
+			r.mergeInto(r.bucket(bucketID{bs[i].Key, res == Hour, bs[i].Start.Unix()}), &bs[i].Stats)
 		}
 	}
 	return nil
 }
 
-// bucket returns the in-memory bucket id, creating it. r.mu held (or r
-// not yet shared).
-func (r *Registry) bucket(id bucketID) *Stats {
+// bucket returns the in-memory bucket id, creating it (as the authority
+// of its period at or above the floor, else as a delta). r.mu held (or r
+// not yet shared). The pointer is valid until the series' next bucket is
+// created.
+func (r *Registry) bucket(id bucketID) *mbucket {
 	s := r.series[id.key]
 	if s == nil {
-		s = &series{minutes: map[int64]*Stats{}, hours: map[int64]*Stats{}}
+		s = &series{b: make([]mbucket, 0, 2)}
 		r.series[id.key] = s
+		r.size += seriesSize + int64(len(id.key.Account)+len(id.key.ModelID))
 	}
-	m := s.minutes
+	for i := range s.b {
+		if b := &s.b[i]; b.start == id.start && b.hour == id.hour {
+			return b
+		}
+	}
+	floor := r.minFloor
 	if id.hour {
-		m = s.hours
+		floor = r.hourFloor
 	}
-	st := m[id.start]
-	if st == nil {
-		st = &Stats{}
-		m[id.start] = st
-	}
-	return st
+	r.size += bucketSize
+	s.b = append(s.b, mbucket{start: id.start, hour: id.hour, delta: id.start < floor})
+	return &s.b[len(s.b)-1]
+}
+
+// mergeInto adds o to b, accounting for the sketch's growth. r.mu held.
+func (r *Registry) mergeInto(b *mbucket, o *Stats) {
+	c := cap(b.st.Sketch.bins)
+	b.st.Merge(o)
+	r.size += int64(cap(b.st.Sketch.bins)-c) * binSize
 }
 
 // Add counts a durable usage record.
 func (r *Registry) Add(rec ledger.Record) {
 	r.mu.Lock()
-	r.addLocked(rec)
+	r.addLocked(&rec)
+	over := r.size > r.limit
 	r.mu.Unlock()
+	if over {
+		r.askFlush()
+	}
+}
+
+// askFlush asks Run for an early flush.
+func (r *Registry) askFlush() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Gauge records one sample v of metric at t under the dimension value dim
@@ -291,27 +364,32 @@ func (r *Registry) Add(rec ledger.Record) {
 // EnforcementActive).
 func (r *Registry) Gauge(account, metric, dim string, t time.Time, v int64) {
 	t = t.UTC()
-	minute, hour := t.Truncate(Minute), t.Truncate(Hour)
+	minute, hour := t.Truncate(Minute).Unix(), t.Truncate(Hour).Unix()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for _, key := range [2]Key{{account, metric, dim}, {account, metric, ""}} {
-		r.sample(bucketID{key, false, minute.Unix()}, minute.Before(r.floor), v)
-		r.sample(bucketID{key, true, hour.Unix()}, hour.Before(r.floor.Truncate(Hour)), v)
+		r.sample(bucketID{key, false, minute}, v)
+		r.sample(bucketID{key, true, hour}, v)
+	}
+	over := r.size > r.limit
+	r.mu.Unlock()
+	if over {
+		r.askFlush()
 	}
 }
 
-func (r *Registry) addLocked(rec ledger.Record) {
+func (r *Registry) addLocked(rec *ledger.Record) {
 	t := rec.Time.UTC()
-	minute, hour := t.Truncate(Minute), t.Truncate(Hour)
-	dim := DimensionValue(rec)
-	tierDim := TierDimensionValue(dim, rec)
-	for _, smp := range SamplesOf(rec) {
+	minute, hour := t.Truncate(Minute).Unix(), t.Truncate(Hour).Unix()
+	dim := DimensionValue(*rec)
+	tierDim := TierDimensionValue(dim, *rec)
+	var buf [8]Sample
+	for _, smp := range appendSamples(buf[:0], rec) {
 		for i, key := range [3]Key{{rec.Account, smp.Metric, dim}, {rec.Account, smp.Metric, ""}, {rec.Account, smp.Metric, tierDim}} {
 			if i == 2 && tierDim == "" {
 				continue // Standard has no series of its own
 			}
-			r.sample(bucketID{key, false, minute.Unix()}, minute.Before(r.floor), smp.Value)
-			r.sample(bucketID{key, true, hour.Unix()}, hour.Before(r.floor.Truncate(Hour)), smp.Value)
+			r.sample(bucketID{key, false, minute}, smp.Value)
+			r.sample(bucketID{key, true, hour}, smp.Value)
 		}
 	}
 }
@@ -327,17 +405,16 @@ func (r *Registry) AddAdmission(rec ledger.Record, tier string, wait time.Durati
 		tier = rec.ServiceTier
 	}
 	t := rec.Time.UTC()
-	minute, hour := t.Truncate(Minute), t.Truncate(Hour)
+	minute, hour := t.Truncate(Minute).Unix(), t.Truncate(Hour).Unix()
 	dim := DimensionValue(rec)
 	tagged := rec
 	tagged.ServiceTier = tier
 	tierDim := TierDimensionValue(dim, tagged)
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	add := func(metric, modelID string, v int64) {
 		key := Key{rec.Account, metric, modelID}
-		r.sample(bucketID{key, false, minute.Unix()}, minute.Before(r.floor), v)
-		r.sample(bucketID{key, true, hour.Unix()}, hour.Before(r.floor.Truncate(Hour)), v)
+		r.sample(bucketID{key, false, minute}, v)
+		r.sample(bucketID{key, true, hour}, v)
 	}
 	ms := wait.Milliseconds()
 	add(QueueWait, dim, ms)
@@ -348,39 +425,62 @@ func (r *Registry) AddAdmission(rec ledger.Record, tier string, wait time.Durati
 			add(InvocationThrottles, tierDim, 1)
 		}
 	}
+	over := r.size > r.limit
+	r.mu.Unlock()
+	if over {
+		r.askFlush()
+	}
 }
 
-func (r *Registry) sample(id bucketID, late bool, v int64) {
-	if late {
-		st := r.late[id]
-		if st == nil {
-			st = &Stats{}
-			r.late[id] = st
-		}
-		st.Add(v)
-		return
-	}
-	r.bucket(id).Add(v)
-	r.dirty[id] = struct{}{}
+func (r *Registry) sample(id bucketID, v int64) {
+	b := r.bucket(id)
+	c := cap(b.st.Sketch.bins)
+	b.st.Add(v)
+	r.size += int64(cap(b.st.Sketch.bins)-c) * binSize
+	b.dirty = true
 }
 
 // Flush writes every bucket changed since the last flush, then lets
-// buckets older than the memory window go.
+// buckets go that are older than the memory window or, when memory is
+// over its bound, every bucket it wrote.
 func (r *Registry) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	replace, merge := r.pendingReplace, r.pendingMerge
 	r.pendingReplace, r.pendingMerge = nil, nil
-	for id := range r.dirty {
-		replace = append(replace, Bucket{Key: id.key, Res: id.res(), Start: time.Unix(id.start, 0).UTC(), Replica: r.replica,
-			Stats: *r.bucket(id).Clone()})
+	for key, s := range r.series {
+		n := 0
+		for i := range s.b {
+			b := &s.b[i]
+			if !b.dirty {
+				s.b[n] = *b
+				n++
+				continue
+			}
+			res := Minute
+			if b.hour {
+				res = Hour
+			}
+			out := Bucket{Key: key, Res: res, Start: time.Unix(b.start, 0).UTC(), Replica: r.replica}
+			if b.delta {
+				// The delta goes to the store as it is; the next sample
+				// starts a new one.
+				out.Stats = b.st
+				merge = append(merge, out)
+				r.size -= bucketSize + int64(cap(b.st.Sketch.bins))*binSize
+				continue
+			}
+			out.Stats = *b.st.Clone()
+			replace = append(replace, out)
+			b.dirty = false
+			s.b[n] = *b
+			n++
+		}
+		clear(s.b[n:])
+		s.b = s.b[:n]
 	}
-	clear(r.dirty)
-	for id, st := range r.late {
-		merge = append(merge, Bucket{Key: id.key, Res: id.res(), Start: time.Unix(id.start, 0).UTC(), Replica: r.replica, Stats: *st})
-	}
-	clear(r.late)
+	over := r.size > r.limit
 	r.mu.Unlock()
 
 	if len(replace)+len(merge) > 0 {
@@ -391,35 +491,47 @@ func (r *Registry) Flush(ctx context.Context) error {
 			return err
 		}
 	}
-	r.evict()
+	r.evict(over)
 	return nil
 }
 
-// evict advances the floor to the memory window and drops buckets below
-// it that have no unflushed samples.
-func (r *Registry) evict() {
+// evict advances the floors to the memory window (all, when over is set:
+// to the next minute and hour) and drops the buckets below them that have
+// no unflushed samples. flushMu held.
+func (r *Registry) evict(over bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	floor := r.now().UTC().Add(-r.memory).Truncate(Minute)
-	if !floor.After(r.floor) {
-		return
-	}
-	r.floor = floor
+	now := r.now().UTC()
+	floor := now.Add(-r.memory).Truncate(Minute)
 	minFloor, hourFloor := floor.Unix(), floor.Truncate(Hour).Unix()
+	if over {
+		minFloor, hourFloor = now.Truncate(Minute).Add(Minute).Unix(), now.Truncate(Hour).Add(Hour).Unix()
+	}
+	r.minFloor, r.hourFloor = max(r.minFloor, minFloor), max(r.hourFloor, hourFloor)
 	for key, s := range r.series {
-		for start := range s.minutes {
-			if _, d := r.dirty[bucketID{key, false, start}]; start < minFloor && !d {
-				delete(s.minutes, start)
+		n := 0
+		for i := range s.b {
+			b := &s.b[i]
+			floor := r.minFloor
+			if b.hour {
+				floor = r.hourFloor
 			}
-		}
-		for start := range s.hours {
-			if _, d := r.dirty[bucketID{key, true, start}]; start < hourFloor && !d {
-				delete(s.hours, start)
+			if b.dirty || b.start >= floor {
+				s.b[n] = *b
+				n++
+				continue
 			}
+			r.size -= bucketSize + int64(cap(b.st.Sketch.bins))*binSize
 		}
-		if len(s.minutes) == 0 && len(s.hours) == 0 {
+		clear(s.b[n:])
+		s.b = s.b[:n]
+		if n == 0 {
 			delete(r.series, key)
+			r.size -= seriesSize + int64(len(key.Account)+len(key.ModelID))
 		}
+	}
+	if over {
+		r.series = maps.Clone(r.series) // a map does not shrink
 	}
 }
 
@@ -432,8 +544,8 @@ func (r *Registry) Prune(ctx context.Context) error {
 	return r.store.DeleteMetricBuckets(ctx, Hour, now.Add(-HourRetention))
 }
 
-// Run flushes every FlushInterval and prunes every hour until ctx is
-// done, then flushes once more.
+// Run flushes every FlushInterval, and early when memory passes its
+// bound, and prunes every hour until ctx is done, then flushes once more.
 func (r *Registry) Run(ctx context.Context) {
 	t := time.NewTicker(r.every)
 	defer t.Stop()
@@ -446,6 +558,7 @@ func (r *Registry) Run(ctx context.Context) {
 			}
 			return
 		case <-t.C:
+		case <-r.kick:
 		}
 		if err := r.Flush(ctx); err != nil {
 			r.log.Error("metrics_flush_failed", "err", err.Error())
@@ -480,56 +593,63 @@ func Resolution(from time.Time, period time.Duration) time.Duration {
 // that has samples, by start. from should be a whole minute; buckets are
 // assigned to the period their start falls in.
 //
-// Each bucket start adds up this replica's bucket in memory (or, once it
-// left memory, its stored one) and every other replica's stored one. A
-// single node reads the store only below its memory floor; a replica of a
-// shared store reads it for the whole range.
+// Each bucket start adds up this replica's bucket in memory when memory is
+// its authority (else its stored one, plus any delta in memory not yet
+// merged into it) and every other replica's stored one.
 func (r *Registry) Query(ctx context.Context, key Key, from, to time.Time, period time.Duration) ([]Period, error) {
 	if period < Minute || !to.After(from) {
 		return nil, nil
 	}
 	from, to = from.UTC(), to.UTC()
 	res := Resolution(from, period)
+	hour := res == Hour
 	lo, hi := from.Unix(), to.Unix()
-	mem := map[int64]*Stats{}
+	// No flush between reading memory and reading the store: a delta is
+	// either in memory or merged into the stored bucket.
+	r.flushMu.RLock()
+	defer r.flushMu.RUnlock()
+	own := map[int64]bool{} // memory is the authority
+	var deltas []Bucket
+	all := map[int64]*Stats{}
 	r.mu.Lock()
-	floor := r.floor
-	if res == Hour {
-		floor = floor.Truncate(Hour)
-	}
 	if s := r.series[key]; s != nil {
-		m := s.minutes
-		if res == Hour {
-			m = s.hours
-		}
-		for start, st := range m {
-			if start >= lo && start < hi {
-				mem[start] = st.Clone()
+		for i := range s.b {
+			b := &s.b[i]
+			if b.hour != hour || b.start < lo || b.start >= hi {
+				continue
 			}
+			if b.delta {
+				deltas = append(deltas, Bucket{Start: time.Unix(b.start, 0), Stats: *b.st.Clone()})
+				continue
+			}
+			own[b.start] = true
+			all[b.start] = b.st.Clone()
+		}
+	}
+	for _, b := range r.pendingMerge {
+		if b.Key == key && b.Res == res && !b.Start.Before(from) && b.Start.Before(to) {
+			deltas = append(deltas, Bucket{Start: b.Start, Stats: *b.Stats.Clone()})
 		}
 	}
 	r.mu.Unlock()
 
-	all := maps.Clone(mem)
-	if shared := r.replica != ""; shared || from.Before(floor) {
-		hi := to
-		if !shared {
-			hi = minTime(to, floor)
+	stored, err := r.store.MetricBuckets(ctx, res, from, to, key)
+	if err != nil {
+		return nil, err
+	}
+	for i := range stored {
+		start := stored[i].Start.Unix()
+		if own[start] && stored[i].Replica == r.replica {
+			continue // memory is authoritative for this replica's samples
 		}
-		stored, err := r.store.MetricBuckets(ctx, res, from, hi, key)
-		if err != nil {
-			return nil, err
-		}
-		for i := range stored {
-			start := stored[i].Start.Unix()
-			if _, ok := mem[start]; ok && stored[i].Replica == r.replica {
-				continue // memory is authoritative for this replica's samples
-			}
-			if st := all[start]; st != nil {
-				st.Merge(&stored[i].Stats)
-			} else {
-				all[start] = &stored[i].Stats
-			}
+		deltas = append(deltas, stored[i])
+	}
+	for i := range deltas {
+		start := deltas[i].Start.Unix()
+		if st := all[start]; st != nil {
+			st.Merge(&deltas[i].Stats)
+		} else {
+			all[start] = &deltas[i].Stats
 		}
 	}
 	p := int64(period / time.Second)
@@ -560,11 +680,16 @@ func (r *Registry) Series(ctx context.Context, account string, since time.Time) 
 		if account != "" && key.Account != account {
 			continue
 		}
-		for start := range s.hours {
-			if start+int64(Hour/time.Second) > lo {
+		for i := range s.b {
+			if b := &s.b[i]; b.hour && b.st.Count > 0 && b.start+int64(Hour/time.Second) > lo {
 				seen[key] = true
 				break
 			}
+		}
+	}
+	for _, b := range r.pendingMerge {
+		if b.Res == Hour && (account == "" || b.Key.Account == account) && b.Start.Unix()+int64(Hour/time.Second) > lo {
+			seen[b.Key] = true
 		}
 	}
 	r.mu.Unlock()
@@ -599,11 +724,4 @@ func cmpStr(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }

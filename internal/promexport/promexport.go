@@ -231,7 +231,7 @@ func (e *Exporter) ObserveRecord(r ledger.Record) {
 	for _, t := range []struct {
 		typ string
 		n   int64
-	}{{"input", r.InputTokens}, {"output", r.OutputTokens}, {"cache_read", r.CacheReadTokens}, {"cache_write", r.CacheWriteTokens}} {
+	}{{"input", r.InputTokens}, {"output", r.OutputTokens}, {"cache_read", r.CacheReadTokens}, {"cache_write", r.CacheWriteAll()}} {
 		if t.n > 0 {
 			e.tokens.WithLabelValues(with(t.typ)...).Add(float64(t.n))
 		}
@@ -244,7 +244,7 @@ func (e *Exporter) ObserveRecord(r ledger.Record) {
 		}
 		e.nanoCost.WithLabelValues(append([]string{r.Account, r.ProfileID, name, r.ModelID}, tagVals...)...).Add(float64(r.Cost))
 	}
-	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteTokens > 0 {
+	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteAll() > 0 {
 		e.unpriced.WithLabelValues(call...).Inc()
 	}
 }

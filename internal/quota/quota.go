@@ -298,7 +298,7 @@ func (t *ticket) ServiceTier() string {
 // what the call used beyond it. Requests stay counted.
 func (t *ticket) Done(r ledger.Record) {
 	t.once.Do(func() {
-		used := Settled(t.model, Tokens{Input: r.InputTokens, Output: r.OutputTokens, CacheRead: r.CacheReadTokens, CacheWrite: r.CacheWriteTokens})
+		used := Settled(t.model, Tokens{Input: r.InputTokens, Output: r.OutputTokens, CacheRead: r.CacheReadTokens, CacheWrite: r.CacheWriteAll()})
 		gave := false
 		for _, c := range t.charges {
 			if c.what != "tokens" {

@@ -108,6 +108,9 @@ type Options struct {
 	// line (the runtime calls' tokens, cost, profile name), given its
 	// request id.
 	AccessAttrs func(requestID string) []slog.Attr
+	// AppendAccessAttrs, when set, is used instead of AccessAttrs: it
+	// appends the attributes to attrs (a reused slice) and returns it.
+	AppendAccessAttrs func(requestID string, attrs []slog.Attr) []slog.Attr
 }
 
 // RPCService is an AWS service spoken over awsJson and/or RPC v2 CBOR:
@@ -511,49 +514,6 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
-}
-
-func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.RequestInfo, d time.Duration) {
-	// Levels: probes (/healthz, /readyz, /metrics) that succeed at DEBUG;
-	// every other request at INFO; ERROR only for Tollgate's own faults
-	// (internal or unavailable, answered 5xx), never for a client error.
-	level := slog.LevelInfo
-	switch r.URL.Path {
-	case "/healthz", "/readyz", "/metrics":
-		if sw.status < 400 {
-			level = slog.LevelDebug
-		}
-	}
-	attrs := []slog.Attr{
-		slog.String("request_id", info.ID),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.EscapedPath()),
-		slog.Int("status", sw.status),
-		slog.Int64("bytes", sw.bytes),
-		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.String("proto", r.Proto),
-		slog.String("remote", r.RemoteAddr),
-	}
-	if info.Service != "" {
-		attrs = append(attrs, slog.String("service", info.Service), slog.String("op", info.Op))
-	}
-	if p := info.Identity.Principal; p != nil {
-		attrs = append(attrs, slog.String("principal", p.ARN()), slog.String("key_id", info.Identity.KeyID))
-	}
-	if s.opts.AccessAttrs != nil {
-		attrs = append(attrs, s.opts.AccessAttrs(info.ID)...)
-	}
-	if info.Err != nil {
-		e := errkind.As(info.Err)
-		attrs = append(attrs, slog.String("err", info.Err.Error()), slog.String("kind", e.Kind.String()))
-		if (e.Kind == errkind.Internal || e.Kind == errkind.Unavailable) && (sw.status < 400 || sw.status >= 500) {
-			level = slog.LevelError
-		}
-	}
-	s.log.LogAttrs(context.Background(), level, "request", attrs...)
-	if s.opts.ObserveRequest != nil {
-		s.opts.ObserveRequest(info.Service, info.Op, sw.status, d)
-	}
 }
 
 // Serve accepts connections on ln until ctx is cancelled, then shuts down:
