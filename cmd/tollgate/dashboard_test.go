@@ -104,12 +104,19 @@ func TestGrafanaDashboardQueriesExist(t *testing.T) {
 		c.Providers = []config.Provider{{Name: "test-sim", Type: "sim", Latency: 3 * time.Millisecond,
 			Faults: []config.Fault{{After: 3, Every: 5, Kind: "throttled"}, {After: 4, Every: 5, Kind: "internal"}}}}
 		c.BudgetEvalInterval = 20 * time.Millisecond
+		// Upstream throttles of default calls are absorbed by priority
+		// admission (re-queued, not passed on); a one-call-a-minute
+		// quota on another model makes a throttle the client sees.
+		c.Quotas.Rules = []config.QuotaRule{{Model: "amazon.nova-micro-v1:0", RPM: 1}}
 	})
 	ctx := t.Context()
 	profileARN := createProfile(t, ts.bedrock(t), "sales-chat", haikuARN, tagList("dept", "sales", "team", "support", "app", "chat_app")...)
 	rc := ts.runtime(t)
 	for range 10 {
-		_ = converse(ctx, rc, profileARN) // calls 4 and 9 throttled, 5 and 10 failing
+		_ = converse(ctx, rc, profileARN) // some fail; upstream throttles are re-queued by admission
+	}
+	for range 2 {
+		_ = converse(ctx, rc, "amazon.nova-micro-v1:0") // the second is over the quota: ThrottlingException
 	}
 	out, err := rc.ConverseStream(ctx, &bedrockruntime.ConverseStreamInput{ModelId: aws.String(profileARN), Messages: userText("stream")})
 	if err != nil {
