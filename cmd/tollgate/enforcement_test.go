@@ -31,7 +31,9 @@ func TestBudgetEnforcementVisible(t *testing.T) {
 		allowLoopback(c)
 		c.Secrets.WebhookSecret = string(secret)
 		c.NotifyRetry = 20 * time.Millisecond
-		c.BudgetEnforcementHold = 300 * time.Millisecond
+		// Long enough that the checks below read the gauge while the
+		// BLOCK is engaged, however loaded the machine.
+		c.BudgetEnforcementHold = 3 * time.Second
 		c.BudgetEvalInterval = 50 * time.Millisecond
 	})
 	ctx := t.Context()
@@ -98,6 +100,11 @@ func TestBudgetEnforcementVisible(t *testing.T) {
 	if len(events) < 2 || !strings.HasPrefix(events[0], "CREATE_ACTION STANDBY") ||
 		!strings.Contains(events[1], "SYSTEM EXECUTION_SUCCESS BLOCK engaged: the reserved worst case of the calls in flight would cross") {
 		t.Errorf("histories =\n%s", strings.Join(events, "\n"))
+	}
+	// One more refusal keeps the BLOCK engaged (the hold starts again)
+	// while the gauge is read.
+	if err := converse(ctx, rc, profileARN); errorCode(err) != "ServiceQuotaExceededException" {
+		t.Fatalf("a call while the BLOCK is engaged = %v, want ServiceQuotaExceededException", err)
 	}
 	resp, err := ts.getMetrics(t)
 	if err != nil {
