@@ -139,8 +139,8 @@ var required = []string{colStart, colType, colResource, colUsageType, colAmount,
 // item is one line item's fields as strings.
 type item struct {
 	start, typ, product, service, resource, usageType, amount, unit, rate, cost string
-	tags                                                                         map[string]string
-	tagsJSON                                                                     string
+	tags                                                                        map[string]string
+	tagsJSON                                                                    string
 }
 
 // keep converts it into a Line, or reports false when it is not Bedrock

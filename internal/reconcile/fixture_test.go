@@ -110,7 +110,7 @@ func fixed(u *big.Int, scale int) string {
 // cleanLines are the hourly line items AWS would bill the records as.
 func cleanLines(t testing.TB, recs []ledger.Record) []curLine {
 	type key struct {
-		hour      time.Time
+		hour       time.Time
 		res, usage string
 	}
 	idx := map[key]int{}
@@ -252,19 +252,19 @@ func writeCSV(t testing.TB, lines []curLine) []byte {
 // pqRow is the fixture as Parquet, typed as a CUR 2.0 Parquet export:
 // timestamps, decimals and the resource_tags map.
 type pqRow struct {
-	ID            string            `parquet:"identity_line_item_id"`
-	Start         time.Time         `parquet:"line_item_usage_start_date,timestamp(millisecond)"`
-	End           time.Time         `parquet:"line_item_usage_end_date,timestamp(millisecond)"`
-	Type          string            `parquet:"line_item_line_item_type,dict"`
-	Product       string            `parquet:"line_item_product_code,dict"`
-	Resource      string            `parquet:"line_item_resource_id,dict"`
-	UsageType     string            `parquet:"line_item_usage_type,dict"`
-	Amount        int64             `parquet:"line_item_usage_amount,decimal(3:18)"`
-	Unit          string            `parquet:"pricing_unit,dict"`
-	Rate          *int64            `parquet:"line_item_unblended_rate,decimal(9:18),optional"`
-	Cost          int64             `parquet:"line_item_unblended_cost,decimal(12:18)"`
-	Service       string            `parquet:"product_servicecode,dict"`
-	ResourceTags  map[string]string `parquet:"resource_tags"`
+	ID           string            `parquet:"identity_line_item_id"`
+	Start        time.Time         `parquet:"line_item_usage_start_date,timestamp(millisecond)"`
+	End          time.Time         `parquet:"line_item_usage_end_date,timestamp(millisecond)"`
+	Type         string            `parquet:"line_item_line_item_type,dict"`
+	Product      string            `parquet:"line_item_product_code,dict"`
+	Resource     string            `parquet:"line_item_resource_id,dict"`
+	UsageType    string            `parquet:"line_item_usage_type,dict"`
+	Amount       int64             `parquet:"line_item_usage_amount,decimal(3:18)"`
+	Unit         string            `parquet:"pricing_unit,dict"`
+	Rate         *int64            `parquet:"line_item_unblended_rate,decimal(9:18),optional"`
+	Cost         int64             `parquet:"line_item_unblended_cost,decimal(12:18)"`
+	Service      string            `parquet:"product_servicecode,dict"`
+	ResourceTags map[string]string `parquet:"resource_tags"`
 }
 
 func writeParquet(t testing.TB, lines []curLine) []byte {

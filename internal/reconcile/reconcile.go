@@ -169,8 +169,8 @@ func abs(a money.Amount) money.Amount {
 // Report is a reconciliation: every row, matching or not, sorted by day,
 // resource, usage type and tags, and the totals of each side.
 type Report struct {
-	Rows                  []Row
-	AWSCost, TollgateCost money.Amount
+	Rows                    []Row
+	AWSCost, TollgateCost   money.Amount
 	AWSLines, TollgateLines int
 }
 

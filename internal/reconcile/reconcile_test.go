@@ -226,7 +226,7 @@ func TestParseDecimal(t *testing.T) {
 		want  int64
 		err   bool
 	}{
-		{"0.0000000125", 9, 13, false},   // half up
+		{"0.0000000125", 9, 13, false},    // half up
 		{"0.0000000124999", 9, 12, false}, // below half
 		{"-0.0000000125", 9, -13, false},  // half away from zero
 		{"12.5", 3, 12500, false},
