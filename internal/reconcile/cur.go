@@ -153,9 +153,6 @@ func (c *CUR) keep(it *item, from, to time.Time) (Line, bool, error) {
 	if err != nil {
 		return Line{}, false, fmt.Errorf("%s %q: %w", colStart, it.start, err)
 	}
-	if !from.IsZero() && start.Before(from) || !to.IsZero() && !start.Before(to) {
-		return Line{}, false, nil
-	}
 	scale := 3
 	if strings.EqualFold(it.unit, "tokens") {
 		scale = 0
@@ -188,6 +185,9 @@ func (c *CUR) keep(it *item, from, to time.Time) (Line, bool, error) {
 			}
 			tg[k] = v
 		}
+	}
+	if !from.IsZero() && start.Before(from) || !to.IsZero() && !start.Before(to) {
+		return Line{}, false, nil // checked whole first: a malformed line is an error in any period
 	}
 	var tags map[string]string
 	for k, v := range tg {
