@@ -32,8 +32,10 @@ func (s reconStore) Records(_ context.Context, q ledger.Query) ([]ledger.Record,
 	}
 	return out, nil
 }
-func (s reconStore) ListAllProfiles(context.Context) ([]profile.Profile, error) { return s.profiles, nil }
-func (s reconStore) Close() error                                              { return nil }
+func (s reconStore) ListAllProfiles(context.Context) ([]profile.Profile, error) {
+	return s.profiles, nil
+}
+func (s reconStore) Close() error { return nil }
 
 const reconARN = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/"
 
