@@ -121,13 +121,13 @@ func reconcileCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer db.Close()
-	var ours []reconcile.Line
+	ours := reconcile.NewSum() // a day of records at a time
 	for day := from; day.Before(to); day = day.AddDate(0, 0, 1) {
 		recs, err := db.Records(ctx, ledger.Query{From: day, To: minT(day.AddDate(0, 0, 1), to)})
 		if err != nil {
 			return err
 		}
-		ours = append(ours, reconcile.TollgateLines(recs, cur.TagKeys)...)
+		ours.AddAll(reconcile.TollgateLines(recs, cur.TagKeys))
 	}
 	ps, err := db.ListAllProfiles(ctx)
 	if err != nil {
@@ -137,7 +137,9 @@ func reconcileCmd(ctx context.Context, args []string, env Env) error {
 	for _, p := range ps {
 		names[p.ARN] = p.Name
 	}
-	rep := reconcile.Reconcile(cur.Lines, ours)
+	theirs := reconcile.NewSum()
+	theirs.AddAll(cur.Lines)
+	rep := reconcile.ReconcileSums(theirs, ours)
 	if err := printReconcile(env, out.format, rep, names, *all); err != nil {
 		return err
 	}

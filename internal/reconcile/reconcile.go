@@ -262,37 +262,56 @@ func TagsKey(m map[string]string) string {
 	return b.String()
 }
 
-func aggregate(lines []Line) map[Key]*Side {
-	out := map[Key]*Side{}
-	for _, l := range lines {
-		k := Key{Day: l.Start.UTC().Truncate(24 * time.Hour), UsageType: l.UsageType, ResourceID: l.ResourceID, Tags: TagsKey(l.Tags)}
-		s := out[k]
-		if s == nil {
-			s = &Side{Tags: l.Tags, Unit: l.Unit}
-			out[k] = s
-		}
-		s.Usage += l.Usage
-		s.Cost += l.Cost
-		s.Lines++
-	}
-	return out
+// Sum is one side aggregated at AWS's grain. Lines are added one at a
+// time, so a long period of records need not be held at once.
+type Sum struct {
+	m     map[Key]*Side
+	Lines int
+	Cost  money.Amount
 }
 
-// Reconcile aggregates both sides at AWS's grain and classifies each row:
+// NewSum returns an empty Sum.
+func NewSum() *Sum { return &Sum{m: map[Key]*Side{}} }
+
+// Add adds l to its row.
+func (s *Sum) Add(l Line) {
+	k := Key{Day: l.Start.UTC().Truncate(24 * time.Hour), UsageType: l.UsageType, ResourceID: l.ResourceID, Tags: TagsKey(l.Tags)}
+	sd := s.m[k]
+	if sd == nil {
+		sd = &Side{Tags: l.Tags, Unit: l.Unit}
+		s.m[k] = sd
+	}
+	sd.Usage += l.Usage
+	sd.Cost += l.Cost
+	sd.Lines++
+	s.Lines++
+	s.Cost += l.Cost
+}
+
+// AddAll adds every line of ls.
+func (s *Sum) AddAll(ls []Line) {
+	for _, l := range ls {
+		s.Add(l)
+	}
+}
+
+// Reconcile reconciles two sides' lines; see ReconcileSums.
+func Reconcile(aws, tollgate []Line) *Report {
+	a, t := NewSum(), NewSum()
+	a.AddAll(aws)
+	t.AddAll(tollgate)
+	return ReconcileSums(a, t)
+}
+
+// ReconcileSums compares both sides at AWS's grain and classifies each row:
 // a key on both sides is a Match, WrongTokens (usage differs) or
 // WrongRate (usage agrees, cost differs). Keys on one side only are then
 // paired with a key of the other side's leftovers of the same day, usage
 // type and resource and the same usage: such a pair is a TagMismatch.
 // What is left is MissingInTollgate or MissingInAWS.
-func Reconcile(aws, tollgate []Line) *Report {
-	a, t := aggregate(aws), aggregate(tollgate)
-	rep := &Report{AWSLines: len(aws), TollgateLines: len(tollgate)}
-	for _, l := range aws {
-		rep.AWSCost += l.Cost
-	}
-	for _, l := range tollgate {
-		rep.TollgateCost += l.Cost
-	}
+func ReconcileSums(as, ts *Sum) *Report {
+	a, t := as.m, ts.m
+	rep := &Report{AWSLines: as.Lines, TollgateLines: ts.Lines, AWSCost: as.Cost, TollgateCost: ts.Cost}
 	rowOf := func(k Key) Row { return Row{Day: k.Day, UsageType: k.UsageType, ResourceID: k.ResourceID} }
 	onlyT := map[partial][]Key{}
 	for _, k := range sortedKeys(t) {
