@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/reconcile"
 )
@@ -265,5 +267,86 @@ func TestTolerance(t *testing.T) {
 	zero := money.Amount(0)
 	if _, total := rep.Exceeding(reconcile.Tolerance{Row: big, Total: &zero}); !total {
 		t.Error("a zero total tolerance passes a fixture whose totals differ")
+	}
+}
+
+// TestParquetDoubles: a Parquet export whose amounts are DOUBLE and dates
+// strings (as some CUR 2.0 Parquet files and Athena CTAS copies have them)
+// reads the same as its CSV.
+func TestParquetDoubles(t *testing.T) {
+	type row struct {
+		Start    string            `parquet:"line_item_usage_start_date"`
+		Type     string            `parquet:"line_item_line_item_type"`
+		Product  string            `parquet:"line_item_product_code"`
+		Resource string            `parquet:"line_item_resource_id"`
+		Usage    string            `parquet:"line_item_usage_type"`
+		Amount   float64           `parquet:"line_item_usage_amount"`
+		Unit     string            `parquet:"pricing_unit"`
+		Rate     float64           `parquet:"line_item_unblended_rate"`
+		Cost     float64           `parquet:"line_item_unblended_cost"`
+		Tags     map[string]string `parquet:"resource_tags"`
+	}
+	var b bytes.Buffer
+	w := parquet.NewGenericWriter[row](&b)
+	_, err := w.Write([]row{
+		{"2026-11-02 09:00:00.000", "Usage", "AmazonBedrockService", "arn:p", "USE1-Claude4Sonnet-input-tokens", 1.53, "1K tokens", 0.003, 0.00459, map[string]string{"user_dept": "claims", "aws_createdBy": "x"}},
+		{"2026-11-02 10:00:00.000", "Usage", "AmazonBedrockService", "arn:p", "USE1-Claude4Sonnet-input-tokens", 0.1, "1K tokens", 0.003, 0.0003000000000000001, nil},
+	})
+	if err != nil || w.Close() != nil {
+		t.Fatal(err)
+	}
+	p := writeFile(t, t.TempDir(), "d.parquet", b.Bytes())
+	c, err := reconcile.Read(p, time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []reconcile.Line{
+		{Start: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), UsageType: "USE1-Claude4Sonnet-input-tokens", ResourceID: "arn:p",
+			Tags: map[string]string{"dept": "claims"}, Unit: "1K tokens", Usage: 1530, Cost: money.MustParse("0.00459")},
+		{Start: time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC), UsageType: "USE1-Claude4Sonnet-input-tokens", ResourceID: "arn:p",
+			Unit: "1K tokens", Usage: 100, Cost: money.MustParse("0.0003")},
+	}
+	if !reflect.DeepEqual(c.Lines, want) {
+		t.Errorf("got %+v\nwant %+v", c.Lines, want)
+	}
+	if !reflect.DeepEqual(c.TagKeys, map[string]bool{"dept": true}) {
+		t.Errorf("tag keys %v", c.TagKeys)
+	}
+}
+
+// TestClassify: rounding, and what pairs as a tag mismatch.
+func TestClassify(t *testing.T) {
+	day := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	ln := func(ut string, usage int64, cost money.Amount, tg ...string) reconcile.Line {
+		m := map[string]string{}
+		for i := 0; i < len(tg); i += 2 {
+			m[tg[i]] = tg[i+1]
+		}
+		return reconcile.Line{Start: day, UsageType: ut, ResourceID: "arn:p", Tags: m, Unit: "1K tokens", Usage: usage, Cost: cost}
+	}
+	for _, tc := range []struct {
+		name      string
+		aws, ours []reconcile.Line
+		want      []reconcile.Class
+	}{
+		// AWS rounds one line item, Tollgate two calls: 2 nano-dollars apart is rounding.
+		{"rounding", []reconcile.Line{ln("in", 3000, 1002)}, []reconcile.Line{ln("in", 1000, 500), ln("in", 2000, 500)}, []reconcile.Class{reconcile.Match}},
+		{"beyond rounding", []reconcile.Line{ln("in", 3000, 1003)}, []reconcile.Line{ln("in", 1000, 500), ln("in", 2000, 500)}, []reconcile.Class{reconcile.WrongRate}},
+		{"tokens and cost", []reconcile.Line{ln("in", 3001, 2000)}, []reconcile.Line{ln("in", 3000, 1000)}, []reconcile.Class{reconcile.WrongTokens}},
+		{"tags", []reconcile.Line{ln("in", 3000, 1000, "dept", "a")}, []reconcile.Line{ln("in", 3000, 1000, "dept", "b")}, []reconcile.Class{reconcile.TagMismatch}},
+		// Different tags and different usage: two unrelated lines.
+		{"tags and tokens", []reconcile.Line{ln("in", 3000, 1000, "dept", "a")}, []reconcile.Line{ln("in", 2000, 1000, "dept", "b")},
+			[]reconcile.Class{reconcile.MissingInTollgate, reconcile.MissingInAWS}},
+		{"usage type", []reconcile.Line{ln("in", 3000, 1000)}, []reconcile.Line{ln("out", 3000, 1000)},
+			[]reconcile.Class{reconcile.MissingInTollgate, reconcile.MissingInAWS}},
+	} {
+		rep := reconcile.Reconcile(tc.aws, tc.ours)
+		var got []reconcile.Class
+		for _, r := range rep.Rows {
+			got = append(got, r.Class)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
