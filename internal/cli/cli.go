@@ -129,6 +129,7 @@ Read what happened (offline, from the database):
   chargeback   one statement per tag value, reconciled with Cost Explorer
   anomalies    the cost anomalies found, with root causes
   prices       the prices in force on a date, and where each comes from
+  reconcile    the ledger against AWS's bill (a CUR 2.0 export), row by row
 
 Correct the ledger:
   reprice      re-price recorded calls after a price correction, auditably
@@ -154,7 +155,7 @@ or in a YAML file given with --config.
 // commandNames are the commands Run and cmd/tollgate know, for "did you
 // mean".
 var commandNames = []string{"demo", "serve", "version", "profiles", "budgets", "alarms", "accounts", "principals", "keys",
-	"policies", "usage", "report", "export", "chargeback", "anomalies", "prices", "reprice", "bench", "resolver", "help"}
+	"policies", "usage", "report", "export", "chargeback", "anomalies", "prices", "reprice", "reconcile", "bench", "resolver", "help"}
 
 // Run runs the command args names (args[0], without the program name).
 // No command prints Usage on env.Stderr and returns flag.ErrHelp (exit
@@ -187,6 +188,8 @@ func Run(ctx context.Context, args []string, env Env) error {
 		return pricesCmd(ctx, rest, env)
 	case "reprice":
 		return repriceCmd(ctx, rest, env)
+	case "reconcile":
+		return reconcileCmd(ctx, rest, env)
 	case "bench":
 		if helpArg(rest) {
 			return helpOf(bench.Command(ctx, rest, env.Stdout, env.Stdout))

@@ -44,6 +44,7 @@ var helpCommands = [][]string{
 	{"alarms"}, {"alarms", "show"}, {"alarms", "create"}, {"alarms", "delete"}, {"alarms", "history"},
 	{"accounts", "list"}, {"principals", "create"}, {"keys", "create"}, {"policies", "put"},
 	{"prices"}, {"reprice"}, {"bench"}, {"resolver"},
+	{"reconcile"},
 }
 
 func TestHelpOnStdoutExitZero(t *testing.T) {
