@@ -384,6 +384,37 @@ func TestConsoleDemoScreenshots(t *testing.T) {
 	if err := ts.Watch.Alarms.Evaluate(t.Context(), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	// The Access page's examples: a policy, an analyst with tags and that
+	// policy, and a key.
+	acsrf := c.csrf("/console/access")
+	if status, body := c.post("/console/access/policies", url.Values{"csrf": {acsrf}, "new": {"1"}, "name": {"cost-readers"}, "document": {`{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["ce:GetCostAndUsage", "ce:GetCostForecast", "budgets:ViewBudget"],
+      "Resource": "*"
+    },
+    {
+      "Effect": "Allow",
+      "Action": "bedrock:ListInferenceProfiles",
+      "Resource": "*"
+    }
+  ]
+}`}}); status != http.StatusSeeOther {
+		t.Fatalf("policy: %d %.300s", status, body)
+	}
+	if status, body := c.post("/console/access/principals", url.Values{"csrf": {acsrf}, "name": {"finops-analyst"}, "kind": {"user"}, "tags": {"team=finance\ncostcenter=4100"}}); status != http.StatusSeeOther {
+		t.Fatalf("principal: %d %.300s", status, body)
+	}
+	if status, body := c.post("/console/access/policies", url.Values{"csrf": {acsrf}, "new": {"1"}, "name": {"profile-admins"}, "document": {
+		`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "bedrock:*InferenceProfile*", "Resource": "*"}]}`}}); status != http.StatusSeeOther {
+		t.Fatalf("policy: %d %.300s", status, body)
+	}
+	const analyst = "user-123456789012-finops-analyst"
+	if status, body := c.post("/console/access/principals/"+analyst+"/policies", url.Values{"csrf": {acsrf}, "policy": {"cost-readers"}}); status != http.StatusSeeOther {
+		t.Fatalf("attach: %d %.300s", status, body)
+	}
 
 	crun(t, ctx, "sign-in page", chromedp.Navigate(ts.URL()+"/console/"), chromedp.WaitVisible(chromedp.ID("access_key_id")),
 		chromedp.SendKeys(chromedp.ID("access_key_id"), ts.RootAccessKeyID))
@@ -406,6 +437,9 @@ func TestConsoleDemoScreenshots(t *testing.T) {
 		{"alarm-create", "/console/alarms/new?profile=" + profileID},
 		{"usage", "/console/usage"},
 		{"anomalies", "/console/anomalies"},
+		{"access", "/console/access"},
+		{"access-principal", "/console/access/principals/" + analyst},
+		{"access-policy", "/console/access/policies/cost-readers"},
 	} {
 		crun(t, ctx, pg.name, chromedp.Navigate(ts.URL()+pg.path), chromedp.WaitVisible(chromedp.CSS("main")))
 		if n := get(t, ctx, "errors on "+pg.name, chromedp.Evaluate[int](`document.querySelectorAll(".panel.error, .denied, p.error").length`)); n != 0 {
@@ -413,4 +447,12 @@ func TestConsoleDemoScreenshots(t *testing.T) {
 		}
 		shot.take(ctx, pg.name)
 	}
+	crun(t, ctx, "create access key", chromedp.Navigate(ts.URL()+"/console/access/principals/"+analyst),
+		chromedp.WaitVisible(chromedp.ID("create-access-key")), chromedp.Click(chromedp.ID("create-access-key")), chromedp.WaitVisible(chromedp.ID("new-secret")))
+	shot.take(ctx, "access-key-created")
+	crun(t, ctx, "invalid policy", chromedp.Navigate(ts.URL()+"/console/access/policies/new"), chromedp.WaitVisible(chromedp.ID("document")),
+		chromedp.SetValue(chromedp.ID("pol-name"), "team-invokers"),
+		chromedp.SetValue(chromedp.ID("document"), `{"Version": "2012-10-17", "Statement": [{"Effect": "Allwo", "Action": "bedrock:InvokeModel", "Resource": "*"}]}`),
+		chromedp.Click(chromedp.ID("save-policy")), chromedp.WaitVisible(chromedp.ID("policy-error")))
+	shot.take(ctx, "access-policy-invalid")
 }
