@@ -190,17 +190,12 @@ func (h *Handler) principalTarget(q *req) (principal.Principal, adminapi.Target)
 	return p, adminapi.PrincipalTarget(p)
 }
 
-type keyRow struct {
-	ID, Status string
-	Created    string
-}
-
 type principalPage struct {
 	Panel    panel
 	P        principal.Principal
 	TagList  []tags.Tag
 	Policies []string
-	Keys     panel // []principal.AccessKey and API keys
+	Keys     panel // keysData
 	Attach   []string
 	// Secret is a key just created, shown once.
 	Secret *secretView
