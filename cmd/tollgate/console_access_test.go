@@ -226,5 +226,24 @@ func TestConsoleAccessRules(t *testing.T) {
 		if _, found := ts.Principals.ByAccessKey(ts.Directory.AccessKeys(adaID)[0].ID); !found || len(ts.Directory.AttachedPolicyNames(bobID)) != 1 {
 			t.Error("account B's admin changed account A")
 		}
+		// The management root, switched to account B, administers it.
+		root := ts.consoleClient(t)
+		if got := root.signIn(ts.RootAccessKeyID, ts.RootSecretAccessKey); got != http.StatusSeeOther {
+			t.Fatalf("root sign-in = %d", got)
+		}
+		rcsrf := root.csrf("/console/")
+		if status, _ := root.post("/console/account", url.Values{"csrf": {rcsrf}, "account": {b}}); status != http.StatusSeeOther {
+			t.Fatalf("switch = %d", status)
+		}
+		if _, body := root.get("/console/access"); !strings.Contains(body, "arn:aws:iam::"+b+":user/dave") || strings.Contains(body, "user/ada") {
+			t.Errorf("the root looking at account B: %.1000s", body)
+		}
+		if status, loc := root.post("/console/access/principals", url.Values{"csrf": {rcsrf}, "name": {"erin"}, "kind": {"role"}}); status != http.StatusSeeOther || !strings.Contains(loc, "role-"+b+"-erin") {
+			t.Errorf("the management root creating a role in account B = %d %s", status, loc)
+		}
+		// Its own key, the root may deactivate; ada's it may (its account).
+		if status, _ := root.post("/console/access/access-keys/"+ts.Directory.AccessKeys(adaID)[0].ID, url.Values{"csrf": {rcsrf}, "status": {"Inactive"}}); status != http.StatusSeeOther {
+			t.Errorf("the management root deactivating ada's key = %d", status)
+		}
 	})
 }
