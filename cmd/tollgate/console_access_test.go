@@ -78,6 +78,9 @@ func TestConsoleAccess(t *testing.T) {
 	if got := ts.Directory.AttachedPolicyNames(p.ID); len(got) != 1 || got[0] != "cost-readers" {
 		t.Fatalf("attached = %v", got)
 	}
+	if _, body := root.get("/console/access/policies/cost-readers"); !strings.Contains(body, `<a href="/console/access/principals/`+p.ID+`">arn:aws:iam::123456789012:user/analyst</a>`) {
+		t.Errorf("the policy page does not list the principal it is attached to: %.1500s", body)
+	}
 
 	// An access key: the secret once, with the warning; it signs in.
 	status, body := root.post("/console/access/principals/"+p.ID+"/access-keys", url.Values{"csrf": {csrf}})

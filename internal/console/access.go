@@ -348,6 +348,9 @@ type policyForm struct {
 	// CanEdit is whether the caller may save it (PutPolicy).
 	CanEdit bool
 	Denied  *denied
+	// Attached lists the principals the policy is attached to, when the
+	// caller may list principals (ListPrincipals).
+	Attached panel
 }
 
 const policyTemplate = `{
@@ -387,6 +390,15 @@ func (h *Handler) policyView(w http.ResponseWriter, q *req) {
 	for _, p := range h.opts.Admin.Policies(q.account) {
 		if p.Name == name {
 			f := policyForm{Account: p.Account, Name: p.Name, Document: p.Document}
+			f.Attached = h.adminGuard(q, "ListPrincipals", adminapi.PrincipalsTarget(q.account), func() (any, error) {
+				var out []principal.Principal
+				for _, pr := range h.opts.Admin.Principals(q.account) {
+					if slices.Contains(h.opts.Admin.AttachedPolicyNames(pr.ID), name) {
+						out = append(out, pr)
+					}
+				}
+				return out, nil
+			})
 			pt := adminapi.PolicyTarget(q.account, name)
 			if h.adminAuthorize(q, "PutPolicy", pt) == nil {
 				f.CanEdit = true
