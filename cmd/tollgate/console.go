@@ -31,6 +31,7 @@ func (m *Main) openConsole(costs *costquery.Service) *console.Handler {
 		Metrics:    m.Watch.Metrics,
 		Anomalies:  anomaly.NewService(m.DB, nil),
 		Usage:      m.DB,
+		Admin:      m.Directory,
 		Management: m.Config.AccountID,
 
 		AllowPlaintextSignIn: m.Config.AllowPlaintextAPIKeys,

@@ -49,6 +49,17 @@ func TestConsoleAuthorization(t *testing.T) {
 		t.Fatalf("create alarm = %d %s", status, loc)
 	}
 
+	// A policy saved through the Access page's editor, and a user acted on.
+	if status, loc := root.post("/console/access/policies", url.Values{"csrf": {root.csrf("/console/access/policies/new")}, "new": {"1"},
+		"name": {"readers"}, "document": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ce:Get*","Resource":"*"}]}`}}); status != http.StatusSeeOther {
+		t.Fatalf("create policy = %d %s", status, loc)
+	}
+	bob, _, _ := ts.newUser(t, "123456789012", "bob", []string{"readers"})
+	if _, err := ts.Directory.CreateAPIKey(t.Context(), bob); err != nil {
+		t.Fatal(err)
+	}
+	bobAPIKey := ts.Directory.APIKeys(bob)[0].ID
+
 	_, key, secret := ts.newUser(t, "123456789012", "nobody", nil)
 	nobody := ts.consoleClient(t)
 	if got := nobody.signIn(key, secret); got != http.StatusSeeOther {
@@ -70,6 +81,10 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"/console/metrics", "cloudwatch:GetMetricData"},
 		{"/console/anomalies", "ce:GetAnomalies"},
 		{"/console/usage", "ce:GetCostAndUsageWithResources"},
+		{"/console/access", "tollgate:ListAccounts"},
+		{"/console/access/principals/" + bob, "tollgate:GetPrincipal"},
+		{"/console/access/policies/new", "tollgate:PutPolicy"},
+		{"/console/access/policies/readers", "tollgate:ListPolicies"},
 	}
 	for _, pg := range pages {
 		t.Run("GET "+pg.path, func(t *testing.T) {
@@ -134,6 +149,14 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"/console/alarms", url.Values{"name": {"x"}, "metric": {"Invocations"}, "threshold": {"1"}, "period": {"60"}, "periods": {"1"}}, "cloudwatch:PutMetricAlarm"},
 		{"/console/anomalies/some-anomaly/feedback", url.Values{"feedback": {"NO"}}, "ce:ProvideAnomalyFeedback"},
 		{"/console/account", url.Values{"account": {"123456789012"}}, ""},
+		{"/console/access/principals", url.Values{"name": {"x"}, "kind": {"user"}, "tags": {"team=a"}}, "tollgate:CreatePrincipal"},
+		{"/console/access/principals/" + bob + "/access-keys", url.Values{}, "tollgate:CreateAccessKey"},
+		{"/console/access/principals/" + bob + "/api-keys", url.Values{}, "tollgate:CreateAPIKey"},
+		{"/console/access/principals/" + bob + "/policies", url.Values{"policy": {"readers"}}, "tollgate:AttachPolicy"},
+		{"/console/access/principals/" + bob + "/policies/readers/detach", url.Values{}, "tollgate:DetachPolicy"},
+		{"/console/access/access-keys/" + ts.RootAccessKeyID, url.Values{"status": {"Inactive"}}, "tollgate:UpdateAccessKey"},
+		{"/console/access/api-keys/" + bobAPIKey + "/revoke", url.Values{}, "tollgate:RevokeAPIKey"},
+		{"/console/access/policies", url.Values{"name": {"readers"}, "document": {`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`}}, "tollgate:PutPolicy"},
 	}
 	for _, a := range actions {
 		t.Run("POST "+a.path+" "+a.action, func(t *testing.T) {
@@ -146,6 +169,21 @@ func TestConsoleAuthorization(t *testing.T) {
 	}
 	if _, err := ts.Profiles.Get("123456789012", id); err != nil {
 		t.Errorf("the profile is gone after a denied delete: %v", err)
+	}
+	if _, found := ts.Principals.ByAccessKey(ts.RootAccessKeyID); !found {
+		t.Error("the root's key was deactivated by a denied request")
+	}
+	if ks := ts.Directory.APIKeys(bob); ks[0].Status != "Active" || len(ts.Directory.AccessKeys(bob)) != 1 || len(ts.Directory.APIKeys(bob)) != 1 {
+		t.Errorf("bob's keys changed by denied requests: %+v", ks)
+	}
+	if pols := ts.Directory.Policies("123456789012"); len(pols) != 1 || strings.Contains(pols[0].Document, `"Action":"*"`) {
+		t.Errorf("policies after a denied PutPolicy: %+v", pols)
+	}
+	if _, body := nobody.get("/console/"); strings.Contains(body, `href="/console/access"`) {
+		t.Error("the nav shows Access to a principal allowed no admin read")
+	}
+	if _, body := root.get("/console/"); !strings.Contains(body, `href="/console/access"`) {
+		t.Error("the nav lacks Access for the root")
 	}
 
 	t.Run("other account", func(t *testing.T) {

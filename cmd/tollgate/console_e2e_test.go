@@ -284,6 +284,38 @@ func TestConsoleInBrowser(t *testing.T) {
 		shot.take(ctx, "13-usage")
 	})
 
+	t.Run("administer access", func(t *testing.T) {
+		crun(t, ctx, "access", chromedp.Navigate(base+"/console/access"), chromedp.WaitVisible(chromedp.ID("principals")),
+			chromedp.SendKeys(chromedp.ID("p-name"), "ops"),
+			chromedp.SendKeys(chromedp.ID("p-tags"), "team=ops"))
+		shot.take(ctx, "15-access")
+		crun(t, ctx, "create principal", chromedp.Click(chromedp.ID("create-principal")), chromedp.WaitVisible(chromedp.ID("principal-arn")),
+			chromedp.Click(chromedp.ID("create-access-key")), chromedp.WaitVisible(chromedp.ID("new-secret")))
+		shot.take(ctx, "16-access-key-created")
+		keyID := get(t, ctx, "key id", chromedp.Text(chromedp.ID("new-key-id")))
+		secret := get(t, ctx, "secret", chromedp.Text(chromedp.ID("new-key-secret")))
+		if got, err := ts.Principals.Secret(t.Context(), keyID); err != nil || got != secret {
+			t.Errorf("the secret shown is not the key's: %v", err)
+		}
+		p, ok := ts.Principals.Principal("user-" + account + "-ops")
+		if !ok || p.Tags["team"] != "ops" {
+			t.Errorf("principal created through the form: %+v %v", p, ok)
+		}
+		crun(t, ctx, "refused policy", chromedp.Navigate(base+"/console/access/policies/new"), chromedp.WaitVisible(chromedp.ID("document")),
+			chromedp.SendKeys(chromedp.ID("pol-name"), "ops-invoke"),
+			chromedp.SetValue(chromedp.ID("document"), `{"Version": "2012-10-17", "Statement": [{"Effect": "Alow", "Action": "bedrock:InvokeModel", "Resource": "*"}]}`),
+			chromedp.Click(chromedp.ID("save-policy")), chromedp.WaitVisible(chromedp.ID("policy-error")))
+		shot.take(ctx, "17-policy-refused")
+		if msg := get(t, ctx, "policy error", chromedp.Text(chromedp.ID("policy-error"))); !strings.Contains(msg, "Statement[0].Effect") {
+			t.Errorf("policy error %q does not name Statement[0].Effect", msg)
+		}
+		crun(t, ctx, "saved policy", chromedp.SetValue(chromedp.ID("document"), `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": "*"}]}`),
+			chromedp.Click(chromedp.ID("save-policy")), chromedp.WaitVisible(chromedp.CSS("p.flash")))
+		if pols := ts.Directory.Policies(account); len(pols) != 1 || pols[0].Name != "ops-invoke" {
+			t.Errorf("policies after the editor: %+v", pols)
+		}
+	})
+
 	t.Run("restricted user", func(t *testing.T) {
 		ts.putPolicy(t, account, "cost-viewer", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ce:GetCostAndUsage","ce:GetTags","bedrock:ListInferenceProfiles","bedrock:GetInferenceProfile"],"Resource":"*"}]}`)
 		_, key, secret := ts.newUser(t, account, "viewer", []string{"cost-viewer"})
@@ -308,6 +340,13 @@ func TestConsoleInBrowser(t *testing.T) {
 		body := get(t, ctx, "main", chromedp.Text(chromedp.CSS("main")))
 		if !strings.Contains(body, "bedrock:CreateInferenceProfile") {
 			t.Errorf("the viewer's profile form: %q, want a refusal naming bedrock:CreateInferenceProfile", body)
+		}
+		if n := get(t, ctx, "access nav", chromedp.Evaluate[int](`document.querySelectorAll('nav a[href="/console/access"]').length`)); n != 0 {
+			t.Error("the viewer's navigation has Access")
+		}
+		crun(t, ctx, "access refused", chromedp.Navigate(base+"/console/access"), chromedp.WaitVisible(chromedp.CSS(".denied")))
+		if body := get(t, ctx, "main", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(body, "tollgate:ListPrincipals") {
+			t.Errorf("the viewer's Access page: %q, want a refusal naming tollgate:ListPrincipals", body)
 		}
 	})
 
@@ -384,6 +423,37 @@ func TestConsoleDemoScreenshots(t *testing.T) {
 	if err := ts.Watch.Alarms.Evaluate(t.Context(), time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	// The Access page's examples: a policy, an analyst with tags and that
+	// policy, and a key.
+	acsrf := c.csrf("/console/access")
+	if status, body := c.post("/console/access/policies", url.Values{"csrf": {acsrf}, "new": {"1"}, "name": {"cost-readers"}, "document": {`{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["ce:GetCostAndUsage", "ce:GetCostForecast", "budgets:ViewBudget"],
+      "Resource": "*"
+    },
+    {
+      "Effect": "Allow",
+      "Action": "bedrock:ListInferenceProfiles",
+      "Resource": "*"
+    }
+  ]
+}`}}); status != http.StatusSeeOther {
+		t.Fatalf("policy: %d %.300s", status, body)
+	}
+	if status, body := c.post("/console/access/principals", url.Values{"csrf": {acsrf}, "name": {"finops-analyst"}, "kind": {"user"}, "tags": {"team=finance\ncostcenter=4100"}}); status != http.StatusSeeOther {
+		t.Fatalf("principal: %d %.300s", status, body)
+	}
+	if status, body := c.post("/console/access/policies", url.Values{"csrf": {acsrf}, "new": {"1"}, "name": {"profile-admins"}, "document": {
+		`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "bedrock:*InferenceProfile*", "Resource": "*"}]}`}}); status != http.StatusSeeOther {
+		t.Fatalf("policy: %d %.300s", status, body)
+	}
+	const analyst = "user-123456789012-finops-analyst"
+	if status, body := c.post("/console/access/principals/"+analyst+"/policies", url.Values{"csrf": {acsrf}, "policy": {"cost-readers"}}); status != http.StatusSeeOther {
+		t.Fatalf("attach: %d %.300s", status, body)
+	}
 
 	crun(t, ctx, "sign-in page", chromedp.Navigate(ts.URL()+"/console/"), chromedp.WaitVisible(chromedp.ID("access_key_id")),
 		chromedp.SendKeys(chromedp.ID("access_key_id"), ts.RootAccessKeyID))
@@ -406,6 +476,9 @@ func TestConsoleDemoScreenshots(t *testing.T) {
 		{"alarm-create", "/console/alarms/new?profile=" + profileID},
 		{"usage", "/console/usage"},
 		{"anomalies", "/console/anomalies"},
+		{"access", "/console/access"},
+		{"access-principal", "/console/access/principals/" + analyst},
+		{"access-policy", "/console/access/policies/cost-readers"},
 	} {
 		crun(t, ctx, pg.name, chromedp.Navigate(ts.URL()+pg.path), chromedp.WaitVisible(chromedp.CSS("main")))
 		if n := get(t, ctx, "errors on "+pg.name, chromedp.Evaluate[int](`document.querySelectorAll(".panel.error, .denied, p.error").length`)); n != 0 {
@@ -413,4 +486,12 @@ func TestConsoleDemoScreenshots(t *testing.T) {
 		}
 		shot.take(ctx, pg.name)
 	}
+	crun(t, ctx, "create access key", chromedp.Navigate(ts.URL()+"/console/access/principals/"+analyst),
+		chromedp.WaitVisible(chromedp.ID("create-access-key")), chromedp.Click(chromedp.ID("create-access-key")), chromedp.WaitVisible(chromedp.ID("new-secret")))
+	shot.take(ctx, "access-key-created")
+	crun(t, ctx, "invalid policy", chromedp.Navigate(ts.URL()+"/console/access/policies/new"), chromedp.WaitVisible(chromedp.ID("document")),
+		chromedp.SetValue(chromedp.ID("pol-name"), "team-invokers"),
+		chromedp.SetValue(chromedp.ID("document"), `{"Version": "2012-10-17", "Statement": [{"Effect": "Allwo", "Action": "bedrock:InvokeModel", "Resource": "*"}]}`),
+		chromedp.Click(chromedp.ID("save-policy")), chromedp.WaitVisible(chromedp.ID("policy-error")))
+	shot.take(ctx, "access-policy-invalid")
 }

@@ -1,7 +1,9 @@
 // Package console is Tollgate's web console, served under /console/ on the
 // API port: server-rendered pages (html/template, assets embedded, charts
 // drawn as SVG on the server, no JavaScript needed) for the cost explorer,
-// budgets, inference profiles, metrics and alarms, and the home page. It
+// budgets, inference profiles, metrics and alarms, the home page, and for
+// administrators the Access page (accounts, principals, keys, policies),
+// authorized by the admin API's own decision (adminapi.Rules). It
 // owns sign-in (an access key id and secret, or a Bedrock API key),
 // server-side sessions (internal/console/session), CSRF tokens, the
 // sign-in rate limit, and the authorization of every page and action
@@ -120,6 +122,8 @@ type Options struct {
 	Metrics   Metrics
 	Anomalies Anomalies
 	Usage     Usage
+	// Admin is the directory the Access page administers.
+	Admin Admin
 	// Management is the organisation's management account: its
 	// principals see every account's spend, and its root may switch the
 	// account it looks at.
@@ -200,6 +204,18 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /console/anomalies", h.user(h.anomalies))
 	h.mux.Handle("GET /console/usage", h.user(h.usage))
 	h.mux.Handle("POST /console/anomalies/{id}/feedback", h.user(h.anomalyFeedback))
+	h.mux.Handle("GET /console/access", h.user(h.access))
+	h.mux.Handle("POST /console/access/principals", h.user(h.createPrincipal))
+	h.mux.Handle("GET /console/access/principals/{id}", h.user(h.principalDetail))
+	h.mux.Handle("POST /console/access/principals/{id}/access-keys", h.user(h.createAccessKey))
+	h.mux.Handle("POST /console/access/principals/{id}/api-keys", h.user(h.createAPIKey))
+	h.mux.Handle("POST /console/access/principals/{id}/policies", h.user(h.attachPolicy))
+	h.mux.Handle("POST /console/access/principals/{id}/policies/{name}/detach", h.user(h.detachPolicy))
+	h.mux.Handle("POST /console/access/access-keys/{key}", h.user(h.updateAccessKey))
+	h.mux.Handle("POST /console/access/api-keys/{key}/revoke", h.user(h.revokeAPIKey))
+	h.mux.Handle("GET /console/access/policies/new", h.user(h.policyNew))
+	h.mux.Handle("GET /console/access/policies/{name}", h.user(h.policyView))
+	h.mux.Handle("POST /console/access/policies", h.user(h.savePolicy))
 	h.mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, nil, http.StatusNotFound, "Page not found", "There is no console page at this address.")
 	})
@@ -373,6 +389,8 @@ func (h *Handler) clearCookie(w http.ResponseWriter, r *http.Request) {
 // needs, in the policy engine's words.
 type denied struct {
 	Action, Resource string
+	// Why is the rule that refused it beyond the policies, if one did.
+	Why string
 }
 
 // panel is one section of a page: its data, or why the caller may not

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,7 @@ import (
 )
 
 // pageFiles are the page templates; each is parsed with layout.html.
-var pageFiles = []string{"signin", "error", "home", "costs", "budgets", "budget", "budgetform", "profiles", "profile", "profileform", "alarms", "alarm", "alarmform", "metrics", "anomalies", "usage"}
+var pageFiles = []string{"signin", "error", "home", "costs", "budgets", "budget", "budgetform", "profiles", "profile", "profileform", "alarms", "alarm", "alarmform", "metrics", "anomalies", "usage", "access", "principal", "policy"}
 
 var funcs = template.FuncMap{
 	"usd":      usd,
@@ -109,6 +110,10 @@ var nav = []struct{ Key, Label, Href string }{
 	{"usage", "Usage", "/console/usage"},
 }
 
+// accessNav is the Access entry, shown only to principals allowed at
+// least one admin read.
+var accessNav = struct{ Key, Label, Href string }{"access", "Access", "/console/access"}
+
 // view is what the layout renders around a page.
 type view struct {
 	Title  string
@@ -127,6 +132,9 @@ type view struct {
 func (h *Handler) newView(q *req, active, title string, page any) view {
 	v := view{Title: title, Active: active, Nav: nav, Page: page}
 	if q != nil {
+		if h.adminReader(q) {
+			v.Nav = append(slices.Clip(nav), accessNav)
+		}
 		v.User = q.id.Principal
 		v.CSRF = session.CSRF(q.token)
 		v.Account = q.sess.View

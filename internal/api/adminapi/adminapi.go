@@ -36,13 +36,9 @@ package adminapi
 
 import (
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/api/awsproto"
-	"github.com/tollgate-dev/tollgate/internal/arn"
-	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
@@ -65,25 +61,8 @@ func New(dir *principal.Directory) *Handler { return &Handler{dir: dir} }
 // action "tollgate:<Op>".
 type Route = awsproto.Route
 
-// target is what an operation acts on, resolved before it runs.
-type target struct {
-	arn     string              // the resource authorized on
-	account string              // the account it belongs to; "" for none
-	keys    map[string][]string // condition keys, may be nil
-	// principal, when set, is the principal acted on: the root and
-	// self rules apply to it.
-	principal *principal.Principal
-	// empowers marks an operation that changes the principal's power
-	// (its tags or policies); a caller may not do that to itself.
-	empowers bool
-	// policyName, when set, names a policy in account being replaced; a
-	// caller may not replace a policy attached to itself.
-	policyName string
-	// missing, when set, is the NotFound answered once the caller is
-	// authorized on the ARN the target would have: whether a principal
-	// or key exists is told only to those allowed to act on it.
-	missing error
-}
+// target is what an operation acts on (see Target in rules.go).
+type target = Target
 
 type route struct {
 	Route
@@ -95,7 +74,7 @@ func (h *Handler) routes() []route {
 	return append([]route{
 		{Route{Pattern: "GET /tollgate/v1/accounts", Op: "ListAccounts"}, h.anything, h.listAccounts},
 		{Route{Pattern: "POST /tollgate/v1/accounts", Op: "CreateAccount"}, h.newAccount, h.createAccount},
-		{Route{Pattern: "GET /tollgate/v1/principals", Op: "ListPrincipals"}, h.queryAccount(arn.IAMAll), h.listPrincipals},
+		{Route{Pattern: "GET /tollgate/v1/principals", Op: "ListPrincipals"}, h.queryAccount(PrincipalsTarget), h.listPrincipals},
 		{Route{Pattern: "POST /tollgate/v1/principals", Op: "CreatePrincipal"}, h.newPrincipal, h.createPrincipal},
 		{Route{Pattern: "GET /tollgate/v1/principals/{id}", Op: "GetPrincipal"}, h.pathPrincipal(false), h.getPrincipal},
 		{Route{Pattern: "POST /tollgate/v1/principals/{id}/access-keys", Op: "CreateAccessKey"}, h.pathPrincipal(false), h.createAccessKey},
@@ -103,7 +82,7 @@ func (h *Handler) routes() []route {
 		{Route{Pattern: "POST /tollgate/v1/access-keys/{key}", Op: "UpdateAccessKey"}, h.accessKeyOwner, h.updateAccessKey},
 		{Route{Pattern: "POST /tollgate/v1/principals/{id}/api-keys", Op: "CreateAPIKey"}, h.pathPrincipal(false), h.createAPIKey},
 		{Route{Pattern: "DELETE /tollgate/v1/api-keys/{key}", Op: "RevokeAPIKey"}, h.apiKeyOwner, h.revokeAPIKey},
-		{Route{Pattern: "GET /tollgate/v1/policies", Op: "ListPolicies"}, h.queryAccount(func(a string) string { return arn.IAMPolicy(a, "*") }), h.listPolicies},
+		{Route{Pattern: "GET /tollgate/v1/policies", Op: "ListPolicies"}, h.queryAccount(PoliciesTarget), h.listPolicies},
 		{Route{Pattern: "PUT /tollgate/v1/policies/{account}/{name}", Op: "PutPolicy"}, h.pathPolicy, h.putPolicy},
 		{Route{Pattern: "POST /tollgate/v1/principals/{id}/policies", Op: "AttachPolicy"}, h.attachment, h.attachPolicy},
 		{Route{Pattern: "DELETE /tollgate/v1/principals/{id}/policies/{name}", Op: "DetachPolicy"}, h.attachment, h.detachPolicy},
@@ -143,8 +122,8 @@ func (h *Handler) wrap(rt route) http.Handler {
 		if err == nil {
 			err = h.authorize(r, rt.Op, t)
 		}
-		if err == nil && t.missing != nil {
-			err = t.missing
+		if err == nil && t.Missing != nil {
+			err = t.Missing
 		}
 		if err == nil {
 			err = rt.serve(w, r, t)
@@ -156,32 +135,17 @@ func (h *Handler) wrap(rt route) http.Handler {
 }
 
 // authorize applies the account, root and self rules of the package
-// comment, then the caller's policies, to action "tollgate:"+op on t.
+// comment, then the caller's policies, to action "tollgate:"+op on t
+// (Rules.Authorize, shared with the console's Access page).
 func (h *Handler) authorize(r *http.Request, op string, t target) error {
-	action := "tollgate:" + op
 	caller := awsproto.Info(r.Context()).Identity.Principal
+	check := func(action, resource string, keys map[string][]string) error {
+		return awsproto.Authorize(r.Context(), action, resource, keys)
+	}
 	if caller == nil {
-		return awsproto.Authorize(r.Context(), action, t.arn, t.keys)
+		return check(Action(op), t.ARN, t.Keys)
 	}
-	deny := func(why string) error {
-		return errkind.New(errkind.Denied, "User: %s is not authorized to perform: %s on resource: %s: %s", caller.ARN(), action, t.arn, why)
-	}
-	managementRoot := caller.Kind == principal.Root && caller.Account == h.dir.Management()
-	if t.account != "" && t.account != caller.Account && !managementRoot {
-		return deny("only the management account's root administers account " + t.account)
-	}
-	if p := t.principal; p != nil && p.Kind == principal.Root && p.ID != caller.ID && op != "GetPrincipal" {
-		return deny("an account's root is managed only by itself")
-	}
-	if caller.Kind != principal.Root {
-		if p := t.principal; p != nil && t.empowers && p.ID == caller.ID {
-			return deny("a principal may not change its own tags or policies")
-		}
-		if t.policyName != "" && t.account == caller.Account && slices.Contains(h.dir.AttachedPolicyNames(caller.ID), t.policyName) {
-			return deny("a principal may not change a policy attached to itself")
-		}
-	}
-	return awsproto.Authorize(r.Context(), action, t.arn, t.keys)
+	return Rules{Dir: h.dir}.Authorize(caller, op, t, check)
 }
 
 func ok(w http.ResponseWriter, status int, v any) error {
@@ -195,12 +159,12 @@ func (h *Handler) visible(r *http.Request, account string) bool {
 	if caller == nil {
 		return true // handlers tested alone
 	}
-	return account == caller.Account || caller.Kind == principal.Root && caller.Account == h.dir.Management()
+	return Rules{Dir: h.dir}.Visible(caller, account)
 }
 
 // The resolvers below find each operation's target.
 
-func (h *Handler) anything(*http.Request) (target, error) { return target{arn: "*"}, nil }
+func (h *Handler) anything(*http.Request) (target, error) { return AnyTarget(), nil }
 
 func (h *Handler) newAccount(r *http.Request) (target, error) {
 	var in Account
@@ -212,23 +176,19 @@ func (h *Handler) newAccount(r *http.Request) (target, error) {
 	}
 	// The new account is another account: only the management account's
 	// root creates it.
-	return target{arn: arn.OrganizationsAccount(h.dir.Management(), in.AccountID), account: in.AccountID}, nil
+	return AccountTarget(h.dir.Management(), in.AccountID), nil
 }
 
 // queryAccount targets the account named by ?account= (default: the
 // caller's) through the ARN mk builds.
-func (h *Handler) queryAccount(mk func(account string) string) func(r *http.Request) (target, error) {
+func (h *Handler) queryAccount(mk func(account string) target) func(r *http.Request) (target, error) {
 	return func(r *http.Request) (target, error) {
 		account := r.URL.Query().Get("account")
 		if account == "" {
 			account = awsproto.Account(r.Context())
 		}
-		return target{arn: mk(account), account: account}, nil
+		return mk(account), nil
 	}
-}
-
-func principalTarget(p principal.Principal) target {
-	return target{arn: p.ARN(), account: p.Account, principal: &p}
 }
 
 func (h *Handler) newPrincipal(r *http.Request) (target, error) {
@@ -236,14 +196,7 @@ func (h *Handler) newPrincipal(r *http.Request) (target, error) {
 	if err != nil {
 		return target{}, err
 	}
-	p := principal.Principal{ID: principal.PrincipalID(in.Account, principal.Kind(in.Kind), in.Name), Account: in.Account, Name: in.Name, Kind: principal.Kind(in.Kind)}
-	if p.Kind == principal.Root {
-		return target{}, errkind.New(errkind.Invalid, "A principal is a user or a role.")
-	}
-	t := principalTarget(p)
-	t.empowers = true // recreating a principal replaces its tags
-	t.keys = authz.AddRequestTags(map[string][]string{}, tags.Set(in.Tags).List())
-	return t, nil
+	return NewPrincipalTarget(in.Account, principal.Kind(in.Kind), in.Name, tags.Set(in.Tags))
 }
 
 // pathPrincipal targets the principal named in the path.
@@ -253,8 +206,8 @@ func (h *Handler) pathPrincipal(empowers bool) func(r *http.Request) (target, er
 		if !found {
 			return h.absent(r, r.PathValue("id"), errkind.New(errkind.NotFound, "Principal %s does not exist.", r.PathValue("id")))
 		}
-		t := principalTarget(p)
-		t.empowers = empowers
+		t := PrincipalTarget(p)
+		t.Empowers = empowers
 		return t, nil
 	}
 }
@@ -265,7 +218,7 @@ func (h *Handler) accessKeyOwner(r *http.Request) (target, error) {
 	if !found {
 		return h.absent(r, "", errkind.New(errkind.NotFound, "Access key %s does not exist.", id))
 	}
-	return principalTarget(owner), nil
+	return PrincipalTarget(owner), nil
 }
 
 func (h *Handler) apiKeyOwner(r *http.Request) (target, error) {
@@ -274,31 +227,18 @@ func (h *Handler) apiKeyOwner(r *http.Request) (target, error) {
 	if !found {
 		return h.absent(r, "", errkind.New(errkind.NotFound, "API key %s does not exist.", id))
 	}
-	return principalTarget(owner), nil
+	return PrincipalTarget(owner), nil
 }
 
 // absent is the target of an operation on a principal or key that does
-// not exist: the ARN the principal id names ("user-ACCOUNT-NAME",
-// "role-ACCOUNT-NAME", "root-ACCOUNT"), or for a key (id "") every user
-// of the caller's account, so that notFound is answered only to a caller
-// allowed the operation there and others learn nothing of what exists.
+// not exist (AbsentTarget), id "" for a key.
 func (h *Handler) absent(r *http.Request, id string, notFound error) (target, error) {
-	account := awsproto.Account(r.Context())
-	resource := "arn:aws:iam::" + account + ":user/*"
-	if kind, rest, ok := strings.Cut(id, "-"); ok {
-		acct, name, _ := strings.Cut(rest, "-")
-		p := principal.Principal{Kind: principal.Kind(kind), Account: acct, Name: name}
-		if kind == string(principal.Root) {
-			p.Account = rest
-		}
-		account, resource = p.Account, p.ARN()
-	}
-	return target{arn: resource, account: account, missing: notFound}, nil
+	return AbsentTarget(awsproto.Account(r.Context()), id, notFound), nil
 }
 
 func (h *Handler) pathPolicy(r *http.Request) (target, error) {
 	account, name := r.PathValue("account"), r.PathValue("name")
-	return target{arn: arn.IAMPolicy(account, name), account: account, policyName: name}, nil
+	return PolicyTarget(account, name), nil
 }
 
 // attachment targets the principal in the path, with iam:PolicyARN naming
@@ -315,11 +255,10 @@ func (h *Handler) attachment(r *http.Request) (target, error) {
 		name = in.PolicyName
 	}
 	t, err := h.pathPrincipal(true)(r)
-	if err != nil {
-		return target{}, err
+	if err != nil || t.Principal == nil {
+		return t, err
 	}
-	t.keys = map[string][]string{"iam:PolicyARN": {arn.IAMPolicy(t.account, name)}}
-	return t, nil
+	return AttachmentTarget(*t.Principal, name), nil
 }
 
 // Account is the wire form of an account.
@@ -374,7 +313,7 @@ func (h *Handler) wire(p principal.Principal) Principal {
 
 func (h *Handler) listPrincipals(w http.ResponseWriter, r *http.Request, t target) error {
 	out := []Principal{}
-	for _, p := range h.dir.Principals(t.account) {
+	for _, p := range h.dir.Principals(t.Account) {
 		out = append(out, h.wire(p))
 	}
 	return ok(w, http.StatusOK, map[string]any{"principals": out})
@@ -416,12 +355,12 @@ func (h *Handler) createPrincipal(w http.ResponseWriter, r *http.Request, _ targ
 }
 
 func (h *Handler) getPrincipal(w http.ResponseWriter, r *http.Request, t target) error {
-	p := *t.principal
+	p := *t.Principal
 	return ok(w, http.StatusOK, h.wire(p))
 }
 
 func (h *Handler) createAccessKey(w http.ResponseWriter, r *http.Request, t target) error {
-	p := *t.principal
+	p := *t.Principal
 	id, secret, err := h.dir.CreateAccessKey(r.Context(), p.ID)
 	if err != nil {
 		return err
@@ -430,7 +369,7 @@ func (h *Handler) createAccessKey(w http.ResponseWriter, r *http.Request, t targ
 }
 
 func (h *Handler) listAccessKeys(w http.ResponseWriter, r *http.Request, t target) error {
-	p := *t.principal
+	p := *t.Principal
 	type key struct {
 		ID        string    `json:"accessKeyId"`
 		Status    string    `json:"status"`
@@ -462,7 +401,7 @@ func (h *Handler) updateAccessKey(w http.ResponseWriter, r *http.Request, _ targ
 }
 
 func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request, t target) error {
-	p := *t.principal
+	p := *t.Principal
 	token, err := h.dir.CreateAPIKey(r.Context(), p.ID)
 	if err != nil {
 		return err
@@ -488,14 +427,14 @@ type Policy struct {
 
 func (h *Handler) listPolicies(w http.ResponseWriter, r *http.Request, t target) error {
 	out := []Policy{}
-	for _, p := range h.dir.Policies(t.account) {
+	for _, p := range h.dir.Policies(t.Account) {
 		out = append(out, Policy{p.Account, p.Name, p.Document, p.UpdatedAt})
 	}
 	return ok(w, http.StatusOK, map[string]any{"policies": out})
 }
 
 func (h *Handler) putPolicy(w http.ResponseWriter, r *http.Request, t target) error {
-	account, name := t.account, t.policyName
+	account, name := t.Account, t.PolicyName
 	doc := string(awsproto.Info(r.Context()).Body)
 	if err := h.dir.PutPolicy(r.Context(), account, name, doc); err != nil {
 		return err
@@ -510,7 +449,7 @@ func (h *Handler) attachPolicy(w http.ResponseWriter, r *http.Request, t target)
 	if err := awsproto.DecodeJSON(awsproto.Info(r.Context()).Body, &in); err != nil {
 		return err
 	}
-	p := *t.principal
+	p := *t.Principal
 	if err := h.dir.AttachPolicy(r.Context(), p.ID, in.PolicyName); err != nil {
 		return err
 	}
@@ -519,7 +458,7 @@ func (h *Handler) attachPolicy(w http.ResponseWriter, r *http.Request, t target)
 }
 
 func (h *Handler) detachPolicy(w http.ResponseWriter, r *http.Request, t target) error {
-	p := *t.principal
+	p := *t.Principal
 	if err := h.dir.DetachPolicy(r.Context(), p.ID, r.PathValue("name")); err != nil {
 		return err
 	}

@@ -54,13 +54,13 @@ func (h *Handler) pathProfile(r *http.Request) (target, error) {
 		if a, perr := arn.Parse(ident); perr != nil || a.Account != account {
 			resource = "arn:aws:bedrock:*:" + account + ":application-inference-profile/" + ident
 		}
-		return target{arn: resource, account: account, missing: err}, nil
+		return target{ARN: resource, Account: account, Missing: err}, nil
 	}
-	return target{arn: p.ARN, account: account, keys: authz.ResourceKeys(p.Tags)}, nil
+	return target{ARN: p.ARN, Account: account, Keys: authz.ResourceKeys(p.Tags)}, nil
 }
 
 func (h *Handler) getProfileTiers(w http.ResponseWriter, r *http.Request, t target) error {
-	p, s, err := h.tiers.Get(t.account, r.PathValue("profile"))
+	p, s, err := h.tiers.Get(t.Account, r.PathValue("profile"))
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (h *Handler) putProfileTiers(w http.ResponseWriter, r *http.Request, t targ
 		return err
 	}
 	s := profile.TierSettings{Default: in.DefaultTier, Max: in.MaxTier}
-	p, err := h.tiers.Set(r.Context(), t.account, r.PathValue("profile"), s)
+	p, err := h.tiers.Set(r.Context(), t.Account, r.PathValue("profile"), s)
 	if err != nil {
 		return err
 	}
