@@ -30,6 +30,7 @@ func TestFirstHourWalkThrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and waits for the alarm evaluator (about a minute)")
 	}
+	t.Parallel() // mostly waiting for the alarm evaluator: overlap it with the other tests
 	ctx := t.Context()
 	bin := filepath.Join(t.TempDir(), "tollgate")
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
