@@ -36,12 +36,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if len(args) > 0 {
 		// serve's and demo's help goes to stdout, and asking for it is
 		// no error (exit 0).
-		if args[0] == "serve" && helpArg(args[1:]) {
+		if args[0] == "serve" && cli.HelpArg(args[1:]) {
 			fmt.Fprint(stdout, serveUsage)
 			config.PrintFlags(stdout)
 			return nil
 		}
-		if args[0] == "demo" && helpArg(args[1:]) {
+		if args[0] == "demo" && cli.HelpArg(args[1:]) {
 			err := demoCmd(ctx, args[1:], stdout, stdout, getenv)
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
@@ -77,20 +77,6 @@ Examples:
 
 Flags:
 `
-
-// helpArg reports whether args ask for help (-h, -help, --help) before
-// any "--".
-func helpArg(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "--":
-			return false
-		case "-h", "-help", "--help":
-			return true
-		}
-	}
-	return false
-}
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {

@@ -38,7 +38,7 @@ var adminVerbs = map[string][]string{
 // adminCmd runs `tollgate accounts|principals|keys|policies ...` through
 // the admin API's typed client and prints its answer as indented JSON.
 func adminCmd(ctx context.Context, group string, args []string, env Env) error {
-	if len(args) == 0 || helpArg(args[:1]) {
+	if len(args) == 0 || HelpArg(args[:1]) {
 		if len(args) > 0 {
 			fmt.Fprint(env.Stdout, adminUsage)
 			return errHelpShown

@@ -191,12 +191,12 @@ func Run(ctx context.Context, args []string, env Env) error {
 	case "reconcile":
 		return reconcileCmd(ctx, rest, env)
 	case "bench":
-		if helpArg(rest) {
+		if HelpArg(rest) {
 			return helpOf(bench.Command(ctx, rest, env.Stdout, env.Stdout))
 		}
 		return bench.Command(ctx, rest, env.Stdout, env.Stderr)
 	case "resolver":
-		if helpArg(rest) {
+		if HelpArg(rest) {
 			return helpOf(resolversidecar.Command(ctx, rest, env.Stdout))
 		}
 		return resolversidecar.Command(ctx, rest, env.Stderr)

@@ -102,9 +102,9 @@ func NewFlagSet(name, usage string, stdout, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// helpArg reports whether args ask for help (-h, -help, --help) before
+// HelpArg reports whether args ask for help (-h, -help, --help) before
 // any "--".
-func helpArg(args []string) bool {
+func HelpArg(args []string) bool {
 	for _, a := range args {
 		switch a {
 		case "--":
@@ -124,7 +124,7 @@ func helpArg(args []string) bool {
 // flag set's command, with a "did you mean" for a mistyped flag.
 func ParseFlags(fs *flag.FlagSet, args []string) error {
 	cmd := strings.TrimPrefix(fs.Name(), "tollgate ")
-	if helpArg(args) {
+	if HelpArg(args) {
 		fs.Usage()
 		return errHelpShown
 	}

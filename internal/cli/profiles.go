@@ -19,7 +19,7 @@ func profilesCmd(ctx context.Context, args []string, env Env) error {
 	verb, rest := subcommand(args, "list")
 	switch verb {
 	case "export-map":
-		if helpArg(rest) {
+		if HelpArg(rest) {
 			return helpOf(exportMapCmd(ctx, rest, env.Stdout, env.Stdout))
 		}
 		return exportMapCmd(ctx, rest, env.Stdout, env.Stderr)
@@ -56,7 +56,7 @@ func exportMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprint(stderr, exportMapUsage)
 		printFlags(stderr, fs)
 	}
-	if helpArg(args) {
+	if HelpArg(args) {
 		fs.Usage()
 		return flag.ErrHelp
 	}
