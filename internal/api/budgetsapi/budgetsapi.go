@@ -151,6 +151,25 @@ func target(ctx context.Context, action string, id, name *string) (string, strin
 
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 
+// bounds returns a request's optional TimePeriod as times; a missing
+// period or end is the zero time (unbounded).
+func (tp *timePeriod) bounds() (from, to time.Time, err error) {
+	if tp == nil {
+		return from, to, nil
+	}
+	if tp.Start != nil {
+		if from, err = fromEpoch(*tp.Start); err != nil {
+			return from, to, err
+		}
+	}
+	if tp.End != nil {
+		if to, err = fromEpoch(*tp.End); err != nil {
+			return from, to, err
+		}
+	}
+	return from, to, nil
+}
+
 func fromEpoch(v float64) (time.Time, error) {
 	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 || v > 1e11 {
 		return time.Time{}, invalid("The timestamp %v is out of range.", v)
@@ -594,18 +613,9 @@ func (h *Handler) performanceHistory(ctx context.Context, in performanceHistoryI
 	if err != nil {
 		return nil, err
 	}
-	var from, to time.Time
-	if tp := in.TimePeriod; tp != nil {
-		if tp.Start != nil {
-			if from, err = fromEpoch(*tp.Start); err != nil {
-				return nil, err
-			}
-		}
-		if tp.End != nil {
-			if to, err = fromEpoch(*tp.End); err != nil {
-				return nil, err
-			}
-		}
+	from, to, err := in.TimePeriod.bounds()
+	if err != nil {
+		return nil, err
 	}
 	b, periods, err := h.svc.PerformanceHistory(ctx, acct, name, from, to)
 	if err != nil {
@@ -877,18 +887,9 @@ func (h *Handler) describeBudgetActionHistories(ctx context.Context, in actionIn
 	if err != nil {
 		return nil, err
 	}
-	var from, to time.Time
-	if tp := in.TimePeriod; tp != nil {
-		if tp.Start != nil {
-			if from, err = fromEpoch(*tp.Start); err != nil {
-				return nil, err
-			}
-		}
-		if tp.End != nil {
-			if to, err = fromEpoch(*tp.End); err != nil {
-				return nil, err
-			}
-		}
+	from, to, err := in.TimePeriod.bounds()
+	if err != nil {
+		return nil, err
 	}
 	evs, err := h.svc.ActionHistory(ctx, acct, name, id, from, to)
 	if err != nil {
