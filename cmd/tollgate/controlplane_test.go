@@ -435,7 +435,7 @@ func TestControlPlaneValidation(t *testing.T) {
 			return err
 		}, validation},
 		{"tag an unknown profile", func() error {
-			_, err := c.TagResource(ctx, &bedrock.TagResourceInput{ResourceARN: aws.String(app[:len(app)-1] + "0"), Tags: tagList("a", "b")})
+			_, err := c.TagResource(ctx, &bedrock.TagResourceInput{ResourceARN: aws.String(otherLast(app)), Tags: tagList("a", "b")})
 			return err
 		}, notFound},
 		{"tag past 50", func() error {
@@ -669,4 +669,13 @@ func TestCredentialsAtRest(t *testing.T) {
 	if _, err := ts2.bedrock(t).ListFoundationModels(t.Context(), &bedrock.ListFoundationModelsInput{}); err != nil {
 		t.Errorf("environment root key: %v", err)
 	}
+}
+
+// otherLast returns s with its last character changed, so an ARN built
+// from a real one names a resource that does not exist.
+func otherLast(s string) string {
+	if strings.HasSuffix(s, "0") {
+		return s[:len(s)-1] + "1"
+	}
+	return s[:len(s)-1] + "0"
 }
