@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -70,7 +69,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 	gwCmd := fs.String("gateway-cmd", "", "another gateway's `command`, run by /bin/sh -c; {upstream} is replaced by the upstream's URL")
 	gwURL := fs.String("gateway-url", "", "that gateway's chat-completions `URL` (loopback)")
 	var gwHeaders stringList
-	fs.Var(&gwHeaders, "gateway-header", "header `'Name: value'` sent to that gateway, repeatable; {upstream} is replaced by the upstream's URL")
+	fs.Var(&gwHeaders, "gateway-header", "a `header` sent to that gateway, as 'Name: value'; repeatable; {upstream} is replaced by the upstream's URL")
 	endpoint := fs.String("endpoint", "", "drive the running Tollgate at this loopback `URL` instead of starting one (bills its ledger)")
 	creds := fs.String("credentials", "./tollgate-data/credentials", "with --endpoint: AWS shared-credentials file")
 	profile := fs.String("profile", "default", "with --endpoint: profile (section) of the credentials file")
@@ -79,15 +78,16 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 	bare := fs.Bool("bare", false, "with --endpoint: also measure a bare Go handler returning identical bytes, in this process")
 	yes := fs.Bool("yes", false, "with --endpoint: send traffic even when a provider other than the simulator serves the model")
 	out := fs.String("out", "", "also write the report to `DIR`/bench.json and DIR/bench.txt")
-	o := registerOutput(fs)
+	format := fs.String("output", "table", "output `format`: table or json")
+	short(fs, "o", "output")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return Usagef("bench", "bench: unexpected argument %q", fs.Arg(0))
 	}
-	if o.format != "table" && o.format != "json" {
-		return &UsageError{Cmd: "bench", Msg: fmt.Sprintf("bench: -o %s: bench prints table or json", o.format)}
+	if *format != "table" && *format != "json" {
+		return Usagef("bench", "bench: -o %s: bench prints table or json", *format)
 	}
 	rateList, err := bench.ParseRates(*rates)
 	if err != nil {
@@ -143,7 +143,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	if o.format == "json" {
+	if *format == "json" {
 		return writeJSON(env.Stdout, report)
 	}
 	return report.Print(env.Stdout)
