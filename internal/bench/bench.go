@@ -1,14 +1,17 @@
-// Package bench is the engine of `tollgate bench` (the command itself is
-// internal/cli's): a side-by-side harness that starts a zero-latency
-// OpenAI-compatible upstream, a Tollgate per provider and optionally
-// another gateway as processes of their own and measures each at fixed
-// rates with its CPU per call from /proc; and the load generator it
-// drives, which also runs against a running Tollgate. The generator sends
-// SigV4-signed Converse calls at fixed, open-loop rates to a Tollgate on
-// this machine (loopback only), optionally also to a bare Go handler that
-// returns the same bytes, and reports latency from each request's intended
-// start time. The gateway benchmarks of cmd/tollgate reuse its signer,
-// client and bare handler.
+// Package bench is the engine of `tollgate bench` (the command, its flags
+// and help are internal/cli's).
+//
+// Its side-by-side harness (RunHarness) starts, each as a process of its
+// own in a temporary directory it deletes, a zero-latency
+// OpenAI-compatible upstream (ServeUpstream), a Tollgate per provider and
+// optionally another gateway, then measures each at fixed open-loop rates
+// with the CPU per call of every process serving it, read from /proc.
+// Its load generator (Run) drives a running Tollgate on this machine
+// (loopback only) with SigV4-signed Converse calls, optionally beside a
+// bare Go handler that returns the same bytes. Both measure latency from
+// each request's intended start time, so a late send counts against the
+// target. The gateway benchmarks of cmd/tollgate reuse its signer, client
+// and bare handler.
 package bench
 
 import (

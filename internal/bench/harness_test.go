@@ -54,7 +54,7 @@ func TestParseStat(t *testing.T) {
 func TestProcCPU(t *testing.T) {
 	root := t.TempDir()
 	fs := procFS(root)
-	writeStat(t, root, 100, 1, "sh", 1, 2, 30, 40)     // the gateway's shell; 70 ticks of waited-for children
+	writeStat(t, root, 100, 1, "sh", 1, 2, 30, 40)       // the gateway's shell; 70 ticks of waited-for children
 	writeStat(t, root, 101, 100, "node", 200, 100, 0, 0) // its child
 	writeStat(t, root, 102, 101, "node worker", 5, 5, 0, 0)
 	writeStat(t, root, 200, 1, "other", 1000, 1000, 0, 0) // not in the tree

@@ -41,7 +41,9 @@ func childEnv() []string {
 }
 
 // startChild starts argv as name, its output in dir/name.log. A tree
-// child gets a process group of its own, measured and stopped as a whole.
+// child (another gateway) gets a process group of its own, measured and
+// stopped as a whole, and runs in the harness's working directory, so
+// that its command may name files relative to it; the others run in dir.
 func startChild(name, dir string, tree bool, argv ...string) (*child, error) {
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
@@ -51,10 +53,11 @@ func startChild(name, dir string, tree bool, argv ...string) (*child, error) {
 	defer f.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = childEnv()
-	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = f, f
 	if tree {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	} else {
+		cmd.Dir = dir
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start %s: %w", name, err)

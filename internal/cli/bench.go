@@ -42,7 +42,8 @@ Examples:
   tollgate bench --rates 50 --duration 2s --providers sim -o json
   tollgate bench --out docs/bench/side-by-side
   tollgate bench --gateway-cmd 'npx @portkey-ai/gateway' --gateway-url http://127.0.0.1:8787/v1/chat/completions \
-    --gateway-header 'x-portkey-provider: openai' --gateway-header 'x-portkey-custom-host: {upstream}/v1'
+    --gateway-header 'x-portkey-provider: openai' --gateway-header 'x-portkey-custom-host: {upstream}/v1' \
+    --gateway-header 'Authorization: Bearer sk-bench'
   tollgate bench --endpoint http://127.0.0.1:8080 --rates 500 --bare
 `
 
