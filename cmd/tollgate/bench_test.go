@@ -157,7 +157,8 @@ func TestBenchHarness(t *testing.T) {
 	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "bench", "--rates", "50", "--duration", "1s", "--warmup", "200ms", "-o", "json")
+	outDir := filepath.Join(t.TempDir(), "results")
+	cmd := exec.CommandContext(ctx, bin, "bench", "--rates", "50", "--duration", "1s", "--warmup", "200ms", "-o", "json", "--out", outDir)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "TOLLGATE_DATA_DIR=/nonexistent/operator-data")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -201,6 +202,15 @@ func TestBenchHarness(t *testing.T) {
 		if strings.HasPrefix(ti.Name, "tollgate-") && !strings.Contains(ti.Description, ":application-inference-profile/") {
 			t.Errorf("%s: %s", ti.Name, ti.Description)
 		}
+	}
+
+	// --out wrote the same report as JSON and as the table.
+	saved, err := os.ReadFile(filepath.Join(outDir, "bench.json"))
+	if err != nil || !bytes.Equal(saved, stdout.Bytes()) {
+		t.Errorf("--out bench.json (%v) differs from stdout", err)
+	}
+	if table, err := os.ReadFile(filepath.Join(outDir, "bench.txt")); err != nil || !strings.Contains(string(table), "| offered | direct p50 / p99 |") {
+		t.Errorf("--out bench.txt (%v):\n%s", err, table)
 	}
 
 	if ents, err := os.ReadDir(tmp); err != nil || len(ents) != 0 {

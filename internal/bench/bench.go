@@ -230,7 +230,7 @@ func EnsureProfile(ctx context.Context, endpoint, region string, creds aws.Crede
 
 // errRealProvider marks the refusal to load a provider other than the
 // simulator without Options.Yes.
-var errRealProvider = errors.New("not the simulator")
+var errRealProvider = errors.New("bench sends no load to a provider other than the simulator without --yes")
 
 // IsRealProvider reports whether err is Run's refusal to send load to a
 // model a provider other than the simulator serves.
@@ -246,7 +246,7 @@ func checkProviders(ctx context.Context, endpoint, region string, creds aws.Cred
 		if yes {
 			return nil
 		}
-		return fmt.Errorf("bench: cannot tell which provider serves %s (%w), so bench refuses to load it: %w", model, err, errRealProvider)
+		return fmt.Errorf("bench: cannot tell which provider serves %s (%v): %w", model, err, errRealProvider)
 	}
 	var real []string
 	for _, r := range mr.Routes {
@@ -258,7 +258,7 @@ func checkProviders(ctx context.Context, endpoint, region string, creds aws.Cred
 		real = append(real, "no provider")
 	}
 	if len(real) > 0 && !yes {
-		return fmt.Errorf("bench: %s is served by %s, not the simulator: %w", model, strings.Join(real, ", "), errRealProvider)
+		return fmt.Errorf("bench: %s is served by %s: %w", model, strings.Join(real, ", "), errRealProvider)
 	}
 	return nil
 }
