@@ -171,6 +171,9 @@ func RunHarness(ctx context.Context, o HarnessOptions, progress io.Writer) (rep 
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if runtime.GOOS != "linux" {
+		return nil, errors.New("bench: the side-by-side harness reads CPU times from /proc, so it runs on Linux only; use --endpoint")
+	}
 	if o.Executable == "" {
 		if o.Executable, err = os.Executable(); err != nil {
 			return nil, err

@@ -54,9 +54,8 @@ func startChild(name, dir string, tree bool, argv ...string) (*child, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = f, f
-	if tree {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	} else {
+	cmd.SysProcAttr = childAttr(tree)
+	if !tree {
 		cmd.Dir = dir
 	}
 	if err := cmd.Start(); err != nil {
@@ -139,7 +138,7 @@ func (c *child) stop(grace time.Duration) error {
 	pid := c.cmd.Process.Pid
 	signal := func(sig syscall.Signal) {
 		if c.tree {
-			_ = syscall.Kill(-pid, sig)
+			_ = signalGroup(pid, sig)
 		} else {
 			_ = c.cmd.Process.Signal(sig)
 		}
