@@ -10,4 +10,6 @@ import (
 // childAttr is nil where the harness does not run (it reads /proc).
 func childAttr(bool) *syscall.SysProcAttr { return nil }
 
-func signalGroup(int, syscall.Signal) error { return errors.New("process groups are not supported here") }
+func signalGroup(int, syscall.Signal) error {
+	return errors.New("process groups are not supported here")
+}
