@@ -66,9 +66,12 @@ func (o HarnessOptions) Validate() error {
 	if err := (Options{Endpoint: "http://127.0.0.1", Rates: o.Rates, Duration: o.Duration, Warmup: o.Warmup}).validate(); err != nil {
 		return err
 	}
-	for _, p := range o.Providers {
+	for i, p := range o.Providers {
 		if !slices.Contains(harnessProviders, p) {
 			return fmt.Errorf("bench: provider %q must be one of %s", p, strings.Join(harnessProviders, ", "))
+		}
+		if slices.Contains(o.Providers[:i], p) {
+			return fmt.Errorf("bench: provider %q is named twice", p)
 		}
 	}
 	if (o.GatewayCmd == "") != (o.GatewayURL == "") {

@@ -243,6 +243,7 @@ func TestHarnessOptionsValidate(t *testing.T) {
 	}
 	for name, mutate := range map[string]func(*HarnessOptions){
 		"provider":        func(o *HarnessOptions) { o.Providers = []string{"bedrock"} },
+		"provider twice":  func(o *HarnessOptions) { o.Providers = []string{"sim", "sim"} },
 		"cmd without url": func(o *HarnessOptions) { o.GatewayCmd = "gw" },
 		"url without cmd": func(o *HarnessOptions) { o.GatewayURL = "http://127.0.0.1:1" },
 		"remote gateway":  func(o *HarnessOptions) { o.GatewayCmd, o.GatewayURL = "gw", "http://10.1.2.3:80/v1" },
