@@ -118,7 +118,9 @@ func TestFixedRate(t *testing.T) {
 	if st.Scheduled != 50 || st.Completed != 50 || st.Errors != 0 || st.Dropped != 0 || got.Load() != 50 {
 		t.Errorf("scheduled %d completed %d errors %d dropped %d seen %d; want 50 each and no errors", st.Scheduled, st.Completed, st.Errors, st.Dropped, got.Load())
 	}
-	if st.AchievedRPS < 80 || st.AchievedRPS > 120 {
+	// Open loop never sends faster than the rate; a loaded machine may
+	// answer the last calls late, which lowers the achieved rate.
+	if st.AchievedRPS < 50 || st.AchievedRPS > 110 {
 		t.Errorf("achieved %.1f req/s, want about 100", st.AchievedRPS)
 	}
 	if !(st.P50Ms > 0 && st.P50Ms <= st.P90Ms && st.P90Ms <= st.P99Ms && st.P99Ms <= st.MaxMs) {
