@@ -321,6 +321,7 @@ func TestAuthorizationClass(t *testing.T) {
 		{"admin", "AttachPolicy", "tollgate:AttachPolicy", user("bob"), false, adm("POST", "/tollgate/v1/principals/"+bobID+"/policies", map[string]any{"policyName": "pol"})},
 		{"admin", "GetProfileTiers", "tollgate:GetProfileTiers", prof, false, adm("GET", "/tollgate/v1/profile-tiers/"+profID, nil)},
 		{"admin", "PutProfileTiers", "tollgate:PutProfileTiers", prof, false, adm("PUT", "/tollgate/v1/profile-tiers/"+profID, map[string]any{"maxTier": "default"})},
+		{"admin", "GetModelRoutes", "tollgate:GetModelRoutes", prof, false, adm("GET", "/tollgate/v1/model-routes/"+profID, nil)},
 
 		{"bedrock", "DeleteInferenceProfile", "bedrock:DeleteInferenceProfile", prof, false, br("DELETE", "/inference-profiles/"+profID, nil)},
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
+	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/config"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/provider/bedrock"
 	"github.com/tollgate-dev/tollgate/internal/provider/openai"
 	"github.com/tollgate-dev/tollgate/internal/provider/sim"
+	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
 var faultKinds = map[string]errkind.Kind{
@@ -60,4 +63,31 @@ func buildRouter(ctx context.Context, cfg config.Config) (*invoke.RouteTable, er
 			Route: invoke.Route{Name: r.Provider, Provider: providers[r.Provider], Upstream: r.Upstream}})
 	}
 	return invoke.NewRouteTable(rules, &invoke.Route{Name: "sim", Provider: providers["sim"]}), nil
+}
+
+// modelRouter answers the admin API's GetModelRoutes: the target a
+// runtime modelId resolves to, as svc resolves it for a call, and the
+// provider router picks in each of its regions, with the provider's type
+// from the configuration (the built-in "sim" when no route names it).
+func modelRouter(svc *invoke.Service, router invoke.Router, cfg config.Config) adminapi.ModelRouter {
+	types := map[string]string{"sim": "sim"}
+	for _, p := range cfg.Providers {
+		types[p.Name] = p.Type
+	}
+	return func(account, modelID string) (adminapi.ModelRoutes, tags.Set, error) {
+		t, err := svc.Resolve(account, modelID)
+		if err != nil {
+			return adminapi.ModelRoutes{}, nil, err
+		}
+		out := adminapi.ModelRoutes{ModelID: modelID, ARN: t.ProfileARN, FoundationModelID: t.Model.ID, Routes: []adminapi.ModelRoute{}}
+		if out.ARN == "" {
+			out.ARN = arn.FoundationModel(cfg.Region, t.Model.ID)
+		}
+		for _, region := range t.Regions {
+			if r, ok := router(t.Model, region); ok {
+				out.Routes = append(out.Routes, adminapi.ModelRoute{Region: region, Provider: r.Name, ProviderType: types[r.Name]})
+			}
+		}
+		return out, t.Tags, nil
+	}
 }

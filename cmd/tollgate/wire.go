@@ -306,7 +306,7 @@ func (m *Main) Open(ctx context.Context) error {
 	rest.HandleFunc("/", server.UnknownOperation)
 
 	admin := http.NewServeMux()
-	adminapi.New(m.Directory).WithProfileTiers(m.Tiers).Register(admin)
+	adminapi.New(m.Directory).WithProfileTiers(m.Tiers).WithModelRoutes(modelRouter(m.Invoke, router.Route, cfg)).Register(admin)
 	topts := taggingapi.Options{Rate: cfg.TaggingRate}
 	if m.DB.Shared() {
 		topts.Shared = m.DB // several replicas: the rate is the fleet's

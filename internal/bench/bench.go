@@ -1,9 +1,17 @@
-// Package bench is `tollgate bench`, the load generator: it sends
-// SigV4-signed Converse calls at fixed, open-loop rates to a Tollgate on
-// this machine (loopback only), optionally also to a bare Go handler that
-// returns the same bytes, and reports latency from each request's intended
-// start time. The gateway benchmarks of cmd/tollgate reuse its signer,
-// client and bare handler.
+// Package bench is the engine of `tollgate bench` (the command, its flags
+// and help are internal/cli's).
+//
+// Its side-by-side harness (RunHarness) starts, each as a process of its
+// own in a temporary directory it deletes, a zero-latency
+// OpenAI-compatible upstream (ServeUpstream), a Tollgate per provider and
+// optionally another gateway, then measures each at fixed open-loop rates
+// with the CPU per call of every process serving it, read from /proc.
+// Its load generator (Run) drives a running Tollgate on this machine
+// (loopback only) with SigV4-signed Converse calls, optionally beside a
+// bare Go handler that returns the same bytes. Both measure latency from
+// each request's intended start time, so a late send counts against the
+// target. The gateway benchmarks of cmd/tollgate reuse its signer, client
+// and bare handler.
 package bench
 
 import (
@@ -13,7 +21,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -35,6 +42,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
 	btypes "github.com/aws/aws-sdk-go-v2/service/bedrock/types"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+
+	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 )
 
 // Limits that keep one `tollgate bench` bounded in count and time.
@@ -63,6 +72,9 @@ type Options struct {
 	Duration    time.Duration // measured time per rate and target
 	Warmup      time.Duration // unmeasured time at the same rate before each run
 	Bare        bool          // also measure a bare Go handler returning the same bytes
+	// Yes sends the load even when a provider other than the simulator
+	// serves Model: without it Run refuses (IsRealProvider).
+	Yes bool
 }
 
 // Report is the result of a load run; --json prints it.
@@ -112,49 +124,8 @@ type Stats struct {
 	FirstError   string  `json:"firstError,omitempty"`
 }
 
-// Command runs `tollgate bench ARGS...`.
-func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tollgate bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o Options
-	fs.StringVar(&o.Endpoint, "endpoint", "http://127.0.0.1:8080", "Tollgate endpoint (loopback only)")
-	fs.StringVar(&o.Credentials, "credentials", "./tollgate-data/credentials", "AWS shared credentials file")
-	fs.StringVar(&o.Profile, "profile", "default", "profile (section) of the credentials file")
-	fs.StringVar(&o.Region, "region", "us-east-1", "region requests are signed for")
-	fs.StringVar(&o.Model, "model", "", `modelId to call (profile ARN or id, or model id); empty: create or reuse the application profile "bench"`)
-	rates := fs.String("rates", "500,1000,2000", "comma-separated request rates per second")
-	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "measured time per rate and target")
-	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unmeasured time at the same rate before each measurement")
-	fs.BoolVar(&o.Bare, "bare", false, "also measure a bare Go handler returning identical bytes, in this process")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: tollgate bench [flags]\n\nSends Converse at fixed rates to a running Tollgate over loopback and reports latency.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
-	}
-	var err error
-	if o.Rates, err = parseRates(*rates); err != nil {
-		return err
-	}
-	progress := stderr
-	rep, err := Run(ctx, o, progress)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
-	return rep.Print(stdout)
-}
-
-func parseRates(s string) ([]int, error) {
+// ParseRates parses a comma-separated list of request rates per second.
+func ParseRates(s string) ([]int, error) {
 	var out []int
 	for f := range strings.SplitSeq(s, ",") {
 		f = strings.TrimSpace(f)
@@ -255,6 +226,41 @@ func EnsureProfile(ctx context.Context, endpoint, region string, creds aws.Crede
 		return "", fmt.Errorf("bench: create inference profile %q: %w", benchProfileName, err)
 	}
 	return aws.ToString(out.InferenceProfileArn), nil
+}
+
+// errRealProvider marks the refusal to load a provider other than the
+// simulator without Options.Yes.
+var errRealProvider = errors.New("bench sends no load to a provider other than the simulator without --yes")
+
+// IsRealProvider reports whether err is Run's refusal to send load to a
+// model a provider other than the simulator serves.
+func IsRealProvider(err error) bool { return errors.Is(err, errRealProvider) }
+
+// checkProviders asks the server (the admin API's GetModelRoutes) which
+// providers serve model and refuses any but the simulator unless yes:
+// that load would reach, and be billed by, a real model.
+func checkProviders(ctx context.Context, endpoint, region string, creds aws.Credentials, model string, yes bool) error {
+	c := adminapi.NewClient(endpoint, region, aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }))
+	mr, err := c.GetModelRoutes(ctx, model)
+	if err != nil {
+		if yes {
+			return nil
+		}
+		return fmt.Errorf("bench: cannot tell which provider serves %s (%v): %w", model, err, errRealProvider)
+	}
+	var real []string
+	for _, r := range mr.Routes {
+		if r.ProviderType != "sim" {
+			real = append(real, fmt.Sprintf("%s (%s) in %s", r.Provider, r.ProviderType, r.Region))
+		}
+	}
+	if len(mr.Routes) == 0 {
+		real = append(real, "no provider")
+	}
+	if len(real) > 0 && !yes {
+		return fmt.Errorf("bench: %s is served by %s: %w", model, strings.Join(real, ", "), errRealProvider)
+	}
+	return nil
 }
 
 // ConverseBody is the Converse request every benchmark call sends.
@@ -377,6 +383,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 			return nil, err
 		}
 	}
+	if err := checkProviders(ctx, endpoint, o.Region, creds, model, o.Yes); err != nil {
+		return nil, err
+	}
 	sig := NewSigner(creds, o.Region, model, ConverseBody())
 	conns := benchWorkers(slices.Max(o.Rates))
 	tgClient := Client(conns)
@@ -426,13 +435,13 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 	for _, rate := range o.Rates {
 		run := RateRun{Rate: rate}
 		fmt.Fprintf(progress, "bench: %d req/s against Tollgate for %v...\n", rate, o.Duration)
-		run.Tollgate, err = measureRate(ctx, tgClient, sig, endpoint, rate, o.Warmup, o.Duration)
+		run.Tollgate, err = measureRate(ctx, tgClient, signed(sig, endpoint), rate, o.Warmup, o.Duration)
 		if err != nil {
 			return nil, err
 		}
 		if o.Bare {
 			fmt.Fprintf(progress, "bench: %d req/s against the bare handler for %v...\n", rate, o.Duration)
-			bare, err := measureRate(ctx, bareClient, sig, bareURL, rate, o.Warmup, o.Duration)
+			bare, err := measureRate(ctx, bareClient, signed(sig, bareURL), rate, o.Warmup, o.Duration)
 			if err != nil {
 				return nil, err
 			}
@@ -447,9 +456,9 @@ func Run(ctx context.Context, o Options, progress io.Writer) (*Report, error) {
 }
 
 // measureRate warms up, then runs one measured fixed-rate load.
-func measureRate(ctx context.Context, client *http.Client, sig *Signer, base string, rate int, warmup, dur time.Duration) (Stats, error) {
+func measureRate(ctx context.Context, client *http.Client, newReq RequestFunc, rate int, warmup, dur time.Duration) (Stats, error) {
 	if warmup > 0 {
-		if _, err := fixedRate(ctx, client, sig, base, rate, warmup); err != nil {
+		if _, err := fixedRate(ctx, client, newReq, rate, warmup); err != nil {
 			return Stats{}, err
 		}
 	}
@@ -460,17 +469,27 @@ func measureRate(ctx context.Context, client *http.Client, sig *Signer, base str
 	case <-ctx.Done():
 		return Stats{}, ctx.Err()
 	}
-	return fixedRate(ctx, client, sig, base, rate, dur)
+	return fixedRate(ctx, client, newReq, rate, dur)
+}
+
+// RequestFunc builds one request of a load run; it is called by the
+// worker that sends it, just before sending.
+type RequestFunc func(ctx context.Context) (*http.Request, error)
+
+// signed is the RequestFunc of SigV4-signed Converse calls to base.
+func signed(sig *Signer, base string) RequestFunc {
+	return func(ctx context.Context) (*http.Request, error) { return sig.Request(ctx, base) }
 }
 
 // fixedRate sends rate requests per second for dur, open loop: request i
 // is due at start + i/rate whether or not earlier ones have been answered.
+// newReq builds each request.
 // A dispatcher hands each due request to a bounded pool of workers; when
 // all are busy and the hand-off queue is full the request is dropped and
-// counted. Each worker signs its request just before sending it (signing
-// is client work, the same for every target), and latency runs from the
+// counted. Each worker builds (and signs) its request just before sending
+// it (client work, the same for every target), and latency runs from the
 // due time to the last byte of the response.
-func fixedRate(ctx context.Context, client *http.Client, sig *Signer, base string, rate int, dur time.Duration) (Stats, error) {
+func fixedRate(ctx context.Context, client *http.Client, newReq RequestFunc, rate int, dur time.Duration) (Stats, error) {
 	n := max(1, int(math.Round(float64(rate)*dur.Seconds())))
 	interval := float64(time.Second) / float64(rate)
 	workers := benchWorkers(rate)
@@ -503,7 +522,7 @@ func fixedRate(ctx context.Context, client *http.Client, sig *Signer, base strin
 					late.Add(1)
 				}
 				err := func() error {
-					req, err := sig.Request(ctx, base)
+					req, err := newReq(ctx)
 					if err != nil {
 						return err
 					}

@@ -20,7 +20,7 @@ func TestBenchRefusesNonLoopback(t *testing.T) {
 }
 
 func TestParseRates(t *testing.T) {
-	got, err := parseRates("500, 1000,2000")
+	got, err := ParseRates("500, 1000,2000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +28,8 @@ func TestParseRates(t *testing.T) {
 		t.Errorf("rates (-got +want):\n%s", diff)
 	}
 	for _, bad := range []string{"", "0", "-5", "fast", "1,2,x", "1000000"} {
-		if _, err := parseRates(bad); err == nil {
-			t.Errorf("parseRates(%q) accepted it", bad)
+		if _, err := ParseRates(bad); err == nil {
+			t.Errorf("ParseRates(%q) accepted it", bad)
 		}
 	}
 }

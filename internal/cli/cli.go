@@ -3,9 +3,9 @@
 // the rest to Run. There is one file per noun (usage, report, export,
 // chargeback, budgets, alarms, anomalies, admin for accounts, principals,
 // keys and policies, profiles); flags.go and output.go hold the shared
-// flags and output helpers; bench and the resolver sidecar are packages of
-// their own (internal/bench, internal/resolversidecar) that Run dispatches
-// to.
+// flags and output helpers; the engines of bench and of the resolver
+// sidecar are packages of their own (internal/bench,
+// internal/resolversidecar).
 //
 // # Which commands read the store, and which go through the server
 //
@@ -45,7 +45,6 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/alarm"
 	"github.com/tollgate-dev/tollgate/internal/anomaly"
-	"github.com/tollgate-dev/tollgate/internal/bench"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
@@ -135,7 +134,7 @@ Correct the ledger:
   reprice      re-price recorded calls after a price correction, auditably
 
 Tools:
-  bench        drive a running Tollgate at fixed rates and report latency
+  bench        Tollgate side by side with the bare upstream: latency and CPU per call
   resolver     caching sidecar answering tags -> profile ARN
 
 Run 'tollgate help COMMAND' (or 'tollgate COMMAND --help') for a command's
@@ -191,10 +190,7 @@ func Run(ctx context.Context, args []string, env Env) error {
 	case "reconcile":
 		return reconcileCmd(ctx, rest, env)
 	case "bench":
-		if HelpArg(rest) {
-			return helpOf(bench.Command(ctx, rest, env.Stdout, env.Stdout))
-		}
-		return bench.Command(ctx, rest, env.Stdout, env.Stderr)
+		return benchCmd(ctx, rest, env)
 	case "resolver":
 		if HelpArg(rest) {
 			return helpOf(resolversidecar.Command(ctx, rest, env.Stdout))

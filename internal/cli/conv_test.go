@@ -59,7 +59,7 @@ func TestHelpOnStdoutExitZero(t *testing.T) {
 			if !strings.Contains(out, "Usage:") {
 				t.Errorf("%s --help prints no usage:\n%s", name, out)
 			}
-			if !strings.Contains(out, "Example") && cmd[0] != "bench" && cmd[0] != "resolver" {
+			if !strings.Contains(out, "Example") && cmd[0] != "resolver" {
 				t.Errorf("%s --help has no examples:\n%s", name, out)
 			}
 			// help CMD, -h and flags before the subcommand's argument print the same.
@@ -95,7 +95,7 @@ func TestHelpOnStdoutExitZero(t *testing.T) {
 
 func TestEveryFlagDescribed(t *testing.T) {
 	for _, cmd := range helpCommands {
-		if cmd[0] == "bench" || cmd[0] == "resolver" || (len(cmd) > 1 && cmd[1] == "export-map") {
+		if cmd[0] == "resolver" || (len(cmd) > 1 && cmd[1] == "export-map") {
 			continue // their flags are defined in their own packages
 		}
 		_, out, _ := runCLI(t, append(append([]string{}, cmd...), "--help")...)
@@ -141,6 +141,14 @@ func TestErrors(t *testing.T) {
 		{[]string{"alarms", "create", "a", "--metric", "Invocations"}, 2},
 		{[]string{"profiles", "create", "p"}, 2},
 		{[]string{"keys", "activate"}, 2},
+		{[]string{"bench", "--rats", "50"}, 2},
+		{[]string{"bench", "--rates", "fast"}, 2},
+		{[]string{"bench", "--model", "m"}, 2},
+		{[]string{"bench", "--endpoint", "http://127.0.0.1:8080", "--providers", "sim"}, 2},
+		{[]string{"bench", "--providers", "bedrock"}, 2},
+		{[]string{"bench", "--gateway-cmd", "gw"}, 2},
+		{[]string{"bench", "-o", "yaml"}, 2},
+		{[]string{"bench", "now"}, 2},
 		{[]string{"usage", "--data-dir", "/nonexistent/typo"}, 1},
 		{[]string{"budgets", "--data-dir", "/nonexistent/typo"}, 1},
 	} {

@@ -50,8 +50,9 @@ const SigningName = "tollgate"
 
 // Handler serves the admin API.
 type Handler struct {
-	dir   *principal.Directory
-	tiers *profile.Tiers // nil: the profile tier operations answer Unavailable
+	dir    *principal.Directory
+	tiers  *profile.Tiers // nil: the profile tier operations answer Unavailable
+	models ModelRouter    // nil: GetModelRoutes answers Unavailable
 }
 
 // New returns a Handler over the principal directory.
@@ -86,7 +87,7 @@ func (h *Handler) routes() []route {
 		{Route{Pattern: "PUT /tollgate/v1/policies/{account}/{name}", Op: "PutPolicy"}, h.pathPolicy, h.putPolicy},
 		{Route{Pattern: "POST /tollgate/v1/principals/{id}/policies", Op: "AttachPolicy"}, h.attachment, h.attachPolicy},
 		{Route{Pattern: "DELETE /tollgate/v1/principals/{id}/policies/{name}", Op: "DetachPolicy"}, h.attachment, h.detachPolicy},
-	}, h.tierRoutes()...)
+	}, append(h.tierRoutes(), h.modelRoutes()...)...)
 }
 
 // Routes lists the admin operations the handler registers.

@@ -11,6 +11,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 	"github.com/tollgate-dev/tollgate/internal/authz"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/secretbox"
@@ -69,7 +70,16 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	admin := http.NewServeMux()
-	adminapi.New(dir).WithProfileTiers(tiers).Register(admin)
+	// Model routes as cmd/tollgate's router answers them: the profile is
+	// served by a simulator, anything else is unknown.
+	models := func(account, modelID string) (adminapi.ModelRoutes, tags.Set, error) {
+		if account != mgmt || (modelID != nova.ID && modelID != nova.ARN) {
+			return adminapi.ModelRoutes{}, nil, errkind.New(errkind.NotFound, "The inference profile %s could not be found.", modelID)
+		}
+		return adminapi.ModelRoutes{ModelID: modelID, ARN: nova.ARN, FoundationModelID: "amazon.nova-pro-v1:0",
+			Routes: []adminapi.ModelRoute{{Region: region, Provider: "sim", ProviderType: "sim"}}}, nova.Tags, nil
+	}
+	adminapi.New(dir).WithProfileTiers(tiers).WithModelRoutes(models).Register(admin)
 	srv := server.New(server.Options{
 		Verifier: &sigv4.Verifier{Keys: svc},
 		Auth:     svc,

@@ -254,6 +254,23 @@ func TestClientRoundTrip(t *testing.T) {
 		checkError(t, err, "ResourceNotFoundException")
 	})
 
+	step("GetModelRoutes", "the profile's provider", func(t *testing.T) {
+		got, err := c.GetModelRoutes(ctx, nova.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := adminapi.ModelRoutes{ModelID: nova.ARN, ARN: nova.ARN, FoundationModelID: "amazon.nova-pro-v1:0",
+			Routes: []adminapi.ModelRoute{{Region: region, Provider: "sim", ProviderType: "sim"}}}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("routes (-got +want):\n%s", diff)
+		}
+		_, err = c.GetModelRoutes(ctx, "zzzzzzzzzzzz")
+		checkError(t, err, "ResourceNotFoundException")
+		// Authorized on the profile like the rest: alice's key has no policy.
+		_, err = f.client(aliceKey.AccessKeyID, aliceKey.SecretAccessKey).GetModelRoutes(ctx, nova.ID)
+		checkError(t, err, "AccessDeniedException")
+	})
+
 	for _, r := range adminapi.Routes() {
 		if !called[r.Op] {
 			t.Errorf("route %s (%s) is not exercised", r.Op, r.Pattern)

@@ -1,0 +1,106 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Print writes r as a table, one row per rate and target, then the
+// side-by-side summary the issue's table has (Markdown), then the
+// first error of every run that had one.
+func (r *HarnessReport) Print(w io.Writer) error {
+	fmt.Fprintf(w, "Side-by-side, open loop over loopback: %s measured per rate and target after %s warm-up; %d CPUs; Tollgate durability %s\n",
+		r.Duration, r.Warmup, r.NumCPU, r.Synchronous)
+	fmt.Fprintln(w, "Latency in ms from each request's intended start; CPU per call = a process's user+system CPU over the window / calls answered.")
+	for _, t := range r.Targets {
+		fmt.Fprintf(w, "  %-16s %s: %s\n", t.Name, t.URL, t.Description)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "RATE\tTARGET\tACHIEVED\tP50\tP90\tP99\tMAX\tERRORS\tDROPPED\tLATE\tCPU/CALL µs\tUPSTREAM µs\tLOADGEN µs\tOTHER LOAD\t")
+	for _, hr := range r.Rates {
+		for _, run := range hr.Runs {
+			front, upstream := "-", "-"
+			if len(run.Processes) > 0 {
+				front = fmtUs(run.Processes[0].CPUPerCallUs)
+			}
+			if len(run.Processes) > 1 {
+				upstream = fmtUs(run.Processes[1].CPUPerCallUs)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t\n",
+				hr.Rate, run.Target, run.AchievedRPS, run.P50Ms, run.P90Ms, run.P99Ms, run.MaxMs,
+				run.Errors, run.Dropped, run.Late, front, upstream, fmtUs(run.LoadgenCPUPerCallUs), run.OtherLoadCores)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nCPU/CALL is the target's own process (the upstream itself for direct); UPSTREAM is the upstream behind it; OTHER LOAD is the rest of the machine in cores.")
+	fmt.Fprintln(w)
+	r.printSummary(w)
+	for _, hr := range r.Rates {
+		for _, run := range hr.Runs {
+			if run.FirstError != "" {
+				fmt.Fprintf(w, "first error at %d req/s, %s: %s\n", hr.Rate, run.Target, run.FirstError)
+			}
+		}
+	}
+	return nil
+}
+
+// printSummary writes the Markdown table of the issue: per rate, each
+// target's p50 / p99 and its front process's CPU per call.
+func (r *HarnessReport) printSummary(w io.Writer) {
+	head := []string{"offered"}
+	for _, t := range r.Targets {
+		if t.Name == TargetDirect {
+			head = append(head, "direct p50 / p99")
+		} else {
+			head = append(head, t.Name+" p50 / p99, CPU per call")
+		}
+	}
+	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
+	for _, hr := range r.Rates {
+		cells := []string{groupThousands(hr.Rate) + "/s"}
+		for _, t := range r.Targets {
+			cell := "—"
+			for _, run := range hr.Runs {
+				if run.Target != t.Name {
+					continue
+				}
+				cell = fmt.Sprintf("%.2f / %.1f ms", run.P50Ms, run.P99Ms)
+				if t.Name != TargetDirect && len(run.Processes) > 0 {
+					cell += ", " + groupThousands(int(run.Processes[0].CPUPerCallUs+0.5)) + " µs"
+				}
+				if run.Errors > 0 || run.Dropped > 0 || run.AchievedRPS < 0.9*float64(hr.Rate) {
+					cell += fmt.Sprintf(" (achieved %.0f/s, %d errors, %d dropped)", run.AchievedRPS, run.Errors, run.Dropped)
+				}
+			}
+			cells = append(cells, cell)
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+}
+
+func fmtUs(us float64) string { return strconv.FormatFloat(us, 'f', 0, 64) }
+
+// groupThousands writes n with a comma every three digits (2,000).
+func groupThousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
