@@ -245,15 +245,32 @@ func rollupOrder(t string) string {
 		long_context, latency_optimized, region COLLATE "C"`
 }
 
-// rollupSelect is what a group of inserted records adds to one rollup, as
-// sumsOf counts it ($36: ledger.OpFixedCost, $37: ledger.OutcomeSuccess).
-const rollupSelect = `count(*) FILTER (WHERE operation <> $36::text),
-		count(*) FILTER (WHERE operation <> $36::text AND outcome <> $37::text),
-		sum(input_tokens)::bigint, sum(output_tokens)::bigint, sum(cache_read_tokens)::bigint,
-		sum(cache_write_tokens)::bigint, sum(cache_write_1h_tokens)::bigint, sum(cost_nanos)::bigint,
-		sum(input_cost)::bigint, sum(output_cost)::bigint, sum(cache_read_cost)::bigint, sum(cache_write_cost)::bigint,
-		sum(cache_write_1h_cost)::bigint, sum(fixed_cost)::bigint,
-		count(*) FILTER (WHERE operation <> $36::text AND NOT priced)`
+// groupSums is what a group of inserted records adds to one rollup, as
+// sumsOf counts it ($36: ledger.OpFixedCost, $37: ledger.OutcomeSuccess),
+// named as the rollup tables' columns (rollupSumColumns).
+const groupSums = `count(*) FILTER (WHERE operation <> $36::text) AS calls,
+		count(*) FILTER (WHERE operation <> $36::text AND outcome <> $37::text) AS errors,
+		sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,
+		sum(cache_read_tokens)::bigint AS cache_read_tokens, sum(cache_write_tokens)::bigint AS cache_write_tokens,
+		sum(cache_write_1h_tokens)::bigint AS cache_write_1h_tokens, sum(cost_nanos)::bigint AS cost_nanos,
+		sum(input_cost)::bigint AS input_cost, sum(output_cost)::bigint AS output_cost,
+		sum(cache_read_cost)::bigint AS cache_read_cost, sum(cache_write_cost)::bigint AS cache_write_cost,
+		sum(cache_write_1h_cost)::bigint AS cache_write_1h_cost, sum(fixed_cost)::bigint AS fixed_cost,
+		count(*) FILTER (WHERE operation <> $36::text AND NOT priced) AS unpriced`
+
+// rollupSumColumns are the counters of the rollup tables.
+var rollupSumColumns = []string{"calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+	"cache_write_tokens", "cache_write_1h_tokens", "cost_nanos", "input_cost", "output_cost", "cache_read_cost",
+	"cache_write_cost", "cache_write_1h_cost", "fixed_cost", "unpriced"}
+
+// sumOfSums adds up groupSums' columns over a group of rows.
+func sumOfSums() string {
+	out := make([]string, len(rollupSumColumns))
+	for i, c := range rollupSumColumns {
+		out[i] = "sum(" + c + ")::bigint"
+	}
+	return strings.Join(out, ", ")
+}
 
 // rollupUpsert is the INSERT head and ON CONFLICT tail of upsertRollups,
 // around a SELECT of its rows, for the rollup table table with time column
@@ -269,19 +286,19 @@ func rollupUpsert(table, t, rows string) string {
 // one implicit transaction: it inserts the request ids ($1, $2: sorted,
 // unique) that are new (ON CONFLICT DO NOTHING), the records ($1..$35,
 // recordColumns.args) of only those ids, and adds only those records to
-// their hourly and then their daily rollups, grouped and sorted by key in
+// their hourly and then their daily rollups, summed and sorted by key in
 // the database; last it raises one ledger_version shard ($38) if anything
-// was recorded. A replayed request id, by this replica or another, so adds
-// nothing anywhere.
+// was recorded (every inserted record makes a daily row). A replayed
+// request id, by this replica or another, so adds nothing anywhere.
 //
 // Data-modifying WITH queries run once each, and each one here reads the
 // previous one's result before it changes a shared row: the records read
-// the inserted ids, the hourly rollups the inserted records (grouped, so
-// all of them first), the daily rollups wait for the count of the hourly
-// ones, the version for that of the daily ones. So an append takes its
-// locks in the global order the comment on appendAttempts gives, each
-// step's rows in key order, as the multi-statement transaction it
-// replaces did.
+// the inserted ids, the hourly rollups the inserted records' sums per
+// hourly key (agg: grouped, so all of them first), the daily rollups wait
+// for the count of the hourly ones, the version for that of the daily
+// ones. So an append takes its locks in the global order the comment on
+// appendAttempts gives, each step's rows in key order, as the
+// multi-statement transaction it replaced did.
 var appendStmt = `WITH ids AS (
 	INSERT INTO usage_request_ids (request_id, time_ms)
 	SELECT r, t FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u (r, t, n) ORDER BY n
@@ -301,15 +318,18 @@ var appendStmt = `WITH ids AS (
 	RETURNING time_ms - ((time_ms % 3600000) + 3600000) % 3600000 AS hour_ms, ` + sqlstore.RollupKeyColumns + `,
 		outcome, priced, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
 		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost
-), hourly AS (
-	` + rollupUpsert("usage_hourly", "hour_ms", `SELECT hour_ms, `+sqlstore.RollupKeyColumns+`, `+rollupSelect+`
+), agg AS (
+	SELECT hour_ms, ` + sqlstore.RollupKeyColumns + `, ` + groupSums + `
 	FROM recs
-	GROUP BY hour_ms, `+sqlstore.RollupKeyColumns+`
+	GROUP BY hour_ms, ` + sqlstore.RollupKeyColumns + `
+), hourly AS (
+	` + rollupUpsert("usage_hourly", "hour_ms", `SELECT hour_ms, `+sqlstore.RollupKeyColumns+`, `+strings.Join(rollupSumColumns, ", ")+`
+	FROM agg
 	ORDER BY `+rollupOrder("hour_ms")) + `
 	RETURNING 1
 ), daily AS (
-	` + rollupUpsert("usage_daily", "day_ms", `SELECT day_ms, `+sqlstore.RollupKeyColumns+`, `+rollupSelect+`
-	FROM (SELECT hour_ms - hour_ms % `+fmt.Sprint(msPerDay)+` AS day_ms, * FROM recs) AS d
+	` + rollupUpsert("usage_daily", "day_ms", `SELECT day_ms, `+sqlstore.RollupKeyColumns+`, `+sumOfSums()+`
+	FROM (SELECT hour_ms - hour_ms % `+fmt.Sprint(msPerDay)+` AS day_ms, * FROM agg) AS d
 	WHERE (SELECT count(*) FROM hourly) >= 0
 	GROUP BY day_ms, `+sqlstore.RollupKeyColumns+`
 	ORDER BY `+rollupOrder("day_ms")) + `
