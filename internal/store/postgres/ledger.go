@@ -23,8 +23,8 @@ const versionShards = 16
 // or serialization failure. Appends take their locks in one global order
 // (request ids, hourly rollups, daily rollups, version shard; each sorted,
 // and new tag sets in transactions of their own before), so neither should
-// happen; the retry is insurance, and safe
-// because an append is idempotent.
+// happen; the retry is insurance, and safe because an append is
+// idempotent.
 const appendAttempts = 3
 
 // AppendRecords implements ledger.Writer. It writes the batch in one
