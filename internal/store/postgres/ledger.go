@@ -21,18 +21,20 @@ const versionShards = 16
 
 // appendAttempts bounds the tries of one append that fails on a deadlock
 // or serialization failure. Appends take their locks in one global order
-// (tag sets, request ids, hourly rollups, daily rollups, version shard;
-// each sorted), so neither should happen; the retry is insurance, and safe
-// because an append is idempotent.
+// (request ids, hourly rollups, daily rollups, version shard; each sorted,
+// and new tag sets in transactions of their own before), so neither should
+// happen; the retry is insurance, and safe because an append is
+// idempotent.
 const appendAttempts = 3
 
-// AppendRecords implements ledger.Writer. In one transaction it inserts
-// the request ids of recs into usage_request_ids (ON CONFLICT DO NOTHING),
-// then only the records whose id it inserted into usage_records, then adds
-// those records to their hourly rollups and then to their daily ones, so a
-// record appended twice, by this replica or another, counts once. The
-// monthly partitions the records need are created beforehand, each in a
-// short transaction of its own.
+// AppendRecords implements ledger.Writer. It writes the batch in one
+// statement (appendStmt), so one round trip and one commit: the request
+// ids of recs go into usage_request_ids (ON CONFLICT DO NOTHING), only the
+// records whose id it inserted into usage_records, and only those records
+// into their hourly and then their daily rollups, so a record appended
+// twice, by this replica or another, counts once. The monthly partitions
+// the records need, and tag sets not seen before, are created beforehand,
+// each in a short transaction of its own.
 func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	recs = uniqueByRequestID(recs)
 	if len(recs) == 0 {
@@ -43,7 +45,7 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = db.appendTx(ctx, recs)
+		err = db.appendOnce(ctx, recs)
 		switch class := errs.Class(err); {
 		case class == sqlstore.NoPartition && attempt == 1:
 			// A partition this process knew was dropped (retention)
@@ -195,22 +197,6 @@ func sortedColumns(sums rollupDeltas) *rollupColumns {
 	return &u
 }
 
-const insertRequestIDs = `INSERT INTO usage_request_ids (request_id, time_ms)
-	SELECT r, t FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u (r, t, n) ORDER BY n
-	ON CONFLICT (request_id) DO NOTHING
-	RETURNING request_id`
-
-const insertRecords = `INSERT INTO usage_records (request_id, time_ms, account, region, region_served, principal_id,
-	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
-	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier,
-	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version)
-	SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-	$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[],
-	$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
-	$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[], $28::text[],
-	$29::text[], $30::boolean[], $31::boolean[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[])`
-
 // upsertRollups adds a batch's sums to its rollups, one row per key, in the
 // order given (sorted: concurrent appends lock shared rows in one order).
 const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, ` + sqlstore.RollupKeyColumns + `,
@@ -242,80 +228,137 @@ const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, ` + sqlstore.Roll
 // upsertDaily is upsertRollups for the daily rollups.
 var upsertDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(upsertRollups)
 
-// appendTx is one attempt at AppendRecords; recs are unique and sorted by
-// request id.
-func (db *DB) appendTx(ctx context.Context, recs []ledger.Record) error {
-	tx, err := db.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+// recordInsertColumns are the columns of usage_records an append sets,
+// in recordColumns.args' order.
+const recordInsertColumns = `request_id, time_ms, account, region, region_served, principal_id,
+	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
+	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
+	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier,
+	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version`
+
+// rollupOrder sorts rollup rows as compareKeys does (byte order for text,
+// whatever the database's collation), after the time column t, so appends
+// and re-pricings lock shared rollup rows in one global order.
+func rollupOrder(t string) string {
+	return t + `, account COLLATE "C", region_served COLLATE "C", profile_arn COLLATE "C", model_id COLLATE "C",
+		principal_id COLLATE "C", operation COLLATE "C", tag_set_id, scope COLLATE "C", service_tier COLLATE "C",
+		long_context, latency_optimized, region COLLATE "C"`
+}
+
+// groupSums is what a group of inserted records adds to one rollup, as
+// sumsOf counts it ($36: ledger.OpFixedCost, $37: ledger.OutcomeSuccess),
+// named as the rollup tables' columns (rollupSumColumns).
+const groupSums = `count(*) FILTER (WHERE operation <> $36::text) AS calls,
+		count(*) FILTER (WHERE operation <> $36::text AND outcome <> $37::text) AS errors,
+		sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,
+		sum(cache_read_tokens)::bigint AS cache_read_tokens, sum(cache_write_tokens)::bigint AS cache_write_tokens,
+		sum(cache_write_1h_tokens)::bigint AS cache_write_1h_tokens, sum(cost_nanos)::bigint AS cost_nanos,
+		sum(input_cost)::bigint AS input_cost, sum(output_cost)::bigint AS output_cost,
+		sum(cache_read_cost)::bigint AS cache_read_cost, sum(cache_write_cost)::bigint AS cache_write_cost,
+		sum(cache_write_1h_cost)::bigint AS cache_write_1h_cost, sum(fixed_cost)::bigint AS fixed_cost,
+		count(*) FILTER (WHERE operation <> $36::text AND NOT priced) AS unpriced`
+
+// rollupSumColumns are the counters of the rollup tables.
+var rollupSumColumns = []string{"calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+	"cache_write_tokens", "cache_write_1h_tokens", "cost_nanos", "input_cost", "output_cost", "cache_read_cost",
+	"cache_write_cost", "cache_write_1h_cost", "fixed_cost", "unpriced"}
+
+// sumOfSums adds up groupSums' columns over a group of rows.
+func sumOfSums() string {
+	out := make([]string, len(rollupSumColumns))
+	for i, c := range rollupSumColumns {
+		out[i] = "sum(" + c + ")::bigint"
 	}
-	defer tx.Rollback()
-	local, err := db.tagSetIDs(ctx, tx, recs)
+	return strings.Join(out, ", ")
+}
+
+// rollupUpsert is the INSERT head and ON CONFLICT tail of upsertRollups,
+// around a SELECT of its rows, for the rollup table table with time column
+// t.
+func rollupUpsert(table, t, rows string) string {
+	head, _, _ := strings.Cut(upsertRollups, "SELECT")
+	_, tail, _ := strings.Cut(upsertRollups, "ORDER BY n")
+	r := strings.NewReplacer("usage_hourly", table, "hour_ms", t)
+	return r.Replace(head) + rows + r.Replace(tail)
+}
+
+// appendStmt appends a batch in one statement, so in one round trip and
+// one implicit transaction: it inserts the request ids ($1, $2: sorted,
+// unique) that are new (ON CONFLICT DO NOTHING), the records ($1..$35,
+// recordColumns.args) of only those ids, and adds only those records to
+// their hourly and then their daily rollups, summed and sorted by key in
+// the database; last it raises one ledger_version shard ($38) if anything
+// was recorded (every inserted record makes a daily row). A replayed
+// request id, by this replica or another, so adds nothing anywhere.
+//
+// Data-modifying WITH queries run once each, and each one here reads the
+// previous one's result before it changes a shared row: the records read
+// the inserted ids, the hourly rollups the inserted records' sums per
+// hourly key (agg: grouped, so all of them first), the daily rollups wait
+// for the count of the hourly ones, the version for that of the daily
+// ones. So an append takes its locks in the global order the comment on
+// appendAttempts gives, each step's rows in key order, as the
+// multi-statement transaction it replaced did.
+var appendStmt = `WITH ids AS (
+	INSERT INTO usage_request_ids (request_id, time_ms)
+	SELECT r, t FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u (r, t, n) ORDER BY n
+	ON CONFLICT (request_id) DO NOTHING
+	RETURNING request_id
+), recs AS (
+	INSERT INTO usage_records (` + recordInsertColumns + `)
+	SELECT ` + recordInsertColumns + `
+	FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[],
+		$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
+		$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[], $28::text[],
+		$29::text[], $30::boolean[], $31::boolean[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[])
+		WITH ORDINALITY AS u (` + recordInsertColumns + `, n)
+	WHERE request_id IN (SELECT request_id FROM ids)
+	ORDER BY n
+	RETURNING time_ms - ((time_ms % 3600000) + 3600000) % 3600000 AS hour_ms, ` + sqlstore.RollupKeyColumns + `,
+		outcome, priced, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
+		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost
+), agg AS (
+	SELECT hour_ms, ` + sqlstore.RollupKeyColumns + `, ` + groupSums + `
+	FROM recs
+	GROUP BY hour_ms, ` + sqlstore.RollupKeyColumns + `
+), hourly AS (
+	` + rollupUpsert("usage_hourly", "hour_ms", `SELECT hour_ms, `+sqlstore.RollupKeyColumns+`, `+strings.Join(rollupSumColumns, ", ")+`
+	FROM agg
+	ORDER BY `+rollupOrder("hour_ms")) + `
+	RETURNING 1
+), daily AS (
+	` + rollupUpsert("usage_daily", "day_ms", `SELECT day_ms, `+sqlstore.RollupKeyColumns+`, `+sumOfSums()+`
+	FROM (SELECT hour_ms - hour_ms % `+fmt.Sprint(msPerDay)+` AS day_ms, * FROM agg) AS d
+	WHERE (SELECT count(*) FROM hourly) >= 0
+	GROUP BY day_ms, `+sqlstore.RollupKeyColumns+`
+	ORDER BY `+rollupOrder("day_ms")) + `
+	RETURNING 1
+)
+UPDATE ledger_version SET v = v + 1 WHERE shard = $38 AND (SELECT count(*) FROM daily) > 0`
+
+// appendOnce is one attempt at AppendRecords; recs are unique and sorted
+// by request id. New tag sets are inserted first, each committed at once
+// (tag sets are immutable, so one left unused by a failed append is
+// harmless), then appendStmt writes the batch.
+func (db *DB) appendOnce(ctx context.Context, recs []ledger.Record) error {
+	local, err := db.tagSetIDs(ctx, db.db, recs)
 	if err != nil {
 		return fmt.Errorf("tag sets: %w", err)
-	}
-
-	ids, times := make([]string, len(recs)), make([]int64, len(recs))
-	for i, r := range recs {
-		ids[i], times[i] = r.RequestID, sqlstore.MS(r.Time)
-	}
-	inserted := make(map[string]bool, len(recs))
-	err = sqlstore.Each(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		inserted[id] = true
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("request ids: %w", err)
-	}
-	if len(inserted) == 0 {
-		return tx.Commit() // every record already stored: idempotent
-	}
-
-	var c recordColumns
-	sums := rollupDeltas{}
-	for _, r := range recs {
-		if !inserted[r.RequestID] {
-			continue
-		}
-		ts := local[r.Tags.Canonical()]
-		c.add(r, ts)
-		sums.add(rollupKeyOf(r.Time.UTC().Truncate(time.Hour), &r, ts), sumsOf(&r, true))
-	}
-	if _, err := tx.ExecContext(ctx, insertRecords, c.args()...); err != nil {
-		return fmt.Errorf("insert records: %w", err)
-	}
-
-	if _, err := tx.ExecContext(ctx, upsertRollups, sortedColumns(sums).args()...); err != nil {
-		return fmt.Errorf("update rollups: %w", err)
-	}
-	// The daily rollups come after all the hourly ones, again in key
-	// order, so every append still locks rows in one global order. A daily
-	// row is shared by every append of its combination during the whole
-	// day, but appends running at the same time carry records of the same
-	// hour: those that meet on a daily row have already met, and queued,
-	// on the hourly row of the same combination, which they hold until
-	// commit too. Appends of different hours of one day (a late batch, an
-	// hour boundary) are the only new waits, each as short as the
-	// remainder of a transaction.
-	if _, err := tx.ExecContext(ctx, upsertDaily, sortedColumns(dailySums(sums)).args()...); err != nil {
-		return fmt.Errorf("update daily rollups: %w", err)
-	}
-	// Last, so the shard's row is held only while committing.
-	if _, err := tx.ExecContext(ctx, `UPDATE ledger_version SET v = v + 1 WHERE shard = $1`, rand.IntN(versionShards)); err != nil {
-		return fmt.Errorf("ledger version: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return err
 	}
 	db.mu.Lock()
 	for canon, id := range local {
 		db.tagIDs[canon] = id
 	}
 	db.mu.Unlock()
+	var c recordColumns
+	for _, r := range recs {
+		c.add(r, local[r.Tags.Canonical()])
+	}
+	args := append(c.args(), ledger.OpFixedCost, ledger.OutcomeSuccess, rand.IntN(versionShards))
+	if _, err := db.db.ExecContext(ctx, appendStmt, args...); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -425,11 +468,12 @@ func (u *rollupColumns) args() []any {
 }
 
 // tagSetIDs returns the id of every tag set of recs, by canonical form,
-// inserting the new ones inside tx. The sets are looked up, then inserted
+// inserting the new ones through tx (a transaction, or the pool: each
+// statement then commits at once). The sets are looked up, then inserted
 // (ON CONFLICT DO NOTHING, in canonical order), then looked up again for
 // those another transaction inserted meanwhile; an existing row is never
 // locked, so appends of popular tag sets do not wait for one another.
-func (db *DB) tagSetIDs(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (map[string]int64, error) {
+func (db *DB) tagSetIDs(ctx context.Context, tx sqlstore.Querier, recs []ledger.Record) (map[string]int64, error) {
 	local := map[string]int64{}
 	sets := map[string]tags.Set{}
 	db.mu.Lock()

@@ -393,8 +393,7 @@ CREATE TABLE usage_records (
     cache_write_1h_cost bigint NOT NULL DEFAULT 0,
     fixed_cost bigint NOT NULL DEFAULT 0,
     price_version text NOT NULL DEFAULT ''::text,
-    CONSTRAINT usage_records_pkey PRIMARY KEY (time_ms, seq),
-    CONSTRAINT usage_records_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
+    CONSTRAINT usage_records_pkey PRIMARY KEY (time_ms, seq)
 ) PARTITION BY RANGE (time_ms);
 CREATE INDEX usage_records_account_time ON ONLY usage_records USING btree (account, time_ms);
 CREATE TABLE usage_repricings (
