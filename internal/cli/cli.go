@@ -50,7 +50,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/profile"
-	"github.com/tollgate-dev/tollgate/internal/resolversidecar"
 )
 
 // Store is what the offline commands read (see the package comment):
@@ -196,10 +195,7 @@ func Run(ctx context.Context, args []string, env Env) error {
 		}
 		return bench.Command(ctx, rest, env.Stdout, env.Stderr)
 	case "resolver":
-		if HelpArg(rest) {
-			return helpOf(resolversidecar.Command(ctx, rest, env.Stdout))
-		}
-		return resolversidecar.Command(ctx, rest, env.Stderr)
+		return resolverCmd(ctx, rest, env)
 	case "profiles":
 		return profilesCmd(ctx, rest, env)
 	case "accounts", "principals", "keys", "policies":

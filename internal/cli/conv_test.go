@@ -59,7 +59,7 @@ func TestHelpOnStdoutExitZero(t *testing.T) {
 			if !strings.Contains(out, "Usage:") {
 				t.Errorf("%s --help prints no usage:\n%s", name, out)
 			}
-			if !strings.Contains(out, "Example") && cmd[0] != "bench" && cmd[0] != "resolver" {
+			if !strings.Contains(out, "Example") && cmd[0] != "bench" {
 				t.Errorf("%s --help has no examples:\n%s", name, out)
 			}
 			// help CMD, -h and flags before the subcommand's argument print the same.
@@ -95,7 +95,7 @@ func TestHelpOnStdoutExitZero(t *testing.T) {
 
 func TestEveryFlagDescribed(t *testing.T) {
 	for _, cmd := range helpCommands {
-		if cmd[0] == "bench" || cmd[0] == "resolver" || (len(cmd) > 1 && cmd[1] == "export-map") {
+		if cmd[0] == "bench" || (len(cmd) > 1 && cmd[1] == "export-map") {
 			continue // their flags are defined in their own packages
 		}
 		_, out, _ := runCLI(t, append(append([]string{}, cmd...), "--help")...)
@@ -141,6 +141,10 @@ func TestErrors(t *testing.T) {
 		{[]string{"alarms", "create", "a", "--metric", "Invocations"}, 2},
 		{[]string{"profiles", "create", "p"}, 2},
 		{[]string{"keys", "activate"}, 2},
+		{[]string{"resolver", "--listne", ":8091"}, 2},
+		{[]string{"resolver", "--ttl", "soon"}, 2},
+		{[]string{"resolver", "--static-mode", "backup"}, 2},
+		{[]string{"resolver", "extra"}, 2},
 		{[]string{"usage", "--data-dir", "/nonexistent/typo"}, 1},
 		{[]string{"budgets", "--data-dir", "/nonexistent/typo"}, 1},
 	} {
