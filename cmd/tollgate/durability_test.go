@@ -29,10 +29,11 @@ import (
 // TestMain starts building the tollgate binary the process tests run
 // (buildBinary) before any test: the build, a minute of CPU under load,
 // then overlaps the tests that come first instead of holding up the first
-// test that needs it.
+// test that needs it. A run of chosen tests (-run) builds only if one
+// needs it.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if !testing.Short() {
+	if !testing.Short() && flag.Lookup("test.run").Value.String() == "" {
 		go func() { _, _ = buildBinary() }()
 	}
 	os.Exit(m.Run())
