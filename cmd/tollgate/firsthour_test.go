@@ -185,7 +185,7 @@ func TestFirstHourWalkThrough(t *testing.T) {
 		if err := json.Unmarshal([]byte(tg(t, 0, "usage", "--since", "1h", "--tag", "dept=walk", "-o", "json")), &recs); err != nil || len(recs) != 6 {
 			t.Fatalf("usage --tag dept=walk -o json: %d records, %v", len(recs), err)
 		}
-		if c, _ := recs[0]["cost"].(string); !strings.HasSuffix(c, " USD") || recs[0]["profileName"] != "walk-bot" {
+		if c, _ := recs[0]["cost"].(string); !strings.HasSuffix(c, " USD") || recs[0]["profileName"] != "walk-bot" || recs[0]["principalName"] != "root" {
 			t.Errorf("usage record %v", recs[0])
 		}
 		tg(t, 2, "usage", "--tag", "dpet=walk")

@@ -49,6 +49,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 )
 
@@ -69,6 +70,10 @@ type Store interface {
 	// profile names beside ids and tag filters can name the keys that
 	// exist.
 	ListAllProfiles(ctx context.Context) ([]profile.Profile, error)
+	// LoadPrincipals returns every principal (and its keys, which the
+	// commands ignore), so the request log shows principal names beside
+	// ids.
+	LoadPrincipals(ctx context.Context) ([]principal.Principal, []principal.AccessKey, []principal.APIKey, error)
 
 	LoadAlarms(ctx context.Context) ([]alarm.Alarm, error)
 	AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.HistoryItem, error)

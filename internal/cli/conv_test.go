@@ -257,7 +257,7 @@ func TestOutputFormats(t *testing.T) {
 		{RequestID: "req-2", Time: t0.Add(time.Minute), Operation: "InvokeModel", ModelID: "custom.model-v1", RegionServed: "us-west-2",
 			InputTokens: 10, LatencyMs: 3, Outcome: "throttled"},
 	}
-	names := map[string]string{"a1b2c3d4e5f6": "claims-bot"}
+	names := usageNames{profiles: map[string]string{"a1b2c3d4e5f6": "claims-bot"}, principals: map[string]string{"AIDAEXAMPLE": "claims-app"}}
 	var all bytes.Buffer
 	for _, f := range outputFormats {
 		var b bytes.Buffer
