@@ -162,6 +162,10 @@ type Config struct {
 	// Routes bind models and regions to providers; the first match wins and
 	// unmatched models go to "sim". Default empty.
 	Routes []Route `yaml:"routes"`
+	// ConsoleMainTagKey is the tag key the console's home page ranks
+	// spend by (a visitor may pick another with ?tag=KEY). Default empty:
+	// the key with most spend this month.
+	ConsoleMainTagKey string `yaml:"consoleMainTagKey"`
 	// ConsoleIdleTimeout ends a web console session unused this long.
 	// Default 1h.
 	ConsoleIdleTimeout time.Duration `yaml:"consoleIdleTimeout"`
@@ -438,6 +442,7 @@ func fields() []field {
 		mk("pagerduty-endpoint", "PagerDuty Events API v2 endpoint (empty = https://events.pagerduty.com/v2/enqueue)", func(c *Config) *string { return &c.PagerDutyEndpoint }),
 		mk("smtp-from", "sender address of e-mail alerts", func(c *Config) *string { return &c.SMTPFrom }),
 		mk("smtp-username", "SMTP login (password: TOLLGATE_SMTP_PASSWORD)", func(c *Config) *string { return &c.SMTPUsername }),
+		mk("console-main-tag-key", "tag key the console's home page ranks spend by (empty = the one with most spend)", func(c *Config) *string { return &c.ConsoleMainTagKey }),
 		mk("metrics-tag-labels", "profile tag keys to add as Prometheus labels (comma-separated)", func(c *Config) *string { return &c.MetricsTagLabels }),
 		{"outbound-allow", "CIDR prefixes, addresses and host[:port] names alert webhooks may reach despite being internal (comma-separated)",
 			func(c *Config) string { return strings.Join(c.OutboundAllow, ",") },
