@@ -288,3 +288,30 @@ func TestAccessControl(t *testing.T) {
 		}
 	})
 }
+
+// TestPolicyRejectsUnknownTollgateAction checks the admin API refuses a
+// policy naming a tollgate: action that does not exist (Tollgate knows all
+// of its own), as IAM refuses an invalid action, and accepts its real
+// actions and other services' actions as written.
+func TestPolicyRejectsUnknownTollgateAction(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	put := func(name, action string) error {
+		f := filepath.Join(t.TempDir(), name+".json")
+		doc := `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "` + action + `", "Resource": "*"}]}`
+		if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return ts.cli(t, nil, "policies", "put", "--account", "123456789012", "--name", name, "--file", f)
+	}
+	err := put("frob", "tollgate:Frobnicate")
+	if err == nil || !strings.Contains(err.Error(), "MalformedPolicyDocument") || !strings.Contains(err.Error(), `Invalid Action: the action "tollgate:Frobnicate" does not exist`) {
+		t.Errorf("policy with tollgate:Frobnicate: %v, want MalformedPolicyDocument: Invalid Action", err)
+	}
+	for name, action := range map[string]string{"metrics": "tollgate:GetMetrics", "admin": "tollgate:PutPolicy", "some": "tollgate:List*",
+		"aws-only": "bedrock:CreateModelCustomizationJob"} {
+		if err := put(name, action); err != nil {
+			t.Errorf("policy with %s: %v", action, err)
+		}
+	}
+}

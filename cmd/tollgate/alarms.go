@@ -39,6 +39,8 @@ type Watch struct {
 	outbox atomic.Pointer[notify.Outbox]
 	usage  usageLog // runtime calls' usage for their access-log lines (accesslog.go)
 	shared bool     // replicas share the store
+	// evalEvery is how often alarms are evaluated (Config.AlarmEvalInterval).
+	evalEvery time.Duration
 
 	// BudgetStatus, when set before Open returns, feeds the budget gauges
 	// of /metrics (the budget service's hook).
@@ -54,7 +56,10 @@ type Watch struct {
 // openWatch builds the Watch over m's store. Its background jobs (jobs)
 // start with Main.Run.
 func openWatch(ctx context.Context, m *Main) (*Watch, error) {
-	w := &Watch{Prometheus: prometheus.NewRegistry()}
+	w := &Watch{Prometheus: prometheus.NewRegistry(), evalEvery: 10 * time.Second} // alarmEvalInterval's documented default
+	if m.Config.AlarmEvalInterval > 0 {
+		w.evalEvery = m.Config.AlarmEvalInterval
+	}
 	w.usage.profileName = func(account, id string) string {
 		if m.Profiles != nil {
 			if p, ok := m.Profiles.Lookup(account, id); ok {
@@ -129,7 +134,7 @@ func (w *Watch) jobs(log *slog.Logger) []supervise.Job {
 					log.Warn("reload_alarms_failed", "err", err.Error())
 				}
 			}
-			w.Alarms.Run(ctx, 10*time.Second)
+			w.Alarms.Run(ctx, w.evalEvery)
 			return nil
 		}},
 	}

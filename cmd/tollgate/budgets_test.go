@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -1115,5 +1116,110 @@ func TestStalledStreamReleasesItsReservation(t *testing.T) {
 			t.Errorf("stalled stream record: outcome %s, %d in, %d out, cost %v; want cancelled with part of the %d tokens", rec.Outcome, rec.InputTokens, rec.OutputTokens, rec.Cost, words)
 		}
 		t.Logf("the stalled stream delivered %d of %d tokens", rec.OutputTokens, words)
+	})
+}
+
+// TestBudgetsUpdateCLI checks that budgets update changes a budget as one
+// update: an alert at a threshold the budget has adds its subscriber, an
+// enforcement of the same type is updated in place, and when a later step
+// is refused the earlier ones are undone and the error says nothing
+// changed.
+func TestBudgetsUpdateCLI(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", nil)
+	ctx := t.Context()
+	acct, name := aws.String(budgetAcct), aws.String("team-chat")
+	bc := ts.budgets(t)
+	ts.mustCLI(t, nil, "budgets", "create", "team-chat", "--account", budgetAcct, "--limit", "100", "--scope", "dept=sales",
+		"--alert", "80%:email=fin@example.com", "--enforce", "throttle=60/min")
+	actions := func() []bt.Action {
+		t.Helper()
+		out, err := bc.DescribeBudgetActionsForBudget(ctx, &budgets.DescribeBudgetActionsForBudgetInput{AccountId: acct, BudgetName: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Actions
+	}
+	before := actions()
+	if len(before) != 1 {
+		t.Fatalf("%d actions after create, want 1", len(before))
+	}
+
+	t.Run("alert at an existing threshold and same enforcement type", func(t *testing.T) {
+		ts.mustCLI(t, nil, "budgets", "update", "team-chat", "--account", budgetAcct, "--limit", "120",
+			"--alert", "80%:email=ops@example.com", "--alert", "80%:email=fin@example.com", "--enforce", "throttle=120/min")
+		d, err := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: name, ShowFilterExpression: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(d.Budget.BudgetLimit.Amount); money.MustParse(got) != money.MustParse("120") {
+			t.Errorf("limit %s, want 120", got)
+		}
+		if d.Budget.FilterExpression == nil || d.Budget.FilterExpression.Tags == nil || aws.ToString(d.Budget.FilterExpression.Tags.Key) != "dept" {
+			t.Errorf("scope lost by the update: %+v", d.Budget.FilterExpression)
+		}
+		ns, err := bc.DescribeNotificationsForBudget(ctx, &budgets.DescribeNotificationsForBudgetInput{AccountId: acct, BudgetName: name})
+		if err != nil || len(ns.Notifications) != 1 {
+			t.Fatalf("notifications %+v, %v; want the one at 80%%", ns, err)
+		}
+		subs, err := bc.DescribeSubscribersForNotification(ctx, &budgets.DescribeSubscribersForNotificationInput{AccountId: acct, BudgetName: name,
+			Notification: &ns.Notifications[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var addrs []string
+		for _, s := range subs.Subscribers {
+			addrs = append(addrs, aws.ToString(s.Address))
+		}
+		sort.Strings(addrs)
+		if diff := cmp.Diff(addrs, []string{"fin@example.com", "ops@example.com"}); diff != "" {
+			t.Errorf("subscribers (-got +want):\n%s", diff)
+		}
+		after := actions()
+		if len(after) != 1 || aws.ToString(after[0].ActionId) != aws.ToString(before[0].ActionId) {
+			t.Fatalf("actions %+v: want the same action updated in place", after)
+		}
+		if arn := aws.ToString(after[0].Definition.IamActionDefinition.PolicyArn); arn != "120" {
+			t.Errorf("THROTTLE rate %q after update, want 120 requests per minute", arn)
+		}
+	})
+
+	t.Run("refused step undoes the earlier ones", func(t *testing.T) {
+		// May change the budget and its alerts, not its actions.
+		ts.putPolicy(t, budgetAcct, "budget-editor", `{"Version": "2012-10-17", "Statement": [
+			{"Effect": "Allow", "Action": ["budgets:ViewBudget", "budgets:ModifyBudget", "budgets:DescribeBudgetActionsForBudget"], "Resource": "*"}]}`)
+		_, key, secret := ts.newUser(t, budgetAcct, "editor", []string{"budget-editor"})
+		err := ts.cliAs(t, key, secret, nil, "budgets", "update", "team-chat", "--account", budgetAcct, "--limit", "5",
+			"--alert", "50%:email=early@example.com", "--enforce", "block")
+		if err == nil || !strings.Contains(err.Error(), "not updated") || !strings.Contains(err.Error(), "nothing was changed") ||
+			errorCode(err) != "AccessDeniedException" {
+			t.Fatalf("update refused its enforcement: %v; want AccessDeniedException and nothing changed", err)
+		}
+		d, err := bc.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: acct, BudgetName: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(d.Budget.BudgetLimit.Amount); money.MustParse(got) != money.MustParse("120") {
+			t.Errorf("limit %s after the refused update, want 120 restored", got)
+		}
+		ns, err := bc.DescribeNotificationsForBudget(ctx, &budgets.DescribeNotificationsForBudgetInput{AccountId: acct, BudgetName: name})
+		if err != nil || len(ns.Notifications) != 1 {
+			t.Errorf("notifications after the refused update: %+v, %v; want only the one at 80%%", ns, err)
+		}
+		if after := actions(); len(after) != 1 || after[0].ActionType != "THROTTLE" {
+			t.Errorf("actions after the refused update: %+v", after)
+		}
+	})
+
+	t.Run("another enforcement type replaces the old", func(t *testing.T) {
+		ts.mustCLI(t, nil, "budgets", "update", "team-chat", "--account", budgetAcct, "--enforce", "block")
+		after := actions()
+		if len(after) != 1 || after[0].ActionType != "BLOCK" || aws.ToString(after[0].ActionId) == aws.ToString(before[0].ActionId) {
+			t.Errorf("actions after --enforce block: %+v", after)
+		}
+		ts.mustCLI(t, nil, "budgets", "update", "team-chat", "--account", budgetAcct, "--enforce", "none")
+		if after := actions(); len(after) != 0 {
+			t.Errorf("actions after --enforce none: %+v", after)
+		}
 	})
 }

@@ -31,8 +31,8 @@ import (
 const (
 	ceMgmt   = "123456789012" // the server's own account: the management account
 	ceLinked = "210987654321"
-	ceN      = 100_000 // records
-	ceDays   = 15      // days of history, ending yesterday
+	ceN      = 20_000 // records: enough for every group, page and forecast the queries check
+	ceDays   = 15     // days of history, ending yesterday
 )
 
 var (

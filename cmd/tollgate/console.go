@@ -33,6 +33,7 @@ func (m *Main) openConsole(costs *costquery.Service) *console.Handler {
 		Usage:      m.DB,
 		Admin:      m.Directory,
 		Management: m.Config.AccountID,
+		MainTagKey: m.Config.ConsoleMainTagKey,
 
 		AllowPlaintextSignIn: m.Config.AllowPlaintextAPIKeys,
 	})

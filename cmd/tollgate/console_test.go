@@ -366,3 +366,38 @@ func TestConsoleOverTLS(t *testing.T) {
 		t.Errorf("costs over TLS = %d", status)
 	}
 }
+
+// TestConsoleHomeMainTagKey checks the home page's main tag key: the
+// configured consoleMainTagKey, overridden by ?tag=KEY, with links to the
+// other keys that have spend this month.
+func TestConsoleHomeMainTagKey(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", func(c *config.Config) { c.ConsoleMainTagKey = "team" })
+	ctx := t.Context()
+	rc := ts.runtime(t)
+	for _, p := range []struct{ name, dept, team string }{{"claims-bot", "claims", "automation"}, {"sales-chat", "sales", "support"}} {
+		arn := createProfile(t, ts.bedrock(t), p.name, haikuARN, tagList("dept", p.dept, "team", p.team)...)
+		if err := converse(ctx, rc, arn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := ts.consoleClient(t)
+	if got := c.signIn(ts.RootAccessKeyID, ts.RootSecretAccessKey); got != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", got)
+	}
+	for _, tc := range []struct{ path, key, other string }{
+		{"/console/", "team", "dept"},
+		{"/console/?tag=dept", "dept", "team"},
+	} {
+		status, body := c.get(tc.path)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s = %d", tc.path, status)
+		}
+		if !strings.Contains(body, "Top <code>"+tc.key+"</code> values") {
+			t.Errorf("GET %s does not rank by %s", tc.path, tc.key)
+		}
+		if !strings.Contains(body, `<a href="/console/?tag=`+tc.other+`">`+tc.other+`</a>`) {
+			t.Errorf("GET %s has no link to rank by %s", tc.path, tc.other)
+		}
+	}
+}

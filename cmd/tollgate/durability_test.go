@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,19 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
+
+// TestMain starts building the tollgate binary the process tests run
+// (buildBinary) before any test: the build, a minute of CPU under load,
+// then overlaps the tests that come first instead of holding up the first
+// test that needs it. A run of chosen tests (-run) builds only if one
+// needs it.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if !testing.Short() && flag.Lookup("test.run").Value.String() == "" {
+		go func() { _, _ = buildBinary() }()
+	}
+	os.Exit(m.Run())
+}
 
 // buildBinary builds cmd/tollgate once per test binary run.
 var buildBinary = sync.OnceValues(func() (string, error) {

@@ -249,7 +249,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Directory, err = principal.NewDirectory(ctx, m.Principals, m.DB, authz.Compile, cfg.AccountID)
+	m.Directory, err = principal.NewDirectory(ctx, m.Principals, m.DB, authz.CompileKnowing(tollgateActions()), cfg.AccountID)
 	if err != nil {
 		return err
 	}
@@ -561,4 +561,15 @@ func runtimePatterns() []string {
 		ps = append(ps, r.Pattern)
 	}
 	return ps
+}
+
+// tollgateActions are the actions of Tollgate's own service, the only
+// service whose every action Tollgate knows: the admin API's operations
+// and GetMetrics. A policy naming another tollgate: action is malformed.
+func tollgateActions() map[string][]string {
+	names := []string{"GetMetrics"}
+	for _, r := range adminapi.Routes() {
+		names = append(names, r.Op)
+	}
+	return map[string][]string{"tollgate": names}
 }

@@ -88,3 +88,11 @@ func (a *Authorizer) Check(id principal.Identity, env Env, action, resource stri
 
 // Compile parses a policy document for the principal directory.
 func Compile(doc []byte) (any, error) { return policy.Parse(doc) }
+
+// CompileKnowing returns the principal directory's policy parser that
+// also rejects an action of one of services (lowercase service prefix ->
+// every action name) that does not exist, e.g. "tollgate:Frobnicate".
+func CompileKnowing(services map[string][]string) func(doc []byte) (any, error) {
+	l := policy.Limits{Services: services}
+	return func(doc []byte) (any, error) { return l.Parse(doc) }
+}

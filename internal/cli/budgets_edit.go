@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,25 +133,14 @@ func budgetsEditCmd(ctx context.Context, verb string, args []string, env Env) er
 			return err
 		}
 	}
-	if plan.action != nil {
-		if verb == "update" {
-			if err := deleteActions(ctx, client, account, name); err != nil {
-				return err
-			}
-		}
+	if verb == "create" && plan.action != nil {
 		in := plan.actionInput(account, name)
 		if _, err := client.CreateBudgetAction(ctx, in); err != nil {
-			if verb == "create" {
-				// All or nothing: the budget goes again with its alerts.
-				if _, derr := client.DeleteBudget(ctx, &budgets.DeleteBudgetInput{AccountId: &account, BudgetName: &name}); derr == nil {
-					return fmt.Errorf("budget %s not created: its enforcement was refused: %w", name, err)
-				}
+			// All or nothing: the budget goes again with its alerts.
+			if _, derr := client.DeleteBudget(context.WithoutCancel(ctx), &budgets.DeleteBudgetInput{AccountId: &account, BudgetName: &name}); derr == nil {
+				return fmt.Errorf("budget %s not created: its enforcement was refused: %w", name, err)
 			}
 			return fmt.Errorf("budget %s is saved, but its enforcement is not: %w", name, err)
-		}
-	} else if plan.removeEnforcement {
-		if err := deleteActions(ctx, client, account, name); err != nil {
-			return err
 		}
 	}
 	past := map[string]string{"create": "Created", "update": "Updated"}[verb]
@@ -414,36 +404,239 @@ func (p budgetPlan) createInput(account, name string) *budgets.CreateBudgetInput
 	return &budgets.CreateBudgetInput{AccountId: &account, Budget: b, NotificationsWithSubscribers: p.notifications}
 }
 
-// update changes the budget's limit, period and scope (what was given)
-// and adds the alerts.
+// update applies the plan to an existing budget as one change: it reads
+// the budget (and, when the plan touches them, its alerts and actions),
+// then writes each part with its own Update call — the budget's whole new
+// definition with one UpdateBudget, an alert at a threshold the budget
+// already has by adding only its new subscribers, an enforcement of the
+// same type with UpdateBudgetAction (another type is created before the
+// old one is deleted). When a step fails, the steps before it are undone
+// in reverse order and the error says so; should an undo fail too, the
+// error lists what was changed and what was not.
 func (p budgetPlan) update(ctx context.Context, c *budgets.Client, account, name string) error {
-	if p.limit != nil || p.period != "" || p.scope != nil {
-		d, err := c.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: &account, BudgetName: &name, ShowFilterExpression: aws.Bool(true)})
-		if err != nil {
-			return err
+	steps, err := p.updateSteps(ctx, c, account, name)
+	if err != nil {
+		return err
+	}
+	for i, st := range steps {
+		err := st.do(ctx)
+		if err == nil {
+			continue
 		}
-		b := *d.Budget
-		b.CalculatedSpend, b.LastUpdatedTime = nil, nil
+		// Undo what was done, even if the caller has gone.
+		uctx := context.WithoutCancel(ctx)
+		var kept []string
+		for j := i - 1; j >= 0; j-- {
+			if steps[j].undo == nil {
+				kept = append(kept, steps[j].what)
+				continue
+			}
+			if uerr := steps[j].undo(uctx); uerr != nil {
+				kept = append(kept, fmt.Sprintf("%s (undo failed: %v)", steps[j].what, uerr))
+			}
+		}
+		var notDone []string
+		for _, st := range steps[i+1:] {
+			notDone = append(notDone, st.what)
+		}
+		if len(kept) == 0 {
+			return fmt.Errorf("budget %s not updated: %s failed: %w; nothing was changed", name, st.what, err)
+		}
+		slices.Reverse(kept)
+		msg := fmt.Sprintf("budget %s partly updated: %s failed: %%w; changed: %s; not changed: %s", name, st.what,
+			strings.Join(kept, ", "), strings.Join(append([]string{st.what}, notDone...), ", "))
+		return &hintError{error: fmt.Errorf(msg, err), hint: fmt.Sprintf("Run 'tollgate budgets show %s' to see it.", name)}
+	}
+	return nil
+}
+
+// updateStep is one write of budgets update: what it changes, in words
+// for an error, and how to undo it (nil: it cannot be undone, and so
+// comes last).
+type updateStep struct {
+	what string
+	do   func(context.Context) error
+	undo func(context.Context) error
+}
+
+// updateSteps reads what the plan changes and returns the writes that
+// change it, in order.
+func (p budgetPlan) updateSteps(ctx context.Context, c *budgets.Client, account, name string) ([]updateStep, error) {
+	d, err := c.DescribeBudget(ctx, &budgets.DescribeBudgetInput{AccountId: &account, BudgetName: &name, ShowFilterExpression: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	var steps []updateStep
+	if p.limit != nil || p.period != "" || p.scope != nil {
+		old := *d.Budget
+		old.CalculatedSpend, old.LastUpdatedTime = nil, nil
+		b := old
+		var parts []string
 		if p.limit != nil {
 			b.BudgetLimit, b.PlannedBudgetLimits = p.limit, nil
+			parts = append(parts, "limit")
 		}
 		if p.period != "" && p.period != b.TimeUnit {
 			b.TimeUnit, b.TimePeriod = p.period, nil
+			parts = append(parts, "period")
 		}
 		if p.scope != nil {
 			b.FilterExpression, b.CostFilters = p.scope, nil
+			parts = append(parts, "scope")
 		}
-		if _, err := c.UpdateBudget(ctx, &budgets.UpdateBudgetInput{AccountId: &account, NewBudget: &b}); err != nil {
-			return err
+		steps = append(steps, updateStep{what: "the " + strings.Join(parts, ", ") + " (UpdateBudget)",
+			do: func(ctx context.Context) error {
+				_, err := c.UpdateBudget(ctx, &budgets.UpdateBudgetInput{AccountId: &account, NewBudget: &b})
+				return err
+			},
+			undo: func(ctx context.Context) error {
+				_, err := c.UpdateBudget(ctx, &budgets.UpdateBudgetInput{AccountId: &account, NewBudget: &old})
+				return err
+			}})
+	}
+	if len(p.notifications) > 0 {
+		alertSteps, err := p.alertSteps(ctx, c, account, name)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, alertSteps...)
+	}
+	if p.action != nil || p.removeEnforcement {
+		out, err := c.DescribeBudgetActionsForBudget(ctx, &budgets.DescribeBudgetActionsForBudgetInput{AccountId: &account, BudgetName: &name})
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, p.actionSteps(c, account, name, out.Actions)...)
+	}
+	return steps, nil
+}
+
+// alertSteps adds the plan's alerts: a threshold the budget has gets only
+// the subscribers it lacks, a new one its notification.
+func (p budgetPlan) alertSteps(ctx context.Context, c *budgets.Client, account, name string) ([]updateStep, error) {
+	out, err := c.DescribeNotificationsForBudget(ctx, &budgets.DescribeNotificationsForBudgetInput{AccountId: &account, BudgetName: &name})
+	if err != nil {
+		return nil, err
+	}
+	same := func(a, b *btypes.Notification) bool {
+		return a.NotificationType == b.NotificationType && a.ComparisonOperator == b.ComparisonOperator &&
+			a.Threshold == b.Threshold && a.ThresholdType == b.ThresholdType
+	}
+	var steps []updateStep
+	for _, nw := range p.notifications {
+		n := nw.Notification
+		label := alertLabel(n)
+		var existing *btypes.Notification
+		for i := range out.Notifications {
+			if same(&out.Notifications[i], n) {
+				existing = &out.Notifications[i]
+			}
+		}
+		if existing == nil {
+			steps = append(steps, updateStep{what: "the alert at " + label + " (CreateNotification)",
+				do: func(ctx context.Context) error {
+					_, err := c.CreateNotification(ctx, &budgets.CreateNotificationInput{AccountId: &account, BudgetName: &name,
+						Notification: n, Subscribers: nw.Subscribers})
+					return err
+				},
+				undo: func(ctx context.Context) error {
+					_, err := c.DeleteNotification(ctx, &budgets.DeleteNotificationInput{AccountId: &account, BudgetName: &name, Notification: n})
+					return err
+				}})
+			continue
+		}
+		subs, err := c.DescribeSubscribersForNotification(ctx, &budgets.DescribeSubscribersForNotificationInput{AccountId: &account,
+			BudgetName: &name, Notification: existing})
+		if err != nil {
+			return nil, err
+		}
+		for _, sub := range nw.Subscribers {
+			if slices.ContainsFunc(subs.Subscribers, func(s btypes.Subscriber) bool {
+				return s.SubscriptionType == sub.SubscriptionType && aws.ToString(s.Address) == aws.ToString(sub.Address)
+			}) {
+				continue // already there: nothing to change
+			}
+			steps = append(steps, updateStep{what: fmt.Sprintf("the alert at %s to %s (CreateSubscriber)", label, aws.ToString(sub.Address)),
+				do: func(ctx context.Context) error {
+					_, err := c.CreateSubscriber(ctx, &budgets.CreateSubscriberInput{AccountId: &account, BudgetName: &name,
+						Notification: existing, Subscriber: &sub})
+					return err
+				},
+				undo: func(ctx context.Context) error {
+					_, err := c.DeleteSubscriber(ctx, &budgets.DeleteSubscriberInput{AccountId: &account, BudgetName: &name,
+						Notification: existing, Subscriber: &sub})
+					return err
+				}})
 		}
 	}
-	for _, n := range p.notifications {
-		if _, err := c.CreateNotification(ctx, &budgets.CreateNotificationInput{AccountId: &account, BudgetName: &name,
-			Notification: n.Notification, Subscribers: n.Subscribers}); err != nil {
-			return err
-		}
+	return steps, nil
+}
+
+// alertLabel is an alert's threshold as budgets update's errors name it:
+// "80%", "forecast 100%", "500 USD".
+func alertLabel(n *btypes.Notification) string {
+	v := strconv.FormatFloat(n.Threshold, 'f', -1, 64)
+	if n.ThresholdType == btypes.ThresholdTypeAbsoluteValue {
+		v += " USD"
+	} else {
+		v += "%"
 	}
-	return nil
+	if n.NotificationType == btypes.NotificationTypeForecasted {
+		v = "forecast " + v
+	}
+	return v
+}
+
+// actionSteps replace the budget's enforcement (existing) with the
+// plan's, or remove it. One action of the plan's type is updated in
+// place; otherwise the new action is created first and the old ones are
+// deleted last, since a deletion cannot be undone.
+func (p budgetPlan) actionSteps(c *budgets.Client, account, name string, existing []btypes.Action) []updateStep {
+	var steps []updateStep
+	remove := existing
+	if p.action != nil {
+		in := p.actionInput(account, name)
+		if len(existing) == 1 && existing[0].ActionType == in.ActionType {
+			old := existing[0]
+			id := old.ActionId
+			steps = append(steps, updateStep{what: "the enforcement (UpdateBudgetAction)",
+				do: func(ctx context.Context) error {
+					_, err := c.UpdateBudgetAction(ctx, &budgets.UpdateBudgetActionInput{AccountId: &account, BudgetName: &name, ActionId: id,
+						NotificationType: in.NotificationType, ActionThreshold: in.ActionThreshold, Definition: in.Definition,
+						ExecutionRoleArn: in.ExecutionRoleArn, ApprovalModel: in.ApprovalModel, Subscribers: in.Subscribers})
+					return err
+				},
+				undo: func(ctx context.Context) error {
+					_, err := c.UpdateBudgetAction(ctx, &budgets.UpdateBudgetActionInput{AccountId: &account, BudgetName: &name, ActionId: id,
+						NotificationType: old.NotificationType, ActionThreshold: old.ActionThreshold, Definition: old.Definition,
+						ExecutionRoleArn: old.ExecutionRoleArn, ApprovalModel: old.ApprovalModel, Subscribers: old.Subscribers})
+					return err
+				}})
+			return steps
+		}
+		var created *string
+		steps = append(steps, updateStep{what: "the new " + strings.ToLower(p.action.typ) + " enforcement (CreateBudgetAction)",
+			do: func(ctx context.Context) error {
+				out, err := c.CreateBudgetAction(ctx, in)
+				if err == nil {
+					created = out.ActionId
+				}
+				return err
+			},
+			undo: func(ctx context.Context) error {
+				_, err := c.DeleteBudgetAction(ctx, &budgets.DeleteBudgetActionInput{AccountId: &account, BudgetName: &name, ActionId: created})
+				return err
+			}})
+	}
+	sort.Slice(remove, func(i, j int) bool { return aws.ToString(remove[i].ActionId) < aws.ToString(remove[j].ActionId) })
+	for _, a := range remove {
+		steps = append(steps, updateStep{what: "removing the " + strings.ToLower(string(a.ActionType)) + " enforcement " + aws.ToString(a.ActionId) + " (DeleteBudgetAction)",
+			do: func(ctx context.Context) error {
+				_, err := c.DeleteBudgetAction(ctx, &budgets.DeleteBudgetActionInput{AccountId: &account, BudgetName: &name, ActionId: a.ActionId})
+				return err
+			}})
+	}
+	return steps
 }
 
 // actionInput is the CreateBudgetAction request of the plan's
@@ -490,23 +683,4 @@ func (p budgetPlan) actionInput(account, name string) *budgets.CreateBudgetActio
 		// and runs the action itself.
 		ExecutionRoleArn: aws.String("arn:aws:iam::" + account + ":role/TollgateBudgetEnforcement"),
 		ApprovalModel:    approval, Subscribers: subs}
-}
-
-// deleteActions deletes every action of the budget.
-func deleteActions(ctx context.Context, c *budgets.Client, account, name string) error {
-	out, err := c.DescribeBudgetActionsForBudget(ctx, &budgets.DescribeBudgetActionsForBudgetInput{AccountId: &account, BudgetName: &name})
-	if err != nil {
-		return err
-	}
-	ids := make([]string, 0, len(out.Actions))
-	for _, a := range out.Actions {
-		ids = append(ids, aws.ToString(a.ActionId))
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		if _, err := c.DeleteBudgetAction(ctx, &budgets.DeleteBudgetActionInput{AccountId: &account, BudgetName: &name, ActionId: aws.String(id)}); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -48,8 +48,8 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/export"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
-	"github.com/tollgate-dev/tollgate/internal/resolversidecar"
 )
 
 // Store is what the offline commands read (see the package comment):
@@ -69,6 +69,10 @@ type Store interface {
 	// profile names beside ids and tag filters can name the keys that
 	// exist.
 	ListAllProfiles(ctx context.Context) ([]profile.Profile, error)
+	// LoadPrincipals returns every principal (and its keys, which the
+	// commands ignore), so the request log shows principal names beside
+	// ids.
+	LoadPrincipals(ctx context.Context) ([]principal.Principal, []principal.AccessKey, []principal.APIKey, error)
 
 	LoadAlarms(ctx context.Context) ([]alarm.Alarm, error)
 	AlarmHistory(ctx context.Context, q alarm.HistoryQuery) ([]alarm.HistoryItem, error)
@@ -192,10 +196,7 @@ func Run(ctx context.Context, args []string, env Env) error {
 	case "bench":
 		return benchCmd(ctx, rest, env)
 	case "resolver":
-		if HelpArg(rest) {
-			return helpOf(resolversidecar.Command(ctx, rest, env.Stdout))
-		}
-		return resolversidecar.Command(ctx, rest, env.Stderr)
+		return resolverCmd(ctx, rest, env)
 	case "profiles":
 		return profilesCmd(ctx, rest, env)
 	case "accounts", "principals", "keys", "policies":

@@ -59,7 +59,7 @@ func TestHelpOnStdoutExitZero(t *testing.T) {
 			if !strings.Contains(out, "Usage:") {
 				t.Errorf("%s --help prints no usage:\n%s", name, out)
 			}
-			if !strings.Contains(out, "Example") && cmd[0] != "resolver" {
+			if !strings.Contains(out, "Example") {
 				t.Errorf("%s --help has no examples:\n%s", name, out)
 			}
 			// help CMD, -h and flags before the subcommand's argument print the same.
@@ -95,7 +95,7 @@ func TestHelpOnStdoutExitZero(t *testing.T) {
 
 func TestEveryFlagDescribed(t *testing.T) {
 	for _, cmd := range helpCommands {
-		if cmd[0] == "resolver" || (len(cmd) > 1 && cmd[1] == "export-map") {
+		if len(cmd) > 1 && cmd[1] == "export-map" {
 			continue // their flags are defined in their own packages
 		}
 		_, out, _ := runCLI(t, append(append([]string{}, cmd...), "--help")...)
@@ -149,6 +149,10 @@ func TestErrors(t *testing.T) {
 		{[]string{"bench", "--gateway-cmd", "gw"}, 2},
 		{[]string{"bench", "-o", "yaml"}, 2},
 		{[]string{"bench", "now"}, 2},
+		{[]string{"resolver", "--listne", ":8091"}, 2},
+		{[]string{"resolver", "--ttl", "soon"}, 2},
+		{[]string{"resolver", "--static-mode", "backup"}, 2},
+		{[]string{"resolver", "extra"}, 2},
 		{[]string{"usage", "--data-dir", "/nonexistent/typo"}, 1},
 		{[]string{"budgets", "--data-dir", "/nonexistent/typo"}, 1},
 	} {
@@ -261,7 +265,7 @@ func TestOutputFormats(t *testing.T) {
 		{RequestID: "req-2", Time: t0.Add(time.Minute), Operation: "InvokeModel", ModelID: "custom.model-v1", RegionServed: "us-west-2",
 			InputTokens: 10, LatencyMs: 3, Outcome: "throttled"},
 	}
-	names := map[string]string{"a1b2c3d4e5f6": "claims-bot"}
+	names := usageNames{profiles: map[string]string{"a1b2c3d4e5f6": "claims-bot"}, principals: map[string]string{"AIDAEXAMPLE": "claims-app"}}
 	var all bytes.Buffer
 	for _, f := range outputFormats {
 		var b bytes.Buffer

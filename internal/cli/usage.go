@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/principal"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 )
 
@@ -46,7 +47,7 @@ func usageCmd(ctx context.Context, args []string, env Env) error {
 	prof := fs.String("profile", "", "only calls through this profile (name, id or ARN)")
 	tagF := tagFlags{}
 	fs.Var(tagF, "tag", "only calls whose profile carried tag `key=value` (repeatable; AND)")
-	principal := fs.String("principal", "", "only calls by this principal id")
+	principal := fs.String("principal", "", "only calls by this principal (name or id)")
 	outcome := fs.String("outcome", "", "only calls with this outcome: success, client_error, server_error, throttled or cancelled")
 	since := fs.String("since", "", "only calls since a duration ago (30m, 24h, 7d) or a date (2026-11-01, RFC 3339)")
 	follow := fs.Bool("follow", false, "after the most recent calls, keep printing new ones as they are recorded")
@@ -90,7 +91,16 @@ func usageCmd(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	names := profileNames(profiles)
+	principals, _, _, err := db.LoadPrincipals(ctx)
+	if err != nil {
+		return err
+	}
+	names := usageNames{profiles: profileNames(profiles), principals: principalNames(principals)}
+	if f.principal != "" {
+		if f.principal, err = findPrincipal(f.principal, principals); err != nil {
+			return err
+		}
+	}
 	if *prof != "" {
 		if f.profileID, err = findProfile(*prof, profiles); err != nil {
 			return err
@@ -127,9 +137,14 @@ func usageCmd(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	return followRecords(ctx, db, f, recs, now, func(batch []ledger.Record) error {
-		if len(batch) > 0 && hasUnknownProfile(batch, names) {
+		if len(batch) > 0 && hasUnknownProfile(batch, names.profiles) {
 			if ps, err := db.ListAllProfiles(ctx); err == nil {
-				names = profileNames(ps)
+				names.profiles = profileNames(ps)
+			}
+		}
+		if len(batch) > 0 && hasUnknownPrincipal(batch, names.principals) {
+			if ps, _, _, err := db.LoadPrincipals(ctx); err == nil {
+				names.principals = principalNames(ps)
 			}
 		}
 		return st.write(usageDataset(batch, names))
@@ -284,12 +299,16 @@ func followRecords(ctx context.Context, db ledger.Reader, f recordFilter, shown 
 	}
 }
 
+// usageNames are the names the request log shows beside ids: profiles'
+// and principals', by id.
+type usageNames struct{ profiles, principals map[string]string }
+
 // usageDataset is the request log's rows.
-func usageDataset(recs []ledger.Record, names map[string]string) dataset {
+func usageDataset(recs []ledger.Record, names usageNames) dataset {
 	ds := dataset{cols: []column{
 		{key: "time"}, {key: "requestId", header: "REQUEST ID"}, {key: "operation"},
 		{key: "profileName", header: "PROFILE"}, {key: "profileId", header: "PROFILE ID"},
-		{key: "principal"}, {key: "model"}, {key: "regionServed", header: "REGION"}, {key: "tags"},
+		{key: "principalName", header: "PRINCIPAL"}, {key: "principal", header: "PRINCIPAL ID"}, {key: "model"}, {key: "regionServed", header: "REGION"}, {key: "tags"},
 		{key: "inputTokens", header: "IN", right: true}, {key: "outputTokens", header: "OUT", right: true},
 		{key: "cacheReadTokens", header: "CACHE R", right: true}, {key: "cacheWriteTokens", header: "CACHE W", right: true},
 		{key: "latency", right: true}, {key: "outcome"}, {key: "cost", header: "COST (USD)", right: true},
@@ -300,7 +319,7 @@ func usageDataset(recs []ledger.Record, names map[string]string) dataset {
 			cost = unpricedCell{}
 		}
 		ds.rows = append(ds.rows, []any{
-			r.Time, r.RequestID, r.Operation, names[r.ProfileID], r.ProfileID, r.PrincipalID, r.ModelID, r.RegionServed,
+			r.Time, r.RequestID, r.Operation, names.profiles[r.ProfileID], r.ProfileID, names.principals[r.PrincipalID], r.PrincipalID, r.ModelID, r.RegionServed,
 			map[string]string(r.Tags), r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteAll(),
 			time.Duration(r.LatencyMs) * time.Millisecond, r.Outcome, cost,
 		})
@@ -310,7 +329,7 @@ func usageDataset(recs []ledger.Record, names map[string]string) dataset {
 
 // printUsage writes usage records as a table (profile names unknown).
 func printUsage(w io.Writer, recs []ledger.Record) error {
-	return renderTable(w, usageDataset(recs, nil))
+	return renderTable(w, usageDataset(recs, usageNames{}))
 }
 
 func profileNames(ps []profile.Profile) map[string]string {
@@ -319,6 +338,48 @@ func profileNames(ps []profile.Profile) map[string]string {
 		m[p.ID] = p.Name
 	}
 	return m
+}
+
+// principalNames maps principal ids to names.
+func principalNames(ps []principal.Principal) map[string]string {
+	m := make(map[string]string, len(ps))
+	for _, p := range ps {
+		m[p.ID] = p.Name
+	}
+	return m
+}
+
+// findPrincipal resolves --principal: an id as it is, else the id of the
+// one principal with that name (a name several accounts use is
+// ambiguous). An unknown value is kept: calls of a deleted principal
+// still carry its id.
+func findPrincipal(s string, ps []principal.Principal) (string, error) {
+	var ids []string
+	for _, p := range ps {
+		if p.ID == s {
+			return s, nil
+		}
+		if p.Name == s {
+			ids = append(ids, p.ID)
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return s, nil
+	case 1:
+		return ids[0], nil
+	}
+	sort.Strings(ids)
+	return "", Usagef("usage", "--principal %q names %d principals (%s): give the id", s, len(ids), strings.Join(ids, ", "))
+}
+
+func hasUnknownPrincipal(recs []ledger.Record, names map[string]string) bool {
+	for _, r := range recs {
+		if _, ok := names[r.PrincipalID]; r.PrincipalID != "" && !ok {
+			return true
+		}
+	}
+	return false
 }
 
 func hasUnknownProfile(recs []ledger.Record, names map[string]string) bool {

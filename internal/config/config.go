@@ -127,6 +127,10 @@ type Config struct {
 	// BudgetEvalInterval is how often budgets re-evaluate forecasts and
 	// alerts besides after every call. Default 0: 10s.
 	BudgetEvalInterval time.Duration `yaml:"budgetEvalInterval"`
+	// AlarmEvalInterval is how often CloudWatch alarms are evaluated; an
+	// alarm sees a period once the period's last minute has ended, so an
+	// interval under a minute shortens the delay after it. Default 0: 10s.
+	AlarmEvalInterval time.Duration `yaml:"alarmEvalInterval"`
 	// BudgetSyncInterval is, with several replicas on PostgreSQL, how
 	// often each reads the fleet's budget spend from the ledger and gives
 	// back budget allowance it does not use. Default 0: 2s.
@@ -158,6 +162,10 @@ type Config struct {
 	// Routes bind models and regions to providers; the first match wins and
 	// unmatched models go to "sim". Default empty.
 	Routes []Route `yaml:"routes"`
+	// ConsoleMainTagKey is the tag key the console's home page ranks
+	// spend by (a visitor may pick another with ?tag=KEY). Default empty:
+	// the key with most spend this month.
+	ConsoleMainTagKey string `yaml:"consoleMainTagKey"`
 	// ConsoleIdleTimeout ends a web console session unused this long.
 	// Default 1h.
 	ConsoleIdleTimeout time.Duration `yaml:"consoleIdleTimeout"`
@@ -333,8 +341,8 @@ func (c Config) Validate() error {
 	if c.ConsoleIdleTimeout <= 0 || c.ConsoleSessionLifetime <= 0 {
 		errs = append(errs, errors.New("consoleIdleTimeout and consoleSessionLifetime must be positive"))
 	}
-	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 || c.BudgetSyncInterval < 0 || c.BudgetEnforcementHold < 0 || c.LeaseTTL < 0 {
-		errs = append(errs, errors.New("notifyRetry, budgetEvalInterval, budgetSyncInterval and leaseTTL must not be negative"))
+	if c.NotifyRetry < 0 || c.BudgetEvalInterval < 0 || c.AlarmEvalInterval < 0 || c.BudgetSyncInterval < 0 || c.BudgetEnforcementHold < 0 || c.LeaseTTL < 0 {
+		errs = append(errs, errors.New("notifyRetry, budgetEvalInterval, alarmEvalInterval, budgetSyncInterval and leaseTTL must not be negative"))
 	}
 	if c.LedgerRetentionMonths < 0 {
 		errs = append(errs, fmt.Errorf("ledgerRetentionMonths %d must not be negative", c.LedgerRetentionMonths))
@@ -434,6 +442,7 @@ func fields() []field {
 		mk("pagerduty-endpoint", "PagerDuty Events API v2 endpoint (empty = https://events.pagerduty.com/v2/enqueue)", func(c *Config) *string { return &c.PagerDutyEndpoint }),
 		mk("smtp-from", "sender address of e-mail alerts", func(c *Config) *string { return &c.SMTPFrom }),
 		mk("smtp-username", "SMTP login (password: TOLLGATE_SMTP_PASSWORD)", func(c *Config) *string { return &c.SMTPUsername }),
+		mk("console-main-tag-key", "tag key the console's home page ranks spend by (empty = the one with most spend)", func(c *Config) *string { return &c.ConsoleMainTagKey }),
 		mk("metrics-tag-labels", "profile tag keys to add as Prometheus labels (comma-separated)", func(c *Config) *string { return &c.MetricsTagLabels }),
 		{"outbound-allow", "CIDR prefixes, addresses and host[:port] names alert webhooks may reach despite being internal (comma-separated)",
 			func(c *Config) string { return strings.Join(c.OutboundAllow, ",") },
@@ -444,6 +453,9 @@ func fields() []field {
 		{"budget-eval-interval", "how often budgets re-evaluate forecasts and alerts (0 = 10s)",
 			func(c *Config) string { return c.BudgetEvalInterval.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BudgetEvalInterval = d; return err }},
+		{"alarm-eval-interval", "how often CloudWatch alarms are evaluated (0 = 10s)",
+			func(c *Config) string { return c.AlarmEvalInterval.String() },
+			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.AlarmEvalInterval = d; return err }},
 		{"budget-sync-interval", "replicas on PostgreSQL: how often budgets read the fleet's spend (0 = 2s)",
 			func(c *Config) string { return c.BudgetSyncInterval.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BudgetSyncInterval = d; return err }},

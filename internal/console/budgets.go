@@ -103,10 +103,30 @@ func rowOf(v budget.View) budgetRow {
 		r.Forecast = fmtUnits(v.Budget, v.Forecast)
 	}
 	r.Exceeded = v.PeriodLimit > 0 && v.Actual > v.PeriodLimit
-	for _, on := range v.Alarm {
-		r.AtThreshold = r.AtThreshold || on
-	}
+	r.AtThreshold = atThreshold(v)
 	return r
+}
+
+// atThreshold reports whether spend has crossed one of the budget's alert
+// thresholds, as AWS's console flags a budget: an actual alert whose
+// threshold actual spend has reached or passed, or one in ALARM this
+// period. It reads the live figures, so a budget shows it at once, not
+// after the alert job's next run.
+func atThreshold(v budget.View) bool {
+	for _, on := range v.Alarm {
+		if on {
+			return true
+		}
+	}
+	for _, n := range v.Notifications {
+		if n.Type != budget.Actual || n.Comparison == budget.LessThan {
+			continue
+		}
+		if n.Comparison.Holds(v.Actual, budget.ThresholdUnits(v.PeriodLimit, n.Threshold, n.ThresholdType, v.Type)) {
+			return true
+		}
+	}
+	return false
 }
 
 type budgetsPage struct {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/alarm"
@@ -22,6 +23,7 @@ type spend struct {
 	MTD, LastMonth, LastMonthToDate money.Amount
 	Estimated                       bool
 	MainKey                         string
+	Keys                            []string // the tag keys with spend this month, to rank by instead
 	Top                             []topValue
 	Chart                           chart
 }
@@ -48,13 +50,21 @@ func (h *Handler) home(w http.ResponseWriter, q *req) {
 	var p homePage
 	p.Spend = h.guard(q, "ce:GetCostAndUsage", "*", nil, func() (any, error) {
 		var s spend
-		// The main tag key: configured, or the one with most spend.
+		// The main tag key: ?tag=KEY, else configured (consoleMainTagKey),
+		// else the one with most spend.
+		keys, err := h.opts.Costs.Tags(q.Context(), accts, "", costquery.Scope{From: month, To: tomorrow})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			s.Keys = append(s.Keys, k.Value)
+		}
+		slices.Sort(s.Keys)
 		s.MainKey = h.opts.MainTagKey
+		if k := strings.TrimSpace(q.URL.Query().Get("tag")); k != "" && len(k) <= 128 {
+			s.MainKey = k
+		}
 		if s.MainKey == "" {
-			keys, err := h.opts.Costs.Tags(q.Context(), accts, "", costquery.Scope{From: month, To: tomorrow})
-			if err != nil {
-				return nil, err
-			}
 			var best money.Amount = -1
 			for _, k := range keys {
 				if k.Cost > best {

@@ -62,6 +62,12 @@ func Seed(ctx context.Context, cfg aws.Config, account string, arns map[string]s
 		BudgetLimit:      &bt.Spend{Amount: aws.String(limit.Decimal(2)), Unit: aws.String("USD")},
 		FilterExpression: &bt.Expression{Tags: &bt.TagValues{Key: aws.String("dept"), Values: []string{"claims"}}},
 	}, NotificationsWithSubscribers: []bt.NotificationWithSubscribers{{
+		// AWS's suggested first alert: at 90% of the limit, this one is
+		// crossed, so the budget shows "Threshold reached".
+		Notification: &bt.Notification{NotificationType: bt.NotificationTypeActual, ComparisonOperator: bt.ComparisonOperatorGreaterThan,
+			Threshold: 80, ThresholdType: bt.ThresholdTypePercentage},
+		Subscribers: []bt.Subscriber{{SubscriptionType: bt.SubscriptionTypeEmail, Address: aws.String("claims-finance@acme-insurance.example")}},
+	}, {
 		Notification: &bt.Notification{NotificationType: bt.NotificationTypeActual, ComparisonOperator: bt.ComparisonOperatorGreaterThan,
 			Threshold: 100, ThresholdType: bt.ThresholdTypePercentage},
 		Subscribers: []bt.Subscriber{{SubscriptionType: bt.SubscriptionTypeEmail, Address: aws.String("claims-finance@acme-insurance.example")}},

@@ -142,6 +142,13 @@ type Limits struct {
 	// MaxStatements is the most statements a document may have. Default
 	// DefaultMaxStatements.
 	MaxStatements int
+	// Services are the services whose every action is known, each a
+	// lowercase service prefix with its action names: an action of one of
+	// them without wildcards that names none of its actions is invalid, as
+	// IAM rejects an action that does not exist. Actions of other services
+	// are accepted as written (a policy may name AWS actions Tollgate does
+	// not serve). Default none.
+	Services map[string][]string
 }
 
 // Parse parses one identity policy document with the default limits. It
@@ -228,6 +235,21 @@ func (l Limits) Parse(doc []byte) (*Policy, error) {
 		}
 	default:
 		return nil, errorf("Statement", "the Statement must be an object or an array of objects")
+	}
+	for i, s := range p.Statements {
+		name, actions := "Action", s.Action
+		if s.notAction {
+			name, actions = "NotAction", s.NotAction
+		}
+		for _, a := range actions {
+			if !l.known(a) {
+				path := "Statement"
+				if stmts.kind == jArray {
+					path += "[" + strconv.Itoa(i) + "]"
+				}
+				return nil, errorf(path+"."+name, "Invalid Action: the action %s does not exist", quote(a))
+			}
+		}
 	}
 	seen := map[string]int{}
 	for i, s := range p.Statements {
@@ -462,6 +484,26 @@ func conditionValues(v *jvalue, path string) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// known reports whether action a may name an existing action: it has a
+// wildcard, its service is not one of l.Services, or it names one of that
+// service's actions (case-insensitively, as IAM matches actions).
+func (l Limits) known(a string) bool {
+	prefix, name, ok := strings.Cut(a, ":")
+	if !ok || strings.ContainsAny(a, "*?") {
+		return true
+	}
+	names, ok := l.Services[strings.ToLower(prefix)]
+	if !ok {
+		return true
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // compileAction compiles an action pattern: "*", or "service:action" with

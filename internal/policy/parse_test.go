@@ -241,3 +241,42 @@ func TestEffectString(t *testing.T) {
 		}
 	}
 }
+
+// TestParseKnownServices checks Limits.Services: an action of a service
+// whose every action is known must exist (IAM's "Invalid Action"), while
+// wildcards and other services' actions pass as written.
+func TestParseKnownServices(t *testing.T) {
+	l := policy.Limits{Services: map[string][]string{"tollgate": {"GetMetrics", "PutPolicy"}}}
+	for _, tc := range []struct {
+		name, doc, wantErr string
+	}{
+		{"unknown tollgate action", stmtDoc(`"Effect":"Allow","Action":"tollgate:Frobnicate","Resource":"*"`),
+			`policy: Statement[0].Action: Invalid Action: the action "tollgate:Frobnicate" does not exist`},
+		{"unknown in NotAction", stmtDoc(`"Effect":"Deny","NotAction":["tollgate:GetMetrics","tollgate:PutPolicies"],"Resource":"*"`),
+			`policy: Statement[0].NotAction: Invalid Action: the action "tollgate:PutPolicies" does not exist`},
+		{"prefix in capitals", stmtDoc(`"Effect":"Allow","Action":"Tollgate:Frobnicate","Resource":"*"`),
+			`policy: Statement[0].Action: Invalid Action: the action "Tollgate:Frobnicate" does not exist`},
+		{"known action", stmtDoc(`"Effect":"Allow","Action":"tollgate:GetMetrics","Resource":"*"`), ""},
+		{"known action in another case", stmtDoc(`"Effect":"Allow","Action":"tollgate:putpolicy","Resource":"*"`), ""},
+		{"wildcard", stmtDoc(`"Effect":"Allow","Action":"tollgate:Frob*","Resource":"*"`), ""},
+		{"another service", stmtDoc(`"Effect":"Allow","Action":"bedrock:Frobnicate","Resource":"*"`), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := l.Parse([]byte(tc.doc))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.wantErr {
+				t.Errorf("Parse: %q, want %q", got, tc.wantErr)
+			}
+			var pe *policy.ParseError
+			if err != nil && !errors.As(err, &pe) {
+				t.Errorf("error %T, want *policy.ParseError", err)
+			}
+		})
+	}
+	if _, err := policy.Parse([]byte(stmtDoc(`"Effect":"Allow","Action":"tollgate:Frobnicate","Resource":"*"`))); err != nil {
+		t.Errorf("without Services, a well-formed action is accepted: %v", err)
+	}
+}

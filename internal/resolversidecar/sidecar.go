@@ -334,11 +334,23 @@ func TaggingFlags(fs *flag.FlagSet, endpoint, region, credFile, profile *string)
 	fs.StringVar(profile, "profile", "", `profile of the credentials or config file (default "default")`)
 }
 
-// Command runs `tollgate resolver ARGS...`.
-func Command(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tollgate resolver", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg Config
+// Usage is the help text of `tollgate resolver`, printed before its flags.
+const Usage = `Usage: tollgate resolver [flags]
+
+Caching sidecar: GET /resolve?tenant=acme&app=claims_chatbot answers
+  200 {"arn": "...", "source": "cache|upstream|snapshot|static", "stale": false}
+  404 no profile matches, 409 several match, 503 upstream down and nothing cached.
+GET /stats returns the cache counters; GET /healthz returns 200.
+
+Examples:
+  tollgate resolver --endpoint http://127.0.0.1:8080 --credentials ./tollgate-data/credentials
+  tollgate resolver --snapshot /var/cache/tollgate/resolver.json --static profiles.yaml --ttl 10m
+`
+
+// Flags registers the sidecar's flags on fs and returns the Config they
+// fill when fs is parsed.
+func Flags(fs *flag.FlagSet) *Config {
+	cfg := new(Config)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8091", "address to serve on")
 	TaggingFlags(fs, &cfg.Endpoint, &cfg.Region, &cfg.Credentials, &cfg.Profile)
 	fs.StringVar(&cfg.Snapshot, "snapshot", "", "file holding the last good cache, loaded at start and written after refreshes and at exit")
@@ -351,24 +363,13 @@ func Command(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.RefreshTimeout, "refresh-timeout", resolver.DefaultRefreshTimeout, "bound on one upstream fetch, retries included")
 	fs.BoolVar(&cfg.Warm, "warm", true, "list every profile at start")
 	fs.DurationVar(&cfg.WarmEvery, "warm-every", 0, "list every profile again this often (0: never)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: tollgate resolver [flags]
+	return cfg
+}
 
-Caching sidecar: GET /resolve?tenant=acme&app=claims_chatbot answers
-  200 {"arn": "...", "source": "cache|upstream|snapshot|static", "stale": false}
-  404 no profile matches, 409 several match, 503 upstream down and nothing cached.
-GET /stats returns the cache counters; GET /healthz returns 200.
-
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("resolver: unexpected argument %q", fs.Arg(0))
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+// Serve runs the sidecar with cfg until ctx ends, logging JSON lines to
+// logw. A configuration error is returned before anything listens.
+func Serve(ctx context.Context, cfg Config, logw io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(logw, nil))
 	s, err := New(ctx, cfg, nil, log)
 	if err != nil {
 		return fmt.Errorf("resolver: %w", err)

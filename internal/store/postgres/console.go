@@ -1,9 +1,6 @@
 package postgres
 
 import (
-	"context"
-	"time"
-
 	"github.com/tollgate-dev/tollgate/internal/console/session"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
@@ -20,38 +17,6 @@ var consoleSQL = sqlstore.ConsoleSessionSQL{
 	DeleteExpired: `DELETE FROM console_sessions WHERE last_seen < $1 OR expires_at <= $2`,
 }
 
-func (db *DB) sessions() sqlstore.ConsoleSessions {
-	return sqlstore.ConsoleSessions{W: db.db, R: db.db, E: errs, SQL: consoleSQL}
-}
-
+// DB implements session.Store through its embedded
+// sqlstore.ConsoleSessions.
 var _ session.Store = (*DB)(nil)
-
-// PutConsoleSession implements session.Store.
-func (db *DB) PutConsoleSession(ctx context.Context, s session.Session) error {
-	return db.sessions().PutConsoleSession(ctx, s)
-}
-
-// ConsoleSession implements session.Store.
-func (db *DB) ConsoleSession(ctx context.Context, hash string) (session.Session, error) {
-	return db.sessions().ConsoleSession(ctx, hash)
-}
-
-// TouchConsoleSession implements session.Store.
-func (db *DB) TouchConsoleSession(ctx context.Context, hash string, lastSeen time.Time, view string) error {
-	return db.sessions().TouchConsoleSession(ctx, hash, lastSeen, view)
-}
-
-// DeleteConsoleSession implements session.Store.
-func (db *DB) DeleteConsoleSession(ctx context.Context, hash string) error {
-	return db.sessions().DeleteConsoleSession(ctx, hash)
-}
-
-// DeleteConsoleSessionsOf implements session.Store.
-func (db *DB) DeleteConsoleSessionsOf(ctx context.Context, principalID string) (int, error) {
-	return db.sessions().DeleteConsoleSessionsOf(ctx, principalID)
-}
-
-// DeleteExpiredConsoleSessions implements session.Store.
-func (db *DB) DeleteExpiredConsoleSessions(ctx context.Context, idleBefore, now time.Time) (int, error) {
-	return db.sessions().DeleteExpiredConsoleSessions(ctx, idleBefore, now)
-}

@@ -50,6 +50,10 @@ type DB struct {
 	reconcile time.Duration // Watch's tick period
 	log       *slog.Logger
 
+	// ConsoleSessions is the console session store (session.Store) on
+	// this dialect's statements (console.go).
+	sqlstore.ConsoleSessions
+
 	// mu guards the caches below. Both hold facts that never change once
 	// committed, so they stay valid whatever other replicas do (except a
 	// partition dropped by retention: see ensurePartitions).
@@ -101,6 +105,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		tagsByID:   map[int64]tags.Set{0: {}},
 		partitions: map[int64]bool{},
 	}
+	db.ConsoleSessions = sqlstore.ConsoleSessions{W: sqldb, R: sqldb, E: errs, SQL: consoleSQL}
 	if err := sqldb.PingContext(ctx); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)

@@ -31,6 +31,10 @@ type DB struct {
 	w *sql.DB // single writer connection
 	r *sql.DB // readers
 
+	// ConsoleSessions is the console session store (session.Store) on
+	// this dialect's statements (console.go).
+	sqlstore.ConsoleSessions
+
 	tagMu  sync.Mutex
 	tagIDs map[string]int64 // canonical tag set -> id, for committed sets
 
@@ -96,6 +100,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	db := &DB{w: w, r: r, tagIDs: map[string]int64{}}
+	db.ConsoleSessions = sqlstore.ConsoleSessions{W: w, R: r, E: errs, SQL: consoleSQL}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
