@@ -164,8 +164,44 @@ func TestWorkedExamples(t *testing.T) {
 			lines:  [NumKinds]line{Input: {2000, "0.00532"}, Output: {800, "0.016"}},
 		},
 		{
-			name:     "Nova Pro flex is listed unpriced",
-			call:     Call{ModelID: novaPro, Region: "us-east-1", Tier: catalog.TierFlex, Usage: Usage{Input: 10, Output: 4}},
+			name:   "Nova Pro flex served: the Flex price of the AWS Price List",
+			call:   Call{ModelID: novaPro, Region: "us-east-1", Tier: catalog.TierFlex, Usage: Usage{Input: 10_000, Output: 4000}},
+			source: "AWS Price List USE1-NovaPro",
+			lines:  [NumKinds]line{Input: {10_000, "0.0004"}, Output: {4000, "0.0016"}},
+		},
+		{
+			name:   "Nova Pro priority served: Standard x 1.75",
+			call:   Call{ModelID: novaPro, Region: "us-east-1", Tier: catalog.TierPriority, Usage: Usage{Input: 10_000, Output: 4000}},
+			source: "AWS Price List USE1-NovaPro",
+			lines:  [NumKinds]line{Input: {10_000, "0.0014"}, Output: {4000, "0.0056"}},
+		},
+		{
+			name:   "gpt-oss-120b priority in-region",
+			call:   Call{ModelID: "openai.gpt-oss-120b-1:0", Region: "us-west-2", Tier: catalog.TierPriority, Usage: Usage{Input: 3000, Output: 1500}},
+			source: "Standard x 1.75 (Priority)",
+			lines:  [NumKinds]line{Input: {3000, "0.0002625"}, Output: {1500, "0.00105"}},
+		},
+		{
+			name:   "Nova 2 Lite flex through a global profile",
+			call:   Call{ModelID: "amazon.nova-2-lite-v1:0", Region: "eu-west-1", Scope: catalog.ScopeGlobal, Tier: catalog.TierFlex, Usage: Usage{Input: 8000, Output: 2000}},
+			source: "Standard x 1.75 (Priority)",
+			lines:  [NumKinds]line{Input: {8000, "0.00015"}, Output: {2000, "0.00125"}},
+		},
+		{
+			name:   "Opus 4.6 long context through a geographic profile",
+			call:   Call{ModelID: "anthropic.claude-opus-4-6-v1", Region: "us-east-1", Scope: catalog.ScopeGeo, Usage: Usage{Input: 210_000, Output: 1000, CacheWrite1h: 1000}},
+			source: "LiteLLM @2026-03-15",
+			long:   true,
+			lines:  [NumKinds]line{Input: {210_000, "0.011"}, Output: {1000, "0.04125"}, CacheWrite1h: {1000, "0.022"}},
+		},
+		{
+			name:     "Opus 4.6 has no in-region price: AWS offers it only through profiles",
+			call:     Call{ModelID: "anthropic.claude-opus-4-6-v1", Region: "us-east-1", Usage: Usage{Input: 10, Output: 4}},
+			unpriced: true,
+		},
+		{
+			name:     "Nova 2 Lite cache read: AWS publishes no cache-write price, so unpriced",
+			call:     Call{ModelID: "amazon.nova-2-lite-v1:0", Region: "us-east-1", Scope: catalog.ScopeGeo, Usage: Usage{Input: 10, CacheRead: 100}},
 			unpriced: true,
 		},
 		{
