@@ -67,7 +67,7 @@ func (f *fakeLatencyBedrock) record(mode string) {
 // fake Bedrock: a call is priced at Llama 3.1 405B's latency-optimized
 // rate ($0.003/1K in and out, AWS pricing page copy of 2025-07-20) only
 // when the response says optimized inference served it, and at the
-// Standard rate ($0.00532/$0.016, LiteLLM) when Bedrock fell back to
+// Standard rate ($0.0024 in and out, the same page) when Bedrock fell back to
 // Standard; the record's usage types carry -latency-optimized likewise.
 func TestBedrockLatencyOptimizedPricing(t *testing.T) {
 	fake := &fakeLatencyBedrock{}
@@ -95,9 +95,9 @@ func TestBedrockLatencyOptimizedPricing(t *testing.T) {
 		out    string
 	}{
 		{"Converse served optimized", "optimized", false, "0.003", "0.003"},
-		{"Converse asked optimized, served standard", "standard", false, "0.00532", "0.016"},
+		{"Converse asked optimized, served standard", "standard", false, "0.0024", "0.0024"},
 		{"InvokeModel served optimized", "optimized", true, "0.003", "0.003"},
-		{"InvokeModel asked optimized, served standard", "standard", true, "0.00532", "0.016"},
+		{"InvokeModel asked optimized, served standard", "standard", true, "0.0024", "0.0024"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake.mu.Lock()

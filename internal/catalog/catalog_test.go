@@ -233,7 +233,8 @@ func TestDefaultPrices(t *testing.T) {
 			Effective: date("2024-04-30"), Input: 20_000, Output: 0, Source: src,
 		}},
 		{"meta.llama3-1-405b-instruct-v1:0", Price{
-			Effective: date("2024-07-23"), Input: 5_320_000, Output: 16_000_000, Source: src,
+			Effective: date("2025-07-20"), Input: 2_400_000, Output: 2_400_000,
+			Source: "AWS Bedrock pricing page (aws.amazon.com/bedrock/pricing), copy of 2025-07-20 in convo-lang/convo-lang packages/convo-lang-bedrock/bedrock-pricing.md @091db58; effective no later than that date",
 		}},
 	}
 	c := Default()

@@ -39,8 +39,8 @@ func TestStreamLatencyServed(t *testing.T) {
 		in, out   string // USD per 1K tokens
 	}{
 		{"optimized", true, "0.003", "0.003"},
-		{"standard", false, "0.00532", "0.016"},
-		{"", false, "0.00532", "0.016"},
+		{"standard", false, "0.0024", "0.0024"},
+		{"", false, "0.0024", "0.0024"},
 	} {
 		t.Run("served "+tc.mode, func(t *testing.T) {
 			svc, p := newService(t, invoke.Config{}, servesLatency{sim.New(sim.Config{}), tc.mode})

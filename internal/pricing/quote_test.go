@@ -160,8 +160,8 @@ func TestWorkedExamples(t *testing.T) {
 		{
 			name:   "latency-optimized asked but Standard served: the Standard price",
 			call:   Call{ModelID: llama405, Region: "us-east-2", Scope: catalog.ScopeGeo, Usage: Usage{Input: 2000, Output: 800}},
-			source: "LiteLLM",
-			lines:  [NumKinds]line{Input: {2000, "0.00532"}, Output: {800, "0.016"}},
+			source: "AWS Bedrock pricing page",
+			lines:  [NumKinds]line{Input: {2000, "0.0024"}, Output: {800, "0.0024"}},
 		},
 		{
 			name:   "Nova Pro flex served: the Flex price of the AWS Price List",
