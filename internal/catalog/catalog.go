@@ -382,6 +382,20 @@ func (c *Catalog) ModelsIn(region string) []Model {
 	return c.modelsWhere(func(m Model) bool { return slices.Contains(m.Regions, region) })
 }
 
+// ModelsOfferedIn returns the models a caller in region can invoke: those
+// offered on demand in region and those a system profile invokable from
+// region routes to (Bedrock lists both in ListFoundationModels), sorted
+// by ID.
+func (c *Catalog) ModelsOfferedIn(region string) []Model {
+	routed := map[string]bool{}
+	for _, p := range c.profiles {
+		if slices.Contains(p.Regions, region) {
+			routed[p.ModelID] = true
+		}
+	}
+	return c.modelsWhere(func(m Model) bool { return slices.Contains(m.Regions, region) || routed[m.ID] })
+}
+
 func (c *Catalog) modelsWhere(keep func(Model) bool) []Model {
 	out := []Model{}
 	for _, id := range c.modelIDs {

@@ -445,6 +445,12 @@ func TestProfileOnlyModel(t *testing.T) {
 	if got := c.ModelsIn("us-east-1"); len(got) != 0 {
 		t.Errorf("ModelsIn(us-east-1) = %d models, want none", len(got))
 	}
+	if got := c.ModelsOfferedIn("us-east-1"); len(got) != 1 {
+		t.Errorf("ModelsOfferedIn(us-east-1) = %d models, want the one its profile reaches", len(got))
+	}
+	if got := c.ModelsOfferedIn("eu-west-1"); len(got) != 0 {
+		t.Errorf("ModelsOfferedIn(eu-west-1) = %d models, want none", len(got))
+	}
 	if _, ok := c.SystemProfile("us.vendor.model-v1:0"); !ok {
 		t.Errorf("its profile is missing")
 	}
