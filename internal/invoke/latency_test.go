@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-dev/tollgate/internal/converse"
+	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/provider/sim"
@@ -61,5 +62,32 @@ func TestStreamLatencyServed(t *testing.T) {
 				t.Errorf("costs %v / %v, want %v / %v", r.InputCost, r.OutputCost, wantIn, wantOut)
 			}
 		})
+	}
+}
+
+// TestConverseOnlyFamily checks a model whose native body Tollgate has no
+// codec for (gpt-oss): Converse serves and prices it; InvokeModel on it
+// is a ValidationException and records nothing billable.
+func TestConverseOnlyFamily(t *testing.T) {
+	const gptOSS = "openai.gpt-oss-120b-1:0"
+	svc, p := newService(t, invoke.Config{}, sim.New(sim.Config{}))
+	caller := invoke.Caller{RequestID: "c1", Account: account}
+	if _, err := svc.Converse(t.Context(), caller, gptOSS, request("hello")); err != nil {
+		t.Fatalf("Converse: %v", err)
+	}
+	r := onlyRecord(t, p)
+	want := money.PerThousand(money.MustParse("0.00015")).Cost(r.InputTokens) + money.PerThousand(money.MustParse("0.0006")).Cost(r.OutputTokens)
+	if !r.Priced || r.Cost != want {
+		t.Errorf("Converse record priced %v at %v, want %v", r.Priced, r.Cost, want)
+	}
+	_, err := svc.InvokeModel(t.Context(), invoke.Caller{RequestID: "c2", Account: account}, gptOSS,
+		converse.NativeRequest{Body: []byte(`{"messages":[{"role":"user","content":"hello"}]}`)})
+	if !errkind.Is(err, errkind.Invalid) {
+		t.Fatalf("InvokeModel: %v, want a ValidationException", err)
+	}
+	for _, r := range p.records(t) {
+		if r.RequestID == "c2" && r.Cost != 0 {
+			t.Errorf("the refused InvokeModel cost %v", r.Cost)
+		}
 	}
 }
