@@ -110,6 +110,9 @@ func TestDefaultCoverage(t *testing.T) {
 		"qwen.qwen3-235b-a22b-2507-v1:0",
 		"qwen.qwen3-coder-480b-a35b-v1:0",
 		"writer.palmyra-x5-v1:0",
+		"deepseek.v3.2",
+		"minimax.minimax-m2.1",
+		"moonshotai.kimi-k2.5",
 	} {
 		if _, ok := c.Model(id); !ok {
 			t.Errorf("Model(%q) missing", id)
@@ -132,8 +135,10 @@ func TestDefaultConsistency(t *testing.T) {
 			}
 			priced := false
 			for _, scope := range Scopes {
-				_, ok := m.PriceFor(Dims{Scope: scope}, time.Now())
-				priced = priced || ok
+				for _, region := range append([]string{""}, m.Regions...) {
+					_, ok := m.PriceFor(Dims{Scope: scope, Region: region}, time.Now())
+					priced = priced || ok
+				}
 			}
 			if !priced {
 				t.Errorf("no price in force now in any scope")

@@ -195,6 +195,23 @@ func TestWorkedExamples(t *testing.T) {
 			lines:  [NumKinds]line{Input: {210_000, "0.011"}, Output: {1000, "0.04125"}, CacheWrite1h: {1000, "0.022"}},
 		},
 		{
+			name:   "region-specific price: Kimi K2.5 in ap-south-1 costs more than in the US",
+			call:   Call{ModelID: "moonshotai.kimi-k2.5", Region: "ap-south-1", Usage: Usage{Input: 5000, Output: 1000}},
+			source: "LiteLLM model_prices_and_context_window.json as of 2026-03-15",
+			lines:  [NumKinds]line{Input: {5000, "0.00072"}, Output: {1000, "0.0036"}},
+		},
+		{
+			name:   "MiniMax M2.1 in eu-west-2, its own regional price",
+			call:   Call{ModelID: "minimax.minimax-m2.1", Region: "eu-west-2", Usage: Usage{Input: 5000, Output: 1000}},
+			source: "LiteLLM model_prices_and_context_window.json as of 2026-03-15",
+			lines:  [NumKinds]line{Input: {5000, "0.00047"}, Output: {1000, "0.00186"}},
+		},
+		{
+			name:     "DeepSeek-V3.2 from a region no price names: unpriced",
+			call:     Call{ModelID: "deepseek.v3.2", Region: "eu-west-1", Usage: Usage{Input: 10, Output: 4}},
+			unpriced: true,
+		},
+		{
 			name:     "Opus 4.6 has no in-region price: AWS offers it only through profiles",
 			call:     Call{ModelID: "anthropic.claude-opus-4-6-v1", Region: "us-east-1", Usage: Usage{Input: 10, Output: 4}},
 			unpriced: true,
