@@ -113,6 +113,21 @@ func TestFoundationModels(t *testing.T) {
 		}
 	}
 
+	// A model AWS offers only through cross-region profiles is listed and
+	// described with inferenceTypesSupported INFERENCE_PROFILE, and left
+	// out of the ON_DEMAND filter.
+	const premier = "amazon.nova-premier-v1:0"
+	got, err := c.GetFoundationModel(ctx, &bedrock.GetFoundationModelInput{ModelIdentifier: aws.String(premier)})
+	if err != nil {
+		t.Fatalf("GetFoundationModel(%s): %v", premier, err)
+	}
+	if it := got.ModelDetails.InferenceTypesSupported; len(it) != 1 || it[0] != "INFERENCE_PROFILE" {
+		t.Errorf("%s: inferenceTypesSupported = %v, want [INFERENCE_PROFILE]", premier, it)
+	}
+	if !slices.ContainsFunc(all.ModelSummaries, func(m types.FoundationModelSummary) bool { return aws.ToString(m.ModelId) == premier }) {
+		t.Errorf("ListFoundationModels does not list the profile-only %s", premier)
+	}
+
 	for _, tc := range []struct {
 		name string
 		call func() error

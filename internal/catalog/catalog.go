@@ -42,10 +42,15 @@ type Model struct {
 	// Lifecycle is "ACTIVE" or "LEGACY".
 	Lifecycle string
 	// Regions lists the regions that offer the model on demand in-region.
+	// It is empty for a model AWS offers only through cross-region
+	// inference profiles: invoking its id directly is then a
+	// ValidationException naming the profiles.
 	Regions []string
 	// Family names the native InvokeModel request-body format: "anthropic",
 	// "nova", "titan-text", "titan-embed", "llama", "mistral",
-	// "cohere-command", "cohere-embed" or "jamba".
+	// "cohere-command", "cohere-embed" or "jamba"; FamilyConverseOnly for a
+	// model whose native body Tollgate does not translate (InvokeModel on
+	// it is a ValidationException, Converse works).
 	Family string
 	// Tiers lists the Bedrock service tiers the model offers on demand
 	// beside Standard ("default"), which every model offers: any of
@@ -60,6 +65,11 @@ type Model struct {
 	// when it is listed here.
 	Unpriced []string
 }
+
+// FamilyConverseOnly is the Family of a model whose native InvokeModel
+// body (such as gpt-oss's OpenAI chat-completions body or DeepSeek-R1's
+// prompt body) Tollgate has no codec for.
+const FamilyConverseOnly = "converse-only"
 
 // UnpricedLatencyOptimized marks latency-optimized inference unpriced in
 // Model.Unpriced.
@@ -370,6 +380,20 @@ func (c *Catalog) Models() []Model {
 // through a cross-region profile), sorted by ID.
 func (c *Catalog) ModelsIn(region string) []Model {
 	return c.modelsWhere(func(m Model) bool { return slices.Contains(m.Regions, region) })
+}
+
+// ModelsOfferedIn returns the models a caller in region can invoke: those
+// offered on demand in region and those a system profile invokable from
+// region routes to (Bedrock lists both in ListFoundationModels), sorted
+// by ID.
+func (c *Catalog) ModelsOfferedIn(region string) []Model {
+	routed := map[string]bool{}
+	for _, p := range c.profiles {
+		if slices.Contains(p.Regions, region) {
+			routed[p.ModelID] = true
+		}
+	}
+	return c.modelsWhere(func(m Model) bool { return slices.Contains(m.Regions, region) || routed[m.ID] })
 }
 
 func (c *Catalog) modelsWhere(keep func(Model) bool) []Model {

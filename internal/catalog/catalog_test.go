@@ -49,12 +49,12 @@ func TestDefaultCoverage(t *testing.T) {
 		providers[m.Provider] = true
 		families[m.Family] = true
 	}
-	for _, p := range []string{"Anthropic", "Amazon", "Meta", "Mistral AI", "Cohere", "AI21 Labs"} {
+	for _, p := range []string{"Anthropic", "Amazon", "Meta", "Mistral AI", "Cohere", "AI21 Labs", "OpenAI", "DeepSeek", "Qwen", "Writer"} {
 		if !providers[p] {
 			t.Errorf("no model from provider %q", p)
 		}
 	}
-	for _, f := range []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba"} {
+	for _, f := range []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba", FamilyConverseOnly} {
 		if !families[f] {
 			t.Errorf("no model of family %q", f)
 		}
@@ -95,6 +95,24 @@ func TestDefaultCoverage(t *testing.T) {
 		"cohere.embed-multilingual-v3",
 		"ai21.jamba-1-5-large-v1:0",
 		"ai21.jamba-1-5-mini-v1:0",
+		"anthropic.claude-opus-4-6-v1",
+		"amazon.nova-premier-v1:0",
+		"amazon.nova-2-lite-v1:0",
+		"meta.llama4-scout-17b-instruct-v1:0",
+		"meta.llama4-maverick-17b-instruct-v1:0",
+		"mistral.pixtral-large-2502-v1:0",
+		"deepseek.r1-v1:0",
+		"deepseek.v3-v1:0",
+		"openai.gpt-oss-120b-1:0",
+		"openai.gpt-oss-20b-1:0",
+		"qwen.qwen3-32b-v1:0",
+		"qwen.qwen3-coder-30b-a3b-v1:0",
+		"qwen.qwen3-235b-a22b-2507-v1:0",
+		"qwen.qwen3-coder-480b-a35b-v1:0",
+		"writer.palmyra-x5-v1:0",
+		"deepseek.v3.2",
+		"minimax.minimax-m2.1",
+		"moonshotai.kimi-k2.5",
 	} {
 		if _, ok := c.Model(id); !ok {
 			t.Errorf("Model(%q) missing", id)
@@ -115,8 +133,15 @@ func TestDefaultConsistency(t *testing.T) {
 			if got, want := embeds, strings.HasSuffix(m.Family, "-embed"); got != want {
 				t.Errorf("EMBEDDING output = %v, family %q", got, m.Family)
 			}
-			if _, ok := m.PriceAt(time.Now()); !ok {
-				t.Errorf("no price in force now")
+			priced := false
+			for _, scope := range Scopes {
+				for _, region := range append([]string{""}, m.Regions...) {
+					_, ok := m.PriceFor(Dims{Scope: scope, Region: region}, time.Now())
+					priced = priced || ok
+				}
+			}
+			if !priced {
+				t.Errorf("no price in force now in any scope")
 			}
 		})
 	}
@@ -213,7 +238,8 @@ func TestDefaultPrices(t *testing.T) {
 			Effective: date("2024-04-30"), Input: 20_000, Output: 0, Source: src,
 		}},
 		{"meta.llama3-1-405b-instruct-v1:0", Price{
-			Effective: date("2024-07-23"), Input: 5_320_000, Output: 16_000_000, Source: src,
+			Effective: date("2025-07-20"), Input: 2_400_000, Output: 2_400_000,
+			Source: "AWS Bedrock pricing page (aws.amazon.com/bedrock/pricing), copy of 2025-07-20 in convo-lang/convo-lang packages/convo-lang-bedrock/bedrock-pricing.md @091db58; effective no later than that date",
 		}},
 	}
 	c := Default()
@@ -357,7 +383,6 @@ func TestParseErrors(t *testing.T) {
 		{"unknown tier", "    family: llama", "    family: llama\n    tiers: [priority, turbo]", `tiers: "turbo" is not one of`},
 		{"default tier listed", "    family: llama", "    family: llama\n    tiers: [default]", `tiers: "default" is not one of`},
 		{"repeated tier", "    family: llama", "    family: llama\n    tiers: [flex, flex]", "repeated"},
-		{"no region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: []\n    family", "at least 1 region"},
 		{"bad region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: [US East]\n    family", "not a region name"},
 		{"repeated region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: [us-east-1, us-east-1]\n    family", "repeated"},
 		{"no prices", "    prices:\n      - effective: 2024-01-01\n        input: \"0.001\"\n        output: \"0.002\"\n        source: test", "    prices: []", "no prices"},
@@ -409,6 +434,35 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("Parse error = %q, want it to contain %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestProfileOnlyModel checks a model AWS offers only through
+// cross-region profiles: it parses with no regions when a profile routes
+// to it, is offered in no region directly, and is an error without one.
+func TestProfileOnlyModel(t *testing.T) {
+	doc := strings.Replace(validModel, "    regions: [us-east-1, us-west-2]\n    family", "    regions: []\n    family", 1)
+	c := mustParse(t, doc)
+	m, ok := c.Model("vendor.model-v1:0")
+	if !ok || len(m.Regions) != 0 {
+		t.Fatalf("Model = %+v, %v; want the model with no regions", m, ok)
+	}
+	if got := c.ModelsIn("us-east-1"); len(got) != 0 {
+		t.Errorf("ModelsIn(us-east-1) = %d models, want none", len(got))
+	}
+	if got := c.ModelsOfferedIn("us-east-1"); len(got) != 1 {
+		t.Errorf("ModelsOfferedIn(us-east-1) = %d models, want the one its profile reaches", len(got))
+	}
+	if got := c.ModelsOfferedIn("eu-west-1"); len(got) != 0 {
+		t.Errorf("ModelsOfferedIn(eu-west-1) = %d models, want none", len(got))
+	}
+	if _, ok := c.SystemProfile("us.vendor.model-v1:0"); !ok {
+		t.Errorf("its profile is missing")
+	}
+	noProfile := doc[:strings.Index(doc, "systemProfiles:")]
+	_, err := Parse([]byte(noProfile))
+	if err == nil || !strings.Contains(err.Error(), "no regions and no system profile") {
+		t.Errorf("Parse without a profile: %v, want the no-regions error", err)
 	}
 }
 
@@ -717,6 +771,14 @@ func TestEveryOfferedScopeIsPriced(t *testing.T) {
 					}
 				}
 			}
+		}
+		for i, p := range m.Prices {
+			if strings.TrimSpace(p.Source) == "" || p.Effective.IsZero() {
+				t.Errorf("%s: prices[%d] has no source or no effective date", m.ID, i)
+			}
+		}
+		if len(offered[m.ID][ScopeInRegion]) == 0 && len(offered[m.ID][ScopeGeo]) == 0 && len(offered[m.ID][ScopeGlobal]) == 0 {
+			t.Errorf("%s: offered in no region and through no profile", m.ID)
 		}
 		for _, u := range m.Unpriced {
 			if u != TierPriority && u != TierFlex && u != UnpricedLatencyOptimized && len(offered[m.ID][u]) == 0 {

@@ -82,7 +82,7 @@ var (
 	inferenceTypes = []string{"ON_DEMAND", "PROVISIONED"}
 	customizations = []string{"FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"}
 	lifecycles     = []string{"ACTIVE", "LEGACY"}
-	families       = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba"}
+	families       = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba", FamilyConverseOnly}
 	unpricedDims   = []string{ScopeInRegion, ScopeGeo, ScopeGlobal, TierPriority, TierFlex, UnpricedLatencyOptimized}
 	geos           = []string{"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"}
 )
@@ -153,6 +153,16 @@ func Parse(data []byte) (*Catalog, error) {
 		profiles[pd.ID] = p
 	}
 
+	routed := map[string]bool{}
+	for _, p := range profiles {
+		routed[p.ModelID] = true
+	}
+	for i, md := range doc.Models {
+		if md.ID != "" && len(md.Regions) == 0 && !routed[md.ID] {
+			fail("models[%d] %q: no regions and no system profile routes to it: it cannot be invoked", i, md.ID)
+		}
+	}
+
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -186,7 +196,10 @@ func (d modelDoc) toModel() (Model, []string) {
 	if !slices.Contains(families, d.Family) {
 		bad("family %q is not one of %s", d.Family, strings.Join(families, ", "))
 	}
-	problems = append(problems, checkRegions(d.Regions, 1)...)
+	// A model may have no in-region availability: AWS offers some only
+	// through cross-region profiles (the catalogue test checks such a model
+	// has one).
+	problems = append(problems, checkRegions(d.Regions, 0)...)
 	problems = append(problems, checkEnums("tiers", d.Tiers, extraTiers, false)...)
 	problems = append(problems, checkEnums("unpriced", d.Unpriced, unpricedDims, false)...)
 

@@ -286,12 +286,36 @@ type MessageStopEvent struct {
 	AdditionalModelResponseFields json.RawMessage `json:"additionalModelResponseFields,omitempty"`
 }
 
-// MetadataEvent is the last event: usage, latency and the tier served.
+// MetadataEvent is the last event: usage, latency, the latency mode and
+// the tier served.
 type MetadataEvent struct {
-	Usage       Usage           `json:"usage"`
-	Metrics     Metrics         `json:"metrics"`
-	Trace       json.RawMessage `json:"trace,omitempty"`
-	ServiceTier *ServiceTier    `json:"serviceTier,omitempty"`
+	Usage             Usage           `json:"usage"`
+	Metrics           Metrics         `json:"metrics"`
+	Trace             json.RawMessage `json:"trace,omitempty"`
+	PerformanceConfig json.RawMessage `json:"performanceConfig,omitempty"`
+	ServiceTier       *ServiceTier    `json:"serviceTier,omitempty"`
+}
+
+// Latency modes of Bedrock's PerformanceConfiguration (and of the
+// X-Amzn-Bedrock-PerformanceConfig-Latency header).
+const (
+	LatencyStandard  = "standard"
+	LatencyOptimized = "optimized"
+)
+
+// LatencyOf returns the latency mode a performanceConfig member states
+// ({"latency":"optimized"}), or "" when raw is absent or says none.
+func LatencyOf(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var pc struct {
+		Latency string `json:"latency"`
+	}
+	if json.Unmarshal(raw, &pc) != nil {
+		return ""
+	}
+	return pc.Latency
 }
 
 // Call identifies one provider attempt.
@@ -314,6 +338,9 @@ type Call struct {
 	// actually serving the call from its upstream before the call's
 	// first event (the response header of a native stream).
 	OnServed func(tier string)
+	// OnLatency, when set, is called likewise with the latency mode
+	// ("standard" or "optimized") the upstream says serves the call.
+	OnLatency func(mode string)
 }
 
 // NativeRequest is an InvokeModel body in the model's own format.
@@ -323,6 +350,9 @@ type NativeRequest struct {
 	Accept      string
 	// ServiceTier is the X-Amzn-Bedrock-Service-Tier header ("" when absent).
 	ServiceTier string
+	// Latency is the X-Amzn-Bedrock-PerformanceConfig-Latency header:
+	// "standard", "optimized" or "" when absent.
+	Latency string
 }
 
 // NativeResponse is an InvokeModel response in the model's own format.
@@ -334,4 +364,8 @@ type NativeResponse struct {
 	// ServiceTier is the tier that served the call (the response's
 	// X-Amzn-Bedrock-Service-Tier header); "" when the provider does not say.
 	ServiceTier string
+	// Latency is the latency mode that served the call (the response's
+	// X-Amzn-Bedrock-PerformanceConfig-Latency header); "" when the
+	// provider does not say.
+	Latency string
 }

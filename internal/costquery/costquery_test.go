@@ -201,8 +201,8 @@ func lines(recs []ledger.Record) []line {
 	for _, r := range recs {
 		// The usage-type rule written out: the source region's code (the
 		// region served's for records without one), the model, the kind,
-		// then long context, global scope, a tier beside Standard and
-		// latency mode.
+		// then long context, a tier beside Standard, global scope and
+		// latency mode (the order of AWS's Price List usage types).
 		billed := r.Region
 		if billed == "" {
 			billed = r.RegionServed
@@ -211,11 +211,11 @@ func lines(recs []ledger.Record) []line {
 		if r.LongContext {
 			suffix += "-long-context"
 		}
-		if r.Scope == "global" {
-			suffix += "-cross-region-global"
-		}
 		if r.ServiceTier != "" && r.ServiceTier != "default" {
 			suffix += "-" + r.ServiceTier
+		}
+		if r.Scope == "global" {
+			suffix += "-cross-region-global"
 		}
 		if r.LatencyOptimized {
 			suffix += "-latency-optimized"

@@ -2,6 +2,7 @@ package invoke
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/tollgate-dev/tollgate/internal/converse"
@@ -48,13 +49,14 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 		if nb.err != nil {
 			return noFailover{nb.err}
 		}
-		cr, err := r.Provider.Converse(actx, cl, req)
+		cr, err := r.Provider.Converse(actx, cl, withLatency(req, in.Latency))
 		if err != nil {
 			return err
 		}
 		if t := cr.ServiceTier.Tier(); t != "" {
 			c.onServed(t)
 		}
+		c.onLatency(converse.LatencyOf(cr.PerformanceConfig))
 		body, err := codec.Response(cr, cl.ModelID)
 		if err != nil {
 			return noFailover{err}
@@ -66,6 +68,9 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	if err == nil && resp.ServiceTier != "" {
 		c.onServed(resp.ServiceTier)
 	}
+	if err == nil {
+		c.onLatency(resp.Latency)
+	}
 	if ferr := c.finish(ctx, resp.Usage, err); ferr != nil && err == nil {
 		return converse.NativeResponse{}, ferr
 	}
@@ -74,7 +79,21 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	}
 	resp.LatencyMs = s.now().Sub(c.start).Milliseconds()
 	resp.ServiceTier = c.servedTier()
+	resp.Latency = c.latency
 	return resp, nil
+}
+
+// withLatency returns req asking for the latency mode of an InvokeModel
+// call's X-Amzn-Bedrock-PerformanceConfig-Latency header, translated into
+// Converse's performanceConfig; req itself when the header is absent or
+// the body already asks.
+func withLatency(req *converse.Request, mode string) *converse.Request {
+	if mode == "" || req == nil || len(req.PerformanceConfig) > 0 {
+		return req
+	}
+	r := *req
+	r.PerformanceConfig, _ = json.Marshal(map[string]string{"latency": mode})
+	return &r
 }
 
 // InvokeModelStream runs InvokeModelWithResponseStream. As with
@@ -143,12 +162,13 @@ func (s *Service) InvokeModelStream(ctx context.Context, caller Caller, modelID 
 			return noFailover{nb.err}
 		}
 		enc := codec.Stream(cl.ModelID)
-		usage, err = r.Provider.ConverseStream(ctx, cl, req, func(ev converse.StreamEvent) error {
+		usage, err = r.Provider.ConverseStream(ctx, cl, withLatency(req, in.Latency), func(ev converse.StreamEvent) error {
 			if ev.Metadata != nil {
 				ev.Metadata.Metrics.LatencyMs = s.now().Sub(c.start).Milliseconds()
 				if t := ev.Metadata.ServiceTier.Tier(); t != "" {
 					c.onServed(t)
 				}
+				c.onLatency(converse.LatencyOf(ev.Metadata.PerformanceConfig))
 			}
 			chunks, err := enc.Encode(ev)
 			if err != nil {

@@ -155,6 +155,7 @@ type call struct {
 	tier     string           // the tier asked of the provider
 	served   string           // the tier the provider says served the call ("" = tier)
 	asked    string           // the tier the call asked for (before a reserved overflow)
+	latency  string           // the latency mode the provider says served the call ("" = not said)
 	quota    admission.Ticket // from the quotas, settled by finish
 	waited   time.Duration    // time spent waiting for admission
 }
@@ -287,7 +288,7 @@ func (c *call) once(ctx context.Context, f func(ctx context.Context, cl converse
 	}
 	c.attempts++
 	cl := converse.Call{RequestID: c.caller.RequestID, ModelID: c.target.Model.ID, Region: region, Upstream: route.Upstream,
-		ServiceTier: c.tier, OnServed: c.onServed}
+		ServiceTier: c.tier, OnServed: c.onServed, OnLatency: c.onLatency}
 	err := f(ctx, cl, route)
 	if slot != nil {
 		slot.Release(errkind.Is(err, errkind.Throttled))
@@ -433,6 +434,10 @@ func (c *call) finish(ctx context.Context, u converse.Usage, callErr error) erro
 	if c.attempts > 0 {
 		r.RegionServed = c.region
 		r.ServiceTier = c.servedTier()
+		// Latency-optimized inference is priced only when the response
+		// says it served the call: Bedrock serves (and bills) Standard
+		// once the optimized capacity is used up.
+		r.LatencyOptimized = c.latency == converse.LatencyOptimized
 	}
 	if !c.firstTok.IsZero() {
 		r.TTFTMs = c.firstTok.Sub(c.start).Milliseconds()
@@ -489,6 +494,7 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 		if t := resp.ServiceTier.Tier(); t != "" {
 			c.served = t
 		}
+		c.onLatency(converse.LatencyOf(resp.PerformanceConfig))
 		resp.ServiceTier = &converse.ServiceTier{Type: c.servedTier()}
 	}
 	if ferr := c.finish(ctx, u, err); ferr != nil && err == nil {
@@ -531,6 +537,7 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 			if t := m.ServiceTier.Tier(); t != "" {
 				c.served = t
 			}
+			c.onLatency(converse.LatencyOf(m.PerformanceConfig))
 			return nil
 		}
 		if ev.ContentBlockDelta != nil && c.firstTok.IsZero() {

@@ -2,6 +2,7 @@ package invoke
 
 import (
 	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 )
@@ -45,6 +46,14 @@ func checkTier(tier string, set profile.TierSettings, t Target) error {
 		return errkind.New(errkind.Denied, "The inference profile %s may use service tiers up to %s; the call asked for %s.", t.ProfileARN, set.Max, tier)
 	}
 	return nil
+}
+
+// onLatency records the latency mode ("standard" or "optimized") a
+// provider says serves the current attempt; "" (not said) changes nothing.
+func (c *call) onLatency(mode string) {
+	if mode == converse.LatencyStandard || mode == converse.LatencyOptimized {
+		c.latency = mode
+	}
 }
 
 // onServed records the tier a provider says serves the current attempt.

@@ -161,23 +161,26 @@ func RollupVariant(r *ledger.Rollup) Variant {
 	return Variant{Scope: r.Scope, Tier: r.ServiceTier, LongContext: r.LongContext, LatencyOptimized: r.LatencyOptimized}
 }
 
-// Suffix returns the usage-type suffix of v: "-long-context" for a
-// long-context call, "-cross-region-global" for a global profile, the
-// tier ("-priority", "-flex", "-reserved") beside Standard, and
-// "-latency-optimized". Geographic profiles bill under the in-region
-// usage types of the source region (docs/pricing.md, "Usage types").
+// Suffix returns the usage-type suffix of v, in the order AWS's Price
+// List writes them: "-long-context" for a long-context call, the tier
+// ("-priority", "-flex", "-reserved") beside Standard, "-cross-region-global"
+// for a global profile, and "-latency-optimized" ("USE1-Claude4Sonnet-
+// input-tokens-long-context-cross-region-global", "USE1-Nova2.0Lite-
+// input-tokens-priority-cross-region-global", "USE1-NovaPro-input-tokens-
+// latency-optimized"). Geographic profiles bill under the in-region usage
+// types of the source region (docs/pricing.md, "Usage types").
 func (v Variant) Suffix() string {
 	s := ""
 	if v.LongContext {
 		s += "-long-context"
 	}
-	if v.Scope == catalog.ScopeGlobal {
-		s += "-cross-region-global"
-	}
 	switch v.Tier {
 	case "", catalog.TierDefault:
 	default:
 		s += "-" + v.Tier
+	}
+	if v.Scope == catalog.ScopeGlobal {
+		s += "-cross-region-global"
 	}
 	if v.LatencyOptimized {
 		s += "-latency-optimized"

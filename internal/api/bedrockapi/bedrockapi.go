@@ -334,9 +334,22 @@ func modelSummary(region string, m catalog.Model) foundationModelSummary {
 		OutputModalities:           nz(m.OutputModalities),
 		ResponseStreamingSupported: m.Streaming,
 		CustomizationsSupported:    nz(m.Customizations),
-		InferenceTypesSupported:    nz(m.InferenceTypes),
+		InferenceTypesSupported:    inferenceTypes(region, m),
 		ModelLifecycle:             modelLifecycle{Status: m.Lifecycle},
 	}
+}
+
+// inferenceTypes are m's inferenceTypesSupported in region: its own where
+// it is offered in-region, and ["INFERENCE_PROFILE"] where only a
+// cross-region profile reaches it, as Bedrock lists such models.
+func inferenceTypes(region string, m catalog.Model) []string {
+	if !slices.Contains(m.Regions, region) {
+		return []string{"INFERENCE_PROFILE"}
+	}
+	if m.InferenceTypes == nil {
+		return []string{}
+	}
+	return m.InferenceTypes
 }
 
 var enums = map[string][]string{
@@ -361,14 +374,14 @@ func (h *Handler) listFoundationModels(w http.ResponseWriter, r *http.Request) e
 	}
 	region := h.profiles.Region()
 	out := listFoundationModelsOutput{ModelSummaries: []foundationModelSummary{}}
-	for _, m := range h.profiles.Catalog().ModelsIn(region) {
+	for _, m := range h.profiles.Catalog().ModelsOfferedIn(region) {
 		if provider != "" && !strings.EqualFold(provider, m.Provider) && !strings.EqualFold(provider, providerPrefix(m.ID)) {
 			continue
 		}
 		if v := q.Get("byOutputModality"); v != "" && !slices.Contains(m.OutputModalities, v) {
 			continue
 		}
-		if v := q.Get("byInferenceType"); v != "" && !slices.Contains(m.InferenceTypes, v) {
+		if v := q.Get("byInferenceType"); v != "" && !slices.Contains(inferenceTypes(region, m), v) {
 			continue
 		}
 		if v := q.Get("byCustomizationType"); v != "" && !slices.Contains(m.Customizations, v) {
@@ -410,7 +423,7 @@ func (h *Handler) getFoundationModel(w http.ResponseWriter, r *http.Request) err
 		id = a.ID()
 	}
 	m, ok := h.profiles.Catalog().Model(id)
-	if !ok || !slices.Contains(m.Regions, region) {
+	if !ok || !slices.ContainsFunc(h.profiles.Catalog().ModelsOfferedIn(region), func(o catalog.Model) bool { return o.ID == id }) {
 		return errkind.New(errkind.NotFound, "The foundation model %s could not be found in %s.", id, region)
 	}
 	if err := awsproto.Authorize(r.Context(), "bedrock:GetFoundationModel", arn.FoundationModel(region, m.ID), nil); err != nil {

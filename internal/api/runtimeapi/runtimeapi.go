@@ -82,6 +82,10 @@ const ProfileTagsHeader = "X-Tollgate-Profile-Tags"
 // response (Bedrock's X-Amzn-Bedrock-Service-Tier).
 const ServiceTierHeader = "X-Amzn-Bedrock-Service-Tier"
 
+// LatencyHeader names the latency mode of an InvokeModel request and
+// response (Bedrock's X-Amzn-Bedrock-PerformanceConfig-Latency).
+const LatencyHeader = "X-Amzn-Bedrock-PerformanceConfig-Latency"
+
 // nativeRequest reads an InvokeModel request's body and headers; accept
 // names the header of the response type wanted.
 func nativeRequest(r *http.Request, accept string) (converse.NativeRequest, error) {
@@ -90,6 +94,12 @@ func nativeRequest(r *http.Request, accept string) (converse.NativeRequest, erro
 		ContentType: r.Header.Get("Content-Type"),
 		Accept:      r.Header.Get(accept),
 		ServiceTier: r.Header.Get(ServiceTierHeader),
+		Latency:     r.Header.Get(LatencyHeader),
+	}
+	switch in.Latency {
+	case "", converse.LatencyStandard, converse.LatencyOptimized:
+	default:
+		return in, errkind.New(errkind.Invalid, "1 validation error detected: Value '%s' at 'performanceConfigLatency' failed to satisfy constraint: Member must satisfy enum value set: [standard, optimized]", in.Latency)
 	}
 	return in, converse.ValidateServiceTier(in.ServiceTier)
 }
@@ -309,6 +319,9 @@ func (h *Handler) invokeModel(w http.ResponseWriter, r *http.Request) error {
 	hd.Set("X-Amzn-Bedrock-Invocation-Latency", strconv.FormatInt(resp.LatencyMs, 10))
 	if resp.ServiceTier != "" {
 		hd.Set(ServiceTierHeader, resp.ServiceTier)
+	}
+	if resp.Latency != "" {
+		hd.Set(LatencyHeader, resp.Latency)
 	}
 	if resp.Usage.CacheReadInputTokens > 0 || resp.Usage.CacheWriteInputTokens > 0 {
 		hd.Set("X-Amzn-Bedrock-Cache-Read-Input-Token-Count", strconv.FormatInt(resp.Usage.CacheReadInputTokens, 10))

@@ -318,6 +318,10 @@ func converseBody(req *converse.Request, tier string) ([]byte, error) {
 // tierHeader names the service tier of InvokeModel requests and responses.
 const tierHeader = "X-Amzn-Bedrock-Service-Tier"
 
+// latencyHeader names the latency mode of InvokeModel requests and
+// responses (the SDK's PerformanceConfigLatency member).
+const latencyHeader = "X-Amzn-Bedrock-PerformanceConfig-Latency"
+
 // nativeHeaders are the headers of an InvokeModel request: its body's
 // Content-Type (application/json when empty), the accept header under
 // acceptName, and the service tier asked for.
@@ -328,6 +332,9 @@ func nativeHeaders(call converse.Call, in converse.NativeRequest, acceptName str
 	}
 	if call.ServiceTier != "" {
 		h.Set(tierHeader, call.ServiceTier)
+	}
+	if in.Latency != "" {
+		h.Set(latencyHeader, in.Latency)
 	}
 	return h
 }
@@ -373,6 +380,7 @@ func (p *Provider) InvokeModel(ctx context.Context, call converse.Call, in conve
 		ContentType: resp.Header.Get("Content-Type"),
 		Usage:       headerUsage(resp.Header),
 		ServiceTier: resp.Header.Get(tierHeader),
+		Latency:     resp.Header.Get(latencyHeader),
 	}, nil
 }
 

@@ -180,6 +180,9 @@ func (p *Provider) InvokeModelStream(ctx context.Context, call converse.Call, in
 	if t := resp.Header.Get(tierHeader); t != "" && call.OnServed != nil {
 		call.OnServed(t)
 	}
+	if l := resp.Header.Get(latencyHeader); l != "" && call.OnLatency != nil {
+		call.OnLatency(l)
+	}
 
 	var st nativeState
 	fr := newFrameReader(resp.Body)
