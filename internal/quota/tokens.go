@@ -66,8 +66,10 @@ var maxOutput = []struct {
 	{"anthropic.claude-3-opus", 4096},
 	{"anthropic.claude-3-5", 8192},
 	{"anthropic.claude-3-7-sonnet", 64000},
+	{"anthropic.claude-opus-4-6", 128000}, // model card: max output 128K
 	{"anthropic.claude-opus-4-5", 64000},
 	{"anthropic.claude-opus-4", 32000},
+	{"anthropic.claude-sonnet-4-6", 128000},
 	{"anthropic.claude-sonnet-4", 64000},
 	{"anthropic.claude-haiku-4", 64000},
 	{"amazon.nova", 10000},

@@ -33,6 +33,9 @@ func TestTokenMaths(t *testing.T) {
 		// With max_tokens unset Bedrock reserves the model's maximum
 		// output (64,000 for Claude Sonnet 4): 500 input reserve 64,500.
 		{"max_tokens unset", sonnet4, Tokens{Input: 500, Output: 20}, 600, 0, 64500},
+		// Claude Opus 4.6's model card gives 128K of output, not the
+		// 32,000 of the Opus 4 prefix it shares.
+		{"max_tokens unset, Opus 4.6", "anthropic.claude-opus-4-6-v1", Tokens{Input: 500, Output: 20}, 600, 0, 128500},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
