@@ -34,9 +34,15 @@ type DB struct {
 	tagMu  sync.Mutex
 	tagIDs map[string]int64 // canonical tag set -> id, for committed sets
 
-	// insRecord and upRollup are the ledger's statements, prepared once on
-	// the writer so each append does not parse them again.
-	insRecord, upRollup, upDaily *sql.Stmt
+	// insJournal appends to the ledger journal; insRecord, upRollup and
+	// upDaily are the applier's statements (journal.go). All are prepared
+	// once on the writer so they are not parsed again.
+	insJournal, insRecord, upRollup, upDaily *sql.Stmt
+
+	// sync is the synchronous pragma of the writer ("FULL" or "NORMAL").
+	sync string
+	// jr is the ledger journal's applier (journal.go).
+	jr journal
 
 	// coord is the single node's leases, budget pools and change feed
 	// (coord.go).
@@ -95,10 +101,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{w: w, r: r, tagIDs: map[string]int64{}}
+	db := &DB{w: w, r: r, tagIDs: map[string]int64{}, sync: sync}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if db.insJournal, err = db.w.PrepareContext(ctx, `INSERT INTO ledger_journal (body) VALUES (?)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare journal append: %w", err)
 	}
 	if db.insRecord, err = db.w.PrepareContext(ctx, insertRecord); err != nil {
 		db.Close()
@@ -117,8 +127,15 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.ckpt.SetMaxOpenConns(1)
+	// Records a crash left in the journal are applied before the store
+	// is used.
+	if err := db.applyAll(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: apply the ledger journal: %w", err)
+	}
 	db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
 	go db.checkpointLoop()
+	db.startApplier()
 	return db, nil
 }
 
@@ -147,9 +164,15 @@ func (db *DB) checkpointLoop() {
 	}
 }
 
-// Close closes the database.
+// Close closes the database. The ledger journal is applied first, so a
+// store closed cleanly leaves none (one left would be applied at the next
+// Open).
 func (db *DB) Close() error {
 	var errs []error
+	if db.jr.stop != nil {
+		db.stopApplier()
+		errs = append(errs, db.applyAll(context.Background()))
+	}
 	if db.stopCkpt != nil {
 		close(db.stopCkpt)
 		<-db.ckptDone
@@ -158,7 +181,7 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		errs = append(errs, db.ckpt.Close())
 	}
-	for _, st := range []*sql.Stmt{db.insRecord, db.upRollup, db.upDaily} {
+	for _, st := range []*sql.Stmt{db.insJournal, db.insRecord, db.upRollup, db.upDaily} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
