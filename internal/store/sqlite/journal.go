@@ -48,7 +48,7 @@ const (
 	// one arrives before it applies them (a reader waiting in barrier cuts
 	// it short): more records per transaction, fewer turns of the writer
 	// taken from the appenders.
-	applyDelay = 5 * time.Millisecond
+	applyDelay = 10 * time.Millisecond
 	// applyMaxRows and applyMaxRecords bound one applying transaction, so
 	// an appender never waits behind a long one.
 	applyMaxRows    = 256
@@ -277,7 +277,7 @@ func (db *DB) applyOn(ctx context.Context, conn *sql.Conn) (int, int64, error) {
 		return 0, 0, internal(err, "begin apply")
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT seq, body FROM ledger_journal ORDER BY seq LIMIT ?`, applyMaxRows)
+	rows, err := tx.StmtContext(ctx, db.selJournal).QueryContext(ctx, applyMaxRows)
 	if err != nil {
 		return 0, 0, internal(err, "read journal")
 	}
@@ -310,7 +310,7 @@ func (db *DB) applyOn(ctx context.Context, conn *sql.Conn) (int, int64, error) {
 	if err := db.applyRecords(ctx, tx, local, recs); err != nil {
 		return 0, 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM ledger_journal WHERE seq <= ?`, maxSeq); err != nil {
+	if _, err := tx.StmtContext(ctx, db.delJournal).ExecContext(ctx, maxSeq); err != nil {
 		return 0, 0, internal(err, "delete journal")
 	}
 	if err := tx.Commit(); err != nil {
@@ -581,7 +581,7 @@ func decodeJournal(body []byte, recs []ledger.Record) ([]ledger.Record, error) {
 	}
 	d := journalDecoder{b: body[1:]}
 	n := d.uvarint()
-	if n > uint64(len(d.b)) { // every record takes more than a byte
+	if d.err != nil || n > uint64(len(d.b)) { // every record takes more than a byte
 		return recs, errJournal
 	}
 	for range n {

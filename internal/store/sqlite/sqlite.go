@@ -37,7 +37,7 @@ type DB struct {
 	// insJournal appends to the ledger journal; insRecord, upRollup and
 	// upDaily are the applier's statements (journal.go). All are prepared
 	// once on the writer so they are not parsed again.
-	insJournal, insRecord, upRollup, upDaily *sql.Stmt
+	insJournal, selJournal, delJournal, insRecord, upRollup, upDaily *sql.Stmt
 
 	// sync is the synchronous pragma of the writer ("FULL" or "NORMAL").
 	sync string
@@ -71,6 +71,11 @@ type Options struct {
 	// committed transaction survives power loss) or "NORMAL" (survives a
 	// process crash; faster).
 	Synchronous string
+
+	// noCheckpoint leaves the WAL uncheckpointed while the database is
+	// open (no background checkpointer), so it only grows: the journal
+	// crash test cuts it at byte offsets.
+	noCheckpoint bool
 }
 
 // Open opens (creating if needed) the database file at path and runs the
@@ -110,6 +115,14 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: prepare journal append: %w", err)
 	}
+	if db.selJournal, err = db.w.PrepareContext(ctx, `SELECT seq, body FROM ledger_journal ORDER BY seq LIMIT ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare journal read: %w", err)
+	}
+	if db.delJournal, err = db.w.PrepareContext(ctx, `DELETE FROM ledger_journal WHERE seq <= ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare journal delete: %w", err)
+	}
 	if db.insRecord, err = db.w.PrepareContext(ctx, insertRecord); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
@@ -133,8 +146,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: apply the ledger journal: %w", err)
 	}
-	db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
-	go db.checkpointLoop()
+	if !opts.noCheckpoint {
+		db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
+		go db.checkpointLoop()
+	}
 	db.startApplier()
 	return db, nil
 }
@@ -181,7 +196,7 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		errs = append(errs, db.ckpt.Close())
 	}
-	for _, st := range []*sql.Stmt{db.insJournal, db.insRecord, db.upRollup, db.upDaily} {
+	for _, st := range []*sql.Stmt{db.insJournal, db.selJournal, db.delJournal, db.insRecord, db.upRollup, db.upDaily} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
