@@ -23,7 +23,8 @@ import (
 // call waits for. The applier, a goroutine of the store, moves journal
 // rows into usage_records, tag_sets and the hourly and daily rollups in
 // its own transactions, and deletes the rows it applied in the same
-// transaction, so each row is applied exactly once; a record whose
+// transaction (all but the newest, which keeps an empty body so that seq
+// never goes back), so each row is applied exactly once; a record whose
 // request id is already stored adds nothing to the rollups, so replay is
 // idempotent too. Rows left by a crash are applied by Open before it
 // returns.
@@ -291,6 +292,9 @@ func (db *DB) applyOn(ctx context.Context, conn *sql.Conn) (int, int64, error) {
 			rows.Close()
 			return 0, 0, internal(err, "read journal")
 		}
+		if len(body) == 0 {
+			continue // applied: kept only to hold the highest seq
+		}
 		if recs, err = decodeJournal(body, recs); err != nil {
 			rows.Close()
 			return 0, 0, internal(fmt.Errorf("journal row %d: %w", seq, err), "decode journal")
@@ -312,6 +316,9 @@ func (db *DB) applyOn(ctx context.Context, conn *sql.Conn) (int, int64, error) {
 	}
 	if _, err := tx.StmtContext(ctx, db.delJournal).ExecContext(ctx, maxSeq); err != nil {
 		return 0, 0, internal(err, "delete journal")
+	}
+	if _, err := tx.StmtContext(ctx, db.markJournal).ExecContext(ctx, maxSeq); err != nil {
+		return 0, 0, internal(err, "mark journal")
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, 0, internal(err, "commit apply")

@@ -37,7 +37,7 @@ type DB struct {
 	// insJournal appends to the ledger journal; insRecord, upRollup and
 	// upDaily are the applier's statements (journal.go). All are prepared
 	// once on the writer so they are not parsed again.
-	insJournal, selJournal, delJournal, insRecord, upRollup, upDaily *sql.Stmt
+	insJournal, selJournal, delJournal, markJournal, insRecord, upRollup, upDaily *sql.Stmt
 
 	// sync is the synchronous pragma of the writer ("FULL" or "NORMAL").
 	sync string
@@ -119,9 +119,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: prepare journal read: %w", err)
 	}
-	if db.delJournal, err = db.w.PrepareContext(ctx, `DELETE FROM ledger_journal WHERE seq <= ?`); err != nil {
+	if db.delJournal, err = db.w.PrepareContext(ctx, `DELETE FROM ledger_journal WHERE seq < ?`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: prepare journal delete: %w", err)
+	}
+	if db.markJournal, err = db.w.PrepareContext(ctx, `UPDATE ledger_journal SET body = x'' WHERE seq = ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare journal mark: %w", err)
 	}
 	if db.insRecord, err = db.w.PrepareContext(ctx, insertRecord); err != nil {
 		db.Close()
@@ -196,7 +200,7 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		errs = append(errs, db.ckpt.Close())
 	}
-	for _, st := range []*sql.Stmt{db.insJournal, db.selJournal, db.delJournal, db.insRecord, db.upRollup, db.upDaily} {
+	for _, st := range []*sql.Stmt{db.insJournal, db.selJournal, db.delJournal, db.markJournal, db.insRecord, db.upRollup, db.upDaily} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -136,7 +136,7 @@ CREATE TABLE console_sessions (
     expires_at   INTEGER NOT NULL
 );
 CREATE TABLE ledger_journal (
-    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq  INTEGER PRIMARY KEY,
     body BLOB    NOT NULL
 );
 CREATE TABLE metric_buckets (
