@@ -231,6 +231,10 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 // about applyMaxRecords records) in one transaction that also deletes
 // them, and returns how many rows it applied.
 func (db *DB) applyOnce(ctx context.Context) (int, error) {
+	// Every row this process committed up to now is visible to the
+	// transaction below; if it finds none left to apply, another process
+	// opening the same database applied them.
+	appended := db.jr.appended.Load()
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return 0, internal(err, "applier connection")
@@ -260,12 +264,13 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	if applyErr != nil {
 		return 0, applyErr
 	}
-	if n > 0 {
-		for {
-			cur := db.jr.applied.Load()
-			if maxSeq <= cur || db.jr.applied.CompareAndSwap(cur, maxSeq) {
-				break
-			}
+	if n == 0 {
+		maxSeq = appended
+	}
+	for {
+		cur := db.jr.applied.Load()
+		if maxSeq <= cur || db.jr.applied.CompareAndSwap(cur, maxSeq) {
+			break
 		}
 	}
 	return n, nil

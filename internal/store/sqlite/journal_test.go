@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -322,4 +323,44 @@ func sortRolls(rs []ledger.Rollup) {
 			r.Operation, r.Tags.Canonical(), r.Scope, r.ServiceTier, r.Region, fmt.Sprint(r.LongContext, r.LatencyOptimized)}, "\x00")
 	}
 	slices.SortFunc(rs, func(a, b ledger.Rollup) int { return strings.Compare(key(a), key(b)) })
+}
+
+// TestJournalAppliedElsewhere opens one database twice, as a server and an
+// offline command opening its file would: rows one handle appended and
+// the other applied (at its open) must not leave the first one's readers
+// waiting for them.
+func TestJournalAppliedElsewhere(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	a, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.stopApplier() // keep the rows in the journal until b opens
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var recs []ledger.Record
+	for i := range 10 {
+		recs = append(recs, journalRecord(i, t0))
+	}
+	if err := a.AppendRecords(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a.startApplier()
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	got, err := a.Records(wait, ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(recs) {
+		t.Errorf("%d records, want %d", len(got), len(recs))
+	}
 }
