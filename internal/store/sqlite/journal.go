@@ -51,9 +51,13 @@ const (
 	// taken from the appenders.
 	applyDelay = 10 * time.Millisecond
 	// applyMaxRows and applyMaxRecords bound one applying transaction, so
-	// an appender never waits behind a long one.
+	// an appender never waits behind a long one: the writer connection
+	// goes to whoever waited first, so between two applying transactions
+	// the waiting commit group goes in. 256 records take a few
+	// milliseconds; a group of 512 (the Batcher's largest) is applied
+	// whole.
 	applyMaxRows    = 256
-	applyMaxRecords = 2048
+	applyMaxRecords = 256
 )
 
 // journal is the applier's state.
@@ -290,6 +294,7 @@ func (db *DB) applyOn(ctx context.Context, conn *sql.Conn) (int, int64, error) {
 	var recs []ledger.Record
 	var maxSeq int64
 	n := 0
+	intern := map[string]string{}
 	for rows.Next() {
 		var seq int64
 		var body []byte
@@ -300,7 +305,7 @@ func (db *DB) applyOn(ctx context.Context, conn *sql.Conn) (int, int64, error) {
 		if len(body) == 0 {
 			continue // applied: kept only to hold the highest seq
 		}
-		if recs, err = decodeJournal(body, recs); err != nil {
+		if recs, err = decodeJournal(body, recs, intern); err != nil {
 			rows.Close()
 			return 0, 0, internal(fmt.Errorf("journal row %d: %w", seq, err), "decode journal")
 		}
@@ -541,6 +546,9 @@ type journalDecoder struct {
 	b    []byte
 	strs []string
 	err  error
+	// intern, when not nil, shares one copy of each table string among
+	// the bodies one transaction decodes.
+	intern map[string]string
 }
 
 func (d *journalDecoder) uvarint() uint64 {
@@ -578,7 +586,15 @@ func (d *journalDecoder) str(table bool) string {
 		d.err, d.b = errJournal, nil
 		return ""
 	}
-	s := string(d.b[:l])
+	var s string
+	if !table || d.intern == nil {
+		s = string(d.b[:l])
+	} else if v, ok := d.intern[string(d.b[:l])]; ok {
+		s = v
+	} else {
+		s = string(d.b[:l])
+		d.intern[s] = s
+	}
 	d.b = d.b[l:]
 	if table {
 		d.strs = append(d.strs, s)
@@ -586,12 +602,13 @@ func (d *journalDecoder) str(table bool) string {
 	return s
 }
 
-// decodeJournal appends the records of a journal body to recs.
-func decodeJournal(body []byte, recs []ledger.Record) ([]ledger.Record, error) {
+// decodeJournal appends the records of a journal body to recs. intern,
+// if not nil, holds the strings of bodies decoded before, to share.
+func decodeJournal(body []byte, recs []ledger.Record, intern map[string]string) ([]ledger.Record, error) {
 	if len(body) == 0 || body[0] != journalFormat {
 		return recs, errJournal
 	}
-	d := journalDecoder{b: body[1:]}
+	d := journalDecoder{b: body[1:], intern: intern}
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) { // every record takes more than a byte
 		return recs, errJournal

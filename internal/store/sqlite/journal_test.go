@@ -59,7 +59,7 @@ func TestJournalEncoding(t *testing.T) {
 	var e journalEncoder
 	e.strs = map[string]uint64{}
 	body := slices.Clone(e.encode(recs))
-	got, err := decodeJournal(body, nil)
+	got, err := decodeJournal(body, nil, map[string]string{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,16 +75,16 @@ func TestJournalEncoding(t *testing.T) {
 	// Every proper prefix and every changed format byte is refused, never
 	// decoded into records.
 	for n := range len(body) {
-		if out, err := decodeJournal(body[:n], nil); err == nil {
+		if out, err := decodeJournal(body[:n], nil, nil); err == nil {
 			t.Fatalf("prefix of %d of %d bytes decoded into %d records", n, len(body), len(out))
 		}
 	}
 	bad := slices.Clone(body)
 	bad[0]++
-	if _, err := decodeJournal(bad, nil); err == nil {
+	if _, err := decodeJournal(bad, nil, nil); err == nil {
 		t.Error("unknown format decoded")
 	}
-	if _, err := decodeJournal(append(slices.Clone(body), 0), nil); err == nil {
+	if _, err := decodeJournal(append(slices.Clone(body), 0), nil, nil); err == nil {
 		t.Error("trailing byte accepted")
 	}
 }
