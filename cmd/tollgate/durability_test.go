@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,7 +23,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	rt "github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tollgate-dev/tollgate/internal/config"
+	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlite"
 )
@@ -172,6 +177,16 @@ func TestKillDuringLoad(t *testing.T) {
 		return
 	}
 
+	t.Run("the killed process left its journal to recover", func(t *testing.T) {
+		// The records the applier had not moved into the ledger's tables
+		// at the kill are journal rows; the restart applies them.
+		n, err := journalRows(t, filepath.Join(dir, "tollgate.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d journal rows (commit groups) not yet applied at the SIGKILL", n)
+	})
+
 	if !t.Run("a restart on the same directory serves and stops cleanly", func(t *testing.T) {
 		// Restart on the same directory: it must come up, serve, and stop cleanly.
 		p2 := startProcess(t, dir, env...)
@@ -205,6 +220,49 @@ func TestKillDuringLoad(t *testing.T) {
 		}
 		t.Logf("%d calls fully received before SIGKILL, %d records on disk", len(received), len(recs))
 	})
+
+	t.Run("the rollups are the records summed", func(t *testing.T) {
+		db, err := sqlite.Open(t.Context(), filepath.Join(dir, "tollgate.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		recs, err := db.Records(t.Context(), ledger.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, to := time.Now().Add(-48*time.Hour), time.Now().Add(48*time.Hour)
+		got, err := db.Rollups(t.Context(), "", from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := costquery.RollupRecords(recs)
+		key := func(r ledger.Rollup) string {
+			return strings.Join([]string{r.Hour.Format(time.RFC3339), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID,
+				r.Operation, r.Tags.Canonical(), r.Scope, r.ServiceTier, r.Region, fmt.Sprint(r.LongContext, r.LatencyOptimized)}, "\x00")
+		}
+		for _, rs := range [][]ledger.Rollup{got, want} {
+			slices.SortFunc(rs, func(a, b ledger.Rollup) int { return strings.Compare(key(a), key(b)) })
+		}
+		if diff := cmp.Diff(got, want); diff != "" {
+			t.Errorf("rollups (-got +want: the records rolled up):\n%s", diff)
+		}
+	})
+}
+
+// journalRows counts the rows of the ledger journal of the SQLite
+// database at path, read as SQLite finds it after a crash (without
+// opening the store, which would apply them).
+func journalRows(t *testing.T, path string) (int, error) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRowContext(t.Context(), `SELECT count(*) FROM ledger_journal WHERE length(body) > 0`).Scan(&n)
+	return n, err
 }
 
 // TestShutdownRecordsStreamsInFlight stops a server whose shutdown timeout

@@ -15,6 +15,9 @@ import (
 // or re-pricing that changes a rollup raises (records, log and rollups
 // are written in one transaction, and neither table loses rows).
 func (db *DB) LedgerVersion(ctx context.Context) (int64, error) {
+	if err := db.barrier(ctx); err != nil {
+		return 0, err
+	}
 	var v int64
 	if err := db.r.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM usage_records) +
 		(SELECT COALESCE(MAX(seq), 0) FROM usage_repricings)`).Scan(&v); err != nil {
@@ -44,6 +47,9 @@ func (db *DB) CostRollupsDaily(ctx context.Context, accounts []string, from, to 
 func (db *DB) costRollups(ctx context.Context, table, timeCol string, accounts []string, from, to time.Time) ([]ledger.Rollup, error) {
 	if accounts != nil && len(accounts) == 0 {
 		return nil, nil
+	}
+	if err := db.barrier(ctx); err != nil {
+		return nil, err
 	}
 	sets, err := db.tagSets(ctx)
 	if err != nil {

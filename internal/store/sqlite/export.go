@@ -27,6 +27,9 @@ func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to tim
 	if accounts != nil && len(accounts) == 0 {
 		return nil
 	}
+	if err := db.barrier(ctx); err != nil {
+		return err
+	}
 	// One read transaction holds the snapshot both queries read, so every
 	// rollup's tag set is among those loaded.
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})

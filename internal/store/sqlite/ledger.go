@@ -93,61 +93,6 @@ func rollupArgs(at time.Time, d ledger.Record, ts, sign int64) []any {
 // upsertDaily is upsertRollup for the daily table.
 var upsertDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(upsertRollup)
 
-// AppendRecords implements ledger.Writer.
-func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return internal(err, "begin append")
-	}
-	defer tx.Rollback()
-	// The statements were prepared on the single writer connection, which
-	// the transaction holds, so these reuse them rather than parse again.
-	ins := tx.StmtContext(ctx, db.insRecord)
-	defer ins.Close()
-	up := tx.StmtContext(ctx, db.upRollup)
-	defer up.Close()
-	upDay := tx.StmtContext(ctx, db.upDaily)
-	defer upDay.Close()
-	local := map[string]int64{}
-	for _, r := range recs {
-		ts, err := db.tagSetID(ctx, tx, local, r.Tags)
-		if err != nil {
-			return internal(err, "tag set")
-		}
-		res, err := ins.ExecContext(ctx, r.RequestID, sqlstore.MS(r.Time), r.Account, r.Region, r.RegionServed, r.PrincipalID,
-			r.ProfileARN, r.ProfileID, r.ModelID, r.Provider, r.Operation, r.InputTokens, r.OutputTokens,
-			r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.TTFTMs, r.Attempts, r.Outcome, r.ErrorCode,
-			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(r.Priced), ts, r.ServiceTier,
-			r.Scope, sqlstore.Bool(r.LongContext), sqlstore.Bool(r.LatencyOptimized), r.CacheWrite1hTokens, int64(r.CacheWrite1hCost),
-			int64(r.FixedCost), r.PriceVersion)
-		if err != nil {
-			return internal(err, "insert record")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue // already recorded: idempotent
-		}
-		hour := r.Time.UTC().Truncate(time.Hour)
-		day := r.Time.UTC().Truncate(24 * time.Hour)
-		for _, u := range []struct {
-			stmt *sql.Stmt
-			at   time.Time
-		}{{up, hour}, {upDay, day}} {
-			if _, err := u.stmt.ExecContext(ctx, rollupArgs(u.at, r, ts, 1)...); err != nil {
-				return internal(err, "update rollup")
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return internal(err, "commit append")
-	}
-	db.tagMu.Lock()
-	for c, id := range local {
-		db.tagIDs[c] = id
-	}
-	db.tagMu.Unlock()
-	return nil
-}
-
 func (db *DB) tagSets(ctx context.Context) (map[int64]tags.Set, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id, tags FROM tag_sets`)
 	if err != nil {
@@ -195,6 +140,9 @@ func timeWhere(col string, account string, from, to time.Time, args []any) (stri
 
 // Records implements ledger.Reader.
 func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, error) {
+	if err := db.barrier(ctx); err != nil {
+		return nil, err
+	}
 	sets, err := db.tagSets(ctx)
 	if err != nil {
 		return nil, internal(err, "load tag sets")
@@ -228,6 +176,9 @@ func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, err
 
 // Rollups implements ledger.Reader.
 func (db *DB) Rollups(ctx context.Context, account string, from, to time.Time) ([]ledger.Rollup, error) {
+	if err := db.barrier(ctx); err != nil {
+		return nil, err
+	}
 	sets, err := db.tagSets(ctx)
 	if err != nil {
 		return nil, internal(err, "load tag sets")

@@ -13,6 +13,11 @@ var _ ledger.Repricer = (*DB)(nil)
 
 // Reprice implements ledger.Repricer.
 func (db *DB) Reprice(ctx context.Context, runID string, at time.Time, changes []ledger.Repricing) (int, error) {
+	// The records to re-price must be in usage_records, not still in the
+	// journal.
+	if err := db.barrier(ctx); err != nil {
+		return 0, err
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, internal(err, "begin reprice")

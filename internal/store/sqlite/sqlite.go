@@ -38,9 +38,15 @@ type DB struct {
 	tagMu  sync.Mutex
 	tagIDs map[string]int64 // canonical tag set -> id, for committed sets
 
-	// insRecord and upRollup are the ledger's statements, prepared once on
-	// the writer so each append does not parse them again.
-	insRecord, upRollup, upDaily *sql.Stmt
+	// insJournal appends to the ledger journal; insRecord, upRollup and
+	// upDaily are the applier's statements (journal.go). All are prepared
+	// once on the writer so they are not parsed again.
+	insJournal, selJournal, delJournal, markJournal, insRecord, upRollup, upDaily *sql.Stmt
+
+	// sync is the synchronous pragma of the writer ("FULL" or "NORMAL").
+	sync string
+	// jr is the ledger journal's applier (journal.go).
+	jr journal
 
 	// coord is the single node's leases, budget pools and change feed
 	// (coord.go).
@@ -69,6 +75,11 @@ type Options struct {
 	// committed transaction survives power loss) or "NORMAL" (survives a
 	// process crash; faster).
 	Synchronous string
+
+	// noCheckpoint leaves the WAL uncheckpointed while the database is
+	// open (no background checkpointer), so it only grows: the journal
+	// crash test cuts it at byte offsets.
+	noCheckpoint bool
 }
 
 // Open opens (creating if needed) the database file at path and runs the
@@ -99,11 +110,27 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	db := &DB{w: w, r: r, tagIDs: map[string]int64{}}
+	db := &DB{w: w, r: r, tagIDs: map[string]int64{}, sync: sync}
 	db.ConsoleSessions = sqlstore.ConsoleSessions{W: w, R: r, E: errs, SQL: consoleSQL}
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if db.insJournal, err = db.w.PrepareContext(ctx, `INSERT INTO ledger_journal (body) VALUES (?)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare journal append: %w", err)
+	}
+	if db.selJournal, err = db.w.PrepareContext(ctx, `SELECT seq, body FROM ledger_journal ORDER BY seq LIMIT ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare journal read: %w", err)
+	}
+	if db.delJournal, err = db.w.PrepareContext(ctx, `DELETE FROM ledger_journal WHERE seq < ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare journal delete: %w", err)
+	}
+	if db.markJournal, err = db.w.PrepareContext(ctx, `UPDATE ledger_journal SET body = x'' WHERE seq = ?`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: prepare journal mark: %w", err)
 	}
 	if db.insRecord, err = db.w.PrepareContext(ctx, insertRecord); err != nil {
 		db.Close()
@@ -122,8 +149,17 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.ckpt.SetMaxOpenConns(1)
-	db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
-	go db.checkpointLoop()
+	// Records a crash left in the journal are applied before the store
+	// is used.
+	if err := db.applyAll(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: apply the ledger journal: %w", err)
+	}
+	if !opts.noCheckpoint {
+		db.stopCkpt, db.ckptDone = make(chan struct{}), make(chan struct{})
+		go db.checkpointLoop()
+	}
+	db.startApplier()
 	return db, nil
 }
 
@@ -152,9 +188,15 @@ func (db *DB) checkpointLoop() {
 	}
 }
 
-// Close closes the database.
+// Close closes the database. The ledger journal is applied first, so a
+// store closed cleanly leaves none (one left would be applied at the next
+// Open).
 func (db *DB) Close() error {
 	var errs []error
+	if db.jr.stop != nil {
+		db.stopApplier()
+		errs = append(errs, db.applyAll(context.Background()))
+	}
 	if db.stopCkpt != nil {
 		close(db.stopCkpt)
 		<-db.ckptDone
@@ -163,7 +205,7 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		errs = append(errs, db.ckpt.Close())
 	}
-	for _, st := range []*sql.Stmt{db.insRecord, db.upRollup, db.upDaily} {
+	for _, st := range []*sql.Stmt{db.insJournal, db.selJournal, db.delJournal, db.markJournal, db.insRecord, db.upRollup, db.upDaily} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -135,6 +135,10 @@ CREATE TABLE console_sessions (
     last_seen    INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL
 );
+CREATE TABLE ledger_journal (
+    seq  INTEGER PRIMARY KEY,
+    body BLOB    NOT NULL
+);
 CREATE TABLE metric_buckets (
     res_s    INTEGER NOT NULL,
     account  TEXT    NOT NULL,
