@@ -88,9 +88,9 @@ func (o HarnessOptions) Validate() error {
 		}
 	}
 	switch o.Synchronous {
-	case "", "FULL", "NORMAL", "EXTRA", "OFF":
+	case "", "FULL", "NORMAL": // what serve's synchronous setting accepts
 	default:
-		return fmt.Errorf("bench: durability %q must be FULL, NORMAL, EXTRA or OFF", o.Synchronous)
+		return fmt.Errorf("bench: durability %q must be FULL or NORMAL", o.Synchronous)
 	}
 	return nil
 }

@@ -66,7 +66,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 	dur := fs.Duration("duration", 10*time.Second, "measured time per rate and target")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured time at the same rate before each measurement")
 	providers := fs.String("providers", "sim,openai", "the Tollgates to start: sim, openai or both, comma-separated")
-	durability := fs.String("durability", "FULL", "the started Tollgates' ledger durability (SQLite synchronous): FULL, NORMAL, EXTRA or OFF")
+	durability := fs.String("durability", "FULL", "the started Tollgates' ledger durability (SQLite synchronous): FULL or NORMAL")
 	gwCmd := fs.String("gateway-cmd", "", "another gateway's `command`, run by /bin/sh -c; {upstream} is replaced by the upstream's URL")
 	gwURL := fs.String("gateway-url", "", "that gateway's chat-completions `URL` (loopback)")
 	var gwHeaders stringList
