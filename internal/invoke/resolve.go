@@ -13,12 +13,12 @@ import (
 // Target is what a runtime modelId resolves to.
 type Target struct {
 	Account    string
-	ProfileARN string       // "" for a direct foundation-model call
-	ProfileID  string       // application id or system GEO.MODEL id
-	Type       profile.Type // "" for a direct call
-	Model      catalog.Model
-	Regions    []string // regions to route to, in preference order
-	Tags       tags.Set // the profile's tags now (shared; do not modify)
+	ProfileARN string        // "" for a direct foundation-model call
+	ProfileID  string        // application id or system GEO.MODEL id
+	Type       profile.Type  // "" for a direct call
+	Model      catalog.Model // shared with the catalogue; do not modify
+	Regions    []string      // regions to route to, in preference order
+	Tags       tags.Set      // the profile's tags now (shared; do not modify)
 }
 
 // Resolve turns a runtime modelId (foundation-model id or ARN,
@@ -73,7 +73,7 @@ func (s *Service) applicationTarget(account, id, ident string) (Target, error) {
 }
 
 func (s *Service) fromApplication(p *profile.Profile) (Target, error) {
-	m, ok := s.catalog.Model(p.ModelID)
+	m, ok := s.catalog.SharedModel(p.ModelID)
 	if !ok {
 		return Target{}, errkind.New(errkind.Internal, "The model %s of inference profile %s is no longer in the catalogue.", p.ModelID, p.ID)
 	}
@@ -86,7 +86,7 @@ func (s *Service) systemTarget(account, id, ident string) (Target, error) {
 	if !ok {
 		return Target{}, errkind.New(errkind.NotFound, "The inference profile %s could not be found.", ident)
 	}
-	m, ok := s.catalog.Model(p.ModelID)
+	m, ok := s.catalog.SharedModel(p.ModelID)
 	if !ok {
 		return Target{}, errkind.New(errkind.Internal, "The model %s is not in the catalogue.", p.ModelID)
 	}
@@ -95,7 +95,7 @@ func (s *Service) systemTarget(account, id, ident string) (Target, error) {
 }
 
 func (s *Service) modelTarget(account, id, ident string) (Target, error) {
-	m, ok := s.catalog.Model(id)
+	m, ok := s.catalog.SharedModel(id)
 	region := s.profiles.Region()
 	if !ok {
 		return Target{}, errkind.New(errkind.Invalid, "The provided model identifier is invalid: %s.", ident)

@@ -132,7 +132,7 @@ func Apply(p catalog.Price, u Usage) (q Quote, ok bool) {
 // call's scope, tier, latency or region at its time, or a token kind the
 // price lacks): the call is unpriced.
 func Price(c *catalog.Catalog, call Call) (Quote, bool) {
-	m, ok := c.Model(call.ModelID)
+	m, ok := c.SharedModel(call.ModelID)
 	if !ok {
 		return Quote{}, false
 	}
