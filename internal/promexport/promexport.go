@@ -202,50 +202,90 @@ func (e *Exporter) ObserveRequest(service, op string, status int, d time.Duratio
 		}
 	}
 	e.opsMu.Unlock()
-	e.requests.WithLabelValues(service, op, strconv.Itoa(status)).Inc()
+	e.requests.WithLabelValues(service, op, statusLabel(status)).Inc()
 	e.duration.WithLabelValues(service, op).Observe(d.Seconds())
+}
+
+// statusLabels are the decimal forms of the HTTP status codes, so that a
+// request's status label does not allocate.
+var statusLabels = func() (out [600]string) {
+	for i := range out {
+		out[i] = strconv.Itoa(i)
+	}
+	return out
+}()
+
+// statusLabel returns status in decimal.
+func statusLabel(status int) string {
+	if status >= 0 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
 }
 
 // ObserveRecord counts one durable usage record.
 func (e *Exporter) ObserveRecord(r ledger.Record) {
-	call := []string{r.Account, r.ProfileID, r.ModelID}
-	tagVals := make([]string, len(e.tagKeys))
+	// The label values are laid out in stack arrays (the vectors copy them
+	// only when a series is created), so an update allocates nothing:
+	// with is account, profile, model, one extra value and the tag values;
+	// bare is the same without the extra value; named puts the profile's
+	// name after its id.
+	n := len(e.tagKeys)
+	var withBuf, bareBuf, namedBuf [4 + stackTagLabels]string
+	var with, bare, named []string
+	if n <= stackTagLabels {
+		with, bare, named = withBuf[:4+n], bareBuf[:3+n], namedBuf[:4+n]
+	} else {
+		with, bare, named = make([]string, 4+n), make([]string, 3+n), make([]string, 4+n)
+	}
+	with[0], with[1], with[2] = r.Account, r.ProfileID, r.ModelID
+	bare[0], bare[1], bare[2] = r.Account, r.ProfileID, r.ModelID
 	for i, k := range e.tagKeys {
-		tagVals[i] = r.Tags[k]
+		v := r.Tags[k]
+		with[4+i], bare[3+i], named[4+i] = v, v, v
 	}
-	with := func(extra ...string) []string {
-		return append(append(append(make([]string, 0, 4+len(tagVals)), call...), extra...), tagVals...)
-	}
-	e.calls.WithLabelValues(with(r.Outcome)...).Inc()
+	call := bare[:3]
+	with[3] = r.Outcome
+	e.calls.WithLabelValues(with...).Inc()
 	if r.Outcome == ledger.OutcomeThrottled {
 		e.throttle.WithLabelValues(call...).Inc()
 	} else {
 		e.latency.WithLabelValues(call...).Observe(float64(r.LatencyMs) / 1000)
 	}
 	if r.ErrorCode != "" {
-		e.errors.WithLabelValues(append(call, r.ErrorCode)...).Inc()
+		e.errors.WithLabelValues(r.Account, r.ProfileID, r.ModelID, r.ErrorCode).Inc()
 	}
 	if r.Outcome == ledger.OutcomeSuccess && r.TTFTMs > 0 {
 		e.ttft.WithLabelValues(call...).Observe(float64(r.TTFTMs) / 1000)
 	}
-	for _, t := range []struct {
-		typ string
-		n   int64
-	}{{"input", r.InputTokens}, {"output", r.OutputTokens}, {"cache_read", r.CacheReadTokens}, {"cache_write", r.CacheWriteAll()}} {
-		if t.n > 0 {
-			e.tokens.WithLabelValues(with(t.typ)...).Add(float64(t.n))
-		}
-	}
+	e.addTokens(with, "input", r.InputTokens)
+	e.addTokens(with, "output", r.OutputTokens)
+	e.addTokens(with, "cache_read", r.CacheReadTokens)
+	e.addTokens(with, "cache_write", r.CacheWriteAll())
 	if r.Priced && r.Cost > 0 {
-		e.cost.WithLabelValues(with()...).Add(usd(r.Cost))
+		e.cost.WithLabelValues(bare...).Add(usd(r.Cost))
 		name := ""
 		if e.name != nil && r.ProfileID != "" {
 			name = e.name(r.Account, r.ProfileID)
 		}
-		e.nanoCost.WithLabelValues(append([]string{r.Account, r.ProfileID, name, r.ModelID}, tagVals...)...).Add(float64(r.Cost))
+		named[0], named[1], named[2], named[3] = r.Account, r.ProfileID, name, r.ModelID
+		e.nanoCost.WithLabelValues(named...).Add(float64(r.Cost))
 	}
 	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteAll() > 0 {
 		e.unpriced.WithLabelValues(call...).Inc()
+	}
+}
+
+// stackTagLabels is how many tag labels ObserveRecord lays out without
+// allocating.
+const stackTagLabels = 12
+
+// addTokens adds n tokens of kind typ when n is positive; with holds the
+// series' labels, typ goes in its fourth place.
+func (e *Exporter) addTokens(with []string, typ string, n int64) {
+	if n > 0 {
+		with[3] = typ
+		e.tokens.WithLabelValues(with...).Add(float64(n))
 	}
 }
 

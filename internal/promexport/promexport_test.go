@@ -158,3 +158,22 @@ func grepLine(s, prefix string) string {
 	}
 	return ""
 }
+
+// BenchmarkObserve is the metrics update of one metered call: its record
+// (invocation, latency, tokens, cost) and its request, with two tag
+// labels. It should not allocate once the series exist.
+func BenchmarkObserve(b *testing.B) {
+	e, err := promexport.New(prometheus.NewRegistry(), promexport.Options{TagLabels: []string{"dept", "cost-center"},
+		ProfileName: func(account, id string) string { return "claims" }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := ledger.Record{Account: "111111111111", ProfileID: "aaaaaaaaaaaa", ModelID: "m1", Operation: "Converse",
+		InputTokens: 100, OutputTokens: 20, LatencyMs: 150, Outcome: ledger.OutcomeSuccess, Cost: 250_000_000, Priced: true,
+		Tags: tags.Set{"dept": "sales", "cost-center": "cc1"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		e.ObserveRecord(r)
+		e.ObserveRequest("bedrock-runtime", "Converse", 200, 10*time.Millisecond)
+	}
+}
