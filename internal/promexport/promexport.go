@@ -13,6 +13,7 @@
 package promexport
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,16 +101,45 @@ type Exporter struct {
 	unpriced *prometheus.CounterVec
 
 	opsMu  sync.Mutex
-	ops    map[[2]string]bool
+	ops    map[[2]string]*opSeries
 	maxOps int
+
+	// hot caches the series of successful calls by their labels (see
+	// observeSuccess); at most maxHot entries.
+	hotMu sync.RWMutex
+	hot   map[string]*hotSeries
 }
+
+// maxHot bounds the series cache of successful calls: when it is full it
+// is emptied and fills again from the vectors, so it holds at most this
+// many entries (a few hundred bytes each) whatever the number of profiles.
+const maxHot = 4096
+
+// hotSeries is the series a successful call of one account, profile,
+// model and tag values updates, resolved once. It is never modified once
+// in the cache: a series found missing (tokens of a kind first seen, the
+// first priced call, a renamed profile) is added to a copy that replaces
+// it. A nil series has not been resolved yet; it is created only when a
+// call updates it, as the vectors would.
+type hotSeries struct {
+	calls    prometheus.Counter
+	latency  prometheus.Observer
+	ttft     prometheus.Observer
+	tokens   [4]prometheus.Counter // input, output, cache_read, cache_write
+	cost     prometheus.Counter
+	name     string // the profile name nanoCost is labelled with
+	nanoCost prometheus.Counter
+}
+
+// tokenTypes are the token kinds of hotSeries.tokens, in order.
+var tokenTypes = [4]string{"input", "output", "cache_read", "cache_write"}
 
 // latencyBuckets span 5 ms to 2 minutes, for model calls.
 var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120}
 
 // New registers the metrics on reg.
 func New(reg prometheus.Registerer, opts Options) (*Exporter, error) {
-	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]bool{}, name: opts.ProfileName}
+	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]*opSeries{}, name: opts.ProfileName, hot: map[string]*hotSeries{}}
 	if e.maxOps <= 0 {
 		e.maxOps = 256
 	}
@@ -194,16 +224,37 @@ func (e *Exporter) ObserveRequest(service, op string, status int, d time.Duratio
 		service, op = "none", "none"
 	}
 	e.opsMu.Lock()
-	if !e.ops[[2]string{service, op}] {
+	s := e.ops[[2]string{service, op}]
+	if s == nil {
 		if len(e.ops) >= e.maxOps {
 			op = "other"
 		} else {
-			e.ops[[2]string{service, op}] = true
+			s = &opSeries{duration: e.duration.WithLabelValues(service, op), codes: map[int]prometheus.Counter{}}
+			e.ops[[2]string{service, op}] = s
+		}
+	}
+	var requests prometheus.Counter
+	if s != nil {
+		if requests = s.codes[status]; requests == nil {
+			requests = e.requests.WithLabelValues(service, op, statusLabel(status))
+			s.codes[status] = requests
 		}
 	}
 	e.opsMu.Unlock()
-	e.requests.WithLabelValues(service, op, statusLabel(status)).Inc()
-	e.duration.WithLabelValues(service, op).Observe(d.Seconds())
+	if s == nil { // past maxOps: "other", through the vectors
+		e.requests.WithLabelValues(service, op, statusLabel(status)).Inc()
+		e.duration.WithLabelValues(service, op).Observe(d.Seconds())
+		return
+	}
+	requests.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// opSeries are the request series of one service and operation, resolved
+// once: its duration and its counter by status code.
+type opSeries struct {
+	duration prometheus.Observer
+	codes    map[int]prometheus.Counter // guarded by Exporter.opsMu
 }
 
 // statusLabels are the decimal forms of the HTTP status codes, so that a
@@ -225,6 +276,121 @@ func statusLabel(status int) string {
 
 // ObserveRecord counts one durable usage record.
 func (e *Exporter) ObserveRecord(r ledger.Record) {
+	if r.Outcome == ledger.OutcomeSuccess && r.ErrorCode == "" {
+		e.observeSuccess(r)
+		return
+	}
+	e.observe(r)
+}
+
+// observeSuccess is ObserveRecord for a successful call, through the
+// series cache: one map lookup under a read lock instead of a hash of
+// every label set in each vector.
+func (e *Exporter) observeSuccess(r ledger.Record) {
+	var keyBuf [256]byte
+	key := binary.AppendUvarint(keyBuf[:0], uint64(len(r.Account)))
+	key = append(key, r.Account...)
+	key = binary.AppendUvarint(key, uint64(len(r.ProfileID)))
+	key = append(key, r.ProfileID...)
+	key = binary.AppendUvarint(key, uint64(len(r.ModelID)))
+	key = append(key, r.ModelID...)
+	for _, k := range e.tagKeys {
+		v := r.Tags[k]
+		key = binary.AppendUvarint(key, uint64(len(v)))
+		key = append(key, v...)
+	}
+	tokens := [4]int64{r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteAll()}
+	priced := r.Priced && r.Cost > 0
+	name := ""
+	if priced && e.name != nil && r.ProfileID != "" {
+		name = e.name(r.Account, r.ProfileID)
+	}
+	e.hotMu.RLock()
+	h := e.hot[string(key)]
+	e.hotMu.RUnlock()
+	if h == nil || !h.covers(r, tokens, priced, name) {
+		h = e.resolveHot(string(key), h, r, tokens, priced, name)
+	}
+	h.calls.Inc()
+	h.latency.Observe(float64(r.LatencyMs) / 1000)
+	if r.TTFTMs > 0 {
+		h.ttft.Observe(float64(r.TTFTMs) / 1000)
+	}
+	for i, n := range tokens {
+		if n > 0 {
+			h.tokens[i].Add(float64(n))
+		}
+	}
+	if priced {
+		h.cost.Add(usd(r.Cost))
+		h.nanoCost.Add(float64(r.Cost))
+	}
+	if !r.Priced && tokens[0]+tokens[1]+tokens[2]+tokens[3] > 0 {
+		e.unpriced.WithLabelValues(r.Account, r.ProfileID, r.ModelID).Inc()
+	}
+}
+
+// covers reports whether h holds every series r updates.
+func (h *hotSeries) covers(r ledger.Record, tokens [4]int64, priced bool, name string) bool {
+	if r.TTFTMs > 0 && h.ttft == nil {
+		return false
+	}
+	for i, n := range tokens {
+		if n > 0 && h.tokens[i] == nil {
+			return false
+		}
+	}
+	return !priced || (h.cost != nil && h.nanoCost != nil && h.name == name)
+}
+
+// resolveHot returns a copy of old (nil: an empty entry) completed with
+// the series r updates, and caches it under key.
+func (e *Exporter) resolveHot(key string, old *hotSeries, r ledger.Record, tokens [4]int64, priced bool, name string) *hotSeries {
+	h := &hotSeries{}
+	if old != nil {
+		*h = *old
+	}
+	n := len(e.tagKeys)
+	with := make([]string, 4+n)
+	with[0], with[1], with[2] = r.Account, r.ProfileID, r.ModelID
+	for i, k := range e.tagKeys {
+		with[4+i] = r.Tags[k]
+	}
+	call := with[:3]
+	if h.calls == nil {
+		with[3] = ledger.OutcomeSuccess
+		h.calls = e.calls.WithLabelValues(with...)
+		h.latency = e.latency.WithLabelValues(call...)
+	}
+	if r.TTFTMs > 0 && h.ttft == nil {
+		h.ttft = e.ttft.WithLabelValues(call...)
+	}
+	for i, t := range tokens {
+		if t > 0 && h.tokens[i] == nil {
+			with[3] = tokenTypes[i]
+			h.tokens[i] = e.tokens.WithLabelValues(with...)
+		}
+	}
+	if priced {
+		if h.cost == nil {
+			h.cost = e.cost.WithLabelValues(append(append(make([]string, 0, 3+n), call...), with[4:]...)...)
+		}
+		if h.nanoCost == nil || h.name != name {
+			h.name = name
+			h.nanoCost = e.nanoCost.WithLabelValues(append([]string{r.Account, r.ProfileID, name, r.ModelID}, with[4:]...)...)
+		}
+	}
+	e.hotMu.Lock()
+	if len(e.hot) >= maxHot {
+		clear(e.hot)
+	}
+	e.hot[key] = h
+	e.hotMu.Unlock()
+	return h
+}
+
+// observe is ObserveRecord through the vectors.
+func (e *Exporter) observe(r ledger.Record) {
 	// The label values are laid out in stack arrays (the vectors copy them
 	// only when a series is created), so an update allocates nothing:
 	// with is account, profile, model, one extra value and the tag values;
