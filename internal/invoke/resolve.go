@@ -19,6 +19,10 @@ type Target struct {
 	Model      catalog.Model // shared with the catalogue; do not modify
 	Regions    []string      // regions to route to, in preference order
 	Tags       tags.Set      // the profile's tags now (shared; do not modify)
+
+	// modelARNs are the profile's foundation-model ARNs, one per region
+	// in Regions' order (shared; do not modify); nil for a direct call.
+	modelARNs []string
 }
 
 // Resolve turns a runtime modelId (foundation-model id or ARN,
@@ -78,7 +82,7 @@ func (s *Service) fromApplication(p *profile.Profile) (Target, error) {
 		return Target{}, errkind.New(errkind.Internal, "The model %s of inference profile %s is no longer in the catalogue.", p.ModelID, p.ID)
 	}
 	return Target{Account: p.Account, ProfileARN: p.ARN, ProfileID: p.ID, Type: profile.Application,
-		Model: m, Regions: p.Regions(), Tags: p.Tags}, nil
+		Model: m, Regions: p.Regions(), Tags: p.Tags, modelARNs: p.ModelARNs}, nil
 }
 
 func (s *Service) systemTarget(account, id, ident string) (Target, error) {
@@ -91,7 +95,7 @@ func (s *Service) systemTarget(account, id, ident string) (Target, error) {
 		return Target{}, errkind.New(errkind.Internal, "The model %s is not in the catalogue.", p.ModelID)
 	}
 	return Target{Account: account, ProfileARN: p.ARN, ProfileID: p.ID, Type: profile.SystemDefined,
-		Model: m, Regions: p.Regions()}, nil
+		Model: m, Regions: p.Regions(), modelARNs: p.ModelARNs}, nil
 }
 
 func (s *Service) modelTarget(account, id, ident string) (Target, error) {
