@@ -234,7 +234,11 @@ func (s *Server) routes() http.Handler {
 	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// An http.ServeMux answers a path with "//", "." or ".." segments
 		// with a redirect no AWS client follows; answer it here instead.
-		if s.opts.RestJSON == nil || !canonicalPath(r.URL.EscapedPath()) {
+		info := awsproto.Info(r.Context())
+		if info.Path == "" {
+			info.Path = r.URL.EscapedPath()
+		}
+		if s.opts.RestJSON == nil || !canonicalPath(info.Path) {
 			UnknownOperation(w, r)
 			return
 		}

@@ -29,6 +29,10 @@ type RequestInfo struct {
 	Op       string             // operation name for logs and metrics
 	Err      error              // the error answered, logged once by the access log
 	Body     []byte             // the request body, read once before auth
+	// Path is the request's escaped path (URL.EscapedPath, which unescapes
+	// a percent-encoded path to check it) once something computed it;
+	// "" until then.
+	Path string
 	// Authorizer decides what the caller may do; nil allows everything
 	// (handlers tested alone).
 	Authorizer func(action, resource string, keys map[string][]string) error
