@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,14 +107,21 @@ type Exporter struct {
 
 	// hot caches the series of successful calls by their labels (see
 	// observeSuccess); at most maxHot entries.
-	hotMu sync.RWMutex
-	hot   map[string]*hotSeries
+	hotMu     sync.RWMutex
+	hot       map[string]*hotSeries
+	hotMisses atomic.Uint64 // label sets met while the cache was full
 }
 
-// maxHot bounds the series cache of successful calls: when it is full it
-// is emptied and fills again from the vectors, so it holds at most this
-// many entries (a few hundred bytes each) whatever the number of profiles.
-const maxHot = 4096
+// maxHot bounds the series cache of successful calls, so that it holds at
+// most this many entries (a few hundred bytes each) whatever the number of
+// profiles. When it is full, a label set not in it is counted through the
+// vectors, and one such call in hotTurnover replaces an arbitrary entry:
+// with more busy label sets than the cache holds, a call costs what it
+// did without the cache, and the cache still follows the busiest ones.
+const (
+	maxHot      = 4096
+	hotTurnover = 64
+)
 
 // hotSeries is the series a successful call of one account, profile,
 // model and tag values updates, resolved once. It is never modified once
@@ -308,6 +316,10 @@ func (e *Exporter) observeSuccess(r ledger.Record) {
 	e.hotMu.RLock()
 	h := e.hot[string(key)]
 	e.hotMu.RUnlock()
+	if h == nil && !e.admit() {
+		e.observe(r)
+		return
+	}
 	if h == nil || !h.covers(r, tokens, priced, name) {
 		h = e.resolveHot(string(key), h, r, tokens, priced, name)
 	}
@@ -328,6 +340,15 @@ func (e *Exporter) observeSuccess(r ledger.Record) {
 	if !r.Priced && tokens[0]+tokens[1]+tokens[2]+tokens[3] > 0 {
 		e.unpriced.WithLabelValues(r.Account, r.ProfileID, r.ModelID).Inc()
 	}
+}
+
+// admit reports whether a label set not in the cache enters it: always
+// while there is room, one time in hotTurnover when it is full.
+func (e *Exporter) admit() bool {
+	e.hotMu.RLock()
+	full := len(e.hot) >= maxHot
+	e.hotMu.RUnlock()
+	return !full || e.hotMisses.Add(1)%hotTurnover == 0
 }
 
 // covers reports whether h holds every series r updates.
@@ -381,8 +402,11 @@ func (e *Exporter) resolveHot(key string, old *hotSeries, r ledger.Record, token
 		}
 	}
 	e.hotMu.Lock()
-	if len(e.hot) >= maxHot {
-		clear(e.hot)
+	if _, ok := e.hot[key]; !ok && len(e.hot) >= maxHot {
+		for k := range e.hot { // an arbitrary entry leaves
+			delete(e.hot, k)
+			break
+		}
 	}
 	e.hot[key] = h
 	e.hotMu.Unlock()

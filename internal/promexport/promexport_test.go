@@ -172,17 +172,38 @@ func BenchmarkObserve(b *testing.B) {
 	r := ledger.Record{Account: "111111111111", ProfileID: "aaaaaaaaaaaa", ModelID: "m1", Operation: "Converse",
 		InputTokens: 100, OutputTokens: 20, LatencyMs: 150, Outcome: ledger.OutcomeSuccess, Cost: 250_000_000, Priced: true,
 		Tags: tags.Set{"dept": "sales", "cost-center": "cc1"}}
-	b.ReportAllocs()
-	for b.Loop() {
-		e.ObserveRecord(r)
-		e.ObserveRequest("bedrock-runtime", "Converse", 200, 10*time.Millisecond)
+	b.Run("profiles=1", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.ObserveRecord(r)
+			e.ObserveRequest("bedrock-runtime", "Converse", 200, 10*time.Millisecond)
+		}
+	})
+	// More busy profiles than the series cache holds: most calls miss it.
+	ids := make([]string, 20_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%011d", i)
 	}
+	for _, id := range ids { // the series exist, as in a long-running gateway
+		r.ProfileID = id
+		e.ObserveRecord(r)
+	}
+	b.Run("profiles=20000", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			r.ProfileID = ids[i%len(ids)]
+			i++
+			e.ObserveRecord(r)
+			e.ObserveRequest("bedrock-runtime", "Converse", 200, 10*time.Millisecond)
+		}
+	})
 }
 
 // TestObserveSeriesCache checks that successful calls, counted through the
 // exporter's series cache, give the exposition the vectors would: a token
 // kind gets its series only once a call has such tokens, a renamed profile
-// counts its cost under the new name, and a cache emptied when full loses
+// counts its cost under the new name, and a full cache loses
 // no count.
 func TestObserveSeriesCache(t *testing.T) {
 	reg := prometheus.NewRegistry()
