@@ -38,10 +38,16 @@ func Parse(s string) (ARN, error) {
 	if len(s) > 2048 || !strings.HasPrefix(s, "arn:") {
 		return ARN{}, ErrInvalid
 	}
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 {
-		return ARN{}, ErrInvalid
+	// strings.SplitN(s, ":", 6), into an array that does not escape.
+	var parts [6]string
+	rest := s
+	for i := range 5 {
+		var ok bool
+		if parts[i], rest, ok = strings.Cut(rest, ":"); !ok {
+			return ARN{}, ErrInvalid
+		}
 	}
+	parts[5] = rest
 	a := ARN{Partition: parts[1], Service: parts[2], Region: parts[3], Account: parts[4], Resource: parts[5]}
 	if !partitions[a.Partition] || a.Service == "" || a.Resource == "" {
 		return ARN{}, ErrInvalid

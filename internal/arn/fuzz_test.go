@@ -105,3 +105,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestParseFields: Parse splits at the first five colons, as
+// strings.SplitN(s, ":", 6) does, and refuses fewer.
+func TestParseFields(t *testing.T) {
+	for _, s := range []string{
+		"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abcdefghijkl",
+		"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+		"arn:aws:bedrock:us-east-1::foundation-model/a:b:c",
+		"arn:aws:bedrock:us-east-1:",
+		"arn:aws:bedrock:us-east-1",
+		"arn:aws:bedrock::::",
+		"arn:",
+	} {
+		a, err := arn.Parse(s)
+		parts := strings.SplitN(s, ":", 6)
+		if len(parts) != 6 {
+			if err == nil {
+				t.Errorf("Parse(%q) = %+v, want an error", s, a)
+			}
+			continue
+		}
+		if err != nil {
+			if parts[5] != "" && parts[2] != "" {
+				t.Errorf("Parse(%q): %v", s, err)
+			}
+			continue
+		}
+		if got, want := []string{a.Partition, a.Service, a.Region, a.Account, a.Resource}, parts[1:]; !slices.Equal(got, want) {
+			t.Errorf("Parse(%q) = %q, want %q", s, got, want)
+		}
+	}
+}

@@ -371,6 +371,15 @@ func (c *Catalog) Model(id string) (Model, bool) {
 	return m.clone(), true
 }
 
+// SharedModel is Model without the copy, for the request path: the returned
+// Model shares its slices (regions, tiers, prices and theirs) with the
+// catalogue, which never changes them, so the caller must not modify them
+// either.
+func (c *Catalog) SharedModel(id string) (Model, bool) {
+	m, ok := c.models[id]
+	return m, ok
+}
+
 // Models returns every model, sorted by ID.
 func (c *Catalog) Models() []Model {
 	return c.modelsWhere(func(Model) bool { return true })

@@ -56,6 +56,9 @@ func (r *Request) ValidateInput() error {
 	}
 	for i, m := range r.Messages {
 		for j, b := range m.Content {
+			if b.Image == nil && len(b.Document) == 0 && len(b.Video) == 0 && b.ToolResult == nil {
+				continue // text and the other blocks have no format to check
+			}
 			at := fmt.Sprintf("messages.%d.member.content.%d.member", i+1, j+1)
 			if b.Image != nil {
 				v.enum(b.Image.Format, at+".image.format", imageFormats)

@@ -53,7 +53,7 @@ func (c *call) admit(ctx context.Context, body []byte, maxOut int64) error {
 	}
 	c.ticket = t
 	if m := t.Model(); m != "" && m != c.target.Model.ID {
-		repl, ok := c.s.catalog.Model(m)
+		repl, ok := c.s.catalog.SharedModel(m)
 		native := c.op == OpInvoke || c.op == OpInvokeStream
 		switch {
 		case !ok:

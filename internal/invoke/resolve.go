@@ -13,12 +13,16 @@ import (
 // Target is what a runtime modelId resolves to.
 type Target struct {
 	Account    string
-	ProfileARN string       // "" for a direct foundation-model call
-	ProfileID  string       // application id or system GEO.MODEL id
-	Type       profile.Type // "" for a direct call
-	Model      catalog.Model
-	Regions    []string // regions to route to, in preference order
-	Tags       tags.Set // the profile's tags now (shared; do not modify)
+	ProfileARN string        // "" for a direct foundation-model call
+	ProfileID  string        // application id or system GEO.MODEL id
+	Type       profile.Type  // "" for a direct call
+	Model      catalog.Model // shared with the catalogue; do not modify
+	Regions    []string      // regions to route to, in preference order
+	Tags       tags.Set      // the profile's tags now (shared; do not modify)
+
+	// modelARNs are the profile's foundation-model ARNs, one per region
+	// in Regions' order (shared; do not modify); nil for a direct call.
+	modelARNs []string
 }
 
 // Resolve turns a runtime modelId (foundation-model id or ARN,
@@ -73,12 +77,12 @@ func (s *Service) applicationTarget(account, id, ident string) (Target, error) {
 }
 
 func (s *Service) fromApplication(p *profile.Profile) (Target, error) {
-	m, ok := s.catalog.Model(p.ModelID)
+	m, ok := s.catalog.SharedModel(p.ModelID)
 	if !ok {
 		return Target{}, errkind.New(errkind.Internal, "The model %s of inference profile %s is no longer in the catalogue.", p.ModelID, p.ID)
 	}
 	return Target{Account: p.Account, ProfileARN: p.ARN, ProfileID: p.ID, Type: profile.Application,
-		Model: m, Regions: p.Regions(), Tags: p.Tags}, nil
+		Model: m, Regions: p.Regions(), Tags: p.Tags, modelARNs: p.ModelARNs}, nil
 }
 
 func (s *Service) systemTarget(account, id, ident string) (Target, error) {
@@ -86,16 +90,16 @@ func (s *Service) systemTarget(account, id, ident string) (Target, error) {
 	if !ok {
 		return Target{}, errkind.New(errkind.NotFound, "The inference profile %s could not be found.", ident)
 	}
-	m, ok := s.catalog.Model(p.ModelID)
+	m, ok := s.catalog.SharedModel(p.ModelID)
 	if !ok {
 		return Target{}, errkind.New(errkind.Internal, "The model %s is not in the catalogue.", p.ModelID)
 	}
 	return Target{Account: account, ProfileARN: p.ARN, ProfileID: p.ID, Type: profile.SystemDefined,
-		Model: m, Regions: p.Regions()}, nil
+		Model: m, Regions: p.Regions(), modelARNs: p.ModelARNs}, nil
 }
 
 func (s *Service) modelTarget(account, id, ident string) (Target, error) {
-	m, ok := s.catalog.Model(id)
+	m, ok := s.catalog.SharedModel(id)
 	region := s.profiles.Region()
 	if !ok {
 		return Target{}, errkind.New(errkind.Invalid, "The provided model identifier is invalid: %s.", ident)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -217,20 +219,78 @@ func authorizeInvoke(caller Caller, op string, t Target, tier string) error {
 		return caller.Authorize(action, arn.FoundationModel(t.Regions[0], t.Model.ID), map[string][]string{policy.KeyServiceTier: tierKey})
 	}
 	keys := make(map[string][]string, len(t.Tags)+1)
+	vals := make([]string, 0, len(t.Tags)) // one backing array for the tags' values
 	for k, v := range t.Tags {
-		keys["aws:ResourceTag/"+k] = []string{v}
+		vals = append(vals, v)
+		n := len(vals)
+		keys[resourceTagKey(k)] = vals[n-1 : n : n]
 	}
 	keys[policy.KeyServiceTier] = tierKey
 	if err := caller.Authorize(action, t.ProfileARN, keys); err != nil {
 		return err
 	}
 	via := map[string][]string{"bedrock:InferenceProfileArn": {t.ProfileARN}, policy.KeyServiceTier: tierKey}
-	for _, region := range t.Regions {
-		if err := caller.Authorize(action, arn.FoundationModel(region, t.Model.ID), via); err != nil {
+	for i, region := range t.Regions {
+		if err := caller.Authorize(action, t.modelARN(i, region), via); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// modelARN returns the ARN of t's model in region, the i-th of t.Regions:
+// the profile's own ARN string when it is that ARN, so that a call does
+// not build it again.
+func (t Target) modelARN(i int, region string) string {
+	if i < len(t.modelARNs) && isFoundationModelARN(t.modelARNs[i], region, t.Model.ID) {
+		return t.modelARNs[i]
+	}
+	return arn.FoundationModel(region, t.Model.ID)
+}
+
+// isFoundationModelARN reports whether a == arn.FoundationModel(region, id),
+// without building the latter.
+func isFoundationModelARN(a, region, id string) bool {
+	const head, mid = "arn:aws:bedrock:", "::" + arn.TypeFoundationModel + "/"
+	if len(a) != len(head)+len(region)+len(mid)+len(id) {
+		return false
+	}
+	a, ok := strings.CutPrefix(a, head)
+	if !ok {
+		return false
+	}
+	if a, ok = strings.CutPrefix(a, region); !ok {
+		return false
+	}
+	if a, ok = strings.CutPrefix(a, mid); !ok {
+		return false
+	}
+	return a == id
+}
+
+// resourceTagKeys interns the condition keys "aws:ResourceTag/" + key of
+// the tag keys calls have carried, at most maxResourceTagKeys of them, so
+// that authorizing a call does not concatenate them again.
+var (
+	resourceTagKeys    sync.Map // tag key -> condition key
+	resourceTagKeysLen atomic.Int64
+)
+
+// maxResourceTagKeys bounds resourceTagKeys; keys past it are built per call.
+const maxResourceTagKeys = 4096
+
+// resourceTagKey returns "aws:ResourceTag/" + k.
+func resourceTagKey(k string) string {
+	if v, ok := resourceTagKeys.Load(k); ok {
+		return v.(string)
+	}
+	ck := "aws:ResourceTag/" + k
+	if resourceTagKeysLen.Load() < maxResourceTagKeys {
+		if _, loaded := resourceTagKeys.LoadOrStore(k, ck); !loaded {
+			resourceTagKeysLen.Add(1)
+		}
+	}
+	return ck
 }
 
 // regionsInOrder returns the target's regions starting at the next

@@ -43,7 +43,7 @@ func Compute(p catalog.Price, t Tokens) (b Breakdown, ok bool) {
 
 // Lookup finds the price of model id at time at in the catalogue.
 func Lookup(c *catalog.Catalog, modelID string, at time.Time) (catalog.Price, bool) {
-	m, ok := c.Model(modelID)
+	m, ok := c.SharedModel(modelID)
 	if !ok {
 		return catalog.Price{}, false
 	}

@@ -1,10 +1,6 @@
 package pricing
 
 import (
-	"encoding/binary"
-	"fmt"
-	"hash/fnv"
-	"strings"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/arn"
@@ -132,7 +128,7 @@ func Apply(p catalog.Price, u Usage) (q Quote, ok bool) {
 // call's scope, tier, latency or region at its time, or a token kind the
 // price lacks): the call is unpriced.
 func Price(c *catalog.Catalog, call Call) (Quote, bool) {
-	m, ok := c.Model(call.ModelID)
+	m, ok := c.SharedModel(call.ModelID)
 	if !ok {
 		return Quote{}, false
 	}
@@ -150,30 +146,82 @@ func Price(c *catalog.Catalog, call Call) (Quote, bool) {
 // source and origin. Two prices with the same figures under different
 // sources are different versions, so a corrected source re-prices.
 func Version(p catalog.Price) string {
-	h := fnv.New64a()
-	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
-	n := func(v int64) {
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], uint64(v))
-		h.Write(b[:])
-	}
-	w(p.Effective.Format(time.DateOnly))
-	w(strings.Join(p.Scopes, ","))
-	w(p.Tier)
-	w(p.Latency)
-	w(strings.Join(p.Regions, ","))
+	// FNV-1a (64 bits) over each field, strings followed by a zero byte
+	// and lists joined with ",", integers as 8 little-endian bytes; written
+	// out by hand so that a call's pricing allocates only the result.
+	h := fnv64a(offset64)
+	var date [16]byte
+	h = h.str(p.Effective.AppendFormat(date[:0], time.DateOnly))
+	h = h.list(p.Scopes)
+	h = h.text(p.Tier)
+	h = h.text(p.Latency)
+	h = h.list(p.Regions)
 	for _, v := range []money.PerThousand{p.Input, p.Output, p.CacheRead, p.CacheWrite, p.CacheWrite1h} {
-		n(int64(v))
+		h = h.int(int64(v))
 	}
 	if lc := p.LongContext; lc != nil {
-		n(lc.Above)
+		h = h.int(lc.Above)
 		for _, v := range []money.PerThousand{lc.Input, lc.Output, lc.CacheRead, lc.CacheWrite, lc.CacheWrite1h} {
-			n(int64(v))
+			h = h.int(int64(v))
 		}
 	}
-	w(p.Source)
-	w(p.Origin)
-	return fmt.Sprintf("p%016x", h.Sum64())
+	h = h.text(p.Source)
+	h = h.text(p.Origin)
+	var out [17]byte
+	out[0] = 'p'
+	const digits = "0123456789abcdef"
+	for i := range 16 {
+		out[1+i] = digits[(uint64(h)>>(60-4*uint(i)))&0xf]
+	}
+	return string(out[:])
+}
+
+// fnv64a is a running FNV-1a hash (hash/fnv's New64a, without its
+// interface and its allocations).
+type fnv64a uint64
+
+const (
+	offset64 = 14695981039346656037
+	prime64  = 1099511628211
+)
+
+func (h fnv64a) byte(c byte) fnv64a { return (h ^ fnv64a(c)) * prime64 }
+
+// str hashes s and a zero byte.
+func (h fnv64a) str(s []byte) fnv64a {
+	for _, c := range s {
+		h = h.byte(c)
+	}
+	return h.byte(0)
+}
+
+// text hashes s and a zero byte.
+func (h fnv64a) text(s string) fnv64a {
+	for i := 0; i < len(s); i++ {
+		h = h.byte(s[i])
+	}
+	return h.byte(0)
+}
+
+// list hashes strings.Join(l, ",") and a zero byte.
+func (h fnv64a) list(l []string) fnv64a {
+	for i, s := range l {
+		if i > 0 {
+			h = h.byte(',')
+		}
+		for j := 0; j < len(s); j++ {
+			h = h.byte(s[j])
+		}
+	}
+	return h.byte(0)
+}
+
+// int hashes v as 8 little-endian bytes.
+func (h fnv64a) int(v int64) fnv64a {
+	for i := range 8 {
+		h = h.byte(byte(uint64(v) >> (8 * uint(i))))
+	}
+	return h
 }
 
 // ScopeOf returns the endpoint scope of a call through a system profile

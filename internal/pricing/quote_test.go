@@ -1,7 +1,11 @@
 package pricing
 
 import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,6 +319,63 @@ func TestVersion(t *testing.T) {
 		if Version(q) == v {
 			t.Errorf("change %d kept version %s", i, v)
 		}
+	}
+}
+
+// TestVersionUnchanged checks Version against the way it was first
+// computed (hash/fnv and fmt), for every price of the default catalogue
+// and an operator's override: versions are stored in the ledger, so a
+// faster Version must give the same strings.
+func TestVersionUnchanged(t *testing.T) {
+	reference := func(p catalog.Price) string {
+		h := fnv.New64a()
+		w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
+		n := func(v int64) {
+			var b [8]byte
+			binary.LittleEndian.PutUint64(b[:], uint64(v))
+			h.Write(b[:])
+		}
+		w(p.Effective.Format(time.DateOnly))
+		w(strings.Join(p.Scopes, ","))
+		w(p.Tier)
+		w(p.Latency)
+		w(strings.Join(p.Regions, ","))
+		for _, v := range []money.PerThousand{p.Input, p.Output, p.CacheRead, p.CacheWrite, p.CacheWrite1h} {
+			n(int64(v))
+		}
+		if lc := p.LongContext; lc != nil {
+			n(lc.Above)
+			for _, v := range []money.PerThousand{lc.Input, lc.Output, lc.CacheRead, lc.CacheWrite, lc.CacheWrite1h} {
+				n(int64(v))
+			}
+		}
+		w(p.Source)
+		w(p.Origin)
+		return fmt.Sprintf("p%016x", h.Sum64())
+	}
+	var prices []catalog.Price
+	for _, m := range catalog.Default().Models() {
+		prices = append(prices, m.Prices...)
+	}
+	prices = append(prices, catalog.Price{Effective: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Scopes: []string{"geo", "global"},
+		Regions: []string{"us-east-1", "eu-west-1"}, Tier: "flex", Input: -1, Output: 1 << 40, Source: "ops", Origin: "prices.yaml:3",
+		LongContext: &catalog.LongContext{Above: 200_000, Input: 7, CacheWrite1h: 9}})
+	if len(prices) < 10 {
+		t.Fatalf("only %d prices", len(prices))
+	}
+	for _, p := range prices {
+		if got, want := Version(p), reference(p); got != want {
+			t.Errorf("Version(%+v) = %s, want %s", p, got, want)
+		}
+	}
+}
+
+// BenchmarkVersion is one price's version; one allocation.
+func BenchmarkVersion(b *testing.B) {
+	m, _ := catalog.Default().Model("anthropic.claude-sonnet-4-20250514-v1:0")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Version(m.Prices[0])
 	}
 }
 

@@ -200,9 +200,12 @@ func (s *Service) ByAccessKey(accessKeyID string) (Identity, bool) {
 // ByAPIKey returns the identity owning an active Bedrock API key. Keys are
 // found by the SHA-256 of the token, so no secret is compared directly.
 func (s *Service) ByAPIKey(token string) (Identity, bool) {
-	h := hashToken(token)
+	// hashToken(token), in a stack buffer: the lookup does not allocate.
+	sum := sha256.Sum256([]byte(token))
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
 	s.mu.RLock()
-	e, ok := s.apiKeys[h]
+	e, ok := s.apiKeys[string(h[:])]
 	s.mu.RUnlock()
 	if !ok {
 		return Identity{}, false

@@ -13,9 +13,11 @@
 package promexport
 
 import (
+	"encoding/binary"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,16 +102,52 @@ type Exporter struct {
 	unpriced *prometheus.CounterVec
 
 	opsMu  sync.Mutex
-	ops    map[[2]string]bool
+	ops    map[[2]string]*opSeries
 	maxOps int
+
+	// hot caches the series of successful calls by their labels (see
+	// observeSuccess); at most maxHot entries.
+	hotMu     sync.RWMutex
+	hot       map[string]*hotSeries
+	hotMisses atomic.Uint64 // label sets met while the cache was full
 }
+
+// maxHot bounds the series cache of successful calls, so that it holds at
+// most this many entries (a few hundred bytes each) whatever the number of
+// profiles. When it is full, a label set not in it is counted through the
+// vectors, and one such call in hotTurnover replaces an arbitrary entry:
+// with more busy label sets than the cache holds, a call costs what it
+// did without the cache, and the cache still follows the busiest ones.
+const (
+	maxHot      = 4096
+	hotTurnover = 64
+)
+
+// hotSeries is the series a successful call of one account, profile,
+// model and tag values updates, resolved once. It is never modified once
+// in the cache: a series found missing (tokens of a kind first seen, the
+// first priced call, a renamed profile) is added to a copy that replaces
+// it. A nil series has not been resolved yet; it is created only when a
+// call updates it, as the vectors would.
+type hotSeries struct {
+	calls    prometheus.Counter
+	latency  prometheus.Observer
+	ttft     prometheus.Observer
+	tokens   [4]prometheus.Counter // input, output, cache_read, cache_write
+	cost     prometheus.Counter
+	name     string // the profile name nanoCost is labelled with
+	nanoCost prometheus.Counter
+}
+
+// tokenTypes are the token kinds of hotSeries.tokens, in order.
+var tokenTypes = [4]string{"input", "output", "cache_read", "cache_write"}
 
 // latencyBuckets span 5 ms to 2 minutes, for model calls.
 var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120}
 
 // New registers the metrics on reg.
 func New(reg prometheus.Registerer, opts Options) (*Exporter, error) {
-	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]bool{}, name: opts.ProfileName}
+	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]*opSeries{}, name: opts.ProfileName, hot: map[string]*hotSeries{}}
 	if e.maxOps <= 0 {
 		e.maxOps = 256
 	}
@@ -194,58 +232,250 @@ func (e *Exporter) ObserveRequest(service, op string, status int, d time.Duratio
 		service, op = "none", "none"
 	}
 	e.opsMu.Lock()
-	if !e.ops[[2]string{service, op}] {
+	s := e.ops[[2]string{service, op}]
+	if s == nil {
 		if len(e.ops) >= e.maxOps {
 			op = "other"
 		} else {
-			e.ops[[2]string{service, op}] = true
+			s = &opSeries{duration: e.duration.WithLabelValues(service, op), codes: map[int]prometheus.Counter{}}
+			e.ops[[2]string{service, op}] = s
+		}
+	}
+	var requests prometheus.Counter
+	if s != nil {
+		if requests = s.codes[status]; requests == nil {
+			requests = e.requests.WithLabelValues(service, op, statusLabel(status))
+			s.codes[status] = requests
 		}
 	}
 	e.opsMu.Unlock()
-	e.requests.WithLabelValues(service, op, strconv.Itoa(status)).Inc()
-	e.duration.WithLabelValues(service, op).Observe(d.Seconds())
+	if s == nil { // past maxOps: "other", through the vectors
+		e.requests.WithLabelValues(service, op, statusLabel(status)).Inc()
+		e.duration.WithLabelValues(service, op).Observe(d.Seconds())
+		return
+	}
+	requests.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// opSeries are the request series of one service and operation, resolved
+// once: its duration and its counter by status code.
+type opSeries struct {
+	duration prometheus.Observer
+	codes    map[int]prometheus.Counter // guarded by Exporter.opsMu
+}
+
+// statusLabels are the decimal forms of the HTTP status codes, so that a
+// request's status label does not allocate.
+var statusLabels = func() (out [600]string) {
+	for i := range out {
+		out[i] = strconv.Itoa(i)
+	}
+	return out
+}()
+
+// statusLabel returns status in decimal.
+func statusLabel(status int) string {
+	if status >= 0 && status < len(statusLabels) {
+		return statusLabels[status]
+	}
+	return strconv.Itoa(status)
 }
 
 // ObserveRecord counts one durable usage record.
 func (e *Exporter) ObserveRecord(r ledger.Record) {
-	call := []string{r.Account, r.ProfileID, r.ModelID}
-	tagVals := make([]string, len(e.tagKeys))
+	if r.Outcome == ledger.OutcomeSuccess && r.ErrorCode == "" {
+		e.observeSuccess(r)
+		return
+	}
+	e.observe(r)
+}
+
+// observeSuccess is ObserveRecord for a successful call, through the
+// series cache: one map lookup under a read lock instead of a hash of
+// every label set in each vector.
+func (e *Exporter) observeSuccess(r ledger.Record) {
+	var keyBuf [256]byte
+	key := binary.AppendUvarint(keyBuf[:0], uint64(len(r.Account)))
+	key = append(key, r.Account...)
+	key = binary.AppendUvarint(key, uint64(len(r.ProfileID)))
+	key = append(key, r.ProfileID...)
+	key = binary.AppendUvarint(key, uint64(len(r.ModelID)))
+	key = append(key, r.ModelID...)
+	for _, k := range e.tagKeys {
+		v := r.Tags[k]
+		key = binary.AppendUvarint(key, uint64(len(v)))
+		key = append(key, v...)
+	}
+	tokens := [4]int64{r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteAll()}
+	priced := r.Priced && r.Cost > 0
+	name := ""
+	if priced && e.name != nil && r.ProfileID != "" {
+		name = e.name(r.Account, r.ProfileID)
+	}
+	e.hotMu.RLock()
+	h := e.hot[string(key)]
+	e.hotMu.RUnlock()
+	if h == nil && !e.admit() {
+		e.observe(r)
+		return
+	}
+	if h == nil || !h.covers(r, tokens, priced, name) {
+		h = e.resolveHot(string(key), h, r, tokens, priced, name)
+	}
+	h.calls.Inc()
+	h.latency.Observe(float64(r.LatencyMs) / 1000)
+	if r.TTFTMs > 0 {
+		h.ttft.Observe(float64(r.TTFTMs) / 1000)
+	}
+	for i, n := range tokens {
+		if n > 0 {
+			h.tokens[i].Add(float64(n))
+		}
+	}
+	if priced {
+		h.cost.Add(usd(r.Cost))
+		h.nanoCost.Add(float64(r.Cost))
+	}
+	if !r.Priced && tokens[0]+tokens[1]+tokens[2]+tokens[3] > 0 {
+		e.unpriced.WithLabelValues(r.Account, r.ProfileID, r.ModelID).Inc()
+	}
+}
+
+// admit reports whether a label set not in the cache enters it: always
+// while there is room, one time in hotTurnover when it is full.
+func (e *Exporter) admit() bool {
+	e.hotMu.RLock()
+	full := len(e.hot) >= maxHot
+	e.hotMu.RUnlock()
+	return !full || e.hotMisses.Add(1)%hotTurnover == 0
+}
+
+// covers reports whether h holds every series r updates.
+func (h *hotSeries) covers(r ledger.Record, tokens [4]int64, priced bool, name string) bool {
+	if r.TTFTMs > 0 && h.ttft == nil {
+		return false
+	}
+	for i, n := range tokens {
+		if n > 0 && h.tokens[i] == nil {
+			return false
+		}
+	}
+	return !priced || (h.cost != nil && h.nanoCost != nil && h.name == name)
+}
+
+// resolveHot returns a copy of old (nil: an empty entry) completed with
+// the series r updates, and caches it under key.
+func (e *Exporter) resolveHot(key string, old *hotSeries, r ledger.Record, tokens [4]int64, priced bool, name string) *hotSeries {
+	h := &hotSeries{}
+	if old != nil {
+		*h = *old
+	}
+	n := len(e.tagKeys)
+	with := make([]string, 4+n)
+	with[0], with[1], with[2] = r.Account, r.ProfileID, r.ModelID
 	for i, k := range e.tagKeys {
-		tagVals[i] = r.Tags[k]
+		with[4+i] = r.Tags[k]
 	}
-	with := func(extra ...string) []string {
-		return append(append(append(make([]string, 0, 4+len(tagVals)), call...), extra...), tagVals...)
+	call := with[:3]
+	if h.calls == nil {
+		with[3] = ledger.OutcomeSuccess
+		h.calls = e.calls.WithLabelValues(with...)
+		h.latency = e.latency.WithLabelValues(call...)
 	}
-	e.calls.WithLabelValues(with(r.Outcome)...).Inc()
+	if r.TTFTMs > 0 && h.ttft == nil {
+		h.ttft = e.ttft.WithLabelValues(call...)
+	}
+	for i, t := range tokens {
+		if t > 0 && h.tokens[i] == nil {
+			with[3] = tokenTypes[i]
+			h.tokens[i] = e.tokens.WithLabelValues(with...)
+		}
+	}
+	if priced {
+		if h.cost == nil {
+			h.cost = e.cost.WithLabelValues(append(append(make([]string, 0, 3+n), call...), with[4:]...)...)
+		}
+		if h.nanoCost == nil || h.name != name {
+			h.name = name
+			h.nanoCost = e.nanoCost.WithLabelValues(append([]string{r.Account, r.ProfileID, name, r.ModelID}, with[4:]...)...)
+		}
+	}
+	e.hotMu.Lock()
+	if _, ok := e.hot[key]; !ok && len(e.hot) >= maxHot {
+		for k := range e.hot { // an arbitrary entry leaves
+			delete(e.hot, k)
+			break
+		}
+	}
+	e.hot[key] = h
+	e.hotMu.Unlock()
+	return h
+}
+
+// observe is ObserveRecord through the vectors.
+func (e *Exporter) observe(r ledger.Record) {
+	// The label values are laid out in stack arrays (the vectors copy them
+	// only when a series is created), so an update allocates nothing:
+	// with is account, profile, model, one extra value and the tag values;
+	// bare is the same without the extra value; named puts the profile's
+	// name after its id.
+	n := len(e.tagKeys)
+	var withBuf, bareBuf, namedBuf [4 + stackTagLabels]string
+	var with, bare, named []string
+	if n <= stackTagLabels {
+		with, bare, named = withBuf[:4+n], bareBuf[:3+n], namedBuf[:4+n]
+	} else {
+		with, bare, named = make([]string, 4+n), make([]string, 3+n), make([]string, 4+n)
+	}
+	with[0], with[1], with[2] = r.Account, r.ProfileID, r.ModelID
+	bare[0], bare[1], bare[2] = r.Account, r.ProfileID, r.ModelID
+	for i, k := range e.tagKeys {
+		v := r.Tags[k]
+		with[4+i], bare[3+i], named[4+i] = v, v, v
+	}
+	call := bare[:3]
+	with[3] = r.Outcome
+	e.calls.WithLabelValues(with...).Inc()
 	if r.Outcome == ledger.OutcomeThrottled {
 		e.throttle.WithLabelValues(call...).Inc()
 	} else {
 		e.latency.WithLabelValues(call...).Observe(float64(r.LatencyMs) / 1000)
 	}
 	if r.ErrorCode != "" {
-		e.errors.WithLabelValues(append(call, r.ErrorCode)...).Inc()
+		e.errors.WithLabelValues(r.Account, r.ProfileID, r.ModelID, r.ErrorCode).Inc()
 	}
 	if r.Outcome == ledger.OutcomeSuccess && r.TTFTMs > 0 {
 		e.ttft.WithLabelValues(call...).Observe(float64(r.TTFTMs) / 1000)
 	}
-	for _, t := range []struct {
-		typ string
-		n   int64
-	}{{"input", r.InputTokens}, {"output", r.OutputTokens}, {"cache_read", r.CacheReadTokens}, {"cache_write", r.CacheWriteAll()}} {
-		if t.n > 0 {
-			e.tokens.WithLabelValues(with(t.typ)...).Add(float64(t.n))
-		}
-	}
+	e.addTokens(with, "input", r.InputTokens)
+	e.addTokens(with, "output", r.OutputTokens)
+	e.addTokens(with, "cache_read", r.CacheReadTokens)
+	e.addTokens(with, "cache_write", r.CacheWriteAll())
 	if r.Priced && r.Cost > 0 {
-		e.cost.WithLabelValues(with()...).Add(usd(r.Cost))
+		e.cost.WithLabelValues(bare...).Add(usd(r.Cost))
 		name := ""
 		if e.name != nil && r.ProfileID != "" {
 			name = e.name(r.Account, r.ProfileID)
 		}
-		e.nanoCost.WithLabelValues(append([]string{r.Account, r.ProfileID, name, r.ModelID}, tagVals...)...).Add(float64(r.Cost))
+		named[0], named[1], named[2], named[3] = r.Account, r.ProfileID, name, r.ModelID
+		e.nanoCost.WithLabelValues(named...).Add(float64(r.Cost))
 	}
 	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteAll() > 0 {
 		e.unpriced.WithLabelValues(call...).Inc()
+	}
+}
+
+// stackTagLabels is how many tag labels ObserveRecord lays out without
+// allocating.
+const stackTagLabels = 12
+
+// addTokens adds n tokens of kind typ when n is positive; with holds the
+// series' labels, typ goes in its fourth place.
+func (e *Exporter) addTokens(with []string, typ string, n int64) {
+	if n > 0 {
+		with[3] = typ
+		e.tokens.WithLabelValues(with...).Add(float64(n))
 	}
 }
 

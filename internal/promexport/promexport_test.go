@@ -1,6 +1,7 @@
 package promexport_test
 
 import (
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -157,4 +158,97 @@ func grepLine(s, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// BenchmarkObserve is the metrics update of one metered call: its record
+// (invocation, latency, tokens, cost) and its request, with two tag
+// labels. It should not allocate once the series exist.
+func BenchmarkObserve(b *testing.B) {
+	e, err := promexport.New(prometheus.NewRegistry(), promexport.Options{TagLabels: []string{"dept", "cost-center"},
+		ProfileName: func(account, id string) string { return "claims" }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := ledger.Record{Account: "111111111111", ProfileID: "aaaaaaaaaaaa", ModelID: "m1", Operation: "Converse",
+		InputTokens: 100, OutputTokens: 20, LatencyMs: 150, Outcome: ledger.OutcomeSuccess, Cost: 250_000_000, Priced: true,
+		Tags: tags.Set{"dept": "sales", "cost-center": "cc1"}}
+	b.Run("profiles=1", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			e.ObserveRecord(r)
+			e.ObserveRequest("bedrock-runtime", "Converse", 200, 10*time.Millisecond)
+		}
+	})
+	// More busy profiles than the series cache holds: most calls miss it.
+	ids := make([]string, 20_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%011d", i)
+	}
+	for _, id := range ids { // the series exist, as in a long-running gateway
+		r.ProfileID = id
+		e.ObserveRecord(r)
+	}
+	b.Run("profiles=20000", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			r.ProfileID = ids[i%len(ids)]
+			i++
+			e.ObserveRecord(r)
+			e.ObserveRequest("bedrock-runtime", "Converse", 200, 10*time.Millisecond)
+		}
+	})
+}
+
+// TestObserveSeriesCache checks that successful calls, counted through the
+// exporter's series cache, give the exposition the vectors would: a token
+// kind gets its series only once a call has such tokens, a renamed profile
+// counts its cost under the new name, and a full cache loses
+// no count.
+func TestObserveSeriesCache(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	name := "claims"
+	e, err := promexport.New(reg, promexport.Options{TagLabels: []string{"dept"},
+		ProfileName: func(account, id string) string { return name }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ledger.Record{Account: "111111111111", ProfileID: "aaaaaaaaaaaa", ModelID: "m1", Operation: "Converse",
+		InputTokens: 10, OutputTokens: 2, LatencyMs: 150, Outcome: ledger.OutcomeSuccess, Cost: 1000, Priced: true,
+		Tags: tags.Set{"dept": "sales"}}
+	e.ObserveRecord(r)
+	cached := r
+	cached.CacheReadTokens = 5
+	e.ObserveRecord(cached)
+	name = "claims-v2"
+	e.ObserveRecord(r)
+	for i := range 5000 { // more label sets than the cache holds
+		other := r
+		other.ProfileID = fmt.Sprintf("p%011d", i)
+		e.ObserveRecord(other)
+	}
+	e.ObserveRecord(r)
+
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	exposition := string(body)
+	for _, want := range []string{
+		`tollgate_model_invocations_total{account="111111111111",model="m1",outcome="success",profile="aaaaaaaaaaaa",tag_dept="sales"} 4`,
+		`tollgate_model_tokens_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa",tag_dept="sales",type="input"} 40`,
+		`tollgate_model_tokens_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa",tag_dept="sales",type="cache_read"} 5`,
+		`tollgate_cost_nanodollars_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa",profile_name="claims",tag_dept="sales"} 2000`,
+		`tollgate_cost_nanodollars_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa",profile_name="claims-v2",tag_dept="sales"} 2000`,
+		`tollgate_model_invocation_latency_seconds_count{account="111111111111",model="m1",profile="aaaaaaaaaaaa"} 4`,
+		`tollgate_model_invocations_total{account="111111111111",model="m1",outcome="success",profile="p00000004999",tag_dept="sales"} 1`,
+	} {
+		if !strings.Contains(exposition, want+"\n") {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+	for _, never := range []string{`type="cache_write"`, `tollgate_model_time_to_first_token_seconds_count{`, `tollgate_model_unpriced_calls_total{`} {
+		if strings.Contains(exposition, never) {
+			t.Errorf("exposition has a series no call updated: %s", never)
+		}
+	}
 }

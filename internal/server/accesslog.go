@@ -43,11 +43,15 @@ func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.Req
 	}
 	ctx := context.Background()
 	if s.log.Enabled(ctx, level) {
+		path := info.Path
+		if path == "" {
+			path = r.URL.EscapedPath()
+		}
 		p := attrPool.Get().(*[]slog.Attr)
 		attrs := append((*p)[:0],
 			slog.String("request_id", info.ID),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.EscapedPath()),
+			slog.String("path", path),
 			slog.Int("status", sw.status),
 			slog.Int64("bytes", sw.bytes),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),

@@ -188,7 +188,30 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // a sequence number, cheap enough for every request.
 func (s *Server) newRequestID() string {
 	n := s.seq.Add(1)
-	return fmt.Sprintf("%s-%04x-4%03x-8%03x-%012x", s.prefix, uint16(n>>48), uint16(n>>36)&0xfff, uint16(n>>24)&0xfff, n&0xffffffffffff)
+	// fmt.Sprintf("%s-%04x-4%03x-8%03x-%012x", s.prefix, uint16(n>>48),
+	// uint16(n>>36)&0xfff, uint16(n>>24)&0xfff, n&0xffffffffffff), in
+	// one allocation.
+	var buf [64]byte
+	b := append(buf[:0], s.prefix...)
+	b = append(b, '-')
+	b = appendHex(b, uint64(uint16(n>>48)), 4)
+	b = append(b, '-', '4')
+	b = appendHex(b, uint64(uint16(n>>36)&0xfff), 3)
+	b = append(b, '-', '8')
+	b = appendHex(b, uint64(uint16(n>>24)&0xfff), 3)
+	b = append(b, '-')
+	b = appendHex(b, n&0xffffffffffff, 12)
+	return string(b)
+}
+
+// appendHex appends v in lowercase hexadecimal, zero-padded to width
+// digits (v must fit).
+func appendHex(b []byte, v uint64, width int) []byte {
+	const digits = "0123456789abcdef"
+	for i := width - 1; i >= 0; i-- {
+		b = append(b, digits[(v>>(4*uint(i)))&0xf])
+	}
+	return b
 }
 
 func (s *Server) routes() http.Handler {
@@ -211,7 +234,11 @@ func (s *Server) routes() http.Handler {
 	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// An http.ServeMux answers a path with "//", "." or ".." segments
 		// with a redirect no AWS client follows; answer it here instead.
-		if s.opts.RestJSON == nil || !canonicalPath(r.URL.EscapedPath()) {
+		info := awsproto.Info(r.Context())
+		if info.Path == "" {
+			info.Path = r.URL.EscapedPath()
+		}
+		if s.opts.RestJSON == nil || !canonicalPath(info.Path) {
 			UnknownOperation(w, r)
 			return
 		}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"reflect"
 	"testing"
 
 	"github.com/aws/smithy-go/encoding/cbor"
@@ -171,6 +174,99 @@ func FuzzDecodeCBOR(f *testing.F) {
 		}
 		if diff := cmp.Diff(s, s2, cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("the JSON form of a CBOR decode does not round-trip (-cbor +json):\n%s", diff)
+		}
+	})
+}
+
+// decodeWithDecoder is DecodeJSON as it was before its json.Unmarshal fast
+// path: the reference the fast path must agree with.
+func decodeWithDecoder(body []byte, v any) error {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	if body[0] != '{' {
+		return errkind.New(errkind.Invalid, "The request body must be a JSON object.")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return errkind.New(errkind.Invalid, "1 validation error detected: Value at '%s' has the wrong type: expected %s.", te.Field, te.Type)
+		}
+		return errkind.Wrap(errkind.Invalid, err, "The request body is not valid JSON.")
+	}
+	if dec.More() {
+		return errkind.New(errkind.Invalid, "The request body has data after the JSON object.")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errkind.New(errkind.Invalid, "The request body has data after the JSON object.")
+	}
+	if iv, ok := v.(InputValidator); ok {
+		return iv.ValidateInput()
+	}
+	return nil
+}
+
+// TestDecodeJSONFastPath: DecodeJSON decodes and fails exactly as the
+// decoder alone did, for shapes with and without interface values.
+func TestDecodeJSONFastPath(t *testing.T) {
+	type loose struct {
+		Name  string         `json:"Name"`
+		Any   any            `json:"Any"`
+		Props map[string]any `json:"Props"`
+	}
+	bodies := []string{
+		``, `  `, `{}`, ` {"Name":"a"} `, `{"Name":"a","Count":3,"Rate":1.5,"On":true,"Tags":{"k":"v"},"List":["x"],"Blob":"AAE=","Inner":{"Values":[1,2.5]}}`,
+		`{"Name":"a"} {"Name":"b"}`, `{"Name":"a"}x`, `{"Name":"a"`, `{"Name":1}`, `{"Count":"3"}`, `{"Count":1.5}`,
+		`{"Name":"a","Name":"b"}`, `{"name":"lower"}`, `{"Blob":"!"}`, `{"Inner":{"Values":["x"]}}`, `[1]`, `"s"`,
+		`{"Any":12345678901234567890,"Props":{"n":1.0,"s":"x"}}`, `{"Any":[1,{"a":2}]}`, `{"Count":-1}`, "{\"Name\":\"\xff\"}",
+	}
+	for _, body := range bodies {
+		for _, mk := range []func() any{func() any { return new(shape) }, func() any { return new(loose) }, func() any { return new(checked) }} {
+			got, want := mk(), mk()
+			gerr, werr := DecodeJSON([]byte(body), got), decodeWithDecoder([]byte(body), want)
+			if fmt.Sprint(gerr) != fmt.Sprint(werr) || errkind.KindOf(gerr) != errkind.KindOf(werr) {
+				t.Errorf("%T %q: error %v, want %v", got, body, gerr, werr)
+			}
+			if werr == nil {
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%T %q: (-want +got)\n%s", got, body, diff)
+				}
+			}
+		}
+	}
+	if !holdsInterface(reflect.TypeFor[loose]()) || holdsInterface(reflect.TypeFor[shape]()) {
+		t.Error("holdsInterface: wrong answer for loose or shape")
+	}
+}
+
+// BenchmarkDecodeJSON decodes a small request body into a shape without
+// interface values (the fast path) and into one with them (the decoder).
+func BenchmarkDecodeJSON(b *testing.B) {
+	body := []byte(`{"Name":"claims","Count":3,"Tags":{"dept":"claims","team":"automation"},"List":["a","b"]}`)
+	b.Run("shape=typed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v shape
+			if err := DecodeJSON(body, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("shape=any", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v struct {
+				Name  string         `json:"Name"`
+				Count int            `json:"Count"`
+				Tags  map[string]any `json:"Tags"`
+				List  []string       `json:"List"`
+			}
+			if err := DecodeJSON(body, &v); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

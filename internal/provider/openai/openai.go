@@ -55,6 +55,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/converse"
@@ -93,7 +94,11 @@ type Provider struct {
 	models   map[string]string
 	headers  map[string]string
 	client   *http.Client
-	now      func() time.Time // the clock measuring latency; tests replace it
+	// jsonHeader and streamHeader are the request headers of a call and of
+	// a stream (extra headers, then Content-Type, Accept and Authorization),
+	// cloned for each request.
+	jsonHeader, streamHeader http.Header
+	now                      func() time.Time // the clock measuring latency; tests replace it
 }
 
 // New returns a Provider for the server at cfg.BaseURL. It returns an error
@@ -124,15 +129,42 @@ func New(cfg Config) (*Provider, error) {
 	if client == nil {
 		client = defaultClient()
 	}
-	return &Provider{
+	p := &Provider{
 		endpoint: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions",
 		apiKey:   cfg.APIKey,
 		models:   maps.Clone(cfg.Models),
 		headers:  maps.Clone(cfg.Headers),
 		client:   client,
 		now:      time.Now,
-	}, nil
+	}
+	p.jsonHeader, p.streamHeader = p.requestHeader(false), p.requestHeader(true)
+	return p, nil
 }
+
+// requestHeader returns the headers of a request, streamed or not.
+func (p *Provider) requestHeader(stream bool) http.Header {
+	h := http.Header{}
+	for k, v := range p.headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	if stream {
+		h.Set("Accept", "text/event-stream")
+	} else {
+		h.Set("Accept", "application/json")
+	}
+	if p.apiKey != "" {
+		h.Set("Authorization", "Bearer "+p.apiKey)
+	}
+	return h
+}
+
+// respBufs hold the bodies of non-streaming responses while they are
+// decoded (the decoder copies what it keeps), reused from call to call.
+var respBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledResponse is the largest response buffer put back in respBufs.
+const maxPooledResponse = 1 << 20
 
 // defaultClient bounds connecting and handshakes but not the response: a
 // non-streaming generation can take minutes before the first byte, and the
@@ -179,10 +211,17 @@ func (p *Provider) Converse(ctx context.Context, call converse.Call, req *conver
 		return nil, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
+	buf := respBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledResponse {
+			respBufs.Put(buf)
+		}
+	}()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponse+1)); err != nil {
 		return nil, transportError(ctx, err)
 	}
+	data := buf.Bytes()
 	if len(data) > maxResponse {
 		return nil, errkind.New(errkind.Unavailable, "The model provider's response is too large.")
 	}
@@ -234,17 +273,10 @@ func (p *Provider) post(ctx context.Context, body []byte, stream bool) (*http.Re
 	if err != nil {
 		return nil, errkind.Wrap(errkind.Internal, err, "internal error")
 	}
-	for k, v := range p.headers {
-		hreq.Header.Set(k, v)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
 	if stream {
-		hreq.Header.Set("Accept", "text/event-stream")
+		hreq.Header = p.streamHeader.Clone()
 	} else {
-		hreq.Header.Set("Accept", "application/json")
-	}
-	if p.apiKey != "" {
-		hreq.Header.Set("Authorization", "Bearer "+p.apiKey)
+		hreq.Header = p.jsonHeader.Clone()
 	}
 	resp, err := p.client.Do(hreq)
 	if err != nil {
