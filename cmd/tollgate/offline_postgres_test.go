@@ -30,7 +30,7 @@ import (
 )
 
 // copyToSQLite writes a SQLite database in a new data directory holding
-// pg's records, anomaly monitors, subscriptions and anomalies, and
+// pg's records, profiles, principals, anomaly monitors, subscriptions and anomalies, and
 // returns the directory.
 func copyToSQLite(t *testing.T, pg *postgres.DB) string {
 	t.Helper()
@@ -57,6 +57,16 @@ func copyToSQLite(t *testing.T, pg *postgres.DB) string {
 	}
 	for _, p := range profiles {
 		if err := sq.CreateProfile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// And the principals: usage prints their names.
+	principals, _, _, err := pg.LoadPrincipals(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range principals {
+		if err := sq.PutPrincipal(ctx, p); err != nil {
 			t.Fatal(err)
 		}
 	}
