@@ -206,8 +206,11 @@ func (e *Exporter) ObserveRequest(service, op string, status int, d time.Duratio
 	e.duration.WithLabelValues(service, op).Observe(d.Seconds())
 }
 
-// ObserveRecord counts one durable usage record.
+// ObserveRecord counts one durable usage record: as many calls (and
+// throttles, errors, unpriced calls) as it stands for
+// (ledger.Record.CallCount), one latency observation.
 func (e *Exporter) ObserveRecord(r ledger.Record) {
+	n := float64(r.CallCount())
 	call := []string{r.Account, r.ProfileID, r.ModelID}
 	tagVals := make([]string, len(e.tagKeys))
 	for i, k := range e.tagKeys {
@@ -216,14 +219,14 @@ func (e *Exporter) ObserveRecord(r ledger.Record) {
 	with := func(extra ...string) []string {
 		return append(append(append(make([]string, 0, 4+len(tagVals)), call...), extra...), tagVals...)
 	}
-	e.calls.WithLabelValues(with(r.Outcome)...).Inc()
+	e.calls.WithLabelValues(with(r.Outcome)...).Add(n)
 	if r.Outcome == ledger.OutcomeThrottled {
-		e.throttle.WithLabelValues(call...).Inc()
+		e.throttle.WithLabelValues(call...).Add(n)
 	} else {
 		e.latency.WithLabelValues(call...).Observe(float64(r.LatencyMs) / 1000)
 	}
 	if r.ErrorCode != "" {
-		e.errors.WithLabelValues(append(call, r.ErrorCode)...).Inc()
+		e.errors.WithLabelValues(append(call, r.ErrorCode)...).Add(n)
 	}
 	if r.Outcome == ledger.OutcomeSuccess && r.TTFTMs > 0 {
 		e.ttft.WithLabelValues(call...).Observe(float64(r.TTFTMs) / 1000)
@@ -245,7 +248,7 @@ func (e *Exporter) ObserveRecord(r ledger.Record) {
 		e.nanoCost.WithLabelValues(append([]string{r.Account, r.ProfileID, name, r.ModelID}, tagVals...)...).Add(float64(r.Cost))
 	}
 	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteAll() > 0 {
-		e.unpriced.WithLabelValues(call...).Inc()
+		e.unpriced.WithLabelValues(call...).Add(n)
 	}
 }
 
