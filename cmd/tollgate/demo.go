@@ -164,16 +164,18 @@ func (m *Main) demoHistory(ctx context.Context, ccfg aws.Config, arns map[string
 			return err
 		}
 		var total money.Amount
+		var calls int64
 		for _, r := range recs {
 			total += r.Cost
+			calls += r.CallCount()
 		}
 		for i := 0; i < len(recs); i += 2000 {
 			if err := m.DB.AppendRecords(ctx, recs[i:min(i+2000, len(recs))]); err != nil {
 				return fmt.Errorf("backfill: %w", err)
 			}
 		}
-		fmt.Fprintf(w, "Backfilled %d days of usage history through the ledger: %d hourly records of %d profiles, $%s, in %s.\n",
-			days, len(recs), len(hps), demo.USD(total), time.Since(t0).Round(time.Millisecond))
+		fmt.Fprintf(w, "Backfilled %d days of usage history through the ledger: %d calls of %d profiles in %d hourly records, $%s, in %s.\n",
+			days, calls, len(hps), len(recs), demo.USD(total), time.Since(t0).Round(time.Millisecond))
 		if !spike.Start.IsZero() {
 			fmt.Fprintf(w, "  with a spike: %s ran away from %s to %s UTC (+$%s)\n", spike.Profile, spike.Start.Format("Jan 2 15:04"), spike.End.Format("15:04"), demo.USD(spike.Extra))
 		}

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/demo"
 
@@ -105,6 +107,7 @@ func TestDemoHistory(t *testing.T) {
 	if h1 < 60*24*len(demo.Profiles)-len(demo.Profiles) || s1 == 0 || l1 != 12 {
 		t.Errorf("records: %d history, %d spike, %d live; want 60 days of 6 profiles, a spike and 12", h1, s1, l1)
 	}
+	checkReportCalls(t, dir, out.String())
 	out.Reset()
 	if err := run(t.Context(), args, &out, io.Discard, func(string) string { return "" }); err != nil {
 		t.Fatalf("second demo: %v\n%s", err, out.String())
@@ -114,6 +117,50 @@ func TestDemoHistory(t *testing.T) {
 	}
 	if h2, s2, l2 := count(); h2 != h1 || s2 != s1 || l2 != 24 {
 		t.Errorf("after a second run: %d history, %d spike, %d live; want %d, %d, 24", h2, s2, l2, h1, s1)
+	}
+}
+
+// checkReportCalls checks the demo report's TOTAL calls (this month so
+// far) against the ledger: the calls the month's records stand for, not
+// the number of records, of which the history has one per profile and
+// hour.
+func checkReportCalls(t *testing.T, dir, out string) {
+	t.Helper()
+	var reported int64 = -1
+	for line := range strings.Lines(out) {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "TOTAL" {
+			n, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				t.Fatalf("report total %q: %v", line, err)
+			}
+			reported = n
+		}
+	}
+	if reported < 0 {
+		t.Fatalf("no TOTAL line in the report:\n%s", out)
+	}
+	db, err := sqlite.Open(t.Context(), dir+"/tollgate.db", sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	recs, err := db.Records(t.Context(), ledger.Query{From: time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls, history int64
+	for _, r := range recs {
+		calls += r.CallCount()
+		if r.Calls > 1 {
+			history++
+		}
+	}
+	if reported != calls {
+		t.Errorf("report: %d calls this month; the month's %d records stand for %d", reported, len(recs), calls)
+	}
+	if history > 0 && reported < 10*int64(len(recs)) {
+		t.Errorf("report: %d calls for %d records (%d of them history hours): hours counted as calls", reported, len(recs), history)
 	}
 }
 

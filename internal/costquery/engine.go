@@ -544,7 +544,8 @@ func TagValues(rolls []ledger.Rollup, key string, sc Scope, n *Namer) ([]Value, 
 
 // RollupRecords sums records into hourly rollups exactly as the stores do
 // at ingest (one rollup per hour, account, region served, profile, model,
-// principal, operation and tag set), for answering queries from raw
+// principal, operation and tag set; calls, errors and unpriced calls as
+// ledger.Record.RollupCalls counts them), for answering queries from raw
 // records and for checking the stores.
 func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 	type key struct {
@@ -568,15 +569,10 @@ func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 				Region: r.Region, Scope: r.Scope, ServiceTier: r.ServiceTier, LongContext: r.LongContext, LatencyOptimized: r.LatencyOptimized})
 		}
 		o := &out[i]
-		if r.Operation != ledger.OpFixedCost {
-			o.Calls++
-		}
-		if r.Outcome != ledger.OutcomeSuccess {
-			o.Errors++
-		}
-		if !r.Priced {
-			o.Unpriced++
-		}
+		calls, errs, unpriced := r.RollupCalls()
+		o.Calls += calls
+		o.Errors += errs
+		o.Unpriced += unpriced
 		o.InputTokens += r.InputTokens
 		o.OutputTokens += r.OutputTokens
 		o.CacheReadTokens += r.CacheReadTokens

@@ -19,9 +19,12 @@ import (
 // every profile before the current hour, written through the ledger
 // (AppendRecords: records and hourly rollups in one transaction, a
 // request id stored twice is skipped). Each history record is one hour
-// of one profile's traffic — its tokens the hour's sum, its request id
-// demo-history-<profile>-<unix hour> — so two months stay a few thousand
-// records and the backfill takes well under a second. The series has
+// of one profile's traffic — its tokens the hour's sum, its Calls the
+// number of calls those tokens make at the profile's typical call size
+// (inputPerCall), its request id demo-history-<profile>-<unix hour> — so
+// two months stay a few thousand records standing for millions of calls,
+// reports and rollups count the calls (not the hours), and the backfill
+// takes well under a second. The series has
 // what forecasts and anomaly detection look for: business-hours and
 // weekday/weekend seasonality, steady growth (the spend of N days ago is
 // two thirds of today's), deterministic noise, and one spike: a runaway
@@ -42,6 +45,34 @@ var dailyUSD = map[string]float64{
 	"policy-recs-prod":     90,
 	"risk-assessment-dev":  8,
 	"risk-assessment-prod": 140,
+}
+
+// inputPerCall is each demo profile's typical input tokens per call (a
+// call's output is a quarter of it, as in every history record), from
+// which a history hour's Calls follows: a claims chatbot turn carries the
+// claim's summary and the conversation so far, a sales chat turn a
+// shorter history, a policy recommendation the customer's profile and
+// candidate policies, a risk assessment an application file.
+var inputPerCall = map[string]int64{
+	"claims-chatbot-prod":  2_400,
+	"sales-chat-prod":      1_600,
+	"policy-recs-dev":      3_000,
+	"policy-recs-prod":     3_000,
+	"risk-assessment-dev":  8_000,
+	"risk-assessment-prod": 8_000,
+}
+
+// defaultInputPerCall is inputPerCall for a profile it does not list.
+const defaultInputPerCall = 2_000
+
+// callsFor returns how many calls in input tokens make for profile name:
+// at least one.
+func callsFor(name string, in int64) int64 {
+	per, ok := inputPerCall[name]
+	if !ok {
+		per = defaultInputPerCall
+	}
+	return max(1, (in+per/2)/per)
 }
 
 // SpikeProfile is the profile whose runaway loop is the history's spike.
@@ -155,7 +186,8 @@ func History(cat *catalog.Catalog, profiles []HistoryProfile, days int, now time
 }
 
 // hourRecord is one hour of a profile's traffic costing about usd
-// dollars: four input tokens for every output token.
+// dollars: four input tokens for every output token, in as many calls as
+// callsFor gives.
 func hourRecord(p HistoryProfile, price catalog.Price, hour time.Time, usd float64, prefix string) (ledger.Record, bool) {
 	perIn, perOut := float64(price.Input.Cost(1_000_000)), float64(price.Output.Cost(1_000_000))
 	if perIn+perOut/4 <= 0 || usd <= 0 {
@@ -173,5 +205,6 @@ func hourRecord(p HistoryProfile, price catalog.Price, hour time.Time, usd float
 		ProfileARN: p.ARN, ProfileID: p.ID, ModelID: p.ModelID, Provider: "demo-history", Operation: "Converse",
 		InputTokens: in, OutputTokens: outTok, LatencyMs: 1200, Attempts: 1, Outcome: ledger.OutcomeSuccess, RegionServed: p.Region,
 		Cost: b.Total(), InputCost: b.Input, OutputCost: b.Output, Priced: true, Tags: tags.Set(p.Tags),
+		Calls: callsFor(p.Name, in),
 	}, true
 }

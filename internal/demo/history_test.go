@@ -25,8 +25,9 @@ func historyProfiles() []HistoryProfile {
 
 // TestHistoryShape checks the history has what the demo promises:
 // weekday/weekend seasonality, growth, one spike taking the sales chat's
-// month past its budget, one record per profile and hour, and the same
-// request ids for the same hours (so a re-append is skipped).
+// month past its budget, one record per profile and hour standing for
+// the hour's calls at the profile's call size, and the same request ids
+// for the same hours (so a re-append is skipped).
 func TestHistoryShape(t *testing.T) {
 	now := time.Date(2026, 12, 9, 16, 20, 0, 0, time.UTC) // a Wednesday
 	cat := catalog.Default()
@@ -37,7 +38,19 @@ func TestHistoryShape(t *testing.T) {
 	daily := map[time.Time]money.Amount{}
 	var month money.Amount
 	ids := map[string]bool{}
+	names := map[string]string{}
+	for _, p := range historyProfiles() {
+		names[p.ID] = p.Name
+	}
+	var calls int64
 	for _, r := range recs {
+		// The record stands for the calls its tokens make at the
+		// profile's call size, never for a single one.
+		per := inputPerCall[names[r.ProfileID]]
+		if per == 0 || r.Calls < 2 || r.Calls*per-per/2 > r.InputTokens || r.InputTokens >= r.Calls*per+per/2 {
+			t.Fatalf("record %s: %d calls for %d input tokens at %d a call", r.RequestID, r.Calls, r.InputTokens, per)
+		}
+		calls += r.Calls
 		if ids[r.RequestID] {
 			t.Fatalf("request id %s twice", r.RequestID)
 		}
@@ -55,6 +68,10 @@ func TestHistoryShape(t *testing.T) {
 	if n := 60 * 24 * len(Profiles); len(recs) < n {
 		t.Errorf("%d records, want at least %d (one per profile and hour)", len(recs), n)
 	}
+	if calls < 100*int64(len(recs)) {
+		t.Errorf("%d calls in %d hourly records: want a realistic hour's calls in each", calls, len(recs))
+	}
+	t.Logf("%d records stand for %d calls", len(recs), calls)
 	// Weekdays against weekends, away from the spike.
 	var wd, we money.Amount
 	var nwd, nwe int64

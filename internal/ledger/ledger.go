@@ -21,7 +21,7 @@ const (
 	OutcomeCancelled   = "cancelled" // the client went away mid-call
 )
 
-// Record is the usage of one model call.
+// Record is the usage of one model call, or of several (Calls).
 type Record struct {
 	RequestID    string
 	Time         time.Time // when the call started (UTC, millisecond precision)
@@ -74,6 +74,35 @@ type Record struct {
 	PriceVersion string
 
 	Tags tags.Set // the profile's tags at call time
+
+	// Calls is how many calls the record stands for: 0 means 1, so every
+	// runtime call leaves it 0. Only a summary of many calls sets it (the
+	// demo's back-filled history: one record for an hour of one
+	// profile's traffic), its tokens and costs being those calls' sums.
+	// Rollups count CallCount calls (and as many errors or unpriced
+	// calls) for it. Stores keep CallCount and read a single call back as
+	// 0.
+	Calls int64
+}
+
+// CallCount returns how many calls r stands for: max(1, r.Calls).
+func (r Record) CallCount() int64 { return max(1, r.Calls) }
+
+// RollupCalls returns the calls, errors and unpriced calls r adds to its
+// rollups: CallCount each (errors when it failed, unpriced when it had no
+// price), and none for a fixed-cost record, which is no call.
+func (r Record) RollupCalls() (calls, errors, unpriced int64) {
+	if r.Operation == OpFixedCost {
+		return 0, 0, 0
+	}
+	calls = r.CallCount()
+	if r.Outcome != OutcomeSuccess {
+		errors = calls
+	}
+	if !r.Priced {
+		unpriced = calls
+	}
+	return calls, errors, unpriced
 }
 
 // OpFixedCost is the Operation of a fixed-cost record: an hour of a
@@ -136,7 +165,7 @@ type Rollup struct {
 	LongContext      bool
 	LatencyOptimized bool
 
-	Calls            int64
+	Calls            int64 // the calls the hour's records stand for (Record.CallCount each)
 	Errors           int64
 	InputTokens      int64
 	OutputTokens     int64

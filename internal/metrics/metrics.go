@@ -213,14 +213,20 @@ func NormalizeModelID(v string) string {
 //   - EstimatedTPMQuotaUsage has one sample per call that consumed
 //     anything, as the token counts.
 //   - QueueWait comes from Registry.AddAdmission, not from records.
+//
+// A record standing for several calls (ledger.Record.Calls) counts them
+// all in Invocations, InvocationThrottles and the error counts (one
+// sample of value Record.CallCount); its latency, tokens and cost are
+// one sample each, the sums being the calls' sums.
 func SamplesOf(r ledger.Record) []Sample {
 	return appendSamples(make([]Sample, 0, 8), &r)
 }
 
 // appendSamples appends the samples of r (SamplesOf) to out.
 func appendSamples(out []Sample, r *ledger.Record) []Sample {
+	calls := r.CallCount()
 	if r.Outcome == ledger.OutcomeThrottled {
-		return append(out, Sample{InvocationThrottles, 1})
+		return append(out, Sample{InvocationThrottles, calls})
 	}
 	if r.Operation == ledger.OpFixedCost {
 		// An hour of reserved capacity: a cost, no invocation.
@@ -229,12 +235,12 @@ func appendSamples(out []Sample, r *ledger.Record) []Sample {
 		}
 		return out
 	}
-	out = append(out, Sample{Invocations, 1}, Sample{InvocationLatency, r.LatencyMs})
+	out = append(out, Sample{Invocations, calls}, Sample{InvocationLatency, r.LatencyMs})
 	switch r.Outcome {
 	case ledger.OutcomeClientError:
-		out = append(out, Sample{InvocationClientErrors, 1})
+		out = append(out, Sample{InvocationClientErrors, calls})
 	case ledger.OutcomeServerError:
-		out = append(out, Sample{InvocationServerErrors, 1})
+		out = append(out, Sample{InvocationServerErrors, calls})
 	}
 	cacheWrite := r.CacheWriteAll() // both TTLs, as Bedrock's CacheWriteInputTokens
 	used := r.InputTokens > 0 || r.OutputTokens > 0 || r.CacheReadTokens > 0 || cacheWrite > 0

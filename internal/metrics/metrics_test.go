@@ -136,6 +136,20 @@ func TestSamplesOf(t *testing.T) {
 	if diff := cmp.Diff(names(ce), map[string]int64{"Invocations": 1, "InvocationLatency": 50, "InvocationClientErrors": 1}); diff != "" {
 		t.Errorf("client error (-got +want):\n%s", diff)
 	}
+	// A record standing for 40 calls counts 40 invocations, errors or
+	// throttles; its tokens and cost are already the calls' sums.
+	many := base
+	many.Calls, many.Outcome = 40, ledger.OutcomeServerError
+	if diff := cmp.Diff(names(many), map[string]int64{"Invocations": 40, "InvocationLatency": 50, "InvocationServerErrors": 40,
+		"InputTokenCount": 10, "OutputTokenCount": 20, "CacheReadInputTokens": 3, "Cost": 1500,
+		"EstimatedTPMQuotaUsage": 10 + 20}); diff != "" {
+		t.Errorf("40 failed calls (-got +want):\n%s", diff)
+	}
+	manyThr := thr
+	manyThr.Calls = 40
+	if diff := cmp.Diff(names(manyThr), map[string]int64{"InvocationThrottles": 40}); diff != "" {
+		t.Errorf("40 throttled calls (-got +want):\n%s", diff)
+	}
 	if got := metrics.DimensionValue(ledger.Record{ModelID: "m"}); got != "m" {
 		t.Errorf("DimensionValue of a direct call = %q", got)
 	}

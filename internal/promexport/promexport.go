@@ -282,7 +282,9 @@ func statusLabel(status int) string {
 	return strconv.Itoa(status)
 }
 
-// ObserveRecord counts one durable usage record.
+// ObserveRecord counts one durable usage record: as many calls (and
+// throttles, errors, unpriced calls) as it stands for
+// (ledger.Record.CallCount), one latency observation.
 func (e *Exporter) ObserveRecord(r ledger.Record) {
 	if r.Outcome == ledger.OutcomeSuccess && r.ErrorCode == "" {
 		e.observeSuccess(r)
@@ -323,7 +325,7 @@ func (e *Exporter) observeSuccess(r ledger.Record) {
 	if h == nil || !h.covers(r, tokens, priced, name) {
 		h = e.resolveHot(string(key), h, r, tokens, priced, name)
 	}
-	h.calls.Inc()
+	h.calls.Add(float64(r.CallCount()))
 	h.latency.Observe(float64(r.LatencyMs) / 1000)
 	if r.TTFTMs > 0 {
 		h.ttft.Observe(float64(r.TTFTMs) / 1000)
@@ -338,7 +340,7 @@ func (e *Exporter) observeSuccess(r ledger.Record) {
 		h.nanoCost.Add(float64(r.Cost))
 	}
 	if !r.Priced && tokens[0]+tokens[1]+tokens[2]+tokens[3] > 0 {
-		e.unpriced.WithLabelValues(r.Account, r.ProfileID, r.ModelID).Inc()
+		e.unpriced.WithLabelValues(r.Account, r.ProfileID, r.ModelID).Add(float64(r.CallCount()))
 	}
 }
 
@@ -435,15 +437,16 @@ func (e *Exporter) observe(r ledger.Record) {
 		with[4+i], bare[3+i], named[4+i] = v, v, v
 	}
 	call := bare[:3]
+	calls := float64(r.CallCount())
 	with[3] = r.Outcome
-	e.calls.WithLabelValues(with...).Inc()
+	e.calls.WithLabelValues(with...).Add(calls)
 	if r.Outcome == ledger.OutcomeThrottled {
-		e.throttle.WithLabelValues(call...).Inc()
+		e.throttle.WithLabelValues(call...).Add(calls)
 	} else {
 		e.latency.WithLabelValues(call...).Observe(float64(r.LatencyMs) / 1000)
 	}
 	if r.ErrorCode != "" {
-		e.errors.WithLabelValues(r.Account, r.ProfileID, r.ModelID, r.ErrorCode).Inc()
+		e.errors.WithLabelValues(r.Account, r.ProfileID, r.ModelID, r.ErrorCode).Add(calls)
 	}
 	if r.Outcome == ledger.OutcomeSuccess && r.TTFTMs > 0 {
 		e.ttft.WithLabelValues(call...).Observe(float64(r.TTFTMs) / 1000)
@@ -462,7 +465,7 @@ func (e *Exporter) observe(r ledger.Record) {
 		e.nanoCost.WithLabelValues(named...).Add(float64(r.Cost))
 	}
 	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteAll() > 0 {
-		e.unpriced.WithLabelValues(call...).Inc()
+		e.unpriced.WithLabelValues(call...).Add(calls)
 	}
 }
 

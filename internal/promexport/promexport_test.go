@@ -39,6 +39,7 @@ func TestExporter(t *testing.T) {
 	e.ObserveRecord(base)
 	thr := base
 	thr.Outcome, thr.ErrorCode, thr.InputTokens, thr.OutputTokens, thr.Cost = ledger.OutcomeThrottled, "ThrottlingException", 0, 0, 0
+	thr.Calls = 3 // a record standing for three throttled calls counts three
 	e.ObserveRecord(thr)
 	for _, op := range []string{"Converse", "ConverseStream", "InvokeModel", "Bogus1", "Bogus2"} {
 		e.ObserveRequest("bedrock-runtime", op, 200, 10*time.Millisecond)
@@ -56,7 +57,7 @@ func TestExporter(t *testing.T) {
 # HELP tollgate_model_invocations_total Model calls by account, inference profile id (empty for direct calls), model and outcome (success, client_error, server_error, throttled, cancelled).
 # TYPE tollgate_model_invocations_total counter
 tollgate_model_invocations_total{account="111111111111",model="m1",outcome="success",profile="aaaaaaaaaaaa",tag_cost_center="cc1",tag_dept="sales"} 2
-tollgate_model_invocations_total{account="111111111111",model="m1",outcome="throttled",profile="aaaaaaaaaaaa",tag_cost_center="cc1",tag_dept="sales"} 1
+tollgate_model_invocations_total{account="111111111111",model="m1",outcome="throttled",profile="aaaaaaaaaaaa",tag_cost_center="cc1",tag_dept="sales"} 3
 `},
 		{"tokens and cost", `
 # HELP tollgate_model_cost_usd_total Cost of model calls in USD (priced calls).
@@ -70,10 +71,10 @@ tollgate_model_tokens_total{account="111111111111",model="m1",profile="aaaaaaaaa
 		{"throttles and errors", `
 # HELP tollgate_model_errors_total Failed model calls by AWS error code.
 # TYPE tollgate_model_errors_total counter
-tollgate_model_errors_total{account="111111111111",code="ThrottlingException",model="m1",profile="aaaaaaaaaaaa"} 1
+tollgate_model_errors_total{account="111111111111",code="ThrottlingException",model="m1",profile="aaaaaaaaaaaa"} 3
 # HELP tollgate_model_throttles_total Model calls refused with ThrottlingException.
 # TYPE tollgate_model_throttles_total counter
-tollgate_model_throttles_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa"} 1
+tollgate_model_throttles_total{account="111111111111",model="m1",profile="aaaaaaaaaaaa"} 3
 `},
 		{"requests bounded", `
 # HELP tollgate_http_requests_total API requests by service, operation and HTTP status code.

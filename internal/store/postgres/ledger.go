@@ -146,21 +146,15 @@ func rollupKeyOf(at time.Time, r *ledger.Record, ts int64) rollupKey {
 		r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized}
 }
 
-// sumsOf is what r adds to its rollup: a call (unless a fixed-cost hour)
-// when call is set, or only its tokens and costs (a re-pricing delta).
+// sumsOf is what r adds to its rollup: its calls, errors and unpriced
+// calls as ledger.Record.RollupCalls counts them when call is set, or only its tokens and costs (a re-pricing delta).
 func sumsOf(r *ledger.Record, call bool) rollupSums {
 	s := rollupSums{in: r.InputTokens, out: r.OutputTokens, cacheRead: r.CacheReadTokens, cacheWrite: r.CacheWriteTokens,
 		cacheWrite1h: r.CacheWrite1hTokens, cost: int64(r.Cost), inCost: int64(r.InputCost), outCost: int64(r.OutputCost),
 		cacheReadCost: int64(r.CacheReadCost), cacheWriteCost: int64(r.CacheWriteCost), cacheWrite1hCost: int64(r.CacheWrite1hCost),
 		fixedCost: int64(r.FixedCost)}
-	if call && r.Operation != ledger.OpFixedCost {
-		s.calls = 1
-		if r.Outcome != ledger.OutcomeSuccess {
-			s.errors = 1
-		}
-		if !r.Priced {
-			s.n = 1
-		}
+	if call {
+		s.calls, s.errors, s.n = r.RollupCalls()
 	}
 	return s
 }
@@ -234,7 +228,7 @@ const recordInsertColumns = `request_id, time_ms, account, region, region_served
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
 	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier,
-	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version`
+	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version, calls`
 
 // rollupOrder sorts rollup rows as compareKeys does (byte order for text,
 // whatever the database's collation), after the time column t, so appends
@@ -246,17 +240,18 @@ func rollupOrder(t string) string {
 }
 
 // groupSums is what a group of inserted records adds to one rollup, as
-// sumsOf counts it ($36: ledger.OpFixedCost, $37: ledger.OutcomeSuccess),
-// named as the rollup tables' columns (rollupSumColumns).
-const groupSums = `count(*) FILTER (WHERE operation <> $36::text) AS calls,
-		count(*) FILTER (WHERE operation <> $36::text AND outcome <> $37::text) AS errors,
+// sumsOf counts it ($37: ledger.OpFixedCost, $38: ledger.OutcomeSuccess;
+// the calls column holds each record's ledger.Record.CallCount), named as
+// the rollup tables' columns (rollupSumColumns).
+const groupSums = `coalesce(sum(calls) FILTER (WHERE operation <> $37::text), 0)::bigint AS calls,
+		coalesce(sum(calls) FILTER (WHERE operation <> $37::text AND outcome <> $38::text), 0)::bigint AS errors,
 		sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,
 		sum(cache_read_tokens)::bigint AS cache_read_tokens, sum(cache_write_tokens)::bigint AS cache_write_tokens,
 		sum(cache_write_1h_tokens)::bigint AS cache_write_1h_tokens, sum(cost_nanos)::bigint AS cost_nanos,
 		sum(input_cost)::bigint AS input_cost, sum(output_cost)::bigint AS output_cost,
 		sum(cache_read_cost)::bigint AS cache_read_cost, sum(cache_write_cost)::bigint AS cache_write_cost,
 		sum(cache_write_1h_cost)::bigint AS cache_write_1h_cost, sum(fixed_cost)::bigint AS fixed_cost,
-		count(*) FILTER (WHERE operation <> $36::text AND NOT priced) AS unpriced`
+		coalesce(sum(calls) FILTER (WHERE operation <> $37::text AND NOT priced), 0)::bigint AS unpriced`
 
 // rollupSumColumns are the counters of the rollup tables.
 var rollupSumColumns = []string{"calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
@@ -284,10 +279,10 @@ func rollupUpsert(table, t, rows string) string {
 
 // appendStmt appends a batch in one statement, so in one round trip and
 // one implicit transaction: it inserts the request ids ($1, $2: sorted,
-// unique) that are new (ON CONFLICT DO NOTHING), the records ($1..$35,
+// unique) that are new (ON CONFLICT DO NOTHING), the records ($1..$36,
 // recordColumns.args) of only those ids, and adds only those records to
 // their hourly and then their daily rollups, summed and sorted by key in
-// the database; last it raises one ledger_version shard ($38) if anything
+// the database; last it raises one ledger_version shard ($39) if anything
 // was recorded (every inserted record makes a daily row). A replayed
 // request id, by this replica or another, so adds nothing anywhere.
 //
@@ -311,13 +306,13 @@ var appendStmt = `WITH ids AS (
 		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[],
 		$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
 		$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[], $28::text[],
-		$29::text[], $30::boolean[], $31::boolean[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[])
+		$29::text[], $30::boolean[], $31::boolean[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[], $36::bigint[])
 		WITH ORDINALITY AS u (` + recordInsertColumns + `, n)
 	WHERE request_id IN (SELECT request_id FROM ids)
 	ORDER BY n
 	RETURNING time_ms - ((time_ms % 3600000) + 3600000) % 3600000 AS hour_ms, ` + sqlstore.RollupKeyColumns + `,
 		outcome, priced, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
-		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost
+		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, calls
 ), agg AS (
 	SELECT hour_ms, ` + sqlstore.RollupKeyColumns + `, ` + groupSums + `
 	FROM recs
@@ -335,7 +330,7 @@ var appendStmt = `WITH ids AS (
 	ORDER BY `+rollupOrder("day_ms")) + `
 	RETURNING 1
 )
-UPDATE ledger_version SET v = v + 1 WHERE shard = $38 AND (SELECT count(*) FROM daily) > 0`
+UPDATE ledger_version SET v = v + 1 WHERE shard = $39 AND (SELECT count(*) FROM daily) > 0`
 
 // appendOnce is one attempt at AppendRecords; recs are unique and sorted
 // by request id. New tag sets are inserted first, each committed at once
@@ -368,7 +363,7 @@ type recordColumns struct {
 	modelID, provider, operation, outcome, errorCode, serviceTier, scope, priceVersion []string
 	timeMS, in, out, cacheRead, cacheWrite, latency, ttft, attempts,
 	cost, inCost, outCost, cacheReadCost, cacheWriteCost, tagSet,
-	cacheWrite1h, cacheWrite1hCost, fixedCost []int64
+	cacheWrite1h, cacheWrite1hCost, fixedCost, calls []int64
 	priced, long, latencyOpt []bool
 }
 
@@ -408,6 +403,7 @@ func (c *recordColumns) add(r ledger.Record, tagSet int64) {
 	c.cacheWrite1hCost = append(c.cacheWrite1hCost, int64(r.CacheWrite1hCost))
 	c.fixedCost = append(c.fixedCost, int64(r.FixedCost))
 	c.priceVersion = append(c.priceVersion, r.PriceVersion)
+	c.calls = append(c.calls, r.CallCount())
 }
 
 // args returns the columns in insertRecords' parameter order.
@@ -416,7 +412,7 @@ func (c *recordColumns) args() []any {
 		c.profileARN, c.profileID, c.modelID, c.provider, c.operation, c.in, c.out, c.cacheRead,
 		c.cacheWrite, c.latency, c.ttft, c.attempts, c.outcome, c.errorCode, c.cost,
 		c.inCost, c.outCost, c.cacheReadCost, c.cacheWriteCost, c.priced, c.tagSet, c.serviceTier,
-		c.scope, c.long, c.latencyOpt, c.cacheWrite1h, c.cacheWrite1hCost, c.fixedCost, c.priceVersion}
+		c.scope, c.long, c.latencyOpt, c.cacheWrite1h, c.cacheWrite1hCost, c.fixedCost, c.priceVersion, c.calls}
 }
 
 // rollupColumns holds a batch of rollup deltas column by column.

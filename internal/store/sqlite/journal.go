@@ -42,8 +42,11 @@ import (
 
 const (
 	// journalFormat is the first byte of every journal body: the
-	// encoding's version.
-	journalFormat = 1
+	// encoding's version. Format 2 added each record's Calls after its
+	// integers; bodies of format 1 (left by a crash before an upgrade)
+	// still decode, their records standing for one call each.
+	journalFormat  = 2
+	journalFormat1 = 1
 
 	// The applier lets records gather so that one transaction applies
 	// many: it applies once applyBatch records were appended since it
@@ -390,16 +393,11 @@ func (s *rollupSums) add(k rollupKey, r *ledger.Record) {
 	d.CacheWriteCost += r.CacheWriteCost
 	d.CacheWrite1hCost += r.CacheWrite1hCost
 	d.FixedCost += r.FixedCost
-	if r.Operation != ledger.OpFixedCost {
-		c := &s.calls[i]
-		c[0]++
-		if r.Outcome != ledger.OutcomeSuccess {
-			c[1]++
-		}
-		if !r.Priced {
-			c[2]++
-		}
-	}
+	calls, errs, unpriced := r.RollupCalls()
+	c := &s.calls[i]
+	c[0] += calls
+	c[1] += errs
+	c[2] += unpriced
 }
 
 // exec adds every gathered sum to its rollup row with stmt (upsertRollup
@@ -437,7 +435,7 @@ func (db *DB) applyRecords(ctx context.Context, tx *sql.Tx, local map[string]int
 			r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.TTFTMs, r.Attempts, r.Outcome, r.ErrorCode,
 			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(r.Priced), ts, r.ServiceTier,
 			r.Scope, sqlstore.Bool(r.LongContext), sqlstore.Bool(r.LatencyOptimized), r.CacheWrite1hTokens, int64(r.CacheWrite1hCost),
-			int64(r.FixedCost), r.PriceVersion)
+			int64(r.FixedCost), r.PriceVersion, r.CallCount())
 		if err != nil {
 			return internal(err, "insert record")
 		}
@@ -512,7 +510,7 @@ func (e *journalEncoder) encode(recs []ledger.Record) []byte {
 		e.buf = append(e.buf, flags)
 		for _, v := range [...]int64{r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.CacheWrite1hTokens,
 			r.LatencyMs, r.TTFTMs, int64(r.Attempts), int64(r.Cost), int64(r.InputCost), int64(r.OutputCost),
-			int64(r.CacheReadCost), int64(r.CacheWriteCost), int64(r.CacheWrite1hCost), int64(r.FixedCost)} {
+			int64(r.CacheReadCost), int64(r.CacheWriteCost), int64(r.CacheWrite1hCost), int64(r.FixedCost), r.Calls} {
 			e.buf = binary.AppendVarint(e.buf, v)
 		}
 		e.buf = binary.AppendUvarint(e.buf, uint64(len(r.Tags)))
@@ -608,9 +606,10 @@ func (d *journalDecoder) str(table bool) string {
 // decodeJournal appends the records of a journal body to recs. intern,
 // if not nil, holds the strings of bodies decoded before, to share.
 func decodeJournal(body []byte, recs []ledger.Record, intern map[string]string) ([]ledger.Record, error) {
-	if len(body) == 0 || body[0] != journalFormat {
+	if len(body) == 0 || (body[0] != journalFormat && body[0] != journalFormat1) {
 		return recs, errJournal
 	}
+	withCalls := body[0] != journalFormat1
 	d := journalDecoder{b: body[1:], intern: intern}
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) { // every record takes more than a byte
@@ -635,6 +634,9 @@ func decodeJournal(body []byte, recs []ledger.Record, intern map[string]string) 
 			&r.LatencyMs, &r.TTFTMs, &attempts, (*int64)(&r.Cost), (*int64)(&r.InputCost), (*int64)(&r.OutputCost),
 			(*int64)(&r.CacheReadCost), (*int64)(&r.CacheWriteCost), (*int64)(&r.CacheWrite1hCost), (*int64)(&r.FixedCost)} {
 			*p = d.varint()
+		}
+		if withCalls {
+			r.Calls = d.varint()
 		}
 		r.Attempts = int(attempts)
 		if nt := d.uvarint(); nt > 0 {

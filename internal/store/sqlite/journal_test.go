@@ -41,6 +41,9 @@ func journalRecord(i int, t0 time.Time) ledger.Record {
 	if i%13 == 0 {
 		r.Outcome, r.ErrorCode = ledger.OutcomeThrottled, "ThrottlingException"
 	}
+	if i%9 == 4 {
+		r.Calls = int64(40 + i) // a record standing for many calls
+	}
 	if r.Priced {
 		r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost, r.CacheWrite1hCost = money.Amount(600+i), 300, 100, money.Amount(i%5), money.Amount(7*(i%4))
 		r.Cost = r.LineSum()
@@ -86,6 +89,31 @@ func TestJournalEncoding(t *testing.T) {
 	}
 	if _, err := decodeJournal(append(slices.Clone(body), 0), nil, nil); err == nil {
 		t.Error("trailing byte accepted")
+	}
+}
+
+// TestJournalFormat1 decodes a body of the format before Calls (one a
+// crash may leave behind an upgrade): its record stands for one call.
+func TestJournalFormat1(t *testing.T) {
+	body := []byte{journalFormat1, 1, 0, 1, 'a', 2} // one record, request id "a", time 1 ms
+	body = append(body, 0, 0)                       // account "": a literal, string 1 of the table
+	for range 13 {
+		body = append(body, 1) // region ... price version: string 1
+	}
+	body = append(body, 4)                   // flags: priced
+	body = append(body, make([]byte, 15)...) // tokens, latency, attempts, costs: 0
+	body[len(body)-15] = 14                  // input tokens 7 (zig-zag)
+	body = append(body, 0)                   // no tags
+	got, err := decodeJournal(body, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ledger.Record{{RequestID: "a", Time: time.UnixMilli(1).UTC(), Priced: true, InputTokens: 7}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("decoded (-got +want):\n%s", diff)
+	}
+	if c := got[0].CallCount(); c != 1 {
+		t.Errorf("CallCount %d, want 1", c)
 	}
 }
 
@@ -309,10 +337,10 @@ func checkRecovered(t *testing.T, p string, all map[string]ledger.Record, must f
 		dCalls, dCost = dCalls+r.Calls, dCost+r.Cost
 	}
 	for _, r := range recs {
-		wCalls, wCost = wCalls+1, wCost+r.Cost
+		wCalls, wCost = wCalls+r.CallCount(), wCost+r.Cost
 	}
 	if dCalls != wCalls || dCost != wCost {
-		t.Errorf("daily rollups: %d calls costing %v, records: %d costing %v", dCalls, dCost, wCalls, wCost)
+		t.Errorf("daily rollups: %d calls costing %v, records: %d calls costing %v", dCalls, dCost, wCalls, wCost)
 	}
 	return recs
 }

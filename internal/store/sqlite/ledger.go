@@ -47,8 +47,8 @@ const insertRecord = `INSERT INTO usage_records (request_id, time_ms, account, r
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
 	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier,
-	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version, calls)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (request_id) DO NOTHING`
 
 // upsertRollup adds one record (or, re-pricing, a cost delta) to its
@@ -71,18 +71,11 @@ const upsertRollup = `INSERT INTO usage_hourly (hour_ms, ` + sqlstore.RollupKeyC
 
 // rollupArgs are upsertRollup's parameters adding sign × d (sign 1: a
 // record appended; -1: a record taken out, re-pricing) to its rollup at
-// (time) at. A fixed-cost record adds no call.
+// (time) at. The record adds its calls, errors and unpriced calls as
+// ledger.Record.RollupCalls counts them (none for a fixed-cost record).
 func rollupArgs(at time.Time, d ledger.Record, ts, sign int64) []any {
-	var calls, errs, unpriced int64
-	if d.Operation != ledger.OpFixedCost {
-		calls = sign
-		if d.Outcome != ledger.OutcomeSuccess {
-			errs = sign
-		}
-		if !d.Priced {
-			unpriced = sign
-		}
-	}
+	calls, errs, unpriced := d.RollupCalls()
+	calls, errs, unpriced = sign*calls, sign*errs, sign*unpriced
 	return []any{sqlstore.MS(at), d.Account, d.RegionServed, d.ProfileARN, d.ModelID, d.PrincipalID,
 		d.Operation, ts, d.Scope, d.ServiceTier, sqlstore.Bool(d.LongContext), sqlstore.Bool(d.LatencyOptimized), d.Region,
 		calls, errs, sign * d.InputTokens, sign * d.OutputTokens, sign * d.CacheReadTokens, sign * d.CacheWriteTokens,

@@ -231,16 +231,34 @@ const RecordColumns = `request_id, time_ms, account, region, region_served, prin
 	provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
 	attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
 	priced, tag_set_id, service_tier, scope, long_context, latency_optimized, cache_write_1h_tokens,
-	cache_write_1h_cost, fixed_cost, price_version`
+	cache_write_1h_cost, fixed_cost, price_version, calls`
 
 // RecordDest returns the scan destinations of RecordColumns for r; the
-// time (unix ms) goes to t and the tag set id to ts.
+// time (unix ms) goes to t and the tag set id to ts. The calls column
+// (ledger.Record.CallCount, at least 1) is read back as r.Calls, 0 for
+// a single call, as runtime calls write it.
 func RecordDest(r *ledger.Record, t, ts *int64) []any {
 	return []any{&r.RequestID, t, &r.Account, &r.Region, &r.RegionServed, &r.PrincipalID, &r.ProfileARN,
 		&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
 		&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
 		&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Priced, ts, &r.ServiceTier,
-		&r.Scope, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.PriceVersion}
+		&r.Scope, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.PriceVersion, (*callsDest)(&r.Calls)}
+}
+
+// callsDest scans a calls column into ledger.Record.Calls: 1 becomes 0.
+type callsDest int64
+
+// Scan implements sql.Scanner.
+func (c *callsDest) Scan(src any) error {
+	n, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("calls: %T, want an integer", src)
+	}
+	if n == 1 {
+		n = 0
+	}
+	*c = callsDest(n)
+	return nil
 }
 
 // RecordLines is the JSON of a record's cost lines, as the re-pricing

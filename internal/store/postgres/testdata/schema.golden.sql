@@ -393,6 +393,7 @@ CREATE TABLE usage_records (
     cache_write_1h_cost bigint NOT NULL DEFAULT 0,
     fixed_cost bigint NOT NULL DEFAULT 0,
     price_version text NOT NULL DEFAULT ''::text,
+    calls bigint NOT NULL DEFAULT 1,
     CONSTRAINT usage_records_pkey PRIMARY KEY (time_ms, seq)
 ) PARTITION BY RANGE (time_ms);
 CREATE INDEX usage_records_account_time ON ONLY usage_records USING btree (account, time_ms);

@@ -312,7 +312,7 @@ CREATE TABLE usage_records (
     cache_write_cost   INTEGER NOT NULL,
     priced             INTEGER NOT NULL,
     tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id)
-, service_tier TEXT NOT NULL DEFAULT '', scope TEXT NOT NULL DEFAULT '', long_context INTEGER NOT NULL DEFAULT 0, latency_optimized INTEGER NOT NULL DEFAULT 0, cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0, cache_write_1h_cost INTEGER NOT NULL DEFAULT 0, fixed_cost INTEGER NOT NULL DEFAULT 0, price_version TEXT NOT NULL DEFAULT '');
+, service_tier TEXT NOT NULL DEFAULT '', scope TEXT NOT NULL DEFAULT '', long_context INTEGER NOT NULL DEFAULT 0, latency_optimized INTEGER NOT NULL DEFAULT 0, cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0, cache_write_1h_cost INTEGER NOT NULL DEFAULT 0, fixed_cost INTEGER NOT NULL DEFAULT 0, price_version TEXT NOT NULL DEFAULT '', calls INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE usage_repricings (
     seq                 INTEGER PRIMARY KEY,
     run_id              TEXT    NOT NULL,
