@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/tollgate-dev/tollgate/internal/money"
 )
 
 // Print writes r as a table, one row per rate and target, then the
@@ -64,7 +66,7 @@ func (r *HarnessReport) printSummary(w io.Writer) {
 	}
 	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(head, " | "), strings.Repeat("---|", len(head)))
 	for _, hr := range r.Rates {
-		cells := []string{groupThousands(hr.Rate) + "/s"}
+		cells := []string{money.GroupDigits(int64(hr.Rate)) + "/s"}
 		for _, t := range r.Targets {
 			cell := "—"
 			for _, run := range hr.Runs {
@@ -73,7 +75,7 @@ func (r *HarnessReport) printSummary(w io.Writer) {
 				}
 				cell = fmt.Sprintf("%.2f / %.1f ms", run.P50Ms, run.P99Ms)
 				if t.Name != TargetDirect && len(run.Processes) > 0 {
-					cell += ", " + groupThousands(int(run.Processes[0].CPUPerCallUs+0.5)) + " µs"
+					cell += ", " + money.GroupDigits(int64(run.Processes[0].CPUPerCallUs+0.5)) + " µs"
 				}
 				if run.Errors > 0 || run.Dropped > 0 || run.AchievedRPS < 0.9*float64(hr.Rate) {
 					cell += fmt.Sprintf(" (achieved %.0f/s, %d errors, %d dropped)", run.AchievedRPS, run.Errors, run.Dropped)
@@ -86,21 +88,3 @@ func (r *HarnessReport) printSummary(w io.Writer) {
 }
 
 func fmtUs(us float64) string { return strconv.FormatFloat(us, 'f', 0, 64) }
-
-// groupThousands writes n with a comma every three digits (2,000).
-func groupThousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}

@@ -177,7 +177,7 @@ func WriteText(w io.Writer, r *Result) error {
 
 var htmlPage = template.Must(template.New("statements").Funcs(template.FuncMap{
 	"usd":    usd,
-	"tokens": func(n int64) string { return groupDigits(n) },
+	"tokens": func(n int64) string { return money.GroupDigits(n) },
 	"label":  func(r *Result, st Statement) string { return r.Label(st) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -242,21 +242,3 @@ var htmlPage = template.Must(template.New("statements").Funcs(template.FuncMap{
 // WriteHTML writes a printable page: each statement on a page of its
 // own, then a summary.
 func WriteHTML(w io.Writer, r *Result) error { return htmlPage.Execute(w, r) }
-
-// groupDigits formats n with thousands separators: 1234567 -> "1,234,567".
-func groupDigits(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}

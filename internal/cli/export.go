@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/export"
+	"github.com/tollgate-dev/tollgate/internal/money"
 )
 
 const exportUsage = `Usage: tollgate export [flags]
@@ -118,9 +119,9 @@ func exportCmd(ctx context.Context, args []string, env Env) error {
 		dest = *outFlag
 	}
 	fmt.Fprintf(stderr, "exported %s line items (%s, %s to %s) from %s hourly rollups to %s in %v: %s tokens, %s USD\n",
-		groupDigits(st.Rows), strings.ToLower(string(opts.Granularity)), fmtReportTime(from, costquery.Daily),
-		fmtReportTime(to, costquery.Daily), groupDigits(st.Rollups), dest, time.Since(start).Round(time.Millisecond),
-		groupDigits(st.Tokens), st.Cost.Decimal(2))
+		money.GroupDigits(st.Rows), strings.ToLower(string(opts.Granularity)), fmtReportTime(from, costquery.Daily),
+		fmtReportTime(to, costquery.Daily), money.GroupDigits(st.Rollups), dest, time.Since(start).Round(time.Millisecond),
+		money.GroupDigits(st.Tokens), st.Cost.Decimal(2))
 	return nil
 }
 
@@ -190,9 +191,9 @@ func (p *progressBar) update(pr export.Progress) {
 	}
 	rate := ""
 	if secs := now.Sub(p.start).Seconds(); secs > 0 {
-		rate = fmt.Sprintf("  %s rows/s", groupDigits(int64(float64(pr.Rows)/secs)))
+		rate = fmt.Sprintf("  %s rows/s", money.GroupDigits(int64(float64(pr.Rows)/secs)))
 	}
-	fmt.Fprintf(p.w, "\r\033[K[%s] %3.0f%%  %s  %s line items%s", bar, frac*100, pr.Hour.Format("2006-01-02 15h"), groupDigits(pr.Rows), rate)
+	fmt.Fprintf(p.w, "\r\033[K[%s] %3.0f%%  %s  %s line items%s", bar, frac*100, pr.Hour.Format("2006-01-02 15h"), money.GroupDigits(pr.Rows), rate)
 }
 
 // finish ends the progress line.

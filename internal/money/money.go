@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strconv"
 	"strings"
 )
 
@@ -144,3 +145,22 @@ func ParsePerThousand(s string) (PerThousand, error) {
 
 // String formats the price in dollars per 1,000 units.
 func (p PerThousand) String() string { return Amount(p).Decimal(2) }
+
+// GroupDigits writes n in decimal with a comma every three digits
+// (1234567 -> "1,234,567"), as reports print counts beside amounts.
+func GroupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
