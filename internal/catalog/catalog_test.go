@@ -105,6 +105,7 @@ func TestDefaultCoverage(t *testing.T) {
 		"meta.llama4-scout-17b-instruct-v1:0",
 		"meta.llama4-maverick-17b-instruct-v1:0",
 		"mistral.pixtral-large-2502-v1:0",
+		"mistral.mistral-large-3-675b-instruct",
 		"deepseek.r1-v1:0",
 		"deepseek.v3-v1:0",
 		"openai.gpt-oss-120b-1:0",
@@ -917,5 +918,25 @@ func TestNewerClaudePrices(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Mistral Large 3 is offered in us-east-1 at AWS's Price List rate of
+// $0.50 / $1.50 per million tokens, from its launch; converse-only.
+func TestMistralLarge3(t *testing.T) {
+	m, ok := Default().Model("mistral.mistral-large-3-675b-instruct")
+	if !ok {
+		t.Fatal("missing")
+	}
+	if !slices.Equal(m.Regions, []string{"us-east-1"}) || m.Family != "converse-only" {
+		t.Errorf("regions %v, family %q", m.Regions, m.Family)
+	}
+	launch := time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)
+	p, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch)
+	if !ok || p.Input != 500_000 || p.Output != 1_500_000 || p.HasCache {
+		t.Errorf("price at launch = %+v, %v; want 0.0005 / 0.0015 per 1K, no cache prices", p, ok)
+	}
+	if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch.AddDate(0, 0, -1)); ok {
+		t.Error("priced before launch")
 	}
 }
