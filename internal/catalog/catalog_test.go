@@ -96,11 +96,16 @@ func TestDefaultCoverage(t *testing.T) {
 		"ai21.jamba-1-5-large-v1:0",
 		"ai21.jamba-1-5-mini-v1:0",
 		"anthropic.claude-opus-4-6-v1",
+		"anthropic.claude-opus-4-7",
+		"anthropic.claude-opus-4-8",
+		"anthropic.claude-sonnet-5",
+		"anthropic.claude-opus-5",
 		"amazon.nova-premier-v1:0",
 		"amazon.nova-2-lite-v1:0",
 		"meta.llama4-scout-17b-instruct-v1:0",
 		"meta.llama4-maverick-17b-instruct-v1:0",
 		"mistral.pixtral-large-2502-v1:0",
+		"mistral.mistral-large-3-675b-instruct",
 		"deepseek.r1-v1:0",
 		"deepseek.v3-v1:0",
 		"openai.gpt-oss-120b-1:0",
@@ -846,5 +851,92 @@ func TestPriceForDimensions(t *testing.T) {
 				t.Errorf("PriceFor(%+v, %v) = %q, want %q", tt.d, tt.at, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestNewerClaudePrices recomputes the prices of the Claude models after
+// Opus 4.6 from Anthropic's list price per million tokens: the global
+// profile charges the list price, a geographic profile 10% more; cache
+// reads are 0.1x input, 5-minute writes 1.25x and 1-hour writes 2x; the 1M
+// context is at the standard price (no long-context tier); AWS offers them
+// only through the profiles listed, so an in-region call is unpriced.
+func TestNewerClaudePrices(t *testing.T) {
+	c := Default()
+	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id            string
+		launch        time.Time
+		input, output int64 // USD per million tokens
+		geos          []string
+	}{
+		{"anthropic.claude-opus-4-7", time.Date(2026, 4, 16, 0, 0, 0, 0, time.UTC), 5, 25, []string{"us", "eu", "jp", "au", "global"}},
+		{"anthropic.claude-opus-4-8", time.Date(2026, 5, 28, 0, 0, 0, 0, time.UTC), 5, 25, []string{"us", "eu", "jp", "au", "global"}},
+		{"anthropic.claude-sonnet-5", time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC), 2, 10, []string{"us", "eu", "au", "global"}},
+		{"anthropic.claude-opus-5", time.Date(2026, 7, 24, 0, 0, 0, 0, time.UTC), 5, 25, []string{"us", "eu", "au", "global"}},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			m, ok := c.Model(tc.id)
+			if !ok {
+				t.Fatal("missing")
+			}
+			if len(m.Regions) != 0 {
+				t.Errorf("Regions = %v, want none (profile-only)", m.Regions)
+			}
+			// USD per million tokens = 1e6 nano-USD per thousand tokens.
+			in, out := money.PerThousand(tc.input*1_000_000), money.PerThousand(tc.output*1_000_000)
+			for _, sc := range []struct {
+				scope  string
+				num    money.PerThousand // multiplier num/10
+				region string
+			}{{ScopeGlobal, 10, "eu-west-1"}, {ScopeGeo, 11, "us-east-1"}} {
+				p, ok := m.PriceFor(Dims{Scope: sc.scope, Region: sc.region}, at)
+				if !ok {
+					t.Fatalf("%s: unpriced", sc.scope)
+				}
+				want := [5]money.PerThousand{in * sc.num / 10, out * sc.num / 10, in * sc.num / 100, in * sc.num * 125 / 1000, in * sc.num * 2 / 10}
+				got := [5]money.PerThousand{p.Input, p.Output, p.CacheRead, p.CacheWrite, p.CacheWrite1h}
+				if got != want || !p.HasCache || !p.HasCache1h {
+					t.Errorf("%s: input, output, read, write 5m, write 1h = %v, want %v", sc.scope, got, want)
+				}
+				if p.LongContext != nil {
+					t.Errorf("%s: long-context tier %+v, want none", sc.scope, p.LongContext)
+				}
+				if !p.Effective.Equal(tc.launch) {
+					t.Errorf("%s: effective %v, want %v", sc.scope, p.Effective, tc.launch)
+				}
+				if _, ok := m.PriceFor(Dims{Scope: sc.scope, Region: sc.region}, tc.launch.AddDate(0, 0, -1)); ok {
+					t.Errorf("%s: priced before its launch", sc.scope)
+				}
+			}
+			if p, ok := m.PriceFor(Dims{Scope: ScopeInRegion, Region: "us-east-1"}, at); ok {
+				t.Errorf("in-region call priced %+v, want unpriced", p)
+			}
+			for _, g := range tc.geos {
+				sp, ok := c.SystemProfile(g + "." + tc.id)
+				if !ok || sp.ModelID != tc.id {
+					t.Errorf("profile %s.%s missing or routes elsewhere", g, tc.id)
+				}
+			}
+		})
+	}
+}
+
+// Mistral Large 3 is offered in us-east-1 at AWS's Price List rate of
+// $0.50 / $1.50 per million tokens, from its launch; converse-only.
+func TestMistralLarge3(t *testing.T) {
+	m, ok := Default().Model("mistral.mistral-large-3-675b-instruct")
+	if !ok {
+		t.Fatal("missing")
+	}
+	if !slices.Equal(m.Regions, []string{"us-east-1"}) || m.Family != "converse-only" {
+		t.Errorf("regions %v, family %q", m.Regions, m.Family)
+	}
+	launch := time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)
+	p, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch)
+	if !ok || p.Input != 500_000 || p.Output != 1_500_000 || p.HasCache {
+		t.Errorf("price at launch = %+v, %v; want 0.0005 / 0.0015 per 1K, no cache prices", p, ok)
+	}
+	if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch.AddDate(0, 0, -1)); ok {
+		t.Error("priced before launch")
 	}
 }

@@ -67,6 +67,12 @@ var maxOutput = []struct {
 	{"anthropic.claude-3-5", 8192},
 	{"anthropic.claude-3-7-sonnet", 64000},
 	{"anthropic.claude-opus-4-6", 128000}, // model card: max output 128K
+	// Model cards (AWS model-card-anthropic-claude-opus-4-7; Anthropic
+	// platform.claude.com models/<model>/overview, seen 2026-12-06): 128K.
+	{"anthropic.claude-opus-4-7", 128000},
+	{"anthropic.claude-opus-4-8", 128000},
+	{"anthropic.claude-opus-5", 128000},
+	{"anthropic.claude-sonnet-5", 128000},
 	{"anthropic.claude-opus-4-5", 64000},
 	{"anthropic.claude-opus-4", 32000},
 	{"anthropic.claude-sonnet-4-6", 128000},

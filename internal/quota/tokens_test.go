@@ -58,3 +58,22 @@ func TestTokenMaths(t *testing.T) {
 		}
 	}
 }
+
+// The Claude models after Opus 4.6 produce up to 128K tokens (their
+// model cards); Opus 4.7 and 4.8 must not fall to the 32,000 of the Opus 4
+// prefix, nor Opus 5 and Sonnet 5 to the default.
+func TestMaxOutputTokensNewerClaude(t *testing.T) {
+	for _, id := range []string{
+		"anthropic.claude-opus-4-7",
+		"anthropic.claude-opus-4-8",
+		"anthropic.claude-opus-5",
+		"anthropic.claude-sonnet-5",
+	} {
+		if got := MaxOutputTokens(id); got != 128000 {
+			t.Errorf("MaxOutputTokens(%q) = %d, want 128000", id, got)
+		}
+	}
+	if got := MaxOutputTokens("anthropic.claude-opus-4-20250514-v1:0"); got != 32000 {
+		t.Errorf("Opus 4 = %d, want 32000", got)
+	}
+}
