@@ -97,15 +97,19 @@ func (o HarnessOptions) Validate() error {
 
 // HarnessReport is the result of a side-by-side run; -o json prints it.
 type HarnessReport struct {
-	StartedAt   time.Time     `json:"startedAt"`
-	NumCPU      int           `json:"numCPU"`
-	GoVersion   string        `json:"goVersion"`
-	Duration    string        `json:"duration"`
-	Warmup      string        `json:"warmup"`
-	Synchronous string        `json:"synchronous"`
-	LateAfterMs float64       `json:"lateAfterMs"`
-	Targets     []TargetInfo  `json:"targets"`
-	Rates       []HarnessRate `json:"rates"`
+	StartedAt   time.Time `json:"startedAt"`
+	NumCPU      int       `json:"numCPU"`
+	GoVersion   string    `json:"goVersion"`
+	Duration    string    `json:"duration"`
+	Warmup      string    `json:"warmup"`
+	Synchronous string    `json:"synchronous"`
+	LateAfterMs float64   `json:"lateAfterMs"`
+	// SyncFloor is the latency of a 4 KiB append and fsync in the
+	// directory the started Tollgates keep their data in, measured before
+	// the rates.
+	SyncFloor *SyncFloor    `json:"syncFloor,omitempty"`
+	Targets   []TargetInfo  `json:"targets"`
+	Rates     []HarnessRate `json:"rates"`
 }
 
 // TargetInfo says what one target is.
@@ -469,6 +473,13 @@ func (h *harness) measure(ctx context.Context) (*HarnessReport, error) {
 	}
 	for _, t := range h.targets {
 		rep.Targets = append(rep.Targets, t.info)
+	}
+	if len(h.o.Providers) > 0 {
+		sf, err := measureSyncFloor(h.dir, syncFloorSyncs)
+		if err != nil {
+			return nil, fmt.Errorf("bench: sync floor: %w", err)
+		}
+		rep.SyncFloor = &sf
 	}
 	for _, rate := range h.o.Rates {
 		hr := HarnessRate{Rate: rate}

@@ -178,7 +178,7 @@ func sampleReport() *HarnessReport {
 	}
 	return &HarnessReport{
 		StartedAt: time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC), NumCPU: 2, GoVersion: "go1.26", Duration: "10s", Warmup: "1s",
-		Synchronous: "FULL", LateAfterMs: 5,
+		Synchronous: "FULL", LateAfterMs: 5, SyncFloor: &SyncFloor{Syncs: 200, P50Ms: 0.29, P99Ms: 0.61},
 		Targets: []TargetInfo{
 			{Name: "direct", URL: "http://127.0.0.1:1/v1/chat/completions", Description: "the zero-latency OpenAI-compatible upstream, called directly"},
 			{Name: "tollgate-sim", URL: "http://127.0.0.1:2", Description: "Converse through application profile P with a Bedrock API key"},
@@ -293,4 +293,23 @@ func mustRequest(t *testing.T, f RequestFunc) *http.Request {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestMeasureSyncFloor measures a few syncs in a temporary directory and
+// leaves nothing behind.
+func TestMeasureSyncFloor(t *testing.T) {
+	dir := t.TempDir()
+	sf, err := measureSyncFloor(dir, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sf.Syncs != 5 || sf.P50Ms <= 0 || sf.P99Ms < sf.P50Ms {
+		t.Fatalf("sync floor = %+v, want 5 syncs with 0 < p50 <= p99", sf)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("left %d files in the directory", len(left))
+	}
+	if _, err := measureSyncFloor(filepath.Join(dir, "missing"), 1); err == nil {
+		t.Fatal("a missing directory gave no error")
+	}
 }

@@ -17,6 +17,10 @@ func (r *HarnessReport) Print(w io.Writer) error {
 	fmt.Fprintf(w, "Side-by-side, open loop over loopback: %s measured per rate and target after %s warm-up; %d CPUs; Tollgate durability %s\n",
 		r.Duration, r.Warmup, r.NumCPU, r.Synchronous)
 	fmt.Fprintln(w, "Latency in ms from each request's intended start; CPU per call = a process's user+system CPU over the window / calls answered.")
+	if sf := r.SyncFloor; sf != nil {
+		fmt.Fprintf(w, "Sync floor of the data directory's file system (%d appends of 4 KiB, each fsynced): p50 %.3f / p99 %.3f ms, the least a FULL-durability answer waits for.\n",
+			sf.Syncs, sf.P50Ms, sf.P99Ms)
+	}
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "  %-16s %s: %s\n", t.Name, t.URL, t.Description)
 	}

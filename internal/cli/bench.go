@@ -27,8 +27,10 @@ through its APIs; the direct and other-gateway calls are OpenAI chat
 completions. For each rate and target it prints p50/p90/p99, the achieved
 rate, errors, the CPU per call of each process serving it (user+system CPU
 from /proc over the window / calls answered), the load generator's own CPU
-and the rest of the machine's load, so a disturbed run is visible. Linux
-only (/proc).
+and the rest of the machine's load, so a disturbed run is visible. First
+it measures the sync floor of the data directories' file system (4 KiB
+appends, each fsynced): the least a call answered with FULL durability
+waits for. Linux only (/proc).
 
 With --endpoint it drives a running Tollgate on this machine instead, with
 SigV4 credentials, through --model (default: the application profile
