@@ -223,3 +223,57 @@ func TestBenchHarness(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchHarnessScale runs the harness with --scale at a small scale:
+// the scaled Tollgate is seeded, provisioned with profiles and budgets
+// with BLOCK actions through the APIs, and called through its profiles in
+// turn without an error, beside the empty one; both report memory.
+func TestBenchHarnessScale(t *testing.T) {
+	t.Parallel()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "bench", "--providers", "sim", "--rates", "40", "--duration", "1s", "--warmup", "200ms",
+		"--scale", "records=3000,profiles=30,budgets=5,busy=10", "-o", "json")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("tollgate bench --scale: %v\n%s", err, stderr.String())
+	}
+	var rep bench.HarnessReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, stdout.String())
+	}
+	if rep.SyncFloor == nil || rep.SyncFloor.P50Ms <= 0 {
+		t.Errorf("sync floor %+v", rep.SyncFloor)
+	}
+	var targets []string
+	for _, run := range rep.Rates[0].Runs {
+		targets = append(targets, run.Target)
+		if run.Completed != 40 || run.Errors != 0 {
+			t.Errorf("%s: completed %d, errors %d (%s); want 40 and none", run.Target, run.Completed, run.Errors, run.FirstError)
+		}
+		if p := run.Processes[0]; p.RSSMiB <= 0 || p.PeakRSSMiB < p.RSSMiB {
+			t.Errorf("%s: %s RSS %v MiB, peak %v MiB", run.Target, p.Name, p.RSSMiB, p.PeakRSSMiB)
+		}
+	}
+	if diff := cmp.Diff(targets, []string{"direct", "tollgate-sim", "tollgate-sim-scale"}); diff != "" {
+		t.Errorf("targets (-got +want):\n%s", diff)
+	}
+	if d := rep.Targets[2].Description; !strings.Contains(d, "records=3000,profiles=30,budgets=5,busy=10") || !strings.Contains(d, "through 10 application profiles") {
+		t.Errorf("scaled target: %s", d)
+	}
+	for _, want := range []string{"seeding tollgate-sim-scale's ledger with 3000 records", "creating 30 application profiles", "creating 5 budgets"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	if ents, err := os.ReadDir(tmp); err != nil || len(ents) != 0 {
+		t.Errorf("left in TMPDIR: %v (%v)", ents, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,10 +17,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/smithy-go/encoding/httpbinding"
 
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
 )
+
+// scaleSuffix ends the name of a Tollgate target at HarnessOptions.Scale.
+const scaleSuffix = "-scale"
 
 // Target names of a side-by-side run.
 const (
@@ -59,6 +62,9 @@ type HarnessOptions struct {
 	GatewayHeaders []string
 	// GatewayReady bounds the wait for the gateway's first answer.
 	GatewayReady time.Duration
+	// Scale, when set, adds a target per provider started at that scale
+	// ("tollgate-sim-scale"), measured beside the empty one.
+	Scale *Scale
 }
 
 // Validate checks the options as RunHarness will.
@@ -149,6 +155,11 @@ type ProcessCPU struct {
 	CPUMs float64 `json:"cpuMs"`
 	// CPUPerCallUs is CPUMs divided by the calls answered, in µs.
 	CPUPerCallUs float64 `json:"cpuPerCallUs"`
+	// RSSMiB is its resident set size at the end of the window and
+	// PeakRSSMiB the largest it has been since it started (VmRSS and
+	// VmHWM); 0 for a gateway run through a shell.
+	RSSMiB     float64 `json:"rssMiB"`
+	PeakRSSMiB float64 `json:"peakRSSMiB"`
 }
 
 // harnessTarget is a target being measured.
@@ -240,11 +251,18 @@ func (h *harness) start(ctx context.Context) error {
 	})
 
 	for _, p := range h.o.Providers {
-		t, err := h.startTollgate(ctx, p, up, conns)
+		t, err := h.startTollgate(ctx, p, up, conns, nil)
 		if err != nil {
 			return err
 		}
 		h.targets = append(h.targets, t)
+		if h.o.Scale != nil {
+			t, err := h.startTollgate(ctx, p, up, conns, h.o.Scale)
+			if err != nil {
+				return err
+			}
+			h.targets = append(h.targets, t)
+		}
 	}
 
 	if h.o.GatewayCmd != "" {
@@ -314,13 +332,21 @@ func firstCall(ctx context.Context, t *harnessTarget) error {
 // startTollgate starts `tollgate serve` with provider in front of up (for
 // openai), in a data directory of its own, and provisions through its
 // APIs an application profile and a Bedrock API key to call it with.
-func (h *harness) startTollgate(ctx context.Context, provider string, up *child, conns int) (*harnessTarget, error) {
+func (h *harness) startTollgate(ctx context.Context, provider string, up *child, conns int, sc *Scale) (*harnessTarget, error) {
 	name := tollgatePrefix + provider
-	fmt.Fprintf(h.progress, "bench: starting %s (durability %s)...\n", name, h.o.Synchronous)
+	if sc != nil {
+		name += scaleSuffix
+	}
 	dataDir := filepath.Join(h.dir, name)
 	if err := os.Mkdir(dataDir, 0o700); err != nil {
 		return nil, err
 	}
+	if sc != nil && sc.Records > 0 {
+		if err := h.seedLedger(ctx, name, dataDir, sc.Records); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(h.progress, "bench: starting %s (durability %s)...\n", name, h.o.Synchronous)
 	prov := map[string]any{"name": "bench-" + provider, "type": provider}
 	if provider == "openai" {
 		prov["baseURL"] = h.upstream + "/v1"
@@ -333,6 +359,9 @@ func (h *harness) startTollgate(ctx context.Context, provider string, up *child,
 		"synchronous":       h.o.Synchronous,
 		"providers":         []any{prov},
 		"routes":            []any{map[string]any{"provider": "bench-" + provider}},
+	}
+	if sc != nil && sc.Profiles >= 1000 {
+		cfg["profileQuota"] = sc.Profiles + 1 // AWS's default quota is 1,000; the bench profile is one more
 	}
 	b, err := json.Marshal(cfg) // JSON is YAML
 	if err != nil {
@@ -369,10 +398,21 @@ func (h *harness) startTollgate(ctx context.Context, provider string, up *child,
 	if provider == "openai" {
 		procs = append(procs, up)
 	}
-	return &harnessTarget{
+	t := &harnessTarget{
 		info:   TargetInfo{Name: name, URL: base, Description: "Converse through application profile " + model + " with a Bedrock API key"},
 		client: Client(conns), req: bearerConverse(base, model, key), procs: procs,
-	}, nil
+	}
+	if sc != nil && sc.Busy > 0 {
+		busy, err := provisionScale(ctx, base, region, creds, sc, h.progress)
+		if err != nil {
+			return nil, err
+		}
+		t.info.Description = fmt.Sprintf("at scale (%s): Converse through %d application profiles in turn with a Bedrock API key", sc, len(busy))
+		t.req = bearerConverseEach(base, busy, key)
+	} else if sc != nil {
+		t.info.Description = fmt.Sprintf("at scale (%s): %s", sc, t.info.Description)
+	}
+	return t, nil
 }
 
 // rootAPIKey creates a Bedrock API key for the root principal of the
@@ -414,19 +454,7 @@ func chatRequest(url string, hdr http.Header) RequestFunc {
 // bearerConverse is the RequestFunc of Converse calls through model,
 // authenticated with a Bedrock API key.
 func bearerConverse(base, model, key string) RequestFunc {
-	body := ConverseBody()
-	url := base + "/model/" + httpbinding.EscapePath(model, true) + "/converse"
-	auth := "Bearer " + key
-	return func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Authorization", auth)
-		return req, nil
-	}
+	return bearerConverseEach(base, []string{model}, key)
 }
 
 // ChatBody is the OpenAI chat-completions request the direct and other
@@ -444,6 +472,7 @@ func ChatBody() []byte {
 type cpuSample struct {
 	at       time.Time
 	children []time.Duration // per h.children
+	rss      [][2]int64      // per h.children: VmRSS and VmHWM in bytes (0 for a process tree)
 	self     time.Duration
 	busy     time.Duration
 }
@@ -457,6 +486,11 @@ func (h *harness) sample() (cpuSample, error) {
 			return s, fmt.Errorf("bench: CPU of %s: %w", c.name, cerr)
 		}
 		s.children = append(s.children, d)
+		var m [2]int64
+		if !c.tree && c.cmd != nil && c.cmd.Process != nil {
+			m[0], m[1], _ = h.fs.memory(c.cmd.Process.Pid) // best effort: gone when it exited
+		}
+		s.rss = append(s.rss, m)
 	}
 	if s.self, err = h.fs.processCPU(os.Getpid()); err != nil {
 		return s, err
@@ -514,6 +548,9 @@ func (h *harness) measure(ctx context.Context) (*HarnessReport, error) {
 	return rep, nil
 }
 
+// mib is n bytes in MiB, to a tenth.
+func mib(n int64) float64 { return math.Round(float64(n)/(1<<20)*10) / 10 }
+
 // account turns two samples around a run into its TargetRun.
 func (h *harness) account(t *harnessTarget, st Stats, before, after cpuSample) TargetRun {
 	run := TargetRun{Target: t.info.Name, Stats: st, WindowMs: ms(after.at.Sub(before.at))}
@@ -528,7 +565,11 @@ func (h *harness) account(t *harnessTarget, st Stats, before, after cpuSample) T
 		d := after.children[i] - before.children[i]
 		ours += d
 		if slices.Contains(t.procs, c) {
-			run.Processes = append(run.Processes, ProcessCPU{Name: c.name, CPUMs: ms(d)})
+			p := ProcessCPU{Name: c.name, CPUMs: ms(d)}
+			if i < len(after.rss) {
+				p.RSSMiB, p.PeakRSSMiB = mib(after.rss[i][0]), mib(after.rss[i][1])
+			}
+			run.Processes = append(run.Processes, p)
 		}
 	}
 	// Keep t.procs' order: the front process first.

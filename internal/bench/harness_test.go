@@ -186,14 +186,14 @@ func sampleReport() *HarnessReport {
 		},
 		Rates: []HarnessRate{
 			{Rate: 300, Runs: []TargetRun{
-				run("direct", 0.88, 3.2, 300, 0, ProcessCPU{"upstream", 300, 100}),
-				run("tollgate-sim", 1.54, 2.7, 300, 0, ProcessCPU{"tollgate-sim", 2250, 750}),
-				run("gateway", 2.7, 34.8, 299.5, 0, ProcessCPU{"gateway", 7590, 2530}, ProcessCPU{"upstream", 300, 100}),
+				run("direct", 0.88, 3.2, 300, 0, ProcessCPU{"upstream", 300, 100, 38.5, 41.2}),
+				run("tollgate-sim", 1.54, 2.7, 300, 0, ProcessCPU{"tollgate-sim", 2250, 750, 38.5, 41.2}),
+				run("gateway", 2.7, 34.8, 299.5, 0, ProcessCPU{"gateway", 7590, 2530, 38.5, 41.2}, ProcessCPU{"upstream", 300, 100, 38.5, 41.2}),
 			}},
 			{Rate: 1000, Runs: []TargetRun{
-				run("direct", 0.68, 1.4, 1000, 0, ProcessCPU{"upstream", 1000, 100}),
-				run("tollgate-sim", 1.4, 8.3, 1000, 0, ProcessCPU{"tollgate-sim", 6550, 655}),
-				run("gateway", 900, 4000, 370, 12, ProcessCPU{"gateway", 9000, 2430}, ProcessCPU{"upstream", 370, 100}),
+				run("direct", 0.68, 1.4, 1000, 0, ProcessCPU{"upstream", 1000, 100, 38.5, 41.2}),
+				run("tollgate-sim", 1.4, 8.3, 1000, 0, ProcessCPU{"tollgate-sim", 6550, 655, 38.5, 41.2}),
+				run("gateway", 900, 4000, 370, 12, ProcessCPU{"gateway", 9000, 2430, 38.5, 41.2}, ProcessCPU{"upstream", 370, 100, 38.5, 41.2}),
 			}},
 		},
 	}
@@ -311,5 +311,47 @@ func TestMeasureSyncFloor(t *testing.T) {
 	}
 	if _, err := measureSyncFloor(filepath.Join(dir, "missing"), 1); err == nil {
 		t.Fatal("a missing directory gave no error")
+	}
+}
+
+func TestParseScale(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want *Scale
+		err  string
+	}{
+		{in: "records=10000000,profiles=100000,budgets=1000,busy=10000", want: &Scale{Records: 10_000_000, Profiles: 100_000, Budgets: 1000, Busy: 10_000}},
+		{in: "profiles=50", want: &Scale{Profiles: 50, Busy: 50}},
+		{in: "records=5", want: &Scale{Records: 5}},
+		{in: "profiles=5,busy=6", err: "busy=6 is more than the 5 profiles"},
+		{in: "budgets=3", err: "need profiles"},
+		{in: "records=-1", err: "want records=N"},
+		{in: "records", err: "want records=N"},
+		{in: "rows=3", err: `unknown "rows"`},
+		{in: "records=0", err: "nothing to scale"},
+	} {
+		got, err := ParseScale(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseScale(%q) = %v, %v; want error %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || *got != *tc.want {
+			t.Errorf("ParseScale(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseStatusMemory(t *testing.T) {
+	status := "Name:\ttollgate\nVmPeak:\t 1300000 kB\nVmHWM:\t   81920 kB\nVmRSS:\t   40960 kB\nThreads:\t9\n"
+	rss, peak, err := parseStatusMemory([]byte(status))
+	if err != nil || rss != 40<<20 || peak != 80<<20 {
+		t.Fatalf("parseStatusMemory = %d, %d, %v; want 40 MiB, 80 MiB", rss, peak, err)
+	}
+	for _, bad := range []string{"Name:\tx\n", "VmRSS:\t12 MB\nVmHWM:\t1 kB\n", "VmRSS:\tx kB\nVmHWM:\t1 kB\n"} {
+		if _, _, err := parseStatusMemory([]byte(bad)); err == nil {
+			t.Errorf("parseStatusMemory(%q) gave no error", bad)
+		}
 	}
 }

@@ -75,6 +75,46 @@ func (fs procFS) processCPU(pid int) (time.Duration, error) {
 	return s.CPU, err
 }
 
+// memory returns the resident set size of pid and its peak (VmRSS and
+// VmHWM of /proc/PID/status), in bytes.
+func (fs procFS) memory(pid int) (rss, peak int64, err error) {
+	b, err := os.ReadFile(filepath.Join(string(fs), strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, 0, err
+	}
+	return parseStatusMemory(b)
+}
+
+// parseStatusMemory reads VmRSS and VmHWM ("VmRSS:\t  12345 kB") from
+// /proc/PID/status.
+func parseStatusMemory(b []byte) (rss, peak int64, err error) {
+	found := 0
+	for line := range strings.SplitSeq(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || (name != "VmRSS" && name != "VmHWM") {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, 0, fmt.Errorf("proc status: %s: %q", name, strings.TrimSpace(rest))
+		}
+		kb, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("proc status: %s: %w", name, err)
+		}
+		if name == "VmRSS" {
+			rss = kb << 10
+		} else {
+			peak = kb << 10
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, errors.New("proc status: no VmRSS and VmHWM")
+	}
+	return rss, peak, nil
+}
+
 // treeCPU returns the user+system CPU time of pid and of every process
 // descended from it, the living ones read directly and those already
 // waited for through their parents' cutime+cstime: a gateway started

@@ -26,25 +26,29 @@ func (r *HarnessReport) Print(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "RATE\tTARGET\tACHIEVED\tP50\tP90\tP99\tMAX\tERRORS\tDROPPED\tLATE\tCPU/CALL µs\tUPSTREAM µs\tLOADGEN µs\tOTHER LOAD\t")
+	fmt.Fprintln(tw, "RATE\tTARGET\tACHIEVED\tP50\tP90\tP99\tMAX\tERRORS\tDROPPED\tLATE\tCPU/CALL µs\tUPSTREAM µs\tLOADGEN µs\tOTHER LOAD\tRSS / PEAK MiB\t")
 	for _, hr := range r.Rates {
 		for _, run := range hr.Runs {
-			front, upstream := "-", "-"
+			front, upstream, rss := "-", "-", "-"
 			if len(run.Processes) > 0 {
-				front = fmtUs(run.Processes[0].CPUPerCallUs)
+				p := run.Processes[0]
+				front = fmtUs(p.CPUPerCallUs)
+				if p.RSSMiB > 0 {
+					rss = fmt.Sprintf("%.0f / %.0f", p.RSSMiB, p.PeakRSSMiB)
+				}
 			}
 			if len(run.Processes) > 1 {
 				upstream = fmtUs(run.Processes[1].CPUPerCallUs)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t\n",
+			fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%s\t\n",
 				hr.Rate, run.Target, run.AchievedRPS, run.P50Ms, run.P90Ms, run.P99Ms, run.MaxMs,
-				run.Errors, run.Dropped, run.Late, front, upstream, fmtUs(run.LoadgenCPUPerCallUs), run.OtherLoadCores)
+				run.Errors, run.Dropped, run.Late, front, upstream, fmtUs(run.LoadgenCPUPerCallUs), run.OtherLoadCores, rss)
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nCPU/CALL is the target's own process (the upstream itself for direct); UPSTREAM is the upstream behind it; OTHER LOAD is the rest of the machine in cores.")
+	fmt.Fprintln(w, "\nCPU/CALL is the target's own process (the upstream itself for direct); UPSTREAM is the upstream behind it; OTHER LOAD is the rest of the machine in cores; RSS / PEAK is the target's own process's resident memory at the end of the window and its peak since it started.")
 	fmt.Fprintln(w)
 	r.printSummary(w)
 	for _, hr := range r.Rates {

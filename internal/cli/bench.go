@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/bench"
+	"github.com/tollgate-dev/tollgate/internal/ledger"
 )
 
 const benchUsage = `Usage: tollgate bench [flags]
@@ -30,7 +33,11 @@ from /proc over the window / calls answered), the load generator's own CPU
 and the rest of the machine's load, so a disturbed run is visible. First
 it measures the sync floor of the data directories' file system (4 KiB
 appends, each fsynced): the least a call answered with FULL durability
-waits for. Linux only (/proc).
+waits for. --scale adds, per provider, a Tollgate measured beside the
+empty one with that many records seeded into its ledger, application
+profiles and budgets (each with a BLOCK action) created through its APIs,
+and the calls spread over "busy" of the profiles; the table shows each
+process's resident memory. Linux only (/proc).
 
 With --endpoint it drives a running Tollgate on this machine instead, with
 SigV4 credentials, through --model (default: the application profile
@@ -43,6 +50,7 @@ Examples:
   tollgate bench --rates 300,1000,2000
   tollgate bench --rates 50 --duration 2s --providers sim -o json
   tollgate bench --out docs/bench/side-by-side
+  tollgate bench --providers sim --rates 2000 --scale records=10000000,profiles=100000,budgets=1000,busy=10000
   tollgate bench --gateway-cmd 'npx @portkey-ai/gateway' --gateway-url http://127.0.0.1:8787/v1/chat/completions \
     --gateway-header 'x-portkey-provider: openai' --gateway-header 'x-portkey-custom-host: {upstream}/v1' \
     --gateway-header 'Authorization: Bearer sk-bench'
@@ -63,6 +71,9 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 	if len(args) > 0 && args[0] == "upstream" {
 		return benchUpstreamCmd(ctx, args[1:], env)
 	}
+	if len(args) > 0 && args[0] == "seed" {
+		return benchSeedCmd(ctx, args[1:], env)
+	}
 	fs := NewFlagSet("tollgate bench", benchUsage, env.Stdout, env.Stderr)
 	rates := fs.String("rates", "300,1000,2000", "comma-separated request rates per second, one run each")
 	dur := fs.Duration("duration", 10*time.Second, "measured time per rate and target")
@@ -80,6 +91,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 	model := fs.String("model", "", `with --endpoint: modelId to call; empty: create or reuse the application profile "bench"`)
 	bare := fs.Bool("bare", false, "with --endpoint: also measure a bare Go handler returning identical bytes, in this process")
 	yes := fs.Bool("yes", false, "with --endpoint: send traffic even when a provider other than the simulator serves the model")
+	scale := fs.String("scale", "", "also measure each Tollgate started at this `scale`: records=N,profiles=N,budgets=N,busy=N")
 	out := fs.String("out", "", "also write the report to `DIR`/bench.json and DIR/bench.txt")
 	format := fs.String("output", "table", "output `format`: table or json")
 	short(fs, "o", "output")
@@ -101,7 +113,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 
 	var report interface{ Print(io.Writer) error }
 	if *endpoint != "" {
-		for _, n := range []string{"providers", "durability", "gateway-cmd", "gateway-url", "gateway-header"} {
+		for _, n := range []string{"providers", "durability", "gateway-cmd", "gateway-url", "gateway-header", "scale"} {
 			if given[n] {
 				return Usagef("bench", "bench: --%s starts processes, which --endpoint does not", n)
 			}
@@ -126,6 +138,11 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 		}
 		hopts := bench.HarnessOptions{Providers: provs, Rates: rateList, Duration: *dur, Warmup: *warmup,
 			Synchronous: strings.ToUpper(*durability), GatewayCmd: *gwCmd, GatewayURL: *gwURL, GatewayHeaders: gwHeaders}
+		if *scale != "" {
+			if hopts.Scale, err = bench.ParseScale(*scale); err != nil {
+				return Usagef("bench", "%v", err)
+			}
+		}
 		if err := hopts.Validate(); err != nil {
 			return Usagef("bench", "%v", err)
 		}
@@ -172,4 +189,42 @@ func benchUpstreamCmd(ctx context.Context, args []string, env Env) error {
 		return Usagef("bench upstream", "bench upstream: unexpected argument %q", fs.Arg(0))
 	}
 	return bench.ServeUpstream(ctx, *listen, env.Stdout)
+}
+
+// benchSeedCmd is the hidden `tollgate bench seed`, which fills the empty
+// SQLite ledger of a data directory with synthetic records before the
+// harness starts a Tollgate on it (--scale records=N).
+func benchSeedCmd(ctx context.Context, args []string, env Env) error {
+	fs := NewFlagSet("tollgate bench seed", "Usage: tollgate bench seed --data-dir DIR --records N [--account ID]\n\nFill the empty SQLite ledger in DIR with N synthetic records over the last 30 days (run by 'tollgate bench --scale').\n", env.Stdout, env.Stderr)
+	dataDir := fs.String("data-dir", "", "the data `directory` (its ledger is created if missing)")
+	records := fs.Int("records", 0, "how many records to seed")
+	account := fs.String("account", "123456789012", "the account the records belong to")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return Usagef("bench seed", "bench seed: unexpected argument %q", fs.Arg(0))
+	}
+	if *dataDir == "" || *records <= 0 {
+		return Usagef("bench seed", "bench seed: --data-dir and a positive --records are required")
+	}
+	st, err := env.OpenStore(ctx, StoreLocation{DataDir: *dataDir, Create: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	seeder, ok := st.(interface {
+		SeedLedger(ctx context.Context, templates []ledger.Record, n int, end time.Time, span time.Duration) error
+	})
+	if !ok {
+		return errors.New("bench seed: this store cannot be seeded")
+	}
+	start := time.Now()
+	end := start.UTC().Truncate(time.Hour)
+	tpl := bench.SeedTemplates(*account, end)
+	if err := seeder.SeedLedger(ctx, tpl, max(*records, len(tpl)), end, 30*24*time.Hour); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "seeded %d records in %v\n", max(*records, len(tpl)), time.Since(start).Round(time.Millisecond))
+	return nil
 }
