@@ -22,8 +22,8 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
-	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -254,7 +254,7 @@ func SeedTemplates(account string, at time.Time) []ledger.Record {
 			ProfileARN: "arn:aws:bedrock:us-east-1:" + account + ":application-inference-profile/" + id, ProfileID: id,
 			ModelID: benchSourceModel, Provider: "sim", Operation: "Converse", LatencyMs: int64(200 + i%700), Attempts: 1,
 			Outcome: ledger.OutcomeSuccess,
-			Tags: tags.Set{"app": scaleApp(p), "team": fmt.Sprintf("team-%03d", p%100), "dept": fmt.Sprintf("dept-%02d", p%10), "environment": "bench"}}
+			Tags:    tags.Set{"app": scaleApp(p), "team": fmt.Sprintf("team-%03d", p%100), "dept": fmt.Sprintf("dept-%02d", p%10), "environment": "bench"}}
 		if i%101 == 0 {
 			r.Outcome, r.ErrorCode = ledger.OutcomeThrottled, "ThrottlingException"
 		} else {
