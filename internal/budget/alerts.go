@@ -40,7 +40,12 @@ func (s *Service) evaluate(ctx context.Context, dirtyOnly bool) {
 	s.eval.Lock()
 	defer s.eval.Unlock()
 	now := s.cfg.Now()
-	states := s.snapshot()
+	var states []*state
+	if dirtyOnly {
+		states = s.takeDirty()
+	} else {
+		states = s.snapshot()
+	}
 	if !dirtyOnly {
 		// Refresh the day's histories of budgets with forecast alerts in
 		// one read of the ledger.

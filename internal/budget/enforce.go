@@ -540,6 +540,9 @@ func (s *Service) markDirty(st *state) {
 		return
 	}
 	if !st.dirt.Load() && st.dirt.CompareAndSwap(false, true) {
+		s.dirtyMu.Lock()
+		s.dirty = append(s.dirty, st)
+		s.dirtyMu.Unlock()
 		select {
 		case s.wake <- struct{}{}:
 		default:

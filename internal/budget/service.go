@@ -139,6 +139,11 @@ type Service struct {
 
 	idx  index
 	wake chan struct{}
+	// dirty are the budgets marked since the last evaluation of the
+	// marked ones (markDirty), so that evaluating after a call costs the
+	// budgets it touched, not every budget.
+	dirtyMu sync.Mutex
+	dirty   []*state
 
 	amu    sync.Mutex
 	alerts map[alertKey]AlertState
@@ -345,6 +350,20 @@ func (s *Service) Run(ctx context.Context) {
 
 // Evaluate evaluates every budget's alerts now.
 func (s *Service) Evaluate(ctx context.Context) { s.evaluate(ctx, false) }
+
+// takeDirty returns the budgets marked since the last call, each once,
+// in stateLess order, leaving out those deleted or replaced since.
+func (s *Service) takeDirty() []*state {
+	s.dirtyMu.Lock()
+	out := s.dirty
+	s.dirty = nil
+	s.dirtyMu.Unlock()
+	slices.SortFunc(out, stateLess)
+	out = slices.Compact(out)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.DeleteFunc(out, func(st *state) bool { return s.budgets[bkey{st.b.Account, st.b.Name}] != st })
+}
 
 func (s *Service) snapshot() []*state {
 	s.mu.RLock()

@@ -531,6 +531,23 @@ func benchmarkAdmit(b *testing.B, shared bool) {
 			i++
 		}
 	})
+	// What Run does after each call settles: evaluate the alerts and
+	// actions of the budgets the call marked (two of the 1,000).
+	b.Run("admit+done+evaluate", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			a := adms[i%profiles]
+			tk, err := f.svc.Admit(context.Background(), a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tk.Done(ledger.Record{RequestID: "r", Time: t0, Account: acct, RegionServed: "us-east-1", ProfileARN: a.ProfileARN, ModelID: haiku,
+				Operation: "Converse", Tags: a.Tags, InputTokens: 10, Cost: money.Micro, InputCost: money.Micro, Priced: true})
+			budget.EvaluateMarked(f.svc, context.Background())
+			i++
+		}
+	})
 	b.Run("admit+done-parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		var n atomic.Int64
