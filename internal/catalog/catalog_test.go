@@ -237,7 +237,8 @@ func TestDefaultPrices(t *testing.T) {
 			Source: "Anthropic long-context pricing (>200K input tokens, cache reads and writes included, the whole request at 2x input and 1.5x output; cache prices on the doubled input) and LiteLLM @00035b69 Sonnet 4 >200K rates (aws-cost-stack.md §6)",
 		}},
 		{"amazon.nova-micro-v1:0", Price{
-			Effective: date("2024-12-03"), Input: 35_000, Output: 140_000, Source: src,
+			Effective: date("2024-12-03"), Input: 35_000, Output: 140_000,
+			Source: "AWS Price List AmazonBedrock offer file (read 2026-06-11; rows quoted in public code: simstudioai/sim Bedrock provider validation): USE1-NovaMicro input/output tokens 0.000035 / 0.00014; the same figure as LiteLLM @00035b69, cited here before; effective = launch date",
 		}},
 		{"amazon.titan-embed-text-v2:0", Price{
 			Effective: date("2024-04-30"), Input: 20_000, Output: 0, Source: src,
