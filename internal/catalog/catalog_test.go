@@ -100,12 +100,16 @@ func TestDefaultCoverage(t *testing.T) {
 		"anthropic.claude-opus-4-8",
 		"anthropic.claude-sonnet-5",
 		"anthropic.claude-opus-5",
+		"anthropic.claude-fable-5",
 		"amazon.nova-premier-v1:0",
 		"amazon.nova-2-lite-v1:0",
 		"meta.llama4-scout-17b-instruct-v1:0",
 		"meta.llama4-maverick-17b-instruct-v1:0",
 		"mistral.pixtral-large-2502-v1:0",
 		"mistral.mistral-large-3-675b-instruct",
+		"mistral.ministral-3-3b-instruct",
+		"mistral.ministral-3-8b-instruct",
+		"mistral.ministral-3-14b-instruct",
 		"deepseek.r1-v1:0",
 		"deepseek.v3-v1:0",
 		"openai.gpt-oss-120b-1:0",
@@ -874,6 +878,7 @@ func TestNewerClaudePrices(t *testing.T) {
 		{"anthropic.claude-opus-4-8", time.Date(2026, 5, 28, 0, 0, 0, 0, time.UTC), 5, 25, []string{"us", "eu", "jp", "au", "global"}},
 		{"anthropic.claude-sonnet-5", time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC), 2, 10, []string{"us", "eu", "au", "global"}},
 		{"anthropic.claude-opus-5", time.Date(2026, 7, 24, 0, 0, 0, 0, time.UTC), 5, 25, []string{"us", "eu", "au", "global"}},
+		{"anthropic.claude-fable-5", time.Date(2026, 6, 9, 0, 0, 0, 0, time.UTC), 10, 50, []string{"us", "global"}},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			m, ok := c.Model(tc.id)
@@ -939,5 +944,76 @@ func TestMistralLarge3(t *testing.T) {
 	}
 	if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch.AddDate(0, 0, -1)); ok {
 		t.Error("priced before launch")
+	}
+}
+
+// The Ministral 3 models are offered in us-east-1 only, in-region (their
+// cards support no profile), at AWS's Price List rates from their
+// 2025-12-02 launch; converse-only.
+func TestMinistral3(t *testing.T) {
+	c := Default()
+	launch := time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id   string
+		rate money.PerThousand // input and output, nano-USD per 1K tokens
+	}{
+		{"mistral.ministral-3-3b-instruct", 100_000},
+		{"mistral.ministral-3-8b-instruct", 150_000},
+		{"mistral.ministral-3-14b-instruct", 200_000},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			m, ok := c.Model(tc.id)
+			if !ok {
+				t.Fatal("missing")
+			}
+			if !slices.Equal(m.Regions, []string{"us-east-1"}) || m.Family != FamilyConverseOnly {
+				t.Errorf("regions %v, family %q", m.Regions, m.Family)
+			}
+			p, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch)
+			if !ok || p.Input != tc.rate || p.Output != tc.rate || p.HasCache {
+				t.Errorf("price at launch = %+v, %v; want %d / %d nano-USD per 1K, no cache prices", p, ok, tc.rate, tc.rate)
+			}
+			if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch.AddDate(0, 0, -1)); ok {
+				t.Error("priced before launch")
+			}
+			for _, g := range []string{"us", "eu", "apac", "global"} {
+				if _, ok := c.SystemProfile(g + "." + tc.id); ok {
+					t.Errorf("profile %s.%s exists; the card supports none", g, tc.id)
+				}
+			}
+		})
+	}
+}
+
+// AWS's Price List corrects LiteLLM's Mistral Large (24.02) and (24.07)
+// figures from the day it was read: earlier calls keep the earlier price
+// (records name the version they were priced at), and a region AWS's row
+// does not cover keeps it too.
+func TestMistralLargeCorrections(t *testing.T) {
+	c := Default()
+	read := time.Date(2026, 6, 11, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id, region      string
+		at              time.Time
+		wantIn, wantOut money.PerThousand
+		wantAWS         bool
+	}{
+		{"mistral.mistral-large-2402-v1:0", "us-east-1", read.AddDate(0, 0, -1), 8_000_000, 24_000_000, false},
+		{"mistral.mistral-large-2402-v1:0", "us-east-1", read, 4_000_000, 12_000_000, true},
+		{"mistral.mistral-large-2402-v1:0", "eu-west-1", read, 8_000_000, 24_000_000, false},
+		{"mistral.mistral-large-2407-v1:0", "us-west-2", read.AddDate(0, 0, -1), 3_000_000, 9_000_000, false},
+		{"mistral.mistral-large-2407-v1:0", "us-west-2", read, 2_000_000, 6_000_000, true},
+	} {
+		m, ok := c.Model(tc.id)
+		if !ok {
+			t.Fatalf("%s missing", tc.id)
+		}
+		p, ok := m.PriceFor(Dims{Region: tc.region}, tc.at)
+		if !ok || p.Input != tc.wantIn || p.Output != tc.wantOut {
+			t.Errorf("%s in %s at %s = %+v, %v; want %d / %d", tc.id, tc.region, tc.at.Format(time.DateOnly), p, ok, tc.wantIn, tc.wantOut)
+		}
+		if got := strings.HasPrefix(p.Source, "AWS Price List"); got != tc.wantAWS {
+			t.Errorf("%s in %s at %s: source %q, want an AWS Price List source: %v", tc.id, tc.region, tc.at.Format(time.DateOnly), p.Source, tc.wantAWS)
+		}
 	}
 }
