@@ -101,6 +101,7 @@ func TestDefaultCoverage(t *testing.T) {
 		"anthropic.claude-sonnet-5",
 		"anthropic.claude-opus-5",
 		"anthropic.claude-fable-5",
+		"anthropic.claude-opus-5-5",
 		"amazon.nova-premier-v1:0",
 		"amazon.nova-2-lite-v1:0",
 		"meta.llama4-scout-17b-instruct-v1:0",
@@ -1014,6 +1015,45 @@ func TestMistralLargeCorrections(t *testing.T) {
 		}
 		if got := strings.HasPrefix(p.Source, "AWS Price List"); got != tc.wantAWS {
 			t.Errorf("%s in %s at %s: source %q, want an AWS Price List source: %v", tc.id, tc.region, tc.at.Format(time.DateOnly), p.Source, tc.wantAWS)
+		}
+	}
+}
+
+// Claude Opus 5.5 is priced at Anthropic's list ($4 / $20 per million
+// tokens, global; geo +10%) with its own cache-read rate, 0.05x input
+// rather than 0.1x; writes are the usual 1.25x (5 minutes) and 2x (1
+// hour). Its jp. and global. profiles are catalogued.
+func TestOpus55(t *testing.T) {
+	c := Default()
+	m, ok := c.Model("anthropic.claude-opus-5-5")
+	if !ok {
+		t.Fatal("missing")
+	}
+	if len(m.Regions) != 0 || m.Family != "anthropic" {
+		t.Errorf("regions %v, family %q; want profile-only anthropic", m.Regions, m.Family)
+	}
+	launch := time.Date(2026, 9, 22, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		scope, region string
+		want          [5]money.PerThousand // input, output, read, 5m write, 1h write
+	}{
+		{ScopeGlobal, "eu-west-1", [5]money.PerThousand{4_000_000, 20_000_000, 200_000, 5_000_000, 8_000_000}},
+		{ScopeGeo, "ap-northeast-1", [5]money.PerThousand{4_400_000, 22_000_000, 220_000, 5_500_000, 8_800_000}},
+	} {
+		p, ok := m.PriceFor(Dims{Scope: tc.scope, Region: tc.region}, launch)
+		if !ok {
+			t.Fatalf("%s: unpriced at launch", tc.scope)
+		}
+		if got := [5]money.PerThousand{p.Input, p.Output, p.CacheRead, p.CacheWrite, p.CacheWrite1h}; got != tc.want || !p.HasCache1h {
+			t.Errorf("%s: rates %v, want %v", tc.scope, got, tc.want)
+		}
+		if _, ok := m.PriceFor(Dims{Scope: tc.scope, Region: tc.region}, launch.AddDate(0, 0, -1)); ok {
+			t.Errorf("%s: priced before launch", tc.scope)
+		}
+	}
+	for _, g := range []string{"jp", "global"} {
+		if _, ok := c.SystemProfile(g + ".anthropic.claude-opus-5-5"); !ok {
+			t.Errorf("profile %s. missing", g)
 		}
 	}
 }

@@ -41,8 +41,8 @@ import "strings"
 // ASSUMED, not sourced (December 2026): the copies of the burndown page
 // found list no model after Opus 4.5. Claude Opus 4.6, 4.7, 4.8 and
 // Sonnet 4.6 count 5x only because their ids share the prefixes below;
-// Claude Opus 5, Sonnet 5 and Fable 5 count 1x only because no prefix
-// matches them. Either may be wrong; docs/priority.md says so too.
+// Claude Opus 5, Opus 5.5, Sonnet 5 and Fable 5 count 1x only because no
+// prefix matches them. Either may be wrong; docs/priority.md says so too.
 var fiveTimes = []string{
 	"anthropic.claude-3-7-sonnet",
 	"anthropic.claude-opus-4",

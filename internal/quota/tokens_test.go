@@ -69,6 +69,7 @@ func TestMaxOutputTokensNewerClaude(t *testing.T) {
 		"anthropic.claude-opus-5",
 		"anthropic.claude-sonnet-5",
 		"anthropic.claude-fable-5",
+		"anthropic.claude-opus-5-5",
 	} {
 		if got := MaxOutputTokens(id); got != 128000 {
 			t.Errorf("MaxOutputTokens(%q) = %d, want 128000", id, got)
