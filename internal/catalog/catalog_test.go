@@ -123,6 +123,8 @@ func TestDefaultCoverage(t *testing.T) {
 		"deepseek.v3.2",
 		"minimax.minimax-m2.1",
 		"moonshotai.kimi-k2.5",
+		"zai.glm-4.7",
+		"zai.glm-4.7-flash",
 	} {
 		if _, ok := c.Model(id); !ok {
 			t.Errorf("Model(%q) missing", id)
@@ -948,19 +950,25 @@ func TestMistralLarge3(t *testing.T) {
 	}
 }
 
-// The Ministral 3 models are offered in us-east-1 only, in-region (their
-// cards support no profile), at AWS's Price List rates from their
-// 2025-12-02 launch; converse-only.
-func TestMinistral3(t *testing.T) {
+// The in-region open-weight additions of December 2026 (Ministral 3, GLM
+// 4.7) are offered in us-east-1 only, in-region (their cards support no
+// profile), at AWS's Price List rates from their effective dates (the
+// Ministral 3 launch; for GLM the day AWS's rows were verified, its launch
+// day not being established); converse-only.
+func TestInRegionAdditions(t *testing.T) {
 	c := Default()
-	launch := time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)
+	ministral := time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)
+	glm := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
-		id   string
-		rate money.PerThousand // input and output, nano-USD per 1K tokens
+		id        string
+		effective time.Time
+		in, out   money.PerThousand // nano-USD per 1K tokens
 	}{
-		{"mistral.ministral-3-3b-instruct", 100_000},
-		{"mistral.ministral-3-8b-instruct", 150_000},
-		{"mistral.ministral-3-14b-instruct", 200_000},
+		{"mistral.ministral-3-3b-instruct", ministral, 100_000, 100_000},
+		{"mistral.ministral-3-8b-instruct", ministral, 150_000, 150_000},
+		{"mistral.ministral-3-14b-instruct", ministral, 200_000, 200_000},
+		{"zai.glm-4.7", glm, 600_000, 2_200_000},
+		{"zai.glm-4.7-flash", glm, 70_000, 400_000},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			m, ok := c.Model(tc.id)
@@ -970,12 +978,12 @@ func TestMinistral3(t *testing.T) {
 			if !slices.Equal(m.Regions, []string{"us-east-1"}) || m.Family != FamilyConverseOnly {
 				t.Errorf("regions %v, family %q", m.Regions, m.Family)
 			}
-			p, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch)
-			if !ok || p.Input != tc.rate || p.Output != tc.rate || p.HasCache {
-				t.Errorf("price at launch = %+v, %v; want %d / %d nano-USD per 1K, no cache prices", p, ok, tc.rate, tc.rate)
+			p, ok := m.PriceFor(Dims{Region: "us-east-1"}, tc.effective)
+			if !ok || p.Input != tc.in || p.Output != tc.out || p.HasCache {
+				t.Errorf("price at %s = %+v, %v; want %d / %d nano-USD per 1K, no cache prices", tc.effective.Format(time.DateOnly), p, ok, tc.in, tc.out)
 			}
-			if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch.AddDate(0, 0, -1)); ok {
-				t.Error("priced before launch")
+			if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, tc.effective.AddDate(0, 0, -1)); ok {
+				t.Error("priced before its effective date")
 			}
 			for _, g := range []string{"us", "eu", "apac", "global"} {
 				if _, ok := c.SystemProfile(g + "." + tc.id); ok {
