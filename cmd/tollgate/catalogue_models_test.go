@@ -13,10 +13,11 @@ import (
 
 // TestCatalogueAdditionsThroughSDK drives one model of each wire family the
 // December 2026 catalogue additions brought, through the official SDK and
-// the simulator: Ministral 3 3B (converse-only, in-region in us-east-1) and
-// Claude Fable 5 (anthropic, profile-only, us. and global.). Each Converse
-// and ConverseStream call must answer and leave a record priced at the
-// catalogue's cited rates for its scope; InvokeModel on the converse-only
+// the simulator: Ministral 3 3B and GLM 4.7 Flash (converse-only,
+// in-region in us-east-1), Claude Fable 5 (anthropic, profile-only, us. and
+// global.) and Claude Opus 5.5 (global.). Each Converse and ConverseStream
+// call must answer and leave a record priced at the catalogue's cited
+// rates for its scope; InvokeModel on the converse-only
 // model and the profile-only model's bare id must be refused with the
 // ValidationException the SDK expects.
 func TestCatalogueAdditionsThroughSDK(t *testing.T) {
@@ -37,6 +38,8 @@ func TestCatalogueAdditionsThroughSDK(t *testing.T) {
 		{"Ministral 3 3B in-region", ministral, ministral, "", "0.0001", "0.0001"},
 		{"Claude Fable 5 through us.", "us." + fable, fable, "geo", "0.011", "0.055"},
 		{"Claude Fable 5 through global.", "global." + fable, fable, "global", "0.01", "0.05"},
+		{"Claude Opus 5.5 through global.", "global.anthropic.claude-opus-5-5", "anthropic.claude-opus-5-5", "global", "0.004", "0.02"},
+		{"GLM 4.7 Flash in-region", "zai.glm-4.7-flash", "zai.glm-4.7-flash", "", "0.00007", "0.0004"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, stream := range []bool{false, true} {
