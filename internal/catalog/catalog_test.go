@@ -100,12 +100,17 @@ func TestDefaultCoverage(t *testing.T) {
 		"anthropic.claude-opus-4-8",
 		"anthropic.claude-sonnet-5",
 		"anthropic.claude-opus-5",
+		"anthropic.claude-fable-5",
+		"anthropic.claude-opus-5-5",
 		"amazon.nova-premier-v1:0",
 		"amazon.nova-2-lite-v1:0",
 		"meta.llama4-scout-17b-instruct-v1:0",
 		"meta.llama4-maverick-17b-instruct-v1:0",
 		"mistral.pixtral-large-2502-v1:0",
 		"mistral.mistral-large-3-675b-instruct",
+		"mistral.ministral-3-3b-instruct",
+		"mistral.ministral-3-8b-instruct",
+		"mistral.ministral-3-14b-instruct",
 		"deepseek.r1-v1:0",
 		"deepseek.v3-v1:0",
 		"openai.gpt-oss-120b-1:0",
@@ -118,6 +123,8 @@ func TestDefaultCoverage(t *testing.T) {
 		"deepseek.v3.2",
 		"minimax.minimax-m2.1",
 		"moonshotai.kimi-k2.5",
+		"zai.glm-4.7",
+		"zai.glm-4.7-flash",
 	} {
 		if _, ok := c.Model(id); !ok {
 			t.Errorf("Model(%q) missing", id)
@@ -237,7 +244,8 @@ func TestDefaultPrices(t *testing.T) {
 			Source: "Anthropic long-context pricing (>200K input tokens, cache reads and writes included, the whole request at 2x input and 1.5x output; cache prices on the doubled input) and LiteLLM @00035b69 Sonnet 4 >200K rates (aws-cost-stack.md §6)",
 		}},
 		{"amazon.nova-micro-v1:0", Price{
-			Effective: date("2024-12-03"), Input: 35_000, Output: 140_000, Source: src,
+			Effective: date("2024-12-03"), Input: 35_000, Output: 140_000,
+			Source: "AWS Price List AmazonBedrock offer file (read 2026-06-11; rows quoted in public code: simstudioai/sim Bedrock provider validation): USE1-NovaMicro input/output tokens 0.000035 / 0.00014; the same figure as LiteLLM @00035b69, cited here before; effective = launch date",
 		}},
 		{"amazon.titan-embed-text-v2:0", Price{
 			Effective: date("2024-04-30"), Input: 20_000, Output: 0, Source: src,
@@ -873,6 +881,7 @@ func TestNewerClaudePrices(t *testing.T) {
 		{"anthropic.claude-opus-4-8", time.Date(2026, 5, 28, 0, 0, 0, 0, time.UTC), 5, 25, []string{"us", "eu", "jp", "au", "global"}},
 		{"anthropic.claude-sonnet-5", time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC), 2, 10, []string{"us", "eu", "au", "global"}},
 		{"anthropic.claude-opus-5", time.Date(2026, 7, 24, 0, 0, 0, 0, time.UTC), 5, 25, []string{"us", "eu", "au", "global"}},
+		{"anthropic.claude-fable-5", time.Date(2026, 6, 9, 0, 0, 0, 0, time.UTC), 10, 50, []string{"us", "global"}},
 	} {
 		t.Run(tc.id, func(t *testing.T) {
 			m, ok := c.Model(tc.id)
@@ -938,5 +947,121 @@ func TestMistralLarge3(t *testing.T) {
 	}
 	if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch.AddDate(0, 0, -1)); ok {
 		t.Error("priced before launch")
+	}
+}
+
+// The in-region open-weight additions of December 2026 (Ministral 3, GLM
+// 4.7) are offered in us-east-1 only, in-region (their cards support no
+// profile), at AWS's Price List rates from their effective dates (the
+// Ministral 3 launch; for GLM the day AWS's rows were verified, its launch
+// day not being established); converse-only.
+func TestInRegionAdditions(t *testing.T) {
+	c := Default()
+	ministral := time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)
+	glm := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id        string
+		effective time.Time
+		in, out   money.PerThousand // nano-USD per 1K tokens
+	}{
+		{"mistral.ministral-3-3b-instruct", ministral, 100_000, 100_000},
+		{"mistral.ministral-3-8b-instruct", ministral, 150_000, 150_000},
+		{"mistral.ministral-3-14b-instruct", ministral, 200_000, 200_000},
+		{"zai.glm-4.7", glm, 600_000, 2_200_000},
+		{"zai.glm-4.7-flash", glm, 70_000, 400_000},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			m, ok := c.Model(tc.id)
+			if !ok {
+				t.Fatal("missing")
+			}
+			if !slices.Equal(m.Regions, []string{"us-east-1"}) || m.Family != FamilyConverseOnly {
+				t.Errorf("regions %v, family %q", m.Regions, m.Family)
+			}
+			p, ok := m.PriceFor(Dims{Region: "us-east-1"}, tc.effective)
+			if !ok || p.Input != tc.in || p.Output != tc.out || p.HasCache {
+				t.Errorf("price at %s = %+v, %v; want %d / %d nano-USD per 1K, no cache prices", tc.effective.Format(time.DateOnly), p, ok, tc.in, tc.out)
+			}
+			if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, tc.effective.AddDate(0, 0, -1)); ok {
+				t.Error("priced before its effective date")
+			}
+			for _, g := range []string{"us", "eu", "apac", "global"} {
+				if _, ok := c.SystemProfile(g + "." + tc.id); ok {
+					t.Errorf("profile %s.%s exists; the card supports none", g, tc.id)
+				}
+			}
+		})
+	}
+}
+
+// AWS's Price List corrects LiteLLM's Mistral Large (24.02) and (24.07)
+// figures from the day it was read: earlier calls keep the earlier price
+// (records name the version they were priced at), and a region AWS's row
+// does not cover keeps it too.
+func TestMistralLargeCorrections(t *testing.T) {
+	c := Default()
+	read := time.Date(2026, 6, 11, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id, region      string
+		at              time.Time
+		wantIn, wantOut money.PerThousand
+		wantAWS         bool
+	}{
+		{"mistral.mistral-large-2402-v1:0", "us-east-1", read.AddDate(0, 0, -1), 8_000_000, 24_000_000, false},
+		{"mistral.mistral-large-2402-v1:0", "us-east-1", read, 4_000_000, 12_000_000, true},
+		{"mistral.mistral-large-2402-v1:0", "eu-west-1", read, 8_000_000, 24_000_000, false},
+		{"mistral.mistral-large-2407-v1:0", "us-west-2", read.AddDate(0, 0, -1), 3_000_000, 9_000_000, false},
+		{"mistral.mistral-large-2407-v1:0", "us-west-2", read, 2_000_000, 6_000_000, true},
+	} {
+		m, ok := c.Model(tc.id)
+		if !ok {
+			t.Fatalf("%s missing", tc.id)
+		}
+		p, ok := m.PriceFor(Dims{Region: tc.region}, tc.at)
+		if !ok || p.Input != tc.wantIn || p.Output != tc.wantOut {
+			t.Errorf("%s in %s at %s = %+v, %v; want %d / %d", tc.id, tc.region, tc.at.Format(time.DateOnly), p, ok, tc.wantIn, tc.wantOut)
+		}
+		if got := strings.HasPrefix(p.Source, "AWS Price List"); got != tc.wantAWS {
+			t.Errorf("%s in %s at %s: source %q, want an AWS Price List source: %v", tc.id, tc.region, tc.at.Format(time.DateOnly), p.Source, tc.wantAWS)
+		}
+	}
+}
+
+// Claude Opus 5.5 is priced at Anthropic's list ($4 / $20 per million
+// tokens, global; geo +10%) with its own cache-read rate, 0.05x input
+// rather than 0.1x; writes are the usual 1.25x (5 minutes) and 2x (1
+// hour). Its jp. and global. profiles are catalogued.
+func TestOpus55(t *testing.T) {
+	c := Default()
+	m, ok := c.Model("anthropic.claude-opus-5-5")
+	if !ok {
+		t.Fatal("missing")
+	}
+	if len(m.Regions) != 0 || m.Family != "anthropic" {
+		t.Errorf("regions %v, family %q; want profile-only anthropic", m.Regions, m.Family)
+	}
+	launch := time.Date(2026, 9, 22, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		scope, region string
+		want          [5]money.PerThousand // input, output, read, 5m write, 1h write
+	}{
+		{ScopeGlobal, "eu-west-1", [5]money.PerThousand{4_000_000, 20_000_000, 200_000, 5_000_000, 8_000_000}},
+		{ScopeGeo, "ap-northeast-1", [5]money.PerThousand{4_400_000, 22_000_000, 220_000, 5_500_000, 8_800_000}},
+	} {
+		p, ok := m.PriceFor(Dims{Scope: tc.scope, Region: tc.region}, launch)
+		if !ok {
+			t.Fatalf("%s: unpriced at launch", tc.scope)
+		}
+		if got := [5]money.PerThousand{p.Input, p.Output, p.CacheRead, p.CacheWrite, p.CacheWrite1h}; got != tc.want || !p.HasCache1h {
+			t.Errorf("%s: rates %v, want %v", tc.scope, got, tc.want)
+		}
+		if _, ok := m.PriceFor(Dims{Scope: tc.scope, Region: tc.region}, launch.AddDate(0, 0, -1)); ok {
+			t.Errorf("%s: priced before launch", tc.scope)
+		}
+	}
+	for _, g := range []string{"jp", "global"} {
+		if _, ok := c.SystemProfile(g + ".anthropic.claude-opus-5-5"); !ok {
+			t.Errorf("profile %s. missing", g)
+		}
 	}
 }

@@ -37,6 +37,12 @@ import "strings"
 // fiveTimes are the model-id prefixes whose output tokens burn quota at
 // 5x (quotas-token-burndown.html: Claude 3.7 Sonnet, Opus 4, Opus 4.1,
 // Sonnet 4, Sonnet 4.5, Haiku 4.5, Opus 4.5).
+//
+// ASSUMED, not sourced (December 2026): the copies of the burndown page
+// found list no model after Opus 4.5. Claude Opus 4.6, 4.7, 4.8 and
+// Sonnet 4.6 count 5x only because their ids share the prefixes below;
+// Claude Opus 5, Opus 5.5, Sonnet 5 and Fable 5 count 1x only because no
+// prefix matches them. Either may be wrong; docs/priority.md says so too.
 var fiveTimes = []string{
 	"anthropic.claude-3-7-sonnet",
 	"anthropic.claude-opus-4",
@@ -73,6 +79,7 @@ var maxOutput = []struct {
 	{"anthropic.claude-opus-4-8", 128000},
 	{"anthropic.claude-opus-5", 128000},
 	{"anthropic.claude-sonnet-5", 128000},
+	{"anthropic.claude-fable-5", 128000}, // AWS model-card-anthropic-claude-fable-5: 128K
 	{"anthropic.claude-opus-4-5", 64000},
 	{"anthropic.claude-opus-4", 32000},
 	{"anthropic.claude-sonnet-4-6", 128000},

@@ -61,13 +61,15 @@ func TestTokenMaths(t *testing.T) {
 
 // The Claude models after Opus 4.6 produce up to 128K tokens (their
 // model cards); Opus 4.7 and 4.8 must not fall to the 32,000 of the Opus 4
-// prefix, nor Opus 5 and Sonnet 5 to the default.
+// prefix, nor Opus 5, Sonnet 5 and Fable 5 to the default.
 func TestMaxOutputTokensNewerClaude(t *testing.T) {
 	for _, id := range []string{
 		"anthropic.claude-opus-4-7",
 		"anthropic.claude-opus-4-8",
 		"anthropic.claude-opus-5",
 		"anthropic.claude-sonnet-5",
+		"anthropic.claude-fable-5",
+		"anthropic.claude-opus-5-5",
 	} {
 		if got := MaxOutputTokens(id); got != 128000 {
 			t.Errorf("MaxOutputTokens(%q) = %d, want 128000", id, got)
