@@ -1,0 +1,67 @@
+package profile_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/catalog"
+	"github.com/tollgate-dev/tollgate/internal/profile"
+	"github.com/tollgate-dev/tollgate/internal/tags"
+)
+
+// listStore is a profile.Store that only lists, so the benchmark measures
+// the Service's memory, not a database's.
+type listStore struct{ ps []profile.Profile }
+
+func (m *listStore) CreateProfile(context.Context, profile.Profile) error { return nil }
+func (m *listStore) DeleteProfile(context.Context, string, string) error  { return nil }
+func (m *listStore) SetProfileTags(context.Context, string, string, tags.Set, time.Time) error {
+	return nil
+}
+func (m *listStore) ListAllProfiles(context.Context) ([]profile.Profile, error) { return m.ps, nil }
+
+func heapInuse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// BenchmarkServiceMemory100k loads 100,000 application profiles with four
+// tags each (as 'tollgate bench --scale' creates them, every string its
+// own allocation as a store scan makes it) and reports the heap the
+// Service holds per profile after a GC: the part of a server's memory
+// that grows with the number of profiles.
+func BenchmarkServiceMemory100k(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		base := heapInuse()
+		st := &listStore{}
+		for i := range n {
+			id := fmt.Sprintf("scale%07d", i)
+			st.ps = append(st.ps, profile.Profile{
+				ID: id, ARN: fmt.Sprintf("arn:aws:bedrock:us-east-1:%s:application-inference-profile/%s", "123456789012", id),
+				Name: fmt.Sprintf("scale-%06d", i), Account: fmt.Sprint("123456789012"), Region: fmt.Sprint("us-east-1"),
+				Type: profile.Application, ModelID: fmt.Sprint("anthropic.claude-3-haiku-20240307-v1:0"),
+				ModelARNs: []string{fmt.Sprint("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0")},
+				Source:    fmt.Sprint("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"),
+				CreatedAt: time.Unix(int64(i), 0), UpdatedAt: time.Unix(int64(i), 0),
+				Tags: tags.Set{fmt.Sprint("app"): fmt.Sprintf("app-%04d", i%1000), fmt.Sprint("team"): fmt.Sprintf("team-%03d", i%100),
+					fmt.Sprint("dept"): fmt.Sprintf("dept-%02d", i%10), fmt.Sprint("environment"): fmt.Sprint("bench")},
+			})
+		}
+		svc, err := profile.NewService(b.Context(), profile.Config{Store: st, Catalog: catalog.Default(), Region: "us-east-1", Quota: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.ps = nil
+		held := heapInuse() - base
+		b.ReportMetric(float64(held)/n, "heap-B/profile")
+		b.ReportMetric(float64(held)/(1<<20), "heap-MiB")
+		runtime.KeepAlive(svc)
+	}
+}
