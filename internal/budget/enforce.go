@@ -225,20 +225,26 @@ type entry struct {
 	check  []bool // the state's scope depends on the operation: evaluate per call
 }
 
-// index maps subjects to their budgets. Readers load the map without
-// locking; writers (budget and profile changes, first calls of a new
-// subject) copy it under mu.
+// index maps subjects to their budgets. Readers look an entry up under a
+// read lock; writers (budget and profile changes, first calls of a new
+// subject) hold mu, and change the map in place (a profile or a new
+// subject: one entry) or build a new one and swap it in (a budget
+// change: every entry), taking the write lock only to change or swap it.
+// So a profile change costs its own entry, not a copy of every profile's.
 type index struct {
 	mu  sync.Mutex
-	m   atomic.Pointer[map[subjectKey]*entry]
 	all []*state // every budget's state, in (account, name) order; guarded by mu
+
+	rw sync.RWMutex
+	m  map[subjectKey]*entry // written with mu and rw held
 }
 
-func (ix *index) load() map[subjectKey]*entry {
-	if m := ix.m.Load(); m != nil {
-		return *m
-	}
-	return nil
+// get returns the entry of k.
+func (ix *index) get(k subjectKey) (*entry, bool) {
+	ix.rw.RLock()
+	e, ok := ix.m[k]
+	ix.rw.RUnlock()
+	return e, ok
 }
 
 // build returns sub's entry against states.
@@ -269,17 +275,16 @@ func stateLess(a, b *state) int {
 func (ix *index) fill(k subjectKey, sub subject) *entry {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	old := ix.load()
-	if e, ok := old[k]; ok {
+	if e, ok := ix.get(k); ok {
 		return e
 	}
 	e := build(sub, ix.all)
-	next := make(map[subjectKey]*entry, len(old)+1)
-	for kk, v := range old {
-		next[kk] = v
+	ix.rw.Lock()
+	if ix.m == nil {
+		ix.m = map[subjectKey]*entry{}
 	}
-	next[k] = e
-	ix.m.Store(&next)
+	ix.m[k] = e
+	ix.rw.Unlock()
 	return e
 }
 
@@ -297,7 +302,7 @@ func (ix *index) replace(old, new *state) {
 		all = slices.Insert(all, i, new)
 	}
 	ix.all = all
-	cur := ix.load()
+	cur := ix.m // no writer but us: read without rw
 	next := make(map[subjectKey]*entry, len(cur))
 	for k, e := range cur {
 		ne := &entry{sub: e.sub, states: make([]*state, 0, len(e.states)+1), check: make([]bool, 0, len(e.states)+1)}
@@ -316,7 +321,9 @@ func (ix *index) replace(old, new *state) {
 		}
 		next[k] = ne
 	}
-	ix.m.Store(&next)
+	ix.rw.Lock()
+	ix.m = next
+	ix.rw.Unlock()
 }
 
 // setSubjects replaces the entries of the given profiles (a nil subject
@@ -324,19 +331,24 @@ func (ix *index) replace(old, new *state) {
 func (ix *index) setSubjects(keys []subjectKey, subs []*subject) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	cur := ix.load()
-	next := make(map[subjectKey]*entry, len(cur)+len(keys))
-	for k, e := range cur {
-		next[k] = e
+	built := make([]*entry, len(keys))
+	for i := range keys {
+		if subs[i] != nil {
+			built[i] = build(*subs[i], ix.all)
+		}
+	}
+	ix.rw.Lock()
+	defer ix.rw.Unlock()
+	if ix.m == nil {
+		ix.m = make(map[subjectKey]*entry, len(keys))
 	}
 	for i, k := range keys {
-		if subs[i] == nil {
-			delete(next, k)
+		if built[i] == nil {
+			delete(ix.m, k)
 			continue
 		}
-		next[k] = build(*subs[i], ix.all)
+		ix.m[k] = built[i]
 	}
-	ix.m.Store(&next)
 }
 
 func profileSubject(p *profile.Profile) (subjectKey, *subject) {
@@ -440,7 +452,7 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 	if a.ProfileARN == "" {
 		k = subjectKey{account: a.Account, model: a.Model.ID}
 	}
-	e, ok := s.idx.load()[k]
+	e, ok := s.idx.get(k)
 	if !ok {
 		e = s.idx.fill(k, subject{account: a.Account, arn: a.ProfileARN, model: a.Model.ID, tags: a.Tags})
 	}

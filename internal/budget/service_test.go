@@ -632,3 +632,30 @@ func TestPeriodRolloverAndPlannedLimits(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkProfileChanged measures keeping the admission index in step
+// when a profile is created, with 1,000 budgets and 100,000 profiles
+// already indexed: the cost of one CreateInferenceProfile on the budget
+// side.
+func BenchmarkProfileChanged(b *testing.B) {
+	f := newFixture(b, t0)
+	const budgets, profiles = 1000, 100_000
+	for i := range budgets {
+		mustCreate(b, f, budget.Budget{Name: fmt.Sprintf("app-%04d", i), Limit: int64(1e6 * money.Dollar),
+			CostFilters: map[string][]string{"TagKeyValue": {fmt.Sprintf("user:app$app-%04d", i)}},
+			Actions:     []budget.Action{{Type: budget.Block, Threshold: 100}}})
+	}
+	ps := make([]profile.Profile, profiles)
+	for i := range ps {
+		id := fmt.Sprintf("p%011d", i)
+		ps[i] = profile.Profile{ID: id, ARN: profileARN(id), Account: acct, ModelID: haiku, Tags: tags.Set{"app": fmt.Sprintf("app-%04d", i%budgets)}}
+	}
+	f.svc.AddProfiles(ps)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id := fmt.Sprintf("n%011d", i)
+		f.svc.ProfileChanged(nil, &profile.Profile{ID: id, ARN: profileARN(id), Account: acct, ModelID: haiku, Tags: tags.Set{"app": fmt.Sprintf("app-%04d", i%budgets)}})
+		i++
+	}
+}
