@@ -65,14 +65,14 @@ func randomExpr(rng *rand.Rand, depth int) costquery.Expr {
 		return costquery.Expr{Not: &e}
 	case k <= 4:
 		dims := map[string][]string{
-			costquery.DimRegion:        {"us-east-1", "us-west-2", "NoRegion", "us-"},
-			costquery.DimOperation:     {"Converse", "InvokeModel", "Converse"},
-			costquery.DimModel:         {"anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "anthropic"},
+			costquery.DimRegion:    {"us-east-1", "us-west-2", "NoRegion", "us-"},
+			costquery.DimOperation: {"Converse", "InvokeModel", "Converse"},
+			costquery.DimModel:     {"anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "anthropic"},
 			costquery.DimUsageType: {"USE1-Claude3Haiku-input-tokens", "output-tokens", "USW2-NovaLite-output-tokens",
 				"USE1-Claude3Haiku-input-tokens-flex", "-cross-region-global", "USE1-NovaLite-cache-write-input-token-count-1-hour",
 				"-long-context", "tokens-priority-cross-region-global", "-latency-optimized", "USE1-Claude3Haiku-reserved-capacity-hours",
 				"USW2-Claude3Haiku-output-tokens-reserved"},
-			costquery.DimServiceTier: {"flex", "default", "priority", "reserved"},
+			costquery.DimServiceTier:   {"flex", "default", "priority", "reserved"},
 			costquery.DimLinkedAccount: {"111111111111", "222222222222"},
 			costquery.DimResourceID:    {"arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/aaaaaaaaaaaa", "arn:aws:bedrock:us-west-2::foundation-model/", "foundation-model"},
 			costquery.DimService:       {"Amazon Bedrock", "Amazon EC2"},
