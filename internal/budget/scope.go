@@ -464,23 +464,41 @@ type usageKey struct {
 	tierKnown                  bool
 }
 
+// lineKey is what names a record's line.
+type lineKey struct {
+	billed, model string
+	v             pricing.Variant
+	class         costquery.Class
+	fixed         bool
+}
+
 // usageTypePred returns the predicate of a USAGE_TYPE filter matching m.
 // On a record's line it names the line's usage type as costquery does.
 // On a call about to run it names every usage type the call may bill
 // under (each token kind, with and without long context and latency
 // optimization, in each tier it may be served in): yes when m matches
-// them all, no when none, maybe otherwise; the answers are kept per
-// source region, model, scope and tier, so admission names them once.
+// them all, no when none, maybe otherwise. The answers are kept (per
+// line name, and per source region, model, scope and tier), so each usage
+// type is named once, not per call.
 func (sc *Scope) usageTypePred(m func(string) bool) pred {
-	var memo sync.Map // usageKey -> tri
+	var memo sync.Map  // usageKey -> tri
+	var lines sync.Map // lineKey -> tri
 	return func(l *line) tri {
 		if l.exact {
-			billed := pricing.BilledRegion(l.source, l.region)
-			if l.fixed {
-				return of(m(sc.namer.FixedUsageType(billed, l.model)))
+			k := lineKey{billed: pricing.BilledRegion(l.source, l.region), model: l.model, fixed: l.fixed, class: l.class,
+				v: pricing.Variant{Scope: l.scope, Tier: l.tier, LongContext: l.long, LatencyOptimized: l.latency}}
+			if v, ok := lines.Load(k); ok {
+				return v.(tri)
 			}
-			v := pricing.Variant{Scope: l.scope, Tier: l.tier, LongContext: l.long, LatencyOptimized: l.latency}
-			return of(m(sc.namer.UsageTypeOf(billed, l.model, l.class, v)))
+			var name string
+			if l.fixed {
+				name = sc.namer.FixedUsageType(k.billed, l.model)
+			} else {
+				name = sc.namer.UsageTypeOf(k.billed, l.model, l.class, k.v)
+			}
+			r := of(m(name))
+			lines.Store(k, r)
+			return r
 		}
 		if l.source == "" {
 			return maybe

@@ -343,3 +343,34 @@ func TestScopeFullUsageTypes(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkUsageTypeAdmits measures admission's per-call check of a
+// USAGE_TYPE budget (the tier asked for known, the answer memoised) and,
+// for comparison, a record's Spend under it.
+func BenchmarkUsageTypeAdmits(b *testing.B) {
+	e := costquery.Expr{Dimensions: &costquery.Values{Key: costquery.DimUsageType, Values: []string{"USE1-NovaPro-input-tokens-flex"}}}
+	sc, err := newScope(&Budget{Account: "111111111111", Type: Cost, Filter: &e}, "", costquery.NewNamer(catalog.Default()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := line{account: "111111111111", model: "amazon.nova-pro-v1:0", source: "us-east-1", tier: "default", tierKnown: true, opKnown: true}
+	b.Run("admits", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if sc.admits(&l) != no {
+				b.Fatal("a Standard call held by a flex budget")
+			}
+		}
+	})
+	r := ledger.Record{Account: "111111111111", Region: "us-east-1", RegionServed: "us-east-1", ModelID: "amazon.nova-pro-v1:0",
+		ServiceTier: "flex", Priced: true, InputTokens: 1000, OutputTokens: 100, InputCost: 400, OutputCost: 160, Cost: 560}
+	b.Run("spend", func(b *testing.B) {
+		b.ReportAllocs()
+		var scratch line
+		for b.Loop() {
+			if sc.spend(&r, &scratch) != 400 {
+				b.Fatal("wrong spend")
+			}
+		}
+	})
+}
