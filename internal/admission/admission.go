@@ -47,6 +47,12 @@ type Request struct {
 	Model       catalog.Model
 	Tags        tags.Set // the profile's tags now
 	Operation   string
+	// Region is the region the call is made to (its source region, which
+	// names its usage types); Scope the endpoint scope it is priced in
+	// (catalog.ScopeInRegion, ScopeGeo or ScopeGlobal: a system profile's,
+	// the one an application profile recorded at creation).
+	Region string
+	Scope  string
 	// InputTokens is an upper estimate of the input; MaxOutputTokens the
 	// output bound the request sets (or DefaultMaxOutputTokens).
 	InputTokens     int64

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/admission"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/profile"
@@ -212,10 +213,24 @@ type subject struct {
 	account, arn, model string
 	tags                tags.Set
 	regions             []string // the regions a profile routes to; nil when unknown
+	// source is the region calls are made to ("" when unknown); scope
+	// the endpoint scope they are priced in, as records keep it ("" in
+	// region, "geo", "global").
+	source, scope string
 }
 
 func (sub *subject) line() line {
-	return line{account: sub.account, profileARN: sub.arn, model: sub.model, tags: sub.tags, regions: sub.regions}
+	return line{account: sub.account, profileARN: sub.arn, model: sub.model, tags: sub.tags, regions: sub.regions,
+		source: sub.source, scope: sub.scope}
+}
+
+// recordScope returns a profile's or call's endpoint scope as records keep
+// it: "" for in-region.
+func recordScope(scope string) string {
+	if scope == catalog.ScopeInRegion {
+		return ""
+	}
+	return scope
 }
 
 // entry is the budgets that may include a subject's calls.
@@ -352,7 +367,8 @@ func (ix *index) setSubjects(keys []subjectKey, subs []*subject) {
 }
 
 func profileSubject(p *profile.Profile) (subjectKey, *subject) {
-	return subjectKey{arn: p.ARN}, &subject{account: p.Account, arn: p.ARN, model: p.ModelID, tags: p.Tags, regions: p.Regions()}
+	return subjectKey{arn: p.ARN}, &subject{account: p.Account, arn: p.ARN, model: p.ModelID, tags: p.Tags, regions: p.Regions(),
+		source: p.Region, scope: recordScope(p.Scope)}
 }
 
 // ProfileChanged keeps the admission index in step with application
@@ -454,7 +470,8 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 	}
 	e, ok := s.idx.get(k)
 	if !ok {
-		e = s.idx.fill(k, subject{account: a.Account, arn: a.ProfileARN, model: a.Model.ID, tags: a.Tags})
+		e = s.idx.fill(k, subject{account: a.Account, arn: a.ProfileARN, model: a.Model.ID, tags: a.Tags,
+			source: a.Region, scope: recordScope(a.Scope)})
 	}
 	if len(e.states) == 0 {
 		return noTicket{}, nil
@@ -464,6 +481,7 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 		if e.check[i] {
 			t.ln = e.sub.line()
 			t.ln.operation, t.ln.opKnown = a.Operation, true
+			t.ln.tier, t.ln.tierKnown = a.ServiceTier, a.ServiceTier != ""
 			if st.sc.admits(&t.ln) == no {
 				continue
 			}

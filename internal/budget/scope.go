@@ -4,11 +4,14 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -21,8 +24,22 @@ import (
 //   - costquery.Aggregate over the ledger's rollups (start, history);
 //   - Scope.Spend over one durable record (each call, live);
 //   - Scope.admits over a call about to run (admission), where what is not
-//     known yet (the region that will serve it, hence its usage types and a
-//     direct call's resource id) counts as "maybe" and a maybe is in scope.
+//     known yet counts as "maybe" and a maybe is in scope: the region that
+//     will serve it (hence a direct call's resource id), the token kinds it
+//     will bill, whether it falls into a long-context tier or is served
+//     latency-optimized, and its service tier beyond "the tier it asks for,
+//     or Standard" (a provider may serve Standard when the tier asked for
+//     has no capacity).
+//
+// USAGE_TYPE is the full AWS usage type of each line, with every suffix a
+// price dimension adds (pricing.Namer.UsageTypeOf): the source region's
+// code, the model, the token kind ("-cache-write-input-token-count-1-hour"
+// for the 1-hour cache writes), "-long-context", the tier ("-priority",
+// "-flex", "-reserved"), "-cross-region-global" and "-latency-optimized".
+// At admission the source region, the model and the endpoint scope are
+// known (the scope an application profile recorded at creation); a
+// USAGE_TYPE filter is decided there when every usage type the call may
+// bill under agrees, and is a maybe otherwise.
 //
 // Tag keys may be written "user:dept" (as the legacy TagKeyValue filter
 // writes them) or "dept"; both mean the tag dept.
@@ -183,10 +200,25 @@ type line struct {
 	tags                                  tags.Set
 	region                                string // region served, "" when none did
 	class                                 costquery.Class
+	fixed                                 bool // the record's fixed-cost line, not a token kind
 	regionKnown, classKnown, opKnown      bool
 	// regions are the regions a call not yet routed may be served from
 	// (a profile's); nil when not known.
 	regions []string
+
+	// source is the region the call is made to, which names its usage
+	// types ("" when not known); scope its endpoint scope as a record
+	// keeps it ("" in-region, "geo", "global").
+	source, scope string
+	// tier is the service tier: the one served (a record, exact) or the
+	// one asked for (admission, tierKnown; Standard may serve instead);
+	// unknown when neither.
+	tier      string
+	tierKnown bool
+	// long and latency are the record's long-context and
+	// latency-optimized flags; exact says the line is a record's, every
+	// price dimension known.
+	long, latency, exact bool
 }
 
 // pred is a compiled scope expression.
@@ -280,8 +312,14 @@ func (sc *Scope) compile(e *costquery.Expr) pred {
 	case e.Dimensions != nil:
 		o := optionsOf(e.Dimensions)
 		key, m := e.Dimensions.Key, matcher(e.Dimensions.Values, o)
-		if key == costquery.DimUsageType {
+		switch key {
+		case costquery.DimUsageType:
 			sc.perClass = true
+			return sc.usageTypePred(m)
+		case costquery.DimServiceTier:
+			return func(l *line) tri {
+				return agree(l.tiers(), func(t string) bool { return m(t) })
+			}
 		}
 		return func(l *line) tri {
 			v, ok := sc.dim(l, key)
@@ -379,13 +417,111 @@ func (sc *Scope) dim(l *line, d string) (string, bool) {
 			return "", false
 		}
 		return arn.FoundationModel(l.region, l.model), true
-	case costquery.DimUsageType:
-		if !l.regionKnown || !l.classKnown {
-			return "", false
-		}
-		return sc.namer.UsageType(l.region, l.model, l.class), true
 	}
 	return "", true
+}
+
+// allTiers are the service tiers a call may be served in.
+var allTiers = []string{catalog.TierDefault, catalog.TierPriority, catalog.TierFlex, catalog.TierReserved}
+
+// tiers returns the SERVICE_TIER values l may have, as costquery names
+// them ("default" for Standard and for a record no tier served): the
+// record's; at admission the tier asked for and Standard; else any.
+func (l *line) tiers() []string {
+	switch {
+	case l.exact || (l.tierKnown && (l.tier == "" || l.tier == catalog.TierDefault)):
+		if l.tier == "" {
+			return allTiers[:1]
+		}
+		return []string{l.tier}
+	case l.tierKnown:
+		return []string{catalog.TierDefault, l.tier}
+	}
+	return allTiers
+}
+
+// agree returns yes when f holds for every value, no when for none, and
+// maybe otherwise.
+func agree(vals []string, f func(string) bool) tri {
+	n := 0
+	for _, v := range vals {
+		if f(v) {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return no
+	case len(vals):
+		return yes
+	}
+	return maybe
+}
+
+// usageKey is what decides a USAGE_TYPE filter on a call about to run.
+type usageKey struct {
+	source, model, scope, tier string
+	tierKnown                  bool
+}
+
+// lineKey is what names a record's line.
+type lineKey struct {
+	billed, model string
+	v             pricing.Variant
+	class         costquery.Class
+	fixed         bool
+}
+
+// usageTypePred returns the predicate of a USAGE_TYPE filter matching m.
+// On a record's line it names the line's usage type as costquery does.
+// On a call about to run it names every usage type the call may bill
+// under (each token kind, with and without long context and latency
+// optimization, in each tier it may be served in): yes when m matches
+// them all, no when none, maybe otherwise. The answers are kept (per
+// line name, and per source region, model, scope and tier), so each usage
+// type is named once, not per call.
+func (sc *Scope) usageTypePred(m func(string) bool) pred {
+	var memo sync.Map  // usageKey -> tri
+	var lines sync.Map // lineKey -> tri
+	return func(l *line) tri {
+		if l.exact {
+			k := lineKey{billed: pricing.BilledRegion(l.source, l.region), model: l.model, fixed: l.fixed, class: l.class,
+				v: pricing.Variant{Scope: l.scope, Tier: l.tier, LongContext: l.long, LatencyOptimized: l.latency}}
+			if v, ok := lines.Load(k); ok {
+				return v.(tri)
+			}
+			var name string
+			if l.fixed {
+				name = sc.namer.FixedUsageType(k.billed, l.model)
+			} else {
+				name = sc.namer.UsageTypeOf(k.billed, l.model, l.class, k.v)
+			}
+			r := of(m(name))
+			lines.Store(k, r)
+			return r
+		}
+		if l.source == "" {
+			return maybe
+		}
+		k := usageKey{l.source, l.model, l.scope, l.tier, l.tierKnown}
+		if v, ok := memo.Load(k); ok {
+			return v.(tri)
+		}
+		var names []string
+		for _, tier := range l.tiers() {
+			for _, long := range [2]bool{false, true} {
+				for _, lat := range [2]bool{false, true} {
+					v := pricing.Variant{Scope: l.scope, Tier: tier, LongContext: long, LatencyOptimized: lat}
+					for c := range pricing.NumKinds {
+						names = append(names, sc.namer.UsageTypeOf(l.source, l.model, c, v))
+					}
+				}
+			}
+		}
+		r := agree(names, m)
+		memo.Store(k, r)
+		return r
+	}
 }
 
 // sees reports whether the scope's accounts include account.
@@ -415,7 +551,8 @@ func (sc *Scope) spend(r *ledger.Record, l *line) int64 {
 		return 0
 	}
 	*l = line{account: r.Account, profileARN: r.ProfileARN, model: r.ModelID, operation: r.Operation, tags: r.Tags,
-		region: r.RegionServed, regionKnown: true, opKnown: true}
+		region: r.RegionServed, regionKnown: true, opKnown: true,
+		source: r.Region, scope: r.Scope, tier: r.ServiceTier, tierKnown: true, long: r.LongContext, latency: r.LatencyOptimized, exact: true}
 	if sc.pred == nil || !sc.perClass {
 		if sc.pred != nil && sc.pred(l) != yes {
 			return 0
@@ -425,8 +562,17 @@ func (sc *Scope) spend(r *ledger.Record, l *line) int64 {
 		}
 		return int64(r.Cost)
 	}
+	// One line per token kind and the fixed-cost line, as costquery
+	// expands a rollup.
 	l.classKnown = true
 	var total int64
+	if r.FixedCost != 0 {
+		l.fixed = true
+		if sc.pred(l) == yes && !sc.usage {
+			total += int64(r.FixedCost)
+		}
+		l.fixed = false
+	}
 	for c, tc := range [...]struct {
 		tokens int64
 		cost   int64

@@ -65,15 +65,20 @@ func randomExpr(rng *rand.Rand, depth int) costquery.Expr {
 		return costquery.Expr{Not: &e}
 	case k <= 4:
 		dims := map[string][]string{
-			costquery.DimRegion:        {"us-east-1", "us-west-2", "NoRegion", "us-"},
-			costquery.DimOperation:     {"Converse", "InvokeModel", "Converse"},
-			costquery.DimModel:         {"anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "anthropic"},
-			costquery.DimUsageType:     {"USE1-Claude3Haiku-input-tokens", "output-tokens", "USW2-NovaLite-output-tokens"},
+			costquery.DimRegion:    {"us-east-1", "us-west-2", "NoRegion", "us-"},
+			costquery.DimOperation: {"Converse", "InvokeModel", "Converse"},
+			costquery.DimModel:     {"anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "anthropic"},
+			costquery.DimUsageType: {"USE1-Claude3Haiku-input-tokens", "output-tokens", "USW2-NovaLite-output-tokens",
+				"USE1-Claude3Haiku-input-tokens-flex", "-cross-region-global", "USE1-NovaLite-cache-write-input-token-count-1-hour",
+				"-long-context", "tokens-priority-cross-region-global", "-latency-optimized", "USE1-Claude3Haiku-reserved-capacity-hours",
+				"USW2-Claude3Haiku-output-tokens-reserved"},
+			costquery.DimServiceTier:   {"flex", "default", "priority", "reserved"},
 			costquery.DimLinkedAccount: {"111111111111", "222222222222"},
 			costquery.DimResourceID:    {"arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/aaaaaaaaaaaa", "arn:aws:bedrock:us-west-2::foundation-model/", "foundation-model"},
 			costquery.DimService:       {"Amazon Bedrock", "Amazon EC2"},
 		}
-		keys := []string{costquery.DimRegion, costquery.DimOperation, costquery.DimModel, costquery.DimUsageType, costquery.DimLinkedAccount, costquery.DimResourceID, costquery.DimService}
+		keys := []string{costquery.DimRegion, costquery.DimOperation, costquery.DimModel, costquery.DimUsageType, costquery.DimLinkedAccount,
+			costquery.DimResourceID, costquery.DimService, costquery.DimUsageType, costquery.DimServiceTier}
 		key := keys[rng.IntN(len(keys))]
 		vals := dims[key]
 		n := 1 + rng.IntN(2)
@@ -112,9 +117,24 @@ func randomRecord(rng *rand.Rand, i int) ledger.Record {
 	if rng.IntN(2) == 0 {
 		r.ProfileARN = "arn:aws:bedrock:us-east-1:" + r.Account + ":application-inference-profile/aaaaaaaaaaaa"
 	}
+	// The price dimensions: the source region (which names the usage
+	// types; "" in records that predate it), the scope, the tier served,
+	// long context, latency optimization and both cache-write TTLs.
+	r.Region = []string{"us-east-1", "us-east-1", "us-west-2", ""}[rng.IntN(4)]
+	r.Scope = []string{"", "geo", "global"}[rng.IntN(3)]
+	r.ServiceTier = []string{"default", "flex", "priority", "reserved", ""}[rng.IntN(5)]
+	r.LongContext, r.LatencyOptimized = rng.IntN(4) == 0, rng.IntN(4) == 0
+	r.CacheWriteTokens, r.CacheWrite1hTokens = int64(rng.IntN(2)*40), int64(rng.IntN(2)*30)
 	if r.Priced {
 		r.InputCost, r.OutputCost, r.CacheReadCost = money.Amount(r.InputTokens*250), money.Amount(r.OutputTokens*1250), money.Amount(r.CacheReadTokens*25)
-		r.Cost = r.InputCost + r.OutputCost + r.CacheReadCost
+		r.CacheWriteCost, r.CacheWrite1hCost = money.Amount(r.CacheWriteTokens*300), money.Amount(r.CacheWrite1hTokens*500)
+		r.Cost = r.LineSum()
+	}
+	if rng.IntN(12) == 0 {
+		// An hour of a reserved-capacity commitment: a fixed-cost line only.
+		r = ledger.Record{RequestID: r.RequestID, Time: r.Time, Account: r.Account, Region: r.Region, RegionServed: r.Region,
+			ProfileARN: r.ProfileARN, ModelID: r.ModelID, Operation: ledger.OpFixedCost, ServiceTier: "reserved", Tags: r.Tags,
+			Outcome: ledger.OutcomeSuccess, Priced: true, FixedCost: 7_000_000_000, Cost: 7_000_000_000}
 	}
 	return r
 }
@@ -167,7 +187,13 @@ func TestScopeAgreesWithCostExplorer(t *testing.T) {
 		if got != want {
 			t.Fatalf("expr %s, record %+v: Spend = %d, Cost Explorer = %d", show(&e), r, got, want)
 		}
-		l := line{account: r.Account, profileARN: r.ProfileARN, model: r.ModelID, tags: r.Tags}
+		if r.Operation == ledger.OpFixedCost {
+			continue // no call: nothing to admit
+		}
+		// Admission knows the source region and the scope; the tier once
+		// the call asks for one (here the tier that served, or a higher
+		// one that Standard served instead).
+		l := line{account: r.Account, profileARN: r.ProfileARN, model: r.ModelID, tags: r.Tags, source: r.Region, scope: r.Scope}
 		if i%3 == 0 {
 			// A profile routing to the served region and another.
 			l.regions = []string{r.RegionServed, "eu-west-1"}
@@ -178,6 +204,13 @@ func TestScopeAgreesWithCostExplorer(t *testing.T) {
 		l.operation, l.opKnown = r.Operation, true
 		if got != 0 && sc.admits(&l) == no {
 			t.Fatalf("expr %s, record %+v: admission with the operation rules the budget out, but the call spends %d in it", show(&e), r, got)
+		}
+		l.tier, l.tierKnown = r.ServiceTier, r.ServiceTier != ""
+		if r.ServiceTier == catalog.TierDefault && i%5 == 0 {
+			l.tier = catalog.TierPriority
+		}
+		if got != 0 && sc.admits(&l) == no {
+			t.Fatalf("expr %s, record %+v: admission asking tier %q rules the budget out, but the call spends %d in it", show(&e), r, l.tier, got)
 		}
 	}
 	if checked < 2000 || spent < checked/5 || spent > checked*4/5 {
@@ -197,4 +230,147 @@ func show(e *costquery.Expr) string {
 		return fmt.Sprintf("Dim(%s %q %v)", e.Dimensions.Key, e.Dimensions.Values, e.Dimensions.MatchOptions)
 	}
 	return fmt.Sprintf("Tag(%s %q %v)", e.Tags.Key, e.Tags.Values, e.Tags.MatchOptions)
+}
+
+// TestScopeFullUsageTypes checks a budget filtered on one AWS usage type,
+// with each suffix a price dimension adds, against records of each
+// variant: Spend counts exactly the lines billed under that usage type,
+// Cost Explorer over the rollups counts the same, and admission rules a
+// call out only when no usage type it may bill under matches.
+func TestScopeFullUsageTypes(t *testing.T) {
+	const haiku = "anthropic.claude-haiku-4-5-20251001-v1:0" // "Claude4.5Haiku" in usage types
+	namer := costquery.NewNamer(catalog.Default())
+	// Every record is made to us-east-1 (USE1) and served in us-west-2:
+	// usage types name the source region.
+	rec := func(id, scope, tier string, long, latency bool) ledger.Record {
+		return ledger.Record{RequestID: id, Time: t0, Account: "111111111111", Region: "us-east-1", RegionServed: "us-west-2",
+			ModelID: haiku, Operation: "Converse", Outcome: ledger.OutcomeSuccess, Priced: true,
+			Scope: scope, ServiceTier: tier, LongContext: long, LatencyOptimized: latency,
+			InputTokens: 1000, OutputTokens: 100, CacheWriteTokens: 20, CacheWrite1hTokens: 50,
+			InputCost: 1000, OutputCost: 500, CacheWriteCost: 40, CacheWrite1hCost: 300, Cost: 1840}
+	}
+	recs := []ledger.Record{
+		rec("standard", "", "default", false, false),
+		rec("flex", "", "flex", false, false),
+		rec("priority-global", "global", "priority", false, false),
+		rec("geo", "geo", "default", false, false),
+		rec("long-global", "global", "default", true, false),
+		rec("latency", "", "default", false, true),
+		rec("reserved", "", "reserved", false, false),
+		rec("long-flex-global", "global", "flex", true, false),
+	}
+	const input, output, write1h = 1000, 500, 300
+	for _, tc := range []struct {
+		usageType string
+		want      map[string]int64 // request id -> cost in scope
+	}{
+		{"USE1-Claude4.5Haiku-input-tokens", map[string]int64{"standard": input, "geo": input}},
+		{"USE1-Claude4.5Haiku-input-tokens-flex", map[string]int64{"flex": input}},
+		{"USE1-Claude4.5Haiku-output-tokens-priority-cross-region-global", map[string]int64{"priority-global": output}},
+		{"USE1-Claude4.5Haiku-input-tokens-long-context-cross-region-global", map[string]int64{"long-global": input}},
+		{"USE1-Claude4.5Haiku-input-tokens-latency-optimized", map[string]int64{"latency": input}},
+		{"USE1-Claude4.5Haiku-input-tokens-reserved", map[string]int64{"reserved": input}},
+		{"USE1-Claude4.5Haiku-cache-write-input-token-count-1-hour", map[string]int64{"standard": write1h, "geo": write1h}},
+		{"USE1-Claude4.5Haiku-cache-write-input-token-count-1-hour-flex", map[string]int64{"flex": write1h}},
+		{"USE1-Claude4.5Haiku-input-tokens-long-context-flex-cross-region-global", map[string]int64{"long-flex-global": input}},
+		{"USW2-Claude4.5Haiku-input-tokens", nil}, // the region served names no usage type
+	} {
+		t.Run(tc.usageType, func(t *testing.T) {
+			e := costquery.Expr{Dimensions: &costquery.Values{Key: costquery.DimUsageType, Values: []string{tc.usageType}}}
+			sc, err := newScope(&Budget{Account: "111111111111", Type: Cost, Filter: &e}, "", namer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var total int64
+			for _, r := range recs {
+				got := sc.Spend(&r)
+				if got != tc.want[r.RequestID] {
+					t.Errorf("Spend(%s) = %d, want %d", r.RequestID, got, tc.want[r.RequestID])
+				}
+				total += got
+			}
+			res, err := costquery.Aggregate(costquery.RollupRecords(recs), costquery.Query{From: t0.Truncate(time.Hour), To: t0.Add(time.Hour),
+				Granularity: costquery.Hourly, Filter: sc.expr}, namer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ce := int64(res.Periods[0].Total.Cost); ce != total {
+				t.Errorf("Cost Explorer over the rollups = %d, Spend = %d", ce, total)
+			}
+		})
+	}
+
+	// Admission: a call about to run from us-east-1 through a profile of
+	// the given scope, asking the given tier ("" before the call names
+	// one), may bill under several usage types.
+	for _, tc := range []struct {
+		name, match, value, scope, tier string
+		want                            tri
+	}{
+		{"flex filter, call asking flex", "", "USE1-Claude4.5Haiku-input-tokens-flex", "", "flex", maybe},
+		{"flex filter, call asking Standard", "", "USE1-Claude4.5Haiku-input-tokens-flex", "", "default", no},
+		{"flex filter, call asking priority", "", "USE1-Claude4.5Haiku-input-tokens-flex", "", "priority", no},
+		{"flex filter, tier not known yet", "", "USE1-Claude4.5Haiku-input-tokens-flex", "", "", maybe},
+		{"flex filter, global call", "", "USE1-Claude4.5Haiku-input-tokens-flex", "global", "flex", no},
+		{"global filter, in-region call", "", "USE1-Claude4.5Haiku-input-tokens-cross-region-global", "", "default", no},
+		{"global filter, geo call", "", "USE1-Claude4.5Haiku-input-tokens-cross-region-global", "geo", "default", no},
+		{"global filter, global call", "", "USE1-Claude4.5Haiku-input-tokens-cross-region-global", "global", "default", maybe},
+		{"plain filter, global call", "", "USE1-Claude4.5Haiku-input-tokens", "global", "default", no},
+		{"plain filter, geo call", "", "USE1-Claude4.5Haiku-input-tokens", "geo", "default", maybe},
+		{"1-hour cache filter, reserved call (may overflow to Standard)", "", "USE1-Claude4.5Haiku-cache-write-input-token-count-1-hour", "", "reserved", maybe},
+		{"another region's usage types", "", "USW2-Claude4.5Haiku-input-tokens", "", "default", no},
+		{"every usage type of the model from USE1", "STARTS_WITH", "USE1-Claude4.5Haiku-", "global", "flex", yes},
+		{"every flex usage type, call asking flex", "CONTAINS", "-flex", "", "flex", maybe},
+		{"every flex usage type, call asking Standard", "CONTAINS", "-flex", "", "default", no},
+		{"every global usage type, global call", "CONTAINS", "-cross-region-global", "global", "priority", yes},
+	} {
+		t.Run("admission/"+tc.name, func(t *testing.T) {
+			v := &costquery.Values{Key: costquery.DimUsageType, Values: []string{tc.value}}
+			if tc.match != "" {
+				v.MatchOptions = []costquery.MatchOption{costquery.MatchOption(tc.match)}
+			}
+			sc, err := newScope(&Budget{Account: "111111111111", Type: Cost, Filter: &costquery.Expr{Dimensions: v}}, "", namer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := line{account: "111111111111", model: haiku, source: "us-east-1", scope: tc.scope, tier: tc.tier, tierKnown: tc.tier != "",
+				regions: []string{"us-east-1", "us-west-2"}}
+			for range 2 { // the second answer comes from the memo
+				if got := sc.admits(&l); got != tc.want {
+					t.Errorf("admits = %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUsageTypeAdmits measures admission's per-call check of a
+// USAGE_TYPE budget (the tier asked for known, the answer memoised) and,
+// for comparison, a record's Spend under it.
+func BenchmarkUsageTypeAdmits(b *testing.B) {
+	e := costquery.Expr{Dimensions: &costquery.Values{Key: costquery.DimUsageType, Values: []string{"USE1-NovaPro-input-tokens-flex"}}}
+	sc, err := newScope(&Budget{Account: "111111111111", Type: Cost, Filter: &e}, "", costquery.NewNamer(catalog.Default()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := line{account: "111111111111", model: "amazon.nova-pro-v1:0", source: "us-east-1", tier: "default", tierKnown: true, opKnown: true}
+	b.Run("admits", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if sc.admits(&l) != no {
+				b.Fatal("a Standard call held by a flex budget")
+			}
+		}
+	})
+	r := ledger.Record{Account: "111111111111", Region: "us-east-1", RegionServed: "us-east-1", ModelID: "amazon.nova-pro-v1:0",
+		ServiceTier: "flex", Priced: true, InputTokens: 1000, OutputTokens: 100, InputCost: 400, OutputCost: 160, Cost: 560}
+	b.Run("spend", func(b *testing.B) {
+		b.ReportAllocs()
+		var scratch line
+		for b.Loop() {
+			if sc.spend(&r, &scratch) != 400 {
+				b.Fatal("wrong spend")
+			}
+		}
+	})
 }

@@ -25,7 +25,7 @@ func (c *call) admit(ctx context.Context, body []byte, maxOut int64) error {
 	}
 	a := admission.Request{Time: c.start, RequestID: c.caller.RequestID, Account: c.caller.Account, PrincipalID: c.caller.PrincipalID,
 		ProfileARN: c.target.ProfileARN, ProfileID: c.target.ProfileID, Model: c.target.Model, Tags: c.target.Tags,
-		Operation: c.op, InputTokens: estimateTokens(body), MaxOutputTokens: maxOut,
+		Operation: c.op, Region: c.s.profiles.Region(), Scope: c.scope(), InputTokens: estimateTokens(body), MaxOutputTokens: maxOut,
 		ServiceTier: c.tier, RequestMaxTokens: requested, CrossRegion: c.target.Type == profile.SystemDefined || len(c.target.Regions) > 1}
 	if c.s.quotas != nil {
 		start := c.s.now()
@@ -38,6 +38,7 @@ func (c *call) admit(ctx context.Context, body []byte, maxOut int64) error {
 			c.quota = qt
 			if t := qt.ServiceTier(); t != "" {
 				c.tier = t
+				a.ServiceTier = t // the budgets see the tier the call goes to
 			}
 		}
 	}

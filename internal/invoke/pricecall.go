@@ -5,7 +5,6 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
-	"github.com/tollgate-dev/tollgate/internal/profile"
 )
 
 // price fills r's token kinds, price dimensions and cost from u. It reads
@@ -33,18 +32,13 @@ func (c *call) price(r *ledger.Record, u converse.Usage) {
 	r.CacheWriteCost, r.CacheWrite1hCost = q.Costs[pricing.CacheWrite], q.Costs[pricing.CacheWrite1h]
 }
 
-// scope is the endpoint scope the call is priced in: a system profile's
-// (geo or global), an application profile's source's, or in-region.
+// scope is the endpoint scope the call is priced in: its target's (a
+// system profile's geo or global, the scope an application profile
+// recorded when it was created, in-region for a direct call), read with
+// no lookup.
 func (c *call) scope() string {
-	switch c.target.Type {
-	case profile.SystemDefined:
-		if p, ok := c.s.catalog.SystemProfile(c.target.ProfileID); ok {
-			return pricing.ScopeOf(p.Geo)
-		}
-	case profile.Application:
-		if p, ok := c.s.profiles.Lookup(c.target.Account, c.target.ProfileID); ok {
-			return pricing.SourceScope(c.s.catalog, p.Source)
-		}
+	if c.target.Scope == "" {
+		return catalog.ScopeInRegion
 	}
-	return catalog.ScopeInRegion
+	return c.target.Scope
 }

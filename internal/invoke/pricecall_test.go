@@ -31,7 +31,7 @@ func TestPriceCall(t *testing.T) {
 	m, _ := cat.Model(sonnet)
 	start := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
 	c := &call{s: &Service{catalog: cat}, start: start,
-		target: Target{Type: profile.SystemDefined, ProfileID: "global." + sonnet, Model: m}}
+		target: Target{Type: profile.SystemDefined, ProfileID: "global." + sonnet, Model: m, Scope: catalog.ScopeGlobal}}
 	u := converse.Usage{InputTokens: 1000, OutputTokens: 100, CacheWriteInputTokens: 3000,
 		CacheDetails: converse.CacheDetails{OneHour: 2000, FiveMinutes: 1000}}
 	p := func(v string) money.Amount { return money.MustParse(v) }

@@ -19,6 +19,10 @@ type Target struct {
 	Model      catalog.Model // shared with the catalogue; do not modify
 	Regions    []string      // regions to route to, in preference order
 	Tags       tags.Set      // the profile's tags now (shared; do not modify)
+	// Scope is the endpoint scope the call is priced in: the profile's
+	// (fixed when an application profile was created), in-region for a
+	// direct call.
+	Scope string
 
 	// modelARNs are the profile's foundation-model ARNs, one per region
 	// in Regions' order (shared; do not modify); nil for a direct call.
@@ -82,7 +86,7 @@ func (s *Service) fromApplication(p *profile.Profile) (Target, error) {
 		return Target{}, errkind.New(errkind.Internal, "The model %s of inference profile %s is no longer in the catalogue.", p.ModelID, p.ID)
 	}
 	return Target{Account: p.Account, ProfileARN: p.ARN, ProfileID: p.ID, Type: profile.Application,
-		Model: m, Regions: p.Regions(), Tags: p.Tags, modelARNs: p.ModelARNs}, nil
+		Model: m, Regions: p.Regions(), Tags: p.Tags, Scope: p.Scope, modelARNs: p.ModelARNs}, nil
 }
 
 func (s *Service) systemTarget(account, id, ident string) (Target, error) {
@@ -95,7 +99,7 @@ func (s *Service) systemTarget(account, id, ident string) (Target, error) {
 		return Target{}, errkind.New(errkind.Internal, "The model %s is not in the catalogue.", p.ModelID)
 	}
 	return Target{Account: account, ProfileARN: p.ARN, ProfileID: p.ID, Type: profile.SystemDefined,
-		Model: m, Regions: p.Regions(), modelARNs: p.ModelARNs}, nil
+		Model: m, Regions: p.Regions(), Scope: p.Scope, modelARNs: p.ModelARNs}, nil
 }
 
 func (s *Service) modelTarget(account, id, ident string) (Target, error) {
@@ -111,7 +115,7 @@ func (s *Service) modelTarget(account, id, ident string) (Target, error) {
 	if !offered {
 		return Target{}, errkind.New(errkind.Invalid, "Invocation of model ID %s with on-demand throughput isn't supported in %s. Retry your request with the ID or ARN of an inference profile that contains this model.", id, region)
 	}
-	return Target{Account: account, Model: m, Regions: []string{region}}, nil
+	return Target{Account: account, Model: m, Regions: []string{region}, Scope: catalog.ScopeInRegion}, nil
 }
 
 // ResolveTagged finds the application profile for a call that names its

@@ -3,7 +3,6 @@ package pricing
 import (
 	"time"
 
-	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/money"
 )
@@ -232,18 +231,4 @@ func ScopeOf(geo string) string {
 		return catalog.ScopeInRegion
 	}
 	return catalog.ScopeOfGeo(geo)
-}
-
-// SourceScope returns the scope of an application profile copied from
-// source (its modelSource.copyFrom ARN): a system profile's scope, or in
-// region for a foundation model (or anything c cannot place).
-func SourceScope(c *catalog.Catalog, source string) string {
-	a, err := arn.Bedrock(source, arn.TypeInferenceProfile)
-	if err != nil {
-		return catalog.ScopeInRegion
-	}
-	if p, ok := c.SystemProfile(a.ID()); ok {
-		return ScopeOf(p.Geo)
-	}
-	return catalog.ScopeInRegion
 }

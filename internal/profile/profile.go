@@ -7,8 +7,11 @@ package profile
 
 import (
 	"context"
+	"strings"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/arn"
+	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -36,9 +39,15 @@ type Profile struct {
 	ModelID     string   // the underlying foundation model
 	ModelARNs   []string // one foundation-model ARN per region it routes to
 	Source      string   // the copyFrom ARN it was created from (application only)
-	Tags        tags.Set
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Scope is the endpoint scope the profile's calls are priced in:
+	// catalog.ScopeInRegion, ScopeGeo or ScopeGlobal. An application
+	// profile takes it from its source when it is created and keeps it,
+	// whatever the catalogue later says of that source; a system profile
+	// has its geography's.
+	Scope     string
+	Tags      tags.Set
+	CreatedAt time.Time
+	UpdatedAt time.Time
 
 	// ClientRequestToken and RequestHash make creation idempotent: a replay
 	// with the same token and hash returns this profile.
@@ -65,6 +74,21 @@ func (p Profile) Regions() []string {
 		}
 	}
 	return out
+}
+
+// ScopeOfSource returns the endpoint scope a modelSource.copyFrom ARN
+// names, from the ARN alone: global for a system profile whose id starts
+// "global.", geographic for any other system profile, in-region for a
+// foundation model (or an ARN it cannot read). It is the rule the stores'
+// migrations backfill existing profiles with; creation reads the
+// catalogue's geography instead, which agrees with it.
+func ScopeOfSource(source string) string {
+	a, err := arn.Bedrock(source, arn.TypeInferenceProfile)
+	if err != nil {
+		return catalog.ScopeInRegion
+	}
+	geo, _, _ := strings.Cut(a.ID(), ".")
+	return catalog.ScopeOfGeo(geo)
 }
 
 // Clone returns a deep copy of p.

@@ -105,6 +105,11 @@ func (s *Service) notify(old, new *Profile) {
 }
 
 func (s *Service) insertLocked(p *Profile) {
+	if p.Scope == "" {
+		// A row written before the store kept the scope (or by an older
+		// replica): the scope its source names.
+		p.Scope = ScopeOfSource(p.Source)
+	}
 	s.byKey[key{p.Account, p.ID}] = p
 	s.byAcct[p.Account] = append(s.byAcct[p.Account], p)
 	if p.ClientRequestToken != "" {
@@ -191,7 +196,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
 	if err := in.validate(); err != nil {
 		return Profile{}, err
 	}
-	modelID, modelARNs, err := s.resolveSource(in.Account, in.CopyFrom)
+	modelID, modelARNs, scope, err := s.resolveSource(in.Account, in.CopyFrom)
 	if err != nil {
 		return Profile{}, err
 	}
@@ -232,6 +237,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
 		ModelID:            modelID,
 		ModelARNs:          modelARNs,
 		Source:             in.CopyFrom,
+		Scope:              scope,
 		Tags:               tags.FromList(in.Tags),
 		CreatedAt:          now,
 		UpdatedAt:          now,
@@ -272,37 +278,38 @@ func (s *Service) newIDLocked(account string) (string, error) {
 }
 
 // resolveSource checks a modelSource.copyFrom ARN and returns the model it
-// wraps and the model ARNs the new profile routes to.
-func (s *Service) resolveSource(account, copyFrom string) (string, []string, error) {
+// wraps, the model ARNs the new profile routes to and the endpoint scope
+// its calls are priced in (the system profile's, or in-region).
+func (s *Service) resolveSource(account, copyFrom string) (string, []string, string, error) {
 	a, err := arn.Bedrock(copyFrom, arn.TypeFoundationModel, arn.TypeInferenceProfile)
 	if err != nil {
-		return "", nil, errkind.New(errkind.Invalid, "1 validation error detected: Value at 'modelSource.copyFrom' failed to satisfy constraint: Member must be the ARN of a foundation model or a system-defined inference profile")
+		return "", nil, "", errkind.New(errkind.Invalid, "1 validation error detected: Value at 'modelSource.copyFrom' failed to satisfy constraint: Member must be the ARN of a foundation model or a system-defined inference profile")
 	}
 	if a.Region != s.region {
-		return "", nil, errkind.New(errkind.Invalid, "The model source ARN %s is in region %q, not %q.", copyFrom, a.Region, s.region)
+		return "", nil, "", errkind.New(errkind.Invalid, "The model source ARN %s is in region %q, not %q.", copyFrom, a.Region, s.region)
 	}
 	switch a.Type() {
 	case arn.TypeFoundationModel:
 		if a.Account != "" {
-			return "", nil, errkind.New(errkind.Invalid, "A foundation-model ARN has no account id: %s", copyFrom)
+			return "", nil, "", errkind.New(errkind.Invalid, "A foundation-model ARN has no account id: %s", copyFrom)
 		}
 		m, ok := s.catalog.Model(a.ID())
 		if !ok || !slices.Contains(m.Regions, s.region) {
-			return "", nil, errkind.New(errkind.NotFound, "The foundation model %s is not available in %s.", a.ID(), s.region)
+			return "", nil, "", errkind.New(errkind.NotFound, "The foundation model %s is not available in %s.", a.ID(), s.region)
 		}
 		if !slices.Contains(m.InferenceTypes, "ON_DEMAND") {
-			return "", nil, errkind.New(errkind.Invalid, "The foundation model %s does not support on-demand inference.", a.ID())
+			return "", nil, "", errkind.New(errkind.Invalid, "The foundation model %s does not support on-demand inference.", a.ID())
 		}
-		return m.ID, []string{arn.FoundationModel(s.region, m.ID)}, nil
+		return m.ID, []string{arn.FoundationModel(s.region, m.ID)}, catalog.ScopeInRegion, nil
 	default:
 		if a.Account != account {
-			return "", nil, errkind.New(errkind.Invalid, "The inference profile ARN %s belongs to another account.", copyFrom)
+			return "", nil, "", errkind.New(errkind.Invalid, "The inference profile ARN %s belongs to another account.", copyFrom)
 		}
 		sp, ok := s.catalog.SystemProfile(a.ID())
 		if !ok || !slices.Contains(sp.Regions, s.region) {
-			return "", nil, errkind.New(errkind.NotFound, "The inference profile %s was not found.", a.ID())
+			return "", nil, "", errkind.New(errkind.NotFound, "The inference profile %s was not found.", a.ID())
 		}
-		return sp.ModelID, sp.ModelARNs(), nil
+		return sp.ModelID, sp.ModelARNs(), catalog.ScopeOfGeo(sp.Geo), nil
 	}
 }
 
@@ -384,6 +391,7 @@ func (s *Service) systemProfile(account string, sp catalog.SystemProfile) Profil
 		Type:        SystemDefined,
 		ModelID:     sp.ModelID,
 		ModelARNs:   sp.ModelARNs(),
+		Scope:       catalog.ScopeOfGeo(sp.Geo),
 		CreatedAt:   systemEpoch,
 		UpdatedAt:   systemEpoch,
 	}

@@ -41,8 +41,8 @@ func (db *DB) CreateProfileWithin(ctx context.Context, p profile.Profile, quota 
 
 func insertProfile(ctx context.Context, tx *sql.Tx, p profile.Profile) error {
 	return sqlstore.InsertProfile(ctx, tx, errs, `INSERT INTO profiles
-		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, p)
+		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash, scope)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`, p)
 }
 
 // DeleteProfile implements profile.Store.
@@ -63,7 +63,7 @@ func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set
 // ListAllProfiles implements profile.Store.
 func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
 	out, err := sqlstore.All(ctx, db.db, sqlstore.ScanProfile, `SELECT account, id, arn, name, description, region, model_id,
-		model_arns, source, tags, created_at, updated_at, client_request_token, request_hash FROM profiles ORDER BY account COLLATE "C", created_at, id COLLATE "C"`)
+		model_arns, source, tags, created_at, updated_at, client_request_token, request_hash, scope FROM profiles ORDER BY account COLLATE "C", created_at, id COLLATE "C"`)
 	if err != nil {
 		return nil, internal(err, "list profiles")
 	}

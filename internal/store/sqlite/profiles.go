@@ -13,8 +13,8 @@ import (
 // CreateProfile implements profile.Store.
 func (db *DB) CreateProfile(ctx context.Context, p profile.Profile) error {
 	return sqlstore.InsertProfile(ctx, db.w, errs, `INSERT INTO profiles
-		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p)
+		(account, id, arn, name, description, region, model_id, model_arns, source, tags, created_at, updated_at, client_request_token, request_hash, scope)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p)
 }
 
 // DeleteProfile implements profile.Store.
@@ -31,7 +31,7 @@ func (db *DB) SetProfileTags(ctx context.Context, account, id string, t tags.Set
 // ListAllProfiles implements profile.Store.
 func (db *DB) ListAllProfiles(ctx context.Context) ([]profile.Profile, error) {
 	out, err := sqlstore.All(ctx, db.r, sqlstore.ScanProfile, `SELECT account, id, arn, name, description, region, model_id,
-		model_arns, source, tags, created_at, updated_at, client_request_token, request_hash FROM profiles ORDER BY account, created_at, id`)
+		model_arns, source, tags, created_at, updated_at, client_request_token, request_hash, scope FROM profiles ORDER BY account, created_at, id`)
 	if err != nil {
 		return nil, internal(err, "list profiles")
 	}

@@ -24,14 +24,14 @@ import (
 
 // ScanProfile scans account, id, arn, name, description, region,
 // model_id, model_arns, source, tags, created_at, updated_at,
-// client_request_token, request_hash.
+// client_request_token, request_hash, scope.
 func ScanProfile(sc Scanner) (profile.Profile, error) {
 	var p profile.Profile
 	var arns, tj []byte
 	var created, updated int64
 	var token sql.NullString
 	if err := sc.Scan(&p.Account, &p.ID, &p.ARN, &p.Name, &p.Description, &p.Region, &p.ModelID, &arns, &p.Source, &tj,
-		&created, &updated, &token, &p.RequestHash); err != nil {
+		&created, &updated, &token, &p.RequestHash, &p.Scope); err != nil {
 		return p, err
 	}
 	if err := json.Unmarshal(arns, &p.ModelARNs); err != nil {

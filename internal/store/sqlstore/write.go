@@ -49,13 +49,13 @@ func ExecFound(ctx context.Context, ex Execer, e Errors, op string, notFound err
 
 // InsertProfile inserts p: account, id, arn, name, description, region,
 // model_id, model_arns, source, tags, created_at, updated_at,
-// client_request_token, request_hash. A name or request token taken is
+// client_request_token, request_hash, scope. A name or request token taken is
 // errkind.Conflict.
 func InsertProfile(ctx context.Context, ex Execer, e Errors, query string, p profile.Profile) error {
 	arns, _ := json.Marshal(p.ModelARNs)
 	_, err := ex.ExecContext(ctx, query,
 		p.Account, p.ID, p.ARN, p.Name, p.Description, p.Region, p.ModelID, string(arns), p.Source,
-		TagsJSON(p.Tags), MS(p.CreatedAt), MS(p.UpdatedAt), Nullable(p.ClientRequestToken), p.RequestHash)
+		TagsJSON(p.Tags), MS(p.CreatedAt), MS(p.UpdatedAt), Nullable(p.ClientRequestToken), p.RequestHash, p.Scope)
 	if e.IsConstraint(err) {
 		return errkind.Wrap(errkind.Conflict, err, "An inference profile with this name or request token already exists.")
 	}

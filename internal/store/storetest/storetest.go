@@ -83,6 +83,7 @@ func sample(account, id, name, token string, at time.Time) profile.Profile {
 		ModelID:   "anthropic.claude-3-haiku-20240307-v1:0",
 		ModelARNs: []string{"arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"},
 		Source:    "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+		Scope:     "in-region",
 		Tags:      tags.Set{"dept": "claims", "empty": ""}, CreatedAt: at, UpdatedAt: at,
 		ClientRequestToken: token, RequestHash: "h-" + id,
 	}
@@ -92,6 +93,8 @@ func testProfiles(t *testing.T, s Store) {
 	ctx := t.Context()
 	a := sample("111111111111", "aaaaaaaaaaaa", "one", "tok-1", t0)
 	b := sample("111111111111", "bbbbbbbbbbbb", "two", "", t0.Add(time.Second))
+	// Copied from a global system profile: the store keeps its scope.
+	b.Source, b.Scope = "arn:aws:bedrock:us-east-1:111111111111:inference-profile/global.anthropic.claude-haiku-4-5-20251001-v1:0", "global"
 	c := sample("222222222222", "aaaaaaaaaaaa", "one", "tok-1", t0) // same id, name and token in another account
 	for _, p := range []profile.Profile{b, a, c} {
 		if err := s.CreateProfile(ctx, p); err != nil {

@@ -268,6 +268,7 @@ CREATE TABLE profiles (
     updated_at bigint NOT NULL,
     client_request_token text,
     request_hash text NOT NULL,
+    scope text NOT NULL DEFAULT ''::text,
     CONSTRAINT profiles_account_name_key UNIQUE (account, name),
     CONSTRAINT profiles_pkey PRIMARY KEY (account, id)
 );

@@ -209,7 +209,7 @@ CREATE TABLE profiles (
     created_at           INTEGER NOT NULL, -- unix milliseconds
     updated_at           INTEGER NOT NULL,
     client_request_token TEXT,
-    request_hash         TEXT    NOT NULL,
+    request_hash         TEXT    NOT NULL, scope TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (account, id),
     UNIQUE (account, name)
 );
