@@ -166,6 +166,19 @@ func marketplaceUsageType(ut string) bool {
 	return strings.Contains(ut, "-MP:") || strings.HasPrefix(ut, "MP:")
 }
 
+// InTokens reports whether a Line's Usage of usage type ut in pricing
+// unit unit is in tokens (rather than thousandths of the unit): "tokens",
+// "1K tokens", and for a marketplace usage type "1M tokens" or "Units".
+func InTokens(unit, ut string) bool {
+	switch {
+	case strings.EqualFold(unit, "tokens"), strings.EqualFold(unit, "1K tokens"):
+		return true
+	case marketplaceUsageType(ut):
+		return unit == "1M tokens" || strings.EqualFold(unit, "Units")
+	}
+	return false
+}
+
 // keep converts it into a Line, or reports false when it is not Bedrock
 // usage in [from, to).
 func (c *CUR) keep(it *item, from, to time.Time) (Line, bool, error) {
