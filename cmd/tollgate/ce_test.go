@@ -743,6 +743,15 @@ func testCEDimensionValues(t *testing.T, c *ce.Client, w *ceWorld) {
 			var got []string
 			for _, v := range out.DimensionValues {
 				got = append(got, aws.ToString(v.Value))
+				if tc.dim == "USAGE_TYPE" {
+					want := "Tokens"
+					if strings.Contains(aws.ToString(v.Value), "-MP:") {
+						want = "Units" // an AWS Marketplace usage type
+					}
+					if v.Attributes["unit"] != want {
+						t.Errorf("%s: unit %q, want %q", aws.ToString(v.Value), v.Attributes["unit"], want)
+					}
+				}
 			}
 			want := distinct(tc.dim, tc.keep)
 			if diff := cmp.Diff(got, want); diff != "" {
