@@ -47,7 +47,7 @@ var (
 	// (SERVICE): their usage types are marketplace ones,
 	// "<CODE>-MP:<CODE>_<dimension>-Units".
 	ceMarket = map[string]string{ceHaiku: "Claude 3 Haiku (Amazon Bedrock Edition)", ceSonnet: "Claude 3.5 Sonnet (Amazon Bedrock Edition)"}
-	ceCode  = map[string]string{"us-east-1": "USE1", "us-west-2": "USW2", "eu-central-1": "EUC1"}
+	ceCode   = map[string]string{"us-east-1": "USE1", "us-west-2": "USW2", "eu-central-1": "EUC1"}
 	// perK are made-up prices in nano-USD per 1,000 tokens: input,
 	// output, cache read, cache write.
 	cePerK = map[string][4]money.PerThousand{
