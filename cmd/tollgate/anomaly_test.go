@@ -206,7 +206,7 @@ func TestAnomaliesSDK(t *testing.T) {
 		for _, rc := range a.RootCauses {
 			contrib += rc.Impact.Contribution
 			if aws.ToString(rc.Service) != "Amazon Bedrock" || aws.ToString(rc.Region) != "us-east-1" || aws.ToString(rc.LinkedAccount) != ceMgmt ||
-				!strings.HasPrefix(aws.ToString(rc.UsageType), "USE1-Claude3Haiku-") {
+				!strings.HasPrefix(aws.ToString(rc.UsageType), "USE1-MP:USE1_") { // Claude 3 Haiku: AWS Marketplace usage types
 				t.Errorf("root cause %+v", rc)
 			}
 		}

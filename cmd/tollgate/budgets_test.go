@@ -108,7 +108,9 @@ func TestBudgetsAPI(t *testing.T) {
 			{Tags: &bt.TagValues{Key: aws.String("dept"), Values: []string{"SALES"}, MatchOptions: []bt.MatchOption{bt.MatchOptionCaseInsensitive}}},
 		}},
 		{Not: &bt.Expression{Dimensions: &bt.ExpressionDimensionValues{Key: bt.DimensionRegion, Values: []string{"eu-"}, MatchOptions: []bt.MatchOption{bt.MatchOptionStartsWith}}}},
-		{Dimensions: &bt.ExpressionDimensionValues{Key: bt.DimensionService, Values: []string{"Amazon Bedrock"}}},
+		// Claude is billed as its own AWS Marketplace product, not as
+		// "Amazon Bedrock".
+		{Dimensions: &bt.ExpressionDimensionValues{Key: bt.DimensionService, Values: []string{"Amazon Bedrock", "Claude 3 Haiku (Amazon Bedrock Edition)"}}},
 	}}
 	now := time.Now().UTC()
 	customStart, customEnd := now.AddDate(0, 0, -3).Truncate(24*time.Hour), now.AddDate(0, 0, 30).Truncate(24*time.Hour)

@@ -42,8 +42,12 @@ var (
 	ceLlama  = "meta.llama3-1-70b-instruct-v1:0"
 	// The usage-type model names and region codes, written out here so the
 	// test pins the AWS naming rather than recomputing it.
-	ceShort = map[string]string{ceHaiku: "Claude3Haiku", ceSonnet: "Claude3.5Sonnet", ceNova: "NovaLite", ceLlama: "Llama3.1-70BInstruct"}
-	ceCode  = map[string]string{"us-east-1": "USE1", "us-west-2": "USW2", "eu-central-1": "EUC1"}
+	ceShort = map[string]string{ceNova: "NovaLite", ceLlama: "Llama3-1-70B"}
+	// ceMarket are the models AWS Marketplace bills, with their product
+	// (SERVICE): their usage types are marketplace ones,
+	// "<CODE>-MP:<CODE>_<dimension>-Units".
+	ceMarket = map[string]string{ceHaiku: "Claude 3 Haiku (Amazon Bedrock Edition)", ceSonnet: "Claude 3.5 Sonnet (Amazon Bedrock Edition)"}
+	ceCode   = map[string]string{"us-east-1": "USE1", "us-west-2": "USW2", "eu-central-1": "EUC1"}
 	// perK are made-up prices in nano-USD per 1,000 tokens: input,
 	// output, cache read, cache write.
 	cePerK = map[string][4]money.PerThousand{
@@ -179,14 +183,14 @@ func ceLines(recs []ledger.Record) []ceLine {
 	for i := range recs {
 		r := &recs[i]
 		for _, c := range []struct {
-			suffix string
-			tokens int64
-			cost   money.Amount
+			suffix, dim string
+			tokens      int64
+			cost        money.Amount
 		}{
-			{"-input-tokens", r.InputTokens, r.InputCost},
-			{"-output-tokens", r.OutputTokens, r.OutputCost},
-			{"-cache-read-input-token-count", r.CacheReadTokens, r.CacheReadCost},
-			{"-cache-write-input-token-count", r.CacheWriteTokens, r.CacheWriteCost},
+			{"-input-tokens", "InputTokenCount", r.InputTokens, r.InputCost},
+			{"-output-tokens", "OutputTokenCount", r.OutputTokens, r.OutputCost},
+			{"-cache-read-input-token-count", "CacheReadInputTokenCount", r.CacheReadTokens, r.CacheReadCost},
+			{"-cache-write-input-token-count", "CacheWriteInputTokenCount", r.CacheWriteTokens, r.CacheWriteCost},
 		} {
 			if c.tokens == 0 && c.cost == 0 {
 				continue // a failed call bills nothing
@@ -197,7 +201,11 @@ func ceLines(recs []ledger.Record) []ceLine {
 			if billed == "" {
 				billed = r.RegionServed
 			}
-			out = append(out, ceLine{r: r, usageType: ceCode[billed] + "-" + ceShort[r.ModelID] + c.suffix, tokens: c.tokens, cost: c.cost})
+			ut := ceCode[billed] + "-" + ceShort[r.ModelID] + c.suffix
+			if ceMarket[r.ModelID] != "" {
+				ut = ceCode[billed] + "-MP:" + ceCode[billed] + "_" + c.dim + "-Units"
+			}
+			out = append(out, ceLine{r: r, usageType: ut, tokens: c.tokens, cost: c.cost})
 		}
 	}
 	return out
@@ -208,6 +216,9 @@ func (l ceLine) tag(k string) string { return l.r.Tags[k] }
 func (l ceLine) dim(d string) string {
 	switch d {
 	case "SERVICE":
+		if p := ceMarket[l.r.ModelID]; p != "" {
+			return p
+		}
 		return "Amazon Bedrock"
 	case "LINKED_ACCOUNT":
 		return l.r.Account
@@ -716,7 +727,9 @@ func testCEDimensionValues(t *testing.T, c *ce.Client, w *ceWorld) {
 		{"resources", "RESOURCE_ID", nil, "", nil},
 		{"service", "SERVICE", nil, "", nil},
 		{"regions of sales", "REGION", ceTag("dept", "sales"), "", func(l ceLine) bool { return l.tag("dept") == "sales" }},
-		{"usage types searched", "USAGE_TYPE", nil, "cache-read", func(l ceLine) bool { return strings.Contains(l.usageType, "cache-read") }},
+		{"usage types searched", "USAGE_TYPE", nil, "cacheread", func(l ceLine) bool { return strings.Contains(strings.ToLower(l.usageType), "cacheread") }},
+		{"services of usage types", "SERVICE", ceDim("USAGE_TYPE", "USE1-MP:USE1_InputTokenCount-Units"), "",
+			func(l ceLine) bool { return l.usageType == "USE1-MP:USE1_InputTokenCount-Units" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := &ce.GetDimensionValuesInput{TimePeriod: interval, Dimension: cetypes.Dimension(tc.dim), Filter: tc.filter}
@@ -730,6 +743,15 @@ func testCEDimensionValues(t *testing.T, c *ce.Client, w *ceWorld) {
 			var got []string
 			for _, v := range out.DimensionValues {
 				got = append(got, aws.ToString(v.Value))
+				if tc.dim == "USAGE_TYPE" {
+					want := "Tokens"
+					if strings.Contains(aws.ToString(v.Value), "-MP:") {
+						want = "Units" // an AWS Marketplace usage type
+					}
+					if v.Attributes["unit"] != want {
+						t.Errorf("%s: unit %q, want %q", aws.ToString(v.Value), v.Attributes["unit"], want)
+					}
+				}
 			}
 			want := distinct(tc.dim, tc.keep)
 			if diff := cmp.Diff(got, want); diff != "" {
@@ -810,7 +832,7 @@ func testCEWithResources(t *testing.T, c *ce.Client, w *ceWorld) {
 	groupBy := []cetypes.GroupDefinition{ceGroupDim("RESOURCE_ID")}
 	out, err := c.GetCostAndUsageWithResources(t.Context(), &ce.GetCostAndUsageWithResourcesInput{
 		TimePeriod: ceInterval(from, to, g), Granularity: g, Metrics: []string{"UnblendedCost"},
-		GroupBy: groupBy, Filter: ceDim("SERVICE", "Amazon Bedrock"),
+		GroupBy: groupBy, Filter: ceDim("SERVICE", "Amazon Bedrock", ceMarket[ceHaiku], ceMarket[ceSonnet]),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -136,7 +136,14 @@ func TestExportCommand(t *testing.T) {
 		days := map[string]bool{}
 		for _, row := range rows[1:] {
 			cost += money.MustParse(row[11])
-			tokens += int64(money.MustParse(row[8]) / 1_000_000) // 1K tokens, three decimals
+			switch row[9] {
+			case "1K tokens":
+				tokens += int64(money.MustParse(row[8]) / 1_000_000) // three decimals
+			case "1M tokens": // a marketplace usage type, six decimals
+				tokens += int64(money.MustParse(row[8]) / 1_000)
+			default:
+				t.Fatalf("pricing unit %q", row[9])
+			}
 			start, end := row[0], row[1]
 			s, _ := time.Parse(time.RFC3339, start)
 			e, _ := time.Parse(time.RFC3339, end)
@@ -168,7 +175,8 @@ func TestExportCommand(t *testing.T) {
 			Start   time.Time         `parquet:"line_item_usage_start_date"`
 			End     time.Time         `parquet:"line_item_usage_end_date"`
 			Account string            `parquet:"line_item_usage_account_id"`
-			Amount  int64             `parquet:"line_item_usage_amount"`
+			Amount  int64             `parquet:"line_item_usage_amount"` // millionths of Unit
+			Unit    string            `parquet:"pricing_unit"`
 			Cost    int64             `parquet:"line_item_unblended_cost"`
 			Tags    map[string]string `parquet:"resource_tags"`
 		}
@@ -188,7 +196,14 @@ func TestExportCommand(t *testing.T) {
 			if r.Account != ceLinked || r.End.Sub(r.Start) != time.Hour {
 				t.Fatalf("row %+v: want account %s, one hour", r, ceLinked)
 			}
-			tokens += r.Amount
+			switch r.Unit {
+			case "1K tokens":
+				tokens += r.Amount / 1000
+			case "1M tokens": // a marketplace usage type
+				tokens += r.Amount
+			default:
+				t.Fatalf("pricing unit %q", r.Unit)
+			}
 			cost += money.Amount(r.Cost)
 		}
 		wt, wc := monthTotals(recs, ceLinked)

@@ -79,19 +79,21 @@ func TestPricingDimensionsThroughSDK(t *testing.T) {
 		pricing.CacheWrite: "0.00375", pricing.CacheWrite1h: "0.006"}
 	regionalRates := map[pricing.Kind]string{pricing.Input: "0.0033", pricing.Output: "0.0165", pricing.CacheRead: "0.00033",
 		pricing.CacheWrite: "0.004125", pricing.CacheWrite1h: "0.0066"}
+	// AWS Marketplace bills Claude Sonnet 4.5: legacy-scheme marketplace
+	// usage types, "_Global" for the global profile.
 	globalTypes := map[pricing.Kind]string{
-		pricing.Input:        "USE1-Claude4.5Sonnet-input-tokens-cross-region-global",
-		pricing.Output:       "USE1-Claude4.5Sonnet-output-tokens-cross-region-global",
-		pricing.CacheRead:    "USE1-Claude4.5Sonnet-cache-read-input-token-count-cross-region-global",
-		pricing.CacheWrite:   "USE1-Claude4.5Sonnet-cache-write-input-token-count-cross-region-global",
-		pricing.CacheWrite1h: "USE1-Claude4.5Sonnet-cache-write-input-token-count-1-hour-cross-region-global",
+		pricing.Input:        "USE1-MP:USE1_InputTokenCount_Global-Units",
+		pricing.Output:       "USE1-MP:USE1_OutputTokenCount_Global-Units",
+		pricing.CacheRead:    "USE1-MP:USE1_CacheReadInputTokenCount_Global-Units",
+		pricing.CacheWrite:   "USE1-MP:USE1_CacheWriteInputTokenCount_Global-Units",
+		pricing.CacheWrite1h: "USE1-MP:USE1_CacheWrite1hInputTokenCount_Global-Units",
 	}
 	regionalTypes := map[pricing.Kind]string{
-		pricing.Input:        "USE1-Claude4.5Sonnet-input-tokens",
-		pricing.Output:       "USE1-Claude4.5Sonnet-output-tokens",
-		pricing.CacheRead:    "USE1-Claude4.5Sonnet-cache-read-input-token-count",
-		pricing.CacheWrite:   "USE1-Claude4.5Sonnet-cache-write-input-token-count",
-		pricing.CacheWrite1h: "USE1-Claude4.5Sonnet-cache-write-input-token-count-1-hour",
+		pricing.Input:        "USE1-MP:USE1_InputTokenCount-Units",
+		pricing.Output:       "USE1-MP:USE1_OutputTokenCount-Units",
+		pricing.CacheRead:    "USE1-MP:USE1_CacheReadInputTokenCount-Units",
+		pricing.CacheWrite:   "USE1-MP:USE1_CacheWriteInputTokenCount-Units",
+		pricing.CacheWrite1h: "USE1-MP:USE1_CacheWrite1hInputTokenCount-Units",
 	}
 	calls := []call{
 		{"application profile from global, 1-hour write", appARN, rt.CacheTTLOneHour, longDoc, "global", true, globalRates, globalTypes},

@@ -199,7 +199,7 @@ func TestReport(t *testing.T) {
 		}
 		for _, want := range []string{
 			"grouped by tag:dept, usage-type", "PERIOD", "TAG:DEPT", "USAGE-TYPE", "COST (USD)", "USAGE (TOKENS)",
-			"(untagged)", "USE1-Claude3Haiku-input-tokens", "USE1-Claude3.5Sonnet-output-tokens", "TOTAL",
+			"(untagged)", "USE1-MP:USE1_InputTokenCount-Units", "USE1-MP:USE1_OutputTokenCount-Units", "TOTAL",
 			"* includes unpriced usage",
 		} {
 			if !strings.Contains(out, want) {

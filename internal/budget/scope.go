@@ -390,9 +390,9 @@ func untagged(t tags.Set) bool {
 func (sc *Scope) dim(l *line, d string) (string, bool) {
 	switch d {
 	case costquery.DimService:
-		return costquery.ServiceName, true
+		return sc.namer.Service(l.model), true
 	case costquery.DimServiceCode:
-		return costquery.ServiceCode, true
+		return sc.namer.ProductCode(l.model), true
 	case costquery.DimRecordType:
 		return costquery.RecordType, true
 	case costquery.DimLinkedAccount:

@@ -238,13 +238,15 @@ func show(e *costquery.Expr) string {
 // Cost Explorer over the rollups counts the same, and admission rules a
 // call out only when no usage type it may bill under matches.
 func TestScopeFullUsageTypes(t *testing.T) {
-	const haiku = "anthropic.claude-haiku-4-5-20251001-v1:0" // "Claude4.5Haiku" in usage types
+	// Nova Pro is billed under Bedrock's own usage types (Claude under
+	// AWS Marketplace ones: TestMarketplaceUsageTypes in internal/pricing).
+	const novaPro = "amazon.nova-pro-v1:0" // "NovaPro" in usage types
 	namer := costquery.NewNamer(catalog.Default())
 	// Every record is made to us-east-1 (USE1) and served in us-west-2:
 	// usage types name the source region.
 	rec := func(id, scope, tier string, long, latency bool) ledger.Record {
 		return ledger.Record{RequestID: id, Time: t0, Account: "111111111111", Region: "us-east-1", RegionServed: "us-west-2",
-			ModelID: haiku, Operation: "Converse", Outcome: ledger.OutcomeSuccess, Priced: true,
+			ModelID: novaPro, Operation: "Converse", Outcome: ledger.OutcomeSuccess, Priced: true,
 			Scope: scope, ServiceTier: tier, LongContext: long, LatencyOptimized: latency,
 			InputTokens: 1000, OutputTokens: 100, CacheWriteTokens: 20, CacheWrite1hTokens: 50,
 			InputCost: 1000, OutputCost: 500, CacheWriteCost: 40, CacheWrite1hCost: 300, Cost: 1840}
@@ -264,16 +266,16 @@ func TestScopeFullUsageTypes(t *testing.T) {
 		usageType string
 		want      map[string]int64 // request id -> cost in scope
 	}{
-		{"USE1-Claude4.5Haiku-input-tokens", map[string]int64{"standard": input, "geo": input}},
-		{"USE1-Claude4.5Haiku-input-tokens-flex", map[string]int64{"flex": input}},
-		{"USE1-Claude4.5Haiku-output-tokens-priority-cross-region-global", map[string]int64{"priority-global": output}},
-		{"USE1-Claude4.5Haiku-input-tokens-long-context-cross-region-global", map[string]int64{"long-global": input}},
-		{"USE1-Claude4.5Haiku-input-tokens-latency-optimized", map[string]int64{"latency": input}},
-		{"USE1-Claude4.5Haiku-input-tokens-reserved", map[string]int64{"reserved": input}},
-		{"USE1-Claude4.5Haiku-cache-write-input-token-count-1-hour", map[string]int64{"standard": write1h, "geo": write1h}},
-		{"USE1-Claude4.5Haiku-cache-write-input-token-count-1-hour-flex", map[string]int64{"flex": write1h}},
-		{"USE1-Claude4.5Haiku-input-tokens-long-context-flex-cross-region-global", map[string]int64{"long-flex-global": input}},
-		{"USW2-Claude4.5Haiku-input-tokens", nil}, // the region served names no usage type
+		{"USE1-NovaPro-input-tokens", map[string]int64{"standard": input, "geo": input}},
+		{"USE1-NovaPro-input-tokens-flex", map[string]int64{"flex": input}},
+		{"USE1-NovaPro-output-tokens-priority-cross-region-global", map[string]int64{"priority-global": output}},
+		{"USE1-NovaPro-input-tokens-long-context-cross-region-global", map[string]int64{"long-global": input}},
+		{"USE1-NovaPro-input-tokens-latency-optimized", map[string]int64{"latency": input}},
+		{"USE1-NovaPro-input-tokens-reserved", map[string]int64{"reserved": input}},
+		{"USE1-NovaPro-cache-write-input-token-count-1-hour", map[string]int64{"standard": write1h, "geo": write1h}},
+		{"USE1-NovaPro-cache-write-input-token-count-1-hour-flex", map[string]int64{"flex": write1h}},
+		{"USE1-NovaPro-input-tokens-long-context-flex-cross-region-global", map[string]int64{"long-flex-global": input}},
+		{"USW2-NovaPro-input-tokens", nil}, // the region served names no usage type
 	} {
 		t.Run(tc.usageType, func(t *testing.T) {
 			e := costquery.Expr{Dimensions: &costquery.Values{Key: costquery.DimUsageType, Values: []string{tc.usageType}}}
@@ -307,19 +309,19 @@ func TestScopeFullUsageTypes(t *testing.T) {
 		name, match, value, scope, tier string
 		want                            tri
 	}{
-		{"flex filter, call asking flex", "", "USE1-Claude4.5Haiku-input-tokens-flex", "", "flex", maybe},
-		{"flex filter, call asking Standard", "", "USE1-Claude4.5Haiku-input-tokens-flex", "", "default", no},
-		{"flex filter, call asking priority", "", "USE1-Claude4.5Haiku-input-tokens-flex", "", "priority", no},
-		{"flex filter, tier not known yet", "", "USE1-Claude4.5Haiku-input-tokens-flex", "", "", maybe},
-		{"flex filter, global call", "", "USE1-Claude4.5Haiku-input-tokens-flex", "global", "flex", no},
-		{"global filter, in-region call", "", "USE1-Claude4.5Haiku-input-tokens-cross-region-global", "", "default", no},
-		{"global filter, geo call", "", "USE1-Claude4.5Haiku-input-tokens-cross-region-global", "geo", "default", no},
-		{"global filter, global call", "", "USE1-Claude4.5Haiku-input-tokens-cross-region-global", "global", "default", maybe},
-		{"plain filter, global call", "", "USE1-Claude4.5Haiku-input-tokens", "global", "default", no},
-		{"plain filter, geo call", "", "USE1-Claude4.5Haiku-input-tokens", "geo", "default", maybe},
-		{"1-hour cache filter, reserved call (may overflow to Standard)", "", "USE1-Claude4.5Haiku-cache-write-input-token-count-1-hour", "", "reserved", maybe},
-		{"another region's usage types", "", "USW2-Claude4.5Haiku-input-tokens", "", "default", no},
-		{"every usage type of the model from USE1", "STARTS_WITH", "USE1-Claude4.5Haiku-", "global", "flex", yes},
+		{"flex filter, call asking flex", "", "USE1-NovaPro-input-tokens-flex", "", "flex", maybe},
+		{"flex filter, call asking Standard", "", "USE1-NovaPro-input-tokens-flex", "", "default", no},
+		{"flex filter, call asking priority", "", "USE1-NovaPro-input-tokens-flex", "", "priority", no},
+		{"flex filter, tier not known yet", "", "USE1-NovaPro-input-tokens-flex", "", "", maybe},
+		{"flex filter, global call", "", "USE1-NovaPro-input-tokens-flex", "global", "flex", no},
+		{"global filter, in-region call", "", "USE1-NovaPro-input-tokens-cross-region-global", "", "default", no},
+		{"global filter, geo call", "", "USE1-NovaPro-input-tokens-cross-region-global", "geo", "default", no},
+		{"global filter, global call", "", "USE1-NovaPro-input-tokens-cross-region-global", "global", "default", maybe},
+		{"plain filter, global call", "", "USE1-NovaPro-input-tokens", "global", "default", no},
+		{"plain filter, geo call", "", "USE1-NovaPro-input-tokens", "geo", "default", maybe},
+		{"1-hour cache filter, reserved call (may overflow to Standard)", "", "USE1-NovaPro-cache-write-input-token-count-1-hour", "", "reserved", maybe},
+		{"another region's usage types", "", "USW2-NovaPro-input-tokens", "", "default", no},
+		{"every usage type of the model from USE1", "STARTS_WITH", "USE1-NovaPro-", "global", "flex", yes},
 		{"every flex usage type, call asking flex", "CONTAINS", "-flex", "", "flex", maybe},
 		{"every flex usage type, call asking Standard", "CONTAINS", "-flex", "", "default", no},
 		{"every global usage type, global call", "CONTAINS", "-cross-region-global", "global", "priority", yes},
@@ -333,7 +335,7 @@ func TestScopeFullUsageTypes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := line{account: "111111111111", model: haiku, source: "us-east-1", scope: tc.scope, tier: tc.tier, tierKnown: tc.tier != "",
+			l := line{account: "111111111111", model: novaPro, source: "us-east-1", scope: tc.scope, tier: tc.tier, tierKnown: tc.tier != "",
 				regions: []string{"us-east-1", "us-west-2"}}
 			for range 2 { // the second answer comes from the memo
 				if got := sc.admits(&l); got != tc.want {

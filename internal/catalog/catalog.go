@@ -64,7 +64,46 @@ type Model struct {
 	// recorded unpriced. The catalogue test accepts a missing price only
 	// when it is listed here.
 	Unpriced []string
+	// UsageTypeName is the model name AWS writes in the model's usage
+	// types ("Claude3-5Haiku", "Nova2.0Lite") when it differs from the
+	// one derived from Name (pricing.ShortModelName); "" means derived.
+	UsageTypeName string
+	// Marketplace is set for a model AWS bills through AWS Marketplace
+	// (Anthropic, Cohere, AI21, Writer): its usage is its own product on
+	// the bill, with marketplace-shaped usage types. Nil for a model
+	// Amazon Bedrock bills itself.
+	Marketplace *Marketplace
 }
+
+// Marketplace describes how AWS bills a model sold through AWS
+// Marketplace (docs/pricing.md, "Usage types").
+type Marketplace struct {
+	// Product is the product name: Cost Explorer's SERVICE and CUR's
+	// product_name, e.g. "Claude Sonnet 4.5 (Amazon Bedrock Edition)".
+	Product string
+	// ProductCode is line_item_product_code, the Marketplace product code,
+	// when known; "" when not (Tollgate then writes the Price List service
+	// code AmazonBedrockFoundationModels).
+	ProductCode string
+	// UsageTypes is the naming scheme of the usage types:
+	// MarketplaceLegacy ("USE1-MP:USE1_InputTokenCount-Units") or
+	// MarketplaceCurrent ("USE1-MP:USE1_input_tokens_standard-Units").
+	UsageTypes string
+}
+
+// Marketplace usage-type naming schemes.
+const (
+	// MarketplaceLegacy is the PascalCase scheme of Claude 3 to 4.6:
+	// InputTokenCount, OutputTokenCount, CacheReadInputTokenCount,
+	// CacheWriteInputTokenCount, CacheWrite1hInputTokenCount, with
+	// _LCtx and _Global qualifiers.
+	MarketplaceLegacy = "legacy"
+	// MarketplaceCurrent is the snake_case scheme of Claude Opus 4.7 and
+	// later: input_tokens, output_tokens, cache_read_tokens,
+	// cache_write_tokens, cache_write_tokens_1h, with _long_ctx and
+	// _global qualifiers and a tier word (standard, priority, flex).
+	MarketplaceCurrent = "current"
+)
 
 // FamilyConverseOnly is the Family of a model whose native InvokeModel
 // body (such as gpt-oss's OpenAI chat-completions body or DeepSeek-R1's
@@ -260,6 +299,10 @@ func (m Model) clone() Model {
 	m.Regions = slices.Clone(m.Regions)
 	m.Tiers = slices.Clone(m.Tiers)
 	m.Unpriced = slices.Clone(m.Unpriced)
+	if m.Marketplace != nil {
+		mp := *m.Marketplace
+		m.Marketplace = &mp
+	}
 	m.Prices = slices.Clone(m.Prices)
 	for i := range m.Prices {
 		m.Prices[i].Scopes = slices.Clone(m.Prices[i].Scopes)

@@ -299,6 +299,7 @@ func TestDefaultModelDetails(t *testing.T) {
 		Lifecycle:        "LEGACY",
 		Regions:          got.Regions,
 		Family:           "anthropic",
+		Marketplace:      &Marketplace{Product: "Claude 3 Sonnet (Amazon Bedrock Edition)", UsageTypes: MarketplaceLegacy},
 		Prices: []Price{{
 			Effective: date("2024-02-29"), Input: 3_000_000, Output: 15_000_000,
 			Source: got.Prices[0].Source,
@@ -351,6 +352,65 @@ func TestParseValid(t *testing.T) {
 	}
 }
 
+// TestParseBilling checks the per-model billing fields: a usage-type
+// name and AWS Marketplace billing.
+func TestParseBilling(t *testing.T) {
+	c := mustParse(t, strings.Replace(validModel, "    family: llama", "    family: llama\n    usageTypeName: Vendor2.0Model\n"+
+		"    marketplace: {product: \"Model (Amazon Bedrock Edition)\", productCode: abc123, usageTypes: current}", 1))
+	m, ok := c.Model("vendor.model-v1:0")
+	if !ok {
+		t.Fatal("model missing")
+	}
+	if m.UsageTypeName != "Vendor2.0Model" {
+		t.Errorf("UsageTypeName = %q, want Vendor2.0Model", m.UsageTypeName)
+	}
+	want := &Marketplace{Product: "Model (Amazon Bedrock Edition)", ProductCode: "abc123", UsageTypes: MarketplaceCurrent}
+	if diff := cmp.Diff(m.Marketplace, want); diff != "" {
+		t.Errorf("Marketplace mismatch (-got +want):\n%s", diff)
+	}
+	m.Marketplace.Product = "changed"
+	if again, _ := c.Model("vendor.model-v1:0"); again.Marketplace.Product != want.Product {
+		t.Errorf("Model returned a shared Marketplace: a caller's change showed through (%q)", again.Marketplace.Product)
+	}
+	if plain := mustParse(t, validModel).Models()[0]; plain.UsageTypeName != "" || plain.Marketplace != nil {
+		t.Errorf("a model without billing fields has UsageTypeName %q, Marketplace %v", plain.UsageTypeName, plain.Marketplace)
+	}
+}
+
+// TestDefaultBilling checks the embedded catalogue's billing data: every
+// Anthropic model is sold through AWS Marketplace, Claude Opus 4.7 and
+// later under the current usage-type scheme, earlier ones under the
+// legacy one; the other marketplace products are Cohere, AI21 and Writer.
+func TestDefaultBilling(t *testing.T) {
+	current := map[string]bool{"anthropic.claude-opus-4-7": true, "anthropic.claude-opus-4-8": true,
+		"anthropic.claude-sonnet-5": true, "anthropic.claude-opus-5": true,
+		"anthropic.claude-fable-5": true, "anthropic.claude-opus-5-5": true}
+	for _, m := range Default().Models() {
+		mp := m.Marketplace
+		switch {
+		case m.Provider == "Anthropic":
+			if mp == nil {
+				t.Errorf("%s: Anthropic model not billed through AWS Marketplace", m.ID)
+				continue
+			}
+			want := MarketplaceLegacy
+			if current[m.ID] {
+				want = MarketplaceCurrent
+			}
+			if mp.UsageTypes != want {
+				t.Errorf("%s: usage-type scheme %q, want %q", m.ID, mp.UsageTypes, want)
+			}
+		case mp == nil:
+			continue
+		case m.Provider != "Cohere" && m.Provider != "AI21 Labs" && m.Provider != "Writer":
+			t.Errorf("%s: provider %q billed through AWS Marketplace", m.ID, m.Provider)
+		}
+		if !strings.HasSuffix(mp.Product, " (Amazon Bedrock Edition)") {
+			t.Errorf("%s: product %q is not an \"(Amazon Bedrock Edition)\" product", m.ID, mp.Product)
+		}
+	}
+}
+
 func TestOffersTier(t *testing.T) {
 	c := mustParse(t, strings.Replace(validModel, "    family: llama", "    family: llama\n    tiers: [priority, flex]", 1))
 	m, ok := c.Model("vendor.model-v1:0")
@@ -396,6 +456,11 @@ func TestParseErrors(t *testing.T) {
 		{"unknown tier", "    family: llama", "    family: llama\n    tiers: [priority, turbo]", `tiers: "turbo" is not one of`},
 		{"default tier listed", "    family: llama", "    family: llama\n    tiers: [default]", `tiers: "default" is not one of`},
 		{"repeated tier", "    family: llama", "    family: llama\n    tiers: [flex, flex]", "repeated"},
+		{"usage-type name with a space", "    family: llama", "    family: llama\n    usageTypeName: Model 1", `usageTypeName "Model 1" is not`},
+		{"usage-type name with a colon", "    family: llama", "    family: llama\n    usageTypeName: MP:Model", `usageTypeName "MP:Model" is not`},
+		{"marketplace without product", "    family: llama", "    family: llama\n    marketplace: {usageTypes: legacy}", "marketplace: missing product"},
+		{"marketplace unknown scheme", "    family: llama", "    family: llama\n    marketplace: {product: P, usageTypes: newest}", `usageTypes "newest" is not one of legacy, current`},
+		{"marketplace unknown key", "    family: llama", "    family: llama\n    marketplace: {product: P, usageTypes: legacy, code: x}", "code"},
 		{"bad region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: [US East]\n    family", "not a region name"},
 		{"repeated region", "    regions: [us-east-1, us-west-2]\n    family", "    regions: [us-east-1, us-east-1]\n    family", "repeated"},
 		{"no prices", "    prices:\n      - effective: 2024-01-01\n        input: \"0.001\"\n        output: \"0.002\"\n        source: test", "    prices: []", "no prices"},

@@ -37,6 +37,15 @@ type modelDoc struct {
 	Tiers            []string   `yaml:"tiers"`
 	Prices           []priceDoc `yaml:"prices"`
 	Unpriced         []string   `yaml:"unpriced"`
+	UsageTypeName    string     `yaml:"usageTypeName"`
+	Marketplace      *mpDoc     `yaml:"marketplace"`
+}
+
+// mpDoc is a model's marketplace billing.
+type mpDoc struct {
+	Product     string `yaml:"product"`
+	ProductCode string `yaml:"productCode"`
+	UsageTypes  string `yaml:"usageTypes"`
 }
 
 type priceDoc struct {
@@ -82,9 +91,13 @@ var (
 	inferenceTypes = []string{"ON_DEMAND", "PROVISIONED"}
 	customizations = []string{"FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"}
 	lifecycles     = []string{"ACTIVE", "LEGACY"}
-	families       = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba", FamilyConverseOnly}
-	unpricedDims   = []string{ScopeInRegion, ScopeGeo, ScopeGlobal, TierPriority, TierFlex, UnpricedLatencyOptimized}
-	geos           = []string{"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"}
+	mpSchemes      = []string{MarketplaceLegacy, MarketplaceCurrent}
+	// usageTypeNamePattern is what a usage-type model name may hold: no
+	// spaces, nothing a usage type uses as a separator of its own parts.
+	usageTypeNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+-]{0,99}$`)
+	families             = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba", FamilyConverseOnly}
+	unpricedDims         = []string{ScopeInRegion, ScopeGeo, ScopeGlobal, TierPriority, TierFlex, UnpricedLatencyOptimized}
+	geos                 = []string{"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"}
 )
 
 const maxModelIDLen = 140
@@ -217,6 +230,19 @@ func (d modelDoc) toModel() (Model, []string) {
 		Family:           d.Family,
 		Tiers:            d.Tiers,
 		Unpriced:         d.Unpriced,
+		UsageTypeName:    d.UsageTypeName,
+	}
+	if d.UsageTypeName != "" && !usageTypeNamePattern.MatchString(d.UsageTypeName) {
+		bad("usageTypeName %q is not a usage-type model name (letters, digits, '.', '+', '-')", d.UsageTypeName)
+	}
+	if mp := d.Marketplace; mp != nil {
+		if strings.TrimSpace(mp.Product) == "" {
+			bad("marketplace: missing product")
+		}
+		if !slices.Contains(mpSchemes, mp.UsageTypes) {
+			bad("marketplace: usageTypes %q is not one of %s", mp.UsageTypes, strings.Join(mpSchemes, ", "))
+		}
+		m.Marketplace = &Marketplace{Product: mp.Product, ProductCode: mp.ProductCode, UsageTypes: mp.UsageTypes}
 	}
 	if len(d.Prices) == 0 {
 		bad("no prices")

@@ -431,3 +431,48 @@ func TestRender(t *testing.T) {
 		}
 	})
 }
+
+// TestMarketplaceLines checks that statement lines of models AWS
+// Marketplace bills carry marketplace usage types, that two Claude models
+// sharing a usage type stay apart by model, and that the lines sum to the
+// rollups.
+func TestMarketplaceLines(t *testing.T) {
+	month := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	prof := "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/mp0000000001"
+	rolls := []ledger.Rollup{
+		{Hour: month, Account: "111111111111", Region: "us-east-1", RegionServed: "us-east-1", ProfileARN: prof,
+			ModelID: "anthropic.claude-3-haiku-20240307-v1:0", InputTokens: 1000, InputCost: 250_000, Tags: tags.Set{"dept": "claims"}},
+		{Hour: month, Account: "111111111111", Region: "us-east-1", RegionServed: "us-west-2", ProfileARN: prof, Scope: catalog.ScopeGlobal,
+			ModelID: "anthropic.claude-opus-4-7", InputTokens: 1000, InputCost: 5_000_000, CacheWrite1hTokens: 100, CacheWrite1hCost: 1_000_000,
+			Tags: tags.Set{"dept": "claims"}},
+		{Hour: month, Account: "111111111111", Region: "us-east-1", RegionServed: "us-east-1", ProfileARN: prof,
+			ModelID: "anthropic.claude-3-5-haiku-20241022-v1:0", InputTokens: 2000, InputCost: 1_600_000, Tags: tags.Set{"dept": "claims"}},
+	}
+	b := chargeback.NewBuilder(chargeback.By{Tag: "dept"}, 0, month, month.AddDate(0, 1, 0))
+	var want money.Amount
+	for i := range rolls {
+		b.Add(&rolls[i])
+		want += rolls[i].InputCost + rolls[i].CacheWrite1hCost
+	}
+	res := b.Result()
+	if len(res.Statements) != 1 {
+		t.Fatalf("%d statements, want 1", len(res.Statements))
+	}
+	type line struct{ Model, UsageType string }
+	var got []line
+	for _, l := range res.Statements[0].Lines {
+		got = append(got, line{l.Model, l.UsageType})
+	}
+	wantLines := []line{
+		{"anthropic.claude-3-5-haiku-20241022-v1:0", "USE1-MP:USE1_InputTokenCount-Units"},
+		{"anthropic.claude-3-haiku-20240307-v1:0", "USE1-MP:USE1_InputTokenCount-Units"},
+		{"anthropic.claude-opus-4-7", "USE1-MP:USE1_cache_write_tokens_1h_global_standard-Units"},
+		{"anthropic.claude-opus-4-7", "USE1-MP:USE1_input_tokens_global_standard-Units"},
+	}
+	if diff := cmp.Diff(got, wantLines); diff != "" {
+		t.Errorf("lines (-got +want):\n%s", diff)
+	}
+	if res.Statements[0].Cost != want {
+		t.Errorf("statement cost %v, rollups %v", res.Statements[0].Cost, want)
+	}
+}

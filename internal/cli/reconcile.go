@@ -201,19 +201,20 @@ func reconcileDataset(rep *reconcile.Report, names map[string]string, all bool) 
 	for _, r := range rows {
 		au, tu := r.Usage()
 		ac, tc := r.Cost()
-		unit, uv := usageCells(r.Unit(), au, tu, au-tu)
+		unit, uv := usageCells(r.Unit(), r.UsageType, au, tu, au-tu)
 		ds.rows = append(ds.rows, []any{r.Day.Format(time.DateOnly), string(r.Class), names[r.ResourceID], r.ResourceID, r.UsageType,
 			tagsOf(r.AWS), tagsOf(r.Tollgate), unit, uv[0], uv[1], uv[2], usdCell(ac), usdCell(tc), usdCell(ac - tc)})
 	}
 	return ds
 }
 
-// usageCells are usage figures in their unit: tokens for "1K tokens",
+// usageCells are usage figures in their unit: tokens for a token unit
+// ("1K tokens", and "1M tokens" or "Units" of a marketplace usage type),
 // else the pricing unit with three decimals (reconcile keeps them in
 // thousandths).
-func usageCells(unit string, vs ...int64) (string, []any) {
+func usageCells(unit, usageType string, vs ...int64) (string, []any) {
 	out := make([]any, len(vs))
-	if strings.EqualFold(unit, "1K tokens") || strings.EqualFold(unit, "tokens") {
+	if reconcile.InTokens(unit, usageType) {
 		for i, v := range vs {
 			out[i] = v
 		}

@@ -49,16 +49,22 @@ func reconRecord(id string, day, hour int, in, out int64, tg map[string]string) 
 }
 
 // reconCUR is a CUR 2.0 export of those calls with one discrepancy of
-// each class, and lines reconcile skips (S3, a tax line).
-const reconCUR = `identity_line_item_id,line_item_usage_start_date,line_item_usage_end_date,line_item_line_item_type,line_item_product_code,line_item_resource_id,line_item_usage_type,line_item_usage_amount,pricing_unit,line_item_unblended_rate,line_item_unblended_cost,resource_tags
-a1,2026-11-02T09:00:00.000Z,2026-11-02T10:00:00.000Z,Usage,AmazonBedrock,` + reconARN + `c1a1m5b0tpr0,USE1-Claude3Haiku-input-tokens,10.000,1K tokens,0.00025,0.0025,"{""user_dept"":""claims""}"
-a2,2026-11-02T09:00:00.000Z,2026-11-02T10:00:00.000Z,Usage,AmazonBedrock,` + reconARN + `c1a1m5b0tpr0,USE1-Claude3Haiku-output-tokens,2.000,1K tokens,0.0015,0.003,"{""user_dept"":""claims""}"
-a3,2026-11-02T10:00:00.000Z,2026-11-02T11:00:00.000Z,Usage,AmazonBedrock,` + reconARN + `5a1e5c4a7pr0,USE1-Claude3Haiku-input-tokens,21.000,1K tokens,0.00025,0.00525,"{""user_dept"":""sales""}"
-a4,2026-11-02T10:00:00.000Z,2026-11-02T11:00:00.000Z,Usage,AmazonBedrock,` + reconARN + `5a1e5c4a7pr0,USE1-Claude3Haiku-output-tokens,4.000,1K tokens,0.00125,0.00500000004,"{""user_dept"":""marketing""}"
-a5,2026-11-02T11:00:00.000Z,2026-11-02T12:00:00.000Z,Usage,AmazonBedrock,` + reconARN + `b7pa55d1rect,USE1-Claude3Haiku-input-tokens,4.000,1K tokens,0.00025,0.001,"{""user_dept"":""marketing""}"
-a6,2026-11-02T00:00:00.000Z,2026-11-02T01:00:00.000Z,Usage,AmazonS3,tollgate-exports,USE1-TimedStorage-ByteHrs,1.5,GB-Mo,0.023,0.0345,{}
-a7,2026-11-02T00:00:00.000Z,2026-11-03T00:00:00.000Z,Tax,AmazonBedrock,,,0,,,0.17,{}
+// each class, and lines reconcile skips (S3, a tax line). AWS Marketplace
+// bills Claude: its lines have a Marketplace product code (a placeholder
+// here), the "(Amazon Bedrock Edition)" product and marketplace usage
+// types in millions of tokens.
+const reconCUR = `identity_line_item_id,line_item_usage_start_date,line_item_usage_end_date,line_item_line_item_type,line_item_product_code,line_item_resource_id,line_item_usage_type,line_item_usage_amount,pricing_unit,line_item_unblended_rate,line_item_unblended_cost,product,resource_tags
+a1,2026-11-02T09:00:00.000Z,2026-11-02T10:00:00.000Z,Usage,c1aude3ha1ku0fixture0code,` + reconARN + `c1a1m5b0tpr0,USE1-MP:USE1_InputTokenCount-Units,0.01,1M tokens,0.25,0.0025,` + haikuProduct + `,"{""user_dept"":""claims""}"
+a2,2026-11-02T09:00:00.000Z,2026-11-02T10:00:00.000Z,Usage,c1aude3ha1ku0fixture0code,` + reconARN + `c1a1m5b0tpr0,USE1-MP:USE1_OutputTokenCount-Units,0.002,1M tokens,1.5,0.003,` + haikuProduct + `,"{""user_dept"":""claims""}"
+a3,2026-11-02T10:00:00.000Z,2026-11-02T11:00:00.000Z,Usage,c1aude3ha1ku0fixture0code,` + reconARN + `5a1e5c4a7pr0,USE1-MP:USE1_InputTokenCount-Units,0.021,1M tokens,0.25,0.00525,` + haikuProduct + `,"{""user_dept"":""sales""}"
+a4,2026-11-02T10:00:00.000Z,2026-11-02T11:00:00.000Z,Usage,c1aude3ha1ku0fixture0code,` + reconARN + `5a1e5c4a7pr0,USE1-MP:USE1_OutputTokenCount-Units,0.004,1M tokens,1.25,0.00500000004,` + haikuProduct + `,"{""user_dept"":""marketing""}"
+a5,2026-11-02T11:00:00.000Z,2026-11-02T12:00:00.000Z,Usage,c1aude3ha1ku0fixture0code,` + reconARN + `b7pa55d1rect,USE1-MP:USE1_InputTokenCount-Units,0.004,1M tokens,0.25,0.001,` + haikuProduct + `,"{""user_dept"":""marketing""}"
+a6,2026-11-02T00:00:00.000Z,2026-11-02T01:00:00.000Z,Usage,AmazonS3,tollgate-exports,USE1-TimedStorage-ByteHrs,1.5,GB-Mo,0.023,0.0345,"{""product_name"":""Amazon Simple Storage Service""}",{}
+a7,2026-11-02T00:00:00.000Z,2026-11-03T00:00:00.000Z,Tax,AmazonBedrock,,,0,,,0.17,{},{}
 `
+
+// haikuProduct is the product column of a Claude 3 Haiku line item.
+const haikuProduct = `"{""product_name"":""Claude 3 Haiku (Amazon Bedrock Edition)""}"`
 
 func reconEnv(t *testing.T, out, errb *bytes.Buffer) Env {
 	t.Helper()

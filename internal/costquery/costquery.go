@@ -1,10 +1,11 @@
 // Package costquery is Tollgate's Cost Explorer engine. It turns the
 // ledger's hourly rollups into AWS-style line items — one per token class
 // (input, output, cache read, cache write), each with its usage type
-// ("USE1-Claude3Haiku-input-tokens"), cost and token quantity — then
-// filters, groups and sums them as GetCostAndUsage, GetDimensionValues
-// and GetTags do, in exact integer nano-dollars, and forecasts cost from
-// the daily history as GetCostForecast does.
+// ("USE1-NovaPro-input-tokens", "USE1-MP:USE1_InputTokenCount-Units"),
+// cost and token quantity — then filters, groups and sums them as
+// GetCostAndUsage, GetDimensionValues and GetTags do, in exact integer
+// nano-dollars, and forecasts cost from the daily history as
+// GetCostForecast does.
 //
 // Line items carry the tags in force at call time, so a profile retagged
 // mid-month splits its spend between its old and new values. The

@@ -47,9 +47,10 @@ func TestUsageType(t *testing.T) {
 		class         costquery.Class
 		want          string
 	}{
-		{"us-east-1", "anthropic.claude-3-haiku-20240307-v1:0", costquery.Input, "USE1-Claude3Haiku-input-tokens"},
-		{"us-west-2", "anthropic.claude-3-haiku-20240307-v1:0", costquery.Output, "USW2-Claude3Haiku-output-tokens"},
-		{"eu-central-1", "anthropic.claude-sonnet-4-20250514-v1:0", costquery.CacheRead, "EUC1-Claude4Sonnet-cache-read-input-token-count"},
+		{"us-east-1", "anthropic.claude-3-haiku-20240307-v1:0", costquery.Input, "USE1-MP:USE1_InputTokenCount-Units"},
+		{"us-west-2", "anthropic.claude-3-haiku-20240307-v1:0", costquery.Output, "USW2-MP:USW2_OutputTokenCount-Units"},
+		{"eu-central-1", "anthropic.claude-sonnet-4-20250514-v1:0", costquery.CacheRead, "EUC1-MP:EUC1_CacheReadInputTokenCount-Units"},
+		{"us-east-1", "meta.llama3-1-70b-instruct-v1:0", costquery.Output, "USE1-Llama3-1-70B-output-tokens"},
 		{"eu-west-1", "amazon.nova-lite-v1:0", costquery.CacheWrite, "EU-NovaLite-cache-write-input-token-count"},
 		{"ap-northeast-1", "unknown.model-v9", costquery.Input, "APN1-unknown.model-v9-input-tokens"},
 		{"xx-new-1", "amazon.nova-lite-v1:0", costquery.Input, "XX-NEW-1-NovaLite-input-tokens"},
@@ -93,10 +94,12 @@ func TestPeriods(t *testing.T) {
 // Test data: records over four days, several profiles, one retagged on
 // day 2, one model unpriced on day 0.
 var (
-	models  = []string{"anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "meta.llama3-1-70b-instruct-v1:0"}
-	short   = map[string]string{models[0]: "Claude3Haiku", models[1]: "NovaLite", models[2]: "Llama3.1-70BInstruct"}
-	codes   = map[string]string{"us-east-1": "USE1", "us-west-2": "USW2", "eu-central-1": "EUC1"}
-	regions = []string{"us-east-1", "us-west-2", "eu-central-1"}
+	models = []string{"anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "meta.llama3-1-70b-instruct-v1:0"}
+	short  = map[string]string{models[0]: "Claude3Haiku", models[1]: "NovaLite", models[2]: "Llama3-1-70B"}
+	// marketplace are the models AWS Marketplace bills, with their product.
+	marketplace = map[string]string{models[0]: "Claude 3 Haiku (Amazon Bedrock Edition)"}
+	codes       = map[string]string{"us-east-1": "USE1", "us-west-2": "USW2", "eu-central-1": "EUC1"}
+	regions     = []string{"us-east-1", "us-west-2", "eu-central-1"}
 )
 
 type prof struct {
@@ -220,21 +223,43 @@ func lines(recs []ledger.Record) []line {
 		if r.LatencyOptimized {
 			suffix += "-latency-optimized"
 		}
+		// The legacy marketplace rule: "<CODE>-MP:<CODE>_<Kind>[_LCtx]
+		// [_Global][_LatencyOptimized][_Priority|_Flex]-Units".
+		mpSuffix := ""
+		if r.LongContext {
+			mpSuffix += "_LCtx"
+		}
+		if r.Scope == "global" {
+			mpSuffix += "_Global"
+		}
+		if r.LatencyOptimized {
+			mpSuffix += "_LatencyOptimized"
+		}
+		switch r.ServiceTier {
+		case "priority":
+			mpSuffix += "_Priority"
+		case "flex":
+			mpSuffix += "_Flex"
+		}
 		for _, c := range []struct {
-			kind   string
-			tokens int64
-			cost   money.Amount
+			kind, mpKind string
+			tokens       int64
+			cost         money.Amount
 		}{
-			{"-input-tokens", r.InputTokens, r.InputCost},
-			{"-output-tokens", r.OutputTokens, r.OutputCost},
-			{"-cache-read-input-token-count", r.CacheReadTokens, r.CacheReadCost},
-			{"-cache-write-input-token-count", r.CacheWriteTokens, r.CacheWriteCost},
-			{"-cache-write-input-token-count-1-hour", r.CacheWrite1hTokens, r.CacheWrite1hCost},
+			{"-input-tokens", "InputTokenCount", r.InputTokens, r.InputCost},
+			{"-output-tokens", "OutputTokenCount", r.OutputTokens, r.OutputCost},
+			{"-cache-read-input-token-count", "CacheReadInputTokenCount", r.CacheReadTokens, r.CacheReadCost},
+			{"-cache-write-input-token-count", "CacheWriteInputTokenCount", r.CacheWriteTokens, r.CacheWriteCost},
+			{"-cache-write-input-token-count-1-hour", "CacheWrite1hInputTokenCount", r.CacheWrite1hTokens, r.CacheWrite1hCost},
 		} {
 			if c.tokens == 0 && c.cost == 0 {
 				continue
 			}
-			out = append(out, line{r: r, usageType: codes[billed] + "-" + short[r.ModelID] + c.kind + suffix, tokens: c.tokens, cost: c.cost})
+			ut := codes[billed] + "-" + short[r.ModelID] + c.kind + suffix
+			if marketplace[r.ModelID] != "" && r.ServiceTier != "reserved" {
+				ut = codes[billed] + "-MP:" + codes[billed] + "_" + c.mpKind + mpSuffix + "-Units"
+			}
+			out = append(out, line{r: r, usageType: ut, tokens: c.tokens, cost: c.cost})
 		}
 		if r.FixedCost != 0 {
 			out = append(out, line{r: r, usageType: codes[billed] + "-" + short[r.ModelID] + "-reserved-capacity-hours", cost: r.FixedCost})
@@ -246,7 +271,15 @@ func lines(recs []ledger.Record) []line {
 func (l line) dim(d string) string {
 	switch d {
 	case "SERVICE":
+		if p := marketplace[l.r.ModelID]; p != "" {
+			return p
+		}
 		return "Amazon Bedrock"
+	case "SERVICE_CODE":
+		if marketplace[l.r.ModelID] != "" {
+			return "AmazonBedrockFoundationModels"
+		}
+		return "AmazonBedrock"
 	case "LINKED_ACCOUNT":
 		return l.r.Account
 	case "REGION":
@@ -371,6 +404,13 @@ func TestAggregateMatchesRecords(t *testing.T) {
 		{"resource and model", costquery.Query{Granularity: costquery.Daily, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "RESOURCE_ID"), g(costquery.GroupDimension, "MODEL")}}, nil, true},
 		{"account and region", costquery.Query{Granularity: costquery.Daily, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "LINKED_ACCOUNT"), g(costquery.GroupDimension, "REGION")}}, nil, true},
 		{"operation, service", costquery.Query{Granularity: costquery.Monthly, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "OPERATION"), g(costquery.GroupDimension, "SERVICE")}}, nil, true},
+		{"service code", costquery.Query{Granularity: costquery.Daily, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "SERVICE_CODE")}}, nil, true},
+		{"marketplace service", costquery.Query{Granularity: costquery.Daily, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "USAGE_TYPE")},
+			Filter: dimEq("SERVICE", "Claude 3 Haiku (Amazon Bedrock Edition)")},
+			func(l line) bool { return l.r.ModelID == models[0] }, false},
+		{"marketplace usage types", costquery.Query{Granularity: costquery.Daily, GroupBy: []costquery.GroupBy{g(costquery.GroupDimension, "SERVICE")},
+			Filter: &costquery.Expr{Dimensions: &costquery.Values{Key: "USAGE_TYPE", Values: []string{"-MP:"}, MatchOptions: []costquery.MatchOption{costquery.Contains}}}},
+			func(l line) bool { return strings.Contains(l.usageType, "-MP:") }, false},
 		{"tag equals", costquery.Query{Granularity: costquery.Daily, Filter: tagEq("dept", "claims")},
 			func(l line) bool { return tv(l, "dept") == "claims" }, false},
 		{"tag case-insensitive", costquery.Query{Granularity: costquery.Daily, GroupBy: []costquery.GroupBy{g(costquery.GroupTag, "dept")},

@@ -106,6 +106,8 @@ type modelNames struct {
 	usageTypes [numClasses]string
 	fixedType  string
 	modelARN   string
+	service    string // SERVICE: "Amazon Bedrock" or the Marketplace product
+	code       string // SERVICE_CODE
 }
 
 // namesKey is what a line item's names depend on.
@@ -133,7 +135,8 @@ func (x *expander) names(r *ledger.Rollup) *modelNames {
 		return m
 	}
 	billed := pricing.BilledRegion(k.source, k.region)
-	m := &modelNames{modelARN: arn.FoundationModel(k.region, k.model), fixedType: x.namer.FixedUsageType(billed, k.model)}
+	m := &modelNames{modelARN: arn.FoundationModel(k.region, k.model), fixedType: x.namer.FixedUsageType(billed, k.model),
+		service: x.namer.Service(k.model), code: x.namer.ProductCode(k.model)}
 	for c := range numClasses {
 		m.usageTypes[c] = x.namer.UsageTypeOf(billed, k.model, c, k.v)
 	}
@@ -196,9 +199,9 @@ func (x *expander) each(rolls []ledger.Rollup, from, to time.Time, filter pred, 
 func (it *item) dim(d string) string {
 	switch d {
 	case DimService:
-		return ServiceName
+		return it.names.service
 	case DimServiceCode:
-		return ServiceCode
+		return it.names.code
 	case DimRecordType:
 		return RecordType
 	case DimLinkedAccount:

@@ -5,14 +5,14 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 )
 
-// Fixed dimension values of every Tollgate line item: all usage is Amazon
-// Bedrock on-demand inference.
+// Dimension values of Tollgate's line items: all usage is on-demand
+// inference, billed by Amazon Bedrock or, for the models AWS sells through
+// AWS Marketplace, by their Marketplace product (Namer.Service).
 const (
-	// ServiceName is the SERVICE dimension value.
-	ServiceName = "Amazon Bedrock"
-	// ServiceCode is the SERVICE_CODE dimension value (the Price List
-	// service code).
-	ServiceCode = "AmazonBedrock"
+	// ServiceName is the SERVICE of usage Amazon Bedrock bills itself.
+	ServiceName = pricing.ServiceName
+	// ServiceCode is its SERVICE_CODE (the Price List service code).
+	ServiceCode = pricing.ServiceCode
 	// RecordType is the RECORD_TYPE dimension value.
 	RecordType = "Usage"
 	// NoRegion is the REGION value of usage no region served; such usage

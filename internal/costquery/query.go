@@ -58,8 +58,8 @@ func ValidateMetrics(names []string) error {
 // Tollgate's own (the SDKs accept any Dimension string), holding the
 // foundation-model id.
 const (
-	DimService       = "SERVICE"        // always "Amazon Bedrock"
-	DimServiceCode   = "SERVICE_CODE"   // always "AmazonBedrock"
+	DimService       = "SERVICE"        // "Amazon Bedrock", or a marketplace product such as "Claude Sonnet 4.5 (Amazon Bedrock Edition)"
+	DimServiceCode   = "SERVICE_CODE"   // "AmazonBedrock", or a marketplace model's product code
 	DimRecordType    = "RECORD_TYPE"    // always "Usage"
 	DimLinkedAccount = "LINKED_ACCOUNT" // the account that made the calls
 	DimRegion        = "REGION"         // the region that served them

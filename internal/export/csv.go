@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/tollgate-dev/tollgate/internal/costquery"
 )
 
 // Columns are the export's columns, in order, named as in CUR 2.0.
@@ -23,6 +25,7 @@ var Columns = []string{
 	"pricing_unit",
 	"line_item_unblended_rate",
 	"line_item_unblended_cost",
+	"product",
 	"product_region",
 	"model",
 	"resource_tags",
@@ -34,9 +37,10 @@ const TagKeyPrefix = "user_"
 
 // CSVWriter writes line items as CSV (RFC 4180, "\n" line ends) with a
 // header row of Columns. Dates are RFC 3339 UTC ("2026-11-01T00:00:00Z");
-// line_item_usage_amount is in 1K tokens with exactly three decimals
-// (tokens/1000, exact); the rate and cost are USD with exactly nine
-// decimals (exact nano-dollars), the rate empty when unrated;
+// line_item_usage_amount is in the pricing unit, exact: in 1K tokens with
+// three decimals (tokens/1000), in 1M tokens with six; the rate and cost
+// are USD with exactly nine decimals (exact nano-dollars), the rate
+// empty when unrated; product is a JSON object {"product_name": ...};
 // resource_tags is a JSON object with keys "user_<key>", sorted.
 type CSVWriter struct {
 	w      *bufio.Writer
@@ -69,22 +73,30 @@ func (c *CSVWriter) Write(li *LineItem) error {
 	b = li.End.UTC().AppendFormat(b, time.RFC3339)
 	b = append(b, ',')
 	b = appendField(b, li.Account)
-	b = append(b, ","+LineItemType+","+ProductCode+","...)
+	b = append(b, ","+LineItemType+","...)
+	b = appendField(b, cmpOr(li.ProductCode, ProductCode))
+	b = append(b, ',')
 	b = appendField(b, li.ResourceID)
 	b = append(b, ',')
 	b = appendField(b, li.UsageType)
 	b = append(b, ',')
 	b = appendField(b, li.Operation)
 	b = append(b, ',')
-	b = appendFixed(b, li.Tokens, 3)
+	if li.PerMillion {
+		b = appendFixed(b, li.Tokens, 6)
+	} else {
+		b = appendFixed(b, li.Tokens, 3)
+	}
 	b = append(b, ',')
 	b = append(b, li.Unit()...)
 	b = append(b, ',')
 	if li.Rated {
-		b = appendFixed(b, int64(li.Rate), 9)
+		b = appendFixed(b, li.unitRate(), 9)
 	}
 	b = append(b, ',')
 	b = appendFixed(b, int64(li.Cost), 9)
+	b = append(b, ',')
+	b = appendField(b, string(productJSON(li)))
 	b = append(b, ',')
 	b = appendField(b, li.Region)
 	b = append(b, ',')
@@ -118,6 +130,25 @@ func resourceTags(li *LineItem) map[string]string {
 		m[TagKeyPrefix+k] = v
 	}
 	return m
+}
+
+// productName returns li's product name: "Amazon Bedrock" unless set.
+func productName(li *LineItem) string { return cmpOr(li.Product, costquery.ServiceName) }
+
+// productJSON encodes li's product column, {"product_name": ...}.
+func productJSON(li *LineItem) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{ProductNameKey: productName(li)}) // a map of strings always encodes
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // tagsJSON encodes li's resource tags as a JSON object, keys sorted.

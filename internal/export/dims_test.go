@@ -74,16 +74,18 @@ func TestExportPriceDimensions(t *testing.T) {
 	}
 	r := func(s string) money.PerThousand { return money.PerThousand(money.MustParse(s)) }
 	want := map[string]item{
-		"USE1-Claude4.5Sonnet-input-tokens-cross-region-global":                         {"1K tokens", 2000, recs[0].InputCost + recs[1].InputCost, r("0.003"), true, false},
-		"USE1-Claude4.5Sonnet-output-tokens-cross-region-global":                        {"1K tokens", 400, recs[0].OutputCost + recs[1].OutputCost, r("0.015"), true, false},
-		"USE1-Claude4.5Sonnet-cache-write-input-token-count-1-hour-cross-region-global": {"1K tokens", 5000, recs[0].CacheWrite1hCost, r("0.006"), true, false},
-		"USE1-Claude4.5Sonnet-cache-read-input-token-count-cross-region-global":         {"1K tokens", 5000, recs[1].CacheReadCost, r("0.0003"), true, false},
-		"USE1-Claude4.5Sonnet-input-tokens":                                             {"1K tokens", 1000, recs[2].InputCost, r("0.0033"), true, false},
-		"USE1-Claude4.5Sonnet-output-tokens":                                            {"1K tokens", 200, recs[2].OutputCost, r("0.0165"), true, false},
-		"USE1-Claude4.5Sonnet-cache-write-input-token-count":                            {"1K tokens", 700, recs[2].CacheWriteCost, r("0.004125"), true, false},
-		"USE1-Claude4Sonnet-input-tokens-long-context":                                  {"1K tokens", 250_000, recs[3].InputCost, r("0.006"), true, false},
-		"USE1-Claude4Sonnet-output-tokens-long-context":                                 {"1K tokens", 900, recs[3].OutputCost, r("0.0225"), true, false},
-		"USE1-Claude4.5Sonnet-reserved-capacity-hours":                                  {"Hrs", 1000, 2_500_000_000, 0, false, true},
+		// Claude is billed through AWS Marketplace: legacy-scheme usage
+		// types, priced per million tokens.
+		"USE1-MP:USE1_InputTokenCount_Global-Units":             {"1M tokens", 2000, recs[0].InputCost + recs[1].InputCost, r("0.003"), true, false},
+		"USE1-MP:USE1_OutputTokenCount_Global-Units":            {"1M tokens", 400, recs[0].OutputCost + recs[1].OutputCost, r("0.015"), true, false},
+		"USE1-MP:USE1_CacheWrite1hInputTokenCount_Global-Units": {"1M tokens", 5000, recs[0].CacheWrite1hCost, r("0.006"), true, false},
+		"USE1-MP:USE1_CacheReadInputTokenCount_Global-Units":    {"1M tokens", 5000, recs[1].CacheReadCost, r("0.0003"), true, false},
+		"USE1-MP:USE1_InputTokenCount-Units":                    {"1M tokens", 1000, recs[2].InputCost, r("0.0033"), true, false},
+		"USE1-MP:USE1_OutputTokenCount-Units":                   {"1M tokens", 200, recs[2].OutputCost, r("0.0165"), true, false},
+		"USE1-MP:USE1_CacheWriteInputTokenCount-Units":          {"1M tokens", 700, recs[2].CacheWriteCost, r("0.004125"), true, false},
+		"USE1-MP:USE1_InputTokenCount_LCtx-Units":               {"1M tokens", 250_000, recs[3].InputCost, r("0.006"), true, false},
+		"USE1-MP:USE1_OutputTokenCount_LCtx-Units":              {"1M tokens", 900, recs[3].OutputCost, r("0.0225"), true, false},
+		"USE1-Claude4.5Sonnet-reserved-capacity-hours":          {"Hrs", 1000, 2_500_000_000, 0, false, true},
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("line items by usage type (-got +want):\n%s", diff)

@@ -33,11 +33,19 @@ const (
 	// LineItemType is line_item_line_item_type: all of Tollgate's usage is
 	// on-demand usage.
 	LineItemType = "Usage"
-	// ProductCode is line_item_product_code.
+	// ProductCode is line_item_product_code of usage Amazon Bedrock bills
+	// itself; a marketplace model's line items carry its own
+	// (LineItem.ProductCode).
 	ProductCode = costquery.ServiceCode
 	// PricingUnit is pricing_unit: the unit of line_item_usage_amount and
-	// of line_item_unblended_rate.
+	// of line_item_unblended_rate, for usage Amazon Bedrock bills itself.
 	PricingUnit = "1K tokens"
+	// MarketplacePricingUnit is the pricing_unit of a marketplace usage
+	// type, which the Price List prices per million tokens.
+	MarketplacePricingUnit = pricing.MarketplacePricingUnit
+	// ProductNameKey is the key of the product name in the product column
+	// (CUR 2.0's product map: product['product_name']).
+	ProductNameKey = "product_name"
 )
 
 // LineItem is one line of an export.
@@ -52,8 +60,20 @@ type LineItem struct {
 	// the foundation-model ARN of direct calls.
 	ResourceID string
 	// UsageType is line_item_usage_type, e.g.
-	// "USE1-Claude3Haiku-input-tokens".
+	// "USE1-NovaPro-input-tokens" or, for a model AWS Marketplace bills,
+	// "USE1-MP:USE1_InputTokenCount-Units".
 	UsageType string
+	// ProductCode is line_item_product_code: "AmazonBedrock", or a
+	// marketplace model's product code (pricing.Namer.ProductCode).
+	ProductCode string
+	// Product is the product name, product['product_name']: "Amazon
+	// Bedrock" or the Marketplace product, e.g. "Claude Sonnet 4.5
+	// (Amazon Bedrock Edition)" (Cost Explorer's SERVICE).
+	Product string
+	// PerMillion marks a marketplace usage type: its pricing unit is
+	// "1M tokens", so line_item_usage_amount is Tokens/1,000,000 and the
+	// rate is per million tokens.
+	PerMillion bool
 	// Operation is line_item_operation: Converse, ConverseStream,
 	// InvokeModel or InvokeModelWithResponseStream.
 	Operation string
@@ -65,12 +85,14 @@ type LineItem struct {
 	// ServiceTier is the Bedrock service tier that served the usage
 	// ("default" when none was named).
 	ServiceTier string
-	// Tokens is the usage; line_item_usage_amount is Tokens/1000, in the
-	// pricing unit (1K tokens), written exactly with three decimals. A
-	// fixed-cost line counts 1000 per hour, so its amount is in hours.
+	// Tokens is the usage; line_item_usage_amount is Tokens/1000 in the
+	// pricing unit 1K tokens, Tokens/1,000,000 in 1M tokens (PerMillion),
+	// written exactly. A fixed-cost line counts 1000 per hour, so its
+	// amount is in hours.
 	Tokens int64
-	// Rate is line_item_unblended_rate, USD per 1K tokens: the catalogue
-	// price of the class in force over the period. Valid when Rated.
+	// Rate is the catalogue price of the class in force over the period,
+	// USD per 1K tokens; line_item_unblended_rate is it in the pricing
+	// unit (× 1,000 per million tokens). Valid when Rated.
 	Rate money.PerThousand
 	// Rated is false when the catalogue has no price for the class then
 	// (the rate is written empty, or null in Parquet).
@@ -92,12 +114,34 @@ type LineItem struct {
 	tagsKey string // the canonical form of Tags, when known: a cache key for writers
 }
 
-// Unit returns pricing_unit: "1K tokens", or "Hrs" for a fixed-cost line.
+// Unit returns pricing_unit: "1K tokens", "1M tokens" for a marketplace
+// usage type, or "Hrs" for a fixed-cost line.
 func (li *LineItem) Unit() string {
-	if li.Fixed {
+	switch {
+	case li.Fixed:
 		return FixedPricingUnit
+	case li.PerMillion:
+		return MarketplacePricingUnit
 	}
 	return PricingUnit
+}
+
+// amountMicros is line_item_usage_amount in millionths of the pricing
+// unit: exact, since a unit is 1,000 or 1,000,000 tokens (or hours counted
+// 1,000 each).
+func (li *LineItem) amountMicros() int64 {
+	if li.PerMillion {
+		return li.Tokens
+	}
+	return li.Tokens * 1000
+}
+
+// unitRate is line_item_unblended_rate in nano-USD per pricing unit.
+func (li *LineItem) unitRate() int64 {
+	if li.PerMillion {
+		return int64(li.Rate) * 1000
+	}
+	return int64(li.Rate)
 }
 
 // FixedPricingUnit is the pricing_unit of a fixed-cost line item.
@@ -262,6 +306,9 @@ type modelNames struct {
 	usageTypes [numClasses]string
 	fixedType  string
 	modelARN   string
+	code       string // line_item_product_code
+	product    string // product name
+	perMillion bool   // marketplace usage types
 }
 
 // priceKey is what selects a rollup's price: prices change at midnight.
@@ -355,7 +402,9 @@ func (x *exporter) modelNames(region, source, model string, v pricing.Variant) *
 		return m
 	}
 	billed := pricing.BilledRegion(source, region)
-	m := &modelNames{modelARN: arn.FoundationModel(region, model), fixedType: x.o.Namer.FixedUsageType(billed, model)}
+	m := &modelNames{modelARN: arn.FoundationModel(region, model), fixedType: x.o.Namer.FixedUsageType(billed, model),
+		code: x.o.Namer.ProductCode(model), product: x.o.Namer.Service(model),
+		perMillion: x.o.Namer.PricingUnit(model, v) == pricing.MarketplacePricingUnit}
 	for c := range numClasses {
 		m.usageTypes[c] = x.o.Namer.UsageTypeOf(billed, model, costquery.Class(c), v)
 	}
@@ -413,7 +462,8 @@ func (x *exporter) flush() error {
 				continue // as in Cost Explorer: a failed call bills nothing
 			}
 			li := &LineItem{Start: p.Start, End: p.End, Account: k.account, ResourceID: resource,
-				UsageType: names.usageTypes[c], Operation: k.operation, Class: costquery.Class(c), ServiceTier: tier,
+				UsageType: names.usageTypes[c], ProductCode: names.code, Product: names.product, PerMillion: names.perMillion,
+				Operation: k.operation, Class: costquery.Class(c), ServiceTier: tier,
 				Tokens: g.tokens[c], Cost: g.cost[c], Region: region, Model: k.model, Tags: g.tags, tagsKey: tk}
 			if k.price >= 0 {
 				li.Rate, li.Rated = rateOf(x.priceList[k.price], costquery.Class(c), k.v.LongContext)
@@ -422,7 +472,7 @@ func (x *exporter) flush() error {
 		}
 		if g.fixedCost != 0 {
 			items = append(items, &LineItem{Start: p.Start, End: p.End, Account: k.account, ResourceID: resource,
-				UsageType: names.fixedType, Operation: k.operation, Fixed: true, ServiceTier: tier,
+				UsageType: names.fixedType, ProductCode: names.code, Product: names.product, Operation: k.operation, Fixed: true, ServiceTier: tier,
 				Tokens: g.fixedHours * 1000, Cost: g.fixedCost, Region: region, Model: k.model, Tags: g.tags, tagsKey: tk})
 		}
 	}

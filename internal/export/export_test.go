@@ -40,11 +40,13 @@ const (
 )
 
 // testCatalog knows two models; Claude 3 Haiku's price drops on 2 November
-// 2026, inside the test range's last (partial) month.
+// 2026, inside the test range's last (partial) month. AWS Marketplace
+// bills Claude 3 Haiku (marketplace usage types, per million tokens).
 const testCatalog = `
 models:
   - id: anthropic.claude-3-haiku-20240307-v1:0
     name: Claude 3 Haiku
+    marketplace: {product: "Claude 3 Haiku (Amazon Bedrock Edition)", usageTypes: legacy}
     provider: Anthropic
     inputModalities: [TEXT]
     outputModalities: [TEXT]
@@ -319,7 +321,13 @@ func TestExportEqualsRecords(t *testing.T) {
 				got[k] = sums{li.Tokens, li.Cost}
 				total.Tokens += li.Tokens
 				total.Cost += li.Cost
-				if !strings.HasSuffix(li.UsageType, "-"+names.ModelName(li.Model)+li.Class.Suffix()) {
+				if _, mp := names.Marketplace(li.Model); mp {
+					if li.ProductCode != "AmazonBedrockFoundationModels" || li.Product != "Claude 3 Haiku (Amazon Bedrock Edition)" ||
+						!li.PerMillion || li.Unit() != "1M tokens" || !strings.Contains(li.UsageType, "-MP:") {
+						t.Errorf("line item %d: marketplace model %s: product %q %q, unit %q, usage type %q",
+							i, li.Model, li.ProductCode, li.Product, li.Unit(), li.UsageType)
+					}
+				} else if !strings.HasSuffix(li.UsageType, "-"+names.ModelName(li.Model)+li.Class.Suffix()) {
 					t.Errorf("line item %d: usage type %q does not name class %d", i, li.UsageType, li.Class)
 				}
 			}
@@ -419,19 +427,23 @@ func recordTotals(recs []ledger.Record, names *costquery.Namer) (sums, map[strin
 	return all, by
 }
 
-// parseUsageAmount reads a usage amount in 1K tokens ("12.345") back to
-// tokens, exactly.
-func parseUsageAmount(t *testing.T, s string) int64 {
+// parseUsageAmount reads a usage amount in 1K tokens ("12.345") or 1M
+// tokens ("0.012345") back to tokens, exactly.
+func parseUsageAmount(t *testing.T, s, unit string) int64 {
 	t.Helper()
-	whole, frac, ok := strings.Cut(s, ".")
-	if !ok || len(frac) != 3 || whole == "" {
-		t.Fatalf("usage amount %q: want exactly three decimals", s)
+	decimals, per := 3, money.Amount(1_000_000) // nano-units of the amount per token
+	if unit == "1M tokens" {
+		decimals, per = 6, 1_000
 	}
-	a, err := money.Parse(s) // nano-units of the amount: tokens × 1e6
-	if err != nil || a%1_000_000 != 0 {
+	whole, frac, ok := strings.Cut(s, ".")
+	if !ok || len(frac) != decimals || whole == "" {
+		t.Fatalf("usage amount %q in %s: want exactly %d decimals", s, unit, decimals)
+	}
+	a, err := money.Parse(s)
+	if err != nil || a%per != 0 {
 		t.Fatalf("usage amount %q: %v", s, err)
 	}
-	return int64(a / 1_000_000)
+	return int64(a / per)
 }
 
 // TestCSVRoundTrip reads an exported CSV file back with encoding/csv and
@@ -470,7 +482,7 @@ func TestCSVRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				tokens := parseUsageAmount(t, row[col["line_item_usage_amount"]])
+				tokens := parseUsageAmount(t, row[col["line_item_usage_amount"]], row[col["pricing_unit"]])
 				ut := row[col["line_item_usage_type"]]
 				s := by[ut]
 				s.Tokens += tokens
@@ -492,8 +504,16 @@ func TestCSVRoundTrip(t *testing.T) {
 						t.Fatalf("resource_tags key %q lacks the user_ prefix", k)
 					}
 				}
-				if row[col["pricing_unit"]] != "1K tokens" || row[col["line_item_line_item_type"]] != "Usage" ||
-					row[col["line_item_product_code"]] != "AmazonBedrock" {
+				var product map[string]string
+				if err := json.Unmarshal([]byte(row[col["product"]]), &product); err != nil {
+					t.Fatalf("product %q: %v", row[col["product"]], err)
+				}
+				wantUnit, wantCode, wantProduct := "1K tokens", "AmazonBedrock", "Amazon Bedrock"
+				if strings.Contains(ut, "-MP:") {
+					wantUnit, wantCode, wantProduct = "1M tokens", "AmazonBedrockFoundationModels", "Claude 3 Haiku (Amazon Bedrock Edition)"
+				}
+				if row[col["pricing_unit"]] != wantUnit || row[col["line_item_line_item_type"]] != "Usage" ||
+					row[col["line_item_product_code"]] != wantCode || len(product) != 1 || product["product_name"] != wantProduct {
 					t.Fatalf("fixed columns wrong: %q", row)
 				}
 			}
@@ -542,7 +562,9 @@ func TestCSVTrickyTags(t *testing.T) {
 // subset of the columns, mapped by name.
 type pqRow struct {
 	UsageType string            `parquet:"line_item_usage_type"`
-	Amount    int64             `parquet:"line_item_usage_amount"`
+	Amount    int64             `parquet:"line_item_usage_amount"` // millionths of Unit
+	Unit      string            `parquet:"pricing_unit"`
+	Product   map[string]string `parquet:"product"`
 	Rate      *int64            `parquet:"line_item_unblended_rate,optional"`
 	Cost      int64             `parquet:"line_item_unblended_cost"`
 	Start     time.Time         `parquet:"line_item_usage_start_date"`
@@ -576,11 +598,15 @@ func TestParquetRoundTrip(t *testing.T) {
 				by := map[string]sums{}
 				var taggedCC1 money.Amount
 				for _, r := range rows {
+					tokens := tokensOf(t, r.Amount, r.Unit)
+					if want := strings.Contains(r.UsageType, "-MP:"); want != (r.Product["product_name"] == "Claude 3 Haiku (Amazon Bedrock Edition)") {
+						t.Fatalf("%s: product %v", r.UsageType, r.Product)
+					}
 					s := by[r.UsageType]
-					s.Tokens += r.Amount
+					s.Tokens += tokens
 					s.Cost += money.Amount(r.Cost)
 					by[r.UsageType] = s
-					all.Tokens += r.Amount
+					all.Tokens += tokens
 					all.Cost += money.Amount(r.Cost)
 					if r.Tags["user_cost_center"] == "CC-1" {
 						taggedCC1 += money.Amount(r.Cost)
@@ -614,7 +640,7 @@ func TestParquetRoundTrip(t *testing.T) {
 				if f.NumRows != st.Rows {
 					t.Errorf("footer says %d rows, stats %d", f.NumRows, st.Rows)
 				}
-				for name, scale := range map[string]int64{"line_item_unblended_cost": 9, "line_item_unblended_rate": 9, "line_item_usage_amount": 3} {
+				for name, scale := range map[string]int64{"line_item_unblended_cost": 9, "line_item_unblended_rate": 9, "line_item_usage_amount": 6} {
 					c := f.Columns[name]
 					if c.Type != pqInt64 || c.Converted != pqConvertedDecimal || c.Scale != scale || c.Precision != 18 ||
 						!c.LogicalDecimal || c.LogicalScale != scale || c.LogicalPrecision != 18 {
@@ -633,6 +659,10 @@ func TestParquetRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				units, err := f.readColumn("pricing_unit")
+				if err != nil {
+					t.Fatal(err)
+				}
 				if int64(len(costs)) != st.Rows || len(amounts) != len(costs) || len(types) != len(costs) {
 					t.Fatalf("%d costs, %d amounts, %d usage types; want %d each", len(costs), len(amounts), len(types), st.Rows)
 				}
@@ -640,11 +670,12 @@ func TestParquetRoundTrip(t *testing.T) {
 				by := map[string]sums{}
 				for i := range costs {
 					ut := types[i].(string)
+					tokens := tokensOf(t, amounts[i].(int64), units[i].(string))
 					s := by[ut]
-					s.Tokens += amounts[i].(int64)
+					s.Tokens += tokens
 					s.Cost += money.Amount(costs[i].(int64))
 					by[ut] = s
-					all.Tokens += amounts[i].(int64)
+					all.Tokens += tokens
 					all.Cost += money.Amount(costs[i].(int64))
 				}
 				if all != wantAll {
@@ -656,6 +687,24 @@ func TestParquetRoundTrip(t *testing.T) {
 			})
 		})
 	}
+}
+
+// tokensOf converts a Parquet usage amount, stored in millionths of the
+// pricing unit, back to tokens (a fixed-cost line's hours count 1,000
+// each).
+func tokensOf(t *testing.T, micros int64, unit string) int64 {
+	t.Helper()
+	switch unit {
+	case "1M tokens":
+		return micros
+	case "1K tokens", "Hrs":
+		if micros%1000 != 0 {
+			t.Fatalf("usage amount %d millionths of %s is not a whole token", micros, unit)
+		}
+		return micros / 1000
+	}
+	t.Fatalf("pricing unit %q", unit)
+	return 0
 }
 
 // TestParquetUnratedIsNull checks that a line item without a rate has a

@@ -11,8 +11,9 @@ import (
 
 // parquetRow is one line item in the Parquet schema. Money and usage are
 // DECIMAL(18, scale) columns over INT64, whose stored integers are exact:
-// the cost and rate in nano-dollars (scale 9), the usage amount in tokens
-// (scale 3: the value read is thousands of tokens, the pricing unit).
+// the cost and rate in nano-dollars (scale 9), the usage amount in
+// millionths of the pricing unit (scale 6: tokens × 1,000 in 1K tokens,
+// tokens in 1M tokens).
 type parquetRow struct {
 	UsageStartDate time.Time         `parquet:"line_item_usage_start_date,timestamp(millisecond)"`
 	UsageEndDate   time.Time         `parquet:"line_item_usage_end_date,timestamp(millisecond)"`
@@ -22,10 +23,11 @@ type parquetRow struct {
 	ResourceID     string            `parquet:"line_item_resource_id,dict"`
 	UsageType      string            `parquet:"line_item_usage_type,dict"`
 	Operation      string            `parquet:"line_item_operation,dict"`
-	UsageAmount    int64             `parquet:"line_item_usage_amount,decimal(3:18)"`
+	UsageAmount    int64             `parquet:"line_item_usage_amount,decimal(6:18)"`
 	PricingUnit    string            `parquet:"pricing_unit,dict"`
 	UnblendedRate  *int64            `parquet:"line_item_unblended_rate,decimal(9:18)"`
 	UnblendedCost  int64             `parquet:"line_item_unblended_cost,decimal(9:18)"`
+	Product        map[string]string `parquet:"product"`
 	ProductRegion  string            `parquet:"product_region,dict"`
 	Model          string            `parquet:"model,dict"`
 	ResourceTags   map[string]string `parquet:"resource_tags"`
@@ -41,16 +43,18 @@ const (
 
 // ParquetWriter writes line items as a Snappy-compressed Parquet file
 // whose columns are Columns, typed as CUR 2.0's: dates are TIMESTAMP
-// (milliseconds, UTC); line_item_usage_amount is DECIMAL(18,3) and
+// (milliseconds, UTC); line_item_usage_amount is DECIMAL(18,6) and
 // line_item_unblended_rate and line_item_unblended_cost DECIMAL(18,9),
-// all stored as INT64 (tokens and nano-dollars, exact), the rate null
-// when unrated; resource_tags is a MAP<STRING,STRING> with keys
-// "user_<key>"; the other columns are dictionary-encoded strings.
+// all stored as INT64 (millionths of the pricing unit and nano-dollars,
+// exact), the rate null when unrated; product ({"product_name": ...})
+// and resource_tags (keys "user_<key>") are MAP<STRING,STRING>; the other
+// columns are dictionary-encoded strings.
 type ParquetWriter struct {
-	w     *parquet.GenericWriter[parquetRow]
-	batch []parquetRow
-	rates []int64
-	tags  map[string]map[string]string // canonical tag set -> resource_tags
+	w        *parquet.GenericWriter[parquetRow]
+	batch    []parquetRow
+	rates    []int64
+	tags     map[string]map[string]string // canonical tag set -> resource_tags
+	products map[string]map[string]string // product name -> product
 }
 
 // NewParquetWriter returns a ParquetWriter writing to w.
@@ -61,9 +65,10 @@ func NewParquetWriter(w io.Writer) *ParquetWriter {
 			parquet.MaxRowsPerRowGroup(parquetRowGroup),
 			&parquet.WriterConfig{CreatedBy: buildinfo.Read().String()},
 		),
-		batch: make([]parquetRow, 0, parquetBatch),
-		rates: make([]int64, parquetBatch),
-		tags:  map[string]map[string]string{},
+		batch:    make([]parquetRow, 0, parquetBatch),
+		rates:    make([]int64, parquetBatch),
+		tags:     map[string]map[string]string{},
+		products: map[string]map[string]string{},
 	}
 }
 
@@ -71,13 +76,13 @@ func NewParquetWriter(w io.Writer) *ParquetWriter {
 func (p *ParquetWriter) Write(li *LineItem) error {
 	row := parquetRow{
 		UsageStartDate: li.Start.UTC(), UsageEndDate: li.End.UTC(), UsageAccountID: li.Account,
-		LineItemType: LineItemType, ProductCode: ProductCode, ResourceID: li.ResourceID, UsageType: li.UsageType,
-		Operation: li.Operation, UsageAmount: li.Tokens, PricingUnit: li.Unit(), UnblendedCost: int64(li.Cost),
-		ProductRegion: li.Region, Model: li.Model, ResourceTags: p.resourceTags(li),
+		LineItemType: LineItemType, ProductCode: cmpOr(li.ProductCode, ProductCode), ResourceID: li.ResourceID, UsageType: li.UsageType,
+		Operation: li.Operation, UsageAmount: li.amountMicros(), PricingUnit: li.Unit(), UnblendedCost: int64(li.Cost),
+		Product: p.product(li), ProductRegion: li.Region, Model: li.Model, ResourceTags: p.resourceTags(li),
 	}
 	if li.Rated {
 		r := &p.rates[len(p.batch)]
-		*r = int64(li.Rate)
+		*r = li.unitRate()
 		row.UnblendedRate = r
 	}
 	p.batch = append(p.batch, row)
@@ -85,6 +90,17 @@ func (p *ParquetWriter) Write(li *LineItem) error {
 		return p.flush()
 	}
 	return nil
+}
+
+// product returns li's product column, one map per product name.
+func (p *ParquetWriter) product(li *LineItem) map[string]string {
+	name := productName(li)
+	m, ok := p.products[name]
+	if !ok {
+		m = map[string]string{ProductNameKey: name}
+		p.products[name] = m
+	}
+	return m
 }
 
 func (p *ParquetWriter) resourceTags(li *LineItem) map[string]string {

@@ -380,38 +380,49 @@ func BenchmarkVersion(b *testing.B) {
 }
 
 // TestUsageTypes checks the usage types of a record carry region, model,
-// kind and every variant suffix, and that its lines sum to its cost.
+// kind and every variant suffix, in AWS's classic shape for a model
+// Amazon Bedrock bills and in the marketplace shape for one AWS
+// Marketplace bills, and that its lines sum to its cost.
 func TestUsageTypes(t *testing.T) {
 	n := NewNamer(catalog.Default())
 	for _, tt := range []struct {
 		name string
 		r    ledger.Record
 		want []string
+		unit string
 	}{
-		{"plain", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-3-haiku-20240307-v1:0",
+		{"marketplace plain", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-3-haiku-20240307-v1:0",
 			InputTokens: 10, OutputTokens: 5, InputCost: 3, OutputCost: 4, Cost: 7},
-			[]string{"USE1-Claude3Haiku-input-tokens", "USE1-Claude3Haiku-output-tokens"}},
-		{"global with both cache TTLs", ledger.Record{RegionServed: "us-west-2", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+			[]string{"USE1-MP:USE1_InputTokenCount-Units", "USE1-MP:USE1_OutputTokenCount-Units"}, MarketplacePricingUnit},
+		{"marketplace global with both cache TTLs", ledger.Record{RegionServed: "us-west-2", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
 			Scope: "global", InputTokens: 1, CacheReadTokens: 2, CacheWriteTokens: 3, CacheWrite1hTokens: 4,
 			InputCost: 1, CacheReadCost: 2, CacheWriteCost: 3, CacheWrite1hCost: 4, Cost: 10},
-			[]string{"USW2-Claude4.5Sonnet-input-tokens-cross-region-global", "USW2-Claude4.5Sonnet-cache-read-input-token-count-cross-region-global",
-				"USW2-Claude4.5Sonnet-cache-write-input-token-count-cross-region-global",
-				"USW2-Claude4.5Sonnet-cache-write-input-token-count-1-hour-cross-region-global"}},
-		{"geo bills as in-region", ledger.Record{RegionServed: "eu-west-1", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+			[]string{"USW2-MP:USW2_InputTokenCount_Global-Units", "USW2-MP:USW2_CacheReadInputTokenCount_Global-Units",
+				"USW2-MP:USW2_CacheWriteInputTokenCount_Global-Units", "USW2-MP:USW2_CacheWrite1hInputTokenCount_Global-Units"}, MarketplacePricingUnit},
+		{"marketplace geo bills as in-region", ledger.Record{RegionServed: "eu-west-1", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
 			Scope: "geo", OutputTokens: 1, OutputCost: 1, Cost: 1},
-			[]string{"EU-Claude4.5Sonnet-output-tokens"}},
-		{"long context", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-sonnet-4-20250514-v1:0",
+			[]string{"EU-MP:EU_OutputTokenCount-Units"}, MarketplacePricingUnit},
+		{"marketplace long context", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-sonnet-4-20250514-v1:0",
 			LongContext: true, InputTokens: 300_000, InputCost: 1, Cost: 1},
-			[]string{"USE1-Claude4Sonnet-input-tokens-long-context"}},
+			[]string{"USE1-MP:USE1_InputTokenCount_LCtx-Units"}, MarketplacePricingUnit},
+		{"marketplace current scheme", ledger.Record{Region: "us-west-2", RegionServed: "us-east-2", ModelID: "anthropic.claude-opus-4-7",
+			Scope: "global", InputTokens: 1, CacheWrite1hTokens: 2, InputCost: 1, CacheWrite1hCost: 2, Cost: 3},
+			[]string{"USW2-MP:USW2_input_tokens_global_standard-Units", "USW2-MP:USW2_cache_write_tokens_1h_global_standard-Units"}, MarketplacePricingUnit},
 		{"flex and priority", ledger.Record{RegionServed: "us-east-1", ModelID: "amazon.nova-pro-v1:0", ServiceTier: "flex",
 			InputTokens: 1, InputCost: 1, Cost: 1},
-			[]string{"USE1-NovaPro-input-tokens-flex"}},
+			[]string{"USE1-NovaPro-input-tokens-flex"}, PricingUnit},
+		{"confirmed model name", ledger.Record{RegionServed: "us-east-1", ModelID: "amazon.nova-2-lite-v1:0", Scope: "global", ServiceTier: "priority",
+			InputTokens: 1, InputCost: 1, Cost: 1},
+			[]string{"USE1-Nova2.0Lite-input-tokens-priority-cross-region-global"}, PricingUnit},
 		{"latency optimized", ledger.Record{RegionServed: "us-east-2", ModelID: "meta.llama3-1-405b-instruct-v1:0", LatencyOptimized: true,
 			OutputTokens: 1, OutputCost: 1, Cost: 1},
-			[]string{"USE2-Llama3.1-405BInstruct-output-tokens-latency-optimized"}},
+			[]string{"USE2-Llama3-1-405B-output-tokens-latency-optimized"}, PricingUnit},
 		{"reserved capacity hour", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
 			Operation: ledger.OpFixedCost, FixedCost: 5, Cost: 5},
-			[]string{"USE1-Claude4.5Sonnet-reserved-capacity-hours"}},
+			[]string{"USE1-Claude4.5Sonnet-reserved-capacity-hours"}, "Hrs"},
+		{"reserved tier keeps Tollgate's names", ledger.Record{RegionServed: "us-east-1", ModelID: "anthropic.claude-sonnet-4-5-20250929-v1:0",
+			ServiceTier: "reserved", InputTokens: 7},
+			[]string{"USE1-Claude4.5Sonnet-input-tokens-reserved"}, PricingUnit},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			lines := n.UsageTypes(&tt.r)
@@ -420,6 +431,9 @@ func TestUsageTypes(t *testing.T) {
 			for _, l := range lines {
 				got = append(got, l.UsageType)
 				sum += l.Cost
+				if l.PricingUnit != tt.unit {
+					t.Errorf("%s: pricing unit %q, want %q", l.UsageType, l.PricingUnit, tt.unit)
+				}
 			}
 			if diff := cmp.Diff(got, tt.want); diff != "" {
 				t.Errorf("usage types (-got +want):\n%s", diff)

@@ -102,39 +102,122 @@ func ShortModelName(display string) string {
 func startsDigit(s string) bool { return s != "" && unicode.IsDigit(rune(s[0])) }
 func endsDigit(s string) bool   { return s != "" && unicode.IsDigit(rune(s[len(s)-1])) }
 
+// Service names and codes: Cost Explorer's SERVICE and SERVICE_CODE and
+// CUR's line_item_product_code.
+const (
+	// ServiceName is the SERVICE of usage Amazon Bedrock bills itself.
+	ServiceName = "Amazon Bedrock"
+	// ServiceCode is its Price List service code and product code.
+	ServiceCode = "AmazonBedrock"
+	// MarketplaceServiceCode is the Price List service code of the
+	// marketplace usage types, written as the product code of a
+	// marketplace model whose Marketplace product code the catalogue does
+	// not know.
+	MarketplaceServiceCode = "AmazonBedrockFoundationModels"
+)
+
+// MarketplacePricingUnit is the pricing unit of a marketplace usage type:
+// the Price List prices them per million tokens (their rows' unit is
+// "1M tokens", their usage types end "-Units").
+const MarketplacePricingUnit = "1M tokens"
+
 // Namer names line items the AWS way. It is immutable and safe for
 // concurrent use.
 type Namer struct {
-	short   map[string]string // model id -> usage-type model name
-	display map[string]string // model id -> display name
+	models map[string]modelNames // by model id
+}
+
+// modelNames is what a Namer knows of one model.
+type modelNames struct {
+	short   string // usage-type model name
+	display string // display name
+	mp      *catalog.Marketplace
 }
 
 // NewNamer returns a Namer knowing the models of c (which may be nil: every
 // model is then named by its id).
 func NewNamer(c *catalog.Catalog) *Namer {
-	n := &Namer{short: map[string]string{}, display: map[string]string{}}
+	n := &Namer{models: map[string]modelNames{}}
 	if c != nil {
 		for _, m := range c.Models() {
-			n.short[m.ID] = ShortModelName(m.Name)
-			n.display[m.ID] = m.Name
+			short := m.UsageTypeName
+			if short == "" {
+				short = ShortModelName(m.Name)
+			}
+			n.models[m.ID] = modelNames{short: short, display: m.Name, mp: m.Marketplace}
 		}
 	}
 	return n
 }
 
-// ModelName returns the usage-type model name of modelID; a model the
-// catalogue does not know keeps its id, as AWS does for newer models
+// ModelName returns the usage-type model name of modelID: the catalogue's
+// usageTypeName where AWS spells it differently from the display name,
+// else the name derived from the display name (ShortModelName); a model
+// the catalogue does not know keeps its id, as AWS does for newer models
 // ("USE1-mistral.voxtral-small-24b-2507-mantle-input-tokens-standard").
+// Marketplace usage types carry no model name; it still names the lines
+// Tollgate bills under its own names (reserved capacity).
 func (n *Namer) ModelName(modelID string) string {
-	if s, ok := n.short[modelID]; ok {
-		return s
+	if m, ok := n.models[modelID]; ok {
+		return m.short
 	}
 	return modelID
 }
 
 // DisplayName returns the catalogue display name of modelID, or "" when
 // the catalogue does not know it.
-func (n *Namer) DisplayName(modelID string) string { return n.display[modelID] }
+func (n *Namer) DisplayName(modelID string) string { return n.models[modelID].display }
+
+// Marketplace returns how AWS Marketplace bills modelID, and false for a
+// model Amazon Bedrock bills itself (or the catalogue does not know).
+func (n *Namer) Marketplace(modelID string) (catalog.Marketplace, bool) {
+	if mp := n.models[modelID].mp; mp != nil {
+		return *mp, true
+	}
+	return catalog.Marketplace{}, false
+}
+
+// Service returns the SERVICE modelID's usage is billed under: its
+// Marketplace product ("Claude Sonnet 4.5 (Amazon Bedrock Edition)"), or
+// "Amazon Bedrock".
+func (n *Namer) Service(modelID string) string {
+	if mp := n.models[modelID].mp; mp != nil {
+		return mp.Product
+	}
+	return ServiceName
+}
+
+// ProductCode returns line_item_product_code (and Cost Explorer's
+// SERVICE_CODE) of modelID's usage: "AmazonBedrock", or for a marketplace
+// model its Marketplace product code, "AmazonBedrockFoundationModels"
+// when the catalogue does not know it.
+func (n *Namer) ProductCode(modelID string) string {
+	mp := n.models[modelID].mp
+	switch {
+	case mp == nil:
+		return ServiceCode
+	case mp.ProductCode != "":
+		return mp.ProductCode
+	}
+	return MarketplaceServiceCode
+}
+
+// marketplaceLine reports whether usage of modelID under v is billed under
+// a marketplace usage type: everything of a marketplace model but the
+// reserved tier, whose lines keep Tollgate's own names.
+func (n *Namer) marketplaceLine(modelID string, v Variant) (*catalog.Marketplace, bool) {
+	mp := n.models[modelID].mp
+	return mp, mp != nil && v.Tier != catalog.TierReserved
+}
+
+// PricingUnit returns the pricing unit of modelID's usage under v:
+// MarketplacePricingUnit for a marketplace usage type, else PricingUnit.
+func (n *Namer) PricingUnit(modelID string, v Variant) string {
+	if _, ok := n.marketplaceLine(modelID, v); ok {
+		return MarketplacePricingUnit
+	}
+	return PricingUnit
+}
 
 // UsageType returns the usage type of kind k of modelID served in region
 // at Standard, in-region prices, e.g. "USE1-Claude3Haiku-input-tokens".
@@ -189,9 +272,15 @@ func (v Variant) Suffix() string {
 }
 
 // UsageTypeOf returns the usage type of kind k of modelID served in
-// region under variant v: region code, model name, kind suffix, variant
-// suffix, e.g. "USE1-Claude4.5Sonnet-cache-write-input-token-count-1-hour-cross-region-global".
+// region under variant v. For a model Amazon Bedrock bills: region code,
+// model name, kind suffix, variant suffix, e.g.
+// "USE1-NovaPro-cache-read-input-token-count-priority". For a marketplace
+// model, the marketplace shape of its scheme (MarketplaceUsageType), e.g.
+// "USE1-MP:USE1_CacheWrite1hInputTokenCount_Global-Units".
 func (n *Namer) UsageTypeOf(region, modelID string, k Kind, v Variant) string {
+	if mp, ok := n.marketplaceLine(modelID, v); ok {
+		return MarketplaceUsageType(region, mp.UsageTypes, k, v)
+	}
 	name := n.ModelName(modelID) + k.Suffix() + v.Suffix()
 	if region == "" {
 		return name
@@ -199,8 +288,87 @@ func (n *Namer) UsageTypeOf(region, modelID string, k Kind, v Variant) string {
 	return RegionCode(region) + "-" + name
 }
 
+// legacyDims and currentDims are the marketplace dimension of each kind,
+// in the legacy (Claude 3 to 4.6) and current (Claude Opus 4.7 and later)
+// schemes, as the AmazonBedrockFoundationModels offer files write them.
+var (
+	legacyDims = [NumKinds]string{
+		Input:        "InputTokenCount",
+		Output:       "OutputTokenCount",
+		CacheRead:    "CacheReadInputTokenCount",
+		CacheWrite:   "CacheWriteInputTokenCount",
+		CacheWrite1h: "CacheWrite1hInputTokenCount",
+	}
+	currentDims = [NumKinds]string{
+		Input:        "input_tokens",
+		Output:       "output_tokens",
+		CacheRead:    "cache_read_tokens",
+		CacheWrite:   "cache_write_tokens",
+		CacheWrite1h: "cache_write_tokens_1h",
+	}
+)
+
+// MarketplaceUsageType returns the usage type AWS Marketplace bills kind k
+// under in region for a model of usage-type scheme scheme
+// (catalog.MarketplaceLegacy or catalog.MarketplaceCurrent) under variant
+// v: "<CODE>-MP:<CODE>_<dimension>-Units". The dimension is, in the
+// legacy scheme, the kind's PascalCase name, then "_LCtx" for a
+// long-context call, "_Global" for a global profile, "_LatencyOptimized"
+// when latency-optimized inference served it, "_Priority" or "_Flex" for
+// those tiers ("USE1_CacheWrite1hInputTokenCount_LCtx_Global"); in the
+// current scheme, the kind's snake_case name, then "_long_ctx", "_global"
+// and the tier word — "standard", "priority" or "flex" — and
+// "_latency_optimized" ("USE1_cache_write_tokens_1h_global_standard").
+// Geographic profiles and in-region calls carry no scope qualifier. Which
+// of these parts AWS is seen to write is in docs/pricing.md.
+func MarketplaceUsageType(region, scheme string, k Kind, v Variant) string {
+	var dim string
+	if scheme == catalog.MarketplaceCurrent {
+		dim = currentDims[k]
+		if v.LongContext {
+			dim += "_long_ctx"
+		}
+		if v.Scope == catalog.ScopeGlobal {
+			dim += "_global"
+		}
+		switch v.Tier {
+		case catalog.TierPriority, catalog.TierFlex:
+			dim += "_" + v.Tier
+		default:
+			dim += "_standard"
+		}
+		if v.LatencyOptimized {
+			dim += "_latency_optimized"
+		}
+	} else {
+		dim = legacyDims[k]
+		if v.LongContext {
+			dim += "_LCtx"
+		}
+		if v.Scope == catalog.ScopeGlobal {
+			dim += "_Global"
+		}
+		if v.LatencyOptimized {
+			dim += "_LatencyOptimized"
+		}
+		switch v.Tier {
+		case catalog.TierPriority:
+			dim += "_Priority"
+		case catalog.TierFlex:
+			dim += "_Flex"
+		}
+	}
+	if region == "" {
+		return "MP:" + dim + "-Units"
+	}
+	code := RegionCode(region)
+	return code + "-MP:" + code + "_" + dim + "-Units"
+}
+
 // FixedUsageType is the usage type of a reserved-capacity commitment's
-// fixed-cost line, e.g. "USE1-Claude4.5Sonnet-reserved-capacity-hours".
+// fixed-cost line, e.g. "USE1-Claude4.5Sonnet-reserved-capacity-hours":
+// Tollgate's own name, for marketplace models too (AWS's reserved rows
+// are commitments per TPM, not hours).
 func (n *Namer) FixedUsageType(region, modelID string) string {
 	name := n.ModelName(modelID) + "-reserved-capacity-hours"
 	if region == "" {
@@ -227,7 +395,8 @@ type Line struct {
 	Fixed bool
 	// UsageType is line_item_usage_type.
 	UsageType string
-	// PricingUnit is pricing_unit: "1K tokens", or "Hrs" for a fixed line.
+	// PricingUnit is pricing_unit: "1K tokens", "1M tokens" for a
+	// marketplace usage type, or "Hrs" for a fixed line.
 	PricingUnit string
 	// Tokens is the usage in tokens (1 hour for a fixed line).
 	Tokens int64
@@ -246,7 +415,7 @@ func (n *Namer) UsageTypes(r *ledger.Record) []Line {
 		if toks[k] == 0 && costs[k] == 0 {
 			continue
 		}
-		out = append(out, Line{Kind: k, UsageType: n.UsageTypeOf(region, r.ModelID, k, v), PricingUnit: PricingUnit,
+		out = append(out, Line{Kind: k, UsageType: n.UsageTypeOf(region, r.ModelID, k, v), PricingUnit: n.PricingUnit(r.ModelID, v),
 			Tokens: toks[k], Cost: costs[k]})
 	}
 	if r.Operation == ledger.OpFixedCost {

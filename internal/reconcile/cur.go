@@ -27,19 +27,24 @@ import (
 // manifests, metadata) is skipped. Columns are found by their CUR 2.0
 // names, in any order, among the others an export has.
 //
-// A line item is kept when line_item_line_item_type is "Usage" and
-// line_item_product_code (or product_servicecode) is one of the Price List
-// service codes that hold Bedrock (AmazonBedrock, AmazonBedrockService,
-// AmazonBedrockFoundationModels), and its line_item_usage_start_date is
-// in [from, to). Credits, refunds, taxes, discounts and Savings Plans
-// lines are not usage and are left out.
+// A line item is kept when line_item_line_item_type is "Usage", it is
+// Bedrock's — line_item_product_code (or product_servicecode) is one of
+// the Price List service codes that hold Bedrock (AmazonBedrock,
+// AmazonBedrockService, AmazonBedrockFoundationModels), or its product
+// name (CUR 2.0's product['product_name'], or a product_product_name
+// column) is an AWS Marketplace "… (Amazon Bedrock Edition)" product,
+// whose product code is the Marketplace's own — and its
+// line_item_usage_start_date is in [from, to). Credits, refunds, taxes,
+// discounts and Savings Plans lines are not usage and are left out.
 //
 // Amounts are decimal strings parsed exactly (a Parquet DOUBLE is first
 // written as the shortest decimal that reads back as the same double):
 // line_item_unblended_cost is rounded half away from zero to the
 // nano-dollar (CUR writes up to about ten decimals), the usage amount of
-// a "1K tokens" line to the token (× 1,000), of any other unit to its
-// thousandth. resource_tags is CUR 2.0's map column — in CSV a JSON
+// a "1K tokens" line to the token (× 1,000), of a marketplace usage type
+// ("…-MP:…-Units") in "1M tokens" or "Units" to the token (× 1,000,000:
+// the Price List prices those usage types per million tokens), of any
+// other unit to its thousandth. resource_tags is CUR 2.0's map column — in CSV a JSON
 // object such as {"user_dept":"claims"} — whose "user_" keys are the
 // user-defined cost-allocation tags (the prefix is dropped); AWS's own
 // "aws_" tags are ignored. Legacy Athena-style resource_tags_user_<key>
@@ -50,6 +55,14 @@ var BedrockServiceCodes = []string{"AmazonBedrock", "AmazonBedrockService", "Ama
 
 // userTagPrefix prefixes user-defined cost-allocation tag keys in CUR 2.0.
 const userTagPrefix = "user_"
+
+// MarketplaceProductSuffix ends the product name of every model AWS
+// Marketplace bills through Bedrock ("Claude Sonnet 4.5 (Amazon Bedrock
+// Edition)").
+const MarketplaceProductSuffix = " (Amazon Bedrock Edition)"
+
+// productNameKey is the product name's key in CUR 2.0's product map.
+const productNameKey = "product_name"
 
 // CUR is what was read from an export.
 type CUR struct {
@@ -130,6 +143,8 @@ const (
 	colRate      = "line_item_unblended_rate"
 	colCost      = "line_item_unblended_cost"
 	colTags      = "resource_tags"
+	colProductM  = "product"              // CUR 2.0's product map
+	colProdName  = "product_product_name" // the product name as its own column
 	legacyTag    = "resource_tags_user_"
 )
 
@@ -141,12 +156,44 @@ type item struct {
 	start, typ, product, service, resource, usageType, amount, unit, rate, cost string
 	tags                                                                        map[string]string
 	tagsJSON                                                                    string
+	productName                                                                 string // product['product_name']
+	productJSON                                                                 string // the product map, in CSV
+}
+
+// marketplaceUsageType reports whether ut is an AWS Marketplace usage type
+// ("USE1-MP:USE1_InputTokenCount-Units").
+func marketplaceUsageType(ut string) bool {
+	return strings.Contains(ut, "-MP:") || strings.HasPrefix(ut, "MP:")
+}
+
+// InTokens reports whether a Line's Usage of usage type ut in pricing
+// unit unit is in tokens (rather than thousandths of the unit): "tokens",
+// "1K tokens", and for a marketplace usage type "1M tokens" or "Units".
+func InTokens(unit, ut string) bool {
+	switch {
+	case strings.EqualFold(unit, "tokens"), strings.EqualFold(unit, "1K tokens"):
+		return true
+	case marketplaceUsageType(ut):
+		return unit == "1M tokens" || strings.EqualFold(unit, "Units")
+	}
+	return false
 }
 
 // keep converts it into a Line, or reports false when it is not Bedrock
 // usage in [from, to).
 func (c *CUR) keep(it *item, from, to time.Time) (Line, bool, error) {
-	if it.typ != "Usage" || !slices.Contains(BedrockServiceCodes, it.product) && !slices.Contains(BedrockServiceCodes, it.service) {
+	if it.typ != "Usage" {
+		return Line{}, false, nil
+	}
+	if it.productName == "" && it.productJSON != "" {
+		var m map[string]string
+		if err := json.Unmarshal([]byte(it.productJSON), &m); err != nil {
+			return Line{}, false, fmt.Errorf("%s %q: not a JSON object of strings", colProductM, it.productJSON)
+		}
+		it.productName = m[productNameKey]
+	}
+	if !slices.Contains(BedrockServiceCodes, it.product) && !slices.Contains(BedrockServiceCodes, it.service) &&
+		!strings.HasSuffix(it.productName, MarketplaceProductSuffix) {
 		return Line{}, false, nil
 	}
 	start, err := parseTime(it.start)
@@ -154,8 +201,11 @@ func (c *CUR) keep(it *item, from, to time.Time) (Line, bool, error) {
 		return Line{}, false, fmt.Errorf("%s %q: %w", colStart, it.start, err)
 	}
 	scale := 3
-	if strings.EqualFold(it.unit, "tokens") {
+	switch {
+	case strings.EqualFold(it.unit, "tokens"):
 		scale = 0
+	case marketplaceUsageType(it.usageType) && (it.unit == "1M tokens" || strings.EqualFold(it.unit, "Units")):
+		scale = 6 // millions of tokens, to the token
 	}
 	usage, err := ParseDecimal(it.amount, scale)
 	if err != nil {
@@ -357,7 +407,8 @@ func (c *CUR) readCSV(path string, from, to time.Time) error {
 		line, _ := cr.FieldPos(0)
 		it := item{start: get(rec, colStart), typ: get(rec, colType), product: get(rec, colProduct), service: get(rec, colService),
 			resource: get(rec, colResource), usageType: get(rec, colUsageType), amount: get(rec, colAmount), unit: get(rec, colUnit),
-			rate: get(rec, colRate), cost: get(rec, colCost), tagsJSON: get(rec, colTags)}
+			rate: get(rec, colRate), cost: get(rec, colCost), tagsJSON: get(rec, colTags),
+			productName: get(rec, colProdName), productJSON: get(rec, colProductM)}
 		for i, k := range legacy {
 			if i < len(rec) && rec[i] != "" {
 				if it.tags == nil {

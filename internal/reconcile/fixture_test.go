@@ -29,9 +29,12 @@ import (
 // AWS column layout, a few of the ~120 columns AWS writes besides the
 // ones reconcile reads, hourly line items, one per hour × usage type ×
 // resource) of the demo's history for FixtureNow's two days, with five
-// deliberate discrepancies (Injections). TestFixture checks the file is
-// what the generator writes; `go test ./internal/reconcile -run
-// TestFixture -update` rewrites it.
+// deliberate discrepancies (Injections). Claude's lines are AWS
+// Marketplace's: marketplace usage types in "1M tokens", the product name
+// in the product map and a Marketplace product code of their own (the
+// codes here are placeholders: AWS's are not published). TestFixture
+// checks the file is what the generator writes; `go test
+// ./internal/reconcile -run TestFixture -update` rewrites it.
 
 var update = flag.Bool("update", false, "rewrite testdata/cur2-demo.csv")
 
@@ -43,7 +46,7 @@ const account = "111111111111"
 
 // demoProfiles are five of the demo's six profiles (internal/demo's
 // Profiles, whose fields are unexported; policy-recs-dev, the smallest,
-// is left out to keep the fixture under 200 KB), with the foundation
+// is left out to keep the fixture under 256 KB), with the foundation
 // models the history prices them at.
 func demoProfiles() []demo.HistoryProfile {
 	base := map[string]string{"tenant": "acme-insurance"}
@@ -89,12 +92,36 @@ type curLine struct {
 	rate               money.PerThousand
 	tags               map[string]string
 	product, itemType  string
+	productName        string // product['product_name']
 	unit, operationTxt string
 }
 
 func (l curLine) cost() string {
 	p := new(big.Int).Mul(big.NewInt(l.tokens), big.NewInt(int64(l.rate))) // 1e-12 USD
 	return fixed(p, 12)
+}
+
+// perMillion reports whether l is priced per million tokens.
+func (l curLine) perMillion() bool { return l.unit == pricing.MarketplacePricingUnit }
+
+// marketplaceCodes are placeholder Marketplace product codes of the
+// fixture's marketplace models.
+var marketplaceCodes = map[string]string{
+	"anthropic.claude-3-haiku-20240307-v1:0":    "c1aude3ha1ku0fixture0code",
+	"anthropic.claude-3-5-haiku-20241022-v1:0":  "c1aude35ha1ku0fixture0cde",
+	"anthropic.claude-3-5-sonnet-20240620-v1:0": "c1aude35s0nnet0fixture0cd",
+}
+
+// productOf returns the product code and product name of model's lines.
+func productOf(t testing.TB, names *pricing.Namer, model string) (code, name string) {
+	if mp, ok := names.Marketplace(model); ok {
+		code, ok := marketplaceCodes[model]
+		if !ok {
+			t.Fatalf("no placeholder product code for marketplace model %s", model)
+		}
+		return code, mp.Product
+	}
+	return "AmazonBedrock", "Amazon Bedrock"
 }
 
 func fixed(u *big.Int, scale int) string {
@@ -115,6 +142,7 @@ func cleanLines(t testing.TB, recs []ledger.Record) []curLine {
 	}
 	idx := map[key]int{}
 	var out []curLine
+	names := pricing.NewNamer(catalog.Default())
 	for i := range recs {
 		r := &recs[i]
 		m, _ := catalog.Default().Model(r.ModelID)
@@ -141,8 +169,9 @@ func cleanLines(t testing.TB, recs []ledger.Record) []curLine {
 				continue
 			}
 			idx[k] = len(out)
+			code, name := productOf(t, names, r.ModelID)
 			out = append(out, curLine{start: k.hour, resource: r.ProfileARN, usage: l.UsageType, model: r.ModelID, tokens: l.Tokens,
-				rate: rate, tags: tg, product: "AmazonBedrock", itemType: "Usage", unit: pricing.PricingUnit, operationTxt: "InvokeModelInference"})
+				rate: rate, tags: tg, product: code, productName: name, itemType: "Usage", unit: l.PricingUnit, operationTxt: "InvokeModelInference"})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b curLine) int {
@@ -167,11 +196,11 @@ func arn(id string) string {
 
 // Injections are the fixture's deliberate discrepancies.
 var Injections = []Injection{
-	{"wrong-tokens", "2026-11-02", arn("c1a1m5b0tpr0"), "USE1-Claude3Haiku-output-tokens"},
-	{"missing-in-aws", "2026-11-02", arn("r15ka55esdev"), "USE1-Llama3.1-8BInstruct-output-tokens"},
+	{"wrong-tokens", "2026-11-02", arn("c1a1m5b0tpr0"), "USE1-MP:USE1_OutputTokenCount-Units"},
+	{"missing-in-aws", "2026-11-02", arn("r15ka55esdev"), "USE1-Llama3-1-8B-output-tokens"},
 	{"wrong-rate", "2026-11-03", arn("p011cyrecpr0"), "USE1-NovaPro-input-tokens"},
-	{"tag-mismatch", "2026-11-03", arn("5a1e5c4a7pr0"), "USE1-Claude3.5Haiku-output-tokens"},
-	{"missing-in-tollgate", "2026-11-03", arn("b7pa55d1rect"), "USE1-Claude3Haiku-input-tokens"},
+	{"tag-mismatch", "2026-11-03", arn("5a1e5c4a7pr0"), "USE1-MP:USE1_OutputTokenCount-Units"},
+	{"missing-in-tollgate", "2026-11-03", arn("b7pa55d1rect"), "USE1-MP:USE1_InputTokenCount-Units"},
 }
 
 // inject applies Injections to a copy of lines, and adds the rows a real
@@ -197,8 +226,9 @@ func inject(lines []curLine) []curLine {
 	for h := 9; h < 12; h++ {
 		out = append(out, curLine{start: time.Date(2026, 11, 3, h, 0, 0, 0, time.UTC), resource: Injections[4].ResourceID,
 			usage: Injections[4].UsageTy, model: "anthropic.claude-3-haiku-20240307-v1:0", tokens: int64(41_000 + 1_000*h),
-			rate: money.PerThousand(250_000), tags: map[string]string{"dept": "marketing"}, product: "AmazonBedrock", itemType: "Usage",
-			unit: pricing.PricingUnit, operationTxt: "InvokeModelInference"})
+			rate: money.PerThousand(250_000), tags: map[string]string{"dept": "marketing"}, product: marketplaceCodes["anthropic.claude-3-haiku-20240307-v1:0"],
+			productName: "Claude 3 Haiku (Amazon Bedrock Edition)", itemType: "Usage",
+			unit: pricing.MarketplacePricingUnit, operationTxt: "InvokeModelInference"})
 	}
 	// Lines that are not Bedrock usage.
 	out = append(out,
@@ -215,7 +245,7 @@ var curColumns = []string{
 	"line_item_usage_start_date", "line_item_usage_end_date", "line_item_usage_account_id",
 	"line_item_line_item_type", "line_item_product_code", "line_item_resource_id", "line_item_usage_type",
 	"line_item_operation", "line_item_usage_amount", "pricing_unit", "line_item_unblended_rate",
-	"line_item_unblended_cost", "line_item_currency_code", "product_servicecode", "product_region_code", "resource_tags",
+	"line_item_unblended_cost", "line_item_currency_code", "product", "product_servicecode", "product_region_code", "resource_tags",
 }
 
 func (l curLine) fields(i int) []string {
@@ -224,15 +254,24 @@ func (l curLine) fields(i int) []string {
 		tags["user_"+k] = v
 	}
 	tj, _ := json.Marshal(tags) // keys sorted
+	product := "{}"
+	if l.productName != "" {
+		pj, _ := json.Marshal(map[string]string{"product_name": l.productName})
+		product = string(pj)
+	}
 	amount := fixed(big.NewInt(l.tokens), 3)
 	rate := fixed(big.NewInt(int64(l.rate)), 9)
+	if l.perMillion() {
+		amount = fixed(big.NewInt(l.tokens), 6)
+		rate = fixed(big.NewInt(int64(l.rate)*1000), 9)
+	}
 	cost := l.cost()
 	if l.itemType == "Tax" {
 		amount, rate, cost = "0", "", "1.73"
 	}
 	return []string{fmt.Sprintf("tg%08x", i), account,
 		l.start.Format("2006-01-02T15:04:05.000Z"), l.start.Add(time.Hour).Format("2006-01-02T15:04:05.000Z"), account,
-		l.itemType, l.product, l.resource, l.usage, l.operationTxt, amount, l.unit, rate, cost, "USD", l.product, "us-east-1", string(tj)}
+		l.itemType, l.product, l.resource, l.usage, l.operationTxt, amount, l.unit, rate, cost, "USD", product, l.product, "us-east-1", string(tj)}
 }
 
 func writeCSV(t testing.TB, lines []curLine) []byte {
@@ -259,11 +298,12 @@ type pqRow struct {
 	Product      string            `parquet:"line_item_product_code,dict"`
 	Resource     string            `parquet:"line_item_resource_id,dict"`
 	UsageType    string            `parquet:"line_item_usage_type,dict"`
-	Amount       int64             `parquet:"line_item_usage_amount,decimal(3:18)"`
+	Amount       int64             `parquet:"line_item_usage_amount,decimal(6:18)"` // millionths of Unit
 	Unit         string            `parquet:"pricing_unit,dict"`
 	Rate         *int64            `parquet:"line_item_unblended_rate,decimal(9:18),optional"`
 	Cost         int64             `parquet:"line_item_unblended_cost,decimal(12:18)"`
 	Service      string            `parquet:"product_servicecode,dict"`
+	ProductMap   map[string]string `parquet:"product"`
 	ResourceTags map[string]string `parquet:"resource_tags"`
 }
 
@@ -275,11 +315,17 @@ func writeParquet(t testing.TB, lines []curLine) []byte {
 		for k, v := range l.tags {
 			tags["user_"+k] = v
 		}
+		amount, rate := l.tokens*1000, int64(l.rate)
+		if l.perMillion() {
+			amount, rate = l.tokens, rate*1000
+		}
 		r := pqRow{ID: fmt.Sprintf("tg%08x", i), Start: l.start, End: l.start.Add(time.Hour), Type: l.itemType, Product: l.product,
-			Resource: l.resource, UsageType: l.usage, Amount: l.tokens, Unit: l.unit, Cost: l.tokens * int64(l.rate), Service: l.product,
+			Resource: l.resource, UsageType: l.usage, Amount: amount, Unit: l.unit, Cost: l.tokens * int64(l.rate), Service: l.product,
 			ResourceTags: tags}
+		if l.productName != "" {
+			r.ProductMap = map[string]string{"product_name": l.productName}
+		}
 		if l.itemType != "Tax" {
-			rate := int64(l.rate)
 			r.Rate = &rate
 		}
 		if _, err := w.Write([]pqRow{r}); err != nil {

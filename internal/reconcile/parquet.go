@@ -28,6 +28,8 @@ type pqCol struct {
 	isTime  bool
 	tagKey  bool
 	tagVal  bool
+	prodKey bool // a key leaf of the product map
+	prodVal bool
 	colName string
 }
 
@@ -51,7 +53,7 @@ func (c *CUR) readParquet(path string, from, to time.Time) error {
 	var it item
 	fields := map[string]*string{colStart: &it.start, colType: &it.typ, colProduct: &it.product, colService: &it.service,
 		colResource: &it.resource, colUsageType: &it.usageType, colAmount: &it.amount, colUnit: &it.unit, colRate: &it.rate,
-		colCost: &it.cost}
+		colCost: &it.cost, colProdName: &it.productName}
 	cols := map[int]*pqCol{}
 	found := map[string]bool{}
 	for _, p := range pf.Schema().Columns() {
@@ -67,6 +69,10 @@ func (c *CUR) readParquet(path string, from, to time.Time) error {
 			pc.tagKey = true
 		case p[0] == colTags && len(p) > 1 && p[len(p)-1] == "value":
 			pc.tagVal = true
+		case p[0] == colProductM && len(p) > 1 && p[len(p)-1] == "key":
+			pc.prodKey = true
+		case p[0] == colProductM && len(p) > 1 && p[len(p)-1] == "value":
+			pc.prodVal = true
 		default:
 			continue
 		}
@@ -104,6 +110,7 @@ func (c *CUR) readParquet(path string, from, to time.Time) error {
 				n++
 				it = item{}
 				var keys, vals []string // a row holds a column's values together: every key, then every value
+				var pkeys, pvals []string
 				for _, v := range row {
 					pc := cols[v.Column()]
 					if pc == nil {
@@ -117,6 +124,10 @@ func (c *CUR) readParquet(path string, from, to time.Time) error {
 							keys = append(keys, "")
 						case pc.tagVal:
 							vals = append(vals, "")
+						case pc.prodKey:
+							pkeys = append(pkeys, "")
+						case pc.prodVal:
+							pvals = append(pvals, "")
 						}
 						continue
 					}
@@ -130,6 +141,10 @@ func (c *CUR) readParquet(path string, from, to time.Time) error {
 						keys = append(keys, s)
 					case pc.tagVal:
 						vals = append(vals, s)
+					case pc.prodKey:
+						pkeys = append(pkeys, s)
+					case pc.prodVal:
+						pvals = append(pvals, s)
 					default:
 						*pc.field = s
 					}
@@ -137,6 +152,11 @@ func (c *CUR) readParquet(path string, from, to time.Time) error {
 				if len(keys) != len(vals) {
 					rows.Close()
 					return fail("row %d: %s: %d keys, %d values", n, colTags, len(keys), len(vals))
+				}
+				for i, k := range pkeys {
+					if k == productNameKey && i < len(pvals) && it.productName == "" {
+						it.productName = pvals[i]
+					}
 				}
 				for i, k := range keys {
 					if k == "" {

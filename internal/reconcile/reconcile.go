@@ -56,10 +56,11 @@ type Line struct {
 	// Tags are the cost-allocation tags, keys without CUR 2.0's "user_"
 	// prefix.
 	Tags map[string]string
-	// Unit is pricing_unit ("1K tokens", "Hrs").
+	// Unit is pricing_unit ("1K tokens", "1M tokens", "Hrs").
 	Unit string
 	// Usage is the usage in tokens when Unit is "1K tokens" (CUR's
-	// line_item_usage_amount × 1,000), else in thousandths of Unit.
+	// line_item_usage_amount × 1,000) or, for a marketplace usage type,
+	// "1M tokens" or "Units" (× 1,000,000); else in thousandths of Unit.
 	Usage int64
 	// Cost is line_item_unblended_cost.
 	Cost money.Amount

@@ -461,9 +461,13 @@ func (h *Handler) getDimensionValues(ctx context.Context, in getDimensionValuesI
 		case costquery.DimLinkedAccount:
 			attrs["description"] = v.Value
 		case costquery.DimUsageType:
-			attrs["unit"] = "Tokens"
-			if strings.HasSuffix(v.Value, "-reserved-capacity-hours") {
+			switch {
+			case strings.HasSuffix(v.Value, "-reserved-capacity-hours"):
 				attrs["unit"] = "Hrs"
+			case strings.Contains(v.Value, "-MP:"): // an AWS Marketplace usage type
+				attrs["unit"] = "Units"
+			default:
+				attrs["unit"] = "Tokens"
 			}
 		case costquery.DimModel:
 			if d := h.svc.Namer().DisplayName(v.Value); d != "" {
