@@ -69,6 +69,17 @@ type UnitUsage struct {
 	Quality string
 	Pixels  int64
 	Count   int64
+	// Size is the size asked for, "WIDTHxHEIGHT" ("" when unknown); it
+	// names the units when no price applies (see Kind).
+	Size string
+}
+
+// Kind names the units when no per-unit price applies to them (an
+// unpriced record's UnitKind): the unit, the quality and the size asked
+// for, in catalog.UnitPrice.Kind's form, so catalog.ParseUnitKind reads
+// them back and a later price can re-price them.
+func (u UnitUsage) Kind() string {
+	return catalog.UnitPrice{Unit: u.Unit, Quality: u.Quality, UpTo: u.Size}.Kind()
 }
 
 // Dims returns the catalogue dimensions of c.
