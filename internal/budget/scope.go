@@ -9,6 +9,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -183,7 +184,10 @@ type line struct {
 	tags                                  tags.Set
 	region                                string // region served, "" when none did
 	class                                 costquery.Class
-	regionKnown, classKnown, opKnown      bool
+	// unitKind, when set, makes the line the call's per-unit items
+	// (images of one per-image price) instead of a token class.
+	unitKind                         string
+	regionKnown, classKnown, opKnown bool
 	// regions are the regions a call not yet routed may be served from
 	// (a profile's); nil when not known.
 	regions []string
@@ -383,6 +387,9 @@ func (sc *Scope) dim(l *line, d string) (string, bool) {
 		if !l.regionKnown || !l.classKnown {
 			return "", false
 		}
+		if l.unitKind != "" {
+			return sc.namer.UnitUsageType(l.region, l.model, l.unitKind, pricing.Variant{}), true
+		}
 		return sc.namer.UsageType(l.region, l.model, l.class), true
 	}
 	return "", true
@@ -403,7 +410,9 @@ func (sc *Scope) admits(l *line) tri {
 }
 
 // Spend returns how much of r counts against the budget: the cost (COST)
-// or tokens (USAGE) of the record's line items the scope selects.
+// or usage (USAGE: tokens, and images of image models, as Cost
+// Explorer's usage quantity) of the record's line items the scope
+// selects.
 func (sc *Scope) Spend(r *ledger.Record) int64 {
 	var l line
 	return sc.spend(r, &l)
@@ -421,7 +430,7 @@ func (sc *Scope) spend(r *ledger.Record, l *line) int64 {
 			return 0
 		}
 		if sc.usage {
-			return r.InputTokens + r.OutputTokens + r.CacheReadTokens + r.CacheWriteAll()
+			return r.InputTokens + r.OutputTokens + r.CacheReadTokens + r.CacheWriteAll() + r.Units
 		}
 		return int64(r.Cost)
 	}
@@ -448,6 +457,17 @@ func (sc *Scope) spend(r *ledger.Record, l *line) int64 {
 			total += tc.tokens
 		} else if r.Priced {
 			total += tc.cost
+		}
+	}
+	if r.Units != 0 || r.UnitCost != 0 {
+		// The images, on their per-image usage type: usage in images.
+		l.unitKind = r.UnitKind
+		if sc.pred(l) == yes {
+			if sc.usage {
+				total += r.Units
+			} else if r.Priced {
+				total += int64(r.UnitCost)
+			}
 		}
 	}
 	return total

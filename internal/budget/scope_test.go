@@ -65,10 +65,11 @@ func randomExpr(rng *rand.Rand, depth int) costquery.Expr {
 		return costquery.Expr{Not: &e}
 	case k <= 4:
 		dims := map[string][]string{
-			costquery.DimRegion:        {"us-east-1", "us-west-2", "NoRegion", "us-"},
-			costquery.DimOperation:     {"Converse", "InvokeModel", "Converse"},
-			costquery.DimModel:         {"anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "anthropic"},
-			costquery.DimUsageType:     {"USE1-Claude3Haiku-input-tokens", "output-tokens", "USW2-NovaLite-output-tokens"},
+			costquery.DimRegion:    {"us-east-1", "us-west-2", "NoRegion", "us-"},
+			costquery.DimOperation: {"Converse", "InvokeModel", "Converse"},
+			costquery.DimModel:     {"anthropic.claude-3-haiku-20240307-v1:0", "amazon.nova-lite-v1:0", "anthropic"},
+			costquery.DimUsageType: {"USE1-Claude3Haiku-input-tokens", "output-tokens", "USW2-NovaLite-output-tokens",
+				"USE1-NovaCanvas-image-premium-2048x2048", "image-standard"},
 			costquery.DimLinkedAccount: {"111111111111", "222222222222"},
 			costquery.DimResourceID:    {"arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/aaaaaaaaaaaa", "arn:aws:bedrock:us-west-2::foundation-model/", "foundation-model"},
 			costquery.DimService:       {"Amazon Bedrock", "Amazon EC2"},
@@ -115,6 +116,18 @@ func randomRecord(rng *rand.Rand, i int) ledger.Record {
 	if r.Priced {
 		r.InputCost, r.OutputCost, r.CacheReadCost = money.Amount(r.InputTokens*250), money.Amount(r.OutputTokens*1250), money.Amount(r.CacheReadTokens*25)
 		r.Cost = r.InputCost + r.OutputCost + r.CacheReadCost
+	}
+	if rng.IntN(4) == 0 {
+		// An image call: images of one per-image price, no tokens.
+		r.ModelID, r.Operation = "amazon.nova-canvas-v1:0", "InvokeModel"
+		r.InputTokens, r.OutputTokens, r.CacheReadTokens = 0, 0, 0
+		r.InputCost, r.OutputCost, r.CacheReadCost, r.Cost = 0, 0, 0, 0
+		r.Units = int64(1 + rng.IntN(5))
+		r.UnitKind = []string{"image-premium-2048x2048", "image-standard-1024x1024"}[rng.IntN(2)]
+		if r.Priced {
+			r.UnitCost = money.Amount(r.Units * 60_000_000)
+			r.Cost = r.UnitCost
+		}
 	}
 	return r
 }

@@ -19,7 +19,8 @@ import (
 type Totals struct {
 	// Cost is the exact cost; unpriced usage adds nothing.
 	Cost money.Amount
-	// Usage is the usage quantity: tokens of every class.
+	// Usage is the usage quantity: tokens of every class, and the images
+	// of image models (Cost Explorer sums usage whatever its unit).
 	Usage int64
 }
 

@@ -62,12 +62,18 @@ type LineItem struct {
 	// Fixed marks a fixed-cost line item (hours of a reserved-capacity
 	// commitment) instead of a token class; its pricing unit is "Hrs".
 	Fixed bool
+	// UnitKind, when set, marks a per-unit line item (images of one
+	// per-image price, catalog.UnitPrice.Kind) instead of a token class;
+	// its pricing unit is "Image".
+	UnitKind string
 	// ServiceTier is the Bedrock service tier that served the usage
 	// ("default" when none was named).
 	ServiceTier string
 	// Tokens is the usage; line_item_usage_amount is Tokens/1000, in the
 	// pricing unit (1K tokens), written exactly with three decimals. A
-	// fixed-cost line counts 1000 per hour, so its amount is in hours.
+	// fixed-cost line counts 1000 per hour, so its amount is in hours; a
+	// per-unit line 1000 per image, so its amount is in images (and its
+	// Rate is USD per image).
 	Tokens int64
 	// Rate is line_item_unblended_rate, USD per 1K tokens: the catalogue
 	// price of the class in force over the period. Valid when Rated.
@@ -92,10 +98,14 @@ type LineItem struct {
 	tagsKey string // the canonical form of Tags, when known: a cache key for writers
 }
 
-// Unit returns pricing_unit: "1K tokens", or "Hrs" for a fixed-cost line.
+// Unit returns pricing_unit: "1K tokens", "Hrs" for a fixed-cost line,
+// "Image" for a per-unit line.
 func (li *LineItem) Unit() string {
 	if li.Fixed {
 		return FixedPricingUnit
+	}
+	if li.UnitKind != "" {
+		return pricing.UnitPricingUnit
 	}
 	return PricingUnit
 }
@@ -246,7 +256,14 @@ type group struct {
 	cost       [numClasses]money.Amount
 	fixedHours int64
 	fixedCost  money.Amount
+	units      map[string]*unitSum // by unit kind
 	tags       tags.Set
+}
+
+// unitSum is the per-unit items of one kind of a group.
+type unitSum struct {
+	units int64
+	cost  money.Amount
 }
 
 const numClasses = int(pricing.NumKinds)
@@ -347,6 +364,18 @@ func (x *exporter) add(r *ledger.Rollup, tagSetID int64) {
 		g.fixedHours++
 		g.fixedCost += r.FixedCost
 	}
+	if r.Units != 0 || r.UnitCost != 0 {
+		if g.units == nil {
+			g.units = map[string]*unitSum{}
+		}
+		u := g.units[r.UnitKind]
+		if u == nil {
+			u = &unitSum{}
+			g.units[r.UnitKind] = u
+		}
+		u.units += r.Units
+		u.cost += r.UnitCost
+	}
 }
 
 func (x *exporter) modelNames(region, source, model string, v pricing.Variant) *modelNames {
@@ -425,6 +454,18 @@ func (x *exporter) flush() error {
 				UsageType: names.fixedType, Operation: k.operation, Fixed: true, ServiceTier: tier,
 				Tokens: g.fixedHours * 1000, Cost: g.fixedCost, Region: region, Model: k.model, Tags: g.tags, tagsKey: tk})
 		}
+		for kind, u := range g.units {
+			li := &LineItem{Start: p.Start, End: p.End, Account: k.account, ResourceID: resource,
+				UsageType: x.o.Namer.UnitUsageType(pricing.BilledRegion(k.source, k.region), k.model, kind, k.v), Operation: k.operation,
+				UnitKind: kind, ServiceTier: tier, Tokens: u.units * 1000, Cost: u.cost, Region: region, Model: k.model, Tags: g.tags, tagsKey: tk}
+			if k.price >= 0 {
+				unit, quality, pixels := catalog.ParseUnitKind(kind)
+				if up, ok := x.priceList[k.price].UnitFor(unit, quality, pixels); ok && up.Kind() == kind {
+					li.Rate, li.Rated = money.PerThousand(up.Price), true
+				}
+			}
+			items = append(items, li)
+		}
 	}
 	clear(x.groups)
 	slices.SortFunc(items, compareItems)
@@ -463,6 +504,7 @@ func compareItems(a, b *LineItem) int {
 		cmp.Compare(a.tagsKey, b.tagsKey),
 		cmp.Compare(a.Class, b.Class),
 		boolCompare(a.Fixed, b.Fixed),
+		cmp.Compare(a.UnitKind, b.UnitKind),
 		boolCompare(a.Rated, b.Rated),
 		cmp.Compare(a.Rate, b.Rate),
 	)
