@@ -127,4 +127,3 @@ func TestImagesIn(t *testing.T) {
 		}
 	}
 }
-
