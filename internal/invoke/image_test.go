@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/provider/sim"
 )
 
@@ -110,5 +112,35 @@ func TestImagesCountedFromProvider(t *testing.T) {
 	r = onlyRecord(t, p2)
 	if r.Priced || r.Units != 1 || r.UnitKind != "image" || r.Cost != 0 || r.UnitCost != 0 {
 		t.Errorf("record: priced %v, %d units of %q, cost %v; want 1 unpriced image", r.Priced, r.Units, r.UnitKind, r.Cost)
+	}
+}
+
+// worstCases records the worst case of each admitted call.
+type worstCases struct{ got []money.Amount }
+
+func (w *worstCases) Admit(_ context.Context, r admission.Request) (admission.Ticket, error) {
+	w.got = append(w.got, r.WorstCase)
+	return keep{}, nil
+}
+
+// keep is a ticket that keeps the model.
+type keep struct{}
+
+func (keep) Model() string        { return "" }
+func (keep) Done(r ledger.Record) {}
+
+// TestImageWorstCase checks admission reserves an image call's images
+// at their per-image price (a budget's hard limit then holds for image
+// calls): 3 premium 2048 images reserve 3 x $0.08.
+func TestImageWorstCase(t *testing.T) {
+	adm := &worstCases{}
+	svc, _ := newService(t, invoke.Config{Admitter: adm}, sim.New(sim.Config{}))
+	body := `{"taskType":"TEXT_IMAGE","textToImageParams":{"text":"x"},"imageGenerationConfig":{"numberOfImages":3,"quality":"premium","width":2048,"height":2048}}`
+	if _, err := svc.InvokeModel(t.Context(), invoke.Caller{RequestID: "w1", Account: account}, "amazon.nova-canvas-v1:0",
+		converse.NativeRequest{Body: []byte(body)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(adm.got) != 1 || adm.got[0] != 240_000_000 {
+		t.Errorf("worst cases %v, want [0.24]", adm.got)
 	}
 }

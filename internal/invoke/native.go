@@ -25,14 +25,15 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	// provider without native bodies, for the translation (a downgrade keeps
 	// the model family, so the parse stays valid).
 	nb := s.parseNative(c.target.Model.Family, in.Body)
-	if err := c.admit(ctx, in.Body, maxTokensOf(nb.req)); err != nil {
-		return converse.NativeResponse{}, c.reject(ctx, err)
-	}
 	family := c.target.Model.Family
 	var img native.ImageRequest
 	var imgErr error
 	if native.IsImageFamily(family) {
 		img, imgErr = native.ParseImageRequest(family, in.Body)
+		c.askedUnits = imageUnits(img, img.Count)
+	}
+	if err := c.admit(ctx, in.Body, maxTokensOf(nb.req)); err != nil {
+		return converse.NativeResponse{}, c.reject(ctx, err)
 	}
 	var resp converse.NativeResponse
 	defer c.settlePanic(ctx, &resp.Usage)
@@ -110,11 +111,15 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 
 // onImages notes the n images an image call made, at the quality and
 // size r asked for, for finish to price.
-func (c *call) onImages(r native.ImageRequest, n int64) {
+func (c *call) onImages(r native.ImageRequest, n int64) { c.units = imageUnits(r, n) }
+
+// imageUnits are n images of the quality and size r asks for (none when
+// n is not positive).
+func imageUnits(r native.ImageRequest, n int64) pricing.UnitUsage {
 	if n <= 0 {
-		return
+		return pricing.UnitUsage{}
 	}
-	c.units = pricing.UnitUsage{Unit: catalog.UnitImage, Quality: r.Quality, Pixels: r.Width * r.Height, Size: r.Size(), Count: n}
+	return pricing.UnitUsage{Unit: catalog.UnitImage, Quality: r.Quality, Pixels: r.Width * r.Height, Size: r.Size(), Count: n}
 }
 
 // errImageConverse is Bedrock's answer to Converse on an image model.

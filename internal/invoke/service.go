@@ -162,6 +162,9 @@ type call struct {
 	quota    admission.Ticket  // from the quotas, settled by finish
 	waited   time.Duration     // time spent waiting for admission
 	units    pricing.UnitUsage // per-unit items (images) the call made, priced by finish
+	// askedUnits are the images the request asks for: admission's worst
+	// case.
+	askedUnits pricing.UnitUsage
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
