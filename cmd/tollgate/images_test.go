@@ -68,7 +68,7 @@ func TestImageGenerationPerImage(t *testing.T) {
 	cu, err := ce.GetCostAndUsage(ctx, &costexplorer.GetCostAndUsageInput{
 		TimePeriod:  &cetypes.DateInterval{Start: aws.String(day.Format(time.DateOnly)), End: aws.String(day.AddDate(0, 0, 1).Format(time.DateOnly))},
 		Granularity: cetypes.GranularityDaily, Metrics: []string{"UnblendedCost", "UsageQuantity"},
-		GroupBy:     []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeDimension, Key: aws.String("USAGE_TYPE")}},
+		GroupBy: []cetypes.GroupDefinition{{Type: cetypes.GroupDefinitionTypeDimension, Key: aws.String("USAGE_TYPE")}},
 	})
 	if err != nil {
 		t.Fatalf("GetCostAndUsage: %v", err)
