@@ -10,6 +10,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 )
 
 // Source reads the ledger's hourly rollups.
@@ -126,6 +127,7 @@ const rootHistory = 7 * 24 * time.Hour
 type causeKey struct {
 	account, region, profile, model, principal string
 	class                                      costquery.Class
+	unitKind                                   string // per-image usage (class unused) when set
 }
 
 // classCosts returns the cost of each token class of a rollup, indexed by
@@ -140,7 +142,8 @@ func classCosts(r *ledger.Rollup) [5]money.Amount {
 
 // rootCauses apportions an anomaly of value (hours [a.Start, a.End],
 // expected spend a.Expected) among the combinations of account, region,
-// profile, model, principal and token class its spend came from: each
+// profile, model, principal and token class (or per-image usage type)
+// its spend came from: each
 // combination's actual spend minus its share of the expected spend, that
 // share being its share of the value's spend in the week before the
 // anomaly (or of the anomaly's own spend, without history). The
@@ -166,17 +169,23 @@ func rootCauses(m Monitor, value string, a Anomaly, rolls []ledger.Rollup, names
 		if region == "" {
 			region = costquery.NoRegion
 		}
-		for c, cost := range classCosts(r) {
-			if cost == 0 {
-				continue
-			}
-			k := causeKey{r.Account, region, r.ProfileARN, r.ModelID, r.PrincipalID, costquery.Class(c)}
+		add := func(k causeKey, cost money.Amount) {
 			if r.Hour.Before(a.Start) {
 				hist[k] += cost
 				histTotal += cost
 			} else {
 				actual[k] += cost
 			}
+		}
+		for c, cost := range classCosts(r) {
+			if cost == 0 {
+				continue
+			}
+			add(causeKey{r.Account, region, r.ProfileARN, r.ModelID, r.PrincipalID, costquery.Class(c), ""}, cost)
+		}
+		if r.UnitCost != 0 {
+			// Images of an image model: their per-image usage type.
+			add(causeKey{r.Account, region, r.ProfileARN, r.ModelID, r.PrincipalID, 0, r.UnitKind}, r.UnitCost)
 		}
 	}
 	share, total := hist, histTotal
@@ -195,7 +204,8 @@ func rootCauses(m Monitor, value string, a Anomaly, rolls []ledger.Rollup, names
 	slices.SortFunc(keys, func(x, y causeKey) int {
 		return cmp.Or(cmp.Compare(share[y], share[x]), cmp.Compare(actual[y], actual[x]),
 			strings.Compare(x.account, y.account), strings.Compare(x.region, y.region), strings.Compare(x.profile, y.profile),
-			strings.Compare(x.model, y.model), strings.Compare(x.principal, y.principal), cmp.Compare(x.class, y.class))
+			strings.Compare(x.model, y.model), strings.Compare(x.principal, y.principal), cmp.Compare(x.class, y.class),
+			strings.Compare(x.unitKind, y.unitKind))
 	})
 	// Expected shares, exact: each rounded down, the remainder to the
 	// largest share (first in keys).
@@ -220,8 +230,12 @@ func rootCauses(m Monitor, value string, a Anomaly, rolls []ledger.Rollup, names
 		if region == costquery.NoRegion {
 			region = ""
 		}
+		usageType := names.UsageType(region, k.model, k.class)
+		if k.unitKind != "" {
+			usageType = names.UnitUsageType(region, k.model, k.unitKind, pricing.Variant{})
+		}
 		out = append(out, RootCause{
-			Account: k.account, Region: k.region, UsageType: names.UsageType(region, k.model, k.class),
+			Account: k.account, Region: k.region, UsageType: usageType,
 			ProfileARN: k.profile, ModelID: k.model, PrincipalID: k.principal, Contribution: c,
 		})
 	}

@@ -201,7 +201,10 @@ type line struct {
 	region                                string // region served, "" when none did
 	class                                 costquery.Class
 	fixed                                 bool // the record's fixed-cost line, not a token kind
-	regionKnown, classKnown, opKnown      bool
+	// unitKind, when set, makes the line the call's per-unit items
+	// (images of one per-image price) instead of a token class.
+	unitKind                         string
+	regionKnown, classKnown, opKnown bool
 	// regions are the regions a call not yet routed may be served from
 	// (a profile's); nil when not known.
 	regions []string
@@ -466,10 +469,10 @@ type usageKey struct {
 
 // lineKey is what names a record's line.
 type lineKey struct {
-	billed, model string
-	v             pricing.Variant
-	class         costquery.Class
-	fixed         bool
+	billed, model, unitKind string
+	v                       pricing.Variant
+	class                   costquery.Class
+	fixed                   bool
 }
 
 // usageTypePred returns the predicate of a USAGE_TYPE filter matching m.
@@ -485,15 +488,18 @@ func (sc *Scope) usageTypePred(m func(string) bool) pred {
 	var lines sync.Map // lineKey -> tri
 	return func(l *line) tri {
 		if l.exact {
-			k := lineKey{billed: pricing.BilledRegion(l.source, l.region), model: l.model, fixed: l.fixed, class: l.class,
+			k := lineKey{billed: pricing.BilledRegion(l.source, l.region), model: l.model, unitKind: l.unitKind, fixed: l.fixed, class: l.class,
 				v: pricing.Variant{Scope: l.scope, Tier: l.tier, LongContext: l.long, LatencyOptimized: l.latency}}
 			if v, ok := lines.Load(k); ok {
 				return v.(tri)
 			}
 			var name string
-			if l.fixed {
+			switch {
+			case l.fixed:
 				name = sc.namer.FixedUsageType(k.billed, l.model)
-			} else {
+			case l.unitKind != "":
+				name = sc.namer.UnitUsageType(k.billed, l.model, l.unitKind, k.v)
+			default:
 				name = sc.namer.UsageTypeOf(k.billed, l.model, l.class, k.v)
 			}
 			r := of(m(name))
@@ -519,6 +525,11 @@ func (sc *Scope) usageTypePred(m func(string) bool) pred {
 			}
 		}
 		r := agree(names, m)
+		if sc.namer.BillsUnits(l.model) {
+			// Its images bill under a usage type naming their quality and
+			// size, which only the call says.
+			r = maybe
+		}
 		memo.Store(k, r)
 		return r
 	}
@@ -539,7 +550,9 @@ func (sc *Scope) admits(l *line) tri {
 }
 
 // Spend returns how much of r counts against the budget: the cost (COST)
-// or tokens (USAGE) of the record's line items the scope selects.
+// or usage (USAGE: tokens, and images of image models, as Cost
+// Explorer's usage quantity) of the record's line items the scope
+// selects.
 func (sc *Scope) Spend(r *ledger.Record) int64 {
 	var l line
 	return sc.spend(r, &l)
@@ -558,7 +571,7 @@ func (sc *Scope) spend(r *ledger.Record, l *line) int64 {
 			return 0
 		}
 		if sc.usage {
-			return r.InputTokens + r.OutputTokens + r.CacheReadTokens + r.CacheWriteAll()
+			return r.InputTokens + r.OutputTokens + r.CacheReadTokens + r.CacheWriteAll() + r.Units
 		}
 		return int64(r.Cost)
 	}
@@ -594,6 +607,17 @@ func (sc *Scope) spend(r *ledger.Record, l *line) int64 {
 			total += tc.tokens
 		} else if r.Priced {
 			total += tc.cost
+		}
+	}
+	if r.Units != 0 || r.UnitCost != 0 {
+		// The images, on their per-image usage type: usage in images.
+		l.unitKind = r.UnitKind
+		if sc.pred(l) == yes {
+			if sc.usage {
+				total += r.Units
+			} else if r.Priced {
+				total += int64(r.UnitCost)
+			}
 		}
 	}
 	return total

@@ -71,7 +71,8 @@ func randomExpr(rng *rand.Rand, depth int) costquery.Expr {
 			costquery.DimUsageType: {"USE1-Claude3Haiku-input-tokens", "output-tokens", "USW2-NovaLite-output-tokens",
 				"USE1-Claude3Haiku-input-tokens-flex", "-cross-region-global", "USE1-NovaLite-cache-write-input-token-count-1-hour",
 				"-long-context", "tokens-priority-cross-region-global", "-latency-optimized", "USE1-Claude3Haiku-reserved-capacity-hours",
-				"USW2-Claude3Haiku-output-tokens-reserved"},
+				"USW2-Claude3Haiku-output-tokens-reserved", "USE1-NovaCanvas-image-premium-2048x2048", "image-standard",
+				"USE1-MP:USE1_InputTokenCount-Units", "MP:"},
 			costquery.DimServiceTier:   {"flex", "default", "priority", "reserved"},
 			costquery.DimLinkedAccount: {"111111111111", "222222222222"},
 			costquery.DimResourceID:    {"arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/aaaaaaaaaaaa", "arn:aws:bedrock:us-west-2::foundation-model/", "foundation-model"},
@@ -135,6 +136,18 @@ func randomRecord(rng *rand.Rand, i int) ledger.Record {
 		r = ledger.Record{RequestID: r.RequestID, Time: r.Time, Account: r.Account, Region: r.Region, RegionServed: r.Region,
 			ProfileARN: r.ProfileARN, ModelID: r.ModelID, Operation: ledger.OpFixedCost, ServiceTier: "reserved", Tags: r.Tags,
 			Outcome: ledger.OutcomeSuccess, Priced: true, FixedCost: 7_000_000_000, Cost: 7_000_000_000}
+	}
+	if r.FixedCost == 0 && rng.IntN(4) == 0 {
+		// An image call: images of one per-image price, no tokens.
+		r.ModelID, r.Operation = "amazon.nova-canvas-v1:0", "InvokeModel"
+		r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.CacheWrite1hTokens = 0, 0, 0, 0, 0
+		r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost, r.CacheWrite1hCost, r.Cost = 0, 0, 0, 0, 0, 0
+		r.Units = int64(1 + rng.IntN(5))
+		r.UnitKind = []string{"image-premium-2048x2048", "image-standard-1024x1024"}[rng.IntN(2)]
+		if r.Priced {
+			r.UnitCost = money.Amount(r.Units * 60_000_000)
+			r.Cost = r.UnitCost
+		}
 	}
 	return r
 }

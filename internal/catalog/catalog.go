@@ -12,6 +12,8 @@ package catalog
 import (
 	_ "embed"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,7 +50,8 @@ type Model struct {
 	Regions []string
 	// Family names the native InvokeModel request-body format: "anthropic",
 	// "nova", "titan-text", "titan-embed", "llama", "mistral",
-	// "cohere-command", "cohere-embed" or "jamba"; FamilyConverseOnly for a
+	// "cohere-command", "cohere-embed", "jamba", FamilyNovaCanvas or
+	// FamilyStabilityImage; FamilyConverseOnly for a
 	// model whose native body Tollgate does not translate (InvokeModel on
 	// it is a ValidationException, Converse works).
 	Family string
@@ -104,6 +107,23 @@ const (
 	// _global qualifiers and a tier word (standard, priority, flex).
 	MarketplaceCurrent = "current"
 )
+
+// Image-generation families: InvokeModel bodies of Amazon's image models
+// (Nova Canvas, Titan Image Generator: taskType TEXT_IMAGE and
+// imageGenerationConfig in, {"images": [...]} out) and of Stability AI's
+// ({"prompt": ...} in, {"images", "seeds", "finish_reasons"} out).
+// Their calls are billed per image; Converse on them is a
+// ValidationException.
+const (
+	FamilyNovaCanvas     = "nova-canvas"
+	FamilyStabilityImage = "stability-image"
+)
+
+// GeneratesImages reports whether m is an image-generation model, billed
+// per image.
+func (m Model) GeneratesImages() bool {
+	return m.Family == FamilyNovaCanvas || m.Family == FamilyStabilityImage
+}
 
 // FamilyConverseOnly is the Family of a model whose native InvokeModel
 // body (such as gpt-oss's OpenAI chat-completions body or DeepSeek-R1's
@@ -190,11 +210,112 @@ type Price struct {
 	// read and cache write tokens together) exceeds LongContext.Above:
 	// the whole call at its rates.
 	LongContext *LongContext
+	// Units are the per-unit prices (per generated image) of the model;
+	// empty for a model priced by tokens only.
+	Units []UnitPrice
+	// NoTokens is true for a price with no token rates (an image model
+	// priced per image only): a call it would have to bill tokens for is
+	// unpriced, never billed $0.
+	NoTokens bool
 	// Source says where the figures come from.
 	Source string
 	// Origin is "" for a catalogue price, or "<file>:<line>" for an
 	// operator's override.
 	Origin string
+}
+
+// UnitImage is the Unit of a per-image price.
+const UnitImage = "image"
+
+// UnitPrice is the price of one per-unit item a call is billed for, such
+// as a generated image, and what selects it: the quality asked for and
+// the image size, as Bedrock's price list writes them ("premium quality,
+// up to 2048 x 2048").
+type UnitPrice struct {
+	// Unit is what is counted: UnitImage.
+	Unit string
+	// Quality is the quality the price applies to ("standard" or
+	// "premium"); "" for every quality.
+	Quality string
+	// UpTo is the largest image the price applies to, "WIDTHxHEIGHT"
+	// ("1024x1024"); "" for every size. MaxPixels is its width × height.
+	UpTo      string
+	MaxPixels int64
+	// Price is the exact cost of one unit, nano-USD.
+	Price money.Amount
+}
+
+// Kind names the price: the unit, then its quality and size when it has
+// them ("image-premium-2048x2048", "image"). Records carry it as
+// ledger.Record.UnitKind; ParseUnitKind reads it back.
+func (u UnitPrice) Kind() string {
+	k := u.Unit
+	if u.Quality != "" {
+		k += "-" + u.Quality
+	}
+	if u.UpTo != "" {
+		k += "-" + u.UpTo
+	}
+	return k
+}
+
+// ParseUnitKind splits a Kind into its unit, quality and size (width ×
+// height in pixels, 0 when the kind has none).
+func ParseUnitKind(kind string) (unit, quality string, pixels int64) {
+	parts := strings.Split(kind, "-")
+	unit = parts[0]
+	for _, p := range parts[1:] {
+		if px, ok := parseSize(p); ok {
+			pixels = px
+		} else {
+			quality = p
+		}
+	}
+	return unit, quality, pixels
+}
+
+// parseSize reads "WIDTHxHEIGHT" and returns width × height.
+func parseSize(s string) (int64, bool) {
+	w, h, ok := strings.Cut(s, "x")
+	if !ok {
+		return 0, false
+	}
+	wi, err1 := strconv.ParseInt(w, 10, 32)
+	hi, err2 := strconv.ParseInt(h, 10, 32)
+	if err1 != nil || err2 != nil || wi <= 0 || hi <= 0 {
+		return 0, false
+	}
+	return wi * hi, true
+}
+
+// UnitFor returns the per-unit price of p for a unit of kind unit, of
+// quality quality ("" when the request named none) and pixels pixels (0
+// when the size does not matter): of the matching prices, one naming the
+// quality before one for every quality, then the smallest size that holds
+// pixels. It reports false when none matches: the call is unpriced.
+func (p Price) UnitFor(unit, quality string, pixels int64) (UnitPrice, bool) {
+	best := -1
+	better := func(a, b UnitPrice) bool {
+		if (a.Quality != "") != (b.Quality != "") {
+			return a.Quality != ""
+		}
+		if (a.MaxPixels != 0) != (b.MaxPixels != 0) {
+			return a.MaxPixels != 0
+		}
+		return a.MaxPixels < b.MaxPixels
+	}
+	for i, u := range p.Units {
+		if u.Unit != unit || (u.Quality != "" && u.Quality != quality) || (u.MaxPixels != 0 && pixels > u.MaxPixels) {
+			continue
+		}
+		if best < 0 || better(u, p.Units[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return UnitPrice{}, false
+	}
+	return p.Units[best], true
 }
 
 // LongContext are the rates of a call whose input exceeds Above tokens.
@@ -307,6 +428,7 @@ func (m Model) clone() Model {
 	for i := range m.Prices {
 		m.Prices[i].Scopes = slices.Clone(m.Prices[i].Scopes)
 		m.Prices[i].Regions = slices.Clone(m.Prices[i].Regions)
+		m.Prices[i].Units = slices.Clone(m.Prices[i].Units)
 	}
 	return m
 }

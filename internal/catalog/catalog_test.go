@@ -54,7 +54,7 @@ func TestDefaultCoverage(t *testing.T) {
 			t.Errorf("no model from provider %q", p)
 		}
 	}
-	for _, f := range []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba", FamilyConverseOnly} {
+	for _, f := range []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba", FamilyNovaCanvas, FamilyStabilityImage, FamilyConverseOnly} {
 		if !families[f] {
 			t.Errorf("no model of family %q", f)
 		}
@@ -125,6 +125,10 @@ func TestDefaultCoverage(t *testing.T) {
 		"moonshotai.kimi-k2.5",
 		"zai.glm-4.7",
 		"zai.glm-4.7-flash",
+		"amazon.nova-canvas-v1:0",
+		"stability.sd3-5-large-v1:0",
+		"stability.stable-image-core-v1:1",
+		"stability.stable-image-ultra-v1:1",
 	} {
 		if _, ok := c.Model(id); !ok {
 			t.Errorf("Model(%q) missing", id)
@@ -139,8 +143,12 @@ func TestDefaultConsistency(t *testing.T) {
 	for _, m := range c.Models() {
 		t.Run(m.ID, func(t *testing.T) {
 			embeds := slices.Contains(m.OutputModalities, "EMBEDDING")
-			if embeds == m.Streaming {
-				t.Errorf("Streaming = %v with outputs %v; want streaming exactly for non-embedding models", m.Streaming, m.OutputModalities)
+			text := slices.Contains(m.OutputModalities, "TEXT")
+			if text != m.Streaming {
+				t.Errorf("Streaming = %v with outputs %v; want streaming exactly for text models", m.Streaming, m.OutputModalities)
+			}
+			if got, want := m.GeneratesImages(), slices.Equal(m.OutputModalities, []string{"IMAGE"}); got != want {
+				t.Errorf("image family = %v with outputs %v", got, m.OutputModalities)
 			}
 			if got, want := embeds, strings.HasSuffix(m.Family, "-embed"); got != want {
 				t.Errorf("EMBEDDING output = %v, family %q", got, m.Family)

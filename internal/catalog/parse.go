@@ -60,8 +60,23 @@ type priceDoc struct {
 	CacheWrite   string          `yaml:"cacheWrite"`   // 5-minute TTL
 	CacheWrite1h string          `yaml:"cacheWrite1h"` // 1-hour TTL
 	LongContext  *longContextDoc `yaml:"longContext"`
-	Source       string          `yaml:"source"`
+	// Units are per-unit prices (per image); with them, input and output
+	// may be absent (a model priced per image only).
+	Units  []unitDoc `yaml:"units"`
+	Source string    `yaml:"source"`
 }
+
+type unitDoc struct {
+	Unit    string `yaml:"unit"`    // image
+	Quality string `yaml:"quality"` // standard, premium; absent = any
+	UpTo    string `yaml:"upTo"`    // WIDTHxHEIGHT; absent = any size
+	Price   string `yaml:"price"`   // USD per unit, decimal
+}
+
+var (
+	units         = []string{UnitImage}
+	unitQualities = []string{"standard", "premium"}
+)
 
 type longContextDoc struct {
 	Above        int64  `yaml:"above"` // input tokens
@@ -95,7 +110,7 @@ var (
 	// usageTypeNamePattern is what a usage-type model name may hold: no
 	// spaces, nothing a usage type uses as a separator of its own parts.
 	usageTypeNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+-]{0,99}$`)
-	families             = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba", FamilyConverseOnly}
+	families             = []string{"anthropic", "nova", "titan-text", "titan-embed", "llama", "mistral", "cohere-command", "cohere-embed", "jamba", FamilyNovaCanvas, FamilyStabilityImage, FamilyConverseOnly}
 	unpricedDims         = []string{ScopeInRegion, ScopeGeo, ScopeGlobal, TierPriority, TierFlex, UnpricedLatencyOptimized}
 	geos                 = []string{"us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"}
 )
@@ -317,8 +332,48 @@ func (d priceDoc) toPrice() (Price, []string) {
 			*dst = v
 		}
 	}
-	amount("input", d.Input, &p.Input)
-	amount("output", d.Output, &p.Output)
+	if len(d.Units) > 0 && d.Input == "" && d.Output == "" {
+		p.NoTokens = true
+		if d.CacheRead != "" || d.CacheWrite != "" || d.LongContext != nil {
+			bad("a price without input and output has no cache or long-context rates")
+		}
+	} else {
+		amount("input", d.Input, &p.Input)
+		amount("output", d.Output, &p.Output)
+	}
+	for i, ud := range d.Units {
+		u := UnitPrice{Unit: ud.Unit, Quality: ud.Quality, UpTo: ud.UpTo}
+		if !slices.Contains(units, ud.Unit) {
+			bad("units[%d]: unit %q is not one of %s", i, ud.Unit, strings.Join(units, ", "))
+		}
+		if ud.Quality != "" && !slices.Contains(unitQualities, ud.Quality) {
+			bad("units[%d]: quality %q is not one of %s", i, ud.Quality, strings.Join(unitQualities, ", "))
+		}
+		if ud.UpTo != "" {
+			px, ok := parseSize(ud.UpTo)
+			if !ok {
+				bad("units[%d]: upTo %q is not WIDTHxHEIGHT", i, ud.UpTo)
+			}
+			u.MaxPixels = px
+		}
+		v, err := money.Parse(ud.Price)
+		switch {
+		case ud.Price == "":
+			bad("units[%d]: missing price", i)
+		case err != nil:
+			bad("units[%d]: price %q is not a decimal dollar amount", i, ud.Price)
+		case v <= 0:
+			bad("units[%d]: price %q is not positive", i, ud.Price)
+		default:
+			u.Price = v
+		}
+		for j, o := range p.Units {
+			if o.Kind() == u.Kind() {
+				bad("units[%d]: the same unit, quality and size as units[%d]", i, j)
+			}
+		}
+		p.Units = append(p.Units, u)
+	}
 	switch {
 	case d.CacheRead == "" && d.CacheWrite == "":
 		if d.CacheWrite1h != "" {

@@ -30,9 +30,14 @@ import (
 //	    cacheWrite1h: "0.0054"    # optional
 //	    longContext: {above: 200000, input: "0.0054", output: "0.02025", ...}
 //	    source: "EA-2026-001, 10% off list"
+//	  - model: amazon.nova-canvas-v1:0   # an image model: per-image prices
+//	    effective: 2026-01-01
+//	    units:                    # USD per image, by quality and size
+//	      - {unit: image, quality: premium, upTo: 2048x2048, price: "0.072"}
+//	    source: "EA-2026-001"
 //
-// Every entry needs a model the catalogue knows, a date, input, output and
-// a source. An override in force wins over every catalogue price selecting
+// Every entry needs a model the catalogue knows, a date, input and output
+// (or units only, for a model priced per unit) and a source. An override in force wins over every catalogue price selecting
 // the same call, whatever their dates; among overrides the latest wins.
 
 type pricesDoc struct {
@@ -43,7 +48,7 @@ type pricesDoc struct {
 }
 
 var overrideKeys = []string{"model", "effective", "scopes", "tier", "latency", "regions", "input", "output",
-	"cacheRead", "cacheWrite", "cacheWrite1h", "longContext", "source"}
+	"cacheRead", "cacheWrite", "cacheWrite1h", "longContext", "units", "source"}
 
 var longContextKeys = []string{"above", "input", "output", "cacheRead", "cacheWrite", "cacheWrite1h"}
 

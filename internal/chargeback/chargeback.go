@@ -161,14 +161,17 @@ func (m Markup) Of(cost money.Amount) money.Amount {
 }
 
 // Tokens are token counts by class; CacheWrite is the 5-minute writes,
-// CacheWrite1h the 1-hour ones.
+// CacheWrite1h the 1-hour ones. Units are per-unit items (generated
+// images) of image models.
 type Tokens struct {
 	Input, Output, CacheRead, CacheWrite, CacheWrite1h int64
+	Units                                              int64
 }
 
-// Total is the sum of the classes: Cost Explorer's usage quantity.
+// Total is the sum of the classes and the units: Cost Explorer's usage
+// quantity, which sums every usage type's usage whatever its unit.
 func (t Tokens) Total() int64 {
-	return t.Input + t.Output + t.CacheRead + t.CacheWrite + t.CacheWrite1h
+	return t.Input + t.Output + t.CacheRead + t.CacheWrite + t.CacheWrite1h + t.Units
 }
 
 func (t *Tokens) add(o Tokens) {
@@ -177,6 +180,7 @@ func (t *Tokens) add(o Tokens) {
 	t.CacheRead += o.CacheRead
 	t.CacheWrite += o.CacheWrite
 	t.CacheWrite1h += o.CacheWrite1h
+	t.Units += o.Units
 }
 
 // Amounts are what a line, statement or result adds up.
@@ -307,6 +311,9 @@ func (b *Builder) Add(r *ledger.Rollup) {
 	line(ut(pricing.CacheWrite), Tokens{CacheWrite: r.CacheWriteTokens}, r.CacheWriteCost)
 	line(ut(pricing.CacheWrite1h), Tokens{CacheWrite1h: r.CacheWrite1hTokens}, r.CacheWrite1hCost)
 	line(b.namer.FixedUsageType(billed, r.ModelID), Tokens{}, r.FixedCost)
+	if r.Units != 0 || r.UnitCost != 0 {
+		line(b.namer.UnitUsageType(billed, r.ModelID, r.UnitKind, v), Tokens{Units: r.Units}, r.UnitCost)
+	}
 }
 
 // Result returns the statements of what was added: the markup applied to

@@ -104,6 +104,7 @@ type (
 		CacheReadTokens  int64  `json:"cacheReadTokens"`
 		CacheWriteTokens int64  `json:"cacheWriteTokens"`
 		CacheWrite1h     int64  `json:"cacheWrite1hTokens"`
+		Units            int64  `json:"units,omitempty"` // generated images
 		Tokens           int64  `json:"tokens"`
 		Cost             string `json:"cost"`
 		Markup           string `json:"markup"`
@@ -120,7 +121,7 @@ type (
 
 func amountsJSON(a Amounts) jsonAmounts {
 	return jsonAmounts{InputTokens: a.Input, OutputTokens: a.Output, CacheReadTokens: a.CacheRead, CacheWriteTokens: a.CacheWrite, CacheWrite1h: a.CacheWrite1h,
-		Tokens: a.Tokens.Total(), Cost: a.Cost.Decimal(9), Markup: a.Markup.Decimal(9), Total: a.Total.Decimal(9), Estimated: a.Estimated}
+		Units: a.Units, Tokens: a.Tokens.Total(), Cost: a.Cost.Decimal(9), Markup: a.Markup.Decimal(9), Total: a.Total.Decimal(9), Estimated: a.Estimated}
 }
 
 // WriteJSON writes r as one JSON document, amounts as decimal strings of

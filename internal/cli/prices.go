@@ -101,7 +101,8 @@ func pricesCatalog(catalogFile, pricesFile string) (*catalog.Catalog, error) {
 }
 
 // PriceRow is one price in force: the rates, in USD per 1,000 tokens as
-// exact decimals ("" where the price has none), and what it applies to.
+// exact decimals ("" where the price has none: an image model's), its
+// per-unit prices, and what it applies to.
 type PriceRow struct {
 	Model        string   `json:"model"`
 	Effective    string   `json:"effective"`
@@ -117,9 +118,12 @@ type PriceRow struct {
 	LongAbove    int64    `json:"longContextAbove,omitempty"`
 	LongInput    string   `json:"longContextInput,omitempty"`
 	LongOutput   string   `json:"longContextOutput,omitempty"`
-	Version      string   `json:"version"`
-	Source       string   `json:"source"`
-	Origin       string   `json:"origin"` // "catalog" or "<file>:<line>"
+	// Units are the per-unit prices, "<kind>=<USD>" (such as
+	// "image-premium-2048x2048=0.08"), USD per image.
+	Units   []string `json:"units,omitempty"`
+	Version string   `json:"version"`
+	Source  string   `json:"source"`
+	Origin  string   `json:"origin"` // "catalog" or "<file>:<line>"
 }
 
 // PricesInForce returns, per model, the prices some call would be charged
@@ -184,7 +188,7 @@ func rowOf(model string, p catalog.Price, scopes []string) PriceRow {
 		return money.Amount(v).Decimal(2)
 	}
 	r := PriceRow{Model: model, Effective: p.Effective.Format(time.DateOnly), Scopes: scopes, Tier: p.Tier, Latency: p.Latency,
-		Regions: p.Regions, Input: rate(p.Input, true), Output: rate(p.Output, true), CacheRead: rate(p.CacheRead, p.HasCache),
+		Regions: p.Regions, Input: rate(p.Input, !p.NoTokens), Output: rate(p.Output, !p.NoTokens), CacheRead: rate(p.CacheRead, p.HasCache),
 		CacheWrite: rate(p.CacheWrite, p.HasCache), CacheWrite1h: rate(p.CacheWrite1h, p.HasCache1h),
 		Version: pricing.Version(p), Source: p.Source, Origin: p.Origin}
 	if r.Tier == "" {
@@ -198,6 +202,9 @@ func rowOf(model string, p catalog.Price, scopes []string) PriceRow {
 	}
 	if lc := p.LongContext; lc != nil {
 		r.LongAbove, r.LongInput, r.LongOutput = lc.Above, rate(lc.Input, true), rate(lc.Output, true)
+	}
+	for _, u := range p.Units {
+		r.Units = append(r.Units, u.Kind()+"="+u.Price.Decimal(2))
 	}
 	return r
 }
@@ -221,7 +228,12 @@ func writePricesTable(w io.Writer, at time.Time, rows []PriceRow) error {
 		if len(r.Regions) > 0 {
 			scopes += " from " + strings.Join(r.Regions, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Model, scopes, r.Tier, r.Latency, r.Input, r.Output,
+		input := dash(r.Input)
+		if len(r.Units) > 0 && r.Input == "" {
+			// An image model: its per-image prices in place of token rates.
+			input = "per image: " + strings.Join(r.Units, " ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Model, scopes, r.Tier, r.Latency, input, dash(r.Output),
 			dash(r.CacheRead), dash(r.CacheWrite), dash(r.CacheWrite1h), long, r.Effective, r.Origin, r.Source)
 	}
 	return tw.Flush()
@@ -230,14 +242,16 @@ func writePricesTable(w io.Writer, at time.Time, rows []PriceRow) error {
 func writePricesCSV(w io.Writer, rows []PriceRow) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"model", "effective", "scopes", "tier", "latency", "regions", "input", "output", "cache_read",
-		"cache_write", "cache_write_1h", "long_context_above", "long_context_input", "long_context_output", "version", "origin", "source"})
+		"cache_write", "cache_write_1h", "long_context_above", "long_context_input", "long_context_output", "version", "origin", "source",
+		"units"})
 	for _, r := range rows {
 		above := ""
 		if r.LongAbove > 0 {
 			above = fmt.Sprint(r.LongAbove)
 		}
 		_ = cw.Write([]string{r.Model, r.Effective, strings.Join(r.Scopes, " "), r.Tier, r.Latency, strings.Join(r.Regions, " "),
-			r.Input, r.Output, r.CacheRead, r.CacheWrite, r.CacheWrite1h, above, r.LongInput, r.LongOutput, r.Version, r.Origin, r.Source})
+			r.Input, r.Output, r.CacheRead, r.CacheWrite, r.CacheWrite1h, above, r.LongInput, r.LongOutput, r.Version, r.Origin, r.Source,
+			strings.Join(r.Units, " ")})
 	}
 	cw.Flush()
 	return cw.Error()

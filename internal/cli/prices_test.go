@@ -62,3 +62,27 @@ func TestPricesCommand(t *testing.T) {
 		t.Errorf("bad prices file: %v, want its line named", err)
 	}
 }
+
+// TestPricesImageModel checks an image model lists its per-image prices
+// and no token rates (never a $0 token rate).
+func TestPricesImageModel(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := Run(t.Context(), []string{"prices", "--date", "2026-12-01", "-o", "json"}, Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Prices []PriceRow }
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range doc.Prices {
+		if r.Model != "amazon.nova-canvas-v1:0" {
+			continue
+		}
+		want := "image-standard-1024x1024=0.04 image-standard-2048x2048=0.06 image-premium-1024x1024=0.06 image-premium-2048x2048=0.08"
+		if r.Input != "" || r.Output != "" || strings.Join(r.Units, " ") != want {
+			t.Errorf("Nova Canvas row: input %q output %q units %v; want no token rates and %s", r.Input, r.Output, r.Units, want)
+		}
+		return
+	}
+	t.Error("no Nova Canvas row")
+}

@@ -19,7 +19,8 @@ import (
 type Totals struct {
 	// Cost is the exact cost; unpriced usage adds nothing.
 	Cost money.Amount
-	// Usage is the usage quantity: tokens of every class.
+	// Usage is the usage quantity: tokens of every class, and the images
+	// of image models (Cost Explorer sums usage whatever its unit).
 	Usage int64
 }
 
@@ -87,12 +88,13 @@ func periodIndex(ps []Period, t time.Time) int {
 	return sort.Search(len(ps), func(i int) bool { return ps[i].End.After(t) })
 }
 
-// item is one line item: one token class of one rollup, or its fixed
-// cost.
+// item is one line item: one token class of one rollup, its per-unit
+// items (images) or its fixed cost.
 type item struct {
 	r         *ledger.Rollup
 	class     Class
 	fixed     bool
+	unit      bool
 	names     *modelNames
 	tokens    int64
 	cost      money.Amount
@@ -105,6 +107,7 @@ type item struct {
 type modelNames struct {
 	usageTypes [numClasses]string
 	fixedType  string
+	unitType   string
 	modelARN   string
 	service    string // SERVICE: "Amazon Bedrock" or the Marketplace product
 	code       string // SERVICE_CODE
@@ -114,6 +117,7 @@ type modelNames struct {
 type namesKey struct {
 	region, source, model string
 	v                     pricing.Variant
+	unitKind              string
 }
 
 // expander turns rollups into line items.
@@ -130,7 +134,7 @@ func newExpander(n *Namer) *expander {
 }
 
 func (x *expander) names(r *ledger.Rollup) *modelNames {
-	k := namesKey{r.RegionServed, r.Region, r.ModelID, pricing.RollupVariant(r)}
+	k := namesKey{r.RegionServed, r.Region, r.ModelID, pricing.RollupVariant(r), r.UnitKind}
 	if m, ok := x.cache[k]; ok {
 		return m
 	}
@@ -139,6 +143,9 @@ func (x *expander) names(r *ledger.Rollup) *modelNames {
 		service: x.namer.Service(k.model), code: x.namer.ProductCode(k.model)}
 	for c := range numClasses {
 		m.usageTypes[c] = x.namer.UsageTypeOf(billed, k.model, c, k.v)
+	}
+	if k.unitKind != "" {
+		m.unitType = x.namer.UnitUsageType(billed, k.model, k.unitKind, k.v)
 	}
 	x.cache[k] = m
 	return m
@@ -181,6 +188,14 @@ func (x *expander) each(rolls []ledger.Rollup, from, to time.Time, filter pred, 
 				fn(&it)
 			}
 		}
+		if r.Units != 0 || r.UnitCost != 0 {
+			// Usage quantity in the unit (images), as Cost Explorer sums
+			// it for an image usage type.
+			it = item{r: r, unit: true, names: names, tokens: r.Units, cost: r.UnitCost, unpriced: r.Unpriced > 0, regionVal: region}
+			if filter == nil || filter(&it) {
+				fn(&it)
+			}
+		}
 		for c := range numClasses {
 			tokens, cost := classOf(r, c)
 			if tokens == 0 && cost == 0 {
@@ -211,6 +226,9 @@ func (it *item) dim(d string) string {
 	case DimUsageType:
 		if it.fixed {
 			return it.names.fixedType
+		}
+		if it.unit {
+			return it.names.unitType
 		}
 		return it.names.usageTypes[it.class]
 	case DimServiceTier:
@@ -554,7 +572,7 @@ func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 	type key struct {
 		hour                                                          int64
 		account, region, profile, model, principal, operation, tagSet string
-		scope, tier, source                                           string
+		scope, tier, source, unitKind                                 string
 		long, latency                                                 bool
 	}
 	idx := map[key]int{}
@@ -562,14 +580,15 @@ func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 	for _, r := range recs {
 		h := r.Time.UTC().Truncate(time.Hour)
 		k := key{h.UnixMilli(), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, r.Tags.Canonical(),
-			r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized}
+			r.Scope, r.ServiceTier, r.Region, r.UnitKind, r.LongContext, r.LatencyOptimized}
 		i, ok := idx[k]
 		if !ok {
 			i = len(out)
 			idx[k] = i
 			out = append(out, ledger.Rollup{Hour: h, Account: r.Account, RegionServed: r.RegionServed, ProfileARN: r.ProfileARN,
 				ModelID: r.ModelID, PrincipalID: r.PrincipalID, Operation: r.Operation, Tags: r.Tags.Clone(),
-				Region: r.Region, Scope: r.Scope, ServiceTier: r.ServiceTier, LongContext: r.LongContext, LatencyOptimized: r.LatencyOptimized})
+				Region: r.Region, Scope: r.Scope, ServiceTier: r.ServiceTier, LongContext: r.LongContext, LatencyOptimized: r.LatencyOptimized,
+				UnitKind: r.UnitKind})
 		}
 		o := &out[i]
 		calls, errs, unpriced := r.RollupCalls()
@@ -588,6 +607,8 @@ func RollupRecords(recs []ledger.Record) []ledger.Rollup {
 		o.CacheWrite1hTokens += r.CacheWrite1hTokens
 		o.CacheWrite1hCost += r.CacheWrite1hCost
 		o.FixedCost += r.FixedCost
+		o.Units += r.Units
+		o.UnitCost += r.UnitCost
 	}
 	slices.SortStableFunc(out, func(a, b ledger.Rollup) int { return a.Hour.Compare(b.Hour) })
 	return out

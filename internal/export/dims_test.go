@@ -51,6 +51,22 @@ func TestExportPriceDimensions(t *testing.T) {
 	recs = append(recs, ledger.Record{RequestID: "fixed", Time: hour, Account: "111111111111", Region: "us-east-1",
 		RegionServed: "us-east-1", ProfileARN: profile, ModelID: sonnet45, Operation: ledger.OpFixedCost, ServiceTier: "reserved",
 		Outcome: ledger.OutcomeSuccess, Priced: true, FixedCost: 2_500_000_000, Cost: 2_500_000_000, Tags: tg})
+	// Image calls: two of premium 2048 images (one of 2, one of 1), one of
+	// a standard 1024 image, in the same hour and resource.
+	const canvas = "amazon.nova-canvas-v1:0"
+	image := func(id, quality string, side, n int64) {
+		q, ok := pricing.Price(cat, pricing.Call{ModelID: canvas, At: hour, Region: "us-east-1",
+			Units: pricing.UnitUsage{Unit: catalog.UnitImage, Quality: quality, Pixels: side * side, Count: n}})
+		if !ok {
+			t.Fatalf("%s unpriced", id)
+		}
+		recs = append(recs, ledger.Record{RequestID: id, Time: hour.Add(30 * time.Minute), Account: "111111111111", Region: "us-east-1",
+			RegionServed: "us-east-1", ProfileARN: profile, ModelID: canvas, Operation: "InvokeModel", Outcome: ledger.OutcomeSuccess,
+			Priced: true, Units: q.Units, UnitKind: q.Unit.Kind(), UnitCost: q.UnitCost, Cost: q.Total, PriceVersion: q.Version, Tags: tg})
+	}
+	image("img1", "premium", 2048, 2)
+	image("img2", "premium", 2048, 1)
+	image("img3", "standard", 1024, 1)
 
 	var c collect
 	stats, err := export.Run(t.Context(), export.SliceSource(costquery.RollupRecords(recs)), export.Options{From: hour, To: hour.Add(time.Hour),
@@ -86,6 +102,8 @@ func TestExportPriceDimensions(t *testing.T) {
 		"USE1-MP:USE1_InputTokenCount_LCtx-Units":               {"1M tokens", 250_000, recs[3].InputCost, r("0.006"), true, false},
 		"USE1-MP:USE1_OutputTokenCount_LCtx-Units":              {"1M tokens", 900, recs[3].OutputCost, r("0.0225"), true, false},
 		"USE1-Claude4.5Sonnet-reserved-capacity-hours":          {"Hrs", 1000, 2_500_000_000, 0, false, true},
+		"USE1-NovaCanvas-image-premium-2048x2048":               {"Image", 3000, 240_000_000, r("0.08"), true, false},
+		"USE1-NovaCanvas-image-standard-1024x1024":              {"Image", 1000, 40_000_000, r("0.04"), true, false},
 	}
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("line items by usage type (-got +want):\n%s", diff)

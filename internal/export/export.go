@@ -82,13 +82,18 @@ type LineItem struct {
 	// Fixed marks a fixed-cost line item (hours of a reserved-capacity
 	// commitment) instead of a token class; its pricing unit is "Hrs".
 	Fixed bool
+	// UnitKind, when set, marks a per-unit line item (images of one
+	// per-image price, catalog.UnitPrice.Kind) instead of a token class;
+	// its pricing unit is "Image".
+	UnitKind string
 	// ServiceTier is the Bedrock service tier that served the usage
 	// ("default" when none was named).
 	ServiceTier string
 	// Tokens is the usage; line_item_usage_amount is Tokens/1000 in the
 	// pricing unit 1K tokens, Tokens/1,000,000 in 1M tokens (PerMillion),
 	// written exactly. A fixed-cost line counts 1000 per hour, so its
-	// amount is in hours.
+	// amount is in hours; a per-unit line 1000 per image, so its amount is
+	// in images (and its Rate is USD per image).
 	Tokens int64
 	// Rate is the catalogue price of the class in force over the period,
 	// USD per 1K tokens; line_item_unblended_rate is it in the pricing
@@ -115,13 +120,16 @@ type LineItem struct {
 }
 
 // Unit returns pricing_unit: "1K tokens", "1M tokens" for a marketplace
-// usage type, or "Hrs" for a fixed-cost line.
+// usage type, "Hrs" for a fixed-cost line, "Image" for a per-unit line.
 func (li *LineItem) Unit() string {
 	switch {
 	case li.Fixed:
 		return FixedPricingUnit
 	case li.PerMillion:
 		return MarketplacePricingUnit
+	}
+	if li.UnitKind != "" {
+		return pricing.UnitPricingUnit
 	}
 	return PricingUnit
 }
@@ -290,7 +298,14 @@ type group struct {
 	cost       [numClasses]money.Amount
 	fixedHours int64
 	fixedCost  money.Amount
+	units      map[string]*unitSum // by unit kind
 	tags       tags.Set
+}
+
+// unitSum is the per-unit items of one kind of a group.
+type unitSum struct {
+	units int64
+	cost  money.Amount
 }
 
 const numClasses = int(pricing.NumKinds)
@@ -394,6 +409,18 @@ func (x *exporter) add(r *ledger.Rollup, tagSetID int64) {
 		g.fixedHours++
 		g.fixedCost += r.FixedCost
 	}
+	if r.Units != 0 || r.UnitCost != 0 {
+		if g.units == nil {
+			g.units = map[string]*unitSum{}
+		}
+		u := g.units[r.UnitKind]
+		if u == nil {
+			u = &unitSum{}
+			g.units[r.UnitKind] = u
+		}
+		u.units += r.Units
+		u.cost += r.UnitCost
+	}
 }
 
 func (x *exporter) modelNames(region, source, model string, v pricing.Variant) *modelNames {
@@ -475,6 +502,18 @@ func (x *exporter) flush() error {
 				UsageType: names.fixedType, ProductCode: names.code, Product: names.product, Operation: k.operation, Fixed: true, ServiceTier: tier,
 				Tokens: g.fixedHours * 1000, Cost: g.fixedCost, Region: region, Model: k.model, Tags: g.tags, tagsKey: tk})
 		}
+		for kind, u := range g.units {
+			li := &LineItem{Start: p.Start, End: p.End, Account: k.account, ResourceID: resource,
+				UsageType: x.o.Namer.UnitUsageType(pricing.BilledRegion(k.source, k.region), k.model, kind, k.v), Operation: k.operation,
+				UnitKind: kind, ServiceTier: tier, Tokens: u.units * 1000, Cost: u.cost, Region: region, Model: k.model, Tags: g.tags, tagsKey: tk}
+			if k.price >= 0 {
+				unit, quality, pixels := catalog.ParseUnitKind(kind)
+				if up, ok := x.priceList[k.price].UnitFor(unit, quality, pixels); ok && up.Kind() == kind {
+					li.Rate, li.Rated = money.PerThousand(up.Price), true
+				}
+			}
+			items = append(items, li)
+		}
 	}
 	clear(x.groups)
 	slices.SortFunc(items, compareItems)
@@ -513,6 +552,7 @@ func compareItems(a, b *LineItem) int {
 		cmp.Compare(a.tagsKey, b.tagsKey),
 		cmp.Compare(a.Class, b.Class),
 		boolCompare(a.Fixed, b.Fixed),
+		cmp.Compare(a.UnitKind, b.UnitKind),
 		boolCompare(a.Rated, b.Rated),
 		cmp.Compare(a.Rate, b.Rate),
 	)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tollgate-dev/tollgate/internal/admission"
 	"github.com/tollgate-dev/tollgate/internal/converse"
+	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 )
@@ -47,6 +48,12 @@ func (c *call) admit(ctx context.Context, body []byte, maxOut int64) error {
 	}
 	if p, ok := pricing.Lookup(c.s.catalog, c.target.Model.ID, c.start); ok {
 		a.WorstCase = p.Input.Cost(a.InputTokens) + p.Output.Cost(maxOut)
+		if u := c.askedUnits; u.Count > 0 {
+			// An image call's worst case is the images it asks for.
+			if up, ok := p.UnitFor(u.Unit, u.Quality, u.Pixels); ok {
+				a.WorstCase += up.Price * money.Amount(u.Count)
+			}
+		}
 	}
 	t, err := c.s.admitter.Admit(ctx, a)
 	if err != nil {

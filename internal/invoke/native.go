@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/converse"
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/native"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 )
 
 func isEmbedding(family string) bool { return family == "titan-embed" || family == "cohere-embed" }
@@ -23,19 +25,43 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	// provider without native bodies, for the translation (a downgrade keeps
 	// the model family, so the parse stays valid).
 	nb := s.parseNative(c.target.Model.Family, in.Body)
+	family := c.target.Model.Family
+	var img native.ImageRequest
+	var imgErr error
+	if native.IsImageFamily(family) {
+		img, imgErr = native.ParseImageRequest(family, in.Body)
+		c.askedUnits = imageUnits(img, img.Count)
+	}
 	if err := c.admit(ctx, in.Body, maxTokensOf(nb.req)); err != nil {
 		return converse.NativeResponse{}, c.reject(ctx, err)
 	}
-	family := c.target.Model.Family
 	var resp converse.NativeResponse
 	defer c.settlePanic(ctx, &resp.Usage)
 	err = c.attempt(ctx, func(ctx context.Context, cl converse.Call, r Route) error {
 		actx, cancel := c.withTimeout(ctx)
 		defer cancel()
+		c.units = pricing.UnitUsage{}
 		if ni, ok := r.Provider.(NativeInvoker); ok {
 			var err error
 			resp, err = ni.InvokeModel(actx, cl, in)
+			if err == nil && native.IsImageFamily(family) {
+				// Bedrock checked the body; the images are counted in
+				// its answer, priced by what the request asked for.
+				c.onImages(img, native.ImagesIn(resp.Body))
+			}
 			return err
+		}
+		if native.IsImageFamily(family) {
+			if imgErr != nil {
+				return noFailover{imgErr}
+			}
+			body, err := native.GenerateImages(family, in.Body, img)
+			if err != nil {
+				return noFailover{err}
+			}
+			resp = converse.NativeResponse{Body: body, ContentType: "application/json"}
+			c.onImages(img, img.Count)
+			return nil
 		}
 		if isEmbedding(family) {
 			body, u, err := native.Embed(family, in.Body, s.tokens)
@@ -81,6 +107,24 @@ func (s *Service) InvokeModel(ctx context.Context, caller Caller, modelID string
 	resp.ServiceTier = c.servedTier()
 	resp.Latency = c.latency
 	return resp, nil
+}
+
+// onImages notes the n images an image call made, at the quality and
+// size r asked for, for finish to price.
+func (c *call) onImages(r native.ImageRequest, n int64) { c.units = imageUnits(r, n) }
+
+// imageUnits are n images of the quality and size r asks for (none when
+// n is not positive).
+func imageUnits(r native.ImageRequest, n int64) pricing.UnitUsage {
+	if n <= 0 {
+		return pricing.UnitUsage{}
+	}
+	return pricing.UnitUsage{Unit: catalog.UnitImage, Quality: r.Quality, Pixels: r.Width * r.Height, Size: r.Size(), Count: n}
+}
+
+// errImageConverse is Bedrock's answer to Converse on an image model.
+func errImageConverse() error {
+	return errkind.New(errkind.Invalid, "This action doesn't support the model that you provided. Try again with a supported text or chat model.")
 }
 
 // withLatency returns req asking for the latency mode of an InvokeModel
@@ -213,7 +257,7 @@ type nativeBody struct {
 
 // parseNative parses a native body of a family once.
 func (s *Service) parseNative(family string, body []byte) nativeBody {
-	if isEmbedding(family) {
+	if isEmbedding(family) || native.IsImageFamily(family) {
 		return nativeBody{}
 	}
 	codec, ok := native.For(family)

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/policy"
+	"github.com/tollgate-dev/tollgate/internal/pricing"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
@@ -152,14 +153,18 @@ type call struct {
 	route    Route
 	region   string
 	attempts int
-	ticket   admission.Ticket // from the admitter, settled by finish
-	recorded bool             // finish has run
-	tier     string           // the tier asked of the provider
-	served   string           // the tier the provider says served the call ("" = tier)
-	asked    string           // the tier the call asked for (before a reserved overflow)
-	latency  string           // the latency mode the provider says served the call ("" = not said)
-	quota    admission.Ticket // from the quotas, settled by finish
-	waited   time.Duration    // time spent waiting for admission
+	ticket   admission.Ticket  // from the admitter, settled by finish
+	recorded bool              // finish has run
+	tier     string            // the tier asked of the provider
+	served   string            // the tier the provider says served the call ("" = tier)
+	asked    string            // the tier the call asked for (before a reserved overflow)
+	latency  string            // the latency mode the provider says served the call ("" = not said)
+	quota    admission.Ticket  // from the quotas, settled by finish
+	waited   time.Duration     // time spent waiting for admission
+	units    pricing.UnitUsage // per-unit items (images) the call made, priced by finish
+	// askedUnits are the images the request asks for: admission's worst
+	// case.
+	askedUnits pricing.UnitUsage
 }
 
 func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
@@ -535,6 +540,9 @@ func (s *Service) Converse(ctx context.Context, caller Caller, modelID string, r
 	if err != nil {
 		return nil, err
 	}
+	if c.target.Model.GeneratesImages() {
+		return nil, errImageConverse()
+	}
 	if err := c.admit(ctx, req.Raw, maxTokensOf(req)); err != nil {
 		return nil, c.reject(ctx, err)
 	}
@@ -575,6 +583,9 @@ func (s *Service) ConverseStream(ctx context.Context, caller Caller, modelID str
 	c, err := s.begin(caller, OpConverseStream, modelID)
 	if err != nil {
 		return err
+	}
+	if c.target.Model.GeneratesImages() {
+		return errImageConverse()
 	}
 	if err := c.admit(ctx, req.Raw, maxTokensOf(req)); err != nil {
 		return c.reject(ctx, err)

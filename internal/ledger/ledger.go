@@ -56,7 +56,7 @@ type Record struct {
 	Outcome   string
 	ErrorCode string // AWS exception name when the call failed
 
-	Cost   money.Amount // exact, nano-USD: the sum of the five kinds below (plus FixedCost); 0 when Priced is false
+	Cost   money.Amount // exact, nano-USD: the sum of the five kinds below (plus FixedCost and UnitCost); 0 when Priced is false
 	Priced bool         // false: no price was known at call time
 
 	InputCost        money.Amount
@@ -67,6 +67,15 @@ type Record struct {
 	// FixedCost is a fixed-cost line (an hour of a reserved-capacity
 	// commitment, Operation OpFixedCost): no tokens, only cost.
 	FixedCost money.Amount
+
+	// Units is how many per-unit items the call was billed for (images
+	// generated), UnitKind names the price they were billed at (such as
+	// "image-premium-2048x2048" or "image"; see catalog.UnitPrice.Kind),
+	// and UnitCost is their exact cost, part of Cost. All zero for a
+	// call billed by tokens only.
+	Units    int64
+	UnitKind string
+	UnitCost money.Amount
 
 	// PriceVersion identifies the price the cost was computed at
 	// ("" when unpriced or recorded before versions existed); re-pricing
@@ -115,7 +124,7 @@ func (r Record) CacheWriteAll() int64 { return r.CacheWriteTokens + r.CacheWrite
 
 // LineSum returns the sum of r's cost lines, which Cost must equal.
 func (r Record) LineSum() money.Amount {
-	return r.InputCost + r.OutputCost + r.CacheReadCost + r.CacheWriteCost + r.CacheWrite1hCost + r.FixedCost
+	return r.InputCost + r.OutputCost + r.CacheReadCost + r.CacheWriteCost + r.CacheWrite1hCost + r.FixedCost + r.UnitCost
 }
 
 // Writer appends records durably. Implementations are safe for concurrent
@@ -164,6 +173,9 @@ type Rollup struct {
 	ServiceTier      string
 	LongContext      bool
 	LatencyOptimized bool
+	// UnitKind is the per-unit price the hour's units were billed at, as
+	// in Record; "" for token-only calls.
+	UnitKind string
 
 	Calls            int64 // the calls the hour's records stand for (Record.CallCount each)
 	Errors           int64
@@ -181,7 +193,11 @@ type Rollup struct {
 	CacheWriteCost     money.Amount
 	CacheWrite1hCost   money.Amount
 	FixedCost          money.Amount
-	Unpriced           int64 // calls without a known price
+	// Units and UnitCost sum the records' per-unit items (images) and
+	// their cost.
+	Units    int64
+	UnitCost money.Amount
+	Unpriced int64 // calls without a known price
 }
 
 // Repricing is one record's cost recomputed after a price correction: Old

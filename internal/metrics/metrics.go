@@ -1,7 +1,7 @@
 // Package metrics owns Tollgate's per-profile metric series in the shape
 // of CloudWatch's AWS/Bedrock namespace: Invocations, InvocationLatency,
-// the error and throttle counts, the four token counts, TimeToFirstToken
-// and Cost, each under the dimension ModelId (the inference profile id for
+// the error and throttle counts, the four token counts, TimeToFirstToken,
+// OutputImageCount and Cost, each under the dimension ModelId (the inference profile id for
 // calls through a profile, the model id for direct calls), once more
 // under ModelId "<id>+<tier>" for calls served in a tier other than
 // Standard (as Bedrock publishes "model-id+priority" and "model-id+flex"),
@@ -51,7 +51,11 @@ const (
 	CacheReadInputTokens   = "CacheReadInputTokens"
 	CacheWriteInputTokens  = "CacheWriteInputTokens"
 	TimeToFirstToken       = "TimeToFirstToken"
-	Cost                   = "Cost"
+	// OutputImageCount is the images an image model generated (AWS
+	// publishes it for image models only; Tollgate keeps its ModelId
+	// dimension, not ImageSize or BucketedStepSize).
+	OutputImageCount = "OutputImageCount"
+	Cost             = "Cost"
 	// EstimatedTPMQuotaUsage is what each call counted against its
 	// tokens-per-minute quota, as Bedrock publishes it: input and
 	// cache-write tokens plus output tokens at the model's burndown rate
@@ -85,6 +89,7 @@ var defs = []Def{
 	{CacheReadInputTokens, "Count", 1},
 	{CacheWriteInputTokens, "Count", 1},
 	{TimeToFirstToken, "Milliseconds", 1},
+	{OutputImageCount, "Count", 1},
 	{Cost, "None", 1e-9},
 	{EstimatedTPMQuotaUsage, "Count", 1},
 	{QueueWait, "Milliseconds", 1},
@@ -210,6 +215,8 @@ func NormalizeModelID(v string) string {
 //     used tokens), so their sums equal the ledger's; the cache token counts
 //     only when non-zero, and Cost only when the call was priced.
 //   - TimeToFirstToken has one sample per successful streaming call.
+//   - OutputImageCount has one sample per call that generated images
+//     (ledger.Record.Units), whose Cost includes their per-image cost.
 //   - EstimatedTPMQuotaUsage has one sample per call that consumed
 //     anything, as the token counts.
 //   - QueueWait comes from Registry.AddAdmission, not from records.
@@ -243,7 +250,10 @@ func appendSamples(out []Sample, r *ledger.Record) []Sample {
 		out = append(out, Sample{InvocationServerErrors, calls})
 	}
 	cacheWrite := r.CacheWriteAll() // both TTLs, as Bedrock's CacheWriteInputTokens
-	used := r.InputTokens > 0 || r.OutputTokens > 0 || r.CacheReadTokens > 0 || cacheWrite > 0
+	used := r.InputTokens > 0 || r.OutputTokens > 0 || r.CacheReadTokens > 0 || cacheWrite > 0 || r.Units > 0
+	if r.Units > 0 {
+		out = append(out, Sample{OutputImageCount, r.Units})
+	}
 	if r.Outcome == ledger.OutcomeSuccess || used {
 		out = append(out, Sample{InputTokenCount, r.InputTokens}, Sample{OutputTokenCount, r.OutputTokens})
 		if r.CacheReadTokens > 0 {

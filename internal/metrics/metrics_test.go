@@ -136,6 +136,13 @@ func TestSamplesOf(t *testing.T) {
 	if diff := cmp.Diff(names(ce), map[string]int64{"Invocations": 1, "InvocationLatency": 50, "InvocationClientErrors": 1}); diff != "" {
 		t.Errorf("client error (-got +want):\n%s", diff)
 	}
+	// An image call: its images and their cost, no tokens.
+	img := ledger.Record{Account: "111111111111", ModelID: "amazon.nova-canvas-v1:0", Operation: "InvokeModel", LatencyMs: 900,
+		Outcome: ledger.OutcomeSuccess, Priced: true, Units: 2, UnitKind: "image-premium-2048x2048", UnitCost: 160_000_000, Cost: 160_000_000}
+	if diff := cmp.Diff(names(img), map[string]int64{"Invocations": 1, "InvocationLatency": 900, "OutputImageCount": 2,
+		"InputTokenCount": 0, "OutputTokenCount": 0, "Cost": 160_000_000, "EstimatedTPMQuotaUsage": 0}); diff != "" {
+		t.Errorf("image call (-got +want):\n%s", diff)
+	}
 	// A record standing for 40 calls counts 40 invocations, errors or
 	// throttles; its tokens and cost are already the calls' sums.
 	many := base

@@ -55,6 +55,30 @@ type Call struct {
 	// actually served.
 	LatencyOptimized bool
 	Usage            Usage
+	// Units are the per-unit items (images) the call is billed for.
+	Units UnitUsage
+}
+
+// UnitUsage is the per-unit items of a call: Count units of Unit
+// (catalog.UnitImage), of the quality asked for ("" when the request named
+// none) and Pixels each (width × height; 0 when the size does not
+// select the price).
+type UnitUsage struct {
+	Unit    string
+	Quality string
+	Pixels  int64
+	Count   int64
+	// Size is the size asked for, "WIDTHxHEIGHT" ("" when unknown); it
+	// names the units when no price applies (see Kind).
+	Size string
+}
+
+// Kind names the units when no per-unit price applies to them (an
+// unpriced record's UnitKind): the unit, the quality and the size asked
+// for, in catalog.UnitPrice.Kind's form, so catalog.ParseUnitKind reads
+// them back and a later price can re-price them.
+func (u UnitUsage) Kind() string {
+	return catalog.UnitPrice{Unit: u.Unit, Quality: u.Quality, UpTo: u.Size}.Kind()
 }
 
 // Dims returns the catalogue dimensions of c.
@@ -66,14 +90,20 @@ func (c Call) Dims() catalog.Dims {
 	return d
 }
 
-// Quote is a call's price: the rate and cost of each kind. Total is the
-// exact sum of Costs.
+// Quote is a call's price: the rate and cost of each kind and of its
+// per-unit items.
 type Quote struct {
 	Price       catalog.Price
 	LongContext bool // the call fell into the price's long-context tier
 	Rates       [NumKinds]money.PerThousand
 	Costs       [NumKinds]money.Amount
-	Total       money.Amount
+	// Unit is the per-unit price the call's Units were billed at, and
+	// UnitCost their cost (Units × Unit.Price); zero without units.
+	Unit     catalog.UnitPrice
+	Units    int64
+	UnitCost money.Amount
+	// Total is the sum of Costs and UnitCost.
+	Total money.Amount
 	// Version identifies the price used (see Version).
 	Version string
 }
@@ -96,6 +126,9 @@ func Rates(p catalog.Price, u Usage) (r [NumKinds]money.PerThousand, long, ok bo
 		hasCache, has1h = lc.HasCache, lc.HasCache1h
 	}
 	ok = true
+	if p.NoTokens && u != (Usage{}) {
+		ok = false // a per-unit-only price has no token rates: never $0
+	}
 	if (u.CacheRead > 0 || u.CacheWrite > 0) && !hasCache {
 		ok = false
 	}
@@ -138,7 +171,28 @@ func Price(c *catalog.Catalog, call Call) (Quote, bool) {
 	if !ok {
 		return Quote{}, false
 	}
-	return Apply(p, call.Usage)
+	q, ok := Apply(p, call.Usage)
+	if !ok {
+		return Quote{}, false
+	}
+	if call.Units.Count > 0 {
+		return q.WithUnits(call.Units)
+	}
+	return q, true
+}
+
+// WithUnits adds the per-unit items u to q at q's price: the price
+// UnitFor selects, times u.Count. ok is false when the price has none
+// for u (the call is then unpriced, not billed $0).
+func (q Quote) WithUnits(u UnitUsage) (Quote, bool) {
+	up, ok := q.Price.UnitFor(u.Unit, u.Quality, u.Pixels)
+	if !ok || u.Count < 0 {
+		return Quote{}, false
+	}
+	q.Unit, q.Units = up, u.Count
+	q.UnitCost = up.Price * money.Amount(u.Count)
+	q.Total += q.UnitCost
+	return q, true
 }
 
 // Version identifies a price by its content: its date, dimensions, rates,
@@ -162,6 +216,17 @@ func Version(p catalog.Price) string {
 		h = h.int(lc.Above)
 		for _, v := range []money.PerThousand{lc.Input, lc.Output, lc.CacheRead, lc.CacheWrite, lc.CacheWrite1h} {
 			h = h.int(int64(v))
+		}
+	}
+	if len(p.Units) > 0 || p.NoTokens {
+		// Per-unit prices (hashed only when present, so token prices
+		// keep the versions they had).
+		for _, u := range p.Units {
+			h = h.text(u.Kind())
+			h = h.int(int64(u.Price))
+		}
+		if p.NoTokens {
+			h = h.byte(1)
 		}
 	}
 	h = h.text(p.Source)

@@ -349,6 +349,15 @@ func TestVersionUnchanged(t *testing.T) {
 				n(int64(v))
 			}
 		}
+		if len(p.Units) > 0 || p.NoTokens {
+			for _, u := range p.Units {
+				w(u.Kind())
+				n(int64(u.Price))
+			}
+			if p.NoTokens {
+				h.Write([]byte{1})
+			}
+		}
 		w(p.Source)
 		w(p.Origin)
 		return fmt.Sprintf("p%016x", h.Sum64())

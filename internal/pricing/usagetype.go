@@ -131,6 +131,7 @@ type Namer struct {
 type modelNames struct {
 	short   string // usage-type model name
 	display string // display name
+	images  bool   // an image model: its calls bill per-unit lines
 	mp      *catalog.Marketplace
 }
 
@@ -144,7 +145,7 @@ func NewNamer(c *catalog.Catalog) *Namer {
 			if short == "" {
 				short = ShortModelName(m.Name)
 			}
-			n.models[m.ID] = modelNames{short: short, display: m.Name, mp: m.Marketplace}
+			n.models[m.ID] = modelNames{short: short, display: m.Name, images: m.GeneratesImages(), mp: m.Marketplace}
 		}
 	}
 	return n
@@ -163,6 +164,11 @@ func (n *Namer) ModelName(modelID string) string {
 	}
 	return modelID
 }
+
+// BillsUnits reports whether modelID's calls bill per-unit lines (an
+// image model's images), whose usage types name a unit kind known only
+// from the call.
+func (n *Namer) BillsUnits(modelID string) bool { return n.models[modelID].images }
 
 // DisplayName returns the catalogue display name of modelID, or "" when
 // the catalogue does not know it.
@@ -377,6 +383,25 @@ func (n *Namer) FixedUsageType(region, modelID string) string {
 	return RegionCode(region) + "-" + name
 }
 
+// UnitPricingUnit is the pricing_unit of a per-image line. AWS's Price
+// List unit for image SKUs was not confirmed; "Image" is Tollgate's
+// (docs/pricing.md, "Per-image prices").
+const UnitPricingUnit = "Image"
+
+// UnitUsageType is the usage type of the per-unit items of kind
+// unitKind (catalog.UnitPrice.Kind) of modelID in region under v:
+// region code, model name, the kind, the variant's suffix, e.g.
+// "USE1-NovaCanvas-image-premium-2048x2048". Derived the way Tollgate
+// names token usage types: AWS's own name for image usage types was not
+// confirmed (docs/pricing.md).
+func (n *Namer) UnitUsageType(region, modelID, unitKind string, v Variant) string {
+	name := n.ModelName(modelID) + "-" + unitKind + v.Suffix()
+	if region == "" {
+		return name
+	}
+	return RegionCode(region) + "-" + name
+}
+
 // BilledRegion is the region a call's usage types name: its source
 // region (where AWS bills and prices a cross-region call), or the region
 // that served it for records and rollups that predate keeping it.
@@ -390,21 +415,25 @@ func BilledRegion(source, served string) string {
 // Line is one cost line of a record: the usage and cost of one kind,
 // under the usage type AWS would bill it as.
 type Line struct {
-	// Kind is the token kind; Fixed is set instead for a fixed-cost line.
+	// Kind is the token kind; Fixed is set instead for a fixed-cost
+	// line, Unit for a per-unit (per-image) line.
 	Kind  Kind
 	Fixed bool
+	Unit  bool
 	// UsageType is line_item_usage_type.
 	UsageType string
 	// PricingUnit is pricing_unit: "1K tokens", "1M tokens" for a
-	// marketplace usage type, or "Hrs" for a fixed line.
+	// marketplace usage type, "Hrs" for a fixed line, UnitPricingUnit for
+	// a per-unit line.
 	PricingUnit string
-	// Tokens is the usage in tokens (1 hour for a fixed line).
+	// Tokens is the usage in tokens (1 hour for a fixed line, the units
+	// for a per-unit line).
 	Tokens int64
 	Cost   money.Amount
 }
 
 // UsageTypes returns the cost lines of r: one per kind with tokens or
-// cost, plus its fixed-cost line. Their costs sum to r.Cost exactly.
+// cost, its per-unit line, plus its fixed-cost line. Their costs sum to r.Cost exactly.
 func (n *Namer) UsageTypes(r *ledger.Record) []Line {
 	var out []Line
 	v := VariantOf(r)
@@ -417,6 +446,10 @@ func (n *Namer) UsageTypes(r *ledger.Record) []Line {
 		}
 		out = append(out, Line{Kind: k, UsageType: n.UsageTypeOf(region, r.ModelID, k, v), PricingUnit: n.PricingUnit(r.ModelID, v),
 			Tokens: toks[k], Cost: costs[k]})
+	}
+	if r.Units != 0 || r.UnitCost != 0 {
+		out = append(out, Line{Unit: true, UsageType: n.UnitUsageType(region, r.ModelID, r.UnitKind, v), PricingUnit: UnitPricingUnit,
+			Tokens: r.Units, Cost: r.UnitCost})
 	}
 	if r.Operation == ledger.OpFixedCost {
 		out = append(out, Line{Fixed: true, UsageType: n.FixedUsageType(region, r.ModelID), PricingUnit: "Hrs", Tokens: 1, Cost: r.FixedCost})

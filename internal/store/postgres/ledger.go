@@ -83,6 +83,7 @@ type rollupKey struct {
 	tagSet                                                        int64
 	scope, tier, region                                           string
 	long, latency                                                 bool
+	unitKind                                                      string
 }
 
 func compareBool(a, b bool) int {
@@ -101,7 +102,7 @@ func compareKeys(a, b rollupKey) int {
 		strings.Compare(a.modelID, b.modelID), strings.Compare(a.principalID, b.principalID),
 		strings.Compare(a.oper, b.oper), cmp.Compare(a.tagSet, b.tagSet), strings.Compare(a.scope, b.scope),
 		strings.Compare(a.tier, b.tier), compareBool(a.long, b.long), compareBool(a.latency, b.latency),
-		strings.Compare(a.region, b.region))
+		strings.Compare(a.region, b.region), strings.Compare(a.unitKind, b.unitKind))
 }
 
 // rollupSums are the counters a batch adds to one rollup.
@@ -109,6 +110,7 @@ type rollupSums struct {
 	calls, errors, in, out, cacheRead, cacheWrite, cacheWrite1h            int64
 	cost, inCost, outCost, cacheReadCost, cacheWriteCost, cacheWrite1hCost int64
 	fixedCost, n                                                           int64
+	units, unitCost                                                        int64
 }
 
 func (s *rollupSums) add(o *rollupSums) {
@@ -126,6 +128,8 @@ func (s *rollupSums) add(o *rollupSums) {
 	s.cacheWrite1h += o.cacheWrite1h
 	s.cacheWrite1hCost += o.cacheWrite1hCost
 	s.fixedCost += o.fixedCost
+	s.units += o.units
+	s.unitCost += o.unitCost
 	s.n += o.n
 }
 
@@ -143,7 +147,7 @@ func (d rollupDeltas) add(k rollupKey, s rollupSums) {
 // rollupKeyOf is the key of r's rollup at (hour) at.
 func rollupKeyOf(at time.Time, r *ledger.Record, ts int64) rollupKey {
 	return rollupKey{sqlstore.MS(at), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts,
-		r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized}
+		r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized, r.UnitKind}
 }
 
 // sumsOf is what r adds to its rollup: its calls, errors and unpriced
@@ -152,7 +156,7 @@ func sumsOf(r *ledger.Record, call bool) rollupSums {
 	s := rollupSums{in: r.InputTokens, out: r.OutputTokens, cacheRead: r.CacheReadTokens, cacheWrite: r.CacheWriteTokens,
 		cacheWrite1h: r.CacheWrite1hTokens, cost: int64(r.Cost), inCost: int64(r.InputCost), outCost: int64(r.OutputCost),
 		cacheReadCost: int64(r.CacheReadCost), cacheWriteCost: int64(r.CacheWriteCost), cacheWrite1hCost: int64(r.CacheWrite1hCost),
-		fixedCost: int64(r.FixedCost)}
+		fixedCost: int64(r.FixedCost), units: r.Units, unitCost: int64(r.UnitCost)}
 	if call {
 		s.calls, s.errors, s.n = r.RollupCalls()
 	}
@@ -195,17 +199,18 @@ func sortedColumns(sums rollupDeltas) *rollupColumns {
 // order given (sorted: concurrent appends lock shared rows in one order).
 const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, ` + sqlstore.RollupKeyColumns + `,
 	calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced)
+	input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced, units, unit_cost)
 	SELECT hour_ms, ` + sqlstore.RollupKeyColumns + `,
 		calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
-		input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced
+		input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced, units, unit_cost
 	FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::bigint[], $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::text[],
-		$14::bigint[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[],
-		$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[])
+		$7::text[], $8::bigint[], $9::text[], $10::text[], $11::boolean[], $12::boolean[], $13::text[], $14::text[],
+		$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::bigint[], $21::bigint[], $22::bigint[],
+		$23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[], $27::bigint[], $28::bigint[], $29::bigint[],
+		$30::bigint[], $31::bigint[])
 		WITH ORDINALITY AS u (hour_ms, ` + sqlstore.RollupKeyColumns + `,
 		calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
-		input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced, n)
+		input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced, units, unit_cost, n)
 	ORDER BY n
 	ON CONFLICT (hour_ms, ` + sqlstore.RollupKeyColumns + `) DO UPDATE SET
 	calls = h.calls + excluded.calls, errors = h.errors + excluded.errors,
@@ -217,7 +222,7 @@ const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, ` + sqlstore.Roll
 	input_cost = h.input_cost + excluded.input_cost, output_cost = h.output_cost + excluded.output_cost,
 	cache_read_cost = h.cache_read_cost + excluded.cache_read_cost, cache_write_cost = h.cache_write_cost + excluded.cache_write_cost,
 	cache_write_1h_cost = h.cache_write_1h_cost + excluded.cache_write_1h_cost, fixed_cost = h.fixed_cost + excluded.fixed_cost,
-	unpriced = h.unpriced + excluded.unpriced`
+	unpriced = h.unpriced + excluded.unpriced, units = h.units + excluded.units, unit_cost = h.unit_cost + excluded.unit_cost`
 
 // upsertDaily is upsertRollups for the daily rollups.
 var upsertDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(upsertRollups)
@@ -228,7 +233,8 @@ const recordInsertColumns = `request_id, time_ms, account, region, region_served
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
 	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier,
-	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version, calls`
+	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version, calls,
+	units, unit_kind, unit_cost`
 
 // rollupOrder sorts rollup rows as compareKeys does (byte order for text,
 // whatever the database's collation), after the time column t, so appends
@@ -236,27 +242,28 @@ const recordInsertColumns = `request_id, time_ms, account, region, region_served
 func rollupOrder(t string) string {
 	return t + `, account COLLATE "C", region_served COLLATE "C", profile_arn COLLATE "C", model_id COLLATE "C",
 		principal_id COLLATE "C", operation COLLATE "C", tag_set_id, scope COLLATE "C", service_tier COLLATE "C",
-		long_context, latency_optimized, region COLLATE "C"`
+		long_context, latency_optimized, region COLLATE "C", unit_kind COLLATE "C"`
 }
 
 // groupSums is what a group of inserted records adds to one rollup, as
-// sumsOf counts it ($37: ledger.OpFixedCost, $38: ledger.OutcomeSuccess;
+// sumsOf counts it ($40: ledger.OpFixedCost, $41: ledger.OutcomeSuccess;
 // the calls column holds each record's ledger.Record.CallCount), named as
 // the rollup tables' columns (rollupSumColumns).
-const groupSums = `coalesce(sum(calls) FILTER (WHERE operation <> $37::text), 0)::bigint AS calls,
-		coalesce(sum(calls) FILTER (WHERE operation <> $37::text AND outcome <> $38::text), 0)::bigint AS errors,
+const groupSums = `coalesce(sum(calls) FILTER (WHERE operation <> $40::text), 0)::bigint AS calls,
+		coalesce(sum(calls) FILTER (WHERE operation <> $40::text AND outcome <> $41::text), 0)::bigint AS errors,
 		sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,
 		sum(cache_read_tokens)::bigint AS cache_read_tokens, sum(cache_write_tokens)::bigint AS cache_write_tokens,
 		sum(cache_write_1h_tokens)::bigint AS cache_write_1h_tokens, sum(cost_nanos)::bigint AS cost_nanos,
 		sum(input_cost)::bigint AS input_cost, sum(output_cost)::bigint AS output_cost,
 		sum(cache_read_cost)::bigint AS cache_read_cost, sum(cache_write_cost)::bigint AS cache_write_cost,
 		sum(cache_write_1h_cost)::bigint AS cache_write_1h_cost, sum(fixed_cost)::bigint AS fixed_cost,
-		coalesce(sum(calls) FILTER (WHERE operation <> $37::text AND NOT priced), 0)::bigint AS unpriced`
+		coalesce(sum(calls) FILTER (WHERE operation <> $40::text AND NOT priced), 0)::bigint AS unpriced,
+		sum(units)::bigint AS units, sum(unit_cost)::bigint AS unit_cost`
 
 // rollupSumColumns are the counters of the rollup tables.
 var rollupSumColumns = []string{"calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
 	"cache_write_tokens", "cache_write_1h_tokens", "cost_nanos", "input_cost", "output_cost", "cache_read_cost",
-	"cache_write_cost", "cache_write_1h_cost", "fixed_cost", "unpriced"}
+	"cache_write_cost", "cache_write_1h_cost", "fixed_cost", "unpriced", "units", "unit_cost"}
 
 // sumOfSums adds up groupSums' columns over a group of rows.
 func sumOfSums() string {
@@ -279,10 +286,10 @@ func rollupUpsert(table, t, rows string) string {
 
 // appendStmt appends a batch in one statement, so in one round trip and
 // one implicit transaction: it inserts the request ids ($1, $2: sorted,
-// unique) that are new (ON CONFLICT DO NOTHING), the records ($1..$36,
+// unique) that are new (ON CONFLICT DO NOTHING), the records ($1..$39,
 // recordColumns.args) of only those ids, and adds only those records to
 // their hourly and then their daily rollups, summed and sorted by key in
-// the database; last it raises one ledger_version shard ($39) if anything
+// the database; last it raises one ledger_version shard ($42) if anything
 // was recorded (every inserted record makes a daily row). A replayed
 // request id, by this replica or another, so adds nothing anywhere.
 //
@@ -306,13 +313,15 @@ var appendStmt = `WITH ids AS (
 		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[],
 		$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
 		$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[], $28::text[],
-		$29::text[], $30::boolean[], $31::boolean[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[], $36::bigint[])
+		$29::text[], $30::boolean[], $31::boolean[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[], $36::bigint[],
+		$37::bigint[], $38::text[], $39::bigint[])
 		WITH ORDINALITY AS u (` + recordInsertColumns + `, n)
 	WHERE request_id IN (SELECT request_id FROM ids)
 	ORDER BY n
 	RETURNING time_ms - ((time_ms % 3600000) + 3600000) % 3600000 AS hour_ms, ` + sqlstore.RollupKeyColumns + `,
 		outcome, priced, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
-		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, calls
+		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, calls,
+		units, unit_cost
 ), agg AS (
 	SELECT hour_ms, ` + sqlstore.RollupKeyColumns + `, ` + groupSums + `
 	FROM recs
@@ -330,7 +339,7 @@ var appendStmt = `WITH ids AS (
 	ORDER BY `+rollupOrder("day_ms")) + `
 	RETURNING 1
 )
-UPDATE ledger_version SET v = v + 1 WHERE shard = $39 AND (SELECT count(*) FROM daily) > 0`
+UPDATE ledger_version SET v = v + 1 WHERE shard = $42 AND (SELECT count(*) FROM daily) > 0`
 
 // appendOnce is one attempt at AppendRecords; recs are unique and sorted
 // by request id. New tag sets are inserted first, each committed at once
@@ -363,7 +372,8 @@ type recordColumns struct {
 	modelID, provider, operation, outcome, errorCode, serviceTier, scope, priceVersion []string
 	timeMS, in, out, cacheRead, cacheWrite, latency, ttft, attempts,
 	cost, inCost, outCost, cacheReadCost, cacheWriteCost, tagSet,
-	cacheWrite1h, cacheWrite1hCost, fixedCost, calls []int64
+	cacheWrite1h, cacheWrite1hCost, fixedCost, calls, units, unitCost []int64
+	unitKind                 []string
 	priced, long, latencyOpt []bool
 }
 
@@ -404,6 +414,9 @@ func (c *recordColumns) add(r ledger.Record, tagSet int64) {
 	c.fixedCost = append(c.fixedCost, int64(r.FixedCost))
 	c.priceVersion = append(c.priceVersion, r.PriceVersion)
 	c.calls = append(c.calls, r.CallCount())
+	c.units = append(c.units, r.Units)
+	c.unitKind = append(c.unitKind, r.UnitKind)
+	c.unitCost = append(c.unitCost, int64(r.UnitCost))
 }
 
 // args returns the columns in insertRecords' parameter order.
@@ -412,16 +425,18 @@ func (c *recordColumns) args() []any {
 		c.profileARN, c.profileID, c.modelID, c.provider, c.operation, c.in, c.out, c.cacheRead,
 		c.cacheWrite, c.latency, c.ttft, c.attempts, c.outcome, c.errorCode, c.cost,
 		c.inCost, c.outCost, c.cacheReadCost, c.cacheWriteCost, c.priced, c.tagSet, c.serviceTier,
-		c.scope, c.long, c.latencyOpt, c.cacheWrite1h, c.cacheWrite1hCost, c.fixedCost, c.priceVersion, c.calls}
+		c.scope, c.long, c.latencyOpt, c.cacheWrite1h, c.cacheWrite1hCost, c.fixedCost, c.priceVersion, c.calls,
+		c.units, c.unitKind, c.unitCost}
 }
 
 // rollupColumns holds a batch of rollup deltas column by column.
 type rollupColumns struct {
 	hour, tagSet                                                                       []int64
 	account, regionServed, profileARN, modelID, principalID, oper, scope, tier, region []string
+	unitKind                                                                           []string
 	long, latency                                                                      []bool
 	calls, errors, in, out, cacheRead, cacheWrite, cacheWrite1h, cost, inCost,
-	outCost, cacheReadCost, cacheWriteCost, cacheWrite1hCost, fixedCost, unpriced []int64
+	outCost, cacheReadCost, cacheWriteCost, cacheWrite1hCost, fixedCost, unpriced, units, unitCost []int64
 }
 
 func (u *rollupColumns) add(k rollupKey, s *rollupSums) {
@@ -438,6 +453,7 @@ func (u *rollupColumns) add(k rollupKey, s *rollupSums) {
 	u.long = append(u.long, k.long)
 	u.latency = append(u.latency, k.latency)
 	u.region = append(u.region, k.region)
+	u.unitKind = append(u.unitKind, k.unitKind)
 	u.calls = append(u.calls, s.calls)
 	u.errors = append(u.errors, s.errors)
 	u.in = append(u.in, s.in)
@@ -453,14 +469,16 @@ func (u *rollupColumns) add(k rollupKey, s *rollupSums) {
 	u.cacheWrite1hCost = append(u.cacheWrite1hCost, s.cacheWrite1hCost)
 	u.fixedCost = append(u.fixedCost, s.fixedCost)
 	u.unpriced = append(u.unpriced, s.n)
+	u.units = append(u.units, s.units)
+	u.unitCost = append(u.unitCost, s.unitCost)
 }
 
 // args returns the columns in upsertRollups' parameter order.
 func (u *rollupColumns) args() []any {
 	return []any{u.hour, u.account, u.regionServed, u.profileARN, u.modelID, u.principalID,
-		u.oper, u.tagSet, u.scope, u.tier, u.long, u.latency, u.region, u.calls, u.errors, u.in, u.out, u.cacheRead,
+		u.oper, u.tagSet, u.scope, u.tier, u.long, u.latency, u.region, u.unitKind, u.calls, u.errors, u.in, u.out, u.cacheRead,
 		u.cacheWrite, u.cacheWrite1h, u.cost, u.inCost, u.outCost, u.cacheReadCost, u.cacheWriteCost,
-		u.cacheWrite1hCost, u.fixedCost, u.unpriced}
+		u.cacheWrite1hCost, u.fixedCost, u.unpriced, u.units, u.unitCost}
 }
 
 // tagSetIDs returns the id of every tag set of recs, by canonical form,

@@ -276,10 +276,10 @@ func TestPostgresDailyBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	if _, err := raw.ExecContext(ctx, `DROP TABLE usage_daily; DELETE FROM schema_migrations WHERE version IN (4, 9)`); err != nil {
+	if _, err := raw.ExecContext(ctx, `DROP TABLE usage_daily; DELETE FROM schema_migrations WHERE version IN (4, 9, 15)`); err != nil {
 		t.Fatal(err)
 	}
-	again := openURL(t, url) // migrates: 0004 again, then 0009 (which may run again) on its table
+	again := openURL(t, url) // migrates: 0004 again, then 0009 and 0015 (which may run again) on its table
 	backfilled, err := again.CostRollupsDaily(ctx, nil, from, to)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ func negate(s rollupSums) rollupSums {
 	return rollupSums{calls: -s.calls, errors: -s.errors, in: -s.in, out: -s.out, cacheRead: -s.cacheRead,
 		cacheWrite: -s.cacheWrite, cacheWrite1h: -s.cacheWrite1h, cost: -s.cost, inCost: -s.inCost, outCost: -s.outCost,
 		cacheReadCost: -s.cacheReadCost, cacheWriteCost: -s.cacheWriteCost, cacheWrite1hCost: -s.cacheWrite1hCost,
-		fixedCost: -s.fixedCost, n: -s.n}
+		fixedCost: -s.fixedCost, units: -s.units, unitCost: -s.unitCost, n: -s.n}
 }
 
 // Reprice implements ledger.Repricer: the records are updated in place
@@ -63,11 +63,12 @@ func (db *DB) repriceTx(ctx context.Context, runID string, at time.Time, changes
 	for _, c := range changes {
 		o, n := c.Old, c.New
 		res, err := tx.ExecContext(ctx, `UPDATE usage_records SET cost_nanos = $1, input_cost = $2, output_cost = $3,
-			cache_read_cost = $4, cache_write_cost = $5, cache_write_1h_cost = $6, priced = $7, long_context = $8, price_version = $9
+			cache_read_cost = $4, cache_write_cost = $5, cache_write_1h_cost = $6, priced = $7, long_context = $8, price_version = $9,
+			unit_cost = $15
 			WHERE time_ms = $10 AND request_id = $11 AND price_version = $12 AND cost_nanos = $13 AND priced = $14`,
 			int64(n.Cost), int64(n.InputCost), int64(n.OutputCost), int64(n.CacheReadCost), int64(n.CacheWriteCost),
 			int64(n.CacheWrite1hCost), n.Priced, n.LongContext, n.PriceVersion,
-			sqlstore.MS(o.Time), o.RequestID, o.PriceVersion, int64(o.Cost), o.Priced)
+			sqlstore.MS(o.Time), o.RequestID, o.PriceVersion, int64(o.Cost), o.Priced, int64(n.UnitCost))
 		if err != nil {
 			return 0, fmt.Errorf("record: %w", err)
 		}

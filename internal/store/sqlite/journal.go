@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
@@ -43,9 +44,12 @@ import (
 const (
 	// journalFormat is the first byte of every journal body: the
 	// encoding's version. Format 2 added each record's Calls after its
-	// integers; bodies of format 1 (left by a crash before an upgrade)
-	// still decode, their records standing for one call each.
-	journalFormat  = 2
+	// integers; format 3 its Units, UnitCost and UnitKind after Calls.
+	// Bodies of formats 1 and 2 (left by a crash before an upgrade) still
+	// decode, their records standing for one call each (format 1) and
+	// having no units (1 and 2).
+	journalFormat  = 3
+	journalFormat2 = 2
 	journalFormat1 = 1
 
 	// The applier lets records gather so that one transaction applies
@@ -356,7 +360,7 @@ type rollupKey struct {
 	tagSet                                              int64
 	scope, tier                                         string
 	longContext, latencyOptimized                       bool
-	region                                              string
+	region, unitKind                                    string
 }
 
 // rollupSums gathers what a transaction adds to each rollup row, in the
@@ -393,6 +397,8 @@ func (s *rollupSums) add(k rollupKey, r *ledger.Record) {
 	d.CacheWriteCost += r.CacheWriteCost
 	d.CacheWrite1hCost += r.CacheWrite1hCost
 	d.FixedCost += r.FixedCost
+	d.Units += r.Units
+	d.UnitCost += r.UnitCost
 	calls, errs, unpriced := r.RollupCalls()
 	c := &s.calls[i]
 	c[0] += calls
@@ -406,10 +412,11 @@ func (s *rollupSums) exec(ctx context.Context, stmt *sql.Stmt) error {
 	for i, k := range s.keys {
 		d, c := &s.sums[i], s.calls[i]
 		if _, err := stmt.ExecContext(ctx, k.at, k.account, k.regionServed, k.profileARN, k.model, k.principal,
-			k.operation, k.tagSet, k.scope, k.tier, sqlstore.Bool(k.longContext), sqlstore.Bool(k.latencyOptimized), k.region,
+			k.operation, k.tagSet, k.scope, k.tier, sqlstore.Bool(k.longContext), sqlstore.Bool(k.latencyOptimized), k.region, k.unitKind,
 			c[0], c[1], d.InputTokens, d.OutputTokens, d.CacheReadTokens, d.CacheWriteTokens,
 			d.CacheWrite1hTokens, int64(d.Cost), int64(d.InputCost), int64(d.OutputCost),
-			int64(d.CacheReadCost), int64(d.CacheWriteCost), int64(d.CacheWrite1hCost), int64(d.FixedCost), c[2]); err != nil {
+			int64(d.CacheReadCost), int64(d.CacheWriteCost), int64(d.CacheWrite1hCost), int64(d.FixedCost), c[2],
+			d.Units, int64(d.UnitCost)); err != nil {
 			return err
 		}
 	}
@@ -435,7 +442,7 @@ func (db *DB) applyRecords(ctx context.Context, tx *sql.Tx, local map[string]int
 			r.CacheReadTokens, r.CacheWriteTokens, r.LatencyMs, r.TTFTMs, r.Attempts, r.Outcome, r.ErrorCode,
 			int64(r.Cost), int64(r.InputCost), int64(r.OutputCost), int64(r.CacheReadCost), int64(r.CacheWriteCost), sqlstore.Bool(r.Priced), ts, r.ServiceTier,
 			r.Scope, sqlstore.Bool(r.LongContext), sqlstore.Bool(r.LatencyOptimized), r.CacheWrite1hTokens, int64(r.CacheWrite1hCost),
-			int64(r.FixedCost), r.PriceVersion, r.CallCount())
+			int64(r.FixedCost), r.PriceVersion, r.CallCount(), r.Units, r.UnitKind, int64(r.UnitCost))
 		if err != nil {
 			return internal(err, "insert record")
 		}
@@ -444,7 +451,7 @@ func (db *DB) applyRecords(ctx context.Context, tx *sql.Tx, local map[string]int
 		}
 		k := rollupKey{account: r.Account, regionServed: r.RegionServed, profileARN: r.ProfileARN, model: r.ModelID,
 			principal: r.PrincipalID, operation: r.Operation, tagSet: ts, scope: r.Scope, tier: r.ServiceTier,
-			longContext: r.LongContext, latencyOptimized: r.LatencyOptimized, region: r.Region}
+			longContext: r.LongContext, latencyOptimized: r.LatencyOptimized, region: r.Region, unitKind: r.UnitKind}
 		k.at = sqlstore.MS(r.Time.UTC().Truncate(time.Hour))
 		hourly.add(k, r)
 		k.at = sqlstore.MS(r.Time.UTC().Truncate(24 * time.Hour))
@@ -510,9 +517,11 @@ func (e *journalEncoder) encode(recs []ledger.Record) []byte {
 		e.buf = append(e.buf, flags)
 		for _, v := range [...]int64{r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.CacheWrite1hTokens,
 			r.LatencyMs, r.TTFTMs, int64(r.Attempts), int64(r.Cost), int64(r.InputCost), int64(r.OutputCost),
-			int64(r.CacheReadCost), int64(r.CacheWriteCost), int64(r.CacheWrite1hCost), int64(r.FixedCost), r.Calls} {
+			int64(r.CacheReadCost), int64(r.CacheWriteCost), int64(r.CacheWrite1hCost), int64(r.FixedCost), r.Calls,
+			r.Units, int64(r.UnitCost)} {
 			e.buf = binary.AppendVarint(e.buf, v)
 		}
+		e.str(r.UnitKind)
 		e.buf = binary.AppendUvarint(e.buf, uint64(len(r.Tags)))
 		for k, v := range r.Tags {
 			e.str(k)
@@ -606,10 +615,10 @@ func (d *journalDecoder) str(table bool) string {
 // decodeJournal appends the records of a journal body to recs. intern,
 // if not nil, holds the strings of bodies decoded before, to share.
 func decodeJournal(body []byte, recs []ledger.Record, intern map[string]string) ([]ledger.Record, error) {
-	if len(body) == 0 || (body[0] != journalFormat && body[0] != journalFormat1) {
+	if len(body) == 0 || (body[0] != journalFormat && body[0] != journalFormat2 && body[0] != journalFormat1) {
 		return recs, errJournal
 	}
-	withCalls := body[0] != journalFormat1
+	withCalls, withUnits := body[0] != journalFormat1, body[0] == journalFormat
 	d := journalDecoder{b: body[1:], intern: intern}
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) { // every record takes more than a byte
@@ -637,6 +646,11 @@ func decodeJournal(body []byte, recs []ledger.Record, intern map[string]string) 
 		}
 		if withCalls {
 			r.Calls = d.varint()
+		}
+		if withUnits {
+			r.Units = d.varint()
+			r.UnitCost = money.Amount(d.varint())
+			r.UnitKind = d.str(true)
 		}
 		r.Attempts = int(attempts)
 		if nt := d.uvarint(); nt > 0 {

@@ -44,8 +44,14 @@ func journalRecord(i int, t0 time.Time) ledger.Record {
 	if i%9 == 4 {
 		r.Calls = int64(40 + i) // a record standing for many calls
 	}
+	if i%5 == 3 {
+		r.Units, r.UnitKind = int64(1+i%4), []string{"image-premium-2048x2048", "image"}[i%2] // images
+	}
 	if r.Priced {
 		r.InputCost, r.OutputCost, r.CacheReadCost, r.CacheWriteCost, r.CacheWrite1hCost = money.Amount(600+i), 300, 100, money.Amount(i%5), money.Amount(7*(i%4))
+		if r.Units > 0 {
+			r.UnitCost = money.Amount(80_000_000 * r.Units)
+		}
 		r.Cost = r.LineSum()
 	}
 	return r
@@ -114,6 +120,30 @@ func TestJournalFormat1(t *testing.T) {
 	}
 	if c := got[0].CallCount(); c != 1 {
 		t.Errorf("CallCount %d, want 1", c)
+	}
+}
+
+// TestJournalFormat2 decodes a body of the format before units (one a
+// crash may leave behind an upgrade): its record keeps its calls and has
+// no units.
+func TestJournalFormat2(t *testing.T) {
+	body := []byte{journalFormat2, 1, 0, 1, 'a', 2} // one record, request id "a", time 1 ms
+	body = append(body, 0, 0)                       // account "": a literal, string 1 of the table
+	for range 13 {
+		body = append(body, 1) // region ... price version: string 1
+	}
+	body = append(body, 4)                   // flags: priced
+	body = append(body, make([]byte, 16)...) // tokens, latency, attempts, costs, calls: 0
+	body[len(body)-16] = 14                  // input tokens 7 (zig-zag)
+	body[len(body)-1] = 6                    // calls 3 (zig-zag)
+	body = append(body, 0)                   // no tags
+	got, err := decodeJournal(body, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ledger.Record{{RequestID: "a", Time: time.UnixMilli(1).UTC(), Priced: true, InputTokens: 7, Calls: 3}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("decoded (-got +want):\n%s", diff)
 	}
 }
 

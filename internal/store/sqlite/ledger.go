@@ -47,16 +47,17 @@ const insertRecord = `INSERT INTO usage_records (request_id, time_ms, account, r
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
 	input_cost, output_cost, cache_read_cost, cache_write_cost, priced, tag_set_id, service_tier,
-	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version, calls)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version, calls,
+	units, unit_kind, unit_cost)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (request_id) DO NOTHING`
 
 // upsertRollup adds one record (or, re-pricing, a cost delta) to its
 // rollup.
 const upsertRollup = `INSERT INTO usage_hourly (hour_ms, ` + sqlstore.RollupKeyColumns + `,
 	calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, cost_nanos,
-	input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, unpriced, units, unit_cost)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (hour_ms, ` + sqlstore.RollupKeyColumns + `) DO UPDATE SET
 	calls = calls + excluded.calls, errors = errors + excluded.errors,
 	input_tokens = input_tokens + excluded.input_tokens, output_tokens = output_tokens + excluded.output_tokens,
@@ -67,7 +68,7 @@ const upsertRollup = `INSERT INTO usage_hourly (hour_ms, ` + sqlstore.RollupKeyC
 	input_cost = input_cost + excluded.input_cost, output_cost = output_cost + excluded.output_cost,
 	cache_read_cost = cache_read_cost + excluded.cache_read_cost, cache_write_cost = cache_write_cost + excluded.cache_write_cost,
 	cache_write_1h_cost = cache_write_1h_cost + excluded.cache_write_1h_cost, fixed_cost = fixed_cost + excluded.fixed_cost,
-	unpriced = unpriced + excluded.unpriced`
+	unpriced = unpriced + excluded.unpriced, units = units + excluded.units, unit_cost = unit_cost + excluded.unit_cost`
 
 // rollupArgs are upsertRollup's parameters adding sign × d (sign 1: a
 // record appended; -1: a record taken out, re-pricing) to its rollup at
@@ -77,10 +78,11 @@ func rollupArgs(at time.Time, d ledger.Record, ts, sign int64) []any {
 	calls, errs, unpriced := d.RollupCalls()
 	calls, errs, unpriced = sign*calls, sign*errs, sign*unpriced
 	return []any{sqlstore.MS(at), d.Account, d.RegionServed, d.ProfileARN, d.ModelID, d.PrincipalID,
-		d.Operation, ts, d.Scope, d.ServiceTier, sqlstore.Bool(d.LongContext), sqlstore.Bool(d.LatencyOptimized), d.Region,
+		d.Operation, ts, d.Scope, d.ServiceTier, sqlstore.Bool(d.LongContext), sqlstore.Bool(d.LatencyOptimized), d.Region, d.UnitKind,
 		calls, errs, sign * d.InputTokens, sign * d.OutputTokens, sign * d.CacheReadTokens, sign * d.CacheWriteTokens,
 		sign * d.CacheWrite1hTokens, sign * int64(d.Cost), sign * int64(d.InputCost), sign * int64(d.OutputCost),
-		sign * int64(d.CacheReadCost), sign * int64(d.CacheWriteCost), sign * int64(d.CacheWrite1hCost), sign * int64(d.FixedCost), unpriced}
+		sign * int64(d.CacheReadCost), sign * int64(d.CacheWriteCost), sign * int64(d.CacheWrite1hCost), sign * int64(d.FixedCost), unpriced,
+		sign * d.Units, sign * int64(d.UnitCost)}
 }
 
 // upsertDaily is upsertRollup for the daily table.

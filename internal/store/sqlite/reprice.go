@@ -32,10 +32,11 @@ func (db *DB) Reprice(ctx context.Context, runID string, at time.Time, changes [
 	for _, c := range changes {
 		o, n := c.Old, c.New
 		res, err := tx.ExecContext(ctx, `UPDATE usage_records SET cost_nanos = ?, input_cost = ?, output_cost = ?,
-			cache_read_cost = ?, cache_write_cost = ?, cache_write_1h_cost = ?, priced = ?, long_context = ?, price_version = ?
+			cache_read_cost = ?, cache_write_cost = ?, cache_write_1h_cost = ?, priced = ?, long_context = ?, price_version = ?,
+			unit_cost = ?
 			WHERE request_id = ? AND price_version = ? AND cost_nanos = ? AND priced = ?`,
 			int64(n.Cost), int64(n.InputCost), int64(n.OutputCost), int64(n.CacheReadCost), int64(n.CacheWriteCost),
-			int64(n.CacheWrite1hCost), sqlstore.Bool(n.Priced), sqlstore.Bool(n.LongContext), n.PriceVersion,
+			int64(n.CacheWrite1hCost), sqlstore.Bool(n.Priced), sqlstore.Bool(n.LongContext), n.PriceVersion, int64(n.UnitCost),
 			o.RequestID, o.PriceVersion, int64(o.Cost), sqlstore.Bool(o.Priced))
 		if err != nil {
 			return 0, internal(err, "reprice record")

@@ -155,7 +155,8 @@ func rebuildRollup(table, timeCol string, ms int64) string {
 	       SUM(cost_nanos), SUM(input_cost), SUM(output_cost), SUM(cache_read_cost), SUM(cache_write_cost),
 	       SUM(CASE WHEN priced THEN 0 ELSE %s END),
 	       scope, service_tier, long_context, latency_optimized,
-	       SUM(cache_write_1h_tokens), SUM(cache_write_1h_cost), SUM(fixed_cost), region
+	       SUM(cache_write_1h_tokens), SUM(cache_write_1h_cost), SUM(fixed_cost), region,
+	       unit_kind, SUM(units), SUM(unit_cost)
 	FROM usage_records GROUP BY 1, %s`,
 		table, timeCol, sqlstore.RollupColumns, ms, ms, calls, ledger.OutcomeSuccess, calls, calls, sqlstore.RollupKeyColumns)
 }

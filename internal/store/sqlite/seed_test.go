@@ -25,7 +25,7 @@ func seedTemplates() []ledger.Record {
 		OutputTokens: 20, LatencyMs: 3, Attempts: 1, Outcome: ledger.OutcomeSuccess, Priced: true,
 		Cost: 55_000, InputCost: 25_000, OutputCost: 30_000, Tags: tags.Set{"app": "chat", "team": "a"}}
 	var out []ledger.Record
-	for i := range 7 {
+	for i := range 8 {
 		r := base
 		switch i {
 		case 1:
@@ -42,6 +42,9 @@ func seedTemplates() []ledger.Record {
 			r = ledger.Record{Account: base.Account, Region: base.Region, RegionServed: base.Region, ProfileARN: base.ProfileARN,
 				ProfileID: base.ProfileID, ModelID: base.ModelID, Operation: ledger.OpFixedCost, Outcome: ledger.OutcomeSuccess,
 				Priced: true, Cost: 2_000_000_000, FixedCost: 2_000_000_000, Tags: base.Tags}
+		case 7:
+			r.ModelID, r.Operation, r.InputTokens, r.OutputTokens, r.InputCost, r.OutputCost = "amazon.nova-canvas-v1:0", "InvokeModel", 0, 0, 0, 0
+			r.Units, r.UnitKind, r.UnitCost, r.Cost = 2, "image-premium-2048x2048", 160_000_000, 160_000_000
 		case 6:
 			r.CacheReadTokens, r.CacheWrite1hTokens, r.CacheReadCost, r.CacheWrite1hCost = 500, 300, 7, 11
 			r.Cost += money.Amount(18)

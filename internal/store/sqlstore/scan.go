@@ -231,7 +231,7 @@ const RecordColumns = `request_id, time_ms, account, region, region_served, prin
 	provider, operation, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, latency_ms, ttft_ms,
 	attempts, outcome, error_code, cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost,
 	priced, tag_set_id, service_tier, scope, long_context, latency_optimized, cache_write_1h_tokens,
-	cache_write_1h_cost, fixed_cost, price_version, calls`
+	cache_write_1h_cost, fixed_cost, price_version, calls, units, unit_kind, unit_cost`
 
 // RecordDest returns the scan destinations of RecordColumns for r; the
 // time (unix ms) goes to t and the tag set id to ts. The calls column
@@ -242,7 +242,8 @@ func RecordDest(r *ledger.Record, t, ts *int64) []any {
 		&r.ProfileID, &r.ModelID, &r.Provider, &r.Operation, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens,
 		&r.CacheWriteTokens, &r.LatencyMs, &r.TTFTMs, &r.Attempts, &r.Outcome, &r.ErrorCode, &r.Cost,
 		&r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Priced, ts, &r.ServiceTier,
-		&r.Scope, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.PriceVersion, (*callsDest)(&r.Calls)}
+		&r.Scope, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.PriceVersion, (*callsDest)(&r.Calls),
+		&r.Units, &r.UnitKind, &r.UnitCost}
 }
 
 // callsDest scans a calls column into ledger.Record.Calls: 1 becomes 0.
@@ -266,7 +267,7 @@ func (c *callsDest) Scan(src any) error {
 func RecordLines(r ledger.Record) string {
 	b, _ := json.Marshal(map[string]int64{"input": int64(r.InputCost), "output": int64(r.OutputCost),
 		"cacheRead": int64(r.CacheReadCost), "cacheWrite": int64(r.CacheWriteCost), "cacheWrite1h": int64(r.CacheWrite1hCost),
-		"fixed": int64(r.FixedCost)})
+		"fixed": int64(r.FixedCost), "unit": int64(r.UnitCost)})
 	return string(b)
 }
 
@@ -275,7 +276,7 @@ func RecordLines(r ledger.Record) string {
 const RollupColumns = `account, region_served, profile_arn, model_id, principal_id, operation,
 	tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nanos,
 	input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced, scope, service_tier, long_context,
-	latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, region`
+	latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, region, unit_kind, units, unit_cost`
 
 // RollupDest returns the scan destinations of the time column and
 // RollupColumns for r; the time (unix ms) goes to h and the tag set id
@@ -284,13 +285,14 @@ func RollupDest(r *ledger.Rollup, h, ts *int64) []any {
 	return []any{h, &r.Account, &r.RegionServed, &r.ProfileARN, &r.ModelID, &r.PrincipalID, &r.Operation,
 		ts, &r.Calls, &r.Errors, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
 		&r.Cost, &r.InputCost, &r.OutputCost, &r.CacheReadCost, &r.CacheWriteCost, &r.Unpriced, &r.Scope,
-		&r.ServiceTier, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.Region}
+		&r.ServiceTier, &r.LongContext, &r.LatencyOptimized, &r.CacheWrite1hTokens, &r.CacheWrite1hCost, &r.FixedCost, &r.Region,
+		&r.UnitKind, &r.Units, &r.UnitCost}
 }
 
 // RollupKeyColumns are the key columns of the rollup tables after the
 // time column.
 const RollupKeyColumns = `account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
-	scope, service_tier, long_context, latency_optimized, region`
+	scope, service_tier, long_context, latency_optimized, region, unit_kind`
 
 // RecordsOrder is the ORDER BY of a ledger.Query's records: oldest
 // first, or newest first.

@@ -21,9 +21,9 @@ func sortRollups(rs []ledger.Rollup) {
 		}
 		return strings.Compare(
 			strings.Join([]string{a.Account, a.RegionServed, a.ProfileARN, a.ModelID, a.PrincipalID, a.Operation, a.Tags.Canonical(),
-				a.Scope, a.ServiceTier, a.Region, fmt.Sprint(a.LongContext, a.LatencyOptimized)}, "\x00"),
+				a.Scope, a.ServiceTier, a.Region, fmt.Sprint(a.LongContext, a.LatencyOptimized), a.UnitKind}, "\x00"),
 			strings.Join([]string{b.Account, b.RegionServed, b.ProfileARN, b.ModelID, b.PrincipalID, b.Operation, b.Tags.Canonical(),
-				b.Scope, b.ServiceTier, b.Region, fmt.Sprint(b.LongContext, b.LatencyOptimized)}, "\x00"))
+				b.Scope, b.ServiceTier, b.Region, fmt.Sprint(b.LongContext, b.LatencyOptimized), b.UnitKind}, "\x00"))
 	})
 }
 

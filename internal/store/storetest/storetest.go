@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("StreamRollups", func(t *testing.T) { testStreamRollups(t, open(t)) })
 	t.Run("Reprice", func(t *testing.T) { testReprice(t, open(t)) })
 	t.Run("RecordCalls", func(t *testing.T) { testRecordCalls(t, open(t)) })
+	t.Run("RecordUnits", func(t *testing.T) { testRecordUnits(t, open(t)) })
 	t.Run("Anomaly", func(t *testing.T) { testAnomaly(t, open(t)) })
 	t.Run("Budgets", func(t *testing.T) { testBudgets(t, open(t)) })
 	t.Run("Metrics", func(t *testing.T) { testMetrics(t, open(t)) })

@@ -322,7 +322,10 @@ CREATE TABLE usage_daily (
     cache_write_1h_tokens bigint NOT NULL DEFAULT 0,
     cache_write_1h_cost bigint NOT NULL DEFAULT 0,
     fixed_cost bigint NOT NULL DEFAULT 0,
-    CONSTRAINT usage_daily_pkey PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized, region),
+    unit_kind text NOT NULL DEFAULT ''::text,
+    units bigint NOT NULL DEFAULT 0,
+    unit_cost bigint NOT NULL DEFAULT 0,
+    CONSTRAINT usage_daily_pkey PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized, region, unit_kind),
     CONSTRAINT usage_daily_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
 );
 CREATE TABLE usage_hourly (
@@ -354,7 +357,10 @@ CREATE TABLE usage_hourly (
     cache_write_1h_tokens bigint NOT NULL DEFAULT 0,
     cache_write_1h_cost bigint NOT NULL DEFAULT 0,
     fixed_cost bigint NOT NULL DEFAULT 0,
-    CONSTRAINT usage_hourly_pkey PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized, region),
+    unit_kind text NOT NULL DEFAULT ''::text,
+    units bigint NOT NULL DEFAULT 0,
+    unit_cost bigint NOT NULL DEFAULT 0,
+    CONSTRAINT usage_hourly_pkey PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id, scope, service_tier, long_context, latency_optimized, region, unit_kind),
     CONSTRAINT usage_hourly_tag_set_id_fkey FOREIGN KEY (tag_set_id) REFERENCES tag_sets(id)
 );
 CREATE TABLE usage_records (
@@ -395,6 +401,9 @@ CREATE TABLE usage_records (
     fixed_cost bigint NOT NULL DEFAULT 0,
     price_version text NOT NULL DEFAULT ''::text,
     calls bigint NOT NULL DEFAULT 1,
+    units bigint NOT NULL DEFAULT 0,
+    unit_kind text NOT NULL DEFAULT ''::text,
+    unit_cost bigint NOT NULL DEFAULT 0,
     CONSTRAINT usage_records_pkey PRIMARY KEY (time_ms, seq)
 ) PARTITION BY RANGE (time_ms);
 CREATE INDEX usage_records_account_time ON ONLY usage_records USING btree (account, time_ms);

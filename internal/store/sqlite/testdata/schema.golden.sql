@@ -233,6 +233,7 @@ CREATE TABLE "usage_daily" (
     long_context          INTEGER NOT NULL,
     latency_optimized     INTEGER NOT NULL,
     region                TEXT    NOT NULL,
+    unit_kind             TEXT    NOT NULL,
     calls                 INTEGER NOT NULL,
     errors                INTEGER NOT NULL,
     input_tokens          INTEGER NOT NULL,
@@ -247,9 +248,11 @@ CREATE TABLE "usage_daily" (
     cache_write_cost      INTEGER NOT NULL,
     cache_write_1h_cost   INTEGER NOT NULL,
     fixed_cost            INTEGER NOT NULL,
+    units                 INTEGER NOT NULL,
+    unit_cost             INTEGER NOT NULL,
     unpriced              INTEGER NOT NULL,
     PRIMARY KEY (day_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
-                 scope, service_tier, long_context, latency_optimized, region)
+                 scope, service_tier, long_context, latency_optimized, region, unit_kind)
 ) WITHOUT ROWID;
 CREATE TABLE "usage_hourly" (
     hour_ms               INTEGER NOT NULL,
@@ -265,6 +268,7 @@ CREATE TABLE "usage_hourly" (
     long_context          INTEGER NOT NULL,
     latency_optimized     INTEGER NOT NULL,
     region                TEXT    NOT NULL,
+    unit_kind             TEXT    NOT NULL,
     calls                 INTEGER NOT NULL,
     errors                INTEGER NOT NULL,
     input_tokens          INTEGER NOT NULL,
@@ -279,9 +283,11 @@ CREATE TABLE "usage_hourly" (
     cache_write_cost      INTEGER NOT NULL,
     cache_write_1h_cost   INTEGER NOT NULL,
     fixed_cost            INTEGER NOT NULL,
+    units                 INTEGER NOT NULL,
+    unit_cost             INTEGER NOT NULL,
     unpriced              INTEGER NOT NULL,
     PRIMARY KEY (hour_ms, account, region_served, profile_arn, model_id, principal_id, operation, tag_set_id,
-                 scope, service_tier, long_context, latency_optimized, region)
+                 scope, service_tier, long_context, latency_optimized, region, unit_kind)
 ) WITHOUT ROWID;
 CREATE TABLE usage_records (
     seq                INTEGER PRIMARY KEY,
@@ -312,7 +318,7 @@ CREATE TABLE usage_records (
     cache_write_cost   INTEGER NOT NULL,
     priced             INTEGER NOT NULL,
     tag_set_id         INTEGER NOT NULL REFERENCES tag_sets (id)
-, service_tier TEXT NOT NULL DEFAULT '', scope TEXT NOT NULL DEFAULT '', long_context INTEGER NOT NULL DEFAULT 0, latency_optimized INTEGER NOT NULL DEFAULT 0, cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0, cache_write_1h_cost INTEGER NOT NULL DEFAULT 0, fixed_cost INTEGER NOT NULL DEFAULT 0, price_version TEXT NOT NULL DEFAULT '', calls INTEGER NOT NULL DEFAULT 1);
+, service_tier TEXT NOT NULL DEFAULT '', scope TEXT NOT NULL DEFAULT '', long_context INTEGER NOT NULL DEFAULT 0, latency_optimized INTEGER NOT NULL DEFAULT 0, cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0, cache_write_1h_cost INTEGER NOT NULL DEFAULT 0, fixed_cost INTEGER NOT NULL DEFAULT 0, price_version TEXT NOT NULL DEFAULT '', calls INTEGER NOT NULL DEFAULT 1, units INTEGER NOT NULL DEFAULT 0, unit_kind TEXT NOT NULL DEFAULT '', unit_cost INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE usage_repricings (
     seq                 INTEGER PRIMARY KEY,
     run_id              TEXT    NOT NULL,
