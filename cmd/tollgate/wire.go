@@ -143,11 +143,11 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (Store,
 type Main struct {
 	Config config.Config
 	Logger *slog.Logger
-	// Logs is the buffered writer under Logger, NewMain's: the access
-	// log's lines wait there (up to logbuf.DefaultMaxDelay), every other
-	// line goes out at once; Close flushes it. A test that replaces
-	// Logger leaves Logs alone only if it sets it to nil too (then the
-	// access lines go through Logger).
+	// Logs is the buffered writer under Logger (NewMain's): the access
+	// log's lines wait there, up to logbuf.DefaultMaxDelay, every other
+	// line goes out at once; Close writes what waits. Whoever replaces
+	// Logger must set Logs to nil (the access lines then go through
+	// Logger) or to the writer under the new Logger.
 	Logs *logbuf.Writer
 
 	DB         Store

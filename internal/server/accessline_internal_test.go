@@ -103,3 +103,20 @@ func FuzzJSONLineMatchesSlog(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkJSONLine formats a runtime call's access-log line.
+func BenchmarkJSONLine(b *testing.B) {
+	at := time.Now()
+	attrs := append([]slog.Attr{
+		slog.String("request_id", "0a1b2c3d-0000-4000-8000-000000000001"), slog.String("method", "POST"),
+		slog.String("path", "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fa1b2c3d4e5f6/converse"),
+		slog.Int("status", 200), slog.Int64("bytes", 512), slog.Float64("duration_ms", 1.234), slog.String("proto", "HTTP/1.1"),
+		slog.String("remote", "127.0.0.1:54321"), slog.String("service", "bedrock-runtime"), slog.String("op", "Converse"),
+		slog.String("principal", "arn:aws:iam::123456789012:root"), slog.String("key_id", "TGAK0123456789ABCDEF"),
+	}, usageAttrs...)
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = appendJSONLine(buf[:0], at, slog.LevelInfo, "request", attrs)
+	}
+}
