@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -29,11 +28,16 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestRuntimeAccessLogCarriesUsage checks a Converse call's access-log
-// line carries its tokens, cost, model and profile id and name.
+// line carries its tokens, cost, model and profile id and name, written
+// the way `tollgate serve` writes it (buffered, out within 100 ms).
 func TestRuntimeAccessLogCarriesUsage(t *testing.T) {
 	t.Parallel()
 	logs := &lockedBuffer{}
-	ts := startMain(t, "", nil, nil, func(m *Main) { m.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
+	ts := startMain(t, "", nil, nil, func(m *Main) {
+		cfg := m.Config
+		cfg.LogLevel = "info"
+		*m = *NewMain(cfg, logs)
+	})
 	profileARN := createProfile(t, ts.bedrock(t), "claims-bot", haikuARN, tagList("dept", "claims")...)
 	if err := converse(t.Context(), ts.runtime(t), profileARN); err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/invoke"
 	"github.com/tollgate-dev/tollgate/internal/lease"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/logbuf"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/notify"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
@@ -142,6 +143,12 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (Store,
 type Main struct {
 	Config config.Config
 	Logger *slog.Logger
+	// Logs is the buffered writer under Logger (NewMain's): the access
+	// log's lines wait there, up to logbuf.DefaultMaxDelay, every other
+	// line goes out at once; Close writes what waits. Whoever replaces
+	// Logger must set Logs to nil (the access lines then go through
+	// Logger) or to the writer under the new Logger.
+	Logs *logbuf.Writer
 
 	DB         Store
 	Catalog    *catalog.Catalog
@@ -189,15 +196,19 @@ type Main struct {
 	metricsLn net.Listener // the private /metrics listener; nil when none
 }
 
-// NewMain returns a Main logging JSON to logw. Main never reads the
-// environment: every setting, secrets included, comes in cfg
-// (config.Load).
+// NewMain returns a Main logging JSON to logw, through a buffer: the
+// access log's lines reach logw in batches, every 64 KiB or 100 ms, the
+// other lines (ERROR access lines included) at once, and Close writes
+// what waits. Main never reads the environment: every setting, secrets
+// included, comes in cfg (config.Load).
 func NewMain(cfg config.Config, logw io.Writer) *Main {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	logs := logbuf.New(logw, logbuf.DefaultSize, logbuf.DefaultMaxDelay)
 	return &Main{
 		Config: cfg,
-		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: level})),
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})),
+		Logs:   logs,
 	}
 }
 
@@ -341,6 +352,7 @@ func (m *Main) Open(ctx context.Context) error {
 		AllowPlaintextAPIKeys: cfg.AllowPlaintextAPIKeys,
 		Console:               m.openConsole(costs),
 		AppendAccessAttrs:     m.Watch.AppendAccessAttrs,
+		AccessLog:             m.accessLog(),
 	})
 	m.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -465,7 +477,21 @@ func (m *Main) Close() error {
 	if m.DB != nil {
 		errs = append(errs, m.DB.Close())
 	}
+	if m.Logs != nil {
+		// The log is not the record (the ledger is): a failed write
+		// here is not Close's failure.
+		_ = m.Logs.Close()
+	}
 	return errors.Join(errs...)
+}
+
+// accessLog is where the server buffers its access-log lines: Logs, or
+// nowhere (the lines go through Logger) when a test took it away.
+func (m *Main) accessLog() server.LineWriter {
+	if m.Logs == nil {
+		return nil
+	}
+	return m.Logs
 }
 
 // masterKey loads the key that encrypts secrets at rest:

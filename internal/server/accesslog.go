@@ -18,11 +18,13 @@ var attrPool = sync.Pool{New: func() any {
 	return &s
 }}
 
-// accessLog writes a request's access-log line. It builds the line in a
-// pooled slice and skips the work when the logger would drop the line;
-// the slog.Record's own copy of attributes past its fifth is the one
-// allocation a plain line makes (plus the error's text and the
-// principal's ARN when there are).
+// accessLog writes a request's access-log line. It builds the line's
+// attributes in a pooled slice and skips the work when the logger would
+// drop the line. With Options.AccessLog it formats the line itself and
+// buffers it there (no allocation for a plain line; the error's text and
+// the principal's ARN allocate when there are); otherwise slog formats
+// and writes it (the slog.Record's own copy of attributes past its fifth
+// is one allocation more).
 func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.RequestInfo, d time.Duration) {
 	// Levels: probes (/healthz, /readyz, /metrics) that succeed at DEBUG;
 	// every other request at INFO; ERROR only for Tollgate's own faults
@@ -73,7 +75,11 @@ func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.Req
 		if e != nil {
 			attrs = append(attrs, slog.String("err", info.Err.Error()), slog.String("kind", e.Kind.String()))
 		}
-		s.log.LogAttrs(ctx, level, "request", attrs...)
+		if s.opts.AccessLog != nil {
+			s.writeAccessLine(level, attrs)
+		} else {
+			s.log.LogAttrs(ctx, level, "request", attrs...)
+		}
 		clear(attrs) // let go of the strings
 		*p = attrs[:0]
 		attrPool.Put(p)
@@ -89,5 +95,26 @@ func (s *Server) accessLog(r *http.Request, sw *statusWriter, info *awsproto.Req
 	}
 	if s.opts.ObserveRequest != nil {
 		s.opts.ObserveRequest(info.Service, info.Op, sw.status, d)
+	}
+}
+
+// writeAccessLine formats an access-log line as Logger's JSON handler
+// would and hands it to Options.AccessLog: buffered, but at ERROR written
+// at once. A line with an attribute the formatter leaves to slog goes
+// through Logger.
+func (s *Server) writeAccessLine(level slog.Level, attrs []slog.Attr) {
+	p := linePool.Get().(*[]byte)
+	line, ok := appendJSONLine((*p)[:0], time.Now(), level, "request", attrs)
+	switch {
+	case !ok:
+		s.log.LogAttrs(context.Background(), level, "request", attrs...)
+	case level >= slog.LevelError:
+		_, _ = s.opts.AccessLog.Write(line)
+	default:
+		s.opts.AccessLog.Buffer(line)
+	}
+	if cap(line) <= 16<<10 { // a rare huge line does not stay in the pool
+		*p = line[:0]
+		linePool.Put(p)
 	}
 }

@@ -111,6 +111,13 @@ type Options struct {
 	// AppendAccessAttrs, when set, is used instead of AccessAttrs: it
 	// appends the attributes to attrs (a reused slice) and returns it.
 	AppendAccessAttrs func(requestID string, attrs []slog.Attr) []slog.Attr
+	// AccessLog, when set, takes the access-log lines: the server formats
+	// each one itself, byte for byte as a slog.JSONHandler without
+	// options would (Logger must be such a handler, writing to the same
+	// place), and buffers it there — a line at ERROR is written at once.
+	// Logger's level still decides which lines are written. Unset, the
+	// lines go through Logger, one write each.
+	AccessLog LineWriter
 }
 
 // RPCService is an AWS service spoken over awsJson and/or RPC v2 CBOR:
