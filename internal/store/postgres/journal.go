@@ -59,6 +59,13 @@ const (
 	// barrierPoll is how often a reader waiting for rows another
 	// replica's applier holds looks again.
 	barrierPoll = 2 * time.Millisecond
+	// maxLag bounds the journal's backlog: records appended on this
+	// replica since its applier last found nothing left to claim. Past it
+	// an append waits for the applier's next round before it journals, so
+	// a replica appending faster than the appliers apply slows to their
+	// rate instead of growing the journal (and the wait of readers)
+	// without bound.
+	maxLag = 32 * 1024
 	// drainTimeout bounds the applying Close does before closing the
 	// pool; what is left stays for the next applier.
 	drainTimeout = 10 * time.Second
@@ -67,12 +74,15 @@ const (
 // journal is the applier's state.
 type journal struct {
 	pending atomic.Int64 // records appended here since the applier last started
+	lag     atomic.Int64 // records appended here since the applier last found the journal drained
 	applied atomic.Int64 // records this process applied (inserted or found stored)
 
 	kick   chan struct{} // applyBatch records were appended (buffered 1)
 	urgent chan struct{} // a reader waits in barrier (buffered 1)
-	stop   chan struct{} // closed by Close
+	stop   chan struct{} // closed by Close (once: stopOnce)
 	done   chan struct{} // closed when the applier returns
+
+	stopOnce sync.Once
 
 	mu       sync.Mutex
 	progress chan struct{} // closed (and replaced) after each applying round
@@ -92,14 +102,46 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	if err := checkText(recs); err != nil {
 		return err
 	}
+	if err := db.jr.throttle(ctx); err != nil {
+		return err
+	}
 	e := encoders.Get().(*sqlstore.JournalEncoder)
 	_, err := db.db.ExecContext(ctx, `INSERT INTO ledger_journal (records, body) VALUES ($1, $2)`, len(recs), e.Encode(recs))
 	encoders.Put(e)
 	if err != nil {
 		return internal(err, "append journal")
 	}
+	db.jr.lag.Add(int64(len(recs)))
 	if db.jr.pending.Add(int64(len(recs))) >= applyBatch && db.jr.kick != nil {
 		signal(db.jr.kick)
+	}
+	return nil
+}
+
+// throttle waits, while this replica's lag passes maxLag, for the
+// applier's rounds. It does not wait when no applier runs or its last
+// round failed (the journal still takes appends: only applying is held
+// up), and returns ctx's error.
+func (j *journal) throttle(ctx context.Context) error {
+	for j.lag.Load() > maxLag {
+		j.mu.Lock()
+		if j.err != nil || j.done == nil {
+			j.mu.Unlock()
+			return nil
+		}
+		if j.progress == nil {
+			j.progress = make(chan struct{})
+		}
+		ch := j.progress
+		j.mu.Unlock()
+		signal(j.kick)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-j.done:
+			return nil
+		case <-ch:
+		}
 	}
 	return nil
 }
@@ -153,9 +195,8 @@ func (db *DB) stopApplier() {
 	if j.stop == nil {
 		return
 	}
-	close(j.stop)
+	j.stopOnce.Do(func() { close(j.stop) })
 	<-j.done
-	j.stop = nil
 }
 
 // applyLoop applies journal rows as they come, until stop. The first
@@ -203,6 +244,9 @@ func (db *DB) applyLoop() {
 func (db *DB) applyAll(ctx context.Context) error {
 	for {
 		n, err := db.applyRetrying(ctx)
+		if err == nil && n < applyMaxRows {
+			db.jr.lag.Store(0) // nothing was left to claim
+		}
 		db.jr.settle(err)
 		if err != nil || n == 0 {
 			return err
