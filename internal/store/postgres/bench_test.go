@@ -2,9 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -180,4 +185,103 @@ func BenchmarkCostRollupsMonth(b *testing.B) {
 		b.ReportMetric(elapsed.Seconds()*1000/float64(b.N), "ms/op")
 		b.ReportMetric(float64(rows), "rows")
 	})
+}
+
+// BenchmarkJournalAppend measures the append alone — what an answered
+// call waits for — with the appliers stopped: 512 appenders through one
+// Batcher into the journal, and the CPU it costs per record in this
+// process and in the PostgreSQL backends serving its connections (found
+// by application_name, read from /proc: run it on the database's host).
+// The journal is applied after the clock stops. Skipped without
+// TOLLGATE_TEST_POSTGRES_URL.
+func BenchmarkJournalAppend(b *testing.B) {
+	url := pgtest.URL(b) + "&application_name=tg_bench_journal"
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	bt := ledger.NewBatcher(db, 0)
+	now := time.Now().UTC()
+	if err := bt.Append(ctx, benchRecord("warm", 0, now)); err != nil {
+		b.Fatal(err)
+	}
+	postgres.StopApplier(db)
+	pg0, err := backendCPU(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := processCPU()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range 512 {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := bt.Append(ctx, benchRecord("journal", int(i), now)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	bt.Close()
+	goCPU := processCPU() - cpu0
+	pg1, err := backendCPU(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := float64(b.N)
+	b.ReportMetric(n/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(goCPU.Microseconds())/n, "go-cpu-µs/record")
+	b.ReportMetric(float64((pg1-pg0).Microseconds())/n, "pg-cpu-µs/record")
+}
+
+// processCPU is the user+system CPU this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendCPU is the user+system CPU of the PostgreSQL backends whose
+// application_name is url's, from /proc (so on the database's host), at
+// 100 ticks a second.
+func backendCPU(ctx context.Context, url string) (time.Duration, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT pid FROM pg_stat_activity
+		WHERE application_name = 'tg_bench_journal' AND pid <> pg_backend_pid()`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var total time.Duration
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			return 0, err
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, err
+		}
+		// Fields after the command's closing parenthesis: utime is the
+		// 12th, stime the 13th.
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return total, rows.Err()
 }

@@ -52,16 +52,18 @@ const (
 	// applyBatch records appended here since the applier last started
 	// start it early; otherwise it starts every applyInterval (and at once
 	// when a reader waits). A transaction applies at most applyMaxRows
-	// rows: up to 32 Batcher groups of 512 records.
-	applyBatch    = 1024
-	applyInterval = 50 * time.Millisecond
-	applyMaxRows  = 32
+	// rows, and stops after the row that brings it to applyMaxRecords.
+	applyBatch      = 1024
+	applyInterval   = 50 * time.Millisecond
+	applyMaxRows    = 64
+	applyMaxRecords = 4096
 	// barrierPoll is how often a reader waiting for rows another
 	// replica's applier holds looks again.
 	barrierPoll = 2 * time.Millisecond
 	// maxLag bounds the journal's backlog: records appended on this
-	// replica since its applier last found nothing left to claim. Past it
-	// an append waits for the applier's next round before it journals, so
+	// replica less those its applier applied since it last found nothing
+	// left to claim. Past it an append waits for the applier's next round
+	// before it journals, so
 	// a replica appending faster than the appliers apply slows to their
 	// rate instead of growing the journal (and the wait of readers)
 	// without bound.
@@ -74,7 +76,7 @@ const (
 // journal is the applier's state.
 type journal struct {
 	pending atomic.Int64 // records appended here since the applier last started
-	lag     atomic.Int64 // records appended here since the applier last found the journal drained
+	lag     atomic.Int64 // records appended here less those applied here, 0 when the applier finds the journal drained (maxLag)
 	applied atomic.Int64 // records this process applied (inserted or found stored)
 
 	kick   chan struct{} // applyBatch records were appended (buffered 1)
@@ -244,7 +246,7 @@ func (db *DB) applyLoop() {
 func (db *DB) applyAll(ctx context.Context) error {
 	for {
 		n, err := db.applyRetrying(ctx)
-		if err == nil && n < applyMaxRows {
+		if err == nil && n == 0 {
 			db.jr.lag.Store(0) // nothing was left to claim
 		}
 		db.jr.settle(err)
@@ -287,11 +289,17 @@ func (db *DB) applyRetrying(ctx context.Context) (int, error) {
 }
 
 // claimJournal deletes the oldest journal rows no other transaction holds
-// (at most $1) and returns them; the deletion commits with their
-// application or not at all.
-const claimJournal = `DELETE FROM ledger_journal WHERE seq = ANY(ARRAY(
-	SELECT seq FROM ledger_journal ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))
-	RETURNING seq, body`
+// (at most $1 rows, and no more after the row that brings their records
+// to $2 or more) and returns them; the deletion commits with their
+// application or not at all. Rows it locked and left (past $2) stay
+// locked until the transaction ends and are claimed by the next one.
+const claimJournal = `WITH c AS (
+	SELECT seq, records FROM ledger_journal ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
+), k AS (
+	SELECT seq FROM (SELECT seq, sum(records) OVER (ORDER BY seq) - records AS before FROM c) AS x WHERE before < $2
+)
+DELETE FROM ledger_journal AS j USING k WHERE j.seq = k.seq
+RETURNING j.seq, j.body`
 
 // applyOnce applies, in one transaction, the oldest journal rows no
 // other applier holds, and returns how many rows it applied.
@@ -302,7 +310,8 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	}
 	defer tx.Rollback()
 	// See the comment at the top of the file.
-	if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+	// work_mem: the statement sorts its records (ORDER BY n), a few MB.
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '32MB', true)`); err != nil {
 		return 0, err
 	}
 	type row struct {
@@ -310,7 +319,7 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 		body []byte
 	}
 	var rows []row
-	err = sqlstore.Each(ctx, tx, claimJournal, []any{applyMaxRows}, func(r *sql.Rows) error {
+	err = sqlstore.Each(ctx, tx, claimJournal, []any{applyMaxRows, applyMaxRecords}, func(r *sql.Rows) error {
 		var x row
 		if err := r.Scan(&x.seq, &x.body); err != nil {
 			return err
@@ -334,6 +343,7 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("journal row %d: %w", x.seq, err)
 		}
 	}
+	journaled := int64(len(recs))
 	recs = uniqueByRequestID(recs)
 	if err := db.ensurePartitions(ctx, recs); err != nil {
 		return 0, fmt.Errorf("create ledger partition: %w", err)
@@ -351,6 +361,15 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	}
 	db.mu.Unlock()
 	db.jr.applied.Add(int64(len(recs)))
+	// The rows may be another replica's: then this replica's lag falls
+	// early, and the other's stays until its applier finds the journal
+	// drained. Either way appends wait only while some applier is behind.
+	for {
+		l := db.jr.lag.Load()
+		if db.jr.lag.CompareAndSwap(l, max(0, l-journaled)) {
+			break
+		}
+	}
 	return len(rows), nil
 }
 
