@@ -57,9 +57,10 @@ const (
 	applyInterval   = 50 * time.Millisecond
 	applyMaxRows    = 64
 	applyMaxRecords = 4096
-	// barrierPoll is how often a reader waiting for rows another
-	// replica's applier holds looks again.
-	barrierPoll = 2 * time.Millisecond
+	// barrierPoll is how soon a reader waiting for rows another
+	// replica's applier holds looks again, doubling up to barrierPollMax.
+	barrierPoll    = 2 * time.Millisecond
+	barrierPollMax = 50 * time.Millisecond
 	// maxLag bounds the journal's backlog: records appended on this
 	// replica less those its applier applied since it last found nothing
 	// left to claim. Past it an append waits for the applier's next round
@@ -388,7 +389,8 @@ func (db *DB) barrier(ctx context.Context) error {
 		return nil
 	}
 	j := &db.jr
-	poll := time.NewTimer(barrierPoll)
+	wait := barrierPoll
+	poll := time.NewTimer(wait)
 	defer poll.Stop()
 	for {
 		j.mu.Lock()
@@ -405,18 +407,30 @@ func (db *DB) barrier(ctx context.Context) error {
 			return nil
 		}
 		signal(j.urgent)
-		poll.Reset(barrierPoll)
+		poll.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-j.done:
-			// No applier (the store is closing): apply here.
-			if _, err := db.applyRetrying(ctx); err != nil {
+			// No applier (the store is closing): apply here, or wait
+			// for the rows another replica's applier holds.
+			n, err := db.applyRetrying(ctx)
+			if err != nil {
 				return err
+			}
+			if n == 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-poll.C:
+				}
 			}
 			continue
 		case <-poll.C:
-			continue // perhaps another replica's applier took them
+			// Perhaps another replica's applier took them: look again,
+			// less often the longer it takes.
+			wait = min(2*wait, barrierPollMax)
+			continue
 		case <-ch:
 		}
 		j.mu.Lock()
