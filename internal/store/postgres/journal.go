@@ -39,8 +39,9 @@ import (
 // The applying transaction commits with synchronous_commit off: its
 // commit record follows, in the WAL, the journal rows' synced commits, so
 // a crash loses it whole or not at all, and losing it loses the rows'
-// deletion with it — the rows are applied again. The next synced commit
-// (any append) flushes it.
+// deletion with it — the rows are applied again. The WAL writer flushes
+// it within wal_writer_delay, or the next synced commit (any append)
+// sooner.
 //
 // Readers of the ledger (records, rollups, the ledger version, exports,
 // re-pricing) call barrier first: it waits until no journal row that was
