@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/errkind"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/store/postgres"
@@ -265,5 +266,66 @@ func checkRollupsMatch(t *testing.T, db *postgres.DB, recs []ledger.Record) {
 				t.Errorf("rollups %d, key %v: %+v, want %+v", i, k, got[k], w)
 			}
 		}
+	}
+}
+
+// TestJournalReadBarrier appends on one store whose applier is stopped and
+// reads on another: the read sees every record appended before it,
+// applied by the reader's applier; and with both appliers stopped, applied
+// by the reader itself.
+func TestJournalReadBarrier(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := openURL(t, url), openURL(t, url)
+	postgres.StopApplier(a)
+	recs := crashBatchRecords(0)
+	if err := a.AppendRecords(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Records(t.Context(), ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(recs) {
+		t.Fatalf("read on the other replica after the append: %d records, want %d", len(got), len(recs))
+	}
+	// Neither applier runs: the reader applies.
+	postgres.StopApplier(b)
+	more := crashBatchRecords(2) // records 50 to 99
+	if err := a.AppendRecords(t.Context(), more); err != nil {
+		t.Fatal(err)
+	}
+	rolls, err := b.CostRollups(t.Context(), nil, time.Time{}, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls int64
+	for _, r := range rolls {
+		calls += r.Calls
+	}
+	if calls != int64(len(recs)+len(more)) {
+		t.Errorf("rollups count %d calls, want %d", calls, len(recs)+len(more))
+	}
+	if rows, _, err := a.JournalBacklog(t.Context()); err != nil || rows != 0 {
+		t.Errorf("journal rows after the reads: %d, %v; want 0", rows, err)
+	}
+}
+
+// TestJournalRefusesBadText: a string PostgreSQL cannot store fails the
+// append (ValidationException's kind) and leaves nothing in the journal
+// for the appliers to trip on.
+func TestJournalRefusesBadText(t *testing.T) {
+	db := openURL(t, pgtest.URL(t))
+	for name, r := range map[string]ledger.Record{
+		"NUL in a tag value":      {RequestID: "a", Time: time.Now(), Tags: tags.Set{"k": "v\x00"}},
+		"invalid UTF-8 in a key":  {RequestID: "b", Time: time.Now(), Tags: tags.Set{"\xff": "v"}},
+		"NUL in the principal id": {RequestID: "c", Time: time.Now(), PrincipalID: "p\x00"},
+	} {
+		err := db.AppendRecords(t.Context(), []ledger.Record{crashRecord(1), r})
+		if !errkind.Is(err, errkind.Invalid) {
+			t.Errorf("%s: AppendRecords = %v, want an Invalid error", name, err)
+		}
+	}
+	if rows, _, err := db.JournalBacklog(t.Context()); err != nil || rows != 0 {
+		t.Errorf("journal rows: %d, %v; want 0", rows, err)
 	}
 }
