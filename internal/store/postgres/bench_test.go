@@ -285,3 +285,59 @@ func backendCPU(ctx context.Context, url string) (time.Duration, error) {
 	}
 	return total, rows.Err()
 }
+
+// BenchmarkJournalApply measures the applier alone: the journal is filled
+// outside the clock (groups of 512 records, appliers stopped), then one
+// store's applier drains it while a read waits for it. It reports the
+// rate and the CPU per record in this process and in the PostgreSQL
+// backends of the store's connections (as BenchmarkJournalAppend). Skipped
+// without TOLLGATE_TEST_POSTGRES_URL.
+func BenchmarkJournalApply(b *testing.B) {
+	url := pgtest.URL(b) + "&application_name=tg_bench_journal"
+	ctx := context.Background()
+	filler, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	postgres.StopApplier(filler)
+	now := time.Now().UTC()
+	recs := make([]ledger.Record, 0, 512)
+	for i := range b.N {
+		recs = append(recs, benchRecord("apply", i, now))
+		if len(recs) == cap(recs) || i == b.N-1 {
+			if err := filler.AppendRecords(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			recs = recs[:0]
+		}
+	}
+	defer filler.Close() // (nothing left to apply by then)
+	// The applier starts with the store: the clock and the CPU counts
+	// start before it opens.
+	b.ResetTimer()
+	pg0, err := backendCPU(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu0 := processCPU()
+	start := time.Now()
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.LedgerVersion(ctx); err != nil { // waits for the whole journal
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	goCPU := processCPU() - cpu0
+	pg1, err := backendCPU(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := float64(b.N)
+	b.ReportMetric(n/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(goCPU.Microseconds())/n, "go-cpu-µs/record")
+	b.ReportMetric(float64((pg1-pg0).Microseconds())/n, "pg-cpu-µs/record")
+}
