@@ -16,6 +16,9 @@ import (
 // are taken before commit, so a transaction can commit a lower one after
 // a higher one is visible.)
 func (db *DB) LedgerVersion(ctx context.Context) (int64, error) {
+	if err := db.barrier(ctx); err != nil {
+		return 0, err
+	}
 	var v int64
 	if err := db.db.QueryRowContext(ctx, `SELECT COALESCE(sum(v), 0)::bigint FROM ledger_version`).Scan(&v); err != nil {
 		return 0, internal(err, "ledger version")

@@ -30,6 +30,9 @@ const streamBatch = 1000
 // until it ends: meanwhile VACUUM cannot reclaim the rollup row versions
 // that appends replace. r is reused once fn returns.
 func (db *DB) StreamRollups(ctx context.Context, accounts []string, from, to time.Time, fn func(r *ledger.Rollup, tagSetID int64) error) error {
+	if err := db.barrier(ctx); err != nil {
+		return err
+	}
 	if accounts != nil && len(accounts) == 0 {
 		return nil
 	}

@@ -19,52 +19,13 @@ import (
 // versionShards is the number of rows of ledger_version (see the migration).
 const versionShards = 16
 
-// appendAttempts bounds the tries of one append that fails on a deadlock
-// or serialization failure. Appends take their locks in one global order
-// (request ids, hourly rollups, daily rollups, version shard; each sorted,
-// and new tag sets in transactions of their own before), so neither should
-// happen; the retry is insurance, and safe because an append is
-// idempotent.
+// appendAttempts bounds the tries of one applying transaction that
+// fails on a deadlock or serialization failure. Appliers take their locks
+// in one global order (journal rows without waiting, new tag sets,
+// request ids, hourly rollups, daily rollups, version shard; each
+// sorted), so neither should happen; the retry is insurance, and safe
+// because applying is idempotent.
 const appendAttempts = 3
-
-// AppendRecords implements ledger.Writer. It writes the batch in one
-// statement (appendStmt), so one round trip and one commit: the request
-// ids of recs go into usage_request_ids (ON CONFLICT DO NOTHING), only the
-// records whose id it inserted into usage_records, and only those records
-// into their hourly and then their daily rollups, so a record appended
-// twice, by this replica or another, counts once. The monthly partitions
-// the records need, and tag sets not seen before, are created beforehand,
-// each in a short transaction of its own.
-func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
-	recs = uniqueByRequestID(recs)
-	if len(recs) == 0 {
-		return nil
-	}
-	if err := db.ensurePartitions(ctx, recs); err != nil {
-		return internal(err, "create ledger partition")
-	}
-	var err error
-	for attempt := 1; ; attempt++ {
-		err = db.appendOnce(ctx, recs)
-		switch class := errs.Class(err); {
-		case class == sqlstore.NoPartition && attempt == 1:
-			// A partition this process knew was dropped (retention)
-			// while records of its month still arrive: create it again.
-			db.forgetPartitions()
-			if perr := db.ensurePartitions(ctx, recs); perr != nil {
-				return internal(perr, "create ledger partition")
-			}
-			continue
-		case class == sqlstore.Serialization && attempt < appendAttempts:
-			continue // deadlock detected, serialization failure
-		}
-		break
-	}
-	if err != nil {
-		return internal(err, "append records")
-	}
-	return nil
-}
 
 // uniqueByRequestID returns recs without repeated request ids (the first
 // of each is kept), sorted by request id so that concurrent appends insert
@@ -284,8 +245,8 @@ func rollupUpsert(table, t, rows string) string {
 	return r.Replace(head) + rows + r.Replace(tail)
 }
 
-// appendStmt appends a batch in one statement, so in one round trip and
-// one implicit transaction: it inserts the request ids ($1, $2: sorted,
+// appendStmt writes a batch of records in one statement, in the applying
+// transaction (journal.go): it inserts the request ids ($1, $2: sorted,
 // unique) that are new (ON CONFLICT DO NOTHING), the records ($1..$39,
 // recordColumns.args) of only those ids, and adds only those records to
 // their hourly and then their daily rollups, summed and sorted by key in
@@ -298,9 +259,8 @@ func rollupUpsert(table, t, rows string) string {
 // the inserted ids, the hourly rollups the inserted records' sums per
 // hourly key (agg: grouped, so all of them first), the daily rollups wait
 // for the count of the hourly ones, the version for that of the daily
-// ones. So an append takes its locks in the global order the comment on
-// appendAttempts gives, each step's rows in key order, as the
-// multi-statement transaction it replaced did.
+// ones. So an applier takes its locks in the global order the comment on
+// appendAttempts gives, each step's rows in key order.
 var appendStmt = `WITH ids AS (
 	INSERT INTO usage_request_ids (request_id, time_ms)
 	SELECT r, t FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u (r, t, n) ORDER BY n
@@ -341,29 +301,24 @@ var appendStmt = `WITH ids AS (
 )
 UPDATE ledger_version SET v = v + 1 WHERE shard = $42 AND (SELECT count(*) FROM daily) > 0`
 
-// appendOnce is one attempt at AppendRecords; recs are unique and sorted
-// by request id. New tag sets are inserted first, each committed at once
-// (tag sets are immutable, so one left unused by a failed append is
-// harmless), then appendStmt writes the batch.
-func (db *DB) appendOnce(ctx context.Context, recs []ledger.Record) error {
-	local, err := db.tagSetIDs(ctx, db.db, recs)
+// writeRecords writes recs (unique and sorted by request id) in tx with
+// appendStmt: new tag sets first (in canonical order), then the request
+// ids, records, rollups and version. It returns the tag set ids it used,
+// by canonical form, for the cache once tx commits.
+func (db *DB) writeRecords(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (map[string]int64, error) {
+	local, err := db.tagSetIDs(ctx, tx, recs)
 	if err != nil {
-		return fmt.Errorf("tag sets: %w", err)
+		return nil, fmt.Errorf("tag sets: %w", err)
 	}
-	db.mu.Lock()
-	for canon, id := range local {
-		db.tagIDs[canon] = id
-	}
-	db.mu.Unlock()
 	var c recordColumns
 	for _, r := range recs {
 		c.add(r, local[r.Tags.Canonical()])
 	}
 	args := append(c.args(), ledger.OpFixedCost, ledger.OutcomeSuccess, rand.IntN(versionShards))
-	if _, err := db.db.ExecContext(ctx, appendStmt, args...); err != nil {
-		return err
+	if _, err := tx.ExecContext(ctx, appendStmt, args...); err != nil {
+		return nil, err
 	}
-	return nil
+	return local, nil
 }
 
 // recordColumns holds a batch of records column by column, for unnest.
@@ -634,6 +589,9 @@ func where(col string, account string, from, to time.Time, args []any) (string, 
 
 // Records implements ledger.Reader.
 func (db *DB) Records(ctx context.Context, q ledger.Query) ([]ledger.Record, error) {
+	if err := db.barrier(ctx); err != nil {
+		return nil, err
+	}
 	cond, args := where("time_ms", q.Account, q.From, q.To, nil)
 	query := `SELECT ` + sqlstore.RecordColumns + ` FROM usage_records` + cond + sqlstore.RecordsOrder(q.Newest)
 	if q.Limit > 0 {
@@ -674,6 +632,9 @@ const selectRollups = `SELECT hour_ms, ` + sqlstore.RollupColumns + `
 // rollups runs a selectRollups query and returns its rollups with their
 // tag sets, shared between rollups of one set.
 func (db *DB) rollups(ctx context.Context, query string, args []any) ([]ledger.Rollup, error) {
+	if err := db.barrier(ctx); err != nil {
+		return nil, err
+	}
 	var sc rollupScanner
 	var out []ledger.Rollup
 	var setIDs []int64

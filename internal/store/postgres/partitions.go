@@ -93,8 +93,13 @@ func (db *DB) forgetPartitions() {
 	db.mu.Unlock()
 }
 
-// Partitions returns the names of usage_records' partitions, oldest first.
+// Partitions returns the names of usage_records' partitions, oldest first,
+// once the records appended before the call are applied (applying creates
+// the partitions).
 func (db *DB) Partitions(ctx context.Context) ([]string, error) {
+	if err := db.barrier(ctx); err != nil {
+		return nil, err
+	}
 	var out []string
 	err := sqlstore.Each(ctx, db.db, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 		WHERE i.inhparent = 'usage_records'::regclass ORDER BY c.relname COLLATE "C"`, nil, func(rows *sql.Rows) error {
@@ -119,9 +124,14 @@ func (db *DB) Partitions(ctx context.Context) ([]string, error) {
 // Cost Explorer no longer cover the months dropped, as Records no longer
 // returns their records. A record of a dropped month appended again
 // afterwards (a retry older than the retention) is stored and counted
-// once more, in a month that holds only such records. It returns the
+// once more, in a month that holds only such records. Records appended
+// before the call are applied from the journal first, so they are
+// dropped with their month rather than bring it back. It returns the
 // partitions dropped.
 func (db *DB) DropPartitionsBefore(ctx context.Context, before time.Time) ([]string, error) {
+	if err := db.barrier(ctx); err != nil {
+		return nil, err
+	}
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, internal(err, "begin retention")

@@ -6,7 +6,9 @@
 // migrate once.
 //
 // The usage ledger is partitioned by month; see the migrations and
-// docs/scale-out.md for how idempotency and partitions fit together.
+// docs/scale-out.md for how idempotency and partitions fit together. An
+// append makes its records durable in a narrow journal, which every
+// replica's applier moves into the ledger and its rollups (journal.go).
 package postgres
 
 import (
@@ -61,6 +63,8 @@ type DB struct {
 	tagIDs     map[string]int64   // canonical tag set -> id
 	tagsByID   map[int64]tags.Set // id -> tag set
 	partitions map[int64]bool     // month start (unix ms) -> partition exists
+
+	jr journal // the ledger journal's applier (journal.go)
 }
 
 // Options tunes Open.
@@ -120,11 +124,17 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("postgres: current schema: %w", err)
 	}
 	db.channel = ChannelFor(schema)
+	db.startApplier()
 	return db, nil
 }
 
-// Close closes the pool.
-func (db *DB) Close() error { return db.db.Close() }
+// Close stops the ledger journal's applier, applies what is left of the
+// journal (for at most drainTimeout; the rest waits for the next
+// applier), and closes the pool.
+func (db *DB) Close() error {
+	db.drainJournal()
+	return db.db.Close()
+}
 
 // Ping checks the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.db.PingContext(ctx) }

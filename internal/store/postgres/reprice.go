@@ -26,6 +26,9 @@ func negate(s rollupSums) rollupSums {
 // record out and the new one in, in the appends' lock order, and the
 // ledger version moves so cached cost queries read again.
 func (db *DB) Reprice(ctx context.Context, runID string, at time.Time, changes []ledger.Repricing) (int, error) {
+	if err := db.barrier(ctx); err != nil {
+		return 0, err
+	}
 	if len(changes) == 0 {
 		return 0, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-dev/tollgate/internal/ledger"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
 // BenchmarkJournalApply measures the applier's throughput: journal rows of
@@ -59,11 +60,11 @@ func BenchmarkJournalEncode(b *testing.B) {
 	for i := range recs {
 		recs[i] = journalRecord(i, t0)
 	}
-	e := encoders.Get().(*journalEncoder)
+	e := encoders.Get().(*sqlstore.JournalEncoder)
 	b.ReportAllocs()
 	var n int
 	for b.Loop() {
-		n = len(e.encode(recs))
+		n = len(e.Encode(recs))
 	}
 	b.ReportMetric(float64(n)/float64(len(recs)), "bytes/record")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")

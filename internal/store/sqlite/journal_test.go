@@ -18,6 +18,7 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/costquery"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/money"
+	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
 
@@ -65,10 +66,9 @@ func TestJournalEncoding(t *testing.T) {
 	}
 	recs = append(recs, ledger.Record{RequestID: "fixed", Time: t0, Operation: ledger.OpFixedCost, FixedCost: 123_456, Cost: 123_456,
 		Priced: true, Tags: tags.Set{"dept": "claims"}, Attempts: -1, LatencyMs: -5})
-	var e journalEncoder
-	e.strs = map[string]uint64{}
-	body := slices.Clone(e.encode(recs))
-	got, err := decodeJournal(body, nil, map[string]string{})
+	var e sqlstore.JournalEncoder
+	body := slices.Clone(e.Encode(recs))
+	got, err := sqlstore.DecodeJournal(body, nil, map[string]string{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,16 +84,16 @@ func TestJournalEncoding(t *testing.T) {
 	// Every proper prefix and every changed format byte is refused, never
 	// decoded into records.
 	for n := range len(body) {
-		if out, err := decodeJournal(body[:n], nil, nil); err == nil {
+		if out, err := sqlstore.DecodeJournal(body[:n], nil, nil); err == nil {
 			t.Fatalf("prefix of %d of %d bytes decoded into %d records", n, len(body), len(out))
 		}
 	}
 	bad := slices.Clone(body)
 	bad[0]++
-	if _, err := decodeJournal(bad, nil, nil); err == nil {
+	if _, err := sqlstore.DecodeJournal(bad, nil, nil); err == nil {
 		t.Error("unknown format decoded")
 	}
-	if _, err := decodeJournal(append(slices.Clone(body), 0), nil, nil); err == nil {
+	if _, err := sqlstore.DecodeJournal(append(slices.Clone(body), 0), nil, nil); err == nil {
 		t.Error("trailing byte accepted")
 	}
 }
@@ -101,8 +101,8 @@ func TestJournalEncoding(t *testing.T) {
 // TestJournalFormat1 decodes a body of the format before Calls (one a
 // crash may leave behind an upgrade): its record stands for one call.
 func TestJournalFormat1(t *testing.T) {
-	body := []byte{journalFormat1, 1, 0, 1, 'a', 2} // one record, request id "a", time 1 ms
-	body = append(body, 0, 0)                       // account "": a literal, string 1 of the table
+	body := []byte{sqlstore.JournalFormat1, 1, 0, 1, 'a', 2} // one record, request id "a", time 1 ms
+	body = append(body, 0, 0)                                // account "": a literal, string 1 of the table
 	for range 13 {
 		body = append(body, 1) // region ... price version: string 1
 	}
@@ -110,7 +110,7 @@ func TestJournalFormat1(t *testing.T) {
 	body = append(body, make([]byte, 15)...) // tokens, latency, attempts, costs: 0
 	body[len(body)-15] = 14                  // input tokens 7 (zig-zag)
 	body = append(body, 0)                   // no tags
-	got, err := decodeJournal(body, nil, nil)
+	got, err := sqlstore.DecodeJournal(body, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,8 +127,8 @@ func TestJournalFormat1(t *testing.T) {
 // crash may leave behind an upgrade): its record keeps its calls and has
 // no units.
 func TestJournalFormat2(t *testing.T) {
-	body := []byte{journalFormat2, 1, 0, 1, 'a', 2} // one record, request id "a", time 1 ms
-	body = append(body, 0, 0)                       // account "": a literal, string 1 of the table
+	body := []byte{sqlstore.JournalFormat2, 1, 0, 1, 'a', 2} // one record, request id "a", time 1 ms
+	body = append(body, 0, 0)                                // account "": a literal, string 1 of the table
 	for range 13 {
 		body = append(body, 1) // region ... price version: string 1
 	}
@@ -137,7 +137,7 @@ func TestJournalFormat2(t *testing.T) {
 	body[len(body)-16] = 14                  // input tokens 7 (zig-zag)
 	body[len(body)-1] = 6                    // calls 3 (zig-zag)
 	body = append(body, 0)                   // no tags
-	got, err := decodeJournal(body, nil, nil)
+	got, err := sqlstore.DecodeJournal(body, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,6 +186,12 @@ CREATE TABLE leases (
     expires_at timestamp with time zone NOT NULL,
     CONSTRAINT leases_pkey PRIMARY KEY (name)
 );
+CREATE TABLE ledger_journal (
+    seq bigint GENERATED ALWAYS AS IDENTITY NOT NULL,
+    records integer NOT NULL,
+    body bytea NOT NULL,
+    CONSTRAINT ledger_journal_pkey PRIMARY KEY (seq)
+);
 CREATE TABLE ledger_version (
     shard integer NOT NULL,
     v bigint NOT NULL,
