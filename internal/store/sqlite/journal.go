@@ -89,12 +89,13 @@ const (
 	// journalTrimInterval is how often, at most, the applier deletes
 	// applied rows from the journal file and checkpoints it.
 	journalTrimInterval = 100 * time.Millisecond
-	// journalWALPages is the journal WAL's size (in pages, 4 MB at
-	// 4 KiB) past which, when a checkpoint beside the appends left frames
-	// behind, the applier checkpoints again holding jmu: with no append
-	// in between, it copies every frame and the next append starts the
-	// WAL again from its beginning, so the WAL stays bounded under any
-	// load.
+	// journalWALPages is the journal WAL's size (in frames, 4 MB at
+	// 4 KiB pages) past which the applier, after a checkpoint beside the
+	// appends, checkpoints again holding jmu: with no append in between,
+	// that one finishes the copying and the next append starts the WAL
+	// again from its beginning, so the WAL stays bounded under any load.
+	// The appends wait for it (a few frames copied and a sync) about once
+	// per journalWALPages commits.
 	journalWALPages = 1000
 )
 
@@ -312,11 +313,7 @@ func (db *DB) applyLoop() {
 			}
 		}
 		j.mark.Store(j.appendedRecs.Load())
-		err := db.applyAll(context.Background())
-		if err == nil {
-			err = db.trimJournal(context.Background(), false)
-		}
-		if err != nil {
+		if err := db.applyTrimming(context.Background()); err != nil {
 			// Readers waiting in barrier get the error; the rows stay in
 			// the journal and are tried again.
 			signal(j.kick)
@@ -329,6 +326,23 @@ func (db *DB) applyLoop() {
 			continue
 		}
 		retry = 10 * time.Millisecond
+	}
+}
+
+// applyTrimming applies journal rows until none is left, as applyAll,
+// trimming the journal file between transactions (at most every
+// journalTrimInterval): under a steady load there is always a row left,
+// and the journal's WAL must still be checkpointed.
+func (db *DB) applyTrimming(ctx context.Context) error {
+	for {
+		n, err := db.applyOnce(ctx)
+		db.jr.settle(err)
+		if err == nil {
+			err = db.trimJournal(ctx, false)
+		}
+		if err != nil || n == 0 {
+			return err
+		}
 	}
 }
 
@@ -523,14 +537,17 @@ func (db *DB) trimJournal(ctx context.Context, now bool) error {
 	if db.noJournalCheckpoint {
 		return nil
 	}
-	// A passive checkpoint beside the appends; when it could not copy
-	// every frame (appends went on meanwhile) and the WAL is long,
-	// another holding jmu, which nothing interrupts.
+	// A passive checkpoint beside the appends, then, when the WAL is
+	// long, another holding jmu: SQLite starts the WAL again from its
+	// beginning only in a write transaction that begins after a
+	// checkpoint copied every frame, which under a steady load of
+	// appends the first never leaves (an append commits while it runs).
+	// The second has the few frames appended meanwhile to copy.
 	var busy, log, done int
 	if err := db.jc.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
 		return internal(err, "checkpoint journal")
 	}
-	if log > done && log >= journalWALPages {
+	if log >= journalWALPages {
 		db.jmu.Lock()
 		_, err := db.jc.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 		db.jmu.Unlock()

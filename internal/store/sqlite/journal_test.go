@@ -594,3 +594,40 @@ func TestJournalLegacyRows(t *testing.T) {
 		t.Errorf("%d records after an append (%v), want %d", len(got), err, len(recs)+1)
 	}
 }
+
+// TestJournalWALBounded appends single-record groups back to back, as a
+// steady load does, with the applier running: the journal's WAL must
+// start again from its beginning now and then (the applier checkpoints
+// it, since its automatic checkpoint is off), not grow by a frame or
+// more per append.
+func TestJournalWALBounded(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	db, err := Open(ctx, path, Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	const appends = 12000
+	var largest int64
+	for i := range appends {
+		r := journalRecord(i%1000, t0)
+		r.RequestID = "bounded-" + strconv.Itoa(i)
+		if err := db.AppendRecords(ctx, []ledger.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 0 {
+			st, err := os.Stat(JournalPath(path) + "-wal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			largest = max(largest, st.Size())
+		}
+	}
+	frames := largest / (4096 + 24)
+	t.Logf("%d appends: the journal WAL reached %d frames at most", appends, frames)
+	if frames >= appends*2/3 {
+		t.Errorf("the journal WAL reached %d frames for %d appends: never started again", frames, appends)
+	}
+}
