@@ -25,8 +25,9 @@ import (
 var migrations embed.FS
 
 // DB is an open Tollgate SQLite database. It keeps one connection for
-// writes (SQLite has one writer) and a pool for reads. Safe for concurrent
-// use.
+// writes (SQLite has one writer) and a pool for reads, and two
+// connections to the ledger journal's file (journal.go). Safe for
+// concurrent use.
 type DB struct {
 	w *sql.DB // single writer connection
 	r *sql.DB // readers
