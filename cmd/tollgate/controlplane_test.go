@@ -664,7 +664,7 @@ func TestCredentialsAtRest(t *testing.T) {
 	apiKey := strings.TrimSpace(readFile(t, filepath.Join(dir, "bedrock-api-key")))
 	secret := ts.RootSecretAccessKey
 	ts.stop()
-	for _, f := range []string{"tollgate.db", "tollgate.db-wal"} {
+	for _, f := range []string{"tollgate.db", "tollgate.db-wal", "tollgate.db.journal", "tollgate.db.journal-wal"} {
 		data, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil && !os.IsNotExist(err) {
 			t.Fatal(err)

@@ -251,17 +251,27 @@ func TestKillDuringLoad(t *testing.T) {
 }
 
 // journalRows counts the rows of the ledger journal of the SQLite
-// database at path, read as SQLite finds it after a crash (without
-// opening the store, which would apply them).
+// database at path (the journal file beside it) above the applied seq
+// the main database records, read as SQLite finds them after a crash
+// (without opening the store, which would apply them).
 func journalRows(t *testing.T, path string) (int, error) {
 	t.Helper()
+	var applied int64
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
+	if err := db.QueryRowContext(t.Context(), `SELECT coalesce(max(seq), 0) FROM ledger_journal`).Scan(&applied); err != nil {
+		return 0, err
+	}
+	jf, err := sql.Open("sqlite", "file:"+sqlite.JournalPath(path))
+	if err != nil {
+		return 0, err
+	}
+	defer jf.Close()
 	var n int
-	err = db.QueryRowContext(t.Context(), `SELECT count(*) FROM ledger_journal WHERE length(body) > 0`).Scan(&n)
+	err = jf.QueryRowContext(t.Context(), `SELECT count(*) FROM ledger_journal WHERE seq > ? AND length(body) > 0`, applied).Scan(&n)
 	return n, err
 }
 

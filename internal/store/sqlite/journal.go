@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -15,47 +14,86 @@ import (
 )
 
 // The ledger journal splits an append in two. AppendRecords makes a
-// commit group durable with one narrow INSERT into ledger_journal (one
-// row, the group's records in sqlstore's journal encoding), synced like
-// every commit (synchronous=FULL by default): that is all an answered
-// call waits for. The applier, a goroutine of the store, moves journal
-// rows into usage_records, tag_sets and the hourly and daily rollups in
-// its own transactions, and deletes the rows it applied in the same
-// transaction (all but the newest, which keeps an empty body so that seq
-// never goes back), so each row is applied exactly once; a record whose
-// request id is already stored adds nothing to the rollups, so replay is
-// idempotent too. Rows left by a crash are applied by Open before it
-// returns.
+// commit group durable with one narrow INSERT into the journal, a SQLite
+// database file of its own beside the main one (JournalPath): one row,
+// the group's records in sqlstore's journal encoding, synced like every
+// commit (synchronous=FULL by default). That is all an answered call
+// waits for. Nobody else writes the journal file, so an append never
+// waits for the main database's single writer (an applying transaction,
+// or any other write), and its fsync syncs its own frames only, not the
+// pages other transactions left unsynced in the main database's WAL.
+//
+// The applier, a goroutine of the store, moves journal rows into
+// usage_records, tag_sets and the hourly and daily rollups of the main
+// database in its own transactions. Each records, in the same
+// transaction, the highest journal seq it applied (the main database's
+// table ledger_journal keeps that one row, with an empty body), and
+// applies only the rows above the recorded seq, so a row is applied
+// exactly once whatever the journal file still holds; a record whose
+// request id is stored already adds nothing to the rollups, so replay is
+// idempotent too. The applying transaction commits with the configured
+// synchronous setting, so an applied row is as durable in the main
+// database as it was in the journal; only then may it leave the journal
+// file: trimJournal, at most every journalTrimInterval, deletes the
+// applied rows in a small transaction of its own (keeping the newest with
+// an empty body, so that seq never goes back) and checkpoints the
+// journal file, off the request path (its wal_autocheckpoint is off).
+// Rows a crash left are applied by Open before it returns; a journal file
+// younger than the main database's applied seq (lost, or replaced) is
+// given a row at that seq first, so its new seqs start above it.
+//
+// Upgrade: before the journal had a file of its own, its rows lived in
+// the main database's ledger_journal. Open applies those a crash of that
+// version left there first, each transaction deleting what it applied;
+// the newest stays with an empty body and is the applied seq the journal
+// file's seqs continue from.
 //
 // Readers of the ledger call barrier first: it waits until every row this
 // process had committed when the read began is applied, so a read sees
 // every record whose append returned (read-your-writes). With the
 // journal drained the barrier is two atomic loads.
 //
-// The applier commits with synchronous=NORMAL (no fsync of its own): its
-// frames follow the journal's in the WAL, so a crash that loses an
-// applied transaction loses its deletion of the journal rows with it and
-// the rows are applied again at the next open; the next FULL commit or
-// checkpoint syncs them.
+// The journal file has two connections: jw for the appends, synchronous
+// as configured, and jc for the applier's reads, trims and checkpoints,
+// synchronous=NORMAL (a trim lost in a crash only brings back rows whose
+// seq is applied; the next append's or checkpoint's sync makes it
+// durable). Writes on either take jmu first, so an append never meets the
+// trim's lock inside SQLite, whose busy handler sleeps a millisecond at
+// least.
 
 const (
 	// The applier lets records gather so that one transaction applies
 	// many: it applies once applyBatch records were appended since it
 	// last started, or applyMaxDelay after that, whichever comes first
 	// (and at once when a reader waits in barrier). Nothing of it is on
-	// the request path: a larger transaction has fewer fixed costs per
-	// record, and takes the writer from the appenders fewer times.
+	// the request path: a larger transaction has fewer fixed costs (its
+	// fsync among them) per record.
 	applyBatch    = 64
 	applyMaxDelay = 100 * time.Millisecond
-	// applyMaxRows and applyMaxRecords bound one applying transaction, so
-	// an appender never waits behind a long one: the writer connection
-	// goes to whoever waited first, so between two applying transactions
-	// the waiting commit group goes in. 256 records take a few
-	// milliseconds; a group of 512 (the Batcher's largest) is applied
-	// whole.
+	// applyMaxRows and applyMaxRecords bound one applying transaction,
+	// so that a reader in barrier or another writer of the main database
+	// does not wait long for it. A group of 512 (the Batcher's largest)
+	// is applied whole.
 	applyMaxRows    = 256
 	applyMaxRecords = 256
+
+	// journalTrimInterval is how often, at most, the applier deletes
+	// applied rows from the journal file and checkpoints it.
+	journalTrimInterval = 100 * time.Millisecond
+	// journalWALPages is the journal WAL's size (in frames, 4 MB at
+	// 4 KiB pages) past which the applier, after a checkpoint beside the
+	// appends, checkpoints again holding jmu: with no append in between,
+	// that one finishes the copying and the next append starts the WAL
+	// again from its beginning, so the WAL stays bounded under any load.
+	// The appends wait for it (a few frames copied and a sync) about once
+	// per journalWALPages commits.
+	journalWALPages = 1000
 )
+
+// JournalPath returns the path of the ledger journal file that goes with
+// the main database file at path. The journal's WAL and shared-memory
+// files add "-wal" and "-shm" to it, as the main database's do.
+func JournalPath(path string) string { return path + ".journal" }
 
 // journal is the applier's state.
 type journal struct {
@@ -73,6 +111,148 @@ type journal struct {
 	mu       sync.Mutex
 	progress chan struct{} // closed (and replaced) when applied advances or applying fails
 	err      error         // the last applying error, nil once applying succeeds again
+
+	trimMu   sync.Mutex
+	trimmed  int64     // highest seq trimJournal left in the journal file as applied
+	lastTrim time.Time // when trimJournal last ran
+}
+
+// openJournal opens (creating if needed) the journal file of the main
+// database file at abs, with the synchronous setting sync for appends,
+// and prepares its statements.
+func (db *DB) openJournal(ctx context.Context, abs, sync string, noCheckpoint bool) error {
+	dsn := "file:" + JournalPath(abs) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	var err error
+	if db.jw, err = sql.Open("sqlite", dsn+"&_pragma=synchronous("+sync+")"); err != nil {
+		return err
+	}
+	db.jw.SetMaxOpenConns(1)
+	if db.jc, err = sql.Open("sqlite", dsn+"&_pragma=synchronous(NORMAL)"); err != nil {
+		return err
+	}
+	db.jc.SetMaxOpenConns(1)
+	db.noJournalCheckpoint = noCheckpoint
+	if _, err := db.jw.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS ledger_journal (
+    seq  INTEGER PRIMARY KEY,
+    body BLOB    NOT NULL
+)`); err != nil {
+		return fmt.Errorf("create the journal: %w", err)
+	}
+	for _, p := range []struct {
+		st  **sql.Stmt
+		on  *sql.DB
+		sql string
+	}{
+		{&db.insJournal, db.jw, `INSERT INTO ledger_journal (body) VALUES (?)`},
+		{&db.selJournal, db.jc, `SELECT seq, body FROM ledger_journal WHERE seq > ? ORDER BY seq LIMIT ?`},
+		{&db.selApplied, db.w, `SELECT coalesce(max(seq), 0) FROM ledger_journal`},
+		{&db.delApplied, db.w, `DELETE FROM ledger_journal WHERE seq < ?`},
+		{&db.insApplied, db.w, `INSERT INTO ledger_journal (seq, body) VALUES (?, x'')`},
+	} {
+		if *p.st, err = p.on.PrepareContext(ctx, p.sql); err != nil {
+			return fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+	}
+	return nil
+}
+
+// recoverJournal applies what a crash left: first the rows of the
+// journal in the main database (of the version before the journal file),
+// then the journal file's rows above the applied seq. A journal file
+// whose seqs are all below the applied seq gets a row at it, so that new
+// seqs go above.
+func (db *DB) recoverJournal(ctx context.Context) error {
+	if err := db.applyLegacy(ctx); err != nil {
+		return err
+	}
+	var applied, top int64
+	if err := db.selApplied.QueryRowContext(ctx).Scan(&applied); err != nil {
+		return internal(err, "read applied journal seq")
+	}
+	if err := db.jc.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM ledger_journal`).Scan(&top); err != nil {
+		return internal(err, "read journal")
+	}
+	if top < applied {
+		if _, err := db.jw.ExecContext(ctx, `INSERT INTO ledger_journal (seq, body) VALUES (?, x'')`, applied); err != nil {
+			return internal(err, "start journal")
+		}
+		top = applied
+	}
+	db.jr.applied.Store(applied)
+	db.jr.appended.Store(top)
+	if err := db.applyAll(ctx); err != nil {
+		return err
+	}
+	return db.trimJournal(ctx, true)
+}
+
+// applyLegacy applies the rows left in the main database's
+// ledger_journal by a crash of the version before the journal file, in
+// transactions that delete them, keeping the newest (emptied) as the
+// applied seq.
+func (db *DB) applyLegacy(ctx context.Context) error {
+	for {
+		n := 0
+		err := db.inTx(ctx, "apply legacy journal", func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, `SELECT seq, body FROM ledger_journal WHERE length(body) > 0 ORDER BY seq LIMIT ?`, applyMaxRows)
+			if err != nil {
+				return internal(err, "read legacy journal")
+			}
+			recs, maxSeq, k, err := readJournal(rows)
+			if err != nil || k == 0 {
+				return err
+			}
+			n = k
+			if err := db.applyRecords(ctx, tx, map[string]int64{}, recs); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM ledger_journal WHERE seq < ?`, maxSeq); err != nil {
+				return internal(err, "delete legacy journal")
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE ledger_journal SET body = x'' WHERE seq = ?`, maxSeq); err != nil {
+				return internal(err, "mark legacy journal")
+			}
+			return nil
+		})
+		if err != nil || n == 0 {
+			return err
+		}
+		// Tag set ids the transaction stored stay out of the cache: the
+		// next lookup finds them in tag_sets.
+	}
+}
+
+// readJournal reads journal rows (seq, body) in seq order, skipping the
+// emptied ones, until applyMaxRecords records; it returns their records,
+// the highest seq read and how many rows it decoded. It closes rows.
+func readJournal(rows *sql.Rows) ([]ledger.Record, int64, int, error) {
+	defer rows.Close()
+	var recs []ledger.Record
+	var maxSeq int64
+	n := 0
+	intern := map[string]string{}
+	for rows.Next() {
+		var seq int64
+		var body []byte
+		if err := rows.Scan(&seq, &body); err != nil {
+			return nil, 0, 0, internal(err, "read journal")
+		}
+		if len(body) == 0 {
+			continue // applied: kept only to hold the highest seq
+		}
+		var err error
+		if recs, err = sqlstore.DecodeJournal(body, recs, intern); err != nil {
+			return nil, 0, 0, internal(fmt.Errorf("journal row %d: %w", seq, err), "decode journal")
+		}
+		maxSeq, n = seq, n+1
+		if len(recs) >= applyMaxRecords {
+			break
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, 0, 0, internal(err, "read journal")
+	}
+	return recs, maxSeq, n, nil
 }
 
 // startApplier starts the applier goroutine.
@@ -101,7 +281,8 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// applyLoop applies journal rows as they come, until stop.
+// applyLoop applies journal rows as they come, and trims the journal
+// file behind them, until stop.
 func (db *DB) applyLoop() {
 	j := &db.jr
 	defer close(j.done)
@@ -116,11 +297,14 @@ func (db *DB) applyLoop() {
 		case <-j.urgent:
 		case <-tick.C:
 			if j.applied.Load() >= j.appended.Load() {
-				continue // nothing of this process's to apply
+				// Nothing of this process's to apply; what was
+				// applied may still wait to leave the journal file.
+				_ = db.trimJournal(context.Background(), false)
+				continue
 			}
 		}
 		j.mark.Store(j.appendedRecs.Load())
-		if err := db.applyAll(context.Background()); err != nil {
+		if err := db.applyTrimming(context.Background()); err != nil {
 			// Readers waiting in barrier get the error; the rows stay in
 			// the journal and are tried again.
 			signal(j.kick)
@@ -133,6 +317,23 @@ func (db *DB) applyLoop() {
 			continue
 		}
 		retry = 10 * time.Millisecond
+	}
+}
+
+// applyTrimming applies journal rows until none is left, as applyAll,
+// trimming the journal file between transactions (at most every
+// journalTrimInterval): under a steady load there is always a row left,
+// and the journal's WAL must still be checkpointed.
+func (db *DB) applyTrimming(ctx context.Context) error {
+	for {
+		n, err := db.applyOnce(ctx)
+		db.jr.settle(err)
+		if err == nil {
+			err = db.trimJournal(ctx, false)
+		}
+		if err != nil || n == 0 {
+			return err
+		}
 	}
 }
 
@@ -202,15 +403,17 @@ func (db *DB) barrier(ctx context.Context) error {
 var encoders = sync.Pool{New: func() any { return new(sqlstore.JournalEncoder) }}
 
 // AppendRecords implements ledger.Writer: it makes recs durable as one
-// journal row (one synced commit) and leaves the rest to the applier.
-// Records are visible to this store's readers once it returns.
+// row of the journal file (one synced commit) and leaves the rest to the
+// applier. Records are visible to this store's readers once it returns.
 func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	e := encoders.Get().(*sqlstore.JournalEncoder)
 	body := e.Encode(recs)
+	db.jmu.Lock()
 	res, err := db.insJournal.ExecContext(ctx, body)
+	db.jmu.Unlock()
 	encoders.Put(e)
 	if err != nil {
 		return internal(err, "append journal")
@@ -231,42 +434,18 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 	return nil
 }
 
-// applyOnce applies the oldest journal rows (at most applyMaxRows rows or
-// about applyMaxRecords records) in one transaction that also deletes
-// them, and returns how many rows it applied.
+// applyOnce applies the oldest journal rows above the applied seq (at
+// most applyMaxRows rows or about applyMaxRecords records) in one
+// transaction of the main database that also records the new applied
+// seq, and returns how many rows it applied.
 func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	// Every row this process committed up to now is visible to the
-	// transaction below; if it finds none left to apply, another process
+	// read below; if it finds none left to apply, another process
 	// opening the same database applied them.
 	appended := db.jr.appended.Load()
-	conn, err := db.w.Conn(ctx)
+	n, maxSeq, err := db.applyTx(ctx)
 	if err != nil {
-		return 0, internal(err, "applier connection")
-	}
-	relaxed := false
-	if db.sync != "NORMAL" {
-		// The journal rows' own commits were synced; this transaction
-		// need not be (see the comment at the top of the file).
-		if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-			conn.Close()
-			return 0, internal(err, "applier synchronous")
-		}
-		relaxed = true
-	}
-	n, maxSeq, applyErr := db.applyOn(ctx, conn)
-	if relaxed {
-		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = `+db.sync); err != nil {
-			// Never hand a relaxed connection back to the appenders:
-			// the pool drops a connection that reports ErrBadConn, and
-			// the next one is opened with the DSN's pragmas.
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-			conn.Close()
-			return 0, errors.Join(applyErr, internal(err, "applier synchronous"))
-		}
-	}
-	conn.Close()
-	if applyErr != nil {
-		return 0, applyErr
+		return 0, err
 	}
 	if n == 0 {
 		maxSeq = appended
@@ -280,55 +459,36 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// applyOn runs applyOnce's transaction on conn.
-func (db *DB) applyOn(ctx context.Context, conn *sql.Conn) (int, int64, error) {
-	tx, err := conn.BeginTx(ctx, nil)
+// applyTx runs applyOnce's transaction.
+func (db *DB) applyTx(ctx context.Context) (int, int64, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, 0, internal(err, "begin apply")
 	}
 	defer tx.Rollback()
-	rows, err := tx.StmtContext(ctx, db.selJournal).QueryContext(ctx, applyMaxRows)
+	// The applied seq is read under the main database's write lock: no
+	// other process can apply meanwhile.
+	var applied int64
+	if err := tx.StmtContext(ctx, db.selApplied).QueryRowContext(ctx).Scan(&applied); err != nil {
+		return 0, 0, internal(err, "read applied journal seq")
+	}
+	rows, err := db.selJournal.QueryContext(ctx, applied, applyMaxRows)
 	if err != nil {
 		return 0, 0, internal(err, "read journal")
 	}
-	var recs []ledger.Record
-	var maxSeq int64
-	n := 0
-	intern := map[string]string{}
-	for rows.Next() {
-		var seq int64
-		var body []byte
-		if err := rows.Scan(&seq, &body); err != nil {
-			rows.Close()
-			return 0, 0, internal(err, "read journal")
-		}
-		if len(body) == 0 {
-			continue // applied: kept only to hold the highest seq
-		}
-		if recs, err = sqlstore.DecodeJournal(body, recs, intern); err != nil {
-			rows.Close()
-			return 0, 0, internal(fmt.Errorf("journal row %d: %w", seq, err), "decode journal")
-		}
-		maxSeq, n = seq, n+1
-		if len(recs) >= applyMaxRecords {
-			break
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return 0, 0, internal(err, "read journal")
-	}
-	if n == 0 {
-		return 0, 0, nil
+	recs, maxSeq, n, err := readJournal(rows)
+	if err != nil || n == 0 {
+		return 0, 0, err
 	}
 	local := map[string]int64{}
 	if err := db.applyRecords(ctx, tx, local, recs); err != nil {
 		return 0, 0, err
 	}
-	if _, err := tx.StmtContext(ctx, db.delJournal).ExecContext(ctx, maxSeq); err != nil {
-		return 0, 0, internal(err, "delete journal")
+	if _, err := tx.StmtContext(ctx, db.delApplied).ExecContext(ctx, maxSeq); err != nil {
+		return 0, 0, internal(err, "record applied journal seq")
 	}
-	if _, err := tx.StmtContext(ctx, db.markJournal).ExecContext(ctx, maxSeq); err != nil {
-		return 0, 0, internal(err, "mark journal")
+	if _, err := tx.StmtContext(ctx, db.insApplied).ExecContext(ctx, maxSeq); err != nil {
+		return 0, 0, internal(err, "record applied journal seq")
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, 0, internal(err, "commit apply")
@@ -339,6 +499,77 @@ func (db *DB) applyOn(ctx context.Context, conn *sql.Conn) (int, int64, error) {
 	}
 	db.tagMu.Unlock()
 	return n, maxSeq, nil
+}
+
+// trimJournal deletes the applied rows from the journal file, keeping the
+// newest applied one with an empty body (so seqs never go back), and
+// checkpoints the journal file. Unless now, it does nothing within
+// journalTrimInterval of its last run. The rows it deletes are applied in
+// a committed transaction of the main database (applyTx), synced as
+// configured.
+func (db *DB) trimJournal(ctx context.Context, now bool) error {
+	j := &db.jr
+	j.trimMu.Lock()
+	defer j.trimMu.Unlock()
+	if !now && time.Since(j.lastTrim) < journalTrimInterval {
+		return nil
+	}
+	j.lastTrim = time.Now()
+	applied := j.applied.Load()
+	if applied > j.trimmed {
+		db.jmu.Lock()
+		err := db.trimTx(ctx, applied)
+		db.jmu.Unlock()
+		if err != nil {
+			return err
+		}
+		j.trimmed = applied
+		if db.onTrim != nil {
+			db.onTrim()
+		}
+	}
+	if db.noJournalCheckpoint {
+		return nil
+	}
+	// A passive checkpoint beside the appends, then, when the WAL is
+	// long, another holding jmu: SQLite starts the WAL again from its
+	// beginning only in a write transaction that begins after a
+	// checkpoint copied every frame, which under a steady load of
+	// appends the first never leaves (an append commits while it runs).
+	// The second has the few frames appended meanwhile to copy.
+	var busy, log, done int
+	if err := db.jc.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
+		return internal(err, "checkpoint journal")
+	}
+	if log >= journalWALPages {
+		db.jmu.Lock()
+		_, err := db.jc.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		db.jmu.Unlock()
+		if err != nil {
+			return internal(err, "checkpoint journal")
+		}
+	}
+	return nil
+}
+
+// trimTx deletes the journal file's rows up to applied in one transaction
+// on jc.
+func (db *DB) trimTx(ctx context.Context, applied int64) error {
+	tx, err := db.jc.BeginTx(ctx, nil)
+	if err != nil {
+		return internal(err, "begin journal trim")
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM ledger_journal WHERE seq < ?`, applied); err != nil {
+		return internal(err, "trim journal")
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ledger_journal (seq, body) VALUES (?, x'')`, applied); err != nil {
+		return internal(err, "trim journal")
+	}
+	if err := tx.Commit(); err != nil {
+		return internal(err, "trim journal")
+	}
+	return nil
 }
 
 // rollupKey is a rollup's primary key after its hour or day

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -148,15 +149,20 @@ func TestJournalFormat2(t *testing.T) {
 }
 
 // TestJournalCut appends records through the group commit with
-// synchronous=FULL while the applier runs, then cuts the database's WAL
-// (which holds the journal's commits and the applier's transactions, no
-// checkpoint having run) at random byte offsets, or overwrites it with
-// noise from an offset on, as a crash or a torn write would leave it. It
-// reopens each cut and checks that recovery never invents a record, never
-// applies one twice, keeps every record acknowledged before the cut (the
-// WAL's size when its Append returned is at most the offset) and leaves
-// rollups equal to the sum of the records. Set TOLLGATE_JOURNAL_SEED to
-// replay a failure.
+// synchronous=FULL while the applier runs, then takes the image a crash
+// would leave (no checkpoint having run, so both WALs only grew): the
+// main database and its WAL, the journal file and its WAL. It cuts the
+// journal's WAL at random byte offsets, or overwrites it with noise from
+// an offset on, as a crash or a torn write would leave it; and, the
+// journal intact, cuts the main database's WAL at random offsets past
+// the point it had reached when the applier last deleted rows from the
+// journal (an applying transaction is synced before its rows leave the
+// journal, so no crash loses it after that). It reopens each image and
+// checks that recovery never invents a record, never applies one twice,
+// keeps every record acknowledged before the cut (the journal WAL's size
+// when its Append returned is at most the offset) and leaves rollups
+// equal to the sum of the records. Set TOLLGATE_JOURNAL_SEED to replay a
+// failure.
 func TestJournalCut(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("TOLLGATE_JOURNAL_SEED"); s != "" {
@@ -176,14 +182,25 @@ func TestJournalCut(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
 	path := filepath.Join(t.TempDir(), "tollgate.db")
+	jpath := JournalPath(path)
 	db, err := Open(ctx, path, Options{Synchronous: "FULL", noCheckpoint: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The main WAL's size when the journal was last trimmed: a cut of
+	// the main WAL below it is no crash's.
+	var mainFloor int64
+	db.jr.trimMu.Lock()
+	db.onTrim = func() {
+		if st, err := os.Stat(path + "-wal"); err == nil {
+			mainFloor = st.Size()
+		}
+	}
+	db.jr.trimMu.Unlock()
 	bt := ledger.NewBatcher(db, 0)
 	const appenders, perAppender = 4, 30
 	all := map[string]ledger.Record{}
-	acked := map[string]int64{} // request id -> WAL size once its Append returned
+	acked := map[string]int64{} // request id -> journal WAL size once its Append returned
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	pauses := make([]int, appenders*perAppender)
@@ -202,7 +219,7 @@ func TestJournalCut(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				st, err := os.Stat(path + "-wal")
+				st, err := os.Stat(jpath + "-wal")
 				if err != nil {
 					t.Error(err)
 					return
@@ -211,9 +228,9 @@ func TestJournalCut(t *testing.T) {
 				acked[r.RequestID] = st.Size()
 				mu.Unlock()
 				// Now and then a pause lets the applier interleave its
-				// transactions with the journal's commits.
+				// transactions and trims with the journal's commits.
 				if pauses[i] == 0 {
-					time.Sleep(time.Duration(i%3) * time.Millisecond)
+					time.Sleep(time.Duration(1+i%3) * 20 * time.Millisecond)
 				}
 			}
 		})
@@ -222,62 +239,106 @@ func TestJournalCut(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	// Then the applier applies with trims held back, so the main WAL
+	// grows past the floor for its cuts.
+	db.jr.trimMu.Lock()
+	db.jr.lastTrim = time.Now().Add(time.Hour)
+	db.jr.trimMu.Unlock()
+	next := appenders * perAppender
+	for range 20 {
+		r := journalRecord(next, t0)
+		all[r.RequestID] = r
+		if err := bt.Append(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(jpath + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked[r.RequestID] = st.Size()
+		if next%4 == 0 {
+			if _, err := db.LedgerVersion(ctx); err != nil { // applied now
+				t.Fatal(err)
+			}
+		}
+		next++
+	}
 	// The last groups stay in the journal: the applier stops first.
 	db.stopApplier()
-	for i := appenders * perAppender; i < appenders*perAppender+20; i++ {
+	for i := next; i < next+20; i++ {
 		r := journalRecord(i, t0)
 		all[r.RequestID] = r
 		if err := db.AppendRecords(ctx, []ledger.Record{r}); err != nil {
 			t.Fatal(err)
 		}
-		st, err := os.Stat(path + "-wal")
+		st, err := os.Stat(jpath + "-wal")
 		if err != nil {
 			t.Fatal(err)
 		}
 		acked[r.RequestID] = st.Size()
 	}
-	// The image of a crash now: the database file (untouched since the
-	// migrations, nothing having checkpointed) and the WAL.
-	dbImage, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	// The image of a crash now: the database files (untouched since
+	// they were created, nothing having checkpointed) and the WALs.
+	var image [4][]byte
+	for i, p := range []string{path, path + "-wal", jpath, jpath + "-wal"} {
+		if image[i], err = os.ReadFile(p); err != nil {
+			t.Fatal(err)
+		}
 	}
-	wal, err := os.ReadFile(path + "-wal")
-	if err != nil {
-		t.Fatal(err)
-	}
+	mainWAL, wal := image[1], image[3]
+	db.jr.trimMu.Lock()
+	floor, trimmed := mainFloor, db.jr.trimmed
+	db.jr.trimMu.Unlock()
 	pending := db.jr.appended.Load() - db.jr.applied.Load()
 	bt.Close()
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("WAL of %d bytes; %d journal rows were not applied yet at the crash", len(wal), pending)
-
-	cuts := []int{0, 32, len(wal)}
-	for range 11 {
-		cuts = append(cuts, rng.IntN(len(wal)+1))
+	t.Logf("journal WAL of %d bytes, main WAL of %d (%d at the last trim, of seqs up to %d); %d journal rows were not applied yet at the crash",
+		len(wal), len(mainWAL), floor, trimmed, pending)
+	if trimmed == 0 {
+		t.Error("the applier never trimmed the journal file")
 	}
-	for n, cut := range cuts {
-		noise := n%2 == 1 && cut < len(wal)
-		t.Run(fmt.Sprintf("cut=%d,noise=%v", cut, noise), func(t *testing.T) {
-			img := slices.Clone(wal[:cut])
-			if noise {
-				for len(img) < len(wal) {
-					img = append(img, byte(rng.Uint32()))
+
+	type cut struct {
+		main  bool // the main WAL is cut, not the journal's
+		at    int
+		noise bool
+	}
+	cuts := []cut{{at: 0}, {at: 32}, {at: len(wal)}, {main: true, at: int(floor)}}
+	for n := range 11 {
+		at := rng.IntN(len(wal) + 1)
+		cuts = append(cuts, cut{at: at, noise: n%2 == 1 && at < len(wal)})
+	}
+	for range 4 {
+		cuts = append(cuts, cut{main: true, at: int(floor) + rng.IntN(len(mainWAL)-int(floor)+1)})
+	}
+	for n, c := range cuts {
+		t.Run(fmt.Sprintf("main=%v,cut=%d,noise=%v", c.main, c.at, c.noise), func(t *testing.T) {
+			img := image
+			w := &img[3]
+			if c.main {
+				w = &img[1]
+			}
+			full := *w
+			*w = slices.Clone(full[:c.at])
+			if c.noise {
+				for len(*w) < len(full) {
+					*w = append(*w, byte(rng.Uint32()))
 				}
 			}
 			p := filepath.Join(t.TempDir(), "tollgate.db")
-			if err := os.WriteFile(p, dbImage, 0o600); err != nil {
-				t.Fatal(err)
+			for i, f := range []string{p, p + "-wal", JournalPath(p), JournalPath(p) + "-wal"} {
+				if err := os.WriteFile(f, img[i], 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := os.WriteFile(p+"-wal", img, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			must := func(id string) bool { return c.main || acked[id] <= int64(c.at) }
 			var first []ledger.Record
 			// Recover twice: applying what the first recovery left must
 			// change nothing.
 			for round := range 1 + n%3/2 {
-				got := checkRecovered(t, p, all, func(id string) bool { return acked[id] <= int64(cut) })
+				got := checkRecovered(t, p, all, must)
 				if round == 0 {
 					first = got
 				} else if diff := cmp.Diff(got, first); diff != "" {
@@ -298,10 +359,23 @@ func checkRecovered(t *testing.T, p string, all map[string]ledger.Record, must f
 		t.Fatal(err)
 	}
 	defer db.Close()
-	{
+	for _, h := range []*sql.DB{db.r, db.jc} {
 		var left int
-		if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM ledger_journal WHERE length(body) > 0`).Scan(&left); err != nil || left != 0 {
+		if err := h.QueryRowContext(ctx, `SELECT count(*) FROM ledger_journal WHERE length(body) > 0`).Scan(&left); err != nil || left != 0 {
 			t.Errorf("journal rows left after open: %d (%v)", left, err)
+		}
+	}
+	{
+		// New seqs go above the applied one.
+		var applied, top int64
+		if err := db.r.QueryRowContext(ctx, `SELECT max(seq) FROM ledger_journal`).Scan(&applied); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.jc.QueryRowContext(ctx, `SELECT max(seq) FROM ledger_journal`).Scan(&top); err != nil {
+			t.Fatal(err)
+		}
+		if top < applied {
+			t.Errorf("journal file's highest seq %d below the applied seq %d", top, applied)
 		}
 	}
 	recs, err := db.Records(ctx, ledger.Query{})
@@ -420,5 +494,170 @@ func TestJournalAppliedElsewhere(t *testing.T) {
 	}
 	if len(got) != len(recs) {
 		t.Errorf("%d records, want %d", len(got), len(recs))
+	}
+}
+
+// TestJournalAppendBesideLongApply holds the main database's write lock
+// in a long transaction, as an applying transaction of many records or
+// any other writer of the main database does, and appends meanwhile: the
+// append must not wait for it, since the journal is a file of its own.
+// Records appended then are applied once the lock is released.
+func TestJournalAppendBesideLongApply(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "tollgate.db"), Options{Synchronous: "FULL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the main database's write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE tag_sets SET id = id WHERE 0`); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var recs []ledger.Record
+	for i := range 8 {
+		recs = append(recs, journalRecord(i, t0))
+	}
+	start := time.Now()
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	for i := range recs {
+		if err := db.AppendRecords(actx, recs[i:i+1]); err != nil {
+			cancel()
+			tx.Rollback()
+			t.Fatalf("append %d while the main database's writer is held, after %v: %v", i, time.Since(start), err)
+		}
+	}
+	cancel()
+	held := time.Since(start)
+	t.Logf("%d appends took %v while the main database's write lock was held", len(recs), held)
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Records(ctx, ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(recs) {
+		t.Errorf("%d records, want %d", len(got), len(recs))
+	}
+}
+
+// TestJournalLegacyRows upgrades a database that a crash of the version
+// before the journal file left with rows in the main database's
+// ledger_journal: Open applies them first, keeps the newest as the
+// applied seq, and the journal file's seqs continue above it.
+func TestJournalLegacyRows(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(JournalPath(path)); err != nil { // as the old version left it: no journal file
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var recs []ledger.Record
+	for i := range 12 {
+		recs = append(recs, journalRecord(i, t0))
+	}
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old version's newest applied row (emptied), then two groups a
+	// crash left.
+	var e sqlstore.JournalEncoder
+	for _, row := range []struct {
+		seq  int64
+		body []byte
+	}{{40, []byte{}}, {41, slices.Clone(e.Encode(recs[:5]))}, {42, slices.Clone(e.Encode(recs[5:]))}} {
+		if _, err := raw.ExecContext(ctx, `INSERT INTO ledger_journal (seq, body) VALUES (?, ?)`, row.seq, row.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.Records(ctx, ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(recs) {
+		t.Errorf("%d records after the upgrade, want %d", len(got), len(recs))
+	}
+	var left []int64
+	rows, err := db.r.QueryContext(ctx, `SELECT seq FROM ledger_journal`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, s)
+	}
+	rows.Close()
+	if diff := cmp.Diff(left, []int64{42}); diff != "" {
+		t.Errorf("main database's ledger_journal seqs (-got +want):\n%s", diff)
+	}
+	more := journalRecord(100, t0)
+	if err := db.AppendRecords(ctx, []ledger.Record{more}); err != nil {
+		t.Fatal(err)
+	}
+	if seq := db.jr.appended.Load(); seq != 43 {
+		t.Errorf("first journal file seq %d, want 43", seq)
+	}
+	if got, err = db.Records(ctx, ledger.Query{}); err != nil || len(got) != len(recs)+1 {
+		t.Errorf("%d records after an append (%v), want %d", len(got), err, len(recs)+1)
+	}
+}
+
+// TestJournalWALBounded appends single-record groups back to back, as a
+// steady load does, with the applier running: the journal's WAL must
+// start again from its beginning now and then (the applier checkpoints
+// it, since its automatic checkpoint is off), not grow by a frame or
+// more per append.
+func TestJournalWALBounded(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "tollgate.db")
+	db, err := Open(ctx, path, Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	const appends = 12000
+	var largest int64
+	for i := range appends {
+		r := journalRecord(i%1000, t0)
+		r.RequestID = "bounded-" + strconv.Itoa(i)
+		if err := db.AppendRecords(ctx, []ledger.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 0 {
+			st, err := os.Stat(JournalPath(path) + "-wal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			largest = max(largest, st.Size())
+		}
+	}
+	frames := largest / (4096 + 24)
+	t.Logf("%d appends: the journal WAL reached %d frames at most", appends, frames)
+	if frames >= appends*2/3 {
+		t.Errorf("the journal WAL reached %d frames for %d appends: never started again", frames, appends)
 	}
 }

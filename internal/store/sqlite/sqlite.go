@@ -25,8 +25,9 @@ import (
 var migrations embed.FS
 
 // DB is an open Tollgate SQLite database. It keeps one connection for
-// writes (SQLite has one writer) and a pool for reads. Safe for concurrent
-// use.
+// writes (SQLite has one writer) and a pool for reads, and two
+// connections to the ledger journal's file (journal.go). Safe for
+// concurrent use.
 type DB struct {
 	w *sql.DB // single writer connection
 	r *sql.DB // readers
@@ -38,12 +39,25 @@ type DB struct {
 	tagMu  sync.Mutex
 	tagIDs map[string]int64 // canonical tag set -> id, for committed sets
 
-	// insJournal appends to the ledger journal; insRecord, upRollup and
-	// upDaily are the applier's statements (journal.go). All are prepared
-	// once on the writer so they are not parsed again.
-	insJournal, selJournal, delJournal, markJournal, insRecord, upRollup, upDaily *sql.Stmt
+	// jw and jc are the ledger journal file's connections: jw appends,
+	// jc is the applier's (journal.go); jmu orders their writes.
+	jw, jc *sql.DB
+	jmu    sync.Mutex
+	// noJournalCheckpoint leaves the journal file's WAL uncheckpointed
+	// (Options.noCheckpoint).
+	noJournalCheckpoint bool
+	// onTrim, when set (by tests), is called after each trim of the
+	// journal file, holding jr.trimMu.
+	onTrim func()
 
-	// sync is the synchronous pragma of the writer ("FULL" or "NORMAL").
+	// insJournal appends to the journal file and selJournal reads it;
+	// selApplied, delApplied and insApplied read and record the applied
+	// journal seq in the main database; insRecord, upRollup and upDaily
+	// are the applier's (journal.go). All are prepared once so they are
+	// not parsed again.
+	insJournal, selJournal, selApplied, delApplied, insApplied, insRecord, upRollup, upDaily *sql.Stmt
+
+	// sync is the synchronous pragma of the writers ("FULL" or "NORMAL").
 	sync string
 	// jr is the ledger journal's applier (journal.go).
 	jr journal
@@ -82,8 +96,9 @@ type Options struct {
 	noCheckpoint bool
 }
 
-// Open opens (creating if needed) the database file at path and runs the
-// migrations.
+// Open opens (creating if needed) the database file at path and the
+// ledger journal file beside it (JournalPath), runs the migrations and
+// applies what the journal holds.
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	sync := strings.ToUpper(opts.Synchronous)
 	if sync == "" {
@@ -116,22 +131,6 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	if db.insJournal, err = db.w.PrepareContext(ctx, `INSERT INTO ledger_journal (body) VALUES (?)`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: prepare journal append: %w", err)
-	}
-	if db.selJournal, err = db.w.PrepareContext(ctx, `SELECT seq, body FROM ledger_journal ORDER BY seq LIMIT ?`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: prepare journal read: %w", err)
-	}
-	if db.delJournal, err = db.w.PrepareContext(ctx, `DELETE FROM ledger_journal WHERE seq < ?`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: prepare journal delete: %w", err)
-	}
-	if db.markJournal, err = db.w.PrepareContext(ctx, `UPDATE ledger_journal SET body = x'' WHERE seq = ?`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: prepare journal mark: %w", err)
-	}
 	if db.insRecord, err = db.w.PrepareContext(ctx, insertRecord); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: prepare append: %w", err)
@@ -149,9 +148,13 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.ckpt.SetMaxOpenConns(1)
+	if err := db.openJournal(ctx, abs, sync, opts.noCheckpoint); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open the ledger journal %s: %w", JournalPath(abs), err)
+	}
 	// Records a crash left in the journal are applied before the store
 	// is used.
-	if err := db.applyAll(ctx); err != nil {
+	if err := db.recoverJournal(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: apply the ledger journal: %w", err)
 	}
@@ -195,7 +198,11 @@ func (db *DB) Close() error {
 	var errs []error
 	if db.jr.stop != nil {
 		db.stopApplier()
-		errs = append(errs, db.applyAll(context.Background()))
+		err := db.applyAll(context.Background())
+		if err == nil {
+			err = db.trimJournal(context.Background(), true)
+		}
+		errs = append(errs, err)
 	}
 	if db.stopCkpt != nil {
 		close(db.stopCkpt)
@@ -205,9 +212,14 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		errs = append(errs, db.ckpt.Close())
 	}
-	for _, st := range []*sql.Stmt{db.insJournal, db.selJournal, db.delJournal, db.markJournal, db.insRecord, db.upRollup, db.upDaily} {
+	for _, st := range []*sql.Stmt{db.insJournal, db.selJournal, db.selApplied, db.delApplied, db.insApplied, db.insRecord, db.upRollup, db.upDaily} {
 		if st != nil {
 			errs = append(errs, st.Close())
+		}
+	}
+	for _, j := range []*sql.DB{db.jc, db.jw} {
+		if j != nil {
+			errs = append(errs, j.Close())
 		}
 	}
 	return errors.Join(append(errs, db.r.Close(), db.w.Close())...)
