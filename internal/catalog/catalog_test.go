@@ -1206,3 +1206,49 @@ func TestOpenWeightRelease20251202(t *testing.T) {
 		})
 	}
 }
+
+// The open-weight models of AWS's 2026 releases catalogued in December 2026
+// carry the US rate AWS's pricing page showed on 2026-07-31, from that day
+// (their launch days were not established: a call the day before is
+// unpriced), in-region in the US regions their availability rows list;
+// converse-only, with no profile.
+func TestOpenWeight2026Releases(t *testing.T) {
+	c := Default()
+	read := time.Date(2026, 7, 31, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id      string
+		regions []string
+		in, out money.PerThousand // nano-USD per 1K tokens
+	}{
+		{"zai.glm-5", []string{"us-east-1", "us-west-2"}, 1_000_000, 3_200_000},
+		{"minimax.minimax-m2.5", []string{"us-east-1", "us-west-2"}, 300_000, 1_200_000},
+		{"qwen.qwen3-coder-next", []string{"us-east-1"}, 500_000, 1_200_000},
+		{"mistral.devstral-2-123b", []string{"us-east-1", "us-east-2", "us-west-2"}, 400_000, 2_000_000},
+		{"nvidia.nemotron-nano-3-30b", []string{"us-east-1", "us-east-2", "us-west-2"}, 60_000, 240_000},
+		{"nvidia.nemotron-super-3-120b", []string{"us-east-1", "us-east-2", "us-west-2"}, 150_000, 650_000},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			m, ok := c.Model(tc.id)
+			if !ok {
+				t.Fatal("missing")
+			}
+			if !slices.Equal(m.Regions, tc.regions) || m.Family != FamilyConverseOnly {
+				t.Errorf("regions %v, family %q; want %v, converse-only", m.Regions, m.Family, tc.regions)
+			}
+			for _, r := range tc.regions {
+				p, ok := m.PriceFor(Dims{Region: r}, read)
+				if !ok || p.Input != tc.in || p.Output != tc.out || p.HasCache {
+					t.Errorf("%s on %s = %+v, %v; want %d / %d nano-USD per 1K, no cache prices", r, read.Format(time.DateOnly), p, ok, tc.in, tc.out)
+				}
+			}
+			if _, ok := m.PriceFor(Dims{Region: tc.regions[0]}, read.AddDate(0, 0, -1)); ok {
+				t.Error("priced before the day AWS's figure was read")
+			}
+			for _, g := range []string{"us", "eu", "apac", "global"} {
+				if _, ok := c.SystemProfile(g + "." + tc.id); ok {
+					t.Errorf("profile %s.%s exists; AWS lists none", g, tc.id)
+				}
+			}
+		})
+	}
+}
