@@ -13,7 +13,8 @@ import (
 
 // TestCatalogueAdditionsThroughSDK drives one model of each wire family the
 // December 2026 catalogue additions brought, through the official SDK and
-// the simulator: Ministral 3 3B and GLM 4.7 Flash (converse-only,
+// the simulator: Ministral 3 3B, GLM 4.7 Flash, and Gemma 3 4B and Kimi K2
+// Thinking of AWS's 2025-12-02 open-weight release (converse-only,
 // in-region in us-east-1), Claude Fable 5 (anthropic, profile-only, us. and
 // global.) and Claude Opus 5.5 (global.). Each Converse and ConverseStream
 // call must answer and leave a record priced at the catalogue's cited
@@ -40,6 +41,8 @@ func TestCatalogueAdditionsThroughSDK(t *testing.T) {
 		{"Claude Fable 5 through global.", "global." + fable, fable, "global", "0.01", "0.05"},
 		{"Claude Opus 5.5 through global.", "global.anthropic.claude-opus-5-5", "anthropic.claude-opus-5-5", "global", "0.004", "0.02"},
 		{"GLM 4.7 Flash in-region", "zai.glm-4.7-flash", "zai.glm-4.7-flash", "", "0.00007", "0.0004"},
+		{"Gemma 3 4B IT in-region", "google.gemma-3-4b-it", "google.gemma-3-4b-it", "", "0.00004", "0.00008"},
+		{"Kimi K2 Thinking in-region", "moonshot.kimi-k2-thinking", "moonshot.kimi-k2-thinking", "", "0.0006", "0.0025"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, stream := range []bool{false, true} {
@@ -90,6 +93,8 @@ func TestCatalogueAdditionsThroughSDK(t *testing.T) {
 
 	for _, c := range []struct{ name, modelID, body string }{
 		{"InvokeModel on a converse-only model", ministral,
+			`{"messages":[{"role":"user","content":"hi"}],"max_tokens":50}`},
+		{"InvokeModel on an open-weight model of the 2025-12-02 release", "qwen.qwen3-next-80b-a3b",
 			`{"messages":[{"role":"user","content":"hi"}],"max_tokens":50}`},
 		{"the bare id of a profile-only model", fable,
 			`{"anthropic_version":"bedrock-2023-05-31","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`},

@@ -1138,3 +1138,117 @@ func TestOpus55(t *testing.T) {
 		}
 	}
 }
+
+// The open-weight models of AWS's 2025-12-02 release catalogued in December
+// 2026 are offered in-region in the US regions only (their regional
+// availability rows support no Geo or Global profile; other regions have
+// other rates, not read), at the US rates of AWS's pricing page from the
+// launch day; converse-only. A call the day before launch is unpriced, and
+// no Priority or Flex tier is offered. Gemma 3 4B carries the model name of
+// its AWS Price List rows (Gemma-3-4B-IT).
+func TestOpenWeightRelease20251202(t *testing.T) {
+	c := Default()
+	launch := time.Date(2025, 12, 2, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id, name, provider string
+		image              bool
+		in, out            money.PerThousand // nano-USD per 1K tokens
+	}{
+		{"google.gemma-3-4b-it", "Gemma 3 4B IT", "Google", true, 40_000, 80_000},
+		{"google.gemma-3-12b-it", "Gemma 3 12B IT", "Google", true, 90_000, 290_000},
+		{"google.gemma-3-27b-it", "Gemma 3 27B PT", "Google", true, 230_000, 380_000},
+		{"moonshot.kimi-k2-thinking", "Kimi K2 Thinking", "Moonshot AI", false, 600_000, 2_500_000},
+		{"minimax.minimax-m2", "MiniMax M2", "MiniMax", false, 300_000, 1_200_000},
+		{"nvidia.nemotron-nano-9b-v2", "NVIDIA Nemotron Nano 9B v2", "NVIDIA", false, 60_000, 230_000},
+		{"nvidia.nemotron-nano-12b-v2", "NVIDIA Nemotron Nano 12B v2 VL BF16", "NVIDIA", true, 200_000, 600_000},
+		{"qwen.qwen3-next-80b-a3b", "Qwen3 Next 80B A3B", "Qwen", false, 150_000, 1_200_000},
+		{"qwen.qwen3-vl-235b-a22b", "Qwen3 VL 235B A22B", "Qwen", true, 530_000, 2_660_000},
+		{"mistral.magistral-small-2509", "Magistral Small 2509", "Mistral AI", true, 500_000, 1_500_000},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			m, ok := c.Model(tc.id)
+			if !ok {
+				t.Fatal("missing")
+			}
+			if m.Name != tc.name || m.Provider != tc.provider || m.Family != FamilyConverseOnly || !m.Streaming {
+				t.Errorf("name %q, provider %q, family %q, streaming %v", m.Name, m.Provider, m.Family, m.Streaming)
+			}
+			if got := slices.Contains(m.InputModalities, "IMAGE"); got != tc.image {
+				t.Errorf("input modalities %v, image input %v", m.InputModalities, tc.image)
+			}
+			us := []string{"us-east-1", "us-east-2", "us-west-2"}
+			if !slices.Equal(m.Regions, us) {
+				t.Errorf("regions %v, want %v", m.Regions, us)
+			}
+			for _, r := range us {
+				p, ok := m.PriceFor(Dims{Region: r}, launch)
+				if !ok || p.Input != tc.in || p.Output != tc.out || p.HasCache {
+					t.Errorf("%s at launch = %+v, %v; want %d / %d nano-USD per 1K, no cache prices", r, p, ok, tc.in, tc.out)
+				}
+				if !strings.HasPrefix(p.Source, "AWS Bedrock pricing page") {
+					t.Errorf("%s: source %q, want AWS's pricing page", r, p.Source)
+				}
+			}
+			if _, ok := m.PriceFor(Dims{Region: "us-east-1"}, launch.AddDate(0, 0, -1)); ok {
+				t.Error("priced before launch")
+			}
+			if tc.id == "google.gemma-3-4b-it" && m.UsageTypeName != "Gemma-3-4B-IT" {
+				t.Errorf("usageTypeName %q, want AWS's Gemma-3-4B-IT", m.UsageTypeName)
+			}
+			if m.OffersTier(TierPriority) || m.OffersTier(TierFlex) {
+				t.Errorf("tiers %v; none is catalogued for these models", m.Tiers)
+			}
+			for _, g := range []string{"us", "eu", "apac", "global"} {
+				if _, ok := c.SystemProfile(g + "." + tc.id); ok {
+					t.Errorf("profile %s.%s exists; AWS lists none", g, tc.id)
+				}
+			}
+		})
+	}
+}
+
+// The open-weight models of AWS's 2026 releases catalogued in December 2026
+// carry the US rate AWS's pricing page showed on 2026-07-31, from that day
+// (their launch days were not established: a call the day before is
+// unpriced), in-region in the US regions their availability rows list;
+// converse-only, with no profile.
+func TestOpenWeight2026Releases(t *testing.T) {
+	c := Default()
+	read := time.Date(2026, 7, 31, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		id      string
+		regions []string
+		in, out money.PerThousand // nano-USD per 1K tokens
+	}{
+		{"zai.glm-5", []string{"us-east-1", "us-west-2"}, 1_000_000, 3_200_000},
+		{"minimax.minimax-m2.5", []string{"us-east-1", "us-west-2"}, 300_000, 1_200_000},
+		{"qwen.qwen3-coder-next", []string{"us-east-1"}, 500_000, 1_200_000},
+		{"mistral.devstral-2-123b", []string{"us-east-1", "us-east-2", "us-west-2"}, 400_000, 2_000_000},
+		{"nvidia.nemotron-nano-3-30b", []string{"us-east-1", "us-east-2", "us-west-2"}, 60_000, 240_000},
+		{"nvidia.nemotron-super-3-120b", []string{"us-east-1", "us-east-2", "us-west-2"}, 150_000, 650_000},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			m, ok := c.Model(tc.id)
+			if !ok {
+				t.Fatal("missing")
+			}
+			if !slices.Equal(m.Regions, tc.regions) || m.Family != FamilyConverseOnly {
+				t.Errorf("regions %v, family %q; want %v, converse-only", m.Regions, m.Family, tc.regions)
+			}
+			for _, r := range tc.regions {
+				p, ok := m.PriceFor(Dims{Region: r}, read)
+				if !ok || p.Input != tc.in || p.Output != tc.out || p.HasCache {
+					t.Errorf("%s on %s = %+v, %v; want %d / %d nano-USD per 1K, no cache prices", r, read.Format(time.DateOnly), p, ok, tc.in, tc.out)
+				}
+			}
+			if _, ok := m.PriceFor(Dims{Region: tc.regions[0]}, read.AddDate(0, 0, -1)); ok {
+				t.Error("priced before the day AWS's figure was read")
+			}
+			for _, g := range []string{"us", "eu", "apac", "global"} {
+				if _, ok := c.SystemProfile(g + "." + tc.id); ok {
+					t.Errorf("profile %s.%s exists; AWS lists none", g, tc.id)
+				}
+			}
+		})
+	}
+}
