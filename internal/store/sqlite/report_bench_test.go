@@ -48,7 +48,7 @@ import (
 // The database is built once and cached under os.UserCacheDir, keyed by
 // benchGenVersion: bump it whenever the generator changes.
 const (
-	benchGenVersion = 3 // 3: the price-dimension schema (migration 0011); v2 files stay with older trees
+	benchGenVersion = 4 // 4: per-unit columns (migration 0017); 3: the price-dimension schema (migration 0011); older files stay with older trees
 	benchRecords    = 10_000_000
 	benchProfiles   = storetest.BenchProfiles
 	benchCombos     = benchProfiles * 2 * 2 // principals × operations per profile
@@ -174,8 +174,9 @@ func insertRollups(ctx context.Context, path string, rolls []ledger.Rollup) erro
 		st, err := tx.PrepareContext(ctx, `INSERT INTO usage_hourly (hour_ms, account, region_served, profile_arn, model_id,
 		principal_id, operation, tag_set_id, calls, errors, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
 		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, unpriced,
-		scope, service_tier, long_context, latency_optimized, region, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?, 0, 0, 0)`)
+		scope, service_tier, long_context, latency_optimized, region, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost,
+		unit_kind, units, unit_cost)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', 0, 0, ?, 0, 0, 0, '', 0, 0)`)
 		if err != nil {
 			return err
 		}
@@ -195,7 +196,7 @@ func insertRollups(ctx context.Context, path string, rolls []ledger.Rollup) erro
 		       SUM(calls), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
 		       SUM(cost_nanos), SUM(input_cost), SUM(output_cost), SUM(cache_read_cost), SUM(cache_write_cost), SUM(unpriced),
 		       scope, service_tier, long_context, latency_optimized, SUM(cache_write_1h_tokens), SUM(cache_write_1h_cost),
-		       SUM(fixed_cost), region
+		       SUM(fixed_cost), region, unit_kind, SUM(units), SUM(unit_cost)
 		FROM usage_hourly GROUP BY 1, `+sqlstore.RollupKeyColumns); err != nil {
 			return err
 		}
