@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,13 +46,13 @@ func BenchmarkServiceMemory100k(b *testing.B) {
 			id := fmt.Sprintf("scale%07d", i)
 			st.ps = append(st.ps, profile.Profile{
 				ID: id, ARN: fmt.Sprintf("arn:aws:bedrock:us-east-1:%s:application-inference-profile/%s", "123456789012", id),
-				Name: fmt.Sprintf("scale-%06d", i), Account: fmt.Sprint("123456789012"), Region: fmt.Sprint("us-east-1"),
-				Type: profile.Application, ModelID: fmt.Sprint("anthropic.claude-3-haiku-20240307-v1:0"),
-				ModelARNs: []string{fmt.Sprint("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0")},
-				Source:    fmt.Sprint("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"),
+				Name: fmt.Sprintf("scale-%06d", i), Account: strings.Clone("123456789012"), Region: strings.Clone("us-east-1"),
+				Type: profile.Application, ModelID: strings.Clone("anthropic.claude-3-haiku-20240307-v1:0"),
+				ModelARNs: []string{strings.Clone("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0")},
+				Source:    strings.Clone("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"),
 				CreatedAt: time.Unix(int64(i), 0), UpdatedAt: time.Unix(int64(i), 0),
-				Tags: tags.Set{fmt.Sprint("app"): fmt.Sprintf("app-%04d", i%1000), fmt.Sprint("team"): fmt.Sprintf("team-%03d", i%100),
-					fmt.Sprint("dept"): fmt.Sprintf("dept-%02d", i%10), fmt.Sprint("environment"): fmt.Sprint("bench")},
+				Tags: tags.Set{strings.Clone("app"): fmt.Sprintf("app-%04d", i%1000), strings.Clone("team"): fmt.Sprintf("team-%03d", i%100),
+					strings.Clone("dept"): fmt.Sprintf("dept-%02d", i%10), strings.Clone("environment"): strings.Clone("bench")},
 			})
 		}
 		svc, err := profile.NewService(b.Context(), profile.Config{Store: st, Catalog: catalog.Default(), Region: "us-east-1", Quota: n})
