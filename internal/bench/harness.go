@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/tollgate-dev/tollgate/internal/api/adminapi"
+	"github.com/tollgate-dev/tollgate/internal/arn"
 )
 
 // scaleSuffix ends the name of a Tollgate target at HarnessOptions.Scale.
@@ -403,7 +404,11 @@ func (h *harness) startTollgate(ctx context.Context, provider string, up *child,
 		client: Client(conns), req: bearerConverse(base, model, key), procs: procs,
 	}
 	if sc != nil && sc.Busy > 0 {
-		busy, err := provisionScale(ctx, base, region, creds, sc, h.progress)
+		account := scaleAccount
+		if a, err := arn.Parse(model); err == nil {
+			account = a.Account
+		}
+		busy, err := provisionScale(ctx, base, region, account, creds, sc, h.progress)
 		if err != nil {
 			return nil, err
 		}

@@ -20,7 +20,6 @@ import (
 	budgettypes "github.com/aws/aws-sdk-go-v2/service/budgets/types"
 	"github.com/aws/smithy-go/encoding/httpbinding"
 
-	"github.com/tollgate-dev/tollgate/internal/arn"
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/pricing"
@@ -113,44 +112,19 @@ func (h *harness) seedLedger(ctx context.Context, name, dataDir string, records 
 // scaleWorkers is how many API calls provisioning makes at once.
 const scaleWorkers = 8
 
-// provisionScale creates sc's profiles and budgets through the APIs of
-// the Tollgate at endpoint and returns the ARNs of the busy profiles.
-func provisionScale(ctx context.Context, endpoint, region string, creds aws.Credentials, sc *Scale, progress io.Writer) ([]string, error) {
+// provisionScale creates sc's budgets and profiles through the APIs of
+// the Tollgate at endpoint, for account, and returns the ARNs of the busy
+// profiles. The budgets come first: a budget created indexes every
+// profile there is, a profile created only the budgets.
+func provisionScale(ctx context.Context, endpoint, region, account string, creds aws.Credentials, sc *Scale, progress io.Writer) ([]string, error) {
 	cfg := aws.Config{
 		Region:           region,
 		Credentials:      aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) { return creds, nil }),
 		BaseEndpoint:     aws.String(endpoint),
 		RetryMaxAttempts: 3,
 	}
-	bc := bedrock.NewFromConfig(cfg)
-	arns := make([]string, sc.Profiles)
-	fmt.Fprintf(progress, "bench: creating %d application profiles...\n", sc.Profiles)
-	err := parallel(ctx, sc.Profiles, func(i int) error {
-		out, err := bc.CreateInferenceProfile(ctx, &bedrock.CreateInferenceProfileInput{
-			InferenceProfileName: aws.String(fmt.Sprintf("scale-%06d", i)),
-			ModelSource:          &btypes.InferenceProfileModelSourceMemberCopyFrom{Value: "arn:aws:bedrock:" + region + "::foundation-model/" + benchSourceModel},
-			Tags: []btypes.Tag{
-				{Key: aws.String("app"), Value: aws.String(scaleApp(i))},
-				{Key: aws.String("team"), Value: aws.String(fmt.Sprintf("team-%03d", i%100))},
-				{Key: aws.String("dept"), Value: aws.String(fmt.Sprintf("dept-%02d", i%10))},
-				{Key: aws.String("environment"), Value: aws.String("bench")},
-			},
-		})
-		if err != nil {
-			return fmt.Errorf("bench: create profile %d: %w", i, err)
-		}
-		arns[i] = aws.ToString(out.InferenceProfileArn)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
 	if sc.Budgets > 0 {
 		fmt.Fprintf(progress, "bench: creating %d budgets with a BLOCK action each...\n", sc.Budgets)
-		account := scaleAccount
-		if a, err := arn.Parse(arns[0]); err == nil {
-			account = a.Account
-		}
 		bu := budgets.NewFromConfig(cfg)
 		err := parallel(ctx, sc.Budgets, func(k int) error {
 			name := fmt.Sprintf("scale-%04d", k)
@@ -176,6 +150,29 @@ func provisionScale(ctx context.Context, endpoint, region string, creds aws.Cred
 		if err != nil {
 			return nil, err
 		}
+	}
+	bc := bedrock.NewFromConfig(cfg)
+	arns := make([]string, sc.Profiles)
+	fmt.Fprintf(progress, "bench: creating %d application profiles...\n", sc.Profiles)
+	err := parallel(ctx, sc.Profiles, func(i int) error {
+		out, err := bc.CreateInferenceProfile(ctx, &bedrock.CreateInferenceProfileInput{
+			InferenceProfileName: aws.String(fmt.Sprintf("scale-%06d", i)),
+			ModelSource:          &btypes.InferenceProfileModelSourceMemberCopyFrom{Value: "arn:aws:bedrock:" + region + "::foundation-model/" + benchSourceModel},
+			Tags: []btypes.Tag{
+				{Key: aws.String("app"), Value: aws.String(scaleApp(i))},
+				{Key: aws.String("team"), Value: aws.String(fmt.Sprintf("team-%03d", i%100))},
+				{Key: aws.String("dept"), Value: aws.String(fmt.Sprintf("dept-%02d", i%10))},
+				{Key: aws.String("environment"), Value: aws.String("bench")},
+			},
+		})
+		if err != nil {
+			return fmt.Errorf("bench: create profile %d: %w", i, err)
+		}
+		arns[i] = aws.ToString(out.InferenceProfileArn)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The busy profiles are spread over the whole set, so the budgets in
 	// scope of the calls vary too.
