@@ -88,9 +88,9 @@ type journal struct {
 
 	stopOnce sync.Once
 
-	mu       sync.Mutex
-	progress chan struct{} // closed (and replaced) after each applying round
-	err      error         // the last round's error, nil once one succeeds
+	// rounds ends after each applying round (its Err: the last round's
+	// error, nil once one succeeds).
+	rounds sqlstore.Rounds
 }
 
 // encoders holds journal encoders between appends.
@@ -128,16 +128,13 @@ func (db *DB) AppendRecords(ctx context.Context, recs []ledger.Record) error {
 // up), and returns ctx's error.
 func (j *journal) throttle(ctx context.Context) error {
 	for j.lag.Load() > maxLag {
-		j.mu.Lock()
-		if j.err != nil || j.done == nil {
-			j.mu.Unlock()
+		if j.rounds.Err() != nil || j.done == nil {
 			return nil
 		}
-		if j.progress == nil {
-			j.progress = make(chan struct{})
+		ch := j.rounds.Next()
+		if j.lag.Load() <= maxLag {
+			break
 		}
-		ch := j.progress
-		j.mu.Unlock()
 		signal(j.kick)
 		select {
 		case <-ctx.Done():
@@ -251,22 +248,11 @@ func (db *DB) applyAll(ctx context.Context) error {
 		if err == nil && n == 0 {
 			db.jr.lag.Store(0) // nothing was left to claim
 		}
-		db.jr.settle(err)
+		db.jr.rounds.End(err)
 		if err != nil || n == 0 {
 			return err
 		}
 	}
-}
-
-// settle wakes the readers waiting in barrier after an applying round.
-func (j *journal) settle(err error) {
-	j.mu.Lock()
-	j.err = err
-	if j.progress != nil {
-		close(j.progress)
-		j.progress = nil
-	}
-	j.mu.Unlock()
 }
 
 // applyRetrying is applyOnce, tried again after a deadlock or
@@ -394,12 +380,7 @@ func (db *DB) barrier(ctx context.Context) error {
 	poll := time.NewTimer(wait)
 	defer poll.Stop()
 	for {
-		j.mu.Lock()
-		if j.progress == nil {
-			j.progress = make(chan struct{})
-		}
-		ch := j.progress
-		j.mu.Unlock()
+		ch := j.rounds.Next()
 		var left bool
 		if err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM ledger_journal WHERE seq <= $1)`, target.Int64).Scan(&left); err != nil {
 			return internal(err, "read ledger journal")
@@ -434,10 +415,7 @@ func (db *DB) barrier(ctx context.Context) error {
 			continue
 		case <-ch:
 		}
-		j.mu.Lock()
-		err := j.err
-		j.mu.Unlock()
-		if err != nil {
+		if err := j.rounds.Err(); err != nil {
 			return err
 		}
 	}

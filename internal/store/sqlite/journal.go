@@ -108,9 +108,9 @@ type journal struct {
 	stop   chan struct{} // closed by Close
 	done   chan struct{} // closed when the applier returns
 
-	mu       sync.Mutex
-	progress chan struct{} // closed (and replaced) when applied advances or applying fails
-	err      error         // the last applying error, nil once applying succeeds again
+	// rounds ends after every applying attempt: applied advanced, or
+	// applying failed (its Err, nil once applying succeeds again).
+	rounds sqlstore.Rounds
 
 	trimMu   sync.Mutex
 	trimmed  int64     // highest seq trimJournal left in the journal file as applied
@@ -327,7 +327,7 @@ func (db *DB) applyLoop() {
 func (db *DB) applyTrimming(ctx context.Context) error {
 	for {
 		n, err := db.applyOnce(ctx)
-		db.jr.settle(err)
+		db.jr.rounds.End(err)
 		if err == nil {
 			err = db.trimJournal(ctx, false)
 		}
@@ -341,22 +341,11 @@ func (db *DB) applyTrimming(ctx context.Context) error {
 func (db *DB) applyAll(ctx context.Context) error {
 	for {
 		n, err := db.applyOnce(ctx)
-		db.jr.settle(err)
+		db.jr.rounds.End(err)
 		if err != nil || n == 0 {
 			return err
 		}
 	}
-}
-
-// settle wakes the readers waiting in barrier after an applying attempt.
-func (j *journal) settle(err error) {
-	j.mu.Lock()
-	j.err = err
-	if j.progress != nil {
-		close(j.progress)
-		j.progress = nil
-	}
-	j.mu.Unlock()
 }
 
 // barrier waits until every journal row this process committed before
@@ -367,16 +356,10 @@ func (db *DB) barrier(ctx context.Context) error {
 	j := &db.jr
 	target := j.appended.Load()
 	for j.applied.Load() < target {
-		j.mu.Lock()
+		ch := j.rounds.Next()
 		if j.applied.Load() >= target {
-			j.mu.Unlock()
 			break
 		}
-		if j.progress == nil {
-			j.progress = make(chan struct{})
-		}
-		ch := j.progress
-		j.mu.Unlock()
 		signal(j.urgent)
 		select {
 		case <-ctx.Done():
@@ -389,10 +372,7 @@ func (db *DB) barrier(ctx context.Context) error {
 			continue
 		case <-ch:
 		}
-		j.mu.Lock()
-		err := j.err
-		j.mu.Unlock()
-		if err != nil && j.applied.Load() < target {
+		if err := j.rounds.Err(); err != nil && j.applied.Load() < target {
 			return err
 		}
 	}
