@@ -194,6 +194,7 @@ type Main struct {
 
 	ln        net.Listener
 	metricsLn net.Listener // the private /metrics listener; nil when none
+	debugLn   net.Listener // the private /debug/pprof/ listener; nil when none
 }
 
 // NewMain returns a Main logging JSON to logw, through a buffer: the
@@ -363,7 +364,21 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 	}
+	if cfg.DebugAddr != "" {
+		if m.debugLn, err = net.Listen("tcp", cfg.DebugAddr); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// DebugURL returns the base URL of the private /debug/pprof/ listener, or
+// "" when there is none.
+func (m *Main) DebugURL() string {
+	if m.debugLn == nil {
+		return ""
+	}
+	return "http://" + m.debugLn.Addr().String()
 }
 
 // MetricsURL returns the base URL of the private metrics listener, or ""
@@ -410,6 +425,14 @@ func (m *Main) jobs() []supervise.Job {
 			return nil
 		}})
 	}
+	if m.debugLn != nil {
+		jobs = append(jobs, supervise.Job{Name: "debug-listener", Run: func(ctx context.Context) error {
+			if err := m.Server.ServeDebug(ctx, m.debugLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}})
+	}
 	return jobs
 }
 
@@ -447,6 +470,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.metricsLn != nil {
 		m.Logger.Info("serving_metrics", "addr", m.metricsLn.Addr().String())
 	}
+	if m.debugLn != nil {
+		m.Logger.Warn("serving_debug_profiles", "addr", m.debugLn.Addr().String(), "hint", "unauthenticated: keep this address private")
+	}
 	// The jobs outlive ctx until the server has drained: the calls in
 	// flight still count metrics, reserve budgets and queue alerts.
 	m.Jobs.Start(context.WithoutCancel(ctx), m.jobs()...)
@@ -466,6 +492,9 @@ func (m *Main) Close() error {
 	}
 	if m.metricsLn != nil {
 		m.metricsLn.Close()
+	}
+	if m.debugLn != nil {
+		m.debugLn.Close()
 	}
 	if m.Jobs != nil {
 		m.Jobs.Stop() // Run has, unless it never ran

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -66,6 +67,11 @@ type HarnessOptions struct {
 	// Scale, when set, adds a target per provider started at that scale
 	// ("tollgate-sim-scale"), measured beside the empty one.
 	Scale *Scale
+	// ProfileDir, when set, gives each Tollgate a debug listener
+	// (debugAddr) and writes into it, for each rate and Tollgate, the CPU
+	// profile of the measured window (NAME-RATE.cpu.pprof) and the heap
+	// profile after it (NAME-RATE.heap.pprof), for `go tool pprof`.
+	ProfileDir string
 }
 
 // Validate checks the options as RunHarness will.
@@ -169,6 +175,7 @@ type harnessTarget struct {
 	client *http.Client
 	req    RequestFunc
 	procs  []*child // serving it: front first, then the upstream
+	debug  string   // base URL of its debug listener; "" = none
 }
 
 // Harness is a started side-by-side setup; Close stops every process it
@@ -364,6 +371,15 @@ func (h *harness) startTollgate(ctx context.Context, provider string, up *child,
 	if sc != nil && sc.Profiles >= 1000 {
 		cfg["profileQuota"] = sc.Profiles + 1 // AWS's default quota is 1,000; the bench profile is one more
 	}
+	var debugURL string
+	if h.o.ProfileDir != "" {
+		addr, err := freeLoopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		cfg["debugAddr"] = addr
+		debugURL = "http://" + addr
+	}
 	b, err := json.Marshal(cfg) // JSON is YAML
 	if err != nil {
 		return nil, err
@@ -401,7 +417,7 @@ func (h *harness) startTollgate(ctx context.Context, provider string, up *child,
 	}
 	t := &harnessTarget{
 		info:   TargetInfo{Name: name, URL: base, Description: "Converse through application profile " + model + " with a Bedrock API key"},
-		client: Client(conns), req: bearerConverse(base, model, key), procs: procs,
+		client: Client(conns), req: bearerConverse(base, model, key), procs: procs, debug: debugURL,
 	}
 	if sc != nil && sc.Busy > 0 {
 		account := scaleAccount
@@ -538,12 +554,19 @@ func (h *harness) measure(ctx context.Context) (*HarnessReport, error) {
 			if err != nil {
 				return nil, err
 			}
+			cpuDone := h.cpuProfile(ctx, t, rate)
 			st, err := fixedRate(ctx, t.client, t.req, rate, h.o.Duration)
 			if err != nil {
 				return nil, err
 			}
 			after, err := h.sample()
 			if err != nil {
+				return nil, err
+			}
+			if err := <-cpuDone; err != nil {
+				return nil, err
+			}
+			if err := h.heapProfile(ctx, t, rate); err != nil {
 				return nil, err
 			}
 			hr.Runs = append(hr.Runs, h.account(t, st, before, after))
@@ -591,4 +614,66 @@ func (h *harness) account(t *harnessTarget, st Stats, before, after cpuSample) T
 		run.OtherLoadCores = round3(float64(other) / float64(w))
 	}
 	return run
+}
+
+// freeLoopbackAddr returns a loopback address with a port free a moment
+// ago, for a child's listener the harness must know in advance.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// cpuProfile starts fetching t's CPU profile over the measured window
+// (--pprof) and returns where its result arrives; without a debug
+// listener the result is nil at once.
+func (h *harness) cpuProfile(ctx context.Context, t *harnessTarget, rate int) <-chan error {
+	done := make(chan error, 1)
+	if t.debug == "" {
+		done <- nil
+		return done
+	}
+	secs := max(1, int(h.o.Duration.Round(time.Second)/time.Second))
+	go func() {
+		done <- h.fetchProfile(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", t.debug, secs),
+			filepath.Join(h.o.ProfileDir, fmt.Sprintf("%s-%d.cpu.pprof", t.info.Name, rate)))
+	}()
+	return done
+}
+
+// heapProfile writes t's heap profile (after a GC) once a rate's window
+// has ended (--pprof).
+func (h *harness) heapProfile(ctx context.Context, t *harnessTarget, rate int) error {
+	if t.debug == "" {
+		return nil
+	}
+	return h.fetchProfile(ctx, t.debug+"/debug/pprof/heap?gc=1",
+		filepath.Join(h.o.ProfileDir, fmt.Sprintf("%s-%d.heap.pprof", t.info.Name, rate)))
+}
+
+func (h *harness) fetchProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("bench: profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("bench: profile %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

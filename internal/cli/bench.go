@@ -51,6 +51,7 @@ Examples:
   tollgate bench --rates 50 --duration 2s --providers sim -o json
   tollgate bench --out docs/bench/side-by-side
   tollgate bench --providers sim --rates 2000 --scale records=10000000,profiles=100000,budgets=1000,busy=10000
+  tollgate bench --providers sim --rates 2000 --pprof /tmp/prof   # then: go tool pprof /tmp/prof/tollgate-sim-2000.cpu.pprof
   tollgate bench --gateway-cmd 'npx @portkey-ai/gateway' --gateway-url http://127.0.0.1:8787/v1/chat/completions \
     --gateway-header 'x-portkey-provider: openai' --gateway-header 'x-portkey-custom-host: {upstream}/v1' \
     --gateway-header 'Authorization: Bearer sk-bench'
@@ -93,6 +94,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 	yes := fs.Bool("yes", false, "with --endpoint: send traffic even when a provider other than the simulator serves the model")
 	scale := fs.String("scale", "", "also measure each Tollgate started at this `scale`: records=N,profiles=N,budgets=N,busy=N")
 	out := fs.String("out", "", "also write the report to `DIR`/bench.json and DIR/bench.txt")
+	pprofDir := fs.String("pprof", "", "write each started Tollgate's CPU profile of every measured window, and its heap profile after it, into `DIR`")
 	format := fs.String("output", "table", "output `format`: table or json")
 	short(fs, "o", "output")
 	if err := ParseFlags(fs, args); err != nil {
@@ -113,7 +115,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 
 	var report interface{ Print(io.Writer) error }
 	if *endpoint != "" {
-		for _, n := range []string{"providers", "durability", "gateway-cmd", "gateway-url", "gateway-header", "scale"} {
+		for _, n := range []string{"providers", "durability", "gateway-cmd", "gateway-url", "gateway-header", "scale", "pprof"} {
 			if given[n] {
 				return Usagef("bench", "bench: --%s starts processes, which --endpoint does not", n)
 			}
@@ -137,7 +139,13 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 			}
 		}
 		hopts := bench.HarnessOptions{Providers: provs, Rates: rateList, Duration: *dur, Warmup: *warmup,
-			Synchronous: strings.ToUpper(*durability), GatewayCmd: *gwCmd, GatewayURL: *gwURL, GatewayHeaders: gwHeaders}
+			Synchronous: strings.ToUpper(*durability), GatewayCmd: *gwCmd, GatewayURL: *gwURL, GatewayHeaders: gwHeaders,
+			ProfileDir: *pprofDir}
+		if *pprofDir != "" {
+			if err := os.MkdirAll(*pprofDir, 0o755); err != nil {
+				return err
+			}
+		}
 		if *scale != "" {
 			if hopts.Scale, err = bench.ParseScale(*scale); err != nil {
 				return Usagef("bench", "%v", err)

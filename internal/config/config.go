@@ -68,6 +68,11 @@ type Config struct {
 	// needs a signed request from a principal of AccountID allowed
 	// tollgate:GetMetrics. Default empty: no metrics listener.
 	MetricsAddr string `yaml:"metricsAddr"`
+	// DebugAddr, when set, is a private listen address serving Go's
+	// runtime profiles (/debug/pprof/: heap, CPU, goroutines, ...),
+	// unauthenticated: keep it on loopback or a private network. Default
+	// empty: no debug listener.
+	DebugAddr string `yaml:"debugAddr"`
 	// CatalogFile is an optional YAML catalogue whose models and system
 	// profiles replace or extend the embedded ones. Default empty.
 	CatalogFile string `yaml:"catalogFile"`
@@ -322,6 +327,11 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("metricsAddr %q: %v", c.MetricsAddr, err))
 		}
 	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			errs = append(errs, fmt.Errorf("debugAddr %q: %v", c.DebugAddr, err))
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -485,6 +495,7 @@ func fields() []field {
 		{"attempt-timeout", "bound on one provider attempt before failover (0 = none)",
 			func(c *Config) string { return c.AttemptTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.AttemptTimeout = d; return err }},
+		mk("debug-addr", "private listen address serving Go's /debug/pprof/ profiles unauthenticated (empty = none)", func(c *Config) *string { return &c.DebugAddr }),
 		mk("metrics-addr", "private listen address serving /metrics unauthenticated (empty = none)", func(c *Config) *string { return &c.MetricsAddr }),
 		{"runtime-max-body-bytes", "runtime operations' request body limit",
 			func(c *Config) string { return strconv.FormatInt(c.RuntimeMaxBodyBytes, 10) },

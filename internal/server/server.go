@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path"
 	"runtime/debug"
 	"strings"
@@ -636,11 +637,34 @@ func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
 	if s.opts.Metrics != nil {
 		mux.Handle("GET /metrics", s.opts.Metrics)
 	}
+	return s.servePrivate(ctx, ln, mux, 30*time.Second)
+}
+
+// ServeDebug serves Go's runtime profiles under /debug/pprof/ (the heap,
+// CPU, goroutine, allocation, block and mutex profiles and the execution
+// trace), unauthenticated, on ln until ctx is cancelled: a listener for a
+// loopback or private address only operators reach. Writes have no
+// deadline: a CPU profile or trace streams for as long as it was asked
+// (?seconds=N).
+func (s *Server) ServeDebug(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return s.servePrivate(ctx, ln, mux, 0)
+}
+
+// servePrivate serves h on ln until ctx is cancelled, then shuts down
+// within 5 seconds.
+func (s *Server) servePrivate(ctx context.Context, ln net.Listener, h http.Handler, writeTimeout time.Duration) error {
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
