@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -252,4 +253,66 @@ func TestObserveSeriesCache(t *testing.T) {
 			t.Errorf("exposition has a series no call updated: %s", never)
 		}
 	}
+}
+
+// BenchmarkExporterMemory reports the heap the exporter holds once
+// 10,000 busy profiles have each made calls (a streamed, priced call
+// with input and output tokens; every tenth profile also a throttled
+// one), after a GC: heap-MB in all, B/profile per busy profile. Run it
+// with -benchtime 1x; the figures are memory, not time.
+func BenchmarkExporterMemory(b *testing.B) {
+	const profiles = 10_000
+	ids := make([]string, profiles)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("p%011d", i)
+	}
+	for _, tc := range []struct {
+		name string
+		opts promexport.Options
+	}{
+		{"tags=0", promexport.Options{}},
+		{"tags=2", promexport.Options{TagLabels: []string{"dept", "team"}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var inuse, alloc float64
+			for b.Loop() {
+				b.StopTimer()
+				before := heapAfterGC()
+				b.StartTimer()
+				opts := tc.opts
+				opts.ProfileName = func(account, id string) string { return "app-" + id }
+				e, err := promexport.New(prometheus.NewRegistry(), opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i, id := range ids {
+					r := ledger.Record{Account: "111111111111", ProfileID: id, ModelID: "anthropic.claude-3-haiku-20240307-v1:0", Operation: "ConverseStream",
+						InputTokens: 100, OutputTokens: 20, LatencyMs: 150, TTFTMs: 40, Outcome: ledger.OutcomeSuccess, Cost: 250_000, Priced: true,
+						Tags: tags.Set{"dept": fmt.Sprintf("dept-%02d", i%10), "team": fmt.Sprintf("team-%03d", i%100)}}
+					e.ObserveRecord(r)
+					if i%10 == 0 {
+						r.Outcome, r.ErrorCode, r.InputTokens, r.OutputTokens, r.Cost, r.TTFTMs = ledger.OutcomeThrottled, "ThrottlingException", 0, 0, 0, 0
+						e.ObserveRecord(r)
+					}
+				}
+				b.StopTimer()
+				after := heapAfterGC()
+				inuse = float64(after.HeapInuse) - float64(before.HeapInuse)
+				alloc = float64(after.HeapAlloc) - float64(before.HeapAlloc)
+				runtime.KeepAlive(e)
+				b.StartTimer()
+			}
+			b.ReportMetric(inuse/(1<<20), "heap-MB")
+			b.ReportMetric(alloc/profiles, "B/profile")
+		})
+	}
+}
+
+// heapAfterGC returns the memory statistics after a full collection.
+func heapAfterGC() runtime.MemStats {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m
 }
