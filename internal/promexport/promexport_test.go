@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -538,4 +539,47 @@ func label(labels, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestProfileLimitConcurrent: goroutines calling for many profiles at
+// once give exactly MaxProfiles of them series of their own, and lose no
+// call (run it with -race).
+func TestProfileLimitConcurrent(t *testing.T) {
+	const limit, workers, perWorker, callsEach = 50, 8, 100, 3
+	reg := prometheus.NewRegistry()
+	e, err := promexport.New(reg, promexport.Options{MaxProfiles: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for c := range callsEach {
+				for p := range perWorker {
+					r := ledger.Record{Account: "111111111111", ProfileID: fmt.Sprintf("w%dp%09d", w, p), ModelID: "m1", LatencyMs: 5, Outcome: ledger.OutcomeSuccess}
+					if c == 2 {
+						r.Outcome, r.ErrorCode = ledger.OutcomeThrottled, "ThrottlingException"
+					}
+					e.ObserveRecord(r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	own := map[string]bool{}
+	var total float64
+	for labels, v := range samples(t, rec.Body.String(), "tollgate_model_invocations_total") {
+		total += v
+		if p := label(labels, "profile"); p != promexport.OverflowProfile {
+			own[p] = true
+		}
+	}
+	if len(own) != limit {
+		t.Errorf("%d profiles have series of their own, want %d", len(own), limit)
+	}
+	if want := float64(workers * perWorker * callsEach); total != want {
+		t.Errorf("%v calls counted, want %v", total, want)
+	}
 }
