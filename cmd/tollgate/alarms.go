@@ -79,6 +79,7 @@ func openWatch(ctx context.Context, m *Main) (*Watch, error) {
 	}
 	var err error
 	w.Exporter, err = promexport.New(w.Prometheus, promexport.Options{TagLabels: tagLabels, Alarms: w.alarmStatus,
+		MaxProfiles: m.Config.MetricsMaxProfiles, Logger: m.Logger,
 		Budgets: func() []promexport.BudgetStatus {
 			if w.BudgetStatus == nil {
 				return nil

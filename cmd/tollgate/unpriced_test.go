@@ -91,3 +91,30 @@ func TestMetricsTagLabelsConfig(t *testing.T) {
 		t.Errorf("invocation series:\n%s", calls)
 	}
 }
+
+// TestMetricsMaxProfilesConfig bounds the profiles with Prometheus series
+// of their own through the configuration: with a limit of one, the
+// second profile's call is counted under profile="__overflow__".
+func TestMetricsMaxProfilesConfig(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", func(c *config.Config) { c.MetricsMaxProfiles = 1 })
+	for _, name := range []string{"first", "second"} {
+		profile := createProfile(t, ts.bedrock(t), name, haikuARN)
+		if _, err := ts.runtime(t).Converse(t.Context(), &bedrockruntime.ConverseInput{ModelId: aws.String(profile), Messages: userText("hi")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := ts.getMetrics(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	calls := grepLines(string(body), "tollgate_model_invocations_total{")
+	if n := strings.Count(calls, "\n") + 1; n != 2 || !strings.Contains(calls, `profile="__overflow__"`) {
+		t.Errorf("invocation series, want one of the first profile and the overflow:\n%s", calls)
+	}
+	if !strings.Contains(string(body), "tollgate_metrics_profile_overflow_calls_total 1\n") {
+		t.Errorf("/metrics lacks the overflow counter:\n%s", grepLines(string(body), "tollgate_metrics_"))
+	}
+}

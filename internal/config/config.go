@@ -161,6 +161,12 @@ type Config struct {
 	// MetricsTagLabels are profile tag keys added as Prometheus labels,
 	// comma-separated. Default empty: none, so label values stay bounded.
 	MetricsTagLabels string `yaml:"metricsTagLabels"`
+	// MetricsMaxProfiles bounds the application profiles with Prometheus
+	// series of their own, so that the exporter's memory does not grow
+	// with the number of profiles: the calls of profiles past it are
+	// counted under profile="__overflow__". 0 means no bound.
+	// Default 2000.
+	MetricsMaxProfiles int `yaml:"metricsMaxProfiles"`
 	// Providers are the model backends; a built-in simulator named "sim"
 	// always exists. Default empty.
 	Providers []Provider `yaml:"providers"`
@@ -268,6 +274,7 @@ func Default() Config {
 		BodyReadTimeout:     20 * time.Second,
 		BodyMemoryBytes:     256 << 20,
 		MaxConnsPerClient:   512,
+		MetricsMaxProfiles:  2000,
 		LogLevel:            "info",
 		Synchronous:         "FULL",
 		ShutdownTimeout:     30 * time.Second,
@@ -321,6 +328,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnsPerClient < 0 {
 		errs = append(errs, fmt.Errorf("maxConnsPerClient %d must not be negative", c.MaxConnsPerClient))
+	}
+	if c.MetricsMaxProfiles < 0 {
+		errs = append(errs, fmt.Errorf("metricsMaxProfiles %d must not be negative", c.MetricsMaxProfiles))
 	}
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
@@ -514,6 +524,9 @@ func fields() []field {
 		{"body-read-timeout", "bound on reading one request body",
 			func(c *Config) string { return c.BodyReadTimeout.String() },
 			func(c *Config, v string) error { d, err := time.ParseDuration(v); c.BodyReadTimeout = d; return err }},
+		{"metrics-max-profiles", "application profiles with Prometheus series of their own; the others' calls count under profile=\"__overflow__\" (0 = unbounded)",
+			func(c *Config) string { return strconv.Itoa(c.MetricsMaxProfiles) },
+			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.MetricsMaxProfiles = n; return err }},
 		{"max-conns-per-client", "open connections per client IP (0 = unbounded)",
 			func(c *Config) string { return strconv.Itoa(c.MaxConnsPerClient) },
 			func(c *Config, v string) error { n, err := strconv.Atoi(v); c.MaxConnsPerClient = n; return err }},

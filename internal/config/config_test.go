@@ -53,12 +53,13 @@ func TestLoadPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{
-		"TOLLGATE_CONFIG":           file,
-		"TOLLGATE_REGION":           "us-west-2",
-		"TOLLGATE_ACCOUNT_ID":       "111122223333",
-		"TOLLGATE_PROFILE_QUOTA":    "9",
-		"TOLLGATE_SHUTDOWN_TIMEOUT": "5s",
-		"TOLLGATE_OUTBOUND_ALLOW":   "10.1.2.0/24, hooks.internal:8443,",
+		"TOLLGATE_CONFIG":               file,
+		"TOLLGATE_REGION":               "us-west-2",
+		"TOLLGATE_ACCOUNT_ID":           "111122223333",
+		"TOLLGATE_PROFILE_QUOTA":        "9",
+		"TOLLGATE_SHUTDOWN_TIMEOUT":     "5s",
+		"TOLLGATE_OUTBOUND_ALLOW":       "10.1.2.0/24, hooks.internal:8443,",
+		"TOLLGATE_METRICS_MAX_PROFILES": "500",
 	}
 	got, err := Load("serve", []string{"--account-id", "444455556666", "--data-dir", dir}, func(k string) string { return env[k] })
 	if err != nil {
@@ -72,6 +73,7 @@ func TestLoadPrecedence(t *testing.T) {
 	want.DataDir = dir              // flag
 	want.ShutdownTimeout = 5 * time.Second
 	want.OutboundAllow = []string{"10.1.2.0/24", "hooks.internal:8443"}
+	want.MetricsMaxProfiles = 500
 	if diff := cmp.Diff(got, want); diff != "" {
 		t.Errorf("Load (-got +want):\n%s", diff)
 	}

@@ -6,14 +6,21 @@
 //
 // Label values are bounded: services and operations are Tollgate's own
 // names (at most MaxOperations pairs, the rest counted as "other"),
-// outcomes and error codes come from fixed lists, and profile ids and
-// models are bounded by the profile quota and the catalogue. Tag values
-// are free-form, so a tag becomes a label (tag_<key>) only when the
-// operator lists its key in Options.TagLabels.
+// outcomes and error codes come from fixed lists, accounts are created by
+// an administrator and models come from the catalogue. Profile ids are
+// bounded by Options.MaxProfiles, a cardinality limit after
+// OpenTelemetry's: the first MaxProfiles application profiles seen get
+// series of their own, the calls of any other are counted in one series
+// per account and model labelled profile="__overflow__" (OverflowProfile),
+// so the exporter's memory does not grow with the number of profiles.
+// Tag values are free-form, so a tag becomes a label (tag_<key>) only
+// when the operator lists its key in Options.TagLabels, and the overflow
+// series leave it empty.
 package promexport
 
 import (
 	"encoding/binary"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +68,17 @@ type Options struct {
 	// MaxOperations bounds the distinct (service, operation) label pairs
 	// of the request metrics. Default 256.
 	MaxOperations int
+	// MaxProfiles bounds the application profiles with series of their
+	// own in the model-call metrics: the first MaxProfiles distinct
+	// (account, profile id) pairs seen since start keep theirs for good
+	// (counters never reset); the calls of any other profile are counted
+	// under profile OverflowProfile, per account and model, with empty
+	// tag labels. Direct model calls (no profile) are not counted against
+	// it. 0 means no bound (the configuration's default is 2,000).
+	MaxProfiles int
+	// Logger gets one warning the first time a profile's calls go to the
+	// overflow series. Default none.
+	Logger *slog.Logger
 	// Alarms, when set, is read at each scrape for the alarm gauges.
 	Alarms func() []AlarmStatus
 	// Budgets, when set, is read at each scrape for the budget gauges
@@ -105,6 +123,15 @@ type Exporter struct {
 	ops    map[[2]string]*opSeries
 	maxOps int
 
+	// profiles are the (account, profile id) pairs with series of their
+	// own, at most maxProfiles of them (0: no bound).
+	profMu      sync.RWMutex
+	profiles    map[[2]string]struct{}
+	maxProfiles int
+	overflowed  atomic.Uint64 // calls counted under OverflowProfile
+	warned      atomic.Bool
+	log         *slog.Logger
+
 	// hot caches the series of successful calls by their labels (see
 	// observeSuccess); at most maxHot entries.
 	hotMu     sync.RWMutex
@@ -130,6 +157,7 @@ const (
 // it. A nil series has not been resolved yet; it is created only when a
 // call updates it, as the vectors would.
 type hotSeries struct {
+	profile  string // the profile label: the id, or OverflowProfile
 	calls    prometheus.Counter
 	latency  prometheus.Observer
 	ttft     prometheus.Observer
@@ -139,6 +167,11 @@ type hotSeries struct {
 	nanoCost prometheus.Counter
 }
 
+// OverflowProfile is the profile label (and profile_name) of the series
+// counting the calls of the profiles past Options.MaxProfiles. A profile
+// id is 12 lower-case letters and digits, so it never clashes.
+const OverflowProfile = "__overflow__"
+
 // tokenTypes are the token kinds of hotSeries.tokens, in order.
 var tokenTypes = [4]string{"input", "output", "cache_read", "cache_write"}
 
@@ -147,7 +180,8 @@ var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10,
 
 // New registers the metrics on reg.
 func New(reg prometheus.Registerer, opts Options) (*Exporter, error) {
-	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]*opSeries{}, name: opts.ProfileName, hot: map[string]*hotSeries{}}
+	e := &Exporter{maxOps: opts.MaxOperations, ops: map[[2]string]*opSeries{}, name: opts.ProfileName, hot: map[string]*hotSeries{},
+		maxProfiles: max(opts.MaxProfiles, 0), profiles: map[[2]string]struct{}{}, log: opts.Logger}
 	if e.maxOps <= 0 {
 		e.maxOps = 256
 	}
@@ -192,7 +226,7 @@ func New(reg prometheus.Registerer, opts Options) (*Exporter, error) {
 		Help: "Failed model calls by AWS error code."}, append(append([]string{}, call...), "code"))
 	e.unpriced = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_model_unpriced_calls_total",
 		Help: "Model calls recorded without a known price (no cost billed: fix the catalogue)."}, call)
-	cs := []prometheus.Collector{e.requests, e.duration, e.calls, e.latency, e.ttft, e.tokens, e.cost, e.nanoCost, e.throttle, e.errors, e.unpriced}
+	cs := []prometheus.Collector{e.requests, e.duration, e.calls, e.latency, e.ttft, e.tokens, e.cost, e.nanoCost, e.throttle, e.errors, e.unpriced, e.limitCollector()}
 	if opts.Alarms != nil {
 		cs = append(cs, alarmCollector(opts.Alarms))
 	}
@@ -311,10 +345,6 @@ func (e *Exporter) observeSuccess(r ledger.Record) {
 	}
 	tokens := [4]int64{r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteAll()}
 	priced := r.Priced && r.Cost > 0
-	name := ""
-	if priced && e.name != nil && r.ProfileID != "" {
-		name = e.name(r.Account, r.ProfileID)
-	}
 	e.hotMu.RLock()
 	h := e.hot[string(key)]
 	e.hotMu.RUnlock()
@@ -322,8 +352,15 @@ func (e *Exporter) observeSuccess(r ledger.Record) {
 		e.observe(r)
 		return
 	}
+	name := ""
+	if priced && e.name != nil && r.ProfileID != "" && (h == nil || h.profile != OverflowProfile) {
+		name = e.name(r.Account, r.ProfileID)
+	}
 	if h == nil || !h.covers(r, tokens, priced, name) {
 		h = e.resolveHot(string(key), h, r, tokens, priced, name)
+	}
+	if h.profile == OverflowProfile {
+		e.overflowed.Add(uint64(r.CallCount()))
 	}
 	h.calls.Add(float64(r.CallCount()))
 	h.latency.Observe(float64(r.LatencyMs) / 1000)
@@ -340,7 +377,7 @@ func (e *Exporter) observeSuccess(r ledger.Record) {
 		h.nanoCost.Add(float64(r.Cost))
 	}
 	if !r.Priced && tokens[0]+tokens[1]+tokens[2]+tokens[3] > 0 {
-		e.unpriced.WithLabelValues(r.Account, r.ProfileID, r.ModelID).Add(float64(r.CallCount()))
+		e.unpriced.WithLabelValues(r.Account, h.profile, r.ModelID).Add(float64(r.CallCount()))
 	}
 }
 
@@ -363,7 +400,7 @@ func (h *hotSeries) covers(r ledger.Record, tokens [4]int64, priced bool, name s
 			return false
 		}
 	}
-	return !priced || (h.cost != nil && h.nanoCost != nil && h.name == name)
+	return !priced || (h.cost != nil && h.nanoCost != nil && (h.name == name || h.profile == OverflowProfile))
 }
 
 // resolveHot returns a copy of old (nil: an empty entry) completed with
@@ -372,12 +409,19 @@ func (e *Exporter) resolveHot(key string, old *hotSeries, r ledger.Record, token
 	h := &hotSeries{}
 	if old != nil {
 		*h = *old
+	} else {
+		h.profile = e.profileLabel(r.Account, r.ProfileID)
+	}
+	if h.profile == OverflowProfile {
+		name = OverflowProfile
 	}
 	n := len(e.tagKeys)
 	with := make([]string, 4+n)
-	with[0], with[1], with[2] = r.Account, r.ProfileID, r.ModelID
-	for i, k := range e.tagKeys {
-		with[4+i] = r.Tags[k]
+	with[0], with[1], with[2] = r.Account, h.profile, r.ModelID
+	if h.profile != OverflowProfile {
+		for i, k := range e.tagKeys {
+			with[4+i] = r.Tags[k]
+		}
 	}
 	call := with[:3]
 	if h.calls == nil {
@@ -400,7 +444,7 @@ func (e *Exporter) resolveHot(key string, old *hotSeries, r ledger.Record, token
 		}
 		if h.nanoCost == nil || h.name != name {
 			h.name = name
-			h.nanoCost = e.nanoCost.WithLabelValues(append([]string{r.Account, r.ProfileID, name, r.ModelID}, with[4:]...)...)
+			h.nanoCost = e.nanoCost.WithLabelValues(append([]string{r.Account, h.profile, name, r.ModelID}, with[4:]...)...)
 		}
 	}
 	e.hotMu.Lock()
@@ -430,14 +474,22 @@ func (e *Exporter) observe(r ledger.Record) {
 	} else {
 		with, bare, named = make([]string, 4+n), make([]string, 3+n), make([]string, 4+n)
 	}
-	with[0], with[1], with[2] = r.Account, r.ProfileID, r.ModelID
-	bare[0], bare[1], bare[2] = r.Account, r.ProfileID, r.ModelID
+	profile := e.profileLabel(r.Account, r.ProfileID)
+	overflow := profile == OverflowProfile
+	with[0], with[1], with[2] = r.Account, profile, r.ModelID
+	bare[0], bare[1], bare[2] = r.Account, profile, r.ModelID
 	for i, k := range e.tagKeys {
-		v := r.Tags[k]
+		v := ""
+		if !overflow {
+			v = r.Tags[k]
+		}
 		with[4+i], bare[3+i], named[4+i] = v, v, v
 	}
 	call := bare[:3]
 	calls := float64(r.CallCount())
+	if overflow {
+		e.overflowed.Add(uint64(r.CallCount()))
+	}
 	with[3] = r.Outcome
 	e.calls.WithLabelValues(with...).Add(calls)
 	if r.Outcome == ledger.OutcomeThrottled {
@@ -446,7 +498,7 @@ func (e *Exporter) observe(r ledger.Record) {
 		e.latency.WithLabelValues(call...).Observe(float64(r.LatencyMs) / 1000)
 	}
 	if r.ErrorCode != "" {
-		e.errors.WithLabelValues(r.Account, r.ProfileID, r.ModelID, r.ErrorCode).Add(calls)
+		e.errors.WithLabelValues(r.Account, profile, r.ModelID, r.ErrorCode).Add(calls)
 	}
 	if r.Outcome == ledger.OutcomeSuccess && r.TTFTMs > 0 {
 		e.ttft.WithLabelValues(call...).Observe(float64(r.TTFTMs) / 1000)
@@ -458,15 +510,71 @@ func (e *Exporter) observe(r ledger.Record) {
 	if r.Priced && r.Cost > 0 {
 		e.cost.WithLabelValues(bare...).Add(usd(r.Cost))
 		name := ""
-		if e.name != nil && r.ProfileID != "" {
+		if overflow {
+			name = OverflowProfile
+		} else if e.name != nil && r.ProfileID != "" {
 			name = e.name(r.Account, r.ProfileID)
 		}
-		named[0], named[1], named[2], named[3] = r.Account, r.ProfileID, name, r.ModelID
+		named[0], named[1], named[2], named[3] = r.Account, profile, name, r.ModelID
 		e.nanoCost.WithLabelValues(named...).Add(float64(r.Cost))
 	}
 	if !r.Priced && r.InputTokens+r.OutputTokens+r.CacheReadTokens+r.CacheWriteAll() > 0 {
 		e.unpriced.WithLabelValues(call...).Add(calls)
 	}
+}
+
+// profileLabel returns the profile label of a call of account's profile
+// id: the id itself for a direct call (""), for a profile with series of
+// its own, and for a new one while fewer than maxProfiles have theirs;
+// OverflowProfile for any other. A profile's answer never changes.
+func (e *Exporter) profileLabel(account, id string) string {
+	if id == "" || e.maxProfiles == 0 {
+		return id
+	}
+	key := [2]string{account, id}
+	e.profMu.RLock()
+	_, ok := e.profiles[key]
+	full := len(e.profiles) >= e.maxProfiles
+	e.profMu.RUnlock()
+	if ok {
+		return id
+	}
+	if !full {
+		e.profMu.Lock()
+		if _, ok = e.profiles[key]; !ok && len(e.profiles) < e.maxProfiles {
+			e.profiles[key] = struct{}{}
+			ok = true
+		}
+		e.profMu.Unlock()
+		if ok {
+			return id
+		}
+	}
+	if e.log != nil && !e.warned.Load() && e.warned.CompareAndSwap(false, true) {
+		// Once: the calls of this profile and of any other new one are
+		// counted under OverflowProfile from now on.
+		e.log.Warn("metrics_profile_limit_reached", "max_profiles", e.maxProfiles, "account", account, "profile", id, "counted_as", OverflowProfile)
+	}
+	return OverflowProfile
+}
+
+// limitCollector exports how many profiles have series of their own, the
+// bound (when there is one) and the calls counted in the overflow series.
+func (e *Exporter) limitCollector() prometheus.Collector {
+	profiles := prometheus.NewDesc("tollgate_metrics_profiles", "Application profiles with model-call series of their own (absent when metricsMaxProfiles is 0, unbounded).", nil, nil)
+	limit := prometheus.NewDesc("tollgate_metrics_max_profiles", "The most application profiles with model-call series of their own (metricsMaxProfiles; absent when unbounded).", nil, nil)
+	overflow := prometheus.NewDesc("tollgate_metrics_profile_overflow_calls_total",
+		`Model calls of profiles past metricsMaxProfiles, counted under profile="`+OverflowProfile+`".`, nil, nil)
+	return collector{descs: []*prometheus.Desc{profiles, limit, overflow}, collect: func(ch chan<- prometheus.Metric) {
+		e.profMu.RLock()
+		n := len(e.profiles)
+		e.profMu.RUnlock()
+		if e.maxProfiles > 0 {
+			ch <- prometheus.MustNewConstMetric(profiles, prometheus.GaugeValue, float64(n))
+			ch <- prometheus.MustNewConstMetric(limit, prometheus.GaugeValue, float64(e.maxProfiles))
+		}
+		ch <- prometheus.MustNewConstMetric(overflow, prometheus.CounterValue, float64(e.overflowed.Load()))
+	}}
 }
 
 // stackTagLabels is how many tag labels ObserveRecord lays out without
