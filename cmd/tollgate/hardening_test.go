@@ -378,3 +378,47 @@ func signedFor(t *testing.T, url string, body []byte, keyID, secret string) *htt
 	signAs(t, req, body, keyID, secret, "bedrock")
 	return req
 }
+
+// TestDebugListener: with debugAddr, Go's profiles are served on that
+// listener only; the API port does not serve them to anyone, signed or
+// not, and without debugAddr there is no such listener.
+func TestDebugListener(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, "", func(c *config.Config) { c.DebugAddr = "127.0.0.1:0" })
+	get := func(url string, sign bool) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+		if sign {
+			signAs(t, req, nil, ts.RootAccessKeyID, ts.RootSecretAccessKey, "tollgate")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	if ts.DebugURL() == "" {
+		t.Fatal("no debug listener with debugAddr set")
+	}
+	code, body := get(ts.DebugURL()+"/debug/pprof/heap?debug=1", false)
+	if code != 200 || !bytes.Contains(body, []byte("heap profile:")) {
+		t.Errorf("GET /debug/pprof/heap on the debug listener: %d %.80q", code, body)
+	}
+	code, body = get(ts.DebugURL()+"/debug/pprof/goroutine?debug=1", false)
+	if code != 200 || !bytes.Contains(body, []byte("goroutine profile:")) {
+		t.Errorf("GET /debug/pprof/goroutine on the debug listener: %d %.80q", code, body)
+	}
+	if code, _ := get(ts.DebugURL()+"/metrics", false); code != 404 {
+		t.Errorf("GET /metrics on the debug listener: %d, want 404", code)
+	}
+	for _, sign := range []bool{false, true} {
+		if code, body := get(ts.URL()+"/debug/pprof/heap?debug=1", sign); code == 200 || bytes.Contains(body, []byte("heap profile:")) {
+			t.Errorf("GET /debug/pprof/heap on the API port (signed %v): %d %.80q", sign, code, body)
+		}
+	}
+	if plain := startServer(t, "", nil); plain.DebugURL() != "" {
+		t.Errorf("debug listener %s without debugAddr", plain.DebugURL())
+	}
+}
