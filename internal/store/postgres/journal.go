@@ -287,19 +287,24 @@ const claimJournal = `WITH c AS (
 	SELECT seq FROM (SELECT seq, sum(records) OVER (ORDER BY seq) - records AS before FROM c) AS x WHERE before < $2
 )
 DELETE FROM ledger_journal AS j USING k WHERE j.seq = k.seq
-RETURNING j.seq, j.body`
+RETURNING j.seq, j.records, j.body`
 
 // applyOnce applies, in one transaction, the oldest journal rows no
 // other applier holds, and returns how many rows it applied.
 func (db *DB) applyOnce(ctx context.Context) (int, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+	// One connection for the transaction and its COPY (writeRecords).
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
 	// See the comment at the top of the file.
-	// work_mem: the statement sorts its records (ORDER BY n), a few MB.
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '32MB', true)`); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true)`); err != nil {
 		return 0, err
 	}
 	type row struct {
@@ -307,12 +312,15 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 		body []byte
 	}
 	var rows []row
+	total := 0
 	err = sqlstore.Each(ctx, tx, claimJournal, []any{applyMaxRows, applyMaxRecords}, func(r *sql.Rows) error {
 		var x row
-		if err := r.Scan(&x.seq, &x.body); err != nil {
+		var n int
+		if err := r.Scan(&x.seq, &n, &x.body); err != nil {
 			return err
 		}
 		rows = append(rows, x)
+		total += n
 		return nil
 	})
 	if err != nil {
@@ -324,7 +332,7 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	// In seq order, so that of two records with one request id the one
 	// appended first is kept (uniqueByRequestID keeps the first).
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
-	var recs []ledger.Record
+	recs := make([]ledger.Record, 0, total)
 	intern := map[string]string{}
 	for _, x := range rows {
 		if recs, err = sqlstore.DecodeJournal(x.body, recs, intern); err != nil {
@@ -336,7 +344,7 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	if err := db.ensurePartitions(ctx, recs); err != nil {
 		return 0, fmt.Errorf("create ledger partition: %w", err)
 	}
-	local, err := db.writeRecords(ctx, tx, recs)
+	local, err := db.writeRecords(ctx, conn, tx, recs)
 	if err != nil {
 		return 0, err
 	}
