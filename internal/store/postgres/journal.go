@@ -260,9 +260,16 @@ func (db *DB) applyAll(ctx context.Context) error {
 // one order, so this is insurance) or once after a partition this
 // process knew was dropped by retention.
 func (db *DB) applyRetrying(ctx context.Context) (int, error) {
+	repeats := false
 	for attempt := 1; ; attempt++ {
-		n, err := db.applyOnce(ctx)
+		n, err := db.applyOnce(ctx, repeats)
 		switch class := errs.Class(err); {
+		case errors.Is(err, errRepeatedID) && !repeats:
+			// A request id was recorded before (an append replayed):
+			// apply again, skipping such ids.
+			repeats = true
+			attempt--
+			continue
 		case class == sqlstore.NoPartition && attempt == 1:
 			db.forgetPartitions()
 			continue
@@ -291,7 +298,7 @@ RETURNING j.seq, j.records, j.body`
 
 // applyOnce applies, in one transaction, the oldest journal rows no
 // other applier holds, and returns how many rows it applied.
-func (db *DB) applyOnce(ctx context.Context) (int, error) {
+func (db *DB) applyOnce(ctx context.Context, repeats bool) (int, error) {
 	// One connection for the transaction and its COPY (writeRecords).
 	conn, err := db.db.Conn(ctx)
 	if err != nil {
@@ -344,7 +351,7 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	if err := db.ensurePartitions(ctx, recs); err != nil {
 		return 0, fmt.Errorf("create ledger partition: %w", err)
 	}
-	local, err := db.writeRecords(ctx, conn, tx, recs)
+	local, err := db.writeRecords(ctx, conn, tx, recs, repeats)
 	if err != nil {
 		return 0, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -220,6 +221,17 @@ const insertRequestIDs = `INSERT INTO usage_request_ids (request_id, time_ms)
 	ON CONFLICT (request_id) DO NOTHING
 	RETURNING request_id`
 
+// copyRequestIDs is the applier's first try at the request ids: a COPY
+// of them all (sorted), which costs the database less than half
+// insertRequestIDs, and fails (a unique violation, errRepeatedID) when one
+// was recorded before. The transaction is then applied again with
+// insertRequestIDs.
+const copyRequestIDs = `COPY usage_request_ids (request_id, time_ms) FROM STDIN (FORMAT binary)`
+
+// errRepeatedID is copyRequestIDs' unique violation: some request id of
+// the batch is recorded already.
+var errRepeatedID = errors.New("a request id of the batch is recorded already")
+
 // copyRecords writes records in PostgreSQL's binary COPY format
 // (appendRecordCopy): one COPY, routed to the month partitions, costs
 // the database less per record than an INSERT of unnest()ed arrays, and
@@ -249,59 +261,76 @@ var copyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeRecords writes recs (unique and sorted by request id) in tx, a
 // transaction on conn: new tag sets first (in canonical order), then the
-// request ids (insertRequestIDs), the records of the ids inserted (COPY,
-// copyRecords), and their sums, added up here per hourly and daily
-// rollup, with the version (applyRollups). It returns the tag set ids it
-// used, by canonical form, for the cache once tx commits.
-func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs []ledger.Record) (map[string]int64, error) {
+// request ids, the records of the ids inserted (COPY, copyRecords), and
+// their sums, added up here per hourly and daily rollup, with the version
+// (applyRollups). The ids go in with copyRequestIDs, or, when repeats is
+// set, with insertRequestIDs, which skips those recorded before; without
+// repeats a repeated id fails tx with errRepeatedID. It returns the tag
+// set ids it used, by canonical form, for the cache once tx commits.
+func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs []ledger.Record, repeats bool) (map[string]int64, error) {
 	local, err := db.tagSetIDs(ctx, tx, recs)
 	if err != nil {
 		return nil, fmt.Errorf("tag sets: %w", err)
 	}
-	ids := make([]string, len(recs))
-	times := make([]int64, len(recs))
-	for i := range recs {
-		ids[i], times[i] = recs[i].RequestID, sqlstore.MS(recs[i].Time)
-	}
-	inserted := make(map[string]struct{}, len(recs))
-	err = sqlstore.Each(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		inserted[id] = struct{}{}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("request ids: %w", err)
-	}
-	if len(inserted) == 0 {
-		return local, nil
-	}
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
+	times := make([]int64, len(recs))
+	for i := range recs {
+		times[i] = sqlstore.MS(recs[i].Time)
+	}
+	var inserted map[string]struct{} // nil: all of them
+	if repeats {
+		ids := make([]string, len(recs))
+		for i := range recs {
+			ids[i] = recs[i].RequestID
+		}
+		inserted = make(map[string]struct{}, len(recs))
+		err = sqlstore.Each(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			inserted[id] = struct{}{}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("request ids: %w", err)
+		}
+		if len(inserted) == 0 {
+			return local, nil
+		}
+	} else {
+		buf := append((*bp)[:0], copyHeader...)
+		for i := range recs {
+			buf = binary.BigEndian.AppendUint16(buf, 2)
+			buf = appendText(buf, recs[i].RequestID)
+			buf = appendBigint(buf, times[i])
+		}
+		buf = binary.BigEndian.AppendUint16(buf, 0xffff) // the trailer: -1 fields
+		*bp = buf
+		if err := copyFrom(ctx, conn, copyRequestIDs, buf); err != nil {
+			if errs.Class(err) == sqlstore.Unique {
+				return nil, fmt.Errorf("%w: %w", errRepeatedID, err)
+			}
+			return nil, fmt.Errorf("request ids: %w", err)
+		}
+	}
 	buf := append((*bp)[:0], copyHeader...)
 	hourly := rollupDeltas{}
 	for i := range recs {
 		r := &recs[i]
-		if _, ok := inserted[r.RequestID]; !ok {
-			continue
+		if inserted != nil {
+			if _, ok := inserted[r.RequestID]; !ok {
+				continue
+			}
 		}
 		ts := local[r.Tags.Canonical()]
 		buf = appendRecordCopy(buf, r, ts)
 		hourly.add(rollupKeyAt(hourOf(times[i]), r, ts), sumsOf(r, true))
 	}
-	buf = binary.BigEndian.AppendUint16(buf, 0xffff) // the trailer: -1 fields
+	buf = binary.BigEndian.AppendUint16(buf, 0xffff)
 	*bp = buf
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(interface{ Conn() *pgx.Conn })
-		if !ok {
-			return fmt.Errorf("connection of type %T: not pgx", dc)
-		}
-		_, err := c.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf), copyRecords)
-		return err
-	})
-	if err != nil {
+	if err := copyFrom(ctx, conn, copyRecords, buf); err != nil {
 		return nil, fmt.Errorf("records: %w", err)
 	}
 	args := append(sortedColumns(hourly).args(), sortedColumns(dailySums(hourly)).args()...)
@@ -310,6 +339,19 @@ func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs
 		return nil, fmt.Errorf("rollups: %w", err)
 	}
 	return local, nil
+}
+
+// copyFrom runs the COPY ... FROM STDIN statement query on conn (in the
+// transaction open on it) with data, binary COPY data.
+func copyFrom(ctx context.Context, conn *sql.Conn, query string, data []byte) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(interface{ Conn() *pgx.Conn })
+		if !ok {
+			return fmt.Errorf("connection of type %T: not pgx", dc)
+		}
+		_, err := c.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), query)
+		return err
+	})
 }
 
 // hourOf returns the start of the UTC hour holding unix milliseconds ms.
@@ -327,14 +369,8 @@ var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 // bytes, bigint as 8 bytes and boolean as 1, big-endian, each after its
 // length.
 func appendRecordCopy(buf []byte, r *ledger.Record, tagSet int64) []byte {
-	text := func(s string) {
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(s)))
-		buf = append(buf, s...)
-	}
-	bigint := func(v int64) {
-		buf = binary.BigEndian.AppendUint32(buf, 8)
-		buf = binary.BigEndian.AppendUint64(buf, uint64(v))
-	}
+	text := func(s string) { buf = appendText(buf, s) }
+	bigint := func(v int64) { buf = appendBigint(buf, v) }
 	boolean := func(v bool) {
 		buf = binary.BigEndian.AppendUint32(buf, 1)
 		if v {
@@ -384,6 +420,18 @@ func appendRecordCopy(buf []byte, r *ledger.Record, tagSet int64) []byte {
 	text(r.UnitKind)
 	bigint(int64(r.UnitCost))
 	return buf
+}
+
+// appendText appends s to binary COPY data as a text field.
+func appendText(buf []byte, s string) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(s)))
+	return append(buf, s...)
+}
+
+// appendBigint appends v to binary COPY data as a bigint field.
+func appendBigint(buf []byte, v int64) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, 8)
+	return binary.BigEndian.AppendUint64(buf, uint64(v))
 }
 
 // rollupColumns holds a batch of rollup deltas column by column.
