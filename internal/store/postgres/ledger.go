@@ -268,7 +268,11 @@ var copyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 // repeats a repeated id fails tx with errRepeatedID. It returns the tag
 // set ids it used, by canonical form, for the cache once tx commits.
 func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs []ledger.Record, repeats bool) (map[string]int64, error) {
-	local, err := db.tagSetIDs(ctx, tx, recs)
+	canon := make([]string, len(recs))
+	for i := range recs {
+		canon[i] = recs[i].Tags.Canonical()
+	}
+	local, err := db.tagSetIDsOf(ctx, tx, recs, canon)
 	if err != nil {
 		return nil, fmt.Errorf("tag sets: %w", err)
 	}
@@ -324,7 +328,7 @@ func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs
 				continue
 			}
 		}
-		ts := local[r.Tags.Canonical()]
+		ts := local[canon[i]]
 		buf = appendRecordCopy(buf, r, ts)
 		hourly.add(rollupKeyAt(hourOf(times[i]), r, ts), sumsOf(r, true))
 	}
@@ -493,18 +497,27 @@ func (u *rollupColumns) args() []any {
 // those another transaction inserted meanwhile; an existing row is never
 // locked, so appends of popular tag sets do not wait for one another.
 func (db *DB) tagSetIDs(ctx context.Context, tx sqlstore.Querier, recs []ledger.Record) (map[string]int64, error) {
+	canon := make([]string, len(recs))
+	for i := range recs {
+		canon[i] = recs[i].Tags.Canonical()
+	}
+	return db.tagSetIDsOf(ctx, tx, recs, canon)
+}
+
+// tagSetIDsOf is tagSetIDs with the canonical form of each record's tag
+// set given (canons[i] is recs[i]'s).
+func (db *DB) tagSetIDsOf(ctx context.Context, tx sqlstore.Querier, recs []ledger.Record, canons []string) (map[string]int64, error) {
 	local := map[string]int64{}
 	sets := map[string]tags.Set{}
 	db.mu.Lock()
-	for _, r := range recs {
-		c := r.Tags.Canonical()
+	for i, c := range canons {
 		if _, ok := local[c]; ok {
 			continue
 		}
 		if id, ok := db.tagIDs[c]; ok {
 			local[c] = id
 		} else {
-			sets[c] = r.Tags
+			sets[c] = recs[i].Tags
 		}
 	}
 	db.mu.Unlock()
