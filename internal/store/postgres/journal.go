@@ -93,6 +93,11 @@ type journal struct {
 	rounds sqlstore.Rounds
 }
 
+// recordSlices holds the applier's decoded records between transactions
+// (a few MB each: allocated afresh, they cost as much to clear and return
+// to the system as to fill).
+var recordSlices = sync.Pool{New: func() any { return new([]ledger.Record) }}
+
 // encoders holds journal encoders between appends.
 var encoders = sync.Pool{New: func() any { return new(sqlstore.JournalEncoder) }}
 
@@ -339,15 +344,21 @@ func (db *DB) applyOnce(ctx context.Context, repeats bool) (int, error) {
 	// In seq order, so that of two records with one request id the one
 	// appended first is kept (uniqueByRequestID keeps the first).
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
-	recs := make([]ledger.Record, 0, total)
+	rp := recordSlices.Get().(*[]ledger.Record)
+	decoded := slices.Grow((*rp)[:0], total)
+	defer func() {
+		clear(decoded) // hold on to no strings or tags
+		*rp = decoded[:0]
+		recordSlices.Put(rp)
+	}()
 	intern := map[string]string{}
 	for _, x := range rows {
-		if recs, err = sqlstore.DecodeJournal(x.body, recs, intern); err != nil {
+		if decoded, err = sqlstore.DecodeJournal(x.body, decoded, intern); err != nil {
 			return 0, fmt.Errorf("journal row %d: %w", x.seq, err)
 		}
 	}
-	journaled := int64(len(recs))
-	recs = uniqueByRequestID(recs)
+	journaled := int64(len(decoded))
+	recs := uniqueByRequestID(decoded)
 	if err := db.ensurePartitions(ctx, recs); err != nil {
 		return 0, fmt.Errorf("create ledger partition: %w", err)
 	}

@@ -256,6 +256,11 @@ var applyRollups = func() string {
 		"UPDATE ledger_version SET v = v + 1 WHERE shard = $63 AND (SELECT count(*) FROM daily) >= 0"
 }()
 
+// recordCopySize is about the size of a record in binary COPY data (39
+// fields of 4 bytes' length, 24 of them 8-byte numbers, and the strings),
+// to size the buffer once.
+const recordCopySize = 512
+
 // copyBuffers holds COPY data between applying transactions.
 var copyBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
@@ -319,7 +324,7 @@ func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs
 			return nil, fmt.Errorf("request ids: %w", err)
 		}
 	}
-	buf := append((*bp)[:0], copyHeader...)
+	buf := append(slices.Grow((*bp)[:0], len(copyHeader)+len(recs)*recordCopySize), copyHeader...)
 	hourly := rollupDeltas{}
 	for i := range recs {
 		r := &recs[i]
