@@ -28,11 +28,13 @@ import (
 // Every replica runs an applier, a goroutine of the store. It claims the
 // oldest journal rows (FOR UPDATE SKIP LOCKED: appliers of several
 // replicas take disjoint rows and never wait for each other's), deletes
-// them and writes their records with appendStmt — request ids first (ON
-// CONFLICT DO NOTHING), only the records whose id it inserted, only those
-// in the hourly and daily rollups, in sorted key order — all in one
-// transaction. So a row is applied exactly once, by whichever replica
-// claims it, and a request id counts once whatever replays it. A row left
+// them and writes their records with writeRecords — request ids first (a
+// COPY, which fails if one was recorded before; the transaction is then
+// applied again with ON CONFLICT DO NOTHING), only the records whose id
+// it inserted (a COPY), only those in the hourly and daily rollups
+// (summed in Go, upserted in sorted key order) — all in one transaction.
+// So a row is applied exactly once, by whichever replica claims it, and
+// a request id counts once whatever replays it. A row left
 // by a replica that died is applied by the next applier that polls (every
 // applyInterval, on any replica, or at this store's next Open).
 //
