@@ -52,9 +52,14 @@ func benchRecord(run string, i int, at time.Time) ledger.Record {
 // rate they moved records into the ledger during the appends, backlog the
 // records still in the journal when the last append returned, and
 // ledger/s the rate counting until a read has seen every record.
+//
+// go-cpu-µs/record and pg-cpu-µs/record are the CPU of this process and
+// of the PostgreSQL backends serving the stores (as
+// BenchmarkJournalAppend counts them) from the first append until the
+// read has seen every record, per record.
 func BenchmarkAppendParallel(b *testing.B) {
-	url := pgtest.URL(b) // one schema for all the cases
-	var seq atomic.Int64 // request ids unique across the cases
+	url := pgtest.URL(b) + "&application_name=tg_bench_journal" // one schema for all the cases
+	var seq atomic.Int64                                        // request ids unique across the cases
 	run := func(b *testing.B, replicas, appendersPerReplica int) {
 		ctx := context.Background()
 		dbs := make([]*postgres.DB, replicas)
@@ -87,6 +92,11 @@ func BenchmarkAppendParallel(b *testing.B) {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		errs := make(chan error, total)
+		pg0, err := backendCPU(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpu0 := processCPU()
 		b.ResetTimer()
 		start := time.Now()
 		for a := range total {
@@ -124,6 +134,14 @@ func BenchmarkAppendParallel(b *testing.B) {
 			b.Fatal(err)
 		}
 		drain := time.Since(drainStart)
+		goCPU := processCPU() - cpu0
+		pg1, err := backendCPU(ctx, url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := float64(b.N)
+		b.ReportMetric(float64(goCPU.Microseconds())/n, "go-cpu-µs/record")
+		b.ReportMetric(float64((pg1-pg0).Microseconds())/n, "pg-cpu-µs/record")
 		b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
 		b.ReportMetric(float64(applied)/elapsed.Seconds(), "applied/s")
 		b.ReportMetric(float64(backlog), "backlog")

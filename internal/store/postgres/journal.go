@@ -28,11 +28,13 @@ import (
 // Every replica runs an applier, a goroutine of the store. It claims the
 // oldest journal rows (FOR UPDATE SKIP LOCKED: appliers of several
 // replicas take disjoint rows and never wait for each other's), deletes
-// them and writes their records with appendStmt — request ids first (ON
-// CONFLICT DO NOTHING), only the records whose id it inserted, only those
-// in the hourly and daily rollups, in sorted key order — all in one
-// transaction. So a row is applied exactly once, by whichever replica
-// claims it, and a request id counts once whatever replays it. A row left
+// them and writes their records with writeRecords — request ids first (a
+// COPY, which fails if one was recorded before; the transaction is then
+// applied again with ON CONFLICT DO NOTHING), only the records whose id
+// it inserted (a COPY), only those in the hourly and daily rollups
+// (summed in Go, upserted in sorted key order) — all in one transaction.
+// So a row is applied exactly once, by whichever replica claims it, and
+// a request id counts once whatever replays it. A row left
 // by a replica that died is applied by the next applier that polls (every
 // applyInterval, on any replica, or at this store's next Open).
 //
@@ -92,6 +94,11 @@ type journal struct {
 	// error, nil once one succeeds).
 	rounds sqlstore.Rounds
 }
+
+// recordSlices holds the applier's decoded records between transactions
+// (a few MB each: allocated afresh, they cost as much to clear and return
+// to the system as to fill).
+var recordSlices = sync.Pool{New: func() any { return new([]ledger.Record) }}
 
 // encoders holds journal encoders between appends.
 var encoders = sync.Pool{New: func() any { return new(sqlstore.JournalEncoder) }}
@@ -260,9 +267,16 @@ func (db *DB) applyAll(ctx context.Context) error {
 // one order, so this is insurance) or once after a partition this
 // process knew was dropped by retention.
 func (db *DB) applyRetrying(ctx context.Context) (int, error) {
+	repeats := false
 	for attempt := 1; ; attempt++ {
-		n, err := db.applyOnce(ctx)
+		n, err := db.applyOnce(ctx, repeats)
 		switch class := errs.Class(err); {
+		case errors.Is(err, errRepeatedID) && !repeats:
+			// A request id was recorded before (an append replayed):
+			// apply again, skipping such ids.
+			repeats = true
+			attempt--
+			continue
 		case class == sqlstore.NoPartition && attempt == 1:
 			db.forgetPartitions()
 			continue
@@ -287,19 +301,24 @@ const claimJournal = `WITH c AS (
 	SELECT seq FROM (SELECT seq, sum(records) OVER (ORDER BY seq) - records AS before FROM c) AS x WHERE before < $2
 )
 DELETE FROM ledger_journal AS j USING k WHERE j.seq = k.seq
-RETURNING j.seq, j.body`
+RETURNING j.seq, j.records, j.body`
 
 // applyOnce applies, in one transaction, the oldest journal rows no
 // other applier holds, and returns how many rows it applied.
-func (db *DB) applyOnce(ctx context.Context) (int, error) {
-	tx, err := db.db.BeginTx(ctx, nil)
+func (db *DB) applyOnce(ctx context.Context, repeats bool) (int, error) {
+	// One connection for the transaction and its COPY (writeRecords).
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
 	// See the comment at the top of the file.
-	// work_mem: the statement sorts its records (ORDER BY n), a few MB.
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), set_config('work_mem', '32MB', true)`); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true)`); err != nil {
 		return 0, err
 	}
 	type row struct {
@@ -307,12 +326,15 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 		body []byte
 	}
 	var rows []row
+	total := 0
 	err = sqlstore.Each(ctx, tx, claimJournal, []any{applyMaxRows, applyMaxRecords}, func(r *sql.Rows) error {
 		var x row
-		if err := r.Scan(&x.seq, &x.body); err != nil {
+		var n int
+		if err := r.Scan(&x.seq, &n, &x.body); err != nil {
 			return err
 		}
 		rows = append(rows, x)
+		total += n
 		return nil
 	})
 	if err != nil {
@@ -324,19 +346,25 @@ func (db *DB) applyOnce(ctx context.Context) (int, error) {
 	// In seq order, so that of two records with one request id the one
 	// appended first is kept (uniqueByRequestID keeps the first).
 	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
-	var recs []ledger.Record
+	rp := recordSlices.Get().(*[]ledger.Record)
+	decoded := slices.Grow((*rp)[:0], total)
+	defer func() {
+		clear(decoded) // hold on to no strings or tags
+		*rp = decoded[:0]
+		recordSlices.Put(rp)
+	}()
 	intern := map[string]string{}
 	for _, x := range rows {
-		if recs, err = sqlstore.DecodeJournal(x.body, recs, intern); err != nil {
+		if decoded, err = sqlstore.DecodeJournal(x.body, decoded, intern); err != nil {
 			return 0, fmt.Errorf("journal row %d: %w", x.seq, err)
 		}
 	}
-	journaled := int64(len(recs))
-	recs = uniqueByRequestID(recs)
+	journaled := int64(len(decoded))
+	recs := uniqueByRequestID(decoded)
 	if err := db.ensurePartitions(ctx, recs); err != nil {
 		return 0, fmt.Errorf("create ledger partition: %w", err)
 	}
-	local, err := db.writeRecords(ctx, tx, recs)
+	local, err := db.writeRecords(ctx, conn, tx, recs, repeats)
 	if err != nil {
 		return 0, err
 	}

@@ -329,3 +329,84 @@ func TestJournalRefusesBadText(t *testing.T) {
 		t.Errorf("journal rows: %d, %v; want 0", rows, err)
 	}
 }
+
+// TestJournalRepeatedRequestIDs appends records whose request ids were
+// applied before (the applier's COPY of the ids then fails and the rows
+// are applied again, skipping those ids) and ids repeated in two journal
+// rows applied in one transaction: every id is stored once, with the
+// record appended first, and the hourly and daily rollups count only the
+// records stored.
+func TestJournalRepeatedRequestIDs(t *testing.T) {
+	db := openURL(t, pgtest.URL(t))
+	postgres.StopApplier(db) // readers apply, one transaction for all rows left
+	batch := func(from, to int, cost money.Amount) []ledger.Record {
+		var out []ledger.Record
+		for i := from; i < to; i++ {
+			r := crashRecord(i)
+			r.Cost, r.InputCost = cost, cost
+			out = append(out, r)
+		}
+		return out
+	}
+	wantCost := map[string]money.Amount{}
+	for _, step := range []struct {
+		name    string
+		appends [][]ledger.Record
+		first   []ledger.Record // the records that count
+	}{
+		{"new ids", [][]ledger.Record{batch(0, 100, 1)}, batch(0, 100, 1)},
+		{"half applied before", [][]ledger.Record{batch(50, 150, 2)}, batch(100, 150, 2)},
+		{"all applied before", [][]ledger.Record{batch(0, 150, 3)}, nil},
+		{"repeated across two rows", [][]ledger.Record{batch(150, 200, 4), batch(175, 225, 5)},
+			append(batch(150, 200, 4), batch(200, 225, 5)...)},
+	} {
+		for _, recs := range step.appends {
+			if err := db.AppendRecords(t.Context(), recs); err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+		}
+		for _, r := range step.first {
+			wantCost[r.RequestID] = r.Cost
+		}
+		got, err := db.Records(t.Context(), ledger.Query{})
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		gotCost := map[string]money.Amount{}
+		var sum money.Amount
+		for _, r := range got {
+			if _, ok := gotCost[r.RequestID]; ok {
+				t.Errorf("%s: request id %s stored twice", step.name, r.RequestID)
+			}
+			gotCost[r.RequestID] = r.Cost
+			sum += r.Cost
+		}
+		if len(gotCost) != len(wantCost) {
+			t.Fatalf("%s: %d records stored, want %d", step.name, len(gotCost), len(wantCost))
+		}
+		for id, c := range wantCost {
+			if gotCost[id] != c {
+				t.Errorf("%s: %s costs %v, want %v (the record appended first)", step.name, id, gotCost[id], c)
+			}
+		}
+		end := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+		hourly, err := db.CostRollups(t.Context(), nil, time.Time{}, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		daily, err := db.CostRollupsDaily(t.Context(), nil, time.Time{}, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, rolls := range map[string][]ledger.Rollup{"hourly": hourly, "daily": daily} {
+			var calls int64
+			var cost money.Amount
+			for _, r := range rolls {
+				calls, cost = calls+r.Calls, cost+r.Cost
+			}
+			if calls != int64(len(got)) || cost != sum {
+				t.Errorf("%s: %s rollups count %d calls and %v, want %d and %v", step.name, name, calls, cost, len(got), sum)
+			}
+		}
+	}
+}

@@ -5,12 +5,16 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -29,11 +33,15 @@ const appendAttempts = 3
 
 // uniqueByRequestID returns recs without repeated request ids (the first
 // of each is kept), sorted by request id so that concurrent appends insert
-// overlapping ids in the same order.
+// overlapping ids in the same order. It sorts recs in place (records are
+// large: journal rows usually hold them sorted already, and then nothing
+// moves) and returns a prefix of it.
 func uniqueByRequestID(recs []ledger.Record) []ledger.Record {
-	out := slices.Clone(recs)
-	slices.SortStableFunc(out, func(a, b ledger.Record) int { return strings.Compare(a.RequestID, b.RequestID) })
-	return slices.CompactFunc(out, func(a, b ledger.Record) bool { return a.RequestID == b.RequestID })
+	byID := func(a, b ledger.Record) int { return strings.Compare(a.RequestID, b.RequestID) }
+	if !slices.IsSortedFunc(recs, byID) {
+		slices.SortStableFunc(recs, byID)
+	}
+	return slices.CompactFunc(recs, func(a, b ledger.Record) bool { return a.RequestID == b.RequestID })
 }
 
 // rollupKey is the primary key of one usage_hourly row, or of one
@@ -107,7 +115,13 @@ func (d rollupDeltas) add(k rollupKey, s rollupSums) {
 
 // rollupKeyOf is the key of r's rollup at (hour) at.
 func rollupKeyOf(at time.Time, r *ledger.Record, ts int64) rollupKey {
-	return rollupKey{sqlstore.MS(at), r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts,
+	return rollupKeyAt(sqlstore.MS(at), r, ts)
+}
+
+// rollupKeyAt is the key of r's rollup at (hour) hourMS, unix
+// milliseconds.
+func rollupKeyAt(hourMS int64, r *ledger.Record, ts int64) rollupKey {
+	return rollupKey{hourMS, r.Account, r.RegionServed, r.ProfileARN, r.ModelID, r.PrincipalID, r.Operation, ts,
 		r.Scope, r.ServiceTier, r.Region, r.LongContext, r.LatencyOptimized, r.UnitKind}
 }
 
@@ -189,7 +203,7 @@ const upsertRollups = `INSERT INTO usage_hourly AS h (hour_ms, ` + sqlstore.Roll
 var upsertDaily = strings.NewReplacer("usage_hourly", "usage_daily", "hour_ms", "day_ms").Replace(upsertRollups)
 
 // recordInsertColumns are the columns of usage_records an append sets,
-// in recordColumns.args' order.
+// in the order appendRecordCopy writes them.
 const recordInsertColumns = `request_id, time_ms, account, region, region_served, principal_id,
 	profile_arn, profile_id, model_id, provider, operation, input_tokens, output_tokens, cache_read_tokens,
 	cache_write_tokens, latency_ms, ttft_ms, attempts, outcome, error_code, cost_nanos,
@@ -197,191 +211,236 @@ const recordInsertColumns = `request_id, time_ms, account, region, region_served
 	scope, long_context, latency_optimized, cache_write_1h_tokens, cache_write_1h_cost, fixed_cost, price_version, calls,
 	units, unit_kind, unit_cost`
 
-// rollupOrder sorts rollup rows as compareKeys does (byte order for text,
-// whatever the database's collation), after the time column t, so appends
-// and re-pricings lock shared rollup rows in one global order.
-func rollupOrder(t string) string {
-	return t + `, account COLLATE "C", region_served COLLATE "C", profile_arn COLLATE "C", model_id COLLATE "C",
-		principal_id COLLATE "C", operation COLLATE "C", tag_set_id, scope COLLATE "C", service_tier COLLATE "C",
-		long_context, latency_optimized, region COLLATE "C", unit_kind COLLATE "C"`
-}
-
-// groupSums is what a group of inserted records adds to one rollup, as
-// sumsOf counts it ($40: ledger.OpFixedCost, $41: ledger.OutcomeSuccess;
-// the calls column holds each record's ledger.Record.CallCount), named as
-// the rollup tables' columns (rollupSumColumns).
-const groupSums = `coalesce(sum(calls) FILTER (WHERE operation <> $40::text), 0)::bigint AS calls,
-		coalesce(sum(calls) FILTER (WHERE operation <> $40::text AND outcome <> $41::text), 0)::bigint AS errors,
-		sum(input_tokens)::bigint AS input_tokens, sum(output_tokens)::bigint AS output_tokens,
-		sum(cache_read_tokens)::bigint AS cache_read_tokens, sum(cache_write_tokens)::bigint AS cache_write_tokens,
-		sum(cache_write_1h_tokens)::bigint AS cache_write_1h_tokens, sum(cost_nanos)::bigint AS cost_nanos,
-		sum(input_cost)::bigint AS input_cost, sum(output_cost)::bigint AS output_cost,
-		sum(cache_read_cost)::bigint AS cache_read_cost, sum(cache_write_cost)::bigint AS cache_write_cost,
-		sum(cache_write_1h_cost)::bigint AS cache_write_1h_cost, sum(fixed_cost)::bigint AS fixed_cost,
-		coalesce(sum(calls) FILTER (WHERE operation <> $40::text AND NOT priced), 0)::bigint AS unpriced,
-		sum(units)::bigint AS units, sum(unit_cost)::bigint AS unit_cost`
-
-// rollupSumColumns are the counters of the rollup tables.
-var rollupSumColumns = []string{"calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
-	"cache_write_tokens", "cache_write_1h_tokens", "cost_nanos", "input_cost", "output_cost", "cache_read_cost",
-	"cache_write_cost", "cache_write_1h_cost", "fixed_cost", "unpriced", "units", "unit_cost"}
-
-// sumOfSums adds up groupSums' columns over a group of rows.
-func sumOfSums() string {
-	out := make([]string, len(rollupSumColumns))
-	for i, c := range rollupSumColumns {
-		out[i] = "sum(" + c + ")::bigint"
-	}
-	return strings.Join(out, ", ")
-}
-
-// rollupUpsert is the INSERT head and ON CONFLICT tail of upsertRollups,
-// around a SELECT of its rows, for the rollup table table with time column
-// t.
-func rollupUpsert(table, t, rows string) string {
-	head, _, _ := strings.Cut(upsertRollups, "SELECT")
-	_, tail, _ := strings.Cut(upsertRollups, "ORDER BY n")
-	r := strings.NewReplacer("usage_hourly", table, "hour_ms", t)
-	return r.Replace(head) + rows + r.Replace(tail)
-}
-
-// appendStmt writes a batch of records in one statement, in the applying
-// transaction (journal.go): it inserts the request ids ($1, $2: sorted,
-// unique) that are new (ON CONFLICT DO NOTHING), the records ($1..$39,
-// recordColumns.args) of only those ids, and adds only those records to
-// their hourly and then their daily rollups, summed and sorted by key in
-// the database; last it raises one ledger_version shard ($42) if anything
-// was recorded (every inserted record makes a daily row). A replayed
-// request id, by this replica or another, so adds nothing anywhere.
-//
-// Data-modifying WITH queries run once each, and each one here reads the
-// previous one's result before it changes a shared row: the records read
-// the inserted ids, the hourly rollups the inserted records' sums per
-// hourly key (agg: grouped, so all of them first), the daily rollups wait
-// for the count of the hourly ones, the version for that of the daily
-// ones. So an applier takes its locks in the global order the comment on
-// appendAttempts gives, each step's rows in key order.
-var appendStmt = `WITH ids AS (
-	INSERT INTO usage_request_ids (request_id, time_ms)
+// insertRequestIDs inserts a batch's request ids ($1, $2: sorted, unique)
+// that are new, in the order given (so appliers meeting on the same ids
+// lock them in one order), and returns those it inserted: only their
+// records are written and counted. A request id replayed, by this replica
+// or another, so adds nothing anywhere.
+const insertRequestIDs = `INSERT INTO usage_request_ids (request_id, time_ms)
 	SELECT r, t FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u (r, t, n) ORDER BY n
 	ON CONFLICT (request_id) DO NOTHING
-	RETURNING request_id
-), recs AS (
-	INSERT INTO usage_records (` + recordInsertColumns + `)
-	SELECT ` + recordInsertColumns + `
-	FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[],
-		$15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[], $19::text[], $20::text[], $21::bigint[],
-		$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::boolean[], $27::bigint[], $28::text[],
-		$29::text[], $30::boolean[], $31::boolean[], $32::bigint[], $33::bigint[], $34::bigint[], $35::text[], $36::bigint[],
-		$37::bigint[], $38::text[], $39::bigint[])
-		WITH ORDINALITY AS u (` + recordInsertColumns + `, n)
-	WHERE request_id IN (SELECT request_id FROM ids)
-	ORDER BY n
-	RETURNING time_ms - ((time_ms % 3600000) + 3600000) % 3600000 AS hour_ms, ` + sqlstore.RollupKeyColumns + `,
-		outcome, priced, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
-		cost_nanos, input_cost, output_cost, cache_read_cost, cache_write_cost, cache_write_1h_cost, fixed_cost, calls,
-		units, unit_cost
-), agg AS (
-	SELECT hour_ms, ` + sqlstore.RollupKeyColumns + `, ` + groupSums + `
-	FROM recs
-	GROUP BY hour_ms, ` + sqlstore.RollupKeyColumns + `
-), hourly AS (
-	` + rollupUpsert("usage_hourly", "hour_ms", `SELECT hour_ms, `+sqlstore.RollupKeyColumns+`, `+strings.Join(rollupSumColumns, ", ")+`
-	FROM agg
-	ORDER BY `+rollupOrder("hour_ms")) + `
-	RETURNING 1
-), daily AS (
-	` + rollupUpsert("usage_daily", "day_ms", `SELECT day_ms, `+sqlstore.RollupKeyColumns+`, `+sumOfSums()+`
-	FROM (SELECT hour_ms - hour_ms % `+fmt.Sprint(msPerDay)+` AS day_ms, * FROM agg) AS d
-	WHERE (SELECT count(*) FROM hourly) >= 0
-	GROUP BY day_ms, `+sqlstore.RollupKeyColumns+`
-	ORDER BY `+rollupOrder("day_ms")) + `
-	RETURNING 1
-)
-UPDATE ledger_version SET v = v + 1 WHERE shard = $42 AND (SELECT count(*) FROM daily) > 0`
+	RETURNING request_id`
 
-// writeRecords writes recs (unique and sorted by request id) in tx with
-// appendStmt: new tag sets first (in canonical order), then the request
-// ids, records, rollups and version. It returns the tag set ids it used,
-// by canonical form, for the cache once tx commits.
-func (db *DB) writeRecords(ctx context.Context, tx *sql.Tx, recs []ledger.Record) (map[string]int64, error) {
-	local, err := db.tagSetIDs(ctx, tx, recs)
+// copyRequestIDs is the applier's first try at the request ids: a COPY
+// of them all (sorted), which costs the database less than half
+// insertRequestIDs, and fails (a unique violation, errRepeatedID) when one
+// was recorded before. The transaction is then applied again with
+// insertRequestIDs.
+const copyRequestIDs = `COPY usage_request_ids (request_id, time_ms) FROM STDIN (FORMAT binary)`
+
+// errRepeatedID is copyRequestIDs' unique violation: some request id of
+// the batch is recorded already.
+var errRepeatedID = errors.New("a request id of the batch is recorded already")
+
+// copyRecords writes records in PostgreSQL's binary COPY format
+// (appendRecordCopy): one COPY, routed to the month partitions, costs
+// the database less per record than an INSERT of unnest()ed arrays, and
+// needs no array encoding here.
+const copyRecords = `COPY usage_records (` + recordInsertColumns + `) FROM STDIN (FORMAT binary)`
+
+// applyRollups adds an applied batch's sums to its hourly rollups ($1 ..
+// $31, rollupColumns.args, in key order), then to its daily ones ($32 ..
+// $62, the same), then raises ledger_version shard $63, in one statement.
+// Data-modifying WITH queries run once each; the daily rows wait for the
+// count of the hourly ones and the version for that of the daily ones, so
+// an applier takes its locks in the global order the comment on
+// appendAttempts gives, each step's rows in key order.
+var applyRollups = func() string {
+	pairs := make([]string, 0, 2*31)
+	for i := 1; i <= 31; i++ {
+		pairs = append(pairs, fmt.Sprintf("$%d::", i), fmt.Sprintf("$%d::", i+31))
+	}
+	daily := strings.NewReplacer(pairs...).Replace(upsertDaily)
+	daily = strings.Replace(daily, "\n\tORDER BY n", "\n\tWHERE (SELECT count(*) FROM hourly) >= 0\n\tORDER BY n", 1)
+	return "WITH hourly AS (\n" + upsertRollups + "\n\tRETURNING 1\n), daily AS (\n" + daily + "\n\tRETURNING 1\n)\n" +
+		"UPDATE ledger_version SET v = v + 1 WHERE shard = $63 AND (SELECT count(*) FROM daily) >= 0"
+}()
+
+// recordCopySize is about the size of a record in binary COPY data (39
+// fields of 4 bytes' length, 24 of them 8-byte numbers, and the strings),
+// to size the buffer once.
+const recordCopySize = 512
+
+// copyBuffers holds COPY data between applying transactions.
+var copyBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeRecords writes recs (unique and sorted by request id) in tx, a
+// transaction on conn: new tag sets first (in canonical order), then the
+// request ids, the records of the ids inserted (COPY, copyRecords), and
+// their sums, added up here per hourly and daily rollup, with the version
+// (applyRollups). The ids go in with copyRequestIDs, or, when repeats is
+// set, with insertRequestIDs, which skips those recorded before; without
+// repeats a repeated id fails tx with errRepeatedID. It returns the tag
+// set ids it used, by canonical form, for the cache once tx commits.
+func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs []ledger.Record, repeats bool) (map[string]int64, error) {
+	canon := make([]string, len(recs))
+	for i := range recs {
+		canon[i] = recs[i].Tags.Canonical()
+	}
+	local, err := db.tagSetIDsOf(ctx, tx, recs, canon)
 	if err != nil {
 		return nil, fmt.Errorf("tag sets: %w", err)
 	}
-	var c recordColumns
-	for _, r := range recs {
-		c.add(r, local[r.Tags.Canonical()])
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	times := make([]int64, len(recs))
+	for i := range recs {
+		times[i] = sqlstore.MS(recs[i].Time)
 	}
-	args := append(c.args(), ledger.OpFixedCost, ledger.OutcomeSuccess, rand.IntN(versionShards))
-	if _, err := tx.ExecContext(ctx, appendStmt, args...); err != nil {
-		return nil, err
+	var inserted map[string]struct{} // nil: all of them
+	if repeats {
+		ids := make([]string, len(recs))
+		for i := range recs {
+			ids[i] = recs[i].RequestID
+		}
+		inserted = make(map[string]struct{}, len(recs))
+		err = sqlstore.Each(ctx, tx, insertRequestIDs, []any{ids, times}, func(rows *sql.Rows) error {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			inserted[id] = struct{}{}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("request ids: %w", err)
+		}
+		if len(inserted) == 0 {
+			return local, nil
+		}
+	} else {
+		buf := append((*bp)[:0], copyHeader...)
+		for i := range recs {
+			buf = binary.BigEndian.AppendUint16(buf, 2)
+			buf = appendText(buf, recs[i].RequestID)
+			buf = appendBigint(buf, times[i])
+		}
+		buf = binary.BigEndian.AppendUint16(buf, 0xffff) // the trailer: -1 fields
+		*bp = buf
+		if err := copyFrom(ctx, conn, copyRequestIDs, buf); err != nil {
+			if errs.Class(err) == sqlstore.Unique {
+				return nil, fmt.Errorf("%w: %w", errRepeatedID, err)
+			}
+			return nil, fmt.Errorf("request ids: %w", err)
+		}
+	}
+	buf := append(slices.Grow((*bp)[:0], len(copyHeader)+len(recs)*recordCopySize), copyHeader...)
+	hourly := rollupDeltas{}
+	for i := range recs {
+		r := &recs[i]
+		if inserted != nil {
+			if _, ok := inserted[r.RequestID]; !ok {
+				continue
+			}
+		}
+		ts := local[canon[i]]
+		buf = appendRecordCopy(buf, r, ts)
+		hourly.add(rollupKeyAt(hourOf(times[i]), r, ts), sumsOf(r, true))
+	}
+	buf = binary.BigEndian.AppendUint16(buf, 0xffff)
+	*bp = buf
+	if err := copyFrom(ctx, conn, copyRecords, buf); err != nil {
+		return nil, fmt.Errorf("records: %w", err)
+	}
+	args := append(sortedColumns(hourly).args(), sortedColumns(dailySums(hourly)).args()...)
+	args = append(args, rand.IntN(versionShards))
+	if _, err := tx.ExecContext(ctx, applyRollups, args...); err != nil {
+		return nil, fmt.Errorf("rollups: %w", err)
 	}
 	return local, nil
 }
 
-// recordColumns holds a batch of records column by column, for unnest.
-type recordColumns struct {
-	requestID, account, region, regionServed, principalID, profileARN, profileID,
-	modelID, provider, operation, outcome, errorCode, serviceTier, scope, priceVersion []string
-	timeMS, in, out, cacheRead, cacheWrite, latency, ttft, attempts,
-	cost, inCost, outCost, cacheReadCost, cacheWriteCost, tagSet,
-	cacheWrite1h, cacheWrite1hCost, fixedCost, calls, units, unitCost []int64
-	unitKind                 []string
-	priced, long, latencyOpt []bool
+// copyFrom runs the COPY ... FROM STDIN statement query on conn (in the
+// transaction open on it) with data, binary COPY data.
+func copyFrom(ctx context.Context, conn *sql.Conn, query string, data []byte) error {
+	return conn.Raw(func(dc any) error {
+		c, ok := dc.(interface{ Conn() *pgx.Conn })
+		if !ok {
+			return fmt.Errorf("connection of type %T: not pgx", dc)
+		}
+		_, err := c.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(data), query)
+		return err
+	})
 }
 
-func (c *recordColumns) add(r ledger.Record, tagSet int64) {
-	c.requestID = append(c.requestID, r.RequestID)
-	c.timeMS = append(c.timeMS, sqlstore.MS(r.Time))
-	c.account = append(c.account, r.Account)
-	c.region = append(c.region, r.Region)
-	c.regionServed = append(c.regionServed, r.RegionServed)
-	c.principalID = append(c.principalID, r.PrincipalID)
-	c.profileARN = append(c.profileARN, r.ProfileARN)
-	c.profileID = append(c.profileID, r.ProfileID)
-	c.modelID = append(c.modelID, r.ModelID)
-	c.provider = append(c.provider, r.Provider)
-	c.operation = append(c.operation, r.Operation)
-	c.in = append(c.in, r.InputTokens)
-	c.out = append(c.out, r.OutputTokens)
-	c.cacheRead = append(c.cacheRead, r.CacheReadTokens)
-	c.cacheWrite = append(c.cacheWrite, r.CacheWriteTokens)
-	c.latency = append(c.latency, r.LatencyMs)
-	c.ttft = append(c.ttft, r.TTFTMs)
-	c.attempts = append(c.attempts, int64(r.Attempts))
-	c.outcome = append(c.outcome, r.Outcome)
-	c.errorCode = append(c.errorCode, r.ErrorCode)
-	c.cost = append(c.cost, int64(r.Cost))
-	c.inCost = append(c.inCost, int64(r.InputCost))
-	c.outCost = append(c.outCost, int64(r.OutputCost))
-	c.cacheReadCost = append(c.cacheReadCost, int64(r.CacheReadCost))
-	c.cacheWriteCost = append(c.cacheWriteCost, int64(r.CacheWriteCost))
-	c.priced = append(c.priced, r.Priced)
-	c.tagSet = append(c.tagSet, tagSet)
-	c.serviceTier = append(c.serviceTier, r.ServiceTier)
-	c.scope = append(c.scope, r.Scope)
-	c.long = append(c.long, r.LongContext)
-	c.latencyOpt = append(c.latencyOpt, r.LatencyOptimized)
-	c.cacheWrite1h = append(c.cacheWrite1h, r.CacheWrite1hTokens)
-	c.cacheWrite1hCost = append(c.cacheWrite1hCost, int64(r.CacheWrite1hCost))
-	c.fixedCost = append(c.fixedCost, int64(r.FixedCost))
-	c.priceVersion = append(c.priceVersion, r.PriceVersion)
-	c.calls = append(c.calls, r.CallCount())
-	c.units = append(c.units, r.Units)
-	c.unitKind = append(c.unitKind, r.UnitKind)
-	c.unitCost = append(c.unitCost, int64(r.UnitCost))
+// hourOf returns the start of the UTC hour holding unix milliseconds ms.
+func hourOf(ms int64) int64 {
+	const msPerHour = 60 * 60 * 1000
+	return ms - ((ms%msPerHour)+msPerHour)%msPerHour
 }
 
-// args returns the columns in insertRecords' parameter order.
-func (c *recordColumns) args() []any {
-	return []any{c.requestID, c.timeMS, c.account, c.region, c.regionServed, c.principalID,
-		c.profileARN, c.profileID, c.modelID, c.provider, c.operation, c.in, c.out, c.cacheRead,
-		c.cacheWrite, c.latency, c.ttft, c.attempts, c.outcome, c.errorCode, c.cost,
-		c.inCost, c.outCost, c.cacheReadCost, c.cacheWriteCost, c.priced, c.tagSet, c.serviceTier,
-		c.scope, c.long, c.latencyOpt, c.cacheWrite1h, c.cacheWrite1hCost, c.fixedCost, c.priceVersion, c.calls,
-		c.units, c.unitKind, c.unitCost}
+// copyHeader starts COPY data in the binary format: the signature, no
+// flags, no header extension.
+var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// appendRecordCopy appends r, with tag set tagSet, to buf as one tuple of
+// binary COPY data in recordInsertColumns' order: text as its UTF-8
+// bytes, bigint as 8 bytes and boolean as 1, big-endian, each after its
+// length.
+func appendRecordCopy(buf []byte, r *ledger.Record, tagSet int64) []byte {
+	text := func(s string) { buf = appendText(buf, s) }
+	bigint := func(v int64) { buf = appendBigint(buf, v) }
+	boolean := func(v bool) {
+		buf = binary.BigEndian.AppendUint32(buf, 1)
+		if v {
+			buf = append(buf, 1)
+		} else {
+			buf = append(buf, 0)
+		}
+	}
+	buf = binary.BigEndian.AppendUint16(buf, 39)
+	text(r.RequestID)
+	bigint(sqlstore.MS(r.Time))
+	text(r.Account)
+	text(r.Region)
+	text(r.RegionServed)
+	text(r.PrincipalID)
+	text(r.ProfileARN)
+	text(r.ProfileID)
+	text(r.ModelID)
+	text(r.Provider)
+	text(r.Operation)
+	bigint(r.InputTokens)
+	bigint(r.OutputTokens)
+	bigint(r.CacheReadTokens)
+	bigint(r.CacheWriteTokens)
+	bigint(r.LatencyMs)
+	bigint(r.TTFTMs)
+	bigint(int64(r.Attempts))
+	text(r.Outcome)
+	text(r.ErrorCode)
+	bigint(int64(r.Cost))
+	bigint(int64(r.InputCost))
+	bigint(int64(r.OutputCost))
+	bigint(int64(r.CacheReadCost))
+	bigint(int64(r.CacheWriteCost))
+	boolean(r.Priced)
+	bigint(tagSet)
+	text(r.ServiceTier)
+	text(r.Scope)
+	boolean(r.LongContext)
+	boolean(r.LatencyOptimized)
+	bigint(r.CacheWrite1hTokens)
+	bigint(int64(r.CacheWrite1hCost))
+	bigint(int64(r.FixedCost))
+	text(r.PriceVersion)
+	bigint(r.CallCount())
+	bigint(r.Units)
+	text(r.UnitKind)
+	bigint(int64(r.UnitCost))
+	return buf
+}
+
+// appendText appends s to binary COPY data as a text field.
+func appendText(buf []byte, s string) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(s)))
+	return append(buf, s...)
+}
+
+// appendBigint appends v to binary COPY data as a bigint field.
+func appendBigint(buf []byte, v int64) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, 8)
+	return binary.BigEndian.AppendUint64(buf, uint64(v))
 }
 
 // rollupColumns holds a batch of rollup deltas column by column.
@@ -443,18 +502,27 @@ func (u *rollupColumns) args() []any {
 // those another transaction inserted meanwhile; an existing row is never
 // locked, so appends of popular tag sets do not wait for one another.
 func (db *DB) tagSetIDs(ctx context.Context, tx sqlstore.Querier, recs []ledger.Record) (map[string]int64, error) {
+	canon := make([]string, len(recs))
+	for i := range recs {
+		canon[i] = recs[i].Tags.Canonical()
+	}
+	return db.tagSetIDsOf(ctx, tx, recs, canon)
+}
+
+// tagSetIDsOf is tagSetIDs with the canonical form of each record's tag
+// set given (canons[i] is recs[i]'s).
+func (db *DB) tagSetIDsOf(ctx context.Context, tx sqlstore.Querier, recs []ledger.Record, canons []string) (map[string]int64, error) {
 	local := map[string]int64{}
 	sets := map[string]tags.Set{}
 	db.mu.Lock()
-	for _, r := range recs {
-		c := r.Tags.Canonical()
+	for i, c := range canons {
 		if _, ok := local[c]; ok {
 			continue
 		}
 		if id, ok := db.tagIDs[c]; ok {
 			local[c] = id
 		} else {
-			sets[c] = r.Tags
+			sets[c] = recs[i].Tags
 		}
 	}
 	db.mu.Unlock()
