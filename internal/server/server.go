@@ -139,7 +139,7 @@ type Server struct {
 	prefix  string
 	bodies  *bodyBudget
 	// runtimeRoutes matches RuntimeRoutes, for the body limit.
-	runtimeRoutes *http.ServeMux
+	runtimeRoutes *routeSet
 }
 
 // New returns a Server; call Serve to run it.
@@ -168,10 +168,7 @@ func New(opts Options) *Server {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	s := &Server{opts: opts, log: opts.Logger, prefix: hex.EncodeToString(b[:]), bodies: newBodyBudget(opts.BodyMemoryBytes)}
-	s.runtimeRoutes = http.NewServeMux()
-	for _, p := range opts.RuntimeRoutes {
-		s.runtimeRoutes.HandleFunc(p, http.NotFound)
-	}
+	s.runtimeRoutes = newRouteSet(opts.RuntimeRoutes)
 	s.handler = s.routes()
 	return s
 }
@@ -182,11 +179,20 @@ func New(opts Options) *Server {
 // other path, /model/... included).
 func (s *Server) BodyLimit(r *http.Request) int64 {
 	if r.Header.Get("X-Amz-Target") == "" && !strings.HasPrefix(r.URL.Path, "/service/") && !strings.HasPrefix(r.URL.Path, "/tollgate/") {
-		if _, pattern := s.runtimeRoutes.Handler(r); pattern != "" {
+		if s.runtimeRoutes.matches(r, requestPath(r)) {
 			return s.opts.RuntimeMaxBodyBytes
 		}
 	}
 	return s.opts.MaxBodyBytes
+}
+
+// requestPath returns r's escaped path (URL.EscapedPath): the one observe
+// computed for the request, or computed now.
+func requestPath(r *http.Request) string {
+	if p := awsproto.Info(r.Context()).Path; p != "" {
+		return p
+	}
+	return sigv4.EscapedPath(r.URL)
 }
 
 // Handler returns the server's root handler (for httptest).
@@ -242,11 +248,7 @@ func (s *Server) routes() http.Handler {
 	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// An http.ServeMux answers a path with "//", "." or ".." segments
 		// with a redirect no AWS client follows; answer it here instead.
-		info := awsproto.Info(r.Context())
-		if info.Path == "" {
-			info.Path = r.URL.EscapedPath()
-		}
-		if s.opts.RestJSON == nil || !canonicalPath(info.Path) {
+		if s.opts.RestJSON == nil || !canonicalPath(requestPath(r)) {
 			UnknownOperation(w, r)
 			return
 		}
@@ -530,7 +532,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &awsproto.RequestInfo{ID: s.newRequestID()}
+		info := &awsproto.RequestInfo{ID: s.newRequestID(), Path: sigv4.EscapedPath(r.URL)}
 		w.Header().Set("X-Amzn-RequestId", info.ID)
 		sw := &statusWriter{ResponseWriter: w}
 		r = r.WithContext(awsproto.WithInfo(r.Context(), info))
