@@ -35,7 +35,8 @@ type RequestInfo struct {
 	// see.
 	Path string
 	// Authorizer decides what the caller may do; nil allows everything
-	// (handlers tested alone).
+	// (a caller the server's authorizer leaves unrestricted, an account's
+	// root; handlers tested alone).
 	Authorizer func(action, resource string, keys map[string][]string) error
 }
 
