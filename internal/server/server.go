@@ -531,14 +531,31 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// requestState is what observe allocates per request.
+type requestState struct {
+	info awsproto.RequestInfo
+	sw   statusWriter
+	id   [1]string // the X-Amzn-RequestId header's value
+}
+
+// requestIDHeader is X-Amzn-RequestId in canonical form, the key
+// Header.Set would use.
+var requestIDHeader = http.CanonicalHeaderKey("X-Amzn-RequestId")
+
 // observe assigns the request id, recovers panics, and writes one access
 // line per request.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &awsproto.RequestInfo{ID: s.newRequestID(), Path: sigv4.EscapedPath(r.URL)}
-		w.Header().Set("X-Amzn-RequestId", info.ID)
-		sw := &statusWriter{ResponseWriter: w}
+		// The request's info, its status writer and its id header's value
+		// in one allocation.
+		st := &requestState{
+			info: awsproto.RequestInfo{ID: s.newRequestID(), Path: sigv4.EscapedPath(r.URL)},
+			sw:   statusWriter{ResponseWriter: w},
+		}
+		info, sw := &st.info, &st.sw
+		st.id[0] = info.ID
+		w.Header()[requestIDHeader] = st.id[:] // Header.Set, without its slice
 		r = r.WithContext(awsproto.WithInfo(r.Context(), info))
 		defer func() {
 			if v := recover(); v != nil {
