@@ -194,6 +194,16 @@ func BenchmarkConverseBare(b *testing.B) {
 	f.loopback(b, srv.URL)
 }
 
+// reportCPU reports the process's CPU time per operation since cpu, as
+// cpu-ns/op: issue #18's measure, every goroutine included (the ledger's
+// applier, the garbage collector), which ns/op — the caller's wait —
+// is not.
+func reportCPU(b *testing.B, cpu time.Duration) {
+	if used := processCPU() - cpu; used > 0 && b.N > 0 {
+		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}
+}
+
 // BenchmarkConverseInProcess calls the gateway's root handler directly with
 // a pre-signed request and a ResponseRecorder, next to the bare handler, to
 // isolate the gateway's own CPU and allocations from the network and the
@@ -254,6 +264,7 @@ func BenchmarkConverseInProcess(b *testing.B) {
 			}
 			b.Run("mode=serial", func(b *testing.B) {
 				b.ReportAllocs()
+				cpu := processCPU()
 				for b.Loop() {
 					rec := httptest.NewRecorder()
 					tg.h.ServeHTTP(rec, request())
@@ -261,11 +272,14 @@ func BenchmarkConverseInProcess(b *testing.B) {
 						b.Fatalf("status %d: %s", rec.Code, rec.Body.Bytes())
 					}
 				}
+				reportCPU(b, cpu)
 			})
 			b.Run("mode=parallel", func(b *testing.B) {
 				req := request() // one signature for the whole run
 				b.ReportAllocs()
 				b.SetParallelism(8)
+				cpu := processCPU()
+				defer reportCPU(b, cpu)
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						r := *req

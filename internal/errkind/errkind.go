@@ -102,8 +102,7 @@ func (e *Error) WithCode(code string) *Error {
 
 // KindOf returns the kind of the first *Error in err's chain, or Internal.
 func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e.Kind
 	}
 	return Internal
@@ -111,16 +110,17 @@ func KindOf(err error) Kind {
 
 // Is reports whether err carries kind k.
 func Is(err error, k Kind) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind == k
+	// errors.AsType, unlike errors.As(err, &e), does not move e to the
+	// heap: Is runs on every runtime call, most often with a nil err.
+	e, ok := errors.AsType[*Error](err)
+	return ok && e.Kind == k
 }
 
 // As returns the first *Error in err's chain; context.Canceled becomes a
 // Canceled error, and an error of any other type an Internal error with a
 // generic message.
 func As(err error) *Error {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e
 	}
 	if errors.Is(err, context.Canceled) {

@@ -21,8 +21,13 @@ type RouteRule struct {
 type RouteTable struct {
 	rules    []RouteRule
 	fallback *Route
-	cache    sync.Map // modelID + "\x00" + region -> Route (or nil)
+
+	mu    sync.RWMutex
+	cache map[routeKey]*Route // nil: no route
 }
+
+// routeKey is a cached lookup: a struct, so that a lookup builds no key.
+type routeKey struct{ model, region string }
 
 // NewRouteTable returns a table; fallback (may be nil) serves what no rule
 // matches.
@@ -47,9 +52,11 @@ func (rr RouteRule) matches(model, region string) bool {
 
 // Route implements Router.
 func (t *RouteTable) Route(m catalog.Model, region string) (Route, bool) {
-	key := m.ID + "\x00" + region
-	if v, ok := t.cache.Load(key); ok {
-		r, _ := v.(*Route)
+	key := routeKey{m.ID, region}
+	t.mu.RLock()
+	r, ok := t.cache[key]
+	t.mu.RUnlock()
+	if ok {
 		return derefRoute(r)
 	}
 	var found *Route
@@ -62,7 +69,12 @@ func (t *RouteTable) Route(m catalog.Model, region string) (Route, bool) {
 	if found == nil {
 		found = t.fallback
 	}
-	t.cache.Store(key, found)
+	t.mu.Lock()
+	if t.cache == nil {
+		t.cache = make(map[routeKey]*Route)
+	}
+	t.cache[key] = found
+	t.mu.Unlock()
 	return derefRoute(found)
 }
 

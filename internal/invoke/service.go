@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,6 +92,7 @@ type Service struct {
 
 	rr       atomic.Uint64
 	unpriced atomic.Int64
+	keys     invokeKeyCache
 }
 
 // NewService returns the pipeline.
@@ -179,7 +181,7 @@ func (s *Service) begin(caller Caller, op, modelID string) (*call, error) {
 		return nil, err
 	}
 	tier, set := s.requestedTier(caller, t)
-	if err := authorizeInvoke(caller, op, t, tier); err != nil {
+	if err := authorizeInvoke(caller, op, t, tier, &s.keys); err != nil {
 		return nil, err
 	}
 	if err := checkTier(tier, set, t); err != nil {
@@ -210,8 +212,10 @@ func (c *call) announce() {
 // authorizeInvoke checks the invoke action as AWS does: on the profile
 // (with its tags as aws:ResourceTag keys) and on every foundation-model ARN
 // it routes to (with bedrock:InferenceProfileArn naming the profile).
-// Every check carries tollgate:ServiceTier, the tier asked for.
-func authorizeInvoke(caller Caller, op string, t Target, tier string) error {
+// Every check carries tollgate:ServiceTier, the tier asked for. The keys
+// of an application or system profile come from cache (built again when
+// the profile's tags or the tier differ).
+func authorizeInvoke(caller Caller, op string, t Target, tier string, cache *invokeKeyCache) error {
 	if caller.Authorize == nil {
 		return nil
 	}
@@ -219,28 +223,72 @@ func authorizeInvoke(caller Caller, op string, t Target, tier string) error {
 	if op == OpConverseStream || op == OpInvokeStream {
 		action = "bedrock:InvokeModelWithResponseStream"
 	}
-	tierKey := []string{tier}
 	if t.ProfileARN == "" {
-		return caller.Authorize(action, arn.FoundationModel(t.Regions[0], t.Model.ID), map[string][]string{policy.KeyServiceTier: tierKey})
+		return caller.Authorize(action, arn.FoundationModel(t.Regions[0], t.Model.ID), map[string][]string{policy.KeyServiceTier: {tier}})
 	}
-	keys := make(map[string][]string, len(t.Tags)+1)
-	vals := make([]string, 0, len(t.Tags)) // one backing array for the tags' values
-	for k, v := range t.Tags {
-		vals = append(vals, v)
-		n := len(vals)
-		keys[resourceTagKey(k)] = vals[n-1 : n : n]
-	}
-	keys[policy.KeyServiceTier] = tierKey
-	if err := caller.Authorize(action, t.ProfileARN, keys); err != nil {
+	k := cache.get(t, tier)
+	if err := caller.Authorize(action, t.ProfileARN, k.onProfile); err != nil {
 		return err
 	}
-	via := map[string][]string{"bedrock:InferenceProfileArn": {t.ProfileARN}, policy.KeyServiceTier: tierKey}
 	for i, region := range t.Regions {
-		if err := caller.Authorize(action, t.modelARN(i, region), via); err != nil {
+		if err := caller.Authorize(action, t.modelARN(i, region), k.onModels); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// invokeKeys are the condition keys of a profile's invoke checks for one
+// tier: on the profile (its tags as aws:ResourceTag keys) and on its
+// models (bedrock:InferenceProfileArn). Read-only once built: the
+// authorizer does not modify keys.
+type invokeKeys struct {
+	tags                tags.Set // the profile's tags they were built from
+	tier                string
+	onProfile, onModels map[string][]string
+}
+
+// newInvokeKeys builds t's keys for tier.
+func newInvokeKeys(t Target, tier string) *invokeKeys {
+	tierKey := []string{tier}
+	onProfile := make(map[string][]string, len(t.Tags)+1)
+	vals := make([]string, 0, len(t.Tags)) // one backing array for the tags' values
+	for k, v := range t.Tags {
+		vals = append(vals, v)
+		n := len(vals)
+		onProfile[resourceTagKey(k)] = vals[n-1 : n : n]
+	}
+	onProfile[policy.KeyServiceTier] = tierKey
+	onModels := map[string][]string{"bedrock:InferenceProfileArn": {t.ProfileARN}, policy.KeyServiceTier: tierKey}
+	return &invokeKeys{tags: t.Tags, tier: tier, onProfile: onProfile, onModels: onModels}
+}
+
+// invokeKeyCache holds the invokeKeys of up to maxInvokeKeys profiles,
+// one tier each, by profile ARN; past that, keys are built per call.
+// Safe for concurrent use; the zero value is empty.
+type invokeKeyCache struct {
+	m   sync.Map // profile ARN -> *invokeKeys
+	len atomic.Int64
+}
+
+// maxInvokeKeys bounds an invokeKeyCache (a few hundred bytes each).
+const maxInvokeKeys = 16384
+
+// get returns t's keys for tier: cached when they were built from the
+// same tags for the same tier, else built (and cached).
+func (c *invokeKeyCache) get(t Target, tier string) *invokeKeys {
+	if v, ok := c.m.Load(t.ProfileARN); ok {
+		if k := v.(*invokeKeys); k.tier == tier && maps.Equal(k.tags, t.Tags) {
+			return k
+		}
+	}
+	k := newInvokeKeys(t, tier)
+	if _, loaded := c.m.Load(t.ProfileARN); loaded || c.len.Load() < maxInvokeKeys {
+		if _, loaded := c.m.Swap(t.ProfileARN, k); !loaded {
+			c.len.Add(1)
+		}
+	}
+	return k
 }
 
 // modelARN returns the ARN of t's model in region, the i-th of t.Regions:

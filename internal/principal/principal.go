@@ -200,8 +200,16 @@ func (s *Service) ByAccessKey(accessKeyID string) (Identity, bool) {
 // ByAPIKey returns the identity owning an active Bedrock API key. Keys are
 // found by the SHA-256 of the token, so no secret is compared directly.
 func (s *Service) ByAPIKey(token string) (Identity, bool) {
-	// hashToken(token), in a stack buffer: the lookup does not allocate.
-	sum := sha256.Sum256([]byte(token))
+	// hashToken(token), in stack buffers: the lookup does not allocate
+	// ([]byte(token) would, past 32 bytes; a key is 60).
+	var buf [256]byte
+	b := buf[:0]
+	if len(token) <= len(buf) {
+		b = append(b, token...)
+	} else {
+		b = []byte(token)
+	}
+	sum := sha256.Sum256(b)
 	var h [2 * sha256.Size]byte
 	hex.Encode(h[:], sum[:])
 	s.mu.RLock()

@@ -53,13 +53,24 @@ var (
 // RequestTimeoutException (and the connection is closed), and a full
 // budget is Throttled.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, budget *bodyBudget) (body []byte, release func(), err error) {
-	var charged int64
-	release = func() { budget.give(charged) }
+	body, charged, err := readCharged(w, r, limit, timeout, budget)
+	if charged == 0 {
+		return body, noRelease, err // most bodies: no closure to allocate
+	}
+	return body, func() { budget.give(charged) }, err
+}
+
+// noRelease is readBody's release when nothing was charged.
+func noRelease() {}
+
+// readCharged is readBody, returning what it charged to budget instead of
+// a release.
+func readCharged(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, budget *bodyBudget) (body []byte, charged int64, err error) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, release, nil
+		return nil, 0, nil
 	}
 	if r.ContentLength > limit {
-		return nil, release, errkind.New(errkind.Invalid, "Request body of %d bytes exceeds the limit of %d bytes.", r.ContentLength, limit)
+		return nil, 0, errkind.New(errkind.Invalid, "Request body of %d bytes exceeds the limit of %d bytes.", r.ContentLength, limit)
 	}
 	rc := http.NewResponseController(w)
 	if timeout > 0 {
@@ -80,7 +91,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 		// large ones in flight.
 		if over := size - firstChunk; over > charged {
 			if !budget.take(over - charged) {
-				return nil, release, errBodyBudget
+				return nil, charged, errBodyBudget
 			}
 			charged = over
 		}
@@ -91,20 +102,20 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 			n, rerr := r.Body.Read(body[len(body):cap(body)])
 			body = body[:len(body)+n]
 			if int64(len(body)) > limit {
-				return nil, release, errkind.New(errkind.Invalid, "Request body exceeds the limit of %d bytes.", limit)
+				return nil, charged, errkind.New(errkind.Invalid, "Request body exceeds the limit of %d bytes.", limit)
 			}
 			if rerr == io.EOF {
-				return body, release, nil
+				return body, charged, nil
 			}
 			if rerr != nil {
 				if errors.Is(rerr, os.ErrDeadlineExceeded) {
-					return nil, release, errBodyTime
+					return nil, charged, errBodyTime
 				}
 				var tooLarge *http.MaxBytesError
 				if errors.As(rerr, &tooLarge) {
-					return nil, release, errkind.New(errkind.Invalid, "Request body exceeds the limit of %d bytes.", limit)
+					return nil, charged, errkind.New(errkind.Invalid, "Request body exceeds the limit of %d bytes.", limit)
 				}
-				return nil, release, errkind.Wrap(errkind.Invalid, rerr, "Could not read the request body.")
+				return nil, charged, errkind.Wrap(errkind.Invalid, rerr, "Could not read the request body.")
 			}
 		}
 		size = min(2*size, limit+1)

@@ -301,3 +301,17 @@ func TestClientGoneIsNotAnError(t *testing.T) {
 		t.Errorf("a cancelled request's access line:\n%s", logs)
 	}
 }
+
+// BenchmarkBodyLimit is the body limit's decision for a Converse call on
+// an application profile's percent-encoded ARN, as the server makes it
+// for each request.
+func BenchmarkBodyLimit(b *testing.B) {
+	srv := server.New(server.Options{MaxBodyBytes: 1 << 20, RuntimeMaxBodyBytes: 25_000_000, RuntimeRoutes: runtimeRoutes})
+	r := httptest.NewRequest("POST", "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A123456789012%3Aapplication-inference-profile%2Fabcd1234efgh/converse", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if srv.BodyLimit(r) != 25_000_000 {
+			b.Fatal("not the runtime limit")
+		}
+	}
+}

@@ -30,6 +30,10 @@ import (
 // Authorizer decides whether an authenticated caller may act (authz.Authorizer).
 type Authorizer interface {
 	Check(id principal.Identity, env authz.Env, action, resource string, keys map[string][]string) error
+	// Unrestricted reports whether Check allows id everything: the
+	// request then carries no authorizer, and its handlers build no
+	// condition keys.
+	Unrestricted(id principal.Identity) bool
 }
 
 // Authenticator is what the server needs from the principal domain.
@@ -139,7 +143,7 @@ type Server struct {
 	prefix  string
 	bodies  *bodyBudget
 	// runtimeRoutes matches RuntimeRoutes, for the body limit.
-	runtimeRoutes *http.ServeMux
+	runtimeRoutes *routeSet
 }
 
 // New returns a Server; call Serve to run it.
@@ -168,10 +172,7 @@ func New(opts Options) *Server {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	s := &Server{opts: opts, log: opts.Logger, prefix: hex.EncodeToString(b[:]), bodies: newBodyBudget(opts.BodyMemoryBytes)}
-	s.runtimeRoutes = http.NewServeMux()
-	for _, p := range opts.RuntimeRoutes {
-		s.runtimeRoutes.HandleFunc(p, http.NotFound)
-	}
+	s.runtimeRoutes = newRouteSet(opts.RuntimeRoutes)
 	s.handler = s.routes()
 	return s
 }
@@ -182,11 +183,20 @@ func New(opts Options) *Server {
 // other path, /model/... included).
 func (s *Server) BodyLimit(r *http.Request) int64 {
 	if r.Header.Get("X-Amz-Target") == "" && !strings.HasPrefix(r.URL.Path, "/service/") && !strings.HasPrefix(r.URL.Path, "/tollgate/") {
-		if _, pattern := s.runtimeRoutes.Handler(r); pattern != "" {
+		if s.runtimeRoutes.matches(r, requestPath(r)) {
 			return s.opts.RuntimeMaxBodyBytes
 		}
 	}
 	return s.opts.MaxBodyBytes
+}
+
+// requestPath returns r's escaped path (URL.EscapedPath): the one observe
+// computed for the request, or computed now.
+func requestPath(r *http.Request) string {
+	if p := awsproto.Info(r.Context()).Path; p != "" {
+		return p
+	}
+	return sigv4.EscapedPath(r.URL)
 }
 
 // Handler returns the server's root handler (for httptest).
@@ -242,11 +252,7 @@ func (s *Server) routes() http.Handler {
 	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// An http.ServeMux answers a path with "//", "." or ".." segments
 		// with a redirect no AWS client follows; answer it here instead.
-		info := awsproto.Info(r.Context())
-		if info.Path == "" {
-			info.Path = r.URL.EscapedPath()
-		}
-		if s.opts.RestJSON == nil || !canonicalPath(info.Path) {
+		if s.opts.RestJSON == nil || !canonicalPath(requestPath(r)) {
 			UnknownOperation(w, r)
 			return
 		}
@@ -395,7 +401,7 @@ func (s *Server) authenticate(signingName string, fail errorWriter, next http.Ha
 			}
 		}
 		info.Identity = id
-		if s.opts.Authz != nil {
+		if s.opts.Authz != nil && !s.opts.Authz.Unrestricted(id) {
 			env := authz.Env{Secure: r.TLS != nil}
 			if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 				env.SourceIP = host
@@ -525,14 +531,31 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// requestState is what observe allocates per request.
+type requestState struct {
+	info awsproto.RequestInfo
+	sw   statusWriter
+	id   [1]string // the X-Amzn-RequestId header's value
+}
+
+// requestIDHeader is X-Amzn-RequestId in canonical form, the key
+// Header.Set would use.
+var requestIDHeader = http.CanonicalHeaderKey("X-Amzn-RequestId")
+
 // observe assigns the request id, recovers panics, and writes one access
 // line per request.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &awsproto.RequestInfo{ID: s.newRequestID()}
-		w.Header().Set("X-Amzn-RequestId", info.ID)
-		sw := &statusWriter{ResponseWriter: w}
+		// The request's info, its status writer and its id header's value
+		// in one allocation.
+		st := &requestState{
+			info: awsproto.RequestInfo{ID: s.newRequestID(), Path: sigv4.EscapedPath(r.URL)},
+			sw:   statusWriter{ResponseWriter: w},
+		}
+		info, sw := &st.info, &st.sw
+		st.id[0] = info.ID
+		w.Header()[requestIDHeader] = st.id[:] // Header.Set, without its slice
 		r = r.WithContext(awsproto.WithInfo(r.Context(), info))
 		defer func() {
 			if v := recover(); v != nil {

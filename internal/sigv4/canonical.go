@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,6 +98,13 @@ func requestPath(r *http.Request) string {
 		}
 		return ""
 	}
+	return EscapedPath(u)
+}
+
+// EscapedPath returns u.EscapedPath() without its allocation in the common
+// case of a percent-encoded path: RawPath when it is a valid encoding of
+// Path, as EscapedPath checks (rawPathValid), else EscapedPath itself.
+func EscapedPath(u *url.URL) string {
 	if u.RawPath != "" && rawPathValid(u.RawPath, u.Path) {
 		return u.RawPath
 	}

@@ -29,12 +29,14 @@ type RequestInfo struct {
 	Op       string             // operation name for logs and metrics
 	Err      error              // the error answered, logged once by the access log
 	Body     []byte             // the request body, read once before auth
-	// Path is the request's escaped path (URL.EscapedPath, which unescapes
-	// a percent-encoded path to check it) once something computed it;
-	// "" until then.
+	// Path is the request's escaped path (URL.EscapedPath), computed once
+	// by the server for every user of it: the body limit's routing, the
+	// path check and the access log; "" in a request the server did not
+	// see.
 	Path string
 	// Authorizer decides what the caller may do; nil allows everything
-	// (handlers tested alone).
+	// (a caller the server's authorizer leaves unrestricted, an account's
+	// root; handlers tested alone).
 	Authorizer func(action, resource string, keys map[string][]string) error
 }
 

@@ -207,23 +207,35 @@ func (p *Provider) Converse(ctx context.Context, call converse.Call, req *conver
 		return nil, err
 	}
 
-	content := make([]converse.ContentBlock, 1, 2)
-	text := g.text
-	content[0].Text = &text
+	// The response and everything it points to, in one allocation.
+	o := &converseReply{text: g.text}
+	content := o.content[:1]
+	content[0].Text = &o.text
 	if g.tool != nil {
 		content = append(content, converse.ContentBlock{ToolUse: g.tool})
 	}
-	resp := &converse.Response{
+	o.resp = converse.Response{
 		StopReason: g.stopReason,
 		Usage:      g.usage(g.outputTokens()),
 		Metrics:    converse.Metrics{LatencyMs: p.cfg.Now().Sub(start).Milliseconds()},
 	}
 	if call.ServiceTier != "" {
 		// The simulator serves every tier it is asked for.
-		resp.ServiceTier = &converse.ServiceTier{Type: call.ServiceTier}
+		o.tier = converse.ServiceTier{Type: call.ServiceTier}
+		o.resp.ServiceTier = &o.tier
 	}
-	resp.Output.Message = &converse.Message{Role: "assistant", Content: content}
-	return resp, nil
+	o.msg = converse.Message{Role: "assistant", Content: content}
+	o.resp.Output.Message = &o.msg
+	return &o.resp, nil
+}
+
+// converseReply holds a Converse response with the values it points to.
+type converseReply struct {
+	resp    converse.Response
+	msg     converse.Message
+	tier    converse.ServiceTier
+	text    string
+	content [2]converse.ContentBlock
 }
 
 // ConverseStream answers one streaming call, passing the events the
