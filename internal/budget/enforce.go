@@ -465,12 +465,14 @@ func (s *Service) ProfileChanged(old, new *profile.Profile) {
 	}
 }
 
-// AddProfiles indexes existing profiles (at start, before serving).
-func (s *Service) AddProfiles(ps []profile.Profile) {
+// AddProfiles indexes existing profiles (at start, before serving). The
+// index keeps their tag sets: pass the profile service's own
+// (profile.Service.AllShared), not copies.
+func (s *Service) AddProfiles(ps []*profile.Profile) {
 	keys := make([]subjectKey, len(ps))
 	subs := make([]*subject, len(ps))
-	for i := range ps {
-		keys[i], subs[i] = profileSubject(&ps[i])
+	for i, p := range ps {
+		keys[i], subs[i] = profileSubject(p)
 	}
 	s.idx.setSubjects(keys, subs)
 }

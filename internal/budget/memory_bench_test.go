@@ -45,8 +45,9 @@ func BenchmarkIndexMemory100k(b *testing.B) {
 			ps[i] = profile.Profile{ID: id, ARN: profileARN(id), Account: acct, Region: "us-east-1", ModelID: haiku,
 				ModelARNs: modelARNs, Scope: "in-region", Tags: sets[i%budgets]}
 		}
+		ptrs := pointers(ps)
 		base := heapInuse()
-		f.svc.AddProfiles(ps)
+		f.svc.AddProfiles(ptrs)
 		held := heapInuse() - base
 		if tk, err := f.admit("p00000000001", sets[1], 1); err != nil || budget.TicketBudgets(tk) != 1 {
 			b.Fatalf("admit = %v; want one budget in scope", err)

@@ -96,6 +96,10 @@ func TestReloadFollowsOtherReplica(t *testing.T) {
 		if tg, _ := b.TagsOf(acct, p1.ARN); tg["team"] != "y" {
 			t.Errorf("TagsOf(p1) = %v", tg)
 		}
+		all := b.AllShared()
+		if len(all) != 2 || !slices.Contains(all, before) {
+			t.Errorf("AllShared() = %v, want 2 profiles, p1 as Lookup returns it", all)
+		}
 	})
 }
 

@@ -569,6 +569,20 @@ func (s *Service) All() []Profile {
 	return out
 }
 
+// AllShared returns every application profile of every account, in no
+// order, without copying them: callers must not modify them (as with
+// Lookup). Indexes built over the profiles take these, so the tag sets
+// and strings they keep are the Service's own, not copies.
+func (s *Service) AllShared() []*Profile {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Profile, 0, len(s.byKey))
+	for _, p := range s.byKey {
+		out = append(out, p)
+	}
+	return out
+}
+
 // Delete deletes an application profile. System-defined profiles cannot be
 // deleted.
 func (s *Service) Delete(ctx context.Context, account, identifier string) error {
