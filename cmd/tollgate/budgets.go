@@ -94,7 +94,7 @@ func openBudgets(ctx context.Context, m *Main) (*Budgets, error) {
 		return nil, err
 	}
 	m.Profiles.OnChange(b.Service.ProfileChanged)
-	b.Service.AddProfiles(m.Profiles.All())
+	b.Service.AddProfiles(m.Profiles.AllShared())
 	b.API = budgetsapi.New(b.Service)
 	if m.Watch != nil {
 		m.Watch.BudgetStatus = b.status

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -212,7 +213,7 @@ type subjectKey struct{ arn, account, model string }
 type subject struct {
 	account, arn, model string
 	tags                tags.Set
-	regions             []string // the regions a profile routes to; nil when unknown
+	regions             *[]string // the regions a profile routes to (shared; see index.regions); nil when unknown
 	// source is the region calls are made to ("" when unknown); scope
 	// the endpoint scope they are priced in, as records keep it ("" in
 	// region, "geo", "global").
@@ -220,8 +221,11 @@ type subject struct {
 }
 
 func (sub *subject) line() line {
-	return line{account: sub.account, profileARN: sub.arn, model: sub.model, tags: sub.tags, regions: sub.regions,
-		source: sub.source, scope: sub.scope}
+	l := line{account: sub.account, profileARN: sub.arn, model: sub.model, tags: sub.tags, source: sub.source, scope: sub.scope}
+	if sub.regions != nil {
+		l.regions = *sub.regions
+	}
+	return l
 }
 
 // recordScope returns a profile's or call's endpoint scope as records keep
@@ -233,11 +237,18 @@ func recordScope(scope string) string {
 	return scope
 }
 
-// entry is the budgets that may include a subject's calls.
+// entry is the budgets that may include a subject's calls. There is one
+// per profile, so it is kept small: in is shared between entries when it
+// holds one budget (index.one).
 type entry struct {
-	sub    subject
-	states []*state
-	check  []bool // the state's scope depends on the operation: evaluate per call
+	sub subject
+	in  []inScope // in the budgets' order
+}
+
+// inScope is a budget that may include a subject's calls.
+type inScope struct {
+	st    *state
+	check bool // the state's scope depends on the operation: evaluate per call
 }
 
 // index maps subjects to their budgets. Readers look an entry up under a
@@ -250,32 +261,100 @@ type index struct {
 	mu  sync.Mutex
 	all []*state // every budget's state, in (account, name) order; guarded by mu
 
-	rw sync.RWMutex
-	m  map[subjectKey]*entry // written with mu and rw held
+	// one holds the entries' lists of one budget, shared: most profiles
+	// are in the scope of few budgets, many of them of the same one.
+	// Emptied when every entry is rebuilt (replace); guarded by mu.
+	one map[inScope][]inScope
+	// regions holds the subjects' region lists, shared, by their
+	// regions joined with commas; guarded by mu.
+	regions map[string]*[]string
+
+	rw     sync.RWMutex
+	byARN  map[string]*entry    // profile ARN -> entry; written with mu and rw held
+	direct map[directKey]*entry // an account's direct calls to a model; written with mu and rw held
 }
+
+// directKey is the subjectKey of direct calls.
+type directKey struct{ account, model string }
 
 // get returns the entry of k.
 func (ix *index) get(k subjectKey) (*entry, bool) {
 	ix.rw.RLock()
-	e, ok := ix.m[k]
+	var e *entry
+	var ok bool
+	if k.arn != "" {
+		e, ok = ix.byARN[k.arn]
+	} else {
+		e, ok = ix.direct[directKey{k.account, k.model}]
+	}
 	ix.rw.RUnlock()
 	return e, ok
 }
 
-// build returns sub's entry against states.
-func build(sub subject, states []*state) *entry {
-	e := &entry{sub: sub}
-	l := sub.line()
+// setLocked sets the entry of k (nil removes it); mu and rw are held.
+func (ix *index) setLocked(k subjectKey, e *entry) {
+	if ix.byARN == nil {
+		ix.byARN, ix.direct = map[string]*entry{}, map[directKey]*entry{}
+	}
+	switch {
+	case k.arn != "" && e != nil:
+		ix.byARN[k.arn] = e
+	case k.arn != "":
+		delete(ix.byARN, k.arn)
+	case e != nil:
+		ix.direct[directKey{k.account, k.model}] = e
+	default:
+		delete(ix.direct, directKey{k.account, k.model})
+	}
+}
+
+// list returns in, or the equal list of one budget held in ix.one; mu
+// is held. Shared lists are never modified.
+func (ix *index) list(in []inScope) []inScope {
+	if len(in) != 1 {
+		return in
+	}
+	if l, ok := ix.one[in[0]]; ok {
+		return l
+	}
+	if ix.one == nil {
+		ix.one = map[inScope][]inScope{}
+	}
+	ix.one[in[0]] = in
+	return in
+}
+
+// shareRegions returns sub with its region list replaced by the shared
+// equal one; mu is held.
+func (ix *index) shareRegions(sub subject) subject {
+	if sub.regions == nil {
+		return sub
+	}
+	k := strings.Join(*sub.regions, ",")
+	if r, ok := ix.regions[k]; ok {
+		sub.regions = r
+		return sub
+	}
+	if ix.regions == nil {
+		ix.regions = map[string]*[]string{}
+	}
+	ix.regions[k] = sub.regions
+	return sub
+}
+
+// build returns sub's entry against states; mu is held.
+func (ix *index) build(sub subject, states []*state) *entry {
+	e := &entry{sub: ix.shareRegions(sub)}
+	l := e.sub.line()
 	for _, st := range states {
 		switch st.sc.admits(&l) {
 		case yes:
-			e.states = append(e.states, st)
-			e.check = append(e.check, false)
+			e.in = append(e.in, inScope{st, false})
 		case maybe:
-			e.states = append(e.states, st)
-			e.check = append(e.check, true)
+			e.in = append(e.in, inScope{st, true})
 		}
 	}
+	e.in = ix.list(slices.Clip(e.in))
 	return e
 }
 
@@ -293,12 +372,9 @@ func (ix *index) fill(k subjectKey, sub subject) *entry {
 	if e, ok := ix.get(k); ok {
 		return e
 	}
-	e := build(sub, ix.all)
+	e := ix.build(sub, ix.all)
 	ix.rw.Lock()
-	if ix.m == nil {
-		ix.m = map[subjectKey]*entry{}
-	}
-	ix.m[k] = e
+	ix.setLocked(k, e)
 	ix.rw.Unlock()
 	return e
 }
@@ -317,27 +393,36 @@ func (ix *index) replace(old, new *state) {
 		all = slices.Insert(all, i, new)
 	}
 	ix.all = all
-	cur := ix.m // no writer but us: read without rw
-	next := make(map[subjectKey]*entry, len(cur))
-	for k, e := range cur {
-		ne := &entry{sub: e.sub, states: make([]*state, 0, len(e.states)+1), check: make([]bool, 0, len(e.states)+1)}
-		for i, st := range e.states {
-			if st != old {
-				ne.states, ne.check = append(ne.states, st), append(ne.check, e.check[i])
+	ix.one = nil
+	rebuild := func(e *entry) *entry {
+		ne := &entry{sub: e.sub}
+		var in []inScope
+		for _, x := range e.in {
+			if x.st != old {
+				in = append(in, x)
 			}
 		}
 		if new != nil {
 			l := e.sub.line()
 			if v := new.sc.admits(&l); v != no {
-				i, _ := slices.BinarySearchFunc(ne.states, new, stateLess)
-				ne.states = slices.Insert(ne.states, i, new)
-				ne.check = slices.Insert(ne.check, i, v == maybe)
+				i, _ := slices.BinarySearchFunc(in, new, func(x inScope, st *state) int { return stateLess(x.st, st) })
+				in = slices.Insert(in, i, inScope{new, v == maybe})
 			}
 		}
-		next[k] = ne
+		ne.in = ix.list(slices.Clip(in))
+		return ne
+	}
+	// No writer but us: read without rw.
+	byARN := make(map[string]*entry, len(ix.byARN))
+	for k, e := range ix.byARN {
+		byARN[k] = rebuild(e)
+	}
+	direct := make(map[directKey]*entry, len(ix.direct))
+	for k, e := range ix.direct {
+		direct[k] = rebuild(e)
 	}
 	ix.rw.Lock()
-	ix.m = next
+	ix.byARN, ix.direct = byARN, direct
 	ix.rw.Unlock()
 }
 
@@ -349,25 +434,19 @@ func (ix *index) setSubjects(keys []subjectKey, subs []*subject) {
 	built := make([]*entry, len(keys))
 	for i := range keys {
 		if subs[i] != nil {
-			built[i] = build(*subs[i], ix.all)
+			built[i] = ix.build(*subs[i], ix.all)
 		}
 	}
 	ix.rw.Lock()
 	defer ix.rw.Unlock()
-	if ix.m == nil {
-		ix.m = make(map[subjectKey]*entry, len(keys))
-	}
 	for i, k := range keys {
-		if built[i] == nil {
-			delete(ix.m, k)
-			continue
-		}
-		ix.m[k] = built[i]
+		ix.setLocked(k, built[i])
 	}
 }
 
 func profileSubject(p *profile.Profile) (subjectKey, *subject) {
-	return subjectKey{arn: p.ARN}, &subject{account: p.Account, arn: p.ARN, model: p.ModelID, tags: p.Tags, regions: p.Regions(),
+	regions := p.Regions()
+	return subjectKey{arn: p.ARN}, &subject{account: p.Account, arn: p.ARN, model: p.ModelID, tags: p.Tags, regions: &regions,
 		source: p.Region, scope: recordScope(p.Scope)}
 }
 
@@ -386,12 +465,14 @@ func (s *Service) ProfileChanged(old, new *profile.Profile) {
 	}
 }
 
-// AddProfiles indexes existing profiles (at start, before serving).
-func (s *Service) AddProfiles(ps []profile.Profile) {
+// AddProfiles indexes existing profiles (at start, before serving). The
+// index keeps their tag sets: pass the profile service's own
+// (profile.Service.AllShared), not copies.
+func (s *Service) AddProfiles(ps []*profile.Profile) {
 	keys := make([]subjectKey, len(ps))
 	subs := make([]*subject, len(ps))
-	for i := range ps {
-		keys[i], subs[i] = profileSubject(&ps[i])
+	for i, p := range ps {
+		keys[i], subs[i] = profileSubject(p)
 	}
 	s.idx.setSubjects(keys, subs)
 }
@@ -473,12 +554,13 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 		e = s.idx.fill(k, subject{account: a.Account, arn: a.ProfileARN, model: a.Model.ID, tags: a.Tags,
 			source: a.Region, scope: recordScope(a.Scope)})
 	}
-	if len(e.states) == 0 {
+	if len(e.in) == 0 {
 		return noTicket{}, nil
 	}
 	t := &ticket{s: s}
-	for i, st := range e.states {
-		if e.check[i] {
+	for _, in := range e.in {
+		st := in.st
+		if in.check {
 			t.ln = e.sub.line()
 			t.ln.operation, t.ln.opKnown = a.Operation, true
 			t.ln.tier, t.ln.tierKnown = a.ServiceTier, a.ServiceTier != ""

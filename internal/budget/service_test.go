@@ -173,7 +173,7 @@ func TestRetagEntersAndLeavesScope(t *testing.T) {
 	f := newFixture(t, t0)
 	mustCreate(t, f, budget.Budget{Name: "claims-zero", Limit: 0, Filter: claims(), Actions: []budget.Action{{Type: budget.Block, Threshold: 100}}})
 	p := profile.Profile{ID: "bbbbbbbbbbbb", ARN: profileARN("bbbbbbbbbbbb"), Account: acct, ModelID: haiku, Tags: tags.Set{"dept": "sales"}}
-	f.svc.AddProfiles([]profile.Profile{p})
+	f.svc.AddProfiles([]*profile.Profile{&p})
 	try := func() error {
 		// Admission passes the tags the pipeline resolved; the index keeps
 		// the profile's current ones.
@@ -480,7 +480,7 @@ func benchmarkAdmit(b *testing.B, shared bool) {
 		ps[i] = profile.Profile{ID: id, ARN: profileARN(id), Account: acct, ModelID: haiku,
 			Tags: tags.Set{"team": fmt.Sprintf("t%03d", i%(budgets-depts)), "dept": fmt.Sprintf("d%d", i%depts)}}
 	}
-	f.svc.AddProfiles(ps)
+	f.svc.AddProfiles(pointers(ps))
 	adms := make([]admission.Request, profiles)
 	for i, p := range ps {
 		adms[i] = admission.Request{Time: t0, Account: acct, ProfileARN: p.ARN, ProfileID: p.ID, Model: catalog.Model{ID: haiku},
@@ -492,7 +492,7 @@ func benchmarkAdmit(b *testing.B, shared bool) {
 	// The baseline: a call through a profile no budget covers.
 	none := admission.Request{Time: t0, Account: acct, ProfileARN: profileARN("zzzzzzzzzzzz"), ProfileID: "zzzzzzzzzzzz", Model: catalog.Model{ID: haiku},
 		Tags: tags.Set{"team": "none"}, Operation: "Converse", InputTokens: 100, MaxOutputTokens: 100, WorstCase: money.Cent}
-	f.svc.AddProfiles([]profile.Profile{{ID: "zzzzzzzzzzzz", ARN: none.ProfileARN, Account: acct, ModelID: haiku, Tags: none.Tags}})
+	f.svc.AddProfiles([]*profile.Profile{{ID: "zzzzzzzzzzzz", ARN: none.ProfileARN, Account: acct, ModelID: haiku, Tags: none.Tags}})
 	b.Run("no-budget-in-scope", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -578,7 +578,7 @@ func TestRegionScopeAtAdmission(t *testing.T) {
 	}
 	east := profile.Profile{ID: "eeeeeeeeeeee", ARN: profileARN("eeeeeeeeeeee"), Account: acct, ModelID: haiku, ModelARNs: []string{arnOf("us-east-1")}}
 	both := profile.Profile{ID: "bbbbbbbbbbbb", ARN: profileARN("bbbbbbbbbbbb"), Account: acct, ModelID: haiku, ModelARNs: []string{arnOf("us-east-1"), arnOf("us-west-2")}}
-	f.svc.AddProfiles([]profile.Profile{east, both})
+	f.svc.AddProfiles([]*profile.Profile{&east, &both})
 	if _, err := f.admit(east.ID, nil, money.Cent); err != nil {
 		t.Errorf("call through a us-east-1 profile: %v", err)
 	}
@@ -650,7 +650,7 @@ func BenchmarkProfileChanged(b *testing.B) {
 		id := fmt.Sprintf("p%011d", i)
 		ps[i] = profile.Profile{ID: id, ARN: profileARN(id), Account: acct, ModelID: haiku, Tags: tags.Set{"app": fmt.Sprintf("app-%04d", i%budgets)}}
 	}
-	f.svc.AddProfiles(ps)
+	f.svc.AddProfiles(pointers(ps))
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -658,4 +658,13 @@ func BenchmarkProfileChanged(b *testing.B) {
 		f.svc.ProfileChanged(nil, &profile.Profile{ID: id, ARN: profileARN(id), Account: acct, ModelID: haiku, Tags: tags.Set{"app": fmt.Sprintf("app-%04d", i%budgets)}})
 		i++
 	}
+}
+
+// pointers returns pointers to ps's elements.
+func pointers(ps []profile.Profile) []*profile.Profile {
+	out := make([]*profile.Profile, len(ps))
+	for i := range ps {
+		out[i] = &ps[i]
+	}
+	return out
 }

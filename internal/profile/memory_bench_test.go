@@ -36,8 +36,23 @@ func heapInuse() uint64 {
 // tags each (as 'tollgate bench --scale' creates them, every string its
 // own allocation as a store scan makes it) and reports the heap the
 // Service holds per profile after a GC: the part of a server's memory
-// that grows with the number of profiles.
+// that grows with the number of profiles. In "shared" the tags repeat as
+// in the scale run (app=app-<i mod 1000>, and team and dept that follow
+// from it: 1,000 distinct sets); in "unique" every profile has its own
+// app tag, so no two tag sets are equal.
 func BenchmarkServiceMemory100k(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		app  func(i int) string
+	}{
+		{"shared", func(i int) string { return fmt.Sprintf("app-%04d", i%1000) }},
+		{"unique", func(i int) string { return fmt.Sprintf("app-%06d", i) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) { benchmarkServiceMemory(b, tc.app) })
+	}
+}
+
+func benchmarkServiceMemory(b *testing.B, app func(int) string) {
 	const n = 100_000
 	for b.Loop() {
 		base := heapInuse()
@@ -51,7 +66,7 @@ func BenchmarkServiceMemory100k(b *testing.B) {
 				ModelARNs: []string{strings.Clone("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0")},
 				Source:    strings.Clone("arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"),
 				CreatedAt: time.Unix(int64(i), 0), UpdatedAt: time.Unix(int64(i), 0),
-				Tags: tags.Set{strings.Clone("app"): fmt.Sprintf("app-%04d", i%1000), strings.Clone("team"): fmt.Sprintf("team-%03d", i%100),
+				Tags: tags.Set{strings.Clone("app"): app(i), strings.Clone("team"): fmt.Sprintf("team-%03d", i%100),
 					strings.Clone("dept"): fmt.Sprintf("dept-%02d", i%10), strings.Clone("environment"): strings.Clone("bench")},
 			})
 		}

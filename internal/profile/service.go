@@ -34,15 +34,21 @@ type Service struct {
 	now     func() time.Time
 
 	mu       sync.RWMutex
-	byKey    map[key]*Profile // account+id -> profile
-	byAcct   map[string][]*Profile
-	tokens   map[key]*Profile       // account+token -> profile
-	names    map[key]*Profile       // account+name -> profile
-	tagIdx   map[string]*tags.Index // account -> ARN -> tags
+	byKey    map[key]*Profile    // account+id -> profile: Lookup, the hot path
+	accts    map[string]*account // account -> its profiles
+	strs     map[string]string   // interned strings profiles repeat (accounts, regions, models, sources)
+	arnLists map[string][]string // interned ModelARNs lists, by their strings joined with NUL
 	onChange []func(old, new *Profile)
 	// writes counts the store writes made under mu, so Reload can tell
 	// that its snapshot of the store may predate one of them.
 	writes uint64
+}
+
+// account is one account's application profiles.
+type account struct {
+	names  map[string]*Profile // name -> profile; its size is the account's profile count
+	tokens map[string]*Profile // client request token -> profile
+	tags   *tags.Index         // ARN -> tags
 }
 
 type key struct{ account, s string }
@@ -67,12 +73,8 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		region:  cfg.Region,
 		quota:   cmp.Or(cfg.Quota, DefaultQuota),
 		now:     cfg.Now,
-		byKey:   map[key]*Profile{},
-		byAcct:  map[string][]*Profile{},
-		tokens:  map[key]*Profile{},
-		names:   map[key]*Profile{},
-		tagIdx:  map[string]*tags.Index{},
 	}
+	s.resetLocked(0)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -80,8 +82,13 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cap(all) > len(all) {
+		// The view keeps pointers into all: no room for profiles that
+		// will never come.
+		all = slices.Clone(all)
+	}
 	for i := range all {
-		s.insertLocked(&all[i])
+		s.insertLocked(&all[i], true)
 	}
 	return s, nil
 }
@@ -104,41 +111,154 @@ func (s *Service) notify(old, new *Profile) {
 	}
 }
 
-func (s *Service) insertLocked(p *Profile) {
-	if p.Scope == "" {
-		// A row written before the store kept the scope (or by an older
-		// replica): the scope its source names.
-		p.Scope = ScopeOfSource(p.Source)
+// resetLocked empties the in-memory view, sized for n profiles.
+func (s *Service) resetLocked(n int) {
+	s.byKey = make(map[key]*Profile, n)
+	s.accts = map[string]*account{}
+	if s.strs == nil {
+		s.strs = map[string]string{}
+		s.arnLists = map[string][]string{}
+	}
+}
+
+// intern returns the service's copy of a string that many profiles
+// repeat, so they share it.
+func (s *Service) intern(v string) string {
+	if c, ok := s.strs[v]; ok {
+		return c
+	}
+	s.strs[v] = v
+	return v
+}
+
+// compactLocked makes a profile not yet published small: it shares the
+// strings profiles repeat and its ModelARNs list with the others, keeps
+// its own strings in one allocation and its ID as a substring of its
+// ARN. It changes no value.
+func (s *Service) compactLocked(p *Profile) {
+	p.Account = s.intern(p.Account)
+	p.Region = s.intern(p.Region)
+	p.ModelID = s.intern(p.ModelID)
+	p.Source = s.intern(p.Source)
+	p.Scope = s.intern(p.Scope)
+	// The strings of its own in one allocation: fewer, and made now, so
+	// the ones they were parsed from (interleaved with what the store
+	// scan or the request decoding left behind) can all be freed.
+	own := [...]*string{&p.ARN, &p.Name, &p.Description, &p.ClientRequestToken, &p.RequestHash}
+	n := 0
+	for _, f := range own {
+		n += len(*f)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range own {
+		b.WriteString(*f)
+	}
+	buf := b.String()
+	for _, f := range own {
+		*f, buf = buf[:len(*f)], buf[len(*f):]
+	}
+	if n := len(p.ARN) - len(p.ID); n > 0 && p.ARN[n-1] == '/' && p.ARN[n:] == p.ID {
+		p.ID = p.ARN[n:]
+	}
+	if len(p.ModelARNs) > 0 {
+		k := strings.Join(p.ModelARNs, "\x00")
+		if l, ok := s.arnLists[k]; ok {
+			p.ModelARNs = l
+		} else {
+			l := make([]string, len(p.ModelARNs))
+			for i, a := range p.ModelARNs {
+				l[i] = s.intern(a)
+			}
+			s.arnLists[k] = l
+			p.ModelARNs = l
+		}
+	}
+}
+
+// insertLocked adds p to the view. fresh says p is not yet published
+// (no reader holds it), so it may be compacted and take the tag index's
+// shared copy of its tags.
+func (s *Service) insertLocked(p *Profile, fresh bool) {
+	if fresh {
+		if p.Scope == "" {
+			// A row written before the store kept the scope (or by an older
+			// replica): the scope its source names.
+			p.Scope = ScopeOfSource(p.Source)
+		}
+		s.compactLocked(p)
 	}
 	s.byKey[key{p.Account, p.ID}] = p
-	s.byAcct[p.Account] = append(s.byAcct[p.Account], p)
+	a := s.accts[p.Account]
+	if a == nil {
+		a = &account{names: map[string]*Profile{}, tokens: map[string]*Profile{}, tags: tags.NewIndex()}
+		s.accts[p.Account] = a
+	}
 	if p.ClientRequestToken != "" {
-		s.tokens[key{p.Account, p.ClientRequestToken}] = p
+		a.tokens[p.ClientRequestToken] = p
 	}
-	s.names[key{p.Account, p.Name}] = p
-	ix := s.tagIdx[p.Account]
-	if ix == nil {
-		ix = tags.NewIndex()
-		s.tagIdx[p.Account] = ix
+	a.names[p.Name] = p
+	if t := a.tags.Put(p.ARN, p.Tags); fresh {
+		p.Tags = t
 	}
-	ix.Put(p.ARN, p.Tags)
 }
 
 func (s *Service) removeLocked(p *Profile) {
 	delete(s.byKey, key{p.Account, p.ID})
-	list := s.byAcct[p.Account]
-	if i := slices.Index(list, p); i >= 0 {
-		s.byAcct[p.Account] = slices.Delete(list, i, i+1)
+	a := s.accts[p.Account]
+	if a == nil {
+		return
 	}
-	if p.ClientRequestToken != "" && s.tokens[key{p.Account, p.ClientRequestToken}] == p {
-		delete(s.tokens, key{p.Account, p.ClientRequestToken})
+	if p.ClientRequestToken != "" && a.tokens[p.ClientRequestToken] == p {
+		delete(a.tokens, p.ClientRequestToken)
 	}
-	if s.names[key{p.Account, p.Name}] == p {
-		delete(s.names, key{p.Account, p.Name})
+	if a.names[p.Name] == p {
+		delete(a.names, p.Name)
 	}
-	if ix := s.tagIdx[p.Account]; ix != nil {
-		ix.Remove(p.ARN)
+	a.tags.Remove(p.ARN)
+	if len(a.names) == 0 {
+		delete(s.accts, p.Account)
 	}
+}
+
+// replaceLocked puts np, a retagged copy of the published old, in its
+// place.
+func (s *Service) replaceLocked(old, np *Profile) {
+	s.byKey[key{np.Account, np.ID}] = np
+	a := s.accts[np.Account]
+	if a.tokens[np.ClientRequestToken] == old {
+		a.tokens[np.ClientRequestToken] = np
+	}
+	if a.names[np.Name] == old {
+		a.names[np.Name] = np
+	}
+	np.Tags = a.tags.Put(np.ARN, np.Tags)
+}
+
+// token returns the profile created with a client request token.
+func (a *account) token(tok string) (*Profile, bool) {
+	if a == nil {
+		return nil, false
+	}
+	p, ok := a.tokens[tok]
+	return p, ok
+}
+
+// named returns the profile with a name.
+func (a *account) named(name string) (*Profile, bool) {
+	if a == nil {
+		return nil, false
+	}
+	p, ok := a.names[name]
+	return p, ok
+}
+
+// countLocked returns how many application profiles account has.
+func (s *Service) countLocked(account string) int {
+	if a := s.accts[account]; a != nil {
+		return len(a.names)
+	}
+	return 0
 }
 
 // CreateInput is a request to create an application inference profile.
@@ -204,7 +324,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
 
 	s.mu.Lock()
 	if in.ClientRequestToken != "" {
-		if p, ok := s.tokens[key{in.Account, in.ClientRequestToken}]; ok {
+		if p, ok := s.accts[in.Account].token(in.ClientRequestToken); ok {
 			s.mu.Unlock()
 			if p.RequestHash != hash {
 				return Profile{}, errkind.New(errkind.Conflict, "The client request token %q was already used with different request parameters.", in.ClientRequestToken)
@@ -212,11 +332,11 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
 			return p.Clone(), nil
 		}
 	}
-	if _, ok := s.names[key{in.Account, in.Name}]; ok {
+	if _, ok := s.accts[in.Account].named(in.Name); ok {
 		s.mu.Unlock()
 		return Profile{}, errkind.New(errkind.Conflict, "An inference profile named %q already exists.", in.Name)
 	}
-	if len(s.byAcct[in.Account]) >= s.quota {
+	if s.countLocked(in.Account) >= s.quota {
 		s.mu.Unlock()
 		return Profile{}, errkind.New(errkind.QuotaExceeded, "The account has reached its quota of %d application inference profiles.", s.quota)
 	}
@@ -253,7 +373,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Profile, error) {
 		s.mu.Unlock()
 		return Profile{}, err
 	}
-	s.insertLocked(p)
+	s.insertLocked(p, true)
 	s.notify(nil, p)
 	s.mu.Unlock()
 	return p.Clone(), nil
@@ -421,10 +541,12 @@ func (s *Service) ListSystem(account string) []Profile {
 // creation time then ID.
 func (s *Service) ListApplication(account string) []Profile {
 	s.mu.RLock()
-	list := s.byAcct[account]
-	out := make([]Profile, len(list))
-	for i, p := range list {
-		out[i] = p.Clone()
+	var out []Profile
+	if a := s.accts[account]; a != nil {
+		out = make([]Profile, 0, len(a.names))
+		for _, p := range a.names {
+			out = append(out, p.Clone())
+		}
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Profile) int {
@@ -443,6 +565,20 @@ func (s *Service) All() []Profile {
 	out := make([]Profile, 0, len(s.byKey))
 	for _, p := range s.byKey {
 		out = append(out, p.Clone())
+	}
+	return out
+}
+
+// AllShared returns every application profile of every account, in no
+// order, without copying them: callers must not modify them (as with
+// Lookup). Indexes built over the profiles take these, so the tag sets
+// and strings they keep are the Service's own, not copies.
+func (s *Service) AllShared() []*Profile {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Profile, 0, len(s.byKey))
+	for _, p := range s.byKey {
+		out = append(out, p)
 	}
 	return out
 }
@@ -559,11 +695,10 @@ func (s *Service) updateTags(ctx context.Context, account, resourceARN string, f
 	// Replace the pointer rather than mutate: readers holding the old
 	// *Profile (Lookup) keep a consistent view.
 	old := cur
-	np := cur.Clone()
+	np := *cur // shares the strings and ModelARNs, which never change
 	np.Tags = next
 	np.UpdatedAt = now
-	s.removeLocked(old)
-	s.insertLocked(&np)
+	s.replaceLocked(old, &np)
 	s.notify(old, &np)
 	s.mu.Unlock()
 	return nil
@@ -582,7 +717,10 @@ func (s *Service) ListTags(account, resourceARN string) ([]tags.Tag, error) {
 func (s *Service) index(account string) *tags.Index {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.tagIdx[account]
+	if a := s.accts[account]; a != nil {
+		return a.tags
+	}
+	return nil
 }
 
 // FindByTags returns the ARNs of the account's application profiles that
@@ -660,31 +798,38 @@ func (s *Service) Reload(ctx context.Context) error {
 }
 
 func (s *Service) swapLocked(all []Profile) {
-	old := s.byKey
-	s.byKey = make(map[key]*Profile, len(all))
-	s.byAcct = map[string][]*Profile{}
-	s.tokens = map[key]*Profile{}
-	s.names = map[key]*Profile{}
-	s.tagIdx = map[string]*tags.Index{}
+	old, oldAccts := s.byKey, s.accts
+	s.resetLocked(len(all))
 	type change struct{ old, new *Profile }
 	var changes []change
 	for i := range all {
-		p := &all[i]
-		k := key{p.Account, p.ID}
-		if o, ok := old[k]; ok {
-			if o.UpdatedAt.Equal(p.UpdatedAt) && o.Tags.Canonical() == p.Tags.Canonical() {
-				p = o
-			} else {
-				changes = append(changes, change{o, p})
-			}
+		p, fresh := &all[i], true
+		o, ok := old[key{p.Account, p.ID}]
+		if ok && o.UpdatedAt.Equal(p.UpdatedAt) && o.Tags.Equal(p.Tags) {
+			p, fresh = o, false
 		} else {
-			changes = append(changes, change{nil, p})
+			// Its own allocation: a pointer into all would keep every
+			// profile of the snapshot alive.
+			np := new(Profile)
+			*np = *p
+			p = np
+			changes = append(changes, change{o, p})
 		}
-		s.insertLocked(p)
+		if s.accts[p.Account] == nil {
+			if oa := oldAccts[p.Account]; oa != nil {
+				// Keep the account's tag index (and the tag sets it
+				// shares), updating it in place.
+				s.accts[p.Account] = &account{names: map[string]*Profile{}, tokens: map[string]*Profile{}, tags: oa.tags}
+			}
+		}
+		s.insertLocked(p, fresh)
 	}
 	for k, o := range old {
 		if _, ok := s.byKey[k]; !ok {
 			changes = append(changes, change{o, nil})
+			if a := s.accts[o.Account]; a != nil {
+				a.tags.Remove(o.ARN)
+			}
 		}
 	}
 	for _, c := range changes {
