@@ -109,7 +109,7 @@ func BenchmarkFlushBusy(b *testing.B) {
 				if mode == "replace" {
 					limit = 1 << 40
 				}
-				reg, err := metrics.Open(b.Context(), metrics.Config{Store: cs, Now: clk.now, MaxMemory: limit, Memory: time.Hour})
+				reg, err := metrics.Open(b.Context(), metrics.Config{Store: cs, Now: clk.now, MaxMemory: limit})
 				if err != nil {
 					b.Fatal(err)
 				}

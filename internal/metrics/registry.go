@@ -116,7 +116,10 @@ const DefaultMaxMemory = 32 << 20
 // asks Run for an early flush, after which every flushed bucket leaves
 // memory, whatever its period: so memory holds at most MaxMemory plus
 // what arrives during one flush, independent of the number of series
-// (profiles). The bound holds as long as the store takes the writes; a
+// (profiles). A flush itself holds copies of at most FlushChunk buckets
+// at a time (it writes them in chunks of that many, one transaction
+// each), so its transient memory, the store's included, is bounded too.
+// The bound holds as long as the store takes the writes; a
 // failing store keeps the unwritten buckets (no sample is dropped) and
 // memory grows until it recovers.
 //
@@ -440,15 +443,39 @@ func (r *Registry) sample(id bucketID, v int64) {
 	b.dirty = true
 }
 
+// FlushChunk is the most buckets one Store.WriteMetricBuckets call of
+// Flush carries (one series' buckets more, at most): Flush writes in
+// transactions of that many buckets so that its transient memory, and
+// the store's, is bounded whatever the number of series.
+const FlushChunk = 4096
+
 // Flush writes every bucket changed since the last flush, then lets
 // buckets go that are older than the memory window or, when memory is
 // over its bound, every bucket it wrote.
+//
+// It writes in chunks of at most FlushChunk buckets (plus a series'
+// few), one WriteMetricBuckets call (one transaction) each. A chunk
+// written is done: its replaced buckets are clean, its deltas gone. When
+// a chunk fails, Flush stops: that chunk's buckets are kept aside and
+// written first by the next Flush, and the buckets not yet taken stay
+// changed in memory, so each sample is written once.
 func (r *Registry) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	replace, merge := r.pendingReplace, r.pendingMerge
 	r.pendingReplace, r.pendingMerge = nil, nil
+	r.mu.Unlock()
+	if err := r.write(ctx, replace, merge); err != nil {
+		return err
+	}
+	clear(replace)
+	clear(merge)
+	replace, merge = replace[:0], merge[:0]
+	r.mu.Lock()
+	// r.mu is released around each chunk's write: series added meanwhile
+	// may or may not be visited (a map may change during range), and
+	// those not visited are written by the next Flush.
 	for key, s := range r.series {
 		n := 0
 		for i := range s.b {
@@ -479,20 +506,40 @@ func (r *Registry) Flush(ctx context.Context) error {
 		}
 		clear(s.b[n:])
 		s.b = s.b[:n]
+		if len(replace)+len(merge) >= FlushChunk {
+			r.mu.Unlock()
+			if err := r.write(ctx, replace, merge); err != nil {
+				return err
+			}
+			clear(replace)
+			clear(merge)
+			replace, merge = replace[:0], merge[:0]
+			r.mu.Lock()
+		}
 	}
 	over := r.size > r.limit
 	r.mu.Unlock()
-
-	if len(replace)+len(merge) > 0 {
-		if err := r.store.WriteMetricBuckets(ctx, replace, merge); err != nil {
-			r.mu.Lock()
-			r.pendingReplace, r.pendingMerge = replace, merge
-			r.mu.Unlock()
-			return err
-		}
+	if err := r.write(ctx, replace, merge); err != nil {
+		return err
 	}
 	r.evict(over)
 	return nil
+}
+
+// write writes one chunk of Flush; on failure it keeps copies of the
+// chunk's buckets aside for the next Flush (pendingReplace and
+// pendingMerge, which Query reads). flushMu held.
+func (r *Registry) write(ctx context.Context, replace, merge []Bucket) error {
+	if len(replace)+len(merge) == 0 {
+		return nil
+	}
+	err := r.store.WriteMetricBuckets(ctx, replace, merge)
+	if err != nil {
+		r.mu.Lock()
+		r.pendingReplace, r.pendingMerge = slices.Clone(replace), slices.Clone(merge)
+		r.mu.Unlock()
+	}
+	return err
 }
 
 // evict advances the floors to the memory window (all, when over is set:
