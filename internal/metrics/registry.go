@@ -1,10 +1,12 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -118,7 +120,9 @@ const DefaultMaxMemory = 32 << 20
 // what arrives during one flush, independent of the number of series
 // (profiles). A flush itself holds copies of at most FlushChunk buckets
 // at a time (it writes them in chunks of that many, one transaction
-// each), so its transient memory, the store's included, is bounded too.
+// each), so its transient memory, the store's included, is bounded too,
+// but for the sorted list of the series it writes (a 48-byte key each,
+// less than a third of what those series take in memory).
 // The bound holds as long as the store takes the writes; a
 // failing store keeps the unwritten buckets (no sample is dropped) and
 // memory grows until it recovers.
@@ -454,11 +458,14 @@ const FlushChunk = 4096
 // over its bound, every bucket it wrote.
 //
 // It writes in chunks of at most FlushChunk buckets (plus a series'
-// few), one WriteMetricBuckets call (one transaction) each. A chunk
+// few), one WriteMetricBuckets call (one transaction) each, taking the
+// series in key order. A chunk
 // written is done: its replaced buckets are clean, its deltas gone. When
 // a chunk fails, Flush stops: that chunk's buckets are kept aside and
 // written first by the next Flush, and the buckets not yet taken stay
-// changed in memory, so each sample is written once.
+// changed in memory, so each sample is written once. A crash between two
+// chunks leaves the store as a smaller flush would have (the single
+// node's start-up rebuild replaces the recent buckets anyway).
 func (r *Registry) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
@@ -472,11 +479,36 @@ func (r *Registry) Flush(ctx context.Context) error {
 	clear(replace)
 	clear(merge)
 	replace, merge = replace[:0], merge[:0]
+	// The series to write, in the order of the store's primary key, so
+	// that each chunk's rows are neighbours there (a chunk of scattered
+	// rows would rewrite most of the table's pages). Series added from
+	// now on are written by the next Flush; none leaves (evict holds
+	// flushMu).
 	r.mu.Lock()
-	// r.mu is released around each chunk's write: series added meanwhile
-	// may or may not be visited (a map may change during range), and
-	// those not visited are written by the next Flush.
+	keys := make([]Key, 0, len(r.series))
 	for key, s := range r.series {
+		for i := range s.b {
+			if s.b[i].dirty {
+				keys = append(keys, key)
+				break
+			}
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(keys, compareKeys)
+	r.mu.Lock()
+	for _, key := range keys {
+		if len(replace)+len(merge) >= FlushChunk {
+			r.mu.Unlock()
+			if err := r.write(ctx, replace, merge); err != nil {
+				return err
+			}
+			clear(replace)
+			clear(merge)
+			replace, merge = replace[:0], merge[:0]
+			r.mu.Lock()
+		}
+		s := r.series[key]
 		n := 0
 		for i := range s.b {
 			b := &s.b[i]
@@ -506,16 +538,6 @@ func (r *Registry) Flush(ctx context.Context) error {
 		}
 		clear(s.b[n:])
 		s.b = s.b[:n]
-		if len(replace)+len(merge) >= FlushChunk {
-			r.mu.Unlock()
-			if err := r.write(ctx, replace, merge); err != nil {
-				return err
-			}
-			clear(replace)
-			clear(merge)
-			replace, merge = replace[:0], merge[:0]
-			r.mu.Lock()
-		}
 	}
 	over := r.size > r.limit
 	r.mu.Unlock()
@@ -761,6 +783,11 @@ func (r *Registry) Series(ctx context.Context, account string, since time.Time) 
 		return cmpStr(a.ModelID, b.ModelID)
 	})
 	return out, nil
+}
+
+// compareKeys orders keys by account, metric and model id (byte order).
+func compareKeys(a, b Key) int {
+	return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Metric, b.Metric), strings.Compare(a.ModelID, b.ModelID))
 }
 
 func cmpStr(a, b string) int {
