@@ -509,6 +509,9 @@ func (r *Registry) Flush(ctx context.Context) error {
 			r.mu.Lock()
 		}
 		s := r.series[key]
+		if s == nil {
+			continue // cannot happen: only evict deletes series
+		}
 		n := 0
 		for i := range s.b {
 			b := &s.b[i]
