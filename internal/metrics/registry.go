@@ -122,10 +122,10 @@ const DefaultMaxMemory = 32 << 20
 // at a time (it writes them in chunks of that many, one transaction
 // each), so its transient memory, the store's included, is bounded too,
 // but for the sorted list of the series it writes (a 48-byte key each,
-// less than a third of what those series take in memory).
-// The bound holds as long as the store takes the writes; a
-// failing store keeps the unwritten buckets (no sample is dropped) and
-// memory grows until it recovers.
+// less than a third of what those series take in memory). The bound
+// holds as long as the store takes the writes; a failing store keeps the
+// unwritten buckets (no sample is dropped) and memory grows until it
+// recovers.
 //
 // Durability: a bucket is held in memory either as the authority for its
 // minute or hour (for this replica's samples), which replaces this
@@ -459,13 +459,13 @@ const FlushChunk = 4096
 //
 // It writes in chunks of at most FlushChunk buckets (plus a series'
 // few), one WriteMetricBuckets call (one transaction) each, taking the
-// series in key order. A chunk
-// written is done: its replaced buckets are clean, its deltas gone. When
-// a chunk fails, Flush stops: that chunk's buckets are kept aside and
-// written first by the next Flush, and the buckets not yet taken stay
-// changed in memory, so each sample is written once. A crash between two
-// chunks leaves the store as a smaller flush would have (the single
-// node's start-up rebuild replaces the recent buckets anyway).
+// series in key order. A chunk written is done: its replaced buckets are
+// clean, its deltas gone. When a chunk fails, Flush stops: that chunk's
+// buckets are kept aside and written first by the next Flush, and the
+// buckets not yet taken stay changed in memory, so each sample is
+// written once. A crash between two chunks leaves the store as a smaller
+// flush would have (the single node's start-up rebuild replaces the
+// recent buckets anyway).
 func (r *Registry) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
