@@ -214,7 +214,7 @@ func ledgerSums(recs []ledger.Record, dim string, from, to time.Time) (calls, in
 	return
 }
 
-func openDB(t *testing.T, path string) *sqlite.DB {
+func openDB(t testing.TB, path string) *sqlite.DB {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), path, sqlite.Options{Synchronous: "NORMAL"})
 	if err != nil {

@@ -1,10 +1,12 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,9 +118,14 @@ const DefaultMaxMemory = 32 << 20
 // asks Run for an early flush, after which every flushed bucket leaves
 // memory, whatever its period: so memory holds at most MaxMemory plus
 // what arrives during one flush, independent of the number of series
-// (profiles). The bound holds as long as the store takes the writes; a
-// failing store keeps the unwritten buckets (no sample is dropped) and
-// memory grows until it recovers.
+// (profiles). A flush itself holds copies of at most FlushChunk buckets
+// at a time (it writes them in chunks of that many, one transaction
+// each), so its transient memory, the store's included, is bounded too,
+// but for the sorted list of the series it writes (a 48-byte key each,
+// less than a third of what those series take in memory). The bound
+// holds as long as the store takes the writes; a failing store keeps the
+// unwritten buckets (no sample is dropped) and memory grows until it
+// recovers.
 //
 // Durability: a bucket is held in memory either as the authority for its
 // minute or hour (for this replica's samples), which replaces this
@@ -440,16 +447,71 @@ func (r *Registry) sample(id bucketID, v int64) {
 	b.dirty = true
 }
 
+// FlushChunk is the most buckets one Store.WriteMetricBuckets call of
+// Flush carries (one series' buckets more, at most): Flush writes in
+// transactions of that many buckets so that its transient memory, and
+// the store's, is bounded whatever the number of series.
+const FlushChunk = 4096
+
 // Flush writes every bucket changed since the last flush, then lets
 // buckets go that are older than the memory window or, when memory is
 // over its bound, every bucket it wrote.
+//
+// It writes in chunks of at most FlushChunk buckets (plus a series'
+// few), one WriteMetricBuckets call (one transaction) each, taking the
+// series in key order. A chunk written is done: its replaced buckets are
+// clean, its deltas gone. When a chunk fails, Flush stops: that chunk's
+// buckets are kept aside and written first by the next Flush, and the
+// buckets not yet taken stay changed in memory, so each sample is
+// written once. A crash between two chunks leaves the store as a smaller
+// flush would have (the single node's start-up rebuild replaces the
+// recent buckets anyway).
 func (r *Registry) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 	r.mu.Lock()
 	replace, merge := r.pendingReplace, r.pendingMerge
 	r.pendingReplace, r.pendingMerge = nil, nil
+	r.mu.Unlock()
+	if err := r.write(ctx, replace, merge); err != nil {
+		return err
+	}
+	clear(replace)
+	clear(merge)
+	replace, merge = replace[:0], merge[:0]
+	// The series to write, in the order of the store's primary key, so
+	// that each chunk's rows are neighbours there (a chunk of scattered
+	// rows would rewrite most of the table's pages). Series added from
+	// now on are written by the next Flush; none leaves (evict holds
+	// flushMu).
+	r.mu.Lock()
+	keys := make([]Key, 0, len(r.series))
 	for key, s := range r.series {
+		for i := range s.b {
+			if s.b[i].dirty {
+				keys = append(keys, key)
+				break
+			}
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(keys, compareKeys)
+	r.mu.Lock()
+	for _, key := range keys {
+		if len(replace)+len(merge) >= FlushChunk {
+			r.mu.Unlock()
+			if err := r.write(ctx, replace, merge); err != nil {
+				return err
+			}
+			clear(replace)
+			clear(merge)
+			replace, merge = replace[:0], merge[:0]
+			r.mu.Lock()
+		}
+		s := r.series[key]
+		if s == nil {
+			continue // cannot happen: only evict deletes series
+		}
 		n := 0
 		for i := range s.b {
 			b := &s.b[i]
@@ -482,17 +544,27 @@ func (r *Registry) Flush(ctx context.Context) error {
 	}
 	over := r.size > r.limit
 	r.mu.Unlock()
-
-	if len(replace)+len(merge) > 0 {
-		if err := r.store.WriteMetricBuckets(ctx, replace, merge); err != nil {
-			r.mu.Lock()
-			r.pendingReplace, r.pendingMerge = replace, merge
-			r.mu.Unlock()
-			return err
-		}
+	if err := r.write(ctx, replace, merge); err != nil {
+		return err
 	}
 	r.evict(over)
 	return nil
+}
+
+// write writes one chunk of Flush; on failure it keeps copies of the
+// chunk's buckets aside for the next Flush (pendingReplace and
+// pendingMerge, which Query reads). flushMu held.
+func (r *Registry) write(ctx context.Context, replace, merge []Bucket) error {
+	if len(replace)+len(merge) == 0 {
+		return nil
+	}
+	err := r.store.WriteMetricBuckets(ctx, replace, merge)
+	if err != nil {
+		r.mu.Lock()
+		r.pendingReplace, r.pendingMerge = slices.Clone(replace), slices.Clone(merge)
+		r.mu.Unlock()
+	}
+	return err
 }
 
 // evict advances the floors to the memory window (all, when over is set:
@@ -714,6 +786,11 @@ func (r *Registry) Series(ctx context.Context, account string, since time.Time) 
 		return cmpStr(a.ModelID, b.ModelID)
 	})
 	return out, nil
+}
+
+// compareKeys orders keys by account, metric and model id (byte order).
+func compareKeys(a, b Key) int {
+	return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Metric, b.Metric), strings.Compare(a.ModelID, b.ModelID))
 }
 
 func cmpStr(a, b string) int {

@@ -119,7 +119,11 @@ func (s *Sketch) rankValue(rank int64) float64 {
 // MarshalBinary encodes the sketch compactly: uvarint pairs of index
 // delta and count.
 func (s *Sketch) MarshalBinary() ([]byte, error) {
-	buf := make([]byte, 0, 4*len(s.bins))
+	return s.AppendBinary(make([]byte, 0, 4*len(s.bins)))
+}
+
+// AppendBinary appends what MarshalBinary returns to buf.
+func (s *Sketch) AppendBinary(buf []byte) ([]byte, error) {
 	var prev int32
 	for _, b := range s.bins {
 		buf = binary.AppendUvarint(buf, uint64(b.idx-prev))

@@ -1,11 +1,9 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,55 +31,46 @@ const lockMetricReplica int32 = 0x74676d62
 // could); a failed attempt is rolled back, so trying again is safe.
 const metricWriteAttempts = 3
 
-// bucketPK is the primary key of one metric_buckets row.
-type bucketPK struct {
-	res                      int64
-	account, metric, modelID string
-	start                    int64
-	replica                  string
-}
-
-func pkOf(b *metrics.Bucket) bucketPK {
-	return bucketPK{sqlstore.ResSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, sqlstore.MS(b.Start), b.Replica}
-}
-
-func comparePKs(a, b bucketPK) int {
-	return cmp.Or(cmp.Compare(a.res, b.res), strings.Compare(a.account, b.account), strings.Compare(a.metric, b.metric),
-		strings.Compare(a.modelID, b.modelID), cmp.Compare(a.start, b.start), strings.Compare(a.replica, b.replica))
-}
-
-// pendingBucket is what one write leaves in one row: stats, added to the
-// stored ones when merge is set.
-type pendingBucket struct {
-	stats metrics.Stats
-	merge bool
-}
-
-// bucketColumns holds buckets column by column, for unnest.
+// bucketColumns holds rows column by column, for unnest.
 type bucketColumns struct {
 	res, start, count, sum, min, max  []int64
 	account, metric, modelID, replica []string
 	sketch                            [][]byte
+	sketches                          []byte // what sketch's slices hold
 }
 
-func (c *bucketColumns) addKey(k bucketPK) {
-	c.res, c.start = append(c.res, k.res), append(c.start, k.start)
-	c.account, c.metric = append(c.account, k.account), append(c.metric, k.metric)
-	c.modelID, c.replica = append(c.modelID, k.modelID), append(c.replica, k.replica)
+func (c *bucketColumns) reset() {
+	c.res, c.start, c.count, c.sum, c.min, c.max = c.res[:0], c.start[:0], c.count[:0], c.sum[:0], c.min[:0], c.max[:0]
+	c.account, c.metric, c.modelID, c.replica = c.account[:0], c.metric[:0], c.modelID[:0], c.replica[:0]
+	c.sketch, c.sketches = c.sketch[:0], c.sketches[:0]
+}
+
+func (c *bucketColumns) addKey(r *sqlstore.MetricRow) {
+	c.res, c.start = append(c.res, r.Res), append(c.start, r.Start)
+	c.account, c.metric = append(c.account, r.Account), append(c.metric, r.Metric)
+	c.modelID, c.replica = append(c.modelID, r.ModelID), append(c.replica, r.Replica)
 }
 
 func (c *bucketColumns) addStats(s *metrics.Stats) {
-	sk, _ := s.Sketch.MarshalBinary()
 	c.count, c.sum, c.min, c.max = append(c.count, s.Count), append(c.sum, s.Sum), append(c.min, s.Min), append(c.max, s.Max)
+	// An earlier sketch's slice keeps its array if appending moves the
+	// buffer: it stays valid.
+	at := len(c.sketches)
+	c.sketches, _ = s.Sketch.AppendBinary(c.sketches)
+	sk := c.sketches[at:len(c.sketches):len(c.sketches)]
+	if sk == nil {
+		sk = []byte{} // bytea NOT NULL
+	}
 	c.sketch = append(c.sketch, sk)
 }
 
-// selectBuckets reads the stored rows of a list of primary keys ($1 to $6).
-const selectBuckets = `SELECT b.res_s, b.account, b.metric, b.model_id, b.start_ms, b.replica, b.count, b.sum, b.min, b.max, b.sketch
-	FROM metric_buckets b
-	JOIN unnest($1::integer[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
-		AS k (res_s, account, metric, model_id, start_ms, replica)
-		USING (res_s, account, metric, model_id, start_ms, replica)`
+// selectBuckets reads the stored rows of a list of primary keys ($1 to
+// $6): the key's position in the list (from 1), then count, sum, min, max
+// and sketch.
+const selectBuckets = `SELECT k.n, b.count, b.sum, b.min, b.max, b.sketch
+	FROM unnest($1::integer[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
+		WITH ORDINALITY AS k (res_s, account, metric, model_id, start_ms, replica, n)
+	JOIN metric_buckets b USING (res_s, account, metric, model_id, start_ms, replica)`
 
 // upsertBuckets writes rows, replacing stored ones, in the order given.
 const upsertBuckets = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch)
@@ -95,36 +84,27 @@ const upsertBuckets = `INSERT INTO metric_buckets (res_s, account, metric, model
 
 // WriteMetricBuckets implements metrics.Store. In one transaction it
 // takes the advisory lock of each replica the buckets belong to (in
-// order), folds replace and merge into one final row per primary key,
-// adds the stored rows of the merged ones, and writes every row with one
-// INSERT ... ON CONFLICT DO UPDATE, sorted by primary key, so concurrent
-// writes lock shared rows in one order.
+// order), folds replace and merge into one final row per primary key
+// (sqlstore.FoldMetricRows), adds the stored rows of the merged ones (one
+// query), and writes every row with one INSERT ... ON CONFLICT DO
+// UPDATE, sorted by primary key, so concurrent writes lock shared rows in
+// one order.
 func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.Bucket) error {
-	rows := make(map[bucketPK]*pendingBucket, len(replace)+len(merge))
-	for i := range replace {
-		rows[pkOf(&replace[i])] = &pendingBucket{stats: *replace[i].Stats.Clone()}
-	}
-	for i := range merge {
-		k := pkOf(&merge[i])
-		if p := rows[k]; p != nil {
-			p.stats.Merge(&merge[i].Stats)
-			continue
-		}
-		rows[k] = &pendingBucket{stats: *merge[i].Stats.Clone(), merge: true}
-	}
+	rows := sqlstore.FoldMetricRows(replace, merge)
 	if len(rows) == 0 {
 		return nil
 	}
-	keys := make([]bucketPK, 0, len(rows))
-	replicas := map[string]bool{}
-	for k := range rows {
-		keys = append(keys, k)
-		replicas[k.replica] = true
+	var replicas []string
+	for i := range rows {
+		if !slices.Contains(replicas, rows[i].Replica) {
+			replicas = append(replicas, rows[i].Replica)
+		}
 	}
-	slices.SortFunc(keys, comparePKs)
+	slices.Sort(replicas)
+	var c bucketColumns
 	var err error
 	for attempt := 1; attempt <= metricWriteAttempts; attempt++ {
-		err = db.writeBucketsTx(ctx, keys, rows, slices.Sorted(maps.Keys(replicas)))
+		err = db.writeBucketsTx(ctx, rows, replicas, &c)
 		if errs.Class(err) != sqlstore.Serialization {
 			break
 		}
@@ -135,9 +115,9 @@ func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.B
 	return nil
 }
 
-// writeBucketsTx is one attempt at WriteMetricBuckets; keys are sorted,
-// replicas too. rows is not modified.
-func (db *DB) writeBucketsTx(ctx context.Context, keys []bucketPK, rows map[bucketPK]*pendingBucket, replicas []string) error {
+// writeBucketsTx is one attempt at WriteMetricBuckets; rows are sorted by
+// primary key, replicas too. rows is not modified; c is a buffer.
+func (db *DB) writeBucketsTx(ctx context.Context, rows []sqlstore.MetricRow, replicas []string, c *bucketColumns) error {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -150,36 +130,43 @@ func (db *DB) writeBucketsTx(ctx context.Context, keys []bucketPK, rows map[buck
 	}
 	// The stored rows of the merged buckets: under the replicas' locks no
 	// other write of them can come in between this read and the write.
-	var m bucketColumns
-	for _, k := range keys {
-		if rows[k].merge {
-			m.addKey(k)
+	c.reset()
+	var merged []int // positions in rows of c's keys
+	for i := range rows {
+		if rows[i].Merge {
+			c.addKey(&rows[i])
+			merged = append(merged, i)
 		}
 	}
-	stored := map[bucketPK]metrics.Stats{}
-	if len(m.res) > 0 {
-		err := sqlstore.Each(ctx, tx, selectBuckets, []any{m.res, m.account, m.metric, m.modelID, m.start, m.replica}, func(r *sql.Rows) error {
-			b, err := sqlstore.ScanBucket(r)
-			if err != nil {
+	stored := map[int]metrics.Stats{}
+	if len(merged) > 0 {
+		err := sqlstore.Each(ctx, tx, selectBuckets, []any{c.res, c.account, c.metric, c.modelID, c.start, c.replica}, func(r *sql.Rows) error {
+			var n int
+			var st metrics.Stats
+			var sk sql.RawBytes
+			if err := r.Scan(&n, &st.Count, &st.Sum, &st.Min, &st.Max, &sk); err != nil {
 				return err
 			}
-			stored[pkOf(&b)] = b.Stats
+			if err := st.Sketch.UnmarshalBinary(sk); err != nil {
+				return err
+			}
+			stored[merged[n-1]] = st
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 	}
-	var c bucketColumns
-	for _, k := range keys {
-		c.addKey(k)
-		p := rows[k]
-		if st, ok := stored[k]; ok {
-			st.Merge(&p.stats)
+	c.reset()
+	for i := range rows {
+		r := &rows[i]
+		c.addKey(r)
+		if st, ok := stored[i]; ok {
+			st.Merge(&r.Stats)
 			c.addStats(&st)
 			continue
 		}
-		c.addStats(&p.stats)
+		c.addStats(&r.Stats)
 	}
 	if _, err := tx.ExecContext(ctx, upsertBuckets, c.res, c.account, c.metric, c.modelID, c.start, c.replica,
 		c.count, c.sum, c.min, c.max, c.sketch); err != nil {

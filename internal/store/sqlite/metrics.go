@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,58 +15,184 @@ import (
 	"github.com/tollgate-dev/tollgate/internal/store/sqlstore"
 )
 
-const upsertBucket = `INSERT INTO metric_buckets (res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (res_s, account, metric, model_id, start_ms, replica) DO UPDATE SET
-	count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`
-
 const bucketColumns = `res_s, account, metric, model_id, start_ms, replica, count, sum, min, max, sketch`
 
-// WriteMetricBuckets implements metrics.Store. SQLite has one writer at a
-// time, so a merge's read and write cannot interleave with another's.
+// metricBatch is the most rows one statement of WriteMetricBuckets reads
+// or writes: 11 parameters a row stay far below SQLite's 32,766.
+const metricBatch = 256
+
+// upsertBuckets returns the statement writing n rows (11 parameters each,
+// in bucketColumns order), replacing stored ones.
+func upsertBuckets(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO metric_buckets (` + bucketColumns + `) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?,?,?,?,?,?)`)
+	}
+	b.WriteString(` ON CONFLICT (res_s, account, metric, model_id, start_ms, replica) DO UPDATE SET
+	count = excluded.count, sum = excluded.sum, min = excluded.min, max = excluded.max, sketch = excluded.sketch`)
+	return b.String()
+}
+
+// selectBuckets returns the query of the stored rows of n primary keys (6
+// parameters each): the key's position in the list, then count, sum, min,
+// max and sketch.
+func selectBuckets(n int) string {
+	var b strings.Builder
+	b.WriteString(`WITH k (n, res_s, account, metric, model_id, start_ms, replica) AS (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(` + strconv.Itoa(i) + `,?,?,?,?,?,?)`)
+	}
+	b.WriteString(`) SELECT k.n, b.count, b.sum, b.min, b.max, b.sketch FROM k JOIN metric_buckets b
+	ON b.res_s = k.res_s AND b.account = k.account AND b.metric = k.metric AND b.model_id = k.model_id
+	AND b.start_ms = k.start_ms AND b.replica = k.replica`)
+	return b.String()
+}
+
+var (
+	upsertBatch = upsertBuckets(metricBatch)
+	selectBatch = selectBuckets(metricBatch)
+)
+
+// WriteMetricBuckets implements metrics.Store. It folds replace and merge
+// into one row per primary key (sqlstore.FoldMetricRows); then, metricBatch
+// rows at a time, it reads the stored rows of the merged ones with one
+// query, adds them up in Go and writes every row with one multi-row
+// INSERT ... ON CONFLICT DO UPDATE. SQLite has one writer at a time, so a
+// merge's read and write cannot interleave with another's.
 func (db *DB) WriteMetricBuckets(ctx context.Context, replace, merge []metrics.Bucket) error {
+	rows := sqlstore.FoldMetricRows(replace, merge)
+	if len(rows) == 0 {
+		return nil
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return internal(err, "begin metric write")
 	}
 	defer tx.Rollback()
-	up, err := tx.PrepareContext(ctx, upsertBucket)
-	if err != nil {
-		return internal(err, "prepare metric write")
-	}
-	defer up.Close()
-	put := func(b *metrics.Bucket) error {
-		sk, _ := b.Stats.Sketch.MarshalBinary()
-		_, err := up.ExecContext(ctx, sqlstore.ResSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, sqlstore.MS(b.Start), b.Replica,
-			b.Stats.Count, b.Stats.Sum, b.Stats.Min, b.Stats.Max, sk)
-		return err
-	}
-	for i := range replace {
-		if err := put(&replace[i]); err != nil {
-			return internal(err, "write metric bucket")
+	w := metricWriter{tx: tx}
+	defer w.close()
+	for len(rows) > 0 {
+		n := min(len(rows), metricBatch)
+		if err := w.mergeStored(ctx, rows[:n]); err != nil {
+			return internal(err, "read metric buckets")
 		}
-	}
-	for i := range merge {
-		b := merge[i]
-		stored, err := sqlstore.ScanBucket(tx.QueryRowContext(ctx, `SELECT `+bucketColumns+` FROM metric_buckets
-			WHERE res_s = ? AND account = ? AND metric = ? AND model_id = ? AND start_ms = ? AND replica = ?`,
-			sqlstore.ResSeconds(b.Res), b.Key.Account, b.Key.Metric, b.Key.ModelID, sqlstore.MS(b.Start), b.Replica))
-		switch {
-		case err == sql.ErrNoRows:
-		case err != nil:
-			return internal(err, "read metric bucket")
-		default:
-			stored.Stats.Merge(&b.Stats)
-			b.Stats = stored.Stats
+		if err := w.upsert(ctx, rows[:n]); err != nil {
+			return internal(err, "write metric buckets")
 		}
-		if err := put(&b); err != nil {
-			return internal(err, "merge metric bucket")
-		}
+		rows = rows[n:]
 	}
 	if err := tx.Commit(); err != nil {
 		return internal(err, "commit metric write")
 	}
 	return nil
+}
+
+// metricWriter writes the batches of one WriteMetricBuckets, reusing its
+// prepared statements and argument buffers.
+type metricWriter struct {
+	tx                     *sql.Tx
+	upsertStmt, selectStmt *sql.Stmt // of metricBatch rows, prepared on first use
+	args                   []any
+	idx                    []int  // positions of a batch's merged rows
+	sketches               []byte // a batch's encoded sketches, never nil
+}
+
+func (w *metricWriter) close() {
+	for _, st := range [2]*sql.Stmt{w.upsertStmt, w.selectStmt} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// prepared returns *p, preparing q into it first if need be.
+func (w *metricWriter) prepared(ctx context.Context, p **sql.Stmt, q string) (*sql.Stmt, error) {
+	if *p == nil {
+		st, err := w.tx.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		*p = st
+	}
+	return *p, nil
+}
+
+// mergeStored adds the stored row of each merged row of rows (at most
+// metricBatch) to it, which then replaces the stored one.
+func (w *metricWriter) mergeStored(ctx context.Context, rows []sqlstore.MetricRow) error {
+	w.args, w.idx = w.args[:0], w.idx[:0]
+	for i := range rows {
+		if r := &rows[i]; r.Merge {
+			w.idx = append(w.idx, i)
+			w.args = append(w.args, r.Res, r.Account, r.Metric, r.ModelID, r.Start, r.Replica)
+		}
+	}
+	if len(w.idx) == 0 {
+		return nil
+	}
+	var rs *sql.Rows
+	var err error
+	if len(w.idx) == metricBatch {
+		var st *sql.Stmt
+		if st, err = w.prepared(ctx, &w.selectStmt, selectBatch); err == nil {
+			rs, err = st.QueryContext(ctx, w.args...)
+		}
+	} else {
+		rs, err = w.tx.QueryContext(ctx, selectBuckets(len(w.idx)), w.args...)
+	}
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var n int
+		var st metrics.Stats
+		var sk sql.RawBytes
+		if err := rs.Scan(&n, &st.Count, &st.Sum, &st.Min, &st.Max, &sk); err != nil {
+			return err
+		}
+		if err := st.Sketch.UnmarshalBinary(sk); err != nil {
+			return err
+		}
+		r := &rows[w.idx[n]]
+		st.Merge(&r.Stats)
+		r.Stats, r.Merge = st, false
+	}
+	return rs.Err()
+}
+
+// upsert writes rows (at most metricBatch), replacing the stored ones.
+func (w *metricWriter) upsert(ctx context.Context, rows []sqlstore.MetricRow) error {
+	if w.sketches == nil {
+		w.sketches = make([]byte, 0, 32*metricBatch)
+	}
+	w.args, w.sketches = w.args[:0], w.sketches[:0]
+	for i := range rows {
+		r := &rows[i]
+		// An earlier sketch's slice keeps its array if appending moves
+		// the buffer: it stays valid.
+		at := len(w.sketches)
+		w.sketches, _ = r.Stats.Sketch.AppendBinary(w.sketches)
+		w.args = append(w.args, r.Res, r.Account, r.Metric, r.ModelID, r.Start, r.Replica,
+			r.Stats.Count, r.Stats.Sum, r.Stats.Min, r.Stats.Max, w.sketches[at:len(w.sketches):len(w.sketches)])
+	}
+	if len(rows) < metricBatch {
+		_, err := w.tx.ExecContext(ctx, upsertBuckets(len(rows)), w.args...)
+		return err
+	}
+	st, err := w.prepared(ctx, &w.upsertStmt, upsertBatch)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, w.args...)
+	return err
 }
 
 // MetricBuckets implements metrics.Store.

@@ -25,6 +25,7 @@ func testMetrics(t *testing.T, s Store) {
 	t.Run("Buckets", func(t *testing.T) { testMetricBuckets(t, s) })
 	t.Run("Replicas", func(t *testing.T) { testMetricReplicas(t, s) })
 	t.Run("ConcurrentMerges", func(t *testing.T) { testMetricConcurrentMerges(t, s) })
+	t.Run("ManyBuckets", func(t *testing.T) { testMetricManyBuckets(t, s) })
 	t.Run("Alarms", func(t *testing.T) { testAlarmStore(t, s) })
 }
 
@@ -277,6 +278,96 @@ func testMetricConcurrentMerges(t *testing.T, s MetricsStore) {
 	got, _ = s.MetricBuckets(ctx, metrics.Minute, m0.Add(time.Minute), m0.Add(2*time.Minute), keys...)
 	if len(got) != 2*len(keys) {
 		t.Errorf("%d replaced buckets, want %d (one per key and replica)", len(got), 2*len(keys))
+	}
+}
+
+// testMetricManyBuckets writes more buckets in one call than a store's
+// statements carry (SQLite writes 256 rows a statement), in shuffled
+// order, for two replicas: replaced ones over stored rows and over none,
+// merged ones into stored rows and into none, a key replaced and merged
+// in one call, and keys merged several times whose buckets fall in
+// different statements. Each row must hold what a bucket-by-bucket
+// application of the call gives.
+func testMetricManyBuckets(t *testing.T, s MetricsStore) {
+	ctx := t.Context()
+	const keys = 700
+	m0 := t0.Add(72 * time.Hour).Truncate(time.Minute)
+	type pk struct {
+		key     metrics.Key
+		replica string
+	}
+	want := map[pk]*metrics.Stats{}
+	bucket := func(i int, replica string, st metrics.Stats) metrics.Bucket {
+		k := metrics.Key{Account: "555555555555", Metric: metrics.InvocationLatency, ModelID: fmt.Sprintf("model-%04d", i)}
+		return metrics.Bucket{Key: k, Res: metrics.Minute, Start: m0, Replica: replica, Stats: st}
+	}
+	apply := func(b metrics.Bucket, merge bool) {
+		id := pk{b.Key, b.Replica}
+		if w := want[id]; merge && w != nil {
+			w.Merge(&b.Stats)
+			return
+		}
+		want[id] = b.Stats.Clone()
+	}
+	replicas := []string{"", "replica-a"}
+	// Stored rows: the even keys.
+	var first []metrics.Bucket
+	for i := 0; i < keys; i += 2 {
+		for r, replica := range replicas {
+			first = append(first, bucket(i, replica, stats(int64(i), int64(5000+i*r))))
+		}
+	}
+	if err := s.WriteMetricBuckets(ctx, first, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range first {
+		apply(b, false)
+	}
+	// One call: every third and every seventh key replaced (some twice:
+	// the later wins), every key merged once, every fifth twice more.
+	var replace, merge []metrics.Bucket
+	for i := range keys {
+		for r, replica := range replicas {
+			if i%3 == 0 {
+				replace = append(replace, bucket(i, replica, stats(int64(1000+i), 7)))
+			}
+			if i%7 == 0 {
+				replace = append(replace, bucket(i, replica, stats(int64(2000+i))))
+			}
+			merge = append(merge, bucket(i, replica, stats(int64(i%50+r), 300_000)))
+			if i%5 == 0 {
+				merge = append(merge, bucket(i, replica, stats(int64(90_000+i))), bucket(i, replica, stats(3, 4, int64(i))))
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	rng.Shuffle(len(merge), func(i, j int) { merge[i], merge[j] = merge[j], merge[i] })
+	rng.Shuffle(len(replace), func(i, j int) { replace[i], replace[j] = replace[j], replace[i] })
+	if err := s.WriteMetricBuckets(ctx, replace, merge); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range replace {
+		apply(b, false)
+	}
+	for _, b := range merge {
+		apply(b, true)
+	}
+	got, err := s.MetricBuckets(ctx, metrics.Minute, m0, m0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d buckets stored, want %d", len(got), len(want))
+	}
+	for _, b := range got {
+		w := want[pk{b.Key, b.Replica}]
+		if w == nil {
+			t.Errorf("unexpected bucket %v of %q", b.Key, b.Replica)
+			continue
+		}
+		if diff := cmp.Diff(b.Stats, *w, cmpStats); diff != "" {
+			t.Errorf("%v of %q (-got +want):\n%s", b.Key, b.Replica, diff)
+		}
 	}
 }
 
