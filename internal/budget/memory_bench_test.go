@@ -5,19 +5,13 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/tollgate-dev/tollgate/internal/testsupport"
+
 	"github.com/tollgate-dev/tollgate/internal/budget"
 	"github.com/tollgate-dev/tollgate/internal/money"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
 )
-
-func heapInuse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
-}
 
 // BenchmarkIndexMemory100k reports the heap the admission index holds per
 // application profile with 1,000 budgets (budget k scoped to the profiles
@@ -46,9 +40,9 @@ func BenchmarkIndexMemory100k(b *testing.B) {
 				ModelARNs: modelARNs, Scope: "in-region", Tags: sets[i%budgets]}
 		}
 		ptrs := pointers(ps)
-		base := heapInuse()
+		base := testsupport.HeapInuse()
 		f.svc.AddProfiles(ptrs)
-		held := heapInuse() - base
+		held := testsupport.HeapInuse() - base
 		if tk, err := f.admit("p00000000001", sets[1], 1); err != nil || budget.TicketBudgets(tk) != 1 {
 			b.Fatalf("admit = %v; want one budget in scope", err)
 		}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/testsupport"
+
 	"github.com/tollgate-dev/tollgate/internal/ledger"
 	"github.com/tollgate-dev/tollgate/internal/metrics"
 	"github.com/tollgate-dev/tollgate/internal/money"
@@ -41,14 +43,6 @@ func busyRecord(p int, t time.Time, i int) ledger.Record {
 		OutputTokens: int64(i % 400), LatencyMs: int64(20 + i%3000), Outcome: ledger.OutcomeSuccess, Cost: money.Amount(1000 + i), Priced: true}
 }
 
-func heapInuse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
-}
-
 // TestRegistryMemoryBound drives distinct busy profiles, each called once
 // a simulated minute, across several minutes, flushing as the metrics
 // job would (every 10 s of the injected clock), and reports the heap in
@@ -64,7 +58,7 @@ func TestRegistryMemoryBound(t *testing.T) {
 	const minutes = 6
 	for _, profiles := range counts {
 		t.Run(fmt.Sprint(profiles), func(t *testing.T) {
-			base := heapInuse()
+			base := testsupport.HeapInuse()
 			clk := &clock{t: t0}
 			st := &discardStore{}
 			reg, err := metrics.Open(t.Context(), metrics.Config{Store: st, Now: clk.now})
@@ -84,13 +78,13 @@ func TestRegistryMemoryBound(t *testing.T) {
 					if tick == 5 {
 						// Between flushes: one flush interval's samples
 						// (Run flushes early once they pass the bound).
-						between = max(between, heapInuse()-min(base, heapInuse()))
+						between = max(between, testsupport.HeapInuse()-min(base, testsupport.HeapInuse()))
 					}
 					if err := reg.Flush(t.Context()); err != nil {
 						t.Fatal(err)
 					}
 				}
-				inuse := heapInuse() - min(base, heapInuse())
+				inuse := testsupport.HeapInuse() - min(base, testsupport.HeapInuse())
 				peak = max(peak, inuse)
 				t.Logf("profiles=%d minute=%d heap_inuse_after_gc=%.1f MiB", profiles, m+1, float64(inuse)/(1<<20))
 			}

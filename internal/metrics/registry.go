@@ -466,6 +466,17 @@ const FlushChunk = 4096
 // written once. A crash between two chunks leaves the store as a smaller
 // flush would have (the single node's start-up rebuild replaces the
 // recent buckets anyway).
+// writeChunk writes one chunk (r.write) and returns its slices emptied
+// for the next one.
+func (r *Registry) writeChunk(ctx context.Context, replace, merge []Bucket) ([]Bucket, []Bucket, error) {
+	if err := r.write(ctx, replace, merge); err != nil {
+		return replace, merge, err
+	}
+	clear(replace)
+	clear(merge)
+	return replace[:0], merge[:0], nil
+}
+
 func (r *Registry) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
@@ -473,12 +484,10 @@ func (r *Registry) Flush(ctx context.Context) error {
 	replace, merge := r.pendingReplace, r.pendingMerge
 	r.pendingReplace, r.pendingMerge = nil, nil
 	r.mu.Unlock()
-	if err := r.write(ctx, replace, merge); err != nil {
+	replace, merge, err := r.writeChunk(ctx, replace, merge)
+	if err != nil {
 		return err
 	}
-	clear(replace)
-	clear(merge)
-	replace, merge = replace[:0], merge[:0]
 	// The series to write, in the order of the store's primary key, so
 	// that each chunk's rows are neighbours there (a chunk of scattered
 	// rows would rewrite most of the table's pages). Series added from
@@ -500,12 +509,9 @@ func (r *Registry) Flush(ctx context.Context) error {
 	for _, key := range keys {
 		if len(replace)+len(merge) >= FlushChunk {
 			r.mu.Unlock()
-			if err := r.write(ctx, replace, merge); err != nil {
+			if replace, merge, err = r.writeChunk(ctx, replace, merge); err != nil {
 				return err
 			}
-			clear(replace)
-			clear(merge)
-			replace, merge = replace[:0], merge[:0]
 			r.mu.Lock()
 		}
 		s := r.series[key]

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-dev/tollgate/internal/testsupport"
+
 	"github.com/tollgate-dev/tollgate/internal/catalog"
 	"github.com/tollgate-dev/tollgate/internal/profile"
 	"github.com/tollgate-dev/tollgate/internal/tags"
@@ -23,14 +25,6 @@ func (m *listStore) SetProfileTags(context.Context, string, string, tags.Set, ti
 	return nil
 }
 func (m *listStore) ListAllProfiles(context.Context) ([]profile.Profile, error) { return m.ps, nil }
-
-func heapInuse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
-}
 
 // BenchmarkServiceMemory100k loads 100,000 application profiles with four
 // tags each (as 'tollgate bench --scale' creates them, every string its
@@ -55,7 +49,7 @@ func BenchmarkServiceMemory100k(b *testing.B) {
 func benchmarkServiceMemory(b *testing.B, app func(int) string) {
 	const n = 100_000
 	for b.Loop() {
-		base := heapInuse()
+		base := testsupport.HeapInuse()
 		st := &listStore{}
 		for i := range n {
 			id := fmt.Sprintf("scale%07d", i)
@@ -75,7 +69,7 @@ func benchmarkServiceMemory(b *testing.B, app func(int) string) {
 			b.Fatal(err)
 		}
 		st.ps = nil
-		held := heapInuse() - base
+		held := testsupport.HeapInuse() - base
 		b.ReportMetric(float64(held)/n, "heap-B/profile")
 		b.ReportMetric(float64(held)/(1<<20), "heap-MiB")
 		runtime.KeepAlive(svc)

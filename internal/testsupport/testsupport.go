@@ -1,13 +1,15 @@
 // Package testsupport owns the helpers Tollgate's tests share across
-// packages: Eventually, which polls a condition until a deadline, and
+// packages: Eventually, which polls a condition until a deadline;
 // Receiver, a webhook endpoint (an httptest server) that records what is
-// posted to it and answers the statuses it is told to.
+// posted to it and answers the statuses it is told to; and HeapInuse, for
+// the benchmarks that report memory held.
 package testsupport
 
 import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -67,4 +69,14 @@ func (rc *Receiver) Requests() []Request {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return append([]Request(nil), rc.got...)
+}
+
+// HeapInuse returns the bytes of heap in use after two garbage
+// collections: what the live objects hold, for memory benchmarks.
+func HeapInuse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
 }
