@@ -107,7 +107,9 @@ const DefaultMaxMemory = 32 << 20
 
 // Registry holds the metric series: the buckets of the current minutes
 // and hour in memory, fed by Add, written to the store by Flush (every
-// FlushInterval under Run, at Close, and early when memory is full),
+// FlushInterval under Run, at Close, and early when memory is full; on a
+// single node Run's periodic flush writes a bucket once its minute or
+// hour has ended, since the start-up rebuild makes the current ones),
 // older buckets read back from the store.
 //
 // Memory bound: the buckets in memory are those with samples since the
@@ -466,18 +468,17 @@ const FlushChunk = 4096
 // written once. A crash between two chunks leaves the store as a smaller
 // flush would have (the single node's start-up rebuild replaces the
 // recent buckets anyway).
-// writeChunk writes one chunk (r.write) and returns its slices emptied
-// for the next one.
-func (r *Registry) writeChunk(ctx context.Context, replace, merge []Bucket) ([]Bucket, []Bucket, error) {
-	if err := r.write(ctx, replace, merge); err != nil {
-		return replace, merge, err
-	}
-	clear(replace)
-	clear(merge)
-	return replace[:0], merge[:0], nil
-}
+func (r *Registry) Flush(ctx context.Context) error { return r.flush(ctx, false) }
 
-func (r *Registry) Flush(ctx context.Context) error {
+// flush is Flush; with ended set, on a single node and while memory is
+// within its bound, it leaves out the buckets this node is the authority
+// for whose minute or hour has not ended yet (they stay changed in
+// memory for a later flush): Run's periodic flush. Nothing is lost by
+// it: the single node's start-up rebuild makes the current minutes from
+// the ledger and the current hour from the stored minutes and the
+// ledger, so writing a period's bucket before its end only rewrote it
+// (every FlushInterval, six times a minute for a busy series).
+func (r *Registry) flush(ctx context.Context, ended bool) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 	r.mu.Lock()
@@ -494,6 +495,11 @@ func (r *Registry) Flush(ctx context.Context) error {
 	// now on are written by the next Flush; none leaves (evict holds
 	// flushMu).
 	r.mu.Lock()
+	// Leave the unended periods' buckets out only on a single node (a
+	// replica's buckets are not rebuilt) and while memory is within its
+	// bound (an early flush must write what it lets go).
+	ended = ended && r.replica == "" && r.size <= r.limit
+	nowUnix := r.now().Unix()
 	keys := make([]Key, 0, len(r.series))
 	for key, s := range r.series {
 		for i := range s.b {
@@ -521,14 +527,14 @@ func (r *Registry) Flush(ctx context.Context) error {
 		n := 0
 		for i := range s.b {
 			b := &s.b[i]
-			if !b.dirty {
-				s.b[n] = *b
-				n++
-				continue
-			}
 			res := Minute
 			if b.hour {
 				res = Hour
+			}
+			if !b.dirty || (ended && !b.delta && b.start+int64(res/time.Second) > nowUnix) {
+				s.b[n] = *b
+				n++
+				continue
 			}
 			out := Bucket{Key: key, Res: res, Start: time.Unix(b.start, 0).UTC(), Replica: r.replica}
 			if b.delta {
@@ -555,6 +561,17 @@ func (r *Registry) Flush(ctx context.Context) error {
 	}
 	r.evict(over)
 	return nil
+}
+
+// writeChunk writes one chunk (r.write) and returns its slices emptied
+// for the next one.
+func (r *Registry) writeChunk(ctx context.Context, replace, merge []Bucket) ([]Bucket, []Bucket, error) {
+	if err := r.write(ctx, replace, merge); err != nil {
+		return replace, merge, err
+	}
+	clear(replace)
+	clear(merge)
+	return replace[:0], merge[:0], nil
 }
 
 // write writes one chunk of Flush; on failure it keeps copies of the
@@ -638,7 +655,7 @@ func (r *Registry) Run(ctx context.Context) {
 		case <-t.C:
 		case <-r.kick:
 		}
-		if err := r.Flush(ctx); err != nil {
+		if err := r.flush(ctx, true); err != nil {
 			r.log.Error("metrics_flush_failed", "err", err.Error())
 		}
 		if now := r.now(); now.Sub(pruned) >= time.Hour {
