@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -46,9 +47,10 @@ func (w *writeCounter) WriteMetricBuckets(_ context.Context, replace, merge []me
 
 // busyRun is what a busyProbe saw.
 type busyRun struct {
-	calls, early     int // calls added, early flushes (memory over its bound)
-	replaced, merged int // buckets written
-	replacedAtClose  int // by the closing Flush
+	firstEarly       time.Duration // into the run, when early > 0
+	calls, early     int           // calls added, early flushes (memory over its bound)
+	replaced, merged int           // buckets written
+	replacedAtClose  int           // by the closing Flush
 	// rewritten counts the buckets written more than once (with track).
 	rewritten int
 	// heapPerProfile is the HeapInuse growth per profile before the
@@ -57,6 +59,8 @@ type busyRun struct {
 	// estPerProfile is the registry's own estimate of its memory per
 	// profile at the same moment (SizeEstimate, what MaxMemory bounds).
 	estPerProfile int64
+	// estimate and recount are SizeEstimate and RecountSize at the end.
+	estimate, recount int64
 }
 
 // busyProbe drives a single-node Registry (the default bound unless
@@ -64,8 +68,10 @@ type busyRun struct {
 // calls a second of an injected clock, round robin, for the given
 // minutes; a periodic flush (FlushEnded) every 10 s and an early one as
 // soon as Add asks for it; then Flush, as Close does. With track it
-// records every bucket written, to count those written twice.
-func busyProbe(t testing.TB, profiles, rate, minutes int, limit int64, track bool) busyRun {
+// records every bucket written, to count those written twice. With
+// spread each call's values are drawn across busyRecord's whole ranges
+// (round robin, a profile sees few distinct latencies and token counts).
+func busyProbe(t testing.TB, profiles, rate, minutes int, limit int64, track, spread bool) busyRun {
 	t.Helper()
 	base := testsupport.HeapInuse()
 	clk := &clock{t: t0}
@@ -85,10 +91,16 @@ func busyProbe(t testing.TB, profiles, rate, minutes int, limit int64, track boo
 		for c := range perTick {
 			now := start.Add(time.Duration(c) * tick / time.Duration(perTick))
 			clk.set(now)
-			reg.Add(busyRecord(run.calls%profiles, now, run.calls))
+			i := run.calls
+			if spread {
+				i = int(uint32(i) * 2654435761 >> 8) // a multiplicative hash
+			}
+			reg.Add(busyRecord(run.calls%profiles, now, i))
 			run.calls++
 			if reg.TakeKick() {
-				run.early++
+				if run.early++; run.early == 1 {
+					run.firstEarly = now.Sub(t0)
+				}
 				if err := reg.FlushEnded(context.Background()); err != nil {
 					t.Fatal(err)
 				}
@@ -110,6 +122,7 @@ func busyProbe(t testing.TB, profiles, rate, minutes int, limit int64, track boo
 	runtime.KeepAlive(reg)
 	run.replaced, run.merged, run.rewritten = st.replaced, st.merged, st.rewritten
 	run.replacedAtClose = st.replaced - before
+	run.estimate, run.recount = reg.SizeEstimate(), reg.RecountSize()
 	return run
 }
 
@@ -127,11 +140,14 @@ func TestBusyProfilesFitTheBound(t *testing.T) {
 	const profiles, rate = 10_000, 2_000
 	for _, m := range minutes {
 		t.Run(fmt.Sprintf("%dm", m), func(t *testing.T) {
-			run := busyProbe(t, profiles, rate, m, 0, true)
+			run := busyProbe(t, profiles, rate, m, 0, true, false)
 			t.Logf("%d calls: %d early flushes, %d buckets replaced (%d at close), %d merged, %d written twice or more; estimated %d B per busy profile",
 				run.calls, run.early, run.replaced, run.replacedAtClose, run.merged, run.rewritten, run.estPerProfile)
 			if run.early != 0 || run.merged != 0 {
 				t.Errorf("%d early flushes for memory and %d merged buckets, want none: 10,000 busy profiles outgrow the default bound", run.early, run.merged)
+			}
+			if run.estimate != run.recount {
+				t.Errorf("size estimate %d B, recounted from the entries %d B", run.estimate, run.recount)
 			}
 			if run.rewritten != 0 {
 				t.Errorf("%d buckets written more than once, want each once", run.rewritten)
@@ -150,17 +166,24 @@ func TestBusyProfilesFitTheBound(t *testing.T) {
 // profiles at 2,000 calls a second over 3 minutes of an injected clock:
 // early flushes, replaced and merged buckets, and the heap a busy
 // profile takes (with the default bound, and with no bound: what the
-// representation needs).
+// representation needs), as busyProbe calls them and with spread values.
+// TOLLGATE_PROBE_MINUTES sets another duration.
 func BenchmarkBusyProbe(b *testing.B) {
+	minutes := 3
+	if v, err := strconv.Atoi(os.Getenv("TOLLGATE_PROBE_MINUTES")); err == nil && v > 0 {
+		minutes = v
+	}
 	for _, c := range []struct {
-		name  string
-		limit int64
-	}{{"default-bound", 0}, {"unbounded", 1 << 40}} {
+		name   string
+		limit  int64
+		spread bool
+	}{{"default-bound", 0, false}, {"unbounded", 1 << 40, false}, {"spread/default-bound", 0, true}, {"spread/unbounded", 1 << 40, true}} {
 		b.Run(c.name, func(b *testing.B) {
 			var run busyRun
 			for b.Loop() {
-				run = busyProbe(b, 10_000, 2_000, 3, c.limit, false)
+				run = busyProbe(b, 10_000, 2_000, minutes, c.limit, false, c.spread)
 			}
+			b.ReportMetric(run.firstEarly.Seconds(), "first-early-s")
 			b.ReportMetric(float64(run.early), "early-flushes")
 			b.ReportMetric(float64(run.replaced), "replaced")
 			b.ReportMetric(float64(run.merged), "merged")

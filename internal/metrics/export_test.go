@@ -23,3 +23,19 @@ func (r *Registry) SizeEstimate() int64 {
 	defer r.mu.Unlock()
 	return r.size
 }
+
+// RecountSize returns the size estimate computed afresh from the entries
+// in memory, to compare with SizeEstimate (which Add and Flush keep up
+// to date as they go).
+func (r *Registry) RecountSize() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for k, e := range r.entries {
+		n += entrySize + int64(len(k.account)+len(k.modelID)) + int64(cap(e.p))*periodSize
+		for i := range e.p {
+			n += e.p[i].bytes()
+		}
+	}
+	return n
+}
