@@ -29,20 +29,11 @@ func BenchmarkJournalApply(b *testing.B) {
 	for _, group := range []int{4, 64} {
 		b.Run("group="+strconv.Itoa(group), func(b *testing.B) {
 			ctx := b.Context()
-			db, err := Open(ctx, filepath.Join(b.TempDir(), "tollgate.db"), Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
+			db := openApplierStopped(b)
 			defer db.Close()
-			db.stopApplier()
 			recs := make([]ledger.Record, 0, group)
 			for i := 0; i < b.N; i += group {
-				recs = recs[:0]
-				for k := i; k < min(i+group, b.N); k++ {
-					r := journalRecord(k%1000, t0)
-					r.RequestID = "bench-" + strconv.Itoa(k)
-					recs = append(recs, r)
-				}
+				recs = benchGroup(recs, "bench-", i, b.N, t0)
 				if err := db.AppendRecords(ctx, recs); err != nil {
 					b.Fatal(err)
 				}
@@ -50,6 +41,30 @@ func BenchmarkJournalApply(b *testing.B) {
 			benchApply(b, db)
 		})
 	}
+}
+
+// openApplierStopped opens a database in b's temporary directory, its
+// applier stopped; the caller closes it.
+func openApplierStopped(b *testing.B) *DB {
+	db, err := Open(b.Context(), filepath.Join(b.TempDir(), "tollgate.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.stopApplier()
+	return db
+}
+
+// benchGroup returns recs holding journalRecord's records i up to n
+// (at most cap(recs) of them, about 1,000 rollup keys), their request ids
+// prefix and their number.
+func benchGroup(recs []ledger.Record, prefix string, i, n int, t0 time.Time) []ledger.Record {
+	recs = recs[:0]
+	for k := i; k < min(i+cap(recs), n); k++ {
+		r := journalRecord(k%1000, t0)
+		r.RequestID = prefix + strconv.Itoa(k)
+		recs = append(recs, r)
+	}
+	return recs
 }
 
 // benchApply drains db's journal inside the clock, reporting records/s
@@ -75,12 +90,8 @@ func benchApply(b *testing.B, db *DB) {
 func BenchmarkJournalApplyScale(b *testing.B) {
 	const profiles, hours = 10_000, 100
 	ctx := b.Context()
-	db, err := Open(ctx, filepath.Join(b.TempDir(), "tollgate.db"), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	db := openApplierStopped(b)
 	defer db.Close()
-	db.stopApplier()
 	t0 := time.Now().UTC().Truncate(time.Hour)
 	if err := fillScale(ctx, db, t0, profiles, hours); err != nil {
 		b.Fatal(err)
@@ -260,12 +271,7 @@ func BenchmarkJournalApplyPaced(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i += group {
 				<-tick.C
-				recs = recs[:0]
-				for k := i; k < min(i+group, b.N); k++ {
-					r := journalRecord(k%1000, t0)
-					r.RequestID = "paced-" + strconv.Itoa(k)
-					recs = append(recs, r)
-				}
+				recs = benchGroup(recs, "paced-", i, b.N, t0)
 				if err := db.AppendRecords(ctx, recs); err != nil {
 					b.Fatal(err)
 				}
