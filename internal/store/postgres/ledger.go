@@ -281,8 +281,19 @@ func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs
 	if err != nil {
 		return nil, fmt.Errorf("tag sets: %w", err)
 	}
+	// The buffer goes back to the pool only when no COPY failed: pgconn's
+	// CopyFrom can return an error while its goroutine still reads the
+	// data (it does not wait for it), and a buffer reused meanwhile, by
+	// the retry of a batch with a repeated id among others, would be
+	// read and written at once. The race detector caught that in
+	// TestPostgresReplicasFollowChanges.
 	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
+	copied := true
+	defer func() {
+		if copied {
+			copyBuffers.Put(bp)
+		}
+	}()
 	times := make([]int64, len(recs))
 	for i := range recs {
 		times[i] = sqlstore.MS(recs[i].Time)
@@ -318,6 +329,7 @@ func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs
 		buf = binary.BigEndian.AppendUint16(buf, 0xffff) // the trailer: -1 fields
 		*bp = buf
 		if err := copyFrom(ctx, conn, copyRequestIDs, buf); err != nil {
+			copied = false
 			if errs.Class(err) == sqlstore.Unique {
 				return nil, fmt.Errorf("%w: %w", errRepeatedID, err)
 			}
@@ -340,6 +352,7 @@ func (db *DB) writeRecords(ctx context.Context, conn *sql.Conn, tx *sql.Tx, recs
 	buf = binary.BigEndian.AppendUint16(buf, 0xffff)
 	*bp = buf
 	if err := copyFrom(ctx, conn, copyRecords, buf); err != nil {
+		copied = false
 		return nil, fmt.Errorf("records: %w", err)
 	}
 	args := append(sortedColumns(hourly).args(), sortedColumns(dailySums(hourly)).args()...)
