@@ -488,8 +488,8 @@ func (s *Service) ProfileChanged(old, new *profile.Profile) {
 }
 
 // AddProfiles indexes existing profiles (at start, before serving). The
-// index keeps their tag sets: pass the profile service's own
-// (profile.Service.AllShared), not copies.
+// index keeps the profiles themselves, which it never modifies: pass the
+// profile service's own (profile.Service.AllShared), not copies.
 func (s *Service) AddProfiles(ps []*profile.Profile) {
 	keys := make([]subjectKey, len(ps))
 	subs := make([]*subject, len(ps))
