@@ -26,12 +26,7 @@ import (
 func BenchmarkIndexMemory100k(b *testing.B) {
 	const budgets, n = 1000, 100_000
 	for b.Loop() {
-		f := newFixture(b, t0)
-		for i := range budgets {
-			mustCreate(b, f, budget.Budget{Name: fmt.Sprintf("app-%04d", i), Limit: int64(1e6 * money.Dollar),
-				CostFilters: map[string][]string{"TagKeyValue": {fmt.Sprintf("user:app$app-%04d", i)}},
-				Actions:     []budget.Action{{Type: budget.Block, Threshold: 100}}})
-		}
+		f := scaleFixture(b, budgets)
 		sets := make([]tags.Set, budgets)
 		for i := range sets {
 			sets[i] = tags.Set{"app": fmt.Sprintf("app-%04d", i)}
@@ -86,10 +81,40 @@ func (m *profileStore) ListAllProfiles(context.Context) ([]profile.Profile, erro
 	return out, nil
 }
 
-// scaleTags are the tags 'tollgate bench --scale' gives profile i.
-func scaleTags(i int) []tags.Tag {
-	return []tags.Tag{{Key: "app", Value: fmt.Sprintf("app-%04d", i%1000)}, {Key: "team", Value: fmt.Sprintf("team-%03d", i%100)},
-		{Key: "dept", Value: fmt.Sprintf("dept-%02d", i%10)}, {Key: "environment", Value: "bench"}}
+// scaleFixture returns a fixture with budgets monthly COST budgets as
+// 'tollgate bench --scale' makes them: budget k scoped to the profiles
+// tagged app=app-k, with a BLOCK action at 100 % of a limit no call
+// reaches.
+func scaleFixture(b *testing.B, budgets int) *fixture {
+	f := newFixture(b, t0)
+	for k := range budgets {
+		mustCreate(b, f, budget.Budget{Name: fmt.Sprintf("app-%04d", k), Limit: int64(1e6 * money.Dollar),
+			CostFilters: map[string][]string{"TagKeyValue": {fmt.Sprintf("user:app$app-%04d", k)}},
+			Actions:     []budget.Action{{Type: budget.Block, Threshold: 100}}})
+	}
+	return f
+}
+
+// createScale creates n application profiles through svc as 'tollgate
+// bench --scale' does (profile i tagged app=app-<i mod 1000>, team, dept
+// and environment), each with a client request token as the AWS SDK
+// sends one, and returns them when keep is set.
+func createScale(b *testing.B, svc *profile.Service, n int, keep bool) []profile.Profile {
+	source := "arn:aws:bedrock:us-east-1::foundation-model/" + haiku
+	var out []profile.Profile
+	for i := range n {
+		p, err := svc.Create(b.Context(), profile.CreateInput{Account: acct, Name: fmt.Sprintf("scale-%06d", i), CopyFrom: source,
+			Tags: []tags.Tag{{Key: "app", Value: fmt.Sprintf("app-%04d", i%1000)}, {Key: "team", Value: fmt.Sprintf("team-%03d", i%100)},
+				{Key: "dept", Value: fmt.Sprintf("dept-%02d", i%10)}, {Key: "environment", Value: "bench"}},
+			ClientRequestToken: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if keep {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // BenchmarkScaleMemory reports the heap the profile service and the
@@ -104,16 +129,10 @@ func scaleTags(i int) []tags.Tag {
 // does when it starts.
 func BenchmarkScaleMemory(b *testing.B) {
 	const budgets, n = 1000, 100_000
-	source := "arn:aws:bedrock:us-east-1::foundation-model/" + haiku
 	for _, restart := range []bool{false, true} {
 		b.Run(map[bool]string{false: "create", true: "restart"}[restart], func(b *testing.B) {
 			for b.Loop() {
-				f := newFixture(b, t0)
-				for k := range budgets {
-					mustCreate(b, f, budget.Budget{Name: fmt.Sprintf("scale-%04d", k), Limit: int64(1e6 * money.Dollar),
-						CostFilters: map[string][]string{"TagKeyValue": {fmt.Sprintf("user:app$app-%04d", k)}},
-						Actions:     []budget.Action{{Type: budget.Block, Threshold: 100}}})
-				}
+				f := scaleFixture(b, budgets)
 				st := &profileStore{}
 				cfg := profile.Config{Store: st, Catalog: catalog.Default(), Region: "us-east-1", Quota: n, Now: f.clock.now}
 				var src, svc *profile.Service
@@ -124,14 +143,7 @@ func BenchmarkScaleMemory(b *testing.B) {
 					if src, err = profile.NewService(b.Context(), cfg); err != nil {
 						b.Fatal(err)
 					}
-					for i := range n {
-						p, err := src.Create(b.Context(), profile.CreateInput{Account: acct, Name: fmt.Sprintf("scale-%06d", i), CopyFrom: source,
-							Tags: scaleTags(i), ClientRequestToken: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)})
-						if err != nil {
-							b.Fatal(err)
-						}
-						st.list = append(st.list, p)
-					}
+					st.list = createScale(b, src, n, true)
 				}
 				base := testsupport.HeapInuse()
 				var err error
@@ -140,11 +152,8 @@ func BenchmarkScaleMemory(b *testing.B) {
 				}
 				svc.OnChange(f.svc.ProfileChanged)
 				f.svc.AddProfiles(svc.AllShared())
-				for i := range n * map[bool]int{false: 1, true: 0}[restart] {
-					if _, err := svc.Create(b.Context(), profile.CreateInput{Account: acct, Name: fmt.Sprintf("scale-%06d", i), CopyFrom: source,
-						Tags: scaleTags(i), ClientRequestToken: fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)}); err != nil {
-						b.Fatal(err)
-					}
+				if !restart {
+					createScale(b, svc, n, false)
 				}
 				held := testsupport.HeapInuse() - base
 				if got := len(svc.FindByTags(acct, []tags.Filter{{Key: "app", Values: []string{"app-0001"}}})); got != n/budgets {
