@@ -486,11 +486,7 @@ func (s *Service) Get(account, identifier string) (Profile, error) {
 // without copying; callers must not modify it. It is the runtime hot path.
 func (s *Service) Lookup(account, id string) (*Profile, bool) {
 	s.mu.RLock()
-	var p *Profile
-	var ok bool
-	if a := s.accts[account]; a != nil {
-		p, ok = a.byID[id]
-	}
+	p, ok := s.lookupLocked(account, id)
 	s.mu.RUnlock()
 	return p, ok
 }
