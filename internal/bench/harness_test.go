@@ -178,7 +178,7 @@ func sampleReport() *HarnessReport {
 	}
 	return &HarnessReport{
 		StartedAt: time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC), NumCPU: 2, GoVersion: "go1.26", Duration: "10s", Warmup: "1s",
-		Synchronous: "FULL", LateAfterMs: 5, SyncFloor: &SyncFloor{Syncs: 200, P50Ms: 0.29, P99Ms: 0.61},
+		Synchronous: "FULL", LateAfterMs: 5, SyncFloor: &SyncFloor{Syncs: 200, P50Ms: 0.29, P99Ms: 0.61, CPUMicros: 97.5},
 		Targets: []TargetInfo{
 			{Name: "direct", URL: "http://127.0.0.1:1/v1/chat/completions", Description: "the zero-latency OpenAI-compatible upstream, called directly"},
 			{Name: "tollgate-sim", URL: "http://127.0.0.1:2", Description: "Converse through application profile P with a Bedrock API key"},
@@ -305,6 +305,10 @@ func TestMeasureSyncFloor(t *testing.T) {
 	}
 	if sf.Syncs != 5 || sf.P50Ms <= 0 || sf.P99Ms < sf.P50Ms {
 		t.Fatalf("sync floor = %+v, want 5 syncs with 0 < p50 <= p99", sf)
+	}
+	// Linux reads a thread's CPU time, and a sync takes some.
+	if sf.CPUMicros <= 0 {
+		t.Fatalf("sync floor CPU = %v µs, want > 0", sf.CPUMicros)
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Fatalf("left %d files in the directory", len(left))

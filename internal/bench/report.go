@@ -18,8 +18,12 @@ func (r *HarnessReport) Print(w io.Writer) error {
 		r.Duration, r.Warmup, r.NumCPU, r.Synchronous)
 	fmt.Fprintln(w, "Latency in ms from each request's intended start; CPU per call = a process's user+system CPU over the window / calls answered.")
 	if sf := r.SyncFloor; sf != nil {
-		fmt.Fprintf(w, "Sync floor of the data directory's file system (%d appends of 4 KiB, each fsynced): p50 %.3f / p99 %.3f ms, the least a FULL-durability answer waits for.\n",
+		fmt.Fprintf(w, "Sync floor of the data directory's file system (%d appends of 4 KiB, each fsynced): p50 %.3f / p99 %.3f ms, the least a FULL-durability answer waits for",
 			sf.Syncs, sf.P50Ms, sf.P99Ms)
+		if sf.CPUMicros > 0 {
+			fmt.Fprintf(w, "; %.0f µs of CPU a sync, shared by the calls of one commit group", sf.CPUMicros)
+		}
+		fmt.Fprintln(w, ".")
 	}
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "  %-16s %s: %s\n", t.Name, t.URL, t.Description)

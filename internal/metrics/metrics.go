@@ -17,8 +17,10 @@
 //
 // Memory bound: the Registry holds the buckets changed since its last
 // flush and, once flushed, those of the last two minutes and the current
-// hour; when their estimated size passes Config.MaxMemory (32 MiB by
-// default) it flushes early and lets every written bucket go. So its
+// hour, compactly (one entry per account and model id holding every
+// metric's statistics: about 2 KB for a busy profile, so 10,000 fit);
+// when their estimated size passes Config.MaxMemory (32 MiB by default)
+// it flushes early and lets every written bucket go. So its
 // memory is at most MaxMemory plus what arrives during one flush, whatever
 // the number of profiles (series), as long as the store takes the
 // writes; no sample is ever dropped (see Registry).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -114,20 +115,28 @@ const DefaultMaxMemory = 32 << 20
 //
 // Memory bound: the buckets in memory are those with samples since the
 // last flush, plus, once flushed, the minute buckets of the last
-// Config.Memory (2 minutes) and the current hour's buckets. Their size is
-// estimated as it grows (a bucket's fixed part, its key's strings and its
-// sketch's bins); when the estimate passes Config.MaxMemory (32 MiB), Add
-// asks Run for an early flush, after which every flushed bucket leaves
-// memory, whatever its period: so memory holds at most MaxMemory plus
-// what arrives during one flush, independent of the number of series
-// (profiles). A flush itself holds copies of at most FlushChunk buckets
-// at a time (it writes them in chunks of that many, one transaction
-// each), so its transient memory, the store's included, is bounded too,
-// but for the sorted list of the series it writes (a 48-byte key each,
-// less than a third of what those series take in memory). The bound
-// holds as long as the store takes the writes; a failing store keeps the
-// unwritten buckets (no sample is dropped) and memory grows until it
-// recovers.
+// Config.Memory (2 minutes) and the current hour's buckets. They are held
+// per account and model id: one entry holding, for each minute or hour in
+// memory, every metric's count, sum, minimum and maximum (40 bytes) and
+// sketch (4 bytes a bin; none while every sample had one value). Their
+// size is estimated as it grows (an entry's map slot and strings, its
+// periods, statistics and sketch bins): a busy profile called 12 times a
+// minute (six metrics a call) takes about 1.7 KB with its current minute,
+// the memory window and the current hour, 2.1 KB at the end of an hour,
+// so 10,000 of them fit the default bound. When the estimate passes
+// Config.MaxMemory (32 MiB), Add asks Run for an early flush, after which
+// every flushed bucket leaves memory, whatever its period: so memory
+// holds at most MaxMemory plus what arrives during one flush, independent
+// of the number of series (profiles). A flush itself holds copies of at
+// most FlushChunk buckets at a time (it writes them in chunks of that
+// many, one transaction each), so its transient memory, the store's
+// included, is bounded too, but for the sorted list of the entries it
+// writes (a 32-byte key each, a fraction of what those entries take in
+// memory). The bound holds as long as the store takes the writes; a
+// failing store keeps the unwritten buckets (no sample is dropped) and
+// memory grows until it recovers. The estimate counts the live
+// allocations; the heap in use is larger by the allocator's free slots
+// (about 40 % in the busy probe of BenchmarkBusyProbe).
 //
 // Durability: a bucket is held in memory either as the authority for its
 // minute or hour (for this replica's samples), which replaces this
@@ -177,47 +186,18 @@ type Registry struct {
 	// row of this replica, so memory starts as its authority; below the
 	// floor, memory holds deltas.
 	minFloor, hourFloor int64
-	series              map[Key]*series
-	size                int64 // estimated bytes of the buckets in memory
+	entries             map[entryKey]*entry
+	size                int64 // estimated bytes of the entries in memory
 	// pendingReplace and pendingMerge are the writes of a failed flush,
 	// retried first.
 	pendingReplace, pendingMerge []Bucket
-}
-
-// series holds a series' buckets in memory: usually its current minute
-// and hour.
-type series struct {
-	b []mbucket
-}
-
-type mbucket struct {
-	start int64
-	hour  bool
-	delta bool // merged into the stored bucket, not its authority
-	dirty bool // samples since the last flush
-	st    Stats
-}
-
-// Estimated sizes, in bytes, of a series and of a bucket in memory
-// (map entry, struct and slice share, rounded up to the allocator's size
-// classes) and of a sketch bin.
-const (
-	seriesSize = 160
-	bucketSize = 96
-	binSize    = 12
-)
-
-type bucketID struct {
-	key   Key
-	hour  bool
-	start int64
 }
 
 // Open returns a Registry and rebuilds its recent buckets (single node)
 // or reads back its own current ones (shared store).
 func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	r := &Registry{store: cfg.Store, replica: cfg.Replica, now: cfg.Now, memory: cfg.Memory, limit: cfg.MaxMemory,
-		every: cfg.FlushInterval, log: cfg.Logger, series: map[Key]*series{}, kick: make(chan struct{}, 1)}
+		every: cfg.FlushInterval, log: cfg.Logger, entries: map[entryKey]*entry{}, kick: make(chan struct{}, 1)}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -268,9 +248,7 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 			if bs[i].Replica != r.replica {
 				continue // not this node's: Query adds it up
 			}
-			b := r.bucket(bucketID{bs[i].Key, true, hour.Unix()})
-			r.mergeInto(b, &bs[i].Stats)
-			b.dirty = true
+			r.mergeStored(&bs[i], hour.Unix(), true, true)
 		}
 	}
 	if cfg.Records != nil {
@@ -311,42 +289,88 @@ func (r *Registry) openShared(ctx context.Context, now time.Time) error {
 			if bs[i].Replica != r.replica {
 				continue
 			}
-			r.mergeInto(r.bucket(bucketID{bs[i].Key, res == Hour, bs[i].Start.Unix()}), &bs[i].Stats)
+			r.mergeStored(&bs[i], bs[i].Start.Unix(), res == Hour, false)
 		}
 	}
 	return nil
 }
 
-// bucket returns the in-memory bucket id, creating it (as the authority
-// of its period at or above the floor, else as a delta). r.mu held (or r
-// not yet shared). The pointer is valid until the series' next bucket is
-// created.
-func (r *Registry) bucket(id bucketID) *mbucket {
-	s := r.series[id.key]
-	if s == nil {
-		s = &series{b: make([]mbucket, 0, 2)}
-		r.series[id.key] = s
-		r.size += seriesSize + int64(len(id.key.Account)+len(id.key.ModelID))
+// entry returns the entry of account and model id, creating it. r.mu
+// held (or r not yet shared).
+func (r *Registry) entry(account, modelID string) *entry {
+	if e := r.entries[entryKey{account, modelID}]; e != nil {
+		return e
 	}
-	for i := range s.b {
-		if b := &s.b[i]; b.start == id.start && b.hour == id.hour {
-			return b
-		}
-	}
-	floor := r.minFloor
-	if id.hour {
-		floor = r.hourFloor
-	}
-	r.size += bucketSize
-	s.b = append(s.b, mbucket{start: id.start, hour: id.hour, delta: id.start < floor})
-	return &s.b[len(s.b)-1]
+	// Own copies: the record's strings may share a larger allocation.
+	k := entryKey{strings.Clone(account), strings.Clone(modelID)}
+	e := &entry{}
+	r.entries[k] = e
+	r.size += entrySize + int64(len(k.account)+len(k.modelID))
+	return e
 }
 
-// mergeInto adds o to b, accounting for the sketch's growth. r.mu held.
-func (r *Registry) mergeInto(b *mbucket, o *Stats) {
-	c := cap(b.st.Sketch.bins)
-	b.st.Merge(o)
-	r.size += int64(cap(b.st.Sketch.bins)-c) * binSize
+// period returns e's period (start, hour), creating it. r.mu held. The
+// pointer is valid until e's next period is created.
+func (r *Registry) period(e *entry, start int64, hour bool) *period {
+	for i := range e.p {
+		if p := &e.p[i]; p.start == start && p.hour == hour {
+			return p
+		}
+	}
+	if len(e.p) == cap(e.p) {
+		// Grow by two, not twice: an entry holds a handful of periods.
+		grown := make([]period, len(e.p), len(e.p)+2)
+		copy(grown, e.p)
+		r.size += int64(cap(grown)-cap(e.p)) * periodSize
+		e.p = grown
+	}
+	p := period{start: start, hour: hour}
+	// The metrics of e's latest period of this resolution are likely
+	// those of the new one.
+	for i := len(e.p) - 1; i >= 0; i-- {
+		if e.p[i].hour == hour {
+			p.st = make([]cstats, 0, bits.OnesCount16(e.p[i].has))
+			r.size += int64(cap(p.st)) * cstatsSize
+			break
+		}
+	}
+	e.p = append(e.p, p)
+	return &e.p[len(e.p)-1]
+}
+
+// floor returns the floor of a resolution.
+func (r *Registry) floor(hour bool) int64 {
+	if hour {
+		return r.hourFloor
+	}
+	return r.minFloor
+}
+
+// sample counts the sample v of metric m in p, a period of e. r.mu held.
+func (r *Registry) sample(p *period, m int, v int64) {
+	before := p.bytes()
+	p.stat(m, p.start < r.floor(p.hour))
+	p.add(m, v)
+	p.dirty |= 1 << m
+	r.size += p.bytes() - before
+}
+
+// mergeStored adds a stored bucket (the Store's) to the bucket of its key
+// and metric at start in memory; dirty marks it changed. r not yet
+// shared.
+func (r *Registry) mergeStored(b *Bucket, start int64, hour, dirty bool) {
+	m, ok := metricIndex[b.Key.Metric]
+	if !ok {
+		return // not a metric of this package: nothing in memory to add to
+	}
+	p := r.period(r.entry(b.Key.Account, b.Key.ModelID), start, hour)
+	before := p.bytes()
+	p.stat(m, start < r.floor(hour))
+	p.merge(m, &b.Stats)
+	if dirty {
+		p.dirty |= 1 << m
+	}
+	r.size += p.bytes() - before
 }
 
 // Add counts a durable usage record.
@@ -370,14 +394,19 @@ func (r *Registry) askFlush() {
 
 // Gauge records one sample v of metric at t under the dimension value dim
 // and in the series without dimensions (budget enforcement's
-// EnforcementActive).
+// EnforcementActive). A metric this package does not define is ignored.
 func (r *Registry) Gauge(account, metric, dim string, t time.Time, v int64) {
+	m, ok := metricIndex[metric]
+	if !ok {
+		return
+	}
 	t = t.UTC()
 	minute, hour := t.Truncate(Minute).Unix(), t.Truncate(Hour).Unix()
 	r.mu.Lock()
-	for _, key := range [2]Key{{account, metric, dim}, {account, metric, ""}} {
-		r.sample(bucketID{key, false, minute}, v)
-		r.sample(bucketID{key, true, hour}, v)
+	for _, modelID := range [2]string{dim, ""} {
+		e := r.entry(account, modelID)
+		r.sample(r.period(e, minute, false), m, v)
+		r.sample(r.period(e, hour, true), m, v)
 	}
 	over := r.size > r.limit
 	r.mu.Unlock()
@@ -392,13 +421,21 @@ func (r *Registry) addLocked(rec *ledger.Record) {
 	dim := DimensionValue(*rec)
 	tierDim := TierDimensionValue(dim, *rec)
 	var buf [8]Sample
-	for _, smp := range appendSamples(buf[:0], rec) {
-		for i, key := range [3]Key{{rec.Account, smp.Metric, dim}, {rec.Account, smp.Metric, ""}, {rec.Account, smp.Metric, tierDim}} {
-			if i == 2 && tierDim == "" {
-				continue // Standard has no series of its own
+	smps := appendSamples(buf[:0], rec)
+	var idx [8]int
+	for i := range smps {
+		idx[i] = metricIndex[smps[i].Metric]
+	}
+	for i, modelID := range [3]string{dim, "", tierDim} {
+		if i == 2 && tierDim == "" {
+			continue // Standard has no series of its own
+		}
+		e := r.entry(rec.Account, modelID)
+		for h, start := range [2]int64{minute, hour} {
+			p := r.period(e, start, h == 1)
+			for j := range smps {
+				r.sample(p, idx[j], smps[j].Value)
 			}
-			r.sample(bucketID{key, false, minute}, smp.Value)
-			r.sample(bucketID{key, true, hour}, smp.Value)
 		}
 	}
 }
@@ -421,9 +458,9 @@ func (r *Registry) AddAdmission(rec ledger.Record, tier string, wait time.Durati
 	tierDim := TierDimensionValue(dim, tagged)
 	r.mu.Lock()
 	add := func(metric, modelID string, v int64) {
-		key := Key{rec.Account, metric, modelID}
-		r.sample(bucketID{key, false, minute}, v)
-		r.sample(bucketID{key, true, hour}, v)
+		m, e := metricIndex[metric], r.entry(rec.Account, modelID)
+		r.sample(r.period(e, minute, false), m, v)
+		r.sample(r.period(e, hour, true), m, v)
 	}
 	ms := wait.Milliseconds()
 	add(QueueWait, dim, ms)
@@ -439,14 +476,6 @@ func (r *Registry) AddAdmission(rec ledger.Record, tier string, wait time.Durati
 	if over {
 		r.askFlush()
 	}
-}
-
-func (r *Registry) sample(id bucketID, v int64) {
-	b := r.bucket(id)
-	c := cap(b.st.Sketch.bins)
-	b.st.Add(v)
-	r.size += int64(cap(b.st.Sketch.bins)-c) * binSize
-	b.dirty = true
 }
 
 // FlushChunk is the most buckets one Store.WriteMetricBuckets call of
@@ -489,9 +518,11 @@ func (r *Registry) flush(ctx context.Context, ended bool) error {
 	if err != nil {
 		return err
 	}
-	// The series to write, in the order of the store's primary key, so
-	// that each chunk's rows are neighbours there (a chunk of scattered
-	// rows would rewrite most of the table's pages). Series added from
+	// The buckets to write, in the order of the store's primary key
+	// (account, metric, model id), so that each chunk's rows are
+	// neighbours there (a chunk of scattered rows would rewrite most of
+	// the table's pages): the changed entries sorted by account and model
+	// id, taken metric by metric within each account. Entries added from
 	// now on are written by the next Flush; none leaves (evict holds
 	// flushMu).
 	r.mu.Lock()
@@ -500,59 +531,42 @@ func (r *Registry) flush(ctx context.Context, ended bool) error {
 	// bound (an early flush must write what it lets go).
 	ended = ended && r.replica == "" && r.size <= r.limit
 	nowUnix := r.now().Unix()
-	keys := make([]Key, 0, len(r.series))
-	for key, s := range r.series {
-		for i := range s.b {
-			if s.b[i].dirty {
-				keys = append(keys, key)
+	keys := make([]entryKey, 0, len(r.entries))
+	for k, e := range r.entries {
+		for i := range e.p {
+			if e.p[i].dirty != 0 {
+				keys = append(keys, k)
 				break
 			}
 		}
 	}
 	r.mu.Unlock()
-	slices.SortFunc(keys, compareKeys)
+	slices.SortFunc(keys, func(a, b entryKey) int {
+		return cmp.Or(strings.Compare(a.account, b.account), strings.Compare(a.modelID, b.modelID))
+	})
 	r.mu.Lock()
-	for _, key := range keys {
-		if len(replace)+len(merge) >= FlushChunk {
-			r.mu.Unlock()
-			if replace, merge, err = r.writeChunk(ctx, replace, merge); err != nil {
-				return err
-			}
-			r.mu.Lock()
-		}
-		s := r.series[key]
-		if s == nil {
-			continue // cannot happen: only evict deletes series
-		}
-		n := 0
-		for i := range s.b {
-			b := &s.b[i]
-			res := Minute
-			if b.hour {
-				res = Hour
-			}
-			if !b.dirty || (ended && !b.delta && b.start+int64(res/time.Second) > nowUnix) {
-				s.b[n] = *b
-				n++
-				continue
-			}
-			out := Bucket{Key: key, Res: res, Start: time.Unix(b.start, 0).UTC(), Replica: r.replica}
-			if b.delta {
-				// The delta goes to the store as it is; the next sample
-				// starts a new one.
-				out.Stats = b.st
-				merge = append(merge, out)
-				r.size -= bucketSize + int64(cap(b.st.Sketch.bins))*binSize
-				continue
-			}
-			out.Stats = *b.st.Clone()
-			replace = append(replace, out)
-			b.dirty = false
-			s.b[n] = *b
+	for len(keys) > 0 {
+		n := 1 // keys[:n]: one account's
+		for n < len(keys) && keys[n].account == keys[0].account {
 			n++
 		}
-		clear(s.b[n:])
-		s.b = s.b[:n]
+		for _, m := range metricsByName {
+			for _, k := range keys[:n] {
+				if len(replace)+len(merge) >= FlushChunk {
+					r.mu.Unlock()
+					if replace, merge, err = r.writeChunk(ctx, replace, merge); err != nil {
+						return err
+					}
+					r.mu.Lock()
+				}
+				e := r.entries[k]
+				if e == nil {
+					continue // cannot happen: only evict deletes entries
+				}
+				replace, merge = r.take(k, e, m, ended, nowUnix, replace, merge)
+			}
+		}
+		keys = keys[n:]
 	}
 	over := r.size > r.limit
 	r.mu.Unlock()
@@ -590,8 +604,50 @@ func (r *Registry) write(ctx context.Context, replace, merge []Bucket) error {
 	return err
 }
 
+// take appends metric m's changed buckets of e (of key k) to replace
+// (authorities, now clean) or merge (deltas, now gone), leaving out with
+// ended the unended periods' authorities (flush). r.mu held.
+func (r *Registry) take(k entryKey, e *entry, m int, ended bool, nowUnix int64, replace, merge []Bucket) ([]Bucket, []Bucket) {
+	bit := uint16(1) << m
+	n := 0
+	for i := range e.p {
+		p := &e.p[i]
+		res := Minute
+		if p.hour {
+			res = Hour
+		}
+		if p.dirty&bit != 0 && (!ended || p.delta&bit != 0 || p.start+int64(res/time.Second) <= nowUnix) {
+			out := Bucket{Key: Key{k.account, defs[m].Name, k.modelID}, Res: res, Start: time.Unix(p.start, 0).UTC(),
+				Replica: r.replica, Stats: p.stats(m)}
+			before := p.bytes()
+			if p.delta&bit != 0 {
+				// The delta goes to the store as it is; the next sample
+				// starts a new one.
+				merge = append(merge, out)
+				p.remove(m)
+			} else {
+				replace = append(replace, out)
+				p.dirty &^= bit
+			}
+			if p.dirty == 0 && p.start+int64(res/time.Second) <= nowUnix {
+				p.trim() // its samples have ended
+			}
+			r.size += p.bytes() - before
+		}
+		if p.has == 0 {
+			r.size -= p.bytes()
+			continue
+		}
+		e.p[n] = *p
+		n++
+	}
+	clear(e.p[n:])
+	e.p = e.p[:n]
+	return replace, merge
+}
+
 // evict advances the floors to the memory window (all, when over is set:
-// to the next minute and hour) and drops the buckets below them that have
+// to the next minute and hour) and drops the periods below them that have
 // no unflushed samples. flushMu held.
 func (r *Registry) evict(over bool) {
 	r.mu.Lock()
@@ -603,30 +659,26 @@ func (r *Registry) evict(over bool) {
 		minFloor, hourFloor = now.Truncate(Minute).Add(Minute).Unix(), now.Truncate(Hour).Add(Hour).Unix()
 	}
 	r.minFloor, r.hourFloor = max(r.minFloor, minFloor), max(r.hourFloor, hourFloor)
-	for key, s := range r.series {
+	for k, e := range r.entries {
 		n := 0
-		for i := range s.b {
-			b := &s.b[i]
-			floor := r.minFloor
-			if b.hour {
-				floor = r.hourFloor
-			}
-			if b.dirty || b.start >= floor {
-				s.b[n] = *b
+		for i := range e.p {
+			p := &e.p[i]
+			if p.has != 0 && (p.dirty != 0 || p.start >= r.floor(p.hour)) {
+				e.p[n] = *p
 				n++
 				continue
 			}
-			r.size -= bucketSize + int64(cap(b.st.Sketch.bins))*binSize
+			r.size -= p.bytes()
 		}
-		clear(s.b[n:])
-		s.b = s.b[:n]
+		clear(e.p[n:])
+		e.p = e.p[:n]
 		if n == 0 {
-			delete(r.series, key)
-			r.size -= seriesSize + int64(len(key.Account)+len(key.ModelID))
+			delete(r.entries, k)
+			r.size -= entrySize + int64(len(k.account)+len(k.modelID)) + int64(cap(e.p))*periodSize
 		}
 	}
 	if over {
-		r.series = maps.Clone(r.series) // a map does not shrink
+		r.entries = maps.Clone(r.entries) // a map does not shrink
 	}
 }
 
@@ -707,18 +759,21 @@ func (r *Registry) Query(ctx context.Context, key Key, from, to time.Time, perio
 	var deltas []Bucket
 	all := map[int64]*Stats{}
 	r.mu.Lock()
-	if s := r.series[key]; s != nil {
-		for i := range s.b {
-			b := &s.b[i]
-			if b.hour != hour || b.start < lo || b.start >= hi {
+	m, known := metricIndex[key.Metric]
+	if e := r.entries[entryKey{key.Account, key.ModelID}]; e != nil && known {
+		bit := uint16(1) << m
+		for i := range e.p {
+			p := &e.p[i]
+			if p.hour != hour || p.start < lo || p.start >= hi || p.has&bit == 0 {
 				continue
 			}
-			if b.delta {
-				deltas = append(deltas, Bucket{Start: time.Unix(b.start, 0), Stats: *b.st.Clone()})
+			st := p.stats(m)
+			if p.delta&bit != 0 {
+				deltas = append(deltas, Bucket{Start: time.Unix(p.start, 0), Stats: st})
 				continue
 			}
-			own[b.start] = true
-			all[b.start] = b.st.Clone()
+			own[p.start] = true
+			all[p.start] = &st
 		}
 	}
 	for _, b := range r.pendingMerge {
@@ -771,14 +826,19 @@ func (r *Registry) Series(ctx context.Context, account string, since time.Time) 
 	seen := map[Key]bool{}
 	lo := since.Unix()
 	r.mu.Lock()
-	for key, s := range r.series {
-		if account != "" && key.Account != account {
+	for k, e := range r.entries {
+		if account != "" && k.account != account {
 			continue
 		}
-		for i := range s.b {
-			if b := &s.b[i]; b.hour && b.st.Count > 0 && b.start+int64(Hour/time.Second) > lo {
-				seen[key] = true
-				break
+		for i := range e.p {
+			p := &e.p[i]
+			if !p.hour || p.start+int64(Hour/time.Second) <= lo {
+				continue
+			}
+			for m := range defs {
+				if p.has&(1<<m) != 0 && p.st[p.pos(m)].count > 0 {
+					seen[Key{k.account, defs[m].Name, k.modelID}] = true
+				}
 			}
 		}
 	}
@@ -809,11 +869,6 @@ func (r *Registry) Series(ctx context.Context, account string, since time.Time) 
 		return cmpStr(a.ModelID, b.ModelID)
 	})
 	return out, nil
-}
-
-// compareKeys orders keys by account, metric and model id (byte order).
-func compareKeys(a, b Key) int {
-	return cmp.Or(strings.Compare(a.Account, b.Account), strings.Compare(a.Metric, b.Metric), strings.Compare(a.ModelID, b.ModelID))
 }
 
 func cmpStr(a, b string) int {
