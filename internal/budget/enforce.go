@@ -218,6 +218,9 @@ type subject struct {
 	// the endpoint scope they are priced in, as records keep it ("" in
 	// region, "geo", "global").
 	source, scope string
+	// prof is the profile a profile's subject was read from (the profile
+	// service's own, never modified); nil for direct calls.
+	prof *profile.Profile
 }
 
 func (sub *subject) line() line {
@@ -238,11 +241,24 @@ func recordScope(scope string) string {
 }
 
 // entry is the budgets that may include a subject's calls. There is one
-// per profile, so it is kept small: in is shared between entries when it
-// holds one budget (index.one).
+// per profile, so it is kept small (48 bytes): a profile's keeps the
+// profile service's *Profile rather than a copy of its fields, and in is
+// shared between entries when it holds one budget (index.one).
 type entry struct {
-	sub subject
-	in  []inScope // in the budgets' order
+	prof    *profile.Profile // a profile's entry: its profile (shared, never modified); nil for direct calls
+	direct  *subject         // direct calls' entry: their subject; nil for a profile's
+	regions *[]string        // a profile's regions (shared; see index.regions); never nil with prof
+	in      []inScope        // in the budgets' order
+}
+
+// line returns the line of e's subject, as subject.line does.
+func (e *entry) line() line {
+	if e.prof == nil {
+		return e.direct.line()
+	}
+	p := e.prof
+	return line{account: p.Account, profileARN: p.ARN, model: p.ModelID, tags: p.Tags, regions: *e.regions,
+		source: p.Region, scope: recordScope(p.Scope)}
 }
 
 // inScope is a budget that may include a subject's calls.
@@ -344,8 +360,14 @@ func (ix *index) shareRegions(sub subject) subject {
 
 // build returns sub's entry against states; mu is held.
 func (ix *index) build(sub subject, states []*state) *entry {
-	e := &entry{sub: ix.shareRegions(sub)}
-	l := e.sub.line()
+	sub = ix.shareRegions(sub)
+	var e *entry
+	if sub.prof != nil {
+		e = &entry{prof: sub.prof, regions: sub.regions}
+	} else {
+		e = &entry{direct: &sub}
+	}
+	l := e.line()
 	for _, st := range states {
 		switch st.sc.admits(&l) {
 		case yes:
@@ -395,7 +417,7 @@ func (ix *index) replace(old, new *state) {
 	ix.all = all
 	ix.one = nil
 	rebuild := func(e *entry) *entry {
-		ne := &entry{sub: e.sub}
+		ne := &entry{prof: e.prof, direct: e.direct, regions: e.regions}
 		var in []inScope
 		for _, x := range e.in {
 			if x.st != old {
@@ -403,7 +425,7 @@ func (ix *index) replace(old, new *state) {
 			}
 		}
 		if new != nil {
-			l := e.sub.line()
+			l := e.line()
 			if v := new.sc.admits(&l); v != no {
 				i, _ := slices.BinarySearchFunc(in, new, func(x inScope, st *state) int { return stateLess(x.st, st) })
 				in = slices.Insert(in, i, inScope{new, v == maybe})
@@ -447,7 +469,7 @@ func (ix *index) setSubjects(keys []subjectKey, subs []*subject) {
 func profileSubject(p *profile.Profile) (subjectKey, *subject) {
 	regions := p.Regions()
 	return subjectKey{arn: p.ARN}, &subject{account: p.Account, arn: p.ARN, model: p.ModelID, tags: p.Tags, regions: &regions,
-		source: p.Region, scope: recordScope(p.Scope)}
+		source: p.Region, scope: recordScope(p.Scope), prof: p}
 }
 
 // ProfileChanged keeps the admission index in step with application
@@ -466,8 +488,8 @@ func (s *Service) ProfileChanged(old, new *profile.Profile) {
 }
 
 // AddProfiles indexes existing profiles (at start, before serving). The
-// index keeps their tag sets: pass the profile service's own
-// (profile.Service.AllShared), not copies.
+// index keeps the profiles themselves, which it never modifies: pass the
+// profile service's own (profile.Service.AllShared), not copies.
 func (s *Service) AddProfiles(ps []*profile.Profile) {
 	keys := make([]subjectKey, len(ps))
 	subs := make([]*subject, len(ps))
@@ -561,7 +583,7 @@ func (s *Service) Admit(ctx context.Context, a admission.Request) (admission.Tic
 	for _, in := range e.in {
 		st := in.st
 		if in.check {
-			t.ln = e.sub.line()
+			t.ln = e.line()
 			t.ln.operation, t.ln.opKnown = a.Operation, true
 			t.ln.tier, t.ln.tierKnown = a.ServiceTier, a.ServiceTier != ""
 			if st.sc.admits(&t.ln) == no {

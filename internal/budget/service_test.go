@@ -668,3 +668,29 @@ func pointers(ps []profile.Profile) []*profile.Profile {
 	}
 	return out
 }
+
+// TestProfileEntryDecidedPerCall checks that a budget whose scope depends
+// on the call's operation is decided per call from what the admission
+// index holds of the profile (its tags, not the request's), and follows a
+// retag.
+func TestProfileEntryDecidedPerCall(t *testing.T) {
+	f := newFixture(t, t0)
+	mustCreate(t, f, budget.Budget{Name: "claims-converse", Limit: 0,
+		CostFilters: map[string][]string{"TagKeyValue": {"user:dept$claims"}, "Operation": {"Converse"}},
+		Actions:     []budget.Action{{Type: budget.Block, Threshold: 100}}})
+	claims := profile.Profile{ID: "cccccccccccc", ARN: profileARN("cccccccccccc"), Account: acct, ModelID: haiku, Tags: tags.Set{"dept": "claims"}}
+	other := profile.Profile{ID: "oooooooooooo", ARN: profileARN("oooooooooooo"), Account: acct, ModelID: haiku, Tags: tags.Set{"dept": "other"}}
+	f.svc.AddProfiles([]*profile.Profile{&claims, &other})
+	if _, err := f.admit(claims.ID, nil, money.Cent); !errkind.Is(err, errkind.QuotaExceeded) {
+		t.Errorf("Converse through the claims profile = %v, want QuotaExceeded", err)
+	}
+	if _, err := f.admit(other.ID, nil, money.Cent); err != nil {
+		t.Errorf("Converse through the other profile: %v", err)
+	}
+	retagged := claims
+	retagged.Tags = tags.Set{"dept": "other"}
+	f.svc.ProfileChanged(&claims, &retagged)
+	if _, err := f.admit(claims.ID, nil, money.Cent); err != nil {
+		t.Errorf("Converse through the claims profile retagged dept=other: %v", err)
+	}
+}

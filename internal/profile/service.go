@@ -34,8 +34,8 @@ type Service struct {
 	now     func() time.Time
 
 	mu       sync.RWMutex
-	byKey    map[key]*Profile    // account+id -> profile: Lookup, the hot path
 	accts    map[string]*account // account -> its profiles
+	n        int                 // how many profiles the accounts hold
 	strs     map[string]string   // interned strings profiles repeat (accounts, regions, models, sources)
 	arnLists map[string][]string // interned ModelARNs lists, by their strings joined with NUL
 	onChange []func(old, new *Profile)
@@ -46,6 +46,7 @@ type Service struct {
 
 // account is one account's application profiles.
 type account struct {
+	byID   map[string]*Profile // id -> profile: Lookup, the hot path
 	names  map[string]*Profile // name -> profile; its size is the account's profile count
 	tokens map[string]*Profile // client request token -> profile
 	tags   *tags.Index         // ARN -> tags
@@ -74,7 +75,7 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		quota:   cmp.Or(cfg.Quota, DefaultQuota),
 		now:     cfg.Now,
 	}
-	s.resetLocked(0)
+	s.resetLocked()
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -111,10 +112,10 @@ func (s *Service) notify(old, new *Profile) {
 	}
 }
 
-// resetLocked empties the in-memory view, sized for n profiles.
-func (s *Service) resetLocked(n int) {
-	s.byKey = make(map[key]*Profile, n)
+// resetLocked empties the in-memory view.
+func (s *Service) resetLocked() {
 	s.accts = map[string]*account{}
+	s.n = 0
 	if s.strs == nil {
 		s.strs = map[string]string{}
 		s.arnLists = map[string][]string{}
@@ -188,12 +189,15 @@ func (s *Service) insertLocked(p *Profile, fresh bool) {
 		}
 		s.compactLocked(p)
 	}
-	s.byKey[key{p.Account, p.ID}] = p
 	a := s.accts[p.Account]
 	if a == nil {
-		a = &account{names: map[string]*Profile{}, tokens: map[string]*Profile{}, tags: tags.NewIndex()}
+		a = newAccount(nil)
 		s.accts[p.Account] = a
 	}
+	if _, ok := a.byID[p.ID]; !ok {
+		s.n++
+	}
+	a.byID[p.ID] = p
 	if p.ClientRequestToken != "" {
 		a.tokens[p.ClientRequestToken] = p
 	}
@@ -203,11 +207,32 @@ func (s *Service) insertLocked(p *Profile, fresh bool) {
 	}
 }
 
+// newAccount returns an account with no profiles, and the tag index ix
+// (a new one when nil).
+func newAccount(ix *tags.Index) *account {
+	if ix == nil {
+		ix = tags.NewIndex()
+	}
+	return &account{byID: map[string]*Profile{}, names: map[string]*Profile{}, tokens: map[string]*Profile{}, tags: ix}
+}
+
+// lookupLocked returns the application profile account/id; s.mu is held.
+func (s *Service) lookupLocked(account, id string) (*Profile, bool) {
+	if a := s.accts[account]; a != nil {
+		p, ok := a.byID[id]
+		return p, ok
+	}
+	return nil, false
+}
+
 func (s *Service) removeLocked(p *Profile) {
-	delete(s.byKey, key{p.Account, p.ID})
 	a := s.accts[p.Account]
 	if a == nil {
 		return
+	}
+	if a.byID[p.ID] == p {
+		delete(a.byID, p.ID)
+		s.n--
 	}
 	if p.ClientRequestToken != "" && a.tokens[p.ClientRequestToken] == p {
 		delete(a.tokens, p.ClientRequestToken)
@@ -224,8 +249,8 @@ func (s *Service) removeLocked(p *Profile) {
 // replaceLocked puts np, a retagged copy of the published old, in its
 // place.
 func (s *Service) replaceLocked(old, np *Profile) {
-	s.byKey[key{np.Account, np.ID}] = np
 	a := s.accts[np.Account]
+	a.byID[np.ID] = np
 	if a.tokens[np.ClientRequestToken] == old {
 		a.tokens[np.ClientRequestToken] = np
 	}
@@ -390,7 +415,7 @@ func (s *Service) newIDLocked(account string) (string, error) {
 			b[i] = alphabet[int(b[i])%len(alphabet)]
 		}
 		id := string(b[:])
-		if _, taken := s.byKey[key{account, id}]; !taken {
+		if _, taken := s.lookupLocked(account, id); !taken {
 			return id, nil
 		}
 	}
@@ -442,7 +467,7 @@ func (s *Service) Get(account, identifier string) (Profile, error) {
 	}
 	if typ != SystemDefined {
 		s.mu.RLock()
-		p, ok := s.byKey[key{account, id}]
+		p, ok := s.lookupLocked(account, id)
 		s.mu.RUnlock()
 		if ok {
 			return p.Clone(), nil
@@ -461,7 +486,7 @@ func (s *Service) Get(account, identifier string) (Profile, error) {
 // without copying; callers must not modify it. It is the runtime hot path.
 func (s *Service) Lookup(account, id string) (*Profile, bool) {
 	s.mu.RLock()
-	p, ok := s.byKey[key{account, id}]
+	p, ok := s.lookupLocked(account, id)
 	s.mu.RUnlock()
 	return p, ok
 }
@@ -562,9 +587,11 @@ func (s *Service) ListApplication(account string) []Profile {
 func (s *Service) All() []Profile {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Profile, 0, len(s.byKey))
-	for _, p := range s.byKey {
-		out = append(out, p.Clone())
+	out := make([]Profile, 0, s.n)
+	for _, a := range s.accts {
+		for _, p := range a.byID {
+			out = append(out, p.Clone())
+		}
 	}
 	return out
 }
@@ -576,9 +603,11 @@ func (s *Service) All() []Profile {
 func (s *Service) AllShared() []*Profile {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]*Profile, 0, len(s.byKey))
-	for _, p := range s.byKey {
-		out = append(out, p)
+	out := make([]*Profile, 0, s.n)
+	for _, a := range s.accts {
+		for _, p := range a.byID {
+			out = append(out, p)
+		}
 	}
 	return out
 }
@@ -591,7 +620,7 @@ func (s *Service) Delete(ctx context.Context, account, identifier string) error 
 		return err
 	}
 	s.mu.Lock()
-	p, ok := s.byKey[key{account, id}]
+	p, ok := s.lookupLocked(account, id)
 	if !ok || typ == SystemDefined {
 		s.mu.Unlock()
 		if _, sys := s.SystemProfile(account, id); sys {
@@ -633,7 +662,7 @@ func (s *Service) resolveTaggable(account, resourceARN string) (*Profile, error)
 		return nil, errkind.New(errkind.NotFound, "The resource %s could not be found.", resourceARN)
 	}
 	s.mu.RLock()
-	p, ok := s.byKey[key{account, a.ID()}]
+	p, ok := s.lookupLocked(account, a.ID())
 	s.mu.RUnlock()
 	if !ok {
 		return nil, errkind.New(errkind.NotFound, "The resource %s could not be found.", resourceARN)
@@ -676,7 +705,7 @@ func (s *Service) updateTags(ctx context.Context, account, resourceARN string, f
 		return err
 	}
 	s.mu.Lock()
-	cur, ok := s.byKey[key{account, p.ID}]
+	cur, ok := s.lookupLocked(account, p.ID)
 	if !ok {
 		s.mu.Unlock()
 		return errkind.New(errkind.NotFound, "The resource %s could not be found.", resourceARN)
@@ -798,13 +827,17 @@ func (s *Service) Reload(ctx context.Context) error {
 }
 
 func (s *Service) swapLocked(all []Profile) {
-	old, oldAccts := s.byKey, s.accts
-	s.resetLocked(len(all))
+	oldAccts := s.accts
+	s.resetLocked()
 	type change struct{ old, new *Profile }
 	var changes []change
 	for i := range all {
 		p, fresh := &all[i], true
-		o, ok := old[key{p.Account, p.ID}]
+		var o *Profile
+		var ok bool
+		if oa := oldAccts[p.Account]; oa != nil {
+			o, ok = oa.byID[p.ID]
+		}
 		if ok && o.UpdatedAt.Equal(p.UpdatedAt) && o.Tags.Equal(p.Tags) {
 			p, fresh = o, false
 		} else {
@@ -819,16 +852,18 @@ func (s *Service) swapLocked(all []Profile) {
 			if oa := oldAccts[p.Account]; oa != nil {
 				// Keep the account's tag index (and the tag sets it
 				// shares), updating it in place.
-				s.accts[p.Account] = &account{names: map[string]*Profile{}, tokens: map[string]*Profile{}, tags: oa.tags}
+				s.accts[p.Account] = newAccount(oa.tags)
 			}
 		}
 		s.insertLocked(p, fresh)
 	}
-	for k, o := range old {
-		if _, ok := s.byKey[k]; !ok {
-			changes = append(changes, change{o, nil})
-			if a := s.accts[o.Account]; a != nil {
-				a.tags.Remove(o.ARN)
+	for _, oa := range oldAccts {
+		for _, o := range oa.byID {
+			if _, ok := s.lookupLocked(o.Account, o.ID); !ok {
+				changes = append(changes, change{o, nil})
+				if a := s.accts[o.Account]; a != nil {
+					a.tags.Remove(o.ARN)
+				}
 			}
 		}
 	}
