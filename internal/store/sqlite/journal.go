@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,20 +84,14 @@ const (
 	// journalTrimInterval is how often, at most, the applier deletes
 	// applied rows from the journal file and checkpoints it.
 	journalTrimInterval = 100 * time.Millisecond
-	// journalWALPages is the journal WAL's size (in frames, 1 MB at
-	// journalPageSize) past which the applier, after a checkpoint beside the
+	// journalWALPages is the journal WAL's size (in frames, 4 MB at
+	// 4 KiB pages) past which the applier, after a checkpoint beside the
 	// appends, checkpoints again holding jmu: with no append in between,
 	// that one finishes the copying and the next append starts the WAL
 	// again from its beginning, so the WAL stays bounded under any load.
 	// The appends wait for it (a few frames copied and a sync) about once
 	// per journalWALPages commits.
 	journalWALPages = 1000
-
-	// journalPageSize is the page size of a journal file Open creates (an
-	// existing file keeps its own). A commit group's row is a few hundred
-	// bytes and rewrites one leaf page, so each append writes and
-	// checksums a WAL frame of this size.
-	journalPageSize = 1024
 )
 
 // JournalPath returns the path of the ledger journal file that goes with
@@ -132,10 +125,7 @@ type journal struct {
 // database file at abs, with the synchronous setting sync for appends,
 // and prepares its statements.
 func (db *DB) openJournal(ctx context.Context, abs, sync string, noCheckpoint bool) error {
-	// page_size comes before journal_mode (the driver sets _journal_mode
-	// after every _pragma): a database file in WAL mode can no longer
-	// change it.
-	dsn := "file:" + JournalPath(abs) + "?_pragma=page_size(" + strconv.Itoa(journalPageSize) + ")&_pragma=busy_timeout(10000)&_journal_mode=WAL&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	dsn := "file:" + JournalPath(abs) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	var err error
 	if db.jw, err = sql.Open("sqlite", dsn+"&_pragma=synchronous("+sync+")"); err != nil {
 		return err

@@ -721,67 +721,9 @@ func TestJournalWALBounded(t *testing.T) {
 			largest = max(largest, st.Size())
 		}
 	}
-	frames := largest / (journalPageSize + 24)
+	frames := largest / (4096 + 24)
 	t.Logf("%d appends: the journal WAL reached %d frames at most", appends, frames)
 	if frames >= appends*2/3 {
 		t.Errorf("the journal WAL reached %d frames for %d appends: never started again", frames, appends)
-	}
-}
-
-// TestJournalPageSize checks that a new journal file gets journalPageSize
-// pages, and that a journal file made with another page size (by an
-// older Tollgate) keeps its own and still takes appends.
-func TestJournalPageSize(t *testing.T) {
-	ctx := t.Context()
-	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	pageSize := func(t *testing.T, db *DB) int {
-		t.Helper()
-		var n int
-		if err := db.jc.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	for _, tc := range []struct {
-		name     string
-		existing int // page size of a journal file made before Open; 0 = none
-		want     int
-	}{
-		{"new file", 0, journalPageSize},
-		{"older 4 KiB file", 4096, 4096},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "tollgate.db")
-			if tc.existing != 0 {
-				old, err := sql.Open("sqlite", "file:"+JournalPath(path)+"?_pragma=page_size("+strconv.Itoa(tc.existing)+")&_pragma=journal_mode(WAL)")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := old.ExecContext(ctx, `CREATE TABLE ledger_journal (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)`); err != nil {
-					t.Fatal(err)
-				}
-				if err := old.Close(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			db, err := Open(ctx, path, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if got := pageSize(t, db); got != tc.want {
-				t.Errorf("journal page size %d, want %d", got, tc.want)
-			}
-			if err := db.AppendRecords(ctx, []ledger.Record{journalRecord(1, t0), journalRecord(2, t0)}); err != nil {
-				t.Fatal(err)
-			}
-			got, err := db.Records(ctx, ledger.Query{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != 2 {
-				t.Errorf("%d records, want 2", len(got))
-			}
-		})
 	}
 }
