@@ -227,7 +227,9 @@ func TestBenchHarness(t *testing.T) {
 // TestBenchHarnessScale runs the harness with --scale at a small scale:
 // the scaled Tollgate is seeded, provisioned with profiles and budgets
 // with BLOCK actions through the APIs, and called through its profiles in
-// turn without an error, beside the empty one; both report memory.
+// turn without an error, beside the empty one; both report memory. With
+// --pprof and --trace each Tollgate's CPU and heap profiles and execution
+// trace are saved.
 func TestBenchHarnessScale(t *testing.T) {
 	t.Parallel()
 	bin, err := buildBinary()
@@ -237,8 +239,9 @@ func TestBenchHarnessScale(t *testing.T) {
 	tmp := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
+	profDir, traceDir := filepath.Join(t.TempDir(), "prof"), filepath.Join(t.TempDir(), "trace")
 	cmd := exec.CommandContext(ctx, bin, "bench", "--providers", "sim", "--rates", "40", "--duration", "1s", "--warmup", "200ms",
-		"--scale", "records=3000,profiles=30,budgets=5,busy=10", "-o", "json")
+		"--scale", "records=3000,profiles=30,budgets=5,busy=10", "-o", "json", "--pprof", profDir, "--trace", traceDir)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -271,6 +274,17 @@ func TestBenchHarnessScale(t *testing.T) {
 	for _, want := range []string{"seeding tollgate-sim-scale's ledger with 3000 records", "creating 30 application profiles", "creating 5 budgets"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	for _, name := range []string{"tollgate-sim", "tollgate-sim-scale"} {
+		for _, f := range []struct{ dir, file, magic string }{
+			{profDir, name + "-40.cpu.pprof", "\x1f\x8b"}, // gzipped protocol buffers
+			{profDir, name + "-40.heap.pprof", "\x1f\x8b"},
+			{traceDir, name + "-40.trace", "go 1."}, // "go 1.N trace"
+		} {
+			if b, err := os.ReadFile(filepath.Join(f.dir, f.file)); err != nil || !bytes.HasPrefix(b, []byte(f.magic)) {
+				t.Errorf("%s: %v, starts %.16q", f.file, err, b)
+			}
 		}
 	}
 	if ents, err := os.ReadDir(tmp); err != nil || len(ents) != 0 {

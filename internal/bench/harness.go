@@ -72,7 +72,17 @@ type HarnessOptions struct {
 	// profile of the measured window (NAME-RATE.cpu.pprof) and the heap
 	// profile after it (NAME-RATE.heap.pprof), for `go tool pprof`.
 	ProfileDir string
+	// TraceDir, when set, gives each Tollgate a debug listener and
+	// writes into it, for each rate and Tollgate, a runtime execution
+	// trace of the first TraceWindow seconds of the measured window
+	// (NAME-RATE.trace), for `go tool trace`: where the slow calls
+	// waited (scheduling, system calls, blocking).
+	TraceDir string
 }
+
+// TraceWindow is how much of a measured window HarnessOptions.TraceDir
+// traces, at most: a trace at 2,000 calls/s grows by megabytes a second.
+const TraceWindow = 5 * time.Second
 
 // Validate checks the options as RunHarness will.
 func (o HarnessOptions) Validate() error {
@@ -372,7 +382,7 @@ func (h *harness) startTollgate(ctx context.Context, provider string, up *child,
 		cfg["profileQuota"] = sc.Profiles + 1 // AWS's default quota is 1,000; the bench profile is one more
 	}
 	var debugURL string
-	if h.o.ProfileDir != "" {
+	if h.o.ProfileDir != "" || h.o.TraceDir != "" {
 		addr, err := freeLoopbackAddr()
 		if err != nil {
 			return nil, err
@@ -555,6 +565,7 @@ func (h *harness) measure(ctx context.Context) (*HarnessReport, error) {
 				return nil, err
 			}
 			cpuDone := h.cpuProfile(ctx, t, rate)
+			traceDone := h.trace(ctx, t, rate)
 			st, err := fixedRate(ctx, t.client, t.req, rate, h.o.Duration)
 			if err != nil {
 				return nil, err
@@ -564,6 +575,9 @@ func (h *harness) measure(ctx context.Context) (*HarnessReport, error) {
 				return nil, err
 			}
 			if err := <-cpuDone; err != nil {
+				return nil, err
+			}
+			if err := <-traceDone; err != nil {
 				return nil, err
 			}
 			if err := h.heapProfile(ctx, t, rate); err != nil {
@@ -636,6 +650,10 @@ func (h *harness) cpuProfile(ctx context.Context, t *harnessTarget, rate int) <-
 		done <- nil
 		return done
 	}
+	if h.o.ProfileDir == "" {
+		done <- nil
+		return done
+	}
 	secs := max(1, int(h.o.Duration.Round(time.Second)/time.Second))
 	go func() {
 		done <- h.fetchProfile(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", t.debug, secs),
@@ -644,10 +662,27 @@ func (h *harness) cpuProfile(ctx context.Context, t *harnessTarget, rate int) <-
 	return done
 }
 
+// trace starts fetching t's execution trace of the first TraceWindow of
+// the measured window (--trace) and returns where its result arrives;
+// without a trace directory the result is nil at once.
+func (h *harness) trace(ctx context.Context, t *harnessTarget, rate int) <-chan error {
+	done := make(chan error, 1)
+	if t.debug == "" || h.o.TraceDir == "" {
+		done <- nil
+		return done
+	}
+	secs := max(1, int(min(h.o.Duration, TraceWindow).Round(time.Second)/time.Second))
+	go func() {
+		done <- h.fetchProfile(ctx, fmt.Sprintf("%s/debug/pprof/trace?seconds=%d", t.debug, secs),
+			filepath.Join(h.o.TraceDir, fmt.Sprintf("%s-%d.trace", t.info.Name, rate)))
+	}()
+	return done
+}
+
 // heapProfile writes t's heap profile (after a GC) once a rate's window
 // has ended (--pprof).
 func (h *harness) heapProfile(ctx context.Context, t *harnessTarget, rate int) error {
-	if t.debug == "" {
+	if t.debug == "" || h.o.ProfileDir == "" {
 		return nil
 	}
 	return h.fetchProfile(ctx, t.debug+"/debug/pprof/heap?gc=1",

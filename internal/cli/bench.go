@@ -52,6 +52,7 @@ Examples:
   tollgate bench --out docs/bench/side-by-side
   tollgate bench --providers sim --rates 2000 --scale records=10000000,profiles=100000,budgets=1000,busy=10000
   tollgate bench --providers sim --rates 2000 --pprof /tmp/prof   # then: go tool pprof /tmp/prof/tollgate-sim-2000.cpu.pprof
+  tollgate bench --providers sim --rates 2000 --trace /tmp/trace  # then: go tool trace /tmp/trace/tollgate-sim-2000.trace
   tollgate bench --gateway-cmd 'npx @portkey-ai/gateway' --gateway-url http://127.0.0.1:8787/v1/chat/completions \
     --gateway-header 'x-portkey-provider: openai' --gateway-header 'x-portkey-custom-host: {upstream}/v1' \
     --gateway-header 'Authorization: Bearer sk-bench'
@@ -95,6 +96,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 	scale := fs.String("scale", "", "also measure each Tollgate started at this `scale`: records=N,profiles=N,budgets=N,busy=N")
 	out := fs.String("out", "", "also write the report to `DIR`/bench.json and DIR/bench.txt")
 	pprofDir := fs.String("pprof", "", "write each started Tollgate's CPU profile of every measured window, and its heap profile after it, into `DIR`")
+	traceDir := fs.String("trace", "", fmt.Sprintf("write each started Tollgate's runtime execution trace of the first %v of every measured window into `DIR`", bench.TraceWindow))
 	format := fs.String("output", "table", "output `format`: table or json")
 	short(fs, "o", "output")
 	if err := ParseFlags(fs, args); err != nil {
@@ -115,7 +117,7 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 
 	var report interface{ Print(io.Writer) error }
 	if *endpoint != "" {
-		for _, n := range []string{"providers", "durability", "gateway-cmd", "gateway-url", "gateway-header", "scale", "pprof"} {
+		for _, n := range []string{"providers", "durability", "gateway-cmd", "gateway-url", "gateway-header", "scale", "pprof", "trace"} {
 			if given[n] {
 				return Usagef("bench", "bench: --%s starts processes, which --endpoint does not", n)
 			}
@@ -140,10 +142,12 @@ func benchCmd(ctx context.Context, args []string, env Env) error {
 		}
 		hopts := bench.HarnessOptions{Providers: provs, Rates: rateList, Duration: *dur, Warmup: *warmup,
 			Synchronous: strings.ToUpper(*durability), GatewayCmd: *gwCmd, GatewayURL: *gwURL, GatewayHeaders: gwHeaders,
-			ProfileDir: *pprofDir}
-		if *pprofDir != "" {
-			if err := os.MkdirAll(*pprofDir, 0o755); err != nil {
-				return err
+			ProfileDir: *pprofDir, TraceDir: *traceDir}
+		for _, dir := range []string{*pprofDir, *traceDir} {
+			if dir != "" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
 			}
 		}
 		if *scale != "" {

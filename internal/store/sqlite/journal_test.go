@@ -497,6 +497,72 @@ func TestJournalAppliedElsewhere(t *testing.T) {
 	}
 }
 
+// TestJournalApplyLeavesNewRows checks that the applier applies the rows
+// there are in one transaction and leaves those appended meanwhile to its
+// next round, rather than chasing them with a transaction (and a sync of
+// the main database) per handful of records; a backlog of more than a
+// transaction holds is applied in full transactions and one more.
+func TestJournalApplyLeavesNewRows(t *testing.T) {
+	ctx := t.Context()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "tollgate.db"), Options{Synchronous: "NORMAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.stopApplier() // applyTrimming is called below as the applier would
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	next := 0
+	appendGroups := func(groups int) {
+		t.Helper()
+		for range groups {
+			if err := db.AppendRecords(ctx, []ledger.Record{journalRecord(next, t0)}); err != nil {
+				t.Fatal(err)
+			}
+			next++
+		}
+	}
+	var txs []int
+	during := 2 // groups appended while the first round applies
+	db.onApply = func(rows int) {
+		txs = append(txs, rows)
+		appendGroups(during)
+		during = 0
+	}
+
+	appendGroups(3)
+	if err := db.applyTrimming(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(txs, []int{3}); diff != "" {
+		t.Errorf("first round's transactions (-got +want rows):\n%s", diff)
+	}
+	if got, want := db.jr.applied.Load(), db.jr.appended.Load()-2; got != want {
+		t.Errorf("applied seq %d after the first round, want %d (the two appended meanwhile left)", got, want)
+	}
+	if err := db.applyTrimming(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(txs, []int{3, 2}); diff != "" {
+		t.Errorf("second round's transactions (-got +want rows):\n%s", diff)
+	}
+
+	txs = nil
+	appendGroups(applyMaxRows + 2)
+	if err := db.applyTrimming(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(txs, []int{applyMaxRows, 2}); diff != "" {
+		t.Errorf("a backlog's transactions (-got +want rows):\n%s", diff)
+	}
+	got, err := db.Records(ctx, ledger.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != next {
+		t.Errorf("%d records, want %d", len(got), next)
+	}
+}
+
 // TestJournalAppendBesideLongApply holds the main database's write lock
 // in a long transaction, as an applying transaction of many records or
 // any other writer of the main database does, and appends meanwhile: the

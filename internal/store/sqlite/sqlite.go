@@ -49,6 +49,9 @@ type DB struct {
 	// onTrim, when set (by tests), is called after each trim of the
 	// journal file, holding jr.trimMu.
 	onTrim func()
+	// onApply, when set (by tests), is called after each applying
+	// transaction that applied rows, with their number.
+	onApply func(rows int)
 
 	// insJournal appends to the journal file and selJournal reads it;
 	// selApplied, delApplied and insApplied read and record the applied
