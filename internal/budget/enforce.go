@@ -256,9 +256,8 @@ func (e *entry) line() line {
 	if e.prof == nil {
 		return e.direct.line()
 	}
-	p := e.prof
-	return line{account: p.Account, profileARN: p.ARN, model: p.ModelID, tags: p.Tags, regions: *e.regions,
-		source: p.Region, scope: recordScope(p.Scope)}
+	sub := profileSubjectOf(e.prof, e.regions)
+	return sub.line()
 }
 
 // inScope is a budget that may include a subject's calls.
@@ -468,7 +467,15 @@ func (ix *index) setSubjects(keys []subjectKey, subs []*subject) {
 
 func profileSubject(p *profile.Profile) (subjectKey, *subject) {
 	regions := p.Regions()
-	return subjectKey{arn: p.ARN}, &subject{account: p.Account, arn: p.ARN, model: p.ModelID, tags: p.Tags, regions: &regions,
+	sub := profileSubjectOf(p, &regions)
+	return subjectKey{arn: p.ARN}, &sub
+}
+
+// profileSubjectOf returns the subject of calls through p, which routes
+// to regions: the one mapping from a profile to what admission knows of
+// it, used to index it and, from its entry, to check a call.
+func profileSubjectOf(p *profile.Profile, regions *[]string) subject {
+	return subject{account: p.Account, arn: p.ARN, model: p.ModelID, tags: p.Tags, regions: regions,
 		source: p.Region, scope: recordScope(p.Scope), prof: p}
 }
 
