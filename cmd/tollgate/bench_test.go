@@ -192,6 +192,14 @@ func TestBenchHarness(t *testing.T) {
 		if run.WindowMs < 900 {
 			t.Errorf("%s: CPU window %v ms, shorter than the run", run.Target, run.WindowMs)
 		}
+		// A Tollgate's ledger committed the window's 50 calls (and the
+		// warm-up's tail) in groups of at least one call each.
+		switch c := run.Commits; {
+		case run.Target == "direct" && c != nil:
+			t.Errorf("direct: commits %+v, want none", c)
+		case run.Target != "direct" && (c == nil || c.Records < 50 || c.Groups < 1 || c.Groups > c.Records || c.MeanMs <= 0):
+			t.Errorf("%s: commits %+v, want the 50 calls' records in 1 to 50 groups", run.Target, c)
+		}
 	}
 	if diff := cmp.Diff(targets, []string{"direct", "tollgate-sim", "tollgate-openai"}); diff != "" {
 		t.Errorf("targets (-got +want):\n%s", diff)

@@ -8,7 +8,9 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -443,6 +445,21 @@ func TestCloudWatchAlarmFiresWebhookAndThrottles(t *testing.T) {
 			if !bytes.Contains(body, []byte(want)) {
 				t.Errorf("/metrics lacks %s", want)
 			}
+		}
+		// Each of the six calls above waited for its commit group:
+		// at least one group, at most one per record, none failed.
+		series := func(name string) float64 {
+			m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+			if m == nil {
+				t.Errorf("/metrics lacks %s", name)
+				return -1
+			}
+			v, _ := strconv.ParseFloat(string(m[1]), 64)
+			return v
+		}
+		records, commits := series("tollgate_ledger_committed_records_total"), series("tollgate_ledger_commit_duration_seconds_count")
+		if records < 6 || commits < 1 || commits > records || series("tollgate_ledger_commit_errors_total") != 0 {
+			t.Errorf("ledger commits: %v records in %v groups, want at least the 6 calls' in 1 to %v groups and no errors", records, commits, records)
 		}
 	})
 

@@ -214,7 +214,8 @@ func NewMain(cfg config.Config, logw io.Writer) *Main {
 }
 
 // Open opens the store, loads every in-memory index, ensures the root
-// credentials, and binds the listener. After Open, URL is known.
+// credentials, binds the listener and writes the AWS shared credentials
+// and config files for clients. After Open, URL is known.
 func (m *Main) Open(ctx context.Context) error {
 	cfg := m.Config
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -283,10 +284,10 @@ func (m *Main) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.Ledger = ledger.NewBatcher(m.DB, 0)
 	if m.Watch, err = openWatch(ctx, m); err != nil {
 		return err
 	}
+	m.Ledger = ledger.NewBatcher(m.DB, 0, ledgerCommitMetrics(m.Watch.Prometheus))
 	if m.Budgets, err = openBudgets(ctx, m); err != nil {
 		return err
 	}
@@ -369,7 +370,9 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	// Once Open returns, serve says where the credentials are and
+	// scripts read them: they must be there already.
+	return m.writeClientFiles()
 }
 
 // DebugURL returns the base URL of the private /debug/pprof/ listener, or
@@ -456,9 +459,6 @@ func (m *Main) ConfigFile() string { return filepath.Join(m.Config.DataDir, "con
 // handler has) and stops the jobs in the reverse order of their start
 // before it returns. Close then closes the ledger and the store.
 func (m *Main) Run(ctx context.Context) error {
-	if err := m.writeClientFiles(); err != nil {
-		return err
-	}
 	m.Logger.Info("serving", "addr", m.ln.Addr().String(), "region", m.Config.Region, "account", m.Config.AccountID)
 	if m.Config.TLSCert == "" {
 		if m.Config.AllowPlaintextAPIKeys {

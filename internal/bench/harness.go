@@ -163,6 +163,9 @@ type TargetRun struct {
 	// over the window (the machine's busy time minus the harness's
 	// processes), in cores: above a few tenths the run was disturbed.
 	OtherLoadCores float64 `json:"otherLoadCores"`
+	// Commits is what a started Tollgate's ledger committed from just
+	// before the window to just after it; nil for other targets.
+	Commits *Commits `json:"commits,omitempty"`
 }
 
 // ProcessCPU is one process's CPU over a measured window.
@@ -186,6 +189,9 @@ type harnessTarget struct {
 	req    RequestFunc
 	procs  []*child // serving it: front first, then the upstream
 	debug  string   // base URL of its debug listener; "" = none
+	// metrics is the URL of its /metrics on the metrics listener bench
+	// gives it, for the ledger's commit counters; "" = none.
+	metrics string
 }
 
 // Harness is a started side-by-side setup; Close stops every process it
@@ -381,6 +387,11 @@ func (h *harness) startTollgate(ctx context.Context, provider string, up *child,
 	if sc != nil && sc.Profiles >= 1000 {
 		cfg["profileQuota"] = sc.Profiles + 1 // AWS's default quota is 1,000; the bench profile is one more
 	}
+	metricsAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	cfg["metricsAddr"] = metricsAddr
 	var debugURL string
 	if h.o.ProfileDir != "" || h.o.TraceDir != "" {
 		addr, err := freeLoopbackAddr()
@@ -428,6 +439,7 @@ func (h *harness) startTollgate(ctx context.Context, provider string, up *child,
 	t := &harnessTarget{
 		info:   TargetInfo{Name: name, URL: base, Description: "Converse through application profile " + model + " with a Bedrock API key"},
 		client: Client(conns), req: bearerConverse(base, model, key), procs: procs, debug: debugURL,
+		metrics: "http://" + metricsAddr + "/metrics",
 	}
 	if sc != nil && sc.Busy > 0 {
 		account := scaleAccount
@@ -560,6 +572,10 @@ func (h *harness) measure(ctx context.Context) (*HarnessReport, error) {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
+			committed, err := h.ledgerCounters(ctx, t)
+			if err != nil {
+				return nil, err
+			}
 			before, err := h.sample()
 			if err != nil {
 				return nil, err
@@ -580,10 +596,18 @@ func (h *harness) measure(ctx context.Context) (*HarnessReport, error) {
 			if err := <-traceDone; err != nil {
 				return nil, err
 			}
+			run := h.account(t, st, before, after)
+			if t.metrics != "" {
+				now, err := h.ledgerCounters(ctx, t)
+				if err != nil {
+					return nil, err
+				}
+				run.Commits = commitsBetween(committed, now)
+			}
 			if err := h.heapProfile(ctx, t, rate); err != nil {
 				return nil, err
 			}
-			hr.Runs = append(hr.Runs, h.account(t, st, before, after))
+			hr.Runs = append(hr.Runs, run)
 		}
 		rep.Rates = append(rep.Rates, hr)
 	}
@@ -628,6 +652,19 @@ func (h *harness) account(t *harnessTarget, st Stats, before, after cpuSample) T
 		run.OtherLoadCores = round3(float64(other) / float64(w))
 	}
 	return run
+}
+
+// ledgerCounters scrapes t's ledger commit counters; zero for a target
+// without a metrics listener.
+func (h *harness) ledgerCounters(ctx context.Context, t *harnessTarget) (ledgerCounters, error) {
+	if t.metrics == "" {
+		return ledgerCounters{}, nil
+	}
+	c, err := scrapeLedger(ctx, t.metrics)
+	if err != nil {
+		return c, fmt.Errorf("bench: %s: %w", t.info.Name, err)
+	}
+	return c, nil
 }
 
 // freeLoopbackAddr returns a loopback address with a port free a moment

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -176,6 +177,10 @@ func sampleReport() *HarnessReport {
 			P50Ms: p50, P90Ms: p50 * 2, P99Ms: p99, MaxMs: p99 * 2, FirstError: map[bool]string{true: "status 500: boom"}[errs > 0]},
 			WindowMs: 10_050, Processes: procs, LoadgenCPUPerCallUs: 120, OtherLoadCores: 0.04}
 	}
+	withCommits := func(r TargetRun, c Commits) TargetRun {
+		r.Commits = &c
+		return r
+	}
 	return &HarnessReport{
 		StartedAt: time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC), NumCPU: 2, GoVersion: "go1.26", Duration: "10s", Warmup: "1s",
 		Synchronous: "FULL", LateAfterMs: 5, SyncFloor: &SyncFloor{Syncs: 200, P50Ms: 0.29, P99Ms: 0.61, CPUMicros: 97.5},
@@ -187,12 +192,12 @@ func sampleReport() *HarnessReport {
 		Rates: []HarnessRate{
 			{Rate: 300, Runs: []TargetRun{
 				run("direct", 0.88, 3.2, 300, 0, ProcessCPU{"upstream", 300, 100, 38.5, 41.2}),
-				run("tollgate-sim", 1.54, 2.7, 300, 0, ProcessCPU{"tollgate-sim", 2250, 750, 38.5, 41.2}),
+				withCommits(run("tollgate-sim", 1.54, 2.7, 300, 0, ProcessCPU{"tollgate-sim", 2250, 750, 38.5, 41.2}), Commits{3010, 3012, 1.001, 0.288}),
 				run("gateway", 2.7, 34.8, 299.5, 0, ProcessCPU{"gateway", 7590, 2530, 38.5, 41.2}, ProcessCPU{"upstream", 300, 100, 38.5, 41.2}),
 			}},
 			{Rate: 1000, Runs: []TargetRun{
 				run("direct", 0.68, 1.4, 1000, 0, ProcessCPU{"upstream", 1000, 100, 38.5, 41.2}),
-				run("tollgate-sim", 1.4, 8.3, 1000, 0, ProcessCPU{"tollgate-sim", 6550, 655, 38.5, 41.2}),
+				withCommits(run("tollgate-sim", 1.4, 8.3, 1000, 0, ProcessCPU{"tollgate-sim", 6550, 655, 38.5, 41.2}), Commits{7436, 10025, 1.348, 0.301}),
 				run("gateway", 900, 4000, 370, 12, ProcessCPU{"gateway", 9000, 2430, 38.5, 41.2}, ProcessCPU{"upstream", 370, 100, 38.5, 41.2}),
 			}},
 		},
@@ -357,5 +362,35 @@ func TestParseStatusMemory(t *testing.T) {
 		if _, _, err := parseStatusMemory([]byte(bad)); err == nil {
 			t.Errorf("parseStatusMemory(%q) gave no error", bad)
 		}
+	}
+}
+
+// TestParseLedgerCounters reads the ledger's commit counters out of a
+// Prometheus text exposition, and refuses one that lacks them.
+func TestParseLedgerCounters(t *testing.T) {
+	expo := `# HELP tollgate_ledger_commit_duration_seconds Time to make one commit group durable.
+# TYPE tollgate_ledger_commit_duration_seconds histogram
+tollgate_ledger_commit_duration_seconds_bucket{le="0.0005"} 90
+tollgate_ledger_commit_duration_seconds_bucket{le="+Inf"} 100
+tollgate_ledger_commit_duration_seconds_sum 0.025
+tollgate_ledger_commit_duration_seconds_count 100
+tollgate_ledger_commit_errors_total 0
+tollgate_ledger_committed_records_total 250
+tollgate_model_invocations_total{account="1"} 7
+`
+	got, err := parseLedgerCounters(bufio.NewScanner(strings.NewReader(expo)))
+	if err != nil || got != (ledgerCounters{groups: 100, records: 250, seconds: 0.025}) {
+		t.Fatalf("parse = %+v, %v", got, err)
+	}
+	c := commitsBetween(ledgerCounters{groups: 20, records: 50, seconds: 0.005}, got)
+	if c == nil || *c != (Commits{Groups: 80, Records: 200, RecordsPerGroup: 2.5, MeanMs: 0.25}) {
+		t.Errorf("commitsBetween = %+v", c)
+	}
+	if c := commitsBetween(got, got); c != nil {
+		t.Errorf("commitsBetween without a commit = %+v, want nil", c)
+	}
+	lacking := strings.ReplaceAll(expo, "tollgate_ledger_committed_records_total", "other_total")
+	if _, err := parseLedgerCounters(bufio.NewScanner(strings.NewReader(lacking))); err == nil {
+		t.Error("an exposition without the records counter parsed")
 	}
 }

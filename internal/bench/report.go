@@ -30,10 +30,13 @@ func (r *HarnessReport) Print(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "RATE\tTARGET\tACHIEVED\tP50\tP90\tP99\tMAX\tERRORS\tDROPPED\tLATE\tCPU/CALL µs\tUPSTREAM µs\tLOADGEN µs\tOTHER LOAD\tRSS / PEAK MiB\t")
+	fmt.Fprintln(tw, "RATE\tTARGET\tACHIEVED\tP50\tP90\tP99\tMAX\tERRORS\tDROPPED\tLATE\tCPU/CALL µs\tUPSTREAM µs\tLOADGEN µs\tOTHER LOAD\tRSS / PEAK MiB\tCALLS/COMMIT\tCOMMIT ms\t")
 	for _, hr := range r.Rates {
 		for _, run := range hr.Runs {
-			front, upstream, rss := "-", "-", "-"
+			front, upstream, rss, group, commit := "-", "-", "-", "-", "-"
+			if c := run.Commits; c != nil {
+				group, commit = strconv.FormatFloat(c.RecordsPerGroup, 'f', 2, 64), strconv.FormatFloat(c.MeanMs, 'f', 3, 64)
+			}
 			if len(run.Processes) > 0 {
 				p := run.Processes[0]
 				front = fmtUs(p.CPUPerCallUs)
@@ -44,15 +47,15 @@ func (r *HarnessReport) Print(w io.Writer) error {
 			if len(run.Processes) > 1 {
 				upstream = fmtUs(run.Processes[1].CPUPerCallUs)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%s\t\n",
+			fmt.Fprintf(tw, "%d\t%s\t%.1f\t%.3f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t\n",
 				hr.Rate, run.Target, run.AchievedRPS, run.P50Ms, run.P90Ms, run.P99Ms, run.MaxMs,
-				run.Errors, run.Dropped, run.Late, front, upstream, fmtUs(run.LoadgenCPUPerCallUs), run.OtherLoadCores, rss)
+				run.Errors, run.Dropped, run.Late, front, upstream, fmtUs(run.LoadgenCPUPerCallUs), run.OtherLoadCores, rss, group, commit)
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nCPU/CALL is the target's own process (the upstream itself for direct); UPSTREAM is the upstream behind it; OTHER LOAD is the rest of the machine in cores; RSS / PEAK is the target's own process's resident memory at the end of the window and its peak since it started.")
+	fmt.Fprintln(w, "\nCPU/CALL is the target's own process (the upstream itself for direct); UPSTREAM is the upstream behind it; OTHER LOAD is the rest of the machine in cores; RSS / PEAK is the target's own process's resident memory at the end of the window and its peak since it started; CALLS/COMMIT is the records each of a Tollgate's ledger commit groups held over the window (one journal write and sync a group) and COMMIT the mean time one took.")
 	fmt.Fprintln(w)
 	r.printSummary(w)
 	for _, hr := range r.Rates {

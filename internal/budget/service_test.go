@@ -49,7 +49,7 @@ func newFixture(t testing.TB, now time.Time) *fixture {
 	t.Helper()
 	f := &fixture{store: sqlitetest.Open(t), clock: newClock(now)}
 	f.outbox = notify.New(notify.Config{Store: f.store, Now: f.clock.now})
-	f.ledger = ledger.NewBatcher(f.store, 0)
+	f.ledger = ledger.NewBatcher(f.store, 0, nil)
 	t.Cleanup(f.ledger.Close)
 	f.start(t)
 	return f

@@ -65,7 +65,7 @@ func newPipeline(t *testing.T) *pipeline {
 // catalogue and a ledger batcher on p's store (closed before the store).
 func (p *pipeline) service(t *testing.T, cfg invoke.Config, router invoke.Router) *invoke.Service {
 	t.Helper()
-	batcher := ledger.NewBatcher(p.db, 0)
+	batcher := ledger.NewBatcher(p.db, 0, nil)
 	t.Cleanup(batcher.Close)
 	cfg.Profiles, cfg.Catalog, cfg.Router, cfg.Ledger = p.profiles, p.catalog, router, batcher
 	return invoke.NewService(cfg)

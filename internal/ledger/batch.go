@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // Batcher is the group commit in front of a Writer: concurrent Append
@@ -15,6 +16,7 @@ import (
 type Batcher struct {
 	w        Writer
 	maxBatch int
+	onCommit CommitObserver
 	in       chan *pending
 	done     chan struct{}
 	closeMu  sync.RWMutex
@@ -29,13 +31,19 @@ type pending struct {
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("ledger: batcher closed")
 
+// CommitObserver learns of every commit group the Batcher wrote: how many
+// records it held, how long the write took (what each of its callers
+// waited for on top of queueing) and its error. It runs on the Batcher's
+// goroutine between commits, so it must be quick.
+type CommitObserver func(records int, took time.Duration, err error)
+
 // NewBatcher starts a Batcher writing batches of at most maxBatch records
-// (0 means 512).
-func NewBatcher(w Writer, maxBatch int) *Batcher {
+// (0 means 512), telling onCommit (nil: nobody) of each.
+func NewBatcher(w Writer, maxBatch int, onCommit CommitObserver) *Batcher {
 	if maxBatch <= 0 {
 		maxBatch = 512
 	}
-	b := &Batcher{w: w, maxBatch: maxBatch, in: make(chan *pending, maxBatch*4), done: make(chan struct{})}
+	b := &Batcher{w: w, maxBatch: maxBatch, onCommit: onCommit, in: make(chan *pending, maxBatch*4), done: make(chan struct{})}
 	go b.loop()
 	return b
 }
@@ -82,7 +90,11 @@ func (b *Batcher) loop() {
 		for _, p := range batch {
 			recs = append(recs, p.rec)
 		}
+		start := time.Now()
 		err := b.w.AppendRecords(context.Background(), recs)
+		if b.onCommit != nil {
+			b.onCommit(len(recs), time.Since(start), err)
+		}
 		for _, p := range batch {
 			p.err <- err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -45,12 +46,18 @@ func (c *countingWriter) AppendRecords(ctx context.Context, recs []ledger.Record
 
 // TestBatcherGroupCommit appends from many goroutines at once: every
 // record is durable when its Append returns, batches never pass maxBatch,
-// and a retried request id is not counted twice.
+// a retried request id is not counted twice, and the observer hears of
+// every commit group the writer got, with its size.
 func TestBatcherGroupCommit(t *testing.T) {
 	db := sqlitetest.Open(t)
 	w := &countingWriter{Writer: db}
-	b := ledger.NewBatcher(w, 16)
-	defer b.Close()
+	var observed []int // only the Batcher's goroutine appends
+	b := ledger.NewBatcher(w, 16, func(n int, took time.Duration, err error) {
+		if err != nil || took <= 0 {
+			t.Errorf("observed a commit of %d records in %v with %v, want a positive time and no error", n, took, err)
+		}
+		observed = append(observed, n)
+	})
 	const n = 200
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -91,19 +98,27 @@ func TestBatcherGroupCommit(t *testing.T) {
 	if total != n+1 {
 		t.Errorf("batches held %d records, want %d", total, n+1)
 	}
+	b.Close() // the observer's last call happens before Close returns
+	if !slices.Equal(observed, w.sizes) {
+		t.Errorf("observed commit groups %v, the writer got %v", observed, w.sizes)
+	}
 }
 
 func TestBatcherReportsWriteErrors(t *testing.T) {
 	boom := errors.New("disk full")
-	b := ledger.NewBatcher(&countingWriter{Writer: sqlitetest.Open(t), fail: boom}, 0)
-	defer b.Close()
+	var observed error
+	b := ledger.NewBatcher(&countingWriter{Writer: sqlitetest.Open(t), fail: boom}, 0, func(_ int, _ time.Duration, err error) { observed = err })
 	if err := b.Append(t.Context(), record(1)); !errors.Is(err, boom) {
 		t.Errorf("Append = %v, want the writer's error", err)
+	}
+	b.Close()
+	if !errors.Is(observed, boom) {
+		t.Errorf("the observer got %v, want the writer's error", observed)
 	}
 }
 
 func TestBatcherClose(t *testing.T) {
-	b := ledger.NewBatcher(sqlitetest.Open(t), 0)
+	b := ledger.NewBatcher(sqlitetest.Open(t), 0, nil)
 	if err := b.Append(t.Context(), record(1)); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func newRuntime(tb testing.TB) (http.Handler, string) {
 		db.Close()
 		tb.Fatal(err)
 	}
-	batcher := ledger.NewBatcher(db, 0)
+	batcher := ledger.NewBatcher(db, 0, nil)
 	tb.Cleanup(func() {
 		batcher.Close()
 		db.Close()

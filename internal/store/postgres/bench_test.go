@@ -71,7 +71,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 			}
 			defer db.Close()
 			dbs[i] = db
-			batchers[i] = ledger.NewBatcher(db, 0)
+			batchers[i] = ledger.NewBatcher(db, 0, nil)
 		}
 		// Warm the partition and tag caches outside the timing.
 		now := time.Now().UTC()
@@ -220,7 +220,7 @@ func BenchmarkJournalAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	bt := ledger.NewBatcher(db, 0)
+	bt := ledger.NewBatcher(db, 0, nil)
 	now := time.Now().UTC()
 	if err := bt.Append(ctx, benchRecord("warm", 0, now)); err != nil {
 		b.Fatal(err)

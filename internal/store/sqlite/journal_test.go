@@ -197,7 +197,7 @@ func TestJournalCut(t *testing.T) {
 		}
 	}
 	db.jr.trimMu.Unlock()
-	bt := ledger.NewBatcher(db, 0)
+	bt := ledger.NewBatcher(db, 0, nil)
 	const appenders, perAppender = 4, 30
 	all := map[string]ledger.Record{}
 	acked := map[string]int64{} // request id -> journal WAL size once its Append returned

@@ -39,7 +39,7 @@ func BenchmarkLedgerIngest(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer db.Close()
-				bt := ledger.NewBatcher(db, 0)
+				bt := ledger.NewBatcher(db, 0, nil)
 				defer bt.Close()
 				ctx := b.Context()
 				record := func(i int64) ledger.Record {

@@ -144,7 +144,7 @@ func testLedger(t *testing.T, s LedgerStore) {
 }
 
 func testLedgerConcurrent(t *testing.T, s LedgerStore) {
-	b := ledger.NewBatcher(s, 64)
+	b := ledger.NewBatcher(s, 64, nil)
 	const n = 500
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
