@@ -258,6 +258,8 @@ func TestHarnessOptionsValidate(t *testing.T) {
 		"durability":      func(o *HarnessOptions) { o.Synchronous = "SOMETIMES" },
 		"no duration":     func(o *HarnessOptions) { o.Duration = 0 },
 		"no rate":         func(o *HarnessOptions) { o.Rates = nil },
+		"rate":            func(o *HarnessOptions) { o.Rates = []int{40_001} },
+		"too many calls":  func(o *HarnessOptions) { o.Rates, o.Duration = []int{40_000}, 10*time.Minute },
 	} {
 		o := ok
 		mutate(&o)
