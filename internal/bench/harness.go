@@ -597,13 +597,11 @@ func (h *harness) measure(ctx context.Context) (*HarnessReport, error) {
 				return nil, err
 			}
 			run := h.account(t, st, before, after)
-			if t.metrics != "" {
-				now, err := h.ledgerCounters(ctx, t)
-				if err != nil {
-					return nil, err
-				}
-				run.Commits = commitsBetween(committed, now)
+			now, err := h.ledgerCounters(ctx, t)
+			if err != nil {
+				return nil, err
 			}
+			run.Commits = commitsBetween(committed, now) // nil without a metrics listener
 			if err := h.heapProfile(ctx, t, rate); err != nil {
 				return nil, err
 			}

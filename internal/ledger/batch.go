@@ -90,7 +90,10 @@ func (b *Batcher) loop() {
 		for _, p := range batch {
 			recs = append(recs, p.rec)
 		}
-		start := time.Now()
+		var start time.Time
+		if b.onCommit != nil {
+			start = time.Now()
+		}
 		err := b.w.AppendRecords(context.Background(), recs)
 		if b.onCommit != nil {
 			b.onCommit(len(recs), time.Since(start), err)
